@@ -1,0 +1,244 @@
+package graph
+
+import (
+	"fmt"
+	"hash"
+
+	"github.com/chewxy/hm"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/infoscale/gaualpha/attn"
+	"github.com/infoscale/gaualpha/kernels/cpu"
+)
+
+// AttentionOp is the fused GAU attention of one layer (see cpu.Attention):
+// ScaleOffset, CosScale, the policy's rotation, logits, masks, the
+// normalisation temperature, dropout and A·V, in one op.
+//
+// Inputs: X [B·L, 2E+D] (u | v | z), γq [D], γk [D], mask [B·L] (Int,
+// nonzero = valid key), positions [B·L] (Int), dropout key [1] (Int).
+// Output: [B·L, E+1], O in the first E columns and the row log-sum-exp in
+// the last, which the backward reuses (it carries no gradient).
+type AttentionOp struct {
+	opBase
+	B, L, E, D int
+	Policy     attn.Policy
+	Dropout    float64
+	Site       uint64
+}
+
+func (o AttentionOp) Arity() int { return 6 }
+func (o AttentionOp) Type() hm.Type {
+	i := tt(1, tensor.Int)
+	return fn(tt(2, tvA), tt(1, tvA), tt(1, tvA), i, i, i, tt(2, tvA))
+}
+func (o AttentionOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	return tensor.Shape{o.B * o.L, o.E + 1}, nil
+}
+func (o AttentionOp) String() string {
+	return fmt.Sprintf("Attention(B=%d,L=%d,E=%d,D=%d,p=%v,site=%d,%+v)", o.B, o.L, o.E, o.D, o.Dropout, o.Site, o.Policy)
+}
+func (o AttentionOp) WriteHash(h hash.Hash)             { writeHash(h, o) }
+func (o AttentionOp) Hashcode() uint32                  { return hashOf(o) }
+func (o AttentionOp) DiffWRT(int) []bool                { return []bool{true, true, true, false, false, false} }
+func (o AttentionOp) Do(in ...G.Value) (G.Value, error) { return o.UsePreallocDo(nil, in...) }
+
+// kernel builds the kernel arguments from the op's inputs.
+func attentionKernel[T float32 | float64](o fmt.Stringer, a *AttentionOp, in []G.Value) (*cpu.Attention[T], error) {
+	var t [3]*tensor.Dense
+	for i := range t {
+		d, err := dense(o, i, in[i])
+		if err != nil {
+			return nil, err
+		}
+		t[i] = d
+	}
+	mask, err := ints(o, 3, in[3])
+	if err != nil {
+		return nil, err
+	}
+	pos, err := ints(o, 4, in[4])
+	if err != nil {
+		return nil, err
+	}
+	key, err := keyOf(o, 5, in[5])
+	if err != nil {
+		return nil, err
+	}
+	rows := a.B * a.L
+	if !t[0].Shape().Eq(tensor.Shape{rows, 2*a.E + a.D}) || len(mask) != rows || len(pos) != rows {
+		return nil, fmt.Errorf("%v: X %v, mask %d, positions %d do not fit B·L = %d", o, t[0].Shape(), len(mask), len(pos), rows)
+	}
+	return &cpu.Attention[T]{
+		B: a.B, L: a.L, E: a.E, D: a.D,
+		X: data[T](t[0]), GammaQ: data[T](t[1]), GammaK: data[T](t[2]),
+		Mask: mask, Pos: pos, Policy: a.Policy,
+		Dropout: a.Dropout, Key: key, Site: a.Site,
+	}, nil
+}
+
+func (o AttentionOp) UsePreallocDo(p G.Value, in ...G.Value) (G.Value, error) {
+	x, err := dense(o, 0, in[0])
+	if err != nil {
+		return nil, err
+	}
+	out := outTensor(p, x.Dtype(), tensor.Shape{o.B * o.L, o.E + 1}, in...)
+	switch x.Dtype() {
+	case tensor.Float32:
+		err = runAttention(o, &o, in, data[float32](out))
+	case tensor.Float64:
+		err = runAttention(o, &o, in, data[float64](out))
+	default:
+		err = fmt.Errorf("%v: unsupported dtype %v", o, x.Dtype())
+	}
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func runAttention[T float32 | float64](o fmt.Stringer, a *AttentionOp, in []G.Value, out []T) error {
+	k, err := attentionKernel[T](o, a, in)
+	if err != nil {
+		return err
+	}
+	return k.Forward(out)
+}
+
+// SymDiff applies the attention backward op, whose packed output holds dX
+// and the two γ gradients, and unpacks it.
+func (o AttentionOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	children := append(append(G.Nodes{}, in...), out, grad)
+	packed, err := G.ApplyOp(attentionGradOp{o}, children...)
+	if err != nil {
+		return nil, err
+	}
+	rows, w := o.B*o.L, 2*o.E+o.D
+	dx, err := G.ApplyOp(unpackOp{Row: 0, Rows: rows, Cols: w}, packed)
+	if err != nil {
+		return nil, err
+	}
+	dgq, err := G.ApplyOp(unpackOp{Row: rows, Rows: 1, Cols: o.D, Vector: true}, packed)
+	if err != nil {
+		return nil, err
+	}
+	dgk, err := G.ApplyOp(unpackOp{Row: rows + 1, Rows: 1, Cols: o.D, Vector: true}, packed)
+	if err != nil {
+		return nil, err
+	}
+	return G.Nodes{dx, dgq, dgk, nil, nil, nil}, nil
+}
+
+// attentionGradOp is the backward of AttentionOp. Inputs: the six forward
+// inputs, the forward output and its gradient. Output: [B·L+2, 2E+D], dX in
+// the first B·L rows (u columns zero), then dγq and dγk.
+type attentionGradOp struct{ fwd AttentionOp }
+
+func (o attentionGradOp) Arity() int { return 8 }
+func (o attentionGradOp) Type() hm.Type {
+	i := tt(1, tensor.Int)
+	return fn(tt(2, tvA), tt(1, tvA), tt(1, tvA), i, i, i, tt(2, tvA), tt(2, tvA), tt(2, tvA))
+}
+func (o attentionGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	f := o.fwd
+	return tensor.Shape{f.B*f.L + 2, 2*f.E + f.D}, nil
+}
+func (o attentionGradOp) ReturnsPtr() bool                  { return false }
+func (o attentionGradOp) CallsExtern() bool                 { return false }
+func (o attentionGradOp) OverwritesInput() int              { return -1 }
+func (o attentionGradOp) String() string                    { return "AttentionGrad" + o.fwd.String()[len("Attention"):] }
+func (o attentionGradOp) WriteHash(h hash.Hash)             { writeHash(h, o) }
+func (o attentionGradOp) Hashcode() uint32                  { return hashOf(o) }
+func (o attentionGradOp) Do(in ...G.Value) (G.Value, error) { return o.UsePreallocDo(nil, in...) }
+func (o attentionGradOp) UsePreallocDo(p G.Value, in ...G.Value) (G.Value, error) {
+	x, err := dense(o, 0, in[0])
+	if err != nil {
+		return nil, err
+	}
+	shape, _ := o.InferShape()
+	out := outTensor(p, x.Dtype(), shape, in...)
+	switch x.Dtype() {
+	case tensor.Float32:
+		err = runAttentionGrad(o, &o.fwd, in, data[float32](out))
+	case tensor.Float64:
+		err = runAttentionGrad(o, &o.fwd, in, data[float64](out))
+	default:
+		err = fmt.Errorf("%v: unsupported dtype %v", o, x.Dtype())
+	}
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func runAttentionGrad[T float32 | float64](o fmt.Stringer, a *AttentionOp, in []G.Value, dx []T) error {
+	k, err := attentionKernel[T](o, a, in[:6])
+	if err != nil {
+		return err
+	}
+	fwd, err := dense(o, 6, in[6])
+	if err != nil {
+		return err
+	}
+	dout, err := dense(o, 7, in[7])
+	if err != nil {
+		return err
+	}
+	return k.Backward(data[T](fwd), data[T](dout), dx)
+}
+
+// unpackOp copies the block [Row, Row+Rows) × [0, Cols) out of a packed
+// matrix, as a matrix or (Vector) a vector.
+type unpackOp struct {
+	opBase
+	Row, Rows, Cols int
+	Vector          bool
+}
+
+func (o unpackOp) Arity() int { return 1 }
+func (o unpackOp) Type() hm.Type {
+	if o.Vector {
+		return fn(tt(2, tvA), tt(1, tvA))
+	}
+	return fn(tt(2, tvA), tt(2, tvA))
+}
+func (o unpackOp) shape() tensor.Shape {
+	if o.Vector {
+		return tensor.Shape{o.Rows * o.Cols}
+	}
+	return tensor.Shape{o.Rows, o.Cols}
+}
+func (o unpackOp) InferShape(...G.DimSizer) (tensor.Shape, error) { return o.shape(), nil }
+func (o unpackOp) String() string {
+	return fmt.Sprintf("Unpack(row=%d,rows=%d,cols=%d,vec=%v)", o.Row, o.Rows, o.Cols, o.Vector)
+}
+func (o unpackOp) WriteHash(h hash.Hash)             { writeHash(h, o) }
+func (o unpackOp) Hashcode() uint32                  { return hashOf(o) }
+func (o unpackOp) Do(in ...G.Value) (G.Value, error) { return o.UsePreallocDo(nil, in...) }
+func (o unpackOp) UsePreallocDo(p G.Value, in ...G.Value) (G.Value, error) {
+	x, err := dense(o, 0, in[0])
+	if err != nil {
+		return nil, err
+	}
+	s := x.Shape()
+	if len(s) != 2 || o.Row+o.Rows > s[0] || o.Cols > s[1] {
+		return nil, fmt.Errorf("%v: input %v too small", o, s)
+	}
+	out := outTensor(p, x.Dtype(), o.shape(), in...)
+	switch x.Dtype() {
+	case tensor.Float32:
+		unpack(data[float32](out), data[float32](x), o.Row, o.Rows, o.Cols, s[1])
+	case tensor.Float64:
+		unpack(data[float64](out), data[float64](x), o.Row, o.Rows, o.Cols, s[1])
+	default:
+		return nil, fmt.Errorf("%v: unsupported dtype %v", o, x.Dtype())
+	}
+	return out, nil
+}
+
+func unpack[T float32 | float64](dst, src []T, row, rows, cols, width int) {
+	for r := 0; r < rows; r++ {
+		copy(dst[r*cols:(r+1)*cols], src[(row+r)*width:(row+r)*width+cols])
+	}
+}

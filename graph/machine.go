@@ -1,0 +1,230 @@
+package graph
+
+import (
+	"fmt"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// Machine executes the part of a Gorgonia graph that its outputs depend on,
+// in topological order, on the CPU.
+//
+// Unlike Gorgonia's TapeMachine it plans buffer lifetimes: each op writes
+// into a buffer taken from a pool keyed by dtype and shape, and a value goes
+// back to the pool right after its last reader has run. The pool persists
+// across runs, so a training step in steady state allocates no tensors, and
+// a long evaluation holds only the live activations (memory linear in the
+// sequence length for a layer-by-layer model).
+//
+// The values of the requested outputs stay valid until the next Run.
+type Machine struct {
+	prog    []instr
+	outputs []*G.Node
+	isOut   map[*G.Node]bool
+	vals    map[*G.Node]G.Value
+	pool    map[bufKey][]G.Value
+}
+
+type instr struct {
+	node    *G.Node
+	args    []*G.Node
+	release []*G.Node // values whose last reader is this instruction
+}
+
+// NewMachine plans the execution of everything outputs depend on.
+func NewMachine(g *G.ExprGraph, outputs ...*G.Node) (*Machine, error) {
+	m := &Machine{
+		outputs: outputs,
+		isOut:   make(map[*G.Node]bool),
+		vals:    make(map[*G.Node]G.Value),
+		pool:    make(map[bufKey][]G.Value),
+	}
+	for _, o := range outputs {
+		if o == nil {
+			return nil, fmt.Errorf("machine: nil output node")
+		}
+		m.isOut[o] = true
+	}
+	// Post-order depth-first search from the outputs: children first.
+	state := make(map[*G.Node]int) // 1 visiting, 2 done
+	var visit func(n *G.Node) error
+	visit = func(n *G.Node) error {
+		switch state[n] {
+		case 1:
+			return fmt.Errorf("machine: cycle through node %v", n)
+		case 2:
+			return nil
+		}
+		state[n] = 1
+		if n.Op() != nil {
+			var args []*G.Node
+			it := g.From(n.ID())
+			for it.Next() {
+				c := it.Node().(*G.Node)
+				args = append(args, c)
+				if err := visit(c); err != nil {
+					return err
+				}
+			}
+			// Ops without inputs are Gorgonia's constants: leaves with a
+			// bound value, like inputs.
+			if len(args) > 0 {
+				m.prog = append(m.prog, instr{node: n, args: args})
+			}
+		}
+		state[n] = 2
+		return nil
+	}
+	for _, o := range outputs {
+		if err := visit(o); err != nil {
+			return nil, err
+		}
+	}
+	// Liveness: the last instruction reading each op node's value.
+	last := make(map[*G.Node]int)
+	for i, in := range m.prog {
+		for _, a := range in.args {
+			last[a] = i
+		}
+	}
+	for n, i := range last {
+		if !m.isOut[n] {
+			m.prog[i].release = append(m.prog[i].release, n)
+		}
+	}
+	return m, nil
+}
+
+// bufKey identifies interchangeable buffers: same dtype and shape (up to
+// four dimensions are distinguished, which covers every tensor here).
+type bufKey struct {
+	dt   tensor.Dtype
+	n    int
+	dims [4]int
+}
+
+func poolKey(dt tensor.Dtype, s tensor.Shape) bufKey {
+	k := bufKey{dt: dt, n: len(s)}
+	copy(k.dims[:], s)
+	if len(s) > 4 {
+		k.dims[3] = s[3:].TotalSize()
+	}
+	return k
+}
+
+func (m *Machine) take(n *G.Node) G.Value {
+	k := poolKey(n.Dtype(), n.Shape())
+	if free := m.pool[k]; len(free) > 0 {
+		v := free[len(free)-1]
+		m.pool[k] = free[:len(free)-1]
+		return v
+	}
+	return nil
+}
+
+func (m *Machine) give(v G.Value) {
+	if v == nil {
+		return
+	}
+	k := poolKey(v.Dtype(), v.Shape())
+	if _, scalar := v.(G.Scalar); scalar {
+		k = poolKey(v.Dtype(), tensor.ScalarShape())
+	}
+	m.pool[k] = append(m.pool[k], v)
+}
+
+// value returns the current value of a node: an op node's computed value,
+// or the bound value of an input or constant.
+func (m *Machine) value(n *G.Node) (G.Value, error) {
+	if v, ok := m.vals[n]; ok {
+		return v, nil
+	}
+	if v := n.Value(); v != nil {
+		return v, nil
+	}
+	return nil, fmt.Errorf("machine: input %q has no value bound", n.Name())
+}
+
+// Run executes the program once.
+func (m *Machine) Run() error {
+	// The previous run's outputs return to the pool.
+	for n, v := range m.vals {
+		m.give(v)
+		delete(m.vals, n)
+	}
+	ins := make([]G.Value, 0, 8)
+	for _, in := range m.prog {
+		ins = ins[:0]
+		for _, a := range in.args {
+			v, err := m.value(a)
+			if err != nil {
+				return err
+			}
+			ins = append(ins, v)
+		}
+		buf := m.take(in.node)
+		v, err := m.exec(in.node.Op(), buf, ins)
+		if err != nil {
+			return fmt.Errorf("%v: %w", in.node.Op(), err)
+		}
+		if v != buf && buf != nil {
+			m.give(buf)
+		}
+		if viewOfInput(v, ins) {
+			return fmt.Errorf("machine: op %v returned a view of its input, which Machine does not support", in.node.Op())
+		}
+		m.vals[in.node] = v
+		for _, r := range in.release {
+			m.give(m.vals[r])
+			delete(m.vals, r)
+		}
+	}
+	return nil
+}
+
+// exec runs one op, writing into buf when the op supports it.
+func (m *Machine) exec(op G.Op, buf G.Value, ins []G.Value) (G.Value, error) {
+	if isGorgoniaAdd(op, ins) {
+		return AddOp{}.UsePreallocDo(buf, ins...)
+	}
+	if pd, ok := op.(G.UsePreallocDoer); ok && buf != nil {
+		return pd.UsePreallocDo(buf, ins...)
+	}
+	return op.Do(ins...)
+}
+
+// isGorgoniaAdd recognises the elementwise additions Gorgonia inserts to sum
+// the gradients of a node with several readers, so that they run in place
+// through AddOp instead of allocating.
+func isGorgoniaAdd(op G.Op, ins []G.Value) bool {
+	if len(ins) != 2 || op.String() != "+" {
+		return false
+	}
+	a, ok1 := ins[0].(*tensor.Dense)
+	b, ok2 := ins[1].(*tensor.Dense)
+	return ok1 && ok2 && a.Shape().Eq(b.Shape()) && a.Dtype() == b.Dtype() && isFloat(a.Dtype())
+}
+
+func viewOfInput(v G.Value, ins []G.Value) bool {
+	d, ok := v.(*tensor.Dense)
+	return ok && aliases(d, ins)
+}
+
+// Value returns the value computed for an output node in the last Run.
+func (m *Machine) Value(n *G.Node) G.Value { return m.vals[n] }
+
+// Float returns a scalar output as float64.
+func (m *Machine) Float(n *G.Node) (float64, error) {
+	v := m.vals[n]
+	if v == nil {
+		return 0, fmt.Errorf("machine: no value for %v", n)
+	}
+	return scalarOf(n.Op(), 0, v)
+}
+
+// Floats32 and Floats64 return the data of a tensor output.
+func Floats32(v G.Value) []float32 { return v.Data().([]float32) }
+
+// Floats64 returns the []float64 data of v.
+func Floats64(v G.Value) []float64 { return v.Data().([]float64) }

@@ -1,0 +1,237 @@
+package graph
+
+import (
+	"math"
+	"runtime"
+	"math/rand/v2"
+	"testing"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/infoscale/gaualpha/attn"
+)
+
+func randDense(rng *rand.Rand, shape ...int) *tensor.Dense {
+	n := tensor.Shape(shape).TotalSize()
+	v := make([]float64, n)
+	for i := range v {
+		v[i] = rng.NormFloat64()
+	}
+	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(v))
+}
+
+func intDense(v ...int) *tensor.Dense {
+	return tensor.New(tensor.WithShape(len(v)), tensor.WithBacking(v))
+}
+
+// opCase builds a graph whose output depends on the float64 inputs wrt.
+type opCase struct {
+	name  string
+	build func(b *Builder, rng *rand.Rand) (out *G.Node, wrt []*G.Node)
+}
+
+func opCases() []opCase {
+	in := func(b *Builder, rng *rand.Rand, name string, shape ...int) *G.Node {
+		return b.Input(name, tensor.Float64, shape, randDense(rng, shape...))
+	}
+	key := func(b *Builder, k int) *G.Node { return b.Input("key", tensor.Int, tensor.Shape{1}, intDense(k)) }
+	var cases []opCase
+	for _, t := range [][2]bool{{false, false}, {false, true}, {true, false}, {true, true}} {
+		ta, tb := t[0], t[1]
+		cases = append(cases, opCase{"matmul", func(b *Builder, rng *rand.Rand) (*G.Node, []*G.Node) {
+			sa, sb := []int{4, 3}, []int{3, 5}
+			if ta {
+				sa = []int{3, 4}
+			}
+			if tb {
+				sb = []int{5, 3}
+			}
+			x, y := in(b, rng, "a", sa...), in(b, rng, "b", sb...)
+			return b.MatMul(x, y, ta, tb), []*G.Node{x, y}
+		}})
+	}
+	cases = append(cases,
+		opCase{"swish", func(b *Builder, rng *rand.Rand) (*G.Node, []*G.Node) {
+			x := in(b, rng, "x", 5, 4)
+			return b.Swish(x), []*G.Node{x}
+		}},
+		opCase{"norm", func(b *Builder, rng *rand.Rand) (*G.Node, []*G.Node) {
+			x := in(b, rng, "x", 5, 7)
+			return b.Norm(x), []*G.Node{x}
+		}},
+		opCase{"add", func(b *Builder, rng *rand.Rand) (*G.Node, []*G.Node) {
+			x, y := in(b, rng, "x", 3, 4), in(b, rng, "y", 3, 4)
+			return b.Add(x, y), []*G.Node{x, y}
+		}},
+		opCase{"dropout", func(b *Builder, rng *rand.Rand) (*G.Node, []*G.Node) {
+			x := in(b, rng, "x", 6, 5)
+			return b.Dropout(x, key(b, 12345), 0.4, 3), []*G.Node{x}
+		}},
+		opCase{"gate", func(b *Builder, rng *rand.Rand) (*G.Node, []*G.Node) {
+			x, o := in(b, rng, "x", 4, 9), in(b, rng, "o", 4, 4)
+			return b.Gate(x, o, 3), []*G.Node{x, o}
+		}},
+		opCase{"gather", func(b *Builder, rng *rand.Rand) (*G.Node, []*G.Node) {
+			t := in(b, rng, "table", 6, 3)
+			ids := b.Input("ids", tensor.Int, tensor.Shape{5}, intDense(4, 0, 4, 5, 1))
+			return b.Gather(t, ids), []*G.Node{t}
+		}},
+		opCase{"crossentropy", func(b *Builder, rng *rand.Rand) (*G.Node, []*G.Node) {
+			lg := in(b, rng, "logits", 4, 6)
+			tg := b.Input("targets", tensor.Int, tensor.Shape{4}, intDense(2, -1, 5, 0))
+			return b.CrossEntropy(lg, tg), []*G.Node{lg}
+		}},
+	)
+	for _, pol := range []attn.Policy{
+		{Norm: attn.InfoScale, TrainLen: 4, KeySize: 4, CosScale: 2},
+		{Norm: attn.SoftmaxPlus, TrainLen: 4, KeySize: 4, Method: attn.ReRoPE, ReRoPEWindow: 3},
+		{Norm: attn.Softmax, TrainLen: 4, KeySize: 4, Method: attn.ALiBi, ALiBiSlope: 0.3},
+	} {
+		cases = append(cases, opCase{"attention/" + pol.Method.String(), func(b *Builder, rng *rand.Rand) (*G.Node, []*G.Node) {
+			const B, L, E, D = 2, 7, 3, 4
+			x := in(b, rng, "x", B*L, 2*E+D)
+			gq, gk := in(b, rng, "gq", D), in(b, rng, "gk", D)
+			mask := b.Input("mask", tensor.Int, tensor.Shape{B * L}, intDense(1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0))
+			pos := b.Input("pos", tensor.Int, tensor.Shape{B * L}, intDense(0, 1, 2, 3, 4, 5, 6, 0, 1, 2, 3, 4, 5, 6))
+			op := AttentionOp{B: B, L: L, E: E, D: D, Policy: pol, Dropout: 0.2, Site: 1}
+			o := b.Attention(op, x, gq, gk, mask, pos, key(b, 99))
+			return b.Gate(x, o, E), []*G.Node{x, gq, gk}
+		}})
+	}
+	return cases
+}
+
+// withCost adds cost = Σ out ⊙ R (or out itself when scalar) and the
+// gradients of cost with respect to wrt.
+func withCost(t *testing.T, b *Builder, rng *rand.Rand, out *G.Node, wrt []*G.Node) (*G.Node, G.Nodes) {
+	t.Helper()
+	if err := b.Err(); err != nil {
+		t.Fatal(err)
+	}
+	cost := out
+	if !out.IsScalar() {
+		r := G.NewConstant(randDense(rng, out.Shape()...))
+		cost = G.Must(G.Sum(G.Must(G.HadamardProd(out, r))))
+	}
+	grads, err := G.Grad(cost, wrt...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cost, grads
+}
+
+func TestOpGradientsFiniteDifferences(t *testing.T) {
+	for _, c := range opCases() {
+		t.Run(c.name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(11, 12))
+			b := NewBuilder()
+			out, wrt := c.build(b, rng)
+			cost, grads := withCost(t, b, rng, out, wrt)
+			m, err := NewMachine(b.G, append(G.Nodes{cost}, grads...)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := m.Run(); err != nil {
+				t.Fatal(err)
+			}
+			analytic := make([][]float64, len(grads))
+			for i, g := range grads {
+				analytic[i] = append([]float64(nil), Floats64(m.Value(g))...)
+			}
+			for i, w := range wrt {
+				x := Floats64(w.Value())
+				for j := range x {
+					const h = 1e-6
+					old := x[j]
+					x[j] = old + h
+					if err := m.Run(); err != nil {
+						t.Fatal(err)
+					}
+					fp, _ := m.Float(cost)
+					x[j] = old - h
+					if err := m.Run(); err != nil {
+						t.Fatal(err)
+					}
+					fm, _ := m.Float(cost)
+					x[j] = old
+					num := (fp - fm) / (2 * h)
+					if d := math.Abs(num - analytic[i][j]); d > 1e-6*math.Max(1, math.Abs(num)) {
+						t.Errorf("d cost/d %s[%d]: analytic %.9g, numeric %.9g", w.Name(), j, analytic[i][j], num)
+					}
+				}
+			}
+			// The same graph under Gorgonia's TapeMachine gives the same gradients.
+			tm := G.NewTapeMachine(b.G)
+			defer tm.Close()
+			if err := tm.RunAll(); err != nil {
+				t.Fatal(err)
+			}
+			for i, g := range grads {
+				got := Floats64(g.Value())
+				for j := range got {
+					if math.Abs(got[j]-analytic[i][j]) > 1e-12 {
+						t.Fatalf("TapeMachine gradient %s[%d] = %v, Machine %v", wrt[i].Name(), j, got[j], analytic[i][j])
+					}
+				}
+			}
+		})
+	}
+}
+
+// A steady-state training step reuses its buffers: the second run takes
+// every tensor from the pool.
+func TestMachineReusesBuffers(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	b := NewBuilder()
+	x := b.Input("x", tensor.Float64, tensor.Shape{64, 32}, randDense(rng, 64, 32))
+	w := b.Input("w", tensor.Float64, tensor.Shape{32, 32}, randDense(rng, 32, 32))
+	w2 := b.Input("w2", tensor.Float64, tensor.Shape{40, 32}, randDense(rng, 40, 32))
+	targets := make([]int, 64)
+	for i := range targets {
+		targets[i] = i % 40
+	}
+	tg := b.Input("targets", tensor.Int, tensor.Shape{64}, intDense(targets...))
+	h := b.Norm(b.Add(x, b.Swish(b.Linear(x, w))))
+	cost := b.CrossEntropy(b.Linear(h, w2), tg)
+	if err := b.Err(); err != nil {
+		t.Fatal(err)
+	}
+	grads, err := G.Grad(cost, x, w, w2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := NewMachine(b.G, append(G.Nodes{cost}, grads...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Run(); err != nil {
+		t.Fatal(err)
+	}
+	c1, _ := m.Float(cost)
+	// Bytes allocated by steady-state runs, against the bytes of the
+	// tensors a run produces: small bookkeeping (slice headers boxed in
+	// interfaces) is fine, tensors are not.
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	const runs = 5
+	for i := 0; i < runs; i++ {
+		if err := m.Run(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runtime.ReadMemStats(&after)
+	c2, _ := m.Float(cost)
+	if c1 != c2 {
+		t.Fatalf("cost changed between identical runs: %v then %v", c1, c2)
+	}
+	perRun := float64(after.TotalAlloc-before.TotalAlloc) / runs
+	var tensorBytes int
+	for _, in := range m.prog {
+		tensorBytes += in.node.Shape().TotalSize() * 8
+	}
+	t.Logf("bytes allocated per run: %.0f; bytes of tensors produced per run: %d", perRun, tensorBytes)
+	if perRun > 0.1*float64(tensorBytes) {
+		t.Errorf("a steady-state run allocates %.0f bytes for %d bytes of tensors: buffers are not reused", perRun, tensorBytes)
+	}
+}

@@ -1,0 +1,727 @@
+package cpu
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/infoscale/gaualpha/attn"
+)
+
+// Block sizes of the attention kernels: query rows per block and key columns
+// per block. A block's scores (blockQ×blockK) and its output accumulator
+// (blockQ×E) stay in a worker's cache; nothing L×L is ever allocated.
+const (
+	blockQ = 64
+	blockK = 128
+)
+
+// Pair kinds of a score element, used to route gradients.
+const (
+	kindMasked    int8 = iota // removed by padding or the policy
+	kindNear                  // normal rotated logit
+	kindFarBehind             // clamped rotation, key behind the query
+	kindFarAhead              // clamped rotation, key ahead of the query
+)
+
+// Attention is the fused GAU attention of one layer over a batch:
+//
+//	q = z⊙γq, k = z⊙γk; CosScale; RoPE (or the policy's rotation);
+//	a = c(n)·(m·q̃·k̃ + bias)/sqrt(d); mask; A = softmax(a); dropout(A);
+//	O = A·v
+//
+// where X = [u | v | z] is the swish output of the layer's input projection.
+// Forward writes O and the row log-sum-exp; the gating u⊙O is a separate op.
+type Attention[T Float] struct {
+	B, L, E, D int
+	// X is [B·L, 2E+D]: u (E columns), v (E), z (D).
+	X []T
+	// GammaQ and GammaK are the ScaleOffset weights, [D] each.
+	GammaQ, GammaK []T
+	// Mask is [B·L]: nonzero marks a valid (non-padding) key. nil: all valid.
+	// The number of valid keys of a sequence is its n in the normalisation.
+	Mask []int
+	// Pos is [B·L] position ids used by the rotation. nil: 0..L-1.
+	Pos []int
+	// Policy is the attention configuration (defaults filled, validated).
+	Policy attn.Policy
+	// Dropout is the probability of dropping an attention weight; Key and
+	// Site select the mask (see Keep).
+	Dropout   float64
+	Key, Site uint64
+	// Threads bounds the goroutines used; 0 means GOMAXPROCS.
+	Threads int
+}
+
+// Width is the number of columns of X: 2E+D.
+func (a *Attention[T]) Width() int { return 2*a.E + a.D }
+
+// OutWidth is the number of columns of the forward output: E+1 (O and the
+// row log-sum-exp).
+func (a *Attention[T]) OutWidth() int { return a.E + 1 }
+
+func (a *Attention[T]) check() error {
+	if a.B < 1 || a.L < 1 || a.E < 1 || a.D < 2 || a.D%2 != 0 {
+		return fmt.Errorf("attention: bad dimensions B=%d L=%d E=%d D=%d", a.B, a.L, a.E, a.D)
+	}
+	if a.Policy.KeySize != a.D {
+		return fmt.Errorf("attention: policy key size %d != D = %d", a.Policy.KeySize, a.D)
+	}
+	if err := a.Policy.Validate(); err != nil {
+		return err
+	}
+	rows := a.B * a.L
+	switch {
+	case len(a.X) < rows*a.Width():
+		return fmt.Errorf("attention: X has %d elements, want %d", len(a.X), rows*a.Width())
+	case len(a.GammaQ) < a.D || len(a.GammaK) < a.D:
+		return fmt.Errorf("attention: gamma vectors shorter than D = %d", a.D)
+	case a.Mask != nil && len(a.Mask) < rows:
+		return fmt.Errorf("attention: mask has %d elements, want %d", len(a.Mask), rows)
+	case a.Pos != nil && len(a.Pos) < rows:
+		return fmt.Errorf("attention: positions have %d elements, want %d", len(a.Pos), rows)
+	case !(a.Dropout >= 0 && a.Dropout < 1):
+		return fmt.Errorf("attention: dropout %v outside [0, 1)", a.Dropout)
+	}
+	return nil
+}
+
+// prep holds the per-row vectors the block loops read: q and k after
+// ScaleOffset and CosScale (qn, kn), rotated (qr, kr; qr carries the row's
+// logit scale), and the clamped-rotation variants when the policy has them.
+type prep[T Float] struct {
+	n        []int // valid keys per sequence
+	sc       []T   // logit scale per sequence: c(n)·m/sqrt(d)
+	bscale   []T   // bias scale per sequence: c(n)/sqrt(d)
+	qraw     []T   // z⊙γq  [B·L, D]
+	kraw     []T   // z⊙γk
+	qn, kn   []T   // after CosScale (unscaled, unrotated)
+	qr, kr   []T   // rotated; qr·kr is the near logit
+	qc, q0   []T   // sc·R(w-1)qn, sc·R(0)qn (far window only)
+	kc, k0   []T   // R(w-1)kn, R(0)kn
+	valid    []bool
+	far      bool
+	alpha    T         // CosScale multiplier of q: s·sqrt(d)
+	cosT     []T       // [L or B·L, D/2] rotation tables
+	sinT     []T       //
+	perSeq   bool      // tables indexed by global row (explicit positions)
+	cosC     []T       // [D/2] rotation at the clamp distance
+	sinC     []T       //
+	thetaLen int       // L the frequencies were computed for
+	freqs    []float64 // θ'
+}
+
+func (a *Attention[T]) prepare(withRaw bool) (*prep[T], error) {
+	if err := a.check(); err != nil {
+		return nil, err
+	}
+	B, L, D, W := a.B, a.L, a.D, a.Width()
+	rows := B * L
+	pol := a.Policy
+	p := &prep[T]{
+		n:      make([]int, B),
+		sc:     make([]T, B),
+		bscale: make([]T, B),
+		qn:     make([]T, rows*D),
+		kn:     make([]T, rows*D),
+		qr:     make([]T, rows*D),
+		kr:     make([]T, rows*D),
+		valid:  make([]bool, rows),
+		alpha:  T(pol.CosScale * math.Sqrt(float64(D))),
+	}
+	if withRaw {
+		p.qraw = make([]T, rows*D)
+		p.kraw = make([]T, rows*D)
+	}
+	mult := pol.LogitMultiplier(L)
+	for b := 0; b < B; b++ {
+		n := 0
+		for i := 0; i < L; i++ {
+			v := a.Mask == nil || a.Mask[b*L+i] != 0
+			p.valid[b*L+i] = v
+			if v {
+				n++
+			}
+		}
+		if n == 0 {
+			return nil, fmt.Errorf("attention: sequence %d: %w (every key is padding)", b, attn.ErrEmptyRow)
+		}
+		p.n[b] = n
+		c := pol.Factor(n)
+		p.sc[b] = T(c * mult / math.Sqrt(float64(D)))
+		p.bscale[b] = T(c / math.Sqrt(float64(D)))
+	}
+	half := D / 2
+	if pol.Rotates() {
+		p.freqs = pol.Frequencies(L)
+		p.perSeq = a.Pos != nil
+		tabRows := L
+		if p.perSeq {
+			tabRows = rows
+		}
+		p.cosT = make([]T, tabRows*half)
+		p.sinT = make([]T, tabRows*half)
+		for r := 0; r < tabRows; r++ {
+			pos := r
+			if p.perSeq {
+				pos = a.Pos[r]
+			}
+			for i, th := range p.freqs {
+				s, c := math.Sincos(float64(pos) * th)
+				p.cosT[r*half+i] = T(c)
+				p.sinT[r*half+i] = T(s)
+			}
+		}
+		if w, ok := pol.FarWindow(); ok {
+			p.far = true
+			p.cosC = make([]T, half)
+			p.sinC = make([]T, half)
+			for i, th := range p.freqs {
+				s, c := math.Sincos(float64(w-1) * th)
+				p.cosC[i] = T(c)
+				p.sinC[i] = T(s)
+			}
+			p.qc = make([]T, rows*D)
+			p.q0 = make([]T, rows*D)
+			p.kc = make([]T, rows*D)
+			p.k0 = make([]T, rows*D)
+		}
+	}
+	cos := pol.CosScale > 0
+	forRange(rows, a.Threads, func(_, lo, hi int) {
+		qtmp := make([]T, D)
+		ktmp := make([]T, D)
+		for r := lo; r < hi; r++ {
+			b := r / L
+			z := a.X[r*W+2*a.E : r*W+2*a.E+D]
+			for i := 0; i < D; i++ {
+				qtmp[i] = z[i] * a.GammaQ[i]
+				ktmp[i] = z[i] * a.GammaK[i]
+			}
+			if withRaw {
+				copy(p.qraw[r*D:], qtmp)
+				copy(p.kraw[r*D:], ktmp)
+			}
+			if cos {
+				scaleTo(qtmp, qtmp, p.alpha/(norm2(qtmp)+1e-9))
+				scaleTo(ktmp, ktmp, 1/(norm2(ktmp)+1e-9))
+			}
+			qn, kn := p.qn[r*D:(r+1)*D], p.kn[r*D:(r+1)*D]
+			copy(qn, qtmp)
+			copy(kn, ktmp)
+			sc := p.sc[b]
+			qr, kr := p.qr[r*D:(r+1)*D], p.kr[r*D:(r+1)*D]
+			if !pol.Rotates() {
+				scaleTo(qr, qn, sc)
+				copy(kr, kn)
+				continue
+			}
+			cs, sn := p.table(r, L)
+			rotate(qr, qn, cs, sn, sc)
+			rotate(kr, kn, cs, sn, 1)
+			if p.far {
+				rotate(p.qc[r*D:(r+1)*D], qn, p.cosC, p.sinC, sc)
+				rotate(p.kc[r*D:(r+1)*D], kn, p.cosC, p.sinC, 1)
+				rotate(p.q0[r*D:(r+1)*D], qn, nil, nil, sc)
+				rotate(p.k0[r*D:(r+1)*D], kn, nil, nil, 1)
+			}
+		}
+	})
+	return p, nil
+}
+
+// table returns the cos and sin rows for global row r.
+func (p *prep[T]) table(r, L int) (cs, sn []T) {
+	half := len(p.freqs)
+	t := r % L
+	if p.perSeq {
+		t = r
+	}
+	return p.cosT[t*half : (t+1)*half], p.sinT[t*half : (t+1)*half]
+}
+
+// rotate writes scale·R x into out in the concatenated layout
+// [x_even·cos - x_odd·sin, x_even·sin + x_odd·cos]. nil tables mean angle 0.
+func rotate[T Float](out, x, cs, sn []T, scale T) {
+	half := len(x) / 2
+	for i := 0; i < half; i++ {
+		xe, xo := x[2*i], x[2*i+1]
+		if cs == nil {
+			out[i], out[half+i] = scale*xe, scale*xo
+			continue
+		}
+		c, s := cs[i], sn[i]
+		out[i] = scale * (xe*c - xo*s)
+		out[half+i] = scale * (xe*s + xo*c)
+	}
+}
+
+// rotateAdjointAdd adds R^T g to dx (the adjoint of rotate with scale 1).
+func rotateAdjointAdd[T Float](dx, g, cs, sn []T) {
+	half := len(g) / 2
+	for i := 0; i < half; i++ {
+		g1, g2 := g[i], g[half+i]
+		if cs == nil {
+			dx[2*i] += g1
+			dx[2*i+1] += g2
+			continue
+		}
+		c, s := cs[i], sn[i]
+		dx[2*i] += g1*c + g2*s
+		dx[2*i+1] += -g1*s + g2*c
+	}
+}
+
+func norm2[T Float](x []T) T {
+	var s float64
+	for _, v := range x {
+		s += float64(v) * float64(v)
+	}
+	return T(math.Sqrt(s))
+}
+
+func dot[T Float](x, y []T) T {
+	var s T
+	for i, v := range x {
+		s += v * y[i]
+	}
+	return s
+}
+
+func scaleTo[T Float](dst, x []T, s T) {
+	for i, v := range x {
+		dst[i] = v * s
+	}
+}
+
+// blockScratch is one worker's scratch space for a score block.
+type blockScratch[T Float] struct {
+	s, fb, fa []T
+	kind      []int8
+	p, dp     []T
+	m, l      []T
+	acc       []T
+}
+
+func newBlockScratch[T Float](E int) *blockScratch[T] {
+	n := blockQ * blockK
+	return &blockScratch[T]{
+		s: make([]T, n), fb: make([]T, n), fa: make([]T, n),
+		kind: make([]int8, n), p: make([]T, n), dp: make([]T, n),
+		m: make([]T, blockQ), l: make([]T, blockQ), acc: make([]T, blockQ*E),
+	}
+}
+
+// scores fills ws.s (row stride blockK) with the logits of the block
+// [i0,i1)×[j0,j1) of sequence b, -Inf where masked, and ws.kind with each
+// element's kind.
+func (a *Attention[T]) scores(p *prep[T], ws *blockScratch[T], b, i0, i1, j0, j1 int, class attn.BlockClass) {
+	L, D := a.L, a.D
+	bq, bk := i1-i0, j1-j0
+	r0, c0 := b*L+i0, b*L+j0
+	s := ws.s
+	negInf := T(math.Inf(-1))
+	var uniform int8
+	switch class {
+	case attn.BlockNear:
+		gemmSerial(false, true, bq, bk, D, 1, p.qr[r0*D:], D, p.kr[c0*D:], D, 0, s, blockK)
+		uniform = kindNear
+	case attn.BlockFarBehind:
+		gemmSerial(false, true, bq, bk, D, 1, p.qc[r0*D:], D, p.k0[c0*D:], D, 0, s, blockK)
+		uniform = kindFarBehind
+	case attn.BlockFarAhead:
+		gemmSerial(false, true, bq, bk, D, 1, p.q0[r0*D:], D, p.kc[c0*D:], D, 0, s, blockK)
+		uniform = kindFarAhead
+	case attn.BlockMixed:
+		gemmSerial(false, true, bq, bk, D, 1, p.qr[r0*D:], D, p.kr[c0*D:], D, 0, s, blockK)
+		if p.far {
+			gemmSerial(false, true, bq, bk, D, 1, p.qc[r0*D:], D, p.k0[c0*D:], D, 0, ws.fb, blockK)
+			gemmSerial(false, true, bq, bk, D, 1, p.q0[r0*D:], D, p.kc[c0*D:], D, 0, ws.fa, blockK)
+		}
+	}
+	pol := &a.Policy
+	bias := pol.HasBias()
+	bs := p.bscale[b]
+	for r := 0; r < bq; r++ {
+		i := i0 + r
+		row := s[r*blockK : r*blockK+bk]
+		kind := ws.kind[r*blockK : r*blockK+bk]
+		for c := range row {
+			j := j0 + c
+			k := uniform
+			if class == attn.BlockMixed {
+				switch {
+				case !pol.Keep(i, j):
+					k = kindMasked
+				case p.far && pol.Far(i, j):
+					if j < i {
+						k = kindFarBehind
+						row[c] = ws.fb[r*blockK+c]
+					} else {
+						k = kindFarAhead
+						row[c] = ws.fa[r*blockK+c]
+					}
+				default:
+					k = kindNear
+				}
+			}
+			if !p.valid[c0+c] {
+				k = kindMasked
+			}
+			kind[c] = k
+			switch {
+			case k == kindMasked:
+				row[c] = negInf
+			case bias:
+				row[c] += bs * T(pol.Bias(i, j))
+			}
+		}
+	}
+}
+
+// keepScale returns the dropout multiplier of element (b, i, j): 0 when
+// dropped, 1/(1-p) when kept.
+func (a *Attention[T]) dropScale(thr uint64, inv T, b, i, j int) T {
+	idx := (uint64(b)*uint64(a.L)+uint64(i))*uint64(a.L) + uint64(j)
+	if Keep(a.Key, a.Site, idx, thr) {
+		return inv
+	}
+	return 0
+}
+
+// Forward computes O (columns 0..E-1) and the row log-sum-exp (column E) into
+// out, [B·L, E+1].
+func (a *Attention[T]) Forward(out []T) error {
+	p, err := a.prepare(false)
+	if err != nil {
+		return err
+	}
+	B, L, E, W := a.B, a.L, a.E, a.Width()
+	OW := a.OutWidth()
+	if len(out) < B*L*OW {
+		return fmt.Errorf("attention: output has %d elements, want %d", len(out), B*L*OW)
+	}
+	nq := (L + blockQ - 1) / blockQ
+	threads := threadsOr(a.Threads)
+	scratch := make([]*blockScratch[T], threads)
+	thr := DropThreshold(a.Dropout)
+	inv := T(1 / (1 - a.Dropout))
+	negInf := T(math.Inf(-1))
+	return forEach(B*nq, threads, func(w, item int) error {
+		if scratch[w] == nil {
+			scratch[w] = newBlockScratch[T](E)
+		}
+		ws := scratch[w]
+		b, ib := item/nq, item%nq
+		i0, i1 := ib*blockQ, min((ib+1)*blockQ, L)
+		bq := i1 - i0
+		for r := 0; r < bq; r++ {
+			ws.m[r], ws.l[r] = negInf, 0
+		}
+		clear(ws.acc[:bq*E])
+		for j0 := 0; j0 < L; j0 += blockK {
+			j1 := min(j0+blockK, L)
+			class := a.Policy.Classify(i0, i1, j0, j1)
+			if class == attn.BlockSkip {
+				continue
+			}
+			a.scores(p, ws, b, i0, i1, j0, j1, class)
+			bk := j1 - j0
+			live := false
+			for r := 0; r < bq; r++ {
+				row := ws.s[r*blockK : r*blockK+bk]
+				prow := ws.p[r*blockK : r*blockK+bk]
+				mx := negInf
+				for _, v := range row {
+					mx = max(mx, v)
+				}
+				if mx == negInf {
+					clear(prow)
+					continue
+				}
+				live = true
+				mnew := max(ws.m[r], mx)
+				corr := T(math.Exp(float64(ws.m[r] - mnew)))
+				var sum T
+				for c, v := range row {
+					e := T(math.Exp(float64(v - mnew)))
+					sum += e
+					if thr != 0 {
+						e *= a.dropScale(thr, inv, b, i0+r, j0+c)
+					}
+					prow[c] = e
+				}
+				ws.l[r] = ws.l[r]*corr + sum
+				ws.m[r] = mnew
+				if corr != 1 {
+					acc := ws.acc[r*E : (r+1)*E]
+					for c := range acc {
+						acc[c] *= corr
+					}
+				}
+			}
+			if live {
+				r0 := b*L + j0
+				gemmSerial(false, false, bq, E, bk, 1, ws.p, blockK, a.X[r0*W+E:], W, 1, ws.acc, E)
+			}
+		}
+		for r := 0; r < bq; r++ {
+			i := b*L + i0 + r
+			o := out[i*OW : i*OW+E]
+			if ws.l[r] == 0 {
+				if p.valid[i] {
+					return fmt.Errorf("attention: sequence %d row %d: %w", b, i0+r, attn.ErrEmptyRow)
+				}
+				// A padding query with no valid key in reach: its output
+				// is never used; define it as zero.
+				clear(o)
+				out[i*OW+E] = 0
+				continue
+			}
+			inv := 1 / ws.l[r]
+			for c, v := range ws.acc[r*E : (r+1)*E] {
+				o[c] = v * inv
+			}
+			out[i*OW+E] = ws.m[r] + T(math.Log(float64(ws.l[r])))
+		}
+		return nil
+	})
+}
+
+// Backward computes the gradient of the attention with respect to X, γq and
+// γk given the forward output out ([B·L, E+1]) and its gradient dout (only
+// the first E columns are read). It writes dx, [(B·L+2), 2E+D]: rows 0..B·L-1
+// hold dX (the u columns are zero: the gate's gradient is added by the
+// caller), row B·L holds dγq and row B·L+1 dγk in their first D columns.
+func (a *Attention[T]) Backward(out, dout, dx []T) error {
+	p, err := a.prepare(true)
+	if err != nil {
+		return err
+	}
+	B, L, E, D, W := a.B, a.L, a.E, a.D, a.Width()
+	OW := a.OutWidth()
+	rows := B * L
+	switch {
+	case len(out) < rows*OW || len(dout) < rows*OW:
+		return fmt.Errorf("attention backward: output or its gradient shorter than %d", rows*OW)
+	case len(dx) < (rows+2)*W:
+		return fmt.Errorf("attention backward: dx has %d elements, want %d", len(dx), (rows+2)*W)
+	}
+	clear(dx[:(rows+2)*W])
+	threads := threadsOr(a.Threads)
+	// D_i = dO_i·O_i.
+	delta := make([]T, rows)
+	forRange(rows, threads, func(_, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			delta[i] = dot(dout[i*OW:i*OW+E], out[i*OW:i*OW+E])
+		}
+	})
+	// Gradients wrt the rotated vectors. Key-side buffers are owned by the
+	// work item of their key block; query-side ones are per worker.
+	dkr := make([]T, rows*D)
+	var dk0, dkc []T
+	if p.far {
+		dk0 = make([]T, rows*D)
+		dkc = make([]T, rows*D)
+	}
+	type qgrads struct{ qr, qc, q0 []T }
+	dq := make([]qgrads, threads)
+	scratch := make([]*blockScratch[T], threads)
+	nk := (L + blockK - 1) / blockK
+	thr := DropThreshold(a.Dropout)
+	inv := T(1 / (1 - a.Dropout))
+	err = forEach(B*nk, threads, func(w, item int) error {
+		if scratch[w] == nil {
+			scratch[w] = newBlockScratch[T](E)
+			dq[w].qr = make([]T, rows*D)
+			if p.far {
+				dq[w].qc = make([]T, rows*D)
+				dq[w].q0 = make([]T, rows*D)
+			}
+		}
+		ws, g := scratch[w], dq[w]
+		b, jb := item/nk, item%nk
+		j0, j1 := jb*blockK, min((jb+1)*blockK, L)
+		bk := j1 - j0
+		c0 := b*L + j0
+		for i0 := 0; i0 < L; i0 += blockQ {
+			i1 := min(i0+blockQ, L)
+			class := a.Policy.Classify(i0, i1, j0, j1)
+			if class == attn.BlockSkip {
+				continue
+			}
+			bq := i1 - i0
+			r0 := b*L + i0
+			a.scores(p, ws, b, i0, i1, j0, j1, class)
+			// P (undropped) into ws.p, dropped P into ws.fb (reused).
+			pd := ws.p
+			if thr != 0 {
+				pd = ws.fb
+			}
+			for r := 0; r < bq; r++ {
+				lse := out[(r0+r)*OW+E]
+				for c := 0; c < bk; c++ {
+					v := ws.s[r*blockK+c]
+					e := T(math.Exp(float64(v - lse)))
+					if ws.kind[r*blockK+c] == kindMasked {
+						e = 0
+					}
+					ws.p[r*blockK+c] = e
+					if thr != 0 {
+						pd[r*blockK+c] = e * a.dropScale(thr, inv, b, i0+r, j0+c)
+					}
+				}
+			}
+			// dV += Pd^T dO.
+			gemmSerial(true, false, bk, E, bq, 1, pd, blockK, dout[r0*OW:], OW, 1, dx[c0*W+E:], W)
+			// dPd = dO V^T.
+			gemmSerial(false, true, bq, bk, E, 1, dout[r0*OW:], OW, a.X[c0*W+E:], W, 0, ws.dp, blockK)
+			// dS = P ⊙ (dP - D), dP = dPd ⊙ dropscale.
+			for r := 0; r < bq; r++ {
+				di := delta[r0+r]
+				for c := 0; c < bk; c++ {
+					k := r*blockK + c
+					dp := ws.dp[k]
+					if thr != 0 {
+						dp *= a.dropScale(thr, inv, b, i0+r, j0+c)
+					}
+					ws.s[k] = ws.p[k] * (dp - di)
+				}
+			}
+			ds := ws.s
+			route := func(dsk []T, qv, kv, dqv, dkv []T) {
+				gemmSerial(false, false, bq, D, bk, 1, dsk, blockK, kv[c0*D:], D, 1, dqv[r0*D:], D)
+				gemmSerial(true, false, bk, D, bq, 1, dsk, blockK, qv[r0*D:], D, 1, dkv[c0*D:], D)
+			}
+			switch class {
+			case attn.BlockNear:
+				route(ds, p.qr, p.kr, g.qr, dkr)
+			case attn.BlockFarBehind:
+				route(ds, p.qc, p.k0, g.qc, dk0)
+			case attn.BlockFarAhead:
+				route(ds, p.q0, p.kc, g.q0, dkc)
+			case attn.BlockMixed:
+				if !p.far {
+					route(ds, p.qr, p.kr, g.qr, dkr)
+					break
+				}
+				// Split dS by kind: near stays in ds, far parts move out.
+				fb, fa := ws.fb, ws.fa
+				for r := 0; r < bq; r++ {
+					for c := 0; c < bk; c++ {
+						k := r*blockK + c
+						fb[k], fa[k] = 0, 0
+						switch ws.kind[k] {
+						case kindFarBehind:
+							fb[k], ds[k] = ds[k], 0
+						case kindFarAhead:
+							fa[k], ds[k] = ds[k], 0
+						}
+					}
+				}
+				route(ds, p.qr, p.kr, g.qr, dkr)
+				route(fb, p.qc, p.k0, g.qc, dk0)
+				route(fa, p.q0, p.kc, g.q0, dkc)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	// Reduce the per-worker query gradients into worker 0's buffers.
+	var dqr, dqc, dq0 []T
+	for w := range dq {
+		if dq[w].qr == nil {
+			continue
+		}
+		if dqr == nil {
+			dqr, dqc, dq0 = dq[w].qr, dq[w].qc, dq[w].q0
+			continue
+		}
+		addTo(dqr, dq[w].qr)
+		if p.far {
+			addTo(dqc, dq[w].qc)
+			addTo(dq0, dq[w].q0)
+		}
+	}
+	// Back through rotation, CosScale and ScaleOffset, row by row.
+	gammas := make([][]T, threads) // per worker: dγq | dγk
+	pol := &a.Policy
+	cos := pol.CosScale > 0
+	forRange(rows, threads, func(w, lo, hi int) {
+		gq := make([]T, D)
+		gk := make([]T, D)
+		acc := make([]T, 2*D)
+		gammas[w] = acc
+		for r := lo; r < hi; r++ {
+			b := r / L
+			clear(gq)
+			clear(gk)
+			seg := func(v []T) []T { return v[r*D : (r+1)*D] }
+			if pol.Rotates() {
+				cs, sn := p.table(r, L)
+				rotateAdjointAdd(gq, seg(dqr), cs, sn)
+				rotateAdjointAdd(gk, seg(dkr), cs, sn)
+				if p.far {
+					rotateAdjointAdd(gq, seg(dqc), p.cosC, p.sinC)
+					rotateAdjointAdd(gq, seg(dq0), nil, nil)
+					rotateAdjointAdd(gk, seg(dkc), p.cosC, p.sinC)
+					rotateAdjointAdd(gk, seg(dk0), nil, nil)
+				}
+			} else {
+				copy(gq, seg(dqr))
+				copy(gk, seg(dkr))
+			}
+			sc := p.sc[b]
+			for i := range gq {
+				gq[i] *= sc
+			}
+			qraw, kraw := seg(p.qraw), seg(p.kraw)
+			if cos {
+				cosScaleBackward(gq, qraw, p.alpha)
+				cosScaleBackward(gk, kraw, 1)
+			}
+			z := a.X[r*W+2*a.E : r*W+2*a.E+D]
+			dz := dx[r*W+2*a.E : r*W+2*a.E+D]
+			for i := 0; i < D; i++ {
+				dz[i] = gq[i]*a.GammaQ[i] + gk[i]*a.GammaK[i]
+				acc[i] += gq[i] * z[i]
+				acc[D+i] += gk[i] * z[i]
+			}
+		}
+	})
+	dgq := dx[rows*W : rows*W+D]
+	dgk := dx[(rows+1)*W : (rows+1)*W+D]
+	for _, acc := range gammas {
+		if acc == nil {
+			continue
+		}
+		addTo(dgq, acc[:D])
+		addTo(dgk, acc[D:])
+	}
+	return nil
+}
+
+// cosScaleBackward turns g, the gradient wrt y = alpha·x/(|x|+1e-9), into the
+// gradient wrt x, in place.
+func cosScaleBackward[T Float](g, x []T, alpha T) {
+	r := norm2(x)
+	nu := r + 1e-9
+	f := alpha / nu
+	if r == 0 {
+		for i := range g {
+			g[i] *= f
+		}
+		return
+	}
+	proj := dot(x, g) / (r * nu)
+	for i := range g {
+		g[i] = f * (g[i] - x[i]*proj)
+	}
+}
+
+func addTo[T Float](dst, src []T) {
+	for i, v := range src {
+		dst[i] += v
+	}
+}

@@ -1,0 +1,43 @@
+package cpu
+
+// Dropout masks are not stored: the keep/drop decision for element idx of
+// dropout site `site` in the step keyed by `key` is a pure function
+// (a counter-based hash), so the backward pass regenerates exactly the mask
+// the forward pass used, and a CUDA kernel can produce the same mask.
+
+const golden = 0x9e3779b97f4a7c15
+
+// mix64 is the splitmix64 finaliser, a bijective 64-bit mixer.
+func mix64(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return x
+}
+
+// DropThreshold converts a dropout probability p in [0, 1) to the integer
+// threshold Keep compares against.
+func DropThreshold(p float64) uint64 {
+	if p <= 0 {
+		return 0
+	}
+	return uint64(p * (1 << 53))
+}
+
+// Keep reports whether element idx survives dropout: a 53-bit uniform
+// integer derived from (key, site, idx) compared with the threshold.
+func Keep(key, site, idx, threshold uint64) bool {
+	if threshold == 0 {
+		return true
+	}
+	h := mix64(key ^ mix64(site*golden+idx))
+	return h>>11 >= threshold
+}
+
+// StreamKey derives the per-step dropout key from a run seed and a step
+// counter.
+func StreamKey(seed, step uint64) uint64 {
+	return mix64(mix64(seed+golden) ^ (step * 0xd1b54a32d192ed03))
+}
