@@ -2,8 +2,8 @@ package graph
 
 import (
 	"math"
-	"runtime"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 
 	G "gorgonia.org/gorgonia"
