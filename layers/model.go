@@ -1,0 +1,237 @@
+package layers
+
+import (
+	"fmt"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/infoscale/gaualpha/attn"
+	"github.com/infoscale/gaualpha/graph"
+)
+
+// Shape is the shape of a batch: B sequences of length L, and M rows of the
+// MLM head (the positions whose tokens are predicted).
+type Shape struct{ B, L, M int }
+
+// Options select what a model graph computes.
+type Options struct {
+	Shape
+	// Policy is the attention policy (the config's, or an evaluation
+	// override: another normalisation, CosScale or method).
+	Policy attn.Policy
+	// Train turns dropout on.
+	Train bool
+	// Loss adds the targets input and the mean cross-entropy.
+	Loss bool
+	// Grad adds the gradients of the loss with respect to every parameter.
+	Grad bool
+	// KeepLayerInputs keeps each layer's swish output X = [u | v | z] as an
+	// output (for the attention analyses).
+	KeepLayerInputs bool
+}
+
+// Batch holds the values of one batch's inputs. Slices are [B·L] unless
+// noted.
+type Batch struct {
+	IDs     []int  // token ids
+	Types   []int  // token type ids; nil means all 0
+	Mask    []int  // 1 for real tokens, 0 for padding
+	Pos     []int  // position ids; nil means 0..L-1 in every sequence
+	Select  []int  // [M] rows (b·L+p) fed to the MLM head
+	Targets []int  // [M] target ids; cpu.IgnoreTarget (-1) rows do not count
+	Key     uint64 // dropout stream key of this step
+}
+
+// Model is the GAU-α graph for one batch shape, with its executor.
+type Model struct {
+	Config  Config
+	Options Options
+	Params  *Params
+	Graph   *G.ExprGraph
+
+	// Input nodes.
+	IDs, Types, Mask, Pos, Key, Select, Targets *G.Node
+	// Weights are the parameter nodes, in Params.Named order; their values
+	// are the Params tensors themselves, so updating Params in place
+	// updates the model.
+	Weights []*G.Node
+
+	// Output nodes.
+	Hidden  *G.Node   // final hidden states [B·L, h]
+	Logits  *G.Node   // MLM logits [M, vocab]
+	Loss    *G.Node   // scalar, when Options.Loss
+	Grads   G.Nodes   // when Options.Grad, in Weights order
+	LayerXs []*G.Node // when Options.KeepLayerInputs
+
+	inputs  map[*G.Node][]int
+	machine *graph.Machine
+}
+
+// Build constructs the model graph for p under the given options.
+func Build(cfg Config, p *Params, opt Options) (*Model, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if opt.B < 1 || opt.L < 1 || opt.M < 0 {
+		return nil, fmt.Errorf("model: bad batch shape B=%d L=%d M=%d", opt.B, opt.L, opt.M)
+	}
+	if opt.Grad && !opt.Loss {
+		return nil, fmt.Errorf("model: gradients need the loss")
+	}
+	b := graph.NewBuilder()
+	m := &Model{Config: cfg, Options: opt, Params: p, Graph: b.G, inputs: make(map[*G.Node][]int)}
+	rows := opt.B * opt.L
+	intIn := func(name string, n int) *G.Node {
+		v := make([]int, n)
+		node := b.Input(name, tensor.Int, tensor.Shape{n}, tensor.New(tensor.WithShape(n), tensor.WithBacking(v)))
+		m.inputs[node] = v
+		return node
+	}
+	m.IDs = intIn("ids", rows)
+	m.Types = intIn("types", rows)
+	m.Mask = intIn("mask", rows)
+	m.Pos = intIn("pos", rows)
+	m.Key = intIn("key", 1)
+	m.Select = intIn("select", opt.M)
+	for _, n := range p.Named() {
+		m.Weights = append(m.Weights, b.Input(n.Name, p.Dtype, n.T.Shape(), n.T))
+	}
+	wordEmb, typeEmb := m.Weights[0], m.Weights[1]
+
+	// Embeddings: token + token type, Norm, dropout.
+	h := b.Add(b.Gather(wordEmb, m.IDs), b.Gather(typeEmb, m.Types))
+	h = b.Norm(h)
+	h = b.Dropout(h, m.Key, m.dropout(cfg.HiddenDropout), siteEmbedding)
+
+	// The GAU layers.
+	for l := range p.Layers {
+		w := m.Weights[2+4*l : 6+4*l]
+		var x *G.Node
+		h, x = m.gauLayer(b, h, w, l)
+		m.LayerXs = append(m.LayerXs, x)
+	}
+	m.Hidden = h
+
+	// MLM head on the selected rows only, tied to the word embeddings.
+	m.Logits = b.Linear(b.Gather(h, m.Select), wordEmb)
+	outputs := G.Nodes{m.Logits}
+	if opt.Loss {
+		m.Targets = intIn("targets", opt.M)
+		m.Loss = b.CrossEntropy(m.Logits, m.Targets)
+		outputs = append(outputs, m.Loss)
+	}
+	if err := b.Err(); err != nil {
+		return nil, err
+	}
+	if opt.Grad {
+		grads, err := G.Grad(m.Loss, m.Weights...)
+		if err != nil {
+			return nil, fmt.Errorf("model: building gradients: %w", err)
+		}
+		m.Grads = grads
+		outputs = append(outputs, grads...)
+	}
+	if opt.KeepLayerInputs {
+		outputs = append(outputs, m.Hidden)
+		outputs = append(outputs, m.LayerXs...)
+	}
+	mach, err := graph.NewMachine(b.G, outputs...)
+	if err != nil {
+		return nil, err
+	}
+	m.machine = mach
+	return m, nil
+}
+
+// Dropout sites: each dropout application draws its own mask.
+const siteEmbedding = 1
+
+func siteHidden(l int) uint64    { return uint64(2 + 2*l) }
+func siteAttention(l int) uint64 { return uint64(3 + 2*l) }
+
+func (m *Model) dropout(p float64) float64 {
+	if !m.Options.Train {
+		return 0
+	}
+	return p
+}
+
+// gauLayer appends one GAU layer to the graph: h' = Norm(h + dropout(o)),
+// o = W_o (u ⊙ attention(...)). It returns h' and the swish output X.
+func (m *Model) gauLayer(b *graph.Builder, h *G.Node, w []*G.Node, l int) (out, x *G.Node) {
+	cfg, opt := m.Config, m.Options
+	iDense, oDense, gammaQ, gammaK := w[0], w[1], w[2], w[3]
+	e, d := cfg.IntermediateSize, cfg.KeySize
+
+	x = b.Swish(b.Linear(h, iDense)) // [B·L, 2e+d] = u | v | z
+	att := graph.AttentionOp{
+		B: opt.B, L: opt.L, E: e, D: d,
+		Policy:  opt.Policy,
+		Dropout: m.dropout(cfg.AttentionDropout),
+		Site:    siteAttention(l),
+	}
+	o := b.Attention(att, x, gammaQ, gammaK, m.Mask, m.Pos, m.Key) // [B·L, e+1]
+	y := b.Gate(x, o, e)                                            // u ⊙ (A v)
+	y = b.Linear(y, oDense)                                         // [B·L, h]
+	y = b.Dropout(y, m.Key, m.dropout(cfg.HiddenDropout), siteHidden(l))
+	return b.Norm(b.Add(h, y)), x
+}
+
+// Run sets the batch's inputs and executes the graph.
+func (m *Model) Run(bt *Batch) error {
+	rows, M := m.Options.B*m.Options.L, m.Options.M
+	set := func(n *G.Node, v []int, want int, name string, fill func(i int) int) error {
+		dst := m.inputs[n]
+		if v == nil {
+			for i := range dst {
+				dst[i] = fill(i)
+			}
+			return nil
+		}
+		if len(v) != want {
+			return fmt.Errorf("model: batch %s has %d entries, want %d", name, len(v), want)
+		}
+		copy(dst, v)
+		return nil
+	}
+	zero := func(int) int { return 0 }
+	L := m.Options.L
+	steps := []error{
+		set(m.IDs, bt.IDs, rows, "ids", zero),
+		set(m.Types, bt.Types, rows, "types", zero),
+		set(m.Mask, bt.Mask, rows, "mask", func(int) int { return 1 }),
+		set(m.Pos, bt.Pos, rows, "positions", func(i int) int { return i % L }),
+		set(m.Select, bt.Select, M, "selected rows", zero),
+	}
+	if m.Targets != nil {
+		steps = append(steps, set(m.Targets, bt.Targets, M, "targets", zero))
+	}
+	for _, err := range steps {
+		if err != nil {
+			return err
+		}
+	}
+	if bt.IDs == nil {
+		return fmt.Errorf("model: batch has no token ids")
+	}
+	for _, id := range bt.IDs {
+		if id < 0 || id >= m.Config.VocabSize {
+			return fmt.Errorf("model: token id %d outside the vocabulary [0, %d)", id, m.Config.VocabSize)
+		}
+	}
+	for _, r := range bt.Select {
+		if r < 0 || r >= rows {
+			return fmt.Errorf("model: selected row %d outside [0, %d)", r, rows)
+		}
+	}
+	m.inputs[m.Key][0] = int(bt.Key)
+	return m.machine.Run()
+}
+
+// LossValue returns the loss of the last Run.
+func (m *Model) LossValue() (float64, error) { return m.machine.Float(m.Loss) }
+
+// Value returns an output node's value from the last Run; it stays valid
+// until the next Run.
+func (m *Model) Value(n *G.Node) G.Value { return m.machine.Value(n) }

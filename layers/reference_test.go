@@ -1,0 +1,248 @@
+package layers
+
+import (
+	"encoding/json"
+	"math"
+	"os"
+	"testing"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/infoscale/gaualpha/graph"
+)
+
+// The vectors were computed by scripts/torch_reference.py, an independent
+// float64 PyTorch implementation of the spec's formulas (see
+// docs/reference-vectors.md).
+const vectorsPath = "../testdata/reference/gau_vectors.json"
+
+type refTensor struct {
+	Shape []int     `json:"shape"`
+	Data  []float64 `json:"data"`
+}
+
+type refCase struct {
+	Name   string `json:"name"`
+	Kind   string `json:"kind"`
+	Config struct {
+		Hidden       int     `json:"hidden_size"`
+		Inter        int     `json:"intermediate_size"`
+		Key          int     `json:"attention_key_size"`
+		Vocab        int     `json:"vocab_size"`
+		Layers       int     `json:"num_hidden_layers"`
+		Norm         string  `json:"normalization"`
+		Base         float64 `json:"softmax_plus_base"`
+		TrainLen     int     `json:"train_length"`
+		CosScale     float64 `json:"cosscale"`
+		RopeBase     float64 `json:"rope_base"`
+		Method       string  `json:"method"`
+		Window       int     `json:"window"`
+		ReRoPEWindow int     `json:"rerope_window"`
+		ALiBiSlope   float64 `json:"alibi_slope"`
+		BetaFast     float64 `json:"yarn_beta_fast"`
+		BetaSlow     float64 `json:"yarn_beta_slow"`
+	} `json:"config"`
+	Batch     int                  `json:"batch"`
+	SeqLen    int                  `json:"seq_len"`
+	ValidLen  []int                `json:"valid_len"`
+	PosIDs    [][]int              `json:"position_ids"`
+	Weights   map[string]refTensor `json:"weights"`
+	Input     refTensor            `json:"input"`
+	Cotangent refTensor            `json:"cotangent"`
+	Output    refTensor            `json:"output"`
+	Loss      float64              `json:"loss"`
+	Grads     map[string]refTensor `json:"grads"`
+	InputIDs  [][]int              `json:"input_ids"`
+	MLMPos    [][2]int             `json:"mlm_positions"`
+	MLMTarget []int                `json:"mlm_targets"`
+	HiddenOut refTensor            `json:"hidden"`
+	Logits    refTensor            `json:"logits"`
+}
+
+func loadVectors(t *testing.T) []refCase {
+	t.Helper()
+	raw, err := os.ReadFile(vectorsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		Cases []refCase `json:"cases"`
+	}
+	if err := json.Unmarshal(raw, &f); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Cases) < 30 {
+		t.Fatalf("only %d reference cases", len(f.Cases))
+	}
+	return f.Cases
+}
+
+func (c *refCase) config() Config {
+	cfg := baseConfig()
+	k := c.Config
+	cfg.VocabSize, cfg.HiddenSize, cfg.IntermediateSize, cfg.KeySize, cfg.NumLayers = k.Vocab, k.Hidden, k.Inter, k.Key, k.Layers
+	cfg.Normalization, cfg.SoftmaxPlusBase, cfg.TrainLength, cfg.CosScale = k.Norm, k.Base, k.TrainLen, k.CosScale
+	cfg.RopeBase, cfg.Method, cfg.Window, cfg.ReRoPEWindow, cfg.ALiBiSlope = k.RopeBase, k.Method, k.Window, k.ReRoPEWindow, k.ALiBiSlope
+	cfg.YaRNBetaFast, cfg.YaRNBetaSlow = k.BetaFast, k.BetaSlow
+	return cfg
+}
+
+func (c *refCase) params(t *testing.T, cfg Config) *Params {
+	p := ZeroParams(cfg, tensor.Float64)
+	for _, n := range p.Named() {
+		w, ok := c.Weights[n.Name]
+		if !ok {
+			continue // layer cases carry one layer only
+		}
+		if !n.T.Shape().Eq(tensor.Shape(w.Shape)) {
+			t.Fatalf("%s: shape %v, reference %v", n.Name, n.T.Shape(), w.Shape)
+		}
+		copy(n.T.Data().([]float64), w.Data)
+	}
+	return p
+}
+
+func (c *refCase) batchInputs() (mask, pos []int) {
+	B, L := c.Batch, c.SeqLen
+	mask = make([]int, B*L)
+	pos = make([]int, B*L)
+	for b := 0; b < B; b++ {
+		for i := 0; i < L; i++ {
+			if i < c.ValidLen[b] {
+				mask[b*L+i] = 1
+			}
+			pos[b*L+i] = i
+			if c.PosIDs != nil {
+				pos[b*L+i] = c.PosIDs[b][i]
+			}
+		}
+	}
+	return mask, pos
+}
+
+func compare(t *testing.T, what string, got []float64, want refTensor) {
+	t.Helper()
+	if len(got) != len(want.Data) {
+		t.Fatalf("%s: %d values, reference has %d", what, len(got), len(want.Data))
+	}
+	worst, at := 0.0, 0
+	for i, w := range want.Data {
+		if d := math.Abs(got[i]-w) / math.Max(1, math.Abs(w)); d > worst {
+			worst, at = d, i
+		}
+	}
+	if worst > 1e-8 {
+		t.Errorf("%s: differs from the PyTorch reference by %.3g at %d (got %v, want %v)", what, worst, at, got[at], want.Data[at])
+	}
+}
+
+func TestLayerMatchesPyTorchReference(t *testing.T) {
+	n := 0
+	for _, c := range loadVectors(t) {
+		if c.Kind != "layer" {
+			continue
+		}
+		n++
+		t.Run(c.Name, func(t *testing.T) {
+			cfg := c.config()
+			cfg.NumLayers = 1
+			p := c.params(t, cfg)
+			pol, err := cfg.Policy("")
+			if err != nil {
+				t.Fatal(err)
+			}
+			B, L, h := c.Batch, c.SeqLen, cfg.HiddenSize
+			b := graph.NewBuilder()
+			m := &Model{Config: cfg, Options: Options{Shape: Shape{B: B, L: L}, Policy: pol}, inputs: map[*G.Node][]int{}}
+			mask, pos := c.batchInputs()
+			ints := func(name string, v []int) *G.Node {
+				return b.Input(name, tensor.Int, tensor.Shape{len(v)}, tensor.New(tensor.WithShape(len(v)), tensor.WithBacking(v)))
+			}
+			m.Mask, m.Pos, m.Key = ints("mask", mask), ints("pos", pos), ints("key", []int{0})
+			floats := func(name string, shape tensor.Shape, v []float64) *G.Node {
+				return b.Input(name, tensor.Float64, shape, tensor.New(tensor.WithShape(shape...), tensor.WithBacking(append([]float64(nil), v...))))
+			}
+			in := floats("h", tensor.Shape{B * L, h}, c.Input.Data)
+			var w []*G.Node
+			for _, n := range p.Named()[2:6] {
+				w = append(w, b.Input(n.Name, tensor.Float64, n.T.Shape(), n.T))
+			}
+			out, _ := m.gauLayer(b, in, w, 0)
+			r := floats("cotangent", tensor.Shape{B * L, h}, c.Cotangent.Data)
+			if b.Err() != nil {
+				t.Fatal(b.Err())
+			}
+			cost := G.Must(G.Sum(G.Must(G.HadamardProd(out, r))))
+			grads, err := G.Grad(cost, append([]*G.Node{in}, w...)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mach, err := graph.NewMachine(b.G, append(G.Nodes{out, cost}, grads...)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := mach.Run(); err != nil {
+				t.Fatal(err)
+			}
+			compare(t, "output", graph.Floats64(mach.Value(out)), c.Output)
+			loss, _ := mach.Float(cost)
+			if math.Abs(loss-c.Loss) > 1e-8*math.Max(1, math.Abs(c.Loss)) {
+				t.Errorf("loss %v, reference %v", loss, c.Loss)
+			}
+			compare(t, "grad input", graph.Floats64(mach.Value(grads[0])), c.Grads["input"])
+			for i, n := range p.Named()[2:6] {
+				compare(t, "grad "+n.Name, graph.Floats64(mach.Value(grads[i+1])), c.Grads[n.Name])
+			}
+		})
+	}
+	if n < 20 {
+		t.Fatalf("only %d layer cases", n)
+	}
+}
+
+func TestModelMatchesPyTorchReference(t *testing.T) {
+	n := 0
+	for _, c := range loadVectors(t) {
+		if c.Kind != "model" {
+			continue
+		}
+		n++
+		t.Run(c.Name, func(t *testing.T) {
+			cfg := c.config()
+			p := c.params(t, cfg)
+			pol, err := cfg.Policy("")
+			if err != nil {
+				t.Fatal(err)
+			}
+			B, L, M := c.Batch, c.SeqLen, len(c.MLMPos)
+			m, err := Build(cfg, p, Options{Shape: Shape{B: B, L: L, M: M}, Policy: pol, Loss: true, Grad: true, KeepLayerInputs: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			mask, pos := c.batchInputs()
+			bt := &Batch{Mask: mask, Pos: pos, Targets: c.MLMTarget}
+			for _, row := range c.InputIDs {
+				bt.IDs = append(bt.IDs, row...)
+			}
+			for _, bp := range c.MLMPos {
+				bt.Select = append(bt.Select, bp[0]*L+bp[1])
+			}
+			if err := m.Run(bt); err != nil {
+				t.Fatal(err)
+			}
+			compare(t, "hidden", graph.Floats64(m.Value(m.Hidden)), c.HiddenOut)
+			compare(t, "logits", graph.Floats64(m.Value(m.Logits)), c.Logits)
+			loss, _ := m.LossValue()
+			if math.Abs(loss-c.Loss) > 1e-8*math.Max(1, math.Abs(c.Loss)) {
+				t.Errorf("loss %v, reference %v", loss, c.Loss)
+			}
+			for i, nm := range p.Named() {
+				compare(t, "grad "+nm.Name, graph.Floats64(m.Value(m.Grads[i])), c.Grads[nm.Name])
+			}
+		})
+	}
+	if n < 8 {
+		t.Fatalf("only %d model cases", n)
+	}
+}
