@@ -172,8 +172,8 @@ func (m *Model) gauLayer(b *graph.Builder, h *G.Node, w []*G.Node, l int) (out, 
 		Site:    siteAttention(l),
 	}
 	o := b.Attention(att, x, gammaQ, gammaK, m.Mask, m.Pos, m.Key) // [B·L, e+1]
-	y := b.Gate(x, o, e)                                            // u ⊙ (A v)
-	y = b.Linear(y, oDense)                                         // [B·L, h]
+	y := b.Gate(x, o, e)                                           // u ⊙ (A v)
+	y = b.Linear(y, oDense)                                        // [B·L, h]
 	y = b.Dropout(y, m.Key, m.dropout(cfg.HiddenDropout), siteHidden(l))
 	return b.Norm(b.Add(h, y)), x
 }
