@@ -1,0 +1,114 @@
+package train
+
+import (
+	"fmt"
+	"math"
+	"sync"
+)
+
+// AdamW is Adam with decoupled weight decay (Loshchilov & Hutter), with
+// PyTorch's update rule and defaults of the paper: β1 0.9, β2 0.999, ε 1e-8,
+// weight decay 0.01. The moments live here, one pair per parameter, and the
+// update is applied in place.
+type AdamW struct {
+	Beta1, Beta2, Eps, WeightDecay float64
+	// Step counts the updates applied (PyTorch's state["step"]).
+	Step int
+	// M and V are the first and second moments, one slice per parameter.
+	M, V [][]float32
+	// Decay marks the parameters weight decay applies to.
+	Decay []bool
+}
+
+// NewAdamW returns an optimizer for parameters of the given sizes. decay
+// says which of them are decayed (this project decays matrices and
+// embeddings, not the ScaleOffset gammas, as is usual for norm-like scales).
+func NewAdamW(sizes []int, decay []bool, weightDecay float64) *AdamW {
+	o := &AdamW{Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: weightDecay, Decay: decay}
+	for _, n := range sizes {
+		o.M = append(o.M, make([]float32, n))
+		o.V = append(o.V, make([]float32, n))
+	}
+	return o
+}
+
+// Update applies one step with learning rate lr to params given grads.
+func (o *AdamW) Update(params, grads [][]float32, lr float64) error {
+	if len(params) != len(o.M) || len(grads) != len(o.M) {
+		return fmt.Errorf("adamw: %d parameters and %d gradients for %d moment pairs", len(params), len(grads), len(o.M))
+	}
+	o.Step++
+	bc1 := 1 - math.Pow(o.Beta1, float64(o.Step))
+	bc2 := 1 - math.Pow(o.Beta2, float64(o.Step))
+	stepSize := lr / bc1
+	sqrtBC2 := math.Sqrt(bc2)
+	b1, b2 := float32(o.Beta1), float32(o.Beta2)
+	var wg sync.WaitGroup
+	for i := range params {
+		p, g, m, v := params[i], grads[i], o.M[i], o.V[i]
+		if len(p) != len(m) || len(g) != len(m) {
+			return fmt.Errorf("adamw: parameter %d has %d values, gradient %d, moments %d", i, len(p), len(g), len(m))
+		}
+		decay := float32(1)
+		if o.Decay[i] {
+			decay = float32(1 - lr*o.WeightDecay)
+		}
+		const chunk = 1 << 16
+		for lo := 0; lo < len(p); lo += chunk {
+			hi := min(lo+chunk, len(p))
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for j := lo; j < hi; j++ {
+					gj := g[j]
+					m[j] = b1*m[j] + (1-b1)*gj
+					v[j] = b2*v[j] + (1-b2)*gj*gj
+					denom := math.Sqrt(float64(v[j]))/sqrtBC2 + o.Eps
+					p[j] = p[j]*decay - float32(stepSize*float64(m[j])/denom)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	return nil
+}
+
+// ClipGradNorm scales grads so that their global L2 norm is at most maxNorm
+// (PyTorch's clip_grad_norm_: factor maxNorm/(norm+1e-6) when norm exceeds
+// maxNorm) and returns the norm before clipping. A non-finite norm is
+// returned as is, and the gradients are left alone.
+func ClipGradNorm(grads [][]float32, maxNorm float64) float64 {
+	var s float64
+	for _, g := range grads {
+		for _, v := range g {
+			s += float64(v) * float64(v)
+		}
+	}
+	norm := math.Sqrt(s)
+	if maxNorm <= 0 || math.IsNaN(norm) || math.IsInf(norm, 0) || norm <= maxNorm {
+		return norm
+	}
+	f := float32(maxNorm / (norm + 1e-6))
+	for _, g := range grads {
+		for i := range g {
+			g[i] *= f
+		}
+	}
+	return norm
+}
+
+// Schedule is linear warm-up from 0 to the peak over the first Warmup steps,
+// then linear decay to 0 at Total (Hugging Face's
+// get_linear_schedule_with_warmup).
+type Schedule struct {
+	Peak          float64
+	Warmup, Total int
+}
+
+// At returns the learning rate of step (0-based).
+func (s Schedule) At(step int) float64 {
+	if step < s.Warmup {
+		return s.Peak * float64(step) / float64(max(1, s.Warmup))
+	}
+	return s.Peak * math.Max(0, float64(s.Total-step)/float64(max(1, s.Total-s.Warmup)))
+}

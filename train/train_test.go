@@ -1,0 +1,345 @@
+package train
+
+import (
+	"context"
+	"errors"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+
+	"gorgonia.org/tensor"
+
+	"github.com/infoscale/gaualpha/corpus"
+	"github.com/infoscale/gaualpha/layers"
+	"github.com/infoscale/gaualpha/tokenizer"
+)
+
+func testVocab(t *testing.T) *tokenizer.Vocab {
+	t.Helper()
+	v, err := tokenizer.Build(slices.Values([]string{strings.Repeat("the quick brown fox jumps over a lazy dog 0123456789 ", 3)}), 1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func TestMaskingStatistics(t *testing.T) {
+	v := testVocab(t)
+	mk, err := NewMasker(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	const L = 66
+	var selected, content, toMask, toRand, kept int
+	for n := 0; n < 4000; n++ {
+		seq := []int{v.CLS()}
+		for i := 0; i < L-2; i++ {
+			seq = append(seq, 5+rng.IntN(v.Size()-5))
+		}
+		seq = append(seq, v.SEP())
+		orig := slices.Clone(seq)
+		pos, tg := mk.Mask(seq, rng)
+		content += L - 2
+		selected += len(pos)
+		if len(pos) != 9 && len(pos) != 10 { // 0.15·64 = 9.6
+			t.Fatalf("selected %d positions, want 9 or 10", len(pos))
+		}
+		sel := map[int]bool{}
+		for i, p := range pos {
+			if p == 0 || p == L-1 {
+				t.Fatalf("special token at %d selected", p)
+			}
+			if sel[p] {
+				t.Fatalf("position %d selected twice", p)
+			}
+			sel[p] = true
+			if tg[i] != orig[p] {
+				t.Fatalf("target %d, original token %d", tg[i], orig[p])
+			}
+			switch {
+			case seq[p] == v.Mask():
+				toMask++
+			case seq[p] == orig[p]:
+				kept++
+			default:
+				toRand++
+			}
+		}
+		for i := range seq {
+			if !sel[i] && seq[i] != orig[i] {
+				t.Fatalf("unselected position %d changed", i)
+			}
+		}
+	}
+	rate := float64(selected) / float64(content)
+	if math.Abs(rate-0.15) > 0.005 {
+		t.Errorf("selection rate %.4f, want 0.15", rate)
+	}
+	// A random replacement can draw the original token (1 in ~40 here),
+	// which then counts as kept.
+	for _, c := range []struct {
+		name string
+		got  int
+		want float64
+	}{{"[MASK]", toMask, 0.8}, {"random", toRand, 0.1 * (1 - 1.0/float64(v.Size()-5))}, {"kept", kept, 0.1 + 0.1/float64(v.Size()-5)}} {
+		share := float64(c.got) / float64(selected)
+		if math.Abs(share-c.want) > 0.01 {
+			t.Errorf("%s share %.4f, want %.3f", c.name, share, c.want)
+		}
+	}
+}
+
+func TestSequences(t *testing.T) {
+	v := testVocab(t)
+	docs := []corpus.Document{{ID: "a", Text: "abcdefghij"}, {ID: "b", Text: "xy z"}, {ID: "c", Text: "q"}}
+	seqs, err := Sequences(docs, v, 6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// "abcdefghij" → abcd, efgh, ij; "xyz" → xyz; "q" alone is dropped.
+	want := []string{"abcd", "efgh", "ij", "xyz"}
+	if len(seqs) != len(want) {
+		t.Fatalf("%d sequences, want %d", len(seqs), len(want))
+	}
+	for i, s := range seqs {
+		if s[0] != v.CLS() || s[len(s)-1] != v.SEP() || v.Decode(s[1:len(s)-1]) != want[i] {
+			t.Errorf("sequence %d = %q", i, v.Decode(s))
+		}
+	}
+	if _, err := Sequences(nil, v, 6); err == nil {
+		t.Error("no documents: want an error")
+	}
+}
+
+func TestAdamWAgainstHandComputedSteps(t *testing.T) {
+	o := NewAdamW([]int{1, 1}, []bool{true, false}, 0.01)
+	p := [][]float32{{1}, {1}}
+	for i, g := range []float32{0.5, -0.25} {
+		if err := o.Update(p, [][]float32{{g}, {g}}, 0.1); err != nil {
+			t.Fatal(err)
+		}
+		// Values computed by hand from PyTorch's AdamW rule in float64.
+		want := []float64{0.899000002, 0.8714672987058463}[i]
+		if math.Abs(float64(p[0][0])-want) > 1e-6 {
+			t.Errorf("step %d: decayed parameter %v, want %v", i+1, p[0][0], want)
+		}
+	}
+	// Without decay: step 1 moves by lr·m̂/(√v̂+ε) = 0.1·0.5/0.5.
+	o = NewAdamW([]int{1}, []bool{false}, 0.01)
+	q := [][]float32{{1}}
+	o.Update(q, [][]float32{{0.5}}, 0.1)
+	if math.Abs(float64(q[0][0])-0.9) > 1e-6 {
+		t.Errorf("undecayed parameter %v, want 0.9", q[0][0])
+	}
+}
+
+func TestSchedule(t *testing.T) {
+	s := Schedule{Peak: 1e-3, Warmup: 10, Total: 100}
+	for _, c := range []struct {
+		step int
+		want float64
+	}{{0, 0}, {5, 5e-4}, {10, 1e-3}, {55, 5e-4}, {99, 1e-3 / 90}, {100, 0}, {150, 0}} {
+		if got := s.At(c.step); math.Abs(got-c.want) > 1e-12 {
+			t.Errorf("step %d: lr %v, want %v", c.step, got, c.want)
+		}
+	}
+}
+
+func TestClipGradNorm(t *testing.T) {
+	g := [][]float32{{3, 0}, {4}}
+	if n := ClipGradNorm(g, 1); math.Abs(n-5) > 1e-9 {
+		t.Fatalf("norm %v, want 5", n)
+	}
+	if got := math.Hypot(float64(g[0][0]), float64(g[1][0])); math.Abs(got-1) > 1e-5 {
+		t.Errorf("clipped norm %v, want 1", got)
+	}
+	g = [][]float32{{0.3}}
+	ClipGradNorm(g, 1)
+	if g[0][0] != 0.3 {
+		t.Errorf("small gradient changed to %v", g[0][0])
+	}
+}
+
+func TestPoSEPositions(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	const L, T = 16, 200
+	seen := make([]bool, T)
+	for n := 0; n < 3000; n++ {
+		pos := PoSEPositions(L, T, rng)
+		if len(pos) != L || pos[0] != 0 {
+			t.Fatalf("positions %v", pos)
+		}
+		for i, p := range pos {
+			if p >= T {
+				t.Fatalf("position %d beyond the target length %d", p, T)
+			}
+			if i > 0 && p <= pos[i-1] {
+				t.Fatalf("positions not increasing: %v", pos)
+			}
+			seen[p] = true
+		}
+	}
+	for p, ok := range seen {
+		if !ok {
+			t.Fatalf("position %d of the target length never drawn", p)
+		}
+	}
+	if got := PoSEPositions(8, 8, rng); !slices.Equal(got, []int{0, 1, 2, 3, 4, 5, 6, 7}) {
+		t.Errorf("no extension: %v", got)
+	}
+}
+
+// tinySetup returns a small trainable configuration on Newton's Opticks.
+func tinySetup(t *testing.T) (layers.Config, *tokenizer.Vocab, [][]int, [][]int) {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(runtime.GOROOT(), "src", "testdata", "Isaac.Newton-Opticks.txt"))
+	if err != nil {
+		t.Skip("Newton's Opticks not in this Go installation:", err)
+	}
+	text := string(raw[:60000])
+	v, err := tokenizer.Build(slices.Values([]string{text}), 5, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := layers.DefaultConfig()
+	cfg.VocabSize, cfg.HiddenSize, cfg.IntermediateSize, cfg.KeySize, cfg.NumLayers, cfg.TrainLength = v.Size(), 16, 24, 8, 2, 16
+	var docs []corpus.Document
+	for i := 0; i+2000 <= len(text); i += 2000 {
+		docs = append(docs, corpus.Document{Text: text[i : i+2000]})
+	}
+	tr, va := corpus.Split(docs, 0.8)
+	trs, err := Sequences(tr, v, cfg.TrainLength)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vas, err := Sequences(va, v, cfg.TrainLength)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg, v, trs, vas
+}
+
+func newTinyTrainer(t *testing.T, out string, steps int) *Trainer {
+	cfg, v, trs, vas := tinySetup(t)
+	o := DefaultOptions()
+	o.Steps, o.Batch, o.EvalEvery, o.EvalSeqs, o.LR = steps, 8, 4, 32, 3e-3
+	p := layers.InitParams(cfg, tensor.Float32, rand.New(rand.NewPCG(o.Seed, 0)))
+	tr, err := New(cfg, v, p, trs, vas, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.OutDir = out
+	return tr
+}
+
+func weights(p *layers.Params) [][]float32 {
+	var w [][]float32
+	for _, n := range p.Named() {
+		w = append(w, slices.Clone(n.T.Data().([]float32)))
+	}
+	return w
+}
+
+// Training N steps straight equals training k steps, stopping, and resuming
+// from the checkpoint to N: same losses, same weights.
+func TestResumeIsExact(t *testing.T) {
+	const N, k = 12, 8
+	straight := newTinyTrainer(t, t.TempDir(), N)
+	var lossA []float64
+	for i := 0; i < N; i++ {
+		l, _, err := straight.Step()
+		if err != nil {
+			t.Fatal(err)
+		}
+		lossA = append(lossA, l)
+	}
+	dir := t.TempDir()
+	first := newTinyTrainer(t, dir, N)
+	first.opts.Steps = N
+	for i := 0; i < k; i++ {
+		if _, _, err := first.Step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := first.evaluate(); err != nil { // writes last/
+		t.Fatal(err)
+	}
+	ck, err := Load(filepath.Join(dir, "last"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := newTinyTrainer(t, dir, N)
+	if err := second.Resume(ck); err != nil {
+		t.Fatal(err)
+	}
+	if second.State.Step != k {
+		t.Fatalf("resumed at step %d, want %d", second.State.Step, k)
+	}
+	for i := k; i < N; i++ {
+		l, _, err := second.Step()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.Abs(l-lossA[i]) > 1e-6 {
+			t.Errorf("step %d: resumed loss %.9f, straight %.9f", i+1, l, lossA[i])
+		}
+	}
+	wa, wb := weights(straight.Params), weights(second.Params)
+	for i := range wa {
+		if !slices.Equal(wa[i], wb[i]) {
+			t.Errorf("parameter %d differs after resuming", i)
+		}
+	}
+	if lossA[N-1] >= lossA[0] {
+		t.Errorf("loss did not decrease over %d steps: %v → %v", N, lossA[0], lossA[N-1])
+	}
+}
+
+// A NaN stops training with an error naming the step; the last good
+// checkpoint stays intact and resumable.
+func TestNaNStopsTrainingAndKeepsCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	tr := newTinyTrainer(t, dir, 12)
+	tr.Progress = nil
+	for i := 0; i < 4; i++ {
+		if _, _, err := tr.Step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := tr.evaluate(); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.ReadFile(filepath.Join(dir, "last", ModelFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.Params.Layers[0].IDense.Data().([]float32)[3] = float32(math.NaN())
+	err = tr.Run(context.Background())
+	if !errors.Is(err, ErrNonFinite) || !strings.Contains(err.Error(), "step 5") {
+		t.Fatalf("got %v, want a non-finite error naming step 5", err)
+	}
+	after, err := os.ReadFile(filepath.Join(dir, "last", ModelFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(before, after) {
+		t.Fatal("the last good checkpoint changed")
+	}
+	ck, err := Load(filepath.Join(dir, "last"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh := newTinyTrainer(t, dir, 12)
+	if err := fresh.Resume(ck); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := fresh.Step(); err != nil {
+		t.Fatalf("resuming the good checkpoint: %v", err)
+	}
+}
