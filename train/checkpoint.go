@@ -312,4 +312,3 @@ func DecayMask(p *layers.Params) []bool {
 	}
 	return d
 }
-
