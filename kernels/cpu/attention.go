@@ -529,7 +529,9 @@ func (a *Attention[T]) Backward(out, dout, dx []T) error {
 	nk := (L + blockK - 1) / blockK
 	thr := DropThreshold(a.Dropout)
 	inv := T(1 / (1 - a.Dropout))
-	err = forEach(B*nk, threads, func(w, item int) error {
+	// Static partition: the per-worker dQ sums, and so the result, are
+	// reproducible bit for bit (training resumes exactly).
+	err = forStatic(B*nk, threads, func(w, item int) error {
 		if scratch[w] == nil {
 			scratch[w] = newBlockScratch[T](E)
 			dq[w].qr = make([]T, rows*D)

@@ -75,3 +75,41 @@ func forRange(n, threads int, fn func(worker, lo, hi int)) {
 	}
 	wg.Wait()
 }
+
+// forStatic runs fn(worker, item) for item in [0, n), worker w taking the
+// contiguous items [w·n/threads, (w+1)·n/threads) in order. Unlike forEach
+// the assignment does not depend on timing, so per-worker accumulations
+// are reproducible run to run.
+func forStatic(n, threads int, fn func(worker, item int) error) error {
+	threads = min(threadsOr(threads), n)
+	if threads <= 1 {
+		for i := 0; i < n; i++ {
+			if err := fn(0, i); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	errs := make([]error, threads)
+	var wg sync.WaitGroup
+	for w := 0; w < threads; w++ {
+		lo, hi := w*n/threads, (w+1)*n/threads
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := lo; i < hi; i++ {
+				if err := fn(w, i); err != nil {
+					errs[w] = err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
