@@ -184,14 +184,14 @@ func TestOpGradientsFiniteDifferences(t *testing.T) {
 func TestMachineReusesBuffers(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 1))
 	b := NewBuilder()
-	x := b.Input("x", tensor.Float64, tensor.Shape{64, 32}, randDense(rng, 64, 32))
-	w := b.Input("w", tensor.Float64, tensor.Shape{32, 32}, randDense(rng, 32, 32))
-	w2 := b.Input("w2", tensor.Float64, tensor.Shape{40, 32}, randDense(rng, 40, 32))
-	targets := make([]int, 64)
+	x := b.Input("x", tensor.Float64, tensor.Shape{256, 64}, randDense(rng, 256, 64))
+	w := b.Input("w", tensor.Float64, tensor.Shape{64, 64}, randDense(rng, 64, 64))
+	w2 := b.Input("w2", tensor.Float64, tensor.Shape{40, 64}, randDense(rng, 40, 64))
+	targets := make([]int, 256)
 	for i := range targets {
 		targets[i] = i % 40
 	}
-	tg := b.Input("targets", tensor.Int, tensor.Shape{64}, intDense(targets...))
+	tg := b.Input("targets", tensor.Int, tensor.Shape{256}, intDense(targets...))
 	h := b.Norm(b.Add(x, b.Swish(b.Linear(x, w))))
 	cost := b.CrossEntropy(b.Linear(h, w2), tg)
 	if err := b.Err(); err != nil {

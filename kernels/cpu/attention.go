@@ -440,10 +440,10 @@ func (a *Attention[T]) Forward(out []T) error {
 				}
 				live = true
 				mnew := max(ws.m[r], mx)
-				corr := T(math.Exp(float64(ws.m[r] - mnew)))
+				corr := expT(ws.m[r] - mnew)
 				var sum T
 				for c, v := range row {
-					e := T(math.Exp(float64(v - mnew)))
+					e := expT(v - mnew)
 					sum += e
 					if thr != 0 {
 						e *= a.dropScale(thr, inv, b, i0+r, j0+c)
@@ -563,7 +563,7 @@ func (a *Attention[T]) Backward(out, dout, dx []T) error {
 				lse := out[(r0+r)*OW+E]
 				for c := 0; c < bk; c++ {
 					v := ws.s[r*blockK+c]
-					e := T(math.Exp(float64(v - lse)))
+					e := expT(v - lse)
 					if ws.kind[r*blockK+c] == kindMasked {
 						e = 0
 					}

@@ -2,22 +2,39 @@ package cpu
 
 import "math"
 
-// sigmoid is computed in float64 for accuracy in both precisions.
-func sigmoid(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
+// parallelMin is the element count from which the elementwise kernels
+// split their work across cores.
+const parallelMin = 1 << 15
+
+// chunks runs fn over [0, n) in one piece, or split across cores when n is
+// large.
+func chunks(n int, fn func(lo, hi int)) {
+	if n < parallelMin {
+		fn(0, n)
+		return
+	}
+	forRange(n, 0, func(_, lo, hi int) { fn(lo, hi) })
+}
 
 // Swish writes y = x·σ(x).
 func Swish[T Float](y, x []T) {
-	for i, v := range x {
-		y[i] = T(float64(v) * sigmoid(float64(v)))
-	}
+	chunks(len(x), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			v := x[i]
+			y[i] = v * sigmoidT(v)
+		}
+	})
 }
 
 // SwishGrad writes dx = dy·σ(x)·(1 + x·(1-σ(x))).
 func SwishGrad[T Float](dx, x, dy []T) {
-	for i, v := range x {
-		s := sigmoid(float64(v))
-		dx[i] = T(float64(dy[i]) * s * (1 + float64(v)*(1-s)))
-	}
+	chunks(len(x), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			v := x[i]
+			s := sigmoidT(v)
+			dx[i] = dy[i] * s * (1 + v*(1-s))
+		}
+	})
 }
 
 // NormEps is the ε of Norm, as in GAU-α.
@@ -25,18 +42,35 @@ const NormEps = 1e-12
 
 // Norm writes y = x / sqrt(mean(x²) + ε) row by row (rows of width n).
 func Norm[T Float](y, x []T, n int) {
-	for r := 0; r+n <= len(x); r += n {
+	rowsOf(len(x), n, func(r int) {
 		xr := x[r : r+n]
 		inv := T(1 / rms(xr))
 		for i, v := range xr {
 			y[r+i] = v * inv
 		}
+	})
+}
+
+// rowsOf calls fn(r) for the start r of every row of width n in a buffer
+// of the given length, split across cores when the buffer is large.
+func rowsOf(length, n int, fn func(r int)) {
+	rows := length / n
+	if length < parallelMin {
+		for i := 0; i < rows; i++ {
+			fn(i * n)
+		}
+		return
 	}
+	forRange(rows, 0, func(_, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			fn(i * n)
+		}
+	})
 }
 
 // NormGrad writes dx for y = Norm(x): dx = (dy - y·mean(dy⊙y)) / rms(x).
 func NormGrad[T Float](dx, x, dy []T, n int) {
-	for r := 0; r+n <= len(x); r += n {
+	rowsOf(len(x), n, func(r int) {
 		xr, dyr := x[r:r+n], dy[r:r+n]
 		s := rms(xr)
 		var m float64
@@ -48,7 +82,7 @@ func NormGrad[T Float](dx, x, dy []T, n int) {
 			y := float64(v) / s
 			dx[r+i] = T((float64(dyr[i]) - y*m) / s)
 		}
-	}
+	})
 }
 
 func rms[T Float](x []T) float64 {
@@ -114,11 +148,13 @@ func Dropout[T Float](y, x []T, p float64, key, site uint64) {
 		return
 	}
 	inv := T(1 / (1 - p))
-	for i, v := range x {
-		if Keep(key, site, uint64(i), thr) {
-			y[i] = v * inv
-		} else {
-			y[i] = 0
+	chunks(len(x), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			if Keep(key, site, uint64(i), thr) {
+				y[i] = x[i] * inv
+			} else {
+				y[i] = 0
+			}
 		}
-	}
+	})
 }

@@ -12,21 +12,30 @@ const IgnoreTarget = -1
 // row)[target] (rows of width v) and the number of counted rows. Rows whose
 // target is IgnoreTarget do not count; with no counted row the loss is 0.
 func CrossEntropy[T Float](logits []T, targets []int, v int) (float64, int, error) {
-	var sum float64
 	count := 0
-	for r, t := range targets {
+	for _, t := range targets {
 		if t == IgnoreTarget {
 			continue
 		}
 		if t < 0 || t >= v {
 			return 0, 0, fmt.Errorf("cross entropy: target %d out of range [0, %d)", t, v)
 		}
-		row := logits[r*v : (r+1)*v]
-		sum += logSumExp(row) - float64(row[t])
 		count++
 	}
 	if count == 0 {
 		return 0, 0, nil
+	}
+	rowLoss := make([]float64, len(targets))
+	rowsOf(len(targets)*v, v, func(r0 int) {
+		r := r0 / v
+		if t := targets[r]; t != IgnoreTarget {
+			row := logits[r0 : r0+v]
+			rowLoss[r] = logSumExp(row) - float64(row[t])
+		}
+	})
+	var sum float64
+	for _, l := range rowLoss {
+		sum += l
 	}
 	return sum / float64(count), count, nil
 }
@@ -45,27 +54,31 @@ func CrossEntropyGrad[T Float](dlogits, logits []T, targets []int, v int, scale 
 		return
 	}
 	f := scale / float64(count)
-	for r, t := range targets {
+	rowsOf(len(targets)*v, v, func(r0 int) {
+		r := r0 / v
+		t := targets[r]
 		if t == IgnoreTarget || t < 0 || t >= v {
-			continue
+			return
 		}
-		row, d := logits[r*v:(r+1)*v], dlogits[r*v:(r+1)*v]
+		row, d := logits[r0:r0+v], dlogits[r0:r0+v]
 		lse := logSumExp(row)
+		sh := T(lse)
+		ff := T(f)
 		for i, x := range row {
-			d[i] = T(f * math.Exp(float64(x)-lse))
+			d[i] = ff * expT(x-sh)
 		}
 		d[t] -= T(f)
-	}
+	})
 }
 
 func logSumExp[T Float](row []T) float64 {
-	mx := math.Inf(-1)
+	mx := row[0]
 	for _, x := range row {
-		mx = math.Max(mx, float64(x))
+		mx = max(mx, x)
 	}
-	var s float64
+	var s T
 	for _, x := range row {
-		s += math.Exp(float64(x) - mx)
+		s += expT(x - mx)
 	}
-	return mx + math.Log(s)
+	return float64(mx) + math.Log(float64(s))
 }

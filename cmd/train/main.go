@@ -1,0 +1,333 @@
+// Command train trains a GAU-α masked language model at a short length and,
+// at the end, measures how it extrapolates to 2x..64x that length with plain
+// softmax and with InfoScale.
+//
+// With no flags it trains the default small model on the embedded corpus
+// (Chinese manual pages) on the CPU and prints the extrapolation table:
+//
+//	go run ./cmd/train
+//
+// Run with -h for every flag.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"gorgonia.org/tensor"
+
+	"github.com/infoscale/gaualpha/corpus"
+	"github.com/infoscale/gaualpha/eval"
+	"github.com/infoscale/gaualpha/internal/device"
+	"github.com/infoscale/gaualpha/layers"
+	"github.com/infoscale/gaualpha/tokenizer"
+	"github.com/infoscale/gaualpha/train"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "train:", strings.ReplaceAll(err.Error(), "\n", " "))
+		os.Exit(1)
+	}
+}
+
+type flags struct {
+	config, corpus, out, init, device, evalLengths, norm, method, protocol string
+	steps, batch, seqLen, evalEvery, evalSeqs, evalDocs, minCount, vocabSize, logEvery int
+	lr, cosscale, warmup, weightDecay, clip                                           float64
+	seed                                                                              uint64
+	resume, overwrite, noEval, quiet                                                  bool
+}
+
+func parseFlags(args []string, stderr io.Writer) (*flags, *flag.FlagSet, error) {
+	f := &flags{}
+	fs := flag.NewFlagSet("train", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	o := train.DefaultOptions()
+	fs.StringVar(&f.config, "config", "", "model `config.json` to start from (Hugging Face GAU-α fields; flags below override it)")
+	fs.StringVar(&f.corpus, "corpus", "embedded", "training data: `path` to a JSON-lines file ({\"text\": ...} per line, .gz ok), a folder of .txt files, or \"embedded\" (Chinese man pages)")
+	fs.StringVar(&f.out, "out", "", "output `dir` for checkpoints (best/, last/), metrics.jsonl and the results (default runs/<date-time>)")
+	fs.StringVar(&f.init, "init", "", "start from the weights (and vocabulary) of checkpoint `dir` (fine-tuning)")
+	fs.BoolVar(&f.resume, "resume", false, "continue the interrupted run in -out from its last/ checkpoint")
+	fs.BoolVar(&f.overwrite, "overwrite", false, "allow -out to hold an earlier run (its checkpoints are replaced)")
+	fs.StringVar(&f.device, "device", "cpu", "`cpu` or cuda (cuda needs a binary built with -tags gpu)")
+	fs.IntVar(&f.steps, "steps", 0, "training steps (default: the config's recommendation, 2400 for the default model)")
+	fs.IntVar(&f.batch, "batch", o.Batch, "sequences per step")
+	fs.Float64Var(&f.lr, "lr", o.LR, "peak learning rate (linear warm-up, then linear decay to 0)")
+	fs.Float64Var(&f.warmup, "warmup", o.WarmupFrac, "share of the steps spent warming up")
+	fs.Float64Var(&f.weightDecay, "weight-decay", o.WeightDecay, "AdamW decoupled weight decay")
+	fs.Float64Var(&f.clip, "clip", o.ClipNorm, "gradient-norm clip (0 disables)")
+	fs.IntVar(&f.seqLen, "seq-len", 0, "training length n0 (default 64, or the config's train_length)")
+	fs.Uint64Var(&f.seed, "seed", o.Seed, "random seed (weights, data order, masking, dropout)")
+	fs.Float64Var(&f.cosscale, "cosscale", -1, "CosScale s: train cosine attention with logit s·cos (0 = off; default: the config's)")
+	fs.StringVar(&f.norm, "norm", "", "training normalisation: softmax, softmax_plus or infoscale (default: the config's, softmax)")
+	fs.StringVar(&f.method, "method", "", "positional method: rope, pi, ntk, yarn, pose, alibi, streamingllm, lminfinite, rerope, window")
+	fs.IntVar(&f.evalEvery, "eval-every", 0, "steps between validations and checkpoints (0: once per epoch, at most every steps/10)")
+	fs.IntVar(&f.evalSeqs, "eval-seqs", o.EvalSeqs, "validation sequences scored each time")
+	fs.IntVar(&f.logEvery, "log-every", o.LogEvery, "steps between metrics.jsonl lines")
+	fs.IntVar(&f.minCount, "min-count", 2, "characters seen fewer times in the training split are [UNK] (new vocabularies only)")
+	fs.IntVar(&f.vocabSize, "vocab-size", 12000, "largest vocabulary, special tokens included (new vocabularies only)")
+	fs.StringVar(&f.evalLengths, "eval-lengths", "", "comma-separated lengths of the final extrapolation table (default 2x..64x n0)")
+	fs.StringVar(&f.protocol, "protocol", "fast", "final evaluation protocol: fast or paper (see cmd/eval -h)")
+	fs.IntVar(&f.evalDocs, "eval-docs", 10, "test documents of the final evaluation")
+	fs.BoolVar(&f.noEval, "no-eval", false, "skip the final extrapolation table")
+	fs.BoolVar(&f.quiet, "quiet", false, "no progress bar")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: train [flags]\n\nTrains GAU-α (masked LM) at length n0, then prints its length-extrapolation table\n(softmax vs InfoScale at 2x..64x n0). With no flags: the default small model on the\nembedded corpus, on the CPU.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, fs, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fs, fmt.Errorf("unexpected argument %q (flags start with -)", fs.Arg(0))
+	}
+	return f, fs, nil
+}
+
+// recommendedSteps is the default step count for a model size: what trains
+// the default model in about 10 minutes on 2 CPU cores.
+const recommendedSteps = 2400
+
+func run(args []string, stdout, stderr io.Writer) error {
+	f, fs, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	if _, err := device.Parse(f.device); err != nil {
+		return err
+	}
+	if f.resume && f.init != "" {
+		return fmt.Errorf("-resume and -init exclude each other (resume continues a run; init starts a new one from weights)")
+	}
+	if f.resume && f.out == "" {
+		return fmt.Errorf("-resume needs -out, the directory of the run to continue")
+	}
+	if f.out == "" {
+		f.out = filepath.Join("runs", time.Now().Format("20060102-150405"))
+	}
+	progress := stderr
+	if f.quiet {
+		progress = nil
+	}
+
+	docs, err := corpus.Open(f.corpus)
+	if err != nil {
+		return err
+	}
+	trainDocs, valDocs := corpus.Split(docs, 0.8)
+
+	// Model configuration, vocabulary and weights.
+	var (
+		cfg    layers.Config
+		vocab  *tokenizer.Vocab
+		params *layers.Params
+		resume *train.Checkpoint
+	)
+	switch {
+	case f.resume:
+		if resume, err = train.Load(filepath.Join(f.out, "last")); err != nil {
+			return fmt.Errorf("cannot resume: %w", err)
+		}
+		cfg, vocab, params = resume.Config, resume.Vocab, resume.Params
+	case f.init != "":
+		ck, err := train.Load(f.init)
+		if err != nil {
+			return err
+		}
+		for _, n := range ck.Notes {
+			fmt.Fprintln(stderr, "note:", n)
+		}
+		cfg, vocab, params = ck.Config, ck.Vocab, ck.Params
+	default:
+		cfg = layers.DefaultConfig()
+		if f.config != "" {
+			if cfg, err = layers.LoadConfig(f.config); err != nil {
+				return err
+			}
+		}
+		texts := func(yield func(string) bool) {
+			for _, d := range trainDocs {
+				if !yield(d.Text) {
+					return
+				}
+			}
+		}
+		if vocab, err = tokenizer.Build(texts, f.minCount, f.vocabSize); err != nil {
+			return fmt.Errorf("building the vocabulary: %w", err)
+		}
+		cfg.VocabSize = vocab.Size()
+	}
+	if !f.resume {
+		if err := applyFlags(&cfg, f, set); err != nil {
+			return err
+		}
+		if err := cfg.Validate(); err != nil {
+			return err
+		}
+		if params == nil {
+			params = layers.InitParams(cfg, tensor.Float32, rand.New(rand.NewPCG(f.seed, 0x9a0a)))
+		}
+		if err := checkFreshOut(f.out, f.overwrite); err != nil {
+			return err
+		}
+	}
+
+	opts := train.DefaultOptions()
+	opts.Steps = recommendedSteps
+	if f.steps > 0 {
+		opts.Steps = f.steps
+	}
+	opts.Batch, opts.LR, opts.WarmupFrac, opts.WeightDecay, opts.ClipNorm = f.batch, f.lr, f.warmup, f.weightDecay, f.clip
+	opts.Seed, opts.EvalEvery, opts.EvalSeqs, opts.LogEvery = f.seed, f.evalEvery, f.evalSeqs, f.logEvery
+	if cfg.Method == "pose" {
+		opts.PoSE, opts.PoSETarget = true, cfg.TargetLength
+	}
+	if resume != nil && resume.State != nil {
+		opts = resume.State.Options // a resumed run keeps its options
+	}
+
+	trainSeqs, err := train.Sequences(trainDocs, vocab, cfg.TrainLength)
+	if err != nil {
+		return fmt.Errorf("training split: %w", err)
+	}
+	valSeqs, err := train.Sequences(valDocs, vocab, cfg.TrainLength)
+	if err != nil {
+		return fmt.Errorf("validation split: %w", err)
+	}
+	tr, err := train.New(cfg, vocab, params, trainSeqs, valSeqs, opts)
+	if err != nil {
+		return err
+	}
+	if resume != nil {
+		if err := tr.Resume(resume); err != nil {
+			return err
+		}
+	}
+	tr.OutDir, tr.Progress, tr.Corpus = f.out, progress, f.corpus
+	fmt.Fprintf(stderr, "model: %d layers, hidden %d, intermediate %d, key %d, vocab %d (%.2fM parameters); n0 = %d, %s, CosScale %g, %s\n",
+		cfg.NumLayers, cfg.HiddenSize, cfg.IntermediateSize, cfg.KeySize, cfg.VocabSize, float64(params.Count())/1e6,
+		cfg.TrainLength, cfg.Normalization, cfg.CosScale, cfg.Method)
+	fmt.Fprintf(stderr, "data: %s, %d training and %d validation sequences; %d steps of %d from step %d; output %s\n",
+		f.corpus, len(trainSeqs), len(valSeqs), opts.Steps, opts.Batch, tr.State.Step, f.out)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := tr.Run(ctx); err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("interrupted at step %d; the last checkpoint is %s (continue with -resume -out %s)", tr.State.Step, filepath.Join(f.out, "last"), f.out)
+		}
+		return err
+	}
+	fmt.Fprintf(stderr, "trained %d steps in %s; best validation loss %.4f at step %d (%s)\n", tr.State.Step,
+		time.Duration(tr.State.Elapsed*float64(time.Second)).Round(time.Second), deref(tr.State.BestValLoss), tr.State.BestStep, filepath.Join(f.out, "best"))
+	if f.noEval {
+		return nil
+	}
+	return finalEval(ctx, f, docs, stdout, stderr)
+}
+
+// applyFlags writes the model flags into cfg.
+func applyFlags(cfg *layers.Config, f *flags, set map[string]bool) error {
+	if f.seqLen > 0 {
+		cfg.TrainLength = f.seqLen
+	} else if set["seq-len"] {
+		return fmt.Errorf("-seq-len %d must be at least 3", f.seqLen)
+	}
+	if set["cosscale"] {
+		if f.cosscale < 0 {
+			return fmt.Errorf("-cosscale %v must be >= 0 (0 turns CosScale off)", f.cosscale)
+		}
+		cfg.CosScale = f.cosscale
+	}
+	if f.norm != "" {
+		cfg.Normalization = f.norm
+	}
+	if f.method != "" {
+		cfg.Method = f.method
+	}
+	return nil
+}
+
+// checkFreshOut refuses to start a new run over an earlier one.
+func checkFreshOut(out string, overwrite bool) error {
+	for _, sub := range []string{"last", "best"} {
+		if _, err := os.Stat(filepath.Join(out, sub)); err == nil && !overwrite {
+			return fmt.Errorf("%s already holds a run; continue it with -resume, or start over with -overwrite", out)
+		}
+	}
+	return nil
+}
+
+// finalEval scores the best checkpoint at 2x..64x n0 with softmax and
+// InfoScale and writes results.md and results.json next to it.
+func finalEval(ctx context.Context, f *flags, docs []corpus.Document, stdout, stderr io.Writer) error {
+	ck, err := train.Load(filepath.Join(f.out, "best"))
+	if err != nil {
+		return err
+	}
+	lengths := eval.DefaultLengths(ck.Config.TrainLength)
+	if f.evalLengths != "" {
+		if lengths, err = eval.ParseLengths(f.evalLengths); err != nil {
+			return err
+		}
+	}
+	proto, err := eval.ParseProtocol(f.protocol)
+	if err != nil {
+		return err
+	}
+	testDocs, _, err := eval.TestDocuments(docs, ck.Vocab, f.evalDocs, slices.Max(lengths))
+	if err != nil {
+		return err
+	}
+	variants, err := eval.Variants(ck.Config, []string{"softmax", "infoscale"}, eval.Override{})
+	if err != nil {
+		return err
+	}
+	var progress io.Writer = stderr
+	if f.quiet {
+		progress = nil
+	}
+	rep, err := eval.Evaluate(ctx, ck.Config, ck.Params, ck.Vocab, testDocs, variants, eval.Options{Lengths: lengths, Protocol: proto, Progress: progress})
+	if err != nil {
+		return err
+	}
+	table := rep.Markdown()
+	fmt.Fprintf(stdout, "\nLength extrapolation of %s (trained at n0 = %d):\n%s\n%s\n", filepath.Join(f.out, "best"), ck.Config.TrainLength, rep.Describe(), table)
+	return writeResults(f.out, rep)
+}
+
+func writeResults(dir string, rep *eval.Report) error {
+	md := fmt.Sprintf("%s\n\n%s", rep.Describe(), rep.Markdown())
+	if err := os.WriteFile(filepath.Join(dir, "results.md"), []byte(md), 0o644); err != nil {
+		return err
+	}
+	js, err := rep.JSON()
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "results.json"), js, 0o644)
+}
+
+func deref(x *float64) float64 {
+	if x == nil {
+		return 0
+	}
+	return *x
+}

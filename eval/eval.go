@@ -1,0 +1,333 @@
+package eval
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/infoscale/gaualpha/attn"
+	"github.com/infoscale/gaualpha/layers"
+	"github.com/infoscale/gaualpha/tokenizer"
+)
+
+// Protocol selects how masked positions are chosen.
+type Protocol string
+
+// The evaluation protocols.
+const (
+	// Paper is the paper's exact protocol: for every position p of a
+	// document cut (or tiled) to length L, a copy with only p replaced by
+	// [MASK]; L forward passes per document and length. Positions > 0
+	// limits it to that many evenly spaced positions per document (still
+	// one mask per pass).
+	Paper Protocol = "paper"
+	// Fast masks every Stride-th position at once (offset r) in one pass,
+	// for Offsets evenly spread offsets r: Offsets passes per document and
+	// length, Offsets/Stride of the positions scored, each with 1/Stride
+	// of the context masked.
+	Fast Protocol = "fast"
+)
+
+// ParseProtocol parses "paper" or "fast".
+func ParseProtocol(s string) (Protocol, error) {
+	switch Protocol(s) {
+	case Paper, Fast:
+		return Protocol(s), nil
+	}
+	return "", fmt.Errorf("unknown protocol %q (want paper or fast)", s)
+}
+
+// Options configure an evaluation.
+type Options struct {
+	Lengths  []int
+	Protocol Protocol
+	// Positions caps the positions per document under the paper protocol
+	// (0: all L).
+	Positions int
+	// Stride and Offsets shape the fast protocol (defaults 32 and 4).
+	Stride, Offsets int
+	// MaxTokens bounds the tokens of one forward pass (B·L); larger
+	// lengths run one sequence at a time. Default 16384.
+	MaxTokens int
+	// MemoryBudget rejects lengths whose single-sequence forward pass
+	// would need more bytes than this (0: 8 GiB).
+	MemoryBudget int64
+	// Progress receives one line per finished (variant, length).
+	Progress io.Writer
+}
+
+func (o *Options) defaults() {
+	if o.Protocol == "" {
+		o.Protocol = Fast
+	}
+	if o.Stride <= 0 {
+		o.Stride = 32
+	}
+	if o.Offsets <= 0 {
+		o.Offsets = 4
+	}
+	if o.MaxTokens <= 0 {
+		o.MaxTokens = 16384
+	}
+	if o.MemoryBudget <= 0 {
+		o.MemoryBudget = 8 << 30
+	}
+}
+
+// Variant is one attention configuration to evaluate: the trained model's
+// policy with some fields overridden.
+type Variant struct {
+	// Name labels the variant in tables ("softmax", "infoscale", ...).
+	Name string
+	// Policy is the full attention policy used at every length.
+	Policy attn.Policy
+}
+
+// Result is the score of one variant at one length.
+type Result struct {
+	Variant  string  `json:"variant"`
+	Length   int     `json:"length"`
+	Accuracy float64 `json:"accuracy"`
+	Loss     float64 `json:"loss"`
+	PPL      float64 `json:"perplexity"`
+	Tally    Tally   `json:"tally"`
+	Seconds  float64 `json:"seconds"`
+}
+
+// Report is a whole evaluation.
+type Report struct {
+	Protocol  Protocol `json:"protocol"`
+	Positions int      `json:"positions_per_document,omitempty"`
+	Stride    int      `json:"stride,omitempty"`
+	Offsets   int      `json:"offsets,omitempty"`
+	Documents int      `json:"documents"`
+	TrainLen  int      `json:"train_length"`
+	Variants  []string `json:"variants"`
+	Lengths   []int    `json:"lengths"`
+	Results   []Result `json:"results"`
+	Seconds   float64  `json:"seconds"`
+}
+
+// job is one forward-pass row: a token sequence and the positions masked
+// in it.
+type job struct {
+	ids []int
+	pos []int
+}
+
+// Tile returns doc repeated as needed and cut to L tokens (the paper tiles
+// documents shorter than the evaluation length).
+func Tile(doc []int, L int) []int {
+	out := make([]int, 0, L)
+	for len(out) < L {
+		out = append(out, doc[:min(len(doc), L-len(out))]...)
+	}
+	return out
+}
+
+// jobs lists the masked copies a protocol makes of docs at length L.
+func jobs(docs [][]int, L int, o Options) []job {
+	var js []job
+	for _, d := range docs {
+		ids := Tile(d, L)
+		switch o.Protocol {
+		case Paper:
+			n := L
+			if o.Positions > 0 {
+				n = min(L, o.Positions)
+			}
+			for k := 0; k < n; k++ {
+				p := k * L / n
+				if n < L {
+					p = (2*k + 1) * L / (2 * n) // centred in its stretch
+				}
+				js = append(js, job{ids: ids, pos: []int{p}})
+			}
+		default:
+			S := min(o.Stride, L)
+			R := min(o.Offsets, S)
+			for k := 0; k < R; k++ {
+				r := (2*k + 1) * S / (2 * R)
+				var pos []int
+				for p := r; p < L; p += S {
+					pos = append(pos, p)
+				}
+				js = append(js, job{ids: ids, pos: pos})
+			}
+		}
+	}
+	return js
+}
+
+// EstimateBytes is a rough upper bound on the memory of one forward pass of
+// B sequences of length L: the live activations of a layer (input, swish
+// output, attention output, gated and projected values) plus the attention
+// kernel's per-row vectors, in float32.
+func EstimateBytes(cfg layers.Config, B, L int) int64 {
+	rows := int64(B) * int64(L)
+	h, e, d := int64(cfg.HiddenSize), int64(cfg.IntermediateSize), int64(cfg.KeySize)
+	perRow := 3*h + (2*e + d) + (e + 1) + e + 8*d
+	return rows*perRow*4 + int64(cfg.VocabSize*cfg.HiddenSize)*4
+}
+
+// Evaluate scores every variant at every length on the tokenised test
+// documents docs (no special tokens) with the paper or fast protocol.
+func Evaluate(ctx context.Context, cfg layers.Config, p *layers.Params, v *tokenizer.Vocab, docs [][]int, variants []Variant, o Options) (*Report, error) {
+	o.defaults()
+	if len(docs) == 0 {
+		return nil, fmt.Errorf("evaluation: no test documents")
+	}
+	for i, d := range docs {
+		if len(d) == 0 {
+			return nil, fmt.Errorf("evaluation: test document %d has no tokens", i)
+		}
+	}
+	if len(o.Lengths) == 0 {
+		return nil, fmt.Errorf("evaluation: no lengths")
+	}
+	for _, L := range o.Lengths {
+		if L < 2 {
+			return nil, fmt.Errorf("evaluation: length %d too short", L)
+		}
+		if need := EstimateBytes(cfg, 1, L); need > o.MemoryBudget {
+			return nil, fmt.Errorf("evaluation: length %d needs about %.1f GiB per sequence, over the memory budget of %.1f GiB", L, float64(need)/(1<<30), float64(o.MemoryBudget)/(1<<30))
+		}
+	}
+	rep := &Report{Protocol: o.Protocol, Documents: len(docs), TrainLen: cfg.TrainLength, Lengths: o.Lengths}
+	if o.Protocol == Paper {
+		rep.Positions = o.Positions
+	} else {
+		rep.Stride, rep.Offsets = o.Stride, o.Offsets
+	}
+	for _, va := range variants {
+		rep.Variants = append(rep.Variants, va.Name)
+	}
+	start := time.Now()
+	for _, va := range variants {
+		if err := va.Policy.Validate(); err != nil {
+			return nil, fmt.Errorf("evaluation: variant %s: %w", va.Name, err)
+		}
+		for _, L := range o.Lengths {
+			t0 := time.Now()
+			tl, err := scoreLength(ctx, cfg, p, v, docs, va.Policy, L, o)
+			if err != nil {
+				return nil, fmt.Errorf("evaluation: %s at length %d: %w", va.Name, L, err)
+			}
+			r := Result{Variant: va.Name, Length: L, Accuracy: tl.Accuracy(), Loss: tl.Loss(), PPL: tl.Perplexity(),
+				Tally: tl, Seconds: time.Since(t0).Seconds()}
+			rep.Results = append(rep.Results, r)
+			if o.Progress != nil {
+				fmt.Fprintf(o.Progress, "eval %-14s L=%-6d acc %.4f  loss %.4f  (%d tokens, %.1fs)\n", va.Name, L, r.Accuracy, r.Loss, tl.Count, r.Seconds)
+			}
+		}
+	}
+	rep.Seconds = time.Since(start).Seconds()
+	return rep, nil
+}
+
+// scoreLength runs the jobs of one length in batches.
+func scoreLength(ctx context.Context, cfg layers.Config, p *layers.Params, v *tokenizer.Vocab, docs [][]int, pol attn.Policy, L int, o Options) (Tally, error) {
+	js := jobs(docs, L, o)
+	K := len(js[0].pos)
+	B := max(1, min(len(js), o.MaxTokens/L))
+	for B > 1 && EstimateBytes(cfg, B, L) > o.MemoryBudget {
+		B /= 2
+	}
+	var tl Tally
+	var m *layers.Model
+	for start := 0; start < len(js); start += B {
+		if err := ctx.Err(); err != nil {
+			return tl, err
+		}
+		batch := js[start:min(start+B, len(js))]
+		if m == nil || len(batch) != m.Options.B {
+			var err error
+			m, err = layers.Build(cfg, p, layers.Options{Shape: layers.Shape{B: len(batch), L: L, M: len(batch) * K}, Policy: pol})
+			if err != nil {
+				return tl, err
+			}
+		}
+		bt := &layers.Batch{}
+		var targets []int
+		for b, j := range batch {
+			row := append([]int(nil), j.ids...)
+			for _, q := range j.pos {
+				targets = append(targets, row[q])
+				row[q] = v.Mask()
+				bt.Select = append(bt.Select, b*L+q)
+			}
+			bt.IDs = append(bt.IDs, row...)
+		}
+		if err := m.Run(bt); err != nil {
+			return tl, err
+		}
+		tl.Add(m.Value(m.Logits).Data().([]float32), targets, cfg.VocabSize)
+	}
+	return tl, nil
+}
+
+// Markdown renders the report as a table: one row per length, accuracy and
+// loss per variant.
+func (r *Report) Markdown() string {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "| length | × n0 |")
+	for _, va := range r.Variants {
+		fmt.Fprintf(&sb, " %s acc | %s loss |", va, va)
+	}
+	sb.WriteString("\n|---:|---:|")
+	for range r.Variants {
+		sb.WriteString("---:|---:|")
+	}
+	sb.WriteString("\n")
+	for _, L := range r.Lengths {
+		fmt.Fprintf(&sb, "| %d | %gx |", L, float64(L)/float64(r.TrainLen))
+		for _, va := range r.Variants {
+			for _, res := range r.Results {
+				if res.Variant == va && res.Length == L {
+					fmt.Fprintf(&sb, " %.4f | %.3f |", res.Accuracy, res.Loss)
+				}
+			}
+		}
+		sb.WriteString("\n")
+	}
+	return sb.String()
+}
+
+// Describe says how the numbers were produced, in one line.
+func (r *Report) Describe() string {
+	var proto string
+	if r.Protocol == Paper {
+		pos := "every position"
+		if r.Positions > 0 {
+			pos = fmt.Sprintf("%d evenly spaced positions", r.Positions)
+		}
+		proto = fmt.Sprintf("paper protocol (one [MASK] per pass, %s per document)", pos)
+	} else {
+		proto = fmt.Sprintf("fast protocol (every %d-th token masked at once, %d offsets: %.1f%% of positions scored)",
+			r.Stride, r.Offsets, 100*float64(min(r.Offsets, r.Stride))/float64(r.Stride))
+	}
+	return fmt.Sprintf("%s, %d test documents, training length %d, %.0fs", proto, r.Documents, r.TrainLen, r.Seconds)
+}
+
+// Get returns the result of a variant at a length.
+func (r *Report) Get(variant string, L int) (Result, bool) {
+	for _, res := range r.Results {
+		if res.Variant == variant && res.Length == L {
+			return res, true
+		}
+	}
+	return Result{Loss: math.NaN()}, false
+}
+
+// JSON returns the report as indented JSON.
+func (r *Report) JSON() ([]byte, error) {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}

@@ -1,0 +1,110 @@
+package eval
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/infoscale/gaualpha/attn"
+	"github.com/infoscale/gaualpha/corpus"
+	"github.com/infoscale/gaualpha/layers"
+	"github.com/infoscale/gaualpha/tokenizer"
+)
+
+// DefaultLengths returns 2x..64x the training length n0 (128..4096 for the
+// paper's n0 = 64).
+func DefaultLengths(n0 int) []int {
+	var ls []int
+	for f := 2; f <= 64; f *= 2 {
+		ls = append(ls, f*n0)
+	}
+	return ls
+}
+
+// ParseLengths parses a comma-separated list of lengths.
+func ParseLengths(s string) ([]int, error) {
+	var ls []int
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 2 {
+			return nil, fmt.Errorf("bad length %q in %q (want integers >= 2, comma-separated)", f, s)
+		}
+		ls = append(ls, n)
+	}
+	if len(ls) == 0 {
+		return nil, fmt.Errorf("no lengths in %q", s)
+	}
+	return ls, nil
+}
+
+// TestDocuments picks the extrapolation test set from the validation part
+// of a corpus (the documents after the first 80%): n documents of at least
+// minLen tokens where possible (corpus.SelectTestSet), tokenised without
+// special tokens.
+func TestDocuments(docs []corpus.Document, v *tokenizer.Vocab, n, minLen int) ([][]int, []string, error) {
+	_, val := corpus.Split(docs, 0.8)
+	if len(val) == 0 {
+		val = docs
+	}
+	sel := corpus.SelectTestSet(val, n, minLen, func(s string) int { return len(v.Encode(s)) })
+	var out [][]int
+	var ids []string
+	for _, d := range sel {
+		toks := v.Encode(d.Text)
+		if len(toks) == 0 {
+			continue
+		}
+		out = append(out, toks)
+		ids = append(ids, d.ID)
+	}
+	if len(out) == 0 {
+		return nil, nil, fmt.Errorf("no test document with tokens in the validation split")
+	}
+	return out, ids, nil
+}
+
+// Override changes parts of a model's attention policy for evaluation.
+type Override struct {
+	// CosScale replaces the trained CosScale when set (>= 0).
+	CosScale *float64
+	// Method replaces the trained positional method when not empty.
+	Method string
+	// Base is the softmax_plus base when > 0.
+	Base float64
+}
+
+// Variants returns one variant per normalisation name for the model cfg,
+// with the overrides applied. Names are the normalisations, suffixed with
+// the method when it is overridden.
+func Variants(cfg layers.Config, norms []string, ov Override) ([]Variant, error) {
+	var vs []Variant
+	for _, n := range norms {
+		c := cfg
+		if ov.CosScale != nil {
+			c.CosScale = *ov.CosScale
+		}
+		if ov.Method != "" {
+			c.Method = ov.Method
+		}
+		if ov.Base > 0 {
+			c.SoftmaxPlusBase = ov.Base
+		}
+		pol, err := c.Policy(n)
+		if err != nil {
+			return nil, err
+		}
+		if err := pol.Validate(); err != nil {
+			return nil, err
+		}
+		name := pol.Norm.String()
+		if ov.Method != "" && pol.Method != attn.RoPE {
+			name = pol.Method.String() + "+" + name
+		}
+		vs = append(vs, Variant{Name: name, Policy: pol})
+	}
+	return vs, nil
+}

@@ -1,0 +1,5 @@
+//go:build !gpu
+
+package device
+
+const gpuBuilt = false
