@@ -46,11 +46,11 @@ func main() {
 }
 
 type flags struct {
-	config, corpus, out, init, device, evalLengths, norm, method, protocol string
+	config, corpus, out, init, device, evalLengths, norm, method, protocol             string
 	steps, batch, seqLen, evalEvery, evalSeqs, evalDocs, minCount, vocabSize, logEvery int
-	lr, cosscale, warmup, weightDecay, clip                                           float64
-	seed                                                                              uint64
-	resume, overwrite, noEval, quiet                                                  bool
+	lr, cosscale, warmup, weightDecay, clip                                            float64
+	seed                                                                               uint64
+	resume, overwrite, noEval, quiet                                                   bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (*flags, *flag.FlagSet, error) {
