@@ -114,6 +114,11 @@ type Policy struct {
 	ALiBiSlope   float64 // default 2^-8
 	YaRNBetaFast float64 // default 32
 	YaRNBetaSlow float64 // default 1
+	// TargetLen fixes the context-extension factor of PI, NTK and YaRN at
+	// s = TargetLen/n0 (a model fine-tuned for that length keeps its
+	// scale at every evaluation length). 0: s = L/n0 for each sequence
+	// length L (the training-free use).
+	TargetLen int
 }
 
 // WithDefaults returns p with every unset optional parameter replaced by its
@@ -178,6 +183,8 @@ func (p Policy) Validate() error {
 		return fmt.Errorf("attention: sink count %d must be >= 0", p.Sinks)
 	case !(p.ALiBiSlope >= 0) || math.IsInf(p.ALiBiSlope, 0):
 		return fmt.Errorf("attention: ALiBi slope %v must be a finite number >= 0", p.ALiBiSlope)
+	case p.TargetLen < 0:
+		return fmt.Errorf("attention: target length %d must be >= 0", p.TargetLen)
 	case p.Method == YaRN && !(p.YaRNBetaFast > p.YaRNBetaSlow && p.YaRNBetaSlow > 0):
 		return fmt.Errorf("attention: YaRN needs beta_fast > beta_slow > 0 (got %v, %v)", p.YaRNBetaFast, p.YaRNBetaSlow)
 	}
@@ -218,13 +225,20 @@ func InfoScaleFactor(n, n0, d int) float64 {
 // Rotates reports whether the method rotates q and k (every method but ALiBi).
 func (p Policy) Rotates() bool { return p.Method != ALiBi }
 
-// scaleRatio is s = max(1, L/n0), the context extension factor.
+// scaleRatio is s = max(1, L/n0), the context extension factor, with L the
+// target length when one is fixed, else the sequence length.
 func (p Policy) scaleRatio(L int) float64 {
+	if p.TargetLen > 0 {
+		L = p.TargetLen
+	}
 	if L <= p.TrainLen {
 		return 1
 	}
 	return float64(L) / float64(p.TrainLen)
 }
+
+// Scale returns the context-extension factor s used at sequence length L.
+func (p Policy) Scale(L int) float64 { return p.scaleRatio(L) }
 
 // Frequencies returns the rotation frequencies θ'_i, i = 0..d/2-1, used for a
 // sequence of length L (PI, NTK and YaRN depend on L). It returns nil for

@@ -165,6 +165,7 @@ func (c Config) Policy(norm string) (attn.Policy, error) {
 		CosScale: c.CosScale, Method: m, RopeBase: c.RopeBase, Window: c.Window,
 		ReRoPEWindow: c.ReRoPEWindow, Sinks: c.Sinks, ALiBiSlope: c.ALiBiSlope,
 		YaRNBetaFast: c.YaRNBetaFast, YaRNBetaSlow: c.YaRNBetaSlow,
+		TargetLen: c.TargetLength,
 	}
 	return p.WithDefaults(), nil
 }

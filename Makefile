@@ -1,0 +1,54 @@
+# Common tasks. Every target runs from a fresh clone: Go (1.26) is the only
+# requirement for build, test, train and eval; the targets that regenerate
+# reference data install what they need (Debian packages) themselves.
+
+GO ?= go
+PYTHON_TORCH ?= /usr/bin/python3
+
+.PHONY: all build test test-short vet fmt train eval corpus corpus-check vectors pt-export clean
+
+all: build test
+
+build:
+	$(GO) build ./...
+
+# The README's test command; .ci/run runs exactly this.
+test:
+	$(GO) test ./...
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1)
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+# The main job: train the default model on the embedded corpus, then print
+# the softmax vs InfoScale extrapolation table.
+train:
+	$(GO) run ./cmd/train
+
+# Evaluate a checkpoint: make eval CKPT=runs/<run>/best
+eval:
+	$(GO) run ./cmd/eval -ckpt $(CKPT)
+
+# Regenerate the embedded corpus from Debian's manpages-zh (installs it).
+corpus:
+	scripts/mkcorpus.sh
+
+corpus-check:
+	scripts/mkcorpus.sh --check
+
+# Regenerate the PyTorch reference vectors (needs Debian's python3-torch).
+vectors: torch
+	$(PYTHON_TORCH) scripts/torch_reference.py
+
+# Regenerate the PyTorch-exported safetensors test files.
+pt-export: torch
+	$(PYTHON_TORCH) scripts/make_pt_safetensors.py
+
+torch:
+	@$(PYTHON_TORCH) -c 'import torch' 2>/dev/null || (apt-get update && apt-get install -y python3-torch libopenblas0-pthread)
+
+clean:
+	rm -rf bin

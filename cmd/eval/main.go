@@ -1,0 +1,135 @@
+// Command eval measures how a trained GAU-α checkpoint extrapolates beyond
+// its training length: masked-token accuracy, cross-entropy and perplexity
+// at 2x..64x n0 (or any lengths), under one or several attention
+// normalisations, with the paper's exact protocol or a faster one.
+//
+//	go run ./cmd/eval -ckpt runs/<run>/best -norm softmax,infoscale
+//
+// Run with -h for every flag.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+
+	"github.com/infoscale/gaualpha/corpus"
+	"github.com/infoscale/gaualpha/eval"
+	"github.com/infoscale/gaualpha/internal/device"
+	"github.com/infoscale/gaualpha/train"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "eval:", strings.ReplaceAll(err.Error(), "\n", " "))
+		os.Exit(1)
+	}
+}
+
+func run(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	ckpt := fs.String("ckpt", "", "checkpoint `dir` (config.json, vocab.txt, model.safetensors); required")
+	corpusPath := fs.String("corpus", "embedded", "`path` of the corpus the test documents come from (its validation split, the last 20% of documents)")
+	lengths := fs.String("lengths", "", "comma-separated evaluation lengths (default 2x..64x the training length n0)")
+	norms := fs.String("norm", "softmax,infoscale", "comma-separated normalisations to compare: softmax, softmax_plus, infoscale")
+	base := fs.Float64("base", 0, "softmax_plus base (default: the checkpoint's, 512)")
+	cosscale := fs.Float64("cosscale", -1, "evaluate with this CosScale instead of the trained one (0 = off)")
+	method := fs.String("method", "", "evaluate with this positional method instead of the trained one")
+	protocol := fs.String("protocol", "fast", "paper: one [MASK] per forward pass at every position (exact, L passes per document); fast: every -stride-th token masked at once, -offsets passes per document")
+	positions := fs.Int("positions", 0, "paper protocol: score this many evenly spaced positions per document instead of all L")
+	stride := fs.Int("stride", 32, "fast protocol: distance between masked tokens")
+	offsets := fs.Int("offsets", 4, "fast protocol: passes per document (offsets of the masked grid)")
+	docs := fs.Int("docs", 10, "number of test documents (the paper uses 10)")
+	jsonOut := fs.Bool("json", false, "print the report as JSON instead of a markdown table")
+	dev := fs.String("device", "cpu", "`cpu` or cuda (cuda needs a binary built with -tags gpu)")
+	budget := fs.Float64("max-memory", 8, "refuse lengths whose forward pass needs more than this many GiB")
+	quiet := fs.Bool("quiet", false, "no progress lines")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: eval -ckpt DIR [flags]\n\nScores a checkpoint's masked-token predictions on long test documents at lengths\nbeyond its training length, per attention normalisation.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q (flags start with -)", fs.Arg(0))
+	}
+	if *ckpt == "" {
+		return fmt.Errorf("-ckpt is required (a checkpoint directory such as runs/<run>/best)")
+	}
+	if _, err := device.Parse(*dev); err != nil {
+		return err
+	}
+	proto, err := eval.ParseProtocol(*protocol)
+	if err != nil {
+		return err
+	}
+	if *docs < 1 {
+		return fmt.Errorf("-docs %d must be at least 1", *docs)
+	}
+	ck, err := train.Load(*ckpt)
+	if err != nil {
+		return err
+	}
+	ls := eval.DefaultLengths(ck.Config.TrainLength)
+	if *lengths != "" {
+		if ls, err = eval.ParseLengths(*lengths); err != nil {
+			return err
+		}
+	}
+	var ov eval.Override
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "cosscale" {
+			ov.CosScale = cosscale
+		}
+	})
+	if ov.CosScale != nil && *ov.CosScale < 0 {
+		return fmt.Errorf("-cosscale %v must be >= 0 (0 turns CosScale off)", *cosscale)
+	}
+	ov.Method, ov.Base = *method, *base
+	variants, err := eval.Variants(ck.Config, strings.Split(*norms, ","), ov)
+	if err != nil {
+		return err
+	}
+	all, err := corpus.Open(*corpusPath)
+	if err != nil {
+		return err
+	}
+	testDocs, ids, err := eval.TestDocuments(all, ck.Vocab, *docs, slices.Max(ls))
+	if err != nil {
+		return err
+	}
+	o := eval.Options{Lengths: ls, Protocol: proto, Positions: *positions, Stride: *stride, Offsets: *offsets,
+		MemoryBudget: int64(*budget * (1 << 30))}
+	if !*quiet {
+		o.Progress = stderr
+		fmt.Fprintf(stderr, "test documents: %s\n", strings.Join(ids, ", "))
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rep, err := eval.Evaluate(ctx, ck.Config, ck.Params, ck.Vocab, testDocs, variants, o)
+	if err != nil {
+		return err
+	}
+	if *jsonOut {
+		b, err := rep.JSON()
+		if err != nil {
+			return err
+		}
+		_, err = stdout.Write(b)
+		return err
+	}
+	fmt.Fprintf(stdout, "%s\n%s", rep.Describe(), rep.Markdown())
+	return nil
+}
