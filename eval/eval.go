@@ -48,8 +48,11 @@ type Options struct {
 	// Positions caps the positions per document under the paper protocol
 	// (0: all L).
 	Positions int
-	// Stride and Offsets shape the fast protocol (defaults 32 and 4).
-	Stride, Offsets int
+	// Stride and Offsets shape the fast protocol (defaults 32 and 4). At
+	// short lengths more offsets are used so that each document still
+	// contributes at least MinPerDoc scored positions (default 128; at most
+	// every position).
+	Stride, Offsets, MinPerDoc int
 	// MaxTokens bounds the tokens of one forward pass (B·L); larger
 	// lengths run one sequence at a time. Default 16384.
 	MaxTokens int
@@ -69,6 +72,9 @@ func (o *Options) defaults() {
 	}
 	if o.Offsets <= 0 {
 		o.Offsets = 4
+	}
+	if o.MinPerDoc <= 0 {
+		o.MinPerDoc = 128
 	}
 	if o.MaxTokens <= 0 {
 		o.MaxTokens = 16384
@@ -104,6 +110,7 @@ type Report struct {
 	Positions int      `json:"positions_per_document,omitempty"`
 	Stride    int      `json:"stride,omitempty"`
 	Offsets   int      `json:"offsets,omitempty"`
+	MinPerDoc int      `json:"min_per_document,omitempty"`
 	Documents int      `json:"documents"`
 	TrainLen  int      `json:"train_length"`
 	Variants  []string `json:"variants"`
@@ -149,7 +156,8 @@ func jobs(docs [][]int, L int, o Options) []job {
 			}
 		default:
 			S := min(o.Stride, L)
-			R := min(o.Offsets, S)
+			perPass := (L + S - 1) / S
+			R := min(S, max(o.Offsets, (o.MinPerDoc+perPass-1)/perPass))
 			for k := 0; k < R; k++ {
 				r := (2*k + 1) * S / (2 * R)
 				var pos []int
@@ -201,7 +209,7 @@ func Evaluate(ctx context.Context, cfg layers.Config, p *layers.Params, v *token
 	if o.Protocol == Paper {
 		rep.Positions = o.Positions
 	} else {
-		rep.Stride, rep.Offsets = o.Stride, o.Offsets
+		rep.Stride, rep.Offsets, rep.MinPerDoc = o.Stride, o.Offsets, o.MinPerDoc
 	}
 	for _, va := range variants {
 		rep.Variants = append(rep.Variants, va.Name)
@@ -307,8 +315,8 @@ func (r *Report) Describe() string {
 		}
 		proto = fmt.Sprintf("paper protocol (one [MASK] per pass, %s per document)", pos)
 	} else {
-		proto = fmt.Sprintf("fast protocol (every %d-th token masked at once, %d offsets: %.1f%% of positions scored)",
-			r.Stride, r.Offsets, 100*float64(min(r.Offsets, r.Stride))/float64(r.Stride))
+		proto = fmt.Sprintf("fast protocol (every %d-th token masked at once; %d passes per document at offsets spread over the stride, more at short lengths so that at least %d positions per document are scored)",
+			r.Stride, r.Offsets, r.MinPerDoc)
 	}
 	return fmt.Sprintf("%s, %d test documents, training length %d, %.0fs", proto, r.Documents, r.TrainLen, r.Seconds)
 }
