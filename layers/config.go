@@ -170,10 +170,10 @@ func (c Config) Policy(norm string) (attn.Policy, error) {
 	return p.WithDefaults(), nil
 }
 
-// ReadConfig decodes a config.json. Unknown fields are ignored (published
-// configs carry fields this project does not use); missing ones take the
-// defaults of GAU-α.
-func ReadConfig(r io.Reader, name string) (Config, error) {
+// DecodeConfig decodes a config.json without validating it. Unknown fields
+// are ignored (published configs carry fields this project does not use);
+// missing ones take the defaults of GAU-α.
+func DecodeConfig(r io.Reader, name string) (Config, error) {
 	c := baseConfig()
 	c.Method = ""
 	dec := json.NewDecoder(r)
@@ -186,10 +186,31 @@ func ReadConfig(r io.Reader, name string) (Config, error) {
 	if c.LayerNormEps == 0 {
 		c.LayerNormEps = 1e-12
 	}
+	return c, nil
+}
+
+// ReadConfig decodes and validates a config.json.
+func ReadConfig(r io.Reader, name string) (Config, error) {
+	c, err := DecodeConfig(r, name)
+	if err != nil {
+		return Config{}, err
+	}
 	if err := c.Validate(); err != nil {
 		return Config{}, fmt.Errorf("%s: %w", name, err)
 	}
 	return c, nil
+}
+
+// OpenConfig reads a config.json file without validating it (see
+// DecodeConfig); callers complete it (the vocabulary size of a new model)
+// and validate.
+func OpenConfig(path string) (Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Config{}, err
+	}
+	defer f.Close()
+	return DecodeConfig(f, path)
 }
 
 // LoadConfig reads and validates a config.json file.

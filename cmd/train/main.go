@@ -157,9 +157,15 @@ func run(args []string, stdout, stderr io.Writer) error {
 		cfg, vocab, params = ck.Config, ck.Vocab, ck.Params
 	default:
 		cfg = layers.DefaultConfig()
+		maxVocab := f.vocabSize
 		if f.config != "" {
-			if cfg, err = layers.LoadConfig(f.config); err != nil {
+			// A new model's vocabulary comes from the corpus; the
+			// config's vocab_size, if any, caps it.
+			if cfg, err = layers.OpenConfig(f.config); err != nil {
 				return err
+			}
+			if cfg.VocabSize > 0 && !set["vocab-size"] {
+				maxVocab = cfg.VocabSize
 			}
 		}
 		texts := func(yield func(string) bool) {
@@ -169,7 +175,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 				}
 			}
 		}
-		if vocab, err = tokenizer.Build(texts, f.minCount, f.vocabSize); err != nil {
+		if vocab, err = tokenizer.Build(texts, f.minCount, maxVocab); err != nil {
 			return fmt.Errorf("building the vocabulary: %w", err)
 		}
 		cfg.VocabSize = vocab.Size()
@@ -179,6 +185,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		if err := cfg.Validate(); err != nil {
+			if f.config != "" {
+				return fmt.Errorf("%s: %w", f.config, err)
+			}
 			return err
 		}
 		if params == nil {

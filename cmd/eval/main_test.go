@@ -1,0 +1,109 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"gorgonia.org/tensor"
+
+	"github.com/infoscale/gaualpha/layers"
+	"github.com/infoscale/gaualpha/tokenizer"
+	"github.com/infoscale/gaualpha/train"
+)
+
+// fixture writes a corpus and a (randomly initialised) checkpoint.
+func fixture(t *testing.T) (corpus, ckpt string) {
+	t.Helper()
+	dir := t.TempDir()
+	rng := rand.New(rand.NewPCG(1, 2))
+	letters := "abcdefghijklmnopqrstuvwxyz"
+	var sb strings.Builder
+	for d := 0; d < 10; d++ {
+		var doc []byte
+		for i := 0; i < 300; i++ {
+			doc = append(doc, letters[rng.IntN(26)])
+		}
+		b, _ := json.Marshal(map[string]string{"text": string(doc)})
+		sb.Write(b)
+		sb.WriteByte('\n')
+	}
+	corpus = filepath.Join(dir, "c.jsonl")
+	os.WriteFile(corpus, []byte(sb.String()), 0o644)
+	v, err := tokenizer.Build(slices.Values([]string{letters}), 1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := layers.DefaultConfig()
+	cfg.VocabSize, cfg.HiddenSize, cfg.IntermediateSize, cfg.KeySize, cfg.NumLayers, cfg.TrainLength = v.Size(), 16, 24, 8, 1, 16
+	p := layers.InitParams(cfg, tensor.Float32, rng)
+	ckpt = filepath.Join(dir, "ck")
+	if err := train.Save(ckpt, cfg, v, p, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	return corpus, ckpt
+}
+
+func runEval(args ...string) (string, error) {
+	var out, errb bytes.Buffer
+	err := run(append(args, "-quiet"), &out, &errb)
+	return out.String(), err
+}
+
+func TestEvalTableAndJSON(t *testing.T) {
+	corpus, ckpt := fixture(t)
+	out, err := runEval("-ckpt", ckpt, "-corpus", corpus, "-lengths", "32,64", "-docs", "2", "-norm", "softmax,softmax_plus,infoscale")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "| 64 | 4x |") || !strings.Contains(out, "softmax_plus acc") {
+		t.Errorf("table:\n%s", out)
+	}
+	out, err = runEval("-ckpt", ckpt, "-corpus", corpus, "-lengths", "32", "-docs", "2", "-json", "-protocol", "paper", "-positions", "3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Protocol string `json:"protocol"`
+		Results  []struct {
+			Variant string `json:"variant"`
+			Tally   struct {
+				Count int `json:"count"`
+			} `json:"tally"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if rep.Protocol != "paper" || len(rep.Results) != 2 || rep.Results[0].Tally.Count != 6 {
+		t.Errorf("report %+v", rep)
+	}
+}
+
+func TestEvalBadInput(t *testing.T) {
+	corpus, ckpt := fixture(t)
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{nil, "-ckpt is required"},
+		{[]string{"-ckpt", filepath.Join(t.TempDir(), "none")}, "no such file"},
+		{[]string{"-ckpt", ckpt, "-corpus", corpus, "-lengths", "4096", "-max-memory", "0.0001"}, "memory budget"},
+		{[]string{"-ckpt", ckpt, "-corpus", corpus, "-protocol", "slow"}, "unknown protocol"},
+		{[]string{"-ckpt", ckpt, "-corpus", corpus, "-norm", "sparsemax"}, "unknown normalisation"},
+		{[]string{"-ckpt", ckpt, "-corpus", corpus, "-lengths", "a,b"}, "bad length"},
+		{[]string{"-ckpt", ckpt, "-corpus", corpus, "-cosscale", "-2"}, "-cosscale"},
+		{[]string{"-ckpt", ckpt, "-corpus", corpus, "-docs", "0"}, "-docs"},
+		{[]string{"-ckpt", ckpt, "-device", "cuda"}, "built without GPU support"},
+	}
+	for _, c := range cases {
+		if _, err := runEval(c.args...); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: got %v, want an error containing %q", c.args, err, c.want)
+		}
+	}
+}
