@@ -113,7 +113,7 @@ func TestPaperProtocolMatchesManualForward(t *testing.T) {
 	cfg, p, v := tinyModel(t)
 	rng := rand.New(rand.NewPCG(3, 4))
 	docs := randDocs(rng, v, 2, 50)
-	vs, err := Variants(cfg, []string{"infoscale"}, Override{})
+	vs, err := Variants(cfg, []string{"infoscale"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +150,7 @@ func TestPaperProtocolMatchesManualForward(t *testing.T) {
 func TestInfoScaleEqualsSoftmaxAtTrainingLength(t *testing.T) {
 	cfg, p, v := tinyModel(t)
 	docs := randDocs(rand.New(rand.NewPCG(5, 6)), v, 3, 100)
-	vs, err := Variants(cfg, []string{"softmax", "infoscale"}, Override{})
+	vs, err := Variants(cfg, []string{"softmax", "infoscale"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +179,7 @@ func TestInfoScaleEqualsSoftmaxAtTrainingLength(t *testing.T) {
 
 func TestEvaluateRejectsBadInput(t *testing.T) {
 	cfg, p, v := tinyModel(t)
-	vs, _ := Variants(cfg, []string{"softmax"}, Override{})
+	vs, _ := Variants(cfg, []string{"softmax"})
 	ctx := context.Background()
 	docs := [][]int{{5, 6, 7}}
 	if _, err := Evaluate(ctx, cfg, p, v, docs, vs, Options{Lengths: []int{1 << 30}}); err == nil || !strings.Contains(err.Error(), "memory budget") {
@@ -197,11 +197,12 @@ func TestEvaluateRejectsBadInput(t *testing.T) {
 	if ls, err := ParseLengths("128, 256,"); err != nil || !slices.Equal(ls, []int{128, 256}) {
 		t.Errorf("ParseLengths: %v %v", ls, err)
 	}
-	if _, err := Variants(cfg, []string{"sparsemax"}, Override{}); err == nil {
+	if _, err := Variants(cfg, []string{"sparsemax"}); err == nil {
 		t.Error("unknown normalisation accepted")
 	}
-	neg := -1.0
-	if _, err := Variants(cfg, []string{"softmax"}, Override{CosScale: &neg}); err == nil {
+	bad := cfg
+	bad.CosScale = -1
+	if _, err := Variants(bad, []string{"softmax"}); err == nil {
 		t.Error("negative CosScale accepted")
 	}
 }

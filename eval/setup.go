@@ -67,33 +67,14 @@ func TestDocuments(docs []corpus.Document, v *tokenizer.Vocab, n, minLen int) ([
 	return out, ids, nil
 }
 
-// Override changes parts of a model's attention policy for evaluation.
-type Override struct {
-	// CosScale replaces the trained CosScale when set (>= 0).
-	CosScale *float64
-	// Method replaces the trained positional method when not empty.
-	Method string
-	// Base is the softmax_plus base when > 0.
-	Base float64
-}
-
-// Variants returns one variant per normalisation name for the model cfg,
-// with the overrides applied. Names are the normalisations, suffixed with
-// the method when it is overridden.
-func Variants(cfg layers.Config, norms []string, ov Override) ([]Variant, error) {
+// Variants returns one variant per normalisation name for the model cfg
+// (whose method, CosScale and parameters the caller may have changed for
+// evaluation). Names are the normalisations, prefixed with the method
+// unless it is plain RoPE.
+func Variants(cfg layers.Config, norms []string) ([]Variant, error) {
 	var vs []Variant
 	for _, n := range norms {
-		c := cfg
-		if ov.CosScale != nil {
-			c.CosScale = *ov.CosScale
-		}
-		if ov.Method != "" {
-			c.Method = ov.Method
-		}
-		if ov.Base > 0 {
-			c.SoftmaxPlusBase = ov.Base
-		}
-		pol, err := c.Policy(n)
+		pol, err := cfg.Policy(strings.TrimSpace(n))
 		if err != nil {
 			return nil, err
 		}
@@ -101,7 +82,7 @@ func Variants(cfg layers.Config, norms []string, ov Override) ([]Variant, error)
 			return nil, err
 		}
 		name := pol.Norm.String()
-		if ov.Method != "" && pol.Method != attn.RoPE {
+		if pol.Method != attn.RoPE {
 			name = pol.Method.String() + "+" + name
 		}
 		vs = append(vs, Variant{Name: name, Policy: pol})

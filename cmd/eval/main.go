@@ -23,6 +23,7 @@ import (
 	"github.com/infoscale/gaualpha/corpus"
 	"github.com/infoscale/gaualpha/eval"
 	"github.com/infoscale/gaualpha/internal/device"
+	"github.com/infoscale/gaualpha/internal/methodflags"
 	"github.com/infoscale/gaualpha/train"
 )
 
@@ -43,9 +44,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	corpusPath := fs.String("corpus", "embedded", "`path` of the corpus the test documents come from (its validation split, the last 20% of documents)")
 	lengths := fs.String("lengths", "", "comma-separated evaluation lengths (default 2x..64x the training length n0)")
 	norms := fs.String("norm", "softmax,infoscale", "comma-separated normalisations to compare: softmax, softmax_plus, infoscale")
-	base := fs.Float64("base", 0, "softmax_plus base (default: the checkpoint's, 512)")
-	cosscale := fs.Float64("cosscale", -1, "evaluate with this CosScale instead of the trained one (0 = off)")
-	method := fs.String("method", "", "evaluate with this positional method instead of the trained one")
+	mf := methodflags.Register(fs, "evaluate with")
 	protocol := fs.String("protocol", "fast", "paper: one [MASK] per forward pass at every position (exact, L passes per document); fast: every -stride-th token masked at once, -offsets passes per document")
 	positions := fs.Int("positions", 0, "paper protocol: score this many evenly spaced positions per document instead of all L")
 	stride := fs.Int("stride", 32, "fast protocol: distance between masked tokens")
@@ -88,17 +87,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	var ov eval.Override
-	fs.Visit(func(f *flag.Flag) {
-		if f.Name == "cosscale" {
-			ov.CosScale = cosscale
-		}
-	})
-	if ov.CosScale != nil && *ov.CosScale < 0 {
-		return fmt.Errorf("-cosscale %v must be >= 0 (0 turns CosScale off)", *cosscale)
+	cfg := ck.Config
+	if err := mf.Apply(&cfg); err != nil {
+		return err
 	}
-	ov.Method, ov.Base = *method, *base
-	variants, err := eval.Variants(ck.Config, strings.Split(*norms, ","), ov)
+	variants, err := eval.Variants(cfg, strings.Split(*norms, ","))
 	if err != nil {
 		return err
 	}
@@ -118,7 +111,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	rep, err := eval.Evaluate(ctx, ck.Config, ck.Params, ck.Vocab, testDocs, variants, o)
+	rep, err := eval.Evaluate(ctx, cfg, ck.Params, ck.Vocab, testDocs, variants, o)
 	if err != nil {
 		return err
 	}

@@ -30,6 +30,7 @@ import (
 	"github.com/infoscale/gaualpha/corpus"
 	"github.com/infoscale/gaualpha/eval"
 	"github.com/infoscale/gaualpha/internal/device"
+	"github.com/infoscale/gaualpha/internal/methodflags"
 	"github.com/infoscale/gaualpha/layers"
 	"github.com/infoscale/gaualpha/tokenizer"
 	"github.com/infoscale/gaualpha/train"
@@ -46,11 +47,12 @@ func main() {
 }
 
 type flags struct {
-	config, corpus, out, init, device, evalLengths, norm, method, protocol             string
+	config, corpus, out, init, device, evalLengths, protocol                           string
 	steps, batch, seqLen, evalEvery, evalSeqs, evalDocs, minCount, vocabSize, logEvery int
-	lr, cosscale, warmup, weightDecay, clip                                            float64
+	lr, warmup, weightDecay, clip                                                      float64
 	seed                                                                               uint64
 	resume, overwrite, noEval, quiet                                                   bool
+	method                                                                             *methodflags.Flags
 }
 
 func parseFlags(args []string, stderr io.Writer) (*flags, *flag.FlagSet, error) {
@@ -73,9 +75,8 @@ func parseFlags(args []string, stderr io.Writer) (*flags, *flag.FlagSet, error) 
 	fs.Float64Var(&f.clip, "clip", o.ClipNorm, "gradient-norm clip (0 disables)")
 	fs.IntVar(&f.seqLen, "seq-len", 0, "training length n0 (default 64, or the config's train_length)")
 	fs.Uint64Var(&f.seed, "seed", o.Seed, "random seed (weights, data order, masking, dropout)")
-	fs.Float64Var(&f.cosscale, "cosscale", -1, "CosScale s: train cosine attention with logit s·cos (0 = off; default: the config's)")
-	fs.StringVar(&f.norm, "norm", "", "training normalisation: softmax, softmax_plus or infoscale (default: the config's, softmax)")
-	fs.StringVar(&f.method, "method", "", "positional method: rope, pi, ntk, yarn, pose, alibi, streamingllm, lminfinite, rerope, window")
+	f.method = methodflags.Register(fs, "train with")
+	f.method.RegisterNorm("training normalisation: softmax, softmax_plus or infoscale (default: the config's, softmax)")
 	fs.IntVar(&f.evalEvery, "eval-every", 0, "steps between validations and checkpoints (0: once per epoch, at most every steps/10)")
 	fs.IntVar(&f.evalSeqs, "eval-seqs", o.EvalSeqs, "validation sequences scored each time")
 	fs.IntVar(&f.logEvery, "log-every", o.LogEvery, "steps between metrics.jsonl lines")
@@ -259,17 +260,12 @@ func applyFlags(cfg *layers.Config, f *flags, set map[string]bool) error {
 	} else if set["seq-len"] {
 		return fmt.Errorf("-seq-len %d must be at least 3", f.seqLen)
 	}
-	if set["cosscale"] {
-		if f.cosscale < 0 {
-			return fmt.Errorf("-cosscale %v must be >= 0 (0 turns CosScale off)", f.cosscale)
-		}
-		cfg.CosScale = f.cosscale
+	if err := f.method.Apply(cfg); err != nil {
+		return err
 	}
-	if f.norm != "" {
-		cfg.Normalization = f.norm
-	}
-	if f.method != "" {
-		cfg.Method = f.method
+	// PI, NTK, YaRN and PoSE are trained for a target length.
+	if methodflags.NeedsTarget(cfg.Method) && cfg.TargetLength == 0 {
+		cfg.TargetLength = 64 * cfg.TrainLength
 	}
 	return nil
 }
@@ -305,7 +301,7 @@ func finalEval(ctx context.Context, f *flags, docs []corpus.Document, stdout, st
 	if err != nil {
 		return err
 	}
-	variants, err := eval.Variants(ck.Config, []string{"softmax", "infoscale"}, eval.Override{})
+	variants, err := eval.Variants(ck.Config, []string{"softmax", "infoscale"})
 	if err != nil {
 		return err
 	}

@@ -74,6 +74,25 @@ func TestTrainEndToEnd(t *testing.T) {
 	if _, stderr, err := runTrain("-corpus", corpus, "-out", out, "-resume", "-quiet", "-no-eval"); err != nil {
 		t.Errorf("resume of a finished run: %v\n%s", err, stderr)
 	}
+	// Fine-tuning: -init from the base model with another method; the
+	// checkpoint records the method (and PoSE's target length) and the
+	// final table evaluates with it.
+	ft := filepath.Join(dir, "ft")
+	stdout, stderr, err = runTrain("-corpus", corpus, "-init", filepath.Join(out, "best"), "-method", "pose", "-out", ft,
+		"-steps", "3", "-batch", "4", "-eval-lengths", "32", "-eval-docs", "1", "-quiet")
+	if err != nil {
+		t.Fatalf("fine-tuning: %v\n%s", err, stderr)
+	}
+	cfg, err := layers.LoadConfig(filepath.Join(ft, "best", "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Method != "pose" || cfg.TargetLength != 64*16 {
+		t.Errorf("fine-tuned config: method %q, target length %d", cfg.Method, cfg.TargetLength)
+	}
+	if !strings.Contains(stdout, "pose+infoscale acc") {
+		t.Errorf("fine-tuned table does not name the method:\n%s", stdout)
+	}
 }
 
 func TestTrainBadInput(t *testing.T) {
