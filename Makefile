@@ -5,7 +5,7 @@
 GO ?= go
 PYTHON_TORCH ?= /usr/bin/python3
 
-.PHONY: all build test test-short vet fmt train eval corpus corpus-check vectors pt-export clean
+.PHONY: all build test test-short vet fmt train eval suite corpus corpus-check vectors pt-export clean
 
 all: build test
 
@@ -31,6 +31,17 @@ train:
 # Evaluate a checkpoint: make eval CKPT=runs/<run>/best
 eval:
 	$(GO) run ./cmd/eval -ckpt $(CKPT)
+
+# The baseline suite on the CPU: train the base models at n0 = 64 with RoPE
+# and softmax (CosScale off and CosScale $(SUITE_COS)) unless they exist,
+# fine-tune PI, PoSE and ALiBi for 1000 steps from each, and evaluate every
+# method × normalisation at 2x..64x into runs/suite/suite.md.
+SUITE_COS ?= 16
+SUITE_DIR ?= runs/suite
+suite:
+	@test -f $(SUITE_DIR)/base-cos0/best/model.safetensors || $(GO) run ./cmd/train -out $(SUITE_DIR)/base-cos0 -overwrite -no-eval
+	@test -f $(SUITE_DIR)/base-cos$(SUITE_COS)/best/model.safetensors || $(GO) run ./cmd/train -cosscale $(SUITE_COS) -out $(SUITE_DIR)/base-cos$(SUITE_COS) -overwrite -no-eval
+	$(GO) run ./cmd/suite -base $(SUITE_DIR)/base-cos0/best,$(SUITE_DIR)/base-cos$(SUITE_COS)/best -out $(SUITE_DIR)
 
 # Regenerate the embedded corpus from Debian's manpages-zh (installs it).
 corpus:
