@@ -1,0 +1,144 @@
+package simd
+
+import "fmt"
+
+// impl is one implementation of the kernels. The exported functions check
+// their arguments and call the best one for this machine; the tests call
+// every one available.
+//
+// Each function value requires len(dst) (and len(dy), len(y)) >= len(x);
+// the exported wrappers enforce equality.
+type impl struct {
+	name      string
+	exp       func(dst, x []float32)
+	expSum    func(dst, x []float32, shift float32) float32
+	max       func(x []float32) float32
+	swish     func(dst, x []float32)
+	swishGrad func(dst, x, dy []float32)
+	scale     func(x []float32, s float32)
+	dot       func(x, y []float32) float32
+}
+
+// goImpl is the pure Go implementation, compiled on every platform.
+var goImpl = &impl{
+	name:      "go",
+	exp:       expGo,
+	expSum:    expSumGo,
+	max:       maxGo,
+	swish:     swishGo,
+	swishGrad: swishGradGo,
+	scale:     scaleGo,
+	dot:       dotGo,
+}
+
+// impls lists the implementations usable on this machine, best first.
+var impls = func() []*impl {
+	if asmImpl != nil {
+		return []*impl{asmImpl, goImpl}
+	}
+	return []*impl{goImpl}
+}()
+
+// best is the implementation the exported functions use.
+var best = impls[0]
+
+// Implementation names the implementation in use: "avx2" (AMD64 with AVX2
+// and FMA3) or "go" (pure Go: other architectures, older AMD64 processors,
+// or the purego build tag).
+func Implementation() string { return best.name }
+
+func checkLen(fn, a string, na int, b string, nb int) {
+	if na != nb {
+		panic(fmt.Sprintf("simd.%s: len(%s) = %d, len(%s) = %d: lengths differ", fn, a, na, b, nb))
+	}
+}
+
+// Exp sets dst[i] = e^x[i].
+//
+// The result is within 2 ulp of the correctly rounded e^x[i] (in practice 1
+// ulp) for -87.33654 <= x[i] <= 88.72283, where e^x is a normal float32.
+// Below that range, where e^x would be subnormal, the result is 0 (flushed);
+// above it, +Inf. Exp(-Inf) = 0, Exp(+Inf) = +Inf and NaN gives NaN.
+//
+// dst and x must have the same length; dst may be x itself (in place) but
+// must not otherwise overlap it.
+func Exp(dst, x []float32) {
+	checkLen("Exp", "dst", len(dst), "x", len(x))
+	best.exp(dst, x)
+}
+
+// ExpSum sets dst[i] = e^(x[i]-shift) and returns the sum of dst.
+//
+// The difference x[i]-shift is rounded to float32 first, exactly as a scalar
+// float32 loop would do, and dst[i] is then Exp of it, bit for bit. With
+// shift = Max(x) this is the numerator and denominator of a softmax.
+//
+// The sum is accumulated in float64 (the AVX2 kernel widens each vector of
+// results into two 4-lane float64 accumulators) and rounded to float32 once,
+// so it is within about 1 ulp of the exact sum of dst for any length. NaN in
+// x or shift gives a NaN sum; note that a shift of -Inf (say, the Max of a
+// fully masked row) makes -Inf-(-Inf) = NaN.
+//
+// dst and x must have the same length; dst may be x itself but must not
+// otherwise overlap it.
+func ExpSum(dst, x []float32, shift float32) float32 {
+	checkLen("ExpSum", "dst", len(dst), "x", len(x))
+	return best.expSum(dst, x, shift)
+}
+
+// Max returns the largest element of x, or -Inf when x is empty. If any
+// element is NaN the result is NaN (a NaN is never skipped). The sign of a
+// zero result is unspecified when x holds both -0 and +0.
+func Max(x []float32) float32 {
+	return best.max(x)
+}
+
+// Swish sets dst[i] = x[i]·σ(x[i]), σ(x) = 1/(1+e^-x), computed as
+// x/(1+e^-x).
+//
+// The result is within a few ulp (relative error below 1e-6) of the exact
+// value rounded to float32 whenever the exact value has magnitude above
+// 2.7e-37; below that (x < -88.72) the result is -0. There is no NaN for
+// finite x: Swish(-100) = -0, Swish(100) = 100. Swish(+Inf) = +Inf, and
+// Swish(-Inf) = NaN, as the float64 formula x·σ(x) gives (-Inf·0).
+//
+// dst and x must have the same length; dst may be x itself but must not
+// otherwise overlap it.
+func Swish(dst, x []float32) {
+	checkLen("Swish", "dst", len(dst), "x", len(x))
+	best.swish(dst, x)
+}
+
+// SwishGrad sets dst[i] = dy[i]·σ(x[i])·(1 + x[i]·(1-σ(x[i]))), the gradient
+// of Swish, with 1-σ(x) computed as e^-x·σ(x) (no cancellation for large x).
+//
+// The error is within a few ulp of |dy|·σ(x)·(1 + |x|·(1-σ(x))), the size
+// of the terms. That is a relative error below 1e-6 everywhere except near
+// x = -1.2785, where 1 + x·(1-σ(x)) vanishes: the result is small there and
+// its relative error grows as any float32 evaluation's must (the AVX2 kernel
+// exceeds 1e-6 for -1.387 < x < -1.167, the float64-based pure Go one only
+// within 3e-4 of the zero). For x < -86 the result is below 1e-35 in
+// magnitude and may lose relative accuracy (σ is subnormal), and for
+// x < -88.72 it is ±0. There is no NaN for finite x and dy; ±Inf in x gives
+// NaN, as the float64 formula does.
+//
+// dst, x and dy must have the same length; dst may be x or dy itself but
+// must not otherwise overlap them.
+func SwishGrad(dst, x, dy []float32) {
+	checkLen("SwishGrad", "dst", len(dst), "x", len(x))
+	checkLen("SwishGrad", "dy", len(dy), "x", len(x))
+	best.swishGrad(dst, x, dy)
+}
+
+// Scale sets x[i] *= s.
+func Scale(x []float32, s float32) {
+	best.scale(x, s)
+}
+
+// Dot returns Σ x[i]·y[i]. The sum is accumulated in float32 in 32 partial
+// sums by the AVX2 implementation, in float64 by the pure Go one. x and y
+// must have the same length.
+func Dot(x, y []float32) float32 {
+	checkLen("Dot", "x", len(x), "y", len(y))
+	return best.dot(x, y)
+}

@@ -1,0 +1,473 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// AVX2/FMA3 kernels, 8 float32 lanes per YMM register. See doc.go for the
+// method. Every kernel takes n >= 0 elements: whole vectors in the main loop,
+// then the last n%8 elements with VMASKMOVPS loads and stores under a lane
+// mask (masked-off lanes are neither read nor written, so nothing outside
+// the slices is touched).
+
+// An 8-lane constant.
+#define CONST8(name, bits) \
+	DATA name<>+0(SB)/4, $bits;  \
+	DATA name<>+4(SB)/4, $bits;  \
+	DATA name<>+8(SB)/4, $bits;  \
+	DATA name<>+12(SB)/4, $bits; \
+	DATA name<>+16(SB)/4, $bits; \
+	DATA name<>+20(SB)/4, $bits; \
+	DATA name<>+24(SB)/4, $bits; \
+	DATA name<>+28(SB)/4, $bits; \
+	GLOBL name<>(SB), RODATA|NOPTR, $32
+
+CONST8(log2e, 0x3fb8aa3b)  // log2(e)
+CONST8(magic, 0x4b400000)  // 1.5·2^23: x+magic rounds x to an integer
+CONST8(nln2hi, 0xbf317200) // -0.693145751953125 (15 significant bits)
+CONST8(nln2lo, 0xb5bfbe8e) // -(ln2 - 0.693145751953125)
+CONST8(expC2, 0x3efffffe)
+CONST8(expC3, 0x3e2aaa49)
+CONST8(expC4, 0x3d2aac79)
+CONST8(expC5, 0x3c091cf0)
+CONST8(expC6, 0x3ab5121d)
+CONST8(one, 0x3f800000)
+CONST8(expLo, 0xc2aeac4f)  // -87.33654: below, e^x is subnormal
+CONST8(expHi, 0x42b17217)  // 88.72283: above, e^x overflows
+CONST8(posInf, 0x7f800000)
+CONST8(negInf, 0xff800000)
+CONST8(signBit, 0x80000000)
+
+// tailMask: 8 lanes of ones then 8 of zeros; the 8 lanes at byte offset
+// 32-4k have ones in the first k.
+DATA tailMask<>+0(SB)/8, $-1
+DATA tailMask<>+8(SB)/8, $-1
+DATA tailMask<>+16(SB)/8, $-1
+DATA tailMask<>+24(SB)/8, $-1
+DATA tailMask<>+32(SB)/8, $0
+DATA tailMask<>+40(SB)/8, $0
+DATA tailMask<>+48(SB)/8, $0
+DATA tailMask<>+56(SB)/8, $0
+GLOBL tailMask<>(SB), RODATA|NOPTR, $64
+
+// TAILMASK loads into m the mask of the first CX lanes (1 <= CX <= 7).
+// Clobbers R8, R9.
+#define TAILMASK(m) \
+	LEAQ    tailMask<>+32(SB), R8; \
+	MOVQ    CX, R9;                \
+	SHLQ    $2, R9;                \
+	SUBQ    R9, R8;                \
+	VMOVDQU (R8), m
+
+// Registers holding constants in the exponential kernels.
+#define LOG2E Y6
+#define MAGIC Y7
+#define NLN2HI Y8
+#define NLN2LO Y9
+#define ONE Y14
+#define ZERO Y15
+
+#define LOAD_EXP_CONSTS \
+	VMOVUPS log2e<>(SB), LOG2E;   \
+	VMOVUPS magic<>(SB), MAGIC;   \
+	VMOVUPS nln2hi<>(SB), NLN2HI; \
+	VMOVUPS nln2lo<>(SB), NLN2LO; \
+	VMOVUPS one<>(SB), ONE;       \
+	VXORPS  ZERO, ZERO, ZERO
+
+// EXP8 replaces the 8 lanes of X by e^X. T, N, R, S and M are scratch;
+// C5..C2 are the polynomial coefficients (registers or memory operands).
+//
+// n = round(x·log2e) by the magic-number trick (T holds n in its low
+// mantissa bits), r = x - n·ln2hi - n·ln2lo (both FMAs exact but the last
+// rounding), e^r = 1 + r + c2r² + … + c6r⁶ by Horner's rule, and 2^n·e^r by
+// adding n to the exponent field: (T<<23) = n<<23 modulo 2^32, since the low
+// 9 bits of magic are zero. For x in [expLo, expHi], n is in [-126, 128] and
+// e^r has exponent -1 when n = 128 and 0 when n = -126, so the sum stays a
+// normal number. Lanes outside that range (and NaN) take S = max(0, x·Inf):
+// 0 below, +Inf above, NaN for NaN.
+#define EXP8(X, T, N, R, S, M, C5, C4, C3, C2) \
+	VMULPS      posInf<>(SB), X, S;      \
+	VMAXPS      S, ZERO, S;              \
+	VCMPPS      $0x1d, expLo<>(SB), X, M; \
+	VCMPPS      $0x12, expHi<>(SB), X, T; \
+	VANDPS      T, M, M;                 \
+	VMOVAPS     MAGIC, T;                \
+	VFMADD231PS LOG2E, X, T;             \
+	VSUBPS      MAGIC, T, N;             \
+	VMOVAPS     X, R;                    \
+	VFMADD231PS NLN2HI, N, R;            \
+	VFMADD231PS NLN2LO, N, R;            \
+	VMOVUPS     C5, X;                   \
+	VFMADD231PS expC6<>(SB), R, X;       \
+	VFMADD213PS C4, R, X;                \
+	VFMADD213PS C3, R, X;                \
+	VFMADD213PS C2, R, X;                \
+	VFMADD213PS ONE, R, X;               \
+	VFMADD213PS ONE, R, X;               \
+	VPSLLD      $23, T, T;               \
+	VPADDD      T, X, X;                 \
+	VBLENDVPS   M, X, S, X
+
+// func expAVX2(dst, x *float32, n int)
+TEXT ·expAVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	LOAD_EXP_CONSTS
+	VMOVUPS expC5<>(SB), Y10
+	VMOVUPS expC4<>(SB), Y11
+	VMOVUPS expC3<>(SB), Y12
+	VMOVUPS expC2<>(SB), Y13
+	CMPQ    CX, $8
+	JB      exptail
+
+exploop:
+	VMOVUPS (SI), Y0
+	EXP8(Y0, Y1, Y2, Y3, Y4, Y5, Y10, Y11, Y12, Y13)
+	VMOVUPS Y0, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DI
+	SUBQ    $8, CX
+	CMPQ    CX, $8
+	JAE     exploop
+
+exptail:
+	TESTQ      CX, CX
+	JZ         expdone
+	TAILMASK(Y10)
+	VMASKMOVPS (SI), Y10, Y0
+	EXP8(Y0, Y1, Y2, Y3, Y4, Y5, expC5<>(SB), Y11, Y12, Y13)
+	VMASKMOVPS Y0, Y10, (DI)
+
+expdone:
+	VZEROUPPER
+	RET
+
+// ACC64 adds the 8 float32 lanes of YX (whose low half is XX) into the
+// float64 accumulators LO (lanes 0-3) and HI (lanes 4-7). YT, XU/YU (the
+// same register) are scratch.
+#define ACC64(YX, XX, YT, XU, YU, LO, HI) \
+	VCVTPS2PD    XX, YT;     \
+	VEXTRACTF128 $1, YX, XU; \
+	VCVTPS2PD    XU, YU;     \
+	VADDPD       YT, LO, LO; \
+	VADDPD       YU, HI, HI
+
+// func expSumAVX2(dst, x *float32, n int, shift float32) float32
+TEXT ·expSumAVX2(SB), NOSPLIT, $0-36
+	MOVQ         dst+0(FP), DI
+	MOVQ         x+8(FP), SI
+	MOVQ         n+16(FP), CX
+	VBROADCASTSS shift+24(FP), Y10
+	LOAD_EXP_CONSTS
+	VXORPD       Y11, Y11, Y11
+	VXORPD       Y12, Y12, Y12
+	VMOVUPS      expC2<>(SB), Y13
+	CMPQ         CX, $8
+	JB           sumtail
+
+sumloop:
+	VMOVUPS (SI), Y0
+	VSUBPS  Y10, Y0, Y0
+	EXP8(Y0, Y1, Y2, Y3, Y4, Y5, expC5<>(SB), expC4<>(SB), expC3<>(SB), Y13)
+	VMOVUPS Y0, (DI)
+	ACC64(Y0, X0, Y1, X2, Y2, Y11, Y12)
+	ADDQ    $32, SI
+	ADDQ    $32, DI
+	SUBQ    $8, CX
+	CMPQ    CX, $8
+	JAE     sumloop
+
+sumtail:
+	TESTQ      CX, CX
+	JZ         sumdone
+	TAILMASK(Y13)
+	VMASKMOVPS (SI), Y13, Y0
+	VSUBPS     Y10, Y0, Y0
+	EXP8(Y0, Y1, Y2, Y3, Y4, Y5, expC5<>(SB), expC4<>(SB), expC3<>(SB), expC2<>(SB))
+	VMASKMOVPS Y0, Y13, (DI)
+	VANDPS     Y13, Y0, Y0
+	ACC64(Y0, X0, Y1, X2, Y2, Y11, Y12)
+
+sumdone:
+	VADDPD       Y12, Y11, Y11
+	VEXTRACTF128 $1, Y11, X12
+	VADDPD       X12, X11, X11
+	VUNPCKHPD    X11, X11, X12
+	VADDSD       X12, X11, X11
+	VCVTSD2SS    X11, X11, X11
+	VZEROUPPER
+	MOVSS        X11, ret+32(FP)
+	RET
+
+// func swishAVX2(dst, x *float32, n int)
+//
+// x/(1 + e^-x).
+TEXT ·swishAVX2(SB), NOSPLIT, $0-24
+	MOVQ    dst+0(FP), DI
+	MOVQ    x+8(FP), SI
+	MOVQ    n+16(FP), CX
+	LOAD_EXP_CONSTS
+	VMOVUPS expC5<>(SB), Y11
+	VMOVUPS expC4<>(SB), Y12
+	VMOVUPS expC3<>(SB), Y13
+	CMPQ    CX, $8
+	JB      swishtail
+
+swishloop:
+	VMOVUPS (SI), Y0
+	VXORPS  signBit<>(SB), Y0, Y1
+	EXP8(Y1, Y2, Y3, Y4, Y5, Y10, Y11, Y12, Y13, expC2<>(SB))
+	VADDPS  ONE, Y1, Y1
+	VDIVPS  Y1, Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DI
+	SUBQ    $8, CX
+	CMPQ    CX, $8
+	JAE     swishloop
+
+swishtail:
+	TESTQ      CX, CX
+	JZ         swishdone
+	TAILMASK(Y11)
+	VMASKMOVPS (SI), Y11, Y0
+	VXORPS     signBit<>(SB), Y0, Y1
+	EXP8(Y1, Y2, Y3, Y4, Y5, Y10, expC5<>(SB), Y12, Y13, expC2<>(SB))
+	VADDPS     ONE, Y1, Y1
+	VDIVPS     Y1, Y0, Y0
+	VMASKMOVPS Y0, Y11, (DI)
+
+swishdone:
+	VZEROUPPER
+	RET
+
+// SWISHGRAD turns X = x and E = e^-x into E = σ·(1 + x·(1-σ)) with
+// σ = 1/(1+e^-x) and 1-σ = min(e^-x·σ, 1) (the min maps the NaN of ∞·0 to 1).
+// T, U are scratch.
+#define SWISHGRAD(X, E, T, U) \
+	VADDPS      ONE, E, T; \
+	VDIVPS      T, ONE, U; \
+	VMULPS      U, E, E;   \
+	VMINPS      ONE, E, E; \
+	VFMADD213PS ONE, X, E; \
+	VMULPS      U, E, E
+
+// func swishGradAVX2(dst, x, dy *float32, n int)
+TEXT ·swishGradAVX2(SB), NOSPLIT, $0-32
+	MOVQ    dst+0(FP), DI
+	MOVQ    x+8(FP), SI
+	MOVQ    dy+16(FP), DX
+	MOVQ    n+24(FP), CX
+	LOAD_EXP_CONSTS
+	VMOVUPS expC5<>(SB), Y11
+	VMOVUPS expC4<>(SB), Y12
+	VMOVUPS expC3<>(SB), Y13
+	CMPQ    CX, $8
+	JB      sgtail
+
+sgloop:
+	VMOVUPS (SI), Y0
+	VXORPS  signBit<>(SB), Y0, Y1
+	EXP8(Y1, Y2, Y3, Y4, Y5, Y10, Y11, Y12, Y13, expC2<>(SB))
+	SWISHGRAD(Y0, Y1, Y2, Y3)
+	VMULPS  (DX), Y1, Y1
+	VMOVUPS Y1, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, DI
+	SUBQ    $8, CX
+	CMPQ    CX, $8
+	JAE     sgloop
+
+sgtail:
+	TESTQ      CX, CX
+	JZ         sgdone
+	TAILMASK(Y11)
+	VMASKMOVPS (SI), Y11, Y0
+	VXORPS     signBit<>(SB), Y0, Y1
+	EXP8(Y1, Y2, Y3, Y4, Y5, Y10, expC5<>(SB), Y12, Y13, expC2<>(SB))
+	SWISHGRAD(Y0, Y1, Y2, Y3)
+	VMASKMOVPS (DX), Y11, Y2
+	VMULPS     Y2, Y1, Y1
+	VMASKMOVPS Y1, Y11, (DI)
+
+sgdone:
+	VZEROUPPER
+	RET
+
+// func maxAVX2(x *float32, n int) float32
+//
+// Four running maxima; NaN lanes are collected separately in Y4 (VMAXPS
+// does not propagate NaN reliably).
+TEXT ·maxAVX2(SB), NOSPLIT, $0-20
+	MOVQ    x+0(FP), SI
+	MOVQ    n+8(FP), CX
+	VMOVUPS negInf<>(SB), Y0
+	VMOVAPS Y0, Y1
+	VMOVAPS Y0, Y2
+	VMOVAPS Y0, Y3
+	VXORPS  Y4, Y4, Y4
+	CMPQ    CX, $32
+	JB      max8
+
+max32:
+	VMOVUPS (SI), Y5
+	VMOVUPS 32(SI), Y6
+	VMOVUPS 64(SI), Y7
+	VMOVUPS 96(SI), Y8
+	VMAXPS  Y5, Y0, Y0
+	VMAXPS  Y6, Y1, Y1
+	VMAXPS  Y7, Y2, Y2
+	VMAXPS  Y8, Y3, Y3
+	VCMPPS  $3, Y6, Y5, Y9
+	VCMPPS  $3, Y8, Y7, Y10
+	VORPS   Y9, Y4, Y4
+	VORPS   Y10, Y4, Y4
+	ADDQ    $128, SI
+	SUBQ    $32, CX
+	CMPQ    CX, $32
+	JAE     max32
+
+max8:
+	CMPQ    CX, $8
+	JB      maxtail
+	VMOVUPS (SI), Y5
+	VMAXPS  Y5, Y0, Y0
+	VCMPPS  $3, Y5, Y5, Y9
+	VORPS   Y9, Y4, Y4
+	ADDQ    $32, SI
+	SUBQ    $8, CX
+	JMP     max8
+
+maxtail:
+	TESTQ      CX, CX
+	JZ         maxreduce
+	TAILMASK(Y11)
+	VMASKMOVPS (SI), Y11, Y5
+	VBLENDVPS  Y11, Y5, Y1, Y5 // Y1 lanes are >= -Inf: harmless filler
+	VMAXPS     Y5, Y0, Y0
+	VCMPPS     $3, Y5, Y5, Y9
+	VORPS      Y9, Y4, Y4
+
+maxreduce:
+	VMAXPS       Y1, Y0, Y0
+	VMAXPS       Y3, Y2, Y2
+	VMAXPS       Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VMAXPS       X1, X0, X0
+	VMOVHLPS     X0, X0, X1
+	VMAXPS       X1, X0, X0
+	VSHUFPS      $0x55, X0, X0, X1
+	VMAXPS       X1, X0, X0
+	VMOVMSKPS    Y4, AX
+	VZEROUPPER
+	TESTL        AX, AX
+	JNZ          maxnan
+	MOVSS        X0, ret+16(FP)
+	RET
+
+maxnan:
+	MOVL $0x7fc00000, ret+16(FP)
+	RET
+
+// func scaleAVX2(x *float32, n int, s float32)
+TEXT ·scaleAVX2(SB), NOSPLIT, $0-20
+	MOVQ         x+0(FP), SI
+	MOVQ         n+8(FP), CX
+	VBROADCASTSS s+16(FP), Y15
+	CMPQ         CX, $32
+	JB           scale8
+
+scale32:
+	VMULPS  (SI), Y15, Y0
+	VMULPS  32(SI), Y15, Y1
+	VMULPS  64(SI), Y15, Y2
+	VMULPS  96(SI), Y15, Y3
+	VMOVUPS Y0, (SI)
+	VMOVUPS Y1, 32(SI)
+	VMOVUPS Y2, 64(SI)
+	VMOVUPS Y3, 96(SI)
+	ADDQ    $128, SI
+	SUBQ    $32, CX
+	CMPQ    CX, $32
+	JAE     scale32
+
+scale8:
+	CMPQ    CX, $8
+	JB      scaletail
+	VMULPS  (SI), Y15, Y0
+	VMOVUPS Y0, (SI)
+	ADDQ    $32, SI
+	SUBQ    $8, CX
+	JMP     scale8
+
+scaletail:
+	TESTQ      CX, CX
+	JZ         scaledone
+	TAILMASK(Y11)
+	VMASKMOVPS (SI), Y11, Y0
+	VMULPS     Y0, Y15, Y0
+	VMASKMOVPS Y0, Y11, (SI)
+
+scaledone:
+	VZEROUPPER
+	RET
+
+// func dotAVX2(x, y *float32, n int) float32
+TEXT ·dotAVX2(SB), NOSPLIT, $0-28
+	MOVQ   x+0(FP), SI
+	MOVQ   y+8(FP), DX
+	MOVQ   n+16(FP), CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	CMPQ   CX, $32
+	JB     dot8
+
+dot32:
+	VMOVUPS     (SI), Y4
+	VMOVUPS     32(SI), Y5
+	VMOVUPS     64(SI), Y6
+	VMOVUPS     96(SI), Y7
+	VFMADD231PS (DX), Y4, Y0
+	VFMADD231PS 32(DX), Y5, Y1
+	VFMADD231PS 64(DX), Y6, Y2
+	VFMADD231PS 96(DX), Y7, Y3
+	ADDQ        $128, SI
+	ADDQ        $128, DX
+	SUBQ        $32, CX
+	CMPQ        CX, $32
+	JAE         dot32
+
+dot8:
+	CMPQ        CX, $8
+	JB          dottail
+	VMOVUPS     (SI), Y4
+	VFMADD231PS (DX), Y4, Y0
+	ADDQ        $32, SI
+	ADDQ        $32, DX
+	SUBQ        $8, CX
+	JMP         dot8
+
+dottail:
+	TESTQ       CX, CX
+	JZ          dotreduce
+	TAILMASK(Y11)
+	VMASKMOVPS  (SI), Y11, Y4
+	VMASKMOVPS  (DX), Y11, Y5
+	VFMADD231PS Y5, Y4, Y1
+
+dotreduce:
+	VADDPS       Y1, Y0, Y0
+	VADDPS       Y3, Y2, Y2
+	VADDPS       Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS       X1, X0, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VSHUFPS      $0x55, X0, X0, X1
+	VADDSS       X1, X0, X0
+	VZEROUPPER
+	MOVSS        X0, ret+24(FP)
+	RET
