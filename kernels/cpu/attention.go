@@ -110,7 +110,7 @@ type prep[T Float] struct {
 	freqs    []float64 // θ'
 }
 
-func (a *Attention[T]) prepare(withRaw bool) (*prep[T], error) {
+func (a *Attention[T]) prepare(w *workspace[T], withRaw bool) (*prep[T], error) {
 	if err := a.check(); err != nil {
 		return nil, err
 	}
@@ -118,19 +118,19 @@ func (a *Attention[T]) prepare(withRaw bool) (*prep[T], error) {
 	rows := B * L
 	pol := a.Policy
 	p := &prep[T]{
-		n:      make([]int, B),
-		sc:     make([]T, B),
-		bscale: make([]T, B),
-		qn:     make([]T, rows*D),
-		kn:     make([]T, rows*D),
-		qr:     make([]T, rows*D),
-		kr:     make([]T, rows*D),
-		valid:  make([]bool, rows),
+		n:      w.ints.alloc(B, false),
+		sc:     w.f.alloc(B, false),
+		bscale: w.f.alloc(B, false),
+		qn:     w.f.alloc(rows*D, false),
+		kn:     w.f.alloc(rows*D, false),
+		qr:     w.f.alloc(rows*D, false),
+		kr:     w.f.alloc(rows*D, false),
+		valid:  w.bools.alloc(rows, false),
 		alpha:  T(pol.CosScale * math.Sqrt(float64(D))),
 	}
 	if withRaw {
-		p.qraw = make([]T, rows*D)
-		p.kraw = make([]T, rows*D)
+		p.qraw = w.f.alloc(rows*D, false)
+		p.kraw = w.f.alloc(rows*D, false)
 	}
 	mult := pol.LogitMultiplier(L)
 	for b := 0; b < B; b++ {
@@ -158,8 +158,8 @@ func (a *Attention[T]) prepare(withRaw bool) (*prep[T], error) {
 		if p.perSeq {
 			tabRows = rows
 		}
-		p.cosT = make([]T, tabRows*half)
-		p.sinT = make([]T, tabRows*half)
+		p.cosT = w.f.alloc(tabRows*half, false)
+		p.sinT = w.f.alloc(tabRows*half, false)
 		for r := 0; r < tabRows; r++ {
 			pos := r
 			if p.perSeq {
@@ -171,19 +171,19 @@ func (a *Attention[T]) prepare(withRaw bool) (*prep[T], error) {
 				p.sinT[r*half+i] = T(s)
 			}
 		}
-		if w, ok := pol.FarWindow(); ok {
+		if fw, ok := pol.FarWindow(); ok {
 			p.far = true
-			p.cosC = make([]T, half)
-			p.sinC = make([]T, half)
+			p.cosC = w.f.alloc(half, false)
+			p.sinC = w.f.alloc(half, false)
 			for i, th := range p.freqs {
-				s, c := math.Sincos(float64(w-1) * th)
+				s, c := math.Sincos(float64(fw-1) * th)
 				p.cosC[i] = T(c)
 				p.sinC[i] = T(s)
 			}
-			p.qc = make([]T, rows*D)
-			p.q0 = make([]T, rows*D)
-			p.kc = make([]T, rows*D)
-			p.k0 = make([]T, rows*D)
+			p.qc = w.f.alloc(rows*D, false)
+			p.q0 = w.f.alloc(rows*D, false)
+			p.kc = w.f.alloc(rows*D, false)
+			p.k0 = w.f.alloc(rows*D, false)
 		}
 	}
 	cos := pol.CosScale > 0
@@ -391,7 +391,9 @@ func (a *Attention[T]) dropScale(thr uint64, inv T, b, i, j int) T {
 // Forward computes O (columns 0..E-1) and the row log-sum-exp (column E) into
 // out, [B·L, E+1].
 func (a *Attention[T]) Forward(out []T) error {
-	p, err := a.prepare(false)
+	w := getWorkspace[T]()
+	defer putWorkspace(w)
+	p, err := a.prepare(w, false)
 	if err != nil {
 		return err
 	}
@@ -401,16 +403,13 @@ func (a *Attention[T]) Forward(out []T) error {
 		return fmt.Errorf("attention: output has %d elements, want %d", len(out), B*L*OW)
 	}
 	nq := (L + blockQ - 1) / blockQ
-	threads := threadsOr(a.Threads)
-	scratch := make([]*blockScratch[T], threads)
+	threads := min(threadsOr(a.Threads), B*nq)
+	scratch := w.scratchFor(threads, E)
 	thr := DropThreshold(a.Dropout)
 	inv := T(1 / (1 - a.Dropout))
 	negInf := T(math.Inf(-1))
-	return forEach(B*nq, threads, func(w, item int) error {
-		if scratch[w] == nil {
-			scratch[w] = newBlockScratch[T](E)
-		}
-		ws := scratch[w]
+	return forEach(B*nq, threads, func(wk, item int) error {
+		ws := scratch[wk]
 		b, ib := item/nq, item%nq
 		i0, i1 := ib*blockQ, min((ib+1)*blockQ, L)
 		bq := i1 - i0
@@ -430,10 +429,7 @@ func (a *Attention[T]) Forward(out []T) error {
 			for r := 0; r < bq; r++ {
 				row := ws.s[r*blockK : r*blockK+bk]
 				prow := ws.p[r*blockK : r*blockK+bk]
-				mx := negInf
-				for _, v := range row {
-					mx = max(mx, v)
-				}
+				mx := rowMax(row)
 				if mx == negInf {
 					clear(prow)
 					continue
@@ -441,14 +437,11 @@ func (a *Attention[T]) Forward(out []T) error {
 				live = true
 				mnew := max(ws.m[r], mx)
 				corr := expT(ws.m[r] - mnew)
-				var sum T
-				for c, v := range row {
-					e := expT(v - mnew)
-					sum += e
-					if thr != 0 {
-						e *= a.dropScale(thr, inv, b, i0+r, j0+c)
+				sum := expShiftSum(prow, row, mnew)
+				if thr != 0 {
+					for c := range prow {
+						prow[c] *= a.dropScale(thr, inv, b, i0+r, j0+c)
 					}
-					prow[c] = e
 				}
 				ws.l[r] = ws.l[r]*corr + sum
 				ws.m[r] = mnew
@@ -493,7 +486,9 @@ func (a *Attention[T]) Forward(out []T) error {
 // hold dX (the u columns are zero: the gate's gradient is added by the
 // caller), row B·L holds dγq and row B·L+1 dγk in their first D columns.
 func (a *Attention[T]) Backward(out, dout, dx []T) error {
-	p, err := a.prepare(true)
+	w := getWorkspace[T]()
+	defer putWorkspace(w)
+	p, err := a.prepare(w, true)
 	if err != nil {
 		return err
 	}
@@ -509,7 +504,7 @@ func (a *Attention[T]) Backward(out, dout, dx []T) error {
 	clear(dx[:(rows+2)*W])
 	threads := threadsOr(a.Threads)
 	// D_i = dO_i·O_i.
-	delta := make([]T, rows)
+	delta := w.f.alloc(rows, false)
 	forRange(rows, threads, func(_, lo, hi int) {
 		for i := lo; i < hi; i++ {
 			delta[i] = dot(dout[i*OW:i*OW+E], out[i*OW:i*OW+E])
@@ -517,30 +512,30 @@ func (a *Attention[T]) Backward(out, dout, dx []T) error {
 	})
 	// Gradients wrt the rotated vectors. Key-side buffers are owned by the
 	// work item of their key block; query-side ones are per worker.
-	dkr := make([]T, rows*D)
+	dkr := w.f.alloc(rows*D, true)
 	var dk0, dkc []T
 	if p.far {
-		dk0 = make([]T, rows*D)
-		dkc = make([]T, rows*D)
+		dk0 = w.f.alloc(rows*D, true)
+		dkc = w.f.alloc(rows*D, true)
 	}
+	nk := (L + blockK - 1) / blockK
+	threads = min(threads, B*nk)
 	type qgrads struct{ qr, qc, q0 []T }
 	dq := make([]qgrads, threads)
-	scratch := make([]*blockScratch[T], threads)
-	nk := (L + blockK - 1) / blockK
+	for i := range dq {
+		dq[i].qr = w.f.alloc(rows*D, true)
+		if p.far {
+			dq[i].qc = w.f.alloc(rows*D, true)
+			dq[i].q0 = w.f.alloc(rows*D, true)
+		}
+	}
+	scratch := w.scratchFor(threads, E)
 	thr := DropThreshold(a.Dropout)
 	inv := T(1 / (1 - a.Dropout))
 	// Static partition: the per-worker dQ sums, and so the result, are
 	// reproducible bit for bit (training resumes exactly).
-	err = forStatic(B*nk, threads, func(w, item int) error {
-		if scratch[w] == nil {
-			scratch[w] = newBlockScratch[T](E)
-			dq[w].qr = make([]T, rows*D)
-			if p.far {
-				dq[w].qc = make([]T, rows*D)
-				dq[w].q0 = make([]T, rows*D)
-			}
-		}
-		ws, g := scratch[w], dq[w]
+	err = forStatic(B*nk, threads, func(wk, item int) error {
+		ws, g := scratch[wk], dq[wk]
 		b, jb := item/nk, item%nk
 		j0, j1 := jb*blockK, min((jb+1)*blockK, L)
 		bk := j1 - j0
@@ -561,14 +556,11 @@ func (a *Attention[T]) Backward(out, dout, dx []T) error {
 			}
 			for r := 0; r < bq; r++ {
 				lse := out[(r0+r)*OW+E]
-				for c := 0; c < bk; c++ {
-					v := ws.s[r*blockK+c]
-					e := expT(v - lse)
-					if ws.kind[r*blockK+c] == kindMasked {
-						e = 0
-					}
-					ws.p[r*blockK+c] = e
-					if thr != 0 {
+				// Masked scores are -Inf, whose exponential is 0.
+				prow := ws.p[r*blockK : r*blockK+bk]
+				expShiftSum(prow, ws.s[r*blockK:r*blockK+bk], lse)
+				if thr != 0 {
+					for c, e := range prow {
 						pd[r*blockK+c] = e * a.dropScale(thr, inv, b, i0+r, j0+c)
 					}
 				}
@@ -631,30 +623,23 @@ func (a *Attention[T]) Backward(out, dout, dx []T) error {
 		return err
 	}
 	// Reduce the per-worker query gradients into worker 0's buffers.
-	var dqr, dqc, dq0 []T
-	for w := range dq {
-		if dq[w].qr == nil {
-			continue
-		}
-		if dqr == nil {
-			dqr, dqc, dq0 = dq[w].qr, dq[w].qc, dq[w].q0
-			continue
-		}
-		addTo(dqr, dq[w].qr)
+	dqr, dqc, dq0 := dq[0].qr, dq[0].qc, dq[0].q0
+	for _, g := range dq[1:] {
+		addTo(dqr, g.qr)
 		if p.far {
-			addTo(dqc, dq[w].qc)
-			addTo(dq0, dq[w].q0)
+			addTo(dqc, g.qc)
+			addTo(dq0, g.q0)
 		}
 	}
 	// Back through rotation, CosScale and ScaleOffset, row by row.
 	gammas := make([][]T, threads) // per worker: dγq | dγk
 	pol := &a.Policy
 	cos := pol.CosScale > 0
-	forRange(rows, threads, func(w, lo, hi int) {
+	forRange(rows, threads, func(wk, lo, hi int) {
 		gq := make([]T, D)
 		gk := make([]T, D)
 		acc := make([]T, 2*D)
-		gammas[w] = acc
+		gammas[wk] = acc
 		for r := lo; r < hi; r++ {
 			b := r / L
 			clear(gq)

@@ -1,6 +1,10 @@
 package cpu
 
-import "math"
+import (
+	"math"
+
+	"github.com/infoscale/gaualpha/kernels/simd"
+)
 
 // parallelMin is the element count from which the elementwise kernels
 // split their work across cores.
@@ -18,6 +22,11 @@ func chunks(n int, fn func(lo, hi int)) {
 
 // Swish writes y = x·σ(x).
 func Swish[T Float](y, x []T) {
+	if is32[T]() {
+		y32, x32 := asF32(y), asF32(x)
+		chunks(len(x), func(lo, hi int) { simd.Swish(y32[lo:hi], x32[lo:hi]) })
+		return
+	}
 	chunks(len(x), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			v := x[i]
@@ -28,6 +37,11 @@ func Swish[T Float](y, x []T) {
 
 // SwishGrad writes dx = dy·σ(x)·(1 + x·(1-σ(x))).
 func SwishGrad[T Float](dx, x, dy []T) {
+	if is32[T]() {
+		d32, x32, g32 := asF32(dx), asF32(x), asF32(dy)
+		chunks(len(x), func(lo, hi int) { simd.SwishGrad(d32[lo:hi], x32[lo:hi], g32[lo:hi]) })
+		return
+	}
 	chunks(len(x), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			v := x[i]

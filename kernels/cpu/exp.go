@@ -3,6 +3,8 @@ package cpu
 import (
 	"math"
 	"unsafe"
+
+	"github.com/infoscale/gaualpha/kernels/simd"
 )
 
 // expf32 is e^x in float32 arithmetic, several times faster than math.Exp:
@@ -52,4 +54,41 @@ func expT[T Float](x T) T {
 // sigmoidT is 1/(1+e^-x) in the precision of T.
 func sigmoidT[T Float](x T) T {
 	return 1 / (1 + expT(-x))
+}
+
+// is32 reports whether T is float32 (resolved at compile time).
+func is32[T Float]() bool {
+	var z T
+	return unsafe.Sizeof(z) == 4
+}
+
+// asF32 reinterprets a []T known to be []float32.
+func asF32[T Float](x []T) []float32 {
+	return unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(x))), len(x))
+}
+
+// rowMax returns the largest element of row.
+func rowMax[T Float](row []T) T {
+	if is32[T]() && len(row) > 0 {
+		return T(simd.Max(asF32(row)))
+	}
+	mx := T(math.Inf(-1))
+	for _, v := range row {
+		mx = max(mx, v)
+	}
+	return mx
+}
+
+// expShiftSum writes dst[i] = e^(row[i]-shift) and returns the sum.
+func expShiftSum[T Float](dst, row []T, shift T) T {
+	if is32[T]() {
+		return T(simd.ExpSum(asF32(dst), asF32(row), float32(shift)))
+	}
+	var s T
+	for i, v := range row {
+		e := expT(v - shift)
+		dst[i] = e
+		s += e
+	}
+	return s
 }

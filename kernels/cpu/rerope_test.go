@@ -23,7 +23,7 @@ func TestReRoPELogits(t *testing.T) {
 	}
 	logits := func(pol attn.Policy) []float64 {
 		a.Policy = pol
-		p, err := a.prepare(false)
+		p, err := a.prepare(new(workspace[float64]), false)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -26,11 +26,13 @@ func CrossEntropy[T Float](logits []T, targets []int, v int) (float64, int, erro
 		return 0, 0, nil
 	}
 	rowLoss := make([]float64, len(targets))
-	rowsOf(len(targets)*v, v, func(r0 int) {
-		r := r0 / v
-		if t := targets[r]; t != IgnoreTarget {
-			row := logits[r0 : r0+v]
-			rowLoss[r] = logSumExp(row) - float64(row[t])
+	rowRanges(len(targets), v, func(lo, hi int) {
+		scratch := make([]T, v)
+		for r := lo; r < hi; r++ {
+			if t := targets[r]; t != IgnoreTarget {
+				row := logits[r*v : (r+1)*v]
+				rowLoss[r] = logSumExp(row, scratch) - float64(row[t])
+			}
 		}
 	})
 	var sum float64
@@ -54,31 +56,38 @@ func CrossEntropyGrad[T Float](dlogits, logits []T, targets []int, v int, scale 
 		return
 	}
 	f := scale / float64(count)
-	rowsOf(len(targets)*v, v, func(r0 int) {
-		r := r0 / v
-		t := targets[r]
-		if t == IgnoreTarget || t < 0 || t >= v {
-			return
+	rowRanges(len(targets), v, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			t := targets[r]
+			if t == IgnoreTarget || t < 0 || t >= v {
+				continue
+			}
+			row, d := logits[r*v:(r+1)*v], dlogits[r*v:(r+1)*v]
+			lse := logSumExp(row, d)
+			expShiftSum(d, row, T(lse))
+			ff := T(f)
+			for i := range d {
+				d[i] *= ff
+			}
+			d[t] -= T(f)
 		}
-		row, d := logits[r0:r0+v], dlogits[r0:r0+v]
-		lse := logSumExp(row)
-		sh := T(lse)
-		ff := T(f)
-		for i, x := range row {
-			d[i] = ff * expT(x-sh)
-		}
-		d[t] -= T(f)
 	})
 }
 
-func logSumExp[T Float](row []T) float64 {
-	mx := row[0]
-	for _, x := range row {
-		mx = max(mx, x)
+// rowRanges splits rows of width v into contiguous ranges, one per core
+// when there is enough work.
+func rowRanges(rows, v int, fn func(lo, hi int)) {
+	if rows*v < parallelMin {
+		fn(0, rows)
+		return
 	}
-	var s T
-	for _, x := range row {
-		s += expT(x - mx)
-	}
+	forRange(rows, 0, func(_, lo, hi int) { fn(lo, hi) })
+}
+
+// logSumExp returns log Σ e^row, using scratch (len(row)) for the
+// exponentials.
+func logSumExp[T Float](row, scratch []T) float64 {
+	mx := rowMax(row)
+	s := expShiftSum(scratch, row, mx)
 	return float64(mx) + math.Log(float64(s))
 }
