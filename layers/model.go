@@ -8,6 +8,7 @@ import (
 
 	"github.com/infoscale/gaualpha/attn"
 	"github.com/infoscale/gaualpha/graph"
+	"github.com/infoscale/gaualpha/kernels/cpu"
 )
 
 // Shape is the shape of a batch: B sequences of length L, and M rows of the
@@ -235,3 +236,25 @@ func (m *Model) LossValue() (float64, error) { return m.machine.Float(m.Loss) }
 // Value returns an output node's value from the last Run; it stays valid
 // until the next Run.
 func (m *Model) Value(n *G.Node) G.Value { return m.machine.Value(n) }
+
+// LayerAttention returns the attention kernel of layer l with the inputs it
+// had in the last Run (which needs Options.KeepLayerInputs), for the
+// analyses (entropy, band mass, q and k before and after the rotation).
+func (m *Model) LayerAttention(l int) (*cpu.Attention[float32], error) {
+	if !m.Options.KeepLayerInputs || l < 0 || l >= len(m.LayerXs) {
+		return nil, fmt.Errorf("model: layer %d inputs not kept (build with KeepLayerInputs)", l)
+	}
+	if m.Params.Dtype != tensor.Float32 {
+		return nil, fmt.Errorf("model: analyses run in float32")
+	}
+	x := m.Value(m.LayerXs[l])
+	if x == nil {
+		return nil, fmt.Errorf("model: no value for layer %d (call Run first)", l)
+	}
+	lp := m.Params.Layers[l]
+	return &cpu.Attention[float32]{
+		B: m.Options.B, L: m.Options.L, E: m.Config.IntermediateSize, D: m.Config.KeySize,
+		X: x.Data().([]float32), GammaQ: lp.GammaQ.Data().([]float32), GammaK: lp.GammaK.Data().([]float32),
+		Mask: m.inputs[m.Mask], Pos: m.inputs[m.Pos], Policy: m.Options.Policy,
+	}, nil
+}
