@@ -26,6 +26,10 @@ type AttentionOp struct {
 	Policy     attn.Policy
 	Dropout    float64
 	Site       uint64
+	// Work keeps the kernel's temporary memory between steps; shared by
+	// the op and its backward (they never run at once). Not part of the
+	// op's identity.
+	Work *cpu.Workspace
 }
 
 func (o AttentionOp) Arity() int { return 6 }
@@ -74,7 +78,7 @@ func attentionKernel[T float32 | float64](o fmt.Stringer, a *AttentionOp, in []G
 		B: a.B, L: a.L, E: a.E, D: a.D,
 		X: data[T](t[0]), GammaQ: data[T](t[1]), GammaK: data[T](t[2]),
 		Mask: mask, Pos: pos, Policy: a.Policy,
-		Dropout: a.Dropout, Key: key, Site: a.Site,
+		Dropout: a.Dropout, Key: key, Site: a.Site, Work: a.Work,
 	}, nil
 }
 

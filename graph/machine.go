@@ -2,6 +2,7 @@ package graph
 
 import (
 	"fmt"
+	"strings"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -198,7 +199,7 @@ func (m *Machine) exec(op G.Op, buf G.Value, ins []G.Value) (G.Value, error) {
 // the gradients of a node with several readers, so that they run in place
 // through AddOp instead of allocating.
 func isGorgoniaAdd(op G.Op, ins []G.Value) bool {
-	if len(ins) != 2 || op.String() != "+" {
+	if s := op.String(); len(ins) != 2 || s != "+" && !strings.HasPrefix(s, "+ ") {
 		return false
 	}
 	a, ok1 := ins[0].(*tensor.Dense)

@@ -14,8 +14,8 @@ import (
 // analyses look at the distribution itself). It works block by block like
 // Forward and never holds an L×L matrix. Padding rows get NaN.
 func (a *Attention[T]) RowStats(out []T, band int) (entropy, mass []float64, err error) {
-	w := getWorkspace[T]()
-	defer putWorkspace(w)
+	w := getWorkspace[T](a.Work)
+	defer putWorkspace(a.Work, w)
 	p, err := a.prepare(w, false)
 	if err != nil {
 		return nil, nil, err
@@ -73,8 +73,8 @@ func (a *Attention[T]) RowStats(out []T, band int) (entropy, mass []float64, err
 // [B·L, D] (row-major). Neither carries the logit scale c(n)·m/sqrt(d).
 // For ALiBi the rotated vectors equal the unrotated ones.
 func (a *Attention[T]) Vectors() (q, k, qRot, kRot []T, err error) {
-	w := getWorkspace[T]()
-	defer putWorkspace(w)
+	w := getWorkspace[T](a.Work)
+	defer putWorkspace(a.Work, w)
 	p, err := a.prepare(w, false)
 	if err != nil {
 		return nil, nil, nil, nil, err

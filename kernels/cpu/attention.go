@@ -50,6 +50,9 @@ type Attention[T Float] struct {
 	Key, Site uint64
 	// Threads bounds the goroutines used; 0 means GOMAXPROCS.
 	Threads int
+	// Work, when set, keeps the call's temporary memory for the next call
+	// (one per layer; see Workspace).
+	Work *Workspace
 }
 
 // Width is the number of columns of X: 2E+D.
@@ -391,8 +394,8 @@ func (a *Attention[T]) dropScale(thr uint64, inv T, b, i, j int) T {
 // Forward computes O (columns 0..E-1) and the row log-sum-exp (column E) into
 // out, [B·L, E+1].
 func (a *Attention[T]) Forward(out []T) error {
-	w := getWorkspace[T]()
-	defer putWorkspace(w)
+	w := getWorkspace[T](a.Work)
+	defer putWorkspace(a.Work, w)
 	p, err := a.prepare(w, false)
 	if err != nil {
 		return err
@@ -486,8 +489,8 @@ func (a *Attention[T]) Forward(out []T) error {
 // hold dX (the u columns are zero: the gate's gradient is added by the
 // caller), row B·L holds dγq and row B·L+1 dγk in their first D columns.
 func (a *Attention[T]) Backward(out, dout, dx []T) error {
-	w := getWorkspace[T]()
-	defer putWorkspace(w)
+	w := getWorkspace[T](a.Work)
+	defer putWorkspace(a.Work, w)
 	p, err := a.prepare(w, true)
 	if err != nil {
 		return err

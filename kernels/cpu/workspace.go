@@ -51,25 +51,53 @@ var (
 	workspaces64 = sync.Pool{New: func() any { return new(workspace[float64]) }}
 )
 
-func getWorkspace[T Float]() *workspace[T] {
-	var w any
-	if is32[T]() {
-		w = workspaces32.Get()
-	} else {
-		w = workspaces64.Get()
-	}
-	ws := w.(*workspace[T])
-	ws.f.reset()
-	ws.ints.reset()
-	ws.bools.reset()
-	return ws
+// Workspace keeps the temporary memory of the attention calls of one layer
+// from call to call. The sync.Pool fallback used without one may drop its
+// contents at every garbage collection; a Workspace held by the graph op
+// does not. A Workspace must not be used by two calls at once.
+type Workspace struct {
+	mu  sync.Mutex
+	w32 *workspace[float32]
+	w64 *workspace[float64]
 }
 
-func putWorkspace[T Float](ws *workspace[T]) {
-	if is32[T]() {
-		workspaces32.Put(ws)
-	} else {
-		workspaces64.Put(ws)
+// get returns the workspace for T, from ws when given, else from the pool.
+func getWorkspace[T Float](ws *Workspace) *workspace[T] {
+	var w any
+	switch {
+	case ws != nil:
+		ws.mu.Lock()
+		if is32[T]() {
+			if ws.w32 == nil {
+				ws.w32 = new(workspace[float32])
+			}
+			w = ws.w32
+		} else {
+			if ws.w64 == nil {
+				ws.w64 = new(workspace[float64])
+			}
+			w = ws.w64
+		}
+	case is32[T]():
+		w = workspaces32.Get()
+	default:
+		w = workspaces64.Get()
+	}
+	wk := w.(*workspace[T])
+	wk.f.reset()
+	wk.ints.reset()
+	wk.bools.reset()
+	return wk
+}
+
+func putWorkspace[T Float](ws *Workspace, wk *workspace[T]) {
+	switch {
+	case ws != nil:
+		ws.mu.Unlock()
+	case is32[T]():
+		workspaces32.Put(wk)
+	default:
+		workspaces64.Put(wk)
 	}
 }
 
