@@ -1,0 +1,163 @@
+package gemm
+
+import (
+	"sync"
+	"unsafe"
+)
+
+// microKernel computes the mr×nr tile C = alpha*Ap·Bp + beta*C from a packed
+// A sliver (kc*mr elements) and a packed B sliver (kc*nr elements). C is
+// row-major with row stride ldc. When beta == 0, C is not read.
+type microKernel[T float] func(kc int, a, b, c []T, ldc int, alpha, beta T)
+
+// kernel is a micro-kernel together with its tile and cache-blocking sizes.
+type kernel[T float] struct {
+	name   string
+	mr, nr int // register tile
+	mc     int // rows of op(A) packed at a time (A block lives in L2)
+	kc     int // depth of a packed block (a B sliver lives in L1)
+	nc     int // columns of op(B) packed at a time (B block lives in L3)
+	fn     microKernel[T]
+	// packA and packB fill the packed blocks (see packA and packB in
+	// pack.go for the layout); kernels may supply faster versions.
+	packA func(dst, a []T, lda int, trans bool, i0, p0, mb, kb, mr int)
+	packB func(dst, b []T, ldb int, trans bool, p0, j0, kb, nb, nr int)
+}
+
+// maxTile bounds mr*nr of every kernel (edge tiles are computed into a
+// stack buffer of this size).
+const maxTile = 128
+
+// blocked computes C = alpha*op(A)*op(B) + beta*C with the packed, cache
+// blocked (GotoBLAS/BLIS) loop nest on the calling goroutine. It requires
+// m, n, k > 0 and alpha != 0; arguments are already validated.
+//
+//	for jc in steps of nc over n:            B block: kc×nc, shared by all ic
+//	  for pc in steps of kc over k:          pack op(B)[pc:, jc:]
+//	    for ic in steps of mc over m:        pack op(A)[ic:, pc:]
+//	      for jr in steps of nr over nc:     B sliver stays in L1
+//	        for ir in steps of mr over mc:   A slivers stream from L2
+//	          micro-kernel on an mr×nr tile of C
+func blocked[T float](kn *kernel[T], transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	mr, nr := kn.mr, kn.nr
+	// Split each dimension into equal blocks no larger than the nominal
+	// size, so that the last block is not a sliver (k = 300 is done as
+	// 2×150 rather than 256+44).
+	kc := evenBlock(k, kn.kc, 1)
+	mc := evenBlock(m, kn.mc, mr)
+	nc := evenBlock(n, kn.nc, nr)
+
+	bufA := getBuf[T](mc * kc)
+	bufB := getBuf[T](nc * kc)
+	pa, pb := bufA.data, bufB.data
+	var tmp [maxTile]T
+
+	for jc := 0; jc < n; jc += nc {
+		nb := min(nc, n-jc)
+		for pc := 0; pc < k; pc += kc {
+			kb := min(kc, k-pc)
+			bet := beta
+			if pc > 0 {
+				bet = 1
+			}
+			kn.packB(pb, b, ldb, transB, pc, jc, kb, nb, nr)
+			for ic := 0; ic < m; ic += mc {
+				mb := min(mc, m-ic)
+				kn.packA(pa, a, lda, transA, ic, pc, mb, kb, mr)
+				for jr := 0; jr < nb; jr += nr {
+					nn := min(nr, nb-jr)
+					bp := pb[jr*kb : (jr+nr)*kb]
+					for ir := 0; ir < mb; ir += mr {
+						mm := min(mr, mb-ir)
+						ap := pa[ir*kb : (ir+mr)*kb]
+						off := (ic+ir)*ldc + jc + jr
+						if mm == mr && nn == nr {
+							kn.fn(kb, ap, bp, c[off:], ldc, alpha, bet)
+							continue
+						}
+						// Partial tile: compute the full tile into tmp
+						// (the padding is zero) and merge the valid part.
+						kn.fn(kb, ap, bp, tmp[:], nr, 1, 0)
+						for r := 0; r < mm; r++ {
+							cr := c[off+r*ldc : off+r*ldc+nn]
+							tr := tmp[r*nr : r*nr+nn]
+							if bet == 0 {
+								for j, v := range tr {
+									cr[j] = alpha * v
+								}
+							} else {
+								for j, v := range tr {
+									cr[j] = alpha*v + bet*cr[j]
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	putBuf(bufA)
+	putBuf(bufB)
+}
+
+// evenBlock returns the block size for splitting n into the fewest blocks of
+// at most max elements, as equal as possible and rounded up to a multiple of
+// unit (max must be a multiple of unit).
+func evenBlock(n, max, unit int) int {
+	if n <= max {
+		return roundUp(n, unit)
+	}
+	nblocks := (n + max - 1) / max
+	return min(max, roundUp((n+nblocks-1)/nblocks, unit))
+}
+
+func roundUp(n, unit int) int { return (n + unit - 1) / unit * unit }
+
+// buf is a packing buffer whose data starts on a 64-byte boundary.
+type buf[T float] struct {
+	mem  []T // the allocation
+	data []T // aligned window of mem
+}
+
+// Packing buffers are recycled through sync.Pools: allocating (and zeroing)
+// up to a few MiB per call costs 5-20% on the mid-sized products that are
+// typical in attention. A pool is safe for concurrent use and holds no state
+// that affects results.
+var (
+	pool32 sync.Pool
+	pool64 sync.Pool
+)
+
+func poolFor[T float]() *sync.Pool {
+	var z T
+	if unsafe.Sizeof(z) == 4 {
+		return &pool32
+	}
+	return &pool64
+}
+
+func getBuf[T float](n int) *buf[T] {
+	const align = 64
+	var z T
+	size := int(unsafe.Sizeof(z))
+	extra := align / size
+	if v, ok := poolFor[T]().Get().(*buf[T]); ok {
+		if cap(v.mem) >= n+extra {
+			v.data = alignSlice(v.mem[:cap(v.mem)], n, align, size)
+			return v
+		}
+	}
+	mem := make([]T, n+extra)
+	return &buf[T]{mem: mem, data: alignSlice(mem, n, align, size)}
+}
+
+func alignSlice[T float](mem []T, n, align, size int) []T {
+	addr := uintptr(unsafe.Pointer(unsafe.SliceData(mem)))
+	skip := int((uintptr(align)-addr%uintptr(align))%uintptr(align)) / size
+	return mem[skip : skip+n : skip+n]
+}
+
+func putBuf[T float](b *buf[T]) {
+	b.data = nil
+	poolFor[T]().Put(b)
+}

@@ -1,0 +1,357 @@
+package gemm
+
+import (
+	"cmp"
+	"fmt"
+	"runtime"
+	"sync"
+)
+
+type float interface{ float32 | float64 }
+
+// Sgemm computes C = alpha*op(A)*op(B) + beta*C for row-major float32
+// matrices, where op(X) is X, or Xᵀ when transX is set. op(A) is m×k, op(B)
+// is k×n and C is m×n; lda, ldb and ldc are the row strides of the stored a
+// (m×k, or k×m if transA), b (k×n, or n×k if transB) and c.
+//
+// When beta == 0, C is only written (NaN or Inf in C do not propagate); when
+// alpha == 0 or k == 0, A and B are not read and C = beta*C. Invalid
+// arguments (negative sizes, a leading dimension smaller than the stored
+// row, slices too short) panic.
+//
+// Large problems are split over up to runtime.GOMAXPROCS(0) goroutines.
+func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	gemm(&config32, true, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// SgemmSerial is Sgemm on the calling goroutine only, for callers that
+// already parallelise.
+func SgemmSerial(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	gemm(&config32, false, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// Dgemm is Sgemm for float64.
+func Dgemm(transA, transB bool, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
+	gemm(&config64, true, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// DgemmSerial is SgemmSerial for float64.
+func DgemmSerial(transA, transB bool, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
+	gemm(&config64, false, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// Gemm is Sgemm or Dgemm according to T.
+func Gemm[T float32 | float64](transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	gemm(configFor[T](), true, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// GemmSerial is SgemmSerial or DgemmSerial according to T.
+func GemmSerial[T float32 | float64](transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	gemm(configFor[T](), false, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// config selects the implementation used for one element type. The package
+// values are set once at initialisation from the CPU features and never
+// modified; tests build their own to reach every code path.
+type config[T float] struct {
+	kern *kernel[T]
+	// small: products with m*n*k <= small use plain loops (packing does not
+	// pay for itself there).
+	small int
+	// grain: the minimum m*n*k per goroutine for the parallel entry points.
+	grain int
+	// procs: the maximum number of goroutines; 0 means runtime.GOMAXPROCS(0).
+	procs int
+	// minChunk: the fewest rows or columns of C handed to a goroutine at a
+	// time; 0 means defaultMinChunk.
+	minChunk int
+}
+
+// The default configurations. small = 8³: plain loops beat packing up to
+// about 8×8×8 and lose from 10×10×10 on (TestTuneSmall). grain = 2^24: with
+// the goroutine start-up latency of the VM (see split), two goroutines were
+// reliably faster than one from about m*n*k = 2^25 (384³: 108 vs 76
+// GFLOP/s; 512³: 101 vs 72), but not on 128³..256×256×512 (TestTuneGrain).
+var (
+	config32 = config[float32]{kern: defaultKernel32(), small: 8 * 8 * 8, grain: 1 << 24}
+	config64 = config[float64]{kern: defaultKernel64(), small: 8 * 8 * 8, grain: 1 << 24}
+)
+
+func defaultKernel32() *kernel[float32] {
+	if ks := asmKernels32(); len(ks) > 0 {
+		return ks[0]
+	}
+	return goKernels32()[0]
+}
+
+func defaultKernel64() *kernel[float64] {
+	if ks := asmKernels64(); len(ks) > 0 {
+		return ks[0]
+	}
+	return goKernels64()[0]
+}
+
+func configFor[T float]() *config[T] {
+	var z T
+	switch any(z).(type) {
+	case float32:
+		return any(&config32).(*config[T])
+	default:
+		return any(&config64).(*config[T])
+	}
+}
+
+func gemm[T float](cfg *config[T], parallel, transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	checkArgs(transA, transB, m, n, k, len(a), lda, len(b), ldb, len(c), ldc)
+	if m == 0 || n == 0 {
+		return
+	}
+	if alpha == 0 || k == 0 {
+		scale(m, n, beta, c, ldc)
+		return
+	}
+	// Work in float64: m*n*k may overflow int on 32-bit platforms.
+	work := float64(m) * float64(n) * float64(k)
+	if work <= float64(cfg.small) {
+		naive(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	if parallel {
+		procs := cfg.procs
+		if procs <= 0 {
+			procs = runtime.GOMAXPROCS(0)
+		}
+		if workers := min(float64(procs), work/float64(cfg.grain)); workers >= 2 {
+			split(cfg.kern, int(workers), cmp.Or(cfg.minChunk, defaultMinChunk), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+			return
+		}
+	}
+	blocked(cfg.kern, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// split computes the product on up to workers goroutines. C is cut along m
+// (when op(A) has at least as many rows as op(B) has columns) or along n
+// into chunks of whole micro-tiles, which the goroutines claim in turn and
+// compute with the serial blocked algorithm; each chunk packs its own
+// blocks, so the operand that is not cut is packed once per chunk, O(k*n)
+// or O(m*k) against O(chunk*n*k) or O(m*chunk*k) flops.
+//
+// Chunks are handed out dynamically ("guided": each claim takes 1/w of what
+// is left, but at least minChunk rows or columns) rather than as one fixed
+// band per goroutine, because a new goroutine may start running long after
+// the go statement: on the 2-vCPU VM of doc.go it took 0.1-0.6 ms, and
+// several ms when the other vCPU had been idle for a while or was busy with
+// another process. The caller starts on the first chunk at once and a late
+// helper only takes what is left, so it does not hold the call up. The
+// caller waits only for chunks that were claimed; a helper that finds no
+// work left just exits.
+func split[T float](kn *kernel[T], workers, minChunk int, transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	alongM := m >= n
+	size, unit := n, kn.nr
+	if alongM {
+		size, unit = m, kn.mr
+	}
+	units := (size + unit - 1) / unit
+	minUnits := max(1, (minChunk+unit-1)/unit)
+	workers = min(workers, units/minUnits)
+	if workers < 2 {
+		blocked(kn, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	run := func(lo, hi int) {
+		if alongM {
+			var aa []T
+			if transA {
+				aa = a[lo:]
+			} else {
+				aa = a[lo*lda:]
+			}
+			blocked(kn, transA, transB, hi-lo, n, k, alpha, aa, lda, b, ldb, beta, c[lo*ldc:], ldc)
+		} else {
+			var bb []T
+			if transB {
+				bb = b[lo*ldb:]
+			} else {
+				bb = b[lo:]
+			}
+			blocked(kn, transA, transB, m, hi-lo, k, alpha, a, lda, bb, ldb, beta, c[lo:], ldc)
+		}
+	}
+	q := &chunkQueue{units: units, minUnits: minUnits, workers: workers, done: make(chan struct{})}
+	work := func() {
+		for {
+			lo, hi, ok := q.claim()
+			if !ok {
+				return
+			}
+			run(lo*unit, min(size, hi*unit))
+			q.finish()
+		}
+	}
+	for w := 1; w < workers; w++ {
+		go work()
+	}
+	work()
+	<-q.done
+}
+
+// defaultMinChunk is the smallest number of rows or columns of C that split
+// hands out at a time: the compute of a chunk of 64 rows or columns is then
+// about 10 times the cost of packing the shared operand once more (measured
+// 48, 64 and 96 with guided factors 1/w and 1/2w on 512³, 64×256×1536 and
+// 1024×768×768: all within the noise of the shared VM, 64 and 1/w kept).
+const defaultMinChunk = 64
+
+// chunkQueue hands out ranges of micro-tile units for split.
+type chunkQueue struct {
+	mu       sync.Mutex
+	next     int // first unit not yet claimed
+	units    int
+	minUnits int
+	workers  int
+	inflight int           // claimed chunks not yet finished
+	done     chan struct{} // closed when every unit is claimed and finished
+}
+
+func (q *chunkQueue) claim() (lo, hi int, ok bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.next >= q.units {
+		return 0, 0, false
+	}
+	rem := q.units - q.next
+	n := min(rem, max(q.minUnits, (rem+q.workers-1)/q.workers))
+	if rem-n < q.minUnits {
+		n = rem // do not leave a sliver behind
+	}
+	lo = q.next
+	q.next += n
+	q.inflight++
+	return lo, q.next, true
+}
+
+func (q *chunkQueue) finish() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.inflight--
+	if q.inflight == 0 && q.next >= q.units {
+		close(q.done)
+	}
+}
+
+// scale sets C = beta*C (C = 0 when beta == 0, without reading C).
+func scale[T float](m, n int, beta T, c []T, ldc int) {
+	if beta == 1 {
+		return
+	}
+	for i := 0; i < m; i++ {
+		cr := c[i*ldc : i*ldc+n]
+		if beta == 0 {
+			clear(cr)
+			continue
+		}
+		for j := range cr {
+			cr[j] *= beta
+		}
+	}
+}
+
+// naive computes the product with plain loops; for tiny problems.
+func naive[T float](transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	for i := 0; i < m; i++ {
+		cr := c[i*ldc : i*ldc+n]
+		if transB {
+			// C[i, j] = A[i, :]·B[j, :] (rows of b are the columns of op(B)).
+			for j := range cr {
+				br := b[j*ldb : j*ldb+k]
+				var s T
+				if transA {
+					for p, bv := range br {
+						s += a[p*lda+i] * bv
+					}
+				} else {
+					ar := a[i*lda : i*lda+k]
+					for p, bv := range br {
+						s += ar[p] * bv
+					}
+				}
+				if beta == 0 {
+					cr[j] = alpha * s
+				} else {
+					cr[j] = alpha*s + beta*cr[j]
+				}
+			}
+			continue
+		}
+		// C[i, :] = beta*C[i, :] + sum_p alpha*A[i, p]*B[p, :].
+		if beta == 0 {
+			clear(cr)
+		} else if beta != 1 {
+			for j := range cr {
+				cr[j] *= beta
+			}
+		}
+		for p := 0; p < k; p++ {
+			var av T
+			if transA {
+				av = a[p*lda+i]
+			} else {
+				av = a[i*lda+p]
+			}
+			av *= alpha
+			br := b[p*ldb : p*ldb+n]
+			for j, bv := range br {
+				cr[j] += av * bv
+			}
+		}
+	}
+}
+
+// checkArgs panics on invalid arguments, in the manner of BLAS xerbla.
+func checkArgs(transA, transB bool, m, n, k, lenA, lda, lenB, ldb, lenC, ldc int) {
+	if m < 0 {
+		panic(fmt.Sprintf("gemm: negative m = %d", m))
+	}
+	if n < 0 {
+		panic(fmt.Sprintf("gemm: negative n = %d", n))
+	}
+	if k < 0 {
+		panic(fmt.Sprintf("gemm: negative k = %d", k))
+	}
+	// Stored shapes (rows × cols) of a and b.
+	ar, ac := m, k
+	if transA {
+		ar, ac = k, m
+	}
+	br, bc := k, n
+	if transB {
+		br, bc = n, k
+	}
+	if lda < max(1, ac) {
+		panic(fmt.Sprintf("gemm: lda = %d too small for a %d×%d matrix a (transA = %t)", lda, ar, ac, transA))
+	}
+	if ldb < max(1, bc) {
+		panic(fmt.Sprintf("gemm: ldb = %d too small for a %d×%d matrix b (transB = %t)", ldb, br, bc, transB))
+	}
+	if ldc < max(1, n) {
+		panic(fmt.Sprintf("gemm: ldc = %d too small for a %d×%d matrix c", ldc, m, n))
+	}
+	if need := minLen(ar, ac, lda); lenA < need {
+		panic(fmt.Sprintf("gemm: len(a) = %d too short for a %d×%d matrix with lda = %d (need %d)", lenA, ar, ac, lda, need))
+	}
+	if need := minLen(br, bc, ldb); lenB < need {
+		panic(fmt.Sprintf("gemm: len(b) = %d too short for a %d×%d matrix with ldb = %d (need %d)", lenB, br, bc, ldb, need))
+	}
+	if need := minLen(m, n, ldc); lenC < need {
+		panic(fmt.Sprintf("gemm: len(c) = %d too short for a %d×%d matrix with ldc = %d (need %d)", lenC, m, n, ldc, need))
+	}
+}
+
+// minLen is the number of elements a rows×cols matrix with row stride ld
+// spans: (rows-1)*ld + cols, or 0 when it is empty.
+func minLen(rows, cols, ld int) int {
+	if rows == 0 || cols == 0 {
+		return 0
+	}
+	return (rows-1)*ld + cols
+}
