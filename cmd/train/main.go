@@ -67,7 +67,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, *flag.FlagSet, error) 
 	fs.BoolVar(&f.resume, "resume", false, "continue the interrupted run in -out from its last/ checkpoint")
 	fs.BoolVar(&f.overwrite, "overwrite", false, "allow -out to hold an earlier run (its checkpoints are replaced)")
 	fs.StringVar(&f.device, "device", "cpu", "`cpu` or cuda (cuda needs a binary built with -tags gpu)")
-	fs.IntVar(&f.steps, "steps", 0, "training steps (default: the config's recommendation, 2400 for the default model)")
+	fs.IntVar(&f.steps, "steps", 0, "training steps (default: the config's recommendation, 4000 for the default model)")
 	fs.IntVar(&f.batch, "batch", o.Batch, "sequences per step")
 	fs.Float64Var(&f.lr, "lr", o.LR, "peak learning rate (linear warm-up, then linear decay to 0)")
 	fs.Float64Var(&f.warmup, "warmup", o.WarmupFrac, "share of the steps spent warming up")
@@ -102,7 +102,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, *flag.FlagSet, error) 
 
 // recommendedSteps is the default step count for a model size: what trains
 // the default model in about 10 minutes on 2 CPU cores.
-const recommendedSteps = 2400
+const recommendedSteps = 4000
 
 func run(args []string, stdout, stderr io.Writer) error {
 	f, fs, err := parseFlags(args, stderr)
