@@ -1,0 +1,408 @@
+package main
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"image/png"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"gorgonia.org/tensor"
+
+	"github.com/infoscale/gaualpha/layers"
+	"github.com/infoscale/gaualpha/tokenizer"
+	"github.com/infoscale/gaualpha/train"
+)
+
+const letters = "abcdefghijklmnopqrstuvwxyz"
+
+// writeCorpus writes 12 random documents of 150..400 letters, in two styles
+// (so that the test-set clustering has something to find).
+func writeCorpus(t *testing.T, dir string) string {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(1, 2))
+	var sb strings.Builder
+	for d := 0; d < 12; d++ {
+		alpha := letters[:13]
+		if d%2 == 1 {
+			alpha = letters[13:]
+		}
+		n := 150 + rng.IntN(250)
+		doc := make([]byte, n)
+		for i := range doc {
+			doc[i] = alpha[rng.IntN(len(alpha))]
+		}
+		b, _ := json.Marshal(map[string]string{"id": fmt.Sprintf("doc%02d", d), "text": string(doc)})
+		sb.Write(b)
+		sb.WriteByte('\n')
+	}
+	path := filepath.Join(dir, "c.jsonl")
+	if err := os.WriteFile(path, []byte(sb.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// tinyConfig is a two-layer model small enough for tests.
+func tinyConfig(v *tokenizer.Vocab, cosscale float64) layers.Config {
+	cfg := layers.DefaultConfig()
+	cfg.VocabSize, cfg.HiddenSize, cfg.IntermediateSize, cfg.KeySize, cfg.NumLayers, cfg.TrainLength = v.Size(), 16, 24, 8, 2, 16
+	cfg.CosScale = cosscale
+	return cfg
+}
+
+// writeCheckpoint saves a randomly initialised tiny model; edit may change
+// its parameters first.
+func writeCheckpoint(t *testing.T, dir string, cosscale float64, seed uint64, edit func(*layers.Params)) string {
+	t.Helper()
+	v, err := tokenizer.Build(slices.Values([]string{letters}), 1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := tinyConfig(v, cosscale)
+	p := layers.InitParams(cfg, tensor.Float32, rand.New(rand.NewPCG(seed, 3)))
+	// Random ScaleOffset gains make q and k differ from each other.
+	rng := rand.New(rand.NewPCG(seed, 4))
+	for _, lp := range p.Layers {
+		for _, g := range [][]float32{lp.GammaQ.Data().([]float32), lp.GammaK.Data().([]float32)} {
+			for i := range g {
+				g[i] = float32(0.5 + rng.Float64()*20)
+			}
+		}
+	}
+	if edit != nil {
+		edit(p)
+	}
+	path := filepath.Join(dir, fmt.Sprintf("ck%g", cosscale), "best")
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := train.Save(path, cfg, v, p, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+type fixtureSet struct {
+	corpus string
+	// plain has no CosScale; cos are CosScale 2, 8, 32.
+	plain string
+	cos   []string
+}
+
+func fixture(t *testing.T) fixtureSet {
+	t.Helper()
+	dir := t.TempDir()
+	f := fixtureSet{corpus: writeCorpus(t, dir), plain: writeCheckpoint(t, dir, 0, 1, nil)}
+	for i, s := range []float64{32, 2, 8} { // out of order on purpose
+		f.cos = append(f.cos, writeCheckpoint(t, dir, s, uint64(10+i), nil))
+	}
+	return f
+}
+
+func runAnalyze(args ...string) (string, string, error) {
+	var out, errb bytes.Buffer
+	err := run(args, &out, &errb)
+	return out.String(), errb.String(), err
+}
+
+// checkPNG decodes a PNG and checks its size in pixels.
+func checkPNG(t *testing.T, path string, w, h int) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	if b := img.Bounds(); b.Dx() != w || b.Dy() != h {
+		t.Errorf("%s: %dx%d pixels, want %dx%d", path, b.Dx(), b.Dy(), w, h)
+	}
+	// Not blank: more than one colour.
+	b := img.Bounds()
+	first := img.At(b.Min.X, b.Min.Y)
+	for y := b.Min.Y; y < b.Max.Y; y += 3 {
+		for x := b.Min.X; x < b.Max.X; x += 3 {
+			if img.At(x, y) != first {
+				return
+			}
+		}
+	}
+	t.Errorf("%s is a single colour", path)
+}
+
+// readCSV returns the header and rows of a CSV file.
+func readCSV(t *testing.T, path string) ([]string, [][]string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil || len(recs) == 0 {
+		t.Fatalf("%s: %v (%d records)", path, err, len(recs))
+	}
+	return recs[0], recs[1:]
+}
+
+// column returns the values of a named column.
+func column(t *testing.T, header []string, rows [][]string, name string) []string {
+	t.Helper()
+	c := slices.Index(header, name)
+	if c < 0 {
+		t.Fatalf("no column %q in %v", name, header)
+	}
+	var out []string
+	for _, r := range rows {
+		out = append(out, r[c])
+	}
+	return out
+}
+
+func TestEntropyEndToEnd(t *testing.T) {
+	f := fixture(t)
+	out := t.TempDir()
+	stdout, _, err := runAnalyze("entropy", "-ckpt", f.plain, "-corpus", f.corpus, "-lengths", "16,64,32", "-docs", "2", "-out", out, "-quiet", "-dpi", "50")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"entropy.png", "entropy_layers.png", "entropy.csv"} {
+		if !strings.Contains(stdout, filepath.Join(out, name)) {
+			t.Errorf("output does not name %s:\n%s", name, stdout)
+		}
+	}
+	checkPNG(t, filepath.Join(out, "entropy.png"), 300, 200)
+	checkPNG(t, filepath.Join(out, "entropy_layers.png"), 330, 140) // 2 layers: 1×2 panels of 3.3×2.8 in at 50 dpi
+	h, rows := readCSV(t, filepath.Join(out, "entropy.csv"))
+	if !slices.Equal(h, []string{"norm", "layer", "length", "mean_entropy", "std", "rows", "ln_n"}) {
+		t.Errorf("header %v", h)
+	}
+	if len(rows) != 3*3*3 { // norms × lengths × (2 layers + all)
+		t.Errorf("%d rows", len(rows))
+	}
+	// Every row of 2 documents × L, pooled over 2 layers.
+	for _, r := range rows {
+		if r[1] == "all" && r[2] == "64" && r[5] != "256" {
+			t.Errorf("row %v: want 256 rows counted", r)
+		}
+	}
+	if !strings.Contains(stdout, "| 64 | 4.159 |") {
+		t.Errorf("table:\n%s", stdout)
+	}
+}
+
+func TestCommandsEndToEnd(t *testing.T) {
+	f := fixture(t)
+	all := strings.Join(append([]string{f.plain}, f.cos...), ",")
+	cases := []struct {
+		args  []string
+		files map[string][2]int // PNG sizes at -dpi 50
+		csvs  map[string]int    // data rows
+		want  string            // in stdout
+	}{
+		{
+			args:  []string{"eta", "-ckpt", all, "-L", "48", "-docs", "2"},
+			files: map[string][2]int{"eta_hist.png": {500, 200}, "eta_layers.png": {330, 140}, "eta_peak.png": {400, 200}},
+			csvs:  map[string]int{"eta_hist.csv": 4 * 3 * 200, "eta_peak.csv": 4 * 3},
+			want:  "| ck32/best | 32 |",
+		},
+		{
+			args:  []string{"heatmap", "-ckpt", all, "-L", "40", "-layer", "1"},
+			files: map[string][2]int{"heatmap.png": {395, 200}}, // max(6, 1.7·4+1.1) = 7.9 in
+			csvs:  map[string]int{"heatmap.csv": 8},
+		},
+		{
+			args:  []string{"band", "-ckpt", all, "-L", "40", "-w", "4", "-docs", "2"},
+			files: map[string][2]int{"band.png": {400, 200}, "band_w.png": {400, 200}},
+			csvs:  map[string]int{"band.csv": 5 * 3 * 6}, // (4 models + window) × (2 layers + all) × ws {0,1,2,4,8,16}
+			want:  "| windowed attention (w = 4) | | 1.0000 |",
+		},
+		{
+			args:  []string{"testset", "-corpus", f.corpus, "-split", "all", "-n", "4", "-clusters", "2", "-min-len", "200", "-neighbors", "3"},
+			files: map[string][2]int{"testset.png": {400, 225}},
+			csvs:  map[string]int{"testset.csv": 12},
+			want:  "12 documents (all split), 2 clusters of sizes [6 6]; drawn per cluster [2 2]",
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.args[0], func(t *testing.T) {
+			out := t.TempDir()
+			args := append(slices.Clone(c.args), "-out", out, "-quiet", "-dpi", "50")
+			if c.args[0] != "testset" {
+				args = append(args, "-corpus", f.corpus)
+			}
+			stdout, _, err := runAnalyze(args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(stdout, c.want) {
+				t.Errorf("stdout lacks %q:\n%s", c.want, stdout)
+			}
+			for name, size := range c.files {
+				if !strings.Contains(stdout, "wrote "+filepath.Join(out, name)) {
+					t.Errorf("stdout does not name %s", name)
+				}
+				checkPNG(t, filepath.Join(out, name), size[0], size[1])
+			}
+			for name, n := range c.csvs {
+				_, rows := readCSV(t, filepath.Join(out, name))
+				if len(rows) != n {
+					t.Errorf("%s: %d rows, want %d", name, len(rows), n)
+				}
+			}
+		})
+	}
+}
+
+// The heat map columns follow CosScale, and the eta table too.
+func TestModelsOrderedByCosScale(t *testing.T) {
+	f := fixture(t)
+	out := t.TempDir()
+	if _, _, err := runAnalyze("heatmap", "-ckpt", strings.Join(f.cos, ","), "-corpus", f.corpus, "-L", "20", "-out", out, "-quiet", "-dpi", "30"); err != nil {
+		t.Fatal(err)
+	}
+	h, rows := readCSV(t, filepath.Join(out, "heatmap.csv"))
+	got := column(t, h, rows, "cosscale")
+	if want := []string{"2", "2", "8", "8", "32", "32"}; !slices.Equal(got, want) {
+		t.Errorf("cosscale column %v, want %v", got, want)
+	}
+	if got := column(t, h, rows, "rope"); !slices.Equal(got[:2], []string{"before", "after"}) {
+		t.Errorf("rope column %v", got)
+	}
+}
+
+func TestCurvesEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	type res struct {
+		Length   int     `json:"length"`
+		Accuracy float64 `json:"accuracy"`
+		Loss     float64 `json:"loss"`
+	}
+	type row struct {
+		Base      string  `json:"base"`
+		CosScale  float64 `json:"cosscale"`
+		Method    string  `json:"method"`
+		Norm      string  `json:"norm"`
+		FineTuned bool    `json:"fine_tuned"`
+		Results   []res   `json:"results"`
+	}
+	var rows []row
+	for _, base := range []struct {
+		dir string
+		s   float64
+	}{{"runs/base16/best", 16}, {"runs/base/best", 0}} {
+		for m, method := range []string{"rope", "pi", "window"} {
+			for n, norm := range []string{"softmax", "infoscale"} {
+				r := row{Base: base.dir, CosScale: base.s, Method: method, Norm: norm, FineTuned: method == "pi"}
+				for k, L := range []int{128, 256, 512} {
+					r.Results = append(r.Results, res{L, 0.5 - 0.1*float64(k) + 0.01*float64(m+n), 2 + float64(k)})
+				}
+				rows = append(rows, r)
+			}
+		}
+	}
+	b, _ := json.Marshal(map[string]any{"protocol": "fast", "train_length": 64, "rows": rows})
+	suite := filepath.Join(dir, "suite.json")
+	os.WriteFile(suite, b, 0o644)
+	out := filepath.Join(dir, "out")
+	stdout, _, err := runAnalyze("curves", "-suite", suite, "-out", out, "-dpi", "40")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 2 bases + legend column: 3·2+1.9 = 7.9 in; 2 norms: 2.6·2+0.2 = 5.4 in.
+	for _, name := range []string{"curves_accuracy.png", "curves_loss.png"} {
+		checkPNG(t, filepath.Join(out, name), 316, 216)
+		if !strings.Contains(stdout, name) {
+			t.Errorf("stdout does not name %s", name)
+		}
+	}
+	h, data := readCSV(t, filepath.Join(out, "curves.csv"))
+	if len(data) != 2*3*2*3 {
+		t.Errorf("%d CSV rows", len(data))
+	}
+	if got := column(t, h, data, "fine_tuned"); got[6] != "true" || got[0] != "false" {
+		t.Errorf("fine_tuned column %v", got)
+	}
+}
+
+func TestErrorsAreOneLine(t *testing.T) {
+	f := fixture(t)
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.json")
+	os.WriteFile(bad, []byte(`{"rows": []}`), 0o644)
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{nil, "no subcommand"},
+		{[]string{"plot"}, `unknown subcommand "plot"`},
+		{[]string{"entropy"}, "-ckpt is required"},
+		{[]string{"entropy", "-ckpt", filepath.Join(dir, "none")}, "no such file"},
+		{[]string{"entropy", "-ckpt", f.plain + "," + f.cos[0]}, "one checkpoint"},
+		{[]string{"entropy", "-ckpt", f.plain, "-norm", "sparsemax"}, "unknown normalisation"},
+		{[]string{"entropy", "-ckpt", f.plain, "-lengths", "1"}, "-lengths"},
+		{[]string{"entropy", "-ckpt", f.plain, "-docs", "0", "-corpus", f.corpus}, "-docs"},
+		{[]string{"entropy", "-ckpt", f.plain, "-dpi", "0"}, "-dpi"},
+		{[]string{"entropy", "extra"}, "unexpected argument"},
+		{[]string{"eta", "-ckpt", f.plain, "-smooth", "-1"}, "-smooth"},
+		{[]string{"heatmap", "-ckpt", f.plain, "-layer", "2", "-corpus", f.corpus}, "-layer 2"},
+		{[]string{"heatmap", "-ckpt", f.plain, "-doc", "10"}, "-doc"},
+		{[]string{"band", "-ckpt", f.plain, "-w", "-1"}, "-w"},
+		{[]string{"band", "-ckpt", f.plain, "-ws", "a"}, "-ws"},
+		{[]string{"curves", "-suite", bad}, "no rows"},
+		{[]string{"curves", "-suite", filepath.Join(dir, "none.json")}, "no such file"},
+		{[]string{"testset", "-split", "train"}, "-split"},
+		{[]string{"testset", "-corpus", filepath.Join(dir, "none.jsonl")}, "no such file"},
+		{[]string{"entropy", "-nope"}, "flag provided but not defined"},
+	}
+	for _, c := range cases {
+		args := c.args
+		if len(args) > 1 {
+			args = append(slices.Clone(args), "-out", filepath.Join(dir, "out"))
+		}
+		_, _, err := runAnalyze(args...)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: got %v, want an error containing %q", c.args, err, c.want)
+			continue
+		}
+		if strings.Contains(oneLine(err), "\n") {
+			t.Errorf("%v: error spans lines", c.args)
+		}
+	}
+}
+
+func TestHelpListsFlags(t *testing.T) {
+	_, stderr, err := runAnalyze("-h")
+	if err == nil || !strings.Contains(stderr, "heatmap") || !strings.Contains(stderr, "testset") {
+		t.Errorf("analyze -h: %v\n%s", err, stderr)
+	}
+	want := map[string][]string{
+		"entropy": {"-ckpt", "-lengths", "-norm", "-docs", "-corpus", "-out", "-dpi", "-quiet"},
+		"eta":     {"-ckpt", "-L", "-docs", "-smooth"},
+		"heatmap": {"-ckpt", "-L", "-layer", "-doc"},
+		"band":    {"-ckpt", "-L", "-w", "-ws", "-norm"},
+		"curves":  {"-suite"},
+		"testset": {"-corpus", "-ckpt", "-split", "-n", "-clusters", "-min-len", "-features", "-neighbors", "-seed"},
+	}
+	for sub, flags := range want {
+		_, stderr, err := runAnalyze(sub, "-h")
+		if err == nil {
+			t.Errorf("%s -h: no ErrHelp", sub)
+		}
+		for _, fl := range flags {
+			if !strings.Contains(stderr, "  "+fl+" ") && !strings.Contains(stderr, "  "+fl+"\n") {
+				t.Errorf("%s -h does not document %s:\n%s", sub, fl, stderr)
+			}
+		}
+	}
+}

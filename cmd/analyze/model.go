@@ -1,0 +1,178 @@
+package main
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/infoscale/gaualpha/attn"
+	"github.com/infoscale/gaualpha/corpus"
+	"github.com/infoscale/gaualpha/eval"
+	"github.com/infoscale/gaualpha/kernels/cpu"
+	"github.com/infoscale/gaualpha/layers"
+	"github.com/infoscale/gaualpha/train"
+)
+
+// checkpoint is a loaded checkpoint and the directory it came from.
+type checkpoint struct {
+	dir string
+	*train.Checkpoint
+}
+
+// name is a short label: the directory, with a trailing best/ or last/
+// folded into its parent ("runs/cos16/best" -> "cos16/best").
+func (c checkpoint) name() string { return shortName(c.dir) }
+
+// shortName is the last element of a checkpoint path, with a trailing best/
+// or last/ folded into its parent.
+func shortName(dir string) string {
+	d := filepath.Clean(dir)
+	base := filepath.Base(d)
+	if base == "best" || base == "last" {
+		return filepath.Base(filepath.Dir(d)) + "/" + base
+	}
+	return base
+}
+
+// label names a model by its CosScale for legends.
+func (c checkpoint) label() string {
+	if c.Config.CosScale > 0 {
+		return "s=" + strconv.FormatFloat(c.Config.CosScale, 'g', -1, 64)
+	}
+	return "no CosScale"
+}
+
+// loadCheckpoints loads a comma-separated list of checkpoint directories.
+func loadCheckpoints(list string) ([]checkpoint, error) {
+	var out []checkpoint
+	for _, d := range strings.Split(list, ",") {
+		d = strings.TrimSpace(d)
+		if d == "" {
+			continue
+		}
+		ck, err := train.Load(d)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, checkpoint{dir: d, Checkpoint: ck})
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("-ckpt is required (a checkpoint directory such as runs/<run>/best, or several separated by commas)")
+	}
+	return out, nil
+}
+
+// byCosScale sorts checkpoints by CosScale (stable: ties keep their order).
+func byCosScale(cks []checkpoint) {
+	slices.SortStableFunc(cks, func(a, b checkpoint) int { return cmp.Compare(a.Config.CosScale, b.Config.CosScale) })
+}
+
+// testDocuments returns n tokenised test documents of the corpus's
+// validation split, at least minLen tokens long where possible (the
+// evaluation's test set, eval.TestDocuments).
+func testDocuments(corpusPath string, ck checkpoint, n, minLen int) ([][]int, []string, error) {
+	if n < 1 {
+		return nil, nil, fmt.Errorf("-docs %d must be at least 1", n)
+	}
+	all, err := corpus.Open(corpusPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	return eval.TestDocuments(all, ck.Vocab, n, minLen)
+}
+
+// forward is a model built for one sequence of length L under one attention
+// policy, keeping every layer's attention inputs.
+type forward struct {
+	L int
+	m *layers.Model
+}
+
+func newForward(ck checkpoint, pol attn.Policy, L int) (*forward, error) {
+	if L < 2 {
+		return nil, fmt.Errorf("length %d must be at least 2", L)
+	}
+	m, err := layers.Build(ck.Config, ck.Params, layers.Options{
+		Shape: layers.Shape{B: 1, L: L, M: 1}, Policy: pol, KeepLayerInputs: true,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &forward{L: L, m: m}, nil
+}
+
+// run runs the model on doc tiled or cut to L tokens (no token masked).
+func (f *forward) run(doc []int) error {
+	if len(doc) == 0 {
+		return fmt.Errorf("empty document")
+	}
+	return f.m.Run(&layers.Batch{IDs: eval.Tile(doc, f.L), Select: []int{0}})
+}
+
+// attention returns layer l's attention kernel from the last run and its
+// forward output (O and the row log-sum-exp, for RowStats).
+func (f *forward) attention(l int) (*cpu.Attention[float32], []float32, error) {
+	a, err := f.m.LayerAttention(l)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := make([]float32, a.B*a.L*a.OutWidth())
+	if err := a.Forward(out); err != nil {
+		return nil, nil, fmt.Errorf("layer %d: %w", l, err)
+	}
+	return a, out, nil
+}
+
+// moments accumulates a mean and a standard deviation (population) of the
+// finite values added.
+type moments struct {
+	n        int
+	mean, m2 float64
+}
+
+func (m *moments) add(x float64) {
+	if x != x { // NaN: a padding row
+		return
+	}
+	m.n++
+	d := x - m.mean
+	m.mean += d / float64(m.n)
+	m.m2 += d * (x - m.mean)
+}
+
+func (m *moments) addAll(xs []float64) {
+	for _, x := range xs {
+		m.add(x)
+	}
+}
+
+func (m moments) std() float64 {
+	if m.n == 0 {
+		return 0
+	}
+	return math.Sqrt(m.m2 / float64(m.n))
+}
+
+// parseInts parses a comma-separated list of integers of at least lo.
+func parseInts(s, flagName string, lo int) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil || n < lo {
+			return nil, fmt.Errorf("-%s: bad value %q in %q (want integers >= %d, comma-separated)", flagName, f, s, lo)
+		}
+		out = append(out, n)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("-%s: no values in %q", flagName, s)
+	}
+	return out, nil
+}

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"fmt"
+	"image/color"
+	"io"
+	"strconv"
+	"strings"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+
+	"github.com/infoscale/gaualpha/corpus"
+	"github.com/infoscale/gaualpha/testset"
+	"github.com/infoscale/gaualpha/tokenizer"
+	"github.com/infoscale/gaualpha/train"
+)
+
+func runTestset(args []string, stdout, stderr io.Writer) error {
+	fs, c := newFlags("testset", "[flags]",
+		"The paper's test-set selection (figure 1): spectral clustering of the documents'\n"+
+			"TF-IDF character-frequency vectors (k-nearest-neighbour cosine graph, normalised\n"+
+			"Laplacian, k-means) and a stratified random sample proportional to the cluster\n"+
+			"sizes, preferring documents of at least -min-len tokens (package testset). Plots\n"+
+			"the documents on the first two principal components of their features, coloured\n"+
+			"by cluster, the selected ones ringed. Writes testset.png and testset.csv and\n"+
+			"prints the selected document ids.", stderr)
+	corpusPath := fs.String("corpus", "embedded", "`path` of the corpus (see cmd/train -h for the formats)")
+	ckpt := fs.String("ckpt", "", "checkpoint `dir` whose vocab.txt tokenises the documents (default: a vocabulary of every character of the documents)")
+	split := fs.String("split", "val", "documents to cluster: val (the validation split, the last 20%, where the evaluation's test set comes from) or all")
+	n := fs.Int("n", 10, "number of documents to select")
+	clusters := fs.Int("clusters", testset.DefaultClusters, "number of spectral clusters")
+	minLen := fs.Int("min-len", 4096, "preferred minimum length in tokens (the longest evaluation length)")
+	features := fs.Int("features", testset.DefaultFeatures, "number of most frequent characters used as features")
+	neighbors := fs.Int("neighbors", testset.DefaultNeighbors, "k of the k-nearest-neighbour similarity graph")
+	seed := fs.Uint64("seed", 42, "seed of k-means and of the sampling")
+	if err := c.parse(fs, args); err != nil {
+		return err
+	}
+	if *n < 1 || *clusters < 1 || *features < 1 || *neighbors < 1 || *minLen < 0 {
+		return fmt.Errorf("-n, -clusters, -features and -neighbors must be at least 1 and -min-len at least 0")
+	}
+	all, err := corpus.Open(*corpusPath)
+	if err != nil {
+		return err
+	}
+	docs := all
+	switch *split {
+	case "val":
+		if _, val := corpus.Split(all, 0.8); len(val) > 0 {
+			docs = val
+		}
+	case "all":
+	default:
+		return fmt.Errorf("-split %q: want val or all", *split)
+	}
+	var v *tokenizer.Vocab
+	if *ckpt != "" {
+		ck, err := train.Load(*ckpt)
+		if err != nil {
+			return err
+		}
+		v = ck.Vocab
+	} else {
+		v, err = tokenizer.Build(func(yield func(string) bool) {
+			for _, d := range docs {
+				if !yield(d.Text) {
+					return
+				}
+			}
+		}, 1, 0)
+		if err != nil {
+			return err
+		}
+	}
+	sel, info, err := testset.Select(docs, v, testset.Options{N: *n, Clusters: *clusters, MinLen: *minLen, Seed: *seed,
+		Features: *features, Neighbors: *neighbors})
+	if err != nil {
+		return err
+	}
+	out := &outputs{dir: c.out}
+	if err := writeCSV(out.path("testset.csv"), []string{"index", "id", "tokens", "cluster", "pc1", "pc2", "selected"}, testsetCSV(docs, info)); err != nil {
+		return err
+	}
+	p, err := testsetPlot(info, *split)
+	if err != nil {
+		return err
+	}
+	if err := newFigure(8, 4.5, c.dpi).savePlotSideLegend(out.path("testset.png"), p); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%d documents (%s split), %d clusters of sizes %v; drawn per cluster %v\nselected:", len(docs), *split, len(info.Sizes), info.Sizes, info.Quotas)
+	for i, d := range sel {
+		fmt.Fprintf(stdout, " %s (%d tokens, cluster %d)", d.ID, info.Tokens[info.Selected[i]], info.Labels[info.Selected[i]])
+		if i < len(sel)-1 {
+			fmt.Fprint(stdout, ",")
+		}
+	}
+	fmt.Fprintln(stdout)
+	out.print(stdout)
+	return nil
+}
+
+func testsetCSV(docs []corpus.Document, info testset.Info) [][]string {
+	selected := make(map[int]bool)
+	for _, i := range info.Selected {
+		selected[i] = true
+	}
+	var rows [][]string
+	for i, d := range docs {
+		rows = append(rows, []string{strconv.Itoa(i), d.ID, strconv.Itoa(info.Tokens[i]), strconv.Itoa(info.Labels[i]),
+			ff(info.PCA[i][0]), ff(info.PCA[i][1]), strconv.FormatBool(selected[i])})
+	}
+	return rows
+}
+
+// testsetPlot scatters the documents on their first two principal
+// components, one colour per cluster, the selected ones ringed.
+func testsetPlot(info testset.Info, split string) (*plot.Plot, error) {
+	p := newPlot(fmt.Sprintf("Spectral clusters and the stratified test set (%s split)", split),
+		fmt.Sprintf("PC1 (%.0f%% of variance)", 100*info.Explained[0]), fmt.Sprintf("PC2 (%.0f%% of variance)", 100*info.Explained[1]))
+	p.Legend.TextStyle.Font.Size = vg.Points(7)
+	for cl, size := range info.Sizes {
+		var xys plotter.XYs
+		for i, l := range info.Labels {
+			if l == cl {
+				xys = append(xys, plotter.XY{X: info.PCA[i][0], Y: info.PCA[i][1]})
+			}
+		}
+		sc, err := plotter.NewScatter(xys)
+		if err != nil {
+			return nil, err
+		}
+		sc.Color = colorAt(cl)
+		sc.Shape = draw.CircleGlyph{}
+		sc.Radius = vg.Points(2)
+		p.Add(sc)
+		p.Legend.Add(fmt.Sprintf("cluster %d (%d documents, %d drawn)", cl, size, info.Quotas[cl]), sc)
+	}
+	var xys plotter.XYs
+	for _, i := range info.Selected {
+		xys = append(xys, plotter.XY{X: info.PCA[i][0], Y: info.PCA[i][1]})
+	}
+	if len(xys) > 0 {
+		sc, err := plotter.NewScatter(xys)
+		if err != nil {
+			return nil, err
+		}
+		sc.Color = color.Black
+		sc.Shape = draw.RingGlyph{}
+		sc.Radius = vg.Points(5)
+		p.Add(sc)
+		p.Legend.Add(strings.TrimSpace(fmt.Sprintf("selected (%d)", len(xys))), sc)
+	}
+	return p, nil
+}
