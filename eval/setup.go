@@ -8,6 +8,7 @@ import (
 	"github.com/infoscale/gaualpha/attn"
 	"github.com/infoscale/gaualpha/corpus"
 	"github.com/infoscale/gaualpha/layers"
+	"github.com/infoscale/gaualpha/testset"
 	"github.com/infoscale/gaualpha/tokenizer"
 )
 
@@ -41,16 +42,44 @@ func ParseLengths(s string) ([]int, error) {
 	return ls, nil
 }
 
+// Test-set selection rules for TestDocumentsBy.
+const (
+	// TestSetLong takes n long documents evenly spaced in corpus order
+	// (corpus.SelectTestSet); the default.
+	TestSetLong = "long"
+	// TestSetSpectral is the paper's selection: spectral clustering of
+	// character-frequency features and stratified sampling (package
+	// testset).
+	TestSetSpectral = "spectral"
+)
+
 // TestDocuments picks the extrapolation test set from the validation part
 // of a corpus (the documents after the first 80%): n documents of at least
 // minLen tokens where possible (corpus.SelectTestSet), tokenised without
 // special tokens.
 func TestDocuments(docs []corpus.Document, v *tokenizer.Vocab, n, minLen int) ([][]int, []string, error) {
+	return TestDocumentsBy(TestSetLong, docs, v, n, minLen, 42)
+}
+
+// TestDocumentsBy is TestDocuments with the selection rule named: "long" or
+// "spectral" (seeded).
+func TestDocumentsBy(rule string, docs []corpus.Document, v *tokenizer.Vocab, n, minLen int, seed uint64) ([][]int, []string, error) {
 	_, val := corpus.Split(docs, 0.8)
 	if len(val) == 0 {
 		val = docs
 	}
-	sel := corpus.SelectTestSet(val, n, minLen, func(s string) int { return len(v.Encode(s)) })
+	var sel []corpus.Document
+	switch rule {
+	case TestSetLong, "":
+		sel = corpus.SelectTestSet(val, n, minLen, func(s string) int { return len(v.Encode(s)) })
+	case TestSetSpectral:
+		var err error
+		if sel, _, err = testset.Spectral(val, v, n, testset.DefaultClusters, minLen, seed); err != nil {
+			return nil, nil, fmt.Errorf("spectral test-set selection: %w", err)
+		}
+	default:
+		return nil, nil, fmt.Errorf("unknown test-set rule %q (want long or spectral)", rule)
+	}
 	var out [][]int
 	var ids []string
 	for _, d := range sel {

@@ -50,6 +50,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	stride := fs.Int("stride", 32, "fast protocol: distance between masked tokens")
 	offsets := fs.Int("offsets", 4, "fast protocol: passes per document (offsets of the masked grid)")
 	docs := fs.Int("docs", 10, "number of test documents (the paper uses 10)")
+	rule := fs.String("testset", eval.TestSetLong, "test-set selection: long (long documents evenly spaced in the validation split) or spectral (the paper's spectral clustering and stratified sampling)")
 	jsonOut := fs.Bool("json", false, "print the report as JSON instead of a markdown table")
 	dev := fs.String("device", "cpu", "`cpu` or cuda (cuda needs a binary built with -tags gpu)")
 	budget := fs.Float64("max-memory", 8, "refuse lengths whose forward pass needs more than this many GiB")
@@ -99,7 +100,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	testDocs, ids, err := eval.TestDocuments(all, ck.Vocab, *docs, slices.Max(ls))
+	testDocs, ids, err := eval.TestDocumentsBy(*rule, all, ck.Vocab, *docs, slices.Max(ls), 42)
 	if err != nil {
 		return err
 	}

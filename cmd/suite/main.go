@@ -46,11 +46,11 @@ func main() {
 var fineTuned = map[string]bool{"pi": true, "pose": true, "alibi": true}
 
 type options struct {
-	bases, corpus, out, methods, norms, lengths, protocol string
-	steps, batch, docs, offsets                           int
-	lr                                                    float64
-	seed                                                  uint64
-	quiet                                                 bool
+	bases, corpus, out, methods, norms, lengths, protocol, testset string
+	steps, batch, docs, offsets                                    int
+	lr                                                             float64
+	seed                                                           uint64
+	quiet                                                          bool
 }
 
 func run(args []string, stdout, stderr io.Writer) error {
@@ -65,6 +65,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.lengths, "lengths", "", "evaluation lengths (default 2x..64x n0)")
 	fs.StringVar(&o.protocol, "protocol", "fast", "evaluation protocol: fast or paper (see cmd/eval -h)")
 	fs.IntVar(&o.docs, "docs", 10, "test documents")
+	fs.StringVar(&o.testset, "testset", eval.TestSetLong, "test-set selection: long or spectral (see cmd/eval -h)")
 	fs.IntVar(&o.offsets, "offsets", 4, "fast protocol: passes per document at long lengths")
 	fs.IntVar(&o.steps, "finetune-steps", 1000, "fine-tuning steps of PI, PoSE and ALiBi (the paper: 1000)")
 	fs.IntVar(&o.batch, "batch", 32, "fine-tuning batch")
@@ -156,7 +157,7 @@ func suiteFor(ctx context.Context, base string, docs []corpus.Document, proto ev
 			return nil, nil, err
 		}
 	}
-	testDocs, _, err := eval.TestDocuments(docs, ck.Vocab, o.docs, slices.Max(lengths))
+	testDocs, _, err := eval.TestDocumentsBy(o.testset, docs, ck.Vocab, o.docs, slices.Max(lengths), o.seed)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -77,7 +77,7 @@ func TestSuite(t *testing.T) {
 	}
 	// A second run reuses the finished fine-tunes.
 	stderr.Reset()
-	args = append(args[:len(args)-1]) // drop -quiet to see progress
+	args = args[:len(args)-1] // drop -quiet to see progress
 	if err := run(args, &stdout, &stderr); err != nil {
 		t.Fatal(err)
 	}
