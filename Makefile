@@ -5,7 +5,7 @@
 GO ?= go
 PYTHON_TORCH ?= /usr/bin/python3
 
-.PHONY: all build test test-short vet fmt train eval suite corpus corpus-check vectors pt-export clean
+.PHONY: all build test test-short vet fmt train eval suite reproduce tools corpus corpus-check vectors pt-export clean
 
 all: build test
 
@@ -42,6 +42,17 @@ suite:
 	@test -f $(SUITE_DIR)/base-cos0/best/model.safetensors || $(GO) run ./cmd/train -out $(SUITE_DIR)/base-cos0 -overwrite -no-eval
 	@test -f $(SUITE_DIR)/base-cos$(SUITE_COS)/best/model.safetensors || $(GO) run ./cmd/train -cosscale $(SUITE_COS) -out $(SUITE_DIR)/base-cos$(SUITE_COS) -overwrite -no-eval
 	$(GO) run ./cmd/suite -base $(SUITE_DIR)/base-cos0/best,$(SUITE_DIR)/base-cos$(SUITE_COS)/best -out $(SUITE_DIR)
+
+# The paper's study with one command: models, CosScale sweep, baseline suite,
+# analyses and results/REPORT.md. PROFILE=cpu (default: small models, fast
+# protocol, under 2 hours on 2 cores) or PROFILE=gpu (paper sizes and
+# protocol; needs a -tags gpu build and an NVIDIA GPU).
+PROFILE ?= cpu
+tools:
+	$(GO) build -o bin/ ./cmd/train ./cmd/eval ./cmd/suite ./cmd/analyze ./cmd/reproduce
+
+reproduce: tools
+	bin/reproduce -profile $(PROFILE) -out results
 
 # Regenerate the embedded corpus from Debian's manpages-zh (installs it).
 corpus:

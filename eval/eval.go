@@ -315,7 +315,7 @@ func (r *Report) Describe() string {
 		}
 		proto = fmt.Sprintf("paper protocol (one [MASK] per pass, %s per document)", pos)
 	} else {
-		proto = fmt.Sprintf("fast protocol (every %d-th token masked at once; %d passes per document at offsets spread over the stride, more at short lengths so that at least %d positions per document are scored)",
+		proto = fmt.Sprintf("fast protocol (one token in %d masked per pass; %d passes per document at offsets spread over the stride, more at short lengths so that at least %d positions per document are scored)",
 			r.Stride, r.Offsets, r.MinPerDoc)
 	}
 	return fmt.Sprintf("%s, %d test documents, training length %d, %.0fs", proto, r.Documents, r.TrainLen, r.Seconds)

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/infoscale/gaualpha/layers"
+)
+
+// The whole study on a tiny model: every part runs through the real
+// command-line tools and REPORT.md carries a verdict for every claim.
+func TestReproduceTiny(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the tools and runs the whole pipeline")
+	}
+	dir := t.TempDir()
+	if d := os.Getenv("REPRODUCE_TEST_DIR"); d != "" {
+		dir = d // keep the outputs for inspection
+	}
+	bin := filepath.Join(dir, "bin")
+	build := exec.Command("go", "build", "-o", bin+"/", "../train", "../suite", "../analyze")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the tools: %v\n%s", err, out)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	letters := []rune("abcdefghijklmnopqrstuvwxyz的一是不了人我在有他这中大来上")
+	var sb strings.Builder
+	for d := 0; d < 20; d++ {
+		doc := make([]rune, 3000)
+		for i := range doc {
+			doc[i] = letters[rng.IntN(len(letters))]
+		}
+		b, _ := json.Marshal(map[string]string{"text": string(doc)})
+		sb.Write(b)
+		sb.WriteByte('\n')
+	}
+	corpus := filepath.Join(dir, "c.jsonl")
+	os.WriteFile(corpus, []byte(sb.String()), 0o644)
+	cfg := layers.DefaultConfig()
+	cfg.HiddenSize, cfg.IntermediateSize, cfg.KeySize, cfg.NumLayers = 8, 12, 4, 1
+	b, _ := cfg.Marshal()
+	config := filepath.Join(dir, "config.json")
+	os.WriteFile(config, b, 0o644)
+	out := filepath.Join(dir, "results")
+	args := []string{"-out", out, "-bin", bin, "-corpus", corpus, "-config", config, "-base-steps", "4", "-sweep-steps", "3",
+		"-sweep", "4,16,64", "-finetune-steps", "2", "-docs", "1", "-batch", "4"}
+	var stdout, stderr bytes.Buffer
+	if err := run(args, &stdout, &stderr); err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	report, err := os.ReadFile(filepath.Join(out, "REPORT.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := string(report)
+	if strings.Contains(r, "**not run**") {
+		t.Errorf("a claim was not evaluated:\n%s", r)
+	}
+	for _, want := range []string{"## Verdicts", "analysis/entropy.png", "analysis/heatmap.png", "suite -base", "| cos16 | 16 | 3 |"} {
+		if !strings.Contains(r, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	// A second run skips every finished part.
+	stderr.Reset()
+	if err := run(args, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(stderr.String(), "done already"); n != 11 {
+		t.Errorf("%d parts skipped on the second run, want 11:\n%s", n, stderr.String())
+	}
+}
+
+func TestSpearman(t *testing.T) {
+	if r := spearman([]float64{1, 2, 3, 4}, []float64{10, 20, 30, 40}); r != 1 {
+		t.Errorf("monotone: %v", r)
+	}
+	if r := spearman([]float64{1, 2, 3, 4}, []float64{4, 3, 2, 1}); r != -1 {
+		t.Errorf("reversed: %v", r)
+	}
+	if r := spearman([]float64{1, 2, 3}, []float64{5, 5, 5}); r != 0 {
+		t.Errorf("constant: %v", r)
+	}
+}
+
+func TestBadFlags(t *testing.T) {
+	var o, e bytes.Buffer
+	if err := run([]string{"-profile", "tpu"}, &o, &e); err == nil || !strings.Contains(err.Error(), "unknown profile") {
+		t.Errorf("bad profile: %v", err)
+	}
+	if err := run([]string{"-bin", t.TempDir()}, &o, &e); err == nil || !strings.Contains(err.Error(), "not built") {
+		t.Errorf("missing tools: %v", err)
+	}
+	if err := run([]string{"-sweep", "0,x"}, &o, &e); err == nil || !strings.Contains(err.Error(), "-sweep") {
+		t.Errorf("bad sweep: %v", err)
+	}
+}

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+
+	"github.com/infoscale/gaualpha/layers"
+	"github.com/infoscale/gaualpha/train"
+)
+
+// timing records how long a part took and the command that ran it.
+type timing struct {
+	Command  string  `json:"command"`
+	Seconds  float64 `json:"seconds"`
+	Finished string  `json:"finished"`
+}
+
+func timingsPath(out string) string { return filepath.Join(out, "logs", "timings.json") }
+
+func loadTimings(out string) map[string]timing {
+	t := map[string]timing{}
+	if b, err := os.ReadFile(timingsPath(out)); err == nil {
+		json.Unmarshal(b, &t)
+	}
+	return t
+}
+
+func saveTimings(out string, t map[string]timing) error {
+	b, err := json.MarshalIndent(t, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(timingsPath(out), append(b, '\n'), 0o644)
+}
+
+// readState reads a checkpoint's trainer_state.json.
+func readState(dir string) (*train.State, error) {
+	b, err := os.ReadFile(filepath.Join(dir, train.StateFile))
+	if err != nil {
+		return nil, err
+	}
+	var st train.State
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, err)
+	}
+	return &st, nil
+}
+
+// bestSweepModel returns the best/ directory of the CosScale model with the
+// lowest validation loss: the CosScale base of the suite.
+func bestSweepModel(o options) (string, error) {
+	best, bestLoss := "", math.Inf(1)
+	for _, s := range o.profile.Sweep {
+		dir := filepath.Join(o.modelDir(cosName(s)), "best")
+		st, err := readState(dir)
+		if err != nil || st.BestValLoss == nil {
+			return "", fmt.Errorf("CosScale %g model has no validation loss: %v", s, err)
+		}
+		if *st.BestValLoss < bestLoss {
+			best, bestLoss = dir, *st.BestValLoss
+		}
+	}
+	if best == "" {
+		return "", fmt.Errorf("no CosScale model in the profile")
+	}
+	return best, nil
+}
+
+// writePaperConfig writes the paper-size model configuration (its vocabulary
+// size is a cap; the vocabulary comes from the corpus).
+func writePaperConfig(path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	b, err := layers.PaperConfig().Marshal()
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
+}
