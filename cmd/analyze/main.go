@@ -18,24 +18,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
+
+	"github.com/infoscale/gaualpha/internal/cli"
 )
 
-func main() {
-	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(0)
-		}
-		fmt.Fprintln(os.Stderr, "analyze:", oneLine(err))
-		os.Exit(1)
-	}
-}
-
-// oneLine renders err on a single line.
-func oneLine(err error) string {
-	return strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", " ")), " ")
-}
+func main() { cli.Main("analyze", run) }
 
 // subcommand is one analysis.
 type subcommand struct {

@@ -375,7 +375,7 @@ func TestErrorsAreOneLine(t *testing.T) {
 			t.Errorf("%v: got %v, want an error containing %q", c.args, err, c.want)
 			continue
 		}
-		if strings.Contains(oneLine(err), "\n") {
+		if strings.Contains(err.Error(), "\n") {
 			t.Errorf("%v: error spans lines", c.args)
 		}
 	}

@@ -10,7 +10,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -22,20 +21,13 @@ import (
 
 	"github.com/infoscale/gaualpha/corpus"
 	"github.com/infoscale/gaualpha/eval"
+	"github.com/infoscale/gaualpha/internal/cli"
 	"github.com/infoscale/gaualpha/internal/device"
 	"github.com/infoscale/gaualpha/internal/methodflags"
 	"github.com/infoscale/gaualpha/train"
 )
 
-func main() {
-	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(0)
-		}
-		fmt.Fprintln(os.Stderr, "eval:", strings.ReplaceAll(err.Error(), "\n", " "))
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("eval", run) }
 
 func run(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("eval", flag.ContinueOnError)

@@ -14,7 +14,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -26,17 +25,11 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/infoscale/gaualpha/internal/cli"
 )
 
-func main() {
-	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(0)
-		}
-		fmt.Fprintln(os.Stderr, "reproduce:", strings.ReplaceAll(err.Error(), "\n", " "))
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("reproduce", run) }
 
 // profile fixes the sizes and protocols of a reproduction.
 type profile struct {

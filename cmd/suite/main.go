@@ -12,7 +12,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -24,23 +23,17 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/infoscale/gaualpha/corpus"
 	"gorgonia.org/tensor"
+
+	"github.com/infoscale/gaualpha/corpus"
+	"github.com/infoscale/gaualpha/internal/cli"
 
 	"github.com/infoscale/gaualpha/eval"
 	"github.com/infoscale/gaualpha/layers"
 	"github.com/infoscale/gaualpha/train"
 )
 
-func main() {
-	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(0)
-		}
-		fmt.Fprintln(os.Stderr, "suite:", strings.ReplaceAll(err.Error(), "\n", " "))
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("suite", run) }
 
 // fineTuned lists the methods the paper fine-tunes (spec section 3).
 var fineTuned = map[string]bool{"pi": true, "pose": true, "alibi": true}

@@ -12,7 +12,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -21,7 +20,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
-	"strings"
 	"syscall"
 	"time"
 
@@ -29,6 +27,7 @@ import (
 
 	"github.com/infoscale/gaualpha/corpus"
 	"github.com/infoscale/gaualpha/eval"
+	"github.com/infoscale/gaualpha/internal/cli"
 	"github.com/infoscale/gaualpha/internal/device"
 	"github.com/infoscale/gaualpha/internal/methodflags"
 	"github.com/infoscale/gaualpha/layers"
@@ -36,15 +35,7 @@ import (
 	"github.com/infoscale/gaualpha/train"
 )
 
-func main() {
-	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(0)
-		}
-		fmt.Fprintln(os.Stderr, "train:", strings.ReplaceAll(err.Error(), "\n", " "))
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("train", run) }
 
 type flags struct {
 	config, corpus, out, init, device, evalLengths, protocol                           string
