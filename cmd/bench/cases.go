@@ -1,0 +1,365 @@
+package main
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/infoscale/gaualpha/attn"
+	"github.com/infoscale/gaualpha/corpus"
+	"github.com/infoscale/gaualpha/graph"
+	"github.com/infoscale/gaualpha/kernels/cpu"
+	"github.com/infoscale/gaualpha/layers"
+	"github.com/infoscale/gaualpha/tokenizer"
+	"github.com/infoscale/gaualpha/train"
+)
+
+// Case kinds: what a case builds and times.
+const (
+	kindIdle        = "idle"         // nothing: the process's own footprint
+	kindAttnFwd     = "attn_fwd"     // the fused attention kernel, forward
+	kindAttnBwd     = "attn_bwd"     // the fused attention kernel, backward only
+	kindLayerFwd    = "layer_fwd"    // one GAU layer graph, forward
+	kindLayerFwdBwd = "layer_fwdbwd" // one GAU layer graph, forward and backward
+	kindTrain       = "train"        // a whole training step (train.Trainer.Step)
+	kindEval        = "eval"         // the whole model's forward pass, one masked position
+)
+
+// benchCase is one row of the table. The PyTorch side
+// (scripts/bench_torch.py) has a case of the same name and shape.
+type benchCase struct {
+	Name string
+	Kind string
+	// Model is "paper" (layers.PaperConfig) or "default"
+	// (layers.DefaultConfig, vocabulary from the embedded corpus).
+	Model string
+	B, L  int
+	// Norm overrides the model's normalisation ("infoscale" for the
+	// long-context cases); Method overrides its positional method.
+	Norm, Method string
+	// Warmup runs are not timed; the reported time is the median of Runs.
+	Warmup, Runs int
+	// NoTorch, when set, says why the case has no PyTorch counterpart.
+	NoTorch string
+	// Desc describes the case in the table.
+	Desc string
+
+	// config, when set, replaces the model configuration (tests use tiny
+	// models).
+	config func() layers.Config
+}
+
+// cases lists every case in table order. Keep in step with CASES in
+// scripts/bench_torch.py.
+var cases = []benchCase{
+	{Name: "idle", Kind: kindIdle, Warmup: 0, Runs: 1,
+		Desc: "process footprint only (runtime; Python + torch import)"},
+	{Name: "attn_fwd_1024", Kind: kindAttnFwd, Model: "paper", B: 1, L: 1024, Norm: "infoscale", Warmup: 2, Runs: 10,
+		Desc: "fused attention forward, B=1 L=1024 d=128 e=1536"},
+	{Name: "attn_fwd_4096", Kind: kindAttnFwd, Model: "paper", B: 1, L: 4096, Norm: "infoscale", Warmup: 1, Runs: 5,
+		Desc: "fused attention forward, B=1 L=4096 d=128 e=1536"},
+	{Name: "attn_bwd_1024", Kind: kindAttnBwd, Model: "paper", B: 1, L: 1024, Norm: "infoscale", Warmup: 2, Runs: 10,
+		Desc: "fused attention backward only, B=1 L=1024"},
+	{Name: "layer_fwd", Kind: kindLayerFwd, Model: "paper", B: 8, L: 512, Warmup: 1, Runs: 5,
+		Desc: "one GAU layer forward, paper size, B=8 L=512"},
+	{Name: "layer_fwdbwd", Kind: kindLayerFwdBwd, Model: "paper", B: 8, L: 512, Warmup: 1, Runs: 5,
+		Desc: "one GAU layer forward+backward, paper size, B=8 L=512"},
+	{Name: "train_default", Kind: kindTrain, Model: "default", B: 32, L: 64, Warmup: 3, Runs: 20,
+		Desc: "training step, default model, B=32 L=64 (dropout 0.1, AdamW, clip)"},
+	{Name: "train_paper_b32", Kind: kindTrain, Model: "paper", B: 32, L: 64, Warmup: 1, Runs: 5,
+		Desc: "training step, paper model, B=32 L=64 (dropout 0.1, AdamW, clip)"},
+	{Name: "eval_4096", Kind: kindEval, Model: "paper", B: 1, L: 4096, Norm: "infoscale", Warmup: 1, Runs: 3,
+		Desc: "6-layer paper model forward, B=1 L=4096, one masked position"},
+	{Name: "eval_16384", Kind: kindEval, Model: "paper", B: 1, L: 16384, Norm: "infoscale", Warmup: 0, Runs: 1,
+		Desc: "6-layer paper model forward, B=1 L=16384, one masked position"},
+	{Name: "eval_window_65536", Kind: kindEval, Model: "paper", B: 1, L: 65536, Norm: "infoscale", Method: "window", Warmup: 0, Runs: 1,
+		NoTorch: "eager PyTorch materialises 65536² scores (16 GiB per matrix)",
+		Desc:    "memory check: paper model forward, B=1 L=65536, windowed attention (w=64)"},
+}
+
+// findCase returns the case named name.
+func findCase(name string) (benchCase, bool) {
+	i := slices.IndexFunc(cases, func(c benchCase) bool { return c.Name == name })
+	if i < 0 {
+		return benchCase{}, false
+	}
+	return cases[i], true
+}
+
+// modelConfig returns the case's model configuration with its overrides.
+func (c benchCase) modelConfig() (layers.Config, attn.Policy, error) {
+	var cfg layers.Config
+	switch {
+	case c.config != nil:
+		cfg = c.config()
+	case c.Model == "paper":
+		cfg = layers.PaperConfig()
+	default:
+		cfg = layers.DefaultConfig()
+	}
+	if c.Method != "" {
+		cfg.Method = c.Method
+	}
+	if c.Kind != kindTrain {
+		// Dropout off: only the training steps are timed with it.
+		cfg.HiddenDropout, cfg.AttentionDropout = 0, 0
+	}
+	pol, err := cfg.Policy(c.Norm)
+	if err != nil {
+		return cfg, pol, err
+	}
+	if err := pol.Validate(); err != nil {
+		return cfg, pol, err
+	}
+	return cfg, pol, nil
+}
+
+// prepared is a case ready to run: step runs one timed operation.
+type prepared struct {
+	step func() error
+	// vocab is the vocabulary size the model was built with (the PyTorch
+	// side of the default training case uses the same).
+	vocab int
+}
+
+// prepare builds what a case times (weights, inputs, graph) outside the
+// timed region.
+func prepare(c benchCase) (*prepared, error) {
+	cfg, pol, err := c.modelConfig()
+	if err != nil {
+		return nil, err
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	switch c.Kind {
+	case kindIdle:
+		return &prepared{step: func() error { return nil }}, nil
+	case kindAttnFwd, kindAttnBwd:
+		return prepareAttention(c, cfg, pol, rng)
+	case kindLayerFwd, kindLayerFwdBwd:
+		return prepareLayer(c, cfg, pol, rng)
+	case kindTrain:
+		return prepareTrain(c, cfg)
+	case kindEval:
+		return prepareEval(c, cfg, pol, rng)
+	}
+	return nil, fmt.Errorf("case %s: unknown kind %q", c.Name, c.Kind)
+}
+
+func randn(rng *rand.Rand, n int, scale float64) []float32 {
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64() * scale)
+	}
+	return x
+}
+
+func ones(n int) []float32 {
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = 1
+	}
+	return x
+}
+
+// prepareAttention sets up the fused attention kernel on random X =
+// [u | v | z] (z scaled down for moderate logits, as on the PyTorch side).
+func prepareAttention(c benchCase, cfg layers.Config, pol attn.Policy, rng *rand.Rand) (*prepared, error) {
+	E, D := cfg.IntermediateSize, cfg.KeySize
+	a := &cpu.Attention[float32]{B: c.B, L: c.L, E: E, D: D, GammaQ: ones(D), GammaK: ones(D), Policy: pol}
+	W, rows := a.Width(), c.B*c.L
+	a.X = randn(rng, rows*W, 1)
+	for r := 0; r < rows; r++ {
+		for i := 2 * E; i < W; i++ {
+			a.X[r*W+i] *= 0.3
+		}
+	}
+	out := make([]float32, rows*a.OutWidth())
+	if c.Kind == kindAttnFwd {
+		return &prepared{step: func() error { return a.Forward(out) }}, nil
+	}
+	if err := a.Forward(out); err != nil {
+		return nil, err
+	}
+	dout := randn(rng, rows*a.OutWidth(), 1)
+	dx := make([]float32, (rows+2)*W)
+	return &prepared{step: func() error { return a.Backward(out, dout, dx) }}, nil
+}
+
+// layerGraph is one GAU layer as a graph, assembled from the graph
+// package's ops exactly as layers.Model assembles each of its layers (with
+// dropout off): h' = Norm(h + W_o (u ⊙ attention(X))), X = swish(h W_iᵀ).
+type layerGraph struct {
+	b                 *graph.Builder
+	h, iDense, oDense *G.Node
+	gammaQ, gammaK    *G.Node
+	mask, pos, key    *G.Node
+	cotan             *G.Node // the output's cotangent r (with gradients)
+	out               *G.Node
+	grads             G.Nodes // of ⟨h', r⟩ wrt h, W_i, W_o, γq, γk (with gradients)
+	machine           *graph.Machine
+}
+
+// newLayerGraph builds the layer for a B×L batch of hidden states h (float32,
+// [B·L, hidden]) with weights lp and key mask mask ([B·L], 1 for a real
+// token; nil: no padding); with grad it also builds the gradients of
+// ⟨h', r⟩ for a given cotangent r, through the ops' own backward ops.
+func newLayerGraph(cfg layers.Config, pol attn.Policy, lp layers.LayerParams, B, L int, mask []int, h, r []float32, grad bool) (*layerGraph, error) {
+	hid, e, d := cfg.HiddenSize, cfg.IntermediateSize, cfg.KeySize
+	lg := &layerGraph{b: graph.NewBuilder()}
+	b := lg.b
+	ints := func(name string, v []int) *G.Node {
+		return b.Input(name, tensor.Int, tensor.Shape{len(v)}, tensor.New(tensor.WithShape(len(v)), tensor.WithBacking(v)))
+	}
+	floats := func(name string, shape tensor.Shape, v []float32) *G.Node {
+		return b.Input(name, tensor.Float32, shape, tensor.New(tensor.WithShape(shape...), tensor.WithBacking(v)))
+	}
+	if mask == nil {
+		mask = make([]int, B*L)
+		for i := range mask {
+			mask[i] = 1
+		}
+	}
+	if len(mask) != B*L || len(h) != B*L*hid {
+		return nil, fmt.Errorf("layer: %d mask entries and %d hidden values for B=%d L=%d hidden=%d", len(mask), len(h), B, L, hid)
+	}
+	pos := make([]int, B*L)
+	for i := range pos {
+		pos[i] = i % L
+	}
+	lg.mask, lg.pos, lg.key = ints("mask", mask), ints("pos", pos), ints("key", []int{0})
+	lg.h = floats("h", tensor.Shape{B * L, hid}, h)
+	w := []*tensor.Dense{lp.IDense, lp.ODense, lp.GammaQ, lp.GammaK}
+	names := []string{"i_dense", "o_dense", "gamma_q", "gamma_k"}
+	var wn []*G.Node
+	for i, t := range w {
+		wn = append(wn, b.Input(names[i], t.Dtype(), t.Shape(), t))
+	}
+	lg.iDense, lg.oDense, lg.gammaQ, lg.gammaK = wn[0], wn[1], wn[2], wn[3]
+
+	x := b.Swish(b.Linear(lg.h, lg.iDense)) // [B·L, 2e+d] = u | v | z
+	op := graph.AttentionOp{B: B, L: L, E: e, D: d, Policy: pol}
+	o := b.Attention(op, x, lg.gammaQ, lg.gammaK, lg.mask, lg.pos, lg.key) // [B·L, e+1]
+	y := b.Linear(b.Gate(x, o, e), lg.oDense)
+	lg.out = b.Norm(b.Add(lg.h, y))
+	if err := b.Err(); err != nil {
+		return nil, err
+	}
+	outputs := G.Nodes{lg.out}
+	if grad {
+		if len(r) != B*L*hid {
+			return nil, fmt.Errorf("layer: cotangent has %d values, want %d", len(r), B*L*hid)
+		}
+		lg.cotan = floats("cotangent", tensor.Shape{B * L, hid}, r)
+		grads, err := G.Backpropagate(G.Nodes{lg.out}, G.Nodes{lg.cotan}, G.Nodes{lg.h, lg.iDense, lg.oDense, lg.gammaQ, lg.gammaK})
+		if err != nil {
+			return nil, fmt.Errorf("layer: building gradients: %w", err)
+		}
+		lg.grads = grads
+		outputs = append(outputs, grads...)
+	}
+	m, err := graph.NewMachine(b.G, outputs...)
+	if err != nil {
+		return nil, err
+	}
+	lg.machine = m
+	return lg, nil
+}
+
+func prepareLayer(c benchCase, cfg layers.Config, pol attn.Policy, rng *rand.Rand) (*prepared, error) {
+	lcfg := cfg
+	lcfg.NumLayers = 1
+	p := layers.InitParams(lcfg, tensor.Float32, rng)
+	n := c.B * c.L * cfg.HiddenSize
+	h := randn(rng, n, 1)
+	var r []float32
+	grad := c.Kind == kindLayerFwdBwd
+	if grad {
+		r = randn(rng, n, 1)
+	}
+	lg, err := newLayerGraph(cfg, pol, p.Layers[0], c.B, c.L, nil, h, r, grad)
+	if err != nil {
+		return nil, err
+	}
+	return &prepared{step: lg.machine.Run}, nil
+}
+
+// trainingData returns the embedded corpus's vocabulary and its training
+// and validation sequences at length L, as cmd/train prepares them.
+func trainingData(L int) (*tokenizer.Vocab, [][]int, [][]int, error) {
+	docs, err := corpus.Embedded()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	tr, va := corpus.Split(docs, 0.8)
+	v, err := tokenizer.Build(func(yield func(string) bool) {
+		for _, d := range tr {
+			if !yield(d.Text) {
+				return
+			}
+		}
+	}, 2, 12000)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	trs, err := train.Sequences(tr, v, L)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	vas, err := train.Sequences(va[:min(20, len(va))], v, L)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return v, trs, vas, nil
+}
+
+// prepareTrain sets up a trainer on the embedded corpus. The default model
+// takes the corpus vocabulary's size; the paper model keeps its 12000 rows
+// (the corpus vocabulary fills the first of them), so that its embedding
+// and head cost what the paper model's do.
+func prepareTrain(c benchCase, cfg layers.Config) (*prepared, error) {
+	if c.L != cfg.TrainLength {
+		return nil, fmt.Errorf("case %s: training runs at n0 = %d, not L = %d", c.Name, cfg.TrainLength, c.L)
+	}
+	v, trs, vas, err := trainingData(cfg.TrainLength)
+	if err != nil {
+		return nil, err
+	}
+	if c.Model != "paper" || v.Size() > cfg.VocabSize {
+		cfg.VocabSize = v.Size()
+	}
+	o := train.DefaultOptions()
+	o.Batch = c.B
+	o.Steps = 1 << 20
+	p := layers.InitParams(cfg, tensor.Float32, rand.New(rand.NewPCG(1, 2)))
+	t, err := train.New(cfg, v, p, trs, vas, o)
+	if err != nil {
+		return nil, err
+	}
+	return &prepared{vocab: cfg.VocabSize, step: func() error {
+		_, _, err := t.Step()
+		return err
+	}}, nil
+}
+
+// prepareEval builds the whole model for one sequence of length L with one
+// masked position in the middle, as the paper protocol scores it.
+func prepareEval(c benchCase, cfg layers.Config, pol attn.Policy, rng *rand.Rand) (*prepared, error) {
+	p := layers.InitParams(cfg, tensor.Float32, rng)
+	m, err := layers.Build(cfg, p, layers.Options{Shape: layers.Shape{B: c.B, L: c.L, M: c.B}, Policy: pol})
+	if err != nil {
+		return nil, err
+	}
+	bt := &layers.Batch{IDs: make([]int, c.B*c.L)}
+	for i := range bt.IDs {
+		bt.IDs[i] = tokenizer.NumSpecial + rng.IntN(cfg.VocabSize-tokenizer.NumSpecial)
+	}
+	for b := 0; b < c.B; b++ {
+		q := b*c.L + c.L/2
+		bt.IDs[q] = 4 // [MASK]
+		bt.Select = append(bt.Select, q)
+	}
+	return &prepared{vocab: cfg.VocabSize, step: func() error { return m.Run(bt) }}, nil
+}

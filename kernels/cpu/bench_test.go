@@ -1,0 +1,76 @@
+package cpu
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/infoscale/gaualpha/attn"
+)
+
+// benchAttention returns the fused attention of one paper-size layer (d =
+// 128, e = 1536, InfoScale at n0 = 64, RoPE) over one sequence of length L,
+// on random X with moderate logits, as cmd/bench times it.
+func benchAttention(L int) *Attention[float32] {
+	const E, D = 1536, 128
+	pol := attn.Policy{Norm: attn.InfoScale, TrainLen: 64, KeySize: D, Method: attn.RoPE}.WithDefaults()
+	a := &Attention[float32]{B: 1, L: L, E: E, D: D, Policy: pol}
+	W := a.Width()
+	rng := rand.New(rand.NewPCG(1, 2))
+	a.X = make([]float32, L*W)
+	for i := range a.X {
+		s := 1.0
+		if i%W >= 2*E {
+			s = 0.3 // z: logits of a moderate size
+		}
+		a.X[i] = float32(rng.NormFloat64() * s)
+	}
+	a.GammaQ, a.GammaK = make([]float32, D), make([]float32, D)
+	for i := range a.GammaQ {
+		a.GammaQ[i], a.GammaK[i] = 1, 1
+	}
+	return a
+}
+
+// BenchmarkAttentionForward times the fused attention forward (B = 1, d =
+// 128, e = 1536) at L = 1024 and 4096.
+func BenchmarkAttentionForward(b *testing.B) {
+	for _, L := range []int{1024, 4096} {
+		b.Run(fmt.Sprintf("L=%d", L), func(b *testing.B) {
+			a := benchAttention(L)
+			out := make([]float32, L*a.OutWidth())
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if err := a.Forward(out); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkAttentionBackward times the fused attention backward alone (the
+// forward output is computed once, outside the timing) at L = 1024.
+func BenchmarkAttentionBackward(b *testing.B) {
+	const L = 1024
+	a := benchAttention(L)
+	out := make([]float32, L*a.OutWidth())
+	if err := a.Forward(out); err != nil {
+		b.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	dout := make([]float32, len(out))
+	for i := range dout {
+		dout[i] = float32(rng.NormFloat64())
+	}
+	dx := make([]float32, (L+2)*a.Width())
+	b.Run(fmt.Sprintf("L=%d", L), func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			if err := a.Backward(out, dout, dx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
