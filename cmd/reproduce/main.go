@@ -21,6 +21,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -195,15 +196,20 @@ func plan(o options) []part {
 			Args: append([]string{"-out", dir, "-cosscale", fmt.Sprint(s), "-steps", fmt.Sprint(p.SweepSteps), "-no-eval"}, common...),
 			Done: filepath.Join(dir, "best", "model.safetensors")})
 	}
-	// The suite compares the plain model with the sweep model of lowest
-	// validation loss (chosen when the part runs; see suiteBase).
+	// The suite compares the plain model with a CosScale model trained as
+	// long as the plain one, at the sweep's CosScale of lowest validation
+	// loss (chosen when the part runs; see bestSweepScale).
+	cosBase := o.modelDir("base-cosbest")
+	parts = append(parts, part{Name: "train the CosScale base model (the sweep's best CosScale, as long as the plain model)", Tool: "train",
+		Args: append([]string{"-out", cosBase, "-cosscale", "{best-s}", "-steps", fmt.Sprint(p.BaseSteps), "-no-eval"}, common...),
+		Done: filepath.Join(cosBase, "best", "model.safetensors")})
 	suiteDir := filepath.Join(o.out, "suite")
 	evalArgs := []string{"-docs", fmt.Sprint(p.Docs), "-protocol", p.Protocol}
 	if p.Protocol == "fast" {
 		evalArgs = append(evalArgs, "-offsets", fmt.Sprint(p.Offsets))
 	}
 	parts = append(parts, part{Name: "baseline suite (fine-tune PI, PoSE, ALiBi; every method × normalisation)", Tool: "suite",
-		Args: append([]string{"-base", base + "/best,{best-cos}", "-out", suiteDir, "-corpus", o.corpus,
+		Args: append([]string{"-base", base + "/best," + cosBase + "/best", "-out", suiteDir, "-corpus", o.corpus,
 			"-finetune-steps", fmt.Sprint(p.FineTune), "-batch", fmt.Sprint(p.Batch), "-seed", seed, "-quiet"}, evalArgs...),
 		Done: filepath.Join(suiteDir, "suite.json")})
 	an := filepath.Join(o.out, "analysis")
@@ -255,13 +261,13 @@ func runParts(ctx context.Context, o options) error {
 			fmt.Fprintf(o.log, "[%d] done already: %s\n", i+1, pt.Name)
 			continue
 		}
-		if pt.Tool == "suite" {
-			best, err := bestSweepModel(o)
+		if slices.Contains(pt.Args, "{best-s}") {
+			best, err := bestSweepScale(o)
 			if err != nil {
 				return err
 			}
 			for j, a := range pt.Args {
-				pt.Args[j] = strings.ReplaceAll(a, "{best-cos}", best)
+				pt.Args[j] = strings.ReplaceAll(a, "{best-s}", strconv.FormatFloat(best, 'g', -1, 64))
 			}
 		}
 		fmt.Fprintf(o.log, "[%d] %s\n    %s\n", i+1, pt.Name, pt.Command())

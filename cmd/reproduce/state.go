@@ -49,22 +49,21 @@ func readState(dir string) (*train.State, error) {
 	return &st, nil
 }
 
-// bestSweepModel returns the best/ directory of the CosScale model with the
-// lowest validation loss: the CosScale base of the suite.
-func bestSweepModel(o options) (string, error) {
-	best, bestLoss := "", math.Inf(1)
+// bestSweepScale returns the CosScale of the sweep model with the lowest
+// validation loss.
+func bestSweepScale(o options) (float64, error) {
+	best, bestLoss := 0.0, math.Inf(1)
 	for _, s := range o.profile.Sweep {
-		dir := filepath.Join(o.modelDir(cosName(s)), "best")
-		st, err := readState(dir)
+		st, err := readState(filepath.Join(o.modelDir(cosName(s)), "best"))
 		if err != nil || st.BestValLoss == nil {
-			return "", fmt.Errorf("CosScale %g model has no validation loss: %v", s, err)
+			return 0, fmt.Errorf("CosScale %g model has no validation loss: %v", s, err)
 		}
 		if *st.BestValLoss < bestLoss {
-			best, bestLoss = dir, *st.BestValLoss
+			best, bestLoss = s, *st.BestValLoss
 		}
 	}
-	if best == "" {
-		return "", fmt.Errorf("no CosScale model in the profile")
+	if best == 0 {
+		return 0, fmt.Errorf("no CosScale model in the profile")
 	}
 	return best, nil
 }
