@@ -64,7 +64,9 @@
 // 3072 (a B block is 3 MiB of the 32 MiB L3). A sweep of mc ∈ {96, 144, 192},
 // kc ∈ {256, 384}, nc ∈ {1536, 3072} over the benchmark shapes (TestTune, per
 // CPU second) found differences of at most ±5%, about the noise of the
-// shared machine; 144/256/3072 was best or within noise on every shape.
+// shared machine; 144/256/3072 was best or within noise on every shape. The
+// float64 kernel uses the same byte budgets (mc = 96, kc = 192, nc = 2048),
+// untuned.
 //
 // # Parallelism
 //
@@ -83,36 +85,45 @@
 // Without AVX2+FMA (checked once at start-up with golang.org/x/sys/cpu), on
 // other GOARCHes and with the purego build tag, pure Go 4×4 or 2×4 kernels
 // (kernel_generic.go) run in the same blocked loops: 2×4 on amd64/386 (16
-// XMM registers: the 4×4 kernel spills, 2.9 vs 4.1 GFLOP/s on 512³), 4×4
-// elsewhere (32 FP registers). The tests run every kernel on every machine.
+// XMM registers: the 4×4 kernel spills and is slower, see Measurements),
+// 4×4 elsewhere (32 FP registers). The tests run every kernel on every
+// machine.
 //
 // # Measurements
 //
 // Machine: 2-core AMD EPYC (family 25 model 1, Zen 3 "Milan") KVM guest,
 // AVX2 and FMA, no AVX-512; L1d 32 KiB and L2 512 KiB per core, L3 32 MiB;
 // measured clock 3.1 GHz, FMA peak 98-100 GFLOP/s per core. Go 1.26,
-// linux/amd64. The VM is shared with other jobs, so each figure is the
-// median of 3-5 runs taken while the machine was otherwise idle
-// (go test -bench 'Sgemm$' -cpu 1,2 -benchtime 0.3s, 2x for the big shapes);
-// runs vary by ±10% and occasionally more. GFLOP/s counts 2*m*n*k flops;
-// "gonum" is gonum.org/v1/gonum/blas/gonum Implementation.Sgemm v0.11.0 on the
-// same shapes (BenchmarkGonumSgemm).
+// linux/amd64. GFLOP/s counts 2*m*n*k flops per wall-clock second:
+// go test -bench 'Sgemm$' -cpu 1,2 -benchtime 0.3s (2x for the big shapes).
+// The VM is shared with other jobs, which make single runs vary by ±10% and
+// at times take the second vCPU away; each figure is the median of 3-8 runs
+// started on an idle machine (for 2 threads, of the runs in which both
+// vCPUs were in use). "gonum" is gonum.org/v1/gonum/blas/gonum
+// Implementation.Sgemm v0.14.0 on the same shapes (BenchmarkGonumSgemm),
+// which parallelises by itself.
 //
-//	shape (m×n×k, op)              this package      gonum
-//	                               1 thread  2 thr.  1 thread  2 thr.
-//	8×8×8                NN            1.4     1.4       1.4     1.4
-//	20×20×20             NN            7.4     7.9       4.0     3.2
-//	Q·Kᵀ 64×64×128       NT           69.3    62.0      10.6     9.3
-//	64×256×1536          NN           73.5    67.7       6.4    12.4
-//	512×512×512          NN           79.0   TODO        7.2    12.5
-//	512×512×512          NT           81.4   TODO        8.0    11.3
-//	512×512×512          TN           74.3   TODO        6.8     5.6
-//	512×512×512          TT           78.0   TODO        1.0     1.5
-//	X·Wᵀ 8192×3200×768   NT           77.8   156.5       8.7    10.3
-//	dY·W 8192×768×3200   NN           81.2   162.4       6.1    10.9
-//	dYᵀ·X 3200×768×8192  TN           81.8   TODO        5.5     6.5
+//	shape (m×n×k, op)              this package       gonum
+//	                               1 thread  2 thr.   1 thread  2 thr.
+//	8×8×8                NN            1.3     1.4*      1.7     1.5
+//	20×20×20             NN            7.4     8.0*      4.4     3.7
+//	Q·Kᵀ 64×64×128       NT           69.3    62.0*     11.8    10.4
+//	64×256×1536          NN           73.5    67.7*      8.4     6.7
+//	512×512×512          NN           79.0   111         7.8    15.7
+//	512×512×512          NT           81.4   101         8.0     5.4
+//	512×512×512          TN           74.3   105         7.7     6.1
+//	512×512×512          TT           78.0    97         0.9     0.9
+//	X·Wᵀ 8192×3200×768   NT           77.8   157         6.5    13.9
+//	dY·W 8192×768×3200   NN           81.2   162         7.6    10.2
+//	dYᵀ·X 3200×768×8192  TN           81.8   147         5.3     5.0
 //
-// Dgemm (float64, AVX2 6×8 kernel, generic packing): TODO. The pure Go
-// fallback (SgemmGeneric): 2.9 GFLOP/s on 512³, 3.4-3.5 on the attention
-// shapes.
+//	* below the parallel threshold: one goroutine, GOMAXPROCS = 2.
+//
+// Single-threaded, large products run at 74-82% of the FMA peak; two
+// goroutines give 1.8-2.0× on the project's large shapes and 1.3-1.4× on
+// 512³ (each chunk packs the shared operand again, and the helper starts
+// late). Dgemm (AVX2 6×8 kernel, generic packing): 37 GFLOP/s on 512³ with
+// one thread (75% of the float64 peak), 54 with two, 23 on 64³. The pure Go
+// fallback kernels (BenchmarkSgemmGeneric): 2×4 3.2-3.9 GFLOP/s on 512³
+// and 3.7-4.1 on the attention shapes, 4×4 2.1-2.6.
 package gemm
