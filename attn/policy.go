@@ -312,6 +312,10 @@ func (p Policy) hasMask() bool {
 	return p.Method == StreamingLLM || p.Method == LMInfinite || p.Method == Window
 }
 
+// Masked reports whether the method removes query/key pairs (StreamingLLM,
+// LM-Infinite, windowed attention).
+func (p Policy) Masked() bool { return p.hasMask() }
+
 // maskRadius is the largest |i-j| a masking method keeps outside its sinks.
 func (p Policy) maskRadius() int {
 	if p.Method == Window {

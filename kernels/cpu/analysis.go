@@ -27,13 +27,14 @@ func (a *Attention[T]) RowStats(out []T, band int) (entropy, mass []float64, err
 	}
 	entropy = make([]float64, B*L)
 	mass = make([]float64, B*L)
-	nq := (L + blockQ - 1) / blockQ
+	bqRows := a.qBlock()
+	nq := (L + bqRows - 1) / bqRows
 	threads := min(threadsOr(a.Threads), B*nq)
 	scratch := w.scratchFor(threads, E)
 	err = forEach(B*nq, threads, func(wk, item int) error {
 		ws := scratch[wk]
 		b, ib := item/nq, item%nq
-		i0, i1 := ib*blockQ, min((ib+1)*blockQ, L)
+		i0, i1 := ib*bqRows, min((ib+1)*bqRows, L)
 		for j0 := 0; j0 < L; j0 += blockK {
 			j1 := min(j0+blockK, L)
 			class := a.Policy.Classify(i0, i1, j0, j1)

@@ -107,7 +107,7 @@ func (w *workspace[T]) scratchFor(threads, E int) []*blockScratch[T] {
 		w.scratch = append(w.scratch, nil)
 	}
 	for i := 0; i < threads; i++ {
-		if w.scratch[i] == nil || len(w.scratch[i].acc) != blockQ*E {
+		if w.scratch[i] == nil || len(w.scratch[i].acc) != blockQMax*E {
 			w.scratch[i] = newBlockScratch[T](E)
 		}
 	}
