@@ -18,7 +18,7 @@ func unaryDo(op fmt.Stringer, prealloc G.Value, in []G.Value,
 	if err != nil {
 		return nil, err
 	}
-	out := outTensor(prealloc, x.Dtype(), x.Shape(), in...)
+	out := outTensorElementwise(prealloc, x.Dtype(), x.Shape(), in...)
 	switch x.Dtype() {
 	case tensor.Float32:
 		f32(data[float32](out), data[float32](x))
@@ -44,7 +44,7 @@ func binaryDo(op fmt.Stringer, prealloc G.Value, in []G.Value,
 	if !x.Shape().Eq(y.Shape()) || x.Dtype() != y.Dtype() {
 		return nil, fmt.Errorf("%v: inputs differ: %v %v vs %v %v", op, x.Dtype(), x.Shape(), y.Dtype(), y.Shape())
 	}
-	out := outTensor(prealloc, x.Dtype(), x.Shape(), in...)
+	out := outTensorElementwise(prealloc, x.Dtype(), x.Shape(), in...)
 	switch x.Dtype() {
 	case tensor.Float32:
 		f32(data[float32](out), data[float32](x), data[float32](y))
@@ -67,6 +67,7 @@ func sameShape(in ...G.DimSizer) (tensor.Shape, error) {
 // SwishOp is y = x·σ(x).
 type SwishOp struct{ opBase }
 
+func (o SwishOp) elementwise()                                      {}
 func (o SwishOp) Arity() int                                        { return 1 }
 func (o SwishOp) Type() hm.Type                                     { return fn(tvA, tvA) }
 func (o SwishOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) { return sameShape(in...) }
@@ -86,6 +87,7 @@ func (o SwishOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 // swishGradOp is dx = dy·σ(x)(1 + x(1-σ(x))), inputs (x, dy).
 type swishGradOp struct{ opBase }
 
+func (o swishGradOp) elementwise()                                      {}
 func (o swishGradOp) Arity() int                                        { return 2 }
 func (o swishGradOp) Type() hm.Type                                     { return fn(tvA, tvA, tvA) }
 func (o swishGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) { return sameShape(in...) }
@@ -101,6 +103,7 @@ func (o swishGradOp) UsePreallocDo(p G.Value, in ...G.Value) (G.Value, error) {
 // y = x / sqrt(mean(x²) + 1e-12).
 type NormOp struct{ opBase }
 
+func (o NormOp) elementwise()                                      {}
 func (o NormOp) Arity() int                                        { return 1 }
 func (o NormOp) Type() hm.Type                                     { return fn(tt(2, tvA), tt(2, tvA)) }
 func (o NormOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) { return sameShape(in...) }
@@ -134,6 +137,7 @@ func lastDim(op fmt.Stringer, v G.Value) (int, error) {
 // normGradOp is the backward of NormOp, inputs (x, dy).
 type normGradOp struct{ opBase }
 
+func (o normGradOp) elementwise()                                      {}
 func (o normGradOp) Arity() int                                        { return 2 }
 func (o normGradOp) Type() hm.Type                                     { return fn(tt(2, tvA), tt(2, tvA), tt(2, tvA)) }
 func (o normGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) { return sameShape(in...) }
@@ -154,6 +158,7 @@ func (o normGradOp) UsePreallocDo(p G.Value, in ...G.Value) (G.Value, error) {
 // AddOp is z = x + y for same-shaped tensors.
 type AddOp struct{ opBase }
 
+func (o AddOp) elementwise()                                      {}
 func (o AddOp) Arity() int                                        { return 2 }
 func (o AddOp) Type() hm.Type                                     { return fn(tvA, tvA, tvA) }
 func (o AddOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) { return sameShape(in...) }
@@ -179,6 +184,7 @@ type DropoutOp struct {
 	Site uint64
 }
 
+func (o DropoutOp) elementwise()  {}
 func (o DropoutOp) Arity() int    { return 2 }
 func (o DropoutOp) Type() hm.Type { return fn(tvA, tt(1, tensor.Int), tvA) }
 func (o DropoutOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {

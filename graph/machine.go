@@ -164,15 +164,34 @@ func (m *Machine) Run() error {
 			}
 			ins = append(ins, v)
 		}
-		buf := m.take(in.node)
+		// An elementwise op writes over an input that dies here.
+		var buf G.Value
+		var reused *G.Node
+		if _, ok := in.node.Op().(elementwiseOp); ok || isGorgoniaAdd(in.node.Op(), ins) {
+			for _, a := range in.release {
+				if v, ok := m.vals[a]; ok && sameKind(v, in.node) {
+					buf, reused = v, a
+					break
+				}
+			}
+		}
+		if buf == nil {
+			buf = m.take(in.node)
+		}
 		v, err := m.exec(in.node.Op(), buf, ins)
 		if err != nil {
 			return fmt.Errorf("%v: %w", in.node.Op(), err)
 		}
-		if v != buf && buf != nil {
+		if v != buf && buf != nil && reused == nil {
 			m.give(buf)
 		}
-		if viewOfInput(v, ins) {
+		if reused != nil {
+			if v != buf {
+				m.give(buf) // the op did not take it: the input dies as usual
+			}
+			delete(m.vals, reused)
+		}
+		if reused == nil && viewOfInput(v, ins) {
 			return fmt.Errorf("machine: op %v returned a view of its input, which Machine does not support", in.node.Op())
 		}
 		m.vals[in.node] = v
@@ -205,6 +224,12 @@ func isGorgoniaAdd(op G.Op, ins []G.Value) bool {
 	a, ok1 := ins[0].(*tensor.Dense)
 	b, ok2 := ins[1].(*tensor.Dense)
 	return ok1 && ok2 && a.Shape().Eq(b.Shape()) && a.Dtype() == b.Dtype() && isFloat(a.Dtype())
+}
+
+// sameKind reports whether value v can hold node n's result.
+func sameKind(v G.Value, n *G.Node) bool {
+	d, ok := v.(*tensor.Dense)
+	return ok && d.Dtype() == n.Dtype() && d.Shape().Eq(n.Shape())
 }
 
 func viewOfInput(v G.Value, ins []G.Value) bool {

@@ -65,6 +65,29 @@ func outTensor(prealloc G.Value, dt tensor.Dtype, shape tensor.Shape, inputs ...
 	return tensor.New(tensor.WithShape(shape...), tensor.Of(dt))
 }
 
+// outTensorElementwise is outTensor for elementwise (and row-wise) ops,
+// whose output may also be exactly one of their inputs (written in place):
+// only partial overlaps are refused.
+func outTensorElementwise(prealloc G.Value, dt tensor.Dtype, shape tensor.Shape, inputs ...G.Value) *tensor.Dense {
+	if d, ok := prealloc.(*tensor.Dense); ok && d.Dtype() == dt && d.Shape().Eq(shape) {
+		var partial []G.Value
+		for _, in := range inputs {
+			if t, ok := in.(*tensor.Dense); !ok || t.Uintptr() != d.Uintptr() || t.MemSize() != d.MemSize() {
+				partial = append(partial, in)
+			}
+		}
+		if !aliases(d, partial) {
+			return d
+		}
+	}
+	return tensor.New(tensor.WithShape(shape...), tensor.Of(dt))
+}
+
+// elementwiseOp marks the ops whose output may overwrite a same-shaped
+// input (every output element depends only on the same element, or row, of
+// the inputs); the executor writes them in place when that input is dead.
+type elementwiseOp interface{ elementwise() }
+
 func aliases(d *tensor.Dense, inputs []G.Value) bool {
 	lo := d.Uintptr()
 	hi := lo + d.MemSize()

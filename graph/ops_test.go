@@ -235,3 +235,68 @@ func TestMachineReusesBuffers(t *testing.T) {
 		t.Errorf("a steady-state run allocates %.0f bytes for %d bytes of tensors: buffers are not reused", perRun, tensorBytes)
 	}
 }
+
+// Elementwise ops write over an input that dies there: a chain of them
+// needs one buffer, and the results are unchanged.
+func TestMachineInPlace(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 3))
+	b := NewBuilder()
+	x := b.Input("x", tensor.Float64, tensor.Shape{16, 8}, randDense(rng, 16, 8))
+	w := b.Input("w", tensor.Float64, tensor.Shape{8, 8}, randDense(rng, 8, 8))
+	lin := b.Linear(x, w)
+	sw := b.Swish(lin)  // lin dies here: in place
+	nm := b.Norm(sw)    // sw dies here: in place
+	out := b.Add(nm, x) // nm dies here: in place (x is an input, never overwritten)
+	if err := b.Err(); err != nil {
+		t.Fatal(err)
+	}
+	m, err := NewMachine(b.G, out, lin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// lin is an output here, so Swish must not overwrite it.
+	if err := m.Run(); err != nil {
+		t.Fatal(err)
+	}
+	linV := Floats64(m.Value(lin))
+	got := Floats64(m.Value(out))
+	want := make([]float64, len(got))
+	xs := Floats64(x.Value())
+	for r := 0; r < 16; r++ {
+		row := make([]float64, 8)
+		var ss float64
+		for c := range row {
+			v := linV[r*8+c]
+			row[c] = v / (1 + math.Exp(-v))
+			ss += row[c] * row[c]
+		}
+		inv := 1 / math.Sqrt(ss/8+1e-12)
+		for c := range row {
+			want[r*8+c] = row[c]*inv + xs[r*8+c]
+		}
+	}
+	for i := range want {
+		if math.Abs(got[i]-want[i]) > 1e-12 {
+			t.Fatalf("[%d] = %v, want %v", i, got[i], want[i])
+		}
+	}
+	if m.Value(out).(*tensor.Dense).Uintptr() == m.Value(lin).(*tensor.Dense).Uintptr() {
+		t.Fatal("an output was overwritten in place")
+	}
+	// Without lin as an output the whole chain shares lin's buffer.
+	m2, err := NewMachine(b.G, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m2.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(m2.pool[poolKey(tensor.Float64, tensor.Shape{16, 8})]); n != 0 {
+		t.Errorf("%d spare [16 8] buffers after the run; the chain should have used one", n)
+	}
+	for i, v := range Floats64(m2.Value(out)) {
+		if math.Abs(v-want[i]) > 1e-12 {
+			t.Fatalf("in-place result [%d] = %v, want %v", i, v, want[i])
+		}
+	}
+}

@@ -67,6 +67,9 @@ type Model struct {
 
 	inputs  map[*G.Node][]int
 	machine *graph.Machine
+	// work is the attention kernels' scratch memory, shared by every
+	// layer (they run one after another).
+	work *cpu.Workspace
 }
 
 // Build constructs the model graph for p under the given options.
@@ -81,7 +84,7 @@ func Build(cfg Config, p *Params, opt Options) (*Model, error) {
 		return nil, fmt.Errorf("model: gradients need the loss")
 	}
 	b := graph.NewBuilder()
-	m := &Model{Config: cfg, Options: opt, Params: p, Graph: b.G, inputs: make(map[*G.Node][]int)}
+	m := &Model{Config: cfg, Options: opt, Params: p, Graph: b.G, inputs: make(map[*G.Node][]int), work: new(cpu.Workspace)}
 	rows := opt.B * opt.L
 	intIn := func(name string, n int) *G.Node {
 		v := make([]int, n)
@@ -171,6 +174,7 @@ func (m *Model) gauLayer(b *graph.Builder, h *G.Node, w []*G.Node, l int) (out, 
 		Policy:  opt.Policy,
 		Dropout: m.dropout(cfg.AttentionDropout),
 		Site:    siteAttention(l),
+		Work:    m.work,
 	}
 	o := b.Attention(att, x, gammaQ, gammaK, m.Mask, m.Pos, m.Key) // [B·L, e+1]
 	y := b.Gate(x, o, e)                                           // u ⊙ (A v)
