@@ -26,6 +26,9 @@ type AttentionOp struct {
 	Policy     attn.Policy
 	Dropout    float64
 	Site       uint64
+	// Gated makes the op output u⊙O, [B·L, E], directly (inference: no
+	// gate op, one buffer fewer); it has no gradient.
+	Gated bool
 	// Work keeps the kernel's temporary memory between steps; shared by
 	// the op and its backward (they never run at once). Not part of the
 	// op's identity.
@@ -38,10 +41,17 @@ func (o AttentionOp) Type() hm.Type {
 	return fn(tt(2, tvA), tt(1, tvA), tt(1, tvA), i, i, i, tt(2, tvA))
 }
 func (o AttentionOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
-	return tensor.Shape{o.B * o.L, o.E + 1}, nil
+	return o.outShape(), nil
+}
+
+func (o AttentionOp) outShape() tensor.Shape {
+	if o.Gated {
+		return tensor.Shape{o.B * o.L, o.E}
+	}
+	return tensor.Shape{o.B * o.L, o.E + 1}
 }
 func (o AttentionOp) String() string {
-	return fmt.Sprintf("Attention(B=%d,L=%d,E=%d,D=%d,p=%v,site=%d,%+v)", o.B, o.L, o.E, o.D, o.Dropout, o.Site, o.Policy)
+	return fmt.Sprintf("Attention(B=%d,L=%d,E=%d,D=%d,p=%v,site=%d,gated=%v,%+v)", o.B, o.L, o.E, o.D, o.Dropout, o.Site, o.Gated, o.Policy)
 }
 func (o AttentionOp) WriteHash(h hash.Hash)             { writeHash(h, o) }
 func (o AttentionOp) Hashcode() uint32                  { return hashOf(o) }
@@ -78,7 +88,7 @@ func attentionKernel[T float32 | float64](o fmt.Stringer, a *AttentionOp, in []G
 		B: a.B, L: a.L, E: a.E, D: a.D,
 		X: data[T](t[0]), GammaQ: data[T](t[1]), GammaK: data[T](t[2]),
 		Mask: mask, Pos: pos, Policy: a.Policy,
-		Dropout: a.Dropout, Key: key, Site: a.Site, Work: a.Work,
+		Dropout: a.Dropout, Key: key, Site: a.Site, Work: a.Work, Gated: a.Gated,
 	}, nil
 }
 
@@ -87,7 +97,7 @@ func (o AttentionOp) UsePreallocDo(p G.Value, in ...G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := outTensor(p, x.Dtype(), tensor.Shape{o.B * o.L, o.E + 1}, in...)
+	out := outTensor(p, x.Dtype(), o.outShape(), in...)
 	switch x.Dtype() {
 	case tensor.Float32:
 		err = runAttention(o, &o, in, data[float32](out))
@@ -113,6 +123,9 @@ func runAttention[T float32 | float64](o fmt.Stringer, a *AttentionOp, in []G.Va
 // SymDiff applies the attention backward op, whose packed output holds dX
 // and the two γ gradients, and unpacks it.
 func (o AttentionOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	if o.Gated {
+		return nil, fmt.Errorf("%v: gated attention has no gradient (train with the ungated op and GateOp)", o)
+	}
 	children := append(append(G.Nodes{}, in...), out, grad)
 	packed, err := G.ApplyOp(attentionGradOp{o}, children...)
 	if err != nil {

@@ -176,9 +176,15 @@ func (m *Model) gauLayer(b *graph.Builder, h *G.Node, w []*G.Node, l int) (out, 
 		Site:    siteAttention(l),
 		Work:    m.work,
 	}
-	o := b.Attention(att, x, gammaQ, gammaK, m.Mask, m.Pos, m.Key) // [B·L, e+1]
-	y := b.Gate(x, o, e)                                           // u ⊙ (A v)
-	y = b.Linear(y, oDense)                                        // [B·L, h]
+	var y *G.Node
+	if opt.Grad {
+		o := b.Attention(att, x, gammaQ, gammaK, m.Mask, m.Pos, m.Key) // [B·L, e+1]: A v, log-sum-exp
+		y = b.Gate(x, o, e)                                            // u ⊙ (A v)
+	} else {
+		att.Gated = true // inference: u ⊙ (A v) straight from the kernel
+		y = b.Attention(att, x, gammaQ, gammaK, m.Mask, m.Pos, m.Key)
+	}
+	y = b.Linear(y, oDense) // [B·L, h]
 	y = b.Dropout(y, m.Key, m.dropout(cfg.HiddenDropout), siteHidden(l))
 	return b.Norm(b.Add(h, y)), x
 }

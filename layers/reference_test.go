@@ -154,7 +154,7 @@ func TestLayerMatchesPyTorchReference(t *testing.T) {
 			}
 			B, L, h := c.Batch, c.SeqLen, cfg.HiddenSize
 			b := graph.NewBuilder()
-			m := &Model{Config: cfg, Options: Options{Shape: Shape{B: B, L: L}, Policy: pol}, inputs: map[*G.Node][]int{}}
+			m := &Model{Config: cfg, Options: Options{Shape: Shape{B: B, L: L}, Policy: pol, Grad: true}, inputs: map[*G.Node][]int{}}
 			mask, pos := c.batchInputs()
 			ints := func(name string, v []int) *G.Node {
 				return b.Input(name, tensor.Int, tensor.Shape{len(v)}, tensor.New(tensor.WithShape(len(v)), tensor.WithBacking(v)))
@@ -240,6 +240,16 @@ func TestModelMatchesPyTorchReference(t *testing.T) {
 			for i, nm := range p.Named() {
 				compare(t, "grad "+nm.Name, graph.Floats64(m.Value(m.Grads[i])), c.Grads[nm.Name])
 			}
+			// The inference graph (gated attention, in-place ops) gives the
+			// same logits and loss.
+			inf, err := Build(cfg, p, Options{Shape: Shape{B: B, L: L, M: M}, Policy: pol, Loss: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := inf.Run(bt); err != nil {
+				t.Fatal(err)
+			}
+			compare(t, "inference logits", graph.Floats64(inf.Value(inf.Logits)), c.Logits)
 		})
 	}
 	if n < 8 {

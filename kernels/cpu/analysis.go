@@ -14,6 +14,9 @@ import (
 // analyses look at the distribution itself). It works block by block like
 // Forward and never holds an L×L matrix. Padding rows get NaN.
 func (a *Attention[T]) RowStats(out []T, band int) (entropy, mass []float64, err error) {
+	if a.Gated {
+		return nil, nil, fmt.Errorf("attention stats: need the ungated forward output (Gated is set)")
+	}
 	w := getWorkspace[T](a.Work)
 	defer putWorkspace(a.Work, w)
 	p, err := a.prepare(w, false)

@@ -66,14 +66,23 @@ type Attention[T Float] struct {
 	// Work, when set, keeps the call's temporary memory for the next call
 	// (one per layer; see Workspace).
 	Work *Workspace
+	// Gated makes Forward write the gated output u⊙O, [B·L, E], without
+	// the log-sum-exp column: what inference needs, in one buffer fewer.
+	// Backward needs the ungated output and cannot follow a gated forward.
+	Gated bool
 }
 
 // Width is the number of columns of X: 2E+D.
 func (a *Attention[T]) Width() int { return 2*a.E + a.D }
 
 // OutWidth is the number of columns of the forward output: E+1 (O and the
-// row log-sum-exp).
-func (a *Attention[T]) OutWidth() int { return a.E + 1 }
+// row log-sum-exp), or E when Gated.
+func (a *Attention[T]) OutWidth() int {
+	if a.Gated {
+		return a.E
+	}
+	return a.E + 1
+}
 
 func (a *Attention[T]) check() error {
 	if a.B < 1 || a.L < 1 || a.E < 1 || a.D < 2 || a.D%2 != 0 {
@@ -507,10 +516,19 @@ func (a *Attention[T]) Forward(out []T) error {
 				// A padding query with no valid key in reach: its output
 				// is never used; define it as zero.
 				clear(o)
-				out[i*OW+E] = 0
+				if !a.Gated {
+					out[i*OW+E] = 0
+				}
 				continue
 			}
 			inv := 1 / ws.l[r]
+			if a.Gated {
+				u := a.X[i*W : i*W+E]
+				for c, v := range ws.acc[r*E : (r+1)*E] {
+					o[c] = v * inv * u[c]
+				}
+				continue
+			}
 			for c, v := range ws.acc[r*E : (r+1)*E] {
 				o[c] = v * inv
 			}
@@ -526,6 +544,9 @@ func (a *Attention[T]) Forward(out []T) error {
 // hold dX (the u columns are zero: the gate's gradient is added by the
 // caller), row B·L holds dγq and row B·L+1 dγk in their first D columns.
 func (a *Attention[T]) Backward(out, dout, dx []T) error {
+	if a.Gated {
+		return fmt.Errorf("attention backward: needs the ungated forward output (Gated is set)")
+	}
 	w := getWorkspace[T](a.Work)
 	defer putWorkspace(a.Work, w)
 	p, err := a.prepare(w, true)
