@@ -1,0 +1,156 @@
+//go:build gpu || gpuemu
+
+package gpu
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// kernelSig is the parameter list of one kernel, one letter per parameter:
+// 'p' device pointer, 'i' int64, 'u' uint64, 'f' float64 (kernels/cuda/ABI.md).
+// Every parameter is 8 bytes: the launch copies 8 bytes per parameter.
+type kernelSig struct {
+	module string
+	params string
+}
+
+// kernelSigs is every kernel this package launches. TestABI and Open check
+// it against the .entry declarations of the embedded PTX.
+var kernelSigs = map[string]kernelSig{
+	// attention.cu
+	"attn_prep_f32":    {"attention", "pppppppppppp" + "iiiii" + "f"},
+	"attn_prep_bf16":   {"attention", "pppppppppppp" + "iiiii" + "f"},
+	"attn_fwd_f32_c1":  {"attention", fwdSig},
+	"attn_fwd_f32_c2":  {"attention", fwdSig},
+	"attn_fwd_f32_c3":  {"attention", fwdSig},
+	"attn_fwd_f32_c6":  {"attention", fwdSig},
+	"attn_fwd_bf16_c1": {"attention", fwdSig},
+	"attn_fwd_bf16_c2": {"attention", fwdSig},
+	"attn_fwd_bf16_c3": {"attention", fwdSig},
+	"attn_fwd_bf16_c6": {"attention", fwdSig},
+	"attn_bwd_delta":   {"attention", "pppii"},
+	"attn_bwd_main":    {"attention", "ppppppppppppppppppp" + "iiiiiii" + "fufuu"},
+	"attn_bwd_post":    {"attention", "ppppppppppppp" + "iiiii" + "f"},
+	// elementwise.cu
+	"swish_f32":       {"elementwise", "ppi"},
+	"swish_bf16":      {"elementwise", "ppi"},
+	"swish_grad_f32":  {"elementwise", "pppi"},
+	"norm_f32":        {"elementwise", "ppii"},
+	"norm_bf16":       {"elementwise", "ppii"},
+	"norm_grad_f32":   {"elementwise", "pppii"},
+	"gate_f32":        {"elementwise", "pppiiii"},
+	"gate_grad_x_f32": {"elementwise", "pppiiii"},
+	"gate_grad_o_f32": {"elementwise", "pppiiii"},
+	"add_f32":         {"elementwise", "pppi"},
+	"add_bf16":        {"elementwise", "pppi"},
+	"dropout_f32":     {"elementwise", "ppiufuu"},
+	"dropout_bf16":    {"elementwise", "ppiufuu"},
+	"unpack_f32":      {"elementwise", "ppiiii"},
+	// embed.cu
+	"gather_f32":      {"embed", "pppiiip"},
+	"gather_bf16":     {"embed", "pppiiip"},
+	"scatter_add_f32": {"embed", "pppiiip"},
+	// optim.cu
+	"adamw_f32":  {"optim", "ppppiffffff"},
+	"sqnorm_f32": {"optim", "ppi"},
+	"scale_f32":  {"optim", "pif"},
+	"clip_f32":   {"optim", "pipf"},
+	// softmax.cu
+	"softmax_fwd_f32":  {"softmax", "pppii"},
+	"softmax_fwd_bf16": {"softmax", "pppii"},
+	"softmax_bwd_f32":  {"softmax", "ppppii"},
+	// xent.cu
+	"xent_count_f32":  {"xent", "pppii"},
+	"xent_rows_f32":   {"xent", "pppii"},
+	"xent_rows_bf16":  {"xent", "pppii"},
+	"xent_reduce_f32": {"xent", "ppppi"},
+	"xent_grad_f32":   {"xent", "ppppiifp"},
+}
+
+// fwdSig: out, err, X, qr, kr, qc, q0, kc, k0, mask, bscale; L, E, D,
+// mask_mode, radius, sinks, far_w; slope, thr, inv_keep, key, site.
+const fwdSig = "ppppppppppp" + "iiiiiii" + "fufuu"
+
+var (
+	entryRE = regexp.MustCompile(`(?s)\.entry\s+([A-Za-z_][A-Za-z0-9_$]*)\s*\((.*?)\)`)
+	paramRE = regexp.MustCompile(`\.param\s+(?:\.align\s+\d+\s+)?\.([a-z0-9]+)\s+[A-Za-z_][A-Za-z0-9_$]*(\[\d+\])?`)
+)
+
+// ptxEntries returns the kernels of a PTX module and their parameter types
+// ("u64", "f64", ... or "b8[16]" for an aggregate).
+func ptxEntries(ptx string) map[string][]string {
+	out := map[string][]string{}
+	for _, m := range entryRE.FindAllStringSubmatch(ptx, -1) {
+		var params []string
+		for _, p := range paramRE.FindAllStringSubmatch(m[2], -1) {
+			params = append(params, p[1]+p[2])
+		}
+		out[m[1]] = params
+	}
+	return out
+}
+
+// checkPTXSignatures compares the .entry declarations of one module's PTX
+// with kernelSigs: the same kernels, the same parameter count, 64-bit
+// integer parameters where Go passes a pointer, int64 or uint64, and f64
+// where it passes a float64.
+func checkPTXSignatures(module, ptx string) error {
+	entries := ptxEntries(ptx)
+	var problems []string
+	for name, sig := range kernelSigs {
+		if sig.module != module {
+			continue
+		}
+		params, ok := entries[name]
+		if !ok {
+			problems = append(problems, fmt.Sprintf("%s: missing from the PTX", name))
+			continue
+		}
+		if len(params) != len(sig.params) {
+			problems = append(problems, fmt.Sprintf("%s: %d parameters in the PTX, %d in Go", name, len(params), len(sig.params)))
+			continue
+		}
+		for i, p := range params {
+			want := "u64"
+			if sig.params[i] == 'f' {
+				want = "f64"
+			}
+			if p != want && !(want == "u64" && (p == "b64" || p == "s64")) {
+				problems = append(problems, fmt.Sprintf("%s: parameter %d is .%s in the PTX, Go passes %c", name, i, p, sig.params[i]))
+			}
+		}
+	}
+	for name := range entries {
+		if sig, ok := kernelSigs[name]; !ok || sig.module != module {
+			problems = append(problems, fmt.Sprintf("%s: in the PTX of %s but not in kernelSigs", name, module))
+		}
+	}
+	if len(problems) > 0 {
+		sort.Strings(problems)
+		return fmt.Errorf("gpu: kernel ABI of module %s:\n\t%s", module, strings.Join(problems, "\n\t"))
+	}
+	return nil
+}
+
+// Arg is a kernel argument: DevicePtr, I64, U64 or F64, nothing else (cu's
+// ABI: 8 bytes per parameter).
+type Arg interface {
+	abi() (kind byte, bits uint64)
+}
+
+// I64 is an int64 kernel argument.
+type I64 int64
+
+// U64 is a uint64 kernel argument.
+type U64 uint64
+
+// F64 is a float64 kernel argument.
+type F64 float64
+
+func (v I64) abi() (byte, uint64)       { return 'i', uint64(v) }
+func (v U64) abi() (byte, uint64)       { return 'u', uint64(v) }
+func (v F64) abi() (byte, uint64)       { return 'f', f64bits(float64(v)) }
+func (p DevicePtr) abi() (byte, uint64) { return 'p', uint64(p) }

@@ -1,0 +1,321 @@
+//go:build gpu || gpuemu
+
+package gpu
+
+import (
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/infoscale/gaualpha/attn"
+	"github.com/infoscale/gaualpha/kernels/cpu"
+)
+
+// Attention is the fused GAU attention of one layer over a batch, as
+// cpu.Attention (see kernels/cuda/attention.cu for the kernels and
+// docs/gpu.md for the tiling):
+//
+//	q = z⊙γq, k = z⊙γk; CosScale; the policy's rotation;
+//	a = c(n)·(m·q̃·k̃ + bias)/sqrt(d); mask; A = softmax(a); dropout(A); O = A·v
+//
+// with X = [u | v | z] of width 2E+D. The forward writes out [B·L, E+1] (O
+// and the row log-sum-exp); the backward writes dx [B·L+2, 2E+D] (dX with
+// zero u columns, then dγq and dγk), the layouts of the CPU op.
+type Attention struct {
+	B, L, E, D int
+	// Policy is the attention configuration (defaults filled; KeySize = D).
+	Policy attn.Policy
+	// Dropout on the attention probabilities, with cpu.Keep's mask for
+	// (Key, Site, (b·L+i)·L+j).
+	Dropout   float64
+	Key, Site uint64
+	// BF16: X is bfloat16 (forward only; γ stay float32).
+	BF16 bool
+	// CPT is the forward's output columns per thread, 1, 2, 3 or 6 (a block
+	// covers 256·CPT of the E columns); 0 chooses from E and the grid size.
+	CPT int
+}
+
+// AttentionInputs are the device buffers of one call.
+type AttentionInputs struct {
+	// X [B·L, 2E+D] (float32, or bfloat16 with Attention.BF16); γq, γk [D] float32.
+	X, GammaQ, GammaK DevicePtr
+	// Mask [B·L] int64, nonzero = valid key; 0: every key is valid.
+	Mask DevicePtr
+	// Pos [B·L] int64 rotation positions; 0: 0..L-1 in every sequence.
+	Pos DevicePtr
+	// Valid is n, the number of valid keys of each sequence (host; see
+	// ValidCounts), which sets the normalisation factor c(n). nil: L each,
+	// allowed only without a mask.
+	Valid []int
+}
+
+// ValidCounts returns the number of nonzero entries of each sequence of a
+// host mask [B·L] (nil: L each).
+func ValidCounts(mask []int, B, L int) []int {
+	n := make([]int, B)
+	for b := range n {
+		if mask == nil {
+			n[b] = L
+			continue
+		}
+		for _, m := range mask[b*L : (b+1)*L] {
+			if m != 0 {
+				n[b]++
+			}
+		}
+	}
+	return n
+}
+
+const attnMaxD = 256
+
+// attnHost is what the host computes for the kernels.
+type attnHost struct {
+	rows, W, OW, nv        int
+	maskMode, radius, sink int
+	farW                   int
+	slope, alpha           float64
+	thr                    uint64
+	inv                    float64
+	theta                  []float64
+	sc, bscale             []float32
+	polKey, scKey          string
+}
+
+func (a *Attention) host(valid []int, masked bool) (*attnHost, error) {
+	switch {
+	case a.B < 1 || a.L < 1 || a.E < 1 || a.D < 2 || a.D%2 != 0 || a.D > attnMaxD:
+		return nil, fmt.Errorf("gpu: attention: bad dimensions B=%d L=%d E=%d D=%d (D even, at most %d)", a.B, a.L, a.E, a.D, attnMaxD)
+	case a.B > 65535:
+		return nil, fmt.Errorf("gpu: attention: batch %d above the grid limit 65535", a.B)
+	case a.Policy.KeySize != a.D:
+		return nil, fmt.Errorf("gpu: attention: policy key size %d != D = %d", a.Policy.KeySize, a.D)
+	case !(a.Dropout >= 0 && a.Dropout < 1):
+		return nil, fmt.Errorf("gpu: attention: dropout %v outside [0, 1)", a.Dropout)
+	}
+	pol := a.Policy
+	if err := pol.Validate(); err != nil {
+		return nil, err
+	}
+	if valid == nil {
+		if masked {
+			return nil, fmt.Errorf("gpu: attention: a mask needs the valid-key counts (AttentionInputs.Valid)")
+		}
+		valid = ValidCounts(nil, a.B, a.L)
+	}
+	if len(valid) != a.B {
+		return nil, fmt.Errorf("gpu: attention: %d valid counts for %d sequences", len(valid), a.B)
+	}
+	h := &attnHost{rows: a.B * a.L, W: 2*a.E + a.D, OW: a.E + 1, nv: 1}
+	switch pol.Method {
+	case attn.StreamingLLM, attn.LMInfinite:
+		h.maskMode, h.radius, h.sink = 1, pol.TrainLen-1, pol.Sinks
+	case attn.Window:
+		h.maskMode, h.radius = 2, pol.Window
+	}
+	if w, ok := pol.FarWindow(); ok {
+		h.farW, h.nv = w, 3
+	}
+	if pol.HasBias() {
+		h.slope = pol.ALiBiSlope
+	}
+	if pol.CosScale > 0 {
+		h.alpha = pol.CosScale * math.Sqrt(float64(a.D))
+	}
+	h.thr = cpu.DropThreshold(a.Dropout)
+	h.inv = 1 / (1 - a.Dropout)
+	h.theta = pol.Frequencies(a.L)
+	h.polKey = fmt.Sprintf("%+v/L=%d", pol, a.L)
+	mult := pol.LogitMultiplier(a.L)
+	h.sc = make([]float32, a.B)
+	h.bscale = make([]float32, a.B)
+	var sk strings.Builder
+	fmt.Fprintf(&sk, "%s/D=%d/n=", h.polKey, a.D)
+	for b, n := range valid {
+		if n < 1 || n > a.L {
+			if n == 0 {
+				return nil, fmt.Errorf("gpu: attention: sequence %d: %w (every key is padding)", b, attn.ErrEmptyRow)
+			}
+			return nil, fmt.Errorf("gpu: attention: sequence %d has %d valid keys of %d", b, n, a.L)
+		}
+		c := pol.Factor(n)
+		h.sc[b] = float32(c * mult / math.Sqrt(float64(a.D)))
+		h.bscale[b] = float32(c / math.Sqrt(float64(a.D)))
+		fmt.Fprintf(&sk, "%d,", n)
+	}
+	h.scKey = sk.String()
+	return h, nil
+}
+
+// Shared-memory sizes, as attn_fwd_smem_floats / attn_bwd_smem_floats in
+// attention.cu.
+func attnFwdSmem(D, nv int) int { return 4 * (16*32 + 3*16 + nv*16*D + 32*(D+1)) }
+func attnBwdSmem(D int) int {
+	const ch = 32*(64+4) + 64*(32+4) + 64*(32+4)
+	return 4 * (ch + 2*32*32 + 2*32 + 64*(D+1))
+}
+
+// cpt chooses the forward's columns per thread: enough to cover E in one
+// block column where possible, fewer (more blocks, each recomputing the
+// logits) when the grid would not fill the device twice.
+func (a *Attention) cpt(sms int) (int, error) {
+	options := []int{1, 2, 3, 6}
+	if a.CPT != 0 {
+		for _, c := range options {
+			if c == a.CPT {
+				return c, nil
+			}
+		}
+		return 0, fmt.Errorf("gpu: attention: CPT %d not in %v", a.CPT, options)
+	}
+	want := (a.E + 255) / 256
+	i := len(options) - 1
+	for j, c := range options {
+		if c >= want {
+			i = j
+			break
+		}
+	}
+	blocks := func(c int) int { return (a.L + 15) / 16 * ((a.E + 256*c - 1) / (256 * c)) * a.B }
+	for i > 0 && blocks(options[i]) < 2*sms {
+		i--
+	}
+	return options[i], nil
+}
+
+// prepLocked uploads the host parameters and runs attn_prep; it returns
+// the device pointers the other kernels take.
+type attnDev struct {
+	theta, sc, bscale            DevicePtr
+	qr, kr, qc, q0, kc, k0       DevicePtr
+	dqr, dkr, dqc, dq0, dkc, dk0 DevicePtr
+	delta                        DevicePtr
+}
+
+func (d *Device) attnPrepLocked(a *Attention, h *attnHost, in AttentionInputs, withGrad bool) (*attnDev, error) {
+	var p attnDev
+	var err error
+	if h.theta != nil {
+		if p.theta, err = constLocked(d, "theta/"+h.polKey, h.theta); err != nil {
+			return nil, err
+		}
+	}
+	if p.sc, err = constLocked(d, "sc/"+h.scKey, h.sc); err != nil {
+		return nil, err
+	}
+	if p.bscale, err = constLocked(d, "bscale/"+h.scKey, h.bscale); err != nil {
+		return nil, err
+	}
+	vec := h.rows * a.D * 4 // bytes of one [B·L, D] float32 buffer
+	ws, err := d.scratchLocked("attn.qk", 2*h.nv*vec)
+	if err != nil {
+		return nil, err
+	}
+	p.qr, p.kr = ws, ws.Add(vec)
+	if h.nv == 3 {
+		p.qc, p.q0, p.kc, p.k0 = ws.Add(2*vec), ws.Add(3*vec), ws.Add(4*vec), ws.Add(5*vec)
+	}
+	if withGrad {
+		g, err := d.scratchLocked("attn.dqk", 2*h.nv*vec)
+		if err != nil {
+			return nil, err
+		}
+		if err := d.be.memset32(g, 0, 2*h.nv*h.rows*a.D); err != nil {
+			return nil, err
+		}
+		p.dqr, p.dkr = g, g.Add(vec)
+		if h.nv == 3 {
+			p.dqc, p.dq0, p.dkc, p.dk0 = g.Add(2*vec), g.Add(3*vec), g.Add(4*vec), g.Add(5*vec)
+		}
+		if p.delta, err = d.scratchLocked("attn.delta", 4*h.rows); err != nil {
+			return nil, err
+		}
+	}
+	prep := "attn_prep_f32"
+	if a.BF16 {
+		prep = "attn_prep_bf16"
+	}
+	grid := [3]int{min((h.rows+7)/8, 1<<16), 1, 1}
+	err = d.launchLocked(prep, grid, block256, 0,
+		p.qr, p.kr, p.qc, p.q0, p.kc, p.k0, in.X, in.GammaQ, in.GammaK, in.Pos, p.theta, p.sc,
+		I64(h.rows), I64(a.L), I64(a.E), I64(a.D), I64(h.farW), F64(h.alpha))
+	if err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// AttentionForward writes O and the row log-sum-exp into out [B·L, E+1].
+// A valid query row with no key in reach is reported by CheckErrors
+// (attn.ErrEmptyRow); a padding row with none gets zeros.
+func (d *Device) AttentionForward(a *Attention, in AttentionInputs, out DevicePtr) error {
+	h, err := a.host(in.Valid, in.Mask != 0)
+	if err != nil {
+		return err
+	}
+	cpt, err := a.cpt(d.info.SMs)
+	if err != nil {
+		return err
+	}
+	eblocks := (a.E + 256*cpt - 1) / (256 * cpt)
+	if eblocks > 65535 {
+		return fmt.Errorf("gpu: attention: E = %d needs %d column blocks (limit 65535)", a.E, eblocks)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	p, err := d.attnPrepLocked(a, h, in, false)
+	if err != nil {
+		return err
+	}
+	name := fmt.Sprintf("attn_fwd_f32_c%d", cpt)
+	if a.BF16 {
+		name = fmt.Sprintf("attn_fwd_bf16_c%d", cpt)
+	}
+	grid := [3]int{(a.L + 15) / 16, eblocks, a.B}
+	return d.launchLocked(name, grid, block256, attnFwdSmem(a.D, h.nv),
+		out, d.flag(flagAttention), in.X, p.qr, p.kr, p.qc, p.q0, p.kc, p.k0, in.Mask, p.bscale,
+		I64(a.L), I64(a.E), I64(a.D), I64(h.maskMode), I64(h.radius), I64(h.sink), I64(h.farW),
+		F64(h.slope), U64(h.thr), F64(h.inv), U64(a.Key), U64(a.Site))
+}
+
+// AttentionBackward writes the gradient with respect to X, γq and γk into
+// dx [B·L+2, 2E+D] (rows 0..B·L-1: dX with zero u columns; row B·L: dγq,
+// row B·L+1: dγk, in their first D columns; the rest zero) from the
+// forward's out and its gradient dout (only the first E columns read).
+// dq̃ and dγ are summed with atomicAdd, so the last bits can vary from run
+// to run.
+func (d *Device) AttentionBackward(a *Attention, in AttentionInputs, out, dout, dx DevicePtr) error {
+	if a.BF16 {
+		return fmt.Errorf("gpu: attention backward takes a float32 X")
+	}
+	h, err := a.host(in.Valid, in.Mask != 0)
+	if err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err := d.be.memset32(dx, 0, (h.rows+2)*h.W); err != nil {
+		return err
+	}
+	p, err := d.attnPrepLocked(a, h, in, true)
+	if err != nil {
+		return err
+	}
+	rowBlocks := min((h.rows+7)/8, 1<<16)
+	if err := d.launchLocked("attn_bwd_delta", [3]int{rowBlocks, 1, 1}, block256, 0,
+		p.delta, out, dout, I64(h.rows), I64(a.E)); err != nil {
+		return err
+	}
+	err = d.launchLocked("attn_bwd_main", [3]int{(a.L + 31) / 32, a.B, 1}, block256, attnBwdSmem(a.D),
+		p.dqr, p.dkr, p.dqc, p.dq0, p.dkc, p.dk0, dx, out, dout, p.delta, in.X,
+		p.qr, p.kr, p.qc, p.q0, p.kc, p.k0, in.Mask, p.bscale,
+		I64(a.L), I64(a.E), I64(a.D), I64(h.maskMode), I64(h.radius), I64(h.sink), I64(h.farW),
+		F64(h.slope), U64(h.thr), F64(h.inv), U64(a.Key), U64(a.Site))
+	if err != nil {
+		return err
+	}
+	return d.launchLocked("attn_bwd_post", [3]int{min(rowBlocks, 1024), 1, 1}, block256, 0,
+		dx, p.dqr, p.dkr, p.dqc, p.dq0, p.dkc, p.dk0, in.X, in.GammaQ, in.GammaK, in.Pos, p.theta, p.sc,
+		I64(h.rows), I64(a.L), I64(a.E), I64(a.D), I64(h.farW), F64(h.alpha))
+}

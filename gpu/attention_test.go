@@ -1,0 +1,237 @@
+//go:build gpu || gpuemu
+
+package gpu
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/infoscale/gaualpha/attn"
+	"github.com/infoscale/gaualpha/kernels/cpu"
+)
+
+// testPolicies is every method × normalisation × CosScale (off, 3), with a
+// training length and window small enough that L = 70 has masked, near,
+// far and mixed tiles.
+func testPolicies(n0, d int) []attn.Policy {
+	var out []attn.Policy
+	for _, m := range []attn.Method{attn.RoPE, attn.PI, attn.NTK, attn.YaRN, attn.PoSE, attn.ALiBi,
+		attn.StreamingLLM, attn.LMInfinite, attn.ReRoPE, attn.Window} {
+		for _, nm := range []attn.Norm{attn.Softmax, attn.SoftmaxPlus, attn.InfoScale} {
+			for _, cs := range []float64{0, 3} {
+				p := attn.Policy{Norm: nm, TrainLen: n0, KeySize: d, CosScale: cs, Method: m, Window: 20, ALiBiSlope: 0.05}
+				out = append(out, p.WithDefaults())
+			}
+		}
+	}
+	return out
+}
+
+// attnCase is one attention problem with its CPU reference and device inputs.
+type attnCase struct {
+	cpu *cpu.Attention[float32]
+	gpu *Attention
+	in  AttentionInputs
+}
+
+func newAttnCase(t testing.TB, d *Device, rng *rand.Rand, B, L, E, D int, pol attn.Policy, drop float64) *attnCase {
+	t.Helper()
+	W := 2*E + D
+	c := &attnCase{
+		cpu: &cpu.Attention[float32]{B: B, L: L, E: E, D: D, Policy: pol, Dropout: drop, Key: 77, Site: 5, Threads: 2},
+		gpu: &Attention{B: B, L: L, E: E, D: D, Policy: pol, Dropout: drop, Key: 77, Site: 5},
+	}
+	a := c.cpu
+	a.X = randF32(rng, B*L*W, 1)
+	a.GammaQ = make([]float32, D)
+	a.GammaK = make([]float32, D)
+	for i := 0; i < D; i++ {
+		a.GammaQ[i] = float32(1 + 0.3*rng.NormFloat64())
+		a.GammaK[i] = float32(1 + 0.3*rng.NormFloat64())
+	}
+	a.Mask = make([]int, B*L)
+	mask := make([]int64, B*L)
+	for b := 0; b < B; b++ {
+		n := L - b*(L/3) // every other sequence is padded
+		if b%2 == 0 {
+			n = L
+		}
+		for i := 0; i < n; i++ {
+			a.Mask[b*L+i] = 1
+			mask[b*L+i] = 1
+		}
+	}
+	if pol.Method == attn.PoSE {
+		a.Pos = make([]int, B*L)
+		pos := make([]int64, B*L)
+		for r := range a.Pos {
+			a.Pos[r] = (r%L)*3 + r/L // skip-wise, distinct per sequence
+			pos[r] = int64(a.Pos[r])
+		}
+		c.in.Pos = upload(t, d, pos)
+	}
+	c.in.X = upload(t, d, a.X)
+	c.in.GammaQ = upload(t, d, a.GammaQ)
+	c.in.GammaK = upload(t, d, a.GammaK)
+	c.in.Mask = upload(t, d, mask)
+	c.in.Valid = ValidCounts(a.Mask, B, L)
+	return c
+}
+
+// forward runs both and compares O and the log-sum-exp; it returns the
+// CPU output for the backward.
+func (c *attnCase) forward(t *testing.T, d *Device, tol float64) []float32 {
+	t.Helper()
+	a := c.cpu
+	rows, OW := a.B*a.L, a.E+1
+	want := make([]float32, rows*OW)
+	must(t, a.Forward(want))
+	out := nanBuf(t, d, rows*OW)
+	must(t, d.AttentionForward(c.gpu, c.in, out))
+	syncCheck(t, d)
+	got := download[float32](t, d, out, rows*OW)
+	o, lse := splitOut(got, rows, a.E)
+	wo, wlse := splitOut(want, rows, a.E)
+	check(t, "O", o, wo, tol)
+	check(t, "lse", lse, wlse, tol)
+	return want
+}
+
+func splitOut(out []float32, rows, E int) (o, lse []float32) {
+	for r := 0; r < rows; r++ {
+		o = append(o, out[r*(E+1):r*(E+1)+E]...)
+		lse = append(lse, out[r*(E+1)+E])
+	}
+	return o, lse
+}
+
+// backward runs both backwards from the CPU forward output and compares dV,
+// dz, dγq and dγk (and checks the zero u columns and padding).
+func (c *attnCase) backward(t *testing.T, d *Device, rng *rand.Rand, out []float32, tol float64) {
+	t.Helper()
+	a := c.cpu
+	rows, OW, W, E, D := a.B*a.L, a.E+1, 2*a.E+a.D, a.E, a.D
+	dout := randF32(rng, rows*OW, 1)
+	want := make([]float32, (rows+2)*W)
+	must(t, a.Backward(out, dout, want))
+	dx := nanBuf(t, d, (rows+2)*W)
+	must(t, d.AttentionBackward(c.gpu, c.in, upload(t, d, out), upload(t, d, dout), dx))
+	syncCheck(t, d)
+	got := download[float32](t, d, dx, (rows+2)*W)
+	cols := func(x []float32, c0, c1 int) []float32 {
+		var s []float32
+		for r := 0; r < rows; r++ {
+			s = append(s, x[r*W+c0:r*W+c1]...)
+		}
+		return s
+	}
+	for r := 0; r < rows; r++ {
+		for col := 0; col < E; col++ {
+			if got[r*W+col] != 0 {
+				t.Fatalf("dx u column [%d,%d] = %v, want 0", r, col, got[r*W+col])
+			}
+		}
+	}
+	check(t, "dV", cols(got, E, 2*E), cols(want, E, 2*E), tol)
+	check(t, "dz", cols(got, 2*E, W), cols(want, 2*E, W), tol)
+	check(t, "dγq", got[rows*W:rows*W+D], want[rows*W:rows*W+D], tol)
+	check(t, "dγk", got[(rows+1)*W:(rows+1)*W+D], want[(rows+1)*W:(rows+1)*W+D], tol)
+	for i := rows * W; i < (rows+2)*W; i++ {
+		if c := i % W; c >= D && got[i] != 0 {
+			t.Fatalf("dx row %d column %d = %v, want 0", i/W, c, got[i])
+		}
+	}
+}
+
+// TestAttention runs the forward and backward for every method ×
+// normalisation × CosScale, with a padded sequence, with and without
+// dropout, against cpu.Attention[float32].
+func TestAttention(t *testing.T) {
+	d := testDevice(t)
+	rng := rand.New(rand.NewPCG(11, 12))
+	// L = 70: forward query tiles of 16 and key tiles of 32, backward tiles
+	// of 32, all with a partial last tile; E = 70: two backward E chunks.
+	const B, L, E, D = 2, 70, 70, 16
+	for _, pol := range testPolicies(24, D) {
+		for _, drop := range []float64{0, 0.3} {
+			name := fmt.Sprintf("%s/%s/cos=%v/drop=%v", pol.Method, pol.Norm, pol.CosScale, drop)
+			t.Run(name, func(t *testing.T) {
+				c := newAttnCase(t, d, rng, B, L, E, D, pol, drop)
+				out := c.forward(t, d, 1e-4)
+				c.backward(t, d, rng, out, 1e-4)
+			})
+		}
+	}
+}
+
+// TestAttentionShapes covers the other tile paths: several column blocks
+// (every CPT), a key size of 128 (4 columns per lane in the backward) and
+// 64 (the default model's), a batch of 3, a length below one tile.
+func TestAttentionShapes(t *testing.T) {
+	d := testDevice(t)
+	rng := rand.New(rand.NewPCG(13, 14))
+	type shape struct{ B, L, E, D, cpt int }
+	shapes := []shape{{1, 40, 300, 8, 1}, {1, 40, 300, 8, 2}, {1, 40, 700, 8, 3}, {1, 40, 300, 8, 6},
+		{3, 33, 20, 128, 0}, {2, 9, 5, 64, 0}}
+	methods := []attn.Method{attn.LMInfinite, attn.ReRoPE, attn.Window, attn.ALiBi}
+	for i, s := range shapes {
+		pol := attn.Policy{Norm: attn.InfoScale, TrainLen: 12, KeySize: s.D, CosScale: 2, Method: methods[i%len(methods)], Window: 10}.WithDefaults()
+		t.Run(fmt.Sprintf("B=%d/L=%d/E=%d/D=%d/cpt=%d/%s", s.B, s.L, s.E, s.D, s.cpt, pol.Method), func(t *testing.T) {
+			c := newAttnCase(t, d, rng, s.B, s.L, s.E, s.D, pol, 0.2)
+			c.gpu.CPT = s.cpt
+			out := c.forward(t, d, 1e-4)
+			c.backward(t, d, rng, out, 1e-4)
+		})
+	}
+}
+
+// TestAttentionBF16 runs the bfloat16-X forward against the float32 CPU
+// forward on the unrounded X.
+func TestAttentionBF16(t *testing.T) {
+	d := testDevice(t)
+	rng := rand.New(rand.NewPCG(15, 16))
+	const B, L, E, D = 2, 70, 40, 16
+	for _, m := range []attn.Method{attn.RoPE, attn.LMInfinite, attn.ALiBi} {
+		pol := attn.Policy{Norm: attn.InfoScale, TrainLen: 24, KeySize: D, CosScale: 3, Method: m}.WithDefaults()
+		t.Run(m.String(), func(t *testing.T) {
+			c := newAttnCase(t, d, rng, B, L, E, D, pol, 0.1)
+			c.gpu.BF16 = true
+			c.in.X = upload(t, d, ToBF16(c.cpu.X))
+			c.forward(t, d, 2e-2)
+		})
+	}
+}
+
+// TestAttentionEmptyRows: a fully padded sequence is refused on the host; a
+// 0-wide window leaves each valid row only itself (O = v) and a padding row
+// nothing (O = 0, no error).
+func TestAttentionEmptyRows(t *testing.T) {
+	d := testDevice(t)
+	rng := rand.New(rand.NewPCG(17, 18))
+	const L, E, D = 10, 3, 4
+	pol := attn.Policy{Norm: attn.Softmax, TrainLen: 8, KeySize: D}.WithDefaults()
+	c := newAttnCase(t, d, rng, 1, L, E, D, pol, 0)
+	out := nanBuf(t, d, L*(E+1))
+	if err := d.AttentionForward(c.gpu, AttentionInputs{X: c.in.X, GammaQ: c.in.GammaQ, GammaK: c.in.GammaK,
+		Mask: c.in.Mask, Valid: []int{0}}, out); !errors.Is(err, attn.ErrEmptyRow) {
+		t.Fatalf("all-padding sequence: %v, want attn.ErrEmptyRow", err)
+	}
+
+	wp := attn.Policy{Norm: attn.InfoScale, TrainLen: 8, KeySize: D, Method: attn.Window}.WithDefaults()
+	wp.Window = 0
+	c = newAttnCase(t, d, rng, 1, L, E, D, wp, 0)
+	mask := make([]int64, L)
+	for i := range mask {
+		mask[i] = 1
+		c.cpu.Mask[i] = 1
+	}
+	mask[0], c.cpu.Mask[0] = 0, 0
+	c.in.Mask = upload(t, d, mask)
+	c.in.Valid = ValidCounts(c.cpu.Mask, 1, L)
+	c.forward(t, d, 1e-6)
+	// (A valid row always keeps itself as a key under every policy, so the
+	// device's empty-row flag, like the CPU's error, is a safeguard that the
+	// policies cannot reach.)
+}

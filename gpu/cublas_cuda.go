@@ -1,0 +1,167 @@
+//go:build gpu && !gpuemu
+
+package gpu
+
+// cuBLAS, loaded at run time: its symbols are versioned per major release, so
+// linking libcublas.so.11 (CUDA 11.8's) would not start where only cuBLAS 12
+// or 13 exists. GAUALPHA_CUBLAS may name the library file; otherwise
+// libcublas.so.13, .12 and .11 are tried in turn through the dynamic
+// loader's search path (LD_LIBRARY_PATH: a pip wheel keeps them in
+// .../site-packages/nvidia/cublas/lib).
+
+/*
+#cgo LDFLAGS: -ldl
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <cuda.h>
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef int (*t_bCreate)(void**);
+typedef int (*t_bDestroy)(void*);
+typedef int (*t_bSetStream)(void*, CUstream);
+typedef int (*t_bSgemm)(void*, int, int, int, int, int, const float*, const float*, int, const float*, int, const float*,
+                        float*, int);
+typedef int (*t_bGemmEx)(void*, int, int, int, int, int, const void*, const void*, int, int, const void*, int, int,
+                         const void*, void*, int, int, int, int);
+typedef CUresult (*t_bCtxSetCurrent)(CUcontext);
+
+static struct {
+	void* lib;
+	t_bCreate Create;
+	t_bDestroy Destroy;
+	t_bSetStream SetStream;
+	t_bSgemm Sgemm;
+	t_bGemmEx GemmEx;
+	t_bCtxSetCurrent CtxSetCurrent;
+} gau_blas;
+
+// gau_blas_load opens the first cuBLAS found (path, when not empty, first).
+static int gau_blas_load(const char* path, char* err, int n) {
+	if (gau_blas.lib) return 0;
+	const char* names[4] = {path, "libcublas.so.13", "libcublas.so.12", "libcublas.so.11"};
+	void* h = NULL;
+	int i;
+	err[0] = 0;
+	for (i = 0; i < 4 && !h; i++) {
+		if (!names[i] || !names[i][0]) continue;
+		h = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+		if (!h) {
+			size_t l = strlen(err);
+			snprintf(err + l, n - l, "%s%s", l ? "; " : "", dlerror());
+		}
+	}
+	if (!h) return 1;
+	gau_blas.Create = (t_bCreate)dlsym(h, "cublasCreate_v2");
+	gau_blas.Destroy = (t_bDestroy)dlsym(h, "cublasDestroy_v2");
+	gau_blas.SetStream = (t_bSetStream)dlsym(h, "cublasSetStream_v2");
+	gau_blas.Sgemm = (t_bSgemm)dlsym(h, "cublasSgemm_v2");
+	gau_blas.GemmEx = (t_bGemmEx)dlsym(h, "cublasGemmEx");
+	gau_blas.CtxSetCurrent = (t_bCtxSetCurrent)dlsym(RTLD_DEFAULT, "cuCtxSetCurrent");
+	if (!gau_blas.CtxSetCurrent) {
+		void* cu = dlopen("libcuda.so.1", RTLD_NOW | RTLD_GLOBAL);
+		if (cu) gau_blas.CtxSetCurrent = (t_bCtxSetCurrent)dlsym(cu, "cuCtxSetCurrent");
+	}
+	if (!gau_blas.Create || !gau_blas.Destroy || !gau_blas.SetStream || !gau_blas.Sgemm || !gau_blas.GemmEx ||
+	    !gau_blas.CtxSetCurrent) {
+		snprintf(err, n, "cuBLAS lacks cublasCreate_v2, cublasDestroy_v2, cublasSetStream_v2, cublasSgemm_v2 or cublasGemmEx");
+		dlclose(h);
+		return 1;
+	}
+	gau_blas.lib = h;
+	return 0;
+}
+
+static int gau_blas_create(CUcontext ctx, CUstream s, void** h) {
+	if (gau_blas.CtxSetCurrent(ctx) != CUDA_SUCCESS) return -1;
+	int r = gau_blas.Create(h);
+	if (r != 0) return r;
+	return gau_blas.SetStream(*h, s);
+}
+
+static int gau_blas_destroy(CUcontext ctx, void* h) {
+	if (gau_blas.CtxSetCurrent(ctx) != CUDA_SUCCESS) return -1;
+	return gau_blas.Destroy(h);
+}
+
+static int gau_blas_sgemm(CUcontext ctx, void* h, int ta, int tb, int m, int n, int k, float alpha, CUdeviceptr a, int lda,
+                          CUdeviceptr b, int ldb, float beta, CUdeviceptr c, int ldc) {
+	if (gau_blas.CtxSetCurrent(ctx) != CUDA_SUCCESS) return -1;
+	return gau_blas.Sgemm(h, ta, tb, m, n, k, &alpha, (const float*)a, lda, (const float*)b, ldb, &beta, (float*)c, ldc);
+}
+
+// bf16 inputs (CUDA_R_16BF = 14), float32 output (CUDA_R_32F = 0), float32
+// compute (CUBLAS_COMPUTE_32F = 68), default algorithm (-1).
+static int gau_blas_gemm_bf16(CUcontext ctx, void* h, int ta, int tb, int m, int n, int k, float alpha, CUdeviceptr a,
+                              int lda, CUdeviceptr b, int ldb, float beta, CUdeviceptr c, int ldc) {
+	if (gau_blas.CtxSetCurrent(ctx) != CUDA_SUCCESS) return -1;
+	return gau_blas.GemmEx(h, ta, tb, m, n, k, &alpha, (const void*)a, 14, lda, (const void*)b, 14, ldb, &beta, (void*)c, 0,
+	                       ldc, 68, -1);
+}
+*/
+import "C"
+
+import (
+	"fmt"
+	"os"
+	"unsafe"
+)
+
+type cublas struct{ h unsafe.Pointer }
+
+// blasHandle loads cuBLAS and creates a handle bound to the device's stream
+// on first use.
+func (b *backend) blasHandle() (*cublas, error) {
+	if b.blas != nil {
+		return b.blas, nil
+	}
+	path := C.CString(os.Getenv("GAUALPHA_CUBLAS"))
+	defer C.free(unsafe.Pointer(path))
+	var msg [2048]C.char
+	if C.gau_blas_load(path, &msg[0], C.int(len(msg))) != 0 {
+		return nil, fmt.Errorf("gpu: cannot load cuBLAS (set LD_LIBRARY_PATH or GAUALPHA_CUBLAS): %s", C.GoString(&msg[0]))
+	}
+	var h unsafe.Pointer
+	if r := C.gau_blas_create(b.ctx, b.stream, &h); r != 0 {
+		return nil, fmt.Errorf("gpu: cublasCreate/cublasSetStream: status %d", int(r))
+	}
+	b.blas = &cublas{h: h}
+	return b.blas, nil
+}
+
+func (c *cublas) destroy(b *backend) error {
+	if r := C.gau_blas_destroy(b.ctx, c.h); r != 0 {
+		return fmt.Errorf("gpu: cublasDestroy: status %d", int(r))
+	}
+	return nil
+}
+
+// gemmColMajor is cuBLAS's column-major C = alpha·op(A)·op(B) + beta·C with
+// float32 (bf16 false) or bfloat16 (bf16 true) A and B and float32 C.
+func (b *backend) gemmColMajor(bf16, ta, tb bool, m, n, k int, alpha float32, a DevicePtr, lda int, bb DevicePtr, ldb int, beta float32, c DevicePtr, ldc int) error {
+	h, err := b.blasHandle()
+	if err != nil {
+		return err
+	}
+	op := func(t bool) C.int {
+		if t {
+			return 1 // CUBLAS_OP_T
+		}
+		return 0 // CUBLAS_OP_N
+	}
+	var r C.int
+	if bf16 {
+		r = C.gau_blas_gemm_bf16(b.ctx, h.h, op(ta), op(tb), C.int(m), C.int(n), C.int(k), C.float(alpha),
+			C.CUdeviceptr(a), C.int(lda), C.CUdeviceptr(bb), C.int(ldb), C.float(beta), C.CUdeviceptr(c), C.int(ldc))
+	} else {
+		r = C.gau_blas_sgemm(b.ctx, h.h, op(ta), op(tb), C.int(m), C.int(n), C.int(k), C.float(alpha),
+			C.CUdeviceptr(a), C.int(lda), C.CUdeviceptr(bb), C.int(ldb), C.float(beta), C.CUdeviceptr(c), C.int(ldc))
+	}
+	if r != 0 {
+		return fmt.Errorf("gpu: cuBLAS gemm (bf16=%v): status %d", bf16, int(r))
+	}
+	return nil
+}

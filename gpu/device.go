@@ -1,0 +1,497 @@
+//go:build gpu || gpuemu
+
+package gpu
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+	"unsafe"
+
+	"github.com/infoscale/gaualpha/attn"
+	"github.com/infoscale/gaualpha/kernels/cuda"
+)
+
+// Built reports whether GPU support is compiled in.
+const Built = true
+
+// DevicePtr is a device address (CUdeviceptr).
+type DevicePtr uintptr
+
+// Add returns p advanced by bytes.
+func (p DevicePtr) Add(bytes int) DevicePtr { return p + DevicePtr(bytes) }
+
+// Info describes the opened device.
+type Info struct {
+	Name           string
+	Major, Minor   int   // compute capability
+	SMs            int   // multiprocessors
+	Memory         int64 // bytes
+	MaxSharedOptin int   // largest dynamic shared memory per block with the opt-in attribute
+	Driver         int   // CUDA driver version (e.g. 13000)
+	Backend        string
+	Arch           string // PTX loaded: "sm80" or "sm90"
+}
+
+// Available reports whether a device can be opened (the driver loads and at
+// least one device is present). It never exits the process.
+func Available() error {
+	n, err := probe()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return errors.New("gpu: the CUDA driver reports no device")
+	}
+	return nil
+}
+
+// Error-flag slots in the device's flag buffer (int64 each; 0 = no error,
+// else the failing item + 1).
+const (
+	flagAttention = iota // a valid query row with no key in reach
+	flagIndex            // gather/scatter id out of range
+	flagTarget           // cross-entropy target out of range
+	numFlags
+)
+
+// Device is an opened GPU with the kernel modules loaded and one stream on
+// which every kernel, copy and GEMM runs in order. Its methods may be
+// called from any goroutine (they serialise on a mutex; each driver call
+// makes the context current on its thread).
+type Device struct {
+	mu      sync.Mutex
+	be      *backend
+	info    Info
+	modules map[string]module
+	kernels map[string]*kernel
+	flags   DevicePtr
+	args    [64]uint64
+	scratch map[string]scratchBuf
+	consts  map[string]DevicePtr
+}
+
+type kernel struct {
+	name    string
+	fn      function
+	params  string
+	maxSmem int // dynamic shared memory allowed so far (48 KiB by default)
+}
+
+type scratchBuf struct {
+	p     DevicePtr
+	bytes int
+}
+
+// Open opens device ordinal, loads the PTX for its compute capability
+// (sm_90 PTX on 9.x, sm_80 PTX otherwise; 8.0 at least) and checks every
+// kernel's parameters against the Go signatures.
+func Open(ordinal int) (*Device, error) {
+	be, err := openBackend(ordinal)
+	if err != nil {
+		return nil, err
+	}
+	d := &Device{be: be, modules: map[string]module{}, kernels: map[string]*kernel{},
+		scratch: map[string]scratchBuf{}, consts: map[string]DevicePtr{}}
+	fail := func(err error) (*Device, error) {
+		d.Close()
+		return nil, err
+	}
+	if d.info, err = be.info(); err != nil {
+		return fail(err)
+	}
+	if d.info.Major < 8 {
+		return fail(fmt.Errorf("gpu: %s has compute capability %d.%d; the kernels need 8.0 or newer", d.info.Name, d.info.Major, d.info.Minor))
+	}
+	d.info.Arch = "sm80"
+	if d.info.Major == 9 {
+		d.info.Arch = "sm90"
+	}
+	for _, name := range cuda.Modules {
+		ptx, err := cuda.PTX(name, d.info.Arch)
+		if err != nil {
+			return fail(err)
+		}
+		if err := checkPTXSignatures(name, ptx); err != nil {
+			return fail(err)
+		}
+		m, err := be.loadModule(name, ptx)
+		if err != nil {
+			return fail(err)
+		}
+		d.modules[name] = m
+	}
+	for name, sig := range kernelSigs {
+		fn, err := be.function(d.modules[sig.module], name)
+		if err != nil {
+			return fail(err)
+		}
+		d.kernels[name] = &kernel{name: name, fn: fn, params: sig.params, maxSmem: 48 * 1024}
+	}
+	if d.flags, err = be.alloc(8 * numFlags); err != nil {
+		return fail(err)
+	}
+	if err := be.memset32(d.flags, 0, 2*numFlags); err != nil {
+		return fail(err)
+	}
+	return d, nil
+}
+
+// Info describes the device.
+func (d *Device) Info() Info { return d.info }
+
+// Close frees the device's buffers and modules and releases the context.
+func (d *Device) Close() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.be == nil {
+		return nil
+	}
+	var first error
+	keep := func(err error) {
+		if err != nil && first == nil {
+			first = err
+		}
+	}
+	keep(d.be.sync())
+	for _, s := range d.scratch {
+		keep(d.be.free(s.p))
+	}
+	for _, p := range d.consts {
+		keep(d.be.free(p))
+	}
+	if d.flags != 0 {
+		keep(d.be.free(d.flags))
+	}
+	for _, m := range d.modules {
+		keep(d.be.unloadModule(m))
+	}
+	keep(d.be.close())
+	d.be = nil
+	return first
+}
+
+// ---- memory ----
+
+// Alloc allocates bytes of device memory (contents undefined).
+func (d *Device) Alloc(bytes int) (DevicePtr, error) {
+	if bytes <= 0 {
+		return 0, fmt.Errorf("gpu: Alloc(%d)", bytes)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.be.alloc(bytes)
+}
+
+// Free frees memory from Alloc.
+func (d *Device) Free(p DevicePtr) error {
+	if p == 0 {
+		return nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.be.free(p)
+}
+
+// MemInfo returns the free and total device memory in bytes.
+func (d *Device) MemInfo() (free, total int64, err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.be.memInfo()
+}
+
+// Elem is an element type that can be copied to and from the device.
+type Elem interface {
+	~float32 | ~float64 | ~int64 | ~uint64 | ~int32 | ~uint32 | ~uint16
+}
+
+// Upload copies src to the device at dst (after the work queued so far).
+func Upload[T Elem](d *Device, dst DevicePtr, src []T) error {
+	if len(src) == 0 {
+		return nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.be.htod(dst, unsafe.Pointer(&src[0]), len(src)*int(unsafe.Sizeof(src[0])))
+}
+
+// Download copies len(dst) elements from the device at src to dst, after
+// the work queued so far has finished.
+func Download[T Elem](d *Device, dst []T, src DevicePtr) error {
+	if len(dst) == 0 {
+		return nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.be.dtoh(unsafe.Pointer(&dst[0]), src, len(dst)*int(unsafe.Sizeof(dst[0])))
+}
+
+// AllocCopy allocates device memory for src and uploads it.
+func AllocCopy[T Elem](d *Device, src []T) (DevicePtr, error) {
+	var z T
+	n := max(len(src), 1) * int(unsafe.Sizeof(z))
+	p, err := d.Alloc(n)
+	if err != nil {
+		return 0, err
+	}
+	if err := Upload(d, p, src); err != nil {
+		d.Free(p)
+		return 0, err
+	}
+	return p, nil
+}
+
+// Copy copies bytes from src to dst on the device (queued on the stream).
+func (d *Device) Copy(dst, src DevicePtr, bytes int) error {
+	if bytes == 0 {
+		return nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.be.dtod(dst, src, bytes)
+}
+
+// Fill32 sets n 32-bit words at p to v (queued on the stream): Fill32(p, 0,
+// n) zeroes n float32s, Fill32(p, 0x7fc00000, n) fills them with NaN.
+func (d *Device) Fill32(p DevicePtr, v uint32, n int) error {
+	if n == 0 {
+		return nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.be.memset32(p, v, n)
+}
+
+// Synchronize waits for the queued work and returns its first error.
+func (d *Device) Synchronize() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.be.sync()
+}
+
+// CheckErrors waits for the queued work and reports (and clears) the error
+// flags kernels raise in device memory: a valid attention row with no key,
+// an embedding id or a cross-entropy target out of range (the first is
+// attn.ErrEmptyRow for errors.Is). Kernels cannot
+// return errors, so a caller checks once per step (or after each call).
+func (d *Device) CheckErrors() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var f [numFlags]int64
+	if err := d.be.dtoh(unsafe.Pointer(&f[0]), d.flags, 8*numFlags); err != nil {
+		return err
+	}
+	var errs []error
+	if f[flagAttention] != 0 {
+		errs = append(errs, fmt.Errorf("gpu: attention: global row %d: %w", f[flagAttention]-1, attn.ErrEmptyRow))
+	}
+	if f[flagIndex] != 0 {
+		errs = append(errs, fmt.Errorf("gpu: gather/scatter: id %d out of range", f[flagIndex]-1))
+	}
+	if f[flagTarget] != 0 {
+		errs = append(errs, fmt.Errorf("gpu: cross entropy: target of row %d out of range", f[flagTarget]-1))
+	}
+	if len(errs) > 0 {
+		if err := d.be.memset32(d.flags, 0, 2*numFlags); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (d *Device) flag(slot int) DevicePtr { return d.flags.Add(8 * slot) }
+
+// scratchLocked returns a device buffer of at least bytes kept under key
+// for reuse; its contents are undefined. Callers hold d.mu. Work queued on
+// the stream that uses an earlier buffer under the same key finishes
+// before later work (one stream), so reuse needs no synchronisation.
+func (d *Device) scratchLocked(key string, bytes int) (DevicePtr, error) {
+	bytes = max(bytes, 256)
+	if s, ok := d.scratch[key]; ok {
+		if s.bytes >= bytes {
+			return s.p, nil
+		}
+		if err := d.be.sync(); err != nil {
+			return 0, err
+		}
+		if err := d.be.free(s.p); err != nil {
+			return 0, err
+		}
+		delete(d.scratch, key)
+	}
+	p, err := d.be.alloc(bytes)
+	if err != nil {
+		return 0, err
+	}
+	d.scratch[key] = scratchBuf{p: p, bytes: bytes}
+	return p, nil
+}
+
+// constLocked returns a device copy of data kept under key (the key must
+// identify the contents). Callers hold d.mu.
+func constLocked[T Elem](d *Device, key string, data []T) (DevicePtr, error) {
+	if p, ok := d.consts[key]; ok {
+		return p, nil
+	}
+	if len(d.consts) >= 256 {
+		// Drop them all (rare: a long run over many padding patterns).
+		if err := d.be.sync(); err != nil {
+			return 0, err
+		}
+		for k, p := range d.consts {
+			if err := d.be.free(p); err != nil {
+				return 0, err
+			}
+			delete(d.consts, k)
+		}
+	}
+	var z T
+	p, err := d.be.alloc(max(len(data), 1) * int(unsafe.Sizeof(z)))
+	if err != nil {
+		return 0, err
+	}
+	if len(data) > 0 {
+		if err := d.be.htod(p, unsafe.Pointer(&data[0]), len(data)*int(unsafe.Sizeof(z))); err != nil {
+			d.be.free(p)
+			return 0, err
+		}
+	}
+	d.consts[key] = p
+	return p, nil
+}
+
+// ---- launching ----
+
+// launchLocked launches kernel name after checking the arguments against
+// its signature (count and kind of each), the grid and block limits and
+// the shared memory; callers hold d.mu.
+func (d *Device) launchLocked(name string, grid, block [3]int, smem int, args ...Arg) error {
+	k, ok := d.kernels[name]
+	if !ok {
+		return fmt.Errorf("gpu: no kernel %s", name)
+	}
+	if len(args) != len(k.params) || len(args) > len(d.args) {
+		return fmt.Errorf("gpu: kernel %s takes %d arguments, got %d", name, len(k.params), len(args))
+	}
+	for i, a := range args {
+		kind, bits := a.abi()
+		if kind != k.params[i] {
+			return fmt.Errorf("gpu: kernel %s argument %d is %c, want %c (p pointer, i int64, u uint64, f float64)", name, i, kind, k.params[i])
+		}
+		d.args[i] = bits
+	}
+	threads := block[0] * block[1] * block[2]
+	switch {
+	case grid[0] < 1 || grid[1] < 1 || grid[2] < 1 || grid[0] > math.MaxInt32 || grid[1] > 65535 || grid[2] > 65535:
+		return fmt.Errorf("gpu: kernel %s: grid %v out of range", name, grid)
+	case threads < 1 || threads > 1024:
+		return fmt.Errorf("gpu: kernel %s: block %v out of range", name, block)
+	case smem < 0 || smem > d.info.MaxSharedOptin:
+		return fmt.Errorf("gpu: kernel %s needs %d bytes of shared memory; the device allows %d", name, smem, d.info.MaxSharedOptin)
+	}
+	if smem > k.maxSmem {
+		if err := d.be.setMaxDynSmem(k.fn, name, smem); err != nil {
+			return err
+		}
+		k.maxSmem = smem
+	}
+	return d.be.launch(k.fn, name, grid, block, smem, d.args[:len(args)])
+}
+
+// launch is launchLocked with the lock taken.
+func (d *Device) launch(name string, grid, block [3]int, smem int, args ...Arg) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.launchLocked(name, grid, block, smem, args...)
+}
+
+// Launch launches any kernel of kernels/cuda by name with a grid, a block,
+// dynamic shared memory in bytes and the arguments of its ABI.md
+// signature; the arguments are checked against the PTX signature.
+func (d *Device) Launch(name string, grid, block [3]int, smem int, args ...Arg) error {
+	return d.launch(name, grid, block, smem, args...)
+}
+
+func f64bits(v float64) uint64 { return math.Float64bits(v) }
+
+// ---- timing ----
+
+// Timer measures the device time of the work queued between Start and Stop
+// with CUDA events.
+type Timer struct {
+	d          *Device
+	start, end event
+}
+
+// NewTimer creates the events of a timer.
+func (d *Device) NewTimer() (*Timer, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	s, err := d.be.newEvent()
+	if err != nil {
+		return nil, err
+	}
+	e, err := d.be.newEvent()
+	if err != nil {
+		d.be.destroyEvent(s)
+		return nil, err
+	}
+	return &Timer{d: d, start: s, end: e}, nil
+}
+
+// Start records the start event on the stream.
+func (t *Timer) Start() error {
+	t.d.mu.Lock()
+	defer t.d.mu.Unlock()
+	return t.d.be.record(t.start)
+}
+
+// Stop records the end event, waits for it and returns the milliseconds
+// since Start.
+func (t *Timer) Stop() (float64, error) {
+	t.d.mu.Lock()
+	defer t.d.mu.Unlock()
+	if err := t.d.be.record(t.end); err != nil {
+		return 0, err
+	}
+	return t.d.be.elapsed(t.start, t.end)
+}
+
+// Close destroys the events.
+func (t *Timer) Close() error {
+	t.d.mu.Lock()
+	defer t.d.mu.Unlock()
+	err := t.d.be.destroyEvent(t.start)
+	if err2 := t.d.be.destroyEvent(t.end); err == nil {
+		err = err2
+	}
+	return err
+}
+
+// ---- bfloat16 ----
+
+// ToBF16 rounds float32 values to bfloat16 (round to nearest even; NaN stays
+// NaN), as raw 16-bit patterns for the *BF16 kernels.
+func ToBF16(x []float32) []uint16 {
+	out := make([]uint16, len(x))
+	for i, v := range x {
+		b := math.Float32bits(v)
+		if v != v {
+			out[i] = uint16(b>>16) | 0x40 // keep it a NaN
+			continue
+		}
+		b += 0x7fff + (b>>16)&1
+		out[i] = uint16(b >> 16)
+	}
+	return out
+}
+
+// FromBF16 widens bfloat16 patterns to float32.
+func FromBF16(x []uint16) []float32 {
+	out := make([]float32, len(x))
+	for i, v := range x {
+		out[i] = math.Float32frombits(uint32(v) << 16)
+	}
+	return out
+}

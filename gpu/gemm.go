@@ -1,0 +1,56 @@
+//go:build gpu || gpuemu
+
+package gpu
+
+import (
+	"fmt"
+	"math"
+)
+
+// Sgemm computes C = alpha·op(A)·op(B) + beta·C for row-major float32
+// matrices on the device, with the semantics of kernels/gemm.Sgemm: op(X) is
+// X or Xᵀ, op(A) is m×k, op(B) is k×n, C is m×n; lda, ldb, ldc are the row
+// strides of the stored a (m×k, or k×m if transA), b (k×n, or n×k if
+// transB) and c. When beta = 0, C is only written. It runs cuBLAS's
+// column-major SGEMM on the transposed problem (Cᵀ = op(B)ᵀ·op(A)ᵀ: a
+// row-major matrix is its transpose in column-major order) in full float32
+// (cuBLAS's default math mode: no TF32).
+func (d *Device) Sgemm(transA, transB bool, m, n, k int, alpha float32, a DevicePtr, lda int, b DevicePtr, ldb int, beta float32, c DevicePtr, ldc int) error {
+	return d.gemm(false, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// GemmBF16 is Sgemm with bfloat16 A and B (float32 accumulation and C),
+// through cublasGemmEx.
+func (d *Device) GemmBF16(transA, transB bool, m, n, k int, alpha float32, a DevicePtr, lda int, b DevicePtr, ldb int, beta float32, c DevicePtr, ldc int) error {
+	return d.gemm(true, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+func (d *Device) gemm(bf16, transA, transB bool, m, n, k int, alpha float32, a DevicePtr, lda int, b DevicePtr, ldb int, beta float32, c DevicePtr, ldc int) error {
+	if m < 0 || n < 0 || k < 0 {
+		return fmt.Errorf("gpu: gemm: negative size %d×%d×%d", m, n, k)
+	}
+	ac, bc := k, n // stored columns of a and b
+	if transA {
+		ac = m
+	}
+	if transB {
+		bc = k
+	}
+	switch {
+	case lda < max(1, ac):
+		return fmt.Errorf("gpu: gemm: lda = %d too small (transA = %t, %d columns)", lda, transA, ac)
+	case ldb < max(1, bc):
+		return fmt.Errorf("gpu: gemm: ldb = %d too small (transB = %t, %d columns)", ldb, transB, bc)
+	case ldc < max(1, n):
+		return fmt.Errorf("gpu: gemm: ldc = %d too small for %d columns", ldc, n)
+	case m > math.MaxInt32 || n > math.MaxInt32 || k > math.MaxInt32 || lda > math.MaxInt32 || ldb > math.MaxInt32 || ldc > math.MaxInt32:
+		return fmt.Errorf("gpu: gemm: sizes beyond cuBLAS's 32-bit int")
+	}
+	if m == 0 || n == 0 {
+		return nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	// Column-major: C' (n×m) = op(B)' · op(A)', with B' = b as stored.
+	return d.be.gemmColMajor(bf16, transB, transA, n, m, k, alpha, b, ldb, a, lda, beta, c, ldc)
+}

@@ -1,0 +1,143 @@
+//go:build gpu || gpuemu
+
+package gpu
+
+import (
+	"math"
+	"math/rand/v2"
+	"sync"
+	"testing"
+)
+
+var (
+	devOnce sync.Once
+	dev     *Device
+	devErr  error
+)
+
+// testDevice opens device 0 once for the package's tests, or skips the test
+// when no GPU can be used (no driver, no device).
+func testDevice(t testing.TB) *Device {
+	t.Helper()
+	devOnce.Do(func() {
+		if devErr = Available(); devErr == nil {
+			dev, devErr = Open(0)
+		}
+		if devErr == nil {
+			in := dev.Info()
+			t.Logf("device: %s (%s), compute %d.%d, %d SMs, PTX %s", in.Name, in.Backend, in.Major, in.Minor, in.SMs, in.Arch)
+		}
+	})
+	if devErr != nil {
+		t.Skipf("no GPU to test on: %v", devErr)
+	}
+	return dev
+}
+
+// emulated reports whether the tests run on the CPU emulator (smaller
+// problems keep them quick).
+func emulated() bool { return backendName == "emulator" }
+
+const nanBits = 0x7fc00000
+
+// upload copies host values to a new device buffer freed at the end of the test.
+func upload[T Elem](t testing.TB, d *Device, x []T) DevicePtr {
+	t.Helper()
+	p, err := AllocCopy(d, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Free(p) })
+	return p
+}
+
+// nanBuf allocates n float32s on the device, all NaN, freed at the end of
+// the test: an output element a kernel fails to write stays NaN.
+func nanBuf(t testing.TB, d *Device, n int) DevicePtr {
+	t.Helper()
+	p, err := d.Alloc(4 * max(n, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Free(p) })
+	if err := d.Fill32(p, nanBits, max(n, 1)); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// zeroBuf allocates n 32-bit words set to 0.
+func zeroBuf(t testing.TB, d *Device, words int) DevicePtr {
+	t.Helper()
+	p := nanBuf(t, d, words)
+	if err := d.Fill32(p, 0, max(words, 1)); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func download[T Elem](t testing.TB, d *Device, p DevicePtr, n int) []T {
+	t.Helper()
+	out := make([]T, n)
+	if err := Download(d, out, p); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// check compares got with want: every element finite (so written) and the
+// normwise relative error max|got-want| / max|want| within tol.
+func check(t testing.TB, name string, got, want []float32, tol float64) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d values, want %d", name, len(got), len(want))
+	}
+	var worst, scale float64
+	at := -1
+	for i := range want {
+		g, w := float64(got[i]), float64(want[i])
+		if math.IsNaN(g) || math.IsInf(g, 0) {
+			if !(math.IsNaN(w) || math.IsInf(w, 0)) {
+				t.Errorf("%s[%d] = %v (not written, or not finite), want %v", name, i, g, w)
+				return
+			}
+			continue
+		}
+		scale = math.Max(scale, math.Abs(w))
+		if d := math.Abs(g - w); d > worst {
+			worst, at = d, i
+		}
+	}
+	if scale == 0 {
+		scale = 1
+	}
+	if rel := worst / scale; rel > tol {
+		t.Errorf("%s: relative error %.3g > %.1g (element %d: got %v, want %v; max |want| %.3g)",
+			name, rel, tol, at, got[at], want[at], scale)
+	}
+}
+
+func randF32(rng *rand.Rand, n int, scale float64) []float32 {
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64() * scale)
+	}
+	return x
+}
+
+// roundBF16 is x rounded to bfloat16 and widened again.
+func roundBF16(x []float32) []float32 { return FromBF16(ToBF16(x)) }
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// sync waits for the device and fails on any kernel-raised error.
+func syncCheck(t testing.TB, d *Device) {
+	t.Helper()
+	must(t, d.Synchronize())
+	must(t, d.CheckErrors())
+}

@@ -1,0 +1,343 @@
+//go:build gpu || gpuemu
+
+package gpu
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/infoscale/gaualpha/kernels/cpu"
+)
+
+// One Go function per kernel of kernels/cuda (except the attention, in
+// attention.go). Every buffer is device memory holding float32 unless said
+// otherwise; ids and targets are int64; a *BF16 variant reads its
+// floating-point inputs as bfloat16 (see ToBF16) and writes float32. The
+// functions queue work on the device's stream and return launch errors;
+// errors the kernels detect (bad ids, bad targets) are reported by
+// CheckErrors.
+
+const threads = 256
+
+// elemGrid is the launch grid of a grid-stride kernel over n elements.
+func elemGrid(n int) [3]int {
+	b := (n + threads - 1) / threads
+	return [3]int{min(max(b, 1), 1<<16), 1, 1}
+}
+
+// rowGrid is the grid of a kernel with one block per row (grid-stride).
+func rowGrid(rows int) [3]int { return [3]int{min(max(rows, 1), 1<<16), 1, 1} }
+
+var block256 = [3]int{threads, 1, 1}
+
+func checkSizes(name string, sizes ...int) error {
+	for _, s := range sizes {
+		if s < 0 {
+			return fmt.Errorf("gpu: %s: negative size %d", name, s)
+		}
+	}
+	return nil
+}
+
+// Swish writes y = x·σ(x) for n elements.
+func (d *Device) Swish(y, x DevicePtr, n int) error { return d.unary("swish_f32", y, x, n) }
+
+// SwishBF16 is Swish with a bfloat16 x.
+func (d *Device) SwishBF16(y, x DevicePtr, n int) error { return d.unary("swish_bf16", y, x, n) }
+
+func (d *Device) unary(name string, y, x DevicePtr, n int) error {
+	if err := checkSizes(name, n); err != nil || n == 0 {
+		return err
+	}
+	return d.launch(name, elemGrid(n), block256, 0, y, x, I64(n))
+}
+
+// SwishGrad writes dx = dy·σ(x)·(1 + x·(1-σ(x))).
+func (d *Device) SwishGrad(dx, x, dy DevicePtr, n int) error {
+	if err := checkSizes("SwishGrad", n); err != nil || n == 0 {
+		return err
+	}
+	return d.launch("swish_grad_f32", elemGrid(n), block256, 0, dx, x, dy, I64(n))
+}
+
+// Norm writes y = x/sqrt(mean(x²)+1e-12) over rows of width n.
+func (d *Device) Norm(y, x DevicePtr, rows, n int) error { return d.rows("norm_f32", y, x, rows, n) }
+
+// NormBF16 is Norm with a bfloat16 x.
+func (d *Device) NormBF16(y, x DevicePtr, rows, n int) error {
+	return d.rows("norm_bf16", y, x, rows, n)
+}
+
+func (d *Device) rows(name string, y, x DevicePtr, rows, n int) error {
+	if err := checkSizes(name, rows, n); err != nil || rows == 0 || n == 0 {
+		return err
+	}
+	return d.launch(name, rowGrid(rows), block256, 0, y, x, I64(rows), I64(n))
+}
+
+// NormGrad writes the gradient of Norm: dx = (dy - y·mean(dy⊙y))/rms(x).
+func (d *Device) NormGrad(dx, x, dy DevicePtr, rows, n int) error {
+	if err := checkSizes("NormGrad", rows, n); err != nil || rows == 0 || n == 0 {
+		return err
+	}
+	return d.launch("norm_grad_f32", rowGrid(rows), block256, 0, dx, x, dy, I64(rows), I64(n))
+}
+
+// Gate writes y [rows, e] = u ⊙ O, u the first e columns of x (row width
+// xw), O the first e columns of o (row width ow).
+func (d *Device) Gate(y, x, o DevicePtr, rows, e, xw, ow int) error {
+	if err := checkGate("Gate", rows, e, xw, ow); err != nil || rows*e == 0 {
+		return err
+	}
+	return d.launch("gate_f32", elemGrid(rows*e), block256, 0, y, x, o, I64(rows), I64(e), I64(xw), I64(ow))
+}
+
+// GateGradX writes dx [rows, xw]: dy⊙O in the u columns, 0 elsewhere.
+func (d *Device) GateGradX(dx, o, dy DevicePtr, rows, e, xw, ow int) error {
+	if err := checkGate("GateGradX", rows, e, xw, ow); err != nil || rows*xw == 0 {
+		return err
+	}
+	return d.launch("gate_grad_x_f32", elemGrid(rows*xw), block256, 0, dx, o, dy, I64(rows), I64(e), I64(xw), I64(ow))
+}
+
+// GateGradO writes do [rows, ow]: dy⊙u in the first e columns, 0 elsewhere.
+func (d *Device) GateGradO(do, x, dy DevicePtr, rows, e, xw, ow int) error {
+	if err := checkGate("GateGradO", rows, e, xw, ow); err != nil || rows*ow == 0 {
+		return err
+	}
+	return d.launch("gate_grad_o_f32", elemGrid(rows*ow), block256, 0, do, x, dy, I64(rows), I64(e), I64(xw), I64(ow))
+}
+
+func checkGate(name string, rows, e, xw, ow int) error {
+	if err := checkSizes(name, rows, e, xw, ow); err != nil {
+		return err
+	}
+	if e > xw || e > ow {
+		return fmt.Errorf("gpu: %s: e = %d wider than the rows (%d, %d)", name, e, xw, ow)
+	}
+	return nil
+}
+
+// Add writes z = x + y.
+func (d *Device) Add(z, x, y DevicePtr, n int) error { return d.binary("add_f32", z, x, y, n) }
+
+// AddBF16 is Add with bfloat16 x and y.
+func (d *Device) AddBF16(z, x, y DevicePtr, n int) error { return d.binary("add_bf16", z, x, y, n) }
+
+func (d *Device) binary(name string, z, x, y DevicePtr, n int) error {
+	if err := checkSizes(name, n); err != nil || n == 0 {
+		return err
+	}
+	return d.launch(name, elemGrid(n), block256, 0, z, x, y, I64(n))
+}
+
+// Dropout writes y = x·keep/(1-p) with cpu.Dropout's mask (the same hash of
+// key, site and element index); p = 0 copies.
+func (d *Device) Dropout(y, x DevicePtr, n int, p float64, key, site uint64) error {
+	return d.dropout("dropout_f32", y, x, n, p, key, site)
+}
+
+// DropoutBF16 is Dropout with a bfloat16 x.
+func (d *Device) DropoutBF16(y, x DevicePtr, n int, p float64, key, site uint64) error {
+	return d.dropout("dropout_bf16", y, x, n, p, key, site)
+}
+
+func (d *Device) dropout(name string, y, x DevicePtr, n int, p float64, key, site uint64) error {
+	if !(p >= 0 && p < 1) {
+		return fmt.Errorf("gpu: dropout %v outside [0, 1)", p)
+	}
+	if err := checkSizes(name, n); err != nil || n == 0 {
+		return err
+	}
+	return d.launch(name, elemGrid(n), block256, 0, y, x, I64(n), U64(cpu.DropThreshold(p)), F64(1/(1-p)), U64(key), U64(site))
+}
+
+// Unpack copies the block [row, row+rows) × [0, cols) of src (row width
+// width) into dst [rows, cols]: the split of the attention backward's packed
+// output.
+func (d *Device) Unpack(dst, src DevicePtr, row, rows, cols, width int) error {
+	if err := checkSizes("Unpack", row, rows, cols, width); err != nil || rows*cols == 0 {
+		return err
+	}
+	if cols > width {
+		return fmt.Errorf("gpu: Unpack: %d columns of rows %d wide", cols, width)
+	}
+	return d.launch("unpack_f32", elemGrid(rows*cols), block256, 0, dst, src, I64(row), I64(rows), I64(cols), I64(width))
+}
+
+// Gather writes out row i = table row ids[i] (rows of width n, the table
+// has tableRows rows). A bad id writes zeros and is reported by CheckErrors.
+func (d *Device) Gather(out, table, ids DevicePtr, nids, n, tableRows int) error {
+	return d.gather("gather_f32", out, table, ids, nids, n, tableRows)
+}
+
+// GatherBF16 is Gather from a bfloat16 table.
+func (d *Device) GatherBF16(out, table, ids DevicePtr, nids, n, tableRows int) error {
+	return d.gather("gather_bf16", out, table, ids, nids, n, tableRows)
+}
+
+func (d *Device) gather(name string, out, table, ids DevicePtr, nids, n, tableRows int) error {
+	if err := checkSizes(name, nids, n, tableRows); err != nil || nids*n == 0 {
+		return err
+	}
+	return d.launch(name, elemGrid(nids*n), block256, 0, out, table, ids, I64(nids), I64(n), I64(tableRows), d.flag(flagIndex))
+}
+
+// ScatterAdd zeroes dtable [tableRows, n] and adds row i of dout into row
+// ids[i] (atomicAdd: the order of additions into a shared row is not fixed).
+func (d *Device) ScatterAdd(dtable, dout, ids DevicePtr, nids, n, tableRows int) error {
+	if err := checkSizes("ScatterAdd", nids, n, tableRows); err != nil || n*tableRows == 0 {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err := d.be.memset32(dtable, 0, tableRows*n); err != nil {
+		return err
+	}
+	if nids == 0 {
+		return nil
+	}
+	return d.launchLocked("scatter_add_f32", elemGrid(nids*n), block256, 0, dtable, dout, ids, I64(nids), I64(n), I64(tableRows), d.flag(flagIndex))
+}
+
+// CrossEntropy computes the masked cross entropy of logits [m, v] with int64
+// targets [m] (-1: not counted), as cpu.CrossEntropy: out receives two
+// float64, the mean loss over the counted rows (0 when none) and the count;
+// loss32, when not 0, receives the loss as float32. Reproducible (no
+// atomics).
+func (d *Device) CrossEntropy(out, loss32, logits, targets DevicePtr, m, v int) error {
+	return d.crossEntropy("xent_rows_f32", out, loss32, logits, targets, m, v)
+}
+
+// CrossEntropyBF16 is CrossEntropy with bfloat16 logits.
+func (d *Device) CrossEntropyBF16(out, loss32, logits, targets DevicePtr, m, v int) error {
+	return d.crossEntropy("xent_rows_bf16", out, loss32, logits, targets, m, v)
+}
+
+func (d *Device) crossEntropy(rowsKernel string, out, loss32, logits, targets DevicePtr, m, v int) error {
+	if err := checkSizes("CrossEntropy", m, v); err != nil {
+		return err
+	}
+	if m == 0 || v == 0 {
+		return fmt.Errorf("gpu: CrossEntropy of %d×%d logits", m, v)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	count, err := d.scratchLocked("xent.count", 8)
+	if err != nil {
+		return err
+	}
+	rowloss, err := d.scratchLocked("xent.rowloss", 8*m)
+	if err != nil {
+		return err
+	}
+	if err := d.launchLocked("xent_count_f32", [3]int{1, 1, 1}, block256, 0, count, d.flag(flagTarget), targets, I64(m), I64(v)); err != nil {
+		return err
+	}
+	if err := d.launchLocked(rowsKernel, rowGrid(m), block256, 0, rowloss, logits, targets, I64(m), I64(v)); err != nil {
+		return err
+	}
+	return d.launchLocked("xent_reduce_f32", [3]int{1, 1, 1}, block256, 0, out, loss32, rowloss, count, I64(m))
+}
+
+// CrossEntropyGrad writes the gradient of scale·CrossEntropy with respect
+// to the logits (cpu.CrossEntropyGrad); scaleDev, when not 0, points to a
+// float32 on the device that multiplies scale (the upstream gradient).
+func (d *Device) CrossEntropyGrad(dlogits, logits, targets DevicePtr, m, v int, scale float64, scaleDev DevicePtr) error {
+	if err := checkSizes("CrossEntropyGrad", m, v); err != nil || m*v == 0 {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	count, err := d.scratchLocked("xent.count", 8)
+	if err != nil {
+		return err
+	}
+	if err := d.launchLocked("xent_count_f32", [3]int{1, 1, 1}, block256, 0, count, d.flag(flagTarget), targets, I64(m), I64(v)); err != nil {
+		return err
+	}
+	return d.launchLocked("xent_grad_f32", rowGrid(m), block256, 0, dlogits, logits, targets, count, I64(m), I64(v), F64(scale), scaleDev)
+}
+
+// Softmax writes y = softmax(c_r·x_r) over rows of width n, with c_r =
+// factor[r] (float32 [rows]; factor 0: c = 1) — the entropy-invariant
+// softmax of the unfused attention path. -Inf logits get probability 0; a
+// row without a finite logit is all zeros.
+func (d *Device) Softmax(y, x, factor DevicePtr, rows, n int) error {
+	return d.softmax("softmax_fwd_f32", y, x, factor, rows, n)
+}
+
+// SoftmaxBF16 is Softmax with bfloat16 logits.
+func (d *Device) SoftmaxBF16(y, x, factor DevicePtr, rows, n int) error {
+	return d.softmax("softmax_fwd_bf16", y, x, factor, rows, n)
+}
+
+func (d *Device) softmax(name string, y, x, factor DevicePtr, rows, n int) error {
+	if err := checkSizes(name, rows, n); err != nil || rows*n == 0 {
+		return err
+	}
+	return d.launch(name, rowGrid(rows), block256, 0, y, x, factor, I64(rows), I64(n))
+}
+
+// SoftmaxGrad writes dx = c_r·y⊙(dy - Σ y⊙dy) from Softmax's output y.
+func (d *Device) SoftmaxGrad(dx, y, dy, factor DevicePtr, rows, n int) error {
+	if err := checkSizes("SoftmaxGrad", rows, n); err != nil || rows*n == 0 {
+		return err
+	}
+	return d.launch("softmax_bwd_f32", rowGrid(rows), block256, 0, dx, y, dy, factor, I64(rows), I64(n))
+}
+
+// AdamWParams are the settings of one AdamW update (train.AdamW).
+type AdamWParams struct {
+	LR, Beta1, Beta2, Eps, WeightDecay float64
+	// Step is the 1-based update count t (train.AdamW.Step after its increment).
+	Step int
+	// Decay applies weight decay to this tensor.
+	Decay bool
+}
+
+// AdamW updates n parameters p in place from gradients g and the moments m
+// and v (PyTorch's rule, as train.AdamW.Update).
+func (d *Device) AdamW(p, g, m, v DevicePtr, n int, a AdamWParams) error {
+	if err := checkSizes("AdamW", n); err != nil || n == 0 {
+		return err
+	}
+	if a.Step < 1 {
+		return fmt.Errorf("gpu: AdamW step %d, want >= 1", a.Step)
+	}
+	bc1 := 1 - math.Pow(a.Beta1, float64(a.Step))
+	bc2 := 1 - math.Pow(a.Beta2, float64(a.Step))
+	decay := float32(1)
+	if a.Decay {
+		decay = float32(1 - a.LR*a.WeightDecay)
+	}
+	return d.launch("adamw_f32", elemGrid(n), block256, 0, p, g, m, v, I64(n), F64(a.Beta1), F64(a.Beta2),
+		F64(a.Eps), F64(a.LR/bc1), F64(math.Sqrt(bc2)), F64(float64(decay)))
+}
+
+// SquaredNorm adds Σ x² (float64) to *out; zero out first (Fill32), then call
+// it for each gradient tensor.
+func (d *Device) SquaredNorm(out, x DevicePtr, n int) error {
+	if err := checkSizes("SquaredNorm", n); err != nil || n == 0 {
+		return err
+	}
+	return d.launch("sqnorm_f32", [3]int{min(elemGrid(n)[0], 1024), 1, 1}, block256, 0, out, x, I64(n))
+}
+
+// Scale multiplies n elements of x by float32(s).
+func (d *Device) Scale(x DevicePtr, n int, s float64) error {
+	if err := checkSizes("Scale", n); err != nil || n == 0 {
+		return err
+	}
+	return d.launch("scale_f32", elemGrid(n), block256, 0, x, I64(n), F64(s))
+}
+
+// Clip is train.ClipGradNorm's scaling with the squared norm on the device
+// (from SquaredNorm): x *= float32(maxNorm/(norm+1e-6)) when maxNorm > 0 and
+// the norm is finite and above maxNorm.
+func (d *Device) Clip(x DevicePtr, n int, sqnorm DevicePtr, maxNorm float64) error {
+	if err := checkSizes("Clip", n); err != nil || n == 0 {
+		return err
+	}
+	return d.launch("clip_f32", elemGrid(n), block256, 0, x, I64(n), sqnorm, F64(maxNorm))
+}

@@ -1,0 +1,433 @@
+//go:build gpu || gpuemu
+
+package gpu
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/infoscale/gaualpha/kernels/cpu"
+	"github.com/infoscale/gaualpha/kernels/cuda"
+	"github.com/infoscale/gaualpha/kernels/gemm"
+	"github.com/infoscale/gaualpha/train"
+)
+
+// TestABI checks, without a device, that every kernel's PTX parameters match
+// the Go signatures (count, 8-byte integer or float64) for both PTX
+// architectures.
+func TestABI(t *testing.T) {
+	for _, arch := range []string{"sm80", "sm90"} {
+		seen := 0
+		for _, m := range cuda.Modules {
+			ptx, err := cuda.PTX(m, arch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := checkPTXSignatures(m, ptx); err != nil {
+				t.Error(err)
+			}
+			seen += len(ptxEntries(ptx))
+		}
+		if seen != len(kernelSigs) {
+			t.Errorf("%s: %d kernels in the PTX, %d in kernelSigs", arch, seen, len(kernelSigs))
+		}
+	}
+	// The check itself catches a wrong count and a float where Go passes an integer.
+	bad := `.visible .entry swish_f32(
+	.param .u64 swish_f32_param_0,
+	.param .f32 swish_f32_param_1
+)`
+	if checkPTXSignatures("elementwise", bad) == nil {
+		t.Error("a mismatching PTX signature was accepted")
+	}
+}
+
+func TestLaunchChecksArguments(t *testing.T) {
+	d := testDevice(t)
+	y := nanBuf(t, d, 4)
+	if err := d.Launch("swish_f32", [3]int{1, 1, 1}, block256, 0, y, y); err == nil {
+		t.Error("missing argument accepted")
+	}
+	if err := d.Launch("swish_f32", [3]int{1, 1, 1}, block256, 0, y, y, F64(4)); err == nil {
+		t.Error("float64 accepted for an int64 parameter")
+	}
+	if err := d.Launch("no_such_kernel", [3]int{1, 1, 1}, block256, 0); err == nil {
+		t.Error("unknown kernel accepted")
+	}
+}
+
+func TestSwishAndGrad(t *testing.T) {
+	d := testDevice(t)
+	rng := rand.New(rand.NewPCG(1, 1))
+	const n = 5000
+	x := randF32(rng, n, 3)
+	dy := randF32(rng, n, 1)
+	want := make([]float32, n)
+	cpu.Swish(want, x)
+	y := nanBuf(t, d, n)
+	must(t, d.Swish(y, upload(t, d, x), n))
+	check(t, "swish", download[float32](t, d, y, n), want, 1e-4)
+
+	wantBF := make([]float32, n)
+	cpu.Swish(wantBF, x)
+	must(t, d.SwishBF16(y, upload(t, d, ToBF16(x)), n))
+	check(t, "swish bf16", download[float32](t, d, y, n), wantBF, 2e-2)
+
+	cpu.SwishGrad(want, x, dy)
+	dx := nanBuf(t, d, n)
+	must(t, d.SwishGrad(dx, upload(t, d, x), upload(t, d, dy), n))
+	check(t, "swish grad", download[float32](t, d, dx, n), want, 1e-4)
+}
+
+func TestNormAndGrad(t *testing.T) {
+	d := testDevice(t)
+	rng := rand.New(rand.NewPCG(2, 1))
+	const rows, n = 9, 300
+	x := randF32(rng, rows*n, 2)
+	dy := randF32(rng, rows*n, 1)
+	want := make([]float32, rows*n)
+	cpu.Norm(want, x, n)
+	y := nanBuf(t, d, rows*n)
+	must(t, d.Norm(y, upload(t, d, x), rows, n))
+	check(t, "norm", download[float32](t, d, y, rows*n), want, 1e-4)
+	must(t, d.NormBF16(y, upload(t, d, ToBF16(x)), rows, n))
+	check(t, "norm bf16", download[float32](t, d, y, rows*n), want, 2e-2)
+
+	cpu.NormGrad(want, x, dy, n)
+	dx := nanBuf(t, d, rows*n)
+	must(t, d.NormGrad(dx, upload(t, d, x), upload(t, d, dy), rows, n))
+	check(t, "norm grad", download[float32](t, d, dx, rows*n), want, 1e-4)
+}
+
+func TestGate(t *testing.T) {
+	d := testDevice(t)
+	rng := rand.New(rand.NewPCG(3, 1))
+	const rows, e = 13, 40
+	const xw, ow = 2*e + 16, e + 1
+	x := randF32(rng, rows*xw, 1)
+	o := randF32(rng, rows*ow, 1)
+	dy := randF32(rng, rows*e, 1)
+	xd, od, dyd := upload(t, d, x), upload(t, d, o), upload(t, d, dy)
+
+	want := make([]float32, rows*e)
+	cpu.Gate(want, x, o, e, xw, ow)
+	y := nanBuf(t, d, rows*e)
+	must(t, d.Gate(y, xd, od, rows, e, xw, ow))
+	check(t, "gate", download[float32](t, d, y, rows*e), want, 1e-4)
+
+	wantX := make([]float32, rows*xw)
+	cpu.GateGradX(wantX, o, dy, e, xw, ow)
+	dx := nanBuf(t, d, rows*xw)
+	must(t, d.GateGradX(dx, od, dyd, rows, e, xw, ow))
+	check(t, "gate grad x", download[float32](t, d, dx, rows*xw), wantX, 1e-4)
+
+	wantO := make([]float32, rows*ow)
+	cpu.GateGradO(wantO, x, dy, e, xw, ow)
+	do := nanBuf(t, d, rows*ow)
+	must(t, d.GateGradO(do, xd, dyd, rows, e, xw, ow))
+	check(t, "gate grad o", download[float32](t, d, do, rows*ow), wantO, 1e-4)
+}
+
+func TestAddDropoutUnpack(t *testing.T) {
+	d := testDevice(t)
+	rng := rand.New(rand.NewPCG(4, 1))
+	const n = 10007
+	x := randF32(rng, n, 1)
+	y := randF32(rng, n, 1)
+	want := make([]float32, n)
+	cpu.Add(want, x, y)
+	z := nanBuf(t, d, n)
+	must(t, d.Add(z, upload(t, d, x), upload(t, d, y), n))
+	check(t, "add", download[float32](t, d, z, n), want, 1e-4)
+	must(t, d.AddBF16(z, upload(t, d, ToBF16(x)), upload(t, d, ToBF16(y)), n))
+	check(t, "add bf16", download[float32](t, d, z, n), want, 2e-2)
+
+	for _, p := range []float64{0, 0.3} {
+		cpu.Dropout(want, x, p, 12345, 7)
+		must(t, d.Dropout(z, upload(t, d, x), n, p, 12345, 7))
+		got := download[float32](t, d, z, n)
+		for i := range got {
+			if got[i] != want[i] { // same hash, same product: bit for bit
+				t.Fatalf("dropout p=%v element %d: %v, want %v", p, i, got[i], want[i])
+			}
+		}
+		cpu.Dropout(want, roundBF16(x), p, 12345, 7)
+		must(t, d.DropoutBF16(z, upload(t, d, ToBF16(x)), n, p, 12345, 7))
+		check(t, "dropout bf16", download[float32](t, d, z, n), want, 1e-6)
+	}
+
+	const rows, width = 10, 17
+	src := randF32(rng, rows*width, 1)
+	dst := nanBuf(t, d, 5*12)
+	must(t, d.Unpack(dst, upload(t, d, src), 3, 5, 12, width))
+	got := download[float32](t, d, dst, 5*12)
+	for r := 0; r < 5; r++ {
+		for c := 0; c < 12; c++ {
+			if got[r*12+c] != src[(3+r)*width+c] {
+				t.Fatalf("unpack [%d,%d] = %v, want %v", r, c, got[r*12+c], src[(3+r)*width+c])
+			}
+		}
+	}
+}
+
+func TestGatherScatter(t *testing.T) {
+	d := testDevice(t)
+	rng := rand.New(rand.NewPCG(5, 1))
+	const rows, n = 50, 37
+	table := randF32(rng, rows*n, 1)
+	ids := make([]int, 23)
+	for i := range ids {
+		ids[i] = rng.IntN(rows)
+	}
+	ids[5] = ids[2] // a repeated id: scatter-add must sum
+	ids64 := make([]int64, len(ids))
+	for i, v := range ids {
+		ids64[i] = int64(v)
+	}
+	idd := upload(t, d, ids64)
+
+	want := make([]float32, len(ids)*n)
+	must(t, cpu.Gather(want, table, ids, n))
+	out := nanBuf(t, d, len(ids)*n)
+	must(t, d.Gather(out, upload(t, d, table), idd, len(ids), n, rows))
+	check(t, "gather", download[float32](t, d, out, len(ids)*n), want, 1e-6)
+	must(t, d.GatherBF16(out, upload(t, d, ToBF16(table)), idd, len(ids), n, rows))
+	check(t, "gather bf16", download[float32](t, d, out, len(ids)*n), want, 2e-2)
+	syncCheck(t, d)
+
+	dout := randF32(rng, len(ids)*n, 1)
+	wantT := make([]float32, rows*n)
+	must(t, cpu.ScatterAdd(wantT, dout, ids, n))
+	dt := nanBuf(t, d, rows*n)
+	must(t, d.ScatterAdd(dt, upload(t, d, dout), idd, len(ids), n, rows))
+	check(t, "scatter add", download[float32](t, d, dt, rows*n), wantT, 1e-5)
+	syncCheck(t, d)
+
+	ids64[7] = rows // out of range
+	must(t, d.Gather(out, upload(t, d, table), upload(t, d, ids64), len(ids), n, rows))
+	must(t, d.Synchronize())
+	if err := d.CheckErrors(); err == nil {
+		t.Error("an id out of range was not reported")
+	}
+	syncCheck(t, d) // the flag is cleared
+}
+
+func TestCrossEntropy(t *testing.T) {
+	d := testDevice(t)
+	rng := rand.New(rand.NewPCG(6, 1))
+	const m, v = 37, 300
+	logits := randF32(rng, m*v, 2)
+	targets := make([]int, m)
+	t64 := make([]int64, m)
+	for i := range targets {
+		targets[i] = rng.IntN(v)
+		if i%4 == 1 {
+			targets[i] = cpu.IgnoreTarget
+		}
+		t64[i] = int64(targets[i])
+	}
+	lg, tg := upload(t, d, logits), upload(t, d, t64)
+	wantLoss, wantCount, err := cpu.CrossEntropy(logits, targets, v)
+	must(t, err)
+	out := nanBuf(t, d, 4)
+	loss32 := nanBuf(t, d, 1)
+	must(t, d.CrossEntropy(out, loss32, lg, tg, m, v))
+	res := download[float64](t, d, out, 2)
+	if math.Abs(res[0]-wantLoss) > 1e-5*math.Abs(wantLoss) || int(res[1]) != wantCount {
+		t.Errorf("loss %v over %v rows, want %v over %d", res[0], res[1], wantLoss, wantCount)
+	}
+	if l := download[float32](t, d, loss32, 1)[0]; l != float32(res[0]) {
+		t.Errorf("float32 loss %v, want %v", l, float32(res[0]))
+	}
+	must(t, d.CrossEntropyBF16(out, 0, upload(t, d, ToBF16(logits)), tg, m, v))
+	if res := download[float64](t, d, out, 2); math.Abs(res[0]-wantLoss) > 2e-2*math.Abs(wantLoss) {
+		t.Errorf("bf16 loss %v, want %v", res[0], wantLoss)
+	}
+
+	want := make([]float32, m*v)
+	cpu.CrossEntropyGrad(want, logits, targets, v, 0.7*2)
+	dl := nanBuf(t, d, m*v)
+	must(t, d.CrossEntropyGrad(dl, lg, tg, m, v, 0.7, upload(t, d, []float32{2})))
+	check(t, "cross-entropy grad", download[float32](t, d, dl, m*v), want, 1e-4)
+	syncCheck(t, d)
+
+	t64[3] = v // out of range
+	must(t, d.CrossEntropy(out, 0, lg, upload(t, d, t64), m, v))
+	must(t, d.Synchronize())
+	if err := d.CheckErrors(); err == nil {
+		t.Error("a target out of range was not reported")
+	}
+}
+
+// refSoftmax is softmax(c·x) per row in float64, -Inf masked, all-masked
+// rows zero.
+func refSoftmax(x, c []float32, rows, n int) []float32 {
+	y := make([]float32, rows*n)
+	for r := 0; r < rows; r++ {
+		mx := math.Inf(-1)
+		for j := 0; j < n; j++ {
+			if v := float64(x[r*n+j]); !math.IsInf(v, -1) {
+				mx = math.Max(mx, float64(c[r])*v)
+			}
+		}
+		if math.IsInf(mx, -1) {
+			continue
+		}
+		var s float64
+		for j := 0; j < n; j++ {
+			if v := float64(x[r*n+j]); !math.IsInf(v, -1) {
+				s += math.Exp(float64(c[r])*v - mx)
+			}
+		}
+		for j := 0; j < n; j++ {
+			if v := float64(x[r*n+j]); !math.IsInf(v, -1) {
+				y[r*n+j] = float32(math.Exp(float64(c[r])*v-mx) / s)
+			}
+		}
+	}
+	return y
+}
+
+func TestSoftmax(t *testing.T) {
+	d := testDevice(t)
+	rng := rand.New(rand.NewPCG(7, 1))
+	const rows, n = 7, 300
+	x := randF32(rng, rows*n, 3)
+	for j := 0; j < n; j += 3 {
+		x[2*n+j] = float32(math.Inf(-1)) // a partly masked row
+	}
+	for j := 0; j < n; j++ {
+		x[4*n+j] = float32(math.Inf(-1)) // a fully masked row
+	}
+	c := []float32{1, 0.5, 1.7, 0, 1.2, 2, 0.9} // row 3: c = 0, uniform
+	y := nanBuf(t, d, rows*n)
+	fd := upload(t, d, c)
+	want := refSoftmax(x, c, rows, n)
+	must(t, d.Softmax(y, upload(t, d, x), fd, rows, n))
+	got := download[float32](t, d, y, rows*n)
+	check(t, "softmax", got, want, 1e-4)
+	must(t, d.SoftmaxBF16(y, upload(t, d, ToBF16(x)), fd, rows, n))
+	check(t, "softmax bf16", download[float32](t, d, y, rows*n), want, 2e-2)
+
+	dy := randF32(rng, rows*n, 1)
+	wantDx := make([]float32, rows*n)
+	for r := 0; r < rows; r++ {
+		var s float64
+		for j := 0; j < n; j++ {
+			s += float64(want[r*n+j]) * float64(dy[r*n+j])
+		}
+		for j := 0; j < n; j++ {
+			wantDx[r*n+j] = float32(float64(c[r]) * float64(want[r*n+j]) * (float64(dy[r*n+j]) - s))
+		}
+	}
+	dx := nanBuf(t, d, rows*n)
+	must(t, d.SoftmaxGrad(dx, upload(t, d, want), upload(t, d, dy), fd, rows, n))
+	check(t, "softmax grad", download[float32](t, d, dx, rows*n), wantDx, 1e-4)
+}
+
+func TestAdamWAndClipping(t *testing.T) {
+	d := testDevice(t)
+	rng := rand.New(rand.NewPCG(8, 1))
+	sizes := []int{1000, 77}
+	decay := []bool{true, false}
+	opt := train.NewAdamW(sizes, decay, 0.01)
+	params := [][]float32{randF32(rng, sizes[0], 1), randF32(rng, sizes[1], 1)}
+	var pd, md, vd []DevicePtr
+	for i, n := range sizes {
+		pd = append(pd, upload(t, d, params[i]))
+		md = append(md, zeroBuf(t, d, n))
+		vd = append(vd, zeroBuf(t, d, n))
+	}
+	sq := zeroBuf(t, d, 2)
+	for step := 1; step <= 3; step++ {
+		grads := [][]float32{randF32(rng, sizes[0], 3), randF32(rng, sizes[1], 3)}
+		var gd []DevicePtr
+		for _, g := range grads {
+			gd = append(gd, upload(t, d, g))
+		}
+		// Clipping: the device's squared norm and scaling against ClipGradNorm.
+		must(t, d.Fill32(sq, 0, 2))
+		for i, n := range sizes {
+			must(t, d.SquaredNorm(sq, gd[i], n))
+		}
+		for i, n := range sizes {
+			must(t, d.Clip(gd[i], n, sq, 5))
+		}
+		norm := train.ClipGradNorm(grads, 5)
+		if got := math.Sqrt(download[float64](t, d, sq, 1)[0]); math.Abs(got-norm) > 1e-9*norm {
+			t.Errorf("step %d: gradient norm %v, want %v", step, got, norm)
+		}
+		for i, n := range sizes {
+			check(t, "clipped gradient", download[float32](t, d, gd[i], n), grads[i], 1e-6)
+		}
+		const lr = 1e-2
+		must(t, opt.Update(params, grads, lr))
+		for i, n := range sizes {
+			must(t, d.AdamW(pd[i], gd[i], md[i], vd[i], n, AdamWParams{LR: lr, Beta1: opt.Beta1, Beta2: opt.Beta2,
+				Eps: opt.Eps, WeightDecay: opt.WeightDecay, Step: opt.Step, Decay: decay[i]}))
+			check(t, "adamw params", download[float32](t, d, pd[i], n), params[i], 1e-5)
+			check(t, "adamw m", download[float32](t, d, md[i], n), opt.M[i], 1e-5)
+			check(t, "adamw v", download[float32](t, d, vd[i], n), opt.V[i], 1e-5)
+		}
+	}
+	x := randF32(rng, 100, 1)
+	xd := upload(t, d, x)
+	must(t, d.Scale(xd, 100, 0.25))
+	for i := range x {
+		x[i] *= 0.25
+	}
+	check(t, "scale", download[float32](t, d, xd, 100), x, 0)
+}
+
+// TestSgemm checks the row-major GEMM in all transpose combinations, with
+// padded leading dimensions, beta = 0 over a NaN-filled C (not read) and
+// beta != 0, against kernels/gemm.Sgemm; and the bf16 GEMM.
+func TestSgemm(t *testing.T) {
+	d := testDevice(t)
+	rng := rand.New(rand.NewPCG(9, 1))
+	const m, n, k = 37, 29, 23
+	for _, ta := range []bool{false, true} {
+		for _, tb := range []bool{false, true} {
+			for _, beta := range []float32{0, 0.5} {
+				ar, ac := m, k
+				if ta {
+					ar, ac = k, m
+				}
+				br, bc := k, n
+				if tb {
+					br, bc = n, k
+				}
+				lda, ldb, ldc := ac+3, bc+1, n+5
+				a := randF32(rng, ar*lda, 1)
+				b := randF32(rng, br*ldb, 1)
+				c := randF32(rng, m*ldc, 1)
+				cd := upload(t, d, c)
+				if beta == 0 {
+					must(t, d.Fill32(cd, nanBits, m*ldc))
+				}
+				want := append([]float32(nil), c...)
+				gemm.Sgemm(ta, tb, m, n, k, 1.5, a, lda, b, ldb, beta, want, ldc)
+				must(t, d.Sgemm(ta, tb, m, n, k, 1.5, upload(t, d, a), lda, upload(t, d, b), ldb, beta, cd, ldc))
+				got := download[float32](t, d, cd, m*ldc)
+				check(t, "sgemm", rowsOf(got, m, n, ldc), rowsOf(want, m, n, ldc), 1e-5)
+
+				wantBF := append([]float32(nil), c...)
+				gemm.Sgemm(ta, tb, m, n, k, 1.5, a, lda, b, ldb, beta, wantBF, ldc)
+				cd = upload(t, d, c)
+				must(t, d.GemmBF16(ta, tb, m, n, k, 1.5, upload(t, d, ToBF16(a)), lda, upload(t, d, ToBF16(b)), ldb, beta, cd, ldc))
+				got = download[float32](t, d, cd, m*ldc)
+				check(t, "gemm bf16", rowsOf(got, m, n, ldc), rowsOf(wantBF, m, n, ldc), 2e-2)
+			}
+		}
+	}
+}
+
+// rowsOf returns the m×n matrix of a row-major buffer with row stride ld.
+func rowsOf(x []float32, m, n, ld int) []float32 {
+	out := make([]float32, 0, m*n)
+	for i := 0; i < m; i++ {
+		out = append(out, x[i*ld:i*ld+n]...)
+	}
+	return out
+}

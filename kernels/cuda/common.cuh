@@ -1,0 +1,131 @@
+// common.cuh: definitions shared by every kernel file.
+//
+// Conventions (see ABI.md):
+//   - every kernel is extern "C" and takes only 8-byte parameters: device
+//     pointers, i64 (long long), u64 (unsigned long long) or double. The
+//     launch helpers of gorgonia.org/cu and of package gpu copy exactly 8
+//     bytes per parameter, so an int or float parameter would be corrupted.
+//   - float32 storage; a "bf16" kernel reads its floating-point tensor inputs
+//     as bfloat16 (raw 16-bit patterns), computes in float32 and writes
+//     float32.
+//   - GAU_REGISTER(name) after each kernel registers it with the CPU
+//     emulator (kernels/cuda/emu) when the file is compiled as C++ for the
+//     tests; for nvcc it expands to nothing.
+#pragma once
+
+#ifdef GAU_EMU
+#include "emu/cuda_emu.h"
+#else
+#define GAU_REGISTER(name)
+// The block's dynamic shared memory (16-byte aligned).
+extern __shared__ float4 gau_dyn_smem_raw[];
+#define GAU_DYN_SMEM(T, name) T* name = reinterpret_cast<T*>(gau_dyn_smem_raw)
+#define GAU_SMEM(T, name, count) __shared__ T name[count]
+#endif
+
+typedef long long i64;
+typedef unsigned long long u64;
+// bf16 is a raw bfloat16 bit pattern (the high half of a float32).
+typedef unsigned short bf16;
+
+#define GAU_INF __int_as_float(0x7f800000)
+
+// ldf loads one element as float32.
+__device__ __forceinline__ float ldf(const float* p) { return *p; }
+__device__ __forceinline__ float ldf(const bf16* p) { return __uint_as_float(((unsigned int)(*p)) << 16); }
+
+__device__ __forceinline__ i64 iabs64(i64 x) { return x < 0 ? -x : x; }
+__device__ __forceinline__ i64 imin64(i64 a, i64 b) { return a < b ? a : b; }
+__device__ __forceinline__ i64 imax64(i64 a, i64 b) { return a > b ? a : b; }
+
+// Grid-stride loop over [0, n) with 64-bit indices.
+#define GAU_FOR(i, n) \
+	for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (i64)gridDim.x * blockDim.x)
+
+// ---- dropout: the counter-based hash of kernels/cpu/rng.go, bit for bit ----
+
+__device__ __forceinline__ u64 gau_mix64(u64 x) {
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebULL;
+	x ^= x >> 31;
+	return x;
+}
+
+// gau_keep is cpu.Keep: element idx of dropout site `site` in the step keyed
+// by `key` survives iff the 53-bit hash is >= thr (thr = cpu.DropThreshold(p);
+// 0 keeps everything).
+__device__ __forceinline__ bool gau_keep(u64 key, u64 site, u64 idx, u64 thr) {
+	if (thr == 0) return true;
+	u64 h = gau_mix64(key ^ gau_mix64(site * 0x9e3779b97f4a7c15ULL + idx));
+	return (h >> 11) >= thr;
+}
+
+// ---- warp and block reductions (blockDim.x a multiple of 32, <= 1024) ----
+
+__device__ __forceinline__ float warp_sum(float v) {
+#pragma unroll
+	for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+	return v;
+}
+
+__device__ __forceinline__ double warp_sum_d(double v) {
+#pragma unroll
+	for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+	return v;
+}
+
+__device__ __forceinline__ float warp_max(float v) {
+#pragma unroll
+	for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+	return v;
+}
+
+__device__ __forceinline__ i64 warp_sum_i(i64 v) {
+#pragma unroll
+	for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+	return v;
+}
+
+// block_sum returns the sum of v over the block to every thread. red is
+// shared scratch of at least 33 elements; the leading barrier lets a caller
+// reuse it in consecutive calls.
+template <typename T>
+__device__ __forceinline__ T block_sum(T v, T* red) {
+	const int lane = threadIdx.x & 31, w = threadIdx.x >> 5, nw = (blockDim.x + 31) >> 5;
+#pragma unroll
+	for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+	__syncthreads();
+	if (lane == 0) red[w] = v;
+	__syncthreads();
+	if (w == 0) {
+		T r = lane < nw ? red[lane] : (T)0;
+#pragma unroll
+		for (int o = 16; o > 0; o >>= 1) r += __shfl_xor_sync(0xffffffffu, r, o);
+		if (lane == 0) red[32] = r;
+	}
+	__syncthreads();
+	return red[32];
+}
+
+// block_max is block_sum with max (float).
+__device__ __forceinline__ float block_max(float v, float* red) {
+	const int lane = threadIdx.x & 31, w = threadIdx.x >> 5, nw = (blockDim.x + 31) >> 5;
+	v = warp_max(v);
+	__syncthreads();
+	if (lane == 0) red[w] = v;
+	__syncthreads();
+	if (w == 0) {
+		float r = lane < nw ? red[lane] : -GAU_INF;
+		r = warp_max(r);
+		if (lane == 0) red[32] = r;
+	}
+	__syncthreads();
+	return red[32];
+}
+
+// gau_flag records the first failing item (index+1) in a device flag word.
+__device__ __forceinline__ void gau_flag(i64* flag, i64 item) {
+	if (flag) atomicCAS(reinterpret_cast<unsigned long long*>(flag), 0ULL, (unsigned long long)(item + 1));
+}

@@ -1,0 +1,569 @@
+// cuda_emu.h: a small CPU emulator that runs the kernels of kernels/cuda as
+// C++ for tests on machines without a GPU (package gpu built with
+// -tags gpuemu). It is not part of the GPU build.
+//
+// Every CUDA thread of a block is a fiber (ucontext) with its own stack; the
+// fibers of a block run on one OS thread, one at a time, each until it
+// reaches a barrier:
+//   - __syncthreads / __syncthreads_or: all threads of the block;
+//   - __shfl_*_sync / __syncwarp: all 32 threads of the warp (the kernels
+//     only shuffle with full warps).
+// Between two barriers the threads run in increasing order, then in
+// decreasing order, alternately, so a missing barrier between a shared
+// memory write and a read by another thread shows as a wrong result in one
+// of the two orders. The emulator reports, instead of hanging or going on:
+// a barrier reached from different call sites (divergent __syncthreads), a
+// barrier some threads never reach (deadlock, early exit), a kernel
+// parameter that is not 8 bytes (compile time), a parameter count mismatch,
+// dynamic shared memory above the limit set for the function (48 KiB unless
+// raised, as CUDA's cudaFuncAttributeMaxDynamicSharedMemorySize), static
+// shared memory above 48 KiB, and grid or block sizes CUDA refuses. Shared
+// memory and "device" allocations start filled with 0xff bytes (NaN as
+// float32) so reads of unwritten memory show up.
+//
+// Blocks run one after another; atomics are plain read-modify-writes (no
+// two fibers run at once).
+#pragma once
+
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <ucontext.h>
+
+#include <cmath>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+using std::isinf;
+using std::isnan;
+
+#define __global__
+#define __device__
+#define __host__
+#define __forceinline__ inline
+#define __launch_bounds__(...)
+
+struct dim3 {
+	unsigned int x, y, z;
+};
+struct float2 {
+	float x, y;
+};
+struct alignas(16) float4 {
+	float x, y, z, w;
+};
+
+namespace emu {
+
+enum { RUN = 0, WAIT_BLOCK = 1, WAIT_WARP = 2, DONE = 3 };
+
+struct Fiber {
+	ucontext_t ctx;  // portable fallback
+	void* sp;        // x86-64 fast switch
+	unsigned int tx, ty, tz;
+	int linear;
+	int state;
+	char* stack;
+};
+
+struct Warp {
+	int arrived;
+	const void* site;
+	uint64_t x[32];
+};
+
+struct Launch {
+	dim3 grid, block, bidx;
+	int nthreads;
+	std::vector<Fiber> fibers;
+	std::vector<Warp> warps;
+	Fiber* cur;
+	ucontext_t sched;
+	void* sched_sp;
+	// block barrier
+	int arrived;
+	const void* site;
+	int or_acc, or_result;
+	// shared memory
+	std::vector<char> dyn;
+	std::map<const void*, std::vector<char>> statics;
+	size_t static_bytes;
+	// kernel
+	void (*invoke)(void*, const uint64_t*);
+	void* fn;
+	const uint64_t* args;
+	// result
+	bool failed;
+	std::string err;
+	bool reverse_first;
+};
+
+inline thread_local Launch* cur = nullptr;
+
+#if defined(__x86_64__)
+// A minimal context switch (System V x86-64): saves the callee-saved
+// registers, MXCSR and the x87 control word on the current stack, stores
+// the stack pointer in *save, and resumes the context whose stack pointer is
+// load. Some 50 times cheaper than swapcontext, which makes a system call.
+extern "C" void gau_emu_switch(void** save, void* load);
+asm(R"(
+	.text
+	.p2align 4
+	.type gau_emu_switch,@function
+gau_emu_switch:
+	pushq %rbp
+	pushq %rbx
+	pushq %r12
+	pushq %r13
+	pushq %r14
+	pushq %r15
+	subq $16, %rsp
+	stmxcsr 8(%rsp)
+	fnstcw (%rsp)
+	movq %rsp, (%rdi)
+	movq %rsi, %rsp
+	fldcw (%rsp)
+	ldmxcsr 8(%rsp)
+	addq $16, %rsp
+	popq %r15
+	popq %r14
+	popq %r13
+	popq %r12
+	popq %rbx
+	popq %rbp
+	ret
+	.size gau_emu_switch,.-gau_emu_switch
+)");
+#define GAU_EMU_FAST_SWITCH 1
+#endif
+
+// A unique address per call site (and per template instantiation).
+#define EMU_SITE ([]() -> const void* { static char s; return &s; }())
+
+inline void yield_to_sched() {
+	Launch* l = cur;
+#ifdef GAU_EMU_FAST_SWITCH
+	gau_emu_switch(&l->cur->sp, l->sched_sp);
+#else
+	swapcontext(&l->cur->ctx, &l->sched);
+#endif
+}
+
+[[noreturn]] inline void fail(const std::string& msg) {
+	Launch* l = cur;
+	char where[160];
+	snprintf(where, sizeof where, " (block %u,%u,%u thread %u,%u,%u)", l->bidx.x, l->bidx.y, l->bidx.z, l->cur->tx,
+	         l->cur->ty, l->cur->tz);
+	l->failed = true;
+	l->err = msg + where;
+	for (;;) yield_to_sched();  // the scheduler never resumes a failed launch
+}
+
+inline int block_barrier(const void* site, int pred) {
+	Launch* l = cur;
+	if (l->arrived == 0) {
+		l->site = site;
+	} else if (l->site != site) {
+		fail("__syncthreads reached from different call sites (divergent barrier)");
+	}
+	l->arrived++;
+	if (pred) l->or_acc = 1;
+	if (l->arrived == l->nthreads) {
+		l->or_result = l->or_acc;
+		l->or_acc = 0;
+		l->arrived = 0;
+		for (auto& f : l->fibers)
+			if (f.state == WAIT_BLOCK) f.state = RUN;
+	} else {
+		l->cur->state = WAIT_BLOCK;
+		yield_to_sched();
+	}
+	return l->or_result;
+}
+
+inline void warp_barrier(const void* site) {
+	Launch* l = cur;
+	const int w = l->cur->linear / 32;
+	Warp& wp = l->warps[w];
+	if (wp.arrived == 0) {
+		wp.site = site;
+	} else if (wp.site != site) {
+		fail("warp shuffle or __syncwarp reached from different call sites within a warp");
+	}
+	wp.arrived++;
+	if (wp.arrived == 32) {
+		wp.arrived = 0;
+		for (int t = 0; t < 32; t++) {
+			Fiber& f = l->fibers[w * 32 + t];
+			if (f.state == WAIT_WARP) f.state = RUN;
+		}
+	} else {
+		l->cur->state = WAIT_WARP;
+		yield_to_sched();
+	}
+}
+
+template <typename T>
+inline uint64_t to_bits(T v) {
+	static_assert(sizeof(T) <= 8, "shuffle of a type wider than 8 bytes");
+	uint64_t u = 0;
+	memcpy(&u, &v, sizeof(T));
+	return u;
+}
+template <typename T>
+inline T from_bits_n(uint64_t u) {
+	T v;
+	memcpy(&v, &u, sizeof(T));
+	return v;
+}
+
+template <typename T>
+inline T shfl(unsigned int mask, T v, int src_lane_fn(int, int), int arg, const void* site) {
+	if (mask != 0xffffffffu) fail("shuffle with a partial mask");
+	Launch* l = cur;
+	const int lane = l->cur->linear & 31;
+	Warp& wp = l->warps[l->cur->linear / 32];
+	warp_barrier(site);  // the previous exchange has been read
+	wp.x[lane] = to_bits(v);
+	warp_barrier(site);  // every lane has written
+	const int src = src_lane_fn(lane, arg);
+	return from_bits_n<T>(wp.x[src & 31]);
+}
+inline int lane_xor(int lane, int m) { return lane ^ m; }
+inline int lane_idx(int, int src) { return src; }
+
+inline void* static_smem(const void* site, size_t bytes) {
+	Launch* l = cur;
+	auto it = l->statics.find(site);
+	if (it == l->statics.end()) {
+		l->static_bytes += bytes;
+		if (l->static_bytes > 48 * 1024) fail("static shared memory above 48 KiB");
+		it = l->statics.emplace(site, std::vector<char>(bytes + 16, (char)0xff)).first;
+	}
+	char* p = it->second.data();
+	return (void*)(((uintptr_t)p + 15) & ~(uintptr_t)15);
+}
+
+inline void* dyn_smem() {
+	Launch* l = cur;
+	return (void*)(((uintptr_t)l->dyn.data() + 15) & ~(uintptr_t)15);
+}
+
+inline dim3 tid3() { return dim3{cur->cur->tx, cur->cur->ty, cur->cur->tz}; }
+inline dim3 bid3() { return cur->bidx; }
+
+// ---- kernel registry: name → (parameter count, invoker) ----
+
+struct Entry {
+	int nargs;
+	void (*invoke)(void*, const uint64_t*);
+	void* fn;
+};
+
+inline std::map<std::string, Entry>& registry() {
+	static std::map<std::string, Entry> r;
+	return r;
+}
+
+template <typename T>
+inline T arg_from_bits(uint64_t u) {
+	static_assert(sizeof(T) == 8, "kernel parameters must be 8 bytes (pointers, long long, unsigned long long, double)");
+	T v;
+	memcpy(&v, &u, 8);
+	return v;
+}
+
+template <typename... A>
+struct Reg {
+	typedef void (*F)(A...);
+	Reg(const char* name, F f) { registry()[name] = Entry{(int)sizeof...(A), &invoke, (void*)f}; }
+	static void invoke(void* fn, const uint64_t* a) { call((F)fn, a, std::index_sequence_for<A...>{}); }
+	template <size_t... I>
+	static void call(F f, const uint64_t* a, std::index_sequence<I...>) {
+		f(arg_from_bits<A>(a[I])...);
+	}
+};
+
+}  // namespace emu
+
+#define GAU_REGISTER(name) static emu::Reg emu_reg_##name(#name, &name);
+#define GAU_DYN_SMEM(T, name) T* name = reinterpret_cast<T*>(emu::dyn_smem())
+#define GAU_SMEM(T, name, count) T* name = reinterpret_cast<T*>(emu::static_smem(EMU_SITE, sizeof(T) * (count)))
+
+#define threadIdx (emu::tid3())
+#define blockIdx (emu::bid3())
+#define blockDim (emu::cur->block)
+#define gridDim (emu::cur->grid)
+
+#define __syncthreads() ((void)emu::block_barrier(EMU_SITE, 0))
+#define __syncthreads_or(p) emu::block_barrier(EMU_SITE, (p) ? 1 : 0)
+#define __syncwarp(...) emu::warp_barrier(EMU_SITE)
+#define __shfl_xor_sync(mask, v, m) emu::shfl((mask), (v), emu::lane_xor, (m), EMU_SITE)
+#define __shfl_sync(mask, v, src) emu::shfl((mask), (v), emu::lane_idx, (src), EMU_SITE)
+
+inline float __int_as_float(int v) { return emu::from_bits_n<float>((uint32_t)v); }
+inline float __uint_as_float(unsigned int v) { return emu::from_bits_n<float>(v); }
+inline unsigned int __float_as_uint(float v) { return (unsigned int)emu::to_bits(v); }
+inline float __fadd_rn(float a, float b) { return a + b; }
+inline float __fsub_rn(float a, float b) { return a - b; }
+inline float __fmul_rn(float a, float b) { return a * b; }
+inline double __dadd_rn(double a, double b) { return a + b; }
+inline double __dmul_rn(double a, double b) { return a * b; }
+inline double __ddiv_rn(double a, double b) { return a / b; }
+
+inline float atomicAdd(float* p, float v) {
+	float o = *p;
+	*p = o + v;
+	return o;
+}
+inline double atomicAdd(double* p, double v) {
+	double o = *p;
+	*p = o + v;
+	return o;
+}
+inline unsigned long long atomicCAS(unsigned long long* p, unsigned long long cmp, unsigned long long v) {
+	unsigned long long o = *p;
+	if (o == cmp) *p = v;
+	return o;
+}
+
+// ---- the launcher ----
+
+namespace emu {
+
+static const size_t kStack = 256 * 1024;
+
+inline void fiber_entry() {
+	Launch* l = cur;
+	l->invoke(l->fn, l->args);
+	l->cur->state = DONE;
+#ifdef GAU_EMU_FAST_SWITCH
+	for (;;) gau_emu_switch(&l->cur->sp, l->sched_sp);  // never resumed
+#endif
+	// (ucontext: returning switches to uc_link, the scheduler)
+}
+
+// start_fiber prepares f to run fiber_entry on its stack when first resumed.
+inline void start_fiber(Launch* l, Fiber& f) {
+#ifdef GAU_EMU_FAST_SWITCH
+	// The frame gau_emu_switch pops: x87 control word and MXCSR, r15..r12,
+	// rbx, rbp, then the "return" address fiber_entry. At its entry the stack
+	// pointer is 8 mod 16, as after a call.
+	uintptr_t top = ((uintptr_t)f.stack + kStack) & ~(uintptr_t)15;
+	uint64_t* s = (uint64_t*)(top - 80);
+	unsigned int mx;
+	unsigned short cw;
+	asm volatile("stmxcsr %0" : "=m"(mx));
+	asm volatile("fnstcw %0" : "=m"(cw));
+	memset(s, 0, 80);
+	memcpy((char*)s, &cw, sizeof cw);
+	memcpy((char*)s + 8, &mx, sizeof mx);
+	s[8] = (uint64_t)(uintptr_t)&fiber_entry;
+	f.sp = s;
+	(void)l;
+#else
+	getcontext(&f.ctx);
+	f.ctx.uc_stack.ss_sp = f.stack;
+	f.ctx.uc_stack.ss_size = kStack;
+	f.ctx.uc_link = &l->sched;
+	makecontext(&f.ctx, (void (*)())fiber_entry, 0);
+#endif
+}
+
+inline void resume_fiber(Launch* l, Fiber& f) {
+#ifdef GAU_EMU_FAST_SWITCH
+	gau_emu_switch(&l->sched_sp, f.sp);
+#else
+	swapcontext(&l->sched, &f.ctx);
+#endif
+}
+
+// run_block runs every thread of block l->bidx to completion; false on error.
+inline bool run_block(Launch* l) {
+	const int n = l->nthreads;
+	for (int t = 0; t < n; t++) {
+		Fiber& f = l->fibers[t];
+		f.state = RUN;
+		f.linear = t;
+		f.tx = t % l->block.x;
+		f.ty = (t / l->block.x) % l->block.y;
+		f.tz = t / (l->block.x * l->block.y);
+		start_fiber(l, f);
+	}
+	for (auto& w : l->warps) w.arrived = 0;
+	l->arrived = 0;
+	l->or_acc = 0;
+	l->or_result = 0;
+	l->static_bytes = 0;
+	l->statics.clear();
+	memset(l->dyn.data(), 0xff, l->dyn.size());
+	bool rev = l->reverse_first;
+	for (;;) {
+		int ran = 0, alive = 0;
+		for (int k = 0; k < n; k++) {
+			Fiber& f = l->fibers[rev ? n - 1 - k : k];
+			if (f.state == RUN) {
+				l->cur = &f;
+				resume_fiber(l, f);
+				ran++;
+				if (l->failed) return false;
+			}
+		}
+		for (int t = 0; t < n; t++)
+			if (l->fibers[t].state != DONE) alive++;
+		if (alive == 0) return true;
+		if (ran == 0) {
+			int wb = 0, ww = 0, done = 0;
+			for (auto& f : l->fibers) {
+				wb += f.state == WAIT_BLOCK;
+				ww += f.state == WAIT_WARP;
+				done += f.state == DONE;
+			}
+			char msg[256];
+			snprintf(msg, sizeof msg,
+			         "deadlock in block %u,%u,%u: %d threads wait at __syncthreads, %d at a warp barrier, %d exited",
+			         l->bidx.x, l->bidx.y, l->bidx.z, wb, ww, done);
+			l->failed = true;
+			l->err = msg;
+			return false;
+		}
+		rev = !rev;
+	}
+}
+
+inline std::map<std::string, size_t>& max_dyn_smem() {
+	static std::map<std::string, size_t> m;
+	return m;
+}
+
+struct LaunchReq {
+	const char* name;
+	unsigned int g[3], b[3];
+	size_t smem;
+	const uint64_t* args;
+	int nargs;
+	bool reverse_first;
+	std::string err;
+};
+
+inline void* launch_thread(void* p) {
+	LaunchReq* r = (LaunchReq*)p;
+	auto it = registry().find(r->name);
+	if (it == registry().end()) {
+		r->err = std::string("unknown kernel ") + r->name;
+		return nullptr;
+	}
+	if (it->second.nargs != r->nargs) {
+		char m[160];
+		snprintf(m, sizeof m, "kernel %s takes %d parameters, launched with %d", r->name, it->second.nargs, r->nargs);
+		r->err = m;
+		return nullptr;
+	}
+	const unsigned long long threads = (unsigned long long)r->b[0] * r->b[1] * r->b[2];
+	if (r->g[0] == 0 || r->g[1] == 0 || r->g[2] == 0 || threads == 0 || r->g[1] > 65535 || r->g[2] > 65535 ||
+	    r->g[0] > 2147483647u || r->b[0] > 1024 || r->b[1] > 1024 || r->b[2] > 64 || threads > 1024) {
+		r->err = std::string("invalid grid or block size for ") + r->name;
+		return nullptr;
+	}
+	if (threads % 32 != 0) {
+		r->err = std::string("the emulator needs a multiple of 32 threads per block: ") + r->name;
+		return nullptr;
+	}
+	size_t limit = 48 * 1024;
+	auto ms = max_dyn_smem().find(r->name);
+	if (ms != max_dyn_smem().end()) limit = ms->second;
+	if (r->smem > limit) {
+		char m[200];
+		snprintf(m, sizeof m, "kernel %s: %zu bytes of dynamic shared memory, limit %zu (set the function attribute)",
+		         r->name, r->smem, limit);
+		r->err = m;
+		return nullptr;
+	}
+	Launch l;
+	l.grid = dim3{r->g[0], r->g[1], r->g[2]};
+	l.block = dim3{r->b[0], r->b[1], r->b[2]};
+	l.nthreads = (int)threads;
+	l.fibers.resize(threads);
+	l.warps.resize(threads / 32);
+	l.dyn.resize(r->smem + 16);
+	l.invoke = it->second.invoke;
+	l.fn = it->second.fn;
+	l.args = r->args;
+	l.failed = false;
+	l.reverse_first = r->reverse_first;
+	l.cur = nullptr;
+	// malloc, not a vector: the stacks are not touched until used.
+	char* stacks = (char*)malloc((size_t)threads * kStack);
+	if (!stacks) {
+		r->err = "emulator: out of memory for fiber stacks";
+		return nullptr;
+	}
+	for (size_t t = 0; t < threads; t++) l.fibers[t].stack = stacks + t * kStack;
+	cur = &l;
+	for (unsigned int z = 0; z < l.grid.z && !l.failed; z++)
+		for (unsigned int y = 0; y < l.grid.y && !l.failed; y++)
+			for (unsigned int x = 0; x < l.grid.x && !l.failed; x++) {
+				l.bidx = dim3{x, y, z};
+				if (!run_block(&l)) break;
+				if (l.static_bytes + r->smem > 227 * 1024) {
+					l.failed = true;
+					l.err = std::string("more than 227 KiB of shared memory per block: ") + r->name;
+				}
+			}
+	cur = nullptr;
+	free(stacks);
+	if (l.failed) r->err = std::string(r->name) + ": " + l.err;
+	return nullptr;
+}
+
+}  // namespace emu
+
+// ---- C API for the Go backend ----
+
+extern "C" {
+
+// emu_launch runs kernel `name`; 0 on success, else 1 with a message in err.
+static inline int emu_launch_impl(const char* name, const unsigned int* grid, const unsigned int* block, size_t smem,
+                                  const uint64_t* args, int nargs, int reverse_first, char* err, int errlen) {
+	emu::LaunchReq r;
+	r.name = name;
+	for (int i = 0; i < 3; i++) {
+		r.g[i] = grid[i];
+		r.b[i] = block[i];
+	}
+	r.smem = smem;
+	r.args = args;
+	r.nargs = nargs;
+	r.reverse_first = reverse_first != 0;
+	// The fibers run on a thread of their own, away from the Go runtime's.
+	pthread_t th;
+	pthread_attr_t at;
+	pthread_attr_init(&at);
+	pthread_attr_setstacksize(&at, 8 << 20);
+	if (pthread_create(&th, &at, emu::launch_thread, &r) != 0) {
+		snprintf(err, errlen, "emulator: cannot start a thread");
+		return 1;
+	}
+	pthread_join(th, nullptr);
+	pthread_attr_destroy(&at);
+	if (!r.err.empty()) {
+		snprintf(err, errlen, "%s", r.err.c_str());
+		return 1;
+	}
+	return 0;
+}
+
+static inline void emu_set_max_dyn_smem_impl(const char* name, size_t bytes) { emu::max_dyn_smem()[name] = bytes; }
+
+static inline int emu_has_kernel_impl(const char* name, int* nargs) {
+	auto it = emu::registry().find(name);
+	if (it == emu::registry().end()) return 0;
+	*nargs = it->second.nargs;
+	return 1;
+}
+}
