@@ -89,7 +89,8 @@ struct Launch {
 	int arrived;
 	const void* site;
 	int or_acc, or_result;
-	// shared memory
+	// shared memory (exact sizes: under AddressSanitizer an access past the
+	// end is reported; glibc's allocations are 16-byte aligned)
 	std::vector<char> dyn;
 	std::map<const void*, std::vector<char>> statics;
 	size_t static_bytes;
@@ -243,15 +244,16 @@ inline void* static_smem(const void* site, size_t bytes) {
 	if (it == l->statics.end()) {
 		l->static_bytes += bytes;
 		if (l->static_bytes > 48 * 1024) fail("static shared memory above 48 KiB");
-		it = l->statics.emplace(site, std::vector<char>(bytes + 16, (char)0xff)).first;
+		it = l->statics.emplace(site, std::vector<char>(bytes, (char)0xff)).first;
+		if ((uintptr_t)it->second.data() % 16 != 0) fail("emulator: static shared memory not 16-byte aligned");
 	}
-	char* p = it->second.data();
-	return (void*)(((uintptr_t)p + 15) & ~(uintptr_t)15);
+	return it->second.data();
 }
 
 inline void* dyn_smem() {
 	Launch* l = cur;
-	return (void*)(((uintptr_t)l->dyn.data() + 15) & ~(uintptr_t)15);
+	if ((uintptr_t)l->dyn.data() % 16 != 0) fail("emulator: dynamic shared memory not 16-byte aligned");
+	return l->dyn.data();
 }
 
 inline dim3 tid3() { return dim3{cur->cur->tx, cur->cur->ty, cur->cur->tz}; }
@@ -490,7 +492,7 @@ inline void* launch_thread(void* p) {
 	l.nthreads = (int)threads;
 	l.fibers.resize(threads);
 	l.warps.resize(threads / 32);
-	l.dyn.resize(r->smem + 16);
+	l.dyn.resize(r->smem > 0 ? r->smem : 16);
 	l.invoke = it->second.invoke;
 	l.fn = it->second.fn;
 	l.args = r->args;
