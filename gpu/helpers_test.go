@@ -10,26 +10,31 @@ import (
 )
 
 var (
-	devOnce sync.Once
-	dev     *Device
-	devErr  error
+	devOnce  sync.Once
+	dev      *Device
+	noDevice error // no driver or no device: the tests skip
+	openErr  error // a device is there but Open failed: the tests fail
 )
 
-// testDevice opens device 0 once for the package's tests, or skips the test
-// when no GPU can be used (no driver, no device).
+// testDevice opens device 0 once for the package's tests. It skips the test
+// when no GPU can be used (no driver, no device) and fails it when a GPU is
+// present but cannot be opened (a PTX JIT error, say).
 func testDevice(t testing.TB) *Device {
 	t.Helper()
 	devOnce.Do(func() {
-		if devErr = Available(); devErr == nil {
-			dev, devErr = Open(0)
+		if noDevice = Available(); noDevice != nil {
+			return
 		}
-		if devErr == nil {
+		if dev, openErr = Open(0); openErr == nil {
 			in := dev.Info()
-			t.Logf("device: %s (%s), compute %d.%d, %d SMs, PTX %s", in.Name, in.Backend, in.Major, in.Minor, in.SMs, in.Arch)
+			t.Logf("device: %s (%s), compute %d.%d, %d SMs, PTX %s, driver %d", in.Name, in.Backend, in.Major, in.Minor, in.SMs, in.Arch, in.Driver)
 		}
 	})
-	if devErr != nil {
-		t.Skipf("no GPU to test on: %v", devErr)
+	if noDevice != nil {
+		t.Skipf("no GPU to test on: %v", noDevice)
+	}
+	if openErr != nil {
+		t.Fatalf("a GPU is present but cannot be opened: %v", openErr)
 	}
 	return dev
 }
