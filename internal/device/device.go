@@ -19,7 +19,10 @@ func Parse(s string) (Kind, error) {
 		return CPU, nil
 	case CUDA, "gpu":
 		if !gpuBuilt {
-			return "", fmt.Errorf("-device cuda: this binary was built without GPU support; build it with `go build -tags gpu` (needs the CUDA 11.8 headers, see the README's GPU section)")
+			return "", fmt.Errorf("-device cuda: this binary was built without GPU support; build it with `go build -tags gpu` (needs the CUDA 11.8 headers, see docs/gpu.md)")
+		}
+		if !executorBuilt {
+			return "", fmt.Errorf("-device cuda: this build has the CUDA kernels (package gpu) but not yet the device executor for training and evaluation; see docs/gpu.md")
 		}
 		return CUDA, nil
 	}

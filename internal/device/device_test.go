@@ -15,11 +15,18 @@ func TestParse(t *testing.T) {
 		t.Errorf("tpu: %v", err)
 	}
 	_, err := Parse("cuda")
-	if gpuBuilt {
+	switch {
+	case gpuBuilt && executorBuilt:
 		if err != nil {
 			t.Errorf("cuda in a gpu build: %v", err)
 		}
-	} else if err == nil || !strings.Contains(err.Error(), "-tags gpu") {
-		t.Errorf("cuda without the gpu tag: %v", err)
+	case gpuBuilt:
+		if err == nil || !strings.Contains(err.Error(), "executor") {
+			t.Errorf("cuda without the executor: %v", err)
+		}
+	default:
+		if err == nil || !strings.Contains(err.Error(), "-tags gpu") {
+			t.Errorf("cuda without the gpu tag: %v", err)
+		}
 	}
 }
