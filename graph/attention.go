@@ -127,48 +127,52 @@ func (o AttentionOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 		return nil, fmt.Errorf("%v: gated attention has no gradient (train with the ungated op and GateOp)", o)
 	}
 	children := append(append(G.Nodes{}, in...), out, grad)
-	packed, err := G.ApplyOp(attentionGradOp{o}, children...)
+	packed, err := G.ApplyOp(AttentionGradOp{o}, children...)
 	if err != nil {
 		return nil, err
 	}
 	rows, w := o.B*o.L, 2*o.E+o.D
-	dx, err := G.ApplyOp(unpackOp{Row: 0, Rows: rows, Cols: w}, packed)
+	dx, err := G.ApplyOp(UnpackOp{Row: 0, Rows: rows, Cols: w}, packed)
 	if err != nil {
 		return nil, err
 	}
-	dgq, err := G.ApplyOp(unpackOp{Row: rows, Rows: 1, Cols: o.D, Vector: true}, packed)
+	dgq, err := G.ApplyOp(UnpackOp{Row: rows, Rows: 1, Cols: o.D, Vector: true}, packed)
 	if err != nil {
 		return nil, err
 	}
-	dgk, err := G.ApplyOp(unpackOp{Row: rows + 1, Rows: 1, Cols: o.D, Vector: true}, packed)
+	dgk, err := G.ApplyOp(UnpackOp{Row: rows + 1, Rows: 1, Cols: o.D, Vector: true}, packed)
 	if err != nil {
 		return nil, err
 	}
 	return G.Nodes{dx, dgq, dgk, nil, nil, nil}, nil
 }
 
-// attentionGradOp is the backward of AttentionOp. Inputs: the six forward
+// AttentionGradOp is the backward of AttentionOp. Inputs: the six forward
 // inputs, the forward output and its gradient. Output: [B·L+2, 2E+D], dX in
 // the first B·L rows (u columns zero), then dγq and dγk.
-type attentionGradOp struct{ fwd AttentionOp }
+type AttentionGradOp struct {
+	// Fwd is the forward op whose gradient this is (its shapes, policy,
+	// dropout and workspace).
+	Fwd AttentionOp
+}
 
-func (o attentionGradOp) Arity() int { return 8 }
-func (o attentionGradOp) Type() hm.Type {
+func (o AttentionGradOp) Arity() int { return 8 }
+func (o AttentionGradOp) Type() hm.Type {
 	i := tt(1, tensor.Int)
 	return fn(tt(2, tvA), tt(1, tvA), tt(1, tvA), i, i, i, tt(2, tvA), tt(2, tvA), tt(2, tvA))
 }
-func (o attentionGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
-	f := o.fwd
+func (o AttentionGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	f := o.Fwd
 	return tensor.Shape{f.B*f.L + 2, 2*f.E + f.D}, nil
 }
-func (o attentionGradOp) ReturnsPtr() bool                  { return false }
-func (o attentionGradOp) CallsExtern() bool                 { return false }
-func (o attentionGradOp) OverwritesInput() int              { return -1 }
-func (o attentionGradOp) String() string                    { return "AttentionGrad" + o.fwd.String()[len("Attention"):] }
-func (o attentionGradOp) WriteHash(h hash.Hash)             { writeHash(h, o) }
-func (o attentionGradOp) Hashcode() uint32                  { return hashOf(o) }
-func (o attentionGradOp) Do(in ...G.Value) (G.Value, error) { return o.UsePreallocDo(nil, in...) }
-func (o attentionGradOp) UsePreallocDo(p G.Value, in ...G.Value) (G.Value, error) {
+func (o AttentionGradOp) ReturnsPtr() bool                  { return false }
+func (o AttentionGradOp) CallsExtern() bool                 { return false }
+func (o AttentionGradOp) OverwritesInput() int              { return -1 }
+func (o AttentionGradOp) String() string                    { return "AttentionGrad" + o.Fwd.String()[len("Attention"):] }
+func (o AttentionGradOp) WriteHash(h hash.Hash)             { writeHash(h, o) }
+func (o AttentionGradOp) Hashcode() uint32                  { return hashOf(o) }
+func (o AttentionGradOp) Do(in ...G.Value) (G.Value, error) { return o.UsePreallocDo(nil, in...) }
+func (o AttentionGradOp) UsePreallocDo(p G.Value, in ...G.Value) (G.Value, error) {
 	x, err := dense(o, 0, in[0])
 	if err != nil {
 		return nil, err
@@ -177,9 +181,9 @@ func (o attentionGradOp) UsePreallocDo(p G.Value, in ...G.Value) (G.Value, error
 	out := outTensor(p, x.Dtype(), shape, in...)
 	switch x.Dtype() {
 	case tensor.Float32:
-		err = runAttentionGrad(o, &o.fwd, in, data[float32](out))
+		err = runAttentionGrad(o, &o.Fwd, in, data[float32](out))
 	case tensor.Float64:
-		err = runAttentionGrad(o, &o.fwd, in, data[float64](out))
+		err = runAttentionGrad(o, &o.Fwd, in, data[float64](out))
 	default:
 		err = fmt.Errorf("%v: unsupported dtype %v", o, x.Dtype())
 	}
@@ -205,35 +209,36 @@ func runAttentionGrad[T float32 | float64](o fmt.Stringer, a *AttentionOp, in []
 	return k.Backward(data[T](fwd), data[T](dout), dx)
 }
 
-// unpackOp copies the block [Row, Row+Rows) × [0, Cols) out of a packed
-// matrix, as a matrix or (Vector) a vector.
-type unpackOp struct {
+// UnpackOp copies the block [Row, Row+Rows) × [0, Cols) out of a packed
+// matrix, as a matrix [Rows, Cols] or (Vector) a vector [Rows·Cols]: it
+// splits AttentionGradOp's output into dX, dγq and dγk.
+type UnpackOp struct {
 	opBase
 	Row, Rows, Cols int
 	Vector          bool
 }
 
-func (o unpackOp) Arity() int { return 1 }
-func (o unpackOp) Type() hm.Type {
+func (o UnpackOp) Arity() int { return 1 }
+func (o UnpackOp) Type() hm.Type {
 	if o.Vector {
 		return fn(tt(2, tvA), tt(1, tvA))
 	}
 	return fn(tt(2, tvA), tt(2, tvA))
 }
-func (o unpackOp) shape() tensor.Shape {
+func (o UnpackOp) shape() tensor.Shape {
 	if o.Vector {
 		return tensor.Shape{o.Rows * o.Cols}
 	}
 	return tensor.Shape{o.Rows, o.Cols}
 }
-func (o unpackOp) InferShape(...G.DimSizer) (tensor.Shape, error) { return o.shape(), nil }
-func (o unpackOp) String() string {
+func (o UnpackOp) InferShape(...G.DimSizer) (tensor.Shape, error) { return o.shape(), nil }
+func (o UnpackOp) String() string {
 	return fmt.Sprintf("Unpack(row=%d,rows=%d,cols=%d,vec=%v)", o.Row, o.Rows, o.Cols, o.Vector)
 }
-func (o unpackOp) WriteHash(h hash.Hash)             { writeHash(h, o) }
-func (o unpackOp) Hashcode() uint32                  { return hashOf(o) }
-func (o unpackOp) Do(in ...G.Value) (G.Value, error) { return o.UsePreallocDo(nil, in...) }
-func (o unpackOp) UsePreallocDo(p G.Value, in ...G.Value) (G.Value, error) {
+func (o UnpackOp) WriteHash(h hash.Hash)             { writeHash(h, o) }
+func (o UnpackOp) Hashcode() uint32                  { return hashOf(o) }
+func (o UnpackOp) Do(in ...G.Value) (G.Value, error) { return o.UsePreallocDo(nil, in...) }
+func (o UnpackOp) UsePreallocDo(p G.Value, in ...G.Value) (G.Value, error) {
 	x, err := dense(o, 0, in[0])
 	if err != nil {
 		return nil, err

@@ -80,22 +80,23 @@ func (o SwishOp) UsePreallocDo(p G.Value, in ...G.Value) (G.Value, error) {
 	return unaryDo(o, p, in, cpu.Swish[float32], cpu.Swish[float64])
 }
 func (o SwishOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
-	d, err := G.ApplyOp(swishGradOp{}, in[0], grad)
+	d, err := G.ApplyOp(SwishGradOp{}, in[0], grad)
 	return G.Nodes{d}, err
 }
 
-// swishGradOp is dx = dy·σ(x)(1 + x(1-σ(x))), inputs (x, dy).
-type swishGradOp struct{ opBase }
+// SwishGradOp is the backward of SwishOp: dx = dy·σ(x)(1 + x(1-σ(x))).
+// Inputs (x, dy), same shape; output that shape. Elementwise.
+type SwishGradOp struct{ opBase }
 
-func (o swishGradOp) elementwise()                                      {}
-func (o swishGradOp) Arity() int                                        { return 2 }
-func (o swishGradOp) Type() hm.Type                                     { return fn(tvA, tvA, tvA) }
-func (o swishGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) { return sameShape(in...) }
-func (o swishGradOp) String() string                                    { return "SwishGrad" }
-func (o swishGradOp) WriteHash(h hash.Hash)                             { writeHash(h, o) }
-func (o swishGradOp) Hashcode() uint32                                  { return hashOf(o) }
-func (o swishGradOp) Do(in ...G.Value) (G.Value, error)                 { return o.UsePreallocDo(nil, in...) }
-func (o swishGradOp) UsePreallocDo(p G.Value, in ...G.Value) (G.Value, error) {
+func (o SwishGradOp) elementwise()                                      {}
+func (o SwishGradOp) Arity() int                                        { return 2 }
+func (o SwishGradOp) Type() hm.Type                                     { return fn(tvA, tvA, tvA) }
+func (o SwishGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) { return sameShape(in...) }
+func (o SwishGradOp) String() string                                    { return "SwishGrad" }
+func (o SwishGradOp) WriteHash(h hash.Hash)                             { writeHash(h, o) }
+func (o SwishGradOp) Hashcode() uint32                                  { return hashOf(o) }
+func (o SwishGradOp) Do(in ...G.Value) (G.Value, error)                 { return o.UsePreallocDo(nil, in...) }
+func (o SwishGradOp) UsePreallocDo(p G.Value, in ...G.Value) (G.Value, error) {
 	return binaryDo(o, p, in, cpu.SwishGrad[float32], cpu.SwishGrad[float64])
 }
 
@@ -122,7 +123,7 @@ func (o NormOp) UsePreallocDo(p G.Value, in ...G.Value) (G.Value, error) {
 		func(y, x []float64) { cpu.Norm(y, x, n) })
 }
 func (o NormOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
-	d, err := G.ApplyOp(normGradOp{}, in[0], grad)
+	d, err := G.ApplyOp(NormGradOp{}, in[0], grad)
 	return G.Nodes{d}, err
 }
 
@@ -134,18 +135,20 @@ func lastDim(op fmt.Stringer, v G.Value) (int, error) {
 	return s[len(s)-1], nil
 }
 
-// normGradOp is the backward of NormOp, inputs (x, dy).
-type normGradOp struct{ opBase }
+// NormGradOp is the backward of NormOp: dx = (dy - y·mean(dy⊙y))/rms(x)
+// per row of the last dimension. Inputs (x, dy), same shape; output that
+// shape. Row-wise, so it may write over a dead input.
+type NormGradOp struct{ opBase }
 
-func (o normGradOp) elementwise()                                      {}
-func (o normGradOp) Arity() int                                        { return 2 }
-func (o normGradOp) Type() hm.Type                                     { return fn(tt(2, tvA), tt(2, tvA), tt(2, tvA)) }
-func (o normGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) { return sameShape(in...) }
-func (o normGradOp) String() string                                    { return "NormGrad" }
-func (o normGradOp) WriteHash(h hash.Hash)                             { writeHash(h, o) }
-func (o normGradOp) Hashcode() uint32                                  { return hashOf(o) }
-func (o normGradOp) Do(in ...G.Value) (G.Value, error)                 { return o.UsePreallocDo(nil, in...) }
-func (o normGradOp) UsePreallocDo(p G.Value, in ...G.Value) (G.Value, error) {
+func (o NormGradOp) elementwise()                                      {}
+func (o NormGradOp) Arity() int                                        { return 2 }
+func (o NormGradOp) Type() hm.Type                                     { return fn(tt(2, tvA), tt(2, tvA), tt(2, tvA)) }
+func (o NormGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) { return sameShape(in...) }
+func (o NormGradOp) String() string                                    { return "NormGrad" }
+func (o NormGradOp) WriteHash(h hash.Hash)                             { writeHash(h, o) }
+func (o NormGradOp) Hashcode() uint32                                  { return hashOf(o) }
+func (o NormGradOp) Do(in ...G.Value) (G.Value, error)                 { return o.UsePreallocDo(nil, in...) }
+func (o NormGradOp) UsePreallocDo(p G.Value, in ...G.Value) (G.Value, error) {
 	n, err := lastDim(o, in[0])
 	if err != nil {
 		return nil, err
@@ -255,36 +258,37 @@ func (o GateOp) UsePreallocDo(p G.Value, in ...G.Value) (G.Value, error) {
 	return out, nil
 }
 func (o GateOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
-	dx, err := G.ApplyOp(gateGradOp{E: o.E, WRT: 0}, in[1], grad, in[0])
+	dx, err := G.ApplyOp(GateGradOp{E: o.E, WRT: 0}, in[1], grad, in[0])
 	if err != nil {
 		return nil, err
 	}
-	do, err := G.ApplyOp(gateGradOp{E: o.E, WRT: 1}, in[0], grad, in[1])
+	do, err := G.ApplyOp(GateGradOp{E: o.E, WRT: 1}, in[0], grad, in[1])
 	return G.Nodes{dx, do}, err
 }
 
-// gateGradOp computes the gradient of GateOp with respect to input WRT.
-// Inputs: (the other operand, dy, the operand itself — only its shape is
-// used).
-type gateGradOp struct {
+// GateGradOp is the backward of GateOp with respect to its input WRT (0:
+// X, 1: O). Inputs: (the other operand, dy [rows, E], the operand itself —
+// only its shape is used). Output: the operand's shape, dy⊙(the other
+// operand) in the first E columns and 0 in the rest.
+type GateGradOp struct {
 	opBase
 	E, WRT int
 }
 
-func (o gateGradOp) Arity() int    { return 3 }
-func (o gateGradOp) Type() hm.Type { return fn(tt(2, tvA), tt(2, tvA), tt(2, tvA), tt(2, tvA)) }
-func (o gateGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+func (o GateGradOp) Arity() int    { return 3 }
+func (o GateGradOp) Type() hm.Type { return fn(tt(2, tvA), tt(2, tvA), tt(2, tvA), tt(2, tvA)) }
+func (o GateGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	s, ok := in[2].(tensor.Shape)
 	if !ok {
 		return nil, fmt.Errorf("%v: want a shape, got %v", o, in[2])
 	}
 	return s.Clone(), nil
 }
-func (o gateGradOp) String() string                    { return fmt.Sprintf("GateGrad(E=%d,wrt=%d)", o.E, o.WRT) }
-func (o gateGradOp) WriteHash(h hash.Hash)             { writeHash(h, o) }
-func (o gateGradOp) Hashcode() uint32                  { return hashOf(o) }
-func (o gateGradOp) Do(in ...G.Value) (G.Value, error) { return o.UsePreallocDo(nil, in...) }
-func (o gateGradOp) UsePreallocDo(p G.Value, in ...G.Value) (G.Value, error) {
+func (o GateGradOp) String() string                    { return fmt.Sprintf("GateGrad(E=%d,wrt=%d)", o.E, o.WRT) }
+func (o GateGradOp) WriteHash(h hash.Hash)             { writeHash(h, o) }
+func (o GateGradOp) Hashcode() uint32                  { return hashOf(o) }
+func (o GateGradOp) Do(in ...G.Value) (G.Value, error) { return o.UsePreallocDo(nil, in...) }
+func (o GateGradOp) UsePreallocDo(p G.Value, in ...G.Value) (G.Value, error) {
 	other, err := dense(o, 0, in[0])
 	if err != nil {
 		return nil, err

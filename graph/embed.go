@@ -56,25 +56,26 @@ func (o GatherOp) UsePreallocDo(p G.Value, in ...G.Value) (G.Value, error) {
 	return out, nil
 }
 func (o GatherOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
-	d, err := G.ApplyOp(scatterOp{}, in[0], in[1], grad)
+	d, err := G.ApplyOp(ScatterOp{}, in[0], in[1], grad)
 	return G.Nodes{d, nil}, err
 }
 
-// scatterOp is the adjoint of GatherOp: a zero matrix shaped like the table
-// with row i of dy added into row ids[i]. Inputs: table (shape only), ids,
-// dy.
-type scatterOp struct{ opBase }
+// ScatterOp is the adjoint (backward) of GatherOp: a zero matrix shaped
+// like the table with row i of dy added into row ids[i]. Inputs: table
+// (only its shape is used), ids [M] (Int), dy [M, n]. Output: the table's
+// shape.
+type ScatterOp struct{ opBase }
 
-func (o scatterOp) Arity() int    { return 3 }
-func (o scatterOp) Type() hm.Type { return fn(tt(2, tvA), tt(1, tensor.Int), tt(2, tvA), tt(2, tvA)) }
-func (o scatterOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+func (o ScatterOp) Arity() int    { return 3 }
+func (o ScatterOp) Type() hm.Type { return fn(tt(2, tvA), tt(1, tensor.Int), tt(2, tvA), tt(2, tvA)) }
+func (o ScatterOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return sameShape(in...)
 }
-func (o scatterOp) String() string                    { return "ScatterAdd" }
-func (o scatterOp) WriteHash(h hash.Hash)             { writeHash(h, o) }
-func (o scatterOp) Hashcode() uint32                  { return hashOf(o) }
-func (o scatterOp) Do(in ...G.Value) (G.Value, error) { return o.UsePreallocDo(nil, in...) }
-func (o scatterOp) UsePreallocDo(p G.Value, in ...G.Value) (G.Value, error) {
+func (o ScatterOp) String() string                    { return "ScatterAdd" }
+func (o ScatterOp) WriteHash(h hash.Hash)             { writeHash(h, o) }
+func (o ScatterOp) Hashcode() uint32                  { return hashOf(o) }
+func (o ScatterOp) Do(in ...G.Value) (G.Value, error) { return o.UsePreallocDo(nil, in...) }
+func (o ScatterOp) UsePreallocDo(p G.Value, in ...G.Value) (G.Value, error) {
 	t, err := dense(o, 0, in[0])
 	if err != nil {
 		return nil, err
@@ -147,25 +148,29 @@ func (o CrossEntropyOp) UsePreallocDo(p G.Value, in ...G.Value) (G.Value, error)
 	return scalarValue(p, lg.Dtype(), loss), nil
 }
 func (o CrossEntropyOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
-	d, err := G.ApplyOp(crossEntropyGradOp{}, in[0], in[1], grad)
+	d, err := G.ApplyOp(CrossEntropyGradOp{}, in[0], in[1], grad)
 	return G.Nodes{d, nil}, err
 }
 
-// crossEntropyGradOp: inputs logits, targets, the scalar upstream gradient.
-type crossEntropyGradOp struct{ opBase }
+// CrossEntropyGradOp is the backward of CrossEntropyOp: the gradient of
+// scale·loss with respect to the logits, scale the scalar upstream gradient
+// (cpu.CrossEntropyGrad). Inputs: logits [M, V], targets [M] (Int), the
+// upstream gradient (a scalar; Gorgonia's constant 1 for the loss itself).
+// Output: [M, V].
+type CrossEntropyGradOp struct{ opBase }
 
-func (o crossEntropyGradOp) Arity() int { return 3 }
-func (o crossEntropyGradOp) Type() hm.Type {
+func (o CrossEntropyGradOp) Arity() int { return 3 }
+func (o CrossEntropyGradOp) Type() hm.Type {
 	return fn(tt(2, tvA), tt(1, tensor.Int), tvA, tt(2, tvA))
 }
-func (o crossEntropyGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+func (o CrossEntropyGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return sameShape(in...)
 }
-func (o crossEntropyGradOp) String() string                    { return "CrossEntropyGrad" }
-func (o crossEntropyGradOp) WriteHash(h hash.Hash)             { writeHash(h, o) }
-func (o crossEntropyGradOp) Hashcode() uint32                  { return hashOf(o) }
-func (o crossEntropyGradOp) Do(in ...G.Value) (G.Value, error) { return o.UsePreallocDo(nil, in...) }
-func (o crossEntropyGradOp) UsePreallocDo(p G.Value, in ...G.Value) (G.Value, error) {
+func (o CrossEntropyGradOp) String() string                    { return "CrossEntropyGrad" }
+func (o CrossEntropyGradOp) WriteHash(h hash.Hash)             { writeHash(h, o) }
+func (o CrossEntropyGradOp) Hashcode() uint32                  { return hashOf(o) }
+func (o CrossEntropyGradOp) Do(in ...G.Value) (G.Value, error) { return o.UsePreallocDo(nil, in...) }
+func (o CrossEntropyGradOp) UsePreallocDo(p G.Value, in ...G.Value) (G.Value, error) {
 	lg, err := dense(o, 0, in[0])
 	if err != nil {
 		return nil, err

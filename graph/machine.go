@@ -2,7 +2,6 @@ package graph
 
 import (
 	"fmt"
-	"strings"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -18,84 +17,30 @@ import (
 // a long evaluation holds only the live activations (memory linear in the
 // sequence length for a layer-by-layer model).
 //
-// The values of the requested outputs stay valid until the next Run.
+// It executes a Plan (NewPlan), the same one the device executor of package
+// gpu/graphexec runs. The values of the requested outputs stay valid until
+// the next Run.
 type Machine struct {
-	prog    []instr
-	outputs []*G.Node
-	isOut   map[*G.Node]bool
-	vals    map[*G.Node]G.Value
-	pool    map[bufKey][]G.Value
-}
-
-type instr struct {
-	node    *G.Node
-	args    []*G.Node
-	release []*G.Node // values whose last reader is this instruction
+	plan *Plan
+	vals map[*G.Node]G.Value
+	pool map[bufKey][]G.Value
 }
 
 // NewMachine plans the execution of everything outputs depend on.
 func NewMachine(g *G.ExprGraph, outputs ...*G.Node) (*Machine, error) {
-	m := &Machine{
-		outputs: outputs,
-		isOut:   make(map[*G.Node]bool),
-		vals:    make(map[*G.Node]G.Value),
-		pool:    make(map[bufKey][]G.Value),
+	p, err := NewPlan(g, outputs...)
+	if err != nil {
+		return nil, err
 	}
-	for _, o := range outputs {
-		if o == nil {
-			return nil, fmt.Errorf("machine: nil output node")
-		}
-		m.isOut[o] = true
-	}
-	// Post-order depth-first search from the outputs: children first.
-	state := make(map[*G.Node]int) // 1 visiting, 2 done
-	var visit func(n *G.Node) error
-	visit = func(n *G.Node) error {
-		switch state[n] {
-		case 1:
-			return fmt.Errorf("machine: cycle through node %v", n)
-		case 2:
-			return nil
-		}
-		state[n] = 1
-		if n.Op() != nil {
-			var args []*G.Node
-			it := g.From(n.ID())
-			for it.Next() {
-				c := it.Node().(*G.Node)
-				args = append(args, c)
-				if err := visit(c); err != nil {
-					return err
-				}
-			}
-			// Ops without inputs are Gorgonia's constants: leaves with a
-			// bound value, like inputs.
-			if len(args) > 0 {
-				m.prog = append(m.prog, instr{node: n, args: args})
-			}
-		}
-		state[n] = 2
-		return nil
-	}
-	for _, o := range outputs {
-		if err := visit(o); err != nil {
-			return nil, err
-		}
-	}
-	// Liveness: the last instruction reading each op node's value.
-	last := make(map[*G.Node]int)
-	for i, in := range m.prog {
-		for _, a := range in.args {
-			last[a] = i
-		}
-	}
-	for n, i := range last {
-		if !m.isOut[n] {
-			m.prog[i].release = append(m.prog[i].release, n)
-		}
-	}
-	return m, nil
+	return &Machine{
+		plan: p,
+		vals: make(map[*G.Node]G.Value),
+		pool: make(map[bufKey][]G.Value),
+	}, nil
 }
+
+// Plan returns the machine's execution plan.
+func (m *Machine) Plan() *Plan { return m.plan }
 
 // bufKey identifies interchangeable buffers: same dtype and shape (up to
 // four dimensions are distinguished, which covers every tensor here).
@@ -155,32 +100,31 @@ func (m *Machine) Run() error {
 		delete(m.vals, n)
 	}
 	ins := make([]G.Value, 0, 8)
-	for _, in := range m.prog {
+	for _, in := range m.plan.Steps {
 		ins = ins[:0]
-		for _, a := range in.args {
+		for _, a := range in.Args {
 			v, err := m.value(a)
 			if err != nil {
 				return err
 			}
 			ins = append(ins, v)
 		}
+		op := in.Node.Op()
 		// An elementwise op writes over an input that dies here.
 		var buf G.Value
 		var reused *G.Node
-		if _, ok := in.node.Op().(elementwiseOp); ok || isGorgoniaAdd(in.node.Op(), ins) {
-			for _, a := range in.release {
-				if v, ok := m.vals[a]; ok && sameKind(v, in.node) {
-					buf, reused = v, a
-					break
-				}
+		for _, a := range in.InPlace {
+			if v, ok := m.vals[a]; ok && sameKind(v, in.Node) {
+				buf, reused = v, a
+				break
 			}
 		}
 		if buf == nil {
-			buf = m.take(in.node)
+			buf = m.take(in.Node)
 		}
-		v, err := m.exec(in.node.Op(), buf, ins)
+		v, err := m.exec(op, buf, ins)
 		if err != nil {
-			return fmt.Errorf("%v: %w", in.node.Op(), err)
+			return fmt.Errorf("%v: %w", op, err)
 		}
 		if v != buf && buf != nil && reused == nil {
 			m.give(buf)
@@ -192,10 +136,10 @@ func (m *Machine) Run() error {
 			delete(m.vals, reused)
 		}
 		if reused == nil && viewOfInput(v, ins) {
-			return fmt.Errorf("machine: op %v returned a view of its input, which Machine does not support", in.node.Op())
+			return fmt.Errorf("machine: op %v returned a view of its input, which Machine does not support", op)
 		}
-		m.vals[in.node] = v
-		for _, r := range in.release {
+		m.vals[in.Node] = v
+		for _, r := range in.Release {
 			m.give(m.vals[r])
 			delete(m.vals, r)
 		}
@@ -205,25 +149,13 @@ func (m *Machine) Run() error {
 
 // exec runs one op, writing into buf when the op supports it.
 func (m *Machine) exec(op G.Op, buf G.Value, ins []G.Value) (G.Value, error) {
-	if isGorgoniaAdd(op, ins) {
+	if isGorgoniaAddValues(op, ins) {
 		return AddOp{}.UsePreallocDo(buf, ins...)
 	}
 	if pd, ok := op.(G.UsePreallocDoer); ok && buf != nil {
 		return pd.UsePreallocDo(buf, ins...)
 	}
 	return op.Do(ins...)
-}
-
-// isGorgoniaAdd recognises the elementwise additions Gorgonia inserts to sum
-// the gradients of a node with several readers, so that they run in place
-// through AddOp instead of allocating.
-func isGorgoniaAdd(op G.Op, ins []G.Value) bool {
-	if s := op.String(); len(ins) != 2 || s != "+" && !strings.HasPrefix(s, "+ ") {
-		return false
-	}
-	a, ok1 := ins[0].(*tensor.Dense)
-	b, ok2 := ins[1].(*tensor.Dense)
-	return ok1 && ok2 && a.Shape().Eq(b.Shape()) && a.Dtype() == b.Dtype() && isFloat(a.Dtype())
 }
 
 // sameKind reports whether value v can hold node n's result.

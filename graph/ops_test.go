@@ -227,8 +227,8 @@ func TestMachineReusesBuffers(t *testing.T) {
 	}
 	perRun := float64(after.TotalAlloc-before.TotalAlloc) / runs
 	var tensorBytes int
-	for _, in := range m.prog {
-		tensorBytes += in.node.Shape().TotalSize() * 8
+	for _, in := range m.Plan().Steps {
+		tensorBytes += in.Node.Shape().TotalSize() * 8
 	}
 	t.Logf("bytes allocated per run: %.0f; bytes of tensors produced per run: %d", perRun, tensorBytes)
 	if perRun > 0.1*float64(tensorBytes) {
