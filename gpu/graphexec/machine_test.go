@@ -1,0 +1,326 @@
+//go:build gpu || gpuemu
+
+package graphexec
+
+import (
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"gorgonia.org/tensor"
+
+	"github.com/infoscale/gaualpha/attn"
+	"github.com/infoscale/gaualpha/gpu"
+	"github.com/infoscale/gaualpha/kernels/cpu"
+	"github.com/infoscale/gaualpha/layers"
+)
+
+// testDevice returns the shared device, skipping the test when there is no
+// GPU (no driver or no device) and failing it when one is present but
+// cannot be opened.
+func testDevice(t testing.TB) *gpu.Device {
+	t.Helper()
+	if err := gpu.Available(); err != nil {
+		t.Skipf("no GPU to test on: %v", err)
+	}
+	d, err := Shared()
+	if err != nil {
+		t.Fatalf("a GPU is present but cannot be opened: %v", err)
+	}
+	return d
+}
+
+// tinyConfig is a model small enough for the emulator: 2 layers, hidden
+// 16, intermediate 24, key 8, n0 = 16.
+func tinyConfig() layers.Config {
+	cfg := layers.DefaultConfig()
+	cfg.VocabSize, cfg.HiddenSize, cfg.IntermediateSize, cfg.KeySize, cfg.NumLayers, cfg.TrainLength = 40, 16, 24, 8, 2, 16
+	// Weights large enough that attention shapes the output.
+	cfg.InitializerRange = 0.3
+	return cfg
+}
+
+// tinyBatch is B sequences of length L (every other one padded after 2/3
+// of its length), with M head rows, the last without a target.
+func tinyBatch(rng *rand.Rand, cfg layers.Config, B, L, M int, pose bool) *layers.Batch {
+	bt := &layers.Batch{Key: 0x5eed}
+	for b := 0; b < B; b++ {
+		n := L
+		if b%2 == 1 {
+			n = 2 * L / 3
+		}
+		for i := 0; i < L; i++ {
+			bt.IDs = append(bt.IDs, 1+rng.IntN(cfg.VocabSize-1))
+			bt.Types = append(bt.Types, rng.IntN(2))
+			bt.Mask = append(bt.Mask, map[bool]int{true: 1}[i < n])
+			if pose {
+				bt.Pos = append(bt.Pos, 3*i+b)
+			}
+		}
+	}
+	for r := 0; r < M; r++ {
+		b := r % B
+		bt.Select = append(bt.Select, b*L+rng.IntN(L/2))
+		bt.Targets = append(bt.Targets, rng.IntN(cfg.VocabSize))
+	}
+	bt.Targets[M-1] = cpu.IgnoreTarget
+	return bt
+}
+
+// relErr is the normwise relative error max|got-want| / max|want|; NaN or
+// Inf in got (an element not written) is an infinite error.
+func relErr(got, want []float32) float64 {
+	var worst, scale float64
+	for i := range want {
+		g, w := float64(got[i]), float64(want[i])
+		if math.IsNaN(g) || math.IsInf(g, 0) {
+			return math.Inf(1)
+		}
+		scale = math.Max(scale, math.Abs(w))
+		worst = math.Max(worst, math.Abs(g-w))
+	}
+	if scale == 0 {
+		scale = 1
+	}
+	return worst / scale
+}
+
+func f32(v any) []float32 { return v.(interface{ Data() any }).Data().([]float32) }
+
+type policyCase struct {
+	name string
+	pol  func(cfg layers.Config) attn.Policy
+	pose bool
+}
+
+func policyCases() []policyCase {
+	base := func(cfg layers.Config) attn.Policy {
+		p, err := cfg.Policy("")
+		if err != nil {
+			panic(err)
+		}
+		return p
+	}
+	with := func(f func(p *attn.Policy)) func(layers.Config) attn.Policy {
+		return func(cfg layers.Config) attn.Policy {
+			p := base(cfg)
+			f(&p)
+			return p.WithDefaults()
+		}
+	}
+	return []policyCase{
+		{"rope-softmax", base, false},
+		{"rope-infoscale-cosscale", with(func(p *attn.Policy) { p.Norm, p.CosScale = attn.InfoScale, 3 }), false},
+		{"streamingllm", with(func(p *attn.Policy) { p.Method = attn.StreamingLLM }), false},
+		{"rerope-softmaxplus", with(func(p *attn.Policy) { p.Method, p.Norm = attn.ReRoPE, attn.SoftmaxPlus }), false},
+		{"pose-positions", with(func(p *attn.Policy) { p.Method = attn.PoSE }), true},
+	}
+}
+
+// The training graph (dropout on) on the device gives the CPU machine's
+// loss, logits and every gradient; the inference graph (gated attention)
+// its logits.
+func TestModelMatchesCPU(t *testing.T) {
+	d := testDevice(t)
+	cfg := tinyConfig()
+	const B, L, M = 2, 24, 6
+	for _, pc := range policyCases() {
+		t.Run(pc.name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(7, 7))
+			p := layers.InitParams(cfg, tensor.Float32, rng)
+			res := NewResident(d)
+			defer res.Close()
+			pol := pc.pol(cfg)
+			bt := tinyBatch(rng, cfg, B, L, M, pc.pose)
+
+			lm, err := layers.Build(cfg, p, layers.Options{Shape: layers.Shape{B: B, L: L, M: M}, Policy: pol, Train: true, Loss: true, Grad: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			dm, err := NewModel(res, lm)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer dm.Close()
+			if err := lm.Run(bt); err != nil {
+				t.Fatal(err)
+			}
+			wantLoss, err := lm.LossValue()
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantLogits := append([]float32(nil), f32(lm.Value(lm.Logits))...)
+			var wantGrads [][]float32
+			for _, g := range lm.Grads {
+				wantGrads = append(wantGrads, append([]float32(nil), f32(lm.Value(g))...))
+			}
+
+			if err := dm.Run(bt); err != nil {
+				t.Fatal(err)
+			}
+			loss, err := dm.LossValue()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e := math.Abs(loss-wantLoss) / math.Abs(wantLoss); !(e < 1e-4) {
+				t.Errorf("loss %v, CPU %v (relative error %.2g)", loss, wantLoss, e)
+			}
+			logits, err := dm.LogitsValue(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e := relErr(logits, wantLogits); !(e < 1e-4) {
+				t.Errorf("logits: relative error %.2g", e)
+			}
+			named := p.Named()
+			worst := 0.0
+			for i, g := range lm.Grads {
+				got := make([]float32, len(wantGrads[i]))
+				if err := dm.M.Download(g, got); err != nil {
+					t.Fatal(err)
+				}
+				e := relErr(got, wantGrads[i])
+				if !(e < 1e-4) {
+					t.Errorf("gradient of %s: relative error %.2g", named[i].Name, e)
+				}
+				worst = math.Max(worst, e)
+			}
+			t.Logf("loss %.7g (CPU %.7g), largest gradient error %.2g", loss, wantLoss, worst)
+
+			// Inference graph: gated attention, no dropout.
+			em, err := layers.Build(cfg, p, layers.Options{Shape: layers.Shape{B: B, L: L, M: M}, Policy: pol})
+			if err != nil {
+				t.Fatal(err)
+			}
+			de, err := NewModel(res, em)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer de.Close()
+			if err := em.Run(bt); err != nil {
+				t.Fatal(err)
+			}
+			want := append([]float32(nil), f32(em.Value(em.Logits))...)
+			if err := de.Run(bt); err != nil {
+				t.Fatal(err)
+			}
+			got, err := de.LogitsValue(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e := relErr(got, want); !(e < 1e-4) {
+				t.Errorf("inference logits: relative error %.2g", e)
+			}
+		})
+	}
+}
+
+// The pool serves every run after the first: no device allocation, the
+// same results; within a run values share buffers (fewer buffers than
+// steps).
+func TestPoolReuse(t *testing.T) {
+	d := testDevice(t)
+	cfg := tinyConfig()
+	rng := rand.New(rand.NewPCG(3, 1))
+	p := layers.InitParams(cfg, tensor.Float32, rng)
+	res := NewResident(d)
+	defer res.Close()
+	pol, _ := cfg.Policy("")
+	const B, L, M = 2, 16, 4
+	lm, err := layers.Build(cfg, p, layers.Options{Shape: layers.Shape{B: B, L: L, M: M}, Policy: pol, Train: true, Loss: true, Grad: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dm, err := NewModel(res, lm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dm.Close()
+	bt := tinyBatch(rng, cfg, B, L, M, false)
+	var first float64
+	var after1 Stats
+	for run := 0; run < 3; run++ {
+		if err := dm.Run(bt); err != nil {
+			t.Fatal(err)
+		}
+		loss, err := dm.LossValue()
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := dm.M.Stats()
+		switch run {
+		case 0:
+			first, after1 = loss, st
+			steps := len(dm.M.Plan().Steps)
+			t.Logf("%d steps, %d buffers (%d bytes) after the first run", steps, st.Allocs, st.Bytes)
+			if st.Allocs >= steps {
+				t.Errorf("%d buffers for %d steps: values do not share buffers", st.Allocs, steps)
+			}
+		default:
+			if loss != first {
+				t.Errorf("run %d: loss %v, first run %v", run, loss, first)
+			}
+			if st.Allocs != after1.Allocs || st.Bytes != after1.Bytes {
+				t.Errorf("run %d allocated: %+v after the first run, %+v now", run, after1, st)
+			}
+		}
+	}
+	// A second model over the same weights shares them: nothing uploaded
+	// twice.
+	before := len(res.order)
+	em, err := layers.Build(cfg, p, layers.Options{Shape: layers.Shape{B: 1, L: 32, M: 2}, Policy: pol})
+	if err != nil {
+		t.Fatal(err)
+	}
+	de, err := NewModel(res, em)
+	if err != nil {
+		t.Fatal(err)
+	}
+	de.Close()
+	if len(res.order) != before || before != len(p.Named()) {
+		t.Errorf("%d resident tensors before the second model, %d after, %d parameters", before, len(res.order), len(p.Named()))
+	}
+}
+
+// Kernel-detected errors come back with the scalars; float64 models are
+// refused.
+func TestErrors(t *testing.T) {
+	d := testDevice(t)
+	cfg := tinyConfig()
+	rng := rand.New(rand.NewPCG(4, 4))
+	res := NewResident(d)
+	defer res.Close()
+	pol, _ := cfg.Policy("")
+	lm, err := layers.Build(cfg, layers.InitParams(cfg, tensor.Float64, rng), layers.Options{Shape: layers.Shape{B: 1, L: 8, M: 2}, Policy: pol, Loss: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewModel(res, lm); err == nil || !strings.Contains(err.Error(), "float32") {
+		t.Errorf("float64 model: %v", err)
+	}
+	lm, err = layers.Build(cfg, layers.InitParams(cfg, tensor.Float32, rng), layers.Options{Shape: layers.Shape{B: 1, L: 8, M: 2}, Policy: pol, Loss: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dm, err := NewModel(res, lm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dm.Close()
+	bt := tinyBatch(rng, cfg, 1, 8, 2, false)
+	bt.Targets[0] = cfg.VocabSize + 3
+	if err := dm.Run(bt); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dm.LossValue(); err == nil || !strings.Contains(err.Error(), "target") {
+		t.Errorf("bad target: %v", err)
+	}
+	bt.Targets[0] = 1
+	if err := dm.Run(bt); err != nil {
+		t.Fatal(err)
+	}
+	if l, err := dm.LossValue(); err != nil || math.IsNaN(l) {
+		t.Errorf("after the error: %v, %v", l, err)
+	}
+}

@@ -1,0 +1,106 @@
+//go:build gpu || gpuemu
+
+package graphexec
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+
+	"gorgonia.org/tensor"
+
+	"github.com/infoscale/gaualpha/gpu"
+)
+
+// Resident keeps device copies of host float32 tensors (the weights): each
+// tensor is uploaded when first bound and then stays on the device, where
+// the kernels read it and the device optimiser updates it in place. Every
+// Machine built with the same Resident shares the copies, so a training
+// graph and a validation graph over the same layers.Params see one set of
+// weights. The host tensors are not kept in step: Download copies the
+// device values back (for checkpoints), Upload sends changed host values
+// (after loading a checkpoint).
+type Resident struct {
+	dev   *gpu.Device
+	bufs  map[*tensor.Dense]gpu.DevicePtr
+	order []*tensor.Dense
+}
+
+// NewResident returns an empty set of resident tensors on dev.
+func NewResident(dev *gpu.Device) *Resident {
+	return &Resident{dev: dev, bufs: make(map[*tensor.Dense]gpu.DevicePtr)}
+}
+
+// Device returns the device the tensors live on.
+func (r *Resident) Device() *gpu.Device { return r.dev }
+
+// Bind returns the device copy of t, uploading it the first time.
+func (r *Resident) Bind(t *tensor.Dense) (gpu.DevicePtr, error) {
+	if p, ok := r.bufs[t]; ok {
+		return p, nil
+	}
+	x, ok := t.Data().([]float32)
+	if !ok {
+		return 0, fmt.Errorf("graphexec: resident tensors are float32, got %v", t.Dtype())
+	}
+	p, err := gpu.AllocCopy(r.dev, x)
+	if err != nil {
+		return 0, err
+	}
+	r.bufs[t] = p
+	r.order = append(r.order, t)
+	return p, nil
+}
+
+// Ptr returns the device copy of t (0 if t is not resident).
+func (r *Resident) Ptr(t *tensor.Dense) gpu.DevicePtr { return r.bufs[t] }
+
+// Upload copies every resident tensor's host values to the device.
+func (r *Resident) Upload() error {
+	for _, t := range r.order {
+		if err := gpu.Upload(r.dev, r.bufs[t], t.Data().([]float32)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Download copies every resident tensor's device values to its host tensor
+// (after the work queued so far).
+func (r *Resident) Download() error {
+	for _, t := range r.order {
+		if err := gpu.Download(r.dev, t.Data().([]float32), r.bufs[t]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Close frees the device copies.
+func (r *Resident) Close() error {
+	var errs []error
+	for _, t := range r.order {
+		errs = append(errs, r.dev.Free(r.bufs[t]))
+	}
+	r.bufs, r.order = map[*tensor.Dense]gpu.DevicePtr{}, nil
+	return errors.Join(errs...)
+}
+
+var shared struct {
+	once sync.Once
+	dev  *gpu.Device
+	err  error
+}
+
+// Shared opens device 0 once per process and returns it (it stays open
+// until the process ends). The error says why no device can be used: no
+// driver, no device (gpu.Available), or a device that cannot be opened.
+func Shared() (*gpu.Device, error) {
+	shared.once.Do(func() {
+		if shared.err = gpu.Available(); shared.err != nil {
+			return
+		}
+		shared.dev, shared.err = gpu.Open(0)
+	})
+	return shared.dev, shared.err
+}
