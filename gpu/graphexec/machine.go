@@ -9,8 +9,8 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
-	"github.com/infoscale/gaualpha/graph"
 	"github.com/infoscale/gaualpha/gpu"
+	"github.com/infoscale/gaualpha/graph"
 )
 
 // Machine executes the part of a Gorgonia graph that its outputs depend on

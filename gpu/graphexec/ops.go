@@ -8,8 +8,8 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
-	"github.com/infoscale/gaualpha/graph"
 	"github.com/infoscale/gaualpha/gpu"
+	"github.com/infoscale/gaualpha/graph"
 )
 
 type runFn = func(m *Machine, out gpu.DevicePtr, a []gpu.DevicePtr) error
