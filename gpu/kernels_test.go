@@ -10,7 +10,6 @@ import (
 	"github.com/infoscale/gaualpha/kernels/cpu"
 	"github.com/infoscale/gaualpha/kernels/cuda"
 	"github.com/infoscale/gaualpha/kernels/gemm"
-	"github.com/infoscale/gaualpha/train"
 )
 
 // TestABI checks, without a device, that every kernel's PTX parameters match
@@ -324,60 +323,6 @@ func TestSoftmax(t *testing.T) {
 	dx := nanBuf(t, d, rows*n)
 	must(t, d.SoftmaxGrad(dx, upload(t, d, want), upload(t, d, dy), fd, rows, n))
 	check(t, "softmax grad", download[float32](t, d, dx, rows*n), wantDx, 1e-4)
-}
-
-func TestAdamWAndClipping(t *testing.T) {
-	d := testDevice(t)
-	rng := rand.New(rand.NewPCG(8, 1))
-	sizes := []int{1000, 77}
-	decay := []bool{true, false}
-	opt := train.NewAdamW(sizes, decay, 0.01)
-	params := [][]float32{randF32(rng, sizes[0], 1), randF32(rng, sizes[1], 1)}
-	var pd, md, vd []DevicePtr
-	for i, n := range sizes {
-		pd = append(pd, upload(t, d, params[i]))
-		md = append(md, zeroBuf(t, d, n))
-		vd = append(vd, zeroBuf(t, d, n))
-	}
-	sq := zeroBuf(t, d, 2)
-	for step := 1; step <= 3; step++ {
-		grads := [][]float32{randF32(rng, sizes[0], 3), randF32(rng, sizes[1], 3)}
-		var gd []DevicePtr
-		for _, g := range grads {
-			gd = append(gd, upload(t, d, g))
-		}
-		// Clipping: the device's squared norm and scaling against ClipGradNorm.
-		must(t, d.Fill32(sq, 0, 2))
-		for i, n := range sizes {
-			must(t, d.SquaredNorm(sq, gd[i], n))
-		}
-		for i, n := range sizes {
-			must(t, d.Clip(gd[i], n, sq, 5))
-		}
-		norm := train.ClipGradNorm(grads, 5)
-		if got := math.Sqrt(download[float64](t, d, sq, 1)[0]); math.Abs(got-norm) > 1e-9*norm {
-			t.Errorf("step %d: gradient norm %v, want %v", step, got, norm)
-		}
-		for i, n := range sizes {
-			check(t, "clipped gradient", download[float32](t, d, gd[i], n), grads[i], 1e-6)
-		}
-		const lr = 1e-2
-		must(t, opt.Update(params, grads, lr))
-		for i, n := range sizes {
-			must(t, d.AdamW(pd[i], gd[i], md[i], vd[i], n, AdamWParams{LR: lr, Beta1: opt.Beta1, Beta2: opt.Beta2,
-				Eps: opt.Eps, WeightDecay: opt.WeightDecay, Step: opt.Step, Decay: decay[i]}))
-			check(t, "adamw params", download[float32](t, d, pd[i], n), params[i], 1e-5)
-			check(t, "adamw m", download[float32](t, d, md[i], n), opt.M[i], 1e-5)
-			check(t, "adamw v", download[float32](t, d, vd[i], n), opt.V[i], 1e-5)
-		}
-	}
-	x := randF32(rng, 100, 1)
-	xd := upload(t, d, x)
-	must(t, d.Scale(xd, 100, 0.25))
-	for i := range x {
-		x[i] *= 0.25
-	}
-	check(t, "scale", download[float32](t, d, xd, 100), x, 0)
 }
 
 // TestSgemm checks the row-major GEMM in all transpose combinations, with
