@@ -107,6 +107,9 @@ type Trainer struct {
 	perEpoch  int
 	permEpoch int
 	perm      []int
+	// dev runs the steps and validations on a device (UseDevice); nil:
+	// the CPU, as below.
+	dev device
 
 	// OutDir receives best/, last/ and metrics.jsonl; empty: nothing saved.
 	OutDir string
@@ -183,8 +186,60 @@ func (t *Trainer) prepareValidation(valSeqs [][]int, pol attn.Policy) error {
 	return nil
 }
 
+// device is where training runs when not on the CPU: it holds the weights
+// and the optimizer moments and runs the same model graphs. The
+// implementations register in deviceBackends from build-tagged files
+// (device_gpu.go: -tags gpu).
+type device interface {
+	// step runs the forward and backward pass of bt, clips and applies the
+	// AdamW update with learning rate lr (t.Opt.Step counts it), with the
+	// semantics and errors of the CPU path below (without the step prefix).
+	step(bt *layers.Batch, lr float64) (loss, gradNorm float64, err error)
+	validate(batches []*layers.Batch) (eval.Tally, error)
+	// pull copies the weights to t.Params and the moments to t.Opt; push
+	// copies them to the device.
+	pull() error
+	push() error
+	close() error
+}
+
+// deviceBackends are the devices built into this binary, by name.
+var deviceBackends = map[string]func(t *Trainer) (device, error){}
+
+// UseDevice selects where the steps and validations run: "cpu" (the
+// default) or "cuda" in a binary built with -tags gpu. On a device the
+// weights and the optimizer moments are uploaded once and stay there;
+// checkpoints and the end of Run copy them back to Params and Opt.
+func (t *Trainer) UseDevice(name string) error {
+	if t.dev != nil {
+		if err := t.dev.pull(); err != nil {
+			return err
+		}
+		if err := t.dev.close(); err != nil {
+			return err
+		}
+		t.dev = nil
+	}
+	if name == "" || name == "cpu" {
+		return nil
+	}
+	open, ok := deviceBackends[name]
+	if !ok {
+		return fmt.Errorf("device %q is not built into this binary (build with -tags gpu; see docs/gpu.md)", name)
+	}
+	d, err := open(t)
+	if err != nil {
+		return err
+	}
+	t.dev = d
+	return nil
+}
+
 // Validate scores the validation batches with the current weights.
 func (t *Trainer) Validate() (eval.Tally, error) {
+	if t.dev != nil {
+		return t.dev.validate(t.valBatch)
+	}
 	var tl eval.Tally
 	for _, bt := range t.valBatch {
 		if err := t.evalModel.Run(bt); err != nil {
@@ -213,6 +268,9 @@ func (t *Trainer) Resume(ck *Checkpoint) error {
 	}
 	t.Opt = ck.Opt
 	t.State = *ck.State
+	if t.dev != nil {
+		return t.dev.push()
+	}
 	return nil
 }
 
@@ -249,6 +307,14 @@ var ErrNonFinite = errors.New("non-finite loss or gradient")
 // before clipping.
 func (t *Trainer) Step() (loss, gradNorm float64, err error) {
 	step := t.State.Step
+	if t.dev != nil {
+		loss, gradNorm, err = t.dev.step(t.batch(step), t.schedule().At(step))
+		if err != nil {
+			return loss, gradNorm, fmt.Errorf("step %d: %w", step+1, err)
+		}
+		t.State.Step++
+		return loss, gradNorm, nil
+	}
 	if err := t.model.Run(t.batch(step)); err != nil {
 		return 0, 0, fmt.Errorf("step %d: %w", step+1, err)
 	}
@@ -295,7 +361,14 @@ func (t *Trainer) Epoch() float64 { return float64(t.State.Step) / float64(t.per
 // Run trains until Options.Steps, validating and checkpointing every
 // EvalEvery steps (best/ keeps the lowest validation loss, last/ the latest
 // state with the optimizer, for -resume) and logging to metrics.jsonl.
-func (t *Trainer) Run(ctx context.Context) error {
+func (t *Trainer) Run(ctx context.Context) (err error) {
+	if t.dev != nil {
+		defer func() { // the trained weights back in Params
+			if perr := t.dev.pull(); err == nil {
+				err = perr
+			}
+		}()
+	}
 	var log *json.Encoder
 	if t.OutDir != "" {
 		if err := os.MkdirAll(t.OutDir, 0o755); err != nil {
@@ -363,6 +436,11 @@ func (t *Trainer) evaluate() (Metrics, error) {
 	t.State.Corpus = t.Corpus
 	if t.OutDir == "" {
 		return m, nil
+	}
+	if t.dev != nil {
+		if err := t.dev.pull(); err != nil {
+			return m, err
+		}
 	}
 	if m.Best {
 		if err := Save(filepath.Join(t.OutDir, "best"), t.Config, t.Vocab, t.Params, nil, &t.State); err != nil {

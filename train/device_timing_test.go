@@ -1,0 +1,104 @@
+//go:build gpu || gpuemu
+
+package train
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"gorgonia.org/tensor"
+
+	"github.com/infoscale/gaualpha/gpu/graphexec"
+	"github.com/infoscale/gaualpha/layers"
+	"github.com/infoscale/gaualpha/tokenizer"
+)
+
+// TestTimeTrainStep times a paper-size training step on the device (6
+// layers, hidden 768, intermediate 1536, key 128, vocabulary 12000; batch
+// 128 at L = 64; dropout 0.1, AdamW, clipping): Trainer.Step as cmd/train
+// runs it (host masking of the batch included), CUDA events around each
+// step after warm-up, median of many. It prints one GAUALPHA_TIMING line
+// for scripts/gpu-check.sh and runs only with GAUALPHA_GPU_TIMING set, on
+// a GPU.
+func TestTimeTrainStep(t *testing.T) {
+	if os.Getenv("GAUALPHA_GPU_TIMING") == "" {
+		t.Skip("timing: set GAUALPHA_GPU_TIMING=1 (scripts/gpu-check.sh does)")
+	}
+	needDevice(t)
+	dev, _ := graphexec.Shared()
+	const B, L, warm, runs = 128, 64, 3, 20
+	cfg := layers.PaperConfig()
+	cfg.TrainLength = L
+	// A vocabulary of 12000 tokens: the special tokens and CJK characters.
+	var sb strings.Builder
+	for r := rune(0x4e00); r < 0x4e00+rune(cfg.VocabSize-tokenizer.NumSpecial); r++ {
+		sb.WriteRune(r)
+	}
+	v, err := tokenizer.Build(slices.Values([]string{sb.String()}), 1, cfg.VocabSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Size() != cfg.VocabSize {
+		t.Fatalf("vocabulary of %d tokens, want %d", v.Size(), cfg.VocabSize)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	seqs := make([][]int, 4*B)
+	for i := range seqs {
+		s := []int{v.CLS()}
+		for len(s) < L-1 {
+			s = append(s, tokenizer.NumSpecial+rng.IntN(v.Size()-tokenizer.NumSpecial))
+		}
+		seqs[i] = append(s, v.SEP())
+	}
+	o := DefaultOptions()
+	o.Steps, o.Batch, o.EvalSeqs = 1000, B, B
+	p := layers.InitParams(cfg, tensor.Float32, rand.New(rand.NewPCG(3, 4)))
+	tr, err := New(cfg, v, p, seqs[B:], seqs[:B], o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.UseDevice("cuda"); err != nil {
+		t.Fatal(err)
+	}
+	if dev.Info().Backend == "emulator" { // the set-up is checked; the steps would take hours
+		t.Skip("the emulator does not time kernels")
+	}
+	tm, err := dev.NewTimer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tm.Close()
+	var ms []float64
+	var loss float64
+	for i := 0; i < warm+runs; i++ {
+		if err := tm.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if loss, _, err = tr.Step(); err != nil {
+			t.Fatal(err)
+		}
+		x, err := tm.Stop()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i >= warm {
+			ms = append(ms, x)
+		}
+	}
+	sort.Float64s(ms)
+	med := ms[len(ms)/2]
+	if len(ms)%2 == 0 {
+		med = (ms[len(ms)/2-1] + ms[len(ms)/2]) / 2
+	}
+	tok := float64(B*L) / (med * 1e-3)
+	b, _ := json.Marshal(map[string]any{"case": "train_paper", "impl": "go-cuda", "B": B, "L": L, "runs": runs,
+		"ms": med, "tokens_per_s": tok, "loss": loss})
+	fmt.Printf("GAUALPHA_TIMING %s\n", b)
+	t.Logf("paper-size step, batch %d × %d: %.2f ms (median of %d), %.0f tokens/s, loss %.4f", B, L, med, runs, tok, loss)
+}
