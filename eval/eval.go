@@ -61,6 +61,10 @@ type Options struct {
 	MemoryBudget int64
 	// Progress receives one line per finished (variant, length).
 	Progress io.Writer
+	// Device runs the forward passes: "cpu" (or empty) or "cuda" in a
+	// binary built with -tags gpu (the weights are uploaded once per
+	// Evaluate; only the batches go up and the logits come down).
+	Device string
 }
 
 func (o *Options) defaults() {
@@ -205,6 +209,11 @@ func Evaluate(ctx context.Context, cfg layers.Config, p *layers.Params, v *token
 			return nil, fmt.Errorf("evaluation: length %d needs about %.1f GiB per sequence, over the memory budget of %.1f GiB", L, float64(need)/(1<<30), float64(o.MemoryBudget)/(1<<30))
 		}
 	}
+	sess, err := openSession(o.Device, p)
+	if err != nil {
+		return nil, err
+	}
+	defer sess.close()
 	rep := &Report{Protocol: o.Protocol, Documents: len(docs), TrainLen: cfg.TrainLength, Lengths: o.Lengths}
 	if o.Protocol == Paper {
 		rep.Positions = o.Positions
@@ -221,7 +230,7 @@ func Evaluate(ctx context.Context, cfg layers.Config, p *layers.Params, v *token
 		}
 		for _, L := range o.Lengths {
 			t0 := time.Now()
-			tl, err := scoreLength(ctx, cfg, p, v, docs, va.Policy, L, o)
+			tl, err := scoreLength(ctx, sess, cfg, p, v, docs, va.Policy, L, o)
 			if err != nil {
 				return nil, fmt.Errorf("evaluation: %s at length %d: %w", va.Name, L, err)
 			}
@@ -237,27 +246,90 @@ func Evaluate(ctx context.Context, cfg layers.Config, p *layers.Params, v *token
 	return rep, nil
 }
 
+// session builds the forward passes of one evaluation: on the CPU
+// (cpuSession) or on a device (deviceSessions, registered by build-tagged
+// files: device_gpu.go with -tags gpu).
+type session interface {
+	build(cfg layers.Config, p *layers.Params, opt layers.Options) (runner, error)
+	close() error
+}
+
+// runner runs the forward passes of one batch shape and returns the MLM
+// head's logits [M, vocab] (valid until the next run).
+type runner interface {
+	run(bt *layers.Batch) ([]float32, error)
+	close() error
+}
+
+// deviceSessions are the devices built into this binary, by name.
+var deviceSessions = map[string]func(p *layers.Params) (session, error){}
+
+func openSession(device string, p *layers.Params) (session, error) {
+	if device == "" || device == "cpu" {
+		return cpuSession{}, nil
+	}
+	open, ok := deviceSessions[device]
+	if !ok {
+		return nil, fmt.Errorf("evaluation: device %q is not built into this binary (build with -tags gpu; see docs/gpu.md)", device)
+	}
+	return open(p)
+}
+
+type cpuSession struct{}
+
+func (cpuSession) build(cfg layers.Config, p *layers.Params, opt layers.Options) (runner, error) {
+	m, err := layers.Build(cfg, p, opt)
+	if err != nil {
+		return nil, err
+	}
+	return cpuRunner{m}, nil
+}
+func (cpuSession) close() error { return nil }
+
+type cpuRunner struct{ m *layers.Model }
+
+func (r cpuRunner) run(bt *layers.Batch) ([]float32, error) {
+	if err := r.m.Run(bt); err != nil {
+		return nil, err
+	}
+	return r.m.Value(r.m.Logits).Data().([]float32), nil
+}
+func (cpuRunner) close() error { return nil }
+
 // scoreLength runs the jobs of one length in batches.
-func scoreLength(ctx context.Context, cfg layers.Config, p *layers.Params, v *tokenizer.Vocab, docs [][]int, pol attn.Policy, L int, o Options) (Tally, error) {
+func scoreLength(ctx context.Context, sess session, cfg layers.Config, p *layers.Params, v *tokenizer.Vocab, docs [][]int, pol attn.Policy, L int, o Options) (tl Tally, err error) {
 	js := jobs(docs, L, o)
 	K := len(js[0].pos)
 	B := max(1, min(len(js), o.MaxTokens/L))
 	for B > 1 && EstimateBytes(cfg, B, L) > o.MemoryBudget {
 		B /= 2
 	}
-	var tl Tally
-	var m *layers.Model
+	var m runner
+	mB := 0
+	defer func() {
+		if m != nil {
+			if cerr := m.close(); err == nil {
+				err = cerr
+			}
+		}
+	}()
 	for start := 0; start < len(js); start += B {
 		if err := ctx.Err(); err != nil {
 			return tl, err
 		}
 		batch := js[start:min(start+B, len(js))]
-		if m == nil || len(batch) != m.Options.B {
-			var err error
-			m, err = layers.Build(cfg, p, layers.Options{Shape: layers.Shape{B: len(batch), L: L, M: len(batch) * K}, Policy: pol})
+		if m == nil || len(batch) != mB {
+			if m != nil {
+				if err := m.close(); err != nil {
+					return tl, err
+				}
+				m = nil
+			}
+			r, err := sess.build(cfg, p, layers.Options{Shape: layers.Shape{B: len(batch), L: L, M: len(batch) * K}, Policy: pol})
 			if err != nil {
 				return tl, err
 			}
+			m, mB = r, len(batch)
 		}
 		bt := &layers.Batch{}
 		var targets []int
@@ -270,10 +342,11 @@ func scoreLength(ctx context.Context, cfg layers.Config, p *layers.Params, v *to
 			}
 			bt.IDs = append(bt.IDs, row...)
 		}
-		if err := m.Run(bt); err != nil {
+		logits, err := m.run(bt)
+		if err != nil {
 			return tl, err
 		}
-		tl.Add(m.Value(m.Logits).Data().([]float32), targets, cfg.VocabSize)
+		tl.Add(logits, targets, cfg.VocabSize)
 	}
 	return tl, nil
 }

@@ -1,0 +1,71 @@
+//go:build gpu || gpuemu
+
+package eval
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/infoscale/gaualpha/gpu"
+	"github.com/infoscale/gaualpha/gpu/graphexec"
+)
+
+// Evaluation on the device gives the CPU's tallies: the paper protocol
+// (batches of masked copies, the last batch smaller) and the fast one, two
+// normalisations, two lengths.
+func TestDeviceEvaluateMatchesCPU(t *testing.T) {
+	if err := gpu.Available(); err != nil {
+		t.Skipf("no GPU to test on: %v", err)
+	}
+	if _, err := graphexec.Shared(); err != nil {
+		t.Fatalf("a GPU is present but cannot be opened: %v", err)
+	}
+	cfg, p, v := tinyModel(t)
+	docs := randDocs(rand.New(rand.NewPCG(5, 6)), v, 2, 70)
+	// A document of runs of one token: the untrained model gets some of it
+	// right, so the argmax counts are compared too.
+	var runs []int
+	for i := 0; i < 70; i++ {
+		runs = append(runs, 5+(i/10)%3)
+	}
+	docs = append(docs, runs)
+	vs, err := Variants(cfg, []string{"softmax", "infoscale"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range []Options{
+		{Lengths: []int{32, 64}, Protocol: Paper, Positions: 20, MaxTokens: 3 * 64},
+		{Lengths: []int{32, 64}, Protocol: Fast, Stride: 8, Offsets: 2, MinPerDoc: 8},
+	} {
+		want, err := Evaluate(context.Background(), cfg, p, v, docs, vs, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Device = "cuda"
+		got, err := Evaluate(context.Background(), cfg, p, v, docs, vs, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, w := range want.Results {
+			g := got.Results[i]
+			if g.Variant != w.Variant || g.Length != w.Length || g.Tally.Count != w.Tally.Count ||
+				g.Tally.Correct != w.Tally.Correct || !(math.Abs(g.Tally.SumLoss-w.Tally.SumLoss) <= 1e-4*math.Abs(w.Tally.SumLoss)) {
+				t.Errorf("%s protocol, %s at %d: device %+v, CPU %+v", o.Protocol, w.Variant, w.Length, g.Tally, w.Tally)
+			}
+		}
+		correct := 0
+		for _, r := range got.Results {
+			correct += r.Tally.Correct
+		}
+		if correct == 0 {
+			t.Errorf("%s protocol: no correct prediction at all; the argmax is not compared", o.Protocol)
+		}
+		t.Logf("%s protocol: %d results agree, %d correct predictions in all", o.Protocol, len(want.Results), correct)
+	}
+	o := Options{Lengths: []int{32}, Device: "tpu"}
+	if _, err := Evaluate(context.Background(), cfg, p, v, docs, vs, o); err == nil {
+		t.Error("unknown device accepted")
+	}
+}
