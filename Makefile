@@ -5,7 +5,7 @@
 GO ?= go
 PYTHON_TORCH ?= /usr/bin/python3
 
-.PHONY: all build test test-short vet fmt train eval suite reproduce tools corpus corpus-check vectors pt-export clean
+.PHONY: all build test test-short vet fmt train eval suite reproduce tools bench corpus corpus-check vectors pt-export clean
 
 all: build test
 
@@ -53,6 +53,12 @@ tools:
 
 reproduce: tools
 	bin/reproduce -profile $(PROFILE) -out results
+
+# CPU speed and memory against PyTorch eager on the same cores (installs
+# Debian's python3-torch and OpenBLAS if missing); the table goes to stdout
+# and replaces the one in docs/benchmarks.md.
+bench: torch
+	$(GO) run ./cmd/bench -out docs/benchmarks.md
 
 # Regenerate the embedded corpus from Debian's manpages-zh (installs it).
 corpus:
