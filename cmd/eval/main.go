@@ -60,7 +60,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if *ckpt == "" {
 		return fmt.Errorf("-ckpt is required (a checkpoint directory such as runs/<run>/best)")
 	}
-	if _, err := device.Parse(*dev); err != nil {
+	kind, err := device.Parse(*dev)
+	if err != nil {
 		return err
 	}
 	proto, err := eval.ParseProtocol(*protocol)
@@ -97,7 +98,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	o := eval.Options{Lengths: ls, Protocol: proto, Positions: *positions, Stride: *stride, Offsets: *offsets,
-		MemoryBudget: int64(*budget * (1 << 30))}
+		MemoryBudget: int64(*budget * (1 << 30)), Device: string(kind)}
 	if !*quiet {
 		o.Progress = stderr
 		fmt.Fprintf(stderr, "test documents: %s\n", strings.Join(ids, ", "))

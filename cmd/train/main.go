@@ -102,9 +102,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	set := map[string]bool{}
 	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
-	if _, err := device.Parse(f.device); err != nil {
+	kind, err := device.Parse(f.device)
+	if err != nil {
 		return err
 	}
+	f.device = string(kind)
 	if f.resume && f.init != "" {
 		return fmt.Errorf("-resume and -init exclude each other (resume continues a run; init starts a new one from weights)")
 	}
@@ -221,12 +223,15 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	if err := tr.UseDevice(f.device); err != nil { // after Resume or not: the device gets the current state
+		return err
+	}
 	tr.OutDir, tr.Progress, tr.Corpus = f.out, progress, f.corpus
 	fmt.Fprintf(stderr, "model: %d layers, hidden %d, intermediate %d, key %d, vocab %d (%.2fM parameters); n0 = %d, %s, CosScale %g, %s\n",
 		cfg.NumLayers, cfg.HiddenSize, cfg.IntermediateSize, cfg.KeySize, cfg.VocabSize, float64(params.Count())/1e6,
 		cfg.TrainLength, cfg.Normalization, cfg.CosScale, cfg.Method)
-	fmt.Fprintf(stderr, "data: %s, %d training and %d validation sequences; %d steps of %d from step %d; output %s\n",
-		f.corpus, len(trainSeqs), len(valSeqs), opts.Steps, opts.Batch, tr.State.Step, f.out)
+	fmt.Fprintf(stderr, "data: %s, %d training and %d validation sequences; %d steps of %d from step %d on %s; output %s\n",
+		f.corpus, len(trainSeqs), len(valSeqs), opts.Steps, opts.Batch, tr.State.Step, f.device, f.out)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -300,7 +305,7 @@ func finalEval(ctx context.Context, f *flags, docs []corpus.Document, stdout, st
 	if f.quiet {
 		progress = nil
 	}
-	rep, err := eval.Evaluate(ctx, ck.Config, ck.Params, ck.Vocab, testDocs, variants, eval.Options{Lengths: lengths, Protocol: proto, Progress: progress})
+	rep, err := eval.Evaluate(ctx, ck.Config, ck.Params, ck.Vocab, testDocs, variants, eval.Options{Lengths: lengths, Protocol: proto, Progress: progress, Device: f.device})
 	if err != nil {
 		return err
 	}
