@@ -52,7 +52,15 @@ type Machine struct {
 	owned []gpu.DevicePtr // constants, the int buffer, cross-entropy sums
 	xent  map[*G.Node]gpu.DevicePtr
 	stats Stats
+
+	// Poison fills every buffer an op is about to write (fresh or from the
+	// pool) with NaN first, so that an element a kernel fails to write
+	// shows up as NaN in the results. For tests; it costs a memset per op.
+	Poison bool
 }
+
+// nanBits is a float32 quiet NaN.
+const nanBits = 0x7fc00000
 
 // Stats counts a machine's device memory.
 type Stats struct {
@@ -202,18 +210,24 @@ func bytesOf(n *G.Node) int {
 // take returns a free buffer of the given size, allocating one if none is.
 func (m *Machine) take(bytes int) (gpu.DevicePtr, error) {
 	bytes = max(bytes, 4)
+	var p gpu.DevicePtr
 	if free := m.pool[bytes]; len(free) > 0 {
-		p := free[len(free)-1]
+		p = free[len(free)-1]
 		m.pool[bytes] = free[:len(free)-1]
-		return p, nil
+	} else {
+		var err error
+		if p, err = m.dev.Alloc(bytes); err != nil {
+			return 0, fmt.Errorf("graphexec: allocating %d bytes: %w", bytes, err)
+		}
+		m.size[p] = bytes
+		m.stats.Allocs++
+		m.stats.Bytes += int64(bytes)
 	}
-	p, err := m.dev.Alloc(bytes)
-	if err != nil {
-		return 0, fmt.Errorf("graphexec: allocating %d bytes: %w", bytes, err)
+	if m.Poison {
+		if err := m.dev.Fill32(p, nanBits, bytes/4); err != nil {
+			return 0, err
+		}
 	}
-	m.size[p] = bytes
-	m.stats.Allocs++
-	m.stats.Bytes += int64(bytes)
 	return p, nil
 }
 
@@ -320,25 +334,37 @@ func (m *Machine) Download(n *G.Node, dst []float32) error {
 	return m.dev.CheckErrors()
 }
 
-// Float returns a scalar output as float64. For a cross-entropy node it is
-// the float32 rounding of the float64 mean, as graph.CrossEntropyOp
-// returns on the CPU.
+// Float returns a scalar output as float64, then reports kernel-raised
+// errors. For a cross-entropy node it is the float32 rounding of the
+// float64 mean, as graph.CrossEntropyOp returns on the CPU.
 func (m *Machine) Float(n *G.Node) (float64, error) {
+	v, err := m.FloatUnchecked(n)
+	if err != nil {
+		return 0, err
+	}
+	return v, m.dev.CheckErrors()
+}
+
+// FloatUnchecked is Float without the check of the kernels' error flags
+// (the caller checks them with Check or gpu.Device.CheckErrors): a
+// training step looks at a non-finite loss before the errors that NaN
+// inputs can make kernels raise.
+func (m *Machine) FloatUnchecked(n *G.Node) (float64, error) {
+	if _, ran := m.vals[n]; !ran {
+		return 0, fmt.Errorf("graphexec: no value for %v (not an output, or no Run yet)", n)
+	}
 	if x, ok := m.xent[n]; ok {
-		if _, ran := m.vals[n]; !ran {
-			return 0, fmt.Errorf("graphexec: no value for %v", n)
-		}
 		var out [2]float64
 		if err := gpu.Download(m.dev, out[:], x); err != nil {
 			return 0, err
 		}
-		if err := m.dev.CheckErrors(); err != nil {
-			return 0, err
-		}
 		return float64(float32(out[0])), nil
 	}
+	if bytesOf(n) != 4 || n.Dtype() != tensor.Float32 {
+		return 0, fmt.Errorf("graphexec: %v is not a float32 scalar", n)
+	}
 	var v [1]float32
-	if err := m.Download(n, v[:]); err != nil {
+	if err := gpu.Download(m.dev, v[:], m.vals[n]); err != nil {
 		return 0, err
 	}
 	return float64(v[0]), nil

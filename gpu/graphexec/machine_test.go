@@ -143,6 +143,7 @@ func TestModelMatchesCPU(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer dm.Close()
+			dm.M.Poison = true // an element not written stays NaN
 			if err := lm.Run(bt); err != nil {
 				t.Fatal(err)
 			}
@@ -198,6 +199,7 @@ func TestModelMatchesCPU(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer de.Close()
+			de.M.Poison = true
 			if err := em.Run(bt); err != nil {
 				t.Fatal(err)
 			}

@@ -78,7 +78,7 @@ func (r *Resident) Download() error {
 
 // Close frees the device copies.
 func (r *Resident) Close() error {
-	var errs []error
+	errs := []error{r.dev.Synchronize()}
 	for _, t := range r.order {
 		errs = append(errs, r.dev.Free(r.bufs[t]))
 	}
