@@ -172,14 +172,18 @@ else
 fi
 
 # cuBLAS: wherever it is installed (a CUDA toolkit, a pip wheel, a conda env).
+# libcublas.so.12 first (any CUDA 12 or 13 driver runs it), then .13, .11.
+findall() { # name pattern, at most a minute
+	timeout 60 find / \( -path /proc -o -path /sys -o -path /dev \) -prune -o -name "$1" -print 2>/dev/null | sort || true
+}
 CUBLAS=""
-while IFS= read -r f; do
-	case $(basename "$f") in
-	libcublas.so.12 | libcublas.so.13 | libcublas.so.11) CUBLAS=$f && break ;;
-	esac
-done < <(find / \( -path /proc -o -path /sys -o -path /dev \) -prune -o -name 'libcublas.so*' -print 2>/dev/null | sort -r)
+CANDIDATES=$(findall 'libcublas.so*')
+for v in 12 13 11; do
+	CUBLAS=$(grep -E "/libcublas\.so\.$v$" <<<"$CANDIDATES" | head -1 || true)
+	[[ -n $CUBLAS ]] && break
+done
 if [[ -z $CUBLAS ]]; then
-	CUBLAS=$(find / \( -path /proc -o -path /sys -o -path /dev \) -prune -o -name 'libcublas.so.1[1-9]*' -print 2>/dev/null | sort -r | head -1 || true)
+	CUBLAS=$(grep -E '/libcublas\.so\.1[1-9][0-9.]*$' <<<"$CANDIDATES" | head -1 || true)
 fi
 if [[ -n $CUBLAS ]]; then
 	LD_LIBRARY_PATH="$(dirname "$CUBLAS")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
@@ -191,7 +195,7 @@ else
 fi
 SANITIZER=$(command -v compute-sanitizer || true)
 if [[ -z $SANITIZER ]]; then
-	SANITIZER=$(find / \( -path /proc -o -path /sys -o -path /dev \) -prune -o -type f -name compute-sanitizer -perm -u+x -print 2>/dev/null | sort -r | head -1 || true)
+	SANITIZER=$(findall compute-sanitizer | while read -r f; do [[ -f $f && -x $f ]] && echo "$f"; done | tail -1 || true)
 fi
 PY=""
 for p in ${PYTHON:-} python3 /usr/bin/python3 /opt/conda/bin/python python; do
