@@ -6,10 +6,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
+	"github.com/infoscale/gaualpha/corpus"
 	"github.com/infoscale/gaualpha/layers"
 )
 
@@ -17,14 +17,13 @@ import (
 func fixture(t *testing.T) (dir, corpusPath, configPath string) {
 	t.Helper()
 	dir = t.TempDir()
-	raw, err := os.ReadFile(filepath.Join(runtime.GOROOT(), "src", "testdata", "Isaac.Newton-Opticks.txt"))
+	all, err := corpus.Embedded()
 	if err != nil {
-		t.Skip("Newton's Opticks not in this Go installation:", err)
+		t.Fatal(err)
 	}
 	var sb strings.Builder
-	text := string(raw[:80000])
-	for i := 0; i+4000 <= len(text); i += 4000 {
-		b, _ := json.Marshal(map[string]string{"text": text[i : i+4000]})
+	for _, d := range all[:40] {
+		b, _ := json.Marshal(map[string]string{"text": d.Text})
 		sb.Write(b)
 		sb.WriteByte('\n')
 	}
