@@ -191,6 +191,18 @@ func (m *Model) gauLayer(b *graph.Builder, h *G.Node, w []*G.Node, l int) (out, 
 
 // Run sets the batch's inputs and executes the graph.
 func (m *Model) Run(bt *Batch) error {
+	if err := m.SetInputs(bt); err != nil {
+		return err
+	}
+	return m.machine.Run()
+}
+
+// SetInputs writes a batch into the model's input nodes (their bound host
+// tensors) without running anything: nil types are 0, a nil mask is all
+// valid, nil positions are 0..L-1 in every sequence, and token ids and
+// selected rows must be in range. Another executor of the same graph (the
+// GPU one) reads the inputs from there.
+func (m *Model) SetInputs(bt *Batch) error {
 	rows, M := m.Options.B*m.Options.L, m.Options.M
 	set := func(n *G.Node, v []int, want int, name string, fill func(i int) int) error {
 		dst := m.inputs[n]
@@ -237,7 +249,7 @@ func (m *Model) Run(bt *Batch) error {
 		}
 	}
 	m.inputs[m.Key][0] = int(bt.Key)
-	return m.machine.Run()
+	return nil
 }
 
 // LossValue returns the loss of the last Run.

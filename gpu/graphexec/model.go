@@ -72,62 +72,6 @@ func (m *Model) LogitsValue(dst []float32) ([]float32, error) {
 // Close frees the model's device buffers (not the resident weights).
 func (m *Model) Close() error { return m.M.Close() }
 
-// SetInputs writes a batch into the Int input nodes of lm (their bound host
-// tensors) with the defaults and checks of layers.Model.Run, without
-// running anything: nil types are 0, a nil mask is all valid, nil positions
-// are 0..L-1 in every sequence, and ids and selected rows must be in range.
-func SetInputs(lm *layers.Model, bt *layers.Batch) error {
-	rows, M, L := lm.Options.B*lm.Options.L, lm.Options.M, lm.Options.L
-	set := func(n *G.Node, v []int, want int, name string, fill func(i int) int) error {
-		dst, err := hostInts(n)
-		if err != nil {
-			return err
-		}
-		if v == nil {
-			for i := range dst {
-				dst[i] = fill(i)
-			}
-			return nil
-		}
-		if len(v) != want {
-			return fmt.Errorf("model: batch %s has %d entries, want %d", name, len(v), want)
-		}
-		copy(dst, v)
-		return nil
-	}
-	zero := func(int) int { return 0 }
-	steps := []error{
-		set(lm.IDs, bt.IDs, rows, "ids", zero),
-		set(lm.Types, bt.Types, rows, "types", zero),
-		set(lm.Mask, bt.Mask, rows, "mask", func(int) int { return 1 }),
-		set(lm.Pos, bt.Pos, rows, "positions", func(i int) int { return i % L }),
-		set(lm.Select, bt.Select, M, "selected rows", zero),
-	}
-	if lm.Targets != nil {
-		steps = append(steps, set(lm.Targets, bt.Targets, M, "targets", zero))
-	}
-	for _, err := range steps {
-		if err != nil {
-			return err
-		}
-	}
-	if bt.IDs == nil {
-		return fmt.Errorf("model: batch has no token ids")
-	}
-	for _, id := range bt.IDs {
-		if id < 0 || id >= lm.Config.VocabSize {
-			return fmt.Errorf("model: token id %d outside the vocabulary [0, %d)", id, lm.Config.VocabSize)
-		}
-	}
-	for _, r := range bt.Select {
-		if r < 0 || r >= rows {
-			return fmt.Errorf("model: selected row %d outside [0, %d)", r, rows)
-		}
-	}
-	key, err := hostInts(lm.Key)
-	if err != nil {
-		return err
-	}
-	key[0] = int(bt.Key)
-	return nil
-}
+// SetInputs writes a batch into the Int input nodes of lm with the
+// defaults and checks of layers.Model.Run (see layers.Model.SetInputs).
+func SetInputs(lm *layers.Model, bt *layers.Batch) error { return lm.SetInputs(bt) }
