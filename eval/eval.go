@@ -380,6 +380,12 @@ func (r *Report) Markdown() string {
 
 // Describe says how the numbers were produced, in one line.
 func (r *Report) Describe() string {
+	return fmt.Sprintf("%s, %.0fs", r.Setup(), r.Seconds)
+}
+
+// Setup describes the protocol, the test documents and the training length
+// (Describe without the wall time).
+func (r *Report) Setup() string {
 	var proto string
 	if r.Protocol == Paper {
 		pos := "every position"
@@ -391,7 +397,7 @@ func (r *Report) Describe() string {
 		proto = fmt.Sprintf("fast protocol (one token in %d masked per pass; %d passes per document at offsets spread over the stride, more at short lengths so that at least %d positions per document are scored)",
 			r.Stride, r.Offsets, r.MinPerDoc)
 	}
-	return fmt.Sprintf("%s, %d test documents, training length %d, %.0fs", proto, r.Documents, r.TrainLen, r.Seconds)
+	return fmt.Sprintf("%s, %d test documents, training length %d", proto, r.Documents, r.TrainLen)
 }
 
 // Get returns the result of a variant at a length.

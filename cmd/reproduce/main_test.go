@@ -62,7 +62,8 @@ func TestReproduceTiny(t *testing.T) {
 	if strings.Contains(r, "**not run**") {
 		t.Errorf("a claim was not evaluated:\n%s", r)
 	}
-	for _, want := range []string{"## Verdicts", "analysis/entropy.png", "analysis/heatmap.png", "suite -base", "| cos16 | 16 | 3 |"} {
+	for _, want := range []string{"## Verdicts", "analysis/entropy.png", "analysis/heatmap.png", "suite -base", "| cos16 | 16 | 3 |",
+		"Scale of the noise: each accuracy", "| suite/cos0/ft-pi | 2 |", "Against the plain model with plain RoPE and softmax"} {
 		if !strings.Contains(r, want) {
 			t.Errorf("report lacks %q", want)
 		}

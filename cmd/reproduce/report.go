@@ -147,6 +147,9 @@ type suiteRow struct {
 		Length   int     `json:"length"`
 		Accuracy float64 `json:"accuracy"`
 		Loss     float64 `json:"loss"`
+		Tally    struct {
+			Count int `json:"count"`
+		} `json:"tally"`
 	} `json:"results"`
 }
 
@@ -225,14 +228,48 @@ func claimExtrapolation(o options) claim {
 		fmt.Fprintf(&body, "\nInfoScale + CosScale (RoPE, CosScale %g) ranks %d of %d and beats the best configuration of %d of the %d other methods at L = %d.\n\n",
 			oursRow.CosScale, rank, len(rows), beaten, total, L)
 	}
+	noise := ""
+	if n := best.Results[last].Tally.Count; n > 0 {
+		p := best.Results[last].Accuracy
+		se := math.Sqrt(p * (1 - p) / float64(n))
+		tied, oursTied := 0, false
+		for _, r := range rows {
+			if r.Results[last].Accuracy >= p-2*se {
+				tied++
+				oursTied = oursTied || ours(r)
+			}
+		}
+		in, among := "is not", "not among them"
+		if oursTied {
+			in, among = "is", "InfoScale+CosScale among them"
+		}
+		noise = fmt.Sprintf("; %d/%d within 2 standard errors of the best, %s", tied, len(rows), among)
+		fmt.Fprintf(&body, "Scale of the noise: each accuracy at L = %d counts %d masked positions, so the best one has a binomial standard error of %.4f; %d of the %d configurations lie within two standard errors of the best, and InfoScale + CosScale %s among them. All configurations are scored on the same positions, so this is a rough scale, not a paired test.\n\n",
+			L, n, se, tied, len(rows), in)
+	}
+	if plain, ok := findRow(rows, "rope", "softmax", 0); ok && oursRow.Results != nil {
+		fmt.Fprintf(&body, "Against the plain model with plain RoPE and softmax at L = %d: accuracy %.4f → %.4f, loss %.3f → %.3f.\n\n",
+			L, plain.Results[last].Accuracy, oursRow.Results[last].Accuracy, plain.Results[last].Loss, oursRow.Results[last].Loss)
+	}
 	body.WriteString("![accuracy vs length](analysis/curves_accuracy.png)\n\n![loss vs length](analysis/curves_loss.png)\n\nThe full tables (accuracy and loss at every length):\n\n")
 	if md, err := os.ReadFile(filepath.Join(o.out, "suite", "suite.md")); err == nil {
 		body.Write(md)
 	}
 	body.WriteString("\nVerdict rule: supported when InfoScale + CosScale is the most accurate configuration at the longest length; partly supported when it beats the best configuration of at least half of the other methods.\n")
 	return claim{title: title, verdict: verdict,
-		summary: fmt.Sprintf("at L = %d the best is %s (acc %.3f); InfoScale+CosScale ranks %d/%d and beats %d of %d other methods", L, best.label(), best.Results[last].Accuracy, rank, len(rows), beaten, total),
+		summary: fmt.Sprintf("at L = %d the best is %s (acc %.3f); InfoScale+CosScale ranks %d/%d and beats %d of %d other methods%s", L, best.label(), best.Results[last].Accuracy, rank, len(rows), beaten, total, noise),
 		body:    body.String()}
+}
+
+// findRow returns the row of a method and normalisation on the base model
+// with the given CosScale (not fine-tuned).
+func findRow(rows []suiteRow, method, norm string, cosscale float64) (suiteRow, bool) {
+	for _, r := range rows {
+		if r.Method == method && r.Norm == norm && r.CosScale == cosscale && !r.FineTune {
+			return r, true
+		}
+	}
+	return suiteRow{}, false
 }
 
 // claimEta: the peak of the pre-RoPE cosine distribution moves toward 1 as
@@ -344,6 +381,18 @@ func modelsTable(o options) string {
 			}
 		}
 		fmt.Fprintf(&sb, "| %s | %s | %d | %.4f | %d | %s |\n", n, cos, st.Step, *st.BestValLoss, st.BestStep, dur(st.Elapsed))
+	}
+	fts, _ := filepath.Glob(filepath.Join(o.out, "suite", "cos*", "ft-*"))
+	if len(fts) > 0 {
+		sb.WriteString("\nThe suite's fine-tunes (from the base model of the same CosScale; validation at the training length, so a loss far above the base's means the method lost what the base model knew at n0, not that it extrapolates badly):\n\n| fine-tune | steps | best validation loss | at step | training time |\n|---|---:|---:|---:|---:|\n")
+		for _, dir := range fts {
+			st, err := readState(filepath.Join(dir, "last"))
+			if err != nil || st.BestValLoss == nil {
+				continue
+			}
+			rel, _ := filepath.Rel(o.out, dir)
+			fmt.Fprintf(&sb, "| %s | %d | %.4f | %d | %s |\n", filepath.ToSlash(rel), st.Step, *st.BestValLoss, st.BestStep, dur(st.Elapsed))
+		}
 	}
 	if md, err := os.ReadFile(filepath.Join(o.modelDir("base-cos0"), "results.md")); err == nil {
 		sb.WriteString("\nThe plain model's extrapolation (the table `go run ./cmd/train` ends with):\n\n")

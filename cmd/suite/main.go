@@ -105,7 +105,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		reports = append(reports, rep...)
 		n0 = rep[0].TrainLen
 	}
-	s := &summary{Rows: all, Protocol: reports[0].Describe(), Seconds: time.Since(start).Seconds(), TrainLen: n0,
+	s := &summary{Rows: all, Protocol: reports[0].Setup(), Seconds: time.Since(start).Seconds(), TrainLen: n0,
 		Command: "suite " + strings.Join(args, " ")}
 	if err := os.MkdirAll(o.out, 0o755); err != nil {
 		return err
