@@ -219,8 +219,9 @@ func TestSelectErrors(t *testing.T) {
 	}
 }
 
-// The embedded corpus (746 documents) takes a few seconds.
-func TestEmbeddedCorpusSpeed(t *testing.T) {
+// The embedded corpus (746 documents): ten distinct documents, as many as the
+// cluster quotas add up to. Its time is logged, not asserted.
+func TestEmbeddedCorpus(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short")
 	}
@@ -248,7 +249,18 @@ func TestEmbeddedCorpusSpeed(t *testing.T) {
 	if len(sel) != 10 {
 		t.Errorf("%d documents selected", len(sel))
 	}
-	if el > 20*time.Second {
-		t.Errorf("took %v", el)
+	seen := map[string]bool{}
+	for _, d := range sel {
+		if seen[d.ID] {
+			t.Errorf("document %s selected twice", d.ID)
+		}
+		seen[d.ID] = true
+	}
+	quota := 0
+	for _, q := range info.Quotas {
+		quota += q
+	}
+	if quota != 10 {
+		t.Errorf("quotas %v sum to %d, want 10", info.Quotas, quota)
 	}
 }
