@@ -17,12 +17,14 @@ func init() { deviceSessions["cuda"] = openGPUSession }
 // come down.
 type gpuSession struct{ res *graphexec.Resident }
 
-func openGPUSession(p *layers.Params) (session, error) {
+func openGPUSession(p *layers.Params, bf16 bool) (session, error) {
 	dev, err := graphexec.Shared()
 	if err != nil {
 		return nil, fmt.Errorf("evaluation on cuda: %w", err)
 	}
-	return &gpuSession{res: graphexec.NewResident(dev)}, nil
+	res := graphexec.NewResident(dev)
+	res.BF16 = bf16
+	return &gpuSession{res: res}, nil
 }
 
 func (s *gpuSession) build(cfg layers.Config, p *layers.Params, opt layers.Options) (runner, error) {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/infoscale/gaualpha/gpu"
@@ -63,6 +64,28 @@ func TestDeviceEvaluateMatchesCPU(t *testing.T) {
 			t.Errorf("%s protocol: no correct prediction at all; the argmax is not compared", o.Protocol)
 		}
 		t.Logf("%s protocol: %d results agree, %d correct predictions in all", o.Protocol, len(want.Results), correct)
+	}
+	// bf16 inputs: the same positions are scored, the losses within 2e-2
+	// of float32's and not equal to them.
+	o16 := Options{Lengths: []int{32, 64}, Protocol: Fast, Stride: 8, Offsets: 2, MinPerDoc: 8}
+	want, err := Evaluate(context.Background(), cfg, p, v, docs, vs, o16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o16.Device, o16.Precision = "cuda", "bf16"
+	got, err := Evaluate(context.Background(), cfg, p, v, docs, vs, o16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Precision != "bf16" || !strings.Contains(got.Describe(), "bf16 inputs") {
+		t.Errorf("report does not say bf16: %q", got.Describe())
+	}
+	for i, w := range want.Results {
+		g := got.Results[i]
+		e := math.Abs(g.Tally.SumLoss-w.Tally.SumLoss) / math.Abs(w.Tally.SumLoss)
+		if g.Tally.Count != w.Tally.Count || !(e > 0 && e < 2e-2) {
+			t.Errorf("bf16, %s at %d: device %+v, CPU %+v (loss relative error %.2g, want in (0, 2e-2))", w.Variant, w.Length, g.Tally, w.Tally, e)
+		}
 	}
 	o := Options{Lengths: []int{32}, Device: "tpu"}
 	if _, err := Evaluate(context.Background(), cfg, p, v, docs, vs, o); err == nil {

@@ -65,6 +65,10 @@ type Options struct {
 	// binary built with -tags gpu (the weights are uploaded once per
 	// Evaluate; only the batches go up and the logits come down).
 	Device string
+	// Precision is "f32" (or empty) or "bf16": on a device, the matrix
+	// products and the attention read bfloat16 inputs and accumulate in
+	// float32 (gpu/graphexec's Resident.BF16). The CPU runs float32 only.
+	Precision string
 }
 
 func (o *Options) defaults() {
@@ -117,6 +121,9 @@ type Report struct {
 	MinPerDoc int      `json:"min_per_document,omitempty"`
 	Documents int      `json:"documents"`
 	TrainLen  int      `json:"train_length"`
+	// Precision is "bf16" for a bfloat16-input evaluation (else empty:
+	// float32).
+	Precision string   `json:"precision,omitempty"`
 	Variants  []string `json:"variants"`
 	Lengths   []int    `json:"lengths"`
 	Results   []Result `json:"results"`
@@ -209,12 +216,15 @@ func Evaluate(ctx context.Context, cfg layers.Config, p *layers.Params, v *token
 			return nil, fmt.Errorf("evaluation: length %d needs about %.1f GiB per sequence, over the memory budget of %.1f GiB", L, float64(need)/(1<<30), float64(o.MemoryBudget)/(1<<30))
 		}
 	}
-	sess, err := openSession(o.Device, p)
+	sess, err := openSession(o.Device, o.Precision, p)
 	if err != nil {
 		return nil, err
 	}
 	defer sess.close()
 	rep := &Report{Protocol: o.Protocol, Documents: len(docs), TrainLen: cfg.TrainLength, Lengths: o.Lengths}
+	if o.Precision == "bf16" {
+		rep.Precision = "bf16"
+	}
 	if o.Protocol == Paper {
 		rep.Positions = o.Positions
 	} else {
@@ -262,17 +272,36 @@ type runner interface {
 }
 
 // deviceSessions are the devices built into this binary, by name.
-var deviceSessions = map[string]func(p *layers.Params) (session, error){}
+var deviceSessions = map[string]func(p *layers.Params, bf16 bool) (session, error){}
 
-func openSession(device string, p *layers.Params) (session, error) {
+func openSession(device, precision string, p *layers.Params) (session, error) {
+	bf16, err := ParsePrecision(precision)
+	if err != nil {
+		return nil, err
+	}
 	if device == "" || device == "cpu" {
+		if bf16 {
+			return nil, fmt.Errorf("evaluation: precision bf16 runs on a GPU only (-device cuda); the CPU evaluates in float32")
+		}
 		return cpuSession{}, nil
 	}
 	open, ok := deviceSessions[device]
 	if !ok {
 		return nil, fmt.Errorf("evaluation: device %q is not built into this binary (build with -tags gpu; see docs/gpu.md)", device)
 	}
-	return open(p)
+	return open(p, bf16)
+}
+
+// ParsePrecision reads an evaluation precision: "f32" (or "") or "bf16"
+// (true).
+func ParsePrecision(s string) (bf16 bool, err error) {
+	switch s {
+	case "", "f32":
+		return false, nil
+	case "bf16":
+		return true, nil
+	}
+	return false, fmt.Errorf("evaluation: unknown precision %q (f32 or bf16)", s)
 }
 
 type cpuSession struct{}
@@ -397,7 +426,11 @@ func (r *Report) Setup() string {
 		proto = fmt.Sprintf("fast protocol (one token in %d masked per pass; %d passes per document at offsets spread over the stride, more at short lengths so that at least %d positions per document are scored)",
 			r.Stride, r.Offsets, r.MinPerDoc)
 	}
-	return fmt.Sprintf("%s, %d test documents, training length %d", proto, r.Documents, r.TrainLen)
+	prec := ""
+	if r.Precision != "" {
+		prec = ", " + r.Precision + " inputs (float32 accumulation)"
+	}
+	return fmt.Sprintf("%s, %d test documents, training length %d%s", proto, r.Documents, r.TrainLen, prec)
 }
 
 // Get returns the result of a variant at a length.

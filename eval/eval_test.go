@@ -191,6 +191,12 @@ func TestEvaluateRejectsBadInput(t *testing.T) {
 	if _, err := Evaluate(ctx, cfg, p, v, [][]int{{}}, vs, Options{Lengths: []int{32}}); err == nil {
 		t.Error("empty document accepted")
 	}
+	if _, err := Evaluate(ctx, cfg, p, v, docs, vs, Options{Lengths: []int{32}, Precision: "bf16"}); err == nil || !strings.Contains(err.Error(), "GPU only") {
+		t.Errorf("bf16 on the CPU: %v", err)
+	}
+	if _, err := Evaluate(ctx, cfg, p, v, docs, vs, Options{Lengths: []int{32}, Precision: "fp8"}); err == nil || !strings.Contains(err.Error(), "unknown precision") {
+		t.Errorf("precision fp8: %v", err)
+	}
 	if _, err := ParseLengths("128,x"); err == nil {
 		t.Error("bad length list accepted")
 	}

@@ -46,6 +46,7 @@ var kernelSigs = map[string]kernelSig{
 	"gate_grad_o_f32": {"elementwise", "pppiiii"},
 	"add_f32":         {"elementwise", "pppi"},
 	"add_bf16":        {"elementwise", "pppi"},
+	"to_bf16_f32":     {"elementwise", "ppi"},
 	"dropout_f32":     {"elementwise", "ppiufuu"},
 	"dropout_bf16":    {"elementwise", "ppiufuu"},
 	"unpack_f32":      {"elementwise", "ppiiii"},

@@ -45,6 +45,10 @@ func (d *Device) Swish(y, x DevicePtr, n int) error { return d.unary("swish_f32"
 // SwishBF16 is Swish with a bfloat16 x.
 func (d *Device) SwishBF16(y, x DevicePtr, n int) error { return d.unary("swish_bf16", y, x, n) }
 
+// ToBF16 writes y = x rounded to bfloat16 (y holds n 16-bit patterns), bit
+// for bit as the host's ToBF16.
+func (d *Device) ToBF16(y, x DevicePtr, n int) error { return d.unary("to_bf16_f32", y, x, n) }
+
 func (d *Device) unary(name string, y, x DevicePtr, n int) error {
 	if err := checkSizes(name, n); err != nil || n == 0 {
 		return err

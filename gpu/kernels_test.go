@@ -56,6 +56,53 @@ func TestLaunchChecksArguments(t *testing.T) {
 	}
 }
 
+// TestToBF16 checks the host rounding on hand-picked patterns and the device
+// kernel against it, bit for bit, on random values and the special ones.
+func TestToBF16(t *testing.T) {
+	cases := []struct {
+		in   uint32
+		want uint16
+	}{
+		{0x3f800000, 0x3f80}, // 1
+		{0x3f808000, 0x3f80}, // tie, even below: down
+		{0x3f818000, 0x3f82}, // tie, odd below: up
+		{0x3f808001, 0x3f81}, // above the tie: up
+		{0x3f807fff, 0x3f80}, // below the tie: down
+		{0xbf818000, 0xbf82}, // negative tie: away from zero to even
+		{0x7f800000, 0x7f80}, // +Inf
+		{0xff800000, 0xff80}, // -Inf
+		{0x7f7fffff, 0x7f80}, // the largest float rounds to +Inf
+		{0x7fc00001, 0x7fc0}, // quiet NaN stays NaN
+		{0x7f800001, 0x7fc0}, // signalling NaN: the payload's top is lost, quieted
+		{0x00000001, 0x0000}, // the smallest subnormal rounds to zero
+		{0x80000000, 0x8000}, // -0
+	}
+	x := make([]float32, 0, len(cases)+4000)
+	for _, c := range cases {
+		x = append(x, math.Float32frombits(c.in))
+		if got := ToBF16([]float32{math.Float32frombits(c.in)})[0]; got != c.want {
+			t.Errorf("ToBF16(%#08x) = %#04x, want %#04x", c.in, got, c.want)
+		}
+	}
+	rng := rand.New(rand.NewPCG(7, 1))
+	for range 4000 {
+		x = append(x, math.Float32frombits(rng.Uint32()))
+	}
+	d := testDevice(t)
+	n := len(x)
+	y := nanBuf(t, d, n)
+	must(t, d.ToBF16(y, upload(t, d, x), n))
+	got, want := download[uint16](t, d, y, n), ToBF16(x)
+	bad := 0
+	for i := range want {
+		if got[i] != want[i] {
+			if bad++; bad <= 5 {
+				t.Errorf("element %d (%#08x): device %#04x, host %#04x", i, math.Float32bits(x[i]), got[i], want[i])
+			}
+		}
+	}
+}
+
 func TestSwishAndGrad(t *testing.T) {
 	d := testDevice(t)
 	rng := rand.New(rand.NewPCG(1, 1))

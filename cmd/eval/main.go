@@ -45,6 +45,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	rule := fs.String("testset", eval.TestSetLong, "test-set selection: long (long documents evenly spaced in the validation split) or spectral (the paper's spectral clustering and stratified sampling)")
 	jsonOut := fs.Bool("json", false, "print the report as JSON instead of a markdown table")
 	dev := fs.String("device", "cpu", "`cpu` or cuda (cuda needs a binary built with -tags gpu)")
+	precision := fs.String("precision", "f32", "`f32` or bf16: with -device cuda, bfloat16 inputs to the matrix products and the attention, float32 accumulation")
 	budget := fs.Float64("max-memory", 8, "refuse lengths whose forward pass needs more than this many GiB")
 	quiet := fs.Bool("quiet", false, "no progress lines")
 	fs.Usage = func() {
@@ -67,6 +68,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 	proto, err := eval.ParseProtocol(*protocol)
 	if err != nil {
 		return err
+	}
+	if bf16, err := eval.ParsePrecision(*precision); err != nil {
+		return err
+	} else if bf16 && kind != device.CUDA {
+		return fmt.Errorf("-precision bf16 needs -device cuda (the CPU evaluates in float32)")
 	}
 	if *docs < 1 {
 		return fmt.Errorf("-docs %d must be at least 1", *docs)
@@ -98,7 +104,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	o := eval.Options{Lengths: ls, Protocol: proto, Positions: *positions, Stride: *stride, Offsets: *offsets,
-		MemoryBudget: int64(*budget * (1 << 30)), Device: string(kind)}
+		MemoryBudget: int64(*budget * (1 << 30)), Device: string(kind), Precision: *precision}
 	if !*quiet {
 		o.Progress = stderr
 		fmt.Fprintf(stderr, "test documents: %s\n", strings.Join(ids, ", "))

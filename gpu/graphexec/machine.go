@@ -53,6 +53,13 @@ type Machine struct {
 	xent  map[*G.Node]gpu.DevicePtr
 	stats Stats
 
+	// bf16: the GEMMs and the attention read bfloat16 inputs (Resident.BF16
+	// and a graph without gradients).
+	bf16 bool
+	// scratch: pooled buffers an op's kernel call took for itself, given
+	// back when the call returns.
+	scratch []gpu.DevicePtr
+
 	// Poison fills every buffer an op is about to write (fresh or from the
 	// pool) with NaN first, so that an element a kernel fails to write
 	// shows up as NaN in the results. For tests; it costs a memset per op.
@@ -98,6 +105,12 @@ func New(res *Resident, g *G.ExprGraph, outputs ...*G.Node) (*Machine, error) {
 	if err := m.bindLeaves(); err != nil {
 		m.Close()
 		return nil, err
+	}
+	m.bf16 = res.BF16
+	for _, s := range plan.Steps {
+		if isGradient(s.Node.Op()) {
+			m.bf16 = false // training graphs run in float32
+		}
 	}
 	for i := range plan.Steps {
 		s := &plan.Steps[i]
@@ -231,6 +244,31 @@ func (m *Machine) take(bytes int) (gpu.DevicePtr, error) {
 	return p, nil
 }
 
+// isGradient reports whether op is one of the backward ops (so the graph
+// computes gradients).
+func isGradient(op G.Op) bool {
+	switch op.(type) {
+	case graph.AttentionGradOp, graph.SwishGradOp, graph.NormGradOp, graph.GateGradOp,
+		graph.CrossEntropyGradOp, graph.ScatterOp:
+		return true
+	}
+	return false
+}
+
+// bf16Copy returns a pooled buffer holding the n float32 values at x
+// rounded to bfloat16 (the caller gives it back).
+func (m *Machine) bf16Copy(x gpu.DevicePtr, n int) (gpu.DevicePtr, error) {
+	p, err := m.take(2 * n)
+	if err != nil {
+		return 0, err
+	}
+	if err := m.dev.ToBF16(p, x, n); err != nil {
+		m.give(p)
+		return 0, err
+	}
+	return p, nil
+}
+
 func (m *Machine) give(p gpu.DevicePtr) {
 	if p == 0 {
 		return
@@ -286,7 +324,12 @@ func (m *Machine) Run() error {
 		} else {
 			delete(m.vals, reused)
 		}
-		if err := in.run(m, out, args); err != nil {
+		err := in.run(m, out, args)
+		for _, p := range m.scratch { // one stream: the next user runs after this op
+			m.give(p)
+		}
+		m.scratch = m.scratch[:0]
+		if err != nil {
 			m.give(out)
 			return fmt.Errorf("graphexec: %v: %w", s.Node.Op(), err)
 		}

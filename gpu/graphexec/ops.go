@@ -69,6 +69,22 @@ func (m *Machine) compile(s *graph.Step) (runFn, error) {
 		if k != k2 {
 			return nil, fmt.Errorf("inner dimensions differ: %v × %v", shape(0), shape(1))
 		}
+		if m.bf16 {
+			na, nb := ra*ca, rb*cb
+			return func(m *Machine, out gpu.DevicePtr, a []gpu.DevicePtr) error {
+				ha, err := m.bf16Copy(a[0], na)
+				if err != nil {
+					return err
+				}
+				defer m.give(ha) // one stream: the next user runs after the GEMM
+				hb, err := m.bf16Copy(a[1], nb)
+				if err != nil {
+					return err
+				}
+				defer m.give(hb)
+				return m.dev.GemmBF16(op.TA, op.TB, mm, n, k, 1, ha, ca, hb, cb, 0, out, n)
+			}, nil
+		}
 		return func(m *Machine, out gpu.DevicePtr, a []gpu.DevicePtr) error {
 			return m.dev.Sgemm(op.TA, op.TB, mm, n, k, 1, a[0], ca, a[1], cb, 0, out, n)
 		}, nil
@@ -330,6 +346,24 @@ func (m *Machine) compileAttention(s *graph.Step, op graph.AttentionOp, grad boo
 		in := gpu.AttentionInputs{X: a[0], GammaQ: a[1], GammaK: a[2], Mask: a[3], Pos: a[4],
 			Valid: gpu.ValidCounts(hm, op.B, op.L)}
 		return at, in, nil
+	}
+	if m.bf16 && !grad {
+		// The forward reads a bfloat16 copy of X (the gate still reads
+		// the float32 u).
+		plain := setup
+		setup = func(m *Machine, a []gpu.DevicePtr) (*gpu.Attention, gpu.AttentionInputs, error) {
+			at, in, err := plain(m, a)
+			if err != nil {
+				return nil, in, err
+			}
+			hx, err := m.bf16Copy(a[0], rows*W)
+			if err != nil {
+				return nil, in, err
+			}
+			m.scratch = append(m.scratch, hx)
+			at.BF16, in.X = true, hx
+			return at, in, nil
+		}
 	}
 	switch {
 	case grad:

@@ -21,6 +21,16 @@ import (
 // device values back (for checkpoints), Upload sends changed host values
 // (after loading a checkpoint).
 type Resident struct {
+	// BF16 makes the machines built on this set for graphs without
+	// gradients (evaluation) run with bfloat16 inputs and float32
+	// accumulation (-precision bf16): every matrix product rounds both
+	// operands to bfloat16 for cuBLAS, and the fused attention reads X as
+	// bfloat16. Weights and every other op stay float32, and graphs with
+	// gradients (training) run entirely in float32: the gradients of the
+	// small ScaleOffset vectors drift past 2e-2 with bfloat16 GEMMs.
+	// Set it before New.
+	BF16 bool
+
 	dev   *gpu.Device
 	bufs  map[*tensor.Dense]gpu.DevicePtr
 	order []*tensor.Dense

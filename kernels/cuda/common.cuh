@@ -33,6 +33,14 @@ typedef unsigned short bf16;
 // ldf loads one element as float32.
 __device__ __forceinline__ float ldf(const float* p) { return *p; }
 __device__ __forceinline__ float ldf(const bf16* p) { return __uint_as_float(((unsigned int)(*p)) << 16); }
+// tobf16 rounds a float32 to bfloat16 (round to nearest even; a NaN stays a
+// quiet NaN), bit for bit as gpu.ToBF16 does on the host.
+__device__ __forceinline__ bf16 tobf16(float v) {
+	unsigned int b = __float_as_uint(v);
+	if ((b & 0x7fffffffu) > 0x7f800000u) return (bf16)((b >> 16) | 0x40u);
+	b += 0x7fffu + ((b >> 16) & 1u);
+	return (bf16)(b >> 16);
+}
 
 __device__ __forceinline__ i64 iabs64(i64 x) { return x < 0 ? -x : x; }
 __device__ __forceinline__ i64 imin64(i64 a, i64 b) { return a < b ? a : b; }

@@ -113,6 +113,13 @@ GAU_REGISTER(add_f32)
 extern "C" __global__ void add_bf16(float* z, const bf16* x, const bf16* y, i64 n) { add_impl(z, x, y, n); }
 GAU_REGISTER(add_bf16)
 
+// ---- to_bf16: y = x rounded to bfloat16, the inputs of the bf16 kernels and
+// of the bf16 GEMM under -precision bf16 ----
+extern "C" __global__ void to_bf16_f32(bf16* y, const float* x, i64 n) {
+	GAU_FOR(i, n) { y[i] = tobf16(x[i]); }
+}
+GAU_REGISTER(to_bf16_f32)
+
 // ---- dropout: y = x·keep/(1-p), keep from (key, site, element index) ----
 // thr = cpu.DropThreshold(p) (0: y = x), inv = 1/(1-p) (rounded to float32
 // here exactly as the CPU's T(1/(1-p))).
