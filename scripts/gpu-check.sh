@@ -227,6 +227,8 @@ smoke() {
 		echo "cmd/eval -device $dev:"
 		"$BIN/eval" -ckpt "$OUT/smoke-run/best" -device "$dev" -protocol paper -positions 16 -lengths 64,256 -docs 3 -quiet
 	done
+	echo "cmd/eval -device cuda -precision bf16:"
+	"$BIN/eval" -ckpt "$OUT/smoke-run/best" -device cuda -precision bf16 -protocol paper -positions 16 -lengths 64,256 -docs 3 -quiet
 }
 export -f smoke
 step commands 90 test bash -c smoke
