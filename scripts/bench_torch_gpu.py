@@ -311,6 +311,19 @@ def table(paths):
     if g and t:
         lines.append("")
         lines.append(f"Go / PyTorch tokens/s: {g['tokens_per_s'] / t['tokens_per_s']:.2f}.")
+    sweeps = [(n, get("paper_sweep", impl)) for n, impl in (("float32", "go-cuda"), ("bf16 inputs", "go-cuda-bf16"))]
+    if any(r for _, r in sweeps):
+        lines.append("")
+        lines.append("Paper protocol, one method (InfoScale), paper-size model, 10 documents, every position at "
+                     "2x..64x of n0 = 64: estimated from the wall time of a sample of positions per length "
+                     "(the time is linear in the number of masked copies; target: under 600 s on an H100):")
+        lines.append("")
+        lines.append("| precision | positions timed per length | seconds per length (sample) | full sweep, estimated |")
+        lines.append("|---|---:|---|---:|")
+        for name, r in sweeps:
+            if r:
+                per = ", ".join(f"{L}: {x:.2f}" for L, x in zip(r["lengths"], r["seconds"]))
+                lines.append(f"| {name} | {r['positions']} | {per} | {r['estimate_s']:.0f} s |")
     return "\n".join(lines) + "\n"
 
 

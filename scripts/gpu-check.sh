@@ -24,7 +24,9 @@
 #       (d = 128, d_v = 1536) and a paper-size training step (6 layers,
 #       768/1536/128, batch 128, L = 64), and the same in PyTorch eager plus
 #       torch's scaled_dot_product_attention at d = d_v = 128 (the
-#       FlashAttention anchor), if PyTorch with CUDA is there;
+#       FlashAttention anchor), if PyTorch with CUDA is there; and the paper
+#       protocol's full sweep for one method, estimated from 64 positions per
+#       length (float32 and bf16);
 #   (b) runs the kernel tests and the whole-model tests under
 #       compute-sanitizer --tool memcheck (last: it gets the time left);
 #   (d) prints one table and writes it, with the logs, to RESULTS_DIR
@@ -102,7 +104,7 @@ if [[ ${1:-} == --build ]]; then
 	exit 0
 fi
 if [[ ${1:-} == -h || ${1:-} == --help ]]; then
-	sed -n '2,33p' "${BASH_SOURCE[0]}"
+	sed -n '2,36p' "${BASH_SOURCE[0]}"
 	exit 0
 fi
 
@@ -237,6 +239,7 @@ step commands 90 test bash -c smoke
 export GAUALPHA_GPU_TIMING=1
 step time-attention 90 info "$BIN/gpu.test" -test.v -test.count=1 -test.run '^TestTimeAttention$'
 step time-train 120 info "$BIN/train.test" -test.v -test.count=1 -test.run '^TestTimeTrainStep$'
+step time-sweep 90 info "$BIN/eval.test" -test.v -test.count=1 -test.run '^TestTimePaperSweep$'
 unset GAUALPHA_GPU_TIMING
 if [[ -n $PY ]]; then
 	step time-torch 150 info "$PY" "$HERE/bench_torch_gpu.py"
