@@ -128,6 +128,22 @@ func TestModelMatchesCPU(t *testing.T) {
 	}
 }
 
+// buildBoth builds the graph of opt over p for the CPU machine and the
+// device executor (closed at the end of the test).
+func buildBoth(t *testing.T, res *Resident, cfg layers.Config, p *layers.Params, opt layers.Options) (*layers.Model, *Model) {
+	t.Helper()
+	lm, err := layers.Build(cfg, p, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dm, err := NewModel(res, lm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dm.Close() })
+	return lm, dm
+}
+
 // TestModelBF16 is TestModelMatchesCPU under Resident.BF16 (-precision
 // bf16): the training graph still runs in float32 (to 1e-4); the inference
 // graph, with bfloat16 GEMM inputs and a bfloat16 X for the attention, is
@@ -152,19 +168,11 @@ func checkModel(t *testing.T, d *gpu.Device, pc policyCase, bf16 bool) {
 	p := layers.InitParams(cfg, tensor.Float32, rng)
 	res := NewResident(d)
 	res.BF16 = bf16
-	defer res.Close()
+	t.Cleanup(func() { res.Close() }) // after the machines (cleanups run last first)
 	pol := pc.pol(cfg)
 	bt := tinyBatch(rng, cfg, B, L, M, pc.pose)
 
-	lm, err := layers.Build(cfg, p, layers.Options{Shape: layers.Shape{B: B, L: L, M: M}, Policy: pol, Train: true, Loss: true, Grad: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dm, err := NewModel(res, lm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dm.Close()
+	lm, dm := buildBoth(t, res, cfg, p, layers.Options{Shape: layers.Shape{B: B, L: L, M: M}, Policy: pol, Train: true, Loss: true, Grad: true})
 	dm.M.Poison = true // an element not written stays NaN
 	if err := lm.Run(bt); err != nil {
 		t.Fatal(err)
@@ -212,15 +220,7 @@ func checkModel(t *testing.T, d *gpu.Device, pc policyCase, bf16 bool) {
 	t.Logf("loss %.7g (CPU %.7g), largest gradient error %.2g", loss, wantLoss, worst)
 
 	// Inference graph: gated attention, no dropout.
-	em, err := layers.Build(cfg, p, layers.Options{Shape: layers.Shape{B: B, L: L, M: M}, Policy: pol})
-	if err != nil {
-		t.Fatal(err)
-	}
-	de, err := NewModel(res, em)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer de.Close()
+	em, de := buildBoth(t, res, cfg, p, layers.Options{Shape: layers.Shape{B: B, L: L, M: M}, Policy: pol})
 	de.M.Poison = true
 	if err := em.Run(bt); err != nil {
 		t.Fatal(err)
@@ -254,18 +254,10 @@ func TestPoolReuse(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 1))
 	p := layers.InitParams(cfg, tensor.Float32, rng)
 	res := NewResident(d)
-	defer res.Close()
+	t.Cleanup(func() { res.Close() })
 	pol, _ := cfg.Policy("")
 	const B, L, M = 2, 16, 4
-	lm, err := layers.Build(cfg, p, layers.Options{Shape: layers.Shape{B: B, L: L, M: M}, Policy: pol, Train: true, Loss: true, Grad: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dm, err := NewModel(res, lm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dm.Close()
+	_, dm := buildBoth(t, res, cfg, p, layers.Options{Shape: layers.Shape{B: B, L: L, M: M}, Policy: pol, Train: true, Loss: true, Grad: true})
 	bt := tinyBatch(rng, cfg, B, L, M, false)
 	var first float64
 	var after1 Stats
