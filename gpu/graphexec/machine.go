@@ -256,17 +256,15 @@ func isGradient(op G.Op) bool {
 }
 
 // bf16Copy returns a pooled buffer holding the n float32 values at x
-// rounded to bfloat16 (the caller gives it back).
+// rounded to bfloat16, a scratch buffer of the op being run (given back
+// when its call returns).
 func (m *Machine) bf16Copy(x gpu.DevicePtr, n int) (gpu.DevicePtr, error) {
 	p, err := m.take(2 * n)
 	if err != nil {
 		return 0, err
 	}
-	if err := m.dev.ToBF16(p, x, n); err != nil {
-		m.give(p)
-		return 0, err
-	}
-	return p, nil
+	m.scratch = append(m.scratch, p)
+	return p, m.dev.ToBF16(p, x, n)
 }
 
 func (m *Machine) give(p gpu.DevicePtr) {

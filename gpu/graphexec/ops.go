@@ -76,12 +76,10 @@ func (m *Machine) compile(s *graph.Step) (runFn, error) {
 				if err != nil {
 					return err
 				}
-				defer m.give(ha) // one stream: the next user runs after the GEMM
 				hb, err := m.bf16Copy(a[1], nb)
 				if err != nil {
 					return err
 				}
-				defer m.give(hb)
 				return m.dev.GemmBF16(op.TA, op.TB, mm, n, k, 1, ha, ca, hb, cb, 0, out, n)
 			}, nil
 		}
@@ -347,7 +345,7 @@ func (m *Machine) compileAttention(s *graph.Step, op graph.AttentionOp, grad boo
 			Valid: gpu.ValidCounts(hm, op.B, op.L)}
 		return at, in, nil
 	}
-	if m.bf16 && !grad {
+	if m.bf16 { // (never with grad: a graph with gradients runs in float32)
 		// The forward reads a bfloat16 copy of X (the gate still reads
 		// the float32 u).
 		plain := setup
@@ -360,7 +358,6 @@ func (m *Machine) compileAttention(s *graph.Step, op graph.AttentionOp, grad boo
 			if err != nil {
 				return nil, in, err
 			}
-			m.scratch = append(m.scratch, hx)
 			at.BF16, in.X = true, hx
 			return at, in, nil
 		}
