@@ -15,6 +15,8 @@ import (
 
 	"gorgonia.org/tensor"
 
+	"github.com/infoscale/gaualpha/corpus"
+	"github.com/infoscale/gaualpha/internal/testfiles"
 	"github.com/infoscale/gaualpha/layers"
 	"github.com/infoscale/gaualpha/tokenizer"
 	"github.com/infoscale/gaualpha/train"
@@ -27,26 +29,17 @@ const letters = "abcdefghijklmnopqrstuvwxyz"
 func writeCorpus(t *testing.T, dir string) string {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(1, 2))
-	var sb strings.Builder
+	var docs []corpus.Document
 	for d := 0; d < 12; d++ {
 		alpha := letters[:13]
 		if d%2 == 1 {
 			alpha = letters[13:]
 		}
-		n := 150 + rng.IntN(250)
-		doc := make([]byte, n)
-		for i := range doc {
-			doc[i] = alpha[rng.IntN(len(alpha))]
-		}
-		b, _ := json.Marshal(map[string]string{"id": fmt.Sprintf("doc%02d", d), "text": string(doc)})
-		sb.Write(b)
-		sb.WriteByte('\n')
+		doc := testfiles.RandomDocs(rng, alpha, 1, 150+rng.IntN(250))[0]
+		doc.ID = fmt.Sprintf("doc%02d", d)
+		docs = append(docs, doc)
 	}
-	path := filepath.Join(dir, "c.jsonl")
-	if err := os.WriteFile(path, []byte(sb.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return testfiles.WriteCorpus(t, filepath.Join(dir, "c.jsonl"), docs)
 }
 
 // tinyConfig is a two-layer model small enough for tests.

@@ -4,17 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
-	"gorgonia.org/tensor"
-
-	"github.com/infoscale/gaualpha/layers"
-	"github.com/infoscale/gaualpha/tokenizer"
-	"github.com/infoscale/gaualpha/train"
+	"github.com/infoscale/gaualpha/internal/testfiles"
 )
 
 // fixture writes a corpus and a (randomly initialised) checkpoint.
@@ -22,31 +16,9 @@ func fixture(t *testing.T) (corpus, ckpt string) {
 	t.Helper()
 	dir := t.TempDir()
 	rng := rand.New(rand.NewPCG(1, 2))
-	letters := "abcdefghijklmnopqrstuvwxyz"
-	var sb strings.Builder
-	for d := 0; d < 10; d++ {
-		var doc []byte
-		for i := 0; i < 300; i++ {
-			doc = append(doc, letters[rng.IntN(26)])
-		}
-		b, _ := json.Marshal(map[string]string{"text": string(doc)})
-		sb.Write(b)
-		sb.WriteByte('\n')
-	}
-	corpus = filepath.Join(dir, "c.jsonl")
-	os.WriteFile(corpus, []byte(sb.String()), 0o644)
-	v, err := tokenizer.Build(slices.Values([]string{letters}), 1, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := layers.DefaultConfig()
-	cfg.VocabSize, cfg.HiddenSize, cfg.IntermediateSize, cfg.KeySize, cfg.NumLayers, cfg.TrainLength = v.Size(), 16, 24, 8, 1, 16
-	p := layers.InitParams(cfg, tensor.Float32, rng)
-	ckpt = filepath.Join(dir, "ck")
-	if err := train.Save(ckpt, cfg, v, p, nil, nil); err != nil {
-		t.Fatal(err)
-	}
-	return corpus, ckpt
+	const letters = "abcdefghijklmnopqrstuvwxyz"
+	corpus = testfiles.WriteCorpus(t, filepath.Join(dir, "c.jsonl"), testfiles.RandomDocs(rng, letters, 10, 300))
+	return corpus, testfiles.TinyCheckpoint(t, filepath.Join(dir, "ck"), rng, letters)
 }
 
 func runEval(args ...string) (string, error) {

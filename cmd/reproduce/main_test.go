@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -10,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/infoscale/gaualpha/internal/testfiles"
 	"github.com/infoscale/gaualpha/layers"
 )
 
@@ -29,19 +29,8 @@ func TestReproduceTiny(t *testing.T) {
 		t.Fatalf("building the tools: %v\n%s", err, out)
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
-	letters := []rune("abcdefghijklmnopqrstuvwxyz的一是不了人我在有他这中大来上")
-	var sb strings.Builder
-	for d := 0; d < 20; d++ {
-		doc := make([]rune, 3000)
-		for i := range doc {
-			doc[i] = letters[rng.IntN(len(letters))]
-		}
-		b, _ := json.Marshal(map[string]string{"text": string(doc)})
-		sb.Write(b)
-		sb.WriteByte('\n')
-	}
-	corpus := filepath.Join(dir, "c.jsonl")
-	os.WriteFile(corpus, []byte(sb.String()), 0o644)
+	const letters = "abcdefghijklmnopqrstuvwxyz的一是不了人我在有他这中大来上"
+	corpus := testfiles.WriteCorpus(t, filepath.Join(dir, "c.jsonl"), testfiles.RandomDocs(rng, letters, 20, 3000))
 	cfg := layers.DefaultConfig()
 	cfg.HiddenSize, cfg.IntermediateSize, cfg.KeySize, cfg.NumLayers = 8, 12, 4, 1
 	b, _ := cfg.Marshal()

@@ -2,46 +2,23 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
-	"gorgonia.org/tensor"
-
+	"github.com/infoscale/gaualpha/internal/testfiles"
 	"github.com/infoscale/gaualpha/layers"
-	"github.com/infoscale/gaualpha/tokenizer"
-	"github.com/infoscale/gaualpha/train"
 )
 
 func fixture(t *testing.T) (dir, corpus, base string) {
 	t.Helper()
 	dir = t.TempDir()
 	rng := rand.New(rand.NewPCG(1, 2))
-	letters := "abcdefghijklmnopqrstuvwxyz"
-	var sb strings.Builder
-	for d := 0; d < 12; d++ {
-		var doc []byte
-		for i := 0; i < 400; i++ {
-			doc = append(doc, letters[rng.IntN(26)])
-		}
-		b, _ := json.Marshal(map[string]string{"text": string(doc)})
-		sb.Write(b)
-		sb.WriteByte('\n')
-	}
-	corpus = filepath.Join(dir, "c.jsonl")
-	os.WriteFile(corpus, []byte(sb.String()), 0o644)
-	v, _ := tokenizer.Build(slices.Values([]string{letters}), 1, 0)
-	cfg := layers.DefaultConfig()
-	cfg.VocabSize, cfg.HiddenSize, cfg.IntermediateSize, cfg.KeySize, cfg.NumLayers, cfg.TrainLength = v.Size(), 16, 24, 8, 1, 16
-	base = filepath.Join(dir, "base")
-	if err := train.Save(base, cfg, v, layers.InitParams(cfg, tensor.Float32, rng), nil, nil); err != nil {
-		t.Fatal(err)
-	}
-	return dir, corpus, base
+	const letters = "abcdefghijklmnopqrstuvwxyz"
+	corpus = testfiles.WriteCorpus(t, filepath.Join(dir, "c.jsonl"), testfiles.RandomDocs(rng, letters, 12, 400))
+	return dir, corpus, testfiles.TinyCheckpoint(t, filepath.Join(dir, "base"), rng, letters)
 }
 
 func TestSuite(t *testing.T) {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/infoscale/gaualpha/corpus"
+	"github.com/infoscale/gaualpha/internal/testfiles"
 	"github.com/infoscale/gaualpha/layers"
 )
 
@@ -21,16 +21,7 @@ func fixture(t *testing.T) (dir, corpusPath, configPath string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var sb strings.Builder
-	for _, d := range all[:40] {
-		b, _ := json.Marshal(map[string]string{"text": d.Text})
-		sb.Write(b)
-		sb.WriteByte('\n')
-	}
-	corpusPath = filepath.Join(dir, "corpus.jsonl")
-	if err := os.WriteFile(corpusPath, []byte(sb.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	corpusPath = testfiles.WriteCorpus(t, filepath.Join(dir, "corpus.jsonl"), all[:40])
 	cfg := layers.DefaultConfig()
 	cfg.HiddenSize, cfg.IntermediateSize, cfg.KeySize, cfg.NumLayers, cfg.TrainLength = 16, 24, 8, 2, 16
 	b, _ := cfg.Marshal()

@@ -1,0 +1,75 @@
+// Package testfiles writes the small corpora and checkpoints that the
+// command-line tools' tests run on.
+package testfiles
+
+import (
+	"encoding/json"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"gorgonia.org/tensor"
+
+	"github.com/infoscale/gaualpha/corpus"
+	"github.com/infoscale/gaualpha/layers"
+	"github.com/infoscale/gaualpha/tokenizer"
+	"github.com/infoscale/gaualpha/train"
+)
+
+// RandomDocs returns n documents of length characters drawn uniformly from
+// alphabet.
+func RandomDocs(rng *rand.Rand, alphabet string, n, length int) []corpus.Document {
+	letters := []rune(alphabet)
+	docs := make([]corpus.Document, n)
+	for d := range docs {
+		text := make([]rune, length)
+		for i := range text {
+			text[i] = letters[rng.IntN(len(letters))]
+		}
+		docs[d].Text = string(text)
+	}
+	return docs
+}
+
+// WriteCorpus writes docs to path as JSON lines ({"text": ...}, with "id"
+// where a document has one) and returns path.
+func WriteCorpus(t testing.TB, path string, docs []corpus.Document) string {
+	t.Helper()
+	var sb strings.Builder
+	for _, d := range docs {
+		line := map[string]string{"text": d.Text}
+		if d.ID != "" {
+			line["id"] = d.ID
+		}
+		b, err := json.Marshal(line)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sb.Write(b)
+		sb.WriteByte('\n')
+	}
+	if err := os.WriteFile(path, []byte(sb.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TinyCheckpoint saves a randomly initialised one-layer model (hidden 16,
+// intermediate 24, key 8, trained length 16) with the vocabulary of
+// alphabet's characters to dir and returns dir.
+func TinyCheckpoint(t testing.TB, dir string, rng *rand.Rand, alphabet string) string {
+	t.Helper()
+	v, err := tokenizer.Build(slices.Values([]string{alphabet}), 1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := layers.DefaultConfig()
+	cfg.VocabSize, cfg.HiddenSize, cfg.IntermediateSize, cfg.KeySize, cfg.NumLayers, cfg.TrainLength = v.Size(), 16, 24, 8, 1, 16
+	if err := train.Save(dir, cfg, v, layers.InitParams(cfg, tensor.Float32, rng), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Clean(dir)
+}
