@@ -48,8 +48,9 @@ suite:
 # protocol, under 2 hours on 2 cores) or PROFILE=gpu (paper sizes and
 # protocol; needs a -tags gpu build and an NVIDIA GPU).
 PROFILE ?= cpu
+TOOL_TAGS := $(if $(filter gpu,$(PROFILE)),-tags gpu,)
 tools:
-	$(GO) build -o bin/ ./cmd/train ./cmd/eval ./cmd/suite ./cmd/analyze ./cmd/reproduce
+	$(GO) build $(TOOL_TAGS) -o bin/ ./cmd/train ./cmd/eval ./cmd/suite ./cmd/analyze ./cmd/reproduce
 
 reproduce: tools
 	bin/reproduce -profile $(PROFILE) -out results

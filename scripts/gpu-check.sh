@@ -6,7 +6,7 @@
 #     scripts/gpu-check.sh --build [DIR]      # default DIR: out/gpu-check
 #
 # builds, with -tags gpu, the test binaries of ./gpu, ./gpu/graphexec,
-# ./train and ./eval, cmd/train and cmd/eval, and copies the PTX, the
+# ./train, ./eval and ./cmd/suite, cmd/train and cmd/eval, and copies the PTX, the
 # PyTorch scripts and this script into DIR. Carry DIR to the GPU machine
 # (no Go, no network needed there; PyTorch optional) and run:
 #
@@ -63,7 +63,7 @@ build() {
 	rm -rf "${dir:?}/bin" "${dir:?}/ptx"
 	mkdir -p "$dir/bin" "$dir/ptx"
 	local pkg name
-	for pkg in ./gpu ./gpu/graphexec ./train ./eval; do
+	for pkg in ./gpu ./gpu/graphexec ./train ./eval ./cmd/suite; do
 		name=$(basename "$pkg")
 		echo "gpu-check: go test -c -tags gpu $pkg -> bin/$name.test"
 		go test -c -tags gpu -o "$dir/bin/$name.test" "$pkg"
@@ -217,6 +217,7 @@ step kernels 150 test "$BIN/gpu.test" -test.v -test.count=1
 step model 100 test "$BIN/graphexec.test" -test.v -test.count=1
 step training 120 test "$BIN/train.test" -test.v -test.count=1 -test.run '^TestDevice'
 step evaluation 100 test "$BIN/eval.test" -test.v -test.count=1 -test.run '^TestDevice'
+step suite 60 test "$BIN/suite.test" -test.v -test.count=1 -test.run '^TestSuiteOnDevice$'
 # cmd/train and cmd/eval with -device cuda on a tiny model (a function run
 # under timeout through bash -c, hence the exports).
 export BIN HERE OUT

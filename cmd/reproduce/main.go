@@ -210,7 +210,7 @@ func plan(o options) []part {
 	}
 	parts = append(parts, part{Name: "baseline suite (fine-tune PI, PoSE, ALiBi; every method × normalisation)", Tool: "suite",
 		Args: append([]string{"-base", base + "/best," + cosBase + "/best", "-out", suiteDir, "-corpus", o.corpus,
-			"-finetune-steps", fmt.Sprint(p.FineTune), "-batch", fmt.Sprint(p.Batch), "-seed", seed, "-quiet"}, evalArgs...),
+			"-finetune-steps", fmt.Sprint(p.FineTune), "-batch", fmt.Sprint(p.Batch), "-seed", seed, "-device", p.Device, "-quiet"}, evalArgs...),
 		Done: filepath.Join(suiteDir, "suite.json")})
 	an := filepath.Join(o.out, "analysis")
 	var sweep []string

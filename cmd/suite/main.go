@@ -27,6 +27,7 @@ import (
 
 	"github.com/infoscale/gaualpha/corpus"
 	"github.com/infoscale/gaualpha/internal/cli"
+	"github.com/infoscale/gaualpha/internal/device"
 
 	"github.com/infoscale/gaualpha/eval"
 	"github.com/infoscale/gaualpha/layers"
@@ -40,6 +41,7 @@ var fineTuned = map[string]bool{"pi": true, "pose": true, "alibi": true}
 
 type options struct {
 	bases, corpus, out, methods, norms, lengths, protocol, testset string
+	device                                                         string // cpu or cuda (parsed)
 	steps, batch, docs, offsets                                    int
 	lr                                                             float64
 	seed                                                           uint64
@@ -65,6 +67,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&o.lr, "finetune-lr", 2e-4, "fine-tuning peak learning rate")
 	fs.Uint64Var(&o.seed, "seed", 42, "fine-tuning seed")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress output")
+	fs.StringVar(&o.device, "device", "cpu", "`cpu` or cuda: where the fine-tunes and the evaluations run (cuda needs a binary built with -tags gpu)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: suite -base DIR[,DIR] [flags]\n\nFine-tunes PI, PoSE and ALiBi from each base model, applies the training-free\nmethods, and evaluates every method × normalisation at 2x..64x n0 into one table.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -82,6 +85,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	kind, err := device.Parse(o.device)
+	if err != nil {
+		return err
+	}
+	o.device = string(kind)
 	var progress io.Writer = stderr
 	if o.quiet {
 		progress = nil
@@ -174,7 +182,7 @@ func suiteFor(ctx context.Context, base string, docs []corpus.Document, proto ev
 			return nil, nil, err
 		}
 		rep, err := eval.Evaluate(ctx, cfg, model.Params, model.Vocab, testDocs, variants,
-			eval.Options{Lengths: lengths, Protocol: proto, Offsets: o.offsets, Progress: progress})
+			eval.Options{Lengths: lengths, Protocol: proto, Offsets: o.offsets, Progress: progress, Device: o.device})
 		if err != nil {
 			return nil, nil, fmt.Errorf("evaluating %s: %w", m, err)
 		}
@@ -229,6 +237,9 @@ func fineTune(ctx context.Context, base *train.Checkpoint, m string, docs []corp
 		return nil, err
 	}
 	tr.OutDir, tr.Progress, tr.Corpus = dir, progress, o.corpus
+	if err := tr.UseDevice(o.device); err != nil {
+		return nil, err
+	}
 	if err := os.RemoveAll(dir); err != nil {
 		return nil, err
 	}

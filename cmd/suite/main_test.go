@@ -72,6 +72,7 @@ func TestSuiteBadInput(t *testing.T) {
 		{nil, "-base is required"},
 		{[]string{"-base", base, "-corpus", corpus, "-protocol", "x"}, "unknown protocol"},
 		{[]string{"-base", base, "-corpus", corpus, "-methods", "xpos", "-lengths", "32"}, "unknown method"},
+		{[]string{"-base", base, "-corpus", corpus, "-device", "tpu"}, "unknown device"},
 	} {
 		var o, e bytes.Buffer
 		if err := run(append(c.args, "-quiet"), &o, &e); err == nil || !strings.Contains(err.Error(), c.want) {
