@@ -241,6 +241,17 @@ func plan(o options) []part {
 	return parts
 }
 
+// lastLine returns the last non-empty line of a log (the failing tool's
+// one-line error), or "" if there is none.
+func lastLine(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
+}
+
 // lengthsArg is 2x..64x of n0 = 64.
 func lengthsArg(p profile) string { return "128,256,512,1024,2048,4096" }
 
@@ -282,7 +293,7 @@ func runParts(ctx context.Context, o options) error {
 		err = cmd.Run()
 		lf.Close()
 		if err != nil {
-			return fmt.Errorf("part %d (%s) failed: %v; see %s", i+1, pt.Name, err, logPath)
+			return fmt.Errorf("part %d (%s) failed: %v: %s (log: %s)", i+1, pt.Name, err, lastLine(logPath), logPath)
 		}
 		pt.Seconds = time.Since(start).Seconds()
 		timings[pt.Name] = timing{Command: pt.Command(), Seconds: pt.Seconds, Finished: time.Now().UTC().Format(time.RFC3339)}

@@ -79,6 +79,22 @@ func TestSpearman(t *testing.T) {
 	}
 }
 
+// A failing part stops the run with the tool's own last line in the error.
+func TestFailingPart(t *testing.T) {
+	bin := t.TempDir()
+	for _, tool := range []string{"train", "suite", "analyze"} {
+		script := "#!/bin/sh\necho \"progress line\"\necho \"" + tool + ": the thing that went wrong\" >&2\nexit 1\n"
+		if err := os.WriteFile(filepath.Join(bin, tool), []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var o, e bytes.Buffer
+	err := run([]string{"-bin", bin, "-out", t.TempDir()}, &o, &e)
+	if err == nil || !strings.Contains(err.Error(), "part 1") || !strings.Contains(err.Error(), "train: the thing that went wrong") {
+		t.Errorf("got %v, want part 1's failure with the tool's last line", err)
+	}
+}
+
 func TestBadFlags(t *testing.T) {
 	var o, e bytes.Buffer
 	if err := run([]string{"-profile", "tpu"}, &o, &e); err == nil || !strings.Contains(err.Error(), "unknown profile") {
