@@ -18,6 +18,7 @@ import (
 	"github.com/infoscale/gaualpha/corpus"
 	"github.com/infoscale/gaualpha/gpu"
 	"github.com/infoscale/gaualpha/gpu/graphexec"
+	"github.com/infoscale/gaualpha/internal/numcheck"
 	"github.com/infoscale/gaualpha/layers"
 	"github.com/infoscale/gaualpha/tokenizer"
 )
@@ -89,22 +90,6 @@ func newDeviceTestTrainer(t testing.TB, out string, steps int, device string) *T
 	return tr
 }
 
-func relErr32(got, want []float32) float64 {
-	var worst, scale float64
-	for i := range want {
-		g, w := float64(got[i]), float64(want[i])
-		if math.IsNaN(g) || math.IsInf(g, 0) {
-			return math.Inf(1)
-		}
-		scale = math.Max(scale, math.Abs(w))
-		worst = math.Max(worst, math.Abs(g-w))
-	}
-	if scale == 0 {
-		scale = 1
-	}
-	return worst / scale
-}
-
 func relDiff(a, b float64) float64 { return math.Abs(a-b) / math.Max(math.Abs(b), 1e-30) }
 
 // Several steps on the device give the CPU trainer's losses and gradient
@@ -148,9 +133,9 @@ func TestDeviceTrainingMatchesCPU(t *testing.T) {
 	wc, wg := weights(c.Params), weights(g.Params)
 	worst := 0.0
 	for i, n := range c.Params.Named() {
-		e := relErr32(wg[i], wc[i])
-		em := relErr32(g.Opt.M[i], c.Opt.M[i])
-		ev := relErr32(g.Opt.V[i], c.Opt.V[i])
+		e := numcheck.RelErr(wg[i], wc[i])
+		em := numcheck.RelErr(g.Opt.M[i], c.Opt.M[i])
+		ev := numcheck.RelErr(g.Opt.V[i], c.Opt.V[i])
 		if !(e < 1e-4) || !(em < 1e-3) || !(ev < 1e-3) {
 			t.Errorf("%s: relative error %.2g (weights), %.2g (m), %.2g (v)", n.Name, e, em, ev)
 		}
@@ -223,7 +208,7 @@ func TestDeviceResume(t *testing.T) {
 	}
 	wa, wb := weights(straight.Params), weights(second.Params)
 	for i := range wa {
-		if e := relErr32(wb[i], wa[i]); !(e < 1e-5) {
+		if e := numcheck.RelErr(wb[i], wa[i]); !(e < 1e-5) {
 			t.Errorf("parameter %d differs after resuming (relative %.2g)", i, e)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/infoscale/gaualpha/attn"
 	"github.com/infoscale/gaualpha/gpu"
+	"github.com/infoscale/gaualpha/internal/numcheck"
 	"github.com/infoscale/gaualpha/kernels/cpu"
 	"github.com/infoscale/gaualpha/layers"
 )
@@ -66,24 +67,6 @@ func tinyBatch(rng *rand.Rand, cfg layers.Config, B, L, M int, pose bool) *layer
 	}
 	bt.Targets[M-1] = cpu.IgnoreTarget
 	return bt
-}
-
-// relErr is the normwise relative error max|got-want| / max|want|; NaN or
-// Inf in got (an element not written) is an infinite error.
-func relErr(got, want []float32) float64 {
-	var worst, scale float64
-	for i := range want {
-		g, w := float64(got[i]), float64(want[i])
-		if math.IsNaN(g) || math.IsInf(g, 0) {
-			return math.Inf(1)
-		}
-		scale = math.Max(scale, math.Abs(w))
-		worst = math.Max(worst, math.Abs(g-w))
-	}
-	if scale == 0 {
-		scale = 1
-	}
-	return worst / scale
 }
 
 func f32(v any) []float32 { return v.(interface{ Data() any }).Data().([]float32) }
@@ -201,7 +184,7 @@ func checkModel(t *testing.T, d *gpu.Device, pc policyCase, bf16 bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e := relErr(logits, wantLogits); !(e < tol) {
+	if e := numcheck.RelErr(logits, wantLogits); !(e < tol) {
 		t.Errorf("logits: relative error %.2g", e)
 	}
 	named := p.Named()
@@ -211,7 +194,7 @@ func checkModel(t *testing.T, d *gpu.Device, pc policyCase, bf16 bool) {
 		if err := dm.M.Download(g, got); err != nil {
 			t.Fatal(err)
 		}
-		e := relErr(got, wantGrads[i])
+		e := numcheck.RelErr(got, wantGrads[i])
 		if !(e < tol) {
 			t.Errorf("gradient of %s: relative error %.2g", named[i].Name, e)
 		}
@@ -233,7 +216,7 @@ func checkModel(t *testing.T, d *gpu.Device, pc policyCase, bf16 bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := relErr(got, want)
+	e := numcheck.RelErr(got, want)
 	switch {
 	case !bf16 && !(e < tol):
 		t.Errorf("inference logits: relative error %.2g", e)
