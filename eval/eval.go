@@ -277,7 +277,7 @@ var deviceSessions = map[string]func(p *layers.Params, bf16 bool) (session, erro
 func openSession(device, precision string, p *layers.Params) (session, error) {
 	bf16, err := ParsePrecision(precision)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("evaluation: %w", err)
 	}
 	if device == "" || device == "cpu" {
 		if bf16 {
@@ -292,8 +292,8 @@ func openSession(device, precision string, p *layers.Params) (session, error) {
 	return open(p, bf16)
 }
 
-// ParsePrecision reads an evaluation precision: "f32" (or "") or "bf16"
-// (true).
+// ParsePrecision reads a precision (of evaluation, Options.Precision, and
+// of training, train.Trainer.Precision): "f32" (or "") or "bf16" (true).
 func ParsePrecision(s string) (bf16 bool, err error) {
 	switch s {
 	case "", "f32":
@@ -301,7 +301,7 @@ func ParsePrecision(s string) (bf16 bool, err error) {
 	case "bf16":
 		return true, nil
 	}
-	return false, fmt.Errorf("evaluation: unknown precision %q (f32 or bf16)", s)
+	return false, fmt.Errorf("unknown precision %q (f32 or bf16)", s)
 }
 
 type cpuSession struct{}

@@ -10,6 +10,7 @@ import (
 	"unsafe"
 
 	"github.com/infoscale/gaualpha/attn"
+	"github.com/infoscale/gaualpha/internal/bf16"
 	"github.com/infoscale/gaualpha/kernels/cuda"
 )
 
@@ -476,13 +477,7 @@ func (t *Timer) Close() error {
 func ToBF16(x []float32) []uint16 {
 	out := make([]uint16, len(x))
 	for i, v := range x {
-		b := math.Float32bits(v)
-		if v != v {
-			out[i] = uint16(b>>16) | 0x40 // keep it a NaN
-			continue
-		}
-		b += 0x7fff + (b>>16)&1
-		out[i] = uint16(b >> 16)
+		out[i] = bf16.Bits(v)
 	}
 	return out
 }
@@ -491,7 +486,7 @@ func ToBF16(x []float32) []uint16 {
 func FromBF16(x []uint16) []float32 {
 	out := make([]float32, len(x))
 	for i, v := range x {
-		out[i] = math.Float32frombits(uint32(v) << 16)
+		out[i] = bf16.Float(v)
 	}
 	return out
 }

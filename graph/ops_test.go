@@ -10,6 +10,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/infoscale/gaualpha/attn"
+	"github.com/infoscale/gaualpha/internal/bf16"
 )
 
 func randDense(rng *rand.Rand, shape ...int) *tensor.Dense {
@@ -297,6 +298,96 @@ func TestMachineInPlace(t *testing.T) {
 	for i, v := range Floats64(m2.Value(out)) {
 		if math.Abs(v-want[i]) > 1e-12 {
 			t.Fatalf("in-place result [%d] = %v, want %v", i, v, want[i])
+		}
+	}
+}
+
+// Machine.BF16 rounds both operands of every float32 product to bfloat16
+// and accumulates in float32: y = x·Wᵀ and its gradient products equal a
+// hand-written loop over the rounded operands, and differ from the float32
+// results; the machine's inputs are left as they were.
+func TestMachineBF16(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 2))
+	const m, k, n = 6, 40, 5
+	f32 := func(shape ...int) *tensor.Dense {
+		v := make([]float32, tensor.Shape(shape).TotalSize())
+		for i := range v {
+			v[i] = float32(rng.NormFloat64())
+		}
+		return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(v))
+	}
+	xv, wv := f32(m, k), f32(n, k)
+	xd := append([]float32(nil), xv.Float32s()...)
+	// product(a [r×k], b [c×k]) = a·bᵀ over bfloat16-rounded operands,
+	// float32 accumulation in index order.
+	product := func(a, b []float32, r, c, k int) []float32 {
+		out := make([]float32, r*c)
+		for i := 0; i < r; i++ {
+			for j := 0; j < c; j++ {
+				var s float32
+				for p := 0; p < k; p++ {
+					s += bf16.Round(a[i*k+p]) * bf16.Round(b[j*k+p])
+				}
+				out[i*c+j] = s
+			}
+		}
+		return out
+	}
+	run := func(round bool) (y, dx []float32) {
+		b := NewBuilder()
+		x := b.Input("x", tensor.Float32, tensor.Shape{m, k}, xv)
+		w := b.Input("w", tensor.Float32, tensor.Shape{n, k}, wv)
+		yn := b.Linear(x, w)
+		if err := b.Err(); err != nil {
+			t.Fatal(err)
+		}
+		cost := G.Must(G.Sum(yn)) // dy = 1, dx = 1·W
+		grads, err := G.Grad(cost, x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mc, err := NewMachine(b.G, yn, grads[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		mc.BF16 = round
+		if err := mc.Run(); err != nil {
+			t.Fatal(err)
+		}
+		return append([]float32(nil), Floats32(mc.Value(yn))...), append([]float32(nil), Floats32(mc.Value(grads[0]))...)
+	}
+	y, dx := run(true)
+	y32, _ := run(false)
+	want := product(xv.Float32s(), wv.Float32s(), m, n, k)
+	wt := make([]float32, k*n) // Wᵀ, so that dx = ones[m×n]·W = ones·(Wᵀ)ᵀ
+	for i := 0; i < n; i++ {
+		for p := 0; p < k; p++ {
+			wt[p*n+i] = wv.Float32s()[i*k+p]
+		}
+	}
+	ones := make([]float32, m*n)
+	for i := range ones {
+		ones[i] = 1
+	}
+	wantDX := product(ones, wt, m, k, n)
+	differs := false
+	for i := range want {
+		if d := math.Abs(float64(y[i] - want[i])); d > 1e-5*(1+math.Abs(float64(want[i]))) {
+			t.Fatalf("y[%d] = %v, want %v (the product of the rounded operands)", i, y[i], want[i])
+		}
+		differs = differs || y[i] != y32[i]
+	}
+	if !differs {
+		t.Errorf("BF16 gave the float32 product: nothing was rounded")
+	}
+	for i := range wantDX {
+		if d := math.Abs(float64(dx[i] - wantDX[i])); d > 1e-5*(1+math.Abs(float64(wantDX[i]))) {
+			t.Fatalf("dx[%d] = %v, want %v", i, dx[i], wantDX[i])
+		}
+	}
+	for i, v := range xv.Float32s() {
+		if v != xd[i] {
+			t.Fatalf("x[%d] changed from %v to %v", i, xd[i], v)
 		}
 	}
 }

@@ -259,6 +259,12 @@ func (m *Model) LossValue() (float64, error) { return m.machine.Float(m.Loss) }
 // until the next Run.
 func (m *Model) Value(n *G.Node) G.Value { return m.machine.Value(n) }
 
+// SetBF16 makes the following runs round both operands of every matrix
+// product to bfloat16 with float32 accumulation (graph.Machine.BF16): the
+// arithmetic of the device's -precision bf16 GEMMs, as a reference for
+// tests. The attention stays float32.
+func (m *Model) SetBF16(on bool) { m.machine.BF16 = on }
+
 // LayerAttention returns the attention kernel of layer l with the inputs it
 // had in the last Run (which needs Options.KeepLayerInputs), for the
 // analyses (entropy, band mass, q and k before and after the rotation).

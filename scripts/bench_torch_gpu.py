@@ -13,7 +13,9 @@ On the GPU, float32, the same math as the Go CUDA side:
                         anchor for what a tuned attention reaches on this GPU
   train_paper           a paper-size training step (6 layers, 768/1536/128,
                         vocabulary 12000, batch 128, L = 64, dropout 0.1,
-                        AdamW, clipping) in eager mode (bench_torch.Model)
+                        AdamW, clipping) in eager mode (bench_torch.Model),
+                        in float32 and under torch.autocast(bfloat16) (the
+                        comparison for the Go side's -precision bf16)
 
 Each case: warm-up runs, then CUDA-event timings of many runs; the median
 is reported. TFLOP/s count the matrix products as the Go side does:
@@ -144,7 +146,7 @@ def case_sdpa(torch, L, backward, dtype_name, quick):
                 runs=runs, ms=ms, tflops=flops / (ms * 1e-3) / 1e12)
 
 
-def case_train(torch, bt, quick):
+def case_train(torch, bt, quick, bf16=False):
     import torch.nn.functional as F
     dev = DEV
     size = dict(bt.PAPER if TRAIN["size"] == "paper" else bt.DEFAULT)
@@ -179,8 +181,9 @@ def case_train(torch, bt, quick):
 
     def step():
         ids, types, mask, select, targets = batch()
-        logits = m.forward(ids, types, select, scale, mask, 0.1, True)
-        loss = F.cross_entropy(logits, targets, ignore_index=-1)
+        with torch.autocast(device_type=DEV, dtype=torch.bfloat16, enabled=bf16):
+            logits = m.forward(ids, types, select, scale, mask, 0.1, True)
+        loss = F.cross_entropy(logits.float(), targets, ignore_index=-1)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(m.params(), 1.0)
@@ -189,7 +192,7 @@ def case_train(torch, bt, quick):
 
     warm, runs = (1, 3) if quick else (3, 20)
     ms = time_cuda(torch, step, warm, runs)
-    return dict(case="train_paper", impl="torch-eager", B=B, L=L, runs=runs, ms=ms,
+    return dict(case="train_paper", impl="torch-eager-bf16" if bf16 else "torch-eager", B=B, L=L, runs=runs, ms=ms,
                 tokens_per_s=B * L / (ms * 1e-3), loss=float(last["loss"]))
 
 
@@ -223,7 +226,7 @@ def run_cases(names, quick):
             jobs = [(lambda L=L, dt=dt: case_sdpa(torch, L, name == "sdpa_bwd", dt, quick))
                     for dt in ("bf16", "fp32") for L in LENGTHS]
         elif name == "train_paper":
-            jobs = [lambda: case_train(torch, bt, quick)]
+            jobs = [(lambda b=b: case_train(torch, bt, quick, b)) for b in (False, True)]
         else:
             emit(dict(case=name, error="unknown case"))
             status = 2
@@ -300,17 +303,17 @@ def table(paths):
             lines.append(f"| {name} | {L} | {cell(g)} | {cell(t)} | {sp} | {cell(s16)} | {cell(s32)} |")
     lines.append("")
     lines.append("Training step, paper size (6 layers, 768/1536/128, vocabulary 12000, batch 128, L = 64, "
-                 "dropout 0.1, AdamW, clipping), float32, median of CUDA-event timings after warm-up:")
+                 "dropout 0.1, AdamW, clipping), median of CUDA-event timings after warm-up; bf16: bfloat16 "
+                 "inputs to the matrix products, float32 accumulation and weights (Go: -precision bf16; "
+                 "PyTorch: torch.autocast):")
     lines.append("")
-    lines.append("| implementation | ms per step | tokens/s |")
-    lines.append("|---|---:|---:|")
-    g = get("train_paper", "go-cuda")
-    t = get("train_paper", "torch-eager")
-    for name, r in (("Go CUDA (cmd/train -device cuda: Trainer.Step)", g), ("PyTorch eager", t)):
-        lines.append(f"| {name} | {fmt(r and r['ms'], '.2f')} | {fmt(r and r['tokens_per_s'], ',.0f')} |")
-    if g and t:
-        lines.append("")
-        lines.append(f"Go / PyTorch tokens/s: {g['tokens_per_s'] / t['tokens_per_s']:.2f}.")
+    lines.append("| precision | Go CUDA (Trainer.Step) ms | PyTorch eager ms | Go tokens/s | PyTorch tokens/s | Go / PyTorch tokens/s |")
+    lines.append("|---|---:|---:|---:|---:|---:|")
+    for name, gi, ti in (("float32", "go-cuda", "torch-eager"), ("bf16", "go-cuda-bf16", "torch-eager-bf16")):
+        g, t = get("train_paper", gi), get("train_paper", ti)
+        ratio = "–" if not (g and t) else f"{g['tokens_per_s'] / t['tokens_per_s']:.2f}"
+        lines.append(f"| {name} | {fmt(g and g['ms'], '.2f')} | {fmt(t and t['ms'], '.2f')} | "
+                     f"{fmt(g and g['tokens_per_s'], ',.0f')} | {fmt(t and t['tokens_per_s'], ',.0f')} | {ratio} |")
     sweeps = [(n, get("paper_sweep", impl)) for n, impl in (("float32", "go-cuda"), ("bf16 inputs", "go-cuda-bf16"))]
     if any(r for _, r in sweeps):
         lines.append("")

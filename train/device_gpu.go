@@ -20,7 +20,8 @@ func init() { deviceBackends["cuda"] = newGPUDevice }
 // on the device, the AdamW moments beside them; gradient clipping (global
 // norm from the squared-norm kernel) and AdamW in place on the device.
 // Per step the batch's ints go up; the loss, the squared gradient norm and
-// the kernels' error flags come down.
+// the kernels' error flags come down. With Trainer.Precision "bf16" the
+// matrix products take bfloat16 inputs (graphexec.Resident.BF16).
 type gpuDevice struct {
 	t     *Trainer
 	dev   *gpu.Device
@@ -40,6 +41,7 @@ func newGPUDevice(t *Trainer) (device, error) {
 		return nil, fmt.Errorf("-device cuda: %w", err)
 	}
 	g := &gpuDevice{t: t, dev: dev, res: graphexec.NewResident(dev)}
+	g.res.BF16 = t.Precision == "bf16" // (parsed by UseDevice)
 	fail := func(err error) (device, error) {
 		g.close()
 		return nil, err

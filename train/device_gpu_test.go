@@ -75,6 +75,11 @@ func deviceSetup(t testing.TB) (layers.Config, *tokenizer.Vocab, [][]int, [][]in
 
 func newDeviceTestTrainer(t testing.TB, out string, steps int, device string) *Trainer {
 	t.Helper()
+	return newPrecisionTestTrainer(t, out, steps, device, "")
+}
+
+func newPrecisionTestTrainer(t testing.TB, out string, steps int, device, precision string) *Trainer {
+	t.Helper()
 	cfg, v, trs, vas := deviceSetup(t)
 	o := DefaultOptions()
 	o.Steps, o.Batch, o.EvalEvery, o.EvalSeqs, o.LR, o.ClipNorm = steps, 8, 4, 16, 3e-3, 0.5
@@ -83,7 +88,7 @@ func newDeviceTestTrainer(t testing.TB, out string, steps int, device string) *T
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr.OutDir = out
+	tr.OutDir, tr.Precision = out, precision
 	if err := tr.UseDevice(device); err != nil {
 		t.Fatal(err)
 	}
@@ -153,6 +158,62 @@ func TestDeviceTrainingMatchesCPU(t *testing.T) {
 	if tc.Count != tg.Count || tc.Correct != tg.Correct || !(relDiff(tg.SumLoss, tc.SumLoss) < 1e-4) {
 		t.Errorf("validation on the device %+v, on the CPU %+v", tg, tc)
 	}
+}
+
+// With Precision "bf16" the device's steps match the CPU trainer doing the
+// same bfloat16 rounding of every product's operands (layers.Model.SetBF16)
+// to 2e-3 in loss and gradient norm, and the float32 CPU trainer to 2e-2
+// (bfloat16's own drift, logged); the weights after the steps likewise.
+func TestDeviceTrainingBF16(t *testing.T) {
+	needDevice(t)
+	const N = 6
+	c32 := newDeviceTestTrainer(t, "", N, "cpu")
+	c16 := newDeviceTestTrainer(t, "", N, "cpu")
+	c16.model.SetBF16(true)
+	g := newPrecisionTestTrainer(t, "", N, "cuda", "bf16")
+	drift := 0.0
+	for i := 0; i < N; i++ {
+		l32, n32, err := c32.Step()
+		if err != nil {
+			t.Fatal(err)
+		}
+		l16, n16, err := c16.Step()
+		if err != nil {
+			t.Fatal(err)
+		}
+		lg, ng, err := g.Step()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e := relDiff(lg, l16); !(e < 2e-3) {
+			t.Errorf("step %d: loss %.7g on the device, %.7g on the CPU with bfloat16 products", i+1, lg, l16)
+		}
+		if e := relDiff(ng, n16); !(e < 2e-3) {
+			t.Errorf("step %d: gradient norm %.7g on the device, %.7g on the CPU with bfloat16 products", i+1, ng, n16)
+		}
+		if e := max(relDiff(lg, l32), relDiff(ng, n32)); !(e < 2e-2) {
+			t.Errorf("step %d: loss %.7g and gradient norm %.7g on the device (bf16), %.7g and %.7g on the float32 CPU", i+1, lg, ng, l32, n32)
+		}
+		drift = max(drift, relDiff(lg, l32), relDiff(ng, n32))
+		t.Logf("step %d: loss %.6f (CPU bf16 %.6f, f32 %.6f), gradient norm %.5f (CPU bf16 %.5f, f32 %.5f)", i+1, lg, l16, l32, ng, n16, n32)
+	}
+	if drift == 0 {
+		t.Error("the bf16 device steps equal the float32 ones: nothing was rounded")
+	}
+	if err := g.dev.pull(); err != nil {
+		t.Fatal(err)
+	}
+	w16, w32, wg := weights(c16.Params), weights(c32.Params), weights(g.Params)
+	worst, worst32 := 0.0, 0.0
+	for i, n := range c16.Params.Named() {
+		e := numcheck.RelErr(wg[i], w16[i])
+		if !(e < 2e-3) {
+			t.Errorf("%s: relative error %.2g against the CPU with bfloat16 products", n.Name, e)
+		}
+		worst = max(worst, e)
+		worst32 = max(worst32, numcheck.RelErr(wg[i], w32[i]))
+	}
+	t.Logf("after %d steps: weights within %.2g of the CPU's with bfloat16 products, %.2g of the float32 CPU's", N, worst, worst32)
 }
 
 // Checkpoints written from the device hold the device's weights and

@@ -23,9 +23,10 @@ import (
 // layers, hidden 768, intermediate 1536, key 128, vocabulary 12000; batch
 // 128 at L = 64; dropout 0.1, AdamW, clipping): Trainer.Step as cmd/train
 // runs it (host masking of the batch included), CUDA events around each
-// step after warm-up, median of many. It prints one GAUALPHA_TIMING line
-// for scripts/gpu-check.sh and runs only with GAUALPHA_GPU_TIMING set, on
-// a GPU.
+// step after warm-up, median of many; in float32 and with Precision
+// "bf16". It prints a GAUALPHA_TIMING line per precision for
+// scripts/gpu-check.sh and runs only with GAUALPHA_GPU_TIMING set, on a
+// GPU.
 func TestTimeTrainStep(t *testing.T) {
 	if os.Getenv("GAUALPHA_GPU_TIMING") == "" {
 		t.Skip("timing: set GAUALPHA_GPU_TIMING=1 (scripts/gpu-check.sh does)")
@@ -56,19 +57,31 @@ func TestTimeTrainStep(t *testing.T) {
 		}
 		seqs[i] = append(s, v.SEP())
 	}
-	o := DefaultOptions()
-	o.Steps, o.Batch, o.EvalSeqs = 1000, B, B
-	p := layers.InitParams(cfg, tensor.Float32, rand.New(rand.NewPCG(3, 4)))
-	tr, err := New(cfg, v, p, seqs[B:], seqs[:B], o)
-	if err != nil {
-		t.Fatal(err)
+	for _, prec := range []string{"f32", "bf16"} {
+		o := DefaultOptions()
+		o.Steps, o.Batch, o.EvalSeqs = 1000, B, B
+		p := layers.InitParams(cfg, tensor.Float32, rand.New(rand.NewPCG(3, 4)))
+		tr, err := New(cfg, v, p, seqs[B:], seqs[:B], o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr.Precision = prec
+		if err := tr.UseDevice("cuda"); err != nil {
+			t.Fatal(err)
+		}
+		if dev.Info().Backend == "emulator" { // the set-up is checked; the steps would take hours
+			t.Skip("the emulator does not time kernels")
+		}
+		timeSteps(t, tr, prec, B, L, warm, runs)
+		if err := tr.UseDevice("cpu"); err != nil { // frees the device's copy
+			t.Fatal(err)
+		}
 	}
-	if err := tr.UseDevice("cuda"); err != nil {
-		t.Fatal(err)
-	}
-	if dev.Info().Backend == "emulator" { // the set-up is checked; the steps would take hours
-		t.Skip("the emulator does not time kernels")
-	}
+}
+
+// timeSteps times runs steps of tr after warm ones and prints the median.
+func timeSteps(t *testing.T, tr *Trainer, prec string, B, L, warm, runs int) {
+	dev, _ := graphexec.Shared()
 	tm, err := dev.NewTimer()
 	if err != nil {
 		t.Fatal(err)
@@ -97,8 +110,12 @@ func TestTimeTrainStep(t *testing.T) {
 		med = (ms[len(ms)/2-1] + ms[len(ms)/2]) / 2
 	}
 	tok := float64(B*L) / (med * 1e-3)
-	b, _ := json.Marshal(map[string]any{"case": "train_paper", "impl": "go-cuda", "B": B, "L": L, "runs": runs,
+	impl := "go-cuda"
+	if prec == "bf16" {
+		impl = "go-cuda-bf16"
+	}
+	b, _ := json.Marshal(map[string]any{"case": "train_paper", "impl": impl, "B": B, "L": L, "runs": runs,
 		"ms": med, "tokens_per_s": tok, "loss": loss})
 	fmt.Printf("GAUALPHA_TIMING %s\n", b)
-	t.Logf("paper-size step, batch %d × %d: %.2f ms (median of %d), %.0f tokens/s, loss %.4f", B, L, med, runs, tok, loss)
+	t.Logf("paper-size step (%s), batch %d × %d: %.2f ms (median of %d), %.0f tokens/s, loss %.4f", prec, B, L, med, runs, tok, loss)
 }

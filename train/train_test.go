@@ -350,3 +350,25 @@ func TestNaNStopsTrainingAndKeepsCheckpoint(t *testing.T) {
 		t.Fatalf("resuming the good checkpoint: %v", err)
 	}
 }
+
+// Precision is checked by UseDevice: bf16 needs a device, and an unknown
+// precision is refused by name.
+func TestUseDevicePrecision(t *testing.T) {
+	for _, c := range []struct{ device, precision, want string }{
+		{"cpu", "bf16", "runs on a GPU only"},
+		{"", "bf16", "runs on a GPU only"},
+		{"cpu", "fp8", `unknown precision "fp8"`},
+		{"cpu", "f32", ""},
+		{"cpu", "", ""},
+	} {
+		tr := newTinyTrainer(t, "", 2)
+		tr.Precision = c.precision
+		err := tr.UseDevice(c.device)
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("UseDevice(%q) with precision %q: %v", c.device, c.precision, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("UseDevice(%q) with precision %q: got %v, want an error containing %q", c.device, c.precision, err, c.want)
+		}
+	}
+}

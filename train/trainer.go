@@ -117,6 +117,11 @@ type Trainer struct {
 	Progress io.Writer
 	// Corpus names the training data in the saved state.
 	Corpus string
+	// Precision is the arithmetic of the matrix products on a device:
+	// "f32" (or empty) or "bf16" (bfloat16 inputs, float32 accumulation;
+	// weights, gradients and optimizer moments stay float32). UseDevice
+	// reads it; the CPU trains in float32 only.
+	Precision string
 }
 
 // New prepares a trainer for params (float32) on the given sequences.
@@ -220,7 +225,14 @@ func (t *Trainer) UseDevice(name string) error {
 		}
 		t.dev = nil
 	}
+	bf16, err := eval.ParsePrecision(t.Precision)
+	if err != nil {
+		return fmt.Errorf("training: %w", err)
+	}
 	if name == "" || name == "cpu" {
+		if bf16 {
+			return fmt.Errorf("training: precision bf16 runs on a GPU only (-device cuda); the CPU trains in float32")
+		}
 		return nil
 	}
 	open, ok := deviceBackends[name]

@@ -70,7 +70,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if bf16, err := eval.ParsePrecision(*precision); err != nil {
-		return err
+		return fmt.Errorf("-precision: %w", err)
 	} else if bf16 && kind != device.CUDA {
 		return fmt.Errorf("-precision bf16 needs -device cuda (the CPU evaluates in float32)")
 	}

@@ -38,7 +38,7 @@ import (
 func main() { cli.Main("train", run) }
 
 type flags struct {
-	config, corpus, out, init, device, evalLengths, protocol                           string
+	config, corpus, out, init, device, precision, evalLengths, protocol                string
 	steps, batch, seqLen, evalEvery, evalSeqs, evalDocs, minCount, vocabSize, logEvery int
 	lr, warmup, weightDecay, clip                                                      float64
 	seed                                                                               uint64
@@ -58,6 +58,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, *flag.FlagSet, error) 
 	fs.BoolVar(&f.resume, "resume", false, "continue the interrupted run in -out from its last/ checkpoint")
 	fs.BoolVar(&f.overwrite, "overwrite", false, "allow -out to hold an earlier run (its checkpoints are replaced)")
 	fs.StringVar(&f.device, "device", "cpu", "`cpu` or cuda (cuda needs a binary built with -tags gpu)")
+	fs.StringVar(&f.precision, "precision", "f32", "`f32` or bf16: bfloat16 inputs to every matrix product (float32 accumulation, weights and optimizer state) on -device cuda, for training and the final table")
 	fs.IntVar(&f.steps, "steps", 0, "training steps (default: the config's recommendation, 4000 for the default model)")
 	fs.IntVar(&f.batch, "batch", o.Batch, "sequences per step")
 	fs.Float64Var(&f.lr, "lr", o.LR, "peak learning rate (linear warm-up, then linear decay to 0)")
@@ -107,6 +108,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	f.device = string(kind)
+	if bf16, err := eval.ParsePrecision(f.precision); err != nil {
+		return fmt.Errorf("-precision: %w", err)
+	} else if bf16 && kind != device.CUDA {
+		return fmt.Errorf("-precision bf16 needs -device cuda (the CPU trains in float32)")
+	}
 	if f.resume && f.init != "" {
 		return fmt.Errorf("-resume and -init exclude each other (resume continues a run; init starts a new one from weights)")
 	}
@@ -223,15 +229,19 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	tr.OutDir, tr.Progress, tr.Corpus, tr.Precision = f.out, progress, f.corpus, f.precision
 	if err := tr.UseDevice(f.device); err != nil { // after Resume or not: the device gets the current state
 		return err
 	}
-	tr.OutDir, tr.Progress, tr.Corpus = f.out, progress, f.corpus
 	fmt.Fprintf(stderr, "model: %d layers, hidden %d, intermediate %d, key %d, vocab %d (%.2fM parameters); n0 = %d, %s, CosScale %g, %s\n",
 		cfg.NumLayers, cfg.HiddenSize, cfg.IntermediateSize, cfg.KeySize, cfg.VocabSize, float64(params.Count())/1e6,
 		cfg.TrainLength, cfg.Normalization, cfg.CosScale, cfg.Method)
+	on := f.device
+	if f.precision == "bf16" {
+		on += " (bf16 products)"
+	}
 	fmt.Fprintf(stderr, "data: %s, %d training and %d validation sequences; %d steps of %d from step %d on %s; output %s\n",
-		f.corpus, len(trainSeqs), len(valSeqs), opts.Steps, opts.Batch, tr.State.Step, f.device, f.out)
+		f.corpus, len(trainSeqs), len(valSeqs), opts.Steps, opts.Batch, tr.State.Step, on, f.out)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -305,7 +315,7 @@ func finalEval(ctx context.Context, f *flags, docs []corpus.Document, stdout, st
 	if f.quiet {
 		progress = nil
 	}
-	rep, err := eval.Evaluate(ctx, ck.Config, ck.Params, ck.Vocab, testDocs, variants, eval.Options{Lengths: lengths, Protocol: proto, Progress: progress, Device: f.device})
+	rep, err := eval.Evaluate(ctx, ck.Config, ck.Params, ck.Vocab, testDocs, variants, eval.Options{Lengths: lengths, Protocol: proto, Progress: progress, Device: f.device, Precision: f.precision})
 	if err != nil {
 		return err
 	}

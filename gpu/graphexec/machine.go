@@ -53,9 +53,10 @@ type Machine struct {
 	xent  map[*G.Node]gpu.DevicePtr
 	stats Stats
 
-	// bf16: the GEMMs and the attention read bfloat16 inputs (Resident.BF16
-	// and a graph without gradients).
-	bf16 bool
+	// bf16: the GEMMs read bfloat16 inputs (Resident.BF16); bf16Attn: so
+	// does the fused attention (Resident.BF16 and a graph without
+	// gradients: there is no bfloat16 attention backward).
+	bf16, bf16Attn bool
 	// scratch: pooled buffers an op's kernel call took for itself, given
 	// back when the call returns.
 	scratch []gpu.DevicePtr
@@ -106,10 +107,10 @@ func New(res *Resident, g *G.ExprGraph, outputs ...*G.Node) (*Machine, error) {
 		m.Close()
 		return nil, err
 	}
-	m.bf16 = res.BF16
+	m.bf16, m.bf16Attn = res.BF16, res.BF16
 	for _, s := range plan.Steps {
 		if isGradient(s.Node.Op()) {
-			m.bf16 = false // training graphs run in float32
+			m.bf16Attn = false
 		}
 	}
 	for i := range plan.Steps {

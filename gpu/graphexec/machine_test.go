@@ -128,7 +128,10 @@ func buildBoth(t *testing.T, res *Resident, cfg layers.Config, p *layers.Params,
 }
 
 // TestModelBF16 is TestModelMatchesCPU under Resident.BF16 (-precision
-// bf16): the training graph still runs in float32 (to 1e-4); the inference
+// bf16). The training graph, with bfloat16 GEMM inputs, matches the CPU
+// machine doing the same rounding (layers.Model.SetBF16) to bf16Tol, and
+// its loss is within 2e-2 of the float32 CPU's (the gradients' drift from
+// float32 is logged: it is bfloat16's, not the device's). The inference
 // graph, with bfloat16 GEMM inputs and a bfloat16 X for the attention, is
 // within 2e-2 of the float32 CPU machine and not equal to it (the bfloat16
 // path ran).
@@ -139,14 +142,22 @@ func TestModelBF16(t *testing.T) {
 	}
 }
 
+// bf16Tol bounds the relative error of the device's bfloat16 training
+// graph against the CPU's with the same rounding: the two differ in the
+// order of float32 accumulation, and where that moves a value across a
+// bfloat16 rounding boundary, by one bfloat16 unit there (up to 2.9e-4 on
+// the emulator; cuBLAS sums in other orders). Not rounding one operand of
+// a product costs about 1e-2, bfloat16's own drift from float32.
+const bf16Tol = 2e-3
+
 // checkModel runs the training graph (dropout on; loss, logits, every
 // gradient) and the inference graph (gated attention; logits) on the device
 // and on the CPU machine and compares them: to 1e-4 in float32; with bf16
-// the inference logits to 2e-2.
+// as TestModelBF16 says.
 func checkModel(t *testing.T, d *gpu.Device, pc policyCase, bf16 bool) {
 	cfg := tinyConfig()
 	const B, L, M = 2, 24, 6
-	const tol = 1e-4
+	tol := 1e-4
 	rng := rand.New(rand.NewPCG(7, 7))
 	p := layers.InitParams(cfg, tensor.Float32, rng)
 	res := NewResident(d)
@@ -157,17 +168,26 @@ func checkModel(t *testing.T, d *gpu.Device, pc policyCase, bf16 bool) {
 
 	lm, dm := buildBoth(t, res, cfg, p, layers.Options{Shape: layers.Shape{B: B, L: L, M: M}, Policy: pol, Train: true, Loss: true, Grad: true})
 	dm.M.Poison = true // an element not written stays NaN
-	if err := lm.Run(bt); err != nil {
-		t.Fatal(err)
+	cpuRun := func() (loss float64, logits []float32, grads [][]float32) {
+		if err := lm.Run(bt); err != nil {
+			t.Fatal(err)
+		}
+		loss, err := lm.LossValue()
+		if err != nil {
+			t.Fatal(err)
+		}
+		logits = append([]float32(nil), f32(lm.Value(lm.Logits))...)
+		for _, g := range lm.Grads {
+			grads = append(grads, append([]float32(nil), f32(lm.Value(g))...))
+		}
+		return loss, logits, grads
 	}
-	wantLoss, err := lm.LossValue()
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantLogits := append([]float32(nil), f32(lm.Value(lm.Logits))...)
-	var wantGrads [][]float32
-	for _, g := range lm.Grads {
-		wantGrads = append(wantGrads, append([]float32(nil), f32(lm.Value(g))...))
+	wantLoss, wantLogits, wantGrads := cpuRun()
+	loss32, grads32 := wantLoss, wantGrads
+	if bf16 {
+		lm.SetBF16(true)
+		wantLoss, wantLogits, wantGrads = cpuRun()
+		tol = bf16Tol
 	}
 
 	if err := dm.Run(bt); err != nil {
@@ -188,7 +208,7 @@ func checkModel(t *testing.T, d *gpu.Device, pc policyCase, bf16 bool) {
 		t.Errorf("logits: relative error %.2g", e)
 	}
 	named := p.Named()
-	worst := 0.0
+	worst, drift := 0.0, 0.0
 	for i, g := range lm.Grads {
 		got := make([]float32, len(wantGrads[i]))
 		if err := dm.M.Download(g, got); err != nil {
@@ -199,8 +219,16 @@ func checkModel(t *testing.T, d *gpu.Device, pc policyCase, bf16 bool) {
 			t.Errorf("gradient of %s: relative error %.2g", named[i].Name, e)
 		}
 		worst = math.Max(worst, e)
+		drift = math.Max(drift, numcheck.RelErr(got, grads32[i]))
 	}
 	t.Logf("loss %.7g (CPU %.7g), largest gradient error %.2g", loss, wantLoss, worst)
+	if bf16 {
+		e := math.Abs(loss-loss32) / math.Abs(loss32)
+		if !(e < 2e-2) {
+			t.Errorf("bf16 loss %v, float32 CPU %v (relative error %.2g)", loss, loss32, e)
+		}
+		t.Logf("against the float32 CPU: loss %.2g, largest gradient drift %.2g", e, drift)
+	}
 
 	// Inference graph: gated attention, no dropout.
 	em, de := buildBoth(t, res, cfg, p, layers.Options{Shape: layers.Shape{B: B, L: L, M: M}, Policy: pol})

@@ -345,7 +345,7 @@ func (m *Machine) compileAttention(s *graph.Step, op graph.AttentionOp, grad boo
 			Valid: gpu.ValidCounts(hm, op.B, op.L)}
 		return at, in, nil
 	}
-	if m.bf16 { // (never with grad: a graph with gradients runs in float32)
+	if m.bf16Attn { // (never with grad)
 		// The forward reads a bfloat16 copy of X (the gate still reads
 		// the float32 u).
 		plain := setup

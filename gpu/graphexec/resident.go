@@ -21,14 +21,13 @@ import (
 // device values back (for checkpoints), Upload sends changed host values
 // (after loading a checkpoint).
 type Resident struct {
-	// BF16 makes the machines built on this set for graphs without
-	// gradients (evaluation) run with bfloat16 inputs and float32
-	// accumulation (-precision bf16): every matrix product rounds both
-	// operands to bfloat16 for cuBLAS, and the fused attention reads X as
-	// bfloat16. Weights and every other op stay float32, and graphs with
-	// gradients (training) run entirely in float32: the gradients of the
-	// small ScaleOffset vectors drift past 2e-2 with bfloat16 GEMMs.
-	// Set it before New.
+	// BF16 makes the machines built on this set run with bfloat16 inputs
+	// and float32 accumulation (-precision bf16): every matrix product
+	// (forward and, in training graphs, gradient) rounds both operands to
+	// bfloat16 for cuBLAS, as graph.Machine.BF16 does on the CPU; in graphs
+	// without gradients (evaluation, validation) the fused attention also
+	// reads X as bfloat16. Weights, optimiser state and every other op stay
+	// float32. Set it before New.
 	BF16 bool
 
 	dev   *gpu.Device
