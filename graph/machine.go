@@ -161,8 +161,10 @@ func (m *Machine) exec(op G.Op, buf G.Value, ins []G.Value) (G.Value, error) {
 	if isGorgoniaAddValues(op, ins) {
 		return AddOp{}.UsePreallocDo(buf, ins...)
 	}
-	if _, ok := op.(MatMulOp); ok && m.BF16 {
-		ins = roundedBF16(ins)
+	if m.BF16 {
+		if _, ok := op.(MatMulOp); ok {
+			ins = roundedBF16(ins)
+		}
 	}
 	if pd, ok := op.(G.UsePreallocDoer); ok && buf != nil {
 		return pd.UsePreallocDo(buf, ins...)
