@@ -46,14 +46,16 @@ suite:
 # The paper's study with one command: models, CosScale sweep, baseline suite,
 # analyses and results/REPORT.md. PROFILE=cpu (default: small models, fast
 # protocol, under 2 hours on 2 cores) or PROFILE=gpu (paper sizes and
-# protocol; needs a -tags gpu build and an NVIDIA GPU).
+# protocol; needs a -tags gpu build and an NVIDIA GPU; PRECISION=bf16 for
+# bfloat16 inputs to the matrix products).
 PROFILE ?= cpu
+PRECISION ?= f32
 TOOL_TAGS := $(if $(filter gpu,$(PROFILE)),-tags gpu,)
 tools:
 	$(GO) build $(TOOL_TAGS) -o bin/ ./cmd/train ./cmd/eval ./cmd/suite ./cmd/analyze ./cmd/reproduce
 
 reproduce: tools
-	bin/reproduce -profile $(PROFILE) -out results
+	bin/reproduce -profile $(PROFILE) -precision $(PRECISION) -out results
 
 # CPU speed and memory against PyTorch eager on the same cores (installs
 # Debian's python3-torch and OpenBLAS if missing); the table goes to stdout

@@ -37,6 +37,7 @@ type profile struct {
 	Name        string
 	Config      string // config.json for the models ("" = the default small model)
 	Device      string
+	Precision   string // "f32" (or "") or "bf16" (-device cuda only)
 	BaseSteps   int
 	SweepSteps  int
 	Batch       int
@@ -86,6 +87,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	ftSteps := fs.Int("finetune-steps", 0, "override the fine-tuning steps")
 	docs := fs.Int("docs", 0, "override the number of test documents")
 	batch := fs.Int("batch", 0, "override the batch size")
+	precision := fs.String("precision", "f32", "`f32` or bf16: bfloat16 inputs to the matrix products of the training, fine-tuning and evaluation on the GPU (gpu profile only)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: reproduce [-profile cpu|gpu] [flags]\n\nRegenerates the paper's study: models, baseline suite, analyses and results/REPORT.md.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -123,6 +125,16 @@ func run(args []string, stdout, stderr io.Writer) error {
 			}
 			p.Sweep = append(p.Sweep, v)
 		}
+	}
+	switch *precision {
+	case "", "f32":
+	case "bf16":
+		if p.Device != "cuda" {
+			return fmt.Errorf("-precision bf16 needs the gpu profile (the CPU runs in float32)")
+		}
+		p.Precision = "bf16"
+	default:
+		return fmt.Errorf("-precision: unknown precision %q (f32 or bf16)", *precision)
 	}
 	o := options{profile: p, out: *out, bin: *bin, corpus: *corpusPath, log: stderr}
 	if !*reportOnly {
@@ -178,6 +190,11 @@ func plan(o options) []part {
 	p := o.profile
 	seed := fmt.Sprint(p.Seed)
 	common := []string{"-corpus", o.corpus, "-seed", seed, "-batch", fmt.Sprint(p.Batch), "-device", p.Device, "-quiet", "-overwrite"}
+	var prec []string // the train and suite parts' -precision, when not float32
+	if p.Precision == "bf16" {
+		prec = []string{"-precision", "bf16"}
+		common = append(common, prec...)
+	}
 	switch p.Config {
 	case "":
 	case "paper":
@@ -210,7 +227,7 @@ func plan(o options) []part {
 	}
 	parts = append(parts, part{Name: "baseline suite (fine-tune PI, PoSE, ALiBi; every method × normalisation)", Tool: "suite",
 		Args: append([]string{"-base", base + "/best," + cosBase + "/best", "-out", suiteDir, "-corpus", o.corpus,
-			"-finetune-steps", fmt.Sprint(p.FineTune), "-batch", fmt.Sprint(p.Batch), "-seed", seed, "-device", p.Device, "-quiet"}, evalArgs...),
+			"-finetune-steps", fmt.Sprint(p.FineTune), "-batch", fmt.Sprint(p.Batch), "-seed", seed, "-device", p.Device, "-quiet"}, append(prec, evalArgs...)...),
 		Done: filepath.Join(suiteDir, "suite.json")})
 	an := filepath.Join(o.out, "analysis")
 	var sweep []string

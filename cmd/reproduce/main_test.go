@@ -106,4 +106,29 @@ func TestBadFlags(t *testing.T) {
 	if err := run([]string{"-sweep", "0,x"}, &o, &e); err == nil || !strings.Contains(err.Error(), "-sweep") {
 		t.Errorf("bad sweep: %v", err)
 	}
+	if err := run([]string{"-precision", "bf16"}, &o, &e); err == nil || !strings.Contains(err.Error(), "needs the gpu profile") {
+		t.Errorf("bf16 on the cpu profile: %v", err)
+	}
+	if err := run([]string{"-profile", "gpu", "-precision", "fp8"}, &o, &e); err == nil || !strings.Contains(err.Error(), "unknown precision") {
+		t.Errorf("bad precision: %v", err)
+	}
+}
+
+// -precision bf16 (gpu profile) reaches every training and the suite, and
+// the report's setup line; float32 adds nothing.
+func TestPlanPrecision(t *testing.T) {
+	for _, prec := range []string{"", "bf16"} {
+		p := profiles["gpu"]
+		p.Precision = prec
+		o := options{profile: p, out: "results", corpus: "embedded"}
+		for _, pt := range plan(o) {
+			has := strings.Contains(strings.Join(pt.Args, " "), "-precision bf16")
+			if want := prec == "bf16" && (pt.Tool == "train" || pt.Tool == "suite"); has != want {
+				t.Errorf("precision %q: part %q has -precision bf16: %v, want %v", prec, pt.Name, has, want)
+			}
+		}
+		if got := strings.Contains(describeProfile(p), "bfloat16"); got != (prec == "bf16") {
+			t.Errorf("precision %q: setup line %q", prec, describeProfile(p))
+		}
+	}
 }

@@ -410,8 +410,12 @@ func describeProfile(p profile) string {
 	if p.Protocol == "fast" {
 		proto = fmt.Sprintf("fast protocol (every 32nd token masked per pass, %d passes per document at long lengths, at least 128 positions per document)", p.Offsets)
 	}
+	dev := p.Device
+	if p.Precision == "bf16" {
+		dev += " (bfloat16 inputs to the matrix products, float32 accumulation)"
+	}
 	return fmt.Sprintf("%s; plain model %d steps, CosScale sweep %v at %d steps each, batch %d; fine-tunes %d steps; %s, %d test documents; device %s",
-		size, p.BaseSteps, p.Sweep, p.SweepSteps, p.Batch, p.FineTune, proto, p.Docs, p.Device)
+		size, p.BaseSteps, p.Sweep, p.SweepSteps, p.Batch, p.FineTune, proto, p.Docs, dev)
 }
 
 func protocolNotes(p profile) string {

@@ -8,22 +8,25 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/infoscale/gaualpha/gpu"
 )
 
 // The suite on the device (fine-tunes and evaluations) gives the CPU's table:
-// the same scored positions and correct predictions, losses within 1e-4.
+// the same scored positions and correct predictions, losses within 1e-4;
+// with -precision bf16 the same positions, losses within 2e-2 and not equal,
+// and the table says bf16.
 func TestSuiteOnDevice(t *testing.T) {
 	if err := gpu.Available(); err != nil {
 		t.Skipf("no GPU to test on: %v", err)
 	}
 	dir, corpus, base := fixture(t)
-	table := func(device string) summary {
-		out := filepath.Join(dir, device)
+	table := func(device, precision string) summary {
+		out := filepath.Join(dir, device+precision)
 		args := []string{"-base", base, "-corpus", corpus, "-out", out, "-methods", "rope,pi", "-norm", "infoscale",
-			"-lengths", "32,64", "-docs", "2", "-finetune-steps", "3", "-batch", "4", "-device", device, "-quiet"}
+			"-lengths", "32,64", "-docs", "2", "-finetune-steps", "3", "-batch", "4", "-device", device, "-precision", precision, "-quiet"}
 		var stdout, stderr bytes.Buffer
 		if err := run(args, &stdout, &stderr); err != nil {
 			t.Fatalf("-device %s: %v\n%s", device, err, stderr.String())
@@ -38,17 +41,28 @@ func TestSuiteOnDevice(t *testing.T) {
 		}
 		return s
 	}
-	want, got := table("cpu"), table("cuda")
-	if len(got.Rows) != len(want.Rows) || len(want.Rows) != 2 {
-		t.Fatalf("%d rows on the device, %d on the CPU, want 2", len(got.Rows), len(want.Rows))
-	}
-	for i, w := range want.Rows {
-		for j, wr := range w.Results {
-			gr := got.Rows[i].Results[j]
-			if gr.Tally.Count != wr.Tally.Count || gr.Tally.Correct != wr.Tally.Correct ||
-				!(math.Abs(gr.Tally.SumLoss-wr.Tally.SumLoss) <= 1e-4*math.Abs(wr.Tally.SumLoss)) {
-				t.Errorf("%s at %d: device %+v, CPU %+v", w.Method, wr.Length, gr.Tally, wr.Tally)
+	want, got, bf := table("cpu", "f32"), table("cuda", "f32"), table("cuda", "bf16")
+	for _, c := range []struct {
+		name string
+		got  summary
+		tol  float64
+		bf16 bool // correct counts may differ; losses must
+	}{{"device", got, 1e-4, false}, {"device, bf16", bf, 2e-2, true}} {
+		if len(c.got.Rows) != len(want.Rows) || len(want.Rows) != 2 {
+			t.Fatalf("%d rows (%s), %d on the CPU, want 2", len(c.got.Rows), c.name, len(want.Rows))
+		}
+		for i, w := range want.Rows {
+			for j, wr := range w.Results {
+				gr := c.got.Rows[i].Results[j]
+				near := math.Abs(gr.Tally.SumLoss-wr.Tally.SumLoss) <= c.tol*math.Abs(wr.Tally.SumLoss)
+				same := gr.Tally.Correct == wr.Tally.Correct && gr.Tally.SumLoss == wr.Tally.SumLoss
+				if gr.Tally.Count != wr.Tally.Count || !near || (!c.bf16 && gr.Tally.Correct != wr.Tally.Correct) || (c.bf16 && same) {
+					t.Errorf("%s at %d: %s %+v, CPU %+v", w.Method, wr.Length, c.name, gr.Tally, wr.Tally)
+				}
 			}
 		}
+	}
+	if strings.Contains(got.Protocol, "bf16") || !strings.Contains(bf.Protocol, "bf16 inputs") {
+		t.Errorf("protocol lines: %q (f32), %q (bf16)", got.Protocol, bf.Protocol)
 	}
 }

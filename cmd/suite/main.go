@@ -41,7 +41,7 @@ var fineTuned = map[string]bool{"pi": true, "pose": true, "alibi": true}
 
 type options struct {
 	bases, corpus, out, methods, norms, lengths, protocol, testset string
-	device                                                         string // cpu or cuda (parsed)
+	device, precision                                              string // cpu or cuda (parsed); f32 or bf16
 	steps, batch, docs, offsets                                    int
 	lr                                                             float64
 	seed                                                           uint64
@@ -68,6 +68,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.Uint64Var(&o.seed, "seed", 42, "fine-tuning seed")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress output")
 	fs.StringVar(&o.device, "device", "cpu", "`cpu` or cuda: where the fine-tunes and the evaluations run (cuda needs a binary built with -tags gpu)")
+	fs.StringVar(&o.precision, "precision", "f32", "`f32` or bf16: bfloat16 inputs to the matrix products of the fine-tunes and evaluations (float32 accumulation; -device cuda only)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: suite -base DIR[,DIR] [flags]\n\nFine-tunes PI, PoSE and ALiBi from each base model, applies the training-free\nmethods, and evaluates every method × normalisation at 2x..64x n0 into one table.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -90,6 +91,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	o.device = string(kind)
+	if bf16, err := eval.ParsePrecision(o.precision); err != nil {
+		return fmt.Errorf("-precision: %w", err)
+	} else if bf16 && kind != device.CUDA {
+		return fmt.Errorf("-precision bf16 needs -device cuda (the CPU runs in float32)")
+	}
 	var progress io.Writer = stderr
 	if o.quiet {
 		progress = nil
@@ -182,7 +188,7 @@ func suiteFor(ctx context.Context, base string, docs []corpus.Document, proto ev
 			return nil, nil, err
 		}
 		rep, err := eval.Evaluate(ctx, cfg, model.Params, model.Vocab, testDocs, variants,
-			eval.Options{Lengths: lengths, Protocol: proto, Offsets: o.offsets, Progress: progress, Device: o.device})
+			eval.Options{Lengths: lengths, Protocol: proto, Offsets: o.offsets, Progress: progress, Device: o.device, Precision: o.precision})
 		if err != nil {
 			return nil, nil, fmt.Errorf("evaluating %s: %w", m, err)
 		}
@@ -236,7 +242,7 @@ func fineTune(ctx context.Context, base *train.Checkpoint, m string, docs []corp
 	if err != nil {
 		return nil, err
 	}
-	tr.OutDir, tr.Progress, tr.Corpus = dir, progress, o.corpus
+	tr.OutDir, tr.Progress, tr.Corpus, tr.Precision = dir, progress, o.corpus, o.precision
 	if err := tr.UseDevice(o.device); err != nil {
 		return nil, err
 	}

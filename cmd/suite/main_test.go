@@ -73,6 +73,8 @@ func TestSuiteBadInput(t *testing.T) {
 		{[]string{"-base", base, "-corpus", corpus, "-protocol", "x"}, "unknown protocol"},
 		{[]string{"-base", base, "-corpus", corpus, "-methods", "xpos", "-lengths", "32"}, "unknown method"},
 		{[]string{"-base", base, "-corpus", corpus, "-device", "tpu"}, "unknown device"},
+		{[]string{"-base", base, "-corpus", corpus, "-precision", "bf16"}, "-precision bf16 needs -device cuda"},
+		{[]string{"-base", base, "-corpus", corpus, "-precision", "fp8"}, "unknown precision"},
 	} {
 		var o, e bytes.Buffer
 		if err := run(append(c.args, "-quiet"), &o, &e); err == nil || !strings.Contains(err.Error(), c.want) {
