@@ -21,19 +21,23 @@ type kernelSig struct {
 // it against the .entry declarations of the embedded PTX.
 var kernelSigs = map[string]kernelSig{
 	// attention.cu
-	"attn_prep_f32":    {"attention", "pppppppppppp" + "iiiii" + "f"},
-	"attn_prep_bf16":   {"attention", "pppppppppppp" + "iiiii" + "f"},
-	"attn_fwd_f32_c1":  {"attention", fwdSig},
-	"attn_fwd_f32_c2":  {"attention", fwdSig},
-	"attn_fwd_f32_c3":  {"attention", fwdSig},
-	"attn_fwd_f32_c6":  {"attention", fwdSig},
-	"attn_fwd_bf16_c1": {"attention", fwdSig},
-	"attn_fwd_bf16_c2": {"attention", fwdSig},
-	"attn_fwd_bf16_c3": {"attention", fwdSig},
-	"attn_fwd_bf16_c6": {"attention", fwdSig},
-	"attn_bwd_delta":   {"attention", "pppii"},
-	"attn_bwd_main":    {"attention", "ppppppppppppppppppp" + "iiiiiii" + "fufuu"},
-	"attn_bwd_post":    {"attention", "ppppppppppppp" + "iiiii" + "f"},
+	"attn_prep_f32":         {"attention", "pppppppppppp" + "iiiii" + "f"},
+	"attn_prep_bf16":        {"attention", "pppppppppppp" + "iiiii" + "f"},
+	"attn_fwd_f32_c1":       {"attention", fwdSig},
+	"attn_fwd_f32_c2":       {"attention", fwdSig},
+	"attn_fwd_f32_c3":       {"attention", fwdSig},
+	"attn_fwd_f32_c6":       {"attention", fwdSig},
+	"attn_fwd_bf16_c1":      {"attention", fwdSig},
+	"attn_fwd_bf16_c2":      {"attention", fwdSig},
+	"attn_fwd_bf16_c3":      {"attention", fwdSig},
+	"attn_fwd_bf16_c6":      {"attention", fwdSig},
+	"attn_fwd_tc_bf16_d16":  {"attention", fwdTCSig},
+	"attn_fwd_tc_bf16_d32":  {"attention", fwdTCSig},
+	"attn_fwd_tc_bf16_d64":  {"attention", fwdTCSig},
+	"attn_fwd_tc_bf16_d128": {"attention", fwdTCSig},
+	"attn_bwd_delta":        {"attention", "pppii"},
+	"attn_bwd_main":         {"attention", "ppppppppppppppppppp" + "iiiiiii" + "fufuu"},
+	"attn_bwd_post":         {"attention", "ppppppppppppp" + "iiiii" + "f"},
 	// elementwise.cu
 	"swish_f32":       {"elementwise", "ppi"},
 	"swish_bf16":      {"elementwise", "ppi"},
@@ -74,6 +78,10 @@ var kernelSigs = map[string]kernelSig{
 // fwdSig: out, err, X, qr, kr, qc, q0, kc, k0, mask, bscale; L, E, D,
 // mask_mode, radius, sinks, far_w; slope, thr, inv_keep, key, site.
 const fwdSig = "ppppppppppp" + "iiiiiii" + "fufuu"
+
+// fwdTCSig: out, err, X, qr, kr, mask, bscale; L, E, mask_mode, radius,
+// sinks; slope.
+const fwdTCSig = "ppppppp" + "iiiii" + "f"
 
 var (
 	entryRE = regexp.MustCompile(`(?s)\.entry\s+([A-Za-z_][A-Za-z0-9_$]*)\s*\((.*?)\)`)

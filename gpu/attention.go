@@ -34,6 +34,20 @@ type Attention struct {
 	// CPT is the forward's output columns per thread, 1, 2, 3 or 6 (a block
 	// covers 256·CPT of the E columns); 0 chooses from E and the grid size.
 	CPT int
+	// NoTensorCores keeps a bfloat16 forward on the CUDA cores
+	// (attn_fwd_bf16_c*) where the tensor-core kernel (attn_fwd_tc_bf16_d*)
+	// would run: a policy without a far rotation, no dropout, D of 16, 32,
+	// 64 or 128. For tests and timings.
+	NoTensorCores bool
+}
+
+// tensorCores reports whether the forward runs attn_fwd_tc_bf16_d*.
+func (a *Attention) tensorCores(h *attnHost) bool {
+	switch a.D {
+	case 16, 32, 64, 128:
+		return a.BF16 && !a.NoTensorCores && h.farW == 0 && h.thr == 0
+	}
+	return false
 }
 
 // AttentionInputs are the device buffers of one call.
@@ -148,9 +162,10 @@ func (a *Attention) host(valid []int, masked bool) (*attnHost, error) {
 	return h, nil
 }
 
-// Shared-memory sizes, as attn_fwd_smem_floats / attn_bwd_smem_floats in
-// attention.cu.
+// Shared-memory sizes, as attn_fwd_smem_floats, attn_fwd_tc_smem_bytes and
+// attn_bwd_smem_floats in attention.cu.
 func attnFwdSmem(D, nv int) int { return 4 * (16*32 + 3*16 + nv*16*D + 32*(D+1)) }
+func attnFwdTCSmem(D int) int   { return 2*(64*(D+8)+128*(64+8)) + 4*64 }
 func attnBwdSmem(D int) int {
 	const ch = 32*(64+4) + 64*(32+4) + 64*(32+4)
 	return 4 * (ch + 2*32*32 + 2*32 + 64*(D+1))
@@ -254,11 +269,15 @@ func (d *Device) AttentionForward(a *Attention, in AttentionInputs, out DevicePt
 	if err != nil {
 		return err
 	}
+	tc := a.tensorCores(h)
 	cpt, err := a.cpt(d.info.SMs)
 	if err != nil {
 		return err
 	}
 	eblocks := (a.E + 256*cpt - 1) / (256 * cpt)
+	if tc {
+		eblocks = (a.E + 127) / 128
+	}
 	if eblocks > 65535 {
 		return fmt.Errorf("gpu: attention: E = %d needs %d column blocks (limit 65535)", a.E, eblocks)
 	}
@@ -267,6 +286,12 @@ func (d *Device) AttentionForward(a *Attention, in AttentionInputs, out DevicePt
 	p, err := d.attnPrepLocked(a, h, in, false)
 	if err != nil {
 		return err
+	}
+	if tc {
+		grid := [3]int{(a.L + 63) / 64, eblocks, a.B}
+		return d.launchLocked(fmt.Sprintf("attn_fwd_tc_bf16_d%d", a.D), grid, [3]int{128, 1, 1}, attnFwdTCSmem(a.D),
+			out, d.flag(flagAttention), in.X, p.qr, p.kr, in.Mask, p.bscale,
+			I64(a.L), I64(a.E), I64(h.maskMode), I64(h.radius), I64(h.sink), F64(h.slope))
 	}
 	name := fmt.Sprintf("attn_fwd_f32_c%d", cpt)
 	if a.BF16 {

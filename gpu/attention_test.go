@@ -204,6 +204,83 @@ func TestAttentionBF16(t *testing.T) {
 	}
 }
 
+// TestAttentionTensorCores runs the tensor-core forward (bfloat16 q̃, k̃, P
+// and V, float32 accumulation) against the float32 CPU forward on the
+// rounded X, for every method it takes × normalisation × CosScale, and
+// over the shapes of its tiles: a partial last query and key tile (L = 70
+// and 130), one column block and several with a partial last one (E = 40,
+// 300), every D it is built for, a padded sequence. Its output must differ
+// from the CUDA-core bfloat16 kernel's (NoTensorCores), which shows that it
+// ran; where it does not apply (a far rotation, dropout, another D) the
+// output equals that kernel's bit for bit.
+func TestAttentionTensorCores(t *testing.T) {
+	d := testDevice(t)
+	rng := rand.New(rand.NewPCG(19, 20))
+	type shape struct{ B, L, E, D int }
+	run := func(t *testing.T, c *attnCase) []float32 {
+		rows, OW := c.gpu.B*c.gpu.L, c.gpu.E+1
+		out := nanBuf(t, d, rows*OW)
+		must(t, d.AttentionForward(c.gpu, c.in, out))
+		syncCheck(t, d)
+		return download[float32](t, d, out, rows*OW)
+	}
+	bf16Case := func(t *testing.T, s shape, pol attn.Policy, drop float64) *attnCase {
+		c := newAttnCase(t, d, rng, s.B, s.L, s.E, s.D, pol, drop)
+		c.gpu.BF16 = true
+		c.cpu.X = FromBF16(ToBF16(c.cpu.X))
+		c.in.X = upload(t, d, ToBF16(c.cpu.X))
+		return c
+	}
+	sameAsCUDACores := func(t *testing.T, c *attnCase, want bool) {
+		tc := run(t, c)
+		c.gpu.NoTensorCores = true
+		plain := run(t, c)
+		c.gpu.NoTensorCores = false
+		same := true
+		for i := range tc {
+			if tc[i] != plain[i] {
+				same = false
+				break
+			}
+		}
+		if same != want {
+			t.Errorf("output equal to the CUDA-core kernel's: %v, want %v (tensor cores used where they should not be, or not used)", same, want)
+		}
+	}
+	for _, m := range []attn.Method{attn.RoPE, attn.PI, attn.NTK, attn.YaRN, attn.PoSE, attn.ALiBi, attn.StreamingLLM, attn.Window} {
+		for _, nm := range []attn.Norm{attn.Softmax, attn.SoftmaxPlus, attn.InfoScale} {
+			for _, cs := range []float64{0, 3} {
+				pol := attn.Policy{Norm: nm, TrainLen: 24, KeySize: 16, CosScale: cs, Method: m, Window: 20, ALiBiSlope: 0.05}.WithDefaults()
+				t.Run(fmt.Sprintf("%s/%s/cos=%v", m, nm, cs), func(t *testing.T) {
+					c := bf16Case(t, shape{2, 70, 40, 16}, pol, 0)
+					c.forward(t, d, 2e-2)
+					sameAsCUDACores(t, c, false)
+				})
+			}
+		}
+	}
+	for _, s := range []shape{{2, 130, 300, 32}, {1, 70, 300, 64}, {2, 70, 130, 128}, {1, 5, 9, 128}} {
+		pol := attn.Policy{Norm: attn.InfoScale, TrainLen: 24, KeySize: s.D, CosScale: 2, Method: attn.RoPE}.WithDefaults()
+		t.Run(fmt.Sprintf("B=%d/L=%d/E=%d/D=%d", s.B, s.L, s.E, s.D), func(t *testing.T) {
+			c := bf16Case(t, s, pol, 0)
+			c.forward(t, d, 2e-2)
+			sameAsCUDACores(t, c, false)
+		})
+	}
+	for _, x := range []struct {
+		name string
+		s    shape
+		m    attn.Method
+		drop float64
+	}{{"rerope", shape{1, 40, 20, 16}, attn.ReRoPE, 0}, {"lminfinite", shape{1, 40, 20, 16}, attn.LMInfinite, 0},
+		{"dropout", shape{1, 40, 20, 16}, attn.RoPE, 0.1}, {"D=8", shape{1, 40, 20, 8}, attn.RoPE, 0}} {
+		pol := attn.Policy{Norm: attn.InfoScale, TrainLen: 12, KeySize: x.s.D, Method: x.m, Window: 10}.WithDefaults()
+		t.Run("not/"+x.name, func(t *testing.T) {
+			sameAsCUDACores(t, bf16Case(t, x.s, pol, x.drop), true)
+		})
+	}
+}
+
 // TestAttentionEmptyRows: a fully padded sequence is refused on the host; a
 // 0-wide window leaves each valid row only itself (O = v) and a padding row
 // nothing (O = 0, no error).

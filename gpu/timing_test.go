@@ -39,8 +39,10 @@ func median(x []float64) float64 {
 // TestTimeAttention times the fused attention forward and backward with
 // CUDA events after warm-up, median of many runs, at the paper's sizes: one
 // sequence, d = 128, d_v = E = 1536, RoPE, softmax, no dropout, L = 1024,
-// 4096, 16384. TFLOP/s count the matrix products: forward 2·L²·(D+E),
-// backward 2·L²·(3D+2E) (logits again, dP, dV, dq̃, dk̃).
+// 4096, 16384; and the bfloat16 forward on tensor cores (attn_fwd_tc_bf16_d128,
+// -precision bf16's), whose output must be within 2e-2 of the float32 one.
+// TFLOP/s count the matrix products: forward 2·L²·(D+E), backward
+// 2·L²·(3D+2E) (logits again, dP, dV, dq̃, dk̃).
 func TestTimeAttention(t *testing.T) {
 	if os.Getenv(TimingEnv) == "" {
 		t.Skip("timing: set " + TimingEnv + "=1 (scripts/gpu-check.sh does)")
@@ -71,7 +73,12 @@ func TestTimeAttention(t *testing.T) {
 		dx := nanBuf(t, d, (L+2)*W)
 		tm, err := d.NewTimer()
 		must(t, err)
-		var fwd, bwd []float64
+		var fwd, bwd, fwd16 []float64
+		ab := *a
+		ab.BF16 = true
+		inb := in
+		inb.X = upload(t, d, ToBF16(x))
+		out16 := nanBuf(t, d, L*(E+1))
 		for i := 0; i < warm+runs; i++ {
 			must(t, tm.Start())
 			must(t, d.AttentionForward(a, in, out))
@@ -81,18 +88,24 @@ func TestTimeAttention(t *testing.T) {
 			must(t, d.AttentionBackward(a, in, out, dout, dx))
 			ms2, err := tm.Stop()
 			must(t, err)
+			must(t, tm.Start())
+			must(t, d.AttentionForward(&ab, inb, out16))
+			ms3, err := tm.Stop()
+			must(t, err)
 			if i >= warm {
-				fwd, bwd = append(fwd, ms), append(bwd, ms2)
+				fwd, bwd, fwd16 = append(fwd, ms), append(bwd, ms2), append(fwd16, ms3)
 			}
 		}
 		tm.Close()
 		syncCheck(t, d)
 		o := download[float32](t, d, out, L*(E+1))
 		check(t, fmt.Sprintf("L=%d forward output written and finite", L), o, o, 1e-4)
+		check(t, fmt.Sprintf("L=%d bf16 tensor-core forward against float32", L), download[float32](t, d, out16, L*(E+1)), o, 2e-2)
 		l2 := float64(L) * float64(L)
-		fm, bm := median(fwd), median(bwd)
+		fm, bm, fm16 := median(fwd), median(bwd), median(fwd16)
+		timingLine(t, map[string]any{"case": "attn_fwd", "impl": "go-cuda-bf16-tc", "L": L, "d": D, "dv": E, "runs": runs, "ms": fm16, "tflops": 2 * l2 * (D + E) / (fm16 * 1e-3) / 1e12})
 		timingLine(t, map[string]any{"case": "attn_fwd", "impl": "go-cuda", "L": L, "d": D, "dv": E, "runs": runs, "ms": fm, "tflops": 2 * l2 * (D + E) / (fm * 1e-3) / 1e12})
 		timingLine(t, map[string]any{"case": "attn_bwd", "impl": "go-cuda", "L": L, "d": D, "dv": E, "runs": runs, "ms": bm, "tflops": 2 * l2 * (3*D + 2*E) / (bm * 1e-3) / 1e12})
-		t.Logf("L=%d: forward %.3f ms, backward %.3f ms (median of %d)", L, fm, bm, runs)
+		t.Logf("L=%d: forward %.3f ms, backward %.3f ms, bf16 forward (tensor cores) %.3f ms (median of %d)", L, fm, bm, fm16, runs)
 	}
 }

@@ -286,21 +286,23 @@ def table(paths):
             lines.append(f"Not measured: {r.get('case')} ({r.get('impl', '')}): {r['error']}")
     lines.append("")
     lines.append("Attention, one sequence, median ms of CUDA-event timings after warm-up (TFLOP/s in brackets). "
-                 "Go and PyTorch eager: GAU attention, d = 128, d_v = 1536, float32. "
+                 "Go and PyTorch eager: GAU attention, d = 128, d_v = 1536, float32; Go bf16 TC: the bfloat16 "
+                 "forward on tensor cores (-precision bf16). "
                  "SDPA: torch scaled_dot_product_attention, d = d_v = 128 (bf16 = FlashAttention).")
     lines.append("")
-    lines.append("| pass | L | Go CUDA | PyTorch eager | Go speed-up | SDPA bf16 | SDPA fp32 |")
-    lines.append("|---|---:|---:|---:|---:|---:|---:|")
+    lines.append("| pass | L | Go CUDA | PyTorch eager | Go speed-up | Go bf16 TC | SDPA bf16 | SDPA fp32 |")
+    lines.append("|---|---:|---:|---:|---:|---:|---:|---:|")
     for pas, sd in (("attn_fwd", "sdpa_fwd"), ("attn_bwd", "sdpa_bwd")):
         for L in LENGTHS:
             g = get(pas, "go-cuda", L=L)
+            tc = get(pas, "go-cuda-bf16-tc", L=L)
             t = get(pas, "torch-eager", L=L)
             s16 = get(sd, "torch-sdpa-bf16", L=L)
             s32 = get(sd, "torch-sdpa-fp32", L=L)
             cell = lambda r: "–" if r is None else f"{r['ms']:.3f} ({r['tflops']:.1f})"
             sp = "–" if g is None or t is None else f"{t['ms'] / g['ms']:.2f}x"
             name = "forward" if pas == "attn_fwd" else "backward"
-            lines.append(f"| {name} | {L} | {cell(g)} | {cell(t)} | {sp} | {cell(s16)} | {cell(s32)} |")
+            lines.append(f"| {name} | {L} | {cell(g)} | {cell(t)} | {sp} | {cell(tc)} | {cell(s16)} | {cell(s32)} |")
     lines.append("")
     lines.append("Training step, paper size (6 layers, 768/1536/128, vocabulary 12000, batch 128, L = 64, "
                  "dropout 0.1, AdamW, clipping), median of CUDA-event timings after warm-up; bf16: bfloat16 "

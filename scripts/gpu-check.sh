@@ -32,10 +32,11 @@
 #       protocol's full sweep for one method, estimated from 64 positions per
 #       length (float32 and bf16);
 #   (b) runs the kernel tests and the whole-model tests under
-#       compute-sanitizer --tool memcheck (last: it gets the time left);
+#       compute-sanitizer --tool memcheck, and the tensor-core attention
+#       tests under --tool racecheck (last: they get the time left);
 #   (d) prints one table and writes it, with the logs, to RESULTS_DIR
 #       (gpu-check.md).
-# The exit status is 0 when every test and memcheck passed.
+# The exit status is 0 when every test, memcheck and racecheck passed.
 #
 # `bash -n scripts/gpu-check.sh` checks the syntax anywhere.
 set -euo pipefail
@@ -118,7 +119,7 @@ if [[ ${1:-} == --build ]]; then
 	exit 0
 fi
 if [[ ${1:-} == -h || ${1:-} == --help ]]; then
-	sed -n '2,40p' "${BASH_SOURCE[0]}"
+	sed -n '2,41p' "${BASH_SOURCE[0]}"
 	exit 0
 fi
 
@@ -278,6 +279,11 @@ if [[ -n $SANITIZER ]]; then
 		"$BIN/gpu.test" -test.count=1
 	step memcheck-model 120 test "$SANITIZER" --tool memcheck --error-exitcode 97 --print-limit 20 \
 		"$BIN/graphexec.test" -test.count=1 -test.run '^TestModelMatchesCPU$/^(rope-softmax|rerope-softmaxplus)$'
+	# The tensor-core forward shares tiles between warps that the emulator
+	# runs in lock step: racecheck looks for the shared-memory hazards it
+	# cannot show.
+	step racecheck-tc 90 test "$SANITIZER" --tool racecheck --error-exitcode 97 --print-limit 20 \
+		"$BIN/gpu.test" -test.count=1 -test.run '^TestAttentionTensorCores$/^(rope|streamingllm|B=2)$'
 else
 	echo "gpu-check: compute-sanitizer not found: memcheck not run" >&2
 	STATUS+=("memcheck|NOT RUN (no compute-sanitizer on this machine)|0|-")

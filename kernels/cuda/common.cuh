@@ -133,6 +133,28 @@ __device__ __forceinline__ float block_max(float v, float* red) {
 	return red[32];
 }
 
+// ---- tensor cores (sm_80 and later) ----
+
+// mma_bf16_16816: d = A·B + c for one warp, A 16×16 and B 16×8 bfloat16, c
+// and d 16×8 float32 (PTX mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32;
+// the fragment layouts are in emu/cuda_emu.h, emu::mma_16816). Every lane
+// of the warp must call it.
+__device__ __forceinline__ void mma_bf16_16816(float d[4], const unsigned a[4], const unsigned b[2], const float c[4]) {
+#ifdef GAU_EMU
+	GAU_EMU_MMA_16816(d, a, b, c);
+#else
+	asm volatile(
+	    "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%10,%11,%12,%13};\n"
+	    : "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3])
+	    : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]), "f"(c[0]), "f"(c[1]), "f"(c[2]), "f"(c[3]));
+#endif
+}
+
+// pack_bf16 rounds two floats to bfloat16 and packs them, lo in the low half.
+__device__ __forceinline__ unsigned pack_bf16(float lo, float hi) {
+	return (unsigned)tobf16(lo) | ((unsigned)tobf16(hi) << 16);
+}
+
 // gau_flag records the first failing item (index+1) in a device flag word.
 __device__ __forceinline__ void gau_flag(i64* flag, i64 item) {
 	if (flag) atomicCAS(reinterpret_cast<unsigned long long*>(flag), 0ULL, (unsigned long long)(item + 1));

@@ -75,6 +75,7 @@ struct Warp {
 	int arrived;
 	const void* site;
 	uint64_t x[32];
+	uint32_t mma[32][10];  // mma_16816's exchange: a[4], b[2], c[4] per lane
 };
 
 struct Launch {
@@ -238,6 +239,52 @@ inline T shfl(unsigned int mask, T v, int src_lane_fn(int, int), int arg, const 
 inline int lane_xor(int lane, int m) { return lane ^ m; }
 inline int lane_idx(int, int src) { return src; }
 
+// mma_16816 is PTX's mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
+// for one warp: D = A·B + C with A 16×16 and B 16×8 bfloat16, C and D 16×8
+// float32, each spread over the 32 lanes in the PTX ISA's fragment layouts
+// (g = lane/4, t = lane%4; a register's lower half holds the lower column
+// or row index):
+//   A: a[0] = A[g][2t..2t+1], a[1] = A[g+8][2t..2t+1],
+//      a[2] = A[g][2t+8..2t+9], a[3] = A[g+8][2t+8..2t+9];
+//   B: b[0] = B[2t..2t+1][g], b[1] = B[2t+8..2t+9][g];
+//   C, D: c[0], c[1] = C[g][2t], C[g][2t+1]; c[2], c[3] = C[g+8][2t], C[g+8][2t+1].
+// The products of bfloat16 values are exact in float32; the sums run in k
+// order (the hardware's order is unspecified).
+inline void mma_16816(float* d, const uint32_t* a, const uint32_t* b, const float* c, const void* site) {
+	Launch* l = cur;
+	const int lane = l->cur->linear & 31;
+	Warp& wp = l->warps[l->cur->linear / 32];
+	warp_barrier(site);  // the previous exchange has been read
+	uint32_t* mine = wp.mma[lane];
+	for (int i = 0; i < 4; i++) mine[i] = a[i];
+	mine[4] = b[0];
+	mine[5] = b[1];
+	for (int i = 0; i < 4; i++) memcpy(&mine[6 + i], &c[i], 4);
+	warp_barrier(site);  // every lane has written
+	auto half = [](uint32_t r, int hi) {
+		const uint32_t bits = (hi ? r >> 16 : r & 0xffffu) << 16;
+		float f;
+		memcpy(&f, &bits, 4);
+		return f;
+	};
+	// A[row][k] and B[k][col] from the lanes that hold them.
+	auto A = [&](int row, int k) {
+		const int g = row & 7, hiRow = row >> 3, hiK = k >> 3, t = (k & 7) >> 1;
+		return half(wp.mma[4 * g + t][hiRow + 2 * hiK], k & 1);
+	};
+	auto B = [&](int k, int col) {
+		const int t = (k & 7) >> 1;
+		return half(wp.mma[4 * col + t][4 + (k >> 3)], k & 1);
+	};
+	const int g = lane >> 2, t = lane & 3;
+	for (int i = 0; i < 4; i++) {
+		const int row = g + 8 * (i >> 1), col = 2 * t + (i & 1);
+		float acc = c[i];
+		for (int k = 0; k < 16; k++) acc += A(row, k) * B(k, col);
+		d[i] = acc;
+	}
+}
+
 inline void* static_smem(const void* site, size_t bytes) {
 	Launch* l = cur;
 	auto it = l->statics.find(site);
@@ -307,6 +354,7 @@ struct Reg {
 #define __syncwarp(...) emu::warp_barrier(EMU_SITE)
 #define __shfl_xor_sync(mask, v, m) emu::shfl((mask), (v), emu::lane_xor, (m), EMU_SITE)
 #define __shfl_sync(mask, v, src) emu::shfl((mask), (v), emu::lane_idx, (src), EMU_SITE)
+#define GAU_EMU_MMA_16816(d, a, b, c) emu::mma_16816((d), (a), (b), (c), EMU_SITE)
 
 inline float __int_as_float(int v) { return emu::from_bits_n<float>((uint32_t)v); }
 inline float __uint_as_float(unsigned int v) { return emu::from_bits_n<float>(v); }
