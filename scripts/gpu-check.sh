@@ -31,9 +31,9 @@
 #       FlashAttention anchor), if PyTorch with CUDA is there; and the paper
 #       protocol's full sweep for one method, estimated from 64 positions per
 #       length (float32 and bf16);
-#   (b) runs the kernel tests and the whole-model tests under
-#       compute-sanitizer --tool memcheck, and the tensor-core attention
-#       tests under --tool racecheck (last: they get the time left);
+#   (b) runs the tensor-core attention tests under compute-sanitizer
+#       --tool racecheck, and the kernel tests and the whole-model tests
+#       under --tool memcheck (last: they get the time left);
 #   (d) prints one table and writes it, with the logs, to RESULTS_DIR
 #       (gpu-check.md).
 # The exit status is 0 when every test, memcheck and racecheck passed.
@@ -275,15 +275,15 @@ fi
 # (b) memcheck: the kernel tests, then the whole model.
 if [[ -n $SANITIZER ]]; then
 	echo "gpu-check: compute-sanitizer: $SANITIZER"
+	# The tensor-core forward shares tiles between warps that the emulator
+	# runs in lock step: racecheck looks for the shared-memory hazards it
+	# cannot show.
+	step racecheck-tc 60 test "$SANITIZER" --tool racecheck --error-exitcode 97 --print-limit 20 \
+		"$BIN/gpu.test" -test.count=1 -test.run '^TestAttentionTensorCores$/^(rope|streamingllm|B=2)$'
 	step memcheck-kernels 200 test "$SANITIZER" --tool memcheck --error-exitcode 97 --print-limit 20 \
 		"$BIN/gpu.test" -test.count=1
 	step memcheck-model 120 test "$SANITIZER" --tool memcheck --error-exitcode 97 --print-limit 20 \
 		"$BIN/graphexec.test" -test.count=1 -test.run '^TestModelMatchesCPU$/^(rope-softmax|rerope-softmaxplus)$'
-	# The tensor-core forward shares tiles between warps that the emulator
-	# runs in lock step: racecheck looks for the shared-memory hazards it
-	# cannot show.
-	step racecheck-tc 90 test "$SANITIZER" --tool racecheck --error-exitcode 97 --print-limit 20 \
-		"$BIN/gpu.test" -test.count=1 -test.run '^TestAttentionTensorCores$/^(rope|streamingllm|B=2)$'
 else
 	echo "gpu-check: compute-sanitizer not found: memcheck not run" >&2
 	STATUS+=("memcheck|NOT RUN (no compute-sanitizer on this machine)|0|-")
