@@ -153,11 +153,6 @@ func newFigure(wInch, hInch float64, dpi int) figure {
 	return figure{w: vg.Length(wInch) * vg.Inch, h: vg.Length(hInch) * vg.Inch, dpi: dpi}
 }
 
-// pixels returns the PNG's size in pixels.
-func (f figure) pixels() (int, int) {
-	return int(float64(f.w)/float64(vg.Inch)*float64(f.dpi) + 0.5), int(float64(f.h)/float64(vg.Inch)*float64(f.dpi) + 0.5)
-}
-
 // save draws with drawFn on a white canvas and writes the PNG to path. A
 // panic of the plotting library (it panics on some degenerate ranges)
 // becomes an error.

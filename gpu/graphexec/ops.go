@@ -311,7 +311,7 @@ func (m *Machine) compileAttention(s *graph.Step, op graph.AttentionOp, grad boo
 	}
 	rows, W := op.B*op.L, 2*op.E+op.D
 	if x := s.Args[0].Shape(); !x.Eq(tensor.Shape{rows, W}) {
-		return nil, fmt.Errorf("X %v does not fit B·L = %d, 2E+D = %d", x, rows, W)
+		return nil, fmt.Errorf("the attention input %v does not fit B·L = %d, 2E+D = %d", x, rows, W)
 	}
 	mask, err := m.intLeaf(s, 3, "attention mask")
 	if err != nil {

@@ -114,25 +114,24 @@ func (a *Attention[T]) check() error {
 // ScaleOffset and CosScale (qn, kn), rotated (qr, kr; qr carries the row's
 // logit scale), and the clamped-rotation variants when the policy has them.
 type prep[T Float] struct {
-	n        []int // valid keys per sequence
-	sc       []T   // logit scale per sequence: c(n)·m/sqrt(d)
-	bscale   []T   // bias scale per sequence: c(n)/sqrt(d)
-	qraw     []T   // z⊙γq  [B·L, D]
-	kraw     []T   // z⊙γk
-	qn, kn   []T   // after CosScale (unscaled, unrotated)
-	qr, kr   []T   // rotated; qr·kr is the near logit
-	qc, q0   []T   // sc·R(w-1)qn, sc·R(0)qn (far window only)
-	kc, k0   []T   // R(w-1)kn, R(0)kn
-	valid    []bool
-	far      bool
-	alpha    T         // CosScale multiplier of q: s·sqrt(d)
-	cosT     []T       // [L or B·L, D/2] rotation tables
-	sinT     []T       //
-	perSeq   bool      // tables indexed by global row (explicit positions)
-	cosC     []T       // [D/2] rotation at the clamp distance
-	sinC     []T       //
-	thetaLen int       // L the frequencies were computed for
-	freqs    []float64 // θ'
+	n      []int // valid keys per sequence
+	sc     []T   // logit scale per sequence: c(n)·m/sqrt(d)
+	bscale []T   // bias scale per sequence: c(n)/sqrt(d)
+	qraw   []T   // z⊙γq  [B·L, D]
+	kraw   []T   // z⊙γk
+	qn, kn []T   // after CosScale (unscaled, unrotated)
+	qr, kr []T   // rotated; qr·kr is the near logit
+	qc, q0 []T   // sc·R(w-1)qn, sc·R(0)qn (far window only)
+	kc, k0 []T   // R(w-1)kn, R(0)kn
+	valid  []bool
+	far    bool
+	alpha  T         // CosScale multiplier of q: s·sqrt(d)
+	cosT   []T       // [L or B·L, D/2] rotation tables
+	sinT   []T       //
+	perSeq bool      // tables indexed by global row (explicit positions)
+	cosC   []T       // [D/2] rotation at the clamp distance
+	sinC   []T       //
+	freqs  []float64 // θ'
 }
 
 func (a *Attention[T]) prepare(w *workspace[T], withRaw bool) (*prep[T], error) {

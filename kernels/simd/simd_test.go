@@ -509,10 +509,7 @@ func swishInputs() []float32 {
 		}
 		x = append(x, float32(m))
 	}
-	for _, v := range []float32{-88.72284, -88.72283, -87.33655, -87.33654, 87.33654, 88.72283, 0, 1e-45, -1e-45, -math.MaxFloat32, math.MaxFloat32} {
-		x = append(x, v)
-	}
-	return x
+	return append(x, -88.72284, -88.72283, -87.33655, -87.33654, 87.33654, 88.72283, 0, 1e-45, -1e-45, -math.MaxFloat32, math.MaxFloat32)
 }
 
 func TestSwishAccuracy(t *testing.T) {
