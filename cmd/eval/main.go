@@ -69,10 +69,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if bf16, err := eval.ParsePrecision(*precision); err != nil {
-		return fmt.Errorf("-precision: %w", err)
-	} else if bf16 && kind != device.CUDA {
-		return fmt.Errorf("-precision bf16 needs -device cuda (the CPU evaluates in float32)")
+	if _, err := device.Precision(kind, *precision); err != nil {
+		return err
 	}
 	if *docs < 1 {
 		return fmt.Errorf("-docs %d must be at least 1", *docs)

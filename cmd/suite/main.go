@@ -91,10 +91,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	o.device = string(kind)
-	if bf16, err := eval.ParsePrecision(o.precision); err != nil {
-		return fmt.Errorf("-precision: %w", err)
-	} else if bf16 && kind != device.CUDA {
-		return fmt.Errorf("-precision bf16 needs -device cuda (the CPU runs in float32)")
+	if _, err := device.Precision(kind, o.precision); err != nil {
+		return err
 	}
 	var progress io.Writer = stderr
 	if o.quiet {

@@ -108,10 +108,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	f.device = string(kind)
-	if bf16, err := eval.ParsePrecision(f.precision); err != nil {
-		return fmt.Errorf("-precision: %w", err)
-	} else if bf16 && kind != device.CUDA {
-		return fmt.Errorf("-precision bf16 needs -device cuda (the CPU trains in float32)")
+	if _, err := device.Precision(kind, f.precision); err != nil {
+		return err
 	}
 	if f.resume && f.init != "" {
 		return fmt.Errorf("-resume and -init exclude each other (resume continues a run; init starts a new one from weights)")

@@ -28,3 +28,19 @@ func Parse(s string) (Kind, error) {
 	}
 	return "", fmt.Errorf("unknown device %q (want cpu or cuda)", s)
 }
+
+// Precision checks a -precision value for a device: "f32" (or empty) runs
+// everywhere, "bf16" (bfloat16 inputs to the matrix products, float32
+// accumulation) on CUDA only. It returns whether bf16 was asked for.
+func Precision(kind Kind, s string) (bf16 bool, err error) {
+	switch s {
+	case "", "f32":
+		return false, nil
+	case "bf16":
+		if kind != CUDA {
+			return false, fmt.Errorf("-precision bf16 needs -device cuda (the CPU runs in float32)")
+		}
+		return true, nil
+	}
+	return false, fmt.Errorf("-precision: unknown precision %q (f32 or bf16)", s)
+}
