@@ -16,6 +16,9 @@
 //
 // where c is the normalisation factor (Factor), m the method's logit
 // multiplier (YaRN's mscale², else 1), and q̃, k̃ the rotated query and key.
+// ALiBi's bias is −ALiBiSlope·|i−j| inside the bracket; its default slope
+// is Press et al.'s m = 2^-8 on the scaled logits (PressALiBiSlope), so
+// that a_ij = c(n)·(q̃_i·k̃_j/sqrt(d) − m·|i−j|).
 // See docs/methods.md for each method's formula and where this package
 // differs from the authors' released code.
 package attn

@@ -89,11 +89,13 @@ const (
 	DefaultRopeBase        = 10000.0
 	DefaultSoftmaxPlusBase = 512.0
 	DefaultWindow          = 64
-	DefaultALiBiSlope      = 1.0 / 256
-	DefaultYaRNBetaFast    = 32.0
-	DefaultYaRNBetaSlow    = 1.0
-	StreamingLLMSinks      = 4
-	LMInfiniteSinks        = 5
+	// DefaultALiBiSlope is Press et al.'s slope m of a single head, 2^-8,
+	// on the scaled logits q·k/sqrt(d) (see PressALiBiSlope).
+	DefaultALiBiSlope   = 1.0 / 256
+	DefaultYaRNBetaFast = 32.0
+	DefaultYaRNBetaSlow = 1.0
+	StreamingLLMSinks   = 4
+	LMInfiniteSinks     = 5
 )
 
 // Policy is the complete description of one attention configuration. The zero
@@ -111,7 +113,13 @@ type Policy struct {
 	Window       int     // windowed attention keeps |i-j| <= Window; default 64
 	ReRoPEWindow int     // ReRoPE's w; default n0
 	Sinks        int     // StreamingLLM / LM-Infinite sink tokens; default 4 / 5
-	ALiBiSlope   float64 // default 2^-8
+	// ALiBiSlope is the slope of ALiBi's bias inside the kernels' bracket
+	// (m·q̃·k̃ + bias)/sqrt(d), i.e. on the unscaled q·k. Press et al.'s
+	// slope m on the scaled logits q·k/sqrt(d) is PressALiBiSlope(m, d) =
+	// m·sqrt(d) here; the default is that of m = 2^-8. A slope m written
+	// here unconverted is the authors' released placement (bias before the
+	// /sqrt(d), sqrt(d) times weaker).
+	ALiBiSlope   float64
 	YaRNBetaFast float64 // default 32
 	YaRNBetaSlow float64 // default 1
 	// TargetLen fixes the context-extension factor of PI, NTK and YaRN at
@@ -119,6 +127,11 @@ type Policy struct {
 	// scale at every evaluation length). 0: s = L/n0 for each sequence
 	// length L (the training-free use).
 	TargetLen int
+	// VisibleKeys makes the normalisation count, for the masking methods
+	// (StreamingLLM, LM-Infinite, windowed attention), the keys an interior
+	// query row keeps (VisibleKeyCount) instead of all n valid keys. It
+	// changes nothing for the other methods.
+	VisibleKeys bool
 }
 
 // WithDefaults returns p with every unset optional parameter replaced by its
@@ -144,8 +157,8 @@ func (p Policy) WithDefaults() Policy {
 			p.Sinks = LMInfiniteSinks
 		}
 	}
-	if p.ALiBiSlope == 0 {
-		p.ALiBiSlope = DefaultALiBiSlope
+	if p.ALiBiSlope == 0 && p.KeySize > 0 {
+		p.ALiBiSlope = PressALiBiSlope(DefaultALiBiSlope, p.KeySize)
 	}
 	if p.YaRNBetaFast == 0 {
 		p.YaRNBetaFast = DefaultYaRNBetaFast
@@ -196,8 +209,12 @@ func (p Policy) Validate() error {
 var ErrEmptyRow = errors.New("attention row has no unmasked key")
 
 // Factor returns the normalisation factor c(n) that multiplies the logits of
-// a row attending over n valid keys.
+// a row attending over n valid keys (with VisibleKeys, over the keys an
+// interior row of a masking method keeps).
 func (p Policy) Factor(n int) float64 {
+	if p.VisibleKeys {
+		n = p.VisibleKeyCount(n)
+	}
 	switch p.Norm {
 	case SoftmaxPlus:
 		if n < 1 {
@@ -221,6 +238,36 @@ func InfoScaleFactor(n, n0, d int) float64 {
 	den := -math.Expm1(-2 / float64(d) * math.Log(float64(n0)))
 	return math.Sqrt(num / den)
 }
+
+// VisibleKeyCount returns the number of keys an interior query row keeps
+// in a sequence of n valid keys: min(n, 2r+1+S) for a masking method of
+// radius r (n0−1 for StreamingLLM and LM-Infinite, the window W for
+// windowed attention) and S sink columns (none for windowed attention); n
+// for the methods that keep every pair. Rows within r of an end keep fewer
+// keys (as few as r+1 plus the sinks) and sink rows keep all n: the count is
+// the one most rows of a long sequence see.
+func (p Policy) VisibleKeyCount(n int) int {
+	if !p.hasMask() {
+		return n
+	}
+	v := 2*p.maskRadius() + 1
+	if p.Method != Window {
+		v += p.Sinks
+	}
+	return min(n, v)
+}
+
+// PressALiBiSlope converts Press et al.'s ALiBi slope m, which multiplies
+// the distance on the scaled logits q·k/sqrt(d), to Policy.ALiBiSlope, the
+// slope inside the kernels' bracket (q·k + bias)/sqrt(d): m·sqrt(d). With it
+// the logit of a pair is c(n)·(q·k/sqrt(d) − m·|i−j|): the bias sits on the
+// scaled logits as in Press et al., and the normalisation factor c(n)
+// multiplies the whole logit, bias included, as it multiplies every logit.
+func PressALiBiSlope(m float64, d int) float64 { return m * math.Sqrt(float64(d)) }
+
+// ScaledALiBiSlope returns the slope m of ALiBi's bias on the scaled logits
+// q·k/sqrt(d) (Press et al.'s m): ALiBiSlope/sqrt(d).
+func (p Policy) ScaledALiBiSlope() float64 { return p.ALiBiSlope / math.Sqrt(float64(p.KeySize)) }
 
 // Rotates reports whether the method rotates q and k (every method but ALiBi).
 func (p Policy) Rotates() bool { return p.Method != ALiBi }

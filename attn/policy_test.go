@@ -205,11 +205,13 @@ func TestMaskMembershipAtEdges(t *testing.T) {
 }
 
 func TestALiBiBias(t *testing.T) {
+	// The default slope is Press et al.'s 2^-8 on the scaled logits, i.e.
+	// 2^-8·sqrt(4) = 2/256 inside the kernels' bracket (q·k + bias)/sqrt(d).
 	p := Policy{Method: ALiBi, TrainLen: 8, KeySize: 4}.WithDefaults()
 	for _, c := range []struct {
 		i, j int
 		want float64
-	}{{5, 5, 0}, {5, 4, -1.0 / 256}, {4, 5, -1.0 / 256}, {300, 44, -1}} {
+	}{{5, 5, 0}, {5, 4, -2.0 / 256}, {4, 5, -2.0 / 256}, {300, 44, -2}} {
 		if got := p.Bias(c.i, c.j); got != c.want {
 			t.Errorf("Bias(%d, %d) = %v, want %v", c.i, c.j, got, c.want)
 		}
@@ -289,5 +291,59 @@ func TestValidate(t *testing.T) {
 	}
 	if _, err := ParseMethod("xpos"); err == nil {
 		t.Error("unknown method accepted")
+	}
+}
+
+// TestPIForms checks the two forms of position interpolation against
+// hand-computed frequencies (d = 4, base 10000: θ = 1, 0.01).
+func TestPIForms(t *testing.T) {
+	free := Policy{Method: PI, TrainLen: 64, KeySize: 4}.WithDefaults()
+	for _, c := range []struct {
+		L    int
+		want []float64
+	}{{64, []float64{1, 0.01}}, {128, []float64{0.5, 0.005}}, {4096, []float64{1.0 / 64, 0.01 / 64}}} {
+		got := free.Frequencies(c.L)
+		for i := range c.want {
+			if math.Abs(got[i]-c.want[i]) > 1e-15 {
+				t.Errorf("training-free PI at L=%d: θ = %v, want %v", c.L, got, c.want)
+			}
+		}
+	}
+	// Fine-tuned at L' = 256 = 4·n0 with scale 4: the checkpoint's training
+	// length is L' and the scale target/train = 1024/256 = 4 holds at every
+	// evaluation length.
+	ft := Policy{Method: PI, TrainLen: 256, TargetLen: 1024, KeySize: 4}.WithDefaults()
+	for _, L := range []int{128, 256, 512, 4096} {
+		got := ft.Frequencies(L)
+		if math.Abs(got[0]-0.25) > 1e-15 || math.Abs(got[1]-0.0025) > 1e-15 {
+			t.Errorf("fine-tuned PI at L=%d: θ = %v, want [0.25 0.0025]", L, got)
+		}
+	}
+}
+
+func TestVisibleKeys(t *testing.T) {
+	for _, c := range []struct {
+		m    Method
+		n    int
+		want int
+	}{
+		{Window, 4096, 129},       // 2·64+1
+		{StreamingLLM, 4096, 131}, // 2·63+1 + 4 sinks
+		{LMInfinite, 4096, 132},   // 2·63+1 + 5 sinks
+		{Window, 100, 100},
+		{RoPE, 4096, 4096},
+		{ReRoPE, 4096, 4096},
+	} {
+		p := Policy{Norm: InfoScale, Method: c.m, TrainLen: 64, KeySize: 64, VisibleKeys: true}.WithDefaults()
+		if got := p.VisibleKeyCount(c.n); got != c.want {
+			t.Errorf("%v: %d visible of %d, want %d", c.m, got, c.n, c.want)
+		}
+		if got, want := p.Factor(c.n), InfoScaleFactor(c.want, 64, 64); got != want {
+			t.Errorf("%v: factor %v, want %v", c.m, got, want)
+		}
+	}
+	plus := Policy{Norm: SoftmaxPlus, Base: 64, Method: Window, TrainLen: 64, KeySize: 64, VisibleKeys: true}.WithDefaults()
+	if got, want := plus.Factor(4096), math.Log(129)/math.Log(64); math.Abs(got-want) > 1e-15 {
+		t.Errorf("softmax_plus base n0, visible keys: %v, want %v", got, want)
 	}
 }

@@ -29,7 +29,7 @@ func Register(fs *flag.FlagSet, what string) *Flags {
 	fs.IntVar(&f.window, "window", 0, "windowed attention: keep |i-j| <= `w` (default 64)")
 	fs.IntVar(&f.rerope, "rerope-window", 0, "ReRoPE window `w`: farther pairs use the distance clamped to w-1 (default n0)")
 	fs.IntVar(&f.sinks, "sinks", 0, "sink tokens of StreamingLLM (default 4) and LM-Infinite (default 5)")
-	fs.Float64Var(&f.slope, "alibi-slope", 0, "ALiBi slope m: bias -m·|i-j| (default 2^-8, one head)")
+	fs.Float64Var(&f.slope, "alibi-slope", 0, "ALiBi slope m of Press et al.: bias -m·|i-j| on the scaled logits q·k/sqrt(d) (default 2^-8, one head; stored in config.json as m·sqrt(d), the slope on the unscaled q·k)")
 	fs.Float64Var(&f.fast, "yarn-beta-fast", 0, "YaRN beta_fast (default 32)")
 	fs.Float64Var(&f.slow, "yarn-beta-slow", 0, "YaRN beta_slow (default 1)")
 	fs.IntVar(&f.targetLength, "target-length", 0, "PI/NTK/YaRN: fix the extension factor at target/n0 (fine-tuned models; default for training these methods and PoSE: 64·n0); 0 at evaluation: factor L/n0 per length")
@@ -86,6 +86,8 @@ func (f *Flags) Apply(cfg *layers.Config) error {
 		val  float64
 		dst  *float64
 	}{{"softmax-plus-base", f.base, &cfg.SoftmaxPlusBase}, {"alibi-slope", f.slope, &cfg.ALiBiSlope}, {"yarn-beta-fast", f.fast, &cfg.YaRNBetaFast}, {"yarn-beta-slow", f.slow, &cfg.YaRNBetaSlow}} {
+		// config.json's alibi_slope is the slope inside the kernels'
+		// bracket (q·k + bias)/sqrt(d); the flag is Press et al.'s m.
 		if !set[v.name] {
 			continue
 		}
@@ -93,6 +95,9 @@ func (f *Flags) Apply(cfg *layers.Config) error {
 			return fmt.Errorf("-%s %v must be positive", v.name, v.val)
 		}
 		*v.dst = v.val
+		if v.name == "alibi-slope" {
+			*v.dst = attn.PressALiBiSlope(v.val, cfg.KeySize)
+		}
 	}
 	return nil
 }

@@ -19,9 +19,10 @@ func TestApply(t *testing.T) {
 		{[]string{"-method", "rerope", "-rerope-window", "32"}, func(c layers.Config) bool { return c.Method == "rerope" && c.ReRoPEWindow == 32 }, ""},
 		{[]string{"-cosscale", "0"}, func(c layers.Config) bool { return c.CosScale == 0 }, ""},
 		{[]string{"-cosscale", "16", "-norm", "infoscale"}, func(c layers.Config) bool { return c.CosScale == 16 && c.Normalization == "infoscale" }, ""},
+		// The default key size is 64: Press's m = 0.5 is 0.5·sqrt(64) = 4 in config.json.
 		{[]string{"-alibi-slope", "0.5", "-window", "8", "-sinks", "2", "-yarn-beta-fast", "16", "-yarn-beta-slow", "2", "-softmax-plus-base", "64", "-target-length", "1024"},
 			func(c layers.Config) bool {
-				return c.ALiBiSlope == 0.5 && c.Window == 8 && c.Sinks == 2 && c.YaRNBetaFast == 16 && c.YaRNBetaSlow == 2 && c.SoftmaxPlusBase == 64 && c.TargetLength == 1024
+				return c.ALiBiSlope == 0.5*8 && c.Window == 8 && c.Sinks == 2 && c.YaRNBetaFast == 16 && c.YaRNBetaSlow == 2 && c.SoftmaxPlusBase == 64 && c.TargetLength == 1024
 			}, ""},
 		{[]string{"-cosscale", "-1"}, nil, "-cosscale"},
 		{[]string{"-method", "xpos"}, nil, "unknown method"},
