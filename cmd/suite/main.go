@@ -1,8 +1,10 @@
 // Command suite runs the paper's baseline comparison: starting from models
 // trained at n0 with RoPE and softmax (with and without CosScale), it
-// fine-tunes the methods that need it (PI, PoSE, ALiBi: 1000 steps each by
-// default), applies the training-free ones, and evaluates every method ×
-// normalisation at 2x..64x n0 into one table.
+// fine-tunes the methods that need it (PI at an extended length, PoSE,
+// ALiBi: 1000 steps each by default), applies the training-free ones (PI
+// with scale L/n0 among them), and evaluates every method × normalisation
+// at 2x..64x n0 into one table, with the scores of every test document
+// kept for paired statistics.
 //
 //	go run ./cmd/suite -base runs/base/best -out runs/suite
 //
@@ -25,6 +27,7 @@ import (
 
 	"gorgonia.org/tensor"
 
+	"github.com/infoscale/gaualpha/attn"
 	"github.com/infoscale/gaualpha/corpus"
 	"github.com/infoscale/gaualpha/internal/cli"
 	"github.com/infoscale/gaualpha/internal/device"
@@ -36,13 +39,31 @@ import (
 
 func main() { cli.Main("suite", run) }
 
-// fineTuned lists the methods the paper fine-tunes (spec section 3).
-var fineTuned = map[string]bool{"pi": true, "pose": true, "alibi": true}
+// fineTuned lists the fine-tuned methods (spec section 3): pi-ft is PI
+// fine-tuned at an extended length (-pi-length) with scale length/n0; pi
+// is PI applied without training (scale L/n0 at each length).
+var fineTuned = map[string]bool{"pi-ft": true, "pose": true, "alibi": true}
+
+// methodOf returns the attention method of a suite method name.
+func methodOf(m string) string { return strings.TrimSuffix(m, "-ft") }
+
+// The suite's normalisation variants beyond the three attn.Norm names.
+const (
+	// normPlusN0 is softmax_plus with base n0 (the evaluated model's
+	// training length): factor ln(n)/ln(n0), 1 at n0.
+	normPlusN0 = "softmax_plus_n0"
+	// normInfoVisible is InfoScale with n the keys an interior row of a
+	// masking method keeps (attn.Policy.VisibleKeys); only for those methods.
+	normInfoVisible = "infoscale_visible"
+)
+
+// defaultNorms are the normalisations the suite compares by default.
+const defaultNorms = "softmax,softmax_plus,softmax_plus_n0,infoscale,infoscale_visible"
 
 type options struct {
 	bases, corpus, out, methods, norms, lengths, protocol, testset string
 	device, precision                                              string // cpu or cuda (parsed); f32 or bf16
-	steps, batch, docs, offsets                                    int
+	steps, batch, docs, offsets, piLen, positions                  int
 	lr                                                             float64
 	seed                                                           uint64
 	quiet                                                          bool
@@ -55,8 +76,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.bases, "base", "", "comma-separated base checkpoint `dirs` (trained at n0 with RoPE; e.g. one with CosScale 0 and one with CosScale s); required")
 	fs.StringVar(&o.corpus, "corpus", "embedded", "corpus for fine-tuning and the test documents")
 	fs.StringVar(&o.out, "out", "runs/suite", "output `dir`: fine-tuned checkpoints, suite.md, suite.json, suite.csv")
-	fs.StringVar(&o.methods, "methods", "rope,pi,ntk,yarn,pose,alibi,streamingllm,lminfinite,rerope,window", "methods to compare")
-	fs.StringVar(&o.norms, "norm", "softmax,softmax_plus,infoscale", "normalisations to compare")
+	fs.StringVar(&o.methods, "methods", "rope,pi,pi-ft,ntk,yarn,pose,alibi,streamingllm,lminfinite,rerope,window", "methods to compare (pi: training-free, scale L/n0; pi-ft: fine-tuned at -pi-length)")
+	fs.StringVar(&o.norms, "norm", defaultNorms, "normalisations to compare: softmax, softmax_plus (base 512 or the model's), softmax_plus_n0 (base n0), infoscale, infoscale_visible (n = keys a row of a masking method keeps; masking methods only)")
+	fs.IntVar(&o.piLen, "pi-length", 0, "pi-ft: fine-tuning length L' (default 4·n0), scale L'/n0; the batch is scaled by n0/L' so a step sees as many tokens as the other fine-tunes")
+	fs.IntVar(&o.positions, "positions", 0, "paper protocol: positions per document (0: all L)")
 	fs.StringVar(&o.lengths, "lengths", "", "evaluation lengths (default 2x..64x n0)")
 	fs.StringVar(&o.protocol, "protocol", "fast", "evaluation protocol: fast or paper (see cmd/eval -h)")
 	fs.IntVar(&o.docs, "docs", 10, "test documents")
@@ -81,6 +104,21 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	if o.bases == "" {
 		return fmt.Errorf("-base is required: a checkpoint trained at n0 with RoPE (make suite trains one)")
+	}
+	for _, m := range strings.Split(o.methods, ",") {
+		if _, err := attn.ParseMethod(methodOf(strings.TrimSpace(m))); err != nil || strings.TrimSpace(m) == "rope-ft" {
+			return fmt.Errorf("-methods: unknown method %q (want %s, or pi-ft)", m, strings.Join(attn.MethodNames(), ", "))
+		}
+	}
+	for _, n := range strings.Split(o.norms, ",") {
+		if n = strings.TrimSpace(n); n != normPlusN0 && n != normInfoVisible {
+			if _, err := attn.ParseNorm(n); err != nil {
+				return fmt.Errorf("-norm: %w", err)
+			}
+		}
+	}
+	if o.piLen < 0 || o.positions < 0 {
+		return fmt.Errorf("-pi-length and -positions must be >= 0")
 	}
 	proto, err := eval.ParseProtocol(o.protocol)
 	if err != nil {
@@ -145,6 +183,9 @@ type row struct {
 	Norm     string        `json:"norm"`
 	FineTune bool          `json:"fine_tuned"`
 	Results  []eval.Result `json:"results"`
+	// DocTallies are the scores per test document: DocTallies[l][d] is
+	// document d at length Results[l].Length (the Result is their sum).
+	DocTallies [][]eval.Tally `json:"doc_tallies"`
 }
 
 // suiteFor fine-tunes and evaluates every method from one base model.
@@ -174,28 +215,45 @@ func suiteFor(ctx context.Context, base string, docs []corpus.Document, proto ev
 		m = strings.TrimSpace(m)
 		model := ck
 		if fineTuned[m] {
-			dir := filepath.Join(o.out, tag, "ft-"+m)
+			dir := filepath.Join(o.out, tag, "ft-"+methodOf(m))
 			if model, err = fineTune(ctx, ck, m, docs, dir, o, progress); err != nil {
 				return nil, nil, fmt.Errorf("fine-tuning %s: %w", m, err)
 			}
 		}
 		cfg := model.Config
-		cfg.Method = m
-		variants, err := eval.Variants(cfg, norms)
+		cfg.Method = methodOf(m)
+		if !fineTuned[m] {
+			cfg.TargetLength = 0 // training-free: scale L/n0 at each length
+		}
+		variants, names, err := suiteVariants(cfg, norms)
 		if err != nil {
 			return nil, nil, err
 		}
-		rep, err := eval.Evaluate(ctx, cfg, model.Params, model.Vocab, testDocs, variants,
-			eval.Options{Lengths: lengths, Protocol: proto, Offsets: o.offsets, Progress: progress, Device: o.device, Precision: o.precision})
-		if err != nil {
-			return nil, nil, fmt.Errorf("evaluating %s: %w", m, err)
+		// One evaluation per test document keeps the per-document scores
+		// that the paired statistics resample; a row's result is their sum.
+		perDoc := make([]*eval.Report, len(testDocs))
+		for d, doc := range testDocs {
+			if perDoc[d], err = eval.Evaluate(ctx, cfg, model.Params, model.Vocab, [][]int{doc}, variants,
+				eval.Options{Lengths: lengths, Protocol: proto, Positions: o.positions, Offsets: o.offsets, Device: o.device, Precision: o.precision}); err != nil {
+				return nil, nil, fmt.Errorf("evaluating %s: %w", m, err)
+			}
 		}
+		rep := sumReports(perDoc)
 		reps = append(reps, rep)
 		for i, va := range variants {
-			r := row{Base: base, CosScale: cfg.CosScale, Method: m, Norm: va.Policy.Norm.String(), FineTune: fineTuned[m]}
+			r := row{Base: base, CosScale: cfg.CosScale, Method: cfg.Method, Norm: names[i], FineTune: fineTuned[m]}
 			for _, L := range lengths {
-				res, _ := rep.Get(variants[i].Name, L)
+				res, _ := rep.Get(va.Name, L)
 				r.Results = append(r.Results, res)
+				var dt []eval.Tally
+				for _, pd := range perDoc {
+					one, _ := pd.Get(va.Name, L)
+					dt = append(dt, one.Tally)
+				}
+				r.DocTallies = append(r.DocTallies, dt)
+				if progress != nil {
+					fmt.Fprintf(progress, "%s %-22s %-18s L=%-6d acc %.4f  loss %.4f  (%d tokens)\n", tag, m, names[i], L, res.Accuracy, res.Loss, res.Tally.Count)
+				}
 			}
 			rows = append(rows, r)
 		}
@@ -203,22 +261,98 @@ func suiteFor(ctx context.Context, base string, docs []corpus.Document, proto ev
 	return rows, reps, nil
 }
 
+// suiteVariants returns the evaluation variants of cfg for the suite's
+// normalisation names (see defaultNorms) and the name of each;
+// infoscale_visible is skipped for methods that keep every pair.
+func suiteVariants(cfg layers.Config, norms []string) ([]eval.Variant, []string, error) {
+	var vs []eval.Variant
+	var names []string
+	for _, n := range norms {
+		n = strings.TrimSpace(n)
+		base := n
+		switch n {
+		case normPlusN0:
+			base = "softmax_plus"
+		case normInfoVisible:
+			base = "infoscale"
+		}
+		v, err := eval.Variants(cfg, []string{base})
+		if err != nil {
+			return nil, nil, err
+		}
+		va := v[0]
+		switch n {
+		case normPlusN0:
+			va.Policy.Base = float64(cfg.TrainLength)
+		case normInfoVisible:
+			if !va.Policy.Masked() {
+				continue
+			}
+			va.Policy.VisibleKeys = true
+		}
+		if err := va.Policy.Validate(); err != nil {
+			return nil, nil, fmt.Errorf("normalisation %s: %w", n, err)
+		}
+		va.Name = strings.TrimSuffix(va.Name, base) + n
+		vs = append(vs, va)
+		names = append(names, n)
+	}
+	return vs, names, nil
+}
+
+// sumReports adds the per-document reports of one evaluation into one.
+func sumReports(perDoc []*eval.Report) *eval.Report {
+	rep := *perDoc[0]
+	rep.Documents = len(perDoc)
+	rep.Results = append([]eval.Result(nil), perDoc[0].Results...)
+	for i := range rep.Results {
+		for _, pd := range perDoc[1:] {
+			rep.Results[i].Tally.Merge(pd.Results[i].Tally)
+			rep.Results[i].Seconds += pd.Results[i].Seconds
+		}
+		t := rep.Results[i].Tally
+		rep.Results[i].Accuracy, rep.Results[i].Loss, rep.Results[i].PPL = t.Accuracy(), t.Loss(), t.Perplexity()
+	}
+	for _, pd := range perDoc[1:] {
+		rep.Seconds += pd.Seconds
+	}
+	return &rep
+}
+
 // fineTune trains method m from the base checkpoint (reusing a finished
 // fine-tune in dir).
 func fineTune(ctx context.Context, base *train.Checkpoint, m string, docs []corpus.Document, dir string, o options, progress io.Writer) (*train.Checkpoint, error) {
+	cfg := base.Config
+	cfg.Method = methodOf(m)
+	batch := o.batch
+	switch m {
+	case "pi-ft":
+		// PI as Chen et al. fine-tune it: at an extended length L' with
+		// scale L'/n0. The checkpoint's training length is L' and its
+		// target length L'·L'/n0, so that the scale target/train = L'/n0
+		// holds at every evaluation length; InfoScale's and softmax_plus_n0's
+		// reference is then L', the length the model was fine-tuned at.
+		n0 := cfg.TrainLength
+		L := o.piLen
+		if L == 0 {
+			L = 4 * n0
+		}
+		if L <= n0 {
+			return nil, fmt.Errorf("-pi-length %d must exceed n0 = %d", L, n0)
+		}
+		cfg.TrainLength, cfg.TargetLength = L, L*L/n0
+		batch = max(1, o.batch*n0/L)
+	case "pose":
+		cfg.TargetLength = 64 * cfg.TrainLength
+	}
 	if ck, err := train.Load(filepath.Join(dir, "best")); err == nil && ck.State != nil &&
-		ck.State.Options.Steps == o.steps && ck.Config.Method == m {
+		ck.State.Options.Steps == o.steps && ck.Config.Method == cfg.Method && ck.Config.TrainLength == cfg.TrainLength {
 		if last, err := train.Load(filepath.Join(dir, "last")); err == nil && last.State != nil && last.State.Step == o.steps {
 			if progress != nil {
 				fmt.Fprintf(progress, "reusing the fine-tuned %s in %s\n", m, dir)
 			}
 			return ck, nil
 		}
-	}
-	cfg := base.Config
-	cfg.Method = m
-	if m == "pi" || m == "pose" {
-		cfg.TargetLength = 64 * cfg.TrainLength
 	}
 	trDocs, vaDocs := corpus.Split(docs, 0.8)
 	trs, err := train.Sequences(trDocs, base.Vocab, cfg.TrainLength)
@@ -230,7 +364,7 @@ func fineTune(ctx context.Context, base *train.Checkpoint, m string, docs []corp
 		return nil, err
 	}
 	opts := train.DefaultOptions()
-	opts.Steps, opts.Batch, opts.LR, opts.Seed = o.steps, o.batch, o.lr, o.seed
+	opts.Steps, opts.Batch, opts.LR, opts.Seed = o.steps, batch, o.lr, o.seed
 	opts.EvalEvery = max(1, o.steps/4)
 	if m == "pose" {
 		opts.PoSE, opts.PoSETarget = true, cfg.TargetLength
@@ -248,7 +382,7 @@ func fineTune(ctx context.Context, base *train.Checkpoint, m string, docs []corp
 		return nil, err
 	}
 	if progress != nil {
-		fmt.Fprintf(progress, "fine-tuning %s for %d steps into %s\n", m, o.steps, dir)
+		fmt.Fprintf(progress, "fine-tuning %s for %d steps of %d×%d tokens into %s\n", m, o.steps, batch, cfg.TrainLength, dir)
 	}
 	if err := tr.Run(ctx); err != nil {
 		return nil, err

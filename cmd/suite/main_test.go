@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/infoscale/gaualpha/internal/testfiles"
 	"github.com/infoscale/gaualpha/layers"
+	"github.com/infoscale/gaualpha/train"
 )
 
 func fixture(t *testing.T) (dir, corpus, base string) {
@@ -24,14 +26,14 @@ func fixture(t *testing.T) (dir, corpus, base string) {
 func TestSuite(t *testing.T) {
 	dir, corpus, base := fixture(t)
 	out := filepath.Join(dir, "suite")
-	args := []string{"-base", base, "-corpus", corpus, "-out", out, "-methods", "rope,pi,alibi,window",
-		"-norm", "softmax,infoscale", "-lengths", "32,64", "-docs", "2", "-finetune-steps", "2", "-batch", "4", "-quiet"}
+	args := []string{"-base", base, "-corpus", corpus, "-out", out, "-methods", "rope,pi,pi-ft,alibi,window",
+		"-norm", "softmax,infoscale,infoscale_visible", "-lengths", "32,64", "-docs", "2", "-finetune-steps", "2", "-batch", "4", "-quiet"}
 	var stdout, stderr bytes.Buffer
 	if err := run(args, &stdout, &stderr); err != nil {
 		t.Fatalf("%v\n%s", err, stderr.String())
 	}
 	md := stdout.String()
-	for _, want := range []string{"| pi (ft) | infoscale | 0 |", "| window | softmax | 0 |", "| alibi (ft) | softmax | 0 |", "32 (2x)", "Loss"} {
+	for _, want := range []string{"| pi (ft) | infoscale | 0 |", "| pi | softmax | 0 |", "| window | softmax | 0 |", "| window | infoscale_visible | 0 |", "| alibi (ft) | softmax | 0 |", "32 (2x)", "Loss"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("table lacks %q:\n%s", want, md)
 		}
@@ -45,12 +47,34 @@ func TestSuite(t *testing.T) {
 		}
 	}
 	ft, err := layers.LoadConfig(filepath.Join(out, "cos0", "ft-pi", "best", "config.json"))
-	if err != nil || ft.Method != "pi" || ft.TargetLength != 64*16 {
+	// PI fine-tuned at L' = 4·n0 = 64 with scale 4 = target/train = 256/64.
+	if err != nil || ft.Method != "pi" || ft.TrainLength != 64 || ft.TargetLength != 256 {
 		t.Errorf("fine-tuned PI config %+v, %v", ft, err)
 	}
+	st, err := readTrainerState(filepath.Join(out, "cos0", "ft-pi", "last"))
+	if err != nil || st.Options.Batch != 1 {
+		t.Errorf("PI fine-tune batch %+v, %v; want 4·16/64 = 1", st, err)
+	}
 	csv, _ := os.ReadFile(filepath.Join(out, "suite.csv"))
-	if n := strings.Count(string(csv), "\n"); n != 1+4*2*2 {
-		t.Errorf("csv has %d lines, want header + 4 methods × 2 norms × 2 lengths", n)
+	if n := strings.Count(string(csv), "\n"); n != 1+(5*2+1)*2 {
+		t.Errorf("csv has %d lines, want header + (5 methods × 2 norms + window's infoscale_visible) × 2 lengths", n)
+	}
+	var s summary
+	js, _ := os.ReadFile(filepath.Join(out, "suite.json"))
+	if err := json.Unmarshal(js, &s); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range s.Rows {
+		for l, res := range r.Results {
+			if len(r.DocTallies[l]) != 2 {
+				t.Fatalf("%s: %d document tallies, want 2", r.label(), len(r.DocTallies[l]))
+			}
+			sum := r.DocTallies[l][0]
+			sum.Merge(r.DocTallies[l][1])
+			if sum != res.Tally || res.Accuracy != sum.Accuracy() {
+				t.Errorf("%s L=%d: documents sum to %+v, result %+v", r.label(), res.Length, sum, res.Tally)
+			}
+		}
 	}
 	// A second run reuses the finished fine-tunes.
 	stderr.Reset()
@@ -73,6 +97,8 @@ func TestSuiteBadInput(t *testing.T) {
 		{[]string{"-base", base, "-corpus", corpus, "-protocol", "x"}, "unknown protocol"},
 		{[]string{"-base", base, "-corpus", corpus, "-methods", "xpos", "-lengths", "32"}, "unknown method"},
 		{[]string{"-base", base, "-corpus", corpus, "-device", "tpu"}, "unknown device"},
+		{[]string{"-base", base, "-corpus", corpus, "-methods", "rope-ft"}, "unknown method"},
+		{[]string{"-base", base, "-corpus", corpus, "-norm", "softmax_plus_17"}, "unknown normalisation"},
 		{[]string{"-base", base, "-corpus", corpus, "-precision", "bf16"}, "-precision bf16 needs -device cuda"},
 		{[]string{"-base", base, "-corpus", corpus, "-precision", "fp8"}, "unknown precision"},
 	} {
@@ -81,4 +107,13 @@ func TestSuiteBadInput(t *testing.T) {
 			t.Errorf("%v: %v, want %q", c.args, err, c.want)
 		}
 	}
+}
+
+func readTrainerState(dir string) (*train.State, error) {
+	b, err := os.ReadFile(filepath.Join(dir, train.StateFile))
+	if err != nil {
+		return nil, err
+	}
+	var st train.State
+	return &st, json.Unmarshal(b, &st)
 }
