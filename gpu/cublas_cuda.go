@@ -4,10 +4,10 @@ package gpu
 
 // cuBLAS, loaded at run time: its symbols are versioned per major release, so
 // linking libcublas.so.11 (CUDA 11.8's) would not start where only cuBLAS 12
-// or 13 exists. GAUALPHA_CUBLAS may name the library file; otherwise
-// libcublas.so.13, .12 and .11 are tried in turn through the dynamic
-// loader's search path (LD_LIBRARY_PATH: a pip wheel keeps them in
-// .../site-packages/nvidia/cublas/lib).
+// or 13 exists. The libraries tried, in order, are cublasCandidates's
+// (cublas_search.go): GAUALPHA_CUBLAS, then libcublas.so.13, .12 and .11
+// (those the driver runs), each through the dynamic loader's search path
+// and then in the CUDA toolkits' and the Python wheels' folders.
 
 /*
 #cgo LDFLAGS: -ldl
@@ -28,6 +28,7 @@ typedef int (*t_bSgemm)(void*, int, int, int, int, int, const float*, const floa
 typedef int (*t_bGemmEx)(void*, int, int, int, int, int, const void*, const void*, int, int, const void*, int, int,
                          const void*, void*, int, int, int, int);
 typedef CUresult (*t_bCtxSetCurrent)(CUcontext);
+typedef int (*t_bGetProperty)(int, int*);
 
 static struct {
 	void* lib;
@@ -37,37 +38,26 @@ static struct {
 	t_bSgemm Sgemm;
 	t_bGemmEx GemmEx;
 	t_bCtxSetCurrent CtxSetCurrent;
+	t_bGetProperty GetProperty;
 } gau_blas;
 
-// gau_blas_load opens the first cuBLAS found (path, when not empty, first).
-static int gau_blas_load(const char* path, char* err, int n) {
+// gau_blas_open opens the cuBLAS at path (a file or a soname) unless one is
+// open already. 0 on success; otherwise a message in err.
+static int gau_blas_open(const char* path, char* err, int n) {
 	if (gau_blas.lib) return 0;
-	const char* names[4] = {path, "libcublas.so.13", "libcublas.so.12", "libcublas.so.11"};
-	void* h = NULL;
-	int i;
-	err[0] = 0;
-	for (i = 0; i < 4 && !h; i++) {
-		if (!names[i] || !names[i][0]) continue;
-		h = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
-		if (!h) {
-			size_t l = strlen(err);
-			snprintf(err + l, n - l, "%s%s", l ? "; " : "", dlerror());
-		}
+	void* h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (!h) {
+		snprintf(err, n, "%s", dlerror());
+		return 1;
 	}
-	if (!h) return 1;
 	gau_blas.Create = (t_bCreate)dlsym(h, "cublasCreate_v2");
 	gau_blas.Destroy = (t_bDestroy)dlsym(h, "cublasDestroy_v2");
 	gau_blas.SetStream = (t_bSetStream)dlsym(h, "cublasSetStream_v2");
 	gau_blas.Sgemm = (t_bSgemm)dlsym(h, "cublasSgemm_v2");
 	gau_blas.GemmEx = (t_bGemmEx)dlsym(h, "cublasGemmEx");
-	gau_blas.CtxSetCurrent = (t_bCtxSetCurrent)dlsym(RTLD_DEFAULT, "cuCtxSetCurrent");
-	if (!gau_blas.CtxSetCurrent) {
-		void* cu = dlopen("libcuda.so.1", RTLD_NOW | RTLD_GLOBAL);
-		if (cu) gau_blas.CtxSetCurrent = (t_bCtxSetCurrent)dlsym(cu, "cuCtxSetCurrent");
-	}
-	if (!gau_blas.Create || !gau_blas.Destroy || !gau_blas.SetStream || !gau_blas.Sgemm || !gau_blas.GemmEx ||
-	    !gau_blas.CtxSetCurrent) {
-		snprintf(err, n, "cuBLAS lacks cublasCreate_v2, cublasDestroy_v2, cublasSetStream_v2, cublasSgemm_v2 or cublasGemmEx");
+	gau_blas.GetProperty = (t_bGetProperty)dlsym(h, "cublasGetProperty"); // optional: the version
+	if (!gau_blas.Create || !gau_blas.Destroy || !gau_blas.SetStream || !gau_blas.Sgemm || !gau_blas.GemmEx) {
+		snprintf(err, n, "%s lacks cublasCreate_v2, cublasDestroy_v2, cublasSetStream_v2, cublasSgemm_v2 or cublasGemmEx", path);
 		dlclose(h);
 		return 1;
 	}
@@ -75,8 +65,32 @@ static int gau_blas_load(const char* path, char* err, int n) {
 	return 0;
 }
 
+// gau_blas_ctx resolves cuCtxSetCurrent (the driver is loaded by then: a
+// device is open). 0 on success.
+static int gau_blas_ctx(void) {
+	if (gau_blas.CtxSetCurrent) return 0;
+	gau_blas.CtxSetCurrent = (t_bCtxSetCurrent)dlsym(RTLD_DEFAULT, "cuCtxSetCurrent");
+	if (!gau_blas.CtxSetCurrent) {
+		void* cu = dlopen("libcuda.so.1", RTLD_NOW | RTLD_GLOBAL);
+		if (cu) gau_blas.CtxSetCurrent = (t_bCtxSetCurrent)dlsym(cu, "cuCtxSetCurrent");
+	}
+	return gau_blas.CtxSetCurrent ? 0 : 1;
+}
+
+// gau_blas_where writes the file the open cuBLAS was loaded from and its
+// version (major, minor, patch; -1 each where cublasGetProperty is absent).
+static void gau_blas_where(char* path, int n, int* ver) {
+	Dl_info info;
+	path[0] = 0;
+	if (dladdr((void*)gau_blas.Create, &info) && info.dli_fname) snprintf(path, n, "%s", info.dli_fname);
+	for (int i = 0; i < 3; i++) {
+		ver[i] = -1;
+		if (gau_blas.GetProperty && gau_blas.GetProperty(i, &ver[i]) != 0) ver[i] = -1;
+	}
+}
+
 static int gau_blas_create(CUcontext ctx, CUstream s, void** h) {
-	if (gau_blas.CtxSetCurrent(ctx) != CUDA_SUCCESS) return -1;
+	if (gau_blas_ctx() != 0 || gau_blas.CtxSetCurrent(ctx) != CUDA_SUCCESS) return -1;
 	int r = gau_blas.Create(h);
 	if (r != 0) return r;
 	return gau_blas.SetStream(*h, s);
@@ -107,10 +121,52 @@ import "C"
 import (
 	"fmt"
 	"os"
+	"strings"
+	"sync"
 	"unsafe"
 )
 
 type cublas struct{ h unsafe.Pointer }
+
+// blasMu serialises loadBlas: the loaded library is one per process (the C
+// struct gau_blas).
+var blasMu sync.Mutex
+
+// loadBlas opens the first cuBLAS of cublasCandidates that a driver of
+// version driverVersion (cuDriverGetVersion; 0: unknown) runs, once per
+// process, and returns the file it came from and its version.
+func loadBlas(driverVersion int) (path, version string, err error) {
+	blasMu.Lock()
+	defer blasMu.Unlock()
+	var msg [1024]C.char
+	var errs []string
+	loaded := false
+	for _, c := range cublasCandidates("/", cudaMajor(driverVersion), os.Getenv) {
+		cs := C.CString(c)
+		r := C.gau_blas_open(cs, &msg[0], C.int(len(msg)))
+		C.free(unsafe.Pointer(cs))
+		if r == 0 {
+			loaded = true
+			break
+		}
+		errs = append(errs, C.GoString(&msg[0]))
+	}
+	if !loaded {
+		runs := ""
+		if m := cudaMajor(driverVersion); m > 0 {
+			runs = fmt.Sprintf("; the CUDA %d driver runs cuBLAS %d or older", m, m)
+		}
+		return "", "", fmt.Errorf("gpu: cannot load cuBLAS (set %s or LD_LIBRARY_PATH%s): %s", CuBLASEnv, runs, strings.Join(errs, "; "))
+	}
+	var where [4096]C.char
+	var ver [3]C.int
+	C.gau_blas_where(&where[0], C.int(len(where)), &ver[0])
+	version = "unknown"
+	if ver[0] >= 0 {
+		version = fmt.Sprintf("%d.%d.%d", int(ver[0]), int(ver[1]), int(ver[2]))
+	}
+	return C.GoString(&where[0]), version, nil
+}
 
 // blasHandle loads cuBLAS and creates a handle bound to the device's stream
 // on first use.
@@ -118,11 +174,12 @@ func (b *backend) blasHandle() (*cublas, error) {
 	if b.blas != nil {
 		return b.blas, nil
 	}
-	path := C.CString(os.Getenv("GAUALPHA_CUBLAS"))
-	defer C.free(unsafe.Pointer(path))
-	var msg [2048]C.char
-	if C.gau_blas_load(path, &msg[0], C.int(len(msg))) != 0 {
-		return nil, fmt.Errorf("gpu: cannot load cuBLAS (set LD_LIBRARY_PATH or GAUALPHA_CUBLAS): %s", C.GoString(&msg[0]))
+	in, err := b.info()
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := loadBlas(in.Driver); err != nil {
+		return nil, err
 	}
 	var h unsafe.Pointer
 	if r := C.gau_blas_create(b.ctx, b.stream, &h); r != 0 {

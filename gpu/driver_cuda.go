@@ -39,6 +39,7 @@ typedef CUresult (*t_ModuleUnload)(CUmodule);
 typedef CUresult (*t_ModuleGetFunction)(CUfunction*, CUmodule, const char*);
 typedef CUresult (*t_FuncSetAttribute)(CUfunction, CUfunction_attribute, int);
 typedef CUresult (*t_FuncGetAttribute)(int*, CUfunction_attribute, CUfunction);
+typedef CUresult (*t_OccupancyMaxActiveBlocksPerMultiprocessor)(int*, CUfunction, int, size_t);
 typedef CUresult (*t_MemAlloc)(CUdeviceptr*, size_t);
 typedef CUresult (*t_MemFree)(CUdeviceptr);
 typedef CUresult (*t_MemcpyHtoD)(CUdeviceptr, const void*, size_t);
@@ -76,6 +77,7 @@ static struct {
 	t_ModuleGetFunction ModuleGetFunction;
 	t_FuncSetAttribute FuncSetAttribute;
 	t_FuncGetAttribute FuncGetAttribute;
+	t_OccupancyMaxActiveBlocksPerMultiprocessor OccupancyMaxActiveBlocksPerMultiprocessor;
 	t_MemAlloc MemAlloc;
 	t_MemFree MemFree;
 	t_MemcpyHtoD MemcpyHtoD;
@@ -128,6 +130,7 @@ static int gau_cu_load(char* err, int n) {
 	GAU_SYM(ModuleGetFunction, "cuModuleGetFunction")
 	GAU_SYM(FuncSetAttribute, "cuFuncSetAttribute")
 	GAU_SYM(FuncGetAttribute, "cuFuncGetAttribute")
+	GAU_SYM(OccupancyMaxActiveBlocksPerMultiprocessor, "cuOccupancyMaxActiveBlocksPerMultiprocessor")
 	GAU_SYM(MemAlloc, "cuMemAlloc_v2")
 	GAU_SYM(MemFree, "cuMemFree_v2")
 	GAU_SYM(MemcpyHtoD, "cuMemcpyHtoD_v2")
@@ -198,6 +201,10 @@ static CUresult gau_func_set_max_dyn_smem(CUcontext ctx, CUfunction f, int bytes
 static CUresult gau_func_attr(CUcontext ctx, int* v, int attr, CUfunction f) {
 	GAU_CTX(ctx);
 	return gau_cu.FuncGetAttribute(v, (CUfunction_attribute)attr, f);
+}
+static CUresult gau_occupancy(CUcontext ctx, int* blocks, CUfunction f, int block, size_t smem) {
+	GAU_CTX(ctx);
+	return gau_cu.OccupancyMaxActiveBlocksPerMultiprocessor(blocks, f, block, smem);
 }
 static CUresult gau_mem_alloc(CUcontext ctx, CUdeviceptr* p, size_t n) { GAU_CTX(ctx); return gau_cu.MemAlloc(p, n); }
 static CUresult gau_mem_free(CUcontext ctx, CUdeviceptr p) { GAU_CTX(ctx); return gau_cu.MemFree(p); }
@@ -416,6 +423,51 @@ func (b *backend) function(m module, name string) (function, error) {
 
 func (b *backend) setMaxDynSmem(f function, name string, bytes int) error {
 	return cuErr("cuFuncSetAttribute(max dynamic shared memory) "+name, C.gau_func_set_max_dyn_smem(b.ctx, f.f, C.int(bytes)))
+}
+
+// Function attributes (cuda.h CUfunction_attribute).
+const (
+	funcAttrRegs       = C.CU_FUNC_ATTRIBUTE_NUM_REGS
+	funcAttrLocal      = C.CU_FUNC_ATTRIBUTE_LOCAL_SIZE_BYTES
+	funcAttrStaticSmem = C.CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES
+	funcAttrMaxThreads = C.CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK
+)
+
+// funcAttrs reads f's registers per thread, local memory per thread, static
+// shared memory and largest block (cuFuncGetAttribute).
+func (b *backend) funcAttrs(f function, name string) (FuncAttrs, error) {
+	var a FuncAttrs
+	for _, x := range []struct {
+		attr C.int
+		dst  *int
+		what string
+	}{
+		{funcAttrRegs, &a.Registers, "NUM_REGS"},
+		{funcAttrLocal, &a.LocalBytes, "LOCAL_SIZE_BYTES"},
+		{funcAttrStaticSmem, &a.StaticSmem, "SHARED_SIZE_BYTES"},
+		{funcAttrMaxThreads, &a.MaxThreads, "MAX_THREADS_PER_BLOCK"},
+	} {
+		var v C.int
+		if err := cuErr("cuFuncGetAttribute("+x.what+") "+name, C.gau_func_attr(b.ctx, &v, x.attr, f.f)); err != nil {
+			return a, err
+		}
+		*x.dst = int(v)
+	}
+	return a, nil
+}
+
+// maxThreadsPerSM is the most resident threads one multiprocessor holds.
+func (b *backend) maxThreadsPerSM() (int, error) {
+	return b.attr(C.CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_MULTIPROCESSOR)
+}
+
+// occupancy returns how many blocks of f, block threads each with smem
+// bytes of dynamic shared memory, fit on one multiprocessor
+// (cuOccupancyMaxActiveBlocksPerMultiprocessor).
+func (b *backend) occupancy(f function, name string, block, smem int) (int, error) {
+	var n C.int
+	err := cuErr("cuOccupancyMaxActiveBlocksPerMultiprocessor "+name, C.gau_occupancy(b.ctx, &n, f.f, C.int(block), C.size_t(smem)))
+	return int(n), err
 }
 
 func (b *backend) alloc(bytes int) (DevicePtr, error) {

@@ -1,0 +1,297 @@
+//go:build gpu || gpuemu
+
+package gpu
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/infoscale/gaualpha/kernels/cuda"
+)
+
+// FuncAttrs are the resources the driver's compilation of a kernel uses
+// (cuFuncGetAttribute).
+type FuncAttrs struct {
+	Registers  int // per thread
+	LocalBytes int // local memory per thread: spilled registers, local arrays
+	StaticSmem int // static shared memory per block, bytes
+	MaxThreads int // the largest block the compiled kernel can be launched with
+}
+
+// ModuleReport is one module's load in a preflight.
+type ModuleReport struct {
+	Name    string
+	Bytes   int     // size of the image loaded (the PTX text)
+	Seconds float64 // cuModuleLoadDataEx: the JIT, or a read of CUDA_CACHE_PATH's cache
+	Err     string  `json:",omitempty"`
+}
+
+// KernelReport is one kernel's resources and occupancy in a preflight.
+type KernelReport struct {
+	Name   string
+	Module string
+	// Block and DynSmem are the launch's threads per block and the largest
+	// dynamic shared memory the launch code asks for at D = 128 (launchShape).
+	Block, DynSmem int
+	Attrs          FuncAttrs
+	// BlocksPerSM is cuOccupancyMaxActiveBlocksPerMultiprocessor at Block
+	// and DynSmem; Occupancy the resident threads over the multiprocessor's
+	// maximum.
+	BlocksPerSM int
+	Occupancy   float64
+	// Err says why the attributes or the occupancy are missing.
+	Err string `json:",omitempty"`
+}
+
+// PreflightReport is what Preflight found.
+type PreflightReport struct {
+	Info          Info
+	CuBLAS        string // the library file loaded; "" if none
+	CuBLASVersion string
+	CuBLASErr     string `json:",omitempty"`
+	Modules       []ModuleReport
+	Kernels       []KernelReport
+	// Problems are what stops a kernel from running: it cannot be found,
+	// its block is larger than the compiled kernel allows, no block fits on
+	// a multiprocessor. Warnings are costs: local memory (spills).
+	Problems []string
+	Warnings []string
+	Seconds  float64 // the whole preflight
+}
+
+// ErrNoDevice wraps the reason no device could be opened.
+var ErrNoDevice = errors.New("gpu: no device")
+
+// Preflight checks, without running a kernel, what the tests need of device
+// ordinal: the driver and device, the cuBLAS library (cublasCandidates),
+// each module's load (timed), and every kernel of kernelSigs: its
+// registers, local memory, static shared memory and largest block
+// (cuFuncGetAttribute) and its occupancy at the block and dynamic shared
+// memory its launch uses (cuOccupancyMaxActiveBlocksPerMultiprocessor). On
+// the emulator the attributes and occupancy are not available and say so.
+// Without a device it returns what it found (cuBLAS) and an error wrapping
+// ErrNoDevice.
+func Preflight(ordinal int) (*PreflightReport, error) {
+	t0 := time.Now()
+	r := &PreflightReport{}
+	defer func() { r.Seconds = time.Since(t0).Seconds() }()
+	n, perr := probe()
+	if perr == nil && n <= ordinal {
+		perr = fmt.Errorf("gpu: %d devices, device %d asked for", n, ordinal)
+	}
+	if perr != nil {
+		r.blas(0)
+		return r, fmt.Errorf("%w: %w", ErrNoDevice, perr)
+	}
+	be, err := openBackend(ordinal)
+	if err != nil {
+		r.blas(0)
+		return r, fmt.Errorf("%w: %w", ErrNoDevice, err)
+	}
+	defer be.close()
+	if r.Info, err = be.info(); err != nil {
+		return r, err
+	}
+	r.blas(r.Info.Driver)
+	if r.Info.Major < 8 {
+		return r, fmt.Errorf("gpu: %s has compute capability %d.%d; the kernels need 8.0 or newer", r.Info.Name, r.Info.Major, r.Info.Minor)
+	}
+	r.Info.Arch = archOf(r.Info)
+	perSM, smErr := be.maxThreadsPerSM()
+	mods := map[string]module{}
+	defer func() {
+		for _, m := range mods {
+			be.unloadModule(m)
+		}
+	}()
+	for _, name := range cuda.Modules {
+		mr := ModuleReport{Name: name}
+		ptx, err := cuda.PTX(name, r.Info.Arch)
+		if err == nil {
+			err = checkPTXSignatures(name, ptx)
+		}
+		if err == nil {
+			mr.Bytes = len(ptx)
+			t := time.Now()
+			var m module
+			m, err = be.loadModule(name, ptx)
+			mr.Seconds = time.Since(t).Seconds()
+			if err == nil {
+				mods[name] = m
+			}
+		}
+		if err != nil {
+			mr.Err = err.Error()
+			r.Problems = append(r.Problems, fmt.Sprintf("module %s: %v", name, err))
+		}
+		r.Modules = append(r.Modules, mr)
+	}
+	names := make([]string, 0, len(kernelSigs))
+	for name := range kernelSigs {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		sig := kernelSigs[name]
+		m, ok := mods[sig.module]
+		if !ok {
+			continue // the module's failure is reported
+		}
+		kr := KernelReport{Name: name, Module: sig.module}
+		kr.Block, kr.DynSmem = launchShape(name)
+		fn, err := be.function(m, name)
+		if err != nil {
+			r.Problems = append(r.Problems, err.Error())
+			kr.Err = err.Error()
+			r.Kernels = append(r.Kernels, kr)
+			continue
+		}
+		r.kernel(be, &kr, fn, perSM, smErr)
+		r.Kernels = append(r.Kernels, kr)
+	}
+	return r, nil
+}
+
+// kernel fills kr's attributes and occupancy and notes what is wrong.
+func (r *PreflightReport) kernel(be *backend, kr *KernelReport, fn function, perSM int, smErr error) {
+	if kr.DynSmem > r.Info.MaxSharedOptin {
+		r.Problems = append(r.Problems, fmt.Sprintf("%s: %d bytes of dynamic shared memory; the device allows %d", kr.Name, kr.DynSmem, r.Info.MaxSharedOptin))
+		return
+	}
+	if kr.DynSmem > 48*1024 {
+		if err := be.setMaxDynSmem(fn, kr.Name, kr.DynSmem); err != nil {
+			r.Problems = append(r.Problems, err.Error())
+			return
+		}
+	}
+	var err error
+	if kr.Attrs, err = be.funcAttrs(fn, kr.Name); err != nil {
+		kr.Err = err.Error()
+		return
+	}
+	if kr.BlocksPerSM, err = be.occupancy(fn, kr.Name, kr.Block, kr.DynSmem); err != nil {
+		kr.Err = err.Error()
+		return
+	}
+	if smErr == nil && perSM > 0 {
+		kr.Occupancy = float64(kr.BlocksPerSM*kr.Block) / float64(perSM)
+	}
+	switch {
+	case kr.Attrs.MaxThreads < kr.Block:
+		r.Problems = append(r.Problems, fmt.Sprintf("%s: launched with %d threads per block; compiled for at most %d (%d registers)", kr.Name, kr.Block, kr.Attrs.MaxThreads, kr.Attrs.Registers))
+	case kr.BlocksPerSM < 1:
+		r.Problems = append(r.Problems, fmt.Sprintf("%s: no block of %d threads with %d bytes of dynamic shared memory fits on a multiprocessor", kr.Name, kr.Block, kr.DynSmem))
+	}
+	if kr.Attrs.LocalBytes > 0 {
+		r.Warnings = append(r.Warnings, fmt.Sprintf("%s: %d bytes of local memory per thread (spills or local arrays)", kr.Name, kr.Attrs.LocalBytes))
+	}
+}
+
+// blas records which cuBLAS loads (driverVersion 0: any major version).
+func (r *PreflightReport) blas(driverVersion int) {
+	var err error
+	r.CuBLAS, r.CuBLASVersion, err = loadBlas(driverVersion)
+	if err != nil {
+		r.CuBLASErr = err.Error()
+	}
+}
+
+// archOf is the PTX Open loads for a device: sm_90 on 9.x, sm_80 otherwise.
+func archOf(in Info) string {
+	if in.Major == 9 {
+		return "sm90"
+	}
+	return "sm80"
+}
+
+// launchShape is the threads per block and the largest dynamic shared
+// memory the launch code of kernels.go and attention.go gives kernel name,
+// with the attention at the paper's key size D = 128 (the forward with the
+// three rotations of a far window, its largest).
+func launchShape(name string) (block, smem int) {
+	const D = 128
+	switch {
+	case strings.HasPrefix(name, "attn_fwd_tc_bf16_d"):
+		var d int
+		if _, err := fmt.Sscanf(name, "attn_fwd_tc_bf16_d%d", &d); err == nil {
+			return 128, attnFwdTCSmem(d)
+		}
+	case strings.HasPrefix(name, "attn_fwd_"):
+		return threads, attnFwdSmem(D, 3)
+	case name == "attn_bwd_main":
+		return threads, attnBwdSmem(D)
+	}
+	return threads, 0
+}
+
+// WriteMarkdown writes the report as the gpu-check's preflight.md.
+func (r *PreflightReport) WriteMarkdown(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Preflight\n\n")
+	in := r.Info
+	if in.Name != "" {
+		fmt.Fprintf(&b, "Device: %s (%s), compute capability %d.%d, %d SMs, %.1f GiB, shared memory per block (opt-in) %d KiB, PTX %s. Driver: CUDA %s.\n\n",
+			in.Name, in.Backend, in.Major, in.Minor, in.SMs, float64(in.Memory)/(1<<30), in.MaxSharedOptin/1024, in.Arch, cudaVersion(in.Driver))
+	}
+	if r.CuBLASErr != "" {
+		fmt.Fprintf(&b, "cuBLAS: none (%s).\n\n", r.CuBLASErr)
+	} else {
+		fmt.Fprintf(&b, "cuBLAS: %s (version %s).\n\n", r.CuBLAS, r.CuBLASVersion)
+	}
+	if len(r.Modules) > 0 {
+		fmt.Fprintf(&b, "| module | PTX bytes | load s | error |\n|---|---:|---:|---|\n")
+		for _, m := range r.Modules {
+			fmt.Fprintf(&b, "| %s | %d | %.3f | %s |\n", m.Name, m.Bytes, m.Seconds, m.Err)
+		}
+		b.WriteString("\n")
+	}
+	if len(r.Kernels) > 0 {
+		fmt.Fprintf(&b, "| kernel | block | dynamic smem | registers | local bytes | static smem | max threads | blocks/SM | occupancy |\n")
+		fmt.Fprintf(&b, "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+		for _, k := range r.Kernels {
+			if k.Err != "" {
+				fmt.Fprintf(&b, "| %s | %d | %d | – | – | – | – | – | %s |\n", k.Name, k.Block, k.DynSmem, k.Err)
+				continue
+			}
+			fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %d | %d | %d | %.0f%% |\n", k.Name, k.Block, k.DynSmem,
+				k.Attrs.Registers, k.Attrs.LocalBytes, k.Attrs.StaticSmem, k.Attrs.MaxThreads, k.BlocksPerSM, 100*k.Occupancy)
+		}
+		b.WriteString("\n")
+	}
+	for _, p := range r.Problems {
+		fmt.Fprintf(&b, "- PROBLEM: %s\n", p)
+	}
+	for _, p := range r.Warnings {
+		fmt.Fprintf(&b, "- warning: %s\n", p)
+	}
+	fmt.Fprintf(&b, "\nPreflight: %.2f s.\n", r.Seconds)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// Summary is the one-line JSON scripts/gpu-check.sh reads.
+func (r *PreflightReport) Summary() string {
+	var load float64
+	for _, m := range r.Modules {
+		load += m.Seconds
+	}
+	b, _ := json.Marshal(map[string]any{
+		"device": r.Info.Name, "backend": r.Info.Backend, "cc": fmt.Sprintf("%d.%d", r.Info.Major, r.Info.Minor),
+		"driver": cudaVersion(r.Info.Driver), "cublas": r.CuBLAS, "cublas_version": r.CuBLASVersion, "cublas_error": r.CuBLASErr,
+		"module_load_s": load, "kernels": len(r.Kernels), "problems": len(r.Problems), "warnings": len(r.Warnings),
+	})
+	return string(b)
+}
+
+// cudaVersion writes a cuDriverGetVersion number as "12.4" ("unknown" for 0).
+func cudaVersion(v int) string {
+	if v <= 0 {
+		return "unknown"
+	}
+	return fmt.Sprintf("%d.%d", v/1000, v%1000/10)
+}
