@@ -10,8 +10,8 @@ import (
 
 	"gorgonia.org/tensor"
 
-	"github.com/infoscale/gaualpha/kernels/cpu"
 	"github.com/infoscale/gaualpha/layers"
+	"github.com/infoscale/gaualpha/pipeline"
 	"github.com/infoscale/gaualpha/tokenizer"
 )
 
@@ -70,7 +70,7 @@ func TestTally(t *testing.T) {
 	var tl Tally
 	// Row 0: target 2 is the argmax; row 1: target 1 is not; row 2 ignored.
 	logits := []float32{0, 1, 3, 2, 0, 0, 9, 9, 9}
-	tl.Add(logits, []int{2, 1, cpu.IgnoreTarget}, 3)
+	tl.Add(logits, []int{2, 1, pipeline.IgnoreTarget}, 3)
 	lse0 := math.Log(1 + math.E + math.Exp(3))
 	lse1 := math.Log(math.Exp(2) + 2)
 	if tl.Count != 2 || tl.Correct != 1 {

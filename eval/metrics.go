@@ -7,7 +7,7 @@ package eval
 import (
 	"math"
 
-	"github.com/infoscale/gaualpha/kernels/cpu"
+	"github.com/infoscale/gaualpha/pipeline"
 )
 
 // Tally accumulates masked-token predictions.
@@ -19,10 +19,10 @@ type Tally struct {
 
 // Add scores rows of logits (width v) against targets: the cross-entropy of
 // the target and whether the argmax over the whole vocabulary equals it.
-// Rows with target cpu.IgnoreTarget are skipped.
+// Rows with target pipeline.IgnoreTarget are skipped.
 func (t *Tally) Add(logits []float32, targets []int, v int) {
 	for r, tg := range targets {
-		if tg == cpu.IgnoreTarget {
+		if tg == pipeline.IgnoreTarget {
 			continue
 		}
 		row := logits[r*v : (r+1)*v]

@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/infoscale/gaualpha/attn"
-	"github.com/infoscale/gaualpha/kernels/cpu"
+	"github.com/infoscale/gaualpha/pipeline"
 )
 
 // Attention is the fused GAU attention of one layer over a batch, as
@@ -25,7 +25,7 @@ type Attention struct {
 	B, L, E, D int
 	// Policy is the attention configuration (defaults filled; KeySize = D).
 	Policy attn.Policy
-	// Dropout on the attention probabilities, with cpu.Keep's mask for
+	// Dropout on the attention probabilities, with pipeline.Keep's mask for
 	// (Key, Site, (b·L+i)·L+j).
 	Dropout   float64
 	Key, Site uint64
@@ -137,7 +137,7 @@ func (a *Attention) host(valid []int, masked bool) (*attnHost, error) {
 	if pol.CosScale > 0 {
 		h.alpha = pol.CosScale * math.Sqrt(float64(a.D))
 	}
-	h.thr = cpu.DropThreshold(a.Dropout)
+	h.thr = pipeline.DropThreshold(a.Dropout)
 	h.inv = 1 / (1 - a.Dropout)
 	h.theta = pol.Frequencies(a.L)
 	h.polKey = fmt.Sprintf("%+v/L=%d", pol, a.L)

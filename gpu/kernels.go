@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/infoscale/gaualpha/kernels/cpu"
+	"github.com/infoscale/gaualpha/pipeline"
 )
 
 // One Go function per kernel of kernels/cuda (except the attention, in
@@ -153,7 +153,7 @@ func (d *Device) dropout(name string, y, x DevicePtr, n int, p float64, key, sit
 	if err := checkSizes(name, n); err != nil || n == 0 {
 		return err
 	}
-	return d.launch(name, elemGrid(n), block256, 0, y, x, I64(n), U64(cpu.DropThreshold(p)), F64(1/(1-p)), U64(key), U64(site))
+	return d.launch(name, elemGrid(n), block256, 0, y, x, I64(n), U64(pipeline.DropThreshold(p)), F64(1/(1-p)), U64(key), U64(site))
 }
 
 // Unpack copies the block [row, row+rows) × [0, cols) of src (row width

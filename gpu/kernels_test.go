@@ -10,6 +10,7 @@ import (
 	"github.com/infoscale/gaualpha/kernels/cpu"
 	"github.com/infoscale/gaualpha/kernels/cuda"
 	"github.com/infoscale/gaualpha/kernels/gemm"
+	"github.com/infoscale/gaualpha/pipeline"
 )
 
 // TestABI checks, without a device, that every kernel's PTX parameters match
@@ -269,7 +270,7 @@ func TestCrossEntropy(t *testing.T) {
 	for i := range targets {
 		targets[i] = rng.IntN(v)
 		if i%4 == 1 {
-			targets[i] = cpu.IgnoreTarget
+			targets[i] = pipeline.IgnoreTarget
 		}
 		t64[i] = int64(targets[i])
 	}

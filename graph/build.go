@@ -108,7 +108,7 @@ func (b *Builder) Attention(op AttentionOp, x, gq, gk, mask, pos, key *G.Node) *
 func (b *Builder) Gather(table, ids *G.Node) *G.Node { return b.apply(GatherOp{}, table, ids) }
 
 // CrossEntropy is the mean loss over the rows of logits whose target is not
-// cpu.IgnoreTarget.
+// pipeline.IgnoreTarget.
 func (b *Builder) CrossEntropy(logits, targets *G.Node) *G.Node {
 	return b.apply(CrossEntropyOp{}, logits, targets)
 }

@@ -105,7 +105,7 @@ func (o ScatterOp) UsePreallocDo(p G.Value, in ...G.Value) (G.Value, error) {
 }
 
 // CrossEntropyOp is the mean masked-LM loss: the mean over rows with a
-// target (targets equal to cpu.IgnoreTarget do not count) of
+// target (targets equal to pipeline.IgnoreTarget do not count) of
 // -log softmax(logits)[target]. Inputs: logits [M, V], targets [M] (Int).
 // Output: a scalar.
 type CrossEntropyOp struct{ opBase }

@@ -40,7 +40,7 @@ type Batch struct {
 	Mask    []int  // 1 for real tokens, 0 for padding
 	Pos     []int  // position ids; nil means 0..L-1 in every sequence
 	Select  []int  // [M] rows (b·L+p) fed to the MLM head
-	Targets []int  // [M] target ids; cpu.IgnoreTarget (-1) rows do not count
+	Targets []int  // [M] target ids; pipeline.IgnoreTarget (-1) rows do not count
 	Key     uint64 // dropout stream key of this step
 }
 

@@ -10,8 +10,8 @@ import (
 	"math/rand/v2"
 
 	"github.com/infoscale/gaualpha/corpus"
-	"github.com/infoscale/gaualpha/kernels/cpu"
 	"github.com/infoscale/gaualpha/layers"
+	"github.com/infoscale/gaualpha/pipeline"
 	"github.com/infoscale/gaualpha/tokenizer"
 )
 
@@ -161,7 +161,7 @@ func (m *Masker) MakeBatch(seqs [][]int, L int, rng *rand.Rand, pos func(b int) 
 				bt.Targets = append(bt.Targets, t[i])
 			} else {
 				bt.Select = append(bt.Select, 0)
-				bt.Targets = append(bt.Targets, cpu.IgnoreTarget)
+				bt.Targets = append(bt.Targets, pipeline.IgnoreTarget)
 			}
 		}
 	}

@@ -16,8 +16,8 @@ import (
 
 	"github.com/infoscale/gaualpha/attn"
 	"github.com/infoscale/gaualpha/eval"
-	"github.com/infoscale/gaualpha/kernels/cpu"
 	"github.com/infoscale/gaualpha/layers"
+	"github.com/infoscale/gaualpha/pipeline"
 	"github.com/infoscale/gaualpha/tokenizer"
 )
 
@@ -306,7 +306,7 @@ func (t *Trainer) batch(step int) *layers.Batch {
 		pos = func(int) []int { return PoSEPositions(L, t.opts.PoSETarget, rng) }
 	}
 	bt := t.masker.MakeBatch(seqs, L, rng, pos)
-	bt.Key = cpu.StreamKey(t.opts.Seed, uint64(step))
+	bt.Key = pipeline.StreamKey(t.opts.Seed, uint64(step))
 	return bt
 }
 

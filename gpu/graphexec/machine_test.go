@@ -13,8 +13,8 @@ import (
 	"github.com/infoscale/gaualpha/attn"
 	"github.com/infoscale/gaualpha/gpu"
 	"github.com/infoscale/gaualpha/internal/numcheck"
-	"github.com/infoscale/gaualpha/kernels/cpu"
 	"github.com/infoscale/gaualpha/layers"
+	"github.com/infoscale/gaualpha/pipeline"
 )
 
 // testDevice returns the shared device, skipping the test when there is no
@@ -65,7 +65,7 @@ func tinyBatch(rng *rand.Rand, cfg layers.Config, B, L, M int, pose bool) *layer
 		bt.Select = append(bt.Select, b*L+rng.IntN(L/2))
 		bt.Targets = append(bt.Targets, rng.IntN(cfg.VocabSize))
 	}
-	bt.Targets[M-1] = cpu.IgnoreTarget
+	bt.Targets[M-1] = pipeline.IgnoreTarget
 	return bt
 }
 

@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/infoscale/gaualpha/attn"
+	"github.com/infoscale/gaualpha/pipeline"
 )
 
 // Block sizes of the attention kernels: query rows per block and key columns
@@ -429,7 +430,7 @@ func (a *Attention[T]) scores(p *prep[T], ws *blockScratch[T], b, i0, i1, j0, j1
 // dropped, 1/(1-p) when kept.
 func (a *Attention[T]) dropScale(thr uint64, inv T, b, i, j int) T {
 	idx := (uint64(b)*uint64(a.L)+uint64(i))*uint64(a.L) + uint64(j)
-	if Keep(a.Key, a.Site, idx, thr) {
+	if pipeline.Keep(a.Key, a.Site, idx, thr) {
 		return inv
 	}
 	return 0
@@ -453,7 +454,7 @@ func (a *Attention[T]) Forward(out []T) error {
 	nq := (L + bqRows - 1) / bqRows
 	threads := min(threadsOr(a.Threads), B*nq)
 	scratch := w.scratchFor(threads, E)
-	thr := DropThreshold(a.Dropout)
+	thr := pipeline.DropThreshold(a.Dropout)
 	inv := T(1 / (1 - a.Dropout))
 	negInf := T(math.Inf(-1))
 	return forEach(B*nq, threads, func(wk, item int) error {
@@ -591,7 +592,7 @@ func (a *Attention[T]) Backward(out, dout, dx []T) error {
 		}
 	}
 	scratch := w.scratchFor(threads, E)
-	thr := DropThreshold(a.Dropout)
+	thr := pipeline.DropThreshold(a.Dropout)
 	inv := T(1 / (1 - a.Dropout))
 	// Static partition: the per-worker dQ sums, and so the result, are
 	// reproducible bit for bit (training resumes exactly).

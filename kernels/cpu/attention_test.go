@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/infoscale/gaualpha/attn"
+	"github.com/infoscale/gaualpha/pipeline"
 )
 
 // refAttention computes the attention output O and the row log-sum-exp with
@@ -44,7 +45,7 @@ func refAttention(a *Attention[float64]) (o, lse []float64) {
 		}
 		return v
 	}
-	thr := DropThreshold(a.Dropout)
+	thr := pipeline.DropThreshold(a.Dropout)
 	for b := 0; b < B; b++ {
 		valid := func(j int) bool { return a.Mask == nil || a.Mask[b*L+j] != 0 }
 		n := 0
@@ -102,7 +103,7 @@ func refAttention(a *Attention[float64]) (o, lse []float64) {
 				p := math.Exp(logits[j]-mx) / sum
 				if thr != 0 {
 					idx := (uint64(b)*uint64(L)+uint64(i))*uint64(L) + uint64(j)
-					if Keep(a.Key, a.Site, idx, thr) {
+					if pipeline.Keep(a.Key, a.Site, idx, thr) {
 						p /= 1 - a.Dropout
 					} else {
 						p = 0

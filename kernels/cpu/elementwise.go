@@ -4,6 +4,7 @@ import (
 	"math"
 
 	"github.com/infoscale/gaualpha/kernels/simd"
+	"github.com/infoscale/gaualpha/pipeline"
 )
 
 // parallelMin is the element count from which the elementwise kernels
@@ -156,7 +157,7 @@ func Add[T Float](z, x, y []T) {
 // Applied to the output gradient with the same arguments it is its own
 // backward.
 func Dropout[T Float](y, x []T, p float64, key, site uint64) {
-	thr := DropThreshold(p)
+	thr := pipeline.DropThreshold(p)
 	if thr == 0 {
 		copy(y, x)
 		return
@@ -164,7 +165,7 @@ func Dropout[T Float](y, x []T, p float64, key, site uint64) {
 	inv := T(1 / (1 - p))
 	chunks(len(x), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			if Keep(key, site, uint64(i), thr) {
+			if pipeline.Keep(key, site, uint64(i), thr) {
 				y[i] = x[i] * inv
 			} else {
 				y[i] = 0

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/infoscale/gaualpha/attn"
+	"github.com/infoscale/gaualpha/pipeline"
 )
 
 // The float32 paths (vectorised exp, swish and softmax rows) agree with the
@@ -46,7 +47,7 @@ func TestFloat32KernelsMatchFloat64(t *testing.T) {
 	for i := range tg {
 		tg[i] = rng.IntN(v)
 	}
-	tg[3] = IgnoreTarget
+	tg[3] = pipeline.IgnoreTarget
 	l64, c64, _ := CrossEntropy(lg64, tg, v)
 	l32, c32, _ := CrossEntropy(lg32, tg, v)
 	if c64 != c32 || math.Abs(l64-l32) > 1e-5*l64 {

@@ -3,18 +3,17 @@ package cpu
 import (
 	"fmt"
 	"math"
-)
 
-// IgnoreTarget marks a row of CrossEntropy that does not count.
-const IgnoreTarget = -1
+	"github.com/infoscale/gaualpha/pipeline"
+)
 
 // CrossEntropy returns the mean over the counted rows of -log softmax(logits
 // row)[target] (rows of width v) and the number of counted rows. Rows whose
-// target is IgnoreTarget do not count; with no counted row the loss is 0.
+// target is pipeline.IgnoreTarget do not count; with no counted row the loss is 0.
 func CrossEntropy[T Float](logits []T, targets []int, v int) (float64, int, error) {
 	count := 0
 	for _, t := range targets {
-		if t == IgnoreTarget {
+		if t == pipeline.IgnoreTarget {
 			continue
 		}
 		if t < 0 || t >= v {
@@ -29,7 +28,7 @@ func CrossEntropy[T Float](logits []T, targets []int, v int) (float64, int, erro
 	rowRanges(len(targets), v, func(lo, hi int) {
 		scratch := make([]T, v)
 		for r := lo; r < hi; r++ {
-			if t := targets[r]; t != IgnoreTarget {
+			if t := targets[r]; t != pipeline.IgnoreTarget {
 				row := logits[r*v : (r+1)*v]
 				rowLoss[r] = logSumExp(row, scratch) - float64(row[t])
 			}
@@ -47,7 +46,7 @@ func CrossEntropy[T Float](logits []T, targets []int, v int) (float64, int, erro
 func CrossEntropyGrad[T Float](dlogits, logits []T, targets []int, v int, scale float64) {
 	count := 0
 	for _, t := range targets {
-		if t != IgnoreTarget {
+		if t != pipeline.IgnoreTarget {
 			count++
 		}
 	}
@@ -59,7 +58,7 @@ func CrossEntropyGrad[T Float](dlogits, logits []T, targets []int, v int, scale 
 	rowRanges(len(targets), v, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			t := targets[r]
-			if t == IgnoreTarget || t < 0 || t >= v {
+			if t == pipeline.IgnoreTarget || t < 0 || t >= v {
 				continue
 			}
 			row, d := logits[r*v:(r+1)*v], dlogits[r*v:(r+1)*v]

@@ -1,4 +1,4 @@
-package cpu
+package pipeline
 
 // Dropout masks are not stored: the keep/drop decision for element idx of
 // dropout site `site` in the step keyed by `key` is a pure function
