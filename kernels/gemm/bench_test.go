@@ -92,6 +92,20 @@ func BenchmarkSgemmGeneric(b *testing.B) {
 	}
 }
 
+// BenchmarkSgemmKernels times every assembly kernel this CPU supports,
+// serially (one goroutine).
+func BenchmarkSgemmKernels(b *testing.B) {
+	for _, kn := range asmKernels32() {
+		b.Run(kn.name, func(b *testing.B) {
+			cfg := config32
+			cfg.kern = kn
+			benchSgemm(b, func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, bb []float32, ldb int, beta float32, c []float32, ldc int) {
+				gemm(&cfg, false, transA, transB, m, n, k, alpha, a, lda, bb, ldb, beta, c, ldc)
+			})
+		})
+	}
+}
+
 // BenchmarkGonumSgemm times gonum's pure Go Sgemm on the same shapes (it
 // parallelises by itself over GOMAXPROCS).
 func BenchmarkGonumSgemm(b *testing.B) {

@@ -26,7 +26,7 @@ type kernel[T float] struct {
 
 // maxTile bounds mr*nr of every kernel (edge tiles are computed into a
 // stack buffer of this size).
-const maxTile = 128
+const maxTile = 384
 
 // blocked computes C = alpha*op(A)*op(B) + beta*C with the packed, cache
 // blocked (GotoBLAS/BLIS) loop nest on the calling goroutine. It requires

@@ -49,17 +49,19 @@ var (
 	}
 )
 
-// asmKernels32 and asmKernels64 list the assembly kernels usable on this CPU.
-func asmKernels32() []*kernel[float32] {
-	if hasAVX2FMA {
-		return []*kernel[float32]{avx2Kernel32}
+// asmKernelList32 and asmKernelList64 list every assembly kernel of this
+// GOARCH, widest vectors first, with the CPU features it needs and whether
+// this CPU (and OS) has them.
+func asmKernelList32() []kernelEntry[float32] {
+	return []kernelEntry[float32]{
+		{avx512Kernel32, "AVX-512F", hasAVX512},
+		{avx2Kernel32, "AVX2+FMA", hasAVX2FMA},
 	}
-	return nil
 }
 
-func asmKernels64() []*kernel[float64] {
-	if hasAVX2FMA {
-		return []*kernel[float64]{avx2Kernel64}
+func asmKernelList64() []kernelEntry[float64] {
+	return []kernelEntry[float64]{
+		{avx512Kernel64, "AVX-512F", hasAVX512},
+		{avx2Kernel64, "AVX2+FMA", hasAVX2FMA},
 	}
-	return nil
 }

@@ -4,6 +4,6 @@ package gemm
 
 // No assembly kernels on this platform: the pure Go kernels are used.
 
-func asmKernels32() []*kernel[float32] { return nil }
+func asmKernelList32() []kernelEntry[float32] { return nil }
 
-func asmKernels64() []*kernel[float64] { return nil }
+func asmKernelList64() []kernelEntry[float64] { return nil }

@@ -94,3 +94,38 @@ func packB16AVX2(dst, b []float32, ldb int, trans bool, p0, j0, kb, nb, nr int) 
 		packB(dst[full*kb:], b, ldb, trans, p0, j0+full, kb, nb-full, 16)
 	}
 }
+
+// packBWideAVX2 is packB for slivers of nr = 16·w columns (the AVX-512
+// kernel's 64): the transposing case uses the 8×8 register transposes, 8
+// rows of b at a time, the other one contiguous copies of nr elements.
+func packBWideAVX2(dst, b []float32, ldb int, trans bool, p0, j0, kb, nb, nr int) {
+	if nr == 16 {
+		packB16AVX2(dst, b, ldb, trans, p0, j0, kb, nb, nr)
+		return
+	}
+	full := nb / nr * nr
+	if !trans {
+		packB(dst, b, ldb, trans, p0, j0, kb, nb, nr)
+		return
+	}
+	blocks := kb / 8
+	for t := 0; t < full; t += nr {
+		d := dst[t*kb : (t+nr)*kb]
+		off := (j0+t)*ldb + p0
+		_ = b[off+(nr-1)*ldb+kb-1]
+		if blocks > 0 {
+			for h := 0; h < nr; h += 8 {
+				transpose8Pack(&b[off+h*ldb], ldb, &d[h], nr, blocks)
+			}
+		}
+		for p := blocks * 8; p < kb; p++ {
+			dd := d[p*nr : p*nr+nr]
+			for j := range dd {
+				dd[j] = b[off+j*ldb+p]
+			}
+		}
+	}
+	if full < nb {
+		packB(dst[full*kb:], b, ldb, trans, p0, j0+full, kb, nb-full, nr)
+	}
+}

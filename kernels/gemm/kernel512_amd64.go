@@ -1,0 +1,46 @@
+//go:build amd64 && !purego
+
+package gemm
+
+import "golang.org/x/sys/cpu"
+
+// The AVX-512 micro-kernels in kernel512_amd64.s. Pointers must address
+// packed panels of kc*6 and kc*NR elements and a C tile of 6 rows with row
+// stride ldc; the caller (blocked) guarantees this.
+
+//go:noescape
+func sgemmKernel6x64(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+
+//go:noescape
+func dgemmKernel6x32(kc int, a, b, c *float64, ldc int, alpha, beta float64)
+
+// fmaPeak512 runs iters×24 independent 16-lane float32 FMAs (peak
+// measurement only).
+//
+//go:noescape
+func fmaPeak512(iters int)
+
+// hasAVX512 reports whether the AVX-512 kernels can run: the CPU has
+// AVX-512F and the OS saves the ZMM and opmask state (x/sys/cpu checks XCR0
+// before it sets HasAVX512F).
+var hasAVX512 = cpu.X86.HasAVX512F && hasAVX2FMA
+
+func sgemmAVX512(kc int, a, b, c []float32, ldc int, alpha, beta float32) {
+	sgemmKernel6x64(kc, &a[0], &b[0], &c[0], ldc, alpha, beta)
+}
+
+func dgemmAVX512(kc int, a, b, c []float64, ldc int, alpha, beta float64) {
+	dgemmKernel6x32(kc, &a[0], &b[0], &c[0], ldc, alpha, beta)
+}
+
+// Blocking for the AVX-512 kernels; see the package documentation.
+var (
+	avx512Kernel32 = &kernel[float32]{
+		name: "avx512-6x64", mr: 6, nr: 64, mc: 144, kc: 192, nc: 3072,
+		fn: sgemmAVX512, packA: packA6AVX2, packB: packBWideAVX2,
+	}
+	avx512Kernel64 = &kernel[float64]{
+		name: "avx512-6x32", mr: 6, nr: 32, mc: 96, kc: 160, nc: 2048,
+		fn: dgemmAVX512, packA: packA[float64], packB: packB[float64],
+	}
+)

@@ -1,0 +1,54 @@
+package gemm
+
+import (
+	"math/rand/v2"
+	"strings"
+	"testing"
+)
+
+// TestKernelPaths names, in one line, the kernels every test of this
+// package runs (allImpls forces each supported one in turn) and those this
+// CPU lacks, and checks SgemmWith on each supported kernel.
+func TestKernelPaths(t *testing.T) {
+	var tested, missing []string
+	defaults := 0
+	for _, ki := range Kernels() {
+		name := ki.Name
+		if ki.Default {
+			defaults++
+			name += " (default)"
+		}
+		if ki.Supported {
+			tested = append(tested, name)
+		} else {
+			missing = append(missing, ki.Name+" (needs "+ki.Needs+")")
+		}
+	}
+	if defaults != 1 {
+		t.Errorf("%d default kernels, want 1", defaults)
+	}
+	if len(missing) == 0 {
+		missing = []string{"none"}
+	}
+	t.Logf("float32 kernels tested: %s; not on this CPU: %s", strings.Join(tested, ", "), strings.Join(missing, ", "))
+
+	rng := rand.New(rand.NewPCG(11, 12))
+	for _, ki := range Kernels() {
+		p := newProblem[float32](rng, false, true, 70, 130, 90, 2, 1, 0.5)
+		if !ki.Supported {
+			if err := SgemmWith(ki.Name, false, true, p.m, p.n, p.k, 1, p.a, p.lda, p.b, p.ldb, 0, p.c, p.ldc); err == nil || !strings.Contains(err.Error(), ki.Needs) {
+				t.Errorf("SgemmWith(%s) on a CPU without %s: error %v", ki.Name, ki.Needs, err)
+			}
+			continue
+		}
+		name := ki.Name
+		check(t, []impl[float32]{{"SgemmWith/" + name, func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+			if err := SgemmWith(name, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); err != nil {
+				t.Fatal(err)
+			}
+		}}}, p)
+	}
+	if err := SgemmWith("sse-1x1", false, false, 1, 1, 1, 1, []float32{1}, 1, []float32{1}, 1, 0, []float32{0}, 1); err == nil || !strings.Contains(err.Error(), `no kernel "sse-1x1"`) {
+		t.Errorf("unknown kernel: error %v", err)
+	}
+}
