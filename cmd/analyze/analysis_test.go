@@ -233,16 +233,16 @@ func TestCosineHistograms(t *testing.T) {
 	if h.Pairs != L*L || h.Skipped != 0 {
 		t.Fatalf("pairs %d skipped %d", h.Pairs, h.Skipped)
 	}
-	// Each query sees cosines 1, 0.5, 0, -1 once: bins 199, 150, 100, 0.
+	// Each query sees cosines 1, 0.5, 0, -1 once: bins 1999, 1500, 1000, 0.
 	for _, c := range []struct {
 		cos float64
 		bin int
-	}{{1, 199}, {0.5, 150}, {0, 100}, {-1, 0}, {0.999, 199}, {-0.995, 0}, {-0.99, 1}} {
+	}{{1, 1999}, {0.5, 1500}, {0, 1000}, {-1, 0}, {0.9995, 1999}, {0.9985, 1998}, {-0.9995, 0}, {-0.9985, 1}} {
 		if b := cosBin(c.cos); b != c.bin {
 			t.Errorf("cosBin(%v) = %d, want %d", c.cos, b, c.bin)
 		}
 	}
-	for _, b := range []int{199, 150, 100, 0} {
+	for _, b := range []int{1999, 1500, 1000, 0} {
 		if h.Pre[b] != L || h.Post[b] != L {
 			t.Errorf("bin %d: %v pre, %v post, want %d", b, h.Pre[b], h.Post[b], L)
 		}
@@ -257,7 +257,7 @@ func TestCosineHistograms(t *testing.T) {
 	}
 	z := []float64{math.Exp(6 / math.Sqrt2), math.Exp(3 / math.Sqrt2), 1, math.Exp(-6 / math.Sqrt2)}
 	sum := z[0] + z[1] + z[2] + z[3]
-	if got, want := h.PostAttn[199], L*z[0]/sum; math.Abs(got-want) > 1e-9 {
+	if got, want := h.PostAttn[1999], L*z[0]/sum; math.Abs(got-want) > 1e-9 {
 		t.Errorf("weight at cos 1: %v, want %v", got, want)
 	}
 	// A zero key has no cosine.
@@ -278,15 +278,21 @@ func TestHistPeak(t *testing.T) {
 		want  float64
 		tol   float64
 	}{
-		{"normal at 0.37", func() float64 { return 0.37 + 0.1*rng.NormFloat64() }, 2, 0.37, 0.01},
-		{"normal at -0.5", func() float64 { return -0.5 + 0.05*rng.NormFloat64() }, 0, -0.5, 0.01},
-		{"skewed toward 1", func() float64 { return 1 - math.Abs(0.2*rng.NormFloat64()) }, 1, 0.995, 0.01},
+		{"normal at 0.37", func() float64 { return 0.37 + 0.1*rng.NormFloat64() }, 20, 0.37, 0.01},
+		{"normal at -0.5", func() float64 { return -0.5 + 0.05*rng.NormFloat64() }, 10, -0.5, 0.01},
+		// A density rising up to 1 (half-normal): its mode is 1, and the
+		// estimator has no ceiling below it.
+		{"mode at 1", func() float64 { return 1 - math.Abs(0.05*rng.NormFloat64()) }, 5, 1, 0.001},
+		{"mode at -1", func() float64 { return -1 + math.Abs(0.05*rng.NormFloat64()) }, 5, -1, 0.001},
+		// Peaks closer to 1 than the old 0.01 bins could resolve.
+		{"normal at 0.996", func() float64 { return 0.996 + 0.002*rng.NormFloat64() }, 1, 0.996, 0.001},
+		{"normal at 0.9915", func() float64 { return 0.9915 + 0.003*rng.NormFloat64() }, 2, 0.9915, 0.001},
 		{"two modes, the taller at 0.6", func() float64 {
 			if rng.Float64() < 0.3 {
 				return -0.4 + 0.05*rng.NormFloat64()
 			}
 			return 0.6 + 0.05*rng.NormFloat64()
-		}, 2, 0.6, 0.01},
+		}, 20, 0.6, 0.01},
 	}
 	for _, c := range cases {
 		h := make([]float64, etaBins)

@@ -36,7 +36,7 @@ func runEntropy(args []string, stdout, stderr io.Writer) error {
 	ckpt := fs.String("ckpt", "", "checkpoint `dir`; required")
 	corpusPath := fs.String("corpus", "embedded", "`path` of the corpus the test documents come from (its validation split)")
 	lengths := fs.String("lengths", "", "comma-separated sequence lengths (default n0, 2n0, ..., 64n0: 64,128,...,4096 for n0 = 64)")
-	norms := fs.String("norm", "softmax,softmax_plus,infoscale", "comma-separated normalisations: softmax, softmax_plus, infoscale")
+	norms := fs.String("norm", "softmax,softmax_plus,softmax_plus_n0,infoscale", "comma-separated normalisations: softmax, softmax_plus (the model's base, 512 by default), softmax_plus_n0 (base n0), infoscale")
 	docs := fs.Int("docs", 10, "number of test documents")
 	if err := c.parse(fs, args); err != nil {
 		return err
@@ -60,7 +60,7 @@ func runEntropy(args []string, stdout, stderr io.Writer) error {
 	var ns []string
 	for _, n := range strings.Split(*norms, ",") {
 		if n = strings.TrimSpace(n); n != "" {
-			if _, err := attn.ParseNorm(n); err != nil {
+			if _, err := normPolicy(ck, n); err != nil {
 				return fmt.Errorf("-norm: %w", err)
 			}
 			ns = append(ns, strings.ToLower(n))
@@ -75,12 +75,15 @@ func runEntropy(args []string, stdout, stderr io.Writer) error {
 	}
 	progress := c.progress(stderr)
 	fmt.Fprintf(progress, "test documents: %s\n", strings.Join(ids, ", "))
-	stats, err := entropyStudy(ck, toks, ns, ls, progress)
+	stats, perDoc, err := entropyStudyDocs(ck, toks, ns, ls, progress)
 	if err != nil {
 		return err
 	}
 	out := &outputs{dir: c.out}
 	if err := writeCSV(out.path("entropy.csv"), []string{"norm", "layer", "length", "mean_entropy", "std", "rows", "ln_n"}, entropyCSV(stats)); err != nil {
+		return err
+	}
+	if err := writeCSV(out.path("entropy_docs.csv"), []string{"norm", "length", "doc", "mean_entropy", "rows"}, perDoc); err != nil {
 		return err
 	}
 	fig := newFigure(6, 4, c.dpi)
@@ -118,35 +121,65 @@ func defaultLengths(n0 int) []int {
 	return ls
 }
 
+// normPolicy returns the checkpoint's attention policy under the
+// normalisation name: an attn.Norm name, or softmax_plus_n0 (softmax_plus
+// with base n0, the model's training length: factor ln(n)/ln(n0)).
+func normPolicy(ck checkpoint, norm string) (attn.Policy, error) {
+	if norm == "softmax_plus_n0" {
+		pol, err := ck.Config.Policy("softmax_plus")
+		pol.Base = float64(ck.Config.TrainLength)
+		if err == nil {
+			err = pol.Validate()
+		}
+		return pol, err
+	}
+	if _, err := attn.ParseNorm(norm); err != nil {
+		return attn.Policy{}, err
+	}
+	return ck.Config.Policy(norm)
+}
+
 // entropyStudy runs the model under each normalisation at each length on
 // every document and returns the entropy statistics per layer and pooled.
 func entropyStudy(ck checkpoint, docs [][]int, norms []string, lengths []int, progress io.Writer) ([]entropyStat, error) {
+	stats, _, err := entropyStudyDocs(ck, docs, norms, lengths, progress)
+	return stats, err
+}
+
+// entropyStudyDocs is entropyStudy that also returns, per normalisation,
+// length and document, the mean entropy of the rows of all layers of that
+// document (the rows of entropy_docs.csv: norm, length, doc, mean, rows).
+func entropyStudyDocs(ck checkpoint, docs [][]int, norms []string, lengths []int, progress io.Writer) ([]entropyStat, [][]string, error) {
 	var stats []entropyStat
+	var perDoc [][]string
 	nl := ck.Config.NumLayers
 	for _, norm := range norms {
-		pol, err := ck.Config.Policy(norm)
+		pol, err := normPolicy(ck, norm)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, L := range lengths {
 			fmt.Fprintf(progress, "entropy: %s, length %d\n", norm, L)
 			f, err := newForward(ck, pol, L)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			acc := make([]moments, nl+1) // layers, then all
-			for _, doc := range docs {
+			for d, doc := range docs {
 				if err := f.run(doc); err != nil {
-					return nil, err
+					return nil, nil, err
 				}
+				var one moments
 				for l := 0; l < nl; l++ {
 					h, err := layerEntropy(f, l)
 					if err != nil {
-						return nil, err
+						return nil, nil, err
 					}
 					acc[l].addAll(h)
 					acc[nl].addAll(h)
+					one.addAll(h)
 				}
+				perDoc = append(perDoc, []string{norm, strconv.Itoa(L), strconv.Itoa(d), ff(one.mean), strconv.Itoa(one.n)})
 			}
 			for l, m := range acc {
 				layer := l
@@ -157,7 +190,7 @@ func entropyStudy(ck checkpoint, docs [][]int, norms []string, lengths []int, pr
 			}
 		}
 	}
-	return stats, nil
+	return stats, perDoc, nil
 }
 
 // layerEntropy returns the attention entropy of every query row of layer l

@@ -15,11 +15,13 @@ import (
 	"github.com/infoscale/gaualpha/attn"
 )
 
-// The cosine histograms: etaBins bins of width 0.01 over [-1, 1]; bin b
-// holds [-1 + b·w, -1 + (b+1)·w), the last one including 1.
+// The cosine histograms: etaBins bins of width 0.001 over [-1, 1]; bin b
+// holds [-1 + b·w, -1 + (b+1)·w), the last one including 1. eta_hist.csv
+// writes them merged into bins of 0.01 (etaCSVMerge fine bins each).
 const (
-	etaBins     = 200
+	etaBins     = 2000
 	etaBinWidth = 2.0 / etaBins
+	etaCSVMerge = 10
 )
 
 // cosHists are histograms of the cosines of all query/key pairs (i, j) of
@@ -194,8 +196,9 @@ func attentionRow(p []float64, i int, post []float64, qNorm float64, kNorms []fl
 }
 
 // smoothHist convolves counts with a Gaussian of standard deviation sigma
-// bins, truncated at 3σ and renormalised at the edges; sigma <= 0 returns a
-// copy.
+// bins, truncated at 3σ, with the histogram reflected at both edges (bin
+// −1−k mirrors bin k, bin N+k mirrors bin N−1−k), so that mass piled
+// against ±1 is not pulled inward; sigma <= 0 returns a copy.
 func smoothHist(counts []float64, sigma float64) []float64 {
 	out := make([]float64, len(counts))
 	if sigma <= 0 {
@@ -207,13 +210,23 @@ func smoothHist(counts []float64, sigma float64) []float64 {
 	for o := -r; o <= r; o++ {
 		kern[o+r] = math.Exp(-0.5 * float64(o*o) / (sigma * sigma))
 	}
+	n := len(counts)
+	var w float64
+	for _, k := range kern {
+		w += k
+	}
 	for b := range counts {
-		var s, w float64
+		var s float64
 		for o := -r; o <= r; o++ {
-			if c := b + o; c >= 0 && c < len(counts) {
-				s += kern[o+r] * counts[c]
-				w += kern[o+r]
+			c := b + o
+			for c < 0 || c >= n { // reflect (repeatedly, for a kernel wider than the histogram)
+				if c < 0 {
+					c = -1 - c
+				} else {
+					c = 2*n - 1 - c
+				}
 			}
+			s += kern[o+r] * counts[c]
 		}
 		out[b] = s / w
 	}
@@ -222,8 +235,11 @@ func smoothHist(counts []float64, sigma float64) []float64 {
 
 // histPeak returns the mode of a histogram over [-1, 1]: the centre of its
 // highest bin (the first of equal ones), moved by the vertex of the parabola
-// through that bin and its neighbours (at most half a bin). NaN when the
-// histogram is empty.
+// through that bin and its neighbours (at most half a bin). At an edge bin
+// the missing neighbour is the edge bin itself (the histogram reflected at
+// the edge), so a density rising up to ±1 has its mode at ±1 exactly: the
+// estimate has no ceiling below 1. Its resolution is the bin width. NaN when
+// the histogram is empty.
 func histPeak(h []float64) float64 {
 	m := 0
 	for b := range h {
@@ -235,11 +251,9 @@ func histPeak(h []float64) float64 {
 		return math.NaN()
 	}
 	off := 0.0
-	if m > 0 && m < len(h)-1 {
-		y0, y1, y2 := h[m-1], h[m], h[m+1]
-		if den := y0 - 2*y1 + y2; den < 0 {
-			off = math.Max(-0.5, math.Min(0.5, 0.5*(y0-y2)/den))
-		}
+	y0, y1, y2 := h[max(m-1, 0)], h[m], h[min(m+1, len(h)-1)]
+	if den := y0 - 2*y1 + y2; den < 0 {
+		off = math.Max(-0.5, math.Min(0.5, 0.5*(y0-y2)/den))
 	}
 	return binCentre(float64(m) + off)
 }
@@ -287,15 +301,15 @@ func runEta(args []string, stdout, stderr io.Writer) error {
 	corpusPath := fs.String("corpus", "embedded", "`path` of the corpus the test documents come from (its validation split)")
 	L := fs.Int("L", 1024, "sequence length (documents tiled or cut to it)")
 	docs := fs.Int("docs", 10, "number of test documents")
-	sigma := fs.Float64("smooth", 2, "standard deviation of the Gaussian smoothing before taking the mode, in bins of 0.01 (0: none)")
+	sigma := fs.Float64("smooth", 5, "standard deviation of the Gaussian smoothing before taking the mode, in bins of 0.001 (0: none)")
 	if err := c.parse(fs, args); err != nil {
 		return err
 	}
 	if *L < 2 {
 		return fmt.Errorf("-L %d must be at least 2", *L)
 	}
-	if !(*sigma >= 0 && *sigma <= 50) {
-		return fmt.Errorf("-smooth %v outside [0, 50]", *sigma)
+	if !(*sigma >= 0 && *sigma <= 500) {
+		return fmt.Errorf("-smooth %v outside [0, 500]", *sigma)
 	}
 	cks, err := loadCheckpoints(*ckpt)
 	if err != nil {
@@ -380,7 +394,10 @@ func etaStudy(ck checkpoint, corpusPath string, ndocs, L int) (etaResult, error)
 }
 
 // density turns counts into a density over [-1, 1] (integral 1).
-func density(h []float64) []float64 {
+func density(h []float64) []float64 { return densityWidth(h, etaBinWidth) }
+
+// densityWidth is count/(total·width) per bin of the given width.
+func densityWidth(h []float64, width float64) []float64 {
 	var s float64
 	for _, v := range h {
 		s += v
@@ -388,7 +405,7 @@ func density(h []float64) []float64 {
 	out := make([]float64, len(h))
 	for b, v := range h {
 		if s > 0 {
-			out[b] = v / (s * etaBinWidth)
+			out[b] = v / (s * width)
 		} else {
 			out[b] = math.NaN()
 		}
@@ -421,15 +438,16 @@ func etaCSV(results []etaResult, sigma float64) (hist, peak [][]string) {
 			if l == nl {
 				layer = "all"
 			}
-			d := [4][]float64{density(h.Pre), density(h.Post), density(h.PreAttn), density(h.PostAttn)}
+			cw := etaBinWidth * etaCSVMerge
+			d := [4][]float64{densityWidth(merge(h.Pre), cw), densityWidth(merge(h.Post), cw), densityWidth(merge(h.PreAttn), cw), densityWidth(merge(h.PostAttn), cw)}
 			if !h.Weighted {
 				for b := range d[2] {
 					d[2][b], d[3][b] = math.NaN(), math.NaN()
 				}
 			}
-			for b := 0; b < etaBins; b++ {
+			for b := 0; b < etaBins/etaCSVMerge; b++ {
 				hist = append(hist, []string{r.ck.dir, ff(r.ck.Config.CosScale), layer,
-					ff(-1 + float64(b)*etaBinWidth), ff(-1 + float64(b+1)*etaBinWidth),
+					ff(-1 + float64(b)*cw), ff(-1 + float64(b+1)*cw),
 					ff(d[0][b]), ff(d[1][b]), ff(d[2][b]), ff(d[3][b])})
 			}
 			pk := h.peaks(sigma)
@@ -438,6 +456,15 @@ func etaCSV(results []etaResult, sigma float64) (hist, peak [][]string) {
 		}
 	}
 	return hist, peak
+}
+
+// merge sums the fine bins of h in groups of etaCSVMerge.
+func merge(h []float64) []float64 {
+	out := make([]float64, len(h)/etaCSVMerge)
+	for b, v := range h {
+		out[b/etaCSVMerge] += v
+	}
+	return out
 }
 
 // etaHistPlots draws the pooled histograms of every model (before RoPE, all
@@ -535,7 +562,7 @@ func sumOf(xs []float64) float64 {
 func etaPeakPlot(results []etaResult, sigma float64, L int) (*plot.Plot, error) {
 	p := newPlot(fmt.Sprintf("Peak η1* of the cos(q, k) distribution vs CosScale (L = %d)", L), "CosScale s", "η1*")
 	p.Legend.Left = true
-	var xs, pre, postAttn []float64
+	var xs, pre, preAttn, postAttn []float64
 	var ref *etaResult
 	for i, r := range results {
 		if r.ck.Config.CosScale <= 0 {
@@ -544,6 +571,7 @@ func etaPeakPlot(results []etaResult, sigma float64, L int) (*plot.Plot, error) 
 		pk := r.layers[len(r.layers)-1].peaks(sigma)
 		xs = append(xs, r.ck.Config.CosScale)
 		pre = append(pre, pk[0])
+		preAttn = append(preAttn, pk[2])
 		postAttn = append(postAttn, pk[3])
 		if ref == nil {
 			ref = &results[i]
@@ -554,7 +582,10 @@ func etaPeakPlot(results []etaResult, sigma float64, L int) (*plot.Plot, error) 
 		lo, hi = xs[0]/1.5, xs[len(xs)-1]*1.5
 	}
 	log2Axis(&p.X)
-	if err := (series{label: "measured: before RoPE, all pairs", x: xs, y: pre, color: colorAt(0), points: true}).add(p); err != nil {
+	if err := (series{label: "measured: before RoPE, attention-weighted (the theory's)", x: xs, y: preAttn, color: colorAt(2), points: true, width: vg.Points(2)}).add(p); err != nil {
+		return nil, err
+	}
+	if err := (series{label: "measured: before RoPE, all pairs", x: xs, y: pre, color: colorAt(0), points: true, dashes: dashes[1]}).add(p); err != nil {
 		return nil, err
 	}
 	if err := (series{label: "measured: after RoPE, attention-weighted", x: xs, y: postAttn, color: colorAt(1), points: true, dashes: dashes[2]}).add(p); err != nil {

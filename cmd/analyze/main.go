@@ -39,6 +39,7 @@ func subcommands() []subcommand {
 		{"band", "share of attention mass within ±w of the diagonal vs CosScale, and vs w; windowed attention as reference", runBand},
 		{"curves", "accuracy and loss vs length per method × normalisation from cmd/suite's suite.json", runCurves},
 		{"testset", "spectral clustering of the corpus and the stratified test-set sample (figure 1)", runTestset},
+		{"trainloss", "training loss against epoch from the runs' metrics.jsonl (figures 2 and 3)", runTrainLoss},
 	}
 }
 

@@ -180,8 +180,23 @@ func TestEntropyEndToEnd(t *testing.T) {
 	if !slices.Equal(h, []string{"norm", "layer", "length", "mean_entropy", "std", "rows", "ln_n"}) {
 		t.Errorf("header %v", h)
 	}
-	if len(rows) != 3*3*3 { // norms × lengths × (2 layers + all)
+	if len(rows) != 4*3*3 { // norms × lengths × (2 layers + all)
 		t.Errorf("%d rows", len(rows))
+	}
+	// softmax_plus with base n0 has factor ln(n0)/ln(n0) = 1 at n0 (16 for
+	// the fixture): its entropy there is softmax's.
+	at := map[string]string{}
+	for _, r := range rows {
+		if r[1] == "all" && r[2] == "16" {
+			at[r[0]] = r[3]
+		}
+	}
+	if at["softmax_plus_n0"] == "" || at["softmax_plus_n0"] != at["softmax"] {
+		t.Errorf("entropy at n0: softmax %s, softmax_plus_n0 %s", at["softmax"], at["softmax_plus_n0"])
+	}
+	h, docRows := readCSV(t, filepath.Join(out, "entropy_docs.csv"))
+	if !slices.Equal(h, []string{"norm", "length", "doc", "mean_entropy", "rows"}) || len(docRows) != 4*3*2 {
+		t.Errorf("entropy_docs.csv: header %v, %d rows (want norms × lengths × 2 documents)", h, len(docRows))
 	}
 	// Every row of 2 documents × L, pooled over 2 layers.
 	for _, r := range rows {

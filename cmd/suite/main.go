@@ -31,6 +31,7 @@ import (
 	"github.com/infoscale/gaualpha/corpus"
 	"github.com/infoscale/gaualpha/internal/cli"
 	"github.com/infoscale/gaualpha/internal/device"
+	"github.com/infoscale/gaualpha/metrics"
 
 	"github.com/infoscale/gaualpha/eval"
 	"github.com/infoscale/gaualpha/layers"
@@ -63,7 +64,7 @@ const defaultNorms = "softmax,softmax_plus,softmax_plus_n0,infoscale,infoscale_v
 type options struct {
 	bases, corpus, out, methods, norms, lengths, protocol, testset string
 	device, precision                                              string // cpu or cuda (parsed); f32 or bf16
-	steps, batch, docs, offsets, piLen, positions                  int
+	steps, batch, docs, offsets, piLen, positions, docLen          int
 	lr                                                             float64
 	seed                                                           uint64
 	quiet                                                          bool
@@ -80,6 +81,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.norms, "norm", defaultNorms, "normalisations to compare: softmax, softmax_plus (base 512 or the model's), softmax_plus_n0 (base n0), infoscale, infoscale_visible (n = keys a row of a masking method keeps; masking methods only)")
 	fs.IntVar(&o.piLen, "pi-length", 0, "pi-ft: fine-tuning length L' (default 4·n0), scale L'/n0; the batch is scaled by n0/L' so a step sees as many tokens as the other fine-tunes")
 	fs.IntVar(&o.positions, "positions", 0, "paper protocol: positions per document (0: all L)")
+	fs.IntVar(&o.docLen, "doc-length", 0, "select the test documents as for this evaluation length (default: the longest of -lengths), so that runs at shorter lengths score the same documents")
 	fs.StringVar(&o.lengths, "lengths", "", "evaluation lengths (default 2x..64x n0)")
 	fs.StringVar(&o.protocol, "protocol", "fast", "evaluation protocol: fast or paper (see cmd/eval -h)")
 	fs.IntVar(&o.docs, "docs", 10, "test documents")
@@ -117,8 +119,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 			}
 		}
 	}
-	if o.piLen < 0 || o.positions < 0 {
-		return fmt.Errorf("-pi-length and -positions must be >= 0")
+	if o.piLen < 0 || o.positions < 0 || o.docLen < 0 {
+		return fmt.Errorf("-pi-length, -positions and -doc-length must be >= 0")
 	}
 	proto, err := eval.ParseProtocol(o.protocol)
 	if err != nil {
@@ -185,7 +187,7 @@ type row struct {
 	Results  []eval.Result `json:"results"`
 	// DocTallies are the scores per test document: DocTallies[l][d] is
 	// document d at length Results[l].Length (the Result is their sum).
-	DocTallies [][]eval.Tally `json:"doc_tallies"`
+	DocTallies [][]metrics.Tally `json:"doc_tallies"`
 }
 
 // suiteFor fine-tunes and evaluates every method from one base model.
@@ -203,7 +205,11 @@ func suiteFor(ctx context.Context, base string, docs []corpus.Document, proto ev
 			return nil, nil, err
 		}
 	}
-	testDocs, _, err := eval.TestDocumentsBy(o.testset, docs, ck.Vocab, o.docs, slices.Max(lengths), o.seed)
+	minLen := slices.Max(lengths)
+	if o.docLen > 0 {
+		minLen = o.docLen
+	}
+	testDocs, _, err := eval.TestDocumentsBy(o.testset, docs, ck.Vocab, o.docs, minLen, o.seed)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -245,7 +251,7 @@ func suiteFor(ctx context.Context, base string, docs []corpus.Document, proto ev
 			for _, L := range lengths {
 				res, _ := rep.Get(va.Name, L)
 				r.Results = append(r.Results, res)
-				var dt []eval.Tally
+				var dt []metrics.Tally
 				for _, pd := range perDoc {
 					one, _ := pd.Get(va.Name, L)
 					dt = append(dt, one.Tally)

@@ -1,0 +1,197 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/vg"
+)
+
+// lossPoint is one line of a run's metrics.jsonl that the curves use.
+type lossPoint struct {
+	Step    int     `json:"step"`
+	Epoch   float64 `json:"epoch"`
+	Loss    float64 `json:"loss"`
+	ValLoss float64 `json:"val_loss"`
+}
+
+// lossRun is one training run to draw: its panel, its line label and its
+// metrics.
+type lossRun struct {
+	panel, label, dir string
+	train, val        []lossPoint
+}
+
+// parseRuns parses -runs: comma-separated [PANEL:]LABEL=DIR entries.
+func parseRuns(s string) ([]lossRun, error) {
+	var runs []lossRun
+	for _, e := range strings.Split(s, ",") {
+		e = strings.TrimSpace(e)
+		if e == "" {
+			continue
+		}
+		lbl, dir, ok := strings.Cut(e, "=")
+		if !ok || lbl == "" || dir == "" {
+			return nil, fmt.Errorf("-runs: %q is not [PANEL:]LABEL=DIR", e)
+		}
+		panel, line, ok := strings.Cut(lbl, ":")
+		if !ok {
+			panel, line = "", lbl
+		}
+		runs = append(runs, lossRun{panel: panel, label: line, dir: dir})
+	}
+	if len(runs) == 0 {
+		return nil, fmt.Errorf("-runs: no run given")
+	}
+	return runs, nil
+}
+
+// readMetrics reads a run's metrics.jsonl (in dir, or dir's parent when dir
+// is a checkpoint such as run/best): training-loss lines and validation
+// lines.
+func readMetrics(dir string) (train, val []lossPoint, err error) {
+	path := filepath.Join(dir, "metrics.jsonl")
+	if _, err := os.Stat(path); err != nil {
+		path = filepath.Join(filepath.Dir(dir), "metrics.jsonl")
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("metrics of %s: %w", dir, err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" {
+			continue
+		}
+		var p lossPoint
+		if err := json.Unmarshal([]byte(line), &p); err != nil {
+			return nil, nil, fmt.Errorf("%s:%d: %w", path, n, err)
+		}
+		if p.Loss > 0 {
+			train = append(train, p)
+		}
+		if p.ValLoss > 0 {
+			val = append(val, p)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(train) == 0 {
+		return nil, nil, fmt.Errorf("%s: no training-loss lines", path)
+	}
+	return train, val, nil
+}
+
+func runTrainLoss(args []string, stdout, stderr io.Writer) error {
+	fs, c := newFlags("trainloss", "-runs [PANEL:]LABEL=DIR,... [flags]",
+		"Training loss against epoch from the metrics.jsonl of training runs (the paper's\n"+
+			"figures 2 and 3): one panel per PANEL, one line per LABEL (the same colour in every\n"+
+			"panel), validation losses as points. Writes NAME.png and NAME.csv.", stderr)
+	runsFlag := fs.String("runs", "", "comma-separated `[PANEL:]LABEL=DIR` (DIR: a run directory or one of its checkpoints)")
+	name := fs.String("name", "trainloss", "base `name` of the output files")
+	title := fs.String("title", "Training loss", "plot title (one panel) or title prefix")
+	smooth := fs.Int("smooth", 5, "moving average over this many logged steps (1: none)")
+	if err := c.parse(fs, args); err != nil {
+		return err
+	}
+	if *smooth < 1 {
+		return fmt.Errorf("-smooth %d must be at least 1", *smooth)
+	}
+	if *name == "" || strings.ContainsAny(*name, "/\\") {
+		return fmt.Errorf("-name %q must be a plain file name", *name)
+	}
+	runs, err := parseRuns(*runsFlag)
+	if err != nil {
+		return err
+	}
+	var panels, labels []string
+	var rows [][]string
+	for i := range runs {
+		r := &runs[i]
+		if r.train, r.val, err = readMetrics(r.dir); err != nil {
+			return err
+		}
+		if !slices.Contains(panels, r.panel) {
+			panels = append(panels, r.panel)
+		}
+		if !slices.Contains(labels, r.label) {
+			labels = append(labels, r.label)
+		}
+		for _, p := range r.train {
+			rows = append(rows, []string{r.panel, r.label, r.dir, strconv.Itoa(p.Step), ff(p.Epoch), ff(p.Loss), ""})
+		}
+		for _, p := range r.val {
+			rows = append(rows, []string{r.panel, r.label, r.dir, strconv.Itoa(p.Step), ff(p.Epoch), "", ff(p.ValLoss)})
+		}
+	}
+	out := &outputs{dir: c.out}
+	if err := writeCSV(out.path(*name+".csv"), []string{"panel", "run", "dir", "step", "epoch", "train_loss", "val_loss"}, rows); err != nil {
+		return err
+	}
+	var grid [][]*plot.Plot
+	nr, nc := gridShape(len(panels), 3)
+	grid = make([][]*plot.Plot, nr)
+	for k, panel := range panels {
+		t := *title
+		if panel != "" {
+			t += ": " + panel
+		}
+		p := newPlot(t, "epoch", "masked-LM loss")
+		p.Title.TextStyle.Font.Size = vg.Points(9)
+		for _, r := range runs {
+			if r.panel != panel {
+				continue
+			}
+			col := colorAt(slices.Index(labels, r.label))
+			var xs, ys []float64
+			for _, q := range movingAverage(r.train, *smooth) {
+				xs, ys = append(xs, q.Epoch), append(ys, q.Loss)
+			}
+			if err := (series{label: r.label + " (train)", x: xs, y: ys, color: col}).add(p); err != nil {
+				return err
+			}
+			xs, ys = nil, nil
+			for _, q := range r.val {
+				xs, ys = append(xs, q.Epoch), append(ys, q.ValLoss)
+			}
+			if err := (series{label: r.label + " (validation)", x: xs, y: ys, color: col, points: true, dashes: dashes[1]}).add(p); err != nil {
+				return err
+			}
+		}
+		grid[k/nc] = append(grid[k/nc], p)
+	}
+	fig := newFigure(4.5*float64(nc), 3.4*float64(nr), c.dpi)
+	if err := fig.saveGrid(out.path(*name+".png"), grid); err != nil {
+		return err
+	}
+	out.print(stdout)
+	return nil
+}
+
+// movingAverage smooths the training losses over w consecutive logged steps
+// (trailing window; the first points average what there is).
+func movingAverage(ps []lossPoint, w int) []lossPoint {
+	out := make([]lossPoint, len(ps))
+	var s float64
+	for i, p := range ps {
+		s += p.Loss
+		if i >= w {
+			s -= ps[i-w].Loss
+		}
+		out[i] = p
+		out[i].Loss = s / float64(min(i+1, w))
+	}
+	return out
+}
