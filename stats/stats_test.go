@@ -283,3 +283,20 @@ func TestExclusionRule(t *testing.T) {
 		t.Error("Median")
 	}
 }
+
+func TestBootstrapSignP(t *testing.T) {
+	pos := []DocSums{{N: 1, SumA: 1}, {N: 1, SumA: 2}, {N: 1, SumA: 3}}
+	if p, err := BootstrapSignP(3, PooledDiff(pos), 1000, 1); err != nil || p != 0 {
+		t.Fatalf("every document favours A: p %v (%v), want 0", p, err)
+	}
+	zero := []DocSums{{N: 1}, {N: 1}}
+	if p, _ := BootstrapSignP(2, PooledDiff(zero), 100, 1); p != 1 {
+		t.Fatalf("no difference: p %v, want 1", p)
+	}
+	// Two documents of opposite sign: the resamples {0,0} (+1) and {1,1}
+	// (−1) each have probability 1/4, {0,1} (0) 1/2: p = 2·3/4 capped at 1.
+	mixed := []DocSums{{N: 1, SumA: 1}, {N: 1, SumB: 1}}
+	if p, _ := BootstrapSignP(2, PooledDiff(mixed), 4000, 1); p != 1 {
+		t.Fatalf("symmetric: p %v, want 1", p)
+	}
+}
