@@ -1,3 +1,7 @@
+// Package eval measures length extrapolation: the paper's exact protocol
+// (one masked position per forward pass, every position of each test
+// document), a faster protocol for CPUs and CI, and the scores they report
+// (package metrics), as markdown tables and JSON.
 package eval
 
 import (
@@ -11,6 +15,7 @@ import (
 
 	"github.com/infoscale/gaualpha/attn"
 	"github.com/infoscale/gaualpha/layers"
+	"github.com/infoscale/gaualpha/metrics"
 	"github.com/infoscale/gaualpha/tokenizer"
 )
 
@@ -103,13 +108,13 @@ type Variant struct {
 
 // Result is the score of one variant at one length.
 type Result struct {
-	Variant  string  `json:"variant"`
-	Length   int     `json:"length"`
-	Accuracy float64 `json:"accuracy"`
-	Loss     float64 `json:"loss"`
-	PPL      float64 `json:"perplexity"`
-	Tally    Tally   `json:"tally"`
-	Seconds  float64 `json:"seconds"`
+	Variant  string        `json:"variant"`
+	Length   int           `json:"length"`
+	Accuracy float64       `json:"accuracy"`
+	Loss     float64       `json:"loss"`
+	PPL      float64       `json:"perplexity"`
+	Tally    metrics.Tally `json:"tally"`
+	Seconds  float64       `json:"seconds"`
 }
 
 // Report is a whole evaluation.
@@ -326,7 +331,7 @@ func (r cpuRunner) run(bt *layers.Batch) ([]float32, error) {
 func (cpuRunner) close() error { return nil }
 
 // scoreLength runs the jobs of one length in batches.
-func scoreLength(ctx context.Context, sess session, cfg layers.Config, p *layers.Params, v *tokenizer.Vocab, docs [][]int, pol attn.Policy, L int, o Options) (tl Tally, err error) {
+func scoreLength(ctx context.Context, sess session, cfg layers.Config, p *layers.Params, v *tokenizer.Vocab, docs [][]int, pol attn.Policy, L int, o Options) (tl metrics.Tally, err error) {
 	js := jobs(docs, L, o)
 	K := len(js[0].pos)
 	B := max(1, min(len(js), o.MaxTokens/L))

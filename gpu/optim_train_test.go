@@ -8,10 +8,10 @@ import (
 	"testing"
 
 	"github.com/infoscale/gaualpha/gpu"
-	"github.com/infoscale/gaualpha/train"
+	"github.com/infoscale/gaualpha/optim"
 )
 
-// The optimiser kernels against train.AdamW and train.ClipGradNorm. An
+// The optimiser kernels against optim.AdamW and optim.ClipGradNorm. An
 // external test: package train imports gpu (its device backend), so the
 // package's own tests cannot import train.
 func TestAdamWAndClipping(t *testing.T) {
@@ -19,7 +19,7 @@ func TestAdamWAndClipping(t *testing.T) {
 	rng := rand.New(rand.NewPCG(8, 1))
 	sizes := []int{1000, 77}
 	decay := []bool{true, false}
-	opt := train.NewAdamW(sizes, decay, 0.01)
+	opt := optim.NewAdamW(sizes, decay, 0.01)
 	params := [][]float32{gpu.RandF32(rng, sizes[0], 1), gpu.RandF32(rng, sizes[1], 1)}
 	var pd, md, vd []gpu.DevicePtr
 	for i, n := range sizes {
@@ -42,7 +42,7 @@ func TestAdamWAndClipping(t *testing.T) {
 		for i, n := range sizes {
 			gpu.Must(t, d.Clip(gd[i], n, sq, 5))
 		}
-		norm := train.ClipGradNorm(grads, 5)
+		norm := optim.ClipGradNorm(grads, 5)
 		if got := math.Sqrt(gpu.DownloadF64(t, d, sq, 1)[0]); math.Abs(got-norm) > 1e-9*norm {
 			t.Errorf("step %d: gradient norm %v, want %v", step, got, norm)
 		}

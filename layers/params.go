@@ -134,3 +134,14 @@ func (p *Params) Count() int {
 	}
 	return n
 }
+
+// DecayMask returns which parameters (in Named order) weight decay applies
+// to: every matrix (embeddings and dense weights), not the ScaleOffset
+// gammas, as is usual for norm-like scales.
+func (p *Params) DecayMask() []bool {
+	var d []bool
+	for _, n := range p.Named() {
+		d = append(d, n.T.Dims() > 1)
+	}
+	return d
+}

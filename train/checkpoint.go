@@ -15,6 +15,7 @@ import (
 
 	"github.com/infoscale/gaualpha/internal/atomicfile"
 	"github.com/infoscale/gaualpha/layers"
+	"github.com/infoscale/gaualpha/optim"
 	"github.com/infoscale/gaualpha/safetensors"
 	"github.com/infoscale/gaualpha/tokenizer"
 )
@@ -49,8 +50,8 @@ type Checkpoint struct {
 	Config layers.Config
 	Vocab  *tokenizer.Vocab
 	Params *layers.Params
-	Opt    *AdamW // nil when the directory has no optimizer state
-	State  *State // nil when the directory has no trainer state
+	Opt    *optim.AdamW // nil when the directory has no optimizer state
+	State  *State       // nil when the directory has no trainer state
 	// Notes lists tensors of the weights file that were not used (for
 	// example the layers beyond num_hidden_layers of a deeper published
 	// model).
@@ -60,7 +61,7 @@ type Checkpoint struct {
 // Save writes a checkpoint directory atomically: a crash or kill at any
 // moment leaves the previous checkpoint complete. opt and st may be nil
 // (a weights-only checkpoint).
-func Save(dir string, cfg layers.Config, v *tokenizer.Vocab, p *layers.Params, opt *AdamW, st *State) error {
+func Save(dir string, cfg layers.Config, v *tokenizer.Vocab, p *layers.Params, opt *optim.AdamW, st *State) error {
 	cfgJSON, err := cfg.Marshal()
 	if err != nil {
 		return err
@@ -124,7 +125,7 @@ func writeWeights(path string, p *layers.Params) error {
 	return os.WriteFile(path, buf.Bytes(), 0o644)
 }
 
-func writeOptimizer(path string, p *layers.Params, o *AdamW) error {
+func writeOptimizer(path string, p *layers.Params, o *optim.AdamW) error {
 	var ts []safetensors.Tensor
 	for i, n := range p.Named() {
 		ts = append(ts,
@@ -258,7 +259,7 @@ func fill(dst *tensor.Dense, t safetensors.Tensor) error {
 	return nil
 }
 
-func loadOptimizer(path string, p *layers.Params) (*AdamW, error) {
+func loadOptimizer(path string, p *layers.Params) (*optim.AdamW, error) {
 	f, err := safetensors.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("optimizer %s: %w", path, err)
@@ -282,7 +283,7 @@ func loadOptimizer(path string, p *layers.Params) (*AdamW, error) {
 	for i, n := range named {
 		sizes[i] = n.T.Shape().TotalSize()
 	}
-	o := NewAdamW(sizes, DecayMask(p), vals[4])
+	o := optim.NewAdamW(sizes, p.DecayMask(), vals[4])
 	o.Step, o.Beta1, o.Beta2, o.Eps = int(vals[0]), vals[1], vals[2], vals[3]
 	for i, n := range named {
 		for _, part := range []struct {
@@ -301,14 +302,4 @@ func loadOptimizer(path string, p *layers.Params) (*AdamW, error) {
 		}
 	}
 	return o, nil
-}
-
-// DecayMask returns which parameters weight decay applies to: every matrix
-// (embeddings and dense weights), not the ScaleOffset gammas.
-func DecayMask(p *layers.Params) []bool {
-	var d []bool
-	for _, n := range p.Named() {
-		d = append(d, n.T.Dims() > 1)
-	}
-	return d
 }

@@ -13,6 +13,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/infoscale/gaualpha/layers"
+	"github.com/infoscale/gaualpha/optim"
 	"github.com/infoscale/gaualpha/safetensors"
 )
 
@@ -23,7 +24,7 @@ func TestCheckpointRoundTrip(t *testing.T) {
 	for _, n := range p.Named() {
 		sizes = append(sizes, n.T.Shape().TotalSize())
 	}
-	opt := NewAdamW(sizes, DecayMask(p), 0.01)
+	opt := optim.NewAdamW(sizes, p.DecayMask(), 0.01)
 	opt.Step = 7
 	opt.M[3][2], opt.V[4][1] = 0.25, 0.125
 	best := 1.5

@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/infoscale/gaualpha/eval"
 	"github.com/infoscale/gaualpha/gpu"
 	"github.com/infoscale/gaualpha/gpu/graphexec"
 	"github.com/infoscale/gaualpha/layers"
+	"github.com/infoscale/gaualpha/metrics"
 )
 
 func init() { deviceBackends["cuda"] = newGPUDevice }
@@ -29,7 +29,7 @@ type gpuDevice struct {
 	model *graphexec.Model
 	val   *graphexec.Model
 	param []gpu.DevicePtr // resident weights, in Params.Named order
-	m, v  []gpu.DevicePtr // AdamW moments
+	m, v  []gpu.DevicePtr // optim.AdamW moments
 	sizes []int
 	sq    gpu.DevicePtr // float64: the squared gradient norm
 	hostL []float32     // validation logits
@@ -101,7 +101,7 @@ func (g *gpuDevice) pushMoments() error {
 }
 
 // step is Trainer.Step's CPU body on the device: same order of checks,
-// same errors, same update (train.ClipGradNorm, train.AdamW.Update).
+// same errors, same update (optim.ClipGradNorm, optim.AdamW.Update).
 func (g *gpuDevice) step(bt *layers.Batch, lr float64) (loss, gradNorm float64, err error) {
 	if err := g.model.Run(bt); err != nil {
 		return 0, 0, err
@@ -170,8 +170,8 @@ func (g *gpuDevice) step(bt *layers.Batch, lr float64) (loss, gradNorm float64, 
 	return loss, gradNorm, nil
 }
 
-func (g *gpuDevice) validate(batches []*layers.Batch) (eval.Tally, error) {
-	var tl eval.Tally
+func (g *gpuDevice) validate(batches []*layers.Batch) (metrics.Tally, error) {
+	var tl metrics.Tally
 	for _, bt := range batches {
 		if err := g.val.Run(bt); err != nil {
 			return tl, err

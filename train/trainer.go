@@ -17,6 +17,8 @@ import (
 	"github.com/infoscale/gaualpha/attn"
 	"github.com/infoscale/gaualpha/eval"
 	"github.com/infoscale/gaualpha/layers"
+	"github.com/infoscale/gaualpha/metrics"
+	"github.com/infoscale/gaualpha/optim"
 	"github.com/infoscale/gaualpha/pipeline"
 	"github.com/infoscale/gaualpha/tokenizer"
 )
@@ -95,7 +97,7 @@ type Trainer struct {
 	Config layers.Config
 	Vocab  *tokenizer.Vocab
 	Params *layers.Params
-	Opt    *AdamW
+	Opt    *optim.AdamW
 	State  State
 	opts   Options
 
@@ -162,7 +164,7 @@ func New(cfg layers.Config, v *tokenizer.Vocab, p *layers.Params, trainSeqs, val
 	for i, n := range named {
 		sizes[i] = n.T.Shape().TotalSize()
 	}
-	t.Opt = NewAdamW(sizes, DecayMask(p), o.WeightDecay)
+	t.Opt = optim.NewAdamW(sizes, p.DecayMask(), o.WeightDecay)
 	t.State = State{Seed: o.Seed, Options: o}
 	if err := t.prepareValidation(valSeqs, pol); err != nil {
 		return nil, err
@@ -200,7 +202,7 @@ type device interface {
 	// AdamW update with learning rate lr (t.Opt.Step counts it), with the
 	// semantics and errors of the CPU path below (without the step prefix).
 	step(bt *layers.Batch, lr float64) (loss, gradNorm float64, err error)
-	validate(batches []*layers.Batch) (eval.Tally, error)
+	validate(batches []*layers.Batch) (metrics.Tally, error)
 	// pull copies the weights to t.Params and the moments to t.Opt; push
 	// copies them to the device.
 	pull() error
@@ -248,11 +250,11 @@ func (t *Trainer) UseDevice(name string) error {
 }
 
 // Validate scores the validation batches with the current weights.
-func (t *Trainer) Validate() (eval.Tally, error) {
+func (t *Trainer) Validate() (metrics.Tally, error) {
 	if t.dev != nil {
 		return t.dev.validate(t.valBatch)
 	}
-	var tl eval.Tally
+	var tl metrics.Tally
 	for _, bt := range t.valBatch {
 		if err := t.evalModel.Run(bt); err != nil {
 			return tl, err
@@ -341,7 +343,7 @@ func (t *Trainer) Step() (loss, gradNorm float64, err error) {
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
 		return loss, 0, fmt.Errorf("step %d: loss is %v: %w", step+1, loss, ErrNonFinite)
 	}
-	gradNorm = ClipGradNorm(grads, t.opts.ClipNorm)
+	gradNorm = optim.ClipGradNorm(grads, t.opts.ClipNorm)
 	if math.IsNaN(gradNorm) || math.IsInf(gradNorm, 0) {
 		return loss, gradNorm, fmt.Errorf("step %d: gradient norm is %v: %w", step+1, gradNorm, ErrNonFinite)
 	}
@@ -356,8 +358,8 @@ func (t *Trainer) Step() (loss, gradNorm float64, err error) {
 	return loss, gradNorm, nil
 }
 
-func (t *Trainer) schedule() Schedule {
-	return Schedule{Peak: t.opts.LR, Warmup: int(t.opts.WarmupFrac * float64(t.opts.Steps)), Total: t.opts.Steps}
+func (t *Trainer) schedule() optim.Schedule {
+	return optim.Schedule{Peak: t.opts.LR, Warmup: int(t.opts.WarmupFrac * float64(t.opts.Steps)), Total: t.opts.Steps}
 }
 
 func (t *Trainer) evalEvery() int {

@@ -1,8 +1,7 @@
-// Package eval measures length extrapolation: the paper's exact protocol
-// (one masked position per forward pass, every position of each test
-// document), a faster protocol for CPUs and CI, and the metrics they report
-// (accuracy, cross-entropy, perplexity), as markdown tables and JSON.
-package eval
+// Package metrics scores masked-token predictions: accuracy (argmax over the
+// whole vocabulary), mean cross-entropy and perplexity, accumulated over
+// batches in a Tally.
+package metrics
 
 import (
 	"math"

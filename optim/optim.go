@@ -1,4 +1,8 @@
-package train
+// Package optim holds the optimisation rules of training, as the CPU
+// reference the device's kernels are tested against: AdamW with PyTorch's
+// update rule, global gradient-norm clipping, and the linear warm-up and
+// decay schedule of the learning rate.
+package optim
 
 import (
 	"fmt"
