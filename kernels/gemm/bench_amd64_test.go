@@ -41,6 +41,21 @@ func BenchmarkPeakFMA(b *testing.B) {
 			b.ReportMetric(flops/cpu.Seconds()/1e9, "GFLOP/s-cpu")
 		}
 	})
+	b.Run("bf16dot", func(b *testing.B) {
+		if !hasAVX512BF16 {
+			b.Skip("no AVX512_BF16")
+		}
+		const iters = 1 << 20
+		cpu0 := processCPU()
+		for b.Loop() {
+			dotPeakBF16(iters)
+		}
+		flops := float64(b.N) * iters * 24 * 64
+		b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		if cpu := processCPU() - cpu0; cpu > 0 && cpu0 > 0 {
+			b.ReportMetric(flops/cpu.Seconds()/1e9, "GFLOP/s-cpu")
+		}
+	})
 	b.Run("clock", func(b *testing.B) {
 		const iters = 1 << 20
 		cpu0 := processCPU()

@@ -44,3 +44,36 @@ var (
 		fn: dgemmAVX512, packA: packA[float64], packB: packB[float64],
 	}
 )
+
+//go:noescape
+func sbf16Kernel6x64(kc2 int, a, b, c *float32, ldc int, alpha, beta float32)
+
+// dotPeakBF16 runs iters×24 independent 16-lane VDPBF16PS (peak
+// measurement only).
+//
+//go:noescape
+func dotPeakBF16(iters int)
+
+// hasAVX512BF16 reports whether the VDPBF16PS kernel can run.
+var hasAVX512BF16 = hasAVX512 && cpu.X86.HasAVX512BF16
+
+// sbf16AVX512 runs the pair kernel on a block of kb steps (kb+1)/2 pairs.
+func sbf16AVX512(kb int, a, b, c []float32, ldc int, alpha, beta float32) {
+	sbf16Kernel6x64((kb+1)/2, &a[0], &b[0], &c[0], ldc, alpha, beta)
+}
+
+// avx512bf16Kernel sums bfloat16 products with VDPBF16PS. kc counts k
+// steps (twice the pairs): 384 steps are 192 pairs, the same 48 KiB B
+// sliver as the float32 kernel's 192 steps.
+var avx512bf16Kernel = &kernel[float32]{
+	name: "avx512bf16-6x64", mr: 6, nr: 64, mc: 144, kc: 384, nc: 3072,
+	fn: sbf16AVX512, packA: packAPairs, packB: packBPairs,
+}
+
+// asmKernelBF16 returns the VDPBF16PS kernel when the CPU has AVX512_BF16.
+func asmKernelBF16() *kernel[float32] {
+	if hasAVX512BF16 {
+		return avx512bf16Kernel
+	}
+	return nil
+}

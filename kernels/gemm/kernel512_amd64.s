@@ -548,3 +548,191 @@ peak512_loop:
 	JNZ         peak512_loop
 	VZEROUPPER
 	RET
+
+// The bfloat16 micro-kernel for AMD64 with AVX512_BF16: a 6×64 tile of
+// float32 sums of bfloat16 products,
+//
+//	C[0:6, 0:64] = alpha * Apanel·Bpanel + beta * C[0:6, 0:64]
+//
+// where the panels hold pairs of bfloat16 values in 32-bit words (the low
+// half the even step, the high half the odd one): Apanel kc2 groups of 6
+// words, Bpanel kc2 groups of 64 words (kc2 = number of pairs). VDPBF16PS
+// adds both products of a pair to a float32 lane, so one instruction does
+// the work of two FMAs on 16 lanes.
+//
+// Register use is that of the float32 6×64 kernel above:
+// Z0..Z23 accumulate, Z24..Z27 hold a row of B pairs, Z28..Z31 broadcasts
+// of A pairs (VBROADCASTSS copies the 32-bit pattern).
+//
+// The Go assembler has no AVX512_BF16 mnemonics, so each
+// VDPBF16PS zmm_acc, zmm_b, zmm_a (Intel operand order: acc += dot(b, a);
+// EVEX.512.F3.0F38.W0 52 /r) is spelled out as its six bytes, with the
+// instruction in a comment above the macro that uses it. The encodings were
+// checked against GNU as.
+
+// One step (a pair of k) of the tile: VDPBF16PS, in order,
+// Z0 += Z24·Z28, Z1 += Z25·Z28, Z2 += Z26·Z28, Z3 += Z27·Z28
+// Z4 += Z24·Z29, Z5 += Z25·Z29, Z6 += Z26·Z29, Z7 += Z27·Z29
+// Z8 += Z24·Z30, Z9 += Z25·Z30, Z10 += Z26·Z30, Z11 += Z27·Z30
+// Z12 += Z24·Z31, Z13 += Z25·Z31, Z14 += Z26·Z31, Z15 += Z27·Z31
+// Z16 += Z24·Z28, Z17 += Z25·Z28, Z18 += Z26·Z28, Z19 += Z27·Z28
+// Z20 += Z24·Z29, Z21 += Z25·Z29, Z22 += Z26·Z29, Z23 += Z27·Z29
+#define B_STEP_Z(ao, bo) \
+	VMOVUPS      (bo)(BX), Z24; \
+	VMOVUPS      (bo+64)(BX), Z25; \
+	VMOVUPS      (bo+128)(BX), Z26; \
+	VMOVUPS      (bo+192)(BX), Z27; \
+	VBROADCASTSS (ao)(AX), Z28; \
+	VBROADCASTSS (ao+4)(AX), Z29; \
+	VBROADCASTSS (ao+8)(AX), Z30; \
+	BYTE $0x62; BYTE $0x92; BYTE $0x3e; BYTE $0x40; BYTE $0x52; BYTE $0xc4; \
+	BYTE $0x62; BYTE $0x92; BYTE $0x36; BYTE $0x40; BYTE $0x52; BYTE $0xcc; \
+	BYTE $0x62; BYTE $0x92; BYTE $0x2e; BYTE $0x40; BYTE $0x52; BYTE $0xd4; \
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xdc; \
+	VBROADCASTSS (ao+12)(AX), Z31; \
+	BYTE $0x62; BYTE $0x92; BYTE $0x3e; BYTE $0x40; BYTE $0x52; BYTE $0xe5; \
+	BYTE $0x62; BYTE $0x92; BYTE $0x36; BYTE $0x40; BYTE $0x52; BYTE $0xed; \
+	BYTE $0x62; BYTE $0x92; BYTE $0x2e; BYTE $0x40; BYTE $0x52; BYTE $0xf5; \
+	BYTE $0x62; BYTE $0x92; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xfd; \
+	VBROADCASTSS (ao+16)(AX), Z28; \
+	BYTE $0x62; BYTE $0x12; BYTE $0x3e; BYTE $0x40; BYTE $0x52; BYTE $0xc6; \
+	BYTE $0x62; BYTE $0x12; BYTE $0x36; BYTE $0x40; BYTE $0x52; BYTE $0xce; \
+	BYTE $0x62; BYTE $0x12; BYTE $0x2e; BYTE $0x40; BYTE $0x52; BYTE $0xd6; \
+	BYTE $0x62; BYTE $0x12; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xde; \
+	VBROADCASTSS (ao+20)(AX), Z29; \
+	BYTE $0x62; BYTE $0x12; BYTE $0x3e; BYTE $0x40; BYTE $0x52; BYTE $0xe7; \
+	BYTE $0x62; BYTE $0x12; BYTE $0x36; BYTE $0x40; BYTE $0x52; BYTE $0xef; \
+	BYTE $0x62; BYTE $0x12; BYTE $0x2e; BYTE $0x40; BYTE $0x52; BYTE $0xf7; \
+	BYTE $0x62; BYTE $0x12; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xff; \
+	BYTE $0x62; BYTE $0x82; BYTE $0x3e; BYTE $0x40; BYTE $0x52; BYTE $0xc4; \
+	BYTE $0x62; BYTE $0x82; BYTE $0x36; BYTE $0x40; BYTE $0x52; BYTE $0xcc; \
+	BYTE $0x62; BYTE $0x82; BYTE $0x2e; BYTE $0x40; BYTE $0x52; BYTE $0xd4; \
+	BYTE $0x62; BYTE $0x82; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xdc; \
+	BYTE $0x62; BYTE $0x82; BYTE $0x3e; BYTE $0x40; BYTE $0x52; BYTE $0xe5; \
+	BYTE $0x62; BYTE $0x82; BYTE $0x36; BYTE $0x40; BYTE $0x52; BYTE $0xed; \
+	BYTE $0x62; BYTE $0x82; BYTE $0x2e; BYTE $0x40; BYTE $0x52; BYTE $0xf5; \
+	BYTE $0x62; BYTE $0x82; BYTE $0x26; BYTE $0x40; BYTE $0x52; BYTE $0xfd
+
+// func sbf16Kernel6x64(kc2 int, a, b, c *float32, ldc int, alpha, beta float32)
+TEXT ·sbf16Kernel6x64(SB), NOSPLIT, $0-48
+	MOVQ kc2+0(FP), CX
+	MOVQ a+8(FP), AX
+	MOVQ b+16(FP), BX
+	MOVQ c+24(FP), DI
+	MOVQ ldc+32(FP), DX
+	SHLQ $2, DX
+
+	ZERO_ACC_Z
+	PREFETCH_C_Z
+
+	MOVQ CX, R9
+	SHRQ $2, R9
+	JZ   h_tail
+
+h_loop4:
+	PREFETCHT0 384(AX)
+	B_STEP_Z(0, 0)
+	B_STEP_Z(24, 256)
+	PREFETCHT0 448(AX)
+	B_STEP_Z(48, 512)
+	B_STEP_Z(72, 768)
+	ADDQ $96, AX
+	ADDQ $1024, BX
+	DECQ R9
+	JNZ  h_loop4
+
+h_tail:
+	ANDQ $3, CX
+	JZ   h_store
+
+h_loop1:
+	B_STEP_Z(0, 0)
+	ADDQ $24, AX
+	ADDQ $256, BX
+	DECQ CX
+	JNZ  h_loop1
+
+h_store:
+	VBROADCASTSS alpha+40(FP), Z28
+	SCALE_PS_Z
+
+	VMOVSS   beta+44(FP), X29
+	VXORPS   X30, X30, X30
+	VUCOMISS X30, X29
+	JNE      h_beta
+	JPS      h_beta
+
+	// beta == 0: C is write-only.
+	STORE_PS_Z
+	VZEROUPPER
+	RET
+
+h_beta:
+	VBROADCASTSS beta+44(FP), Z29
+	STORE_BETA_PS_Z
+	VZEROUPPER
+	RET
+
+// func dotPeakBF16(iters int)
+// Runs iters×24 independent VDPBF16PS on 16 lanes (24 chains), 64 flops
+// each, to measure the attainable bfloat16 product throughput of one core.
+// Z24, Z25: zero; the accumulators Z0..Z23.
+TEXT ·dotPeakBF16(SB), NOSPLIT, $0-8
+	MOVQ   iters+0(FP), CX
+	ZERO_ACC_Z
+	VPXORD Z24, Z24, Z24
+	VPXORD Z25, Z25, Z25
+
+bpeak_loop:
+	// VDPBF16PS Z0 += Z24·Z25
+	BYTE $0x62; BYTE $0x92; BYTE $0x3e; BYTE $0x40; BYTE $0x52; BYTE $0xc1
+	// VDPBF16PS Z1 += Z24·Z25
+	BYTE $0x62; BYTE $0x92; BYTE $0x3e; BYTE $0x40; BYTE $0x52; BYTE $0xc9
+	// VDPBF16PS Z2 += Z24·Z25
+	BYTE $0x62; BYTE $0x92; BYTE $0x3e; BYTE $0x40; BYTE $0x52; BYTE $0xd1
+	// VDPBF16PS Z3 += Z24·Z25
+	BYTE $0x62; BYTE $0x92; BYTE $0x3e; BYTE $0x40; BYTE $0x52; BYTE $0xd9
+	// VDPBF16PS Z4 += Z24·Z25
+	BYTE $0x62; BYTE $0x92; BYTE $0x3e; BYTE $0x40; BYTE $0x52; BYTE $0xe1
+	// VDPBF16PS Z5 += Z24·Z25
+	BYTE $0x62; BYTE $0x92; BYTE $0x3e; BYTE $0x40; BYTE $0x52; BYTE $0xe9
+	// VDPBF16PS Z6 += Z24·Z25
+	BYTE $0x62; BYTE $0x92; BYTE $0x3e; BYTE $0x40; BYTE $0x52; BYTE $0xf1
+	// VDPBF16PS Z7 += Z24·Z25
+	BYTE $0x62; BYTE $0x92; BYTE $0x3e; BYTE $0x40; BYTE $0x52; BYTE $0xf9
+	// VDPBF16PS Z8 += Z24·Z25
+	BYTE $0x62; BYTE $0x12; BYTE $0x3e; BYTE $0x40; BYTE $0x52; BYTE $0xc1
+	// VDPBF16PS Z9 += Z24·Z25
+	BYTE $0x62; BYTE $0x12; BYTE $0x3e; BYTE $0x40; BYTE $0x52; BYTE $0xc9
+	// VDPBF16PS Z10 += Z24·Z25
+	BYTE $0x62; BYTE $0x12; BYTE $0x3e; BYTE $0x40; BYTE $0x52; BYTE $0xd1
+	// VDPBF16PS Z11 += Z24·Z25
+	BYTE $0x62; BYTE $0x12; BYTE $0x3e; BYTE $0x40; BYTE $0x52; BYTE $0xd9
+	// VDPBF16PS Z12 += Z24·Z25
+	BYTE $0x62; BYTE $0x12; BYTE $0x3e; BYTE $0x40; BYTE $0x52; BYTE $0xe1
+	// VDPBF16PS Z13 += Z24·Z25
+	BYTE $0x62; BYTE $0x12; BYTE $0x3e; BYTE $0x40; BYTE $0x52; BYTE $0xe9
+	// VDPBF16PS Z14 += Z24·Z25
+	BYTE $0x62; BYTE $0x12; BYTE $0x3e; BYTE $0x40; BYTE $0x52; BYTE $0xf1
+	// VDPBF16PS Z15 += Z24·Z25
+	BYTE $0x62; BYTE $0x12; BYTE $0x3e; BYTE $0x40; BYTE $0x52; BYTE $0xf9
+	// VDPBF16PS Z16 += Z24·Z25
+	BYTE $0x62; BYTE $0x82; BYTE $0x3e; BYTE $0x40; BYTE $0x52; BYTE $0xc1
+	// VDPBF16PS Z17 += Z24·Z25
+	BYTE $0x62; BYTE $0x82; BYTE $0x3e; BYTE $0x40; BYTE $0x52; BYTE $0xc9
+	// VDPBF16PS Z18 += Z24·Z25
+	BYTE $0x62; BYTE $0x82; BYTE $0x3e; BYTE $0x40; BYTE $0x52; BYTE $0xd1
+	// VDPBF16PS Z19 += Z24·Z25
+	BYTE $0x62; BYTE $0x82; BYTE $0x3e; BYTE $0x40; BYTE $0x52; BYTE $0xd9
+	// VDPBF16PS Z20 += Z24·Z25
+	BYTE $0x62; BYTE $0x82; BYTE $0x3e; BYTE $0x40; BYTE $0x52; BYTE $0xe1
+	// VDPBF16PS Z21 += Z24·Z25
+	BYTE $0x62; BYTE $0x82; BYTE $0x3e; BYTE $0x40; BYTE $0x52; BYTE $0xe9
+	// VDPBF16PS Z22 += Z24·Z25
+	BYTE $0x62; BYTE $0x82; BYTE $0x3e; BYTE $0x40; BYTE $0x52; BYTE $0xf1
+	// VDPBF16PS Z23 += Z24·Z25
+	BYTE $0x62; BYTE $0x82; BYTE $0x3e; BYTE $0x40; BYTE $0x52; BYTE $0xf9
+	DECQ CX
+	JNZ  bpeak_loop
+	VZEROUPPER
+	RET

@@ -7,3 +7,5 @@ package gemm
 func asmKernelList32() []kernelEntry[float32] { return nil }
 
 func asmKernelList64() []kernelEntry[float64] { return nil }
+
+func asmKernelBF16() *kernel[float32] { return nil }
