@@ -5,8 +5,6 @@ import (
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
-
-	"github.com/infoscale/gaualpha/internal/bf16"
 )
 
 // Machine executes the part of a Gorgonia graph that its outputs depend on,
@@ -24,10 +22,10 @@ import (
 // the next Run.
 type Machine struct {
 	// BF16 rounds both operands of every float32 MatMulOp to bfloat16
-	// before the product, which accumulates in float32: the arithmetic of
-	// the device executor's -precision bf16 GEMMs, as a CPU reference for
-	// testing that path (the copies make it slower; it is not a speed
-	// option).
+	// before the product, which accumulates in float32 (gemm.SgemmBF16):
+	// the arithmetic of the device executor's -precision bf16 GEMMs, as a
+	// CPU reference for testing that path. The summation order differs
+	// from the device's, within float32 rounding.
 	BF16 bool
 
 	plan *Plan
@@ -162,29 +160,14 @@ func (m *Machine) exec(op G.Op, buf G.Value, ins []G.Value) (G.Value, error) {
 		return AddOp{}.UsePreallocDo(buf, ins...)
 	}
 	if m.BF16 {
-		if _, ok := op.(MatMulOp); ok {
-			ins = roundedBF16(ins)
+		if mm, ok := op.(MatMulOp); ok {
+			return mm.doBF16(buf, ins...)
 		}
 	}
 	if pd, ok := op.(G.UsePreallocDoer); ok && buf != nil {
 		return pd.UsePreallocDo(buf, ins...)
 	}
 	return op.Do(ins...)
-}
-
-// roundedBF16 returns the float32 tensors of ins as copies rounded to
-// bfloat16 (other values as they are).
-func roundedBF16(ins []G.Value) []G.Value {
-	out := make([]G.Value, len(ins))
-	for i, v := range ins {
-		d, ok := v.(*tensor.Dense)
-		if !ok || d.Dtype() != tensor.Float32 {
-			out[i] = v
-			continue
-		}
-		out[i] = tensor.New(tensor.WithShape(d.Shape().Clone()...), tensor.WithBacking(bf16.RoundSlice(d.Float32s())))
-	}
-	return out
 }
 
 // sameKind reports whether value v can hold node n's result.

@@ -9,6 +9,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/infoscale/gaualpha/kernels/cpu"
+	"github.com/infoscale/gaualpha/kernels/gemm"
 )
 
 // MatMulOp computes op(A)·op(B) for matrices, where op transposes when TA
@@ -54,6 +55,16 @@ func (o MatMulOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 }
 
 func (o MatMulOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error) {
+	return o.do(prealloc, false, in...)
+}
+
+// doBF16 is UsePreallocDo with the float32 operands rounded to bfloat16
+// and the products summed in float32 (gemm.SgemmBF16; Machine.BF16).
+func (o MatMulOp) doBF16(prealloc G.Value, in ...G.Value) (G.Value, error) {
+	return o.do(prealloc, true, in...)
+}
+
+func (o MatMulOp) do(prealloc G.Value, bf16 bool, in ...G.Value) (G.Value, error) {
 	a, err := dense(o, 0, in[0])
 	if err != nil {
 		return nil, err
@@ -71,6 +82,10 @@ func (o MatMulOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error
 	lda, ldb := a.Shape()[1], b.Shape()[1]
 	switch a.Dtype() {
 	case tensor.Float32:
+		if bf16 {
+			gemm.SgemmBF16(o.TA, o.TB, m, n, k, 1, data[float32](a), lda, data[float32](b), ldb, 0, data[float32](out), n)
+			break
+		}
 		cpu.Gemm(o.TA, o.TB, m, n, k, 1, data[float32](a), lda, data[float32](b), ldb, 0, data[float32](out), n)
 	case tensor.Float64:
 		cpu.Gemm(o.TA, o.TB, m, n, k, 1, data[float64](a), lda, data[float64](b), ldb, 0, data[float64](out), n)
