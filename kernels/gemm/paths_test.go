@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestKernelPaths names, in one line, the kernels every test of this
@@ -51,4 +52,25 @@ func TestKernelPaths(t *testing.T) {
 	if err := SgemmWith("sse-1x1", false, false, 1, 1, 1, 1, []float32{1}, 1, []float32{1}, 1, 0, []float32{0}, 1); err == nil || !strings.Contains(err.Error(), `no kernel "sse-1x1"`) {
 		t.Errorf("unknown kernel: error %v", err)
 	}
+}
+
+// MeasurePeak runs the widest loop the CPU has, on every thread asked for.
+func TestMeasurePeak(t *testing.T) {
+	p, ok := MeasurePeak(2, 20*time.Millisecond)
+	loops := peakLoops()
+	if ok != (len(loops) > 0) {
+		t.Fatalf("ok = %v with %d loops", ok, len(loops))
+	}
+	if !ok {
+		t.Logf("no FMA loop on this CPU")
+		return
+	}
+	if p.Unit != loops[0].unit || p.Threads != 2 || !(p.GFLOPS > 0) {
+		t.Errorf("peak %+v, want unit %s on 2 threads, positive rate", p, loops[0].unit)
+	}
+	b, okb := MeasurePeakBF16(1, 20*time.Millisecond)
+	if okb != (BF16Kernel() == "avx512bf16-6x64") || okb && !(b.GFLOPS > 0) {
+		t.Errorf("bf16 peak %+v, ok %v with kernel %s", b, okb, BF16Kernel())
+	}
+	t.Logf("%s: %.0f GFLOP/s on 2 threads; bf16: %+v", p.Unit, p.GFLOPS, b)
 }
