@@ -15,6 +15,7 @@ import (
 
 	"gorgonia.org/tensor"
 
+	"github.com/infoscale/gaualpha/checkpoint"
 	"github.com/infoscale/gaualpha/corpus"
 	"github.com/infoscale/gaualpha/gpu"
 	"github.com/infoscale/gaualpha/gpu/graphexec"
@@ -246,7 +247,7 @@ func TestDeviceResume(t *testing.T) {
 	if _, err := first.evaluate(); err != nil { // pulls, writes last/
 		t.Fatal(err)
 	}
-	ck, err := Load(filepath.Join(dir, "last"))
+	ck, err := checkpoint.Load(filepath.Join(dir, "last"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,7 +301,7 @@ func TestDeviceNaNStops(t *testing.T) {
 	if _, err := tr.evaluate(); err != nil {
 		t.Fatal(err)
 	}
-	before, err := os.ReadFile(filepath.Join(dir, "last", ModelFile))
+	before, err := os.ReadFile(filepath.Join(dir, "last", checkpoint.ModelFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -316,7 +317,7 @@ func TestDeviceNaNStops(t *testing.T) {
 	if tr.Opt.Step != 4 {
 		t.Errorf("optimizer step %d after the failed step, want 4", tr.Opt.Step)
 	}
-	after, err := os.ReadFile(filepath.Join(dir, "last", ModelFile))
+	after, err := os.ReadFile(filepath.Join(dir, "last", checkpoint.ModelFile))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"gorgonia.org/tensor"
 
+	"github.com/infoscale/gaualpha/checkpoint"
 	"github.com/infoscale/gaualpha/corpus"
 	"github.com/infoscale/gaualpha/layers"
 	"github.com/infoscale/gaualpha/tokenizer"
@@ -228,7 +229,7 @@ func TestResumeIsExact(t *testing.T) {
 	if _, err := first.evaluate(); err != nil { // writes last/
 		t.Fatal(err)
 	}
-	ck, err := Load(filepath.Join(dir, "last"))
+	ck, err := checkpoint.Load(filepath.Join(dir, "last"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,7 +274,7 @@ func TestNaNStopsTrainingAndKeepsCheckpoint(t *testing.T) {
 	if _, err := tr.evaluate(); err != nil {
 		t.Fatal(err)
 	}
-	before, err := os.ReadFile(filepath.Join(dir, "last", ModelFile))
+	before, err := os.ReadFile(filepath.Join(dir, "last", checkpoint.ModelFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,14 +283,14 @@ func TestNaNStopsTrainingAndKeepsCheckpoint(t *testing.T) {
 	if !errors.Is(err, ErrNonFinite) || !strings.Contains(err.Error(), "step 5") {
 		t.Fatalf("got %v, want a non-finite error naming step 5", err)
 	}
-	after, err := os.ReadFile(filepath.Join(dir, "last", ModelFile))
+	after, err := os.ReadFile(filepath.Join(dir, "last", checkpoint.ModelFile))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Equal(before, after) {
 		t.Fatal("the last good checkpoint changed")
 	}
-	ck, err := Load(filepath.Join(dir, "last"))
+	ck, err := checkpoint.Load(filepath.Join(dir, "last"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/infoscale/gaualpha/attn"
+	"github.com/infoscale/gaualpha/checkpoint"
 	"github.com/infoscale/gaualpha/eval"
 	"github.com/infoscale/gaualpha/layers"
 	"github.com/infoscale/gaualpha/metrics"
@@ -44,6 +45,19 @@ type Options struct {
 	// covering PoSETarget (see PoSEPositions).
 	PoSE       bool `json:"pose,omitempty"`
 	PoSETarget int  `json:"pose_target,omitempty"`
+}
+
+// SavedOptions decodes the options a trainer saved in its checkpoint
+// state (trainer_state.json).
+func SavedOptions(st *checkpoint.State) (Options, error) {
+	var o Options
+	if st == nil {
+		return o, fmt.Errorf("checkpoint has no trainer state")
+	}
+	if err := json.Unmarshal(st.Options, &o); err != nil {
+		return o, fmt.Errorf("checkpoint trainer state: options: %w", err)
+	}
+	return o, nil
 }
 
 // DefaultOptions returns the paper's optimisation settings with this
@@ -98,7 +112,7 @@ type Trainer struct {
 	Vocab  *tokenizer.Vocab
 	Params *layers.Params
 	Opt    *optim.AdamW
-	State  State
+	State  checkpoint.State
 	opts   Options
 
 	trainSeqs [][]int
@@ -165,7 +179,11 @@ func New(cfg layers.Config, v *tokenizer.Vocab, p *layers.Params, trainSeqs, val
 		sizes[i] = n.T.Shape().TotalSize()
 	}
 	t.Opt = optim.NewAdamW(sizes, p.DecayMask(), o.WeightDecay)
-	t.State = State{Seed: o.Seed, Options: o}
+	saved, err := json.Marshal(o)
+	if err != nil {
+		return nil, fmt.Errorf("training: saving the options: %w", err)
+	}
+	t.State = checkpoint.State{Seed: o.Seed, Options: saved}
 	if err := t.prepareValidation(valSeqs, pol); err != nil {
 		return nil, err
 	}
@@ -267,12 +285,16 @@ func (t *Trainer) Validate() (metrics.Tally, error) {
 // Resume continues from a checkpoint written by this trainer: it restores
 // the weights (already loaded into Params by the caller), the optimizer
 // moments and the step.
-func (t *Trainer) Resume(ck *Checkpoint) error {
+func (t *Trainer) Resume(ck *checkpoint.Checkpoint) error {
 	if ck.Opt == nil || ck.State == nil {
 		return fmt.Errorf("checkpoint has no optimizer or trainer state; it cannot be resumed (use -init to start from its weights)")
 	}
-	if ck.State.Options != t.opts {
-		return fmt.Errorf("resumed run must use the saved options %+v, got %+v", ck.State.Options, t.opts)
+	saved, err := SavedOptions(ck.State)
+	if err != nil {
+		return err
+	}
+	if saved != t.opts {
+		return fmt.Errorf("resumed run must use the saved options %+v, got %+v", saved, t.opts)
 	}
 	if len(ck.Opt.M) != len(t.Opt.M) {
 		return fmt.Errorf("checkpoint optimizer does not fit the model")
@@ -457,9 +479,9 @@ func (t *Trainer) evaluate() (Metrics, error) {
 		}
 	}
 	if m.Best {
-		if err := Save(filepath.Join(t.OutDir, "best"), t.Config, t.Vocab, t.Params, nil, &t.State); err != nil {
+		if err := checkpoint.Save(filepath.Join(t.OutDir, "best"), t.Config, t.Vocab, t.Params, nil, &t.State); err != nil {
 			return m, err
 		}
 	}
-	return m, Save(filepath.Join(t.OutDir, "last"), t.Config, t.Vocab, t.Params, t.Opt, &t.State)
+	return m, checkpoint.Save(filepath.Join(t.OutDir, "last"), t.Config, t.Vocab, t.Params, t.Opt, &t.State)
 }

@@ -10,18 +10,18 @@ import (
 	"testing"
 
 	"github.com/infoscale/gaualpha/attn"
+	"github.com/infoscale/gaualpha/checkpoint"
 	"github.com/infoscale/gaualpha/layers"
-	"github.com/infoscale/gaualpha/train"
 )
 
-func loadTiny(t *testing.T, cosscale float64, edit func(*layers.Params)) checkpoint {
+func loadTiny(t *testing.T, cosscale float64, edit func(*layers.Params)) loadedModel {
 	t.Helper()
 	dir := writeCheckpoint(t, t.TempDir(), cosscale, 5, edit)
-	ck, err := train.Load(dir)
+	ck, err := checkpoint.Load(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return checkpoint{dir: dir, Checkpoint: ck}
+	return loadedModel{dir: dir, Checkpoint: ck}
 }
 
 func randomDoc(n int, seed uint64) []int {

@@ -133,7 +133,7 @@ func defaultWidths(L int) []int {
 
 // windowPolicy is the model's policy with windowed attention of half-width
 // w (|i-j| <= w kept).
-func windowPolicy(ck checkpoint, norm string, w int) (attn.Policy, error) {
+func windowPolicy(ck loadedModel, norm string, w int) (attn.Policy, error) {
 	pol, err := ck.Config.Policy(norm)
 	if err != nil {
 		return attn.Policy{}, err
@@ -149,7 +149,7 @@ func windowPolicy(ck checkpoint, norm string, w int) (attn.Policy, error) {
 
 // bandStudy runs one model under pol on the test documents at length L and
 // returns the mean band mass for every half-width, per layer and pooled.
-func bandStudy(ck checkpoint, pol attn.Policy, corpusPath string, ndocs, L int, widths []int) ([]bandStat, error) {
+func bandStudy(ck loadedModel, pol attn.Policy, corpusPath string, ndocs, L int, widths []int) ([]bandStat, error) {
 	toks, _, err := testDocuments(corpusPath, ck, ndocs, L)
 	if err != nil {
 		return nil, err
@@ -232,7 +232,7 @@ func find(stats []bandStat, model string, window bool, w int) (bandStat, bool) {
 
 // bandPlot draws the band mass at w against CosScale, with the windowed
 // reference and the models without CosScale as horizontal lines.
-func bandPlot(stats []bandStat, cks []checkpoint, w, L int) (*plot.Plot, error) {
+func bandPlot(stats []bandStat, cks []loadedModel, w, L int) (*plot.Plot, error) {
 	p := newPlot(fmt.Sprintf("Attention mass within ±%d of the diagonal (L = %d)", w, L), "CosScale s", "share of attention mass")
 	p.Legend.Left = true
 	var xs, ys []float64
@@ -274,7 +274,7 @@ func bandPlot(stats []bandStat, cks []checkpoint, w, L int) (*plot.Plot, error) 
 
 // bandWidthPlot draws the band mass against the half-width for each model
 // and the windowed reference. Width 0 is drawn at 0.5 on the log axis.
-func bandWidthPlot(stats []bandStat, cks []checkpoint, w, L int) (*plot.Plot, error) {
+func bandWidthPlot(stats []bandStat, cks []loadedModel, w, L int) (*plot.Plot, error) {
 	p := newPlot(fmt.Sprintf("Attention mass within ±w of the diagonal (L = %d; w = 0 drawn at 0.5)", L), "half-width w", "share of attention mass")
 	p.Legend.Left = true
 	log2Axis(&p.X)
@@ -301,7 +301,7 @@ func bandWidthPlot(stats []bandStat, cks []checkpoint, w, L int) (*plot.Plot, er
 	return p, nil
 }
 
-func bandTable(stats []bandStat, cks []checkpoint, w int) string {
+func bandTable(stats []bandStat, cks []loadedModel, w int) string {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "Attention mass within ±%d (mean over rows, layers, documents):\n\n| model | CosScale | mass |\n|---|---:|---:|\n", w)
 	for _, ck := range cks {

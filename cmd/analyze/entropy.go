@@ -124,7 +124,7 @@ func defaultLengths(n0 int) []int {
 // normPolicy returns the checkpoint's attention policy under the
 // normalisation name: an attn.Norm name, or softmax_plus_n0 (softmax_plus
 // with base n0, the model's training length: factor ln(n)/ln(n0)).
-func normPolicy(ck checkpoint, norm string) (attn.Policy, error) {
+func normPolicy(ck loadedModel, norm string) (attn.Policy, error) {
 	if norm == "softmax_plus_n0" {
 		pol, err := ck.Config.Policy("softmax_plus")
 		pol.Base = float64(ck.Config.TrainLength)
@@ -141,7 +141,7 @@ func normPolicy(ck checkpoint, norm string) (attn.Policy, error) {
 
 // entropyStudy runs the model under each normalisation at each length on
 // every document and returns the entropy statistics per layer and pooled.
-func entropyStudy(ck checkpoint, docs [][]int, norms []string, lengths []int, progress io.Writer) ([]entropyStat, error) {
+func entropyStudy(ck loadedModel, docs [][]int, norms []string, lengths []int, progress io.Writer) ([]entropyStat, error) {
 	stats, _, err := entropyStudyDocs(ck, docs, norms, lengths, progress)
 	return stats, err
 }
@@ -149,7 +149,7 @@ func entropyStudy(ck checkpoint, docs [][]int, norms []string, lengths []int, pr
 // entropyStudyDocs is entropyStudy that also returns, per normalisation,
 // length and document, the mean entropy of the rows of all layers of that
 // document (the rows of entropy_docs.csv: norm, length, doc, mean, rows).
-func entropyStudyDocs(ck checkpoint, docs [][]int, norms []string, lengths []int, progress io.Writer) ([]entropyStat, [][]string, error) {
+func entropyStudyDocs(ck loadedModel, docs [][]int, norms []string, lengths []int, progress io.Writer) ([]entropyStat, [][]string, error) {
 	var stats []entropyStat
 	var perDoc [][]string
 	nl := ck.Config.NumLayers

@@ -276,13 +276,13 @@ func etaTheory(kappa float64, d int) float64 {
 
 // etaKappa is the concentration κ of a CosScale model at length L: the
 // logit of a pair is κ·cos, κ = s·c(L)·m(L). 0 without CosScale.
-func etaKappa(ck checkpoint, pol attn.Policy, L int) float64 {
+func etaKappa(ck loadedModel, pol attn.Policy, L int) float64 {
 	return ck.Config.CosScale * pol.Factor(L) * pol.LogitMultiplier(L)
 }
 
 // etaResult holds one model's histograms, per layer and pooled (last).
 type etaResult struct {
-	ck     checkpoint
+	ck     loadedModel
 	kappa  float64
 	layers []*cosHists // per layer, then pooled
 }
@@ -353,7 +353,7 @@ func runEta(args []string, stdout, stderr io.Writer) error {
 
 // etaStudy runs one model on the test documents at length L and collects
 // the cosine histograms of every layer.
-func etaStudy(ck checkpoint, corpusPath string, ndocs, L int) (etaResult, error) {
+func etaStudy(ck loadedModel, corpusPath string, ndocs, L int) (etaResult, error) {
 	toks, _, err := testDocuments(corpusPath, ck, ndocs, L)
 	if err != nil {
 		return etaResult{}, err

@@ -160,7 +160,7 @@ func abs(x int) int {
 
 // heatmapModel holds one model's two matrices, normalised together.
 type heatmapModel struct {
-	ck        checkpoint
+	ck        loadedModel
 	pre, post []float64 // normalised, L×L
 	statsPre  matrixStats
 	statsPost matrixStats
@@ -229,7 +229,7 @@ func runHeatmap(args []string, stdout, stderr io.Writer) error {
 
 // heatmapOf runs one model on doc and returns layer l's q·k matrices before
 // and after RoPE, normalised together.
-func heatmapOf(ck checkpoint, doc []int, L, l int) (heatmapModel, error) {
+func heatmapOf(ck loadedModel, doc []int, L, l int) (heatmapModel, error) {
 	pol, err := ck.Config.Policy("")
 	if err != nil {
 		return heatmapModel{}, err

@@ -15,11 +15,11 @@ import (
 
 	"gorgonia.org/tensor"
 
+	"github.com/infoscale/gaualpha/checkpoint"
 	"github.com/infoscale/gaualpha/corpus"
 	"github.com/infoscale/gaualpha/internal/testfiles"
 	"github.com/infoscale/gaualpha/layers"
 	"github.com/infoscale/gaualpha/tokenizer"
-	"github.com/infoscale/gaualpha/train"
 )
 
 const letters = "abcdefghijklmnopqrstuvwxyz"
@@ -76,7 +76,7 @@ func writeCheckpoint(t *testing.T, dir string, cosscale float64, seed uint64, ed
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := train.Save(path, cfg, v, p, nil, nil); err != nil {
+	if err := checkpoint.Save(path, cfg, v, p, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	return path

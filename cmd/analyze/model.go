@@ -10,22 +10,22 @@ import (
 	"strings"
 
 	"github.com/infoscale/gaualpha/attn"
+	"github.com/infoscale/gaualpha/checkpoint"
 	"github.com/infoscale/gaualpha/corpus"
 	"github.com/infoscale/gaualpha/eval"
 	"github.com/infoscale/gaualpha/kernels/cpu"
 	"github.com/infoscale/gaualpha/layers"
-	"github.com/infoscale/gaualpha/train"
 )
 
-// checkpoint is a loaded checkpoint and the directory it came from.
-type checkpoint struct {
+// loadedModel is a loaded checkpoint and the directory it came from.
+type loadedModel struct {
 	dir string
-	*train.Checkpoint
+	*checkpoint.Checkpoint
 }
 
 // name is a short label: the directory, with a trailing best/ or last/
 // folded into its parent ("runs/cos16/best" -> "cos16/best").
-func (c checkpoint) name() string { return shortName(c.dir) }
+func (c loadedModel) name() string { return shortName(c.dir) }
 
 // shortName is the last element of a checkpoint path, with a trailing best/
 // or last/ folded into its parent.
@@ -39,7 +39,7 @@ func shortName(dir string) string {
 }
 
 // label names a model by its CosScale for legends.
-func (c checkpoint) label() string {
+func (c loadedModel) label() string {
 	if c.Config.CosScale > 0 {
 		return "s=" + strconv.FormatFloat(c.Config.CosScale, 'g', -1, 64)
 	}
@@ -47,18 +47,18 @@ func (c checkpoint) label() string {
 }
 
 // loadCheckpoints loads a comma-separated list of checkpoint directories.
-func loadCheckpoints(list string) ([]checkpoint, error) {
-	var out []checkpoint
+func loadCheckpoints(list string) ([]loadedModel, error) {
+	var out []loadedModel
 	for _, d := range strings.Split(list, ",") {
 		d = strings.TrimSpace(d)
 		if d == "" {
 			continue
 		}
-		ck, err := train.Load(d)
+		ck, err := checkpoint.Load(d)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, checkpoint{dir: d, Checkpoint: ck})
+		out = append(out, loadedModel{dir: d, Checkpoint: ck})
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("-ckpt is required (a checkpoint directory such as runs/<run>/best, or several separated by commas)")
@@ -67,14 +67,14 @@ func loadCheckpoints(list string) ([]checkpoint, error) {
 }
 
 // byCosScale sorts checkpoints by CosScale (stable: ties keep their order).
-func byCosScale(cks []checkpoint) {
-	slices.SortStableFunc(cks, func(a, b checkpoint) int { return cmp.Compare(a.Config.CosScale, b.Config.CosScale) })
+func byCosScale(cks []loadedModel) {
+	slices.SortStableFunc(cks, func(a, b loadedModel) int { return cmp.Compare(a.Config.CosScale, b.Config.CosScale) })
 }
 
 // testDocuments returns n tokenised test documents of the corpus's
 // validation split, at least minLen tokens long where possible (the
 // evaluation's test set, eval.TestDocuments).
-func testDocuments(corpusPath string, ck checkpoint, n, minLen int) ([][]int, []string, error) {
+func testDocuments(corpusPath string, ck loadedModel, n, minLen int) ([][]int, []string, error) {
 	if n < 1 {
 		return nil, nil, fmt.Errorf("-docs %d must be at least 1", n)
 	}
@@ -92,7 +92,7 @@ type forward struct {
 	m *layers.Model
 }
 
-func newForward(ck checkpoint, pol attn.Policy, L int) (*forward, error) {
+func newForward(ck loadedModel, pol attn.Policy, L int) (*forward, error) {
 	if L < 2 {
 		return nil, fmt.Errorf("length %d must be at least 2", L)
 	}

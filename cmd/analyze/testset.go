@@ -12,10 +12,10 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 
+	"github.com/infoscale/gaualpha/checkpoint"
 	"github.com/infoscale/gaualpha/corpus"
 	"github.com/infoscale/gaualpha/testset"
 	"github.com/infoscale/gaualpha/tokenizer"
-	"github.com/infoscale/gaualpha/train"
 )
 
 func runTestset(args []string, stdout, stderr io.Writer) error {
@@ -58,7 +58,7 @@ func runTestset(args []string, stdout, stderr io.Writer) error {
 	}
 	var v *tokenizer.Vocab
 	if *ckpt != "" {
-		ck, err := train.Load(*ckpt)
+		ck, err := checkpoint.Load(*ckpt)
 		if err != nil {
 			return err
 		}

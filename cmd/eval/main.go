@@ -19,12 +19,12 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/infoscale/gaualpha/checkpoint"
 	"github.com/infoscale/gaualpha/corpus"
 	"github.com/infoscale/gaualpha/eval"
 	"github.com/infoscale/gaualpha/internal/cli"
 	"github.com/infoscale/gaualpha/internal/device"
 	"github.com/infoscale/gaualpha/internal/methodflags"
-	"github.com/infoscale/gaualpha/train"
 )
 
 func main() { cli.Main("eval", run) }
@@ -75,7 +75,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if *docs < 1 {
 		return fmt.Errorf("-docs %d must be at least 1", *docs)
 	}
-	ck, err := train.Load(*ckpt)
+	ck, err := checkpoint.Load(*ckpt)
 	if err != nil {
 		return err
 	}

@@ -7,8 +7,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/infoscale/gaualpha/checkpoint"
 	"github.com/infoscale/gaualpha/layers"
-	"github.com/infoscale/gaualpha/train"
 )
 
 // timing records how long a part took and the command that ran it.
@@ -37,12 +37,12 @@ func saveTimings(out string, t map[string]timing) error {
 }
 
 // readState reads a checkpoint's trainer_state.json.
-func readState(dir string) (*train.State, error) {
-	b, err := os.ReadFile(filepath.Join(dir, train.StateFile))
+func readState(dir string) (*checkpoint.State, error) {
+	b, err := os.ReadFile(filepath.Join(dir, checkpoint.StateFile))
 	if err != nil {
 		return nil, err
 	}
-	var st train.State
+	var st checkpoint.State
 	if err := json.Unmarshal(b, &st); err != nil {
 		return nil, fmt.Errorf("%s: %w", dir, err)
 	}

@@ -28,6 +28,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/infoscale/gaualpha/attn"
+	"github.com/infoscale/gaualpha/checkpoint"
 	"github.com/infoscale/gaualpha/corpus"
 	"github.com/infoscale/gaualpha/internal/cli"
 	"github.com/infoscale/gaualpha/internal/device"
@@ -192,7 +193,7 @@ type row struct {
 
 // suiteFor fine-tunes and evaluates every method from one base model.
 func suiteFor(ctx context.Context, base string, docs []corpus.Document, proto eval.Protocol, o options, progress io.Writer) ([]row, []*eval.Report, error) {
-	ck, err := train.Load(base)
+	ck, err := checkpoint.Load(base)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -327,7 +328,7 @@ func sumReports(perDoc []*eval.Report) *eval.Report {
 
 // fineTune trains method m from the base checkpoint (reusing a finished
 // fine-tune in dir).
-func fineTune(ctx context.Context, base *train.Checkpoint, m string, docs []corpus.Document, dir string, o options, progress io.Writer) (*train.Checkpoint, error) {
+func fineTune(ctx context.Context, base *checkpoint.Checkpoint, m string, docs []corpus.Document, dir string, o options, progress io.Writer) (*checkpoint.Checkpoint, error) {
 	cfg := base.Config
 	cfg.Method = methodOf(m)
 	batch := o.batch
@@ -351,9 +352,8 @@ func fineTune(ctx context.Context, base *train.Checkpoint, m string, docs []corp
 	case "pose":
 		cfg.TargetLength = 64 * cfg.TrainLength
 	}
-	if ck, err := train.Load(filepath.Join(dir, "best")); err == nil && ck.State != nil &&
-		ck.State.Options.Steps == o.steps && ck.Config.Method == cfg.Method && ck.Config.TrainLength == cfg.TrainLength {
-		if last, err := train.Load(filepath.Join(dir, "last")); err == nil && last.State != nil && last.State.Step == o.steps {
+	if ck, err := checkpoint.Load(filepath.Join(dir, "best")); err == nil && savedSteps(ck) == o.steps && ck.Config.Method == cfg.Method && ck.Config.TrainLength == cfg.TrainLength {
+		if last, err := checkpoint.Load(filepath.Join(dir, "last")); err == nil && last.State != nil && last.State.Step == o.steps {
 			if progress != nil {
 				fmt.Fprintf(progress, "reusing the fine-tuned %s in %s\n", m, dir)
 			}
@@ -393,15 +393,25 @@ func fineTune(ctx context.Context, base *train.Checkpoint, m string, docs []corp
 	if err := tr.Run(ctx); err != nil {
 		return nil, err
 	}
-	return train.Load(filepath.Join(dir, "best"))
+	return checkpoint.Load(filepath.Join(dir, "best"))
 }
 
 // cloneParams copies the base weights so that every fine-tune starts from
 // the same point.
-func cloneParams(ck *train.Checkpoint) *layers.Params {
+func cloneParams(ck *checkpoint.Checkpoint) *layers.Params {
 	p := layers.ZeroParams(ck.Config, tensor.Float32)
 	for i, n := range ck.Params.Named() {
 		copy(p.Named()[i].T.Data().([]float32), n.T.Data().([]float32))
 	}
 	return p
+}
+
+// savedSteps returns the step count a checkpoint's trainer was set to run
+// (-1 when it has no trainer state).
+func savedSteps(ck *checkpoint.Checkpoint) int {
+	o, err := train.SavedOptions(ck.State)
+	if err != nil {
+		return -1
+	}
+	return o.Steps
 }

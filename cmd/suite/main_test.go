@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/infoscale/gaualpha/checkpoint"
 	"github.com/infoscale/gaualpha/internal/testfiles"
 	"github.com/infoscale/gaualpha/layers"
 	"github.com/infoscale/gaualpha/train"
@@ -52,8 +53,11 @@ func TestSuite(t *testing.T) {
 		t.Errorf("fine-tuned PI config %+v, %v", ft, err)
 	}
 	st, err := readTrainerState(filepath.Join(out, "cos0", "ft-pi", "last"))
-	if err != nil || st.Options.Batch != 1 {
-		t.Errorf("PI fine-tune batch %+v, %v; want 4·16/64 = 1", st, err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ftOpts, err := train.SavedOptions(st); err != nil || ftOpts.Batch != 1 {
+		t.Errorf("PI fine-tune batch %+v, %v; want 4·16/64 = 1", ftOpts, err)
 	}
 	csv, _ := os.ReadFile(filepath.Join(out, "suite.csv"))
 	if n := strings.Count(string(csv), "\n"); n != 1+(5*2+1)*2 {
@@ -109,11 +113,11 @@ func TestSuiteBadInput(t *testing.T) {
 	}
 }
 
-func readTrainerState(dir string) (*train.State, error) {
-	b, err := os.ReadFile(filepath.Join(dir, train.StateFile))
+func readTrainerState(dir string) (*checkpoint.State, error) {
+	b, err := os.ReadFile(filepath.Join(dir, checkpoint.StateFile))
 	if err != nil {
 		return nil, err
 	}
-	var st train.State
+	var st checkpoint.State
 	return &st, json.Unmarshal(b, &st)
 }

@@ -13,10 +13,10 @@ import (
 
 	"gorgonia.org/tensor"
 
+	"github.com/infoscale/gaualpha/checkpoint"
 	"github.com/infoscale/gaualpha/corpus"
 	"github.com/infoscale/gaualpha/layers"
 	"github.com/infoscale/gaualpha/tokenizer"
-	"github.com/infoscale/gaualpha/train"
 )
 
 // RandomDocs returns n documents of length characters drawn uniformly from
@@ -68,7 +68,7 @@ func TinyCheckpoint(t testing.TB, dir string, rng *rand.Rand, alphabet string) s
 	}
 	cfg := layers.DefaultConfig()
 	cfg.VocabSize, cfg.HiddenSize, cfg.IntermediateSize, cfg.KeySize, cfg.NumLayers, cfg.TrainLength = v.Size(), 16, 24, 8, 1, 16
-	if err := train.Save(dir, cfg, v, layers.InitParams(cfg, tensor.Float32, rng), nil, nil); err != nil {
+	if err := checkpoint.Save(dir, cfg, v, layers.InitParams(cfg, tensor.Float32, rng), nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	return filepath.Clean(dir)

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/infoscale/gaualpha/checkpoint"
 	"github.com/infoscale/gaualpha/corpus"
-	"github.com/infoscale/gaualpha/train"
 )
 
 // What WriteCorpus writes, corpus.Open reads back (ids and texts); a
@@ -37,7 +37,7 @@ func TestRoundTrip(t *testing.T) {
 	if got[1].ID != "second" {
 		t.Errorf("id %q, want second", got[1].ID)
 	}
-	ck, err := train.Load(TinyCheckpoint(t, filepath.Join(dir, "ck"), rng, "ab的一"))
+	ck, err := checkpoint.Load(TinyCheckpoint(t, filepath.Join(dir, "ck"), rng, "ab的一"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,10 @@
-package train
+// Package checkpoint reads and writes checkpoint directories: config.json,
+// vocab.txt and model.safetensors in Hugging Face's conventions (a PyTorch
+// GAU-α loads the weights), and, for a resumable training run, the AdamW
+// moments (optimizer.safetensors) and the trainer's state
+// (trainer_state.json). Writes are atomic: a crash at any moment leaves
+// the previous checkpoint whole.
+package checkpoint
 
 import (
 	"bytes"
@@ -34,15 +40,16 @@ const (
 
 // State is the trainer's progress, saved as trainer_state.json. All the
 // randomness of a run derives from (Seed, step), so Step and Seed are the
-// whole random-number state.
+// whole random-number state. Options holds the trainer's hyper-parameters
+// as the trainer wrote them (package train decodes them).
 type State struct {
-	Step        int      `json:"step"`
-	Seed        uint64   `json:"seed"`
-	BestValLoss *float64 `json:"best_val_loss,omitempty"`
-	BestStep    int      `json:"best_step,omitempty"`
-	Elapsed     float64  `json:"elapsed_seconds"`
-	Options     Options  `json:"options"`
-	Corpus      string   `json:"corpus,omitempty"`
+	Step        int             `json:"step"`
+	Seed        uint64          `json:"seed"`
+	BestValLoss *float64        `json:"best_val_loss,omitempty"`
+	BestStep    int             `json:"best_step,omitempty"`
+	Elapsed     float64         `json:"elapsed_seconds"`
+	Options     json.RawMessage `json:"options"`
+	Corpus      string          `json:"corpus,omitempty"`
 }
 
 // Checkpoint is a loaded checkpoint directory.

@@ -1,4 +1,4 @@
-package train
+package checkpoint
 
 import (
 	"encoding/json"
@@ -15,10 +15,11 @@ import (
 	"github.com/infoscale/gaualpha/layers"
 	"github.com/infoscale/gaualpha/optim"
 	"github.com/infoscale/gaualpha/safetensors"
+	"github.com/infoscale/gaualpha/tokenizer"
 )
 
 func TestCheckpointRoundTrip(t *testing.T) {
-	cfg, v, _, _ := tinySetup(t)
+	cfg, v := tiny(t)
 	p := layers.InitParams(cfg, tensor.Float32, rand.New(rand.NewPCG(1, 2)))
 	sizes := []int{}
 	for _, n := range p.Named() {
@@ -28,7 +29,7 @@ func TestCheckpointRoundTrip(t *testing.T) {
 	opt.Step = 7
 	opt.M[3][2], opt.V[4][1] = 0.25, 0.125
 	best := 1.5
-	st := &State{Step: 7, Seed: 42, BestValLoss: &best, Options: DefaultOptions()}
+	st := &State{Step: 7, Seed: 42, BestValLoss: &best, Options: json.RawMessage(`{"steps":10}`)}
 	dir := filepath.Join(t.TempDir(), "ck")
 	if err := Save(dir, cfg, v, p, opt, st); err != nil {
 		t.Fatal(err)
@@ -121,7 +122,7 @@ func TestLoadPyTorchExport(t *testing.T) {
 }
 
 func TestLoadRejectsBadWeights(t *testing.T) {
-	cfg, v, _, _ := tinySetup(t)
+	cfg, v := tiny(t)
 	p := layers.InitParams(cfg, tensor.Float32, rand.New(rand.NewPCG(1, 2)))
 	dir := filepath.Join(t.TempDir(), "ck")
 	if err := Save(dir, cfg, v, p, nil, nil); err != nil {
@@ -180,4 +181,16 @@ func TestLoadRejectsBadWeights(t *testing.T) {
 	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), "vocab_size") {
 		t.Errorf("mismatched vocab: got %v", err)
 	}
+}
+
+// tiny returns a small model configuration and its character vocabulary.
+func tiny(t *testing.T) (layers.Config, *tokenizer.Vocab) {
+	t.Helper()
+	v, err := tokenizer.Build(slices.Values([]string{"the quick brown fox jumps over the lazy dog"}), 1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := layers.DefaultConfig()
+	cfg.VocabSize, cfg.HiddenSize, cfg.IntermediateSize, cfg.KeySize, cfg.NumLayers, cfg.TrainLength = v.Size(), 16, 24, 8, 2, 16
+	return cfg, v
 }
