@@ -25,6 +25,7 @@ import (
 
 	"gorgonia.org/tensor"
 
+	"github.com/infoscale/gaualpha/checkpoint"
 	"github.com/infoscale/gaualpha/corpus"
 	"github.com/infoscale/gaualpha/eval"
 	"github.com/infoscale/gaualpha/internal/cli"
@@ -136,16 +137,16 @@ func run(args []string, stdout, stderr io.Writer) error {
 		cfg    layers.Config
 		vocab  *tokenizer.Vocab
 		params *layers.Params
-		resume *train.Checkpoint
+		resume *checkpoint.Checkpoint
 	)
 	switch {
 	case f.resume:
-		if resume, err = train.Load(filepath.Join(f.out, "last")); err != nil {
+		if resume, err = checkpoint.Load(filepath.Join(f.out, "last")); err != nil {
 			return fmt.Errorf("cannot resume: %w", err)
 		}
 		cfg, vocab, params = resume.Config, resume.Vocab, resume.Params
 	case f.init != "":
-		ck, err := train.Load(f.init)
+		ck, err := checkpoint.Load(f.init)
 		if err != nil {
 			return err
 		}
@@ -207,7 +208,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 		opts.PoSE, opts.PoSETarget = true, cfg.TargetLength
 	}
 	if resume != nil && resume.State != nil {
-		opts = resume.State.Options // a resumed run keeps its options
+		if opts, err = train.SavedOptions(resume.State); err != nil { // a resumed run keeps its options
+			return fmt.Errorf("-resume %s: %w", filepath.Join(f.out, "last"), err)
+		}
 	}
 
 	trainSeqs, err := train.Sequences(trainDocs, vocab, cfg.TrainLength)
@@ -287,7 +290,7 @@ func checkFreshOut(out string, overwrite bool) error {
 // finalEval scores the best checkpoint at 2x..64x n0 with softmax and
 // InfoScale and writes results.md and results.json next to it.
 func finalEval(ctx context.Context, f *flags, docs []corpus.Document, stdout, stderr io.Writer) error {
-	ck, err := train.Load(filepath.Join(f.out, "best"))
+	ck, err := checkpoint.Load(filepath.Join(f.out, "best"))
 	if err != nil {
 		return err
 	}
