@@ -20,24 +20,26 @@ type kernelSig struct {
 // kernelSigs is every kernel this package launches. TestABI and Open check
 // it against the .entry declarations of the embedded PTX.
 var kernelSigs = map[string]kernelSig{
-	// attention.cu
-	"attn_prep_f32":         {"attention", "pppppppppppp" + "iiiii" + "f"},
-	"attn_prep_bf16":        {"attention", "pppppppppppp" + "iiiii" + "f"},
-	"attn_fwd_f32_c1":       {"attention", fwdSig},
-	"attn_fwd_f32_c2":       {"attention", fwdSig},
-	"attn_fwd_f32_c3":       {"attention", fwdSig},
-	"attn_fwd_f32_c6":       {"attention", fwdSig},
-	"attn_fwd_bf16_c1":      {"attention", fwdSig},
-	"attn_fwd_bf16_c2":      {"attention", fwdSig},
-	"attn_fwd_bf16_c3":      {"attention", fwdSig},
-	"attn_fwd_bf16_c6":      {"attention", fwdSig},
-	"attn_fwd_tc_bf16_d16":  {"attention", fwdTCSig},
-	"attn_fwd_tc_bf16_d32":  {"attention", fwdTCSig},
-	"attn_fwd_tc_bf16_d64":  {"attention", fwdTCSig},
-	"attn_fwd_tc_bf16_d128": {"attention", fwdTCSig},
-	"attn_bwd_delta":        {"attention", "pppii"},
-	"attn_bwd_main":         {"attention", "ppppppppppppppppppp" + "iiiiiii" + "fufuu"},
-	"attn_bwd_post":         {"attention", "ppppppppppppp" + "iiiii" + "f"},
+	// attention_fwd.cu
+	"attn_prep_f32":    {"attention_fwd", "pppppppppppp" + "iiiii" + "f"},
+	"attn_prep_bf16":   {"attention_fwd", "pppppppppppp" + "iiiii" + "f"},
+	"attn_fwd_f32_c1":  {"attention_fwd", fwdSig},
+	"attn_fwd_f32_c2":  {"attention_fwd", fwdSig},
+	"attn_fwd_f32_c3":  {"attention_fwd", fwdSig},
+	"attn_fwd_f32_c6":  {"attention_fwd", fwdSig},
+	"attn_fwd_bf16_c1": {"attention_fwd", fwdSig},
+	"attn_fwd_bf16_c2": {"attention_fwd", fwdSig},
+	"attn_fwd_bf16_c3": {"attention_fwd", fwdSig},
+	"attn_fwd_bf16_c6": {"attention_fwd", fwdSig},
+	// attention_tc.cu
+	"attn_fwd_tc_bf16_d16":  {"attention_tc", fwdTCSig},
+	"attn_fwd_tc_bf16_d32":  {"attention_tc", fwdTCSig},
+	"attn_fwd_tc_bf16_d64":  {"attention_tc", fwdTCSig},
+	"attn_fwd_tc_bf16_d128": {"attention_tc", fwdTCSig},
+	// attention_bwd.cu
+	"attn_bwd_delta": {"attention_bwd", "pppii"},
+	"attn_bwd_main":  {"attention_bwd", "ppppppppppppppppppp" + "iiiiiii" + "fufuu"},
+	"attn_bwd_post":  {"attention_bwd", "ppppppppppppp" + "iiiii" + "f"},
 	// elementwise.cu
 	"swish_f32":       {"elementwise", "ppi"},
 	"swish_bf16":      {"elementwise", "ppi"},

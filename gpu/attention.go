@@ -12,7 +12,7 @@ import (
 )
 
 // Attention is the fused GAU attention of one layer over a batch, as
-// cpu.Attention (see kernels/cuda/attention.cu for the kernels and
+// cpu.Attention (see kernels/cuda/attention.cuh for the kernels and
 // docs/gpu.md for the tiling):
 //
 //	q = z⊙γq, k = z⊙γk; CosScale; the policy's rotation;
@@ -162,8 +162,9 @@ func (a *Attention) host(valid []int, masked bool) (*attnHost, error) {
 	return h, nil
 }
 
-// Shared-memory sizes, as attn_fwd_smem_floats, attn_fwd_tc_smem_bytes and
-// attn_bwd_smem_floats in attention.cu.
+// Shared-memory sizes, as attn_fwd_smem_floats (attention_fwd.cu),
+// attn_fwd_tc_smem_bytes (attention_tc.cu) and attn_bwd_smem_floats
+// (attention_bwd.cu).
 func attnFwdSmem(D, nv int) int { return 4 * (16*32 + 3*16 + nv*16*D + 32*(D+1)) }
 func attnFwdTCSmem(D int) int   { return 2*(64*(D+8)+128*(64+8)) + 4*64 }
 func attnBwdSmem(D int) int {

@@ -18,7 +18,7 @@
 # architectures compute_80 and compute_90 (no GPU needed). The command line,
 # for one file:
 #
-#   nvcc -std=c++17 -ptx -arch=compute_80 -o kernels/cuda/ptx/attention_sm80.ptx kernels/cuda/attention.cu
+#   nvcc -std=c++17 -ptx -arch=compute_80 -o kernels/cuda/ptx/attention_fwd_sm80.ptx kernels/cuda/attention_fwd.cu
 #
 # nvcc writes a comment header (compiler build id, release); the comparison
 # ignores comment lines so that only the code has to match.

@@ -13,7 +13,7 @@ import (
 var ptxFiles embed.FS
 
 // Modules lists the kernel source files, one PTX module each.
-var Modules = []string{"attention", "elementwise", "embed", "optim", "softmax", "xent"}
+var Modules = []string{"attention_bwd", "attention_fwd", "attention_tc", "elementwise", "embed", "optim", "softmax", "xent"}
 
 // PTX returns the PTX text of module for arch "sm80" or "sm90".
 func PTX(module, arch string) (string, error) {
