@@ -69,9 +69,9 @@ type config[T float] struct {
 
 // The default configurations. small = 8³: plain loops beat packing up to
 // about 8×8×8 and lose from 10×10×10 on (TestTuneSmall). grain = 2^24: with
-// the goroutine start-up latency of the VM (see split), two goroutines were
-// reliably faster than one from about m*n*k = 2^25 (384³: 108 vs 76
-// GFLOP/s; 512³: 101 vs 72), but not on 128³..256×256×512 (TestTuneGrain).
+// the goroutine start-up latency of a virtual machine (see split), two
+// goroutines were reliably faster than one from about m*n*k = 2^25, but not
+// on 128³..256×256×512 (TestTuneGrain; docs/benchmarks.md).
 var (
 	config32 = config[float32]{kern: defaultKernel32(), small: 8 * 8 * 8, grain: 1 << 24}
 	config64 = config[float64]{kern: defaultKernel64(), small: 8 * 8 * 8, grain: 1 << 24}
@@ -139,9 +139,9 @@ func gemm[T float](cfg *config[T], parallel, transA, transB bool, m, n, k int, a
 // Chunks are handed out dynamically ("guided": each claim takes 1/w of what
 // is left, but at least minChunk rows or columns) rather than as one fixed
 // band per goroutine, because a new goroutine may start running long after
-// the go statement: on the 2-vCPU VM of doc.go it took 0.1-0.6 ms, and
-// several ms when the other vCPU had been idle for a while or was busy with
-// another process. The caller starts on the first chunk at once and a late
+// the go statement: on a 2-vCPU virtual machine, 0.1-0.6 ms, and several
+// ms when the other vCPU had been idle for a while or was busy with another
+// process (docs/benchmarks.md). The caller starts on the first chunk at once and a late
 // helper only takes what is left, so it does not hold the call up. The
 // caller waits only for chunks that were claimed; a helper that finds no
 // work left just exits.

@@ -9,8 +9,7 @@ import "runtime"
 // Two pure Go kernels: 4×4 keeps its 16 accumulators plus 8 operands in
 // registers where there are 32 FP registers (arm64, ppc64, riscv64, ...);
 // on amd64 and 386 (16 or 8 XMM registers) it spills, and the 2×4 kernel is
-// faster: 3.2-3.9 vs 2.1-2.6 GFLOP/s on a 512³ product on the 2-core EPYC
-// of doc.go.
+// faster there (docs/benchmarks.md).
 var (
 	goKernel4x4f32 = &kernel[float32]{
 		name: "go-4x4", mr: 4, nr: 4, mc: 128, kc: 256, nc: 2048,
