@@ -51,6 +51,7 @@ type KernelReport struct {
 // PreflightReport is what Preflight found.
 type PreflightReport struct {
 	Info          Info
+	DeviceErr     string `json:",omitempty"` // why no device was opened
 	CuBLAS        string // the library file loaded; "" if none
 	CuBLASVersion string
 	CuBLASErr     string `json:",omitempty"`
@@ -86,11 +87,13 @@ func Preflight(ordinal int) (*PreflightReport, error) {
 	}
 	if perr != nil {
 		r.blas(0)
+		r.DeviceErr = perr.Error()
 		return r, fmt.Errorf("%w: %w", ErrNoDevice, perr)
 	}
 	be, err := openBackend(ordinal)
 	if err != nil {
 		r.blas(0)
+		r.DeviceErr = err.Error()
 		return r, fmt.Errorf("%w: %w", ErrNoDevice, err)
 	}
 	defer be.close()
@@ -234,6 +237,9 @@ func (r *PreflightReport) WriteMarkdown(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Preflight\n\n")
 	in := r.Info
+	if r.DeviceErr != "" {
+		fmt.Fprintf(&b, "Device: none (%s).\n\n", r.DeviceErr)
+	}
 	if in.Name != "" {
 		fmt.Fprintf(&b, "Device: %s (%s), compute capability %d.%d, %d SMs, %.1f GiB, shared memory per block (opt-in) %d KiB, PTX %s. Driver: CUDA %s.\n\n",
 			in.Name, in.Backend, in.Major, in.Minor, in.SMs, float64(in.Memory)/(1<<30), in.MaxSharedOptin/1024, in.Arch, cudaVersion(in.Driver))
@@ -281,7 +287,7 @@ func (r *PreflightReport) Summary() string {
 		load += m.Seconds
 	}
 	b, _ := json.Marshal(map[string]any{
-		"device": r.Info.Name, "backend": r.Info.Backend, "cc": fmt.Sprintf("%d.%d", r.Info.Major, r.Info.Minor),
+		"device": r.Info.Name, "device_error": r.DeviceErr, "backend": r.Info.Backend, "cc": fmt.Sprintf("%d.%d", r.Info.Major, r.Info.Minor),
 		"driver": cudaVersion(r.Info.Driver), "cublas": r.CuBLAS, "cublas_version": r.CuBLASVersion, "cublas_error": r.CuBLASErr,
 		"module_load_s": load, "kernels": len(r.Kernels), "problems": len(r.Problems), "warnings": len(r.Warnings),
 	})

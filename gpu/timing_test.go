@@ -5,10 +5,14 @@ package gpu
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"sort"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/infoscale/gaualpha/attn"
 )
@@ -16,6 +20,13 @@ import (
 // TimingEnv turns the timing tests on (scripts/gpu-check.sh sets it); they
 // skip otherwise, and always on the emulator.
 const TimingEnv = "GAUALPHA_GPU_TIMING"
+
+// Timing sizes: comma-separated batch sizes and lengths for
+// TestTimeAttention (defaults 1,8 and 1024,4096,16384).
+const (
+	TimingBatchEnv  = "GAUALPHA_TIMING_B"
+	TimingLengthEnv = "GAUALPHA_TIMING_L"
+)
 
 // timingLine prints one result for scripts/gpu-check.sh to collect.
 func timingLine(t testing.TB, v map[string]any) {
@@ -36,76 +47,171 @@ func median(x []float64) float64 {
 	return (s[n/2-1] + s[n/2]) / 2
 }
 
-// TestTimeAttention times the fused attention forward and backward with
-// CUDA events after warm-up, median of many runs, at the paper's sizes: one
-// sequence, d = 128, d_v = E = 1536, RoPE, softmax, no dropout, L = 1024,
-// 4096, 16384; and the bfloat16 forward on tensor cores (attn_fwd_tc_bf16_d128,
-// -precision bf16's), whose output must be within 2e-2 of the float32 one.
-// TFLOP/s count the matrix products: forward 2·L²·(D+E), backward
-// 2·L²·(3D+2E) (logits again, dP, dV, dq̃, dk̃).
+// intsEnv parses a comma-separated list of positive integers from the
+// environment variable name, def when it is unset.
+func intsEnv(name string, def []int) ([]int, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	var out []int
+	for _, f := range strings.Split(v, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("%s=%q: %q is not a positive integer", name, v, f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// timeRuns times f with CUDA events: warm calls, then one timed call whose
+// time sets the number of runs (as many as fit in budget, at least 3, at
+// most maxRuns); it returns the median milliseconds and the runs timed.
+func timeRuns(t testing.TB, tm *Timer, warm, maxRuns int, budget time.Duration, f func() error) (float64, int) {
+	t.Helper()
+	once := func() float64 {
+		must(t, tm.Start())
+		must(t, f())
+		ms, err := tm.Stop()
+		must(t, err)
+		return ms
+	}
+	for range warm {
+		once()
+	}
+	first := once()
+	runs := maxRuns
+	if first > 0 {
+		runs = min(maxRuns, max(3, int(float64(budget.Milliseconds())/first)))
+	}
+	ms := []float64{first}
+	for len(ms) < runs {
+		ms = append(ms, once())
+	}
+	return median(ms), len(ms)
+}
+
+// attnPath is one way of computing the attention that the timings compare:
+// forward writes out [B·L, E+1] from the inputs; backward, nil where the
+// path has none for the precision, writes dx from out and dout.
+type attnPath struct {
+	name     string
+	forward  func(d *Device, a *Attention, in AttentionInputs, out DevicePtr) error
+	backward func(d *Device, a *Attention, in AttentionInputs, out, dout, dx DevicePtr) error
+	// noBackward says why a precision has no backward ("" when it has one).
+	noBackward func(a *Attention) string
+}
+
+// attnPaths are the paths TestTimeAttention times: the fused kernels of
+// attention.go. A path that materialises the L×L scores is one more entry.
+var attnPaths = []attnPath{{
+	name:     "fused",
+	forward:  (*Device).AttentionForward,
+	backward: (*Device).AttentionBackward,
+	noBackward: func(a *Attention) string {
+		if a.BF16 {
+			return "the fused backward takes a float32 X"
+		}
+		return ""
+	},
+}}
+
+// TestTimeAttention times the attention forward and backward of every path
+// of attnPaths with CUDA events after warm-up (median of as many runs as
+// fit in about a second, 3 to 30), at the paper's sizes: d = 128,
+// d_v = E = 1536, RoPE, softmax, no dropout, B = 1 and 8 sequences
+// (GAUALPHA_TIMING_B), L = 1024, 4096, 16384 (GAUALPHA_TIMING_L), in
+// float32 and with bfloat16 X (the forward on tensor cores,
+// attn_fwd_tc_bf16_d128, -precision bf16's). The float32 output must be
+// finite and the bfloat16 one within 2e-2 of it. TFLOP/s are
+// AttentionFLOPs over the median time.
 func TestTimeAttention(t *testing.T) {
 	if os.Getenv(TimingEnv) == "" {
 		t.Skip("timing: set " + TimingEnv + "=1 (scripts/gpu-check.sh does)")
+	}
+	batches, err := intsEnv(TimingBatchEnv, []int{1, 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lengths, err := intsEnv(TimingLengthEnv, []int{1024, 4096, 16384})
+	if err != nil {
+		t.Fatal(err)
 	}
 	if emulated() {
 		t.Skip("the emulator does not time kernels")
 	}
 	d := testDevice(t)
+	for _, B := range batches {
+		for _, L := range lengths {
+			t.Run(fmt.Sprintf("B=%d/L=%d", B, L), func(t *testing.T) { timeAttention(t, d, B, L) })
+		}
+	}
+}
+
+// timeAttention times one shape on every path, in float32 and bfloat16.
+func timeAttention(t *testing.T, d *Device, B, L int) {
 	const D, E = 128, 1536
-	for _, L := range []int{1024, 4096, 16384} {
-		warm, runs := 3, 30
-		if L == 16384 {
-			runs = 10
+	W := 2*E + D
+	rng := rand.New(rand.NewPCG(1, uint64(L)))
+	x := randF32(rng, L*W, 1) // one sequence, copied to the B of the batch
+	for r := 0; r < L; r++ {  // moderate logits, like a trained model's
+		for c := 2 * E; c < W; c++ {
+			x[r*W+c] *= 0.3
 		}
-		rng := rand.New(rand.NewPCG(1, uint64(L)))
-		W := 2*E + D
-		pol := attn.Policy{Norm: attn.Softmax, TrainLen: 512, KeySize: D}.WithDefaults()
-		a := &Attention{B: 1, L: L, E: E, D: D, Policy: pol}
-		x := randF32(rng, L*W, 1)
-		for r := 0; r < L; r++ { // moderate logits, like a trained model's
-			for c := 2 * E; c < W; c++ {
-				x[r*W+c] *= 0.3
+	}
+	batch := func(one DevicePtr, bytes int) DevicePtr {
+		p := nanBuf(t, d, B*bytes/4)
+		for b := range B {
+			must(t, d.Copy(p.Add(b*bytes), one, bytes))
+		}
+		return p
+	}
+	gq, gk := upload(t, d, randF32(rng, D, 0.1)), upload(t, d, randF32(rng, D, 0.1))
+	in32 := AttentionInputs{X: batch(upload(t, d, x), 4*L*W), GammaQ: gq, GammaK: gk}
+	in16 := AttentionInputs{X: batch(upload(t, d, ToBF16(x)), 2*L*W), GammaQ: gq, GammaK: gk}
+	dout := batch(upload(t, d, randF32(rng, L*(E+1), 1)), 4*L*(E+1))
+	dx := nanBuf(t, d, (B*L+2)*W)
+	tm, err := d.NewTimer()
+	must(t, err)
+	defer tm.Close()
+	warm, maxRuns := 2, 30
+	const budget = time.Second
+	pol := attn.Policy{Norm: attn.Softmax, TrainLen: 512, KeySize: D}.WithDefaults()
+	for _, p := range attnPaths {
+		var ref []float32 // the float32 forward's first sequence
+		for _, prec := range []string{"f32", "bf16"} {
+			a := &Attention{B: B, L: L, E: E, D: D, Policy: pol, BF16: prec == "bf16"}
+			in := in32
+			if a.BF16 {
+				in = in16
 			}
-		}
-		in := AttentionInputs{X: upload(t, d, x), GammaQ: upload(t, d, randF32(rng, D, 0.1)), GammaK: upload(t, d, randF32(rng, D, 0.1))}
-		out := nanBuf(t, d, L*(E+1))
-		dout := upload(t, d, randF32(rng, L*(E+1), 1))
-		dx := nanBuf(t, d, (L+2)*W)
-		tm, err := d.NewTimer()
-		must(t, err)
-		var fwd, bwd, fwd16 []float64
-		ab := *a
-		ab.BF16 = true
-		inb := in
-		inb.X = upload(t, d, ToBF16(x))
-		out16 := nanBuf(t, d, L*(E+1))
-		for i := 0; i < warm+runs; i++ {
-			must(t, tm.Start())
-			must(t, d.AttentionForward(a, in, out))
-			ms, err := tm.Stop()
-			must(t, err)
-			must(t, tm.Start())
-			must(t, d.AttentionBackward(a, in, out, dout, dx))
-			ms2, err := tm.Stop()
-			must(t, err)
-			must(t, tm.Start())
-			must(t, d.AttentionForward(&ab, inb, out16))
-			ms3, err := tm.Stop()
-			must(t, err)
-			if i >= warm {
-				fwd, bwd, fwd16 = append(fwd, ms), append(bwd, ms2), append(fwd16, ms3)
+			out := nanBuf(t, d, B*L*(E+1))
+			line := map[string]any{"impl": "go-cuda", "path": p.name, "precision": prec, "B": B, "L": L, "d": D, "dv": E}
+			emit := func(more map[string]any) {
+				m := maps.Clone(line)
+				maps.Copy(m, more)
+				timingLine(t, m)
 			}
+			fm, runs := timeRuns(t, tm, warm, maxRuns, budget, func() error { return p.forward(d, a, in, out) })
+			syncCheck(t, d)
+			o := download[float32](t, d, out, L*(E+1))
+			if ref == nil {
+				check(t, fmt.Sprintf("%s %s forward output written and finite", p.name, prec), o, o, 1e-4)
+				ref = o
+			} else {
+				check(t, fmt.Sprintf("%s %s forward against float32", p.name, prec), o, ref, 2e-2)
+			}
+			emit(map[string]any{"case": "attn_fwd", "runs": runs, "ms": fm, "tflops": AttentionFLOPs(B, L, D, E, false) / (fm * 1e-3) / 1e12})
+			if why := p.noBackward(a); why != "" {
+				emit(map[string]any{"case": "attn_bwd", "error": why})
+				t.Logf("%s %s: forward %.3f ms (median of %d); no backward: %s", p.name, prec, fm, runs, why)
+				continue
+			}
+			bm, bruns := timeRuns(t, tm, warm, maxRuns, budget, func() error { return p.backward(d, a, in, out, dout, dx) })
+			syncCheck(t, d)
+			emit(map[string]any{"case": "attn_bwd", "runs": bruns, "ms": bm, "tflops": AttentionFLOPs(B, L, D, E, true) / (bm * 1e-3) / 1e12})
+			t.Logf("%s %s: forward %.3f ms (median of %d), backward %.3f ms (median of %d)", p.name, prec, fm, runs, bm, bruns)
 		}
-		tm.Close()
-		syncCheck(t, d)
-		o := download[float32](t, d, out, L*(E+1))
-		check(t, fmt.Sprintf("L=%d forward output written and finite", L), o, o, 1e-4)
-		check(t, fmt.Sprintf("L=%d bf16 tensor-core forward against float32", L), download[float32](t, d, out16, L*(E+1)), o, 2e-2)
-		l2 := float64(L) * float64(L)
-		fm, bm, fm16 := median(fwd), median(bwd), median(fwd16)
-		timingLine(t, map[string]any{"case": "attn_fwd", "impl": "go-cuda-bf16-tc", "L": L, "d": D, "dv": E, "runs": runs, "ms": fm16, "tflops": 2 * l2 * (D + E) / (fm16 * 1e-3) / 1e12})
-		timingLine(t, map[string]any{"case": "attn_fwd", "impl": "go-cuda", "L": L, "d": D, "dv": E, "runs": runs, "ms": fm, "tflops": 2 * l2 * (D + E) / (fm * 1e-3) / 1e12})
-		timingLine(t, map[string]any{"case": "attn_bwd", "impl": "go-cuda", "L": L, "d": D, "dv": E, "runs": runs, "ms": bm, "tflops": 2 * l2 * (3*D + 2*E) / (bm * 1e-3) / 1e12})
-		t.Logf("L=%d: forward %.3f ms, backward %.3f ms, bf16 forward (tensor cores) %.3f ms (median of %d)", L, fm, bm, fm16, runs)
 	}
 }
