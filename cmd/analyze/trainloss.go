@@ -88,8 +88,8 @@ func readMetrics(dir string) (train, val []lossPoint, err error) {
 	if err := sc.Err(); err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
-	if len(train) == 0 {
-		return nil, nil, fmt.Errorf("%s: no training-loss lines", path)
+	if len(train) == 0 && len(val) == 0 {
+		return nil, nil, fmt.Errorf("%s: no training or validation loss lines", path)
 	}
 	return train, val, nil
 }

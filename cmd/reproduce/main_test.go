@@ -52,7 +52,9 @@ func TestReproduceTiny(t *testing.T) {
 		t.Errorf("a claim was not evaluated:\n%s", r)
 	}
 	for _, want := range []string{"## Verdicts", "analysis/entropy.png", "analysis/heatmap.png", "suite -base", "| cos16 | 16 | 3 |",
-		"Scale of the noise: each accuracy", "| suite/cos0/ft-pi | 2 |", "Against the plain model with plain RoPE and softmax"} {
+		"| suite/cos0/ft-pi | 2 |", "comparator group", "## Rule changes", "## Models that failed to train",
+		"## The fast protocol against the paper protocol", "| configuration | length | acc fast |", "analysis/fig2_trainloss.png", "analysis/fig3_finetune.png",
+		"Spearman ρ =", "r = InfoScale/softmax entropy growth"} {
 		if !strings.Contains(r, want) {
 			t.Errorf("report lacks %q", want)
 		}
@@ -62,8 +64,9 @@ func TestReproduceTiny(t *testing.T) {
 	if err := run(args, &stdout, &stderr); err != nil {
 		t.Fatal(err)
 	}
-	if n := strings.Count(stderr.String(), "done already"); n != 12 {
-		t.Errorf("%d parts skipped on the second run, want 12:\n%s", n, stderr.String())
+	// 1 plain + 2 sweep + best + headline bases, suite, 2 calibrations, 6 analyses, 2 training-curve figures.
+	if n := strings.Count(stderr.String(), "done already"); n != 17 {
+		t.Errorf("%d parts skipped on the second run, want 17:\n%s", n, stderr.String())
 	}
 }
 

@@ -35,7 +35,10 @@ func writeReport(o options) (string, error) {
 	w("- **Total wall time of the parts:** %s.\n\n", dur(total))
 
 	w("## Verdicts\n\n")
-	claims := []claim{claimEntropy(o), claimExtrapolation(o), claimEta(o), claimWindow(o)}
+	w("Each verdict follows the rules of `docs/analysis.md` (\"Verdict rules\"), committed before this run: four outcomes (supported, partly supported, not supported, inconclusive), paired statistics on the same documents and positions, models that failed to train excluded.\n\n")
+	ex := excluded(o)
+	claims := []claim{claimEntropyPaired(o), claimExtrapolationPaired(o, ex), claimEtaPaired(o, ex), claimWindowPaired(o, ex)}
+	previous := []claim{claimEntropy(o), claimExtrapolation(o), claimEta(o), claimWindow(o)}
 	w("| claim | verdict | evidence |\n|---|---|---|\n")
 	for _, c := range claims {
 		w("| %s | **%s** | %s |\n", c.title, c.verdict, c.summary)
@@ -43,6 +46,20 @@ func writeReport(o options) (string, error) {
 	w("\n")
 	for i, c := range claims {
 		w("## %d. %s\n\n%s\n", i+1, c.title, c.body)
+	}
+	w("## Rule changes\n\nThe rules of `docs/analysis.md` were written after the 2026-11-27 report had been read, so each is a rule changed after seeing data (of that run). The verdict under the rule of that report (point estimates, unweighted η1*, and for claim 3 a threshold of ρ >= 0.4 that was itself raised after its data were seen) stands beside the current one:\n\n| claim | current rule | previous rule |\n|---|---|---|\n")
+	for i := range claims {
+		w("| %s | %s | %s |\n", claims[i].title, claims[i].verdict, previous[i].verdict)
+	}
+	w("\nOne departure from the written rule in this run: claim 2's accuracy comparisons use the two-sided paired bootstrap p over documents instead of McNemar's test, because the evaluation records per-document totals, not per-position outcomes; the grouping of identical predictions likewise compares per-document totals (equal right answers, losses within 1e-5 per position).\n\n")
+	w("## Models that failed to train\n\n%s\n", exclusionSection(ex))
+	w("## The fast protocol against the paper protocol\n\n%s\n", calibrationSection(o))
+	w("## Training curves (the paper's figures 2 and 3)\n\n")
+	if exists(o, "analysis/fig2_trainloss.png") {
+		w("![training loss of the base model with and without CosScale](analysis/fig2_trainloss.png)\n\n")
+	}
+	if exists(o, "analysis/fig3_finetune.png") {
+		w("Fine-tunes run at their own training length, where InfoScale's factor is 1: a fine-tune with InfoScale is the fine-tune with softmax.\n\n![fine-tuning loss of every fine-tuned baseline](analysis/fig3_finetune.png)\n\n")
 	}
 
 	w("## Models\n\n%s\n", modelsTable(o))
@@ -361,7 +378,7 @@ func claimWindow(o options) claim {
 func modelsTable(o options) string {
 	var sb strings.Builder
 	sb.WriteString("| model | CosScale | steps | best validation loss | at step | training time |\n|---|---:|---:|---:|---:|---:|\n")
-	names := []string{"base-cos0", "base-cosbest"}
+	names := []string{"base-cos0", "base-cosbest", "base-" + cosName(o.profile.Headline)}
 	for _, s := range o.profile.Sweep {
 		names = append(names, cosName(s))
 	}

@@ -1,0 +1,470 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/infoscale/gaualpha/stats"
+)
+
+// The verdicts of docs/analysis.md ("Verdict rules"), computed from the
+// parts' outputs with package stats.
+
+// excluded returns the models that failed to train (docs/analysis.md,
+// "Models that failed to train"), by directory name under models/ (and
+// suite fine-tunes by their path under the output), with the reason.
+func excluded(o options) map[string]string {
+	out := map[string]string{}
+	val := func(dir string) (float64, bool) {
+		st, err := readState(filepath.Join(dir, "last"))
+		if err != nil || st.BestValLoss == nil {
+			return 0, false
+		}
+		return *st.BestValLoss, true
+	}
+	var sweep []float64
+	for _, s := range o.profile.Sweep {
+		if v, ok := val(o.modelDir(cosName(s))); ok {
+			sweep = append(sweep, v)
+		}
+	}
+	med := stats.Median(sweep)
+	for _, s := range o.profile.Sweep {
+		if v, ok := val(o.modelDir(cosName(s))); ok && stats.FailedToTrain(v, med) {
+			out[cosName(s)] = fmt.Sprintf("validation loss %.4f > 1.2 × the sweep median %.4f", v, med)
+		}
+	}
+	plain, okPlain := val(o.modelDir("base-cos0"))
+	for _, n := range []string{"base-cosbest", "base-" + cosName(o.profile.Headline)} {
+		if v, ok := val(o.modelDir(n)); ok && okPlain && stats.FailedToTrain(v, plain) {
+			out[n] = fmt.Sprintf("validation loss %.4f > 1.2 × the plain model's %.4f", v, plain)
+		}
+	}
+	fts, _ := filepath.Glob(filepath.Join(o.out, "suite", "cos*", "ft-*"))
+	for _, dir := range fts {
+		v, ok := val(dir)
+		if !ok {
+			continue
+		}
+		tag := filepath.Base(filepath.Dir(dir)) // cosS
+		ref := "base-cos0"
+		if tag != "cos0" {
+			ref = "base-" + tag
+			if _, err := os.Stat(o.modelDir(ref)); err != nil {
+				ref = "base-cosbest"
+			}
+		}
+		if b, ok := val(o.modelDir(ref)); ok && stats.FailedToTrain(v, b) {
+			rel, _ := filepath.Rel(o.out, dir)
+			out[filepath.ToSlash(rel)] = fmt.Sprintf("validation loss %.4f > 1.2 × %s's %.4f", v, ref, b)
+		}
+	}
+	return out
+}
+
+// exclusionSection lists the excluded models.
+func exclusionSection(ex map[string]string) string {
+	var sb strings.Builder
+	sb.WriteString("Rule (docs/analysis.md): a model whose best validation loss is more than 20% above its reference (sweep models: the sweep's median; CosScale bases: the plain model; fine-tunes: their base model) failed to train and is left out of every verdict.\n\n")
+	if len(ex) == 0 {
+		sb.WriteString("No model is excluded.\n")
+		return sb.String()
+	}
+	var names []string
+	for n := range ex {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	sb.WriteString("| excluded model | reason |\n|---|---|\n")
+	for _, n := range names {
+		fmt.Fprintf(&sb, "| %s | %s |\n", n, ex[n])
+	}
+	return sb.String()
+}
+
+// claimEntropyPaired is claim 1 under the rule of docs/analysis.md: the
+// bootstrap interval over documents of InfoScale's entropy growth relative
+// to softmax's.
+func claimEntropyPaired(o options) claim {
+	const title = "InfoScale keeps attention entropy invariant as the context grows (softmax's grows like ln n)"
+	rows, err := readCSV(filepath.Join(o.out, "analysis", "entropy_docs.csv"))
+	if err != nil {
+		return notRun(title, "analysis/entropy_docs.csv")
+	}
+	ent := map[string]map[int]map[int]float64{} // norm → length → doc
+	var lengths []int
+	for _, r := range rows {
+		L, _ := strconv.Atoi(r["length"])
+		d, _ := strconv.Atoi(r["doc"])
+		if ent[r["norm"]] == nil {
+			ent[r["norm"]] = map[int]map[int]float64{}
+		}
+		if ent[r["norm"]][L] == nil {
+			ent[r["norm"]][L] = map[int]float64{}
+			if r["norm"] == "softmax" {
+				lengths = append(lengths, L)
+			}
+		}
+		ent[r["norm"]][L][d] = num(r["mean_entropy"])
+	}
+	sort.Ints(lengths)
+	if len(lengths) < 2 || ent["infoscale"] == nil {
+		return notRun(title, "per-document entropies of softmax and InfoScale")
+	}
+	l0, l1 := lengths[0], lengths[len(lengths)-1]
+	var gs, gi []float64
+	for d := 0; ; d++ {
+		a, ok1 := ent["softmax"][l1][d]
+		b, ok2 := ent["infoscale"][l1][d]
+		if !ok1 || !ok2 {
+			break
+		}
+		gs = append(gs, a-ent["softmax"][l0][d])
+		gi = append(gi, b-ent["infoscale"][l0][d])
+	}
+	growth, err1 := stats.Bootstrap(len(gs), stats.WeightedSum(gs), stats.DefaultResamples, stats.DefaultSeed, 0.95)
+	ratio, err2 := stats.Bootstrap(len(gs), stats.SumRatio(gi, gs), stats.DefaultResamples, stats.DefaultSeed, 0.95)
+	if err1 != nil || err2 != nil || len(gs) == 0 {
+		return notRun(title, "a bootstrap of the entropy growth")
+	}
+	out := stats.EntropyRatio(growth, ratio)
+	n := float64(len(gs))
+	var body strings.Builder
+	fmt.Fprintf(&body, "Per test document (%d documents), the growth of the mean row entropy from n = %d to %d on the plain model; the ratio r = ΣG_InfoScale / ΣG_softmax with a paired bootstrap interval over documents (%d resamples, seed %d).\n\n",
+		len(gs), l0, l1, stats.DefaultResamples, stats.DefaultSeed)
+	fmt.Fprintf(&body, "| quantity | estimate | 95%% interval |\n|---|---:|---:|\n| softmax growth (nats, mean over documents) | %.3f | [%.3f, %.3f] |\n| r = InfoScale growth / softmax growth | %.3f | [%.3f, %.3f] |\n\n",
+		growth.Est/n, growth.Lo/n, growth.Hi/n, ratio.Est, ratio.Lo, ratio.Hi)
+	body.WriteString("Rule: inconclusive if the softmax growth's interval includes 0; supported if r's upper bound <= 0.5; partly supported if it is in (0.5, 0.9); not supported if r's lower bound >= 0.9; otherwise inconclusive.\n\n")
+	body.WriteString("![entropy vs length](analysis/entropy.png)\n\n![entropy per layer](analysis/entropy_layers.png)\n")
+	return claim{title: title, verdict: out.String(),
+		summary: fmt.Sprintf("r = InfoScale/softmax entropy growth %d→%d: %.2f [%.2f, %.2f] (95%% bootstrap over documents)", l0, l1, ratio.Est, ratio.Lo, ratio.Hi),
+		body:    body.String()}
+}
+
+// pairedRow is a suite row with its per-document tallies.
+type pairedRow struct {
+	Base     string  `json:"base"`
+	CosScale float64 `json:"cosscale"`
+	Method   string  `json:"method"`
+	Norm     string  `json:"norm"`
+	FineTune bool    `json:"fine_tuned"`
+	Results  []struct {
+		Length   int     `json:"length"`
+		Accuracy float64 `json:"accuracy"`
+		Loss     float64 `json:"loss"`
+	} `json:"results"`
+	DocTallies [][]struct {
+		Count   int     `json:"count"`
+		Correct int     `json:"correct"`
+		SumLoss float64 `json:"sum_loss"`
+	} `json:"doc_tallies"`
+}
+
+func (r pairedRow) label() string {
+	ft := ""
+	if r.FineTune {
+		ft = " (ft)"
+	}
+	return fmt.Sprintf("%s%s + %s, CosScale %g", r.Method, ft, r.Norm, r.CosScale)
+}
+
+// ftPath is the fine-tune directory of a row under the output.
+func (r pairedRow) ftPath() string {
+	if !r.FineTune {
+		return ""
+	}
+	return fmt.Sprintf("suite/cos%g/ft-%s", r.CosScale, r.Method)
+}
+
+// docSums pairs two rows at length index l.
+func docSums(a, b pairedRow, l int, acc bool) []stats.DocSums {
+	var out []stats.DocSums
+	for d := range a.DocTallies[l] {
+		x, y := a.DocTallies[l][d], b.DocTallies[l][d]
+		s := stats.DocSums{N: x.Count}
+		if acc {
+			s.SumA, s.SumB = float64(x.Correct), float64(y.Correct)
+		} else {
+			s.SumA, s.SumB = x.SumLoss, y.SumLoss
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// sameTallies reports whether two rows have equal per-document counts of
+// right answers and losses within stats.IdenticalTol per position.
+func sameTallies(a, b pairedRow, l int) bool {
+	for d := range a.DocTallies[l] {
+		x, y := a.DocTallies[l][d], b.DocTallies[l][d]
+		if x.Count != y.Count || x.Correct != y.Correct || math.Abs(x.SumLoss-y.SumLoss) > stats.IdenticalTol*float64(x.Count) {
+			return false
+		}
+	}
+	return true
+}
+
+// claimExtrapolationPaired is claim 2 under the rule of docs/analysis.md.
+func claimExtrapolationPaired(o options, ex map[string]string) claim {
+	const title = "InfoScale + CosScale extrapolates to 64x the training length better than the existing methods"
+	b, err := os.ReadFile(filepath.Join(o.out, "suite", "suite.json"))
+	if err != nil {
+		return notRun(title, "suite/suite.json")
+	}
+	var s struct {
+		Rows []pairedRow `json:"rows"`
+	}
+	if err := json.Unmarshal(b, &s); err != nil || len(s.Rows) == 0 || len(s.Rows[0].DocTallies) == 0 {
+		return notRun(title, "a suite.json with per-document scores")
+	}
+	l := len(s.Rows[0].Results) - 1
+	L := s.Rows[0].Results[l].Length
+	usable := func(r pairedRow) bool {
+		if p := r.ftPath(); p != "" && ex[p] != "" {
+			return false
+		}
+		return !(r.CosScale == o.profile.Headline && ex["base-"+cosName(o.profile.Headline)] != "")
+	}
+	var body strings.Builder
+	var verdict stats.Outcome
+	var summary string
+	for k, target := range []float64{o.profile.Headline, -1} {
+		var ours *pairedRow
+		for i, r := range s.Rows {
+			isBest := target < 0 && r.CosScale > 0 && r.CosScale != o.profile.Headline
+			if r.Method == "rope" && r.Norm == "infoscale" && (r.CosScale == target || isBest) {
+				ours = &s.Rows[i]
+				break
+			}
+		}
+		if ours == nil {
+			continue
+		}
+		which := fmt.Sprintf("the headline CosScale %g base", ours.CosScale)
+		if k == 1 {
+			which = fmt.Sprintf("the sweep's best CosScale %g base (secondary)", ours.CosScale)
+		}
+		if !usable(*ours) {
+			fmt.Fprintf(&body, "### Ours on %s\n\nExcluded (failed to train): inconclusive.\n\n", which)
+			if k == 0 {
+				verdict, summary = stats.Inconclusive, "the headline model failed to train"
+			}
+			continue
+		}
+		// The best configuration of each other method, then groups of
+		// identical predictions.
+		bestOf := map[string]pairedRow{}
+		var keys []string
+		for _, r := range s.Rows {
+			if !usable(r) || (r.Method == "rope" && r.Norm == "infoscale" && r.CosScale > 0) {
+				continue
+			}
+			key := r.Method
+			if r.FineTune {
+				key += " (ft)"
+			}
+			if r.Method == "rope" && r.Norm == "infoscale" {
+				continue
+			}
+			cur, ok := bestOf[key]
+			if !ok {
+				keys = append(keys, key)
+			}
+			if !ok || r.Results[l].Accuracy > cur.Results[l].Accuracy {
+				bestOf[key] = r
+			}
+		}
+		sort.Strings(keys)
+		type group struct {
+			keys []string
+			row  pairedRow
+		}
+		var groups []group
+		for _, key := range keys {
+			r := bestOf[key]
+			placed := false
+			for g := range groups {
+				if sameTallies(groups[g].row, r, l) {
+					groups[g].keys = append(groups[g].keys, key)
+					placed = true
+					break
+				}
+			}
+			if !placed {
+				groups = append(groups, group{keys: []string{key}, row: r})
+			}
+		}
+		ps := make([]float64, len(groups))
+		accIv := make([]stats.Interval, len(groups))
+		lossIv := make([]stats.Interval, len(groups))
+		for g, gr := range groups {
+			da, dl := docSums(*ours, gr.row, l, true), docSums(*ours, gr.row, l, false)
+			ps[g], _ = stats.BootstrapSignP(len(da), stats.PooledDiff(da), stats.DefaultResamples, stats.DefaultSeed)
+			accIv[g], _ = stats.Bootstrap(len(da), stats.PooledDiff(da), stats.DefaultResamples, stats.DefaultSeed, 0.95)
+			lossIv[g], _ = stats.Bootstrap(len(dl), stats.PooledDiff(dl), stats.DefaultResamples, stats.DefaultSeed, 0.95)
+		}
+		adj := stats.Holm(ps)
+		var results []stats.Result
+		fmt.Fprintf(&body, "### Ours on %s: RoPE + InfoScale, accuracy %.4f, loss %.3f at L = %d\n\n", which, ours.Results[l].Accuracy, ours.Results[l].Loss, L)
+		body.WriteString("| comparator group (methods with identical predictions) | its best configuration | accuracy | loss | Δacc (ours − it) [95% CI] | Δloss [95% CI] | p (Holm) | result |\n|---|---|---:|---:|---:|---:|---:|---|\n")
+		for g, gr := range groups {
+			res := stats.Judge(adj[g], accIv[g].Est)
+			results = append(results, res)
+			fmt.Fprintf(&body, "| %s | %s | %.4f | %.3f | %+.4f [%+.4f, %+.4f] | %+.3f [%+.3f, %+.3f] | %.3g | %s |\n",
+				strings.Join(gr.keys, ", "), gr.row.label(), gr.row.Results[l].Accuracy, gr.row.Results[l].Loss,
+				accIv[g].Est, accIv[g].Lo, accIv[g].Hi, lossIv[g].Est, lossIv[g].Lo, lossIv[g].Hi, adj[g], res)
+		}
+		out := stats.Comparisons(results)
+		w, lo, t := 0, 0, 0
+		for _, r := range results {
+			switch r {
+			case stats.Win:
+				w++
+			case stats.Loss:
+				lo++
+			default:
+				t++
+			}
+		}
+		fmt.Fprintf(&body, "\nOutcome: **%s** (%d wins, %d losses, %d ties against %d comparator groups).\n\n", out, w, lo, t, len(groups))
+		if k == 0 {
+			verdict = out
+			summary = fmt.Sprintf("at L = %d, RoPE + InfoScale on the CosScale %g base: %d wins, %d losses, %d ties against %d comparator groups (paired bootstrap over documents, Holm)", L, ours.CosScale, w, lo, t, len(groups))
+		}
+	}
+	body.WriteString("Test: the accuracy difference's two-sided paired bootstrap p over documents (10000 resamples, seed 42), Holm-corrected over the comparator groups. McNemar's test, which the rule names, needs per-position outcomes; the evaluation records per-document totals, so the bootstrap p stands in for it (see \"Rule changes\").\n\n")
+	body.WriteString("![accuracy vs length](analysis/curves_accuracy.png)\n\n![loss vs length](analysis/curves_loss.png)\n\nThe full tables:\n\n")
+	if md, err := os.ReadFile(filepath.Join(o.out, "suite", "suite.md")); err == nil {
+		body.Write(md)
+	}
+	if summary == "" {
+		return notRun(title, "the headline configuration's row")
+	}
+	return claim{title: title, verdict: verdict.String(), summary: summary, body: body.String()}
+}
+
+// sweepValues reads one column of the pooled ("all") rows of an analysis
+// CSV per CosScale, leaving out excluded models.
+func sweepValues(o options, file, col string, ex map[string]string, withPlain bool) (s, v []float64, err error) {
+	rows, err := readCSV(filepath.Join(o.out, "analysis", file))
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, r := range rows {
+		if r["layer"] != "all" || r["windowed_reference"] == "true" || (r["w"] != "" && r["w"] != "64") {
+			continue
+		}
+		c := num(r["cosscale"])
+		if c == 0 && !withPlain {
+			continue
+		}
+		if c > 0 && ex[cosName(c)] != "" {
+			continue
+		}
+		s = append(s, c)
+		v = append(v, num(r[col]))
+	}
+	return s, v, nil
+}
+
+// claimEtaPaired is claim 3 under the rule of docs/analysis.md.
+func claimEtaPaired(o options, ex map[string]string) claim {
+	const title = "The peak η1* of the pre-RoPE q·k cosine distribution shifts toward 1 as CosScale grows (Theorem 3.4)"
+	s, eta, err := sweepValues(o, "eta_peak.csv", "eta1_pre_attn", ex, false)
+	if err != nil || len(s) < 2 {
+		return notRun(title, "analysis/eta_peak.csv")
+	}
+	rho, p, err := stats.SpearmanTest(s, eta)
+	if err != nil {
+		return notRun(title, "a Spearman test of η1*")
+	}
+	sat := 0
+	for _, e := range eta {
+		if e >= 0.999 {
+			sat++
+		}
+	}
+	out := stats.Trend(rho, p, len(s), sat)
+	var body strings.Builder
+	body.WriteString("η1* = the peak of the attention-weighted pre-RoPE cosine distribution (layers and documents pooled, L = 1024; bins of 0.001 reflected at ±1, Gaussian smoothing σ = 0.005, parabolic refinement: resolution 0.001, no ceiling below 1), per sweep model not excluded:\n\n| CosScale | η1* (attention-weighted, before RoPE) |\n|---:|---:|\n")
+	for i := range s {
+		fmt.Fprintf(&body, "| %g | %.4f |\n", s[i], eta[i])
+	}
+	fmt.Fprintf(&body, "\nSpearman ρ = %.2f, one-sided exact permutation p = %.3g over %d models; %d within one resolution step of 1.\n\nRule: inconclusive with fewer than 5 models or more than half at the resolution limit; supported if ρ > 0 and p < 0.05; partly supported if ρ > 0 and p < 0.25; otherwise not supported.\n\n![eta vs CosScale](analysis/eta_peak.png)\n\n![cosine histograms](analysis/eta_hist.png)\n", rho, p, len(s), sat)
+	return claim{title: title, verdict: out.String(),
+		summary: fmt.Sprintf("attention-weighted pre-RoPE η1*: Spearman ρ = %.2f, permutation p = %.3g (%d models)", rho, p, len(s)),
+		body:    body.String()}
+}
+
+// claimWindowPaired is claim 4 under the rule of docs/analysis.md.
+func claimWindowPaired(o options, ex map[string]string) claim {
+	const title = "A large CosScale approximates windowed attention"
+	s, mass, err := sweepValues(o, "band.csv", "mass", ex, true)
+	if err != nil || len(s) < 2 {
+		return notRun(title, "analysis/band.csv")
+	}
+	rho, p, err := stats.SpearmanTest(s, mass)
+	if err != nil {
+		return notRun(title, "a Spearman test of the band mass")
+	}
+	top := 0
+	for i := range s {
+		if s[i] > s[top] {
+			top = i
+		}
+	}
+	out := stats.Window(rho, p, len(s), mass[top])
+	var body strings.Builder
+	body.WriteString("Mean attention mass within ±64 at L = 1024 (models not excluded):\n\n| CosScale | mass within ±64 |\n|---:|---:|\n")
+	for i := range s {
+		fmt.Fprintf(&body, "| %g | %.4f |\n", s[i], mass[i])
+	}
+	fmt.Fprintf(&body, "\nSpearman ρ = %.2f, one-sided exact permutation p = %.3g over %d models; mass at the largest CosScale %.4f.\n\nRule: inconclusive with fewer than 5 models; supported if p < 0.05 and the largest CosScale's mass >= 0.95; partly supported if p < 0.05 or that mass >= 0.9; otherwise not supported.\n\n![band mass vs CosScale](analysis/band.png)\n\n![band mass vs w](analysis/band_w.png)\n\n![q·k heat maps](analysis/heatmap.png)\n", rho, p, len(s), mass[top])
+	return claim{title: title, verdict: out.String(),
+		summary: fmt.Sprintf("mass within ±64: Spearman ρ = %.2f, p = %.3g, %.3f at s = %g", rho, p, mass[top], s[top]),
+		body:    body.String()}
+}
+
+// calibrationSection compares the fast and paper protocols on the same
+// models, configurations, documents and positions.
+func calibrationSection(o options) string {
+	read := func(proto string) []pairedRow {
+		b, err := os.ReadFile(filepath.Join(o.out, "calibration", proto, "suite.json"))
+		if err != nil {
+			return nil
+		}
+		var s struct {
+			Rows []pairedRow `json:"rows"`
+		}
+		if json.Unmarshal(b, &s) != nil {
+			return nil
+		}
+		return s.Rows
+	}
+	fast, paper := read("fast"), read("paper")
+	if len(fast) == 0 || len(fast) != len(paper) {
+		return "Not run yet.\n"
+	}
+	var sb strings.Builder
+	sb.WriteString("The same models, configurations, test documents and scored positions under both protocols (the paper protocol with one masked position per pass, 128 positions per document; the fast protocol masking every 32nd token per pass). Δ = fast − paper; interval: paired bootstrap over documents.\n\n| configuration | length | acc fast | acc paper | Δacc [95% CI] | loss fast | loss paper | Δloss [95% CI] |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	bound := 0.0
+	for i := range fast {
+		f, p := fast[i], paper[i]
+		for l := range f.Results {
+			da, dl := docSums(f, p, l, true), docSums(f, p, l, false)
+			ai, _ := stats.Bootstrap(len(da), stats.PooledDiff(da), stats.DefaultResamples, stats.DefaultSeed, 0.95)
+			li, _ := stats.Bootstrap(len(dl), stats.PooledDiff(dl), stats.DefaultResamples, stats.DefaultSeed, 0.95)
+			bound = math.Max(bound, math.Abs(ai.Est))
+			fmt.Fprintf(&sb, "| %s | %d | %.4f | %.4f | %+.4f [%+.4f, %+.4f] | %.3f | %.3f | %+.3f [%+.3f, %+.3f] |\n", f.label(), f.Results[l].Length,
+				f.Results[l].Accuracy, p.Results[l].Accuracy, ai.Est, ai.Lo, ai.Hi, f.Results[l].Loss, p.Results[l].Loss, li.Est, li.Lo, li.Hi)
+		}
+	}
+	fmt.Fprintf(&sb, "\nThe fast protocol's bias bound (largest |Δacc| above): **%.4f**. Differences between configurations smaller than this at the same length may be the protocol's rather than the methods'; larger ones are beyond what the calibration shows the fast protocol can shift.\n", bound)
+	return sb.String()
+}
