@@ -50,6 +50,8 @@ type benchCase struct {
 	// config, when set, replaces the model configuration (tests use tiny
 	// models).
 	config func() layers.Config
+	// kernel names the kernels/gemm micro-kernel of an SGEMM case.
+	kernel string
 }
 
 // cases lists every case in table order. Keep in step with CASES in
@@ -144,6 +146,8 @@ func prepare(c benchCase) (*prepared, error) {
 		return prepareTrain(c, cfg)
 	case kindEval:
 		return prepareEval(c, cfg, pol, rng)
+	case kindSgemm, kindSgemmBF16:
+		return prepareSgemm(c)
 	}
 	return nil, fmt.Errorf("case %s: unknown kind %q", c.Name, c.Kind)
 }

@@ -279,6 +279,13 @@ func runParent(o options, sel []benchCase, stdout, stderr io.Writer) error {
 		return fmt.Errorf("finding this program to run the cases: %w", err)
 	}
 	env := machineInfo(o)
+	if o.quiet > 0 {
+		waitQuiet(o.quiet)
+	}
+	env.Peak = measurePeak(o.threads)
+	if env.Peak != nil {
+		fmt.Fprintf(stderr, "bench: %s\n", env.Peak.describe())
+	}
 	torchOK := false
 	if o.torch != "" {
 		script, err := findScript(o.script)

@@ -30,6 +30,7 @@ type environment struct {
 	Command   string
 	Tree      string // the git commit measured, when known
 	Elapsed   time.Duration
+	Peak      *peakInfo // the measured FMA peak; nil when not measured
 }
 
 // machineInfo collects what the table's header says about the machine.
@@ -88,7 +89,7 @@ func cpuInfo() (model, flags string) {
 		case k == "flags" && flags == "":
 			var have []string
 			fs := " " + v + " "
-			for _, f := range []string{"avx2", "fma", "avx512f"} {
+			for _, f := range []string{"avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512_bf16"} {
 				if strings.Contains(fs, " "+f+" ") {
 					have = append(have, strings.ToUpper(f))
 				}
@@ -156,8 +157,11 @@ func renderReport(e environment, rows []row) string {
 	if e.TorchNote != "" {
 		fmt.Fprintf(&sb, "\n%s.\n", strings.TrimSuffix(e.TorchNote, "."))
 	}
-	sb.WriteString("\n| case | what | runs | Go | PyTorch | Go/PyTorch | Go peak RSS | PyTorch peak RSS | RSS Go/PyTorch | Go allocs/op |\n")
-	sb.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	if e.Peak != nil {
+		fmt.Fprintf(&sb, "\n%s.\n", e.Peak.describe())
+	}
+	sb.WriteString("\n| case | what | runs | Go | PyTorch | Go/PyTorch | Go peak RSS | PyTorch peak RSS | RSS Go/PyTorch | Go allocs/op | Go, share of FMA peak |\n")
+	sb.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	var notes []string
 	for _, r := range rows {
 		runs := fmt.Sprintf("%d+%d", r.c.Warmup, r.c.Runs)
@@ -201,12 +205,17 @@ func renderReport(e environment, rows []row) string {
 		if r.c.Kind == kindIdle {
 			goT, tT, allocs, runs = "—", "—", "—", "—"
 		}
-		fmt.Fprintf(&sb, "| `%s` | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
-			r.c.Name, r.c.Desc, runs, goT, tT, ratio, goM, tM, mratio, allocs)
+		fmt.Fprintf(&sb, "| `%s` | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+			r.c.Name, r.c.Desc, runs, goT, tT, ratio, goM, tM, mratio, allocs, e.Peak.share(r.c, r.goRes))
 	}
 	sb.WriteString("\nTimes are medians of the timed runs (runs = warm-up + timed) of one operation; Go/PyTorch < 1 means Go is faster. " +
 		"Peak RSS is the whole process's (fresh process per case and side; the `idle` row is each runtime's own footprint). " +
-		"Go allocs/op: heap allocations (and bytes) per timed run.\n")
+		"Go allocs/op: heap allocations (and bytes) per timed run.")
+	if e.Peak != nil {
+		sb.WriteString(" Share of FMA peak: the case's matrix-product flops (linear layers, Q·Kᵀ and P·V, the output head; backward = 2× forward) per second of the Go time, " +
+			"over the FMA peak on the run's threads (`sgemm_bf16`: over the bfloat16 peak).")
+	}
+	sb.WriteString("\n")
 	for _, n := range notes {
 		fmt.Fprintf(&sb, "\n- %s", n)
 	}
