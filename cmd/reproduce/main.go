@@ -17,6 +17,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -94,12 +95,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 	corpusPath := fs.String("corpus", "embedded", "corpus (the embedded Chinese man pages by default)")
 	reportOnly := fs.Bool("report-only", false, "only rewrite REPORT.md from the outputs already in -out")
 	config := fs.String("config", "", "model config.json instead of the profile's (for quick trials)")
-	baseSteps := fs.Int("base-steps", 0, "override the plain model's training steps")
-	sweepSteps := fs.Int("sweep-steps", 0, "override the CosScale models' training steps")
+	baseSteps := fs.Int("base-steps", 0, "override the plain model's training steps (0: the profile's)")
+	sweepSteps := fs.Int("sweep-steps", 0, "override the CosScale models' training steps (0: the profile's)")
 	sweep := fs.String("sweep", "", "override the CosScale values, comma-separated")
-	ftSteps := fs.Int("finetune-steps", 0, "override the fine-tuning steps")
-	docs := fs.Int("docs", 0, "override the number of test documents")
-	batch := fs.Int("batch", 0, "override the batch size")
+	ftSteps := fs.Int("finetune-steps", 0, "override the fine-tuning steps (0: the profile's)")
+	docs := fs.Int("docs", 0, "override the number of test documents (0: the profile's)")
+	batch := fs.Int("batch", 0, "override the batch size (0: the profile's)")
 	precision := fs.String("precision", "f32", "`f32` or bf16: bfloat16 inputs to the matrix products of the training, fine-tuning and evaluation on the GPU (gpu profile only)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: reproduce [-profile cpu|gpu] [flags]\n\nRegenerates the paper's study: models, baseline suite, analyses and results/REPORT.md.\n\nFlags:\n")
@@ -107,6 +108,17 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q (flags start with -)", fs.Arg(0))
+	}
+	if *out == "" {
+		return fmt.Errorf("-out must name a directory")
+	}
+	if *config != "" {
+		if _, err := os.Stat(*config); err != nil {
+			return fmt.Errorf("-config: %w", err)
+		}
 	}
 	p, ok := profiles[*prof]
 	if !ok {
@@ -116,11 +128,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 		p.Config = *config
 	}
 	for _, ov := range []struct {
-		v   int
-		dst *int
-	}{{*baseSteps, &p.BaseSteps}, {*sweepSteps, &p.SweepSteps}, {*ftSteps, &p.FineTune}, {*docs, &p.Docs}, {*batch, &p.Batch}} {
+		name string
+		v    int
+		dst  *int
+	}{{"base-steps", *baseSteps, &p.BaseSteps}, {"sweep-steps", *sweepSteps, &p.SweepSteps}, {"finetune-steps", *ftSteps, &p.FineTune}, {"docs", *docs, &p.Docs}, {"batch", *batch, &p.Batch}} {
 		if ov.v < 0 {
-			return fmt.Errorf("step, document and batch overrides must be positive")
+			return fmt.Errorf("-%s %d must be >= 0 (0: the profile's %d)", ov.name, ov.v, *ov.dst)
 		}
 		if ov.v > 0 {
 			*ov.dst = ov.v
@@ -133,8 +146,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		p.Sweep = nil
 		for _, f := range strings.Split(*sweep, ",") {
 			v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
-			if err != nil || v <= 0 {
-				return fmt.Errorf("bad CosScale %q in -sweep", f)
+			if err != nil || !(v > 0) || math.IsInf(v, 0) {
+				return fmt.Errorf("bad CosScale %q in -sweep (want finite numbers > 0, comma-separated)", f)
 			}
 			p.Sweep = append(p.Sweep, v)
 		}

@@ -135,3 +135,33 @@ func TestPlanPrecision(t *testing.T) {
 		}
 	}
 }
+
+// Every flag's bad values are refused with an error naming the flag and
+// the value.
+func TestReproduceFlagValidation(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"negative base steps", []string{"-base-steps", "-5"}, "-base-steps -5 must be >= 0 (0: the profile's 4000)"},
+		{"negative sweep steps", []string{"-sweep-steps", "-1"}, "-sweep-steps -1"},
+		{"negative finetune steps", []string{"-finetune-steps", "-1"}, "-finetune-steps -1"},
+		{"negative docs", []string{"-docs", "-2"}, "-docs -2"},
+		{"negative batch", []string{"-batch", "-32"}, "-batch -32"},
+		{"NaN in sweep", []string{"-sweep", "8,NaN"}, "bad CosScale \"NaN\" in -sweep"},
+		{"infinite sweep", []string{"-sweep", "Inf"}, "bad CosScale \"Inf\" in -sweep"},
+		{"empty sweep entry", []string{"-sweep", "8,,16"}, "bad CosScale \"\" in -sweep"},
+		{"missing config", []string{"-config", filepath.Join(t.TempDir(), "none.json")}, "-config:"},
+		{"empty out", []string{"-out", ""}, "-out must name a directory"},
+		{"stray argument", []string{"gpu"}, "unexpected argument \"gpu\""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var o, e bytes.Buffer
+			if err := run(append(c.args, "-bin", t.TempDir()), &o, &e); err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("got %v, want an error containing %q", err, c.want)
+			}
+		})
+	}
+}
