@@ -47,10 +47,10 @@ func (b Budget) Check(what string, need int64) error {
 	return fmt.Errorf("%s needs about %s, over the memory budget of %s, %s", what, GiB(need), GiB(b.Bytes), b.Source)
 }
 
-// GiB formats a byte count in GiB with one decimal (three below 0.1 GiB).
+// GiB formats a byte count in GiB with one decimal (three below 1 GiB).
 func GiB(n int64) string {
 	g := float64(n) / (1 << 30)
-	if g < 0.1 {
+	if g < 1 {
 		return strconv.FormatFloat(g, 'f', 3, 64) + " GiB"
 	}
 	return strconv.FormatFloat(g, 'f', 1, 64) + " GiB"

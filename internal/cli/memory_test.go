@@ -56,7 +56,7 @@ func TestGiB(t *testing.T) {
 	for _, c := range []struct {
 		n    int64
 		want string
-	}{{0, "0.000 GiB"}, {1 << 20, "0.001 GiB"}, {1 << 30, "1.0 GiB"}, {math.MaxInt64, "8589934592.0 GiB"}} {
+	}{{0, "0.000 GiB"}, {1 << 20, "0.001 GiB"}, {1 << 29, "0.500 GiB"}, {1 << 30, "1.0 GiB"}, {math.MaxInt64, "8589934592.0 GiB"}} {
 		if got := GiB(c.n); got != c.want {
 			t.Errorf("GiB(%d) = %q, want %q", c.n, got, c.want)
 		}
