@@ -19,17 +19,18 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"syscall"
 	"time"
 
 	"gorgonia.org/tensor"
 
+	"github.com/infoscale/gaualpha/backend"
 	"github.com/infoscale/gaualpha/checkpoint"
 	"github.com/infoscale/gaualpha/corpus"
 	"github.com/infoscale/gaualpha/eval"
 	"github.com/infoscale/gaualpha/internal/cli"
-	"github.com/infoscale/gaualpha/internal/device"
 	"github.com/infoscale/gaualpha/internal/methodflags"
 	"github.com/infoscale/gaualpha/layers"
 	"github.com/infoscale/gaualpha/tokenizer"
@@ -41,7 +42,7 @@ func main() { cli.Main("train", run) }
 type flags struct {
 	config, corpus, out, init, device, precision, evalLengths, protocol                string
 	steps, batch, seqLen, evalEvery, evalSeqs, evalDocs, minCount, vocabSize, logEvery int
-	lr, warmup, weightDecay, clip                                                      float64
+	lr, warmup, weightDecay, clip, maxMemory                                           float64
 	seed                                                                               uint64
 	resume, overwrite, noEval, quiet                                                   bool
 	method                                                                             *methodflags.Flags
@@ -55,26 +56,27 @@ func parseFlags(args []string, stderr io.Writer) (*flags, *flag.FlagSet, error) 
 	fs.StringVar(&f.config, "config", "", "model `config.json` to start from (Hugging Face GAU-α fields; flags below override it)")
 	fs.StringVar(&f.corpus, "corpus", "embedded", "training data: `path` to a JSON-lines file ({\"text\": ...} per line, .gz ok), a folder of .txt files, or \"embedded\" (Chinese man pages)")
 	fs.StringVar(&f.out, "out", "", "output `dir` for checkpoints (best/, last/), metrics.jsonl and the results (default runs/<date-time>)")
-	fs.StringVar(&f.init, "init", "", "start from the weights (and vocabulary) of checkpoint `dir` (fine-tuning)")
+	fs.StringVar(&f.init, "init", "", "start from the weights (and vocabulary) of checkpoint `dir` (fine-tuning); with -config, that config's layers are taken from it")
 	fs.BoolVar(&f.resume, "resume", false, "continue the interrupted run in -out from its last/ checkpoint")
 	fs.BoolVar(&f.overwrite, "overwrite", false, "allow -out to hold an earlier run (its checkpoints are replaced)")
 	fs.StringVar(&f.device, "device", "cpu", "`cpu` or cuda (cuda needs a binary built with -tags gpu)")
 	fs.StringVar(&f.precision, "precision", "f32", "`f32` or bf16: bfloat16 inputs to every matrix product (float32 accumulation, weights and optimizer state) on -device cuda, for training and the final table")
-	fs.IntVar(&f.steps, "steps", 0, "training steps (default: the config's recommendation, 4000 for the default model)")
+	fs.IntVar(&f.steps, "steps", 0, "training steps; 0: the recommended 4000")
 	fs.IntVar(&f.batch, "batch", o.Batch, "sequences per step")
 	fs.Float64Var(&f.lr, "lr", o.LR, "peak learning rate (linear warm-up, then linear decay to 0)")
 	fs.Float64Var(&f.warmup, "warmup", o.WarmupFrac, "share of the steps spent warming up")
 	fs.Float64Var(&f.weightDecay, "weight-decay", o.WeightDecay, "AdamW decoupled weight decay")
 	fs.Float64Var(&f.clip, "clip", o.ClipNorm, "gradient-norm clip (0 disables)")
-	fs.IntVar(&f.seqLen, "seq-len", 0, "training length n0 (default 64, or the config's train_length)")
+	fs.IntVar(&f.seqLen, "seq-len", 0, "training length n0, at least 3 (default 64, or the config's train_length)")
 	fs.Uint64Var(&f.seed, "seed", o.Seed, "random seed (weights, data order, masking, dropout)")
 	f.method = methodflags.Register(fs, "train with")
 	f.method.RegisterNorm("training normalisation: softmax, softmax_plus or infoscale (default: the config's, softmax)")
 	fs.IntVar(&f.evalEvery, "eval-every", 0, "steps between validations and checkpoints (0: once per epoch, at most every steps/10)")
-	fs.IntVar(&f.evalSeqs, "eval-seqs", o.EvalSeqs, "validation sequences scored each time")
-	fs.IntVar(&f.logEvery, "log-every", o.LogEvery, "steps between metrics.jsonl lines")
+	fs.IntVar(&f.evalSeqs, "eval-seqs", o.EvalSeqs, "validation sequences scored each time (0: all of them)")
+	fs.IntVar(&f.logEvery, "log-every", o.LogEvery, "steps between metrics.jsonl lines (0: only the validation lines)")
 	fs.IntVar(&f.minCount, "min-count", 2, "characters seen fewer times in the training split are [UNK] (new vocabularies only)")
-	fs.IntVar(&f.vocabSize, "vocab-size", 12000, "largest vocabulary, special tokens included (new vocabularies only)")
+	fs.IntVar(&f.vocabSize, "vocab-size", 12000, "largest vocabulary, special tokens included (new vocabularies only; 0: no limit)")
+	fs.Float64Var(&f.maxMemory, "max-memory", 0, "refuse a run whose training, or final evaluation, needs more than this many `GiB` (0: the memory available at the start, MemAvailable in /proc/meminfo)")
 	fs.StringVar(&f.evalLengths, "eval-lengths", "", "comma-separated lengths of the final extrapolation table (default 2x..64x n0)")
 	fs.StringVar(&f.protocol, "protocol", "fast", "final evaluation protocol: fast or paper (see cmd/eval -h)")
 	fs.IntVar(&f.evalDocs, "eval-docs", 10, "test documents of the final evaluation")
@@ -104,14 +106,14 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	set := map[string]bool{}
 	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
-	kind, err := device.Parse(f.device)
+	if err := f.validate(set); err != nil {
+		return err
+	}
+	be, err := backend.Open(f.device, f.precision)
 	if err != nil {
 		return err
 	}
-	f.device = string(kind)
-	if _, err := device.Precision(kind, f.precision); err != nil {
-		return err
-	}
+	defer be.Close()
 	if f.resume && f.init != "" {
 		return fmt.Errorf("-resume and -init exclude each other (resume continues a run; init starts a new one from weights)")
 	}
@@ -146,14 +148,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		cfg, vocab, params = resume.Config, resume.Vocab, resume.Params
 	case f.init != "":
-		ck, err := checkpoint.Load(f.init)
-		if err != nil {
+		// The weights load after the memory check, for the checkpoint's
+		// config or -config's (which may take fewer layers).
+		if cfg, vocab, err = initModel(f.init, f.config); err != nil {
 			return err
 		}
-		for _, n := range ck.Notes {
-			fmt.Fprintln(stderr, "note:", n)
-		}
-		cfg, vocab, params = ck.Config, ck.Vocab, ck.Params
 	default:
 		cfg = layers.DefaultConfig()
 		maxVocab := f.vocabSize
@@ -189,9 +188,6 @@ func run(args []string, stdout, stderr io.Writer) error {
 			}
 			return err
 		}
-		if params == nil {
-			params = layers.InitParams(cfg, tensor.Float32, rand.New(rand.NewPCG(f.seed, 0x9a0a)))
-		}
 		if err := checkFreshOut(f.out, f.overwrite); err != nil {
 			return err
 		}
@@ -221,6 +217,29 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("validation split: %w", err)
 	}
+	memLine, budget, err := checkMemory(f, cfg, opts, trainSeqs, valSeqs)
+	if err != nil {
+		return err
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// The estimate counts the live memory; the collector would let
+		// garbage grow the heap to twice that before collecting. The
+		// budget as a soft limit makes it collect sooner instead.
+		debug.SetMemoryLimit(budget.Bytes)
+	}
+	switch {
+	case params != nil:
+	case f.init != "":
+		var notes []string
+		if params, notes, err = checkpoint.LoadWeights(filepath.Join(f.init, checkpoint.ModelFile), cfg); err != nil {
+			return err
+		}
+		for _, n := range notes {
+			fmt.Fprintln(stderr, "note:", n)
+		}
+	default:
+		params = layers.InitParams(cfg, tensor.Float32, rand.New(rand.NewPCG(f.seed, 0x9a0a)))
+	}
 	tr, err := train.New(cfg, vocab, params, trainSeqs, valSeqs, opts)
 	if err != nil {
 		return err
@@ -230,19 +249,21 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	tr.OutDir, tr.Progress, tr.Corpus, tr.Precision = f.out, progress, f.corpus, f.precision
-	if err := tr.UseDevice(f.device); err != nil { // after Resume or not: the device gets the current state
+	tr.OutDir, tr.Progress, tr.Corpus = f.out, progress, f.corpus
+	if err := tr.Use(be); err != nil { // after Resume or not: the backend gets the current state
 		return err
 	}
+	defer tr.Close()
 	fmt.Fprintf(stderr, "model: %d layers, hidden %d, intermediate %d, key %d, vocab %d (%.2fM parameters); n0 = %d, %s, CosScale %g, %s\n",
 		cfg.NumLayers, cfg.HiddenSize, cfg.IntermediateSize, cfg.KeySize, cfg.VocabSize, float64(params.Count())/1e6,
 		cfg.TrainLength, cfg.Normalization, cfg.CosScale, cfg.Method)
-	on := f.device
-	if f.precision == "bf16" {
+	on := string(be.Device())
+	if be.Precision() == backend.BF16 {
 		on += " (bf16 products)"
 	}
 	fmt.Fprintf(stderr, "data: %s, %d training and %d validation sequences; %d steps of %d from step %d on %s; output %s\n",
 		f.corpus, len(trainSeqs), len(valSeqs), opts.Steps, opts.Batch, tr.State.Step, on, f.out)
+	fmt.Fprintln(stderr, memLine)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -257,7 +278,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if f.noEval {
 		return nil
 	}
-	return finalEval(ctx, f, docs, stdout, stderr)
+	if err := tr.Close(); err != nil { // frees the device's copy before the evaluation loads best/
+		return err
+	}
+	return finalEval(ctx, be, f, docs, stdout, stderr)
 }
 
 // applyFlags writes the model flags into cfg.
@@ -289,7 +313,7 @@ func checkFreshOut(out string, overwrite bool) error {
 
 // finalEval scores the best checkpoint at 2x..64x n0 with softmax and
 // InfoScale and writes results.md and results.json next to it.
-func finalEval(ctx context.Context, f *flags, docs []corpus.Document, stdout, stderr io.Writer) error {
+func finalEval(ctx context.Context, be backend.Backend, f *flags, docs []corpus.Document, stdout, stderr io.Writer) error {
 	ck, err := checkpoint.Load(filepath.Join(f.out, "best"))
 	if err != nil {
 		return err
@@ -297,8 +321,12 @@ func finalEval(ctx context.Context, f *flags, docs []corpus.Document, stdout, st
 	lengths := eval.DefaultLengths(ck.Config.TrainLength)
 	if f.evalLengths != "" {
 		if lengths, err = eval.ParseLengths(f.evalLengths); err != nil {
-			return err
+			return fmt.Errorf("-eval-lengths: %w", err)
 		}
+	}
+	budget, err := cli.MemoryBudget("max-memory", f.maxMemory)
+	if err != nil {
+		return err
 	}
 	proto, err := eval.ParseProtocol(f.protocol)
 	if err != nil {
@@ -316,7 +344,7 @@ func finalEval(ctx context.Context, f *flags, docs []corpus.Document, stdout, st
 	if f.quiet {
 		progress = nil
 	}
-	rep, err := eval.Evaluate(ctx, ck.Config, ck.Params, ck.Vocab, testDocs, variants, eval.Options{Lengths: lengths, Protocol: proto, Progress: progress, Device: f.device, Precision: f.precision})
+	rep, err := eval.Evaluate(ctx, ck.Config, ck.Params, ck.Vocab, testDocs, variants, eval.Options{Lengths: lengths, Protocol: proto, Progress: progress, Backend: be, MemoryBudget: budget.Bytes})
 	if err != nil {
 		return err
 	}

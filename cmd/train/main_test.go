@@ -5,6 +5,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -124,7 +126,11 @@ func TestTrainBadInput(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, _, err := runTrain(append(c.args, "-quiet", "-steps", "2")...)
+			args := append(c.args, "-quiet")
+			if !slices.Contains(c.args, "-resume") { // -resume keeps the run's steps
+				args = append(args, "-steps", "2")
+			}
+			_, _, err := runTrain(args...)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("got %v, want an error containing %q", err, c.want)
 			}
@@ -181,5 +187,168 @@ func TestMainExitsWithOneLine(t *testing.T) {
 	msg := strings.TrimSpace(stderr.String())
 	if strings.Count(msg, "\n") != 0 || !strings.HasPrefix(msg, "train: ") || strings.Contains(msg, "goroutine") {
 		t.Errorf("stderr is not one error line:\n%s", msg)
+	}
+}
+
+// Every flag's bad values are refused with an error naming the flag, before
+// any training; the corpus and config are valid so that only the flag is
+// at fault.
+func TestTrainFlagValidation(t *testing.T) {
+	dir, corpus, config := fixture(t)
+	base := []string{"-corpus", corpus, "-config", config, "-quiet", "-out", filepath.Join(dir, "never")}
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"negative steps", []string{"-steps", "-5"}, "-steps -5 must be >= 0"},
+		{"zero batch", []string{"-batch", "0"}, "-batch 0 must be at least 1"},
+		{"negative batch", []string{"-batch", "-3"}, "-batch -3"},
+		{"seq-len 2", []string{"-seq-len", "2"}, "-seq-len 2 must be at least 3"},
+		{"negative seq-len", []string{"-seq-len", "-64"}, "-seq-len -64"},
+		{"zero lr", []string{"-lr", "0"}, "-lr 0"},
+		{"NaN lr", []string{"-lr", "NaN"}, "-lr NaN"},
+		{"infinite lr", []string{"-lr", "+Inf"}, "-lr +Inf"},
+		{"warmup 1", []string{"-warmup", "1"}, "-warmup 1"},
+		{"negative warmup", []string{"-warmup", "-0.1"}, "-warmup -0.1"},
+		{"negative weight decay", []string{"-weight-decay", "-0.01"}, "-weight-decay -0.01"},
+		{"NaN clip", []string{"-clip", "NaN"}, "-clip NaN"},
+		{"negative clip", []string{"-clip", "-1"}, "-clip -1"},
+		{"negative eval-every", []string{"-eval-every", "-1"}, "-eval-every -1"},
+		{"negative eval-seqs", []string{"-eval-seqs", "-1"}, "-eval-seqs -1"},
+		{"negative log-every", []string{"-log-every", "-1"}, "-log-every -1"},
+		{"zero min-count", []string{"-min-count", "0"}, "-min-count 0"},
+		{"negative vocab-size", []string{"-vocab-size", "-1"}, "-vocab-size -1"},
+		{"zero eval-docs", []string{"-eval-docs", "0"}, "-eval-docs 0"},
+		{"negative max-memory", []string{"-max-memory", "-2"}, "-max-memory -2"},
+		{"NaN max-memory", []string{"-max-memory", "NaN"}, "-max-memory NaN"},
+		{"malformed eval-lengths", []string{"-eval-lengths", "128,abc"}, "-eval-lengths: bad length \"abc\""},
+		{"eval length 1", []string{"-eval-lengths", "1"}, "-eval-lengths: bad length \"1\""},
+		{"empty eval-lengths", []string{"-eval-lengths", ","}, "-eval-lengths: no lengths"},
+		{"unknown protocol", []string{"-protocol", "exact"}, "-protocol: unknown protocol \"exact\""},
+		{"zero window", []string{"-window", "0"}, "-window 0"},
+		{"empty out", []string{"-out", ""}, "-out must name a directory"},
+		{"unknown device", []string{"-device", "tpu"}, "tpu"},
+		{"resume with steps", []string{"-resume", "-steps", "10"}, "-config, -steps have no effect with -resume"},
+		{"resume with config and lr", []string{"-resume", "-lr", "0.1"}, "-config, -lr have no effect with -resume"},
+		{"init with vocab-size", []string{"-init", dir, "-vocab-size", "100"}, "-vocab-size has no effect with -init"},
+		{"no-eval with eval-lengths", []string{"-no-eval", "-eval-lengths", "128"}, "-eval-lengths has no effect with -no-eval"},
+		{"no-eval with protocol and docs", []string{"-no-eval", "-protocol", "paper", "-eval-docs", "3"}, "-protocol, -eval-docs have no effect with -no-eval"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, _, err := runTrain(append(append([]string{}, base...), c.args...)...)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("got %v, want an error containing %q", err, c.want)
+			}
+			if _, serr := os.Stat(filepath.Join(dir, "never")); serr == nil {
+				t.Errorf("the refused run created its -out directory")
+			}
+		})
+	}
+}
+
+// A run that cannot fit in memory is refused from the estimate, before the
+// weights, graphs and batches are allocated: the process allocates far less
+// than the estimate while refusing.
+func TestTrainRefusesOversizedRuns(t *testing.T) {
+	dir, corpus, config := fixture(t)
+	huge := filepath.Join(dir, "huge.json")
+	if err := os.WriteFile(huge, []byte(`{"hidden_size": 1000000, "intermediate_size": 1000000, "attention_key_size": 8, "num_hidden_layers": 1000}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"seq-len 1e8", []string{"-config", config, "-seq-len", "100000000"}, []string{"-seq-len 100000000", "needs about", "over the memory budget of 4.0 GiB, -max-memory"}},
+		{"batch 1e8", []string{"-config", config, "-batch", "100000000"}, []string{"-batch 100000000", "needs about"}},
+		{"huge config", []string{"-config", huge}, []string{"1000 layers, hidden 1000000", "needs about"}},
+		{"final evaluation too long", []string{"-config", config, "-eval-lengths", "32,1000000000"}, []string{"final evaluation at length 1000000000", "-no-eval skips it"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			args := append([]string{"-corpus", corpus, "-max-memory", "4", "-quiet", "-out", filepath.Join(dir, "never")}, c.args...)
+			_, _, err := runTrain(args...)
+			runtime.ReadMemStats(&after)
+			if err == nil {
+				t.Fatal("not refused")
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+			if got := after.TotalAlloc - before.TotalAlloc; got > 256<<20 {
+				t.Errorf("allocated %d MiB before refusing", got>>20)
+			}
+		})
+	}
+}
+
+// -init with -config takes the config's (fewer) layers from the checkpoint.
+func TestTrainInitWithFewerLayers(t *testing.T) {
+	dir, corpus, config := fixture(t)
+	out := filepath.Join(dir, "base")
+	if _, stderr, err := runTrain("-corpus", corpus, "-config", config, "-out", out, "-steps", "1", "-batch", "4", "-no-eval", "-quiet"); err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	one := layers.DefaultConfig()
+	one.HiddenSize, one.IntermediateSize, one.KeySize, one.NumLayers, one.TrainLength = 16, 24, 8, 1, 16
+	b, _ := one.Marshal()
+	onePath := filepath.Join(dir, "one.json")
+	if err := os.WriteFile(onePath, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ft := filepath.Join(dir, "ft")
+	_, stderr, err := runTrain("-corpus", corpus, "-init", filepath.Join(out, "best"), "-config", onePath, "-out", ft, "-steps", "1", "-batch", "4", "-no-eval", "-quiet")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	if !strings.Contains(stderr, "skipped 4 tensors of layers beyond num_hidden_layers = 1") {
+		t.Errorf("no note of the skipped layer:\n%s", stderr)
+	}
+	got, err := layers.LoadConfig(filepath.Join(ft, "best", "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.NumLayers != 1 {
+		t.Errorf("fine-tuned model has %d layers, want the config's 1", got.NumLayers)
+	}
+}
+
+// The binary on bad input: one line on stderr naming the flag, exit status
+// 1, no panic trace or runtime out-of-memory dump.
+func TestMainRefusesBadFlags(t *testing.T) {
+	if args := os.Getenv("TRAIN_ARGS"); args != "" {
+		os.Args = append([]string{"train"}, strings.Split(args, "\x1f")...)
+		main()
+		return
+	}
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-steps", "-5"}, "train: -steps -5 must be >= 0"},
+		{[]string{"-seq-len", "100000000", "-max-memory", "4", "-quiet"}, "-seq-len 100000000 (3 layers"},
+	}
+	for _, c := range cases {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestMainRefusesBadFlags$")
+		cmd.Env = append(os.Environ(), "TRAIN_ARGS="+strings.Join(c.args, "\x1f"))
+		cmd.Dir = t.TempDir()
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+			t.Errorf("%v: exit %v, want status 1\n%s", c.args, err, stderr.String())
+			continue
+		}
+		msg := strings.TrimSpace(stderr.String())
+		if strings.Count(msg, "\n") != 0 || !strings.Contains(msg, c.want) || strings.Contains(msg, "goroutine") {
+			t.Errorf("%v: stderr is not one line containing %q:\n%s", c.args, c.want, msg)
+		}
 	}
 }
