@@ -19,11 +19,11 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/infoscale/gaualpha/backend"
 	"github.com/infoscale/gaualpha/checkpoint"
 	"github.com/infoscale/gaualpha/corpus"
 	"github.com/infoscale/gaualpha/eval"
 	"github.com/infoscale/gaualpha/internal/cli"
-	"github.com/infoscale/gaualpha/internal/device"
 	"github.com/infoscale/gaualpha/internal/methodflags"
 )
 
@@ -38,7 +38,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	norms := fs.String("norm", "softmax,infoscale", "comma-separated normalisations to compare: softmax, softmax_plus, infoscale")
 	mf := methodflags.Register(fs, "evaluate with")
 	protocol := fs.String("protocol", "fast", "paper: one [MASK] per forward pass at every position (exact, L passes per document); fast: every -stride-th token masked at once, -offsets passes per document")
-	positions := fs.Int("positions", 0, "paper protocol: score this many evenly spaced positions per document instead of all L")
+	positions := fs.Int("positions", 0, "paper protocol: score this many evenly spaced positions per document instead of all L (0: all L)")
 	stride := fs.Int("stride", 32, "fast protocol: distance between masked tokens")
 	offsets := fs.Int("offsets", 4, "fast protocol: passes per document (offsets of the masked grid)")
 	docs := fs.Int("docs", 10, "number of test documents (the paper uses 10)")
@@ -46,7 +46,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	jsonOut := fs.Bool("json", false, "print the report as JSON instead of a markdown table")
 	dev := fs.String("device", "cpu", "`cpu` or cuda (cuda needs a binary built with -tags gpu)")
 	precision := fs.String("precision", "f32", "`f32` or bf16: with -device cuda, bfloat16 inputs to the matrix products and the attention, float32 accumulation")
-	budget := fs.Float64("max-memory", 8, "refuse lengths whose forward pass needs more than this many GiB")
+	budget := fs.Float64("max-memory", 8, "refuse lengths whose forward pass needs more than this many `GiB` (0: the memory available at the start, MemAvailable in /proc/meminfo)")
 	quiet := fs.Bool("quiet", false, "no progress lines")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: eval -ckpt DIR [flags]\n\nScores a checkpoint's masked-token predictions on long test documents at lengths\nbeyond its training length, per attention normalisation.\n\nFlags:\n")
@@ -61,7 +61,14 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if *ckpt == "" {
 		return fmt.Errorf("-ckpt is required (a checkpoint directory such as runs/<run>/best)")
 	}
-	kind, err := device.Parse(*dev)
+	set := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	ef := evalFlags{protocol: *protocol, lengths: *lengths, norms: *norms, testset: *rule,
+		positions: *positions, stride: *stride, offsets: *offsets, docs: *docs, maxMemory: *budget}
+	if err := ef.validate(set); err != nil {
+		return err
+	}
+	mem, err := cli.MemoryBudget("max-memory", *budget)
 	if err != nil {
 		return err
 	}
@@ -69,21 +76,25 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if _, err := device.Precision(kind, *precision); err != nil {
+	be, err := backend.Open(*dev, *precision)
+	if err != nil {
 		return err
 	}
-	if *docs < 1 {
-		return fmt.Errorf("-docs %d must be at least 1", *docs)
-	}
+	defer be.Close()
 	ck, err := checkpoint.Load(*ckpt)
 	if err != nil {
 		return err
 	}
 	ls := eval.DefaultLengths(ck.Config.TrainLength)
+	lengthsFlag := "the default -lengths (64 n0)"
 	if *lengths != "" {
 		if ls, err = eval.ParseLengths(*lengths); err != nil {
-			return err
+			return fmt.Errorf("-lengths: %w", err)
 		}
+		lengthsFlag = "-lengths"
+	}
+	if err := checkLengths(ck.Config, ls, mem, lengthsFlag); err != nil {
+		return err
 	}
 	cfg := ck.Config
 	if err := mf.Apply(&cfg); err != nil {
@@ -102,7 +113,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	o := eval.Options{Lengths: ls, Protocol: proto, Positions: *positions, Stride: *stride, Offsets: *offsets,
-		MemoryBudget: int64(*budget * (1 << 30)), Device: string(kind), Precision: *precision}
+		MemoryBudget: mem.Bytes, Backend: be}
 	if !*quiet {
 		o.Progress = stderr
 		fmt.Fprintf(stderr, "test documents: %s\n", strings.Join(ids, ", "))

@@ -81,3 +81,40 @@ func TestEvalBadInput(t *testing.T) {
 		}
 	}
 }
+
+// Every flag's bad values are refused with an error naming the flag.
+func TestEvalFlagValidation(t *testing.T) {
+	corpus, ckpt := fixture(t)
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"negative positions", []string{"-protocol", "paper", "-positions", "-1"}, "-positions -1 must be >= 0"},
+		{"positions with fast", []string{"-positions", "8"}, "-positions has no effect with -protocol fast"},
+		{"zero stride", []string{"-stride", "0"}, "-stride 0 must be at least 1"},
+		{"negative stride", []string{"-stride", "-32"}, "-stride -32"},
+		{"zero offsets", []string{"-offsets", "0"}, "-offsets 0 must be at least 1"},
+		{"offsets with paper", []string{"-protocol", "paper", "-offsets", "2"}, "no effect with -protocol paper"},
+		{"negative docs", []string{"-docs", "-3"}, "-docs -3"},
+		{"unknown testset", []string{"-testset", "random"}, "-testset \"random\""},
+		{"empty norm entry", []string{"-norm", "softmax,,infoscale"}, "-norm \"softmax,,infoscale\""},
+		{"unknown norm", []string{"-norm", "softmax,sparsemax"}, "-norm \"softmax,sparsemax\""},
+		{"malformed lengths", []string{"-lengths", "64,x"}, "-lengths: bad length \"x\""},
+		{"length 1", []string{"-lengths", "1"}, "-lengths: bad length \"1\""},
+		{"negative max-memory", []string{"-max-memory", "-1"}, "-max-memory -1"},
+		{"infinite max-memory", []string{"-max-memory", "Inf"}, "-max-memory +Inf"},
+		{"huge length", []string{"-lengths", "64,1000000000000", "-max-memory", "4"}, "-lengths: length 1000000000000 needs about"},
+		{"absurd length", []string{"-lengths", "9000000000000000000"}, "needs about"},
+		{"zero window", []string{"-window", "0"}, "-window 0"},
+		{"stray argument", []string{"extra"}, "unexpected argument"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := runEval(append([]string{"-ckpt", ckpt, "-corpus", corpus}, c.args...)...)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("got %v, want an error containing %q", err, c.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/infoscale/gaualpha/attn"
+	"github.com/infoscale/gaualpha/eval"
+	"github.com/infoscale/gaualpha/internal/cli"
+	"github.com/infoscale/gaualpha/layers"
+)
+
+// evalFlags are the values of the flags validate checks.
+type evalFlags struct {
+	protocol, lengths, norms, testset string
+	positions, stride, offsets, docs  int
+	maxMemory                         float64
+}
+
+// validate checks the flags on their own, before the checkpoint and the
+// corpus are read: ranges, lists, names, and the flags the protocol makes
+// meaningless (which would otherwise be ignored without a word).
+func (f evalFlags) validate(set map[string]bool) error {
+	proto, err := eval.ParseProtocol(f.protocol)
+	if err != nil {
+		return fmt.Errorf("-protocol: %w", err)
+	}
+	switch {
+	case f.positions < 0:
+		return fmt.Errorf("-positions %d must be >= 0 (0: every position)", f.positions)
+	case f.stride < 1:
+		return fmt.Errorf("-stride %d must be at least 1", f.stride)
+	case f.offsets < 1:
+		return fmt.Errorf("-offsets %d must be at least 1", f.offsets)
+	case f.docs < 1:
+		return fmt.Errorf("-docs %d must be at least 1", f.docs)
+	case proto == eval.Fast && set["positions"]:
+		return fmt.Errorf("-positions has no effect with -protocol fast (it shapes the paper protocol)")
+	case proto == eval.Paper && (set["stride"] || set["offsets"]):
+		return fmt.Errorf("-stride and -offsets have no effect with -protocol paper (they shape the fast protocol)")
+	case f.testset != eval.TestSetLong && f.testset != eval.TestSetSpectral:
+		return fmt.Errorf("-testset %q: want %s or %s", f.testset, eval.TestSetLong, eval.TestSetSpectral)
+	}
+	if f.lengths != "" {
+		if _, err := eval.ParseLengths(f.lengths); err != nil {
+			return fmt.Errorf("-lengths: %w", err)
+		}
+	}
+	for _, n := range strings.Split(f.norms, ",") {
+		if _, err := attn.ParseNorm(strings.TrimSpace(n)); err != nil {
+			return fmt.Errorf("-norm %q: %w", f.norms, err)
+		}
+	}
+	_, err = cli.MemoryBudget("max-memory", f.maxMemory)
+	return err
+}
+
+// checkLengths refuses, before the test documents are read, a length whose
+// forward pass (eval.EstimateBytes for one sequence) exceeds the budget.
+func checkLengths(cfg layers.Config, lengths []int, budget cli.Budget, flag string) error {
+	for _, L := range lengths {
+		if err := budget.Check(fmt.Sprintf("%s: length %d", flag, L), forwardBytes(cfg, L)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// forwardBytes is eval.EstimateBytes for one sequence of length L, which is
+// linear in L, extrapolated in floating point so that an absurd length
+// cannot overflow into a small figure.
+func forwardBytes(cfg layers.Config, L int) int64 {
+	one, two := eval.EstimateBytes(cfg, 1, 1), eval.EstimateBytes(cfg, 1, 2)
+	x := float64(one) + float64(two-one)*float64(L-1)
+	if !(x < math.MaxInt64) {
+		return math.MaxInt64
+	}
+	return int64(x)
+}
