@@ -28,10 +28,10 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/infoscale/gaualpha/attn"
+	"github.com/infoscale/gaualpha/backend"
 	"github.com/infoscale/gaualpha/checkpoint"
 	"github.com/infoscale/gaualpha/corpus"
 	"github.com/infoscale/gaualpha/internal/cli"
-	"github.com/infoscale/gaualpha/internal/device"
 	"github.com/infoscale/gaualpha/metrics"
 
 	"github.com/infoscale/gaualpha/eval"
@@ -64,10 +64,11 @@ const defaultNorms = "softmax,softmax_plus,softmax_plus_n0,infoscale,infoscale_v
 
 type options struct {
 	bases, corpus, out, methods, norms, lengths, protocol, testset string
-	device, precision                                              string // cpu or cuda (parsed); f32 or bf16
+	device, precision                                              string // cpu or cuda; f32 or bf16 (opened as be)
 	steps, batch, docs, offsets, piLen, positions, docLen          int
 	lr                                                             float64
 	seed                                                           uint64
+	be                                                             backend.Backend
 	quiet                                                          bool
 }
 
@@ -123,18 +124,19 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if o.piLen < 0 || o.positions < 0 || o.docLen < 0 {
 		return fmt.Errorf("-pi-length, -positions and -doc-length must be >= 0")
 	}
+	set := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	if err := o.validate(set); err != nil {
+		return err
+	}
 	proto, err := eval.ParseProtocol(o.protocol)
 	if err != nil {
 		return err
 	}
-	kind, err := device.Parse(o.device)
-	if err != nil {
+	if o.be, err = backend.Open(o.device, o.precision); err != nil {
 		return err
 	}
-	o.device = string(kind)
-	if _, err := device.Precision(kind, o.precision); err != nil {
-		return err
-	}
+	defer o.be.Close()
 	var progress io.Writer = stderr
 	if o.quiet {
 		progress = nil
@@ -206,6 +208,9 @@ func suiteFor(ctx context.Context, base string, docs []corpus.Document, proto ev
 			return nil, nil, err
 		}
 	}
+	if err := checkLengths(ck.Config, lengths, o.lengths != ""); err != nil {
+		return nil, nil, err
+	}
 	minLen := slices.Max(lengths)
 	if o.docLen > 0 {
 		minLen = o.docLen
@@ -241,7 +246,7 @@ func suiteFor(ctx context.Context, base string, docs []corpus.Document, proto ev
 		perDoc := make([]*eval.Report, len(testDocs))
 		for d, doc := range testDocs {
 			if perDoc[d], err = eval.Evaluate(ctx, cfg, model.Params, model.Vocab, [][]int{doc}, variants,
-				eval.Options{Lengths: lengths, Protocol: proto, Positions: o.positions, Offsets: o.offsets, Device: o.device, Precision: o.precision}); err != nil {
+				eval.Options{Lengths: lengths, Protocol: proto, Positions: o.positions, Offsets: o.offsets, Backend: o.be}); err != nil {
 				return nil, nil, fmt.Errorf("evaluating %s: %w", m, err)
 			}
 		}
@@ -375,15 +380,19 @@ func fineTune(ctx context.Context, base *checkpoint.Checkpoint, m string, docs [
 	if m == "pose" {
 		opts.PoSE, opts.PoSETarget = true, cfg.TargetLength
 	}
+	if err := checkFineTune(m, cfg, opts, len(vas)); err != nil {
+		return nil, err
+	}
 	params := cloneParams(base)
 	tr, err := train.New(cfg, base.Vocab, params, trs, vas, opts)
 	if err != nil {
 		return nil, err
 	}
-	tr.OutDir, tr.Progress, tr.Corpus, tr.Precision = dir, progress, o.corpus, o.precision
-	if err := tr.UseDevice(o.device); err != nil {
+	tr.OutDir, tr.Progress, tr.Corpus = dir, progress, o.corpus
+	if err := tr.Use(o.be); err != nil {
 		return nil, err
 	}
+	defer tr.Close()
 	if err := os.RemoveAll(dir); err != nil {
 		return nil, err
 	}
@@ -391,6 +400,9 @@ func fineTune(ctx context.Context, base *checkpoint.Checkpoint, m string, docs [
 		fmt.Fprintf(progress, "fine-tuning %s for %d steps of %d×%d tokens into %s\n", m, o.steps, batch, cfg.TrainLength, dir)
 	}
 	if err := tr.Run(ctx); err != nil {
+		return nil, err
+	}
+	if err := tr.Close(); err != nil {
 		return nil, err
 	}
 	return checkpoint.Load(filepath.Join(dir, "best"))

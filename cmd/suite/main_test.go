@@ -121,3 +121,38 @@ func readTrainerState(dir string) (*checkpoint.State, error) {
 	var st checkpoint.State
 	return &st, json.Unmarshal(b, &st)
 }
+
+// Every flag's bad values are refused with an error naming the flag,
+// before any fine-tuning.
+func TestSuiteFlagValidation(t *testing.T) {
+	_, corpus, base := fixture(t)
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"zero docs", []string{"-docs", "0"}, "-docs 0 must be at least 1"},
+		{"zero offsets", []string{"-offsets", "0"}, "-offsets 0 must be at least 1"},
+		{"offsets with paper", []string{"-protocol", "paper", "-offsets", "2"}, "-offsets has no effect with -protocol paper"},
+		{"positions with fast", []string{"-positions", "5"}, "-positions has no effect with -protocol fast"},
+		{"negative finetune steps", []string{"-finetune-steps", "-5"}, "-finetune-steps -5"},
+		{"zero batch", []string{"-batch", "0"}, "-batch 0 must be at least 1"},
+		{"zero finetune-lr", []string{"-finetune-lr", "0"}, "-finetune-lr 0"},
+		{"NaN finetune-lr", []string{"-finetune-lr", "NaN"}, "-finetune-lr NaN"},
+		{"empty out", []string{"-out", ""}, "-out must name a directory"},
+		{"unknown testset", []string{"-testset", "random"}, "-testset \"random\""},
+		{"empty base entry", []string{"-base", base + ",,"}, "has an empty entry"},
+		{"malformed lengths", []string{"-lengths", "32,x"}, "-lengths: bad length \"x\""},
+		{"huge length", []string{"-lengths", "32,100000000000", "-methods", "rope"}, "-lengths: length 100000000000 needs about"},
+		{"huge fine-tune batch", []string{"-batch", "1000000000", "-methods", "alibi", "-lengths", "32"}, "fine-tuning alibi with batch 1000000000"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var o, e bytes.Buffer
+			args := append([]string{"-base", base, "-corpus", corpus, "-out", t.TempDir()}, c.args...)
+			if err := run(append(args, "-quiet"), &o, &e); err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("got %v, want an error containing %q", err, c.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"runtime"
+	"strings"
+
+	"github.com/infoscale/gaualpha/eval"
+	"github.com/infoscale/gaualpha/internal/cli"
+	"github.com/infoscale/gaualpha/layers"
+	"github.com/infoscale/gaualpha/train"
+)
+
+// evalBudget is the memory budget eval.Evaluate applies when none is given
+// (eval.Options.MemoryBudget 0), which is how the suite calls it.
+const evalBudget = 8 << 30
+
+// validate checks the flags on their own, before any checkpoint or corpus
+// is read: ranges, lists, names, and flags the protocol makes meaningless.
+func (o options) validate(set map[string]bool) error {
+	switch {
+	case o.docs < 1:
+		return fmt.Errorf("-docs %d must be at least 1", o.docs)
+	case o.offsets < 1:
+		return fmt.Errorf("-offsets %d must be at least 1", o.offsets)
+	case o.steps < 1:
+		return fmt.Errorf("-finetune-steps %d must be at least 1", o.steps)
+	case o.batch < 1:
+		return fmt.Errorf("-batch %d must be at least 1", o.batch)
+	case !(o.lr > 0) || math.IsInf(o.lr, 0):
+		return fmt.Errorf("-finetune-lr %v must be a finite learning rate > 0", o.lr)
+	case o.out == "":
+		return fmt.Errorf("-out must name a directory")
+	case o.testset != eval.TestSetLong && o.testset != eval.TestSetSpectral:
+		return fmt.Errorf("-testset %q: want %s or %s", o.testset, eval.TestSetLong, eval.TestSetSpectral)
+	case o.protocol == string(eval.Fast) && set["positions"]:
+		return fmt.Errorf("-positions has no effect with -protocol fast (it shapes the paper protocol)")
+	case o.protocol == string(eval.Paper) && set["offsets"]:
+		return fmt.Errorf("-offsets has no effect with -protocol paper (it shapes the fast protocol)")
+	}
+	for _, b := range strings.Split(o.bases, ",") {
+		if strings.TrimSpace(b) == "" {
+			return fmt.Errorf("-base %q has an empty entry", o.bases)
+		}
+	}
+	if o.lengths != "" {
+		if _, err := eval.ParseLengths(o.lengths); err != nil {
+			return fmt.Errorf("-lengths: %w", err)
+		}
+	}
+	return nil
+}
+
+// checkLengths refuses, before any fine-tuning, an evaluation length whose
+// forward pass exceeds the evaluation's memory budget.
+func checkLengths(cfg layers.Config, lengths []int, given bool) error {
+	flag := "the default -lengths (64 n0)"
+	if given {
+		flag = "-lengths"
+	}
+	b := cli.Budget{Bytes: evalBudget, Source: "the evaluation's (see cmd/eval -max-memory)"}
+	for _, L := range lengths {
+		one, two := eval.EstimateBytes(cfg, 1, 1), eval.EstimateBytes(cfg, 1, 2)
+		need := float64(one) + float64(two-one)*float64(L-1)
+		if err := b.Check(fmt.Sprintf("%s: length %d", flag, L), int64(min(need, math.MaxInt64/2))); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkFineTune refuses, before the weights are copied and the graphs
+// built, a fine-tune whose estimated memory (layers.EstimateTraining)
+// exceeds the memory available now.
+func checkFineTune(m string, cfg layers.Config, opts train.Options, valSeqs int) error {
+	avail, err := cli.AvailableMemory()
+	if err != nil {
+		return nil // unknown here (not Linux): nothing to check against
+	}
+	L := cfg.TrainLength
+	nVal := valSeqs
+	if opts.EvalSeqs > 0 {
+		nVal = min(nVal, opts.EvalSeqs)
+	}
+	est := layers.EstimateTraining(cfg, layers.Shape{B: opts.Batch, L: L, M: train.HeadRows(opts.Batch, L)}, min(opts.Batch, nVal), nVal, runtime.GOMAXPROCS(0))
+	b := cli.Budget{Bytes: avail, Source: "the available memory (MemAvailable in /proc/meminfo)"}
+	return b.Check(fmt.Sprintf("fine-tuning %s with batch %d at length %d (-batch %d)", m, opts.Batch, L, opts.Batch), est.Total())
+}
