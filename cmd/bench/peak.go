@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"syscall"
 	"time"
 
 	"github.com/infoscale/gaualpha/kernels/gemm"
@@ -16,6 +17,9 @@ type peakInfo struct {
 	PerCore float64 // GFLOP/s of the loop on one thread
 	All     float64 // GFLOP/s on Threads threads at once
 	BF16    float64 // GFLOP/s of the VDPBF16PS loop on Threads threads; 0 without AVX512_BF16
+	// OtherCores is the average number of cores other processes kept busy
+	// during the measurement (-1: unknown).
+	OtherCores float64
 }
 
 // peakDuration is how long each peak loop runs.
@@ -25,6 +29,7 @@ const peakDuration = time.Second
 // CPU has, on one thread and on threads threads; nil where there is no
 // such loop.
 func measurePeak(threads int) *peakInfo {
+	before, own0, t0 := readCPU(), selfCPU(), time.Now()
 	one, ok := gemm.MeasurePeak(1, peakDuration)
 	if !ok {
 		return nil
@@ -34,7 +39,20 @@ func measurePeak(threads int) *peakInfo {
 	if b, ok := gemm.MeasurePeakBF16(threads, peakDuration); ok {
 		p.BF16 = b.GFLOPS
 	}
+	p.OtherCores = -1
+	if after, wall := readCPU(), time.Since(t0); before.ok && after.ok && wall > 0 {
+		p.OtherCores = max(0, after.busy-before.busy-(selfCPU()-own0).Seconds()) / wall.Seconds()
+	}
 	return p
+}
+
+// selfCPU is this process's CPU time so far.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // describe is the report's line about the peak.
@@ -43,6 +61,9 @@ func (p *peakInfo) describe() string {
 		p.Unit, p.PerCore, p.All, p.Threads)
 	if p.BF16 > 0 {
 		s += fmt.Sprintf("; bfloat16 products (VDPBF16PS loop): %.0f GFLOP/s on %d threads", p.BF16, p.Threads)
+	}
+	if p.OtherCores >= busyThreshold {
+		s += fmt.Sprintf(" † (other processes kept %.2f cores busy meanwhile: the peak is understated and the share column overstated; rerun on a quiet machine)", p.OtherCores)
 	}
 	return s
 }

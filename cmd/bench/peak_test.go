@@ -58,4 +58,8 @@ func TestPeakShare(t *testing.T) {
 	if d := p.describe(); !strings.Contains(d, "512-bit FMA") || !strings.Contains(d, "400 GFLOP/s on 2 threads") || !strings.Contains(d, "800 GFLOP/s") {
 		t.Errorf("describe: %s", d)
 	}
+	p.OtherCores = 0.5
+	if d := p.describe(); !strings.Contains(d, "† (other processes kept 0.50 cores busy") {
+		t.Errorf("describe on a busy machine: %s", d)
+	}
 }
