@@ -32,7 +32,8 @@ type Info struct {
 	MaxSharedOptin int   // largest dynamic shared memory per block with the opt-in attribute
 	Driver         int   // CUDA driver version (e.g. 13000)
 	Backend        string
-	Arch           string // PTX loaded: "sm80" or "sm90"
+	Arch           string // PTX checked against the Go signatures (and loaded with ImagePTX): "sm80" or "sm90"
+	Image          string // what Open loaded: ImageFatbin (the default) or ImagePTX (JITEnv)
 }
 
 // Available reports whether a device can be opened (the driver loads and at
@@ -85,9 +86,12 @@ type scratchBuf struct {
 	bytes int
 }
 
-// Open opens device ordinal, loads the PTX for its compute capability
-// (sm_90 PTX on 9.x, sm_80 PTX otherwise; 8.0 at least) and checks every
-// kernel's parameters against the Go signatures.
+// Open opens device ordinal (compute capability 8.0 at least), checks every
+// kernel's parameters in the PTX of its architecture (sm_90 PTX on 9.x,
+// sm_80 otherwise) against the Go signatures and loads the kernels'
+// fatbins: the driver takes the prebuilt SASS for sm_80 (every 8.x) or
+// sm_90 and JIT-compiles their compute_90 PTX on any other device. With
+// GAUALPHA_GPU_JIT=1 (JITEnv) it loads the PTX instead, JIT-compiled.
 func Open(ordinal int) (*Device, error) {
 	be, err := openBackend(ordinal)
 	if err != nil {
@@ -105,19 +109,14 @@ func Open(ordinal int) (*Device, error) {
 	if d.info.Major < 8 {
 		return fail(fmt.Errorf("gpu: %s has compute capability %d.%d; the kernels need 8.0 or newer", d.info.Name, d.info.Major, d.info.Minor))
 	}
-	d.info.Arch = "sm80"
-	if d.info.Major == 9 {
-		d.info.Arch = "sm90"
-	}
+	d.info.Arch = archOf(d.info)
+	d.info.Image = imageKind()
 	for _, name := range cuda.Modules {
-		ptx, err := cuda.PTX(name, d.info.Arch)
+		img, err := moduleImage(name, d.info.Arch, d.info.Image)
 		if err != nil {
 			return fail(err)
 		}
-		if err := checkPTXSignatures(name, ptx); err != nil {
-			return fail(err)
-		}
-		m, err := be.loadModule(name, ptx)
+		m, err := be.loadModule(name, img)
 		if err != nil {
 			return fail(err)
 		}

@@ -1,5 +1,6 @@
 // Package gpu runs the GAU-α kernels on an NVIDIA GPU: the CUDA C kernels of
-// kernels/cuda (their PTX embedded, JIT-compiled for the device at Open),
+// kernels/cuda (their fatbins embedded: SASS for sm_80 and sm_90, PTX that
+// the driver JIT-compiles for other devices at Open),
 // the CUDA driver and cuBLAS loaded at run time, device memory helpers, a
 // typed launch wrapper that checks every kernel's parameters against its
 // PTX signature, one Go function per kernel taking device buffers, and a

@@ -183,11 +183,11 @@ static CUresult gau_device_mem(size_t* v, CUdevice d) { return gau_cu.DeviceTota
 static CUresult gau_ctx_retain(CUcontext* c, CUdevice d) { return gau_cu.PrimaryCtxRetain(c, d); }
 static CUresult gau_ctx_release(CUdevice d) { return gau_cu.PrimaryCtxRelease(d); }
 
-static CUresult gau_module_load(CUcontext ctx, CUmodule* m, const char* ptx, char* log, size_t logsize) {
+static CUresult gau_module_load(CUcontext ctx, CUmodule* m, const char* image, char* log, size_t logsize) {
 	GAU_CTX(ctx);
 	CUjit_option opts[2] = {CU_JIT_ERROR_LOG_BUFFER, CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES};
 	void* vals[2] = {(void*)log, (void*)(uintptr_t)logsize};
-	return gau_cu.ModuleLoadDataEx(m, ptx, 2, opts, vals);
+	return gau_cu.ModuleLoadDataEx(m, image, 2, opts, vals);
 }
 static CUresult gau_module_unload(CUcontext ctx, CUmodule m) { GAU_CTX(ctx); return gau_cu.ModuleUnload(m); }
 static CUresult gau_module_function(CUcontext ctx, CUfunction* f, CUmodule m, const char* name) {
@@ -397,8 +397,13 @@ func (b *backend) info() (Info, error) {
 	return in, nil
 }
 
-func (b *backend) loadModule(name, ptx string) (module, error) {
-	src := C.CString(ptx)
+// loadModule loads image, a fatbin or PTX text (moduleImage), with
+// cuModuleLoadDataEx: the driver takes the fatbin's SASS for the device or
+// JIT-compiles PTX (the fatbin's, or the text), writing errors to the log.
+// C.CString copies every byte of the image and adds the NUL that PTX text
+// needs (a fatbin's own header gives its size).
+func (b *backend) loadModule(name, image string) (module, error) {
+	src := C.CString(image)
 	defer C.free(unsafe.Pointer(src))
 	var log [8192]C.char
 	var m module

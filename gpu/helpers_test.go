@@ -27,7 +27,7 @@ func testDevice(t testing.TB) *Device {
 		}
 		if dev, openErr = Open(0); openErr == nil {
 			in := dev.Info()
-			t.Logf("device: %s (%s), compute %d.%d, %d SMs, PTX %s, driver %d", in.Name, in.Backend, in.Major, in.Minor, in.SMs, in.Arch, in.Driver)
+			t.Logf("device: %s (%s), compute %d.%d, %d SMs, PTX %s, loaded from the %s, driver %d", in.Name, in.Backend, in.Major, in.Minor, in.SMs, in.Arch, in.Image, in.Driver)
 		}
 	})
 	if noDevice != nil {

@@ -26,8 +26,8 @@ type FuncAttrs struct {
 // ModuleReport is one module's load in a preflight.
 type ModuleReport struct {
 	Name    string
-	Bytes   int     // size of the image loaded (the PTX text)
-	Seconds float64 // cuModuleLoadDataEx: the JIT, or a read of CUDA_CACHE_PATH's cache
+	Bytes   int     // size of the image loaded (Info.Image: the fatbin, or the PTX text)
+	Seconds float64 // cuModuleLoadDataEx: the SASS's load from the fatbin, or the JIT (or a read of CUDA_CACHE_PATH's cache)
 	Err     string  `json:",omitempty"`
 }
 
@@ -105,6 +105,7 @@ func Preflight(ordinal int) (*PreflightReport, error) {
 		return r, fmt.Errorf("gpu: %s has compute capability %d.%d; the kernels need 8.0 or newer", r.Info.Name, r.Info.Major, r.Info.Minor)
 	}
 	r.Info.Arch = archOf(r.Info)
+	r.Info.Image = imageKind()
 	perSM, smErr := be.maxThreadsPerSM()
 	mods := map[string]module{}
 	defer func() {
@@ -114,15 +115,12 @@ func Preflight(ordinal int) (*PreflightReport, error) {
 	}()
 	for _, name := range cuda.Modules {
 		mr := ModuleReport{Name: name}
-		ptx, err := cuda.PTX(name, r.Info.Arch)
+		img, err := moduleImage(name, r.Info.Arch, r.Info.Image)
 		if err == nil {
-			err = checkPTXSignatures(name, ptx)
-		}
-		if err == nil {
-			mr.Bytes = len(ptx)
+			mr.Bytes = len(img)
 			t := time.Now()
 			var m module
-			m, err = be.loadModule(name, ptx)
+			m, err = be.loadModule(name, img)
 			mr.Seconds = time.Since(t).Seconds()
 			if err == nil {
 				mods[name] = m
@@ -204,7 +202,8 @@ func (r *PreflightReport) blas(driverVersion int) {
 	}
 }
 
-// archOf is the PTX Open loads for a device: sm_90 on 9.x, sm_80 otherwise.
+// archOf is the PTX Open checks (and loads with ImagePTX) for a device:
+// sm_90 on 9.x, sm_80 otherwise.
 func archOf(in Info) string {
 	if in.Major == 9 {
 		return "sm90"
@@ -241,8 +240,8 @@ func (r *PreflightReport) WriteMarkdown(w io.Writer) error {
 		fmt.Fprintf(&b, "Device: none (%s).\n\n", r.DeviceErr)
 	}
 	if in.Name != "" {
-		fmt.Fprintf(&b, "Device: %s (%s), compute capability %d.%d, %d SMs, %.1f GiB, shared memory per block (opt-in) %d KiB, PTX %s. Driver: CUDA %s.\n\n",
-			in.Name, in.Backend, in.Major, in.Minor, in.SMs, float64(in.Memory)/(1<<30), in.MaxSharedOptin/1024, in.Arch, cudaVersion(in.Driver))
+		fmt.Fprintf(&b, "Device: %s (%s), compute capability %d.%d, %d SMs, %.1f GiB, shared memory per block (opt-in) %d KiB, PTX %s, kernels loaded from the %s. Driver: CUDA %s.\n\n",
+			in.Name, in.Backend, in.Major, in.Minor, in.SMs, float64(in.Memory)/(1<<30), in.MaxSharedOptin/1024, in.Arch, in.Image, cudaVersion(in.Driver))
 	}
 	if r.CuBLASErr != "" {
 		fmt.Fprintf(&b, "cuBLAS: none (%s).\n\n", r.CuBLASErr)
@@ -250,7 +249,7 @@ func (r *PreflightReport) WriteMarkdown(w io.Writer) error {
 		fmt.Fprintf(&b, "cuBLAS: %s (version %s).\n\n", r.CuBLAS, r.CuBLASVersion)
 	}
 	if len(r.Modules) > 0 {
-		fmt.Fprintf(&b, "| module | PTX bytes | load s | error |\n|---|---:|---:|---|\n")
+		fmt.Fprintf(&b, "| module | %s bytes | load s | error |\n|---|---:|---:|---|\n", in.Image)
 		for _, m := range r.Modules {
 			fmt.Fprintf(&b, "| %s | %d | %.3f | %s |\n", m.Name, m.Bytes, m.Seconds, m.Err)
 		}

@@ -87,4 +87,4 @@ echo "  go vet -tags gpu ./gpu/... && go build -tags gpu ./... && go test -c -ta
 echo "(no CGO_LDFLAGS: libcuda.so.1 and cuBLAS are opened at run time; the stub in"
 echo " $STUB is only needed by code that links libcuda, e.g. gorgonia.org/cu:"
 echo " CGO_LDFLAGS=-L$STUB)"
-echo "Regenerate / check the PTX: scripts/ptx-check.sh [--check]"
+echo "Regenerate / check the PTX and fatbins: scripts/ptx-check.sh [--check]"

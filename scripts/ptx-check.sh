@@ -1,10 +1,13 @@
 #!/bin/sh
-# ptx-check.sh: generate the committed PTX of the CUDA kernels, or check it.
+# ptx-check.sh: generate the committed device code of the CUDA kernels (PTX
+# and fatbins), or check it.
 #
 #   scripts/ptx-check.sh           regenerate kernels/cuda/ptx/<file>_sm80.ptx and
-#                                  <file>_sm90.ptx from every kernels/cuda/<file>.cu
+#                                  <file>_sm90.ptx from every kernels/cuda/<file>.cu,
+#                                  then kernels/cuda/fatbin/<file>.fatbin from that PTX
 #   scripts/ptx-check.sh --check   regenerate into a temporary folder and fail if
-#                                  the committed PTX differs (or is missing/stale)
+#                                  the committed PTX or fatbins differ (or are
+#                                  missing/stale)
 #   scripts/ptx-check.sh --hash    only rewrite gpu/emu_sources.h (no nvcc needed)
 #
 # Both generating modes also write gpu/emu_sources.h, the SHA-256 of the
@@ -13,15 +16,35 @@
 # folder, so the emulator's tests compare this hash with the sources and
 # stop when they differ. --check verifies it as well.
 #
-# The PTX is what package gpu embeds and JIT-compiles on the device; it is
-# generated with Debian's nvcc 11.8 (scripts/install-cuda.sh) for virtual
-# architectures compute_80 and compute_90 (no GPU needed). The command line,
-# for one file:
+# The PTX is generated with Debian's nvcc 11.8 (scripts/install-cuda.sh) for
+# virtual architectures compute_80 and compute_90 (no GPU needed). The
+# command line, for one file:
 #
 #   nvcc -std=c++17 -ptx -arch=compute_80 -o kernels/cuda/ptx/attention_fwd_sm80.ptx kernels/cuda/attention_fwd.cu
 #
 # nvcc writes a comment header (compiler build id, release); the comparison
 # ignores comment lines so that only the code has to match.
+#
+# The fatbin of a file is what package gpu loads: SASS for sm_80 (which also
+# runs on 8.6 and 8.9) and sm_90, assembled by ptxas 11.8 from the committed
+# PTX, and the compute_90 PTX itself for the driver to JIT on a newer
+# architecture, packed (compressed) by fatbinary 11.8:
+#
+#   ptxas -O3 -arch=sm_80 -o attention_fwd_sm80.cubin kernels/cuda/ptx/attention_fwd_sm80.ptx
+#   ptxas -O3 -arch=sm_90 -o attention_fwd_sm90.cubin kernels/cuda/ptx/attention_fwd_sm90.ptx
+#   fatbinary -64 --compress-all --create=kernels/cuda/fatbin/attention_fwd.fatbin \
+#       --image3=kind=elf,sm=80,file=attention_fwd_sm80.cubin \
+#       --image3=kind=elf,sm=90,file=attention_fwd_sm90.cubin \
+#       --image3=kind=ptx,sm=90,file=kernels/cuda/ptx/attention_fwd_sm90.ptx
+#
+# ptxas and fatbinary are byte-reproducible (the same bytes from two runs in
+# different folders; no time stamp or path is recorded), so --check rebuilds
+# the fatbins from the committed PTX and compares them byte for byte; the PTX
+# itself is compared with what the sources generate, as above. Together:
+# sources -> PTX (code equal) -> fatbin (bytes equal). kernels/cuda/fatbin/
+# SHA256SUMS lists the SHA-256 of the PTX and fatbins of the last generation,
+# so that `go test ./kernels/cuda` (no CUDA needed) notices PTX regenerated
+# without its fatbin.
 set -eu
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -44,43 +67,55 @@ if [ "${1:-}" = --hash ]; then
 	echo "ptx-check.sh: wrote gpu/emu_sources.h"
 	exit 0
 fi
-NVCC=${NVCC:-}
-if [ -z "$NVCC" ]; then
-	if command -v nvcc >/dev/null 2>&1; then
-		NVCC=nvcc
-	elif [ -x /usr/lib/nvidia-cuda-toolkit/bin/nvcc ]; then
-		NVCC=/usr/lib/nvidia-cuda-toolkit/bin/nvcc
+
+# tool NAME VAR: the CUDA tool NAME from $VAR, the PATH or Debian's folder.
+tool() {
+	if [ -n "$2" ]; then
+		echo "$2"
+	elif command -v "$1" >/dev/null 2>&1; then
+		echo "$1"
+	elif [ -x "/usr/lib/nvidia-cuda-toolkit/bin/$1" ]; then
+		echo "/usr/lib/nvidia-cuda-toolkit/bin/$1"
 	else
-		echo "ptx-check.sh: nvcc not found (run scripts/install-cuda.sh)" >&2
+		echo "ptx-check.sh: $1 not found (run scripts/install-cuda.sh)" >&2
 		exit 2
 	fi
-fi
+}
+NVCC=$(tool nvcc "${NVCC:-}")
+PTXAS=$(tool ptxas "${PTXAS:-}")
+FATBINARY=$(tool fatbinary "${FATBINARY:-}")
 FLAGS="-std=c++17 -ptx"
 ARCHS="80 90"
 
 mode=write
 case "${1:-}" in
 --check) mode=check ;;
---hash) ;;
 "") ;;
 *)
-	echo "usage: $0 [--check]" >&2
+	echo "usage: $0 [--check|--hash]" >&2
 	exit 2
 	;;
 esac
 
-release=$("$NVCC" --version | sed -n 's/.*release \([0-9.]*\).*/\1/p')
-if [ "$release" != "11.8" ]; then
-	echo "ptx-check.sh: warning: nvcc $release (the committed PTX comes from 11.8; other releases emit different code)" >&2
-fi
+release() { "$1" --version | sed -n 's/.*release \([0-9.]*\).*/\1/p'; }
+release=$(release "$NVCC")
+for t in "$NVCC" "$PTXAS" "$FATBINARY"; do
+	r=$(release "$t")
+	if [ "$r" != "11.8" ]; then
+		echo "ptx-check.sh: warning: $(basename "$t") $r (the committed PTX and fatbins come from 11.8; other releases emit different code)" >&2
+	fi
+done
 
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT INT TERM
 if [ "$mode" = check ]; then
-	OUT=$(mktemp -d)
-	trap 'rm -rf "$OUT"' EXIT INT TERM
+	OUT=$WORK/ptx
+	FOUT=$WORK/fatbin
 else
 	OUT=$SRC/ptx
-	mkdir -p "$OUT"
+	FOUT=$SRC/fatbin
 fi
+mkdir -p "$OUT" "$FOUT" "$WORK/cubin"
 
 for cu in "$SRC"/*.cu; do
 	name=$(basename "$cu" .cu)
@@ -89,18 +124,39 @@ for cu in "$SRC"/*.cu; do
 	done
 done
 
+# fatbins PTXDIR: one fatbin per source file into $FOUT from the PTX in
+# PTXDIR (the committed PTX: in write mode just written, in check mode the
+# one checked above), and $FOUT/SHA256SUMS.
+fatbins() {
+	for cu in "$SRC"/*.cu; do
+		name=$(basename "$cu" .cu)
+		for a in $ARCHS; do
+			"$PTXAS" -O3 -arch=sm_$a -o "$WORK/cubin/${name}_sm$a.cubin" "$1/${name}_sm$a.ptx"
+		done
+		"$FATBINARY" -64 --compress-all --create="$FOUT/$name.fatbin" \
+			--image3=kind=elf,sm=80,file="$WORK/cubin/${name}_sm80.cubin" \
+			--image3=kind=elf,sm=90,file="$WORK/cubin/${name}_sm90.cubin" \
+			--image3=kind=ptx,sm=90,file="$1/${name}_sm90.ptx"
+	done
+	(cd "$1/.." && LC_ALL=C sha256sum $(LC_ALL=C ls ptx/*.ptx)) >"$WORK/sums"
+	(cd "$FOUT/.." && LC_ALL=C sha256sum $(LC_ALL=C ls fatbin/*.fatbin)) >>"$WORK/sums"
+	mv "$WORK/sums" "$FOUT/SHA256SUMS"
+}
+
 strip() { sed '/^[[:space:]]*\/\//d' "$1"; }
 
 if [ "$mode" = write ]; then
-	# Drop PTX whose source is gone.
-	for p in "$OUT"/*.ptx; do
+	# Drop PTX and fatbins whose source is gone.
+	for p in "$OUT"/*.ptx "$FOUT"/*.fatbin; do
 		[ -e "$p" ] || continue
-		name=$(basename "$p" .ptx)
-		name=${name%_sm*}
+		name=$(basename "$p")
+		name=${name%.*}
+		name=${name%_sm[0-9]*}
 		[ -f "$SRC/$name.cu" ] || rm -f "$p"
 	done
+	fatbins "$OUT"
 	hash_header >"$HASHFILE"
-	echo "ptx-check.sh: wrote $(ls "$OUT"/*.ptx | wc -l) PTX files to kernels/cuda/ptx (nvcc $release) and gpu/emu_sources.h"
+	echo "ptx-check.sh: wrote $(ls "$OUT"/*.ptx | wc -l) PTX files to kernels/cuda/ptx (nvcc $release), $(ls "$FOUT"/*.fatbin | wc -l) fatbins ($(cat "$FOUT"/*.fatbin | wc -c) bytes) to kernels/cuda/fatbin and gpu/emu_sources.h"
 	exit 0
 fi
 
@@ -123,12 +179,34 @@ for p in "$SRC"/ptx/*.ptx; do
 		fail=1
 	fi
 done
+if [ "$fail" = 0 ]; then
+	# The fatbins of the committed PTX (now known to match the sources).
+	fatbins "$SRC/ptx"
+	for p in "$FOUT"/*.fatbin "$FOUT/SHA256SUMS"; do
+		f=$(basename "$p")
+		if [ ! -f "$SRC/fatbin/$f" ]; then
+			echo "ptx-check.sh: kernels/cuda/fatbin/$f is missing" >&2
+			fail=1
+		elif ! cmp -s "$p" "$SRC/fatbin/$f"; then
+			echo "ptx-check.sh: kernels/cuda/fatbin/$f differs from what the committed PTX assembles to" >&2
+			fail=1
+		fi
+	done
+	for p in "$SRC"/fatbin/*; do
+		[ -e "$p" ] || continue
+		f=$(basename "$p")
+		if [ ! -f "$FOUT/$f" ]; then
+			echo "ptx-check.sh: kernels/cuda/fatbin/$f has no source" >&2
+			fail=1
+		fi
+	done
+fi
 if [ "$(hash_header | cksum)" != "$(cksum <"$HASHFILE" 2>/dev/null)" ]; then
 	echo "ptx-check.sh: gpu/emu_sources.h does not match the kernel sources" >&2
 	fail=1
 fi
 if [ "$fail" != 0 ]; then
-	echo "ptx-check.sh: run scripts/ptx-check.sh and commit kernels/cuda/ptx and gpu/emu_sources.h" >&2
+	echo "ptx-check.sh: run scripts/ptx-check.sh and commit kernels/cuda/ptx, kernels/cuda/fatbin and gpu/emu_sources.h" >&2
 	exit 1
 fi
-echo "ptx-check.sh: the committed PTX matches the sources (nvcc $release)"
+echo "ptx-check.sh: the committed PTX matches the sources and the fatbins match the PTX (nvcc, ptxas, fatbinary $release)"
