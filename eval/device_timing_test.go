@@ -39,7 +39,7 @@ func timePaperSweep(t *testing.T, cfg layers.Config, p *layers.Params, v *tokeni
 		t.Fatal(err)
 	}
 	ls := DefaultLengths(cfg.TrainLength)
-	o := Options{Lengths: ls, Protocol: Paper, Positions: positions, Device: "cuda", Precision: precision}
+	o := Options{Lengths: ls, Protocol: Paper, Positions: positions, Backend: openBackend(t, "cuda", precision)}
 	// Warm-up: the first length once (modules loaded, buffers pooled).
 	warm := o
 	warm.Lengths = ls[:1]
@@ -112,7 +112,7 @@ func TestTimePaperSweep(t *testing.T) {
 		if prec == "bf16" {
 			impl = "go-cuda-bf16"
 		}
-		b, _ := json.Marshal(map[string]any{"case": "paper_sweep", "impl": impl, "positions": positions, "docs": docs,
+		b, _ := json.Marshal(map[string]any{"case": "paper_sweep", "impl": impl, "path": "fused", "precision": prec, "positions": positions, "docs": docs,
 			"lengths": st.Lengths, "seconds": st.Seconds, "estimate_s": st.Estimate})
 		fmt.Printf("GAUALPHA_TIMING %s\n", b)
 		t.Logf("%s: paper protocol, %d positions per length: %v s; the full sweep (%d documents, every position): about %.0f s",

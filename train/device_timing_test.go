@@ -14,25 +14,37 @@ import (
 
 	"gorgonia.org/tensor"
 
+	"github.com/infoscale/gaualpha/backend"
 	"github.com/infoscale/gaualpha/gpu/graphexec"
 	"github.com/infoscale/gaualpha/layers"
 	"github.com/infoscale/gaualpha/tokenizer"
 )
 
+// trainPath is one way of running the attention in a training step that
+// the timings compare; use sets it on a trainer (nil: the default).
+type trainPath struct {
+	name string
+	use  func(*Trainer) error
+}
+
+// trainPaths are the paths TestTimeTrainStep times: the device executor's
+// fused attention. A path that materialises the L×L scores is one more
+// entry.
+var trainPaths = []trainPath{{name: "fused"}}
+
 // TestTimeTrainStep times a paper-size training step on the device (6
 // layers, hidden 768, intermediate 1536, key 128, vocabulary 12000; batch
 // 128 at L = 64; dropout 0.1, AdamW, clipping): Trainer.Step as cmd/train
 // runs it (host masking of the batch included), CUDA events around each
-// step after warm-up, median of many; in float32 and with Precision
-// "bf16". It prints a GAUALPHA_TIMING line per precision for
-// scripts/gpu-check.sh and runs only with GAUALPHA_GPU_TIMING set, on a
-// GPU.
+// step after warm-up, median of many; for every path of trainPaths, in
+// float32 and with Precision "bf16". It prints a GAUALPHA_TIMING line per
+// path and precision for scripts/gpu-check.sh and runs only with
+// GAUALPHA_GPU_TIMING set, on a GPU.
 func TestTimeTrainStep(t *testing.T) {
 	if os.Getenv("GAUALPHA_GPU_TIMING") == "" {
 		t.Skip("timing: set GAUALPHA_GPU_TIMING=1 (scripts/gpu-check.sh does)")
 	}
 	needDevice(t)
-	dev, _ := graphexec.Shared()
 	const B, L, warm, runs = 128, 64, 3, 20
 	cfg := layers.PaperConfig()
 	cfg.TrainLength = L
@@ -57,30 +69,47 @@ func TestTimeTrainStep(t *testing.T) {
 		}
 		seqs[i] = append(s, v.SEP())
 	}
-	for _, prec := range []string{"f32", "bf16"} {
-		o := DefaultOptions()
-		o.Steps, o.Batch, o.EvalSeqs = 1000, B, B
-		p := layers.InitParams(cfg, tensor.Float32, rand.New(rand.NewPCG(3, 4)))
-		tr, err := New(cfg, v, p, seqs[B:], seqs[:B], o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tr.Precision = prec
-		if err := tr.UseDevice("cuda"); err != nil {
-			t.Fatal(err)
-		}
-		if dev.Info().Backend == "emulator" { // the set-up is checked; the steps would take hours
-			t.Skip("the emulator does not time kernels")
-		}
-		timeSteps(t, tr, prec, B, L, warm, runs)
-		if err := tr.UseDevice("cpu"); err != nil { // frees the device's copy
-			t.Fatal(err)
+	for _, path := range trainPaths {
+		for _, prec := range []string{"f32", "bf16"} {
+			timePath(t, cfg, v, seqs, path, prec, B, L, warm, runs)
 		}
 	}
 }
 
+// timePath builds a trainer for one path and precision and times its steps.
+func timePath(t *testing.T, cfg layers.Config, v *tokenizer.Vocab, seqs [][]int, path trainPath, prec string, B, L, warm, runs int) {
+	dev, _ := graphexec.Shared()
+	o := DefaultOptions()
+	o.Steps, o.Batch, o.EvalSeqs = 1000, B, B
+	p := layers.InitParams(cfg, tensor.Float32, rand.New(rand.NewPCG(3, 4)))
+	tr, err := New(cfg, v, p, seqs[B:], seqs[:B], o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if path.use != nil {
+		if err := path.use(tr); err != nil {
+			t.Fatalf("path %s: %v", path.name, err)
+		}
+	}
+	be, err := backend.Open("cuda", prec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer be.Close()
+	if err := tr.Use(be); err != nil {
+		t.Fatal(err)
+	}
+	if dev.Info().Backend == "emulator" { // the set-up is checked; the steps would take hours
+		t.Skip("the emulator does not time kernels")
+	}
+	timeSteps(t, tr, path.name, prec, B, L, warm, runs)
+	if err := tr.Close(); err != nil { // frees the device's copy
+		t.Fatal(err)
+	}
+}
+
 // timeSteps times runs steps of tr after warm ones and prints the median.
-func timeSteps(t *testing.T, tr *Trainer, prec string, B, L, warm, runs int) {
+func timeSteps(t *testing.T, tr *Trainer, path, prec string, B, L, warm, runs int) {
 	dev, _ := graphexec.Shared()
 	tm, err := dev.NewTimer()
 	if err != nil {
@@ -114,8 +143,8 @@ func timeSteps(t *testing.T, tr *Trainer, prec string, B, L, warm, runs int) {
 	if prec == "bf16" {
 		impl = "go-cuda-bf16"
 	}
-	b, _ := json.Marshal(map[string]any{"case": "train_paper", "impl": impl, "B": B, "L": L, "runs": runs,
-		"ms": med, "tokens_per_s": tok, "loss": loss})
+	b, _ := json.Marshal(map[string]any{"case": "train_paper", "impl": impl, "path": path, "precision": prec, "B": B, "L": L,
+		"runs": runs, "ms": med, "tokens_per_s": tok, "loss": loss})
 	fmt.Printf("GAUALPHA_TIMING %s\n", b)
-	t.Logf("paper-size step (%s), batch %d × %d: %.2f ms (median of %d), %.0f tokens/s, loss %.4f", prec, B, L, med, runs, tok, loss)
+	t.Logf("paper-size step (%s, %s), batch %d × %d: %.2f ms (median of %d), %.0f tokens/s, loss %.4f", path, prec, B, L, med, runs, tok, loss)
 }
