@@ -411,6 +411,10 @@ def table(paths, clocks=None):
     attn_rows = [r for r in ok if r.get("case", "").startswith(("attn_", "sdpa_"))]
     batches = sorted({r["B"] for r in attn_rows if "B" in r}) or list(BATCHES)
     lengths = sorted({r["L"] for r in attn_rows if "L" in r}) or list(LENGTHS)
+    if not ok:
+        lines.append("")
+        lines.append("No timing measured.")
+        return "\n".join(lines) + "\n"
     lines.append("")
     lines.append("Attention, median ms of CUDA-event timings after warm-up (TFLOP/s in brackets, "
                  "forward 2·B·L²·(d+d_v), backward 2·B·L²·(3d+2d_v) for every implementation). "

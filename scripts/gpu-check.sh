@@ -7,7 +7,7 @@
 #
 # builds, with -tags gpu, the test binaries of ./gpu, ./gpu/graphexec,
 # ./train, ./eval and ./cmd/suite, cmd/train and cmd/eval (stripped), copies
-# the PTX, the kernel names, the PyTorch scripts and this script into DIR,
+# the kernel names, the PyTorch scripts and this script into DIR,
 # and packs DIR into DIR.tar.gz (under 64 MiB; gzip, which tar unpacks
 # anywhere: tar -xzf, or python3 -m tarfile -e). On any machine with an
 # NVIDIA GPU and its driver (no Go, no network; PyTorch with CUDA and
@@ -75,7 +75,7 @@ build() {
 	fi
 	export CGO_ENABLED=1
 	rm -rf "${dir:?}/bin" "${dir:?}/ptx"
-	mkdir -p "$dir/bin" "$dir/ptx"
+	mkdir -p "$dir/bin"
 	local pkg name
 	for pkg in ./gpu ./gpu/graphexec ./train ./eval ./cmd/suite; do
 		name=$(basename "$pkg")
@@ -87,7 +87,6 @@ build() {
 		echo "gpu-check: go build -tags gpu $pkg -> bin/$name"
 		go build -tags gpu -trimpath -ldflags='-s -w' -o "$dir/bin/$name" "$pkg"
 	done
-	cp kernels/cuda/ptx/*.ptx "$dir/ptx/"
 	# The kernels compute-sanitizer checks (--kernel-name kne=NAME each).
 	sed -n 's/^\.visible \.entry \([A-Za-z0-9_]*\).*/\1/p' kernels/cuda/ptx/*.ptx | sort -u >"$dir/kernels.txt"
 	[[ -s $dir/kernels.txt ]] || die "no .entry in kernels/cuda/ptx/*.ptx"
