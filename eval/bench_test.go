@@ -7,6 +7,7 @@ import (
 
 	"gorgonia.org/tensor"
 
+	"github.com/infoscale/gaualpha/graph"
 	"github.com/infoscale/gaualpha/layers"
 )
 
@@ -29,6 +30,10 @@ func BenchmarkEvalForward(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
+			mach, err := graph.NewMachine(m.Graph, m.Outputs()...)
+			if err != nil {
+				b.Fatal(err)
+			}
 			bt := &layers.Batch{IDs: make([]int, L), Select: []int{L / 2}}
 			for i := range bt.IDs {
 				bt.IDs[i] = 5 + rng.IntN(cfg.VocabSize-5)
@@ -37,7 +42,7 @@ func BenchmarkEvalForward(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				if err := m.Run(bt); err != nil {
+				if err := m.Run(mach, bt); err != nil {
 					b.Fatal(err)
 				}
 			}

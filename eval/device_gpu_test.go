@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/infoscale/gaualpha/backend"
 	"github.com/infoscale/gaualpha/gpu"
 	"github.com/infoscale/gaualpha/gpu/graphexec"
 )
@@ -44,7 +45,7 @@ func TestDeviceEvaluateMatchesCPU(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		o.Device = "cuda"
+		o.Backend = openBackend(t, "cuda", "f32")
 		got, err := Evaluate(context.Background(), cfg, p, v, docs, vs, o)
 		if err != nil {
 			t.Fatal(err)
@@ -72,7 +73,7 @@ func TestDeviceEvaluateMatchesCPU(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o16.Device, o16.Precision = "cuda", "bf16"
+	o16.Backend = openBackend(t, "cuda", "bf16")
 	got, err := Evaluate(context.Background(), cfg, p, v, docs, vs, o16)
 	if err != nil {
 		t.Fatal(err)
@@ -87,8 +88,15 @@ func TestDeviceEvaluateMatchesCPU(t *testing.T) {
 			t.Errorf("bf16, %s at %d: device %+v, CPU %+v (loss relative error %.2g, want in (0, 2e-2))", w.Variant, w.Length, g.Tally, w.Tally, e)
 		}
 	}
-	o := Options{Lengths: []int{32}, Device: "tpu"}
-	if _, err := Evaluate(context.Background(), cfg, p, v, docs, vs, o); err == nil {
-		t.Error("unknown device accepted")
+}
+
+// openBackend opens a backend, closed at the end of the test.
+func openBackend(t testing.TB, device, precision string) backend.Backend {
+	t.Helper()
+	be, err := backend.Open(device, precision)
+	if err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(func() { be.Close() })
+	return be
 }

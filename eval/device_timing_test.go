@@ -39,7 +39,7 @@ func timePaperSweep(t *testing.T, cfg layers.Config, p *layers.Params, v *tokeni
 		t.Fatal(err)
 	}
 	ls := DefaultLengths(cfg.TrainLength)
-	o := Options{Lengths: ls, Protocol: Paper, Positions: positions, Device: "cuda", Precision: precision}
+	o := Options{Lengths: ls, Protocol: Paper, Positions: positions, Backend: openBackend(t, "cuda", precision)}
 	// Warm-up: the first length once (modules loaded, buffers pooled).
 	warm := o
 	warm.Lengths = ls[:1]

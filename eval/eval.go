@@ -13,7 +13,11 @@ import (
 	"strings"
 	"time"
 
+	"gorgonia.org/tensor"
+
 	"github.com/infoscale/gaualpha/attn"
+	"github.com/infoscale/gaualpha/backend"
+	"github.com/infoscale/gaualpha/graph"
 	"github.com/infoscale/gaualpha/layers"
 	"github.com/infoscale/gaualpha/metrics"
 	"github.com/infoscale/gaualpha/tokenizer"
@@ -66,14 +70,10 @@ type Options struct {
 	MemoryBudget int64
 	// Progress receives one line per finished (variant, length).
 	Progress io.Writer
-	// Device runs the forward passes: "cpu" (or empty) or "cuda" in a
-	// binary built with -tags gpu (the weights are uploaded once per
-	// Evaluate; only the batches go up and the logits come down).
-	Device string
-	// Precision is "f32" (or empty) or "bf16": on a device, the matrix
-	// products and the attention read bfloat16 inputs and accumulate in
-	// float32 (gpu/graphexec's Resident.BF16). The CPU runs float32 only.
-	Precision string
+	// Backend runs the forward passes (nil: the CPU in float32). On a
+	// device the weights are uploaded once per Evaluate and freed at its
+	// end; only the batches go up and the logits come down.
+	Backend backend.Backend
 }
 
 func (o *Options) defaults() {
@@ -200,7 +200,7 @@ func EstimateBytes(cfg layers.Config, B, L int) int64 {
 
 // Evaluate scores every variant at every length on the tokenised test
 // documents docs (no special tokens) with the paper or fast protocol.
-func Evaluate(ctx context.Context, cfg layers.Config, p *layers.Params, v *tokenizer.Vocab, docs [][]int, variants []Variant, o Options) (*Report, error) {
+func Evaluate(ctx context.Context, cfg layers.Config, p *layers.Params, v *tokenizer.Vocab, docs [][]int, variants []Variant, o Options) (rep *Report, err error) {
 	o.defaults()
 	if len(docs) == 0 {
 		return nil, fmt.Errorf("evaluation: no test documents")
@@ -221,14 +221,22 @@ func Evaluate(ctx context.Context, cfg layers.Config, p *layers.Params, v *token
 			return nil, fmt.Errorf("evaluation: length %d needs about %.1f GiB per sequence, over the memory budget of %.1f GiB", L, float64(need)/(1<<30), float64(o.MemoryBudget)/(1<<30))
 		}
 	}
-	sess, err := openSession(o.Device, o.Precision, p)
-	if err != nil {
-		return nil, err
+	be := o.Backend
+	if be == nil {
+		be = backend.Default()
 	}
-	defer sess.close()
-	rep := &Report{Protocol: o.Protocol, Documents: len(docs), TrainLen: cfg.TrainLength, Lengths: o.Lengths}
-	if o.Precision == "bf16" {
-		rep.Precision = "bf16"
+	defer func() {
+		var ts []*tensor.Dense
+		for _, n := range p.Named() {
+			ts = append(ts, n.T)
+		}
+		if derr := be.Drop(ts...); err == nil && derr != nil {
+			rep, err = nil, derr
+		}
+	}()
+	rep = &Report{Protocol: o.Protocol, Documents: len(docs), TrainLen: cfg.TrainLength, Lengths: o.Lengths}
+	if be.Precision() == backend.BF16 {
+		rep.Precision = string(backend.BF16)
 	}
 	if o.Protocol == Paper {
 		rep.Positions = o.Positions
@@ -245,7 +253,7 @@ func Evaluate(ctx context.Context, cfg layers.Config, p *layers.Params, v *token
 		}
 		for _, L := range o.Lengths {
 			t0 := time.Now()
-			tl, err := scoreLength(ctx, sess, cfg, p, v, docs, va.Policy, L, o)
+			tl, err := scoreLength(ctx, be, cfg, p, v, docs, va.Policy, L, o)
 			if err != nil {
 				return nil, fmt.Errorf("evaluation: %s at length %d: %w", va.Name, L, err)
 			}
@@ -261,84 +269,47 @@ func Evaluate(ctx context.Context, cfg layers.Config, p *layers.Params, v *token
 	return rep, nil
 }
 
-// session builds the forward passes of one evaluation: on the CPU
-// (cpuSession) or on a device (deviceSessions, registered by build-tagged
-// files: device_gpu.go with -tags gpu).
-type session interface {
-	build(cfg layers.Config, p *layers.Params, opt layers.Options) (runner, error)
-	close() error
+// runner is the model graph of one batch shape and its executor.
+type runner struct {
+	m      *layers.Model
+	ex     graph.Executor
+	logits []float32
 }
 
-// runner runs the forward passes of one batch shape and returns the MLM
-// head's logits [M, vocab] (valid until the next run).
-type runner interface {
-	run(bt *layers.Batch) ([]float32, error)
-	close() error
-}
-
-// deviceSessions are the devices built into this binary, by name.
-var deviceSessions = map[string]func(p *layers.Params, bf16 bool) (session, error){}
-
-func openSession(device, precision string, p *layers.Params) (session, error) {
-	bf16, err := ParsePrecision(precision)
-	if err != nil {
-		return nil, fmt.Errorf("evaluation: %w", err)
-	}
-	if device == "" || device == "cpu" {
-		if bf16 {
-			return nil, fmt.Errorf("evaluation: precision bf16 runs on a GPU only (-device cuda); the CPU evaluates in float32")
-		}
-		return cpuSession{}, nil
-	}
-	open, ok := deviceSessions[device]
-	if !ok {
-		return nil, fmt.Errorf("evaluation: device %q is not built into this binary (build with -tags gpu; see docs/gpu.md)", device)
-	}
-	return open(p, bf16)
-}
-
-// ParsePrecision reads a precision (of evaluation, Options.Precision, and
-// of training, train.Trainer.Precision): "f32" (or "") or "bf16" (true).
-func ParsePrecision(s string) (bf16 bool, err error) {
-	switch s {
-	case "", "f32":
-		return false, nil
-	case "bf16":
-		return true, nil
-	}
-	return false, fmt.Errorf("unknown precision %q (f32 or bf16)", s)
-}
-
-type cpuSession struct{}
-
-func (cpuSession) build(cfg layers.Config, p *layers.Params, opt layers.Options) (runner, error) {
+func newRunner(be backend.Backend, cfg layers.Config, p *layers.Params, opt layers.Options) (*runner, error) {
 	m, err := layers.Build(cfg, p, opt)
 	if err != nil {
 		return nil, err
 	}
-	return cpuRunner{m}, nil
-}
-func (cpuSession) close() error { return nil }
-
-type cpuRunner struct{ m *layers.Model }
-
-func (r cpuRunner) run(bt *layers.Batch) ([]float32, error) {
-	if err := r.m.Run(bt); err != nil {
+	ex, err := be.Executor(m.Graph, m.Outputs()...)
+	if err != nil {
 		return nil, err
 	}
-	return r.m.Value(r.m.Logits).Data().([]float32), nil
+	return &runner{m: m, ex: ex}, nil
 }
-func (cpuRunner) close() error { return nil }
+
+// run returns the MLM head's logits [M, vocab] of one batch (valid until
+// the next run).
+func (r *runner) run(bt *layers.Batch) ([]float32, error) {
+	if err := r.m.Run(r.ex, bt); err != nil {
+		return nil, err
+	}
+	var err error
+	r.logits, err = r.ex.Float32s(r.m.Logits, r.logits)
+	return r.logits, err
+}
+
+func (r *runner) close() error { return r.ex.Close() }
 
 // scoreLength runs the jobs of one length in batches.
-func scoreLength(ctx context.Context, sess session, cfg layers.Config, p *layers.Params, v *tokenizer.Vocab, docs [][]int, pol attn.Policy, L int, o Options) (tl metrics.Tally, err error) {
+func scoreLength(ctx context.Context, be backend.Backend, cfg layers.Config, p *layers.Params, v *tokenizer.Vocab, docs [][]int, pol attn.Policy, L int, o Options) (tl metrics.Tally, err error) {
 	js := jobs(docs, L, o)
 	K := len(js[0].pos)
 	B := max(1, min(len(js), o.MaxTokens/L))
 	for B > 1 && EstimateBytes(cfg, B, L) > o.MemoryBudget {
 		B /= 2
 	}
-	var m runner
+	var m *runner
 	mB := 0
 	defer func() {
 		if m != nil {
@@ -359,7 +330,7 @@ func scoreLength(ctx context.Context, sess session, cfg layers.Config, p *layers
 				}
 				m = nil
 			}
-			r, err := sess.build(cfg, p, layers.Options{Shape: layers.Shape{B: len(batch), L: L, M: len(batch) * K}, Policy: pol})
+			r, err := newRunner(be, cfg, p, layers.Options{Shape: layers.Shape{B: len(batch), L: L, M: len(batch) * K}, Policy: pol})
 			if err != nil {
 				return tl, err
 			}

@@ -29,10 +29,6 @@ type AttentionOp struct {
 	// Gated makes the op output u⊙O, [B·L, E], directly (inference: no
 	// gate op, one buffer fewer); it has no gradient.
 	Gated bool
-	// Work keeps the kernel's temporary memory between steps; shared by
-	// the op and its backward (they never run at once). Not part of the
-	// op's identity.
-	Work *cpu.Workspace
 }
 
 func (o AttentionOp) Arity() int { return 6 }
@@ -40,8 +36,32 @@ func (o AttentionOp) Type() hm.Type {
 	i := tt(1, tensor.Int)
 	return fn(tt(2, tvA), tt(1, tvA), tt(1, tvA), i, i, i, tt(2, tvA))
 }
-func (o AttentionOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
+func (o AttentionOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	if err := o.checkShapes(in); err != nil {
+		return nil, err
+	}
 	return o.outShape(), nil
+}
+
+// checkShapes checks the shapes of the op's six inputs (X, γq, γk, mask,
+// positions, key) against B, L, E and D.
+func (o AttentionOp) checkShapes(in []G.DimSizer) error {
+	if len(in) != 6 {
+		return fmt.Errorf("%v: %d inputs, want 6", o, len(in))
+	}
+	rows := o.B * o.L
+	want := []tensor.Shape{{rows, 2*o.E + o.D}, {o.D}, {o.D}, {rows}, {rows}, {1}}
+	names := []string{"X", "γq", "γk", "mask", "positions", "dropout key"}
+	for i, ds := range in {
+		s, ok := ds.(tensor.Shape)
+		if !ok {
+			continue // not yet known: Gorgonia checks again on apply
+		}
+		if !s.Eq(want[i]) && !(len(want[i]) == 1 && s.TotalSize() == want[i][0] && s.IsVectorLike()) {
+			return fmt.Errorf("%v: %s has shape %v, want %v", o, names[i], s, want[i])
+		}
+	}
+	return nil
 }
 
 func (o AttentionOp) outShape() tensor.Shape {
@@ -59,7 +79,7 @@ func (o AttentionOp) DiffWRT(int) []bool                { return []bool{true, tr
 func (o AttentionOp) Do(in ...G.Value) (G.Value, error) { return o.UsePreallocDo(nil, in...) }
 
 // kernel builds the kernel arguments from the op's inputs.
-func attentionKernel[T float32 | float64](o fmt.Stringer, a *AttentionOp, in []G.Value) (*cpu.Attention[T], error) {
+func attentionKernel[T float32 | float64](o fmt.Stringer, a *AttentionOp, in []G.Value, work *cpu.Workspace) (*cpu.Attention[T], error) {
 	var t [3]*tensor.Dense
 	for i := range t {
 		d, err := dense(o, i, in[i])
@@ -88,11 +108,17 @@ func attentionKernel[T float32 | float64](o fmt.Stringer, a *AttentionOp, in []G
 		B: a.B, L: a.L, E: a.E, D: a.D,
 		X: data[T](t[0]), GammaQ: data[T](t[1]), GammaK: data[T](t[2]),
 		Mask: mask, Pos: pos, Policy: a.Policy,
-		Dropout: a.Dropout, Key: key, Site: a.Site, Work: a.Work, Gated: a.Gated,
+		Dropout: a.Dropout, Key: key, Site: a.Site, Work: work, Gated: a.Gated,
 	}, nil
 }
 
 func (o AttentionOp) UsePreallocDo(p G.Value, in ...G.Value) (G.Value, error) {
+	return o.doWith(nil, p, in)
+}
+
+// doWith runs the forward kernel with scratch memory from work (the
+// executor's; nil: a pooled one).
+func (o AttentionOp) doWith(work *cpu.Workspace, p G.Value, in []G.Value) (G.Value, error) {
 	x, err := dense(o, 0, in[0])
 	if err != nil {
 		return nil, err
@@ -100,9 +126,9 @@ func (o AttentionOp) UsePreallocDo(p G.Value, in ...G.Value) (G.Value, error) {
 	out := outTensor(p, x.Dtype(), o.outShape(), in...)
 	switch x.Dtype() {
 	case tensor.Float32:
-		err = runAttention(o, &o, in, data[float32](out))
+		err = runAttention(o, &o, in, data[float32](out), work)
 	case tensor.Float64:
-		err = runAttention(o, &o, in, data[float64](out))
+		err = runAttention(o, &o, in, data[float64](out), work)
 	default:
 		err = fmt.Errorf("%v: unsupported dtype %v", o, x.Dtype())
 	}
@@ -112,8 +138,8 @@ func (o AttentionOp) UsePreallocDo(p G.Value, in ...G.Value) (G.Value, error) {
 	return out, nil
 }
 
-func runAttention[T float32 | float64](o fmt.Stringer, a *AttentionOp, in []G.Value, out []T) error {
-	k, err := attentionKernel[T](o, a, in)
+func runAttention[T float32 | float64](o fmt.Stringer, a *AttentionOp, in []G.Value, out []T, work *cpu.Workspace) error {
+	k, err := attentionKernel[T](o, a, in, work)
 	if err != nil {
 		return err
 	}
@@ -151,8 +177,8 @@ func (o AttentionOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 // inputs, the forward output and its gradient. Output: [B·L+2, 2E+D], dX in
 // the first B·L rows (u columns zero), then dγq and dγk.
 type AttentionGradOp struct {
-	// Fwd is the forward op whose gradient this is (its shapes, policy,
-	// dropout and workspace).
+	// Fwd is the forward op whose gradient this is (its shapes, policy
+	// and dropout).
 	Fwd AttentionOp
 }
 
@@ -161,9 +187,20 @@ func (o AttentionGradOp) Type() hm.Type {
 	i := tt(1, tensor.Int)
 	return fn(tt(2, tvA), tt(1, tvA), tt(1, tvA), i, i, i, tt(2, tvA), tt(2, tvA), tt(2, tvA))
 }
-func (o AttentionGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
+func (o AttentionGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	if len(in) != 8 {
+		return nil, fmt.Errorf("%v: %d inputs, want 8", o, len(in))
+	}
+	if err := o.Fwd.checkShapes(in[:6]); err != nil {
+		return nil, err
+	}
+	return o.outShape(), nil
+}
+
+// outShape is [B·L+2, 2E+D]: dX, then dγq and dγk in the last two rows.
+func (o AttentionGradOp) outShape() tensor.Shape {
 	f := o.Fwd
-	return tensor.Shape{f.B*f.L + 2, 2*f.E + f.D}, nil
+	return tensor.Shape{f.B*f.L + 2, 2*f.E + f.D}
 }
 func (o AttentionGradOp) ReturnsPtr() bool                  { return false }
 func (o AttentionGradOp) CallsExtern() bool                 { return false }
@@ -173,17 +210,23 @@ func (o AttentionGradOp) WriteHash(h hash.Hash)             { writeHash(h, o) }
 func (o AttentionGradOp) Hashcode() uint32                  { return hashOf(o) }
 func (o AttentionGradOp) Do(in ...G.Value) (G.Value, error) { return o.UsePreallocDo(nil, in...) }
 func (o AttentionGradOp) UsePreallocDo(p G.Value, in ...G.Value) (G.Value, error) {
+	return o.doWith(nil, p, in)
+}
+
+// doWith runs the backward kernel with scratch memory from work (the
+// executor's; nil: a pooled one).
+func (o AttentionGradOp) doWith(work *cpu.Workspace, p G.Value, in []G.Value) (G.Value, error) {
 	x, err := dense(o, 0, in[0])
 	if err != nil {
 		return nil, err
 	}
-	shape, _ := o.InferShape()
+	shape := o.outShape()
 	out := outTensor(p, x.Dtype(), shape, in...)
 	switch x.Dtype() {
 	case tensor.Float32:
-		err = runAttentionGrad(o, &o.Fwd, in, data[float32](out))
+		err = runAttentionGrad(o, &o.Fwd, in, data[float32](out), work)
 	case tensor.Float64:
-		err = runAttentionGrad(o, &o.Fwd, in, data[float64](out))
+		err = runAttentionGrad(o, &o.Fwd, in, data[float64](out), work)
 	default:
 		err = fmt.Errorf("%v: unsupported dtype %v", o, x.Dtype())
 	}
@@ -193,8 +236,8 @@ func (o AttentionGradOp) UsePreallocDo(p G.Value, in ...G.Value) (G.Value, error
 	return out, nil
 }
 
-func runAttentionGrad[T float32 | float64](o fmt.Stringer, a *AttentionOp, in []G.Value, dx []T) error {
-	k, err := attentionKernel[T](o, a, in[:6])
+func runAttentionGrad[T float32 | float64](o fmt.Stringer, a *AttentionOp, in []G.Value, dx []T, work *cpu.Workspace) error {
+	k, err := attentionKernel[T](o, a, in[:6], work)
 	if err != nil {
 		return err
 	}

@@ -5,8 +5,6 @@ import (
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
-
-	"github.com/infoscale/gaualpha/kernels/cpu"
 )
 
 // Builder applies the ops of this package to nodes of one graph, keeping the
@@ -91,9 +89,6 @@ func (b *Builder) Gate(x, o *G.Node, e int) *G.Node { return b.apply(GateOp{E: e
 // Attention applies the fused attention op to X, the ScaleOffset weights,
 // the key mask, the positions and the dropout key.
 func (b *Builder) Attention(op AttentionOp, x, gq, gk, mask, pos, key *G.Node) *G.Node {
-	if op.Work == nil {
-		op.Work = new(cpu.Workspace)
-	}
 	if b.err == nil {
 		op.Policy = op.Policy.WithDefaults()
 		if err := op.Policy.Validate(); err != nil {

@@ -5,6 +5,8 @@ import (
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/infoscale/gaualpha/kernels/cpu"
 )
 
 // Machine executes the part of a Gorgonia graph that its outputs depend on,
@@ -31,7 +33,12 @@ type Machine struct {
 	plan *Plan
 	vals map[*G.Node]G.Value
 	pool map[bufKey][]G.Value
+	// work is the attention kernels' scratch memory, shared by every
+	// attention op and its backward (the plan runs them one at a time).
+	work cpu.Workspace
 }
+
+var _ Executor = (*Machine)(nil)
 
 // NewMachine plans the execution of everything outputs depend on.
 func NewMachine(g *G.ExprGraph, outputs ...*G.Node) (*Machine, error) {
@@ -129,7 +136,7 @@ func (m *Machine) Run() error {
 		if buf == nil {
 			buf = m.take(in.Node)
 		}
-		v, err := m.exec(op, buf, ins)
+		v, err := m.exec(op, in.GradSum, buf, ins)
 		if err != nil {
 			return fmt.Errorf("%v: %w", op, err)
 		}
@@ -155,14 +162,17 @@ func (m *Machine) Run() error {
 }
 
 // exec runs one op, writing into buf when the op supports it.
-func (m *Machine) exec(op G.Op, buf G.Value, ins []G.Value) (G.Value, error) {
-	if isGorgoniaAddValues(op, ins) {
+func (m *Machine) exec(op G.Op, gradSum bool, buf G.Value, ins []G.Value) (G.Value, error) {
+	if gradSum {
 		return AddOp{}.UsePreallocDo(buf, ins...)
 	}
 	if m.BF16 {
 		if mm, ok := op.(MatMulOp); ok {
 			return mm.doBF16(buf, ins...)
 		}
+	}
+	if wd, ok := op.(workDoer); ok {
+		return wd.doWith(&m.work, buf, ins)
 	}
 	if pd, ok := op.(G.UsePreallocDoer); ok && buf != nil {
 		return pd.UsePreallocDo(buf, ins...)
@@ -191,6 +201,29 @@ func (m *Machine) Float(n *G.Node) (float64, error) {
 		return 0, fmt.Errorf("machine: no value for %v", n)
 	}
 	return scalarOf(n.Op(), 0, v)
+}
+
+// Float32s returns the data of a float32 output (the machine's own buffer,
+// valid until the next Run; dst is not used).
+func (m *Machine) Float32s(n *G.Node, dst []float32) ([]float32, error) {
+	v := m.vals[n]
+	if v == nil {
+		return nil, fmt.Errorf("machine: no value for %v", n)
+	}
+	x, ok := v.Data().([]float32)
+	if !ok {
+		return nil, fmt.Errorf("machine: %v holds %v, not float32", n, v.Dtype())
+	}
+	return x, nil
+}
+
+// Close releases nothing: the machine's memory belongs to the garbage
+// collector. It makes Machine an Executor.
+func (m *Machine) Close() error { return nil }
+
+// workDoer is an op whose kernel takes scratch memory from the executor.
+type workDoer interface {
+	doWith(w *cpu.Workspace, buf G.Value, ins []G.Value) (G.Value, error)
 }
 
 // Floats32 and Floats64 return the data of a tensor output.

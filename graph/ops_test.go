@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"strings"
 	"testing"
 
 	G "gorgonia.org/gorgonia"
@@ -388,6 +389,38 @@ func TestMachineBF16(t *testing.T) {
 	for i, v := range xv.Float32s() {
 		if v != xd[i] {
 			t.Fatalf("x[%d] changed from %v to %v", i, xd[i], v)
+		}
+	}
+}
+
+// AttentionOp.InferShape checks every input against B, L, E and D, so a
+// model wired wrongly fails when the graph is built, not when it runs.
+func TestAttentionInferShapeChecksInputs(t *testing.T) {
+	const B, L, E, D = 2, 3, 4, 2
+	pol := attn.Policy{Norm: attn.Softmax, TrainLen: 4, KeySize: D}
+	ints := func(n int) *tensor.Dense { return intDense(make([]int, n)...) }
+	for _, c := range []struct {
+		name           string
+		xCols, gq, pos int
+		want           string
+	}{
+		{"ok", 2*E + D, D, B * L, ""},
+		{"X width", 2*E + D + 1, D, B * L, "X has shape"},
+		{"gamma", 2*E + D, D + 1, B * L, "γq has shape"},
+		{"positions", 2*E + D, D, B*L - 1, "positions has shape"},
+	} {
+		rng := rand.New(rand.NewPCG(1, 1))
+		b := NewBuilder()
+		x := b.Input("x", tensor.Float64, tensor.Shape{B * L, c.xCols}, randDense(rng, B*L, c.xCols))
+		gq := b.Input("gq", tensor.Float64, tensor.Shape{c.gq}, randDense(rng, c.gq))
+		gk := b.Input("gk", tensor.Float64, tensor.Shape{D}, randDense(rng, D))
+		mask := b.Input("mask", tensor.Int, tensor.Shape{B * L}, ints(B*L))
+		pos := b.Input("pos", tensor.Int, tensor.Shape{c.pos}, ints(c.pos))
+		k := b.Input("key", tensor.Int, tensor.Shape{1}, ints(1))
+		b.Attention(AttentionOp{B: B, L: L, E: E, D: D, Policy: pol}, x, gq, gk, mask, pos, k)
+		err := b.Err()
+		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("%s: %v, want %q", c.name, err, c.want)
 		}
 	}
 }

@@ -2,7 +2,7 @@ package graph
 
 import (
 	"fmt"
-	"strings"
+	"reflect"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -45,6 +45,9 @@ type Step struct {
 	// the op is elementwise or row-wise (see IsElementwise) or one of
 	// Gorgonia's gradient sums (IsGorgoniaAdd).
 	InPlace []*G.Node
+	// GradSum marks one of Gorgonia's gradient sums (IsGorgoniaAdd),
+	// which executors run as AddOp.
+	GradSum bool
 }
 
 // NewPlan plans the execution of everything outputs depend on.
@@ -108,7 +111,8 @@ func NewPlan(g *G.ExprGraph, outputs ...*G.Node) (*Plan, error) {
 	}
 	for i := range p.Steps {
 		s := &p.Steps[i]
-		inPlace := IsElementwise(s.Node.Op()) || IsGorgoniaAdd(s.Node)
+		s.GradSum = IsGorgoniaAdd(s.Node)
+		inPlace := IsElementwise(s.Node.Op()) || s.GradSum
 		for j, a := range s.Args {
 			if !stepped[a] || last[a] != i || p.isOut[a] || dup(s.Args[:j], a) {
 				continue
@@ -143,20 +147,21 @@ func IsElementwise(op G.Op) bool {
 	return ok
 }
 
-// IsGorgoniaAdd reports whether n is one of the elementwise additions
-// Gorgonia inserts (G.Grad) to sum the gradients of a node with several
-// readers: op "+" of two float tensors of n's dtype and shape. Executors
-// run them as AddOp, in place.
+// IsGorgoniaAdd reports whether n is an elementwise addition of Gorgonia's
+// own, such as those G.Grad inserts to sum the gradients of a node with
+// several readers: two float arguments of n's dtype and shape, and an op
+// equal to the one G.Add builds for such arguments. Executors run them as AddOp, in
+// place (Step.GradSum).
 func IsGorgoniaAdd(n *G.Node) bool {
 	op := n.Op()
-	if op == nil || !isAddName(op) {
+	if op == nil {
 		return false
 	}
 	if _, ours := op.(AddOp); ours {
 		return false
 	}
 	g := n.Graph()
-	if g == nil {
+	if g == nil || !isFloat(n.Dtype()) || len(n.Shape()) == 0 {
 		return false
 	}
 	var args []*G.Node
@@ -164,7 +169,7 @@ func IsGorgoniaAdd(n *G.Node) bool {
 	for it.Next() {
 		args = append(args, it.Node().(*G.Node))
 	}
-	if len(args) != 2 || !isFloat(n.Dtype()) || len(n.Shape()) == 0 {
+	if len(args) != 2 {
 		return false
 	}
 	for _, a := range args {
@@ -172,21 +177,20 @@ func IsGorgoniaAdd(n *G.Node) bool {
 			return false
 		}
 	}
-	return true
+	ref, err := gorgoniaAddOp(n.Dtype(), n.Shape())
+	return err == nil && reflect.DeepEqual(ref, op)
 }
 
-func isAddName(op G.Op) bool {
-	s := op.String()
-	return s == "+" || strings.HasPrefix(s, "+ ")
-}
-
-// isGorgoniaAddValues is the run-time check of Machine: a "+" of two dense
-// float tensors of one dtype and shape.
-func isGorgoniaAddValues(op G.Op, ins []G.Value) bool {
-	if len(ins) != 2 || !isAddName(op) {
-		return false
+// gorgoniaAddOp returns the op G.Add builds for two tensors of one dtype
+// and shape, from a scratch graph.
+func gorgoniaAddOp(dt tensor.Dtype, s tensor.Shape) (G.Op, error) {
+	g := G.NewGraph()
+	mk := func(name string) *G.Node {
+		return G.NewTensor(g, dt, len(s), G.WithShape(s.Clone()...), G.WithName(name))
 	}
-	a, ok1 := ins[0].(*tensor.Dense)
-	b, ok2 := ins[1].(*tensor.Dense)
-	return ok1 && ok2 && a.Shape().Eq(b.Shape()) && a.Dtype() == b.Dtype() && isFloat(a.Dtype())
+	sum, err := G.Add(mk("a"), mk("b"))
+	if err != nil {
+		return nil, err
+	}
+	return sum.Op(), nil
 }

@@ -78,3 +78,37 @@ func TestPlanLiveness(t *testing.T) {
 		t.Errorf("%d leaves, want x, w, t and the constant 1: %v", len(p.Leaves), p.Leaves)
 	}
 }
+
+// IsGorgoniaAdd recognises Gorgonia's additions by their op, not by name:
+// other elementwise binary ops of the same shapes, and this package's own
+// AddOp, are not gradient sums.
+func TestIsGorgoniaAddIsStructural(t *testing.T) {
+	g := G.NewGraph()
+	x := G.NewMatrix(g, tensor.Float32, G.WithShape(2, 3), G.WithName("x"))
+	y := G.NewMatrix(g, tensor.Float32, G.WithShape(2, 3), G.WithName("y"))
+	v := G.NewVector(g, tensor.Float32, G.WithShape(3), G.WithName("v"))
+	must := func(n *G.Node, err error) *G.Node {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	for _, c := range []struct {
+		name string
+		n    *G.Node
+		want bool
+	}{
+		{"G.Add", must(G.Add(x, y)), true},
+		{"G.Sub", must(G.Sub(x, y)), false},
+		{"G.HadamardProd", must(G.HadamardProd(x, y)), false},
+		// A broadcast addition is G.Add's op over two broadcast operands
+		// of one shape: the same elementwise sum, run the same way.
+		{"G.BroadcastAdd", must(G.BroadcastAdd(x, v, nil, []byte{0})), true},
+		{"AddOp", must(G.ApplyOp(AddOp{}, x, y)), false},
+	} {
+		if got := IsGorgoniaAdd(c.n); got != c.want {
+			t.Errorf("%s: IsGorgoniaAdd = %v, want %v", c.name, got, c.want)
+		}
+	}
+}

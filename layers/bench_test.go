@@ -4,20 +4,25 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
 	"github.com/infoscale/gaualpha/graph"
 )
 
 // benchGAULayer builds one paper-size GAU layer (768/1536/128, dropout off)
-// over a batch of B = 8 sequences of L = 512 random hidden states, as the
-// model builds each of its layers; with grad it adds the gradients of
-// ⟨h', r⟩ (r a random cotangent) wrt the input and the layer's weights.
-func benchGAULayer(b *testing.B, grad bool) *graph.Machine {
+// with BuildLayer over a batch of B = 8 sequences of L = 512 random hidden
+// states; with grad it adds the gradients of ⟨h', r⟩ (r a random
+// cotangent) wrt the input and the layer's weights. Under -short it builds
+// a tiny layer instead (B = 1, L = 16, 16/24/8), so that CI runs every
+// benchmark once (-benchtime 1x) without the paper-size cost.
+func benchGAULayer(b *testing.B, grad bool) (*graph.Machine, int) {
 	b.Helper()
-	const B, L = 8, 512
+	B, L := 8, 512
 	cfg := PaperConfig()
+	if testing.Short() {
+		B, L = 1, 16
+		cfg.HiddenSize, cfg.IntermediateSize, cfg.KeySize = 16, 24, 8
+	}
 	cfg.NumLayers = 1
 	pol, err := cfg.Policy("")
 	if err != nil {
@@ -25,53 +30,30 @@ func benchGAULayer(b *testing.B, grad bool) *graph.Machine {
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	p := InitParams(cfg, tensor.Float32, rng)
-	randn := func(n int) []float32 {
-		x := make([]float32, n)
+	randn := func() *tensor.Dense {
+		x := make([]float32, B*L*cfg.HiddenSize)
 		for i := range x {
 			x[i] = float32(rng.NormFloat64())
 		}
-		return x
+		return tensor.New(tensor.WithShape(B*L, cfg.HiddenSize), tensor.WithBacking(x))
 	}
-	bd := graph.NewBuilder()
-	m := &Model{Config: cfg, Options: Options{Shape: Shape{B: B, L: L}, Policy: pol}, inputs: map[*G.Node][]int{}}
-	mask, pos := make([]int, B*L), make([]int, B*L)
-	for i := range mask {
-		mask[i], pos[i] = 1, i%L
-	}
-	ints := func(name string, v []int) *G.Node {
-		return bd.Input(name, tensor.Int, tensor.Shape{len(v)}, tensor.New(tensor.WithShape(len(v)), tensor.WithBacking(v)))
-	}
-	floats := func(name string, v []float32) *G.Node {
-		shape := tensor.Shape{B * L, cfg.HiddenSize}
-		return bd.Input(name, tensor.Float32, shape, tensor.New(tensor.WithShape(shape...), tensor.WithBacking(v)))
-	}
-	m.Mask, m.Pos, m.Key = ints("mask", mask), ints("pos", pos), ints("key", []int{0})
-	in := floats("h", randn(B*L*cfg.HiddenSize))
-	var w []*G.Node
-	for _, n := range p.Named()[2:6] {
-		w = append(w, bd.Input(n.Name, tensor.Float32, n.T.Shape(), n.T))
-	}
-	out, _ := m.gauLayer(bd, in, w, 0)
-	if err := bd.Err(); err != nil {
-		b.Fatal(err)
-	}
-	outputs := G.Nodes{out}
+	var r *tensor.Dense
+	h := randn()
 	if grad {
-		r := floats("cotangent", randn(B*L*cfg.HiddenSize))
-		grads, err := G.Backpropagate(G.Nodes{out}, G.Nodes{r}, append(G.Nodes{in}, w...))
-		if err != nil {
-			b.Fatal(err)
-		}
-		outputs = append(outputs, grads...)
+		r = randn()
 	}
-	mach, err := graph.NewMachine(bd.G, outputs...)
+	lg, err := BuildLayer(cfg, pol, p.Layers[0], B, L, nil, nil, h, r)
 	if err != nil {
 		b.Fatal(err)
 	}
-	return mach
+	mach, err := graph.NewMachine(lg.Graph, lg.Outputs()...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return mach, B * L
 }
 
-func runBenchMachine(b *testing.B, mach *graph.Machine) {
+func runBenchMachine(b *testing.B, mach *graph.Machine, tokens int) {
 	if err := mach.Run(); err != nil { // warm-up: buffers allocated
 		b.Fatal(err)
 	}
@@ -82,14 +64,20 @@ func runBenchMachine(b *testing.B, mach *graph.Machine) {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(b.N*8*512)/b.Elapsed().Seconds(), "tokens/s")
+	b.ReportMetric(float64(b.N*tokens)/b.Elapsed().Seconds(), "tokens/s")
 }
 
-// BenchmarkGAULayerFwd times one paper-size GAU layer's forward pass at B =
-// 8, L = 512.
-func BenchmarkGAULayerFwd(b *testing.B) { runBenchMachine(b, benchGAULayer(b, false)) }
+// BenchmarkGAULayerFwd times one paper-size GAU layer's forward pass (the
+// gated inference attention, as in evaluation) at B = 8, L = 512.
+func BenchmarkGAULayerFwd(b *testing.B) {
+	mach, tokens := benchGAULayer(b, false)
+	runBenchMachine(b, mach, tokens)
+}
 
 // BenchmarkGAULayerFwdBwd times one paper-size GAU layer's forward and
-// backward pass at B = 8, L = 512 (the CPU speed issue's headline case;
-// compare with scripts/bench_torch.py --case layer_fwdbwd).
-func BenchmarkGAULayerFwdBwd(b *testing.B) { runBenchMachine(b, benchGAULayer(b, true)) }
+// backward pass at B = 8, L = 512 (compare with scripts/bench_torch.py
+// --case layer_fwdbwd).
+func BenchmarkGAULayerFwdBwd(b *testing.B) {
+	mach, tokens := benchGAULayer(b, true)
+	runBenchMachine(b, mach, tokens)
+}

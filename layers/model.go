@@ -8,7 +8,6 @@ import (
 
 	"github.com/infoscale/gaualpha/attn"
 	"github.com/infoscale/gaualpha/graph"
-	"github.com/infoscale/gaualpha/kernels/cpu"
 )
 
 // Shape is the shape of a batch: B sequences of length L, and M rows of the
@@ -44,7 +43,9 @@ type Batch struct {
 	Key     uint64 // dropout stream key of this step
 }
 
-// Model is the GAU-α graph for one batch shape, with its executor.
+// Model is the GAU-α graph for one batch shape. It builds the graph and
+// writes a batch into its inputs; an executor (graph.Executor: the CPU's
+// graph.Machine, or a device's) runs it.
 type Model struct {
 	Config  Config
 	Options Options
@@ -65,11 +66,7 @@ type Model struct {
 	Grads   G.Nodes   // when Options.Grad, in Weights order
 	LayerXs []*G.Node // when Options.KeepLayerInputs
 
-	inputs  map[*G.Node][]int
-	machine *graph.Machine
-	// work is the attention kernels' scratch memory, shared by every
-	// layer (they run one after another).
-	work *cpu.Workspace
+	inputs map[*G.Node][]int
 }
 
 // Build constructs the model graph for p under the given options.
@@ -84,7 +81,7 @@ func Build(cfg Config, p *Params, opt Options) (*Model, error) {
 		return nil, fmt.Errorf("model: gradients need the loss")
 	}
 	b := graph.NewBuilder()
-	m := &Model{Config: cfg, Options: opt, Params: p, Graph: b.G, inputs: make(map[*G.Node][]int), work: new(cpu.Workspace)}
+	m := &Model{Config: cfg, Options: opt, Params: p, Graph: b.G, inputs: make(map[*G.Node][]int)}
 	rows := opt.B * opt.L
 	intIn := func(name string, n int) *G.Node {
 		v := make([]int, n)
@@ -112,18 +109,18 @@ func Build(cfg Config, p *Params, opt Options) (*Model, error) {
 	for l := range p.Layers {
 		w := m.Weights[2+4*l : 6+4*l]
 		var x *G.Node
-		h, x = m.gauLayer(b, h, w, l)
+		h, x = GAULayer(b, cfg, LayerNodes{H: h, IDense: w[0], ODense: w[1], GammaQ: w[2], GammaK: w[3], Mask: m.Mask, Pos: m.Pos, Key: m.Key},
+			LayerOptions{B: opt.B, L: opt.L, Policy: opt.Policy, Index: l, Grad: opt.Grad,
+				HiddenDropout: m.dropout(cfg.HiddenDropout), AttentionDropout: m.dropout(cfg.AttentionDropout)})
 		m.LayerXs = append(m.LayerXs, x)
 	}
 	m.Hidden = h
 
 	// MLM head on the selected rows only, tied to the word embeddings.
 	m.Logits = b.Linear(b.Gather(h, m.Select), wordEmb)
-	outputs := G.Nodes{m.Logits}
 	if opt.Loss {
 		m.Targets = intIn("targets", opt.M)
 		m.Loss = b.CrossEntropy(m.Logits, m.Targets)
-		outputs = append(outputs, m.Loss)
 	}
 	if err := b.Err(); err != nil {
 		return nil, err
@@ -134,25 +131,25 @@ func Build(cfg Config, p *Params, opt Options) (*Model, error) {
 			return nil, fmt.Errorf("model: building gradients: %w", err)
 		}
 		m.Grads = grads
-		outputs = append(outputs, grads...)
 	}
-	if opt.KeepLayerInputs {
-		outputs = append(outputs, m.Hidden)
-		outputs = append(outputs, m.LayerXs...)
-	}
-	mach, err := graph.NewMachine(b.G, outputs...)
-	if err != nil {
-		return nil, err
-	}
-	m.machine = mach
 	return m, nil
 }
 
-// Dropout sites: each dropout application draws its own mask.
-const siteEmbedding = 1
-
-func siteHidden(l int) uint64    { return uint64(2 + 2*l) }
-func siteAttention(l int) uint64 { return uint64(3 + 2*l) }
+// Outputs returns the nodes an executor of the model computes: the logits,
+// the loss (Options.Loss), the gradients (Options.Grad), and the final
+// hidden states and each layer's X (Options.KeepLayerInputs).
+func (m *Model) Outputs() G.Nodes {
+	out := G.Nodes{m.Logits}
+	if m.Loss != nil {
+		out = append(out, m.Loss)
+	}
+	out = append(out, m.Grads...)
+	if m.Options.KeepLayerInputs {
+		out = append(out, m.Hidden)
+		out = append(out, m.LayerXs...)
+	}
+	return out
+}
 
 func (m *Model) dropout(p float64) float64 {
 	if !m.Options.Train {
@@ -161,47 +158,20 @@ func (m *Model) dropout(p float64) float64 {
 	return p
 }
 
-// gauLayer appends one GAU layer to the graph: h' = Norm(h + dropout(o)),
-// o = W_o (u ⊙ attention(...)). It returns h' and the swish output X.
-func (m *Model) gauLayer(b *graph.Builder, h *G.Node, w []*G.Node, l int) (out, x *G.Node) {
-	cfg, opt := m.Config, m.Options
-	iDense, oDense, gammaQ, gammaK := w[0], w[1], w[2], w[3]
-	e, d := cfg.IntermediateSize, cfg.KeySize
-
-	x = b.Swish(b.Linear(h, iDense)) // [B·L, 2e+d] = u | v | z
-	att := graph.AttentionOp{
-		B: opt.B, L: opt.L, E: e, D: d,
-		Policy:  opt.Policy,
-		Dropout: m.dropout(cfg.AttentionDropout),
-		Site:    siteAttention(l),
-		Work:    m.work,
-	}
-	var y *G.Node
-	if opt.Grad {
-		o := b.Attention(att, x, gammaQ, gammaK, m.Mask, m.Pos, m.Key) // [B·L, e+1]: A v, log-sum-exp
-		y = b.Gate(x, o, e)                                            // u ⊙ (A v)
-	} else {
-		att.Gated = true // inference: u ⊙ (A v) straight from the kernel
-		y = b.Attention(att, x, gammaQ, gammaK, m.Mask, m.Pos, m.Key)
-	}
-	y = b.Linear(y, oDense) // [B·L, h]
-	y = b.Dropout(y, m.Key, m.dropout(cfg.HiddenDropout), siteHidden(l))
-	return b.Norm(b.Add(h, y)), x
-}
-
-// Run sets the batch's inputs and executes the graph.
-func (m *Model) Run(bt *Batch) error {
+// Run writes the batch into the model's inputs and runs ex, an executor of
+// the model's graph (built for m.Outputs()).
+func (m *Model) Run(ex graph.Executor, bt *Batch) error {
 	if err := m.SetInputs(bt); err != nil {
 		return err
 	}
-	return m.machine.Run()
+	return ex.Run()
 }
 
 // SetInputs writes a batch into the model's input nodes (their bound host
 // tensors) without running anything: nil types are 0, a nil mask is all
 // valid, nil positions are 0..L-1 in every sequence, and token ids and
-// selected rows must be in range. Another executor of the same graph (the
-// GPU one) reads the inputs from there.
+// selected rows must be in range. Executors read the inputs from there at
+// every run.
 func (m *Model) SetInputs(bt *Batch) error {
 	rows, M := m.Options.B*m.Options.L, m.Options.M
 	set := func(n *G.Node, v []int, want int, name string, fill func(i int) int) error {
@@ -252,37 +222,7 @@ func (m *Model) SetInputs(bt *Batch) error {
 	return nil
 }
 
-// LossValue returns the loss of the last Run.
-func (m *Model) LossValue() (float64, error) { return m.machine.Float(m.Loss) }
-
-// Value returns an output node's value from the last Run; it stays valid
-// until the next Run.
-func (m *Model) Value(n *G.Node) G.Value { return m.machine.Value(n) }
-
-// SetBF16 makes the following runs round both operands of every matrix
-// product to bfloat16 with float32 accumulation (graph.Machine.BF16): the
-// arithmetic of the device's -precision bf16 GEMMs, as a reference for
-// tests. The attention stays float32.
-func (m *Model) SetBF16(on bool) { m.machine.BF16 = on }
-
-// LayerAttention returns the attention kernel of layer l with the inputs it
-// had in the last Run (which needs Options.KeepLayerInputs), for the
-// analyses (entropy, band mass, q and k before and after the rotation).
-func (m *Model) LayerAttention(l int) (*cpu.Attention[float32], error) {
-	if !m.Options.KeepLayerInputs || l < 0 || l >= len(m.LayerXs) {
-		return nil, fmt.Errorf("model: layer %d inputs not kept (build with KeepLayerInputs)", l)
-	}
-	if m.Params.Dtype != tensor.Float32 {
-		return nil, fmt.Errorf("model: analyses run in float32")
-	}
-	x := m.Value(m.LayerXs[l])
-	if x == nil {
-		return nil, fmt.Errorf("model: no value for layer %d (call Run first)", l)
-	}
-	lp := m.Params.Layers[l]
-	return &cpu.Attention[float32]{
-		B: m.Options.B, L: m.Options.L, E: m.Config.IntermediateSize, D: m.Config.KeySize,
-		X: x.Data().([]float32), GammaQ: lp.GammaQ.Data().([]float32), GammaK: lp.GammaK.Data().([]float32),
-		Mask: m.inputs[m.Mask], Pos: m.inputs[m.Pos], Policy: m.Options.Policy,
-	}, nil
-}
+// Ints returns the host values of one of the model's Int inputs (IDs,
+// Types, Mask, Pos, Key, Select, Targets) as the last SetInputs wrote
+// them, or nil for another node.
+func (m *Model) Ints(n *G.Node) []int { return m.inputs[n] }

@@ -63,19 +63,20 @@ func TestModelGradientsFiniteDifferences(t *testing.T) {
 					t.Fatal(err)
 				}
 				bt := tinyBatch(rng, cfg, B, L, M)
-				if err := m.Run(bt); err != nil {
+				mach := cpuMachine(t, m)
+				if err := m.Run(mach, bt); err != nil {
 					t.Fatal(err)
 				}
 				named := p.Named()
 				analytic := make([][]float64, len(named))
 				for i := range named {
-					analytic[i] = append([]float64(nil), graph.Floats64(m.Value(m.Grads[i]))...)
+					analytic[i] = append([]float64(nil), graph.Floats64(mach.Value(m.Grads[i]))...)
 				}
 				loss := func() float64 {
-					if err := m.Run(bt); err != nil {
+					if err := m.Run(mach, bt); err != nil {
 						t.Fatal(err)
 					}
-					v, _ := m.LossValue()
+					v, _ := mach.Float(m.Loss)
 					return v
 				}
 				for i, n := range named {
@@ -113,10 +114,11 @@ func TestDropoutOnlyInTraining(t *testing.T) {
 			t.Fatal(err)
 		}
 		bt.Key = key
-		if err := m.Run(bt); err != nil {
+		mach := cpuMachine(t, m)
+		if err := m.Run(mach, bt); err != nil {
 			t.Fatal(err)
 		}
-		v, _ := m.LossValue()
+		v, _ := mach.Float(m.Loss)
 		return v
 	}
 	if a, b := lossWith(false, 1), lossWith(false, 2); a != b {

@@ -6,7 +6,6 @@ import (
 	"os"
 	"testing"
 
-	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
 	"github.com/infoscale/gaualpha/graph"
@@ -153,46 +152,35 @@ func TestLayerMatchesPyTorchReference(t *testing.T) {
 				t.Fatal(err)
 			}
 			B, L, h := c.Batch, c.SeqLen, cfg.HiddenSize
-			b := graph.NewBuilder()
-			m := &Model{Config: cfg, Options: Options{Shape: Shape{B: B, L: L}, Policy: pol, Grad: true}, inputs: map[*G.Node][]int{}}
 			mask, pos := c.batchInputs()
-			ints := func(name string, v []int) *G.Node {
-				return b.Input(name, tensor.Int, tensor.Shape{len(v)}, tensor.New(tensor.WithShape(len(v)), tensor.WithBacking(v)))
+			dense := func(v []float64) *tensor.Dense {
+				return tensor.New(tensor.WithShape(B*L, h), tensor.WithBacking(append([]float64(nil), v...)))
 			}
-			m.Mask, m.Pos, m.Key = ints("mask", mask), ints("pos", pos), ints("key", []int{0})
-			floats := func(name string, shape tensor.Shape, v []float64) *G.Node {
-				return b.Input(name, tensor.Float64, shape, tensor.New(tensor.WithShape(shape...), tensor.WithBacking(append([]float64(nil), v...))))
-			}
-			in := floats("h", tensor.Shape{B * L, h}, c.Input.Data)
-			var w []*G.Node
-			for _, n := range p.Named()[2:6] {
-				w = append(w, b.Input(n.Name, tensor.Float64, n.T.Shape(), n.T))
-			}
-			out, _ := m.gauLayer(b, in, w, 0)
-			r := floats("cotangent", tensor.Shape{B * L, h}, c.Cotangent.Data)
-			if b.Err() != nil {
-				t.Fatal(b.Err())
-			}
-			cost := G.Must(G.Sum(G.Must(G.HadamardProd(out, r))))
-			grads, err := G.Grad(cost, append([]*G.Node{in}, w...)...)
+			r := dense(c.Cotangent.Data)
+			lg, err := BuildLayer(cfg, pol, p.Layers[0], B, L, mask, pos, dense(c.Input.Data), r)
 			if err != nil {
 				t.Fatal(err)
 			}
-			mach, err := graph.NewMachine(b.G, append(G.Nodes{out, cost}, grads...)...)
+			mach, err := graph.NewMachine(lg.Graph, lg.Outputs()...)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if err := mach.Run(); err != nil {
 				t.Fatal(err)
 			}
-			compare(t, "output", graph.Floats64(mach.Value(out)), c.Output)
-			loss, _ := mach.Float(cost)
+			out := graph.Floats64(mach.Value(lg.Out))
+			compare(t, "output", out, c.Output)
+			// The reference's loss is ⟨H', r⟩.
+			loss := 0.0
+			for i, v := range out {
+				loss += v * c.Cotangent.Data[i]
+			}
 			if math.Abs(loss-c.Loss) > 1e-8*math.Max(1, math.Abs(c.Loss)) {
 				t.Errorf("loss %v, reference %v", loss, c.Loss)
 			}
-			compare(t, "grad input", graph.Floats64(mach.Value(grads[0])), c.Grads["input"])
+			compare(t, "grad input", graph.Floats64(mach.Value(lg.Grads[0])), c.Grads["input"])
 			for i, n := range p.Named()[2:6] {
-				compare(t, "grad "+n.Name, graph.Floats64(mach.Value(grads[i+1])), c.Grads[n.Name])
+				compare(t, "grad "+n.Name, graph.Floats64(mach.Value(lg.Grads[i+1])), c.Grads[n.Name])
 			}
 		})
 	}
@@ -228,17 +216,18 @@ func TestModelMatchesPyTorchReference(t *testing.T) {
 			for _, bp := range c.MLMPos {
 				bt.Select = append(bt.Select, bp[0]*L+bp[1])
 			}
-			if err := m.Run(bt); err != nil {
+			mach := cpuMachine(t, m)
+			if err := m.Run(mach, bt); err != nil {
 				t.Fatal(err)
 			}
-			compare(t, "hidden", graph.Floats64(m.Value(m.Hidden)), c.HiddenOut)
-			compare(t, "logits", graph.Floats64(m.Value(m.Logits)), c.Logits)
-			loss, _ := m.LossValue()
+			compare(t, "hidden", graph.Floats64(mach.Value(m.Hidden)), c.HiddenOut)
+			compare(t, "logits", graph.Floats64(mach.Value(m.Logits)), c.Logits)
+			loss, _ := mach.Float(m.Loss)
 			if math.Abs(loss-c.Loss) > 1e-8*math.Max(1, math.Abs(c.Loss)) {
 				t.Errorf("loss %v, reference %v", loss, c.Loss)
 			}
 			for i, nm := range p.Named() {
-				compare(t, "grad "+nm.Name, graph.Floats64(m.Value(m.Grads[i])), c.Grads[nm.Name])
+				compare(t, "grad "+nm.Name, graph.Floats64(mach.Value(m.Grads[i])), c.Grads[nm.Name])
 			}
 			// The inference graph (gated attention, in-place ops) gives the
 			// same logits and loss.
@@ -246,10 +235,11 @@ func TestModelMatchesPyTorchReference(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := inf.Run(bt); err != nil {
+			infMach := cpuMachine(t, inf)
+			if err := inf.Run(infMach, bt); err != nil {
 				t.Fatal(err)
 			}
-			compare(t, "inference logits", graph.Floats64(inf.Value(inf.Logits)), c.Logits)
+			compare(t, "inference logits", graph.Floats64(infMach.Value(inf.Logits)), c.Logits)
 		})
 	}
 	if n < 8 {

@@ -5,6 +5,7 @@
 package optim
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"sync"
@@ -115,4 +116,17 @@ func (s Schedule) At(step int) float64 {
 		return s.Peak * float64(step) / float64(max(1, s.Warmup))
 	}
 	return s.Peak * math.Max(0, float64(s.Total-step)/float64(max(1, s.Total-s.Warmup)))
+}
+
+// ErrNonFinite is returned (wrapped) when a training step's loss or
+// gradient norm is NaN or infinite; no update is applied.
+var ErrNonFinite = errors.New("non-finite loss or gradient")
+
+// CheckFinite returns an error wrapping ErrNonFinite, naming what, when v
+// is NaN or infinite.
+func CheckFinite(what string, v float64) error {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return fmt.Errorf("%s is %v: %w", what, v, ErrNonFinite)
+	}
+	return nil
 }

@@ -15,6 +15,7 @@ import (
 
 	"gorgonia.org/tensor"
 
+	"github.com/infoscale/gaualpha/backend"
 	"github.com/infoscale/gaualpha/checkpoint"
 	"github.com/infoscale/gaualpha/corpus"
 	"github.com/infoscale/gaualpha/gpu"
@@ -89,10 +90,15 @@ func newPrecisionTestTrainer(t testing.TB, out string, steps int, device, precis
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr.OutDir, tr.Precision = out, precision
-	if err := tr.UseDevice(device); err != nil {
+	tr.OutDir = out
+	be, err := backend.Open(device, precision)
+	if err != nil {
 		t.Fatal(err)
 	}
+	if err := tr.Use(be); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tr.Close() })
 	return tr
 }
 
@@ -130,7 +136,7 @@ func TestDeviceTrainingMatchesCPU(t *testing.T) {
 	if clipped == 0 {
 		t.Error("no step clipped: the test does not cover clipping")
 	}
-	if err := g.dev.pull(); err != nil {
+	if err := g.opt.Pull(); err != nil {
 		t.Fatal(err)
 	}
 	if g.Opt.Step != c.Opt.Step || g.State.Step != N {
@@ -162,7 +168,7 @@ func TestDeviceTrainingMatchesCPU(t *testing.T) {
 }
 
 // With Precision "bf16" the device's steps match the CPU trainer doing the
-// same bfloat16 rounding of every product's operands (layers.Model.SetBF16)
+// same bfloat16 rounding of every product's operands (backend precision bf16 on the CPU)
 // to 2e-3 in loss and gradient norm, and the float32 CPU trainer to 2e-2
 // (bfloat16's own drift, logged). The losses of the later steps carry the
 // device's AdamW updates. The weights are compared in the log only: where
@@ -175,8 +181,7 @@ func TestDeviceTrainingBF16(t *testing.T) {
 	needDevice(t)
 	const N = 6
 	c32 := newDeviceTestTrainer(t, "", N, "cpu")
-	c16 := newDeviceTestTrainer(t, "", N, "cpu")
-	c16.model.SetBF16(true)
+	c16 := newPrecisionTestTrainer(t, "", N, "cpu", "bf16") // the same rounding on the CPU
 	g := newPrecisionTestTrainer(t, "", N, "cuda", "bf16")
 	drift := 0.0
 	for i := 0; i < N; i++ {
@@ -207,7 +212,7 @@ func TestDeviceTrainingBF16(t *testing.T) {
 	if drift == 0 {
 		t.Error("the bf16 device steps equal the float32 ones: nothing was rounded")
 	}
-	if err := g.dev.pull(); err != nil {
+	if err := g.opt.Pull(); err != nil {
 		t.Fatal(err)
 	}
 	w16, w32, wg := weights(c16.Params), weights(c32.Params), weights(g.Params)
@@ -234,7 +239,7 @@ func TestDeviceResume(t *testing.T) {
 		}
 		lossA = append(lossA, l)
 	}
-	if err := straight.dev.pull(); err != nil {
+	if err := straight.opt.Pull(); err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
@@ -267,7 +272,7 @@ func TestDeviceResume(t *testing.T) {
 			t.Errorf("step %d: resumed loss %.9f, straight %.9f", i+1, l, lossA[i])
 		}
 	}
-	if err := second.dev.pull(); err != nil {
+	if err := second.opt.Pull(); err != nil {
 		t.Fatal(err)
 	}
 	wa, wb := weights(straight.Params), weights(second.Params)
@@ -306,7 +311,7 @@ func TestDeviceNaNStops(t *testing.T) {
 		t.Fatal(err)
 	}
 	tr.Params.Layers[0].IDense.Data().([]float32)[3] = float32(math.NaN())
-	if err := tr.dev.push(); err != nil {
+	if err := tr.opt.Push(); err != nil {
 		t.Fatal(err)
 	}
 	err = tr.Run(context.Background())

@@ -14,6 +14,7 @@ import (
 
 	"gorgonia.org/tensor"
 
+	"github.com/infoscale/gaualpha/backend"
 	"github.com/infoscale/gaualpha/gpu/graphexec"
 	"github.com/infoscale/gaualpha/layers"
 	"github.com/infoscale/gaualpha/tokenizer"
@@ -85,20 +86,24 @@ func timePath(t *testing.T, cfg layers.Config, v *tokenizer.Vocab, seqs [][]int,
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr.Precision = prec
 	if path.use != nil {
 		if err := path.use(tr); err != nil {
 			t.Fatalf("path %s: %v", path.name, err)
 		}
 	}
-	if err := tr.UseDevice("cuda"); err != nil {
+	be, err := backend.Open("cuda", prec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer be.Close()
+	if err := tr.Use(be); err != nil {
 		t.Fatal(err)
 	}
 	if dev.Info().Backend == "emulator" { // the set-up is checked; the steps would take hours
 		t.Skip("the emulator does not time kernels")
 	}
 	timeSteps(t, tr, path.name, prec, B, L, warm, runs)
-	if err := tr.UseDevice("cpu"); err != nil { // frees the device's copy
+	if err := tr.Close(); err != nil { // frees the device's copy
 		t.Fatal(err)
 	}
 }

@@ -15,8 +15,9 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/infoscale/gaualpha/attn"
+	"github.com/infoscale/gaualpha/backend"
 	"github.com/infoscale/gaualpha/checkpoint"
-	"github.com/infoscale/gaualpha/eval"
+	"github.com/infoscale/gaualpha/graph"
 	"github.com/infoscale/gaualpha/layers"
 	"github.com/infoscale/gaualpha/metrics"
 	"github.com/infoscale/gaualpha/optim"
@@ -118,14 +119,18 @@ type Trainer struct {
 	trainSeqs [][]int
 	valBatch  []*layers.Batch
 	masker    *Masker
-	model     *layers.Model
-	evalModel *layers.Model
+	model     *layers.Model // the training graph (dropout, loss, gradients)
+	evalModel *layers.Model // the validation graph
 	perEpoch  int
 	permEpoch int
 	perm      []int
-	// dev runs the steps and validations on a device (UseDevice); nil:
-	// the CPU, as below.
-	dev device
+	// be runs the graphs: exec the training graph, valExec the validation
+	// graph, opt the update (Use).
+	be      backend.Backend
+	exec    graph.Executor
+	valExec graph.Executor
+	opt     backend.Optimizer
+	logits  []float32
 
 	// OutDir receives best/, last/ and metrics.jsonl; empty: nothing saved.
 	OutDir string
@@ -133,11 +138,6 @@ type Trainer struct {
 	Progress io.Writer
 	// Corpus names the training data in the saved state.
 	Corpus string
-	// Precision is the arithmetic of the matrix products on a device:
-	// "f32" (or empty) or "bf16" (bfloat16 inputs, float32 accumulation;
-	// weights, gradients and optimizer moments stay float32). UseDevice
-	// reads it; the CPU trains in float32 only.
-	Precision string
 }
 
 // New prepares a trainer for params (float32) on the given sequences.
@@ -187,6 +187,9 @@ func New(cfg layers.Config, v *tokenizer.Vocab, p *layers.Params, trainSeqs, val
 	if err := t.prepareValidation(valSeqs, pol); err != nil {
 		return nil, err
 	}
+	if err := t.Use(backend.Default()); err != nil {
+		return nil, err
+	}
 	return t, nil
 }
 
@@ -211,73 +214,78 @@ func (t *Trainer) prepareValidation(valSeqs [][]int, pol attn.Policy) error {
 	return nil
 }
 
-// device is where training runs when not on the CPU: it holds the weights
-// and the optimizer moments and runs the same model graphs. The
-// implementations register in deviceBackends from build-tagged files
-// (device_gpu.go: -tags gpu).
-type device interface {
-	// step runs the forward and backward pass of bt, clips and applies the
-	// AdamW update with learning rate lr (t.Opt.Step counts it), with the
-	// semantics and errors of the CPU path below (without the step prefix).
-	step(bt *layers.Batch, lr float64) (loss, gradNorm float64, err error)
-	validate(batches []*layers.Batch) (metrics.Tally, error)
-	// pull copies the weights to t.Params and the moments to t.Opt; push
-	// copies them to the device.
-	pull() error
-	push() error
-	close() error
-}
-
-// deviceBackends are the devices built into this binary, by name.
-var deviceBackends = map[string]func(t *Trainer) (device, error){}
-
-// UseDevice selects where the steps and validations run: "cpu" (the
-// default) or "cuda" in a binary built with -tags gpu. On a device the
-// weights and the optimizer moments are uploaded once and stay there;
-// checkpoints and the end of Run copy them back to Params and Opt.
-func (t *Trainer) UseDevice(name string) error {
-	if t.dev != nil {
-		if err := t.dev.pull(); err != nil {
-			return err
-		}
-		if err := t.dev.close(); err != nil {
-			return err
-		}
-		t.dev = nil
-	}
-	bf16, err := eval.ParsePrecision(t.Precision)
-	if err != nil {
-		return fmt.Errorf("training: %w", err)
-	}
-	if name == "" || name == "cpu" {
-		if bf16 {
-			return fmt.Errorf("training: precision bf16 runs on a GPU only (-device cuda); the CPU trains in float32")
-		}
-		return nil
-	}
-	open, ok := deviceBackends[name]
-	if !ok {
-		return fmt.Errorf("device %q is not built into this binary (build with -tags gpu; see docs/gpu.md)", name)
-	}
-	d, err := open(t)
-	if err != nil {
+// Use makes be run the following steps and validations: the CPU backend
+// (the default) or a device's, in its precision. On a device the weights
+// and the optimizer moments are uploaded once and stay there; checkpoints,
+// the end of Run and Close copy them back to Params and Opt.
+func (t *Trainer) Use(be backend.Backend) error {
+	if err := t.release(); err != nil {
 		return err
 	}
-	t.dev = d
+	fail := func(err error) error {
+		t.release()
+		return fmt.Errorf("training on %s: %w", be.Device(), err)
+	}
+	t.be = be
+	var err error
+	if t.exec, err = be.Executor(t.model.Graph, t.model.Outputs()...); err != nil {
+		return fail(err)
+	}
+	if t.valExec, err = be.Executor(t.evalModel.Graph, t.evalModel.Outputs()...); err != nil {
+		return fail(err)
+	}
+	var params []*tensor.Dense
+	for _, n := range t.Params.Named() {
+		params = append(params, n.T)
+	}
+	if t.opt, err = be.Optimizer(t.exec, t.model.Loss, params, t.model.Grads, t.Opt, t.opts.ClipNorm); err != nil {
+		return fail(err)
+	}
 	return nil
 }
 
+// Backend returns the backend the trainer runs on.
+func (t *Trainer) Backend() backend.Backend { return t.be }
+
+// release copies the weights and moments back from the backend and frees
+// what the trainer holds there (not the backend itself).
+func (t *Trainer) release() error {
+	var errs []error
+	if t.opt != nil {
+		errs = append(errs, t.opt.Pull(), t.opt.Close())
+	}
+	for _, ex := range []graph.Executor{t.exec, t.valExec} {
+		if ex != nil {
+			errs = append(errs, ex.Close())
+		}
+	}
+	if t.be != nil {
+		var params []*tensor.Dense
+		for _, n := range t.Params.Named() {
+			params = append(params, n.T)
+		}
+		errs = append(errs, t.be.Drop(params...))
+	}
+	t.be, t.exec, t.valExec, t.opt = nil, nil, nil, nil
+	return errors.Join(errs...)
+}
+
+// Close copies the weights and moments back to Params and Opt and frees
+// the trainer's memory on its backend's device.
+func (t *Trainer) Close() error { return t.release() }
+
 // Validate scores the validation batches with the current weights.
 func (t *Trainer) Validate() (metrics.Tally, error) {
-	if t.dev != nil {
-		return t.dev.validate(t.valBatch)
-	}
 	var tl metrics.Tally
 	for _, bt := range t.valBatch {
-		if err := t.evalModel.Run(bt); err != nil {
+		if err := t.evalModel.Run(t.valExec, bt); err != nil {
 			return tl, err
 		}
-		tl.Add(t.evalModel.Value(t.evalModel.Logits).Data().([]float32), bt.Targets, t.Config.VocabSize)
+		var err error
+		if t.logits, err = t.valExec.Float32s(t.evalModel.Logits, t.logits); err != nil {
+			return tl, err
+		}
+		tl.Add(t.logits, bt.Targets, t.Config.VocabSize)
 	}
 	return tl, nil
 }
@@ -302,12 +310,9 @@ func (t *Trainer) Resume(ck *checkpoint.Checkpoint) error {
 	for i, n := range t.Params.Named() {
 		copy(n.T.Data().([]float32), ck.Params.Named()[i].T.Data().([]float32))
 	}
-	t.Opt = ck.Opt
+	*t.Opt = *ck.Opt // in place: the backend's optimiser holds t.Opt
 	t.State = *ck.State
-	if t.dev != nil {
-		return t.dev.push()
-	}
-	return nil
+	return t.opt.Push()
 }
 
 // batch returns the training batch of a step: the epoch's permutation
@@ -337,44 +342,18 @@ func (t *Trainer) batch(step int) *layers.Batch {
 // ErrNonFinite is returned (wrapped, naming the step) when the loss or the
 // gradient norm is NaN or infinite; no update is applied and no checkpoint
 // is written for that step.
-var ErrNonFinite = errors.New("non-finite loss or gradient")
+var ErrNonFinite = optim.ErrNonFinite
 
 // Step runs one training step and returns the loss and the gradient norm
 // before clipping.
 func (t *Trainer) Step() (loss, gradNorm float64, err error) {
 	step := t.State.Step
-	if t.dev != nil {
-		loss, gradNorm, err = t.dev.step(t.batch(step), t.schedule().At(step))
-		if err != nil {
-			return loss, gradNorm, fmt.Errorf("step %d: %w", step+1, err)
-		}
-		t.State.Step++
-		return loss, gradNorm, nil
-	}
-	if err := t.model.Run(t.batch(step)); err != nil {
+	if err := t.model.Run(t.exec, t.batch(step)); err != nil {
 		return 0, 0, fmt.Errorf("step %d: %w", step+1, err)
 	}
-	loss, err = t.model.LossValue()
+	loss, gradNorm, err = t.opt.Step(t.schedule().At(step))
 	if err != nil {
-		return 0, 0, err
-	}
-	grads := make([][]float32, len(t.model.Grads))
-	for i, g := range t.model.Grads {
-		grads[i] = t.model.Value(g).Data().([]float32)
-	}
-	if math.IsNaN(loss) || math.IsInf(loss, 0) {
-		return loss, 0, fmt.Errorf("step %d: loss is %v: %w", step+1, loss, ErrNonFinite)
-	}
-	gradNorm = optim.ClipGradNorm(grads, t.opts.ClipNorm)
-	if math.IsNaN(gradNorm) || math.IsInf(gradNorm, 0) {
-		return loss, gradNorm, fmt.Errorf("step %d: gradient norm is %v: %w", step+1, gradNorm, ErrNonFinite)
-	}
-	params := make([][]float32, len(grads))
-	for i, n := range t.Params.Named() {
-		params[i] = n.T.Data().([]float32)
-	}
-	if err := t.Opt.Update(params, grads, t.schedule().At(step)); err != nil {
-		return 0, 0, err
+		return loss, gradNorm, fmt.Errorf("step %d: %w", step+1, err)
 	}
 	t.State.Step++
 	return loss, gradNorm, nil
@@ -398,13 +377,11 @@ func (t *Trainer) Epoch() float64 { return float64(t.State.Step) / float64(t.per
 // EvalEvery steps (best/ keeps the lowest validation loss, last/ the latest
 // state with the optimizer, for -resume) and logging to metrics.jsonl.
 func (t *Trainer) Run(ctx context.Context) (err error) {
-	if t.dev != nil {
-		defer func() { // the trained weights back in Params
-			if perr := t.dev.pull(); err == nil {
-				err = perr
-			}
-		}()
-	}
+	defer func() { // the trained weights back in Params
+		if perr := t.opt.Pull(); err == nil {
+			err = perr
+		}
+	}()
 	var log *json.Encoder
 	if t.OutDir != "" {
 		if err := os.MkdirAll(t.OutDir, 0o755); err != nil {
@@ -473,10 +450,8 @@ func (t *Trainer) evaluate() (Metrics, error) {
 	if t.OutDir == "" {
 		return m, nil
 	}
-	if t.dev != nil {
-		if err := t.dev.pull(); err != nil {
-			return m, err
-		}
+	if err := t.opt.Pull(); err != nil {
+		return m, err
 	}
 	if m.Best {
 		if err := checkpoint.Save(filepath.Join(t.OutDir, "best"), t.Config, t.Vocab, t.Params, nil, &t.State); err != nil {

@@ -376,7 +376,7 @@ func etaStudy(ck loadedModel, corpusPath string, ndocs, L int) (etaResult, error
 			return etaResult{}, err
 		}
 		for l := 0; l < nl; l++ {
-			a, err := f.m.LayerAttention(l)
+			a, err := f.layerAttention(l)
 			if err != nil {
 				return etaResult{}, err
 			}

@@ -241,7 +241,7 @@ func heatmapOf(ck loadedModel, doc []int, L, l int) (heatmapModel, error) {
 	if err := f.run(doc); err != nil {
 		return heatmapModel{}, err
 	}
-	a, err := f.m.LayerAttention(l)
+	a, err := f.layerAttention(l)
 	if err != nil {
 		return heatmapModel{}, err
 	}

@@ -9,10 +9,13 @@ import (
 	"strconv"
 	"strings"
 
+	"gorgonia.org/tensor"
+
 	"github.com/infoscale/gaualpha/attn"
 	"github.com/infoscale/gaualpha/checkpoint"
 	"github.com/infoscale/gaualpha/corpus"
 	"github.com/infoscale/gaualpha/eval"
+	"github.com/infoscale/gaualpha/graph"
 	"github.com/infoscale/gaualpha/kernels/cpu"
 	"github.com/infoscale/gaualpha/layers"
 )
@@ -88,8 +91,9 @@ func testDocuments(corpusPath string, ck loadedModel, n, minLen int) ([][]int, [
 // forward is a model built for one sequence of length L under one attention
 // policy, keeping every layer's attention inputs.
 type forward struct {
-	L int
-	m *layers.Model
+	L    int
+	m    *layers.Model
+	mach *graph.Machine
 }
 
 func newForward(ck loadedModel, pol attn.Policy, L int) (*forward, error) {
@@ -102,7 +106,11 @@ func newForward(ck loadedModel, pol attn.Policy, L int) (*forward, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &forward{L: L, m: m}, nil
+	mach, err := graph.NewMachine(m.Graph, m.Outputs()...)
+	if err != nil {
+		return nil, err
+	}
+	return &forward{L: L, m: m, mach: mach}, nil
 }
 
 // run runs the model on doc tiled or cut to L tokens (no token masked).
@@ -110,13 +118,36 @@ func (f *forward) run(doc []int) error {
 	if len(doc) == 0 {
 		return fmt.Errorf("empty document")
 	}
-	return f.m.Run(&layers.Batch{IDs: eval.Tile(doc, f.L), Select: []int{0}})
+	return f.m.Run(f.mach, &layers.Batch{IDs: eval.Tile(doc, f.L), Select: []int{0}})
+}
+
+// layerAttention returns the attention kernel of layer l with the inputs
+// it had in the last run, for the analyses (entropy, band mass, q and k
+// before and after the rotation).
+func (f *forward) layerAttention(l int) (*cpu.Attention[float32], error) {
+	m := f.m
+	if l < 0 || l >= len(m.LayerXs) {
+		return nil, fmt.Errorf("model: no layer %d", l)
+	}
+	if m.Params.Dtype != tensor.Float32 {
+		return nil, fmt.Errorf("model: analyses run in float32")
+	}
+	x, err := f.mach.Float32s(m.LayerXs[l], nil)
+	if err != nil {
+		return nil, fmt.Errorf("layer %d: %w", l, err)
+	}
+	lp := m.Params.Layers[l]
+	return &cpu.Attention[float32]{
+		B: m.Options.B, L: m.Options.L, E: m.Config.IntermediateSize, D: m.Config.KeySize,
+		X: x, GammaQ: lp.GammaQ.Data().([]float32), GammaK: lp.GammaK.Data().([]float32),
+		Mask: m.Ints(m.Mask), Pos: m.Ints(m.Pos), Policy: m.Options.Policy,
+	}, nil
 }
 
 // attention returns layer l's attention kernel from the last run and its
 // forward output (O and the row log-sum-exp, for RowStats).
 func (f *forward) attention(l int) (*cpu.Attention[float32], []float32, error) {
-	a, err := f.m.LayerAttention(l)
+	a, err := f.layerAttention(l)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -5,7 +5,6 @@ import (
 	"math/rand/v2"
 	"slices"
 
-	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
 	"github.com/infoscale/gaualpha/attn"
@@ -192,102 +191,28 @@ func prepareAttention(c benchCase, cfg layers.Config, pol attn.Policy, rng *rand
 	return &prepared{step: func() error { return a.Backward(out, dout, dx) }}, nil
 }
 
-// layerGraph is one GAU layer as a graph, assembled from the graph
-// package's ops exactly as layers.Model assembles each of its layers (with
-// dropout off): h' = Norm(h + W_o (u ⊙ attention(X))), X = swish(h W_iᵀ).
-type layerGraph struct {
-	b                 *graph.Builder
-	h, iDense, oDense *G.Node
-	gammaQ, gammaK    *G.Node
-	mask, pos, key    *G.Node
-	cotan             *G.Node // the output's cotangent r (with gradients)
-	out               *G.Node
-	grads             G.Nodes // of ⟨h', r⟩ wrt h, W_i, W_o, γq, γk (with gradients)
-	machine           *graph.Machine
-}
-
-// newLayerGraph builds the layer for a B×L batch of hidden states h (float32,
-// [B·L, hidden]) with weights lp and key mask mask ([B·L], 1 for a real
-// token; nil: no padding); with grad it also builds the gradients of
-// ⟨h', r⟩ for a given cotangent r, through the ops' own backward ops.
-func newLayerGraph(cfg layers.Config, pol attn.Policy, lp layers.LayerParams, B, L int, mask []int, h, r []float32, grad bool) (*layerGraph, error) {
-	hid, e, d := cfg.HiddenSize, cfg.IntermediateSize, cfg.KeySize
-	lg := &layerGraph{b: graph.NewBuilder()}
-	b := lg.b
-	ints := func(name string, v []int) *G.Node {
-		return b.Input(name, tensor.Int, tensor.Shape{len(v)}, tensor.New(tensor.WithShape(len(v)), tensor.WithBacking(v)))
-	}
-	floats := func(name string, shape tensor.Shape, v []float32) *G.Node {
-		return b.Input(name, tensor.Float32, shape, tensor.New(tensor.WithShape(shape...), tensor.WithBacking(v)))
-	}
-	if mask == nil {
-		mask = make([]int, B*L)
-		for i := range mask {
-			mask[i] = 1
-		}
-	}
-	if len(mask) != B*L || len(h) != B*L*hid {
-		return nil, fmt.Errorf("layer: %d mask entries and %d hidden values for B=%d L=%d hidden=%d", len(mask), len(h), B, L, hid)
-	}
-	pos := make([]int, B*L)
-	for i := range pos {
-		pos[i] = i % L
-	}
-	lg.mask, lg.pos, lg.key = ints("mask", mask), ints("pos", pos), ints("key", []int{0})
-	lg.h = floats("h", tensor.Shape{B * L, hid}, h)
-	w := []*tensor.Dense{lp.IDense, lp.ODense, lp.GammaQ, lp.GammaK}
-	names := []string{"i_dense", "o_dense", "gamma_q", "gamma_k"}
-	var wn []*G.Node
-	for i, t := range w {
-		wn = append(wn, b.Input(names[i], t.Dtype(), t.Shape(), t))
-	}
-	lg.iDense, lg.oDense, lg.gammaQ, lg.gammaK = wn[0], wn[1], wn[2], wn[3]
-
-	x := b.Swish(b.Linear(lg.h, lg.iDense)) // [B·L, 2e+d] = u | v | z
-	op := graph.AttentionOp{B: B, L: L, E: e, D: d, Policy: pol}
-	o := b.Attention(op, x, lg.gammaQ, lg.gammaK, lg.mask, lg.pos, lg.key) // [B·L, e+1]
-	y := b.Linear(b.Gate(x, o, e), lg.oDense)
-	lg.out = b.Norm(b.Add(lg.h, y))
-	if err := b.Err(); err != nil {
-		return nil, err
-	}
-	outputs := G.Nodes{lg.out}
-	if grad {
-		if len(r) != B*L*hid {
-			return nil, fmt.Errorf("layer: cotangent has %d values, want %d", len(r), B*L*hid)
-		}
-		lg.cotan = floats("cotangent", tensor.Shape{B * L, hid}, r)
-		grads, err := G.Backpropagate(G.Nodes{lg.out}, G.Nodes{lg.cotan}, G.Nodes{lg.h, lg.iDense, lg.oDense, lg.gammaQ, lg.gammaK})
-		if err != nil {
-			return nil, fmt.Errorf("layer: building gradients: %w", err)
-		}
-		lg.grads = grads
-		outputs = append(outputs, grads...)
-	}
-	m, err := graph.NewMachine(b.G, outputs...)
-	if err != nil {
-		return nil, err
-	}
-	lg.machine = m
-	return lg, nil
-}
-
 func prepareLayer(c benchCase, cfg layers.Config, pol attn.Policy, rng *rand.Rand) (*prepared, error) {
 	lcfg := cfg
 	lcfg.NumLayers = 1
 	p := layers.InitParams(lcfg, tensor.Float32, rng)
 	n := c.B * c.L * cfg.HiddenSize
-	h := randn(rng, n, 1)
-	var r []float32
-	grad := c.Kind == kindLayerFwdBwd
-	if grad {
-		r = randn(rng, n, 1)
+	dense := func() *tensor.Dense {
+		return tensor.New(tensor.WithShape(c.B*c.L, cfg.HiddenSize), tensor.WithBacking(randn(rng, n, 1)))
 	}
-	lg, err := newLayerGraph(cfg, pol, p.Layers[0], c.B, c.L, nil, h, r, grad)
+	h := dense()
+	var r *tensor.Dense
+	if c.Kind == kindLayerFwdBwd {
+		r = dense()
+	}
+	lg, err := layers.BuildLayer(cfg, pol, p.Layers[0], c.B, c.L, nil, nil, h, r)
 	if err != nil {
 		return nil, err
 	}
-	return &prepared{step: lg.machine.Run}, nil
+	m, err := graph.NewMachine(lg.Graph, lg.Outputs()...)
+	if err != nil {
+		return nil, err
+	}
+	return &prepared{step: m.Run}, nil
 }
 
 // trainingData returns the embedded corpus's vocabulary and its training
@@ -365,5 +290,9 @@ func prepareEval(c benchCase, cfg layers.Config, pol attn.Policy, rng *rand.Rand
 		bt.IDs[q] = 4 // [MASK]
 		bt.Select = append(bt.Select, q)
 	}
-	return &prepared{vocab: cfg.VocabSize, step: func() error { return m.Run(bt) }}, nil
+	mach, err := graph.NewMachine(m.Graph, m.Outputs()...)
+	if err != nil {
+		return nil, err
+	}
+	return &prepared{vocab: cfg.VocabSize, step: func() error { return m.Run(mach, bt) }}, nil
 }

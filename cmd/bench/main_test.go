@@ -12,6 +12,7 @@ import (
 
 	"gorgonia.org/tensor"
 
+	"github.com/infoscale/gaualpha/graph"
 	"github.com/infoscale/gaualpha/layers"
 )
 
@@ -136,11 +137,18 @@ func TestLayerGraphMatchesReference(t *testing.T) {
 			for _, nm := range names {
 				copy(nm.T.Data().([]float32), f32(c.Weights[nm.Name].Data))
 			}
-			lg, err := newLayerGraph(cfg, pol, p.Layers[0], B, L, mask, f32(c.Input.Data), f32(c.Cotangent.Data), true)
+			dense := func(v []float64) *tensor.Dense {
+				return tensor.New(tensor.WithShape(B*L, h), tensor.WithBacking(f32(v)))
+			}
+			lg, err := layers.BuildLayer(cfg, pol, p.Layers[0], B, L, mask, nil, dense(c.Input.Data), dense(c.Cotangent.Data))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := lg.machine.Run(); err != nil {
+			mach, err := graph.NewMachine(lg.Graph, lg.Outputs()...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := mach.Run(); err != nil {
 				t.Fatal(err)
 			}
 			check := func(what string, got []float32, want []float64, rows bool) {
@@ -157,10 +165,10 @@ func TestLayerGraphMatchesReference(t *testing.T) {
 					}
 				}
 			}
-			check("output", lg.machine.Value(lg.out).Data().([]float32), c.Output.Data, true)
-			check("grad input", lg.machine.Value(lg.grads[0]).Data().([]float32), c.Grads["input"].Data, false)
+			check("output", graph.Floats32(mach.Value(lg.Out)), c.Output.Data, true)
+			check("grad input", graph.Floats32(mach.Value(lg.Grads[0])), c.Grads["input"].Data, false)
 			for i, nm := range names {
-				check("grad "+nm.Name, lg.machine.Value(lg.grads[i+1]).Data().([]float32), c.Grads[nm.Name].Data, false)
+				check("grad "+nm.Name, graph.Floats32(mach.Value(lg.Grads[i+1])), c.Grads[nm.Name].Data, false)
 			}
 		})
 	}

@@ -72,7 +72,7 @@ func TestEvalBadInput(t *testing.T) {
 		{[]string{"-ckpt", ckpt, "-corpus", corpus, "-cosscale", "-2"}, "-cosscale"},
 		{[]string{"-ckpt", ckpt, "-corpus", corpus, "-docs", "0"}, "-docs"},
 		{[]string{"-ckpt", ckpt, "-device", "cuda"}, "built without GPU support"},
-		{[]string{"-ckpt", ckpt, "-precision", "bf16"}, "needs -device cuda"},
+		{[]string{"-ckpt", ckpt, "-precision", "fp8"}, `unknown precision "fp8"`},
 		{[]string{"-ckpt", ckpt, "-precision", "f16"}, "unknown precision"},
 	}
 	for _, c := range cases {

@@ -103,7 +103,6 @@ func TestSuiteBadInput(t *testing.T) {
 		{[]string{"-base", base, "-corpus", corpus, "-device", "tpu"}, "unknown device"},
 		{[]string{"-base", base, "-corpus", corpus, "-methods", "rope-ft"}, "unknown method"},
 		{[]string{"-base", base, "-corpus", corpus, "-norm", "softmax_plus_17"}, "unknown normalisation"},
-		{[]string{"-base", base, "-corpus", corpus, "-precision", "bf16"}, "-precision bf16 needs -device cuda"},
 		{[]string{"-base", base, "-corpus", corpus, "-precision", "fp8"}, "unknown precision"},
 	} {
 		var o, e bytes.Buffer

@@ -117,7 +117,6 @@ func TestTrainBadInput(t *testing.T) {
 		{"unknown method", []string{"-corpus", corpus, "-config", config, "-method", "xpos"}, "unknown method"},
 		{"missing config", []string{"-corpus", corpus, "-config", filepath.Join(dir, "nope.json")}, "no such file"},
 		{"cuda without the gpu tag", []string{"-device", "cuda"}, "built without GPU support"},
-		{"bf16 on the CPU", []string{"-precision", "bf16"}, "-precision bf16 needs -device cuda"},
 		{"unknown precision", []string{"-precision", "fp8"}, "unknown precision"},
 		{"resume without out", []string{"-resume"}, "-resume needs -out"},
 		{"resume nothing", []string{"-resume", "-out", filepath.Join(dir, "none")}, "cannot resume"},

@@ -67,6 +67,8 @@ type Machine struct {
 	Poison bool
 }
 
+var _ graph.Executor = (*Machine)(nil)
+
 // nanBits is a float32 quiet NaN.
 const nanBits = 0x7fc00000
 
@@ -374,6 +376,18 @@ func (m *Machine) Download(n *G.Node, dst []float32) error {
 		return err
 	}
 	return m.dev.CheckErrors()
+}
+
+// Float32s downloads the float32 value of an output from the last Run into
+// dst (grown when too short) and returns it, then reports kernel-raised
+// errors (graph.Executor).
+func (m *Machine) Float32s(n *G.Node, dst []float32) ([]float32, error) {
+	k := bytesOf(n) / 4
+	if cap(dst) < k {
+		dst = make([]float32, k)
+	}
+	dst = dst[:k]
+	return dst, m.Download(n, dst)
 }
 
 // Float returns a scalar output as float64, then reports kernel-raised

@@ -113,9 +113,13 @@ func TestModelMatchesCPU(t *testing.T) {
 
 // buildBoth builds the graph of opt over p for the CPU machine and the
 // device executor (closed at the end of the test).
-func buildBoth(t *testing.T, res *Resident, cfg layers.Config, p *layers.Params, opt layers.Options) (*layers.Model, *Model) {
+func buildBoth(t *testing.T, res *Resident, cfg layers.Config, p *layers.Params, opt layers.Options) (*cpuModel, *Model) {
 	t.Helper()
 	lm, err := layers.Build(cfg, p, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm, err := newCPUModel(lm)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +128,7 @@ func buildBoth(t *testing.T, res *Resident, cfg layers.Config, p *layers.Params,
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { dm.Close() })
-	return lm, dm
+	return cm, dm
 }
 
 // TestModelBF16 is TestModelMatchesCPU under Resident.BF16 (-precision

@@ -39,7 +39,7 @@ func (m *Machine) compile(s *graph.Step) (runFn, error) {
 		}
 		return nil
 	}
-	if graph.IsGorgoniaAdd(s.Node) {
+	if s.GradSum {
 		n := size(0)
 		return func(m *Machine, out gpu.DevicePtr, a []gpu.DevicePtr) error {
 			return m.dev.Add(out, a[0], a[1], n)

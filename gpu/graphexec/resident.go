@@ -5,6 +5,7 @@ package graphexec
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"gorgonia.org/tensor"
@@ -83,6 +84,22 @@ func (r *Resident) Download() error {
 		}
 	}
 	return nil
+}
+
+// Drop frees the device copies of the given tensors (those not resident
+// are skipped); a later Bind uploads them again.
+func (r *Resident) Drop(ts ...*tensor.Dense) error {
+	var errs []error
+	for _, t := range ts {
+		p, ok := r.bufs[t]
+		if !ok {
+			continue
+		}
+		errs = append(errs, r.dev.Free(p))
+		delete(r.bufs, t)
+		r.order = slices.DeleteFunc(r.order, func(u *tensor.Dense) bool { return u == t })
+	}
+	return errors.Join(errs...)
 }
 
 // Close frees the device copies.

@@ -1,0 +1,12 @@
+//go:build !(gpu || gpuemu)
+
+package backend
+
+import "errors"
+
+// cudaBuilt reports whether this binary has the GPU executor.
+const cudaBuilt = false
+
+func openCUDA(Precision) (Backend, error) {
+	return nil, errors.New("-device cuda: this binary was built without GPU support")
+}
