@@ -9,11 +9,33 @@ package gpu
 //
 //	go test -tags gpuemu ./gpu
 //
-// GAU_EMU_ORDER=reverse starts every block's threads in decreasing order
-// (the default alternates starting with increasing order).
+// GAU_EMU_SEED (an unsigned integer, default 1) seeds the orders that a GPU
+// leaves open: the order of the blocks of every launch and the order of a
+// block's threads between barriers (and so of their atomics), drawn from
+// the seed and the launch's sequence number in the process, and the split-k
+// slicing of the GEMMs, drawn from the seed and the GEMM's shape (cuBLAS
+// picks one kernel per shape, and gives the same result from call to
+// call). A run is reproducible: the same tests with the same seed replay
+// the same orders. The seed is printed on standard error when the emulator
+// opens (go test shows it for a failing package).
+//
+// GAU_EMU_ORDER=forward or reverse runs every block's threads in increasing
+// and decreasing order alternately, starting with the one named, instead of
+// a seeded order per round: a deterministic check for missing barriers
+// (every write-read pair of threads is run both ways round in two runs).
+//
+// The kernels are compiled with FMA contraction, as nvcc compiles them by
+// default (--fmad=true): g++ contracts a*b + c by default in C++
+// (-ffp-contract=fast, a flag cgo does not accept), in a pass that runs
+// from -O2, and on x86-64 -march=x86-64-v3 provides the FMA instructions
+// (Haswell and later; cgo does not accept -mfma). g++ fuses a product only
+// where every use of it is an addition; nvcc also fuses a product that has
+// other uses, so the emulator fuses a subset of what the GPU fuses.
+// TestEmuFMA checks the contraction.
 
 /*
-#cgo CXXFLAGS: -std=c++17 -O1 -fno-strict-aliasing -Wno-unused-function
+#cgo CXXFLAGS: -std=c++17 -O2 -fno-strict-aliasing -Wno-unused-function
+#cgo amd64 CXXFLAGS: -march=x86-64-v3
 #cgo LDFLAGS: -lpthread
 #include <stdlib.h>
 #include "emu.h"
@@ -23,6 +45,7 @@ import "C"
 import (
 	"fmt"
 	"os"
+	"strconv"
 	"time"
 	"unsafe"
 )
@@ -30,8 +53,58 @@ import (
 const backendName = "emulator"
 
 type backend struct {
-	reverse bool
-	names   map[string]*C.char
+	order    C.int  // emu_launch's thread order (emuOrder)
+	seed     uint64 // GAU_EMU_SEED
+	launches uint64 // launches so far: each one's key is (seed, launches)
+	names    map[string]*C.char
+}
+
+// emuOrder is GAU_EMU_ORDER as emu_launch's order argument.
+func emuOrder(v string) (C.int, error) {
+	switch v {
+	case "", "random":
+		return 0, nil
+	case "forward":
+		return 1, nil
+	case "reverse":
+		return 2, nil
+	}
+	return 0, fmt.Errorf("gpu: GAU_EMU_ORDER=%q: want random, forward or reverse", v)
+}
+
+// defaultSeed is the seed when GAU_EMU_SEED is not set.
+const defaultSeed = 1
+
+// emuSeed is GAU_EMU_SEED, defaultSeed when empty.
+func emuSeed(v string) (uint64, error) {
+	if v == "" {
+		return defaultSeed, nil
+	}
+	s, err := strconv.ParseUint(v, 0, 64)
+	if err != nil {
+		return 0, fmt.Errorf("gpu: GAU_EMU_SEED=%q: want an unsigned integer", v)
+	}
+	return s, nil
+}
+
+// nextKey is the key of the next launch: the seed and the launch's
+// sequence number, mixed.
+func (b *backend) nextKey() C.uint64_t {
+	b.launches++
+	return C.uint64_t(mixKey(b.seed, b.launches))
+}
+
+// mixKey folds words into a key, each step SplitMix64's finaliser, so that
+// neighbouring seeds, sequence numbers or shapes give unrelated keys.
+func mixKey(words ...uint64) uint64 {
+	var z uint64
+	for _, w := range words {
+		z = (z ^ w) * 0x9e3779b97f4a7c15
+		z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+		z = (z ^ z>>27) * 0x94d049bb133111eb
+		z ^= z >> 31
+	}
+	return z
 }
 
 type module struct{ name string }
@@ -44,7 +117,16 @@ func openBackend(ordinal int) (*backend, error) {
 	if ordinal != 0 {
 		return nil, fmt.Errorf("gpu: the emulator has one device, %d requested", ordinal)
 	}
-	return &backend{reverse: os.Getenv("GAU_EMU_ORDER") == "reverse", names: map[string]*C.char{}}, nil
+	order, err := emuOrder(os.Getenv("GAU_EMU_ORDER"))
+	if err != nil {
+		return nil, err
+	}
+	seed, err := emuSeed(os.Getenv("GAU_EMU_SEED"))
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(os.Stderr, "gpu: CPU emulator, GAU_EMU_SEED=%d (orders of blocks, threads and GEMM sums; the same seed and tests replay them)\n", seed)
+	return &backend{order: order, seed: seed, names: map[string]*C.char{}}, nil
 }
 
 func (b *backend) close() error {
@@ -127,13 +209,9 @@ func (b *backend) launch(f function, name string, grid, block [3]int, smem int, 
 	if len(args) > 0 {
 		p = (*C.uint64_t)(unsafe.Pointer(&args[0]))
 	}
-	rev := C.int(0)
-	if b.reverse {
-		rev = 1
-	}
 	var msg [1024]C.char
-	if C.emu_launch(f.name, &g[0], &bl[0], C.size_t(smem), p, C.int(len(args)), rev, &msg[0], C.int(len(msg))) != 0 {
-		return fmt.Errorf("gpu: emulator: %s", C.GoString(&msg[0]))
+	if C.emu_launch(f.name, &g[0], &bl[0], C.size_t(smem), p, C.int(len(args)), b.order, b.nextKey(), &msg[0], C.int(len(msg))) != 0 {
+		return fmt.Errorf("gpu: emulator (GAU_EMU_SEED=%d, launch %d): %s", b.seed, b.launches, C.GoString(&msg[0]))
 	}
 	return nil
 }
@@ -154,11 +232,23 @@ func (b *backend) gemmColMajor(bf16, ta, tb bool, m, n, k int, alpha float32, a 
 		}
 		return 0
 	}
+	key := mixKey(b.seed, uint64(flag(bf16)<<2|flag(ta)<<1|flag(tb)), uint64(m), uint64(n), uint64(k))
 	C.emu_gemm(flag(bf16), flag(ta), flag(tb), C.int(m), C.int(n), C.int(k), C.float(alpha), C.uint64_t(a), C.int(lda),
-		C.uint64_t(bb), C.int(ldb), C.float(beta), C.uint64_t(c), C.int(ldc))
+		C.uint64_t(bb), C.int(ldb), C.float(beta), C.uint64_t(c), C.int(ldc), C.uint64_t(key))
 	return nil
 }
 
 // emuSourcesHash is the hash of the kernel sources the emulator was
 // compiled from (gpu/emu_sources.h).
 func emuSourcesHash() string { return C.GoString(C.emu_sources_hash()) }
+
+// emuProbeFMA runs emu.cc's emu_probe_fma kernel on in and ind: a·b + c
+// computed as a plain expression, with __fadd_rn(__fmul_rn), with
+// __fadd_rn of a plain product, and with fmaf / fma.
+func emuProbeFMA(in [3]float32, ind [3]float64) (out [4]float32, outd [4]float64, err error) {
+	var msg [256]C.char
+	if C.emu_probe_fma_run((*C.float)(&in[0]), (*C.float)(&out[0]), (*C.double)(&ind[0]), (*C.double)(&outd[0]), &msg[0], C.int(len(msg))) != 0 {
+		return out, outd, fmt.Errorf("gpu: emulator: %s", C.GoString(&msg[0]))
+	}
+	return out, outd, nil
+}

@@ -15,13 +15,50 @@
 #include "emu.h"
 #include "emu_sources.h"
 
+// emu_probe_fma is the emulator's own check of its floating-point
+// contraction (gpu/emu_test.go): thread 0 computes a·b + c four ways in
+// float32 (out[0..3]) and in float64 (outd[0..3]), as nvcc compiles them:
+// a plain a*b + c is fused (--fmad=true), __fadd_rn and __fmul_rn are
+// never fused, not even with a plain product as an operand, and fmaf is.
+// Each way is a function of its own: within one function the compiler
+// would compute a·b once for all of them, and GCC fuses a product only
+// where every use of it is an addition.
+template <typename T>
+__attribute__((noinline)) T probe_plain(T a, T b, T c) {
+	return a * b + c;
+}
+__attribute__((noinline)) float probe_rn(float a, float b, float c) { return __fadd_rn(__fmul_rn(a, b), c); }
+__attribute__((noinline)) double probe_rn(double a, double b, double c) { return __dadd_rn(__dmul_rn(a, b), c); }
+__attribute__((noinline)) float probe_rn_add(float a, float b, float c) { return __fadd_rn(a * b, c); }
+__attribute__((noinline)) double probe_rn_add(double a, double b, double c) { return __dadd_rn(a * b, c); }
+
+__global__ void emu_probe_fma(const float* in, float* out, const double* ind, double* outd) {
+	if (threadIdx.x != 0) return;
+	out[0] = probe_plain(in[0], in[1], in[2]);
+	out[1] = probe_rn(in[0], in[1], in[2]);
+	out[2] = probe_rn_add(in[0], in[1], in[2]);
+	out[3] = fmaf(in[0], in[1], in[2]);
+	outd[0] = probe_plain(ind[0], ind[1], ind[2]);
+	outd[1] = probe_rn(ind[0], ind[1], ind[2]);
+	outd[2] = probe_rn_add(ind[0], ind[1], ind[2]);
+	outd[3] = fma(ind[0], ind[1], ind[2]);
+}
+GAU_REGISTER(emu_probe_fma)
+
 extern "C" {
 
 const char* emu_sources_hash(void) { return GAU_EMU_SOURCES_HASH; }
 
+int emu_probe_fma_run(const float* in, float* out, const double* ind, double* outd, char* err, int errlen) {
+	const unsigned int grid[3] = {1, 1, 1}, block[3] = {32, 1, 1};
+	const uint64_t args[4] = {(uint64_t)(uintptr_t)in, (uint64_t)(uintptr_t)out, (uint64_t)(uintptr_t)ind,
+	                          (uint64_t)(uintptr_t)outd};
+	return emu_launch_impl("emu_probe_fma", grid, block, 0, args, 4, emu::order_random, 1, err, errlen);
+}
+
 int emu_launch(const char* name, const unsigned int* grid, const unsigned int* block, size_t smem, const uint64_t* args,
-               int nargs, int reverse_first, char* err, int errlen) {
-	return emu_launch_impl(name, grid, block, smem, args, nargs, reverse_first, err, errlen);
+               int nargs, int order, uint64_t key, char* err, int errlen) {
+	return emu_launch_impl(name, grid, block, smem, args, nargs, order, key, err, errlen);
 }
 
 void emu_set_max_dyn_smem(const char* name, size_t bytes) { emu_set_max_dyn_smem_impl(name, bytes); }
@@ -62,23 +99,49 @@ static inline float emu_ld(int bf16, const void* p, long long i) {
 }
 
 // emu_gemm is cuBLAS's column-major C = alpha·op(A)·op(B) + beta·C (C not read
-// when beta = 0), in plain loops with float64 sums.
+// when beta = 0) in float32, summed as a GPU GEMM does: the k range is cut
+// into 1, 2 or 4 slices of whole 32-wide k blocks (split-k; the count drawn
+// from key, which the caller derives from the seed and the shape: the
+// kernel cuBLAS picks for a shape is not known here), each slice
+// accumulated in k order with FMA from zero, the slices' partial sums added
+// in order, then alpha·sum + beta·C with one FMA. The products of bfloat16
+// inputs are exact in float32, so bf16 differs only in the inputs.
 void emu_gemm(int bf16, int ta, int tb, int m, int n, int k, float alpha, uint64_t ap, int lda, uint64_t bp, int ldb,
-              float beta, uint64_t cp_, int ldc) {
+              float beta, uint64_t cp_, int ldc, uint64_t key) {
 	const void* a = (const void*)(uintptr_t)ap;
 	const void* b = (const void*)(uintptr_t)bp;
 	float* c = (float*)(uintptr_t)cp_;
+	if (m <= 0 || n <= 0) return;
+	const int kblocks = (k + 31) / 32;
+	int splits = 1 << emu::Rng(emu::mix64(key)).below(3);
+	while (splits > 1 && splits > kblocks) splits /= 2;
+	const int per = (kblocks + splits - 1) / splits * 32;  // k per slice
+	// op(A) as k rows of m (row p holds op(A)[0..m-1][p]), so that the
+	// inner loop runs over i with unit stride; one column of op(B).
+	std::vector<float> at((size_t)k * m), bcol(k > 0 ? k : 1), sum(m), part(m);
+	for (int p = 0; p < k; p++)
+		for (int i = 0; i < m; i++)
+			at[(size_t)p * m + i] = ta ? emu_ld(bf16, a, (long long)i * lda + p) : emu_ld(bf16, a, (long long)p * lda + i);
 	for (int j = 0; j < n; j++) {
-		for (int i = 0; i < m; i++) {
-			double s = 0;
-			for (int p = 0; p < k; p++) {
-				float av = ta ? emu_ld(bf16, a, (long long)i * lda + p) : emu_ld(bf16, a, (long long)p * lda + i);
-				float bv = tb ? emu_ld(bf16, b, (long long)p * ldb + j) : emu_ld(bf16, b, (long long)j * ldb + p);
-				s += (double)av * bv;
+		for (int p = 0; p < k; p++)
+			bcol[p] = tb ? emu_ld(bf16, b, (long long)p * ldb + j) : emu_ld(bf16, b, (long long)j * ldb + p);
+		for (int i = 0; i < m; i++) sum[i] = 0;
+		for (int p0 = 0; p0 < k; p0 += per) {
+			const int p1 = p0 + per < k ? p0 + per : k;
+			for (int i = 0; i < m; i++) part[i] = 0;
+			for (int p = p0; p < p1; p++) {
+				const float bv = bcol[p];
+				const float* ar = &at[(size_t)p * m];
+				for (int i = 0; i < m; i++) part[i] = fmaf(ar[i], bv, part[i]);
 			}
-			float* cp = c + (long long)j * ldc + i;
-			*cp = beta == 0 ? alpha * (float)s : alpha * (float)s + beta * *cp;
+			if (p0 == 0) {
+				for (int i = 0; i < m; i++) sum[i] = part[i];
+			} else {
+				for (int i = 0; i < m; i++) sum[i] = __fadd_rn(sum[i], part[i]);
+			}
 		}
+		float* cj = c + (long long)j * ldc;
+		for (int i = 0; i < m; i++) cj[i] = beta == 0 ? __fmul_rn(alpha, sum[i]) : fmaf(alpha, sum[i], __fmul_rn(beta, cj[i]));
 	}
 }
 }

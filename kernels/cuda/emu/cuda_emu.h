@@ -8,10 +8,12 @@
 //   - __syncthreads / __syncthreads_or: all threads of the block;
 //   - __shfl_*_sync / __syncwarp: all 32 threads of the warp (the kernels
 //     only shuffle with full warps).
-// Between two barriers the threads run in increasing order, then in
-// decreasing order, alternately, so a missing barrier between a shared
-// memory write and a read by another thread shows as a wrong result in one
-// of the two orders. The emulator reports, instead of hanging or going on:
+// Between two barriers the threads run in an order drawn afresh for every
+// round from the launch's seeded generator (order_random), or in increasing,
+// then decreasing order, alternately (order_forward, order_reverse: the
+// other start), so a missing barrier between a shared memory write and a
+// read by another thread shows as a wrong result. The emulator reports,
+// instead of hanging or going on:
 // a barrier reached from different call sites (divergent __syncthreads), a
 // barrier some threads never reach (deadlock, early exit), a kernel
 // parameter that is not 8 bytes (compile time), a parameter count mismatch,
@@ -21,8 +23,15 @@
 // memory and "device" allocations start filled with 0xff bytes (NaN as
 // float32) so reads of unwritten memory show up.
 //
-// Blocks run one after another; atomics are plain read-modify-writes (no
-// two fibers run at once).
+// Blocks run one after another, in an order drawn per launch from the
+// launch's key (a permutation of the grid), so a result that depends on the
+// order of blocks, such as a float sum made of atomicAdds, changes with the
+// key as it changes on a GPU. Atomics are read-modify-writes in the order the
+// fibers reach them: within a block the order of the threads in their
+// round, across blocks the block order (one block's atomics never interleave
+// with another's). The kernels are compiled with -ffp-contract=fast and FMA
+// instructions, as nvcc contracts a*b+c by default (--fmad=true); the _rn
+// intrinsics are kept from contracting, as in CUDA.
 #pragma once
 
 #include <math.h>
@@ -35,6 +44,7 @@
 
 #include <cmath>
 #include <map>
+#include <numeric>
 #include <string>
 #include <utility>
 #include <vector>
@@ -61,6 +71,37 @@ struct alignas(16) float4 {
 namespace emu {
 
 enum { RUN = 0, WAIT_BLOCK = 1, WAIT_WARP = 2, DONE = 3 };
+
+// Thread orders within a block (emu_launch's order).
+enum { order_random = 0, order_forward = 1, order_reverse = 2 };
+
+// mix64 is SplitMix64's finaliser: a bijection of 64-bit words that spreads
+// every input bit over the output.
+inline uint64_t mix64(uint64_t z) {
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+// Rng is SplitMix64: the emulator's deterministic generator, one per launch
+// key (and per block, from the launch key and the block's index).
+struct Rng {
+	uint64_t s;
+	explicit Rng(uint64_t seed = 0) : s(seed) {}
+	uint64_t next() { return mix64(s += 0x9e3779b97f4a7c15ull); }
+	// below returns a value in [0, n), n > 0 (multiply-shift; the bias is
+	// below 2^-32 for the n used here).
+	uint64_t below(uint64_t n) { return (uint64_t)(((unsigned __int128)next() * n) >> 64); }
+	template <typename T>
+	void shuffle(T* v, size_t n) {
+		for (size_t i = n; i > 1; i--) {
+			size_t j = (size_t)below(i);
+			T t = v[i - 1];
+			v[i - 1] = v[j];
+			v[j] = t;
+		}
+	}
+};
 
 struct Fiber {
 	ucontext_t ctx;  // portable fallback
@@ -102,7 +143,10 @@ struct Launch {
 	// result
 	bool failed;
 	std::string err;
-	bool reverse_first;
+	// thread order: order_random, order_forward or order_reverse
+	int order;
+	Rng rng;  // this block's generator (order_random)
+	std::vector<int> perm;
 };
 
 inline thread_local Launch* cur = nullptr;
@@ -359,12 +403,29 @@ struct Reg {
 inline float __int_as_float(int v) { return emu::from_bits_n<float>((uint32_t)v); }
 inline float __uint_as_float(unsigned int v) { return emu::from_bits_n<float>(v); }
 inline unsigned int __float_as_uint(float v) { return (unsigned int)emu::to_bits(v); }
-inline float __fadd_rn(float a, float b) { return a + b; }
-inline float __fsub_rn(float a, float b) { return a - b; }
-inline float __fmul_rn(float a, float b) { return a * b; }
-inline double __dadd_rn(double a, double b) { return a + b; }
-inline double __dmul_rn(double a, double b) { return a * b; }
-inline double __ddiv_rn(double a, double b) { return a / b; }
+// The _rn intrinsics round their result and never take part in an FMA
+// (CUDA's guarantee): the empty asm makes the compiler hold the rounded
+// value, so -ffp-contract=fast cannot fuse it into a neighbouring add
+// (nor fuse a product passed to __fadd_rn into it).
+namespace emu {
+template <typename T>
+inline T rounded(T v) {
+#if defined(__x86_64__)
+	asm volatile("" : "+x"(v));
+#elif defined(__aarch64__)
+	asm volatile("" : "+w"(v));
+#else
+	asm volatile("" : "+m"(v));
+#endif
+	return v;
+}
+}  // namespace emu
+inline float __fadd_rn(float a, float b) { return emu::rounded(emu::rounded(a) + emu::rounded(b)); }
+inline float __fsub_rn(float a, float b) { return emu::rounded(emu::rounded(a) - emu::rounded(b)); }
+inline float __fmul_rn(float a, float b) { return emu::rounded(a * b); }
+inline double __dadd_rn(double a, double b) { return emu::rounded(emu::rounded(a) + emu::rounded(b)); }
+inline double __dmul_rn(double a, double b) { return emu::rounded(a * b); }
+inline double __ddiv_rn(double a, double b) { return emu::rounded(a / b); }
 
 inline float atomicAdd(float* p, float v) {
 	float o = *p;
@@ -452,11 +513,14 @@ inline bool run_block(Launch* l) {
 	l->static_bytes = 0;
 	l->statics.clear();
 	memset(l->dyn.data(), 0xff, l->dyn.size());
-	bool rev = l->reverse_first;
+	bool rev = l->order == order_reverse;
+	int* perm = l->perm.data();
+	for (int t = 0; t < n; t++) perm[t] = t;
 	for (;;) {
 		int ran = 0, alive = 0;
+		if (l->order == order_random) l->rng.shuffle(perm, n);
 		for (int k = 0; k < n; k++) {
-			Fiber& f = l->fibers[rev ? n - 1 - k : k];
+			Fiber& f = l->fibers[l->order == order_random ? perm[k] : rev ? n - 1 - k : k];
 			if (f.state == RUN) {
 				l->cur = &f;
 				resume_fiber(l, f);
@@ -497,7 +561,8 @@ struct LaunchReq {
 	size_t smem;
 	const uint64_t* args;
 	int nargs;
-	bool reverse_first;
+	int order;
+	uint64_t key;  // the block order, and the thread orders with order_random
 	std::string err;
 };
 
@@ -545,7 +610,8 @@ inline void* launch_thread(void* p) {
 	l.fn = it->second.fn;
 	l.args = r->args;
 	l.failed = false;
-	l.reverse_first = r->reverse_first;
+	l.order = r->order;
+	l.perm.resize(threads);
 	l.cur = nullptr;
 	// malloc, not a vector: the stacks are not touched until used.
 	char* stacks = (char*)malloc((size_t)threads * kStack);
@@ -555,16 +621,33 @@ inline void* launch_thread(void* p) {
 	}
 	for (size_t t = 0; t < threads; t++) l.fibers[t].stack = stacks + t * kStack;
 	cur = &l;
-	for (unsigned int z = 0; z < l.grid.z && !l.failed; z++)
-		for (unsigned int y = 0; y < l.grid.y && !l.failed; y++)
-			for (unsigned int x = 0; x < l.grid.x && !l.failed; x++) {
-				l.bidx = dim3{x, y, z};
-				if (!run_block(&l)) break;
-				if (l.static_bytes + r->smem > 227 * 1024) {
-					l.failed = true;
-					l.err = std::string("more than 227 KiB of shared memory per block: ") + r->name;
-				}
-			}
+	// The blocks in a permutation drawn from the key: a shuffled list of
+	// linear block indices, or for grids too large to list (never in the
+	// tests) an affine permutation i -> (a*i + b) mod N with a prime to N.
+	const uint64_t nblocks = (uint64_t)l.grid.x * l.grid.y * l.grid.z;
+	Rng brng(mix64(r->key));
+	std::vector<uint32_t> border;
+	uint64_t ba = 1, bb = 0;
+	if (nblocks <= (1u << 24)) {
+		border.resize(nblocks);
+		for (uint64_t i = 0; i < nblocks; i++) border[i] = (uint32_t)i;
+		brng.shuffle(border.data(), nblocks);
+	} else {
+		bb = brng.below(nblocks);
+		do ba = 1 + brng.below(nblocks - 1);
+		while (std::gcd(ba, nblocks) != 1);
+	}
+	for (uint64_t i = 0; i < nblocks && !l.failed; i++) {
+		const uint64_t b = border.empty() ? (uint64_t)(((unsigned __int128)ba * i + bb) % nblocks) : border[i];
+		l.bidx = dim3{(unsigned int)(b % l.grid.x), (unsigned int)(b / l.grid.x % l.grid.y),
+		              (unsigned int)(b / ((uint64_t)l.grid.x * l.grid.y))};
+		l.rng = Rng(mix64(r->key ^ mix64(b + 1)));
+		if (!run_block(&l)) break;
+		if (l.static_bytes + r->smem > 227 * 1024) {
+			l.failed = true;
+			l.err = std::string("more than 227 KiB of shared memory per block: ") + r->name;
+		}
+	}
 	cur = nullptr;
 	free(stacks);
 	if (l.failed) r->err = std::string(r->name) + ": " + l.err;
@@ -578,8 +661,12 @@ inline void* launch_thread(void* p) {
 extern "C" {
 
 // emu_launch runs kernel `name`; 0 on success, else 1 with a message in err.
+// order is emu::order_random (the threads of each round in an order drawn
+// from key and the block index), order_forward or order_reverse (increasing
+// and decreasing order alternately, starting with the one named); key also
+// draws the order of the blocks.
 static inline int emu_launch_impl(const char* name, const unsigned int* grid, const unsigned int* block, size_t smem,
-                                  const uint64_t* args, int nargs, int reverse_first, char* err, int errlen) {
+                                  const uint64_t* args, int nargs, int order, uint64_t key, char* err, int errlen) {
 	emu::LaunchReq r;
 	r.name = name;
 	for (int i = 0; i < 3; i++) {
@@ -589,7 +676,8 @@ static inline int emu_launch_impl(const char* name, const unsigned int* grid, co
 	r.smem = smem;
 	r.args = args;
 	r.nargs = nargs;
-	r.reverse_first = reverse_first != 0;
+	r.order = order;
+	r.key = key;
 	// The fibers run on a thread of their own, away from the Go runtime's.
 	pthread_t th;
 	pthread_attr_t at;
