@@ -539,9 +539,11 @@ if [[ -n $GO_CUBLAS ]]; then
 		CUBLAS=$GO_CUBLAS
 		export GAUALPHA_CUBLAS=$CUBLAS
 	fi
-elif [[ -n $CUBLAS && $pre_rc -ne 124 ]]; then
-	NOTES+=("the script found $CUBLAS but package gpu could not load it: $(json_field cublas_error)")
-	CUBLAS_VER="does not load"
+elif [[ -n $SUMMARY ]]; then
+	# Package gpu's answer is what every binary will load: none.
+	[[ -n $CUBLAS ]] && NOTES+=("the script found $CUBLAS but package gpu loads no cuBLAS: $(json_field cublas_error | cut -c1-300)")
+	CUBLAS=""
+	unset GAUALPHA_CUBLAS
 fi
 {
 	echo "# Preflight"
