@@ -291,17 +291,17 @@ func (d *Device) SoftmaxGrad(dx, y, dy, factor DevicePtr, rows, n int) error {
 	return d.launch("softmax_bwd_f32", rowGrid(rows), block256, 0, dx, y, dy, factor, I64(rows), I64(n))
 }
 
-// AdamWParams are the settings of one AdamW update (train.AdamW).
+// AdamWParams are the settings of one AdamW update (optim.AdamW).
 type AdamWParams struct {
 	LR, Beta1, Beta2, Eps, WeightDecay float64
-	// Step is the 1-based update count t (train.AdamW.Step after its increment).
+	// Step is the 1-based update count t (optim.AdamW.Step after its increment).
 	Step int
 	// Decay applies weight decay to this tensor.
 	Decay bool
 }
 
 // AdamW updates n parameters p in place from gradients g and the moments m
-// and v (PyTorch's rule, as train.AdamW.Update).
+// and v (PyTorch's rule, as optim.AdamW.Update).
 func (d *Device) AdamW(p, g, m, v DevicePtr, n int, a AdamWParams) error {
 	if err := checkSizes("AdamW", n); err != nil || n == 0 {
 		return err
@@ -336,7 +336,7 @@ func (d *Device) Scale(x DevicePtr, n int, s float64) error {
 	return d.launch("scale_f32", elemGrid(n), block256, 0, x, I64(n), F64(s))
 }
 
-// Clip is train.ClipGradNorm's scaling with the squared norm on the device
+// Clip is optim.ClipGradNorm's scaling with the squared norm on the device
 // (from SquaredNorm): x *= float32(maxNorm/(norm+1e-6)) when maxNorm > 0 and
 // the norm is finite and above maxNorm.
 func (d *Device) Clip(x DevicePtr, n int, sqnorm DevicePtr, maxNorm float64) error {

@@ -4,6 +4,7 @@ package graphexec
 
 import (
 	"fmt"
+	"reflect"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -14,7 +15,58 @@ import (
 
 type runFn = func(m *Machine, out gpu.DevicePtr, a []gpu.DevicePtr) error
 
-// compile maps one step to its kernels, checking dtypes and shapes once.
+// step is one plan step being compiled, with its argument shapes.
+type step struct {
+	m *Machine
+	s *graph.Step
+}
+
+func (c step) shape(i int) tensor.Shape { return c.s.Args[i].Shape() }
+func (c step) size(i int) int           { return max(1, c.shape(i).TotalSize()) }
+
+// mat returns the rows and columns of a matrix argument.
+func (c step) mat(i int) (rows, cols int, err error) {
+	sh := c.shape(i)
+	if len(sh) != 2 {
+		return 0, 0, fmt.Errorf("argument %d has shape %v, want a matrix", i, sh)
+	}
+	return sh[0], sh[1], nil
+}
+
+// nargs checks the number of arguments.
+func (c step) nargs(n int) error {
+	if len(c.s.Args) != n {
+		return fmt.Errorf("%d arguments, want %d", len(c.s.Args), n)
+	}
+	return nil
+}
+
+// compileFn maps one step of an op to its kernel calls, checking dtypes and
+// shapes once, when the machine is built.
+type compileFn func(c step) (runFn, error)
+
+// kernels is the device implementation of each op of package graph, by
+// the op's type. (Gorgonia's gradient sums, Step.GradSum, run as AddOp.)
+var kernels = map[reflect.Type]compileFn{
+	reflect.TypeFor[graph.MatMulOp]():           compileMatMul,
+	reflect.TypeFor[graph.SwishOp]():            compileSwish,
+	reflect.TypeFor[graph.SwishGradOp]():        compileSwishGrad,
+	reflect.TypeFor[graph.NormOp]():             compileNorm,
+	reflect.TypeFor[graph.NormGradOp]():         compileNormGrad,
+	reflect.TypeFor[graph.AddOp]():              compileAdd,
+	reflect.TypeFor[graph.DropoutOp]():          compileDropout,
+	reflect.TypeFor[graph.GateOp]():             compileGate,
+	reflect.TypeFor[graph.GateGradOp]():         compileGateGrad,
+	reflect.TypeFor[graph.AttentionOp]():        compileAttentionFwd,
+	reflect.TypeFor[graph.AttentionGradOp]():    compileAttentionGrad,
+	reflect.TypeFor[graph.UnpackOp]():           compileUnpack,
+	reflect.TypeFor[graph.GatherOp]():           compileGather,
+	reflect.TypeFor[graph.ScatterOp]():          compileScatter,
+	reflect.TypeFor[graph.CrossEntropyOp]():     compileCrossEntropy,
+	reflect.TypeFor[graph.CrossEntropyGradOp](): compileCrossEntropyGrad,
+}
+
+// compile maps one step to its kernels through the kernels table.
 func (m *Machine) compile(s *graph.Step) (runFn, error) {
 	for _, a := range s.Args {
 		if dt := a.Dtype(); dt != tensor.Float32 && dt != tensor.Int {
@@ -24,250 +76,272 @@ func (m *Machine) compile(s *graph.Step) (runFn, error) {
 	if s.Node.Dtype() != tensor.Float32 {
 		return nil, fmt.Errorf("result dtype %v; the device runs float32", s.Node.Dtype())
 	}
-	shape := func(i int) tensor.Shape { return s.Args[i].Shape() }
-	size := func(i int) int { return max(1, shape(i).TotalSize()) }
-	mat := func(i int) (rows, cols int, err error) {
-		sh := shape(i)
-		if len(sh) != 2 {
-			return 0, 0, fmt.Errorf("argument %d has shape %v, want a matrix", i, sh)
-		}
-		return sh[0], sh[1], nil
-	}
-	nargs := func(n int) error {
-		if len(s.Args) != n {
-			return fmt.Errorf("%d arguments, want %d", len(s.Args), n)
-		}
-		return nil
-	}
+	c := step{m: m, s: s}
 	if s.GradSum {
-		n := size(0)
-		return func(m *Machine, out gpu.DevicePtr, a []gpu.DevicePtr) error {
-			return m.dev.Add(out, a[0], a[1], n)
-		}, nil
+		return compileAdd(c)
 	}
-	switch op := s.Node.Op().(type) {
-	case graph.MatMulOp:
-		if err := nargs(2); err != nil {
-			return nil, err
-		}
-		ra, ca, err := mat(0)
-		if err != nil {
-			return nil, err
-		}
-		rb, cb, err := mat(1)
-		if err != nil {
-			return nil, err
-		}
-		mm, k := ra, ca
-		if op.TA {
-			mm, k = ca, ra
-		}
-		k2, n := rb, cb
-		if op.TB {
-			k2, n = cb, rb
-		}
-		if k != k2 {
-			return nil, fmt.Errorf("inner dimensions differ: %v × %v", shape(0), shape(1))
-		}
-		if m.bf16 {
-			na, nb := ra*ca, rb*cb
-			return func(m *Machine, out gpu.DevicePtr, a []gpu.DevicePtr) error {
-				ha, err := m.bf16Copy(a[0], na)
-				if err != nil {
-					return err
-				}
-				hb, err := m.bf16Copy(a[1], nb)
-				if err != nil {
-					return err
-				}
-				return m.dev.GemmBF16(op.TA, op.TB, mm, n, k, 1, ha, ca, hb, cb, 0, out, n)
-			}, nil
-		}
-		return func(m *Machine, out gpu.DevicePtr, a []gpu.DevicePtr) error {
-			return m.dev.Sgemm(op.TA, op.TB, mm, n, k, 1, a[0], ca, a[1], cb, 0, out, n)
-		}, nil
+	f, ok := kernels[reflect.TypeOf(s.Node.Op())]
+	if !ok {
+		return nil, fmt.Errorf("op %T has no device implementation", s.Node.Op())
+	}
+	return f(c)
+}
 
-	case graph.SwishOp:
-		n := size(0)
+func compileMatMul(c step) (runFn, error) {
+	op := c.s.Node.Op().(graph.MatMulOp)
+	if err := c.nargs(2); err != nil {
+		return nil, err
+	}
+	ra, ca, err := c.mat(0)
+	if err != nil {
+		return nil, err
+	}
+	rb, cb, err := c.mat(1)
+	if err != nil {
+		return nil, err
+	}
+	mm, k := ra, ca
+	if op.TA {
+		mm, k = ca, ra
+	}
+	k2, n := rb, cb
+	if op.TB {
+		k2, n = cb, rb
+	}
+	if k != k2 {
+		return nil, fmt.Errorf("inner dimensions differ: %v × %v", c.shape(0), c.shape(1))
+	}
+	if c.m.bf16 {
+		na, nb := ra*ca, rb*cb
 		return func(m *Machine, out gpu.DevicePtr, a []gpu.DevicePtr) error {
-			return m.dev.Swish(out, a[0], n)
-		}, nil
-
-	case graph.SwishGradOp:
-		if err := nargs(2); err != nil {
-			return nil, err
-		}
-		n := size(0)
-		return func(m *Machine, out gpu.DevicePtr, a []gpu.DevicePtr) error {
-			return m.dev.SwishGrad(out, a[0], a[1], n)
-		}, nil
-
-	case graph.NormOp, graph.NormGradOp:
-		sh := shape(0)
-		if len(sh) == 0 || sh[len(sh)-1] == 0 {
-			return nil, fmt.Errorf("input shape %v has no last dimension", sh)
-		}
-		n := sh[len(sh)-1]
-		rows := sh.TotalSize() / n
-		if _, grad := op.(graph.NormGradOp); grad {
-			return func(m *Machine, out gpu.DevicePtr, a []gpu.DevicePtr) error {
-				return m.dev.NormGrad(out, a[0], a[1], rows, n)
-			}, nil
-		}
-		return func(m *Machine, out gpu.DevicePtr, a []gpu.DevicePtr) error {
-			return m.dev.Norm(out, a[0], rows, n)
-		}, nil
-
-	case graph.AddOp:
-		if err := nargs(2); err != nil {
-			return nil, err
-		}
-		if !shape(0).Eq(shape(1)) {
-			return nil, fmt.Errorf("inputs differ: %v vs %v", shape(0), shape(1))
-		}
-		n := size(0)
-		return func(m *Machine, out gpu.DevicePtr, a []gpu.DevicePtr) error {
-			return m.dev.Add(out, a[0], a[1], n)
-		}, nil
-
-	case graph.DropoutOp:
-		key, err := m.intLeaf(s, 1, "dropout key")
-		if err != nil {
-			return nil, err
-		}
-		n := size(0)
-		return func(m *Machine, out gpu.DevicePtr, a []gpu.DevicePtr) error {
-			k, err := keyOf(key)
+			ha, err := m.bf16Copy(a[0], na)
 			if err != nil {
 				return err
 			}
-			return m.dev.Dropout(out, a[0], n, op.P, k, op.Site)
-		}, nil
-
-	case graph.GateOp:
-		rows, xw, err := mat(0)
-		if err != nil {
-			return nil, err
-		}
-		ro, ow, err := mat(1)
-		if err != nil {
-			return nil, err
-		}
-		if ro != rows || xw < op.E || ow < op.E {
-			return nil, fmt.Errorf("shapes %v and %v do not fit", shape(0), shape(1))
-		}
-		return func(m *Machine, out gpu.DevicePtr, a []gpu.DevicePtr) error {
-			return m.dev.Gate(out, a[0], a[1], rows, op.E, xw, ow)
-		}, nil
-
-	case graph.GateGradOp:
-		// Inputs: the other operand, dy, the operand itself (shape only).
-		if err := nargs(3); err != nil {
-			return nil, err
-		}
-		rows, sw, err := mat(2)
-		if err != nil {
-			return nil, err
-		}
-		_, otw, err := mat(0)
-		if err != nil {
-			return nil, err
-		}
-		if op.WRT == 0 { // dX = dy ⊙ O
-			return func(m *Machine, out gpu.DevicePtr, a []gpu.DevicePtr) error {
-				return m.dev.GateGradX(out, a[0], a[1], rows, op.E, sw, otw)
-			}, nil
-		}
-		return func(m *Machine, out gpu.DevicePtr, a []gpu.DevicePtr) error { // dO = dy ⊙ u
-			return m.dev.GateGradO(out, a[0], a[1], rows, op.E, otw, sw)
-		}, nil
-
-	case graph.AttentionOp:
-		return m.compileAttention(s, op, false)
-
-	case graph.AttentionGradOp:
-		if err := nargs(8); err != nil {
-			return nil, err
-		}
-		return m.compileAttention(s, op.Fwd, true)
-
-	case graph.UnpackOp:
-		rows, w, err := mat(0)
-		if err != nil {
-			return nil, err
-		}
-		if op.Row+op.Rows > rows || op.Cols > w {
-			return nil, fmt.Errorf("input %v too small", shape(0))
-		}
-		return func(m *Machine, out gpu.DevicePtr, a []gpu.DevicePtr) error {
-			return m.dev.Unpack(out, a[0], op.Row, op.Rows, op.Cols, w)
-		}, nil
-
-	case graph.GatherOp:
-		vr, n, err := mat(0)
-		if err != nil {
-			return nil, err
-		}
-		nids := shape(1).TotalSize()
-		return func(m *Machine, out gpu.DevicePtr, a []gpu.DevicePtr) error {
-			return m.dev.Gather(out, a[0], a[1], nids, n, vr)
-		}, nil
-
-	case graph.ScatterOp:
-		if err := nargs(3); err != nil {
-			return nil, err
-		}
-		vr, n, err := mat(0)
-		if err != nil {
-			return nil, err
-		}
-		nids := shape(1).TotalSize()
-		return func(m *Machine, out gpu.DevicePtr, a []gpu.DevicePtr) error {
-			return m.dev.ScatterAdd(out, a[2], a[1], nids, n, vr)
-		}, nil
-
-	case graph.CrossEntropyOp:
-		rows, v, err := mat(0)
-		if err != nil {
-			return nil, err
-		}
-		if shape(1).TotalSize() != rows {
-			return nil, fmt.Errorf("%d logit rows for %d targets", rows, shape(1).TotalSize())
-		}
-		sums, err := m.dev.Alloc(16)
-		if err != nil {
-			return nil, err
-		}
-		m.owned = append(m.owned, sums)
-		m.xent[s.Node] = sums
-		return func(m *Machine, out gpu.DevicePtr, a []gpu.DevicePtr) error {
-			return m.dev.CrossEntropy(sums, out, a[0], a[1], rows, v)
-		}, nil
-
-	case graph.CrossEntropyGradOp:
-		if err := nargs(3); err != nil {
-			return nil, err
-		}
-		rows, v, err := mat(0)
-		if err != nil {
-			return nil, err
-		}
-		// The upstream gradient: a constant (the loss's own gradient, 1)
-		// is passed as a kernel parameter, a computed scalar by pointer.
-		if c, ok := s.Args[2].Value().(*G.F32); ok && !m.computed(s.Args[2]) {
-			scale := float64(*c)
-			return func(m *Machine, out gpu.DevicePtr, a []gpu.DevicePtr) error {
-				return m.dev.CrossEntropyGrad(out, a[0], a[1], rows, v, scale, 0)
-			}, nil
-		}
-		if bytesOf(s.Args[2]) != 4 {
-			return nil, fmt.Errorf("upstream gradient %v is not a scalar", s.Args[2])
-		}
-		return func(m *Machine, out gpu.DevicePtr, a []gpu.DevicePtr) error {
-			return m.dev.CrossEntropyGrad(out, a[0], a[1], rows, v, 1, a[2])
+			hb, err := m.bf16Copy(a[1], nb)
+			if err != nil {
+				return err
+			}
+			return m.dev.GemmBF16(op.TA, op.TB, mm, n, k, 1, ha, ca, hb, cb, 0, out, n)
 		}, nil
 	}
-	return nil, fmt.Errorf("op %T has no device implementation", s.Node.Op())
+	return func(m *Machine, out gpu.DevicePtr, a []gpu.DevicePtr) error {
+		return m.dev.Sgemm(op.TA, op.TB, mm, n, k, 1, a[0], ca, a[1], cb, 0, out, n)
+	}, nil
+}
+
+func compileSwish(c step) (runFn, error) {
+	n := c.size(0)
+	return func(m *Machine, out gpu.DevicePtr, a []gpu.DevicePtr) error {
+		return m.dev.Swish(out, a[0], n)
+	}, nil
+}
+
+func compileSwishGrad(c step) (runFn, error) {
+	if err := c.nargs(2); err != nil {
+		return nil, err
+	}
+	n := c.size(0)
+	return func(m *Machine, out gpu.DevicePtr, a []gpu.DevicePtr) error {
+		return m.dev.SwishGrad(out, a[0], a[1], n)
+	}, nil
+}
+
+// normRows returns the rows and width of a Norm input (normalised over
+// its last dimension).
+func normRows(c step) (rows, n int, err error) {
+	sh := c.shape(0)
+	if len(sh) == 0 || sh[len(sh)-1] == 0 {
+		return 0, 0, fmt.Errorf("input shape %v has no last dimension", sh)
+	}
+	n = sh[len(sh)-1]
+	return sh.TotalSize() / n, n, nil
+}
+
+func compileNorm(c step) (runFn, error) {
+	rows, n, err := normRows(c)
+	if err != nil {
+		return nil, err
+	}
+	return func(m *Machine, out gpu.DevicePtr, a []gpu.DevicePtr) error {
+		return m.dev.Norm(out, a[0], rows, n)
+	}, nil
+}
+
+func compileNormGrad(c step) (runFn, error) {
+	rows, n, err := normRows(c)
+	if err != nil {
+		return nil, err
+	}
+	return func(m *Machine, out gpu.DevicePtr, a []gpu.DevicePtr) error {
+		return m.dev.NormGrad(out, a[0], a[1], rows, n)
+	}, nil
+}
+
+func compileAdd(c step) (runFn, error) {
+	if err := c.nargs(2); err != nil {
+		return nil, err
+	}
+	if !c.shape(0).Eq(c.shape(1)) {
+		return nil, fmt.Errorf("inputs differ: %v vs %v", c.shape(0), c.shape(1))
+	}
+	n := c.size(0)
+	return func(m *Machine, out gpu.DevicePtr, a []gpu.DevicePtr) error {
+		return m.dev.Add(out, a[0], a[1], n)
+	}, nil
+}
+
+func compileDropout(c step) (runFn, error) {
+	op := c.s.Node.Op().(graph.DropoutOp)
+	key, err := c.m.intLeaf(c.s, 1, "dropout key")
+	if err != nil {
+		return nil, err
+	}
+	n := c.size(0)
+	return func(m *Machine, out gpu.DevicePtr, a []gpu.DevicePtr) error {
+		k, err := keyOf(key)
+		if err != nil {
+			return err
+		}
+		return m.dev.Dropout(out, a[0], n, op.P, k, op.Site)
+	}, nil
+}
+
+func compileGate(c step) (runFn, error) {
+	op := c.s.Node.Op().(graph.GateOp)
+	rows, xw, err := c.mat(0)
+	if err != nil {
+		return nil, err
+	}
+	ro, ow, err := c.mat(1)
+	if err != nil {
+		return nil, err
+	}
+	if ro != rows || xw < op.E || ow < op.E {
+		return nil, fmt.Errorf("shapes %v and %v do not fit", c.shape(0), c.shape(1))
+	}
+	return func(m *Machine, out gpu.DevicePtr, a []gpu.DevicePtr) error {
+		return m.dev.Gate(out, a[0], a[1], rows, op.E, xw, ow)
+	}, nil
+}
+
+// compileGateGrad: inputs the other operand, dy, the operand itself
+// (shape only).
+func compileGateGrad(c step) (runFn, error) {
+	op := c.s.Node.Op().(graph.GateGradOp)
+	if err := c.nargs(3); err != nil {
+		return nil, err
+	}
+	rows, sw, err := c.mat(2)
+	if err != nil {
+		return nil, err
+	}
+	_, otw, err := c.mat(0)
+	if err != nil {
+		return nil, err
+	}
+	if op.WRT == 0 { // dX = dy ⊙ O
+		return func(m *Machine, out gpu.DevicePtr, a []gpu.DevicePtr) error {
+			return m.dev.GateGradX(out, a[0], a[1], rows, op.E, sw, otw)
+		}, nil
+	}
+	return func(m *Machine, out gpu.DevicePtr, a []gpu.DevicePtr) error { // dO = dy ⊙ u
+		return m.dev.GateGradO(out, a[0], a[1], rows, op.E, otw, sw)
+	}, nil
+}
+
+func compileAttentionFwd(c step) (runFn, error) {
+	return c.m.compileAttention(c.s, c.s.Node.Op().(graph.AttentionOp), false)
+}
+
+func compileAttentionGrad(c step) (runFn, error) {
+	if err := c.nargs(8); err != nil {
+		return nil, err
+	}
+	return c.m.compileAttention(c.s, c.s.Node.Op().(graph.AttentionGradOp).Fwd, true)
+}
+
+func compileUnpack(c step) (runFn, error) {
+	op := c.s.Node.Op().(graph.UnpackOp)
+	rows, w, err := c.mat(0)
+	if err != nil {
+		return nil, err
+	}
+	if op.Row+op.Rows > rows || op.Cols > w {
+		return nil, fmt.Errorf("input %v too small", c.shape(0))
+	}
+	return func(m *Machine, out gpu.DevicePtr, a []gpu.DevicePtr) error {
+		return m.dev.Unpack(out, a[0], op.Row, op.Rows, op.Cols, w)
+	}, nil
+}
+
+func compileGather(c step) (runFn, error) {
+	vr, n, err := c.mat(0)
+	if err != nil {
+		return nil, err
+	}
+	nids := c.shape(1).TotalSize()
+	return func(m *Machine, out gpu.DevicePtr, a []gpu.DevicePtr) error {
+		return m.dev.Gather(out, a[0], a[1], nids, n, vr)
+	}, nil
+}
+
+func compileScatter(c step) (runFn, error) {
+	if err := c.nargs(3); err != nil {
+		return nil, err
+	}
+	vr, n, err := c.mat(0)
+	if err != nil {
+		return nil, err
+	}
+	nids := c.shape(1).TotalSize()
+	return func(m *Machine, out gpu.DevicePtr, a []gpu.DevicePtr) error {
+		return m.dev.ScatterAdd(out, a[2], a[1], nids, n, vr)
+	}, nil
+}
+
+func compileCrossEntropy(c step) (runFn, error) {
+	rows, v, err := c.mat(0)
+	if err != nil {
+		return nil, err
+	}
+	if c.shape(1).TotalSize() != rows {
+		return nil, fmt.Errorf("%d logit rows for %d targets", rows, c.shape(1).TotalSize())
+	}
+	sums, err := c.m.dev.Alloc(16)
+	if err != nil {
+		return nil, err
+	}
+	c.m.owned = append(c.m.owned, sums)
+	c.m.xent[c.s.Node] = sums
+	return func(m *Machine, out gpu.DevicePtr, a []gpu.DevicePtr) error {
+		return m.dev.CrossEntropy(sums, out, a[0], a[1], rows, v)
+	}, nil
+}
+
+// compileCrossEntropyGrad: the upstream gradient, a constant (the loss's
+// own gradient, 1), is passed as a kernel parameter, a computed scalar by
+// pointer.
+func compileCrossEntropyGrad(c step) (runFn, error) {
+	if err := c.nargs(3); err != nil {
+		return nil, err
+	}
+	rows, v, err := c.mat(0)
+	if err != nil {
+		return nil, err
+	}
+	if k, ok := c.s.Args[2].Value().(*G.F32); ok && !c.m.computed(c.s.Args[2]) {
+		scale := float64(*k)
+		return func(m *Machine, out gpu.DevicePtr, a []gpu.DevicePtr) error {
+			return m.dev.CrossEntropyGrad(out, a[0], a[1], rows, v, scale, 0)
+		}, nil
+	}
+	if bytesOf(c.s.Args[2]) != 4 {
+		return nil, fmt.Errorf("upstream gradient %v is not a scalar", c.s.Args[2])
+	}
+	return func(m *Machine, out gpu.DevicePtr, a []gpu.DevicePtr) error {
+		return m.dev.CrossEntropyGrad(out, a[0], a[1], rows, v, 1, a[2])
+	}, nil
 }
 
 // computed reports whether n is computed by a step (not a leaf).
