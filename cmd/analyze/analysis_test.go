@@ -137,7 +137,7 @@ func meanOf(xs []float64) float64 {
 }
 
 // The attention probabilities recomputed pair by pair (for the weighted
-// cosine histograms) have the entropy the kernel's RowStats reports.
+// cosine histograms) have the entropy rowStats reports.
 func TestAttentionRowMatchesKernel(t *testing.T) {
 	cases := []struct {
 		cosscale float64
@@ -179,7 +179,7 @@ func TestAttentionRowMatchesKernel(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			h, _, err := a.RowStats(out, 0)
+			h, _, err := rowStats(a, out, 0)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -201,7 +201,7 @@ func layerBandMass(f *forward, l int, widths []int) ([][]float64, error) {
 	}
 	res := make([][]float64, len(widths))
 	for k, w := range widths {
-		_, mass, err := a.RowStats(out, w)
+		_, mass, err := rowStats(a, out, w)
 		if err != nil {
 			return nil, fmt.Errorf("layer %d: %w", l, err)
 		}

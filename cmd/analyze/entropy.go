@@ -200,7 +200,7 @@ func layerEntropy(f *forward, l int) ([]float64, error) {
 	if err != nil {
 		return nil, err
 	}
-	h, _, err := a.RowStats(out, 0)
+	h, _, err := rowStats(a, out, 0)
 	if err != nil {
 		return nil, fmt.Errorf("layer %d: %w", l, err)
 	}

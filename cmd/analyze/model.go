@@ -145,7 +145,7 @@ func (f *forward) layerAttention(l int) (*cpu.Attention[float32], error) {
 }
 
 // attention returns layer l's attention kernel from the last run and its
-// forward output (O and the row log-sum-exp, for RowStats).
+// forward output (O and the row log-sum-exp, for rowStats).
 func (f *forward) attention(l int) (*cpu.Attention[float32], []float32, error) {
 	a, err := f.layerAttention(l)
 	if err != nil {

@@ -1,40 +1,44 @@
 package cpu
 
 import (
-	"fmt"
-	"math"
-
 	"github.com/infoscale/gaualpha/attn"
 )
 
-// RowStats returns, for every query row, the entropy of its attention
-// distribution, H_i = -Σ_j p_ij ln p_ij, and the share of its attention mass
-// on keys within distance band (|i-j| <= band), given the forward output
-// (whose last column holds the row log-sum-exp). Dropout is ignored (the
-// analyses look at the distribution itself). It works block by block like
-// Forward and never holds an L×L matrix. Padding rows get NaN.
-func (a *Attention[T]) RowStats(out []T, band int) (entropy, mass []float64, err error) {
-	if a.Gated {
-		return nil, nil, fmt.Errorf("attention stats: need the ungated forward output (Gated is set)")
-	}
+// LogitBlock is one block of query rows [I0, I1) and keys [J0, J1) of
+// sequence B, with the logits the forward pass computes for it (the
+// policy's temperature, rotation and bias applied; dropout is not).
+type LogitBlock[T Float] struct {
+	B, I0, I1, J0, J1 int
+	s                 []T
+	kind              []int8
+}
+
+// At returns the logit of query row I0+r and key J0+c, and false when the
+// pair is masked (a padding key, or outside the policy's mask).
+func (lb *LogitBlock[T]) At(r, c int) (T, bool) {
+	k := r*blockK + c
+	return lb.s[k], lb.kind[k] != kindMasked
+}
+
+// LogitBlocks calls visit for every block of queries and keys that the
+// policy does not skip, block by block as Forward computes them (never an
+// L×L matrix), from several goroutines at once: visit must only write
+// state of the rows I0..I1 of its block's sequence. With the forward
+// output's log-sum-exp (its last column) the blocks give the attention
+// probabilities, from which the analyses compute their statistics.
+func (a *Attention[T]) LogitBlocks(visit func(lb *LogitBlock[T]) error) error {
 	w := getWorkspace[T](a.Work)
 	defer putWorkspace(a.Work, w)
 	p, err := a.prepare(w, false)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
 	B, L, E := a.B, a.L, a.E
-	OW := a.OutWidth()
-	if len(out) < B*L*OW {
-		return nil, nil, fmt.Errorf("attention stats: output has %d elements, want %d", len(out), B*L*OW)
-	}
-	entropy = make([]float64, B*L)
-	mass = make([]float64, B*L)
 	bqRows := a.qBlock()
 	nq := (L + bqRows - 1) / bqRows
 	threads := min(threadsOr(a.Threads), B*nq)
 	scratch := w.scratchFor(threads, E)
-	err = forEach(B*nq, threads, func(wk, item int) error {
+	return forEach(B*nq, threads, func(wk, item int) error {
 		ws := scratch[wk]
 		b, ib := item/nq, item%nq
 		i0, i1 := ib*bqRows, min((ib+1)*bqRows, L)
@@ -45,31 +49,12 @@ func (a *Attention[T]) RowStats(out []T, band int) (entropy, mass []float64, err
 				continue
 			}
 			a.scores(p, ws, b, i0, i1, j0, j1, class)
-			for r := 0; r < i1-i0; r++ {
-				row := b*L + i0 + r
-				lse := float64(out[row*OW+E])
-				for c := 0; c < j1-j0; c++ {
-					k := r*blockK + c
-					if ws.kind[k] == kindMasked {
-						continue
-					}
-					logp := float64(ws.s[k]) - lse
-					pr := math.Exp(logp)
-					entropy[row] -= pr * logp
-					if d := i0 + r - (j0 + c); d <= band && -d <= band {
-						mass[row] += pr
-					}
-				}
+			if err := visit(&LogitBlock[T]{B: b, I0: i0, I1: i1, J0: j0, J1: j1, s: ws.s, kind: ws.kind}); err != nil {
+				return err
 			}
 		}
 		return nil
 	})
-	for i := range entropy {
-		if !p.valid[i] {
-			entropy[i], mass[i] = math.NaN(), math.NaN()
-		}
-	}
-	return entropy, mass, err
 }
 
 // Vectors returns the queries and keys of every row after ScaleOffset and
