@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -70,6 +71,9 @@ type Options struct {
 	MemoryBudget int64
 	// Progress receives one line per finished (variant, length).
 	Progress io.Writer
+	// KeepScores fills Result.Scores with the outcome of every scored
+	// position (for paired per-position statistics).
+	KeepScores bool
 	// Backend runs the forward passes (nil: the CPU in float32). On a
 	// device the weights are uploaded once per Evaluate and freed at its
 	// end; only the batches go up and the logits come down.
@@ -115,6 +119,24 @@ type Result struct {
 	PPL      float64       `json:"perplexity"`
 	Tally    metrics.Tally `json:"tally"`
 	Seconds  float64       `json:"seconds"`
+	// Scores are the outcomes of the scored positions, ordered by
+	// document and position (only with Options.KeepScores); Tally is their
+	// sum.
+	Scores []Score `json:"scores,omitempty"`
+}
+
+// Score is the outcome of one scored (masked) position.
+type Score struct {
+	// Doc is the test document's index in the evaluated documents, Pos the
+	// masked position in its copy tiled or cut to the length.
+	Doc int `json:"doc"`
+	Pos int `json:"pos"`
+	// Pred is the predicted token (the argmax over the whole vocabulary,
+	// the first of equal maxima), Correct whether it is the target.
+	Pred    int  `json:"pred"`
+	Correct bool `json:"correct"`
+	// Loss is the cross-entropy of the target.
+	Loss float64 `json:"loss"`
 }
 
 // Report is a whole evaluation.
@@ -135,9 +157,10 @@ type Report struct {
 	Seconds   float64  `json:"seconds"`
 }
 
-// job is one forward-pass row: a token sequence and the positions masked
-// in it.
+// job is one forward-pass row: a token sequence (of test document doc) and
+// the positions masked in it.
 type job struct {
+	doc int
 	ids []int
 	pos []int
 }
@@ -155,7 +178,7 @@ func Tile(doc []int, L int) []int {
 // jobs lists the masked copies a protocol makes of docs at length L.
 func jobs(docs [][]int, L int, o Options) []job {
 	var js []job
-	for _, d := range docs {
+	for di, d := range docs {
 		ids := Tile(d, L)
 		switch o.Protocol {
 		case Paper:
@@ -168,7 +191,7 @@ func jobs(docs [][]int, L int, o Options) []job {
 				if n < L {
 					p = (2*k + 1) * L / (2 * n) // centred in its stretch
 				}
-				js = append(js, job{ids: ids, pos: []int{p}})
+				js = append(js, job{doc: di, ids: ids, pos: []int{p}})
 			}
 		default:
 			S := min(o.Stride, L)
@@ -180,7 +203,7 @@ func jobs(docs [][]int, L int, o Options) []job {
 				for p := r; p < L; p += S {
 					pos = append(pos, p)
 				}
-				js = append(js, job{ids: ids, pos: pos})
+				js = append(js, job{doc: di, ids: ids, pos: pos})
 			}
 		}
 	}
@@ -253,12 +276,12 @@ func Evaluate(ctx context.Context, cfg layers.Config, p *layers.Params, v *token
 		}
 		for _, L := range o.Lengths {
 			t0 := time.Now()
-			tl, err := scoreLength(ctx, be, cfg, p, v, docs, va.Policy, L, o)
+			tl, sc, err := scoreLength(ctx, be, cfg, p, v, docs, va.Policy, L, o)
 			if err != nil {
 				return nil, fmt.Errorf("evaluation: %s at length %d: %w", va.Name, L, err)
 			}
 			r := Result{Variant: va.Name, Length: L, Accuracy: tl.Accuracy(), Loss: tl.Loss(), PPL: tl.Perplexity(),
-				Tally: tl, Seconds: time.Since(t0).Seconds()}
+				Tally: tl, Seconds: time.Since(t0).Seconds(), Scores: sc}
 			rep.Results = append(rep.Results, r)
 			if o.Progress != nil {
 				fmt.Fprintf(o.Progress, "eval %-14s L=%-6d acc %.4f  loss %.4f  (%d tokens, %.1fs)\n", va.Name, L, r.Accuracy, r.Loss, tl.Count, r.Seconds)
@@ -301,8 +324,10 @@ func (r *runner) run(bt *layers.Batch) ([]float32, error) {
 
 func (r *runner) close() error { return r.ex.Close() }
 
-// scoreLength runs the jobs of one length in batches.
-func scoreLength(ctx context.Context, be backend.Backend, cfg layers.Config, p *layers.Params, v *tokenizer.Vocab, docs [][]int, pol attn.Policy, L int, o Options) (tl metrics.Tally, err error) {
+// scoreLength runs the jobs of one length in batches; with o.KeepScores it
+// also returns the outcome of every scored position, ordered by document
+// and position.
+func scoreLength(ctx context.Context, be backend.Backend, cfg layers.Config, p *layers.Params, v *tokenizer.Vocab, docs [][]int, pol attn.Policy, L int, o Options) (tl metrics.Tally, sc []Score, err error) {
 	js := jobs(docs, L, o)
 	K := len(js[0].pos)
 	B := max(1, min(len(js), o.MaxTokens/L))
@@ -320,19 +345,19 @@ func scoreLength(ctx context.Context, be backend.Backend, cfg layers.Config, p *
 	}()
 	for start := 0; start < len(js); start += B {
 		if err := ctx.Err(); err != nil {
-			return tl, err
+			return tl, nil, err
 		}
 		batch := js[start:min(start+B, len(js))]
 		if m == nil || len(batch) != mB {
 			if m != nil {
 				if err := m.close(); err != nil {
-					return tl, err
+					return tl, nil, err
 				}
 				m = nil
 			}
 			r, err := newRunner(be, cfg, p, layers.Options{Shape: layers.Shape{B: len(batch), L: L, M: len(batch) * K}, Policy: pol})
 			if err != nil {
-				return tl, err
+				return tl, nil, err
 			}
 			m, mB = r, len(batch)
 		}
@@ -349,11 +374,46 @@ func scoreLength(ctx context.Context, be backend.Backend, cfg layers.Config, p *
 		}
 		logits, err := m.run(bt)
 		if err != nil {
-			return tl, err
+			return tl, nil, err
 		}
-		tl.Add(logits, targets, cfg.VocabSize)
+		if !o.KeepScores {
+			tl.Add(logits, targets, cfg.VocabSize)
+			continue
+		}
+		// Row by row: each position's tally is merged into tl, so tl's sums
+		// are the same additions in the same order as tl.Add's.
+		V, r := cfg.VocabSize, 0
+		for _, j := range batch {
+			for _, q := range j.pos {
+				row := logits[r*V : (r+1)*V]
+				var one metrics.Tally
+				one.Add(row, targets[r:r+1], V)
+				tl.Merge(one)
+				sc = append(sc, Score{Doc: j.doc, Pos: q, Pred: argmax(row), Correct: one.Correct == 1, Loss: one.SumLoss})
+				r++
+			}
+		}
 	}
-	return tl, nil
+	slices.SortStableFunc(sc, func(a, b Score) int {
+		if a.Doc != b.Doc {
+			return a.Doc - b.Doc
+		}
+		return a.Pos - b.Pos
+	})
+	return tl, sc, nil
+}
+
+// argmax returns the index of the first maximum of row (metrics.Tally's
+// rule for the predicted token).
+func argmax(row []float32) int {
+	best := 0
+	mx := math.Inf(-1)
+	for i, x := range row {
+		if float64(x) > mx {
+			mx, best = float64(x), i
+		}
+	}
+	return best
 }
 
 // Markdown renders the report as a table: one row per length, accuracy and

@@ -193,3 +193,114 @@ func TestEvaluateRejectsBadInput(t *testing.T) {
 		t.Error("negative CosScale accepted")
 	}
 }
+
+// KeepScores records every scored position: under the paper protocol each
+// score is what a hand-built single-mask forward pass gives at that
+// position; under both protocols the scores are the scored positions in
+// (document, position) order and sum to the result's tally, which is the
+// tally of the same evaluation without scores.
+func TestKeepScores(t *testing.T) {
+	cfg, p, v := tinyModel(t)
+	docs := randDocs(rand.New(rand.NewPCG(7, 8)), v, 3, 40)
+	vs, err := Variants(cfg, []string{"softmax", "infoscale"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	cases := []struct {
+		name string
+		o    Options
+	}{
+		{"paper", Options{Lengths: []int{24, 64}, Protocol: Paper, Positions: 6, MaxTokens: 100}},
+		{"fast", Options{Lengths: []int{32, 128}, Protocol: Fast, Stride: 8, Offsets: 2, MinPerDoc: 4, MaxTokens: 200}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			plain, err := Evaluate(ctx, cfg, p, v, docs, vs, c.o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.o.KeepScores = true
+			rep, err := Evaluate(ctx, cfg, p, v, docs, vs, c.o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, res := range rep.Results {
+				if len(plain.Results[i].Scores) != 0 {
+					t.Fatalf("scores kept without KeepScores")
+				}
+				if res.Tally != plain.Results[i].Tally {
+					t.Errorf("%s L=%d: tally with scores %+v, without %+v", res.Variant, res.Length, res.Tally, plain.Results[i].Tally)
+				}
+				o := c.o
+				o.defaults()
+				var want [][2]int // (doc, pos) of every job's masked positions
+				for _, j := range jobs(docs, res.Length, o) {
+					for _, q := range j.pos {
+						want = append(want, [2]int{j.doc, q})
+					}
+				}
+				slices.SortFunc(want, func(a, b [2]int) int { return (a[0]-b[0])*1_000_000 + a[1] - b[1] })
+				if len(res.Scores) != len(want) {
+					t.Fatalf("%s L=%d: %d scores, %d scored positions", res.Variant, res.Length, len(res.Scores), len(want))
+				}
+				var sum metrics.Tally
+				for k, s := range res.Scores {
+					if s.Doc != want[k][0] || s.Pos != want[k][1] {
+						t.Fatalf("%s L=%d: score %d at (doc %d, pos %d), want (%d, %d)", res.Variant, res.Length, k, s.Doc, s.Pos, want[k][0], want[k][1])
+					}
+					if target := Tile(docs[s.Doc], res.Length)[s.Pos]; s.Correct != (s.Pred == target) {
+						t.Errorf("score %+v: correct disagrees with predicted %d vs target %d", s, s.Pred, target)
+					}
+					sum.Count++
+					if s.Correct {
+						sum.Correct++
+					}
+					sum.SumLoss += s.Loss
+				}
+				// Summed in (document, position) order, not the passes' order.
+				if sum.Count != res.Tally.Count || sum.Correct != res.Tally.Correct || math.Abs(sum.SumLoss-res.Tally.SumLoss) > 1e-12*res.Tally.SumLoss {
+					t.Errorf("%s L=%d: scores sum to %+v, tally %+v", res.Variant, res.Length, sum, res.Tally)
+				}
+			}
+			if c.o.Protocol != Paper {
+				return
+			}
+			// Each score against a single-mask forward pass of its own, with
+			// the argmax and the cross-entropy recomputed in float64 here.
+			for _, res := range rep.Results[:1] {
+				L := res.Length
+				m, err := layers.Build(cfg, p, layers.Options{Shape: layers.Shape{B: 1, L: L, M: 1}, Policy: vs[0].Policy})
+				if err != nil {
+					t.Fatal(err)
+				}
+				mach, err := graph.NewMachine(m.Graph, m.Outputs()...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, s := range res.Scores {
+					ids := Tile(docs[s.Doc], L)
+					target := ids[s.Pos]
+					ids[s.Pos] = v.Mask()
+					if err := m.Run(mach, &layers.Batch{IDs: ids, Select: []int{s.Pos}}); err != nil {
+						t.Fatal(err)
+					}
+					logits := graph.Floats32(mach.Value(m.Logits))
+					best, mx, z := 0, math.Inf(-1), 0.0
+					for i, x := range logits {
+						if float64(x) > mx {
+							best, mx = i, float64(x)
+						}
+					}
+					for _, x := range logits {
+						z += math.Exp(float64(x) - mx)
+					}
+					loss := mx + math.Log(z) - float64(logits[target])
+					if s.Pred != best || math.Abs(s.Loss-loss) > 1e-4 {
+						t.Errorf("L=%d doc %d pos %d: pred %d loss %.6f, single-mask pass %d %.6f", L, s.Doc, s.Pos, s.Pred, s.Loss, best, loss)
+					}
+				}
+			}
+		})
+	}
+}
