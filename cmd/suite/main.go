@@ -41,7 +41,7 @@ import (
 
 func main() { cli.Main("suite", run) }
 
-// fineTuned lists the fine-tuned methods (spec section 3): pi-ft is PI
+// fineTuned lists the fine-tuned methods (docs/spec.md §3): pi-ft is PI
 // fine-tuned at an extended length (-pi-length) with scale length/n0; pi
 // is PI applied without training (scale L/n0 at each length).
 var fineTuned = map[string]bool{"pi-ft": true, "pose": true, "alibi": true}
@@ -191,6 +191,9 @@ type row struct {
 	// DocTallies are the scores per test document: DocTallies[l][d] is
 	// document d at length Results[l].Length (the Result is their sum).
 	DocTallies [][]metrics.Tally `json:"doc_tallies"`
+	// Scores is the file of the row's per-position scores, relative to the
+	X
+	Scores string `json:"scores"`
 }
 
 // suiteFor fine-tunes and evaluates every method from one base model.
@@ -241,31 +244,31 @@ func suiteFor(ctx context.Context, base string, docs []corpus.Document, proto ev
 		if err != nil {
 			return nil, nil, err
 		}
-		// One evaluation per test document keeps the per-document scores
-		// that the paired statistics resample; a row's result is their sum.
-		perDoc := make([]*eval.Report, len(testDocs))
-		for d, doc := range testDocs {
-			if perDoc[d], err = eval.Evaluate(ctx, cfg, model.Params, model.Vocab, [][]int{doc}, variants,
-				eval.Options{Lengths: lengths, Protocol: proto, Positions: o.positions, Offsets: o.offsets, Backend: o.be}); err != nil {
-				return nil, nil, fmt.Errorf("evaluating %s: %w", m, err)
-			}
+		// The scores of every position are kept for the paired statistics:
+		// written per configuration under scores/, summed per document into
+		// the row's DocTallies.
+		rep, err := eval.Evaluate(ctx, cfg, model.Params, model.Vocab, testDocs, variants,
+			eval.Options{Lengths: lengths, Protocol: proto, Positions: o.positions, Offsets: o.offsets, Backend: o.be, KeepScores: true})
+		if err != nil {
+			return nil, nil, fmt.Errorf("evaluating %s: %w", m, err)
 		}
-		rep := sumReports(perDoc)
 		reps = append(reps, rep)
 		for i, va := range variants {
-			r := row{Base: base, CosScale: cfg.CosScale, Method: cfg.Method, Norm: names[i], FineTune: fineTuned[m]}
+			r := row{Base: base, CosScale: cfg.CosScale, Method: cfg.Method, Norm: names[i], FineTune: fineTuned[m],
+				Scores: scoresName(tag, m, names[i])}
+			var kept []eval.Result
 			for _, L := range lengths {
 				res, _ := rep.Get(va.Name, L)
+				kept = append(kept, res)
+				r.DocTallies = append(r.DocTallies, docTallies(res, len(testDocs)))
+				res.Scores = nil
 				r.Results = append(r.Results, res)
-				var dt []metrics.Tally
-				for _, pd := range perDoc {
-					one, _ := pd.Get(va.Name, L)
-					dt = append(dt, one.Tally)
-				}
-				r.DocTallies = append(r.DocTallies, dt)
 				if progress != nil {
 					fmt.Fprintf(progress, "%s %-22s %-18s L=%-6d acc %.4f  loss %.4f  (%d tokens)\n", tag, m, names[i], L, res.Accuracy, res.Loss, res.Tally.Count)
 				}
+			}
+			if err := eval.WriteScores(filepath.Join(o.out, r.Scores), kept); err != nil {
+				return nil, nil, err
 			}
 			rows = append(rows, r)
 		}
@@ -310,25 +313,6 @@ func suiteVariants(cfg layers.Config, norms []string) ([]eval.Variant, []string,
 		names = append(names, n)
 	}
 	return vs, names, nil
-}
-
-// sumReports adds the per-document reports of one evaluation into one.
-func sumReports(perDoc []*eval.Report) *eval.Report {
-	rep := *perDoc[0]
-	rep.Documents = len(perDoc)
-	rep.Results = append([]eval.Result(nil), perDoc[0].Results...)
-	for i := range rep.Results {
-		for _, pd := range perDoc[1:] {
-			rep.Results[i].Tally.Merge(pd.Results[i].Tally)
-			rep.Results[i].Seconds += pd.Results[i].Seconds
-		}
-		t := rep.Results[i].Tally
-		rep.Results[i].Accuracy, rep.Results[i].Loss, rep.Results[i].PPL = t.Accuracy(), t.Loss(), t.Perplexity()
-	}
-	for _, pd := range perDoc[1:] {
-		rep.Seconds += pd.Seconds
-	}
-	return &rep
 }
 
 // fineTune trains method m from the base checkpoint (reusing a finished

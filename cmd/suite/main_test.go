@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -10,8 +11,10 @@ import (
 	"testing"
 
 	"github.com/infoscale/gaualpha/checkpoint"
+	"github.com/infoscale/gaualpha/eval"
 	"github.com/infoscale/gaualpha/internal/testfiles"
 	"github.com/infoscale/gaualpha/layers"
+	"github.com/infoscale/gaualpha/metrics"
 	"github.com/infoscale/gaualpha/train"
 )
 
@@ -68,15 +71,39 @@ func TestSuite(t *testing.T) {
 	if err := json.Unmarshal(js, &s); err != nil {
 		t.Fatal(err)
 	}
+	files := map[string]bool{}
 	for _, r := range s.Rows {
+		if files[r.Scores] {
+			t.Errorf("%s: scores file %s shared with another row", r.label(), r.Scores)
+		}
+		files[r.Scores] = true
+		scores, err := eval.ReadScores(filepath.Join(out, r.Scores))
+		if err != nil {
+			t.Fatalf("%s: %v", r.label(), err)
+		}
 		for l, res := range r.Results {
 			if len(r.DocTallies[l]) != 2 {
 				t.Fatalf("%s: %d document tallies, want 2", r.label(), len(r.DocTallies[l]))
 			}
+			if res.Scores != nil {
+				t.Errorf("%s: per-position scores inside suite.json", r.label())
+			}
 			sum := r.DocTallies[l][0]
 			sum.Merge(r.DocTallies[l][1])
-			if sum != res.Tally || res.Accuracy != sum.Accuracy() {
+			if sum.Count != res.Tally.Count || sum.Correct != res.Tally.Correct || math.Abs(sum.SumLoss-res.Tally.SumLoss) > 1e-9*res.Tally.SumLoss {
 				t.Errorf("%s L=%d: documents sum to %+v, result %+v", r.label(), res.Length, sum, res.Tally)
+			}
+			// The file holds every scored position of the length.
+			var fromFile metrics.Tally
+			for _, sc := range scores[res.Length] {
+				fromFile.Count++
+				if sc.Correct {
+					fromFile.Correct++
+				}
+				fromFile.SumLoss += sc.Loss
+			}
+			if fromFile.Count != res.Tally.Count || fromFile.Correct != res.Tally.Correct || math.Abs(fromFile.SumLoss-res.Tally.SumLoss) > 1e-6*float64(res.Tally.Count) {
+				t.Errorf("%s L=%d: scores file sums to %+v, result %+v", r.label(), res.Length, fromFile, res.Tally)
 			}
 		}
 	}
