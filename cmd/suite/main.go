@@ -192,7 +192,7 @@ type row struct {
 	// document d at length Results[l].Length (the Result is their sum).
 	DocTallies [][]metrics.Tally `json:"doc_tallies"`
 	// Scores is the file of the row's per-position scores, relative to the
-	X
+	// suite's output directory (written by eval.WriteScores).
 	Scores string `json:"scores"`
 }
 
