@@ -84,7 +84,7 @@ func ParseMethod(s string) (Method, error) {
 	return 0, fmt.Errorf("unknown method %q (want %s)", s, strings.Join(methodNames, ", "))
 }
 
-// Defaults of the method parameters (spec section 3).
+// Defaults of the method parameters (docs/spec.md §3).
 const (
 	DefaultRopeBase        = 10000.0
 	DefaultSoftmaxPlusBase = 512.0

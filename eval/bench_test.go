@@ -16,7 +16,11 @@ import (
 // L = 4096 and 16384 (the latter takes about a minute per run on two
 // cores; select it with -bench 'EvalForward/L=16384').
 func BenchmarkEvalForward(b *testing.B) {
-	for _, L := range []int{4096, 16384} {
+	lengths := []int{4096, 16384}
+	if testing.Short() { // CI runs every benchmark once, small
+		lengths = []int{256}
+	}
+	for _, L := range lengths {
 		b.Run(fmt.Sprintf("L=%d", L), func(b *testing.B) {
 			cfg := layers.PaperConfig()
 			cfg.HiddenDropout, cfg.AttentionDropout = 0, 0

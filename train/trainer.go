@@ -25,7 +25,7 @@ import (
 	"github.com/infoscale/gaualpha/tokenizer"
 )
 
-// Options are the training hyper-parameters (spec section 4). They are
+// Options are the training hyper-parameters (docs/spec.md §4). They are
 // saved in trainer_state.json; a resumed run must use the same values.
 type Options struct {
 	Steps       int     `json:"steps"`

@@ -35,7 +35,11 @@ func benchAttention(L int) *Attention[float32] {
 // BenchmarkAttentionForward times the fused attention forward (B = 1, d =
 // 128, e = 1536) at L = 1024 and 4096.
 func BenchmarkAttentionForward(b *testing.B) {
-	for _, L := range []int{1024, 4096} {
+	lengths := []int{1024, 4096}
+	if testing.Short() { // CI runs every benchmark once, small
+		lengths = []int{128}
+	}
+	for _, L := range lengths {
 		b.Run(fmt.Sprintf("L=%d", L), func(b *testing.B) {
 			a := benchAttention(L)
 			out := make([]float32, L*a.OutWidth())
@@ -53,7 +57,10 @@ func BenchmarkAttentionForward(b *testing.B) {
 // BenchmarkAttentionBackward times the fused attention backward alone (the
 // forward output is computed once, outside the timing) at L = 1024.
 func BenchmarkAttentionBackward(b *testing.B) {
-	const L = 1024
+	L := 1024
+	if testing.Short() { // CI runs every benchmark once, small
+		L = 128
+	}
 	a := benchAttention(L)
 	out := make([]float32, L*a.OutWidth())
 	if err := a.Forward(out); err != nil {

@@ -59,8 +59,23 @@ func reportGFLOPS(b *testing.B, s benchShape, cpu0 time.Duration) {
 
 type sgemmFunc func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int)
 
-func benchSgemm(b *testing.B, f sgemmFunc) {
+// shapesFor returns the benchmark shapes: all of them, or under -short the
+// small ones only (CI runs every benchmark once that way).
+func shapesFor() []benchShape {
+	if !testing.Short() {
+		return benchShapes
+	}
+	var small []benchShape
 	for _, s := range benchShapes {
+		if s.m*s.n*s.k <= 64*256*1536 {
+			small = append(small, s)
+		}
+	}
+	return small
+}
+
+func benchSgemm(b *testing.B, f sgemmFunc) {
+	for _, s := range shapesFor() {
 		b.Run(s.name, func(b *testing.B) {
 			a, lda, bb, ldb, c := s.operands()
 			f(s.transA, s.transB, s.m, s.n, s.k, 1, a, lda, bb, ldb, 0, c, s.n)
