@@ -91,7 +91,7 @@ var benchKernels = []benchKernel{
 			}
 			return 0
 		}
-		im.scale(x, 1)
+		im.scale(x, x, 1)
 		return 0
 	}},
 	{"Dot", -1, 1, 2, func(im *impl, _, x, y []float32) float32 {

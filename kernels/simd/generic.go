@@ -134,9 +134,10 @@ func swishGradGo(dst, x, dy []float32) {
 	}
 }
 
-func scaleGo(x []float32, s float32) {
-	for i := range x {
-		x[i] *= s
+func scaleGo(dst, x []float32, s float32) {
+	dst = dst[:len(x)]
+	for i, v := range x {
+		dst[i] = v * s
 	}
 }
 
@@ -152,4 +153,39 @@ func dotGo(x, y []float32) float32 {
 		s0 += float64(x[i]) * float64(y[i])
 	}
 	return float32(s0 + s1)
+}
+
+func sumSqGo(x []float32) float64 {
+	var s0, s1 float64
+	i := 0
+	for ; i+2 <= len(x); i += 2 {
+		s0 += float64(x[i]) * float64(x[i])
+		s1 += float64(x[i+1]) * float64(x[i+1])
+	}
+	if i < len(x) {
+		s0 += float64(x[i]) * float64(x[i])
+	}
+	return s0 + s1
+}
+
+func dot64Go(x, y []float32) float64 {
+	y = y[:len(x)]
+	var s0, s1 float64
+	i := 0
+	for ; i+2 <= len(x); i += 2 {
+		s0 += float64(x[i]) * float64(y[i])
+		s1 += float64(x[i+1]) * float64(y[i+1])
+	}
+	if i < len(x) {
+		s0 += float64(x[i]) * float64(y[i])
+	}
+	return s0 + s1
+}
+
+func axpbyGo(dst, x, y []float32, a, b float32) {
+	dst = dst[:len(x)]
+	y = y[:len(x)]
+	for i, v := range x {
+		dst[i] = float32(float64(a)*float64(v) + float64(b)*float64(y[i]))
+	}
 }

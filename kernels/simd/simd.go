@@ -15,8 +15,11 @@ type impl struct {
 	max       func(x []float32) float32
 	swish     func(dst, x []float32)
 	swishGrad func(dst, x, dy []float32)
-	scale     func(x []float32, s float32)
+	scale     func(dst, x []float32, s float32)
 	dot       func(x, y []float32) float32
+	sumSq     func(x []float32) float64
+	dot64     func(x, y []float32) float64
+	axpby     func(dst, x, y []float32, a, b float32)
 }
 
 // goImpl is the pure Go implementation, compiled on every platform.
@@ -29,23 +32,63 @@ var goImpl = &impl{
 	swishGrad: swishGradGo,
 	scale:     scaleGo,
 	dot:       dotGo,
+	sumSq:     sumSqGo,
+	dot64:     dot64Go,
+	axpby:     axpbyGo,
 }
 
-// impls lists the implementations usable on this machine, best first.
+// implEntry is one assembly implementation with the CPU features it needs
+// and whether this CPU (and OS) can run it.
+type implEntry struct {
+	im        *impl
+	needs     string
+	supported bool
+}
+
+// impls lists the implementations usable on this machine, best first: the
+// supported entries of asmImpls (widest vectors first), then pure Go.
 var impls = func() []*impl {
-	if asmImpl != nil {
-		return []*impl{asmImpl, goImpl}
+	var ims []*impl
+	for _, e := range asmImpls {
+		if e.supported {
+			ims = append(ims, e.im)
+		}
 	}
-	return []*impl{goImpl}
+	return append(ims, goImpl)
 }()
 
 // best is the implementation the exported functions use.
 var best = impls[0]
 
-// Implementation names the implementation in use: "avx2" (AMD64 with AVX2
-// and FMA3) or "go" (pure Go: other architectures, older AMD64 processors,
-// or the purego build tag).
+// Implementation names the implementation in use: "avx512" (AMD64 with
+// AVX-512F, the OS saving the ZMM state), "avx2" (AMD64 with AVX2 and FMA3)
+// or "go" (pure Go: other architectures, older AMD64 processors, or the
+// purego build tag).
 func Implementation() string { return best.name }
+
+// ImplInfo describes one implementation of the kernels in this build.
+type ImplInfo struct {
+	// Name identifies the implementation: "avx512", "avx2" or "go".
+	Name string
+	// Needs names the CPU features it requires ("AVX-512F", "AVX2+FMA");
+	// empty for pure Go.
+	Needs string
+	// Supported reports whether this CPU and OS can run it.
+	Supported bool
+	// Default reports whether the exported functions use it.
+	Default bool
+}
+
+// Implementations lists the implementations compiled into this build,
+// widest vectors first and pure Go last, including those this CPU cannot
+// run.
+func Implementations() []ImplInfo {
+	var out []ImplInfo
+	for _, e := range asmImpls {
+		out = append(out, ImplInfo{Name: e.im.name, Needs: e.needs, Supported: e.supported, Default: e.im == best})
+	}
+	return append(out, ImplInfo{Name: goImpl.name, Supported: true, Default: goImpl == best})
+}
 
 func checkLen(fn, a string, na int, b string, nb int) {
 	if na != nb {
@@ -73,8 +116,8 @@ func Exp(dst, x []float32) {
 // float32 loop would do, and dst[i] is then Exp of it, bit for bit. With
 // shift = Max(x) this is the numerator and denominator of a softmax.
 //
-// The sum is accumulated in float64 (the AVX2 kernel widens each vector of
-// results into two 4-lane float64 accumulators) and rounded to float32 once,
+// The sum is accumulated in float64 (the assembly widens each vector of
+// results into two float64 accumulators) and rounded to float32 once,
 // so it is within about 1 ulp of the exact sum of dst for any length. NaN in
 // x or shift gives a NaN sum; note that a shift of -Inf (say, the Max of a
 // fully masked row) makes -Inf-(-Inf) = NaN.
@@ -115,7 +158,7 @@ func Swish(dst, x []float32) {
 // The error is within a few ulp of |dy|·σ(x)·(1 + |x|·(1-σ(x))), the size
 // of the terms. That is a relative error below 1e-6 everywhere except near
 // x = -1.2785, where 1 + x·(1-σ(x)) vanishes: the result is small there and
-// its relative error grows as any float32 evaluation's must (the AVX2 kernel
+// its relative error grows as any float32 evaluation's must (the assembly
 // exceeds 1e-6 for -1.387 < x < -1.167, the float64-based pure Go one only
 // within 3e-4 of the zero). For x < -86 the result is below 1e-35 in
 // magnitude and may lose relative accuracy (σ is subnormal), and for
@@ -132,13 +175,48 @@ func SwishGrad(dst, x, dy []float32) {
 
 // Scale sets x[i] *= s.
 func Scale(x []float32, s float32) {
-	best.scale(x, s)
+	best.scale(x, x, s)
 }
 
-// Dot returns Σ x[i]·y[i]. The sum is accumulated in float32 in 32 partial
-// sums by the AVX2 implementation, in float64 by the pure Go one. x and y
-// must have the same length.
+// ScaleTo sets dst[i] = s·x[i] (the float32 product, correctly rounded).
+// dst and x must have the same length; dst may be x itself but must not
+// otherwise overlap it.
+func ScaleTo(dst, x []float32, s float32) {
+	checkLen("ScaleTo", "dst", len(dst), "x", len(x))
+	best.scale(dst, x, s)
+}
+
+// Dot returns Σ x[i]·y[i]. The sum is accumulated in float32, in 32 partial
+// sums by the AVX2 implementation and 64 by the AVX-512 one, in float64 by
+// the pure Go one. x and y must have the same length.
 func Dot(x, y []float32) float32 {
 	checkLen("Dot", "x", len(x), "y", len(y))
 	return best.dot(x, y)
+}
+
+// SumSquares returns Σ x[i]² in float64: each square is exact in float64
+// and the sum is accumulated in float64 (in 8 or 16 partial sums in the
+// assembly), so the relative error is at most about n·2^-53.
+func SumSquares(x []float32) float64 {
+	return best.sumSq(x)
+}
+
+// Dot64 returns Σ x[i]·y[i] in float64, the products exact and the sum
+// accumulated in float64 as in SumSquares. x and y must have the same
+// length.
+func Dot64(x, y []float32) float64 {
+	checkLen("Dot64", "x", len(x), "y", len(y))
+	return best.dot64(x, y)
+}
+
+// Axpby sets dst[i] = a·x[i] + b·y[i]. The assembly rounds b·y[i] and then
+// adds a·x[i] with one fused multiply-add; the pure Go code sums in
+// float64. Either way the error is at most 2^-23·(|a·x[i]| + |b·y[i]|).
+//
+// dst, x and y must have the same length; dst may be x or y itself but
+// must not otherwise overlap them.
+func Axpby(dst, x, y []float32, a, b float32) {
+	checkLen("Axpby", "dst", len(dst), "x", len(x))
+	checkLen("Axpby", "y", len(y), "x", len(x))
+	best.axpby(dst, x, y, a, b)
 }

@@ -8,8 +8,9 @@ import (
 	"golang.org/x/sys/cpu"
 )
 
-// The assembly kernels in simd_amd64.s. Each processes n elements (any n >=
-// 0) through the pointers; the wrappers below guarantee the lengths.
+// The assembly kernels: AVX2/FMA3 in simd_amd64.s, AVX-512F in
+// simd512_amd64.s. Each processes n elements (any n >= 0) through the
+// pointers; the wrappers below guarantee the lengths.
 
 //go:noescape
 func expAVX2(dst, x *float32, n int)
@@ -27,62 +28,161 @@ func swishAVX2(dst, x *float32, n int)
 func swishGradAVX2(dst, x, dy *float32, n int)
 
 //go:noescape
-func scaleAVX2(x *float32, n int, s float32)
+func scaleAVX2(dst, x *float32, n int, s float32)
 
 //go:noescape
 func dotAVX2(x, y *float32, n int) float32
 
-// hasAVX2FMA reports whether the assembly can run; the OS must also save YMM
-// state, which x/sys/cpu folds into HasAVX2.
+//go:noescape
+func sumSqAVX2(x *float32, n int) float64
+
+//go:noescape
+func dot64AVX2(x, y *float32, n int) float64
+
+//go:noescape
+func axpbyAVX2(dst, x, y *float32, n int, a, b float32)
+
+//go:noescape
+func exp512(dst, x *float32, n int)
+
+//go:noescape
+func expSum512(dst, x *float32, n int, shift float32) float32
+
+//go:noescape
+func max512(x *float32, n int) float32
+
+//go:noescape
+func swish512(dst, x *float32, n int)
+
+//go:noescape
+func swishGrad512(dst, x, dy *float32, n int)
+
+//go:noescape
+func scale512(dst, x *float32, n int, s float32)
+
+//go:noescape
+func dot512(x, y *float32, n int) float32
+
+//go:noescape
+func sumSq512(x *float32, n int) float64
+
+//go:noescape
+func dot64512(x, y *float32, n int) float64
+
+//go:noescape
+func axpby512(dst, x, y *float32, n int, a, b float32)
+
+// hasAVX2FMA reports whether the AVX2 kernels can run; the OS must also
+// save YMM state, which x/sys/cpu folds into HasAVX2.
 var hasAVX2FMA = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
-// asmImpl is the AVX2/FMA implementation, or nil on processors without it.
-var asmImpl = func() *impl {
-	if !hasAVX2FMA {
-		return nil
-	}
-	return &impl{
-		name:      "avx2",
-		exp:       expAsm,
-		expSum:    expSumAsm,
-		max:       maxAsm,
-		swish:     swishAsm,
-		swishGrad: swishGradAsm,
-		scale:     scaleAsm,
-		dot:       dotAsm,
-	}
-}()
+// hasAVX512 reports whether the AVX-512 kernels can run: the CPU has
+// AVX-512F (they use no other AVX-512 subset) and the OS saves the ZMM and
+// opmask state (x/sys/cpu checks XCR0 before it sets HasAVX512F).
+var hasAVX512 = cpu.X86.HasAVX512F && hasAVX2FMA
+
+// The adapters below turn a kernel of pointers and a count into the
+// slice signature of impl: each re-slices to len(x) and passes the base
+// pointers.
 
 // ptr returns the address of s's first element without a bounds check; the
 // kernels do not dereference it when n is 0.
 func ptr(s []float32) *float32 { return unsafe.SliceData(s) }
 
-func expAsm(dst, x []float32) {
-	dst = dst[:len(x)]
-	expAVX2(ptr(dst), ptr(x), len(x))
+func unary(k func(dst, x *float32, n int)) func(dst, x []float32) {
+	return func(dst, x []float32) {
+		dst = dst[:len(x)]
+		k(ptr(dst), ptr(x), len(x))
+	}
 }
 
-func expSumAsm(dst, x []float32, shift float32) float32 {
-	dst = dst[:len(x)]
-	return expSumAVX2(ptr(dst), ptr(x), len(x), shift)
+func expSumOf(k func(dst, x *float32, n int, shift float32) float32) func(dst, x []float32, shift float32) float32 {
+	return func(dst, x []float32, shift float32) float32 {
+		dst = dst[:len(x)]
+		return k(ptr(dst), ptr(x), len(x), shift)
+	}
 }
 
-func maxAsm(x []float32) float32 { return maxAVX2(ptr(x), len(x)) }
-
-func swishAsm(dst, x []float32) {
-	dst = dst[:len(x)]
-	swishAVX2(ptr(dst), ptr(x), len(x))
+func reduce32(k func(x *float32, n int) float32) func(x []float32) float32 {
+	return func(x []float32) float32 { return k(ptr(x), len(x)) }
 }
 
-func swishGradAsm(dst, x, dy []float32) {
-	dst = dst[:len(x)]
-	dy = dy[:len(x)]
-	swishGradAVX2(ptr(dst), ptr(x), ptr(dy), len(x))
+func reduce64(k func(x *float32, n int) float64) func(x []float32) float64 {
+	return func(x []float32) float64 { return k(ptr(x), len(x)) }
 }
 
-func scaleAsm(x []float32, s float32) { scaleAVX2(ptr(x), len(x), s) }
+func binary(k func(dst, x, y *float32, n int)) func(dst, x, y []float32) {
+	return func(dst, x, y []float32) {
+		dst = dst[:len(x)]
+		y = y[:len(x)]
+		k(ptr(dst), ptr(x), ptr(y), len(x))
+	}
+}
 
-func dotAsm(x, y []float32) float32 {
-	y = y[:len(x)]
-	return dotAVX2(ptr(x), ptr(y), len(x))
+func scaleOf(k func(dst, x *float32, n int, s float32)) func(dst, x []float32, s float32) {
+	return func(dst, x []float32, s float32) {
+		dst = dst[:len(x)]
+		k(ptr(dst), ptr(x), len(x), s)
+	}
+}
+
+func dotOf(k func(x, y *float32, n int) float32) func(x, y []float32) float32 {
+	return func(x, y []float32) float32 {
+		y = y[:len(x)]
+		return k(ptr(x), ptr(y), len(x))
+	}
+}
+
+func dot64Of(k func(x, y *float32, n int) float64) func(x, y []float32) float64 {
+	return func(x, y []float32) float64 {
+		y = y[:len(x)]
+		return k(ptr(x), ptr(y), len(x))
+	}
+}
+
+func axpbyOf(k func(dst, x, y *float32, n int, a, b float32)) func(dst, x, y []float32, a, b float32) {
+	return func(dst, x, y []float32, a, b float32) {
+		dst = dst[:len(x)]
+		y = y[:len(x)]
+		k(ptr(dst), ptr(x), ptr(y), len(x), a, b)
+	}
+}
+
+// asmImpls lists the assembly implementations of this build, widest
+// vectors first, with whether this CPU can run them.
+var asmImpls = []implEntry{
+	{
+		im: &impl{
+			name:      "avx512",
+			exp:       unary(exp512),
+			expSum:    expSumOf(expSum512),
+			max:       reduce32(max512),
+			swish:     unary(swish512),
+			swishGrad: binary(swishGrad512),
+			scale:     scaleOf(scale512),
+			dot:       dotOf(dot512),
+			sumSq:     reduce64(sumSq512),
+			dot64:     dot64Of(dot64512),
+			axpby:     axpbyOf(axpby512),
+		},
+		needs:     "AVX-512F",
+		supported: hasAVX512,
+	},
+	{
+		im: &impl{
+			name:      "avx2",
+			exp:       unary(expAVX2),
+			expSum:    expSumOf(expSumAVX2),
+			max:       reduce32(maxAVX2),
+			swish:     unary(swishAVX2),
+			swishGrad: binary(swishGradAVX2),
+			scale:     scaleOf(scaleAVX2),
+			dot:       dotOf(dotAVX2),
+			sumSq:     reduce64(sumSqAVX2),
+			dot64:     dot64Of(dot64AVX2),
+			axpby:     axpbyOf(axpbyAVX2),
+		},
+		needs:     "AVX2+FMA",
+		supported: hasAVX2FMA,
+	},
 }

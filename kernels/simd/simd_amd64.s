@@ -370,11 +370,14 @@ maxnan:
 	MOVL $0x7fc00000, ret+16(FP)
 	RET
 
-// func scaleAVX2(x *float32, n int, s float32)
-TEXT ·scaleAVX2(SB), NOSPLIT, $0-20
-	MOVQ         x+0(FP), SI
-	MOVQ         n+8(FP), CX
-	VBROADCASTSS s+16(FP), Y15
+// func scaleAVX2(dst, x *float32, n int, s float32)
+//
+// Four vectors are loaded before any is stored, so dst may be x.
+TEXT ·scaleAVX2(SB), NOSPLIT, $0-28
+	MOVQ         dst+0(FP), DI
+	MOVQ         x+8(FP), SI
+	MOVQ         n+16(FP), CX
+	VBROADCASTSS s+24(FP), Y15
 	CMPQ         CX, $32
 	JB           scale8
 
@@ -383,11 +386,12 @@ scale32:
 	VMULPS  32(SI), Y15, Y1
 	VMULPS  64(SI), Y15, Y2
 	VMULPS  96(SI), Y15, Y3
-	VMOVUPS Y0, (SI)
-	VMOVUPS Y1, 32(SI)
-	VMOVUPS Y2, 64(SI)
-	VMOVUPS Y3, 96(SI)
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
 	ADDQ    $128, SI
+	ADDQ    $128, DI
 	SUBQ    $32, CX
 	CMPQ    CX, $32
 	JAE     scale32
@@ -396,8 +400,9 @@ scale8:
 	CMPQ    CX, $8
 	JB      scaletail
 	VMULPS  (SI), Y15, Y0
-	VMOVUPS Y0, (SI)
+	VMOVUPS Y0, (DI)
 	ADDQ    $32, SI
+	ADDQ    $32, DI
 	SUBQ    $8, CX
 	JMP     scale8
 
@@ -407,7 +412,7 @@ scaletail:
 	TAILMASK(Y11)
 	VMASKMOVPS (SI), Y11, Y0
 	VMULPS     Y0, Y15, Y0
-	VMASKMOVPS Y0, Y11, (SI)
+	VMASKMOVPS Y0, Y11, (DI)
 
 scaledone:
 	VZEROUPPER
@@ -470,4 +475,181 @@ dotreduce:
 	VADDSS       X1, X0, X0
 	VZEROUPPER
 	MOVSS        X0, ret+24(FP)
+	RET
+
+// SUM64 adds the four float64 lanes of Y0 into X0's low lane. Clobbers X1.
+#define SUM64 \
+	VEXTRACTF128 $1, Y0, X1; \
+	VADDPD       X1, X0, X0; \
+	VUNPCKHPD    X0, X0, X1; \
+	VADDSD       X1, X0, X0
+
+// func sumSqAVX2(x *float32, n int) float64
+//
+// Each group of 4 elements is widened to float64 (VCVTPS2PD) and squared
+// into one of four 4-lane float64 accumulators; the squares are exact.
+TEXT ·sumSqAVX2(SB), NOSPLIT, $0-24
+	MOVQ   x+0(FP), SI
+	MOVQ   n+8(FP), CX
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	CMPQ   CX, $16
+	JB     sq4
+
+sq16:
+	VCVTPS2PD   (SI), Y4
+	VCVTPS2PD   16(SI), Y5
+	VCVTPS2PD   32(SI), Y6
+	VCVTPS2PD   48(SI), Y7
+	VFMADD231PD Y4, Y4, Y0
+	VFMADD231PD Y5, Y5, Y1
+	VFMADD231PD Y6, Y6, Y2
+	VFMADD231PD Y7, Y7, Y3
+	ADDQ        $64, SI
+	SUBQ        $16, CX
+	CMPQ        CX, $16
+	JAE         sq16
+
+sq4:
+	CMPQ        CX, $4
+	JB          sqtail
+	VCVTPS2PD   (SI), Y4
+	VFMADD231PD Y4, Y4, Y0
+	ADDQ        $16, SI
+	SUBQ        $4, CX
+	JMP         sq4
+
+sqtail:
+	TESTQ       CX, CX
+	JZ          sqreduce
+	TAILMASK(Y11)
+	VMASKMOVPS  (SI), X11, X4
+	VCVTPS2PD   X4, Y4
+	VFMADD231PD Y4, Y4, Y1
+
+sqreduce:
+	VADDPD Y1, Y0, Y0
+	VADDPD Y3, Y2, Y2
+	VADDPD Y2, Y0, Y0
+	SUM64
+	VZEROUPPER
+	MOVSD  X0, ret+16(FP)
+	RET
+
+// func dot64AVX2(x, y *float32, n int) float64
+//
+// As sumSqAVX2, with products of x and y (exact in float64).
+TEXT ·dot64AVX2(SB), NOSPLIT, $0-32
+	MOVQ   x+0(FP), SI
+	MOVQ   y+8(FP), DX
+	MOVQ   n+16(FP), CX
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	CMPQ   CX, $16
+	JB     d64x4
+
+d64x16:
+	VCVTPS2PD   (SI), Y4
+	VCVTPS2PD   16(SI), Y5
+	VCVTPS2PD   32(SI), Y6
+	VCVTPS2PD   48(SI), Y7
+	VCVTPS2PD   (DX), Y8
+	VCVTPS2PD   16(DX), Y9
+	VCVTPS2PD   32(DX), Y10
+	VCVTPS2PD   48(DX), Y12
+	VFMADD231PD Y8, Y4, Y0
+	VFMADD231PD Y9, Y5, Y1
+	VFMADD231PD Y10, Y6, Y2
+	VFMADD231PD Y12, Y7, Y3
+	ADDQ        $64, SI
+	ADDQ        $64, DX
+	SUBQ        $16, CX
+	CMPQ        CX, $16
+	JAE         d64x16
+
+d64x4:
+	CMPQ        CX, $4
+	JB          d64tail
+	VCVTPS2PD   (SI), Y4
+	VCVTPS2PD   (DX), Y8
+	VFMADD231PD Y8, Y4, Y0
+	ADDQ        $16, SI
+	ADDQ        $16, DX
+	SUBQ        $4, CX
+	JMP         d64x4
+
+d64tail:
+	TESTQ       CX, CX
+	JZ          d64reduce
+	TAILMASK(Y11)
+	VMASKMOVPS  (SI), X11, X4
+	VMASKMOVPS  (DX), X11, X8
+	VCVTPS2PD   X4, Y4
+	VCVTPS2PD   X8, Y8
+	VFMADD231PD Y8, Y4, Y1
+
+d64reduce:
+	VADDPD Y1, Y0, Y0
+	VADDPD Y3, Y2, Y2
+	VADDPD Y2, Y0, Y0
+	SUM64
+	VZEROUPPER
+	MOVSD  X0, ret+24(FP)
+	RET
+
+// func axpbyAVX2(dst, x, y *float32, n int, a, b float32)
+//
+// dst = a·x + b·y as FMA(a, x, b·y). Both inputs of a vector are loaded
+// before it is stored, so dst may be x or y.
+TEXT ·axpbyAVX2(SB), NOSPLIT, $0-40
+	MOVQ         dst+0(FP), DI
+	MOVQ         x+8(FP), SI
+	MOVQ         y+16(FP), DX
+	MOVQ         n+24(FP), CX
+	VBROADCASTSS a+32(FP), Y14
+	VBROADCASTSS b+36(FP), Y15
+	CMPQ         CX, $16
+	JB           axpby8
+
+axpby16:
+	VMULPS      (DX), Y15, Y0
+	VMULPS      32(DX), Y15, Y1
+	VFMADD231PS (SI), Y14, Y0
+	VFMADD231PS 32(SI), Y14, Y1
+	VMOVUPS     Y0, (DI)
+	VMOVUPS     Y1, 32(DI)
+	ADDQ        $64, SI
+	ADDQ        $64, DX
+	ADDQ        $64, DI
+	SUBQ        $16, CX
+	CMPQ        CX, $16
+	JAE         axpby16
+
+axpby8:
+	CMPQ        CX, $8
+	JB          axpbytail
+	VMULPS      (DX), Y15, Y0
+	VFMADD231PS (SI), Y14, Y0
+	VMOVUPS     Y0, (DI)
+	ADDQ        $32, SI
+	ADDQ        $32, DX
+	ADDQ        $32, DI
+	SUBQ        $8, CX
+
+axpbytail:
+	TESTQ       CX, CX
+	JZ          axpbydone
+	TAILMASK(Y11)
+	VMASKMOVPS  (SI), Y11, Y2
+	VMASKMOVPS  (DX), Y11, Y3
+	VMULPS      Y3, Y15, Y0
+	VFMADD231PS Y2, Y14, Y0
+	VMASKMOVPS  Y0, Y11, (DI)
+
+axpbydone:
+	VZEROUPPER
 	RET

@@ -3,4 +3,4 @@
 package simd
 
 // No assembly on this platform: the pure Go implementation is used.
-var asmImpl *impl
+var asmImpls []implEntry

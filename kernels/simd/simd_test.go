@@ -32,15 +32,49 @@ func forImpls(t *testing.T, f func(t *testing.T, im *impl)) {
 	}
 }
 
-func TestImplementations(t *testing.T) {
-	var names []string
-	for _, im := range impls {
-		names = append(names, im.name)
+// TestImplPaths names, in one line, the implementations every test of this
+// package runs (forImpls forces each supported one in turn) and those this
+// CPU lacks, and checks that the exported functions use the widest one the
+// CPU supports.
+func TestImplPaths(t *testing.T) {
+	var tested, missing []string
+	defaults := 0
+	for _, ii := range Implementations() {
+		name := ii.Name
+		if ii.Default {
+			defaults++
+			name += " (default)"
+			if ii.Name != Implementation() {
+				t.Errorf("default %s, Implementation() = %s", ii.Name, Implementation())
+			}
+		}
+		if ii.Supported {
+			tested = append(tested, name)
+		} else {
+			missing = append(missing, ii.Name+" (needs "+ii.Needs+")")
+		}
 	}
-	t.Logf("implementations tested: %v; exported functions use %q", names, Implementation())
-	if asmImpl != nil && best != asmImpl {
-		t.Errorf("assembly available but not used")
+	if defaults != 1 {
+		t.Errorf("%d default implementations, want 1", defaults)
 	}
+	if len(tested) != len(impls) {
+		t.Errorf("Implementations lists %d supported, the tests run %d", len(tested), len(impls))
+	}
+	for i, e := range asmImpls {
+		if e.supported && impls[0] != e.im {
+			t.Errorf("%s supported but %s is the default", e.im.name, impls[0].name)
+		}
+		if e.supported {
+			break
+		}
+		if i == len(asmImpls)-1 && impls[0] != goImpl {
+			t.Errorf("no assembly supported, default %s", impls[0].name)
+		}
+	}
+	if len(missing) == 0 {
+		missing = []string{"none"}
+	}
+	t.Logf("simd implementations tested: %s; not on this CPU: %s", strings.Join(tested, ", "), strings.Join(missing, ", "))
 }
 
 // ulpOf returns the spacing of float32 values at |w| (w a normal float32
@@ -185,11 +219,11 @@ type kernelCase struct {
 	name string
 	// run calls the kernel of im on x (and y), writing dst; in-place
 	// variants pass dst == x or dst == y. It returns the scalar result.
-	run func(im *impl, dst, x, y []float32) float32
+	run func(im *impl, dst, x, y []float32) float64
 	// gen generates the input values.
 	lo, hi float64
 	// check returns "" if dst and ret are right for x, y.
-	check func(dst, x, y []float32, ret float32) string
+	check func(dst, x, y []float32, ret float64) string
 }
 
 // expOK reports whether got is e^x within 2 ulp, or the documented value
@@ -204,7 +238,7 @@ func expOK(got, x float32) bool {
 	return ulpErr(got, math.Exp(float64(x))) <= 2
 }
 
-func checkExp(dst, x, _ []float32, _ float32) string {
+func checkExp(dst, x, _ []float32, _ float64) string {
 	for i, v := range x {
 		if !expOK(dst[i], v) {
 			return fmt.Sprintf("exp(%v) = %v, want %v", v, dst[i], math.Exp(float64(v)))
@@ -215,7 +249,7 @@ func checkExp(dst, x, _ []float32, _ float32) string {
 
 const expSumShift = 3.25
 
-func checkExpSum(dst, x, _ []float32, ret float32) string {
+func checkExpSum(dst, x, _ []float32, ret float64) string {
 	var sum float64
 	for i, v := range x {
 		d := v - expSumShift
@@ -233,7 +267,7 @@ func checkExpSum(dst, x, _ []float32, ret float32) string {
 	return ""
 }
 
-func checkMax(_, x, _ []float32, ret float32) string {
+func checkMax(_, x, _ []float32, ret float64) string {
 	want := math.Inf(-1)
 	for _, v := range x {
 		want = math.Max(want, float64(v))
@@ -248,7 +282,7 @@ func checkMax(_, x, _ []float32, ret float32) string {
 // is below float32's accurately computed range (documented flush).
 func swishRef(x float64) float64 { return x / (1 + math.Exp(-x)) }
 
-func checkSwish(dst, x, _ []float32, _ float32) string {
+func checkSwish(dst, x, _ []float32, _ float64) string {
 	for i, v := range x {
 		want := swishRef(float64(v))
 		if err := math.Abs(float64(dst[i]) - want); err > 1e-6*math.Abs(want) && err > 3e-37 || dst[i] != dst[i] {
@@ -278,7 +312,7 @@ func swishGradOK(got float32, x, dy float32) bool {
 	return got == got && (err <= 1e-6*math.Abs(want) || err <= 8*0x1p-24*size || err <= 1e-35*math.Abs(float64(dy)))
 }
 
-func checkSwishGrad(dst, x, y []float32, _ float32) string {
+func checkSwishGrad(dst, x, y []float32, _ float64) string {
 	for i, v := range x {
 		if !swishGradOK(dst[i], v, y[i]) {
 			want, _ := swishGradRef(float64(v), float64(y[i]))
@@ -290,7 +324,7 @@ func checkSwishGrad(dst, x, y []float32, _ float32) string {
 
 const scaleBy = -1.7
 
-func checkScale(dst, x, _ []float32, _ float32) string {
+func checkScale(dst, x, _ []float32, _ float64) string {
 	for i, v := range x {
 		if want := v * scaleBy; dst[i] != want {
 			return fmt.Sprintf("%v·%v = %v, want %v", v, float32(scaleBy), dst[i], want)
@@ -299,7 +333,7 @@ func checkScale(dst, x, _ []float32, _ float32) string {
 	return ""
 }
 
-func checkDot(_, x, y []float32, ret float32) string {
+func checkDot(_, x, y []float32, ret float64) string {
 	var want, abs float64
 	for i := range x {
 		p := float64(x[i]) * float64(y[i])
@@ -307,21 +341,71 @@ func checkDot(_, x, y []float32, ret float32) string {
 		abs += math.Abs(p)
 	}
 	tol := (float64(len(x))/32 + 8) * 0x1p-24 * abs
-	if math.Abs(float64(ret)-want) > tol {
+	if math.Abs(ret-want) > tol {
 		return fmt.Sprintf("dot = %v, want %v (tolerance %v)", ret, want, tol)
 	}
 	return ""
 }
 
-var kernelCases = []kernelCase{
-	{"Exp", func(im *impl, dst, x, _ []float32) float32 { im.exp(dst, x); return 0 }, -90, 90, checkExp},
-	{"ExpSum", func(im *impl, dst, x, _ []float32) float32 { return im.expSum(dst, x, expSumShift) }, -80, 80, checkExpSum},
-	{"Max", func(im *impl, _, x, _ []float32) float32 { return im.max(x) }, -1e3, 1e3, checkMax},
-	{"Swish", func(im *impl, dst, x, _ []float32) float32 { im.swish(dst, x); return 0 }, -120, 120, checkSwish},
-	{"SwishGrad", func(im *impl, dst, x, y []float32) float32 { im.swishGrad(dst, x, y); return 0 }, -120, 120, checkSwishGrad},
-	{"Scale", func(im *impl, dst, x, _ []float32) float32 { copy(dst, x); im.scale(dst, scaleBy); return 0 }, -1e3, 1e3, checkScale},
-	{"Dot", func(im *impl, _, x, y []float32) float32 { return im.dot(x, y) }, -10, 10, checkDot},
+// checkSum64 compares a float64 sum of n exact products with the float64
+// reference: the assembly's partial sums and the reference's order differ
+// by at most about 2n roundings of 2^-53 relative to the sum of |terms|.
+func checkSum64(name string, ret float64, terms func(i int) float64, n int) string {
+	var want, abs float64
+	for i := range n {
+		p := terms(i)
+		want += p
+		abs += math.Abs(p)
+	}
+	if tol := float64(2*n+8) * 0x1p-53 * abs; math.Abs(ret-want) > tol {
+		return fmt.Sprintf("%s = %v, want %v (tolerance %v)", name, ret, want, tol)
+	}
+	return ""
 }
+
+func checkSumSq(_, x, _ []float32, ret float64) string {
+	return checkSum64("sum of squares", ret, func(i int) float64 { return float64(x[i]) * float64(x[i]) }, len(x))
+}
+
+func checkDot64(_, x, y []float32, ret float64) string {
+	return checkSum64("dot64", ret, func(i int) float64 { return float64(x[i]) * float64(y[i]) }, len(x))
+}
+
+const axpbyA, axpbyB = 0.7, -1.3
+
+// checkAxpby: within 2^-23·(|a·x| + |b·y|) of the exact a·x + b·y.
+func checkAxpby(dst, x, y []float32, _ float64) string {
+	a, b := float64(float32(axpbyA)), float64(float32(axpbyB))
+	for i, v := range x {
+		want := a*float64(v) + b*float64(y[i])
+		if err := math.Abs(float64(dst[i]) - want); !(err <= 0x1p-23*(math.Abs(a*float64(v))+math.Abs(b*float64(y[i])))) {
+			return fmt.Sprintf("%v·%v + %v·%v = %v, want %v", float32(a), v, float32(b), y[i], dst[i], want)
+		}
+	}
+	return ""
+}
+
+var kernelCases = []kernelCase{
+	{"Exp", func(im *impl, dst, x, _ []float32) float64 { im.exp(dst, x); return 0 }, -90, 90, checkExp},
+	{"ExpSum", func(im *impl, dst, x, _ []float32) float64 { return float64(im.expSum(dst, x, expSumShift)) }, -80, 80, checkExpSum},
+	{"Max", func(im *impl, _, x, _ []float32) float64 { return float64(im.max(x)) }, -1e3, 1e3, checkMax},
+	{"Swish", func(im *impl, dst, x, _ []float32) float64 { im.swish(dst, x); return 0 }, -120, 120, checkSwish},
+	{"SwishGrad", func(im *impl, dst, x, y []float32) float64 { im.swishGrad(dst, x, y); return 0 }, -120, 120, checkSwishGrad},
+	{"Scale", func(im *impl, dst, x, _ []float32) float64 { copy(dst, x); im.scale(dst, dst, scaleBy); return 0 }, -1e3, 1e3, checkScale},
+	{"ScaleTo", func(im *impl, dst, x, _ []float32) float64 { im.scale(dst, x, scaleBy); return 0 }, -1e3, 1e3, checkScale},
+	{"Dot", func(im *impl, _, x, y []float32) float64 { return float64(im.dot(x, y)) }, -10, 10, checkDot},
+	{"SumSquares", func(im *impl, _, x, _ []float32) float64 { return im.sumSq(x) }, -1e3, 1e3, checkSumSq},
+	{"Dot64", func(im *impl, _, x, y []float32) float64 { return im.dot64(x, y) }, -10, 10, checkDot64},
+	{"Axpby", func(im *impl, dst, x, y []float32) float64 { im.axpby(dst, x, y, axpbyA, axpbyB); return 0 }, -100, 100, checkAxpby},
+}
+
+// writesDst reports whether the kernel case writes dst from its inputs (an
+// elementwise kernel), and usesY whether y is one of those inputs.
+func writesDst(name string) bool {
+	return name != "Max" && name != "Dot" && name != "SumSquares" && name != "Dot64"
+}
+
+func usesY(name string) bool { return name == "SwishGrad" || name == "Axpby" }
 
 // TestKernels runs every kernel on every length, out of place and in place,
 // and checks that nothing outside dst is written.
@@ -355,22 +439,22 @@ func TestKernels(t *testing.T) {
 							t.Fatalf("n=%d: x modified", n)
 						}
 					}
-					// In place: dst is x (and, for SwishGrad, also dy).
+					if !writesDst(kc.name) {
+						continue
+					}
+					// In place: dst is x (and, for the kernels of two
+					// slices, also y).
 					want := append([]float32(nil), dst...)
 					inPlace := append([]float32(nil), x...)
-					if kc.name == "Scale" {
-						im.scale(inPlace, scaleBy)
-					} else {
-						kc.run(im, inPlace, inPlace, y)
-					}
-					if kc.name != "Max" && kc.name != "Dot" && !sameBits(inPlace, want) {
+					kc.run(im, inPlace, inPlace, y)
+					if !sameBits(inPlace, want) {
 						t.Fatalf("n=%d: in-place result differs", n)
 					}
-					if kc.name == "SwishGrad" {
-						dyInPlace := append([]float32(nil), y...)
-						im.swishGrad(dyInPlace, x, dyInPlace)
-						if !sameBits(dyInPlace, want) {
-							t.Fatalf("n=%d: in-place (dst = dy) result differs", n)
+					if usesY(kc.name) {
+						yInPlace := append([]float32(nil), y...)
+						kc.run(im, yInPlace, x, yInPlace)
+						if !sameBits(yInPlace, want) {
+							t.Fatalf("n=%d: in-place (dst = y) result differs", n)
 						}
 					}
 				}
@@ -598,9 +682,9 @@ func TestSwishGradAccuracy(t *testing.T) {
 
 func TestScaleSpecial(t *testing.T) {
 	forImpls(t, func(t *testing.T, im *impl) {
-		im.scale(nil, 2)
+		im.scale(nil, nil, 2)
 		x := []float32{1, -2, inf32, 0, 3, 4, 5, 6, 7, 8, 9}
-		im.scale(x, 0.5)
+		im.scale(x, x, 0.5)
 		want := []float32{0.5, -1, inf32, 0, 1.5, 2, 2.5, 3, 3.5, 4, 4.5}
 		if !sameBits(x, want) {
 			t.Errorf("scale = %v, want %v", x, want)
@@ -638,6 +722,10 @@ func TestLengthMismatchPanics(t *testing.T) {
 		{"SwishGrad", func() { SwishGrad(a, a, b) }},
 		{"SwishGrad", func() { SwishGrad(a, b, b) }},
 		{"Dot", func() { Dot(a, b) }},
+		{"ScaleTo", func() { ScaleTo(a, b, 1) }},
+		{"Dot64", func() { Dot64(b, a) }},
+		{"Axpby", func() { Axpby(a, b, b, 1, 1) }},
+		{"Axpby", func() { Axpby(a, a, b, 1, 1) }},
 	} {
 		func() {
 			defer func() {
@@ -682,11 +770,27 @@ func TestExported(t *testing.T) {
 	copy(d1, x)
 	copy(d2, x)
 	Scale(d1, 3)
-	best.scale(d2, 3)
+	best.scale(d2, d2, 3)
 	if !sameBits(d1, d2) {
 		t.Error("Scale")
 	}
+	ScaleTo(d1, y, -2.5)
+	best.scale(d2, y, -2.5)
+	if !sameBits(d1, d2) {
+		t.Error("ScaleTo")
+	}
 	if Dot(x, y) != best.dot(x, y) {
 		t.Error("Dot")
+	}
+	if SumSquares(x) != best.sumSq(x) {
+		t.Error("SumSquares")
+	}
+	if Dot64(x, y) != best.dot64(x, y) {
+		t.Error("Dot64")
+	}
+	Axpby(d1, x, y, 1.5, -0.25)
+	best.axpby(d2, x, y, 1.5, -0.25)
+	if !sameBits(d1, d2) {
+		t.Error("Axpby")
 	}
 }
