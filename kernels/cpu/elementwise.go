@@ -56,7 +56,18 @@ func SwishGrad[T Float](dx, x, dy []T) {
 const NormEps = 1e-12
 
 // Norm writes y = x / sqrt(mean(x²) + ε) row by row (rows of width n).
+// For float32 the sum of squares (in float64) and the scaling are vector
+// kernels of package simd.
 func Norm[T Float](y, x []T, n int) {
+	if is32[T]() {
+		y32, x32 := asF32(y), asF32(x)
+		rowsOf(len(x), n, func(r int) {
+			xr := x32[r : r+n]
+			inv := float32(1 / math.Sqrt(simd.SumSquares(xr)/float64(n)+NormEps))
+			simd.ScaleTo(y32[r:r+n], xr, inv)
+		})
+		return
+	}
 	rowsOf(len(x), n, func(r int) {
 		xr := x[r : r+n]
 		inv := T(1 / rms(xr))
@@ -84,7 +95,19 @@ func rowsOf(length, n int, fn func(r int)) {
 }
 
 // NormGrad writes dx for y = Norm(x): dx = (dy - y·mean(dy⊙y)) / rms(x).
+// For float32 it is dx = a·dy + b·x with a = 1/s and b = -Σ(dy⊙x)/(n·s³)
+// (s = rms(x), the sums in float64), by the vector kernels of package simd.
 func NormGrad[T Float](dx, x, dy []T, n int) {
+	if is32[T]() {
+		d32, x32, g32 := asF32(dx), asF32(x), asF32(dy)
+		rowsOf(len(x), n, func(r int) {
+			xr, dyr := x32[r:r+n], g32[r:r+n]
+			s := math.Sqrt(simd.SumSquares(xr)/float64(n) + NormEps)
+			m := simd.Dot64(dyr, xr) / (float64(n) * s)
+			simd.Axpby(d32[r:r+n], dyr, xr, float32(1/s), float32(-m/(s*s)))
+		})
+		return
+	}
 	rowsOf(len(x), n, func(r int) {
 		xr, dyr := x[r:r+n], dy[r:r+n]
 		s := rms(xr)
