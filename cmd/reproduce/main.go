@@ -319,6 +319,21 @@ func plan(o options) []part {
 		part{Name: "attention mass within ±64 vs CosScale (windowed-attention approximation)", Tool: "analyze",
 			Args: []string{"band", "-ckpt", all, "-L", "1024", "-w", "64", "-docs", fmt.Sprint(p.Docs), "-corpus", o.corpus, "-out", an, "-quiet"},
 			Done: filepath.Join(an, "band.csv")},
+	)
+	// ALiBi's attention, measured as the CosScale models' is (for the
+	// report's comparison; no verdict reads it).
+	alibiDir := filepath.Join(an, "alibi")
+	alibi := []string{filepath.Join(suiteDir, "cos0", "ft-alibi", "best")}
+	if p.Headline > 0 {
+		alibi = append(alibi, filepath.Join(suiteDir, cosName(p.Headline), "ft-alibi", "best"))
+	}
+	parts = append(parts,
+		part{Name: "attention mass within ±64 of the ALiBi fine-tunes", Tool: "analyze",
+			Args: []string{"band", "-ckpt", strings.Join(alibi, ","), "-L", "1024", "-w", "64", "-docs", fmt.Sprint(p.Docs), "-corpus", o.corpus, "-out", alibiDir, "-quiet"},
+			Done: filepath.Join(alibiDir, "band.csv")},
+		part{Name: "attention entropy vs length of the ALiBi fine-tune of the plain model (softmax, InfoScale)", Tool: "analyze",
+			Args: []string{"entropy", "-ckpt", alibi[0], "-norm", "softmax,infoscale", "-docs", fmt.Sprint(p.EntropyDocs), "-corpus", o.corpus, "-out", alibiDir, "-quiet"},
+			Done: filepath.Join(alibiDir, "entropy.csv")},
 		part{Name: "accuracy and loss vs length per method × normalisation", Tool: "analyze",
 			Args: []string{"curves", "-suite", filepath.Join(suiteDir, "suite.json"), "-out", an, "-quiet"},
 			Done: filepath.Join(an, "curves.csv")},

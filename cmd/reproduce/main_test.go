@@ -33,6 +33,7 @@ func TestReproduceTiny(t *testing.T) {
 	corpus := testfiles.WriteCorpus(t, filepath.Join(dir, "c.jsonl"), testfiles.RandomDocs(rng, letters, 20, 3000))
 	cfg := layers.DefaultConfig()
 	cfg.HiddenSize, cfg.IntermediateSize, cfg.KeySize, cfg.NumLayers = 8, 12, 4, 1
+	cfg.TrainLength = 16 // the suite's lengths 2x..64x n0 end at 1024
 	b, _ := cfg.Marshal()
 	config := filepath.Join(dir, "config.json")
 	os.WriteFile(config, b, 0o644)
@@ -54,19 +55,24 @@ func TestReproduceTiny(t *testing.T) {
 	for _, want := range []string{"## Verdicts", "analysis/entropy.png", "analysis/heatmap.png", "suite -base", "| cos16 | 16 | 3 |",
 		"| suite/cos0/ft-pi | 2 |", "comparator group", "## Rule changes", "## Models that failed to train",
 		"## The fast protocol against the paper protocol", "| configuration | length | acc fast |", "analysis/fig2_trainloss.png", "analysis/fig3_finetune.png",
-		"Spearman ρ =", "r = InfoScale/softmax entropy growth"} {
+		"Spearman ρ =", "r = InfoScale/softmax entropy growth", "McNemar p (Holm)", "| configuration | length | acc fast | acc paper | b / c | McNemar p |",
+		"ALiBi, whose bias favours near keys by construction, measured the same way: mass within ±64 at L = 1024 of ", "the ALiBi fine-tune of the plain model measured the same way"} {
 		if !strings.Contains(r, want) {
 			t.Errorf("report lacks %q", want)
 		}
+	}
+	if strings.Contains(r, "departure") {
+		t.Errorf("report names a departure from the rules:\n%s", r)
 	}
 	// A second run skips every finished part.
 	stderr.Reset()
 	if err := run(args, &stdout, &stderr); err != nil {
 		t.Fatal(err)
 	}
-	// 1 plain + 2 sweep + best + headline bases, suite, 2 calibrations, 6 analyses, 2 training-curve figures.
-	if n := strings.Count(stderr.String(), "done already"); n != 17 {
-		t.Errorf("%d parts skipped on the second run, want 17:\n%s", n, stderr.String())
+	// 1 plain + 3 sweep + best + headline bases, suite, 2 calibrations, 6
+	// analyses, 2 of ALiBi's attention, 2 training-curve figures.
+	if n := strings.Count(stderr.String(), "done already"); n != 19 {
+		t.Errorf("%d parts skipped on the second run, want 19:\n%s", n, stderr.String())
 	}
 }
 

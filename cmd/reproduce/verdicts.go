@@ -2,14 +2,17 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 
+	"github.com/infoscale/gaualpha/eval"
 	"github.com/infoscale/gaualpha/stats"
 )
 
@@ -142,12 +145,13 @@ func claimEntropyPaired(o options) claim {
 		growth.Est/n, growth.Lo/n, growth.Hi/n, ratio.Est, ratio.Lo, ratio.Hi)
 	body.WriteString("Rule: inconclusive if the softmax growth's interval includes 0; supported if r's upper bound <= 0.5; partly supported if it is in (0.5, 0.9); not supported if r's lower bound >= 0.9; otherwise inconclusive.\n\n")
 	body.WriteString("![entropy vs length](analysis/entropy.png)\n\n![entropy per layer](analysis/entropy_layers.png)\n")
+	body.WriteString(alibiEntropy(o))
 	return claim{title: title, verdict: out.String(),
 		summary: fmt.Sprintf("r = InfoScale/softmax entropy growth %d→%d: %.2f [%.2f, %.2f] (95%% bootstrap over documents)", l0, l1, ratio.Est, ratio.Lo, ratio.Hi),
 		body:    body.String()}
 }
 
-// pairedRow is a suite row with its per-document tallies.
+// pairedRow is a suite row with the file of its per-position scores.
 type pairedRow struct {
 	Base     string  `json:"base"`
 	CosScale float64 `json:"cosscale"`
@@ -159,11 +163,9 @@ type pairedRow struct {
 		Accuracy float64 `json:"accuracy"`
 		Loss     float64 `json:"loss"`
 	} `json:"results"`
-	DocTallies [][]struct {
-		Count   int     `json:"count"`
-		Correct int     `json:"correct"`
-		SumLoss float64 `json:"sum_loss"`
-	} `json:"doc_tallies"`
+	// Scores is the row's eval.WriteScores file, relative to its suite's
+	// directory.
+	Scores string `json:"scores"`
 }
 
 func (r pairedRow) label() string {
@@ -182,49 +184,115 @@ func (r pairedRow) ftPath() string {
 	return fmt.Sprintf("suite/cos%g/ft-%s", r.CosScale, r.Method)
 }
 
-// docSums pairs two rows at length index l.
-func docSums(a, b pairedRow, l int, acc bool) []stats.DocSums {
-	var out []stats.DocSums
-	for d := range a.DocTallies[l] {
-		x, y := a.DocTallies[l][d], b.DocTallies[l][d]
-		s := stats.DocSums{N: x.Count}
-		if acc {
-			s.SumA, s.SumB = float64(x.Correct), float64(y.Correct)
-		} else {
-			s.SumA, s.SumB = x.SumLoss, y.SumLoss
-		}
-		out = append(out, s)
+// suiteRows reads a suite's rows from dir/suite.json.
+func suiteRows(dir string) ([]pairedRow, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "suite.json"))
+	if err != nil {
+		return nil, err
 	}
-	return out
+	var s struct {
+		Rows []pairedRow `json:"rows"`
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, "suite.json"), err)
+	}
+	if len(s.Rows) == 0 || len(s.Rows[0].Results) == 0 {
+		return nil, fmt.Errorf("%s has no rows", filepath.Join(dir, "suite.json"))
+	}
+	return s.Rows, nil
 }
 
-// sameTallies reports whether two rows have equal per-document counts of
-// right answers and losses within stats.IdenticalTol per position.
-func sameTallies(a, b pairedRow, l int) bool {
-	for d := range a.DocTallies[l] {
-		x, y := a.DocTallies[l][d], b.DocTallies[l][d]
-		if x.Count != y.Count || x.Correct != y.Correct || math.Abs(x.SumLoss-y.SumLoss) > stats.IdenticalTol*float64(x.Count) {
+// scoreReader reads the per-position scores of suite rows, each file once.
+type scoreReader struct {
+	dir   string // the suite's directory
+	files map[string]map[int][]eval.Score
+}
+
+func newScoreReader(dir string) *scoreReader {
+	return &scoreReader{dir: dir, files: map[string]map[int][]eval.Score{}}
+}
+
+// at returns row r's scores at length L.
+func (sr *scoreReader) at(r pairedRow, L int) ([]eval.Score, error) {
+	if r.Scores == "" {
+		return nil, fmt.Errorf("%s has no per-position scores (a suite.json written before they were kept)", r.label())
+	}
+	f, ok := sr.files[r.Scores]
+	if !ok {
+		var err error
+		if f, err = eval.ReadScores(filepath.Join(sr.dir, r.Scores)); err != nil {
+			return nil, err
+		}
+		sr.files[r.Scores] = f
+	}
+	sc, ok := f[L]
+	if !ok || len(sc) == 0 {
+		return nil, fmt.Errorf("%s: no scores at length %d", r.Scores, L)
+	}
+	return sc, nil
+}
+
+// outcomes are scores as package stats takes them, with the document of
+// each position.
+func outcomes(sc []eval.Score) (stats.Scores, []int) {
+	s := stats.Scores{Correct: make([]bool, len(sc)), Loss: make([]float64, len(sc))}
+	doc := make([]int, len(sc))
+	for i, x := range sc {
+		s.Correct[i], s.Loss[i], doc[i] = x.Correct, x.Loss, x.Doc
+	}
+	return s, doc
+}
+
+// samePositions reports whether two score lists are of the same documents
+// and positions in the same order.
+func samePositions(a, b []eval.Score) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Doc != b[i].Doc || a[i].Pos != b[i].Pos {
 			return false
 		}
 	}
 	return true
 }
 
-// claimExtrapolationPaired is claim 2 under the rule of docs/analysis.md.
-func claimExtrapolationPaired(o options, ex map[string]string) claim {
+// comparePositions is stats.Compare of two rows' scores at the same
+// positions (McNemar on accuracy, bootstrap intervals over documents).
+func comparePositions(a, b []eval.Score) (stats.Paired, error) {
+	if !samePositions(a, b) {
+		return stats.Paired{}, fmt.Errorf("the two configurations were not scored at the same positions")
+	}
+	sa, doc := outcomes(a)
+	sb, _ := outcomes(b)
+	return stats.Compare(sa, sb, doc, stats.DefaultResamples, stats.DefaultSeed)
+}
+
+// predDiffs counts the positions at which two score lists predict
+// different tokens.
+func predDiffs(a, b []eval.Score) int {
+	n := 0
+	for i := range a {
+		if i < len(b) && a[i].Pred != b[i].Pred {
+			n++
+		}
+	}
+	return n
+}
+
+// claimExtrapolationPaired is claim 2 under the rule of docs/analysis.md;
+// bias is the fast protocol's bias bound from the calibration (NaN if it
+// was not run).
+func claimExtrapolationPaired(o options, ex map[string]string, bias float64) claim {
 	const title = "InfoScale + CosScale extrapolates to 64x the training length better than the existing methods"
-	b, err := os.ReadFile(filepath.Join(o.out, "suite", "suite.json"))
+	dir := filepath.Join(o.out, "suite")
+	rows, err := suiteRows(dir)
 	if err != nil {
 		return notRun(title, "suite/suite.json")
 	}
-	var s struct {
-		Rows []pairedRow `json:"rows"`
-	}
-	if err := json.Unmarshal(b, &s); err != nil || len(s.Rows) == 0 || len(s.Rows[0].DocTallies) == 0 {
-		return notRun(title, "a suite.json with per-document scores")
-	}
-	l := len(s.Rows[0].Results) - 1
-	L := s.Rows[0].Results[l].Length
+	sr := newScoreReader(dir)
+	l := len(rows[0].Results) - 1
+	L := rows[0].Results[l].Length
 	usable := func(r pairedRow) bool {
 		if p := r.ftPath(); p != "" && ex[p] != "" {
 			return false
@@ -236,10 +304,10 @@ func claimExtrapolationPaired(o options, ex map[string]string) claim {
 	var summary string
 	for k, target := range []float64{o.profile.Headline, -1} {
 		var ours *pairedRow
-		for i, r := range s.Rows {
+		for i, r := range rows {
 			isBest := target < 0 && r.CosScale > 0 && r.CosScale != o.profile.Headline
 			if r.Method == "rope" && r.Norm == "infoscale" && (r.CosScale == target || isBest) {
-				ours = &s.Rows[i]
+				ours = &rows[i]
 				break
 			}
 		}
@@ -257,20 +325,21 @@ func claimExtrapolationPaired(o options, ex map[string]string) claim {
 			}
 			continue
 		}
+		oursSc, err := sr.at(*ours, L)
+		if err != nil {
+			return notRun(title, fmt.Sprintf("per-position scores (%v)", err))
+		}
 		// The best configuration of each other method, then groups of
-		// identical predictions.
+		// identical predictions among them.
 		bestOf := map[string]pairedRow{}
 		var keys []string
-		for _, r := range s.Rows {
-			if !usable(r) || (r.Method == "rope" && r.Norm == "infoscale" && r.CosScale > 0) {
+		for _, r := range rows {
+			if !usable(r) || (r.Method == "rope" && r.Norm == "infoscale") {
 				continue
 			}
 			key := r.Method
 			if r.FineTune {
 				key += " (ft)"
-			}
-			if r.Method == "rope" && r.Norm == "infoscale" {
-				continue
 			}
 			cur, ok := bestOf[key]
 			if !ok {
@@ -281,46 +350,51 @@ func claimExtrapolationPaired(o options, ex map[string]string) claim {
 			}
 		}
 		sort.Strings(keys)
-		type group struct {
-			keys []string
-			row  pairedRow
-		}
-		var groups []group
-		for _, key := range keys {
-			r := bestOf[key]
-			placed := false
-			for g := range groups {
-				if sameTallies(groups[g].row, r, l) {
-					groups[g].keys = append(groups[g].keys, key)
-					placed = true
-					break
-				}
+		sc := make([][]eval.Score, len(keys))
+		out := make([]stats.Scores, len(keys))
+		for i, key := range keys {
+			if sc[i], err = sr.at(bestOf[key], L); err != nil {
+				return notRun(title, fmt.Sprintf("per-position scores (%v)", err))
 			}
-			if !placed {
-				groups = append(groups, group{keys: []string{key}, row: r})
+			if !samePositions(oursSc, sc[i]) {
+				return notRun(title, fmt.Sprintf("scores of %s at the positions of ours", bestOf[key].label()))
 			}
+			out[i], _ = outcomes(sc[i])
 		}
+		groups := stats.Groups(out, stats.IdenticalTol)
+		cmp := make([]stats.Paired, len(groups))
 		ps := make([]float64, len(groups))
-		accIv := make([]stats.Interval, len(groups))
-		lossIv := make([]stats.Interval, len(groups))
-		for g, gr := range groups {
-			da, dl := docSums(*ours, gr.row, l, true), docSums(*ours, gr.row, l, false)
-			ps[g], _ = stats.BootstrapSignP(len(da), stats.PooledDiff(da), stats.DefaultResamples, stats.DefaultSeed)
-			accIv[g], _ = stats.Bootstrap(len(da), stats.PooledDiff(da), stats.DefaultResamples, stats.DefaultSeed, 0.95)
-			lossIv[g], _ = stats.Bootstrap(len(dl), stats.PooledDiff(dl), stats.DefaultResamples, stats.DefaultSeed, 0.95)
+		for g, members := range groups {
+			if cmp[g], err = comparePositions(oursSc, sc[members[0]]); err != nil {
+				return notRun(title, fmt.Sprintf("a paired comparison (%v)", err))
+			}
+			ps[g] = cmp[g].P
 		}
 		adj := stats.Holm(ps)
 		var results []stats.Result
 		fmt.Fprintf(&body, "### Ours on %s: RoPE + InfoScale, accuracy %.4f, loss %.3f at L = %d\n\n", which, ours.Results[l].Accuracy, ours.Results[l].Loss, L)
-		body.WriteString("| comparator group (methods with identical predictions) | its best configuration | accuracy | loss | Δacc (ours − it) [95% CI] | Δloss [95% CI] | p (Holm) | result |\n|---|---|---:|---:|---:|---:|---:|---|\n")
-		for g, gr := range groups {
-			res := stats.Judge(adj[g], accIv[g].Est)
+		body.WriteString("| comparator group (methods with identical predictions) | its best configuration | accuracy | loss | b / c | McNemar p (Holm) | mid-p | Δacc (ours − it) [95% CI] | Δloss [95% CI] | result |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---|\n")
+		inBias, diffPred := 0, 0
+		for g, members := range groups {
+			c := cmp[g]
+			res := stats.Judge(adj[g], c.AccDiff.Est)
 			results = append(results, res)
-			fmt.Fprintf(&body, "| %s | %s | %.4f | %.3f | %+.4f [%+.4f, %+.4f] | %+.3f [%+.3f, %+.3f] | %.3g | %s |\n",
-				strings.Join(gr.keys, ", "), gr.row.label(), gr.row.Results[l].Accuracy, gr.row.Results[l].Loss,
-				accIv[g].Est, accIv[g].Lo, accIv[g].Hi, lossIv[g].Est, lossIv[g].Lo, lossIv[g].Hi, adj[g], res)
+			var names []string
+			for _, m := range members {
+				names = append(names, keys[m])
+				diffPred += predDiffs(sc[members[0]], sc[m])
+			}
+			note := ""
+			if !math.IsNaN(bias) && math.Abs(c.AccDiff.Est) < bias {
+				note = " (within the fast protocol's bias)"
+				inBias++
+			}
+			first := bestOf[keys[members[0]]]
+			fmt.Fprintf(&body, "| %s | %s | %.4f | %.3f | %d / %d | %.3g | %.3g | %+.4f [%+.4f, %+.4f] | %+.3f [%+.3f, %+.3f] | %s%s |\n",
+				strings.Join(names, ", "), first.label(), c.AccB, c.LossB, c.B, c.C, adj[g], c.MidP,
+				c.AccDiff.Est, c.AccDiff.Lo, c.AccDiff.Hi, c.LossDiff.Est, c.LossDiff.Lo, c.LossDiff.Hi, res, note)
 		}
-		out := stats.Comparisons(results)
+		outc := stats.Comparisons(results)
 		w, lo, t := 0, 0, 0
 		for _, r := range results {
 			switch r {
@@ -332,15 +406,21 @@ func claimExtrapolationPaired(o options, ex map[string]string) claim {
 				t++
 			}
 		}
-		fmt.Fprintf(&body, "\nOutcome: **%s** (%d wins, %d losses, %d ties against %d comparator groups).\n\n", out, w, lo, t, len(groups))
+		fmt.Fprintf(&body, "\nOutcome: **%s** (%d wins, %d losses, %d ties against %d comparator groups of %d methods; %d positions of %d test documents; members of a group predict different tokens at %d positions in all).",
+			outc, w, lo, t, len(groups), len(keys), len(oursSc), oursSc[len(oursSc)-1].Doc+1, diffPred)
+		if !math.IsNaN(bias) {
+			fmt.Fprintf(&body, " %d of the %d accuracy gaps are smaller than the fast protocol's bias bound %.4f.", inBias, len(groups), bias)
+		}
+		body.WriteString("\n\n")
 		if k == 0 {
-			verdict = out
-			summary = fmt.Sprintf("at L = %d, RoPE + InfoScale on the CosScale %g base: %d wins, %d losses, %d ties against %d comparator groups (paired bootstrap over documents, Holm)", L, ours.CosScale, w, lo, t, len(groups))
+			verdict = outc
+			summary = fmt.Sprintf("at L = %d, RoPE + InfoScale on the CosScale %g base: %d wins, %d losses, %d ties against %d comparator groups (McNemar on the same %d positions, Holm)", L, ours.CosScale, w, lo, t, len(groups), len(oursSc))
 		}
 	}
-	body.WriteString("Test: the accuracy difference's two-sided paired bootstrap p over documents (10000 resamples, seed 42), Holm-corrected over the comparator groups. McNemar's test, which the rule names, needs per-position outcomes; the evaluation records per-document totals, so the bootstrap p stands in for it (see \"Rule changes\").\n\n")
+	fmt.Fprintf(&body, "Test: McNemar's exact two-sided test on the positions scored by both (b = right for ours and wrong for the comparator, c = the reverse), Holm-corrected over the comparator groups at α = %g; the mid-p beside it. Intervals: paired bootstrap over documents (%d resamples, seed %d). Comparators with identical predictions (right and wrong at the same positions, losses within %g at every position) form one group, compared once.\n\n",
+		stats.Alpha, stats.DefaultResamples, stats.DefaultSeed, stats.IdenticalTol)
 	body.WriteString("![accuracy vs length](analysis/curves_accuracy.png)\n\n![loss vs length](analysis/curves_loss.png)\n\nThe full tables:\n\n")
-	if md, err := os.ReadFile(filepath.Join(o.out, "suite", "suite.md")); err == nil {
+	if md, err := os.ReadFile(filepath.Join(dir, "suite.md")); err == nil {
 		body.Write(md)
 	}
 	if summary == "" {
@@ -426,45 +506,107 @@ func claimWindowPaired(o options, ex map[string]string) claim {
 		fmt.Fprintf(&body, "| %g | %.4f |\n", s[i], mass[i])
 	}
 	fmt.Fprintf(&body, "\nSpearman ρ = %.2f, one-sided exact permutation p = %.3g over %d models; mass at the largest CosScale %.4f.\n\nRule: inconclusive with fewer than 5 models; supported if p < 0.05 and the largest CosScale's mass >= 0.95; partly supported if p < 0.05 or that mass >= 0.9; otherwise not supported.\n\n![band mass vs CosScale](analysis/band.png)\n\n![band mass vs w](analysis/band_w.png)\n\n![q·k heat maps](analysis/heatmap.png)\n", rho, p, len(s), mass[top])
+	body.WriteString(alibiBand(o))
 	return claim{title: title, verdict: out.String(),
 		summary: fmt.Sprintf("mass within ±64: Spearman ρ = %.2f, p = %.3g, %.3f at s = %g", rho, p, mass[top], s[top]),
 		body:    body.String()}
 }
 
 // calibrationSection compares the fast and paper protocols on the same
-// models, configurations, documents and positions.
-func calibrationSection(o options) string {
-	read := func(proto string) []pairedRow {
-		b, err := os.ReadFile(filepath.Join(o.out, "calibration", proto, "suite.json"))
-		if err != nil {
-			return nil
-		}
-		var s struct {
-			Rows []pairedRow `json:"rows"`
-		}
-		if json.Unmarshal(b, &s) != nil {
-			return nil
-		}
-		return s.Rows
+// models, configurations, documents and positions; bound is the fast
+// protocol's bias bound (NaN when the calibration has not run).
+func calibrationSection(o options) (text string, bound float64) {
+	dirs := [2]string{filepath.Join(o.out, "calibration", "fast"), filepath.Join(o.out, "calibration", "paper")}
+	fast, err1 := suiteRows(dirs[0])
+	paper, err2 := suiteRows(dirs[1])
+	if err1 != nil || err2 != nil || len(fast) != len(paper) {
+		return "Not run yet.\n", math.NaN()
 	}
-	fast, paper := read("fast"), read("paper")
-	if len(fast) == 0 || len(fast) != len(paper) {
-		return "Not run yet.\n"
-	}
+	fr, pr := newScoreReader(dirs[0]), newScoreReader(dirs[1])
 	var sb strings.Builder
-	sb.WriteString("The same models, configurations, test documents and scored positions under both protocols (the paper protocol with one masked position per pass, 128 positions per document; the fast protocol masking every 32nd token per pass). Δ = fast − paper; interval: paired bootstrap over documents.\n\n| configuration | length | acc fast | acc paper | Δacc [95% CI] | loss fast | loss paper | Δloss [95% CI] |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
-	bound := 0.0
+	sb.WriteString("The same models, configurations, test documents and scored positions under both protocols (the paper protocol with one masked position per pass, 128 positions per document; the fast protocol masking every 32nd token per pass). Δ = fast − paper; p: McNemar's exact test on the positions (b = right under the fast protocol only, c = under the paper protocol only); intervals: paired bootstrap over documents.\n\n| configuration | length | acc fast | acc paper | b / c | McNemar p | Δacc [95% CI] | loss fast | loss paper | Δloss [95% CI] |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	bound = 0
 	for i := range fast {
 		f, p := fast[i], paper[i]
+		if f.label() != p.label() || len(f.Results) != len(p.Results) {
+			return fmt.Sprintf("The two calibration suites do not list the same configurations (%s against %s).\n", f.label(), p.label()), math.NaN()
+		}
 		for l := range f.Results {
-			da, dl := docSums(f, p, l, true), docSums(f, p, l, false)
-			ai, _ := stats.Bootstrap(len(da), stats.PooledDiff(da), stats.DefaultResamples, stats.DefaultSeed, 0.95)
-			li, _ := stats.Bootstrap(len(dl), stats.PooledDiff(dl), stats.DefaultResamples, stats.DefaultSeed, 0.95)
-			bound = math.Max(bound, math.Abs(ai.Est))
-			fmt.Fprintf(&sb, "| %s | %d | %.4f | %.4f | %+.4f [%+.4f, %+.4f] | %.3f | %.3f | %+.3f [%+.3f, %+.3f] |\n", f.label(), f.Results[l].Length,
-				f.Results[l].Accuracy, p.Results[l].Accuracy, ai.Est, ai.Lo, ai.Hi, f.Results[l].Loss, p.Results[l].Loss, li.Est, li.Lo, li.Hi)
+			L := f.Results[l].Length
+			a, err1 := fr.at(f, L)
+			b, err2 := pr.at(p, L)
+			if err1 != nil || err2 != nil {
+				return fmt.Sprintf("Per-position scores missing: %v.\n", errors.Join(err1, err2)), math.NaN()
+			}
+			c, err := comparePositions(a, b)
+			if err != nil {
+				return fmt.Sprintf("%s at %d: %v.\n", f.label(), L, err), math.NaN()
+			}
+			bound = math.Max(bound, math.Abs(c.AccDiff.Est))
+			fmt.Fprintf(&sb, "| %s | %d | %.4f | %.4f | %d / %d | %.3g | %+.4f [%+.4f, %+.4f] | %.3f | %.3f | %+.3f [%+.3f, %+.3f] |\n", f.label(), L,
+				c.AccA, c.AccB, c.B, c.C, c.P, c.AccDiff.Est, c.AccDiff.Lo, c.AccDiff.Hi, c.LossA, c.LossB, c.LossDiff.Est, c.LossDiff.Lo, c.LossDiff.Hi)
 		}
 	}
 	fmt.Fprintf(&sb, "\nThe fast protocol's bias bound (largest |Δacc| above): **%.4f**. Differences between configurations smaller than this at the same length may be the protocol's rather than the methods'; larger ones are beyond what the calibration shows the fast protocol can shift.\n", bound)
-	return sb.String()
+	return sb.String(), bound
+}
+
+// alibiBand is the report's sentence on the ALiBi fine-tunes' attention
+// mass within ±64 at L = 1024 (analysis/alibi/band.csv), or "" before that
+// part has run.
+func alibiBand(o options) string {
+	rows, err := readCSV(filepath.Join(o.out, "analysis", "alibi", "band.csv"))
+	if err != nil {
+		return ""
+	}
+	var parts []string
+	for _, r := range rows {
+		if r["layer"] != "all" || r["w"] != "64" || r["windowed_reference"] == "true" {
+			continue
+		}
+		from := "the plain model"
+		if c := num(r["cosscale"]); c > 0 {
+			from = fmt.Sprintf("the CosScale %g base", c)
+		}
+		parts = append(parts, fmt.Sprintf("%.4f (fine-tuned from %s)", num(r["mass"]), from))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("\nFor comparison (no verdict reads it), ALiBi, whose bias favours near keys by construction, measured the same way: mass within ±64 at L = 1024 of %s (`analysis/alibi/band.csv`).\n", strings.Join(parts, " and "))
+}
+
+// alibiEntropy is the report's sentence on the entropy growth of the ALiBi
+// fine-tune of the plain model (analysis/alibi/entropy.csv), or "" before
+// that part has run.
+func alibiEntropy(o options) string {
+	rows, err := readCSV(filepath.Join(o.out, "analysis", "alibi", "entropy.csv"))
+	if err != nil {
+		return ""
+	}
+	ent := map[string]map[int]float64{}
+	var lengths []int
+	for _, r := range rows {
+		if r["layer"] != "all" {
+			continue
+		}
+		L, err := strconv.Atoi(r["length"])
+		if err != nil {
+			continue
+		}
+		if ent[r["norm"]] == nil {
+			ent[r["norm"]] = map[int]float64{}
+		}
+		if !slices.Contains(lengths, L) {
+			lengths = append(lengths, L)
+		}
+		ent[r["norm"]][L] = num(r["mean_entropy"])
+	}
+	sort.Ints(lengths)
+	if len(lengths) < 2 || ent["softmax"] == nil || ent["infoscale"] == nil {
+		return ""
+	}
+	l0, l1 := lengths[0], lengths[len(lengths)-1]
+	return fmt.Sprintf("\nFor comparison (no verdict reads it), the ALiBi fine-tune of the plain model measured the same way (pooled over layers and documents): from n = %d to %d its mean row entropy grows by %+.3f nats under softmax and %+.3f under InfoScale (`analysis/alibi/entropy.csv`).\n",
+		l0, l1, ent["softmax"][l1]-ent["softmax"][l0], ent["infoscale"][l1]-ent["infoscale"][l0])
 }
