@@ -1,6 +1,8 @@
 package gemm
 
 import (
+	"os"
+	"strings"
 	"unsafe"
 
 	"github.com/infoscale/gaualpha/internal/bf16"
@@ -41,7 +43,9 @@ var configBF16 = config[float32]{kern: defaultKernelBF16(), small: 0, grain: 1 <
 
 func defaultKernelBF16() *kernel[float32] {
 	if kn := asmKernelBF16(); kn != nil {
-		return kn
+		if env := os.Getenv(KernelEnv); env == "" || strings.HasPrefix(kn.name, env) {
+			return kn
+		}
 	}
 	return roundingKernel(defaultKernel32())
 }

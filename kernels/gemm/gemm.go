@@ -3,7 +3,9 @@ package gemm
 import (
 	"cmp"
 	"fmt"
+	"os"
 	"runtime"
+	"strings"
 	"sync"
 )
 
@@ -77,18 +79,33 @@ var (
 	config64 = config[float64]{kern: defaultKernel64(), small: 8 * 8 * 8, grain: 1 << 24}
 )
 
+// KernelEnv is the environment variable that caps the default kernels'
+// instruction set, for comparing them on one machine: "avx2" skips the
+// AVX-512 kernels, "go" every assembly kernel. A value that names no usable
+// kernel is reported on standard error and ignored.
+const KernelEnv = "GAUALPHA_GEMM"
+
 func defaultKernel32() *kernel[float32] {
-	if ks := asmKernels32(); len(ks) > 0 {
-		return ks[0]
-	}
-	return goKernels32()[0]
+	return pickKernel(append(asmKernels32(), goKernels32()...), os.Getenv(KernelEnv))
 }
 
 func defaultKernel64() *kernel[float64] {
-	if ks := asmKernels64(); len(ks) > 0 {
+	return pickKernel(append(asmKernels64(), goKernels64()...), os.Getenv(KernelEnv))
+}
+
+// pickKernel returns the first of ks (widest first, all usable) whose name
+// starts with prefix, or the first when prefix is empty or matches none.
+func pickKernel[T float](ks []*kernel[T], prefix string) *kernel[T] {
+	if prefix == "" {
 		return ks[0]
 	}
-	return goKernels64()[0]
+	for _, k := range ks {
+		if strings.HasPrefix(k.name, prefix) {
+			return k
+		}
+	}
+	fmt.Fprintf(os.Stderr, "gemm: %s=%q names no kernel this CPU runs; using %s\n", KernelEnv, prefix, ks[0].name)
+	return ks[0]
 }
 
 func configFor[T float]() *config[T] {

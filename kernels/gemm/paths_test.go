@@ -74,3 +74,18 @@ func TestMeasurePeak(t *testing.T) {
 	}
 	t.Logf("%s: %.0f GFLOP/s on 2 threads; bf16: %+v", p.Unit, p.GFLOPS, b)
 }
+
+// GAUALPHA_GEMM picks the first usable kernel of a prefix, and any other
+// value falls back to the widest.
+func TestPickKernel(t *testing.T) {
+	ks := append(asmKernels32(), goKernels32()...)
+	if got := pickKernel(ks, ""); got != ks[0] {
+		t.Errorf("no prefix: %s, want %s", got.name, ks[0].name)
+	}
+	if got := pickKernel(ks, "go"); !strings.HasPrefix(got.name, "go") {
+		t.Errorf("prefix go: %s", got.name)
+	}
+	if got := pickKernel(ks, "no-such-kernel"); got != ks[0] {
+		t.Errorf("unknown prefix: %s, want the widest %s", got.name, ks[0].name)
+	}
+}
