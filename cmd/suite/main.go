@@ -3,8 +3,8 @@
 // fine-tunes the methods that need it (PI at an extended length, PoSE,
 // ALiBi: 1000 steps each by default), applies the training-free ones (PI
 // with scale L/n0 among them), and evaluates every method × normalisation
-// at 2x..64x n0 into one table, with the scores of every test document
-// kept for paired statistics.
+// at 2x..64x n0 into one table, with the outcome of every scored position
+// kept (scores/, one gzipped CSV per configuration) for paired statistics.
 //
 //	go run ./cmd/suite -base runs/base/best -out runs/suite
 //
@@ -78,7 +78,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.bases, "base", "", "comma-separated base checkpoint `dirs` (trained at n0 with RoPE; e.g. one with CosScale 0 and one with CosScale s); required")
 	fs.StringVar(&o.corpus, "corpus", "embedded", "corpus for fine-tuning and the test documents")
-	fs.StringVar(&o.out, "out", "runs/suite", "output `dir`: fine-tuned checkpoints, suite.md, suite.json, suite.csv")
+	fs.StringVar(&o.out, "out", "runs/suite", "output `dir`: fine-tuned checkpoints, suite.md, suite.json, suite.csv, scores/ (every scored position per configuration)")
 	fs.StringVar(&o.methods, "methods", "rope,pi,pi-ft,ntk,yarn,pose,alibi,streamingllm,lminfinite,rerope,window", "methods to compare (pi: training-free, scale L/n0; pi-ft: fine-tuned at -pi-length)")
 	fs.StringVar(&o.norms, "norm", defaultNorms, "normalisations to compare: softmax, softmax_plus (base 512 or the model's), softmax_plus_n0 (base n0), infoscale, infoscale_visible (n = keys a row of a masking method keeps; masking methods only)")
 	fs.IntVar(&o.piLen, "pi-length", 0, "pi-ft: fine-tuning length L' (default 4·n0), scale L'/n0; the batch is scaled by n0/L' so a step sees as many tokens as the other fine-tunes")
