@@ -36,6 +36,11 @@ var kernelSigs = map[string]kernelSig{
 	"attn_fwd_tc_bf16_d32":  {"attention_tc", fwdTCSig},
 	"attn_fwd_tc_bf16_d64":  {"attention_tc", fwdTCSig},
 	"attn_fwd_tc_bf16_d128": {"attention_tc", fwdTCSig},
+	// attention_mat.cu
+	"attn_mat_softmax_f32":  {"attention_mat", matSoftmaxSig},
+	"attn_mat_softmax_bf16": {"attention_mat", matSoftmaxSig},
+	"attn_mat_ds_f32":       {"attention_mat", matDSSig},
+	"attn_mat_ds_bf16":      {"attention_mat", matDSSig},
 	// attention_bwd.cu
 	"attn_bwd_delta": {"attention_bwd", "pppii"},
 	"attn_bwd_main":  {"attention_bwd", "ppppppppppppppppppp" + "iiiiiii" + "fufuu"},
@@ -84,6 +89,15 @@ const fwdSig = "ppppppppppp" + "iiiiiii" + "fufuu"
 // fwdTCSig: out, err, X, qr, kr, mask, bscale; L, E, mask_mode, radius,
 // sinks; slope.
 const fwdTCSig = "ppppppp" + "iiiii" + "f"
+
+// matSoftmaxSig: P, out, err, S0, S1, S2, mask, bscale; b0, g, L, E,
+// mask_mode, radius, sinks, far_w; slope, thr, inv_keep, key, site;
+// read_lse.
+const matSoftmaxSig = "pppppppp" + "iiiiiiii" + "fufuu" + "i"
+
+// matDSSig: dS0, dS1, dS2, S0, S1, S2, dP, out, delta, mask, bscale; b0, g,
+// L, E, mask_mode, radius, sinks, far_w; slope, thr, inv_keep, key, site.
+const matDSSig = "ppppppppppp" + "iiiiiiii" + "fufuu"
 
 var (
 	entryRE = regexp.MustCompile(`(?s)\.entry\s+([A-Za-z_][A-Za-z0-9_$]*)\s*\((.*?)\)`)

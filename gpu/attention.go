@@ -34,6 +34,13 @@ type Attention struct {
 	// CPT is the forward's output columns per thread, 1, 2, 3 or 6 (a block
 	// covers 256·CPT of the E columns); 0 chooses from E and the grid size.
 	CPT int
+	// MatBF16 makes the materialised path (AttentionForwardMat,
+	// AttentionBackwardMat) round the operands of its matrix products to
+	// bfloat16 with a float32 X (BF16 implies it).
+	MatBF16 bool
+	// Group is the number of sequences whose L×L matrices the materialised
+	// path holds at once (0: all B); see MatWorkspace.
+	Group int
 	// NoTensorCores keeps a bfloat16 forward on the CUDA cores
 	// (attn_fwd_bf16_c*) where the tensor-core kernel (attn_fwd_tc_bf16_d*)
 	// would run: a policy without a far rotation, no dropout, D of 16, 32,

@@ -27,6 +27,9 @@ typedef int (*t_bSgemm)(void*, int, int, int, int, int, const float*, const floa
                         float*, int);
 typedef int (*t_bGemmEx)(void*, int, int, int, int, int, const void*, const void*, int, int, const void*, int, int,
                          const void*, void*, int, int, int, int);
+typedef int (*t_bGemmStridedBatchedEx)(void*, int, int, int, int, int, const void*, const void*, int, int, long long,
+                                       const void*, int, int, long long, const void*, void*, int, int, long long, int, int,
+                                       int);
 typedef CUresult (*t_bCtxSetCurrent)(CUcontext);
 typedef int (*t_bGetProperty)(int, int*);
 
@@ -37,6 +40,7 @@ static struct {
 	t_bSetStream SetStream;
 	t_bSgemm Sgemm;
 	t_bGemmEx GemmEx;
+	t_bGemmStridedBatchedEx GemmStridedBatchedEx;
 	t_bCtxSetCurrent CtxSetCurrent;
 	t_bGetProperty GetProperty;
 } gau_blas;
@@ -56,6 +60,8 @@ static int gau_blas_open(const char* path, char* err, int n) {
 	gau_blas.Sgemm = (t_bSgemm)dlsym(h, "cublasSgemm_v2");
 	gau_blas.GemmEx = (t_bGemmEx)dlsym(h, "cublasGemmEx");
 	gau_blas.GetProperty = (t_bGetProperty)dlsym(h, "cublasGetProperty"); // optional: the version
+	// optional: without it a batch runs as one GemmEx per product
+	gau_blas.GemmStridedBatchedEx = (t_bGemmStridedBatchedEx)dlsym(h, "cublasGemmStridedBatchedEx");
 	if (!gau_blas.Create || !gau_blas.Destroy || !gau_blas.SetStream || !gau_blas.Sgemm || !gau_blas.GemmEx) {
 		snprintf(err, n, "%s lacks cublasCreate_v2, cublasDestroy_v2, cublasSetStream_v2, cublasSgemm_v2 or cublasGemmEx", path);
 		dlclose(h);
@@ -114,6 +120,27 @@ static int gau_blas_gemm_bf16(CUcontext ctx, void* h, int ta, int tb, int m, int
 	if (gau_blas.CtxSetCurrent(ctx) != CUDA_SUCCESS) return -1;
 	return gau_blas.GemmEx(h, ta, tb, m, n, k, &alpha, (const void*)a, 14, lda, (const void*)b, 14, ldb, &beta, (void*)c, 0,
 	                       ldc, 68, -1);
+}
+// gau_blas_gemm_batched: batch products strideA, strideB, strideC elements
+// apart, float32 (bf16 = 0: CUDA_R_32F = 0) or bfloat16 (CUDA_R_16BF = 14) A
+// and B, float32 C, CUBLAS_COMPUTE_32F (68: full float32, no TF32), the
+// default algorithm (-1). Without cublasGemmStridedBatchedEx, one
+// cublasGemmEx per product.
+static int gau_blas_gemm_batched(CUcontext ctx, void* h, int bf16, int ta, int tb, int m, int n, int k, float alpha,
+                                 CUdeviceptr a, int lda, long long sa, CUdeviceptr b, int ldb, long long sb, float beta,
+                                 CUdeviceptr c, int ldc, long long sc, int batch) {
+	if (gau_blas.CtxSetCurrent(ctx) != CUDA_SUCCESS) return -1;
+	const int t = bf16 ? 14 : 0;
+	if (gau_blas.GemmStridedBatchedEx)
+		return gau_blas.GemmStridedBatchedEx(h, ta, tb, m, n, k, &alpha, (const void*)a, t, lda, sa, (const void*)b, t, ldb, sb,
+		                                     &beta, (void*)c, 0, ldc, sc, batch, 68, -1);
+	const long long in = bf16 ? 2 : 4;
+	for (int i = 0; i < batch; i++) {
+		int r = gau_blas.GemmEx(h, ta, tb, m, n, k, &alpha, (const void*)(a + i * sa * in), t, lda,
+		                        (const void*)(b + i * sb * in), t, ldb, &beta, (void*)(c + i * sc * 4), 0, ldc, 68, -1);
+		if (r != 0) return r;
+	}
+	return 0;
 }
 */
 import "C"
@@ -219,6 +246,28 @@ func (b *backend) gemmColMajor(bf16, ta, tb bool, m, n, k int, alpha float32, a 
 	}
 	if r != 0 {
 		return fmt.Errorf("gpu: cuBLAS gemm (bf16=%v): status %d", bf16, int(r))
+	}
+	return nil
+}
+
+// gemmBatchedColMajor is gemmColMajor over batch operand sets, strideA,
+// strideB and strideC elements apart (cublasGemmStridedBatchedEx).
+func (b *backend) gemmBatchedColMajor(bf16, ta, tb bool, m, n, k int, alpha float32, a DevicePtr, lda, strideA int, bb DevicePtr, ldb, strideB int, beta float32, c DevicePtr, ldc, strideC, batch int) error {
+	h, err := b.blasHandle()
+	if err != nil {
+		return err
+	}
+	flag := func(t bool) C.int {
+		if t {
+			return 1 // CUBLAS_OP_T, or bfloat16
+		}
+		return 0
+	}
+	r := C.gau_blas_gemm_batched(b.ctx, h.h, flag(bf16), flag(ta), flag(tb), C.int(m), C.int(n), C.int(k), C.float(alpha),
+		C.CUdeviceptr(a), C.int(lda), C.longlong(strideA), C.CUdeviceptr(bb), C.int(ldb), C.longlong(strideB),
+		C.float(beta), C.CUdeviceptr(c), C.int(ldc), C.longlong(strideC), C.int(batch))
+	if r != 0 {
+		return fmt.Errorf("gpu: cuBLAS strided batched gemm (bf16=%v, batch %d): status %d", bf16, batch, int(r))
 	}
 	return nil
 }

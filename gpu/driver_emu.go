@@ -238,6 +238,23 @@ func (b *backend) gemmColMajor(bf16, ta, tb bool, m, n, k int, alpha float32, a 
 	return nil
 }
 
+// gemmBatchedColMajor runs gemmColMajor on each of batch operand sets,
+// strideA, strideB and strideC elements apart (float32, or bfloat16 A and
+// B), with the split-k slicing of the one shape, as cuBLAS runs one kernel
+// for the whole batch.
+func (b *backend) gemmBatchedColMajor(bf16, ta, tb bool, m, n, k int, alpha float32, a DevicePtr, lda, strideA int, bb DevicePtr, ldb, strideB int, beta float32, c DevicePtr, ldc, strideC, batch int) error {
+	in := 4
+	if bf16 {
+		in = 2
+	}
+	for i := range batch {
+		if err := b.gemmColMajor(bf16, ta, tb, m, n, k, alpha, a.Add(i*strideA*in), lda, bb.Add(i*strideB*in), ldb, beta, c.Add(i*strideC*4), ldc); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // emuSourcesHash is the hash of the kernel sources the emulator was
 // compiled from (gpu/emu_sources.h).
 func emuSourcesHash() string { return C.GoString(C.emu_sources_hash()) }

@@ -6,6 +6,7 @@
 #define GAU_EMU 1
 #include "../kernels/cuda/attention_bwd.cu"
 #include "../kernels/cuda/attention_fwd.cu"
+#include "../kernels/cuda/attention_mat.cu"
 #include "../kernels/cuda/attention_tc.cu"
 #include "../kernels/cuda/elementwise.cu"
 #include "../kernels/cuda/embed.cu"

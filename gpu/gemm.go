@@ -26,6 +26,41 @@ func (d *Device) GemmBF16(transA, transB bool, m, n, k int, alpha float32, a Dev
 }
 
 func (d *Device) gemm(bf16, transA, transB bool, m, n, k int, alpha float32, a DevicePtr, lda int, b DevicePtr, ldb int, beta float32, c DevicePtr, ldc int) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.gemmBatchedLocked(bf16, transA, transB, m, n, k, alpha, a, lda, 0, b, ldb, 0, beta, c, ldc, 0, 1)
+}
+
+// SgemmStridedBatched runs batch independent products of Sgemm's form,
+// C_i = alpha·op(A_i)·op(B_i) + beta·C_i for i < batch, where A_i starts
+// strideA elements after A_{i-1} (likewise B_i and C_i): cuBLAS's
+// cublasGemmStridedBatchedEx in full float32 (no TF32).
+func (d *Device) SgemmStridedBatched(transA, transB bool, m, n, k int, alpha float32, a DevicePtr, lda, strideA int, b DevicePtr, ldb, strideB int, beta float32, c DevicePtr, ldc, strideC, batch int) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.gemmBatchedLocked(false, transA, transB, m, n, k, alpha, a, lda, strideA, b, ldb, strideB, beta, c, ldc, strideC, batch)
+}
+
+// GemmBF16StridedBatched is SgemmStridedBatched with bfloat16 A_i and B_i
+// (float32 accumulation and C_i); the strides count elements.
+func (d *Device) GemmBF16StridedBatched(transA, transB bool, m, n, k int, alpha float32, a DevicePtr, lda, strideA int, b DevicePtr, ldb, strideB int, beta float32, c DevicePtr, ldc, strideC, batch int) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.gemmBatchedLocked(true, transA, transB, m, n, k, alpha, a, lda, strideA, b, ldb, strideB, beta, c, ldc, strideC, batch)
+}
+
+// gemmBatchedLocked checks and runs batch row-major products (one: the
+// strides are not read); callers hold d.mu.
+func (d *Device) gemmBatchedLocked(bf16, transA, transB bool, m, n, k int, alpha float32, a DevicePtr, lda, strideA int, b DevicePtr, ldb, strideB int, beta float32, c DevicePtr, ldc, strideC, batch int) error {
+	if batch < 1 {
+		return fmt.Errorf("gpu: gemm: batch %d < 1", batch)
+	}
+	if span := (m-1)*ldc + n; batch > 1 && m > 0 && (strideA < 0 || strideB < 0 || strideC < span) {
+		return fmt.Errorf("gpu: gemm: strides %d, %d, %d do not separate the batch (each C spans %d elements)", strideA, strideB, strideC, span)
+	}
+	if batch > math.MaxInt32 {
+		return fmt.Errorf("gpu: gemm: batch %d beyond cuBLAS's 32-bit int", batch)
+	}
 	if m < 0 || n < 0 || k < 0 {
 		return fmt.Errorf("gpu: gemm: negative size %d×%d×%d", m, n, k)
 	}
@@ -49,8 +84,9 @@ func (d *Device) gemm(bf16, transA, transB bool, m, n, k int, alpha float32, a D
 	if m == 0 || n == 0 {
 		return nil
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
 	// Column-major: C' (n×m) = op(B)' · op(A)', with B' = b as stored.
-	return d.be.gemmColMajor(bf16, transB, transA, n, m, k, alpha, b, ldb, a, lda, beta, c, ldc)
+	if batch == 1 {
+		return d.be.gemmColMajor(bf16, transB, transA, n, m, k, alpha, b, ldb, a, lda, beta, c, ldc)
+	}
+	return d.be.gemmBatchedColMajor(bf16, transB, transA, n, m, k, alpha, b, ldb, strideB, a, lda, strideA, beta, c, ldc, strideC, batch)
 }
