@@ -32,7 +32,6 @@ import (
 	"github.com/infoscale/gaualpha/checkpoint"
 	"github.com/infoscale/gaualpha/corpus"
 	"github.com/infoscale/gaualpha/internal/cli"
-	"github.com/infoscale/gaualpha/metrics"
 
 	"github.com/infoscale/gaualpha/eval"
 	"github.com/infoscale/gaualpha/layers"
@@ -188,9 +187,6 @@ type row struct {
 	Norm     string        `json:"norm"`
 	FineTune bool          `json:"fine_tuned"`
 	Results  []eval.Result `json:"results"`
-	// DocTallies are the scores per test document: DocTallies[l][d] is
-	// document d at length Results[l].Length (the Result is their sum).
-	DocTallies [][]metrics.Tally `json:"doc_tallies"`
 	// Scores is the file of the row's per-position scores, relative to the
 	// suite's output directory (written by eval.WriteScores).
 	Scores string `json:"scores"`
@@ -244,9 +240,8 @@ func suiteFor(ctx context.Context, base string, docs []corpus.Document, proto ev
 		if err != nil {
 			return nil, nil, err
 		}
-		// The scores of every position are kept for the paired statistics:
-		// written per configuration under scores/, summed per document into
-		// the row's DocTallies.
+		// The scores of every position are kept for the paired statistics,
+		// written per configuration under scores/.
 		rep, err := eval.Evaluate(ctx, cfg, model.Params, model.Vocab, testDocs, variants,
 			eval.Options{Lengths: lengths, Protocol: proto, Positions: o.positions, Offsets: o.offsets, Backend: o.be, KeepScores: true})
 		if err != nil {
@@ -260,7 +255,6 @@ func suiteFor(ctx context.Context, base string, docs []corpus.Document, proto ev
 			for _, L := range lengths {
 				res, _ := rep.Get(va.Name, L)
 				kept = append(kept, res)
-				r.DocTallies = append(r.DocTallies, docTallies(res, len(testDocs)))
 				res.Scores = nil
 				r.Results = append(r.Results, res)
 				if progress != nil {
