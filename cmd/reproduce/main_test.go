@@ -61,6 +61,9 @@ func TestReproduceTiny(t *testing.T) {
 			t.Errorf("report lacks %q", want)
 		}
 	}
+	if !strings.Contains(r, "(\"Verdict rules\"; rules of commit ") && !strings.Contains(r, "not known: no git checkout") {
+		t.Errorf("report does not name the rules' commit:\n%s", r[:min(len(r), 2000)])
+	}
 	if strings.Contains(r, "departure") {
 		t.Errorf("report names a departure from the rules:\n%s", r)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -35,7 +36,7 @@ func writeReport(o options) (string, error) {
 	w("- **Total wall time of the parts:** %s.\n\n", dur(total))
 
 	w("## Verdicts\n\n")
-	w("Each verdict follows the rules of `docs/analysis.md` (\"Verdict rules\"), committed before this run: four outcomes (supported, partly supported, not supported, inconclusive), paired statistics on the same documents and positions, models that failed to train excluded.\n\n")
+	w("Each verdict follows the rules of `docs/analysis.md` (\"Verdict rules\"; %s), committed before this run: four outcomes (supported, partly supported, not supported, inconclusive), paired statistics on the same documents and positions, models that failed to train excluded.\n\n", rulesCommit())
 	ex := excluded(o)
 	calibration, bias := calibrationSection(o)
 	claims := []claim{claimEntropyPaired(o), claimExtrapolationPaired(o, ex, bias), claimEtaPaired(o, ex), claimWindowPaired(o, ex)}
@@ -589,4 +590,19 @@ func memTotal() string {
 		}
 	}
 	return "unknown"
+}
+
+// rulesCommit names the commit of docs/analysis.md that the report's rules
+// come from (git's last commit of the file, and whether the checkout
+// changes it), or says that it is not known.
+func rulesCommit() string {
+	out, err := exec.Command("git", "log", "-1", "--format=%h, %cs", "--", ":/docs/analysis.md").Output()
+	c := strings.TrimSpace(string(out))
+	if err != nil || c == "" {
+		return "the commit of the rules is not known: no git checkout"
+	}
+	if st, err := exec.Command("git", "status", "--porcelain", "--", ":/docs/analysis.md").Output(); err == nil && len(strings.TrimSpace(string(st))) > 0 {
+		return "rules of commit " + c + " with uncommitted changes"
+	}
+	return "rules of commit " + c
 }
