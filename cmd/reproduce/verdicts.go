@@ -406,7 +406,7 @@ func claimExtrapolationPaired(o options, ex map[string]string, bias float64) cla
 				t++
 			}
 		}
-		fmt.Fprintf(&body, "\nOutcome: **%s** (%d wins, %d losses, %d ties against %d comparator groups of %d methods; %d positions of %d test documents; members of a group predict different tokens at %d positions in all).",
+		fmt.Fprintf(&body, "\nOutcome: **%s** (%d wins, %d losses, %d ties against %d comparator groups of %d methods; %d positions of %d test document(s); members of a group predict different tokens at %d positions in all).",
 			outc, w, lo, t, len(groups), len(keys), len(oursSc), oursSc[len(oursSc)-1].Doc+1, diffPred)
 		if !math.IsNaN(bias) {
 			fmt.Fprintf(&body, " %d of the %d accuracy gaps are smaller than the fast protocol's bias bound %.4f.", inBias, len(groups), bias)
