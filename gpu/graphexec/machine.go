@@ -60,6 +60,8 @@ type Machine struct {
 	// scratch: pooled buffers an op's kernel call took for itself, given
 	// back when the call returns.
 	scratch []gpu.DevicePtr
+	// attention: the path chosen for each attention op, in plan order.
+	attention []AttentionChoice
 
 	// Poison fills every buffer an op is about to write (fresh or from the
 	// pool) with NaN first, so that an element a kernel fails to write

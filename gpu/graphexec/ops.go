@@ -376,9 +376,10 @@ func keyOf(n *G.Node) (uint64, error) {
 }
 
 // compileAttention maps AttentionOp (grad false; the Gated variant too) or
-// AttentionGradOp (grad true) to the fused kernels. Inputs: X, γq, γk,
-// mask, positions, key (and for the gradient the forward output and its
-// gradient).
+// AttentionGradOp (grad true) to the fused kernels or to the materialised
+// path, as attentionPath chooses (Machine.AttentionChoices records it).
+// Inputs: X, γq, γk, mask, positions, key (and for the gradient the
+// forward output and its gradient).
 func (m *Machine) compileAttention(s *graph.Step, op graph.AttentionOp, grad bool) (runFn, error) {
 	if len(s.Args) < 6 {
 		return nil, fmt.Errorf("%d arguments, want at least 6", len(s.Args))
@@ -418,6 +419,15 @@ func (m *Machine) compileAttention(s *graph.Step, op graph.AttentionOp, grad boo
 		in := gpu.AttentionInputs{X: a[0], GammaQ: a[1], GammaK: a[2], Mask: a[3], Pos: a[4],
 			Valid: gpu.ValidCounts(hm, op.B, op.L)}
 		return at, in, nil
+	}
+	choice, err := attentionPath(pathRequest{op: op, grad: grad, bf16: m.bf16Attn, mode: m.res.Attention, budget: m.res.attentionBudget()})
+	if err != nil {
+		return nil, err
+	}
+	choice.Op = fmt.Sprint(s.Node.Op())
+	m.attention = append(m.attention, choice)
+	if choice.Path == AttentionMaterialized {
+		return compileAttentionMat(op, grad, setup, choice)
 	}
 	if m.bf16Attn { // (never with grad)
 		// The forward reads a bfloat16 copy of X (the gate still reads
@@ -473,6 +483,66 @@ func (m *Machine) compileAttention(s *graph.Step, op graph.AttentionOp, grad boo
 				return err
 			}
 			return m.dev.AttentionForward(at, in, out)
+		}, nil
+	}
+}
+
+// compileAttentionMat runs an attention op on the materialised path, its
+// workspace a scratch buffer of the call. Its products read bfloat16
+// operands where the fused forward reads a bfloat16 X (bf16Attn: -precision
+// bf16 in a graph without gradients), so that the path changes the order
+// of the sums, never the precision: in training graphs the attention stays
+// float32 on both paths, as on the CPU.
+func compileAttentionMat(op graph.AttentionOp, grad bool, setup func(*Machine, []gpu.DevicePtr) (*gpu.Attention, gpu.AttentionInputs, error), c AttentionChoice) (runFn, error) {
+	rows, W := op.B*op.L, 2*op.E+op.D
+	mat := func(m *Machine, a []gpu.DevicePtr) (*gpu.Attention, gpu.AttentionInputs, gpu.DevicePtr, error) {
+		at, in, err := setup(m, a)
+		if err != nil {
+			return nil, in, 0, err
+		}
+		at.MatBF16, at.Group = m.bf16Attn, c.Group
+		ws, err := m.take(c.Workspace)
+		if err != nil {
+			return nil, in, 0, err
+		}
+		m.scratch = append(m.scratch, ws)
+		return at, in, ws, nil
+	}
+	switch {
+	case grad:
+		if op.Gated {
+			return nil, fmt.Errorf("gated attention has no gradient")
+		}
+		return func(m *Machine, out gpu.DevicePtr, a []gpu.DevicePtr) error {
+			at, in, ws, err := mat(m, a)
+			if err != nil {
+				return err
+			}
+			return m.dev.AttentionBackwardMat(at, in, a[6], a[7], out, ws)
+		}, nil
+	case op.Gated:
+		return func(m *Machine, out gpu.DevicePtr, a []gpu.DevicePtr) error {
+			at, in, ws, err := mat(m, a)
+			if err != nil {
+				return err
+			}
+			tmp, err := m.take(4 * rows * (op.E + 1))
+			if err != nil {
+				return err
+			}
+			m.scratch = append(m.scratch, tmp)
+			if err := m.dev.AttentionForwardMat(at, in, tmp, ws); err != nil {
+				return err
+			}
+			return m.dev.Gate(out, a[0], tmp, rows, op.E, W, op.E+1)
+		}, nil
+	default:
+		return func(m *Machine, out gpu.DevicePtr, a []gpu.DevicePtr) error {
+			at, in, ws, err := mat(m, a)
+			if err != nil {
+				return err
+			}
+			return m.dev.AttentionForwardMat(at, in, out, ws)
 		}, nil
 	}
 }

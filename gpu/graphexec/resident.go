@@ -30,6 +30,15 @@ type Resident struct {
 	// reads X as bfloat16. Weights, optimiser state and every other op stay
 	// float32. Set it before New.
 	BF16 bool
+	// Attention is how the machines built on this set compute attention:
+	// AttentionAuto ("" too) chooses per op (attentionPath),
+	// AttentionFused and AttentionMaterialized force a path. Set it before
+	// New.
+	Attention AttentionPath
+	// AttentionBudget bounds the device memory the materialised path's
+	// workspace of one attention op may take (its L×L matrices); 0: a
+	// quarter of the device's memory.
+	AttentionBudget int64
 
 	dev   *gpu.Device
 	bufs  map[*tensor.Dense]gpu.DevicePtr
@@ -39,6 +48,14 @@ type Resident struct {
 // NewResident returns an empty set of resident tensors on dev.
 func NewResident(dev *gpu.Device) *Resident {
 	return &Resident{dev: dev, bufs: make(map[*tensor.Dense]gpu.DevicePtr)}
+}
+
+// attentionBudget is AttentionBudget with its default.
+func (r *Resident) attentionBudget() int64 {
+	if r.AttentionBudget > 0 {
+		return r.AttentionBudget
+	}
+	return r.dev.Info().Memory / 4
 }
 
 // Device returns the device the tensors live on.
