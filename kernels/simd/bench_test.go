@@ -7,15 +7,17 @@ import (
 	"testing"
 )
 
-// Benchmarks: each kernel at n = 4096 (in L1/L2) and 1<<20 (4 MiB per
-// slice, beyond L2), for every implementation available here and for the
-// scalar float64 loop it replaces (math.Exp and the formulas of
-// kernels/cpu). Reported: ns/elem and, through SetBytes, the bytes read
-// and written per second.
+// Benchmarks: each kernel at n = 4096 (in L1/L2), 1<<20 (4 MiB per slice,
+// beyond L2) and 1<<24 (64 MiB per slice, beyond L3: main memory), for
+// every implementation available here and for the scalar loop it replaces
+// (math.Exp and the formulas of kernels/cpu). Reported: ns/elem and,
+// through SetBytes, the bytes read and written per second. BenchmarkCopy
+// gives the memory system's rate for comparison: Go's copy (the runtime's
+// memmove) at the same sizes.
 //
 //	go test -run '^$' -bench . ./kernels/simd
 
-var benchSizes = []int{4096, 1 << 20}
+var benchSizes = []int{4096, 1 << 20, 1 << 24}
 
 // benchKernel describes one kernel for the benchmarks.
 type benchKernel struct {
@@ -104,6 +106,36 @@ var benchKernels = []benchKernel{
 		}
 		return im.dot(x, y)
 	}},
+	{"SumSquares", -1, 1, 1, func(im *impl, _, x, _ []float32) float32 {
+		if im == nil {
+			var s float64
+			for _, v := range x {
+				s += float64(v) * float64(v)
+			}
+			return float32(s)
+		}
+		return float32(im.sumSq(x))
+	}},
+	{"Dot64", -1, 1, 2, func(im *impl, _, x, y []float32) float32 {
+		if im == nil {
+			var s float64
+			for i, v := range x {
+				s += float64(v) * float64(y[i])
+			}
+			return float32(s)
+		}
+		return float32(im.dot64(x, y))
+	}},
+	{"Axpby", -1, 1, 3, func(im *impl, dst, x, y []float32) float32 {
+		if im == nil {
+			for i, v := range x {
+				dst[i] = 0.5*v - 0.25*y[i]
+			}
+			return 0
+		}
+		im.axpby(dst, x, y, 0.5, -0.25)
+		return 0
+	}},
 }
 
 func BenchmarkKernels(b *testing.B) {
@@ -113,7 +145,7 @@ func BenchmarkKernels(b *testing.B) {
 				rng := rand.New(rand.NewPCG(1, uint64(n)))
 				x := randSlice(rng, n, k.lo, k.hi)
 				y := randSlice(rng, n, -1, 1)
-				dst := make([]float32, n)
+				dst := randSlice(rng, n, -1, 1) // pages touched before the timing
 				run := func(b *testing.B, im *impl) {
 					b.SetBytes(int64(4 * n * k.streams))
 					for b.Loop() {
@@ -126,6 +158,25 @@ func BenchmarkKernels(b *testing.B) {
 				}
 				b.Run(fmt.Sprintf("n=%d/scalar", n), func(b *testing.B) { run(b, nil) })
 			}
+		})
+	}
+}
+
+// BenchmarkCopy times copy(dst, x) (two streams: read x, write dst), the
+// memory system's rate at each size.
+func BenchmarkCopy(b *testing.B) {
+	for _, n := range benchSizes {
+		x := make([]float32, n)
+		dst := make([]float32, n)
+		for i := range x { // touch every page before the timing
+			x[i], dst[i] = 1, 1
+		}
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			b.SetBytes(int64(8 * n))
+			for b.Loop() {
+				copy(dst, x)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/elem")
 		})
 	}
 }

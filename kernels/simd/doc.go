@@ -1,17 +1,37 @@
-// Package simd provides vectorised float32 kernels for the elementwise hot
-// loops of training: the exponential (Exp, and ExpSum for the softmax and the
-// cross entropy), Max, Swish and its gradient, Scale and Dot.
+// Package simd provides vectorised float32 kernels for the elementwise and
+// row loops of training: the exponential (Exp, and ExpSum for the softmax
+// and the cross entropy), Max, Swish and its gradient, Scale and ScaleTo,
+// Dot, and the float64-accumulating SumSquares and Dot64 and the linear
+// combination Axpby that GAU-α's Norm and its gradient are built from.
 //
 // # Implementations
 //
-// On amd64 processors with AVX2 and FMA3 (detected with golang.org/x/sys/cpu)
-// the kernels are Go assembly working on 8 float32 lanes per YMM register;
-// elsewhere (other GOARCHes, older amd64 processors, or the purego build tag)
-// they are pure Go. Implementation reports which is in use. Any length is
-// accepted: the assembly handles the last len%8 elements with VMASKMOVPS
-// masked loads and stores, which neither read nor write memory outside the
+// Three implementations compute every kernel:
+//
+//   - avx512 (simd512_amd64.s): Go assembly on 16 float32 lanes per ZMM
+//     register, for amd64 processors with AVX-512F whose OS saves the ZMM
+//     and opmask state. It uses AVX-512F instructions only (VPXORD rather
+//     than VXORPS, VEXTRACTF64X4 rather than VEXTRACTF32X8), so it needs no
+//     other AVX-512 subset.
+//   - avx2 (simd_amd64.s): Go assembly on 8 lanes per YMM register, for
+//     amd64 processors with AVX2 and FMA3.
+//   - go (generic.go): pure Go, on every platform.
+//
+// At start-up (package initialisation) the widest implementation that
+// golang.org/x/sys/cpu reports as usable is chosen; x/sys/cpu checks the
+// OS's XCR0 register before it reports AVX2 or AVX-512F, so a CPU feature
+// the OS does not enable counts as absent. Other GOARCHes and the purego
+// build tag compile the pure Go implementation only. Implementation names
+// the one in use; Implementations lists all of this build's, with the CPU
+// features each needs and whether this CPU has them.
+//
+// Any length is accepted. The assembly runs whole vectors in its main loops
+// (two or four vectors per iteration, for independent dependency chains),
+// then the last elements under a lane mask: VMASKMOVPS loads and stores for
+// avx2, opmask registers (K1 = 2^(n%16) - 1) for avx512. Masked-off lanes
+// are neither read nor written, so no kernel touches memory outside its
 // slices (the tests check this with slices bordered by inaccessible pages).
-// dst may be the input slice itself (in place), but must not partially
+// dst may be an input slice itself (in place), but must not partially
 // overlap it. Mismatched lengths panic.
 //
 // # Exponential
@@ -31,13 +51,22 @@
 //
 // Outside that range: 0 for x < -87.33654, where e^x would be subnormal
 // (flushed), and for -Inf; +Inf for x > 88.72283 and for +Inf; NaN for NaN.
-// A blend with max(0, x·Inf) supplies these without branches.
+// Those lanes take max(0, x·Inf), which is each of these values: avx2
+// blends it in by a compare mask, avx512 keeps it in the lanes an opmask
+// leaves out of the final integer add.
 //
-// Accuracy, measured against math.Exp on about a million inputs (a fine
-// grid, log-uniform random magnitudes down to 1e-30, every float32 within
-// 2000 ulp of both range limits, and the points (k+½)·ln2 where |r| is
-// largest): at most 0.86 ulp for the assembly, 0.55 ulp for the pure Go code
-// (which evaluates the same polynomial in float64). The contract is 2 ulp.
+// The two assembly implementations perform the same float32 operations in
+// the same order on every lane, so their results are the same bits; the
+// tests check this on a sweep of all float32 values. The pure Go code
+// follows the same method in float64 arithmetic.
+//
+// Accuracy, measured by the tests against math.Exp (a fine grid,
+// log-uniform random magnitudes down to 1e-30, every float32 within 2000
+// ulp of both range limits, the points (k+½)·ln2 where |r| is largest, and
+// every 389th float32 bit pattern): at most 0.87 ulp for the assembly, 0.55
+// ulp for the pure Go code. The contract is 2 ulp.
+//
+// # Swish
 //
 // Swish is x/(1+e^-x), with a correctly rounded division: at most 2.05 ulp
 // from the exact value (relative error 2.4e-7); results smaller than 2.7e-37
@@ -45,47 +74,46 @@
 // 1-σ = e^-x·σ, so large x loses nothing to cancellation; its error is a
 // few ulp of the size of its terms, see SwishGrad for the one place (x near
 // -1.2785, where the gradient crosses zero) where that is not a relative
-// error below 1e-6. Neither gives NaN for finite inputs.
+// error below 1e-6. Neither gives NaN for finite inputs. Both use the exp
+// above, so the two assembly implementations agree bit for bit here too.
 //
-// ExpSum accumulates its sum in float64 lanes (each vector of 8 results is
-// widened into two 4-lane accumulators) and rounds once. Dot accumulates in
-// float32, in 32 partial sums (4 accumulators of 8 lanes) in the assembly,
-// in float64 in the pure Go code. Max returns NaN if any element is NaN and
-// -Inf for an empty slice.
+// # Reductions and row kernels
+//
+// ExpSum accumulates its sum in float64 lanes (each vector of results is
+// widened into two float64 accumulators: 8 lanes in all for avx2, 32 for
+// avx512) and rounds once. Dot accumulates in
+// float32, in 32 partial sums (avx2) or 64 (avx512), and in float64 in the
+// pure Go code. SumSquares and Dot64 widen their inputs to float64, where
+// every product of two float32 values is exact, and accumulate in 16 or 32
+// float64 partial sums. Max returns NaN if any element is NaN (the assembly
+// collects unordered compares apart from the running maxima) and -Inf for an
+// empty slice. The reductions' partial sums differ between implementations,
+// so their results may differ in the last bits.
+//
+// Axpby(dst, x, y, a, b) is a·x + b·y: the assembly rounds b·y and adds
+// a·x in one FMA (the same bits on both paths), the pure Go code sums in
+// float64. GAU-α's Norm of a float32 row is SumSquares then ScaleTo by
+// 1/sqrt(mean + ε); its gradient is SumSquares, Dot64 and one Axpby
+// (package kernels/cpu).
+//
+// # Testing
+//
+// Every test runs on every implementation this CPU supports, forcing each in
+// turn; TestImplPaths logs one line naming the implementations tested and
+// those the CPU lacks. The references are float64: math.Exp, the Swish
+// formulas in float64, float64 sums. The elementwise kernels run on every
+// length up to 70 and beyond the unrolled loops' boundaries, in place and
+// not, with guard elements around dst and guard pages around the slices.
 //
 // # Performance
 //
-// Measured on the 2-core AMD EPYC (Zen 3, family 25 model 1, AVX2 + FMA,
-// no AVX-512) of this project's build machine, one goroutine, Go 1.26,
-// go test -bench . (medians of 3 runs; the machine is shared and runs vary
-// by ±20%). ns/elem for the assembly (with its GB/s of slices read and
-// written), the pure Go code, and the scalar float64 loop the kernel
-// replaces (math.Exp, and the formulas of kernels/cpu); then the speed-ups
-// over that scalar loop:
-//
-//	kernel        n   avx2   GB/s      go  scalar  avx2 vs scalar  go vs scalar
-//	Exp        4096  0.586   13.7    6.43   16.07   27.4x   2.5x
-//	Exp       1<<20  0.384   20.8    5.99   15.15   39.4x   2.5x
-//	ExpSum     4096  0.627   12.8    6.33   16.73   26.7x   2.6x
-//	ExpSum    1<<20  0.663   12.1    6.10   16.51   24.9x   2.7x
-//	Max        4096  0.049   81.8    1.81    2.20   45.0x   1.2x
-//	Max       1<<20  0.075   53.6    2.23    1.71   22.9x   0.8x
-//	Swish      4096  0.678   11.8    8.47   16.45   24.3x   1.9x
-//	Swish     1<<20  0.647   12.4    8.83   14.78   22.8x   1.7x
-//	SwishGrad  4096  0.836   14.3   11.13   19.72   23.6x   1.8x
-//	SwishGrad 1<<20  0.829   14.5   12.13   23.45   28.3x   1.9x
-//	Scale      4096  0.049  164.1    0.57    0.48    9.8x   0.8x
-//	Scale     1<<20  0.073  108.9    0.53    0.53    7.2x   1.0x
-//	Dot        4096  0.066  121.1    0.76    1.19   18.0x   1.6x
-//	Dot       1<<20  0.123   65.2    0.90    1.44   11.7x   1.6x
-//
-// The exponential kernels are compute bound (about 10 FMA-pipe operations per
-// 8 lanes; the branch-free range fix-up costs about 20% of Exp); Max, Scale
-// and Dot are bound by loads (L1/L2 at 4096, L3 at 1<<20). Across all runs
-// Exp measured 0.38–0.59 ns/elem, 27 to 39 times faster than the math.Exp
-// loop.
-//
-// Run the benchmarks with
+// The exponential kernels are compute bound (about 20 vector operations per
+// vector of results, the range fix-up included); Max, Scale, Dot,
+// SumSquares, Dot64 and Axpby are bound by loads and stores: by the caches
+// at small sizes, by memory bandwidth beyond the last-level cache. The
+// measured rates of every kernel on every implementation, with the scalar
+// loops they replace and the machine's copy rate for comparison, are in
+// docs/benchmarks.md. Run the benchmarks with
 //
 //	go test -run '^$' -bench . ./kernels/simd
 package simd

@@ -195,7 +195,7 @@ func Dot(x, y []float32) float32 {
 }
 
 // SumSquares returns Σ x[i]² in float64: each square is exact in float64
-// and the sum is accumulated in float64 (in 8 or 16 partial sums in the
+// and the sum is accumulated in float64 (in 16 or 32 partial sums in the
 // assembly), so the relative error is at most about n·2^-53.
 func SumSquares(x []float32) float64 {
 	return best.sumSq(x)
