@@ -88,28 +88,77 @@ type Optimizer interface {
 
 // Open returns the backend for a device name ("cpu", the default when
 // empty, or "cuda"; "gpu" is read as "cuda") and a precision ("f32", the
-// default when empty, or "bf16"). The errors name the flag and the value:
-// a device this binary was not built for, an unknown name.
+// default when empty, or "bf16"), the attention path chosen per op
+// (OpenOptions with Attention "auto"). The errors name the flag and the
+// value: a device this binary was not built for, an unknown name.
 func Open(device, precision string) (Backend, error) {
+	return OpenOptions(Options{Device: device, Precision: precision})
+}
+
+// Options are the settings of OpenOptions, each that of a command-line
+// flag.
+type Options struct {
+	// Device and Precision are Open's (-device, -precision).
+	Device, Precision string
+	// Attention is how a GPU computes attention (-attention): "auto" (or
+	// ""), the executor choosing per op, "fused" (the streaming kernels)
+	// or "materialized" (the L×L matrices with cuBLAS products); see
+	// docs/gpu.md. The CPU has one attention kernel and takes only auto.
+	Attention string
+	// AttentionBudget bounds the device memory of the materialised path's
+	// L×L matrices per attention op, in bytes; 0: a quarter of the GPU's
+	// memory.
+	AttentionBudget int64
+}
+
+// The attention paths of Options.Attention.
+const (
+	AttentionAuto         = "auto"
+	AttentionFused        = "fused"
+	AttentionMaterialized = "materialized"
+)
+
+// CheckAttention returns an error naming the -attention flag for a value
+// that is not auto, fused or materialized ("" is auto).
+func CheckAttention(v string) error {
+	switch v {
+	case "", AttentionAuto, AttentionFused, AttentionMaterialized:
+		return nil
+	}
+	return fmt.Errorf("-attention: unknown path %q (auto, fused or materialized)", v)
+}
+
+// OpenOptions returns the backend for o (see Open). The errors name the
+// flag and the value.
+func OpenOptions(o Options) (Backend, error) {
 	var prec Precision
-	switch precision {
+	switch o.Precision {
 	case "", string(F32):
 		prec = F32
 	case string(BF16):
 		prec = BF16
 	default:
-		return nil, fmt.Errorf("-precision: unknown precision %q (f32 or bf16)", precision)
+		return nil, fmt.Errorf("-precision: unknown precision %q (f32 or bf16)", o.Precision)
 	}
-	switch device {
+	if err := CheckAttention(o.Attention); err != nil {
+		return nil, err
+	}
+	if o.AttentionBudget < 0 {
+		return nil, fmt.Errorf("backend: attention budget %d bytes < 0", o.AttentionBudget)
+	}
+	switch o.Device {
 	case "", string(CPU):
+		if o.Attention != "" && o.Attention != AttentionAuto {
+			return nil, fmt.Errorf("-attention %s: the CPU has one attention kernel; the paths are the GPU's (-device cuda)", o.Attention)
+		}
 		return &cpuBackend{prec: prec}, nil
 	case string(CUDA), "gpu":
 		if !cudaBuilt {
 			return nil, fmt.Errorf("-device cuda: this binary was built without GPU support; build it with `go build -tags gpu` (needs the CUDA headers, see docs/gpu.md)")
 		}
-		return openCUDA(prec)
+		return openCUDA(prec, o)
 	}
-	return nil, fmt.Errorf("-device: unknown device %q (cpu or cuda)", device)
+	return nil, fmt.Errorf("-device: unknown device %q (cpu or cuda)", o.Device)
 }
 
 // Default is the CPU in float32.

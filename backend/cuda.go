@@ -27,13 +27,18 @@ type cudaBackend struct {
 	res  *graphexec.Resident
 }
 
-func openCUDA(prec Precision) (Backend, error) {
+func openCUDA(prec Precision, o Options) (Backend, error) {
+	path, err := graphexec.ParseAttentionPath(o.Attention)
+	if err != nil {
+		return nil, fmt.Errorf("-attention: %w", err)
+	}
 	dev, err := graphexec.Shared()
 	if err != nil {
 		return nil, fmt.Errorf("-device cuda: %w", err)
 	}
 	res := graphexec.NewResident(dev)
 	res.BF16 = prec == BF16
+	res.Attention, res.AttentionBudget = path, o.AttentionBudget
 	return &cudaBackend{prec: prec, dev: dev, res: res}, nil
 }
 

@@ -7,6 +7,6 @@ import "errors"
 // cudaBuilt reports whether this binary has the GPU executor.
 const cudaBuilt = false
 
-func openCUDA(Precision) (Backend, error) {
+func openCUDA(Precision, Options) (Backend, error) {
 	return nil, errors.New("-device cuda: this binary was built without GPU support")
 }
