@@ -46,6 +46,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	jsonOut := fs.Bool("json", false, "print the report as JSON instead of a markdown table")
 	dev := fs.String("device", "cpu", "`cpu` or cuda (cuda needs a binary built with -tags gpu)")
 	precision := fs.String("precision", "f32", "`f32` or bf16: with -device cuda, bfloat16 inputs to the matrix products and the attention, float32 accumulation")
+	attention := fs.String("attention", "auto", "`auto`, fused or materialized: how -device cuda computes attention (auto: the L×L matrices on cuBLAS where they fit and no window removes pairs, else the fused kernels; see docs/gpu.md)")
 	budget := fs.Float64("max-memory", 8, "refuse lengths whose forward pass needs more than this many `GiB` (0: the memory available at the start, MemAvailable in /proc/meminfo)")
 	quiet := fs.Bool("quiet", false, "no progress lines")
 	fs.Usage = func() {
@@ -76,7 +77,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	be, err := backend.Open(*dev, *precision)
+	be, err := backend.OpenOptions(backend.Options{Device: *dev, Precision: *precision, Attention: *attention})
 	if err != nil {
 		return err
 	}

@@ -69,6 +69,7 @@ type options struct {
 	seed                                                           uint64
 	be                                                             backend.Backend
 	quiet                                                          bool
+	attention                                                      string // the device's attention path (backend.Options)
 }
 
 func run(args []string, stdout, stderr io.Writer) error {
@@ -95,6 +96,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress output")
 	fs.StringVar(&o.device, "device", "cpu", "`cpu` or cuda: where the fine-tunes and the evaluations run (cuda needs a binary built with -tags gpu)")
 	fs.StringVar(&o.precision, "precision", "f32", "`f32` or bf16: bfloat16 inputs to the matrix products of the fine-tunes and evaluations (float32 accumulation; -device cuda only)")
+	fs.StringVar(&o.attention, "attention", "auto", "`auto`, fused or materialized: how -device cuda computes attention (auto: the L×L matrices on cuBLAS where they fit and no window removes pairs, else the fused kernels; see docs/gpu.md)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: suite -base DIR[,DIR] [flags]\n\nFine-tunes PI, PoSE and ALiBi from each base model, applies the training-free\nmethods, and evaluates every method × normalisation at 2x..64x n0 into one table.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -132,7 +134,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if o.be, err = backend.Open(o.device, o.precision); err != nil {
+	if o.be, err = backend.OpenOptions(backend.Options{Device: o.device, Precision: o.precision, Attention: o.attention}); err != nil {
 		return err
 	}
 	defer o.be.Close()

@@ -46,6 +46,7 @@ type flags struct {
 	seed                                                                               uint64
 	resume, overwrite, noEval, quiet                                                   bool
 	method                                                                             *methodflags.Flags
+	attention                                                                          string
 }
 
 func parseFlags(args []string, stderr io.Writer) (*flags, *flag.FlagSet, error) {
@@ -61,6 +62,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, *flag.FlagSet, error) 
 	fs.BoolVar(&f.overwrite, "overwrite", false, "allow -out to hold an earlier run (its checkpoints are replaced)")
 	fs.StringVar(&f.device, "device", "cpu", "`cpu` or cuda (cuda needs a binary built with -tags gpu)")
 	fs.StringVar(&f.precision, "precision", "f32", "`f32` or bf16: bfloat16 inputs to every matrix product (float32 accumulation, weights and optimizer state) on -device cuda, for training and the final table")
+	fs.StringVar(&f.attention, "attention", "auto", "`auto`, fused or materialized: how -device cuda computes attention (auto: the L×L matrices on cuBLAS where they fit and no window removes pairs, else the fused kernels; see docs/gpu.md)")
 	fs.IntVar(&f.steps, "steps", 0, "training steps; 0: the recommended 4000")
 	fs.IntVar(&f.batch, "batch", o.Batch, "sequences per step")
 	fs.Float64Var(&f.lr, "lr", o.LR, "peak learning rate (linear warm-up, then linear decay to 0)")
@@ -109,7 +111,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err := f.validate(set); err != nil {
 		return err
 	}
-	be, err := backend.Open(f.device, f.precision)
+	be, err := backend.OpenOptions(backend.Options{Device: f.device, Precision: f.precision, Attention: f.attention})
 	if err != nil {
 		return err
 	}
