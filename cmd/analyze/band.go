@@ -37,24 +37,33 @@ func runBand(args []string, stdout, stderr io.Writer) error {
 	ckpt := fs.String("ckpt", "", "comma-separated checkpoint `dirs`; required")
 	corpusPath := fs.String("corpus", "embedded", "`path` of the corpus the test documents come from (its validation split)")
 	L := fs.Int("L", 1024, "sequence length (documents tiled or cut to it)")
-	w := fs.Int("w", 64, "half-width of the band (the windowed reference keeps |i-j| <= w)")
-	ws := fs.String("ws", "", "comma-separated half-widths for band_w.png (default 0, 1, 2, 4, ..., L/2 and -w)")
+	w := fs.Int("w", 64, "half-width of the band, below -L (the windowed reference keeps |i-j| <= w; 0: the diagonal only)")
+	ws := fs.String("ws", "", "comma-separated half-widths below -L for band_w.png (default 0, 1, 2, 4, ..., L/2 and -w; 0: the diagonal only)")
 	docs := fs.Int("docs", 10, "number of test documents")
 	norm := fs.String("norm", "", "normalisation to run the models with: softmax, softmax_plus or infoscale (default: each model's own)")
+	maxMemory := maxMemoryFlag(fs)
 	if err := c.parse(fs, args); err != nil {
 		return err
 	}
 	if *L < 2 {
 		return fmt.Errorf("-L %d must be at least 2", *L)
 	}
-	if *w < 0 {
-		return fmt.Errorf("-w %d must be at least 0", *w)
+	if *w < 0 || *w >= *L {
+		return fmt.Errorf("-w %d outside 0..%d (-L %d: a half-width of L-1 already holds every key)", *w, *L-1, *L)
+	}
+	if err := checkDocs(*docs); err != nil {
+		return err
 	}
 	widths := defaultWidths(*L)
 	if *ws != "" {
 		var err error
 		if widths, err = parseInts(*ws, "ws", 0); err != nil {
 			return err
+		}
+		for _, x := range widths {
+			if x >= *L {
+				return fmt.Errorf("-ws: half-width %d outside 0..%d (-L %d: a half-width of L-1 already holds every key)", x, *L-1, *L)
+			}
 		}
 	}
 	widths = append(widths, *w)
@@ -65,11 +74,22 @@ func runBand(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("-norm: %w", err)
 		}
 	}
+	mem, err := newBudget(*maxMemory)
+	if err != nil {
+		return err
+	}
 	cks, err := loadCheckpoints(*ckpt)
 	if err != nil {
 		return err
 	}
 	byCosScale(cks)
+	need := 0.0
+	for _, ck := range cks { // one model at a time
+		need = max(need, bandBytes(ck.Config, *L, len(widths)))
+	}
+	if err := mem.check(fmt.Sprintf("-L %d", *L), need); err != nil {
+		return err
+	}
 	progress := c.progress(stderr)
 	var stats []bandStat
 	for _, ck := range cks {

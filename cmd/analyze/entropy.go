@@ -38,7 +38,15 @@ func runEntropy(args []string, stdout, stderr io.Writer) error {
 	lengths := fs.String("lengths", "", "comma-separated sequence lengths (default n0, 2n0, ..., 64n0: 64,128,...,4096 for n0 = 64)")
 	norms := fs.String("norm", "softmax,softmax_plus,softmax_plus_n0,infoscale", "comma-separated normalisations: softmax, softmax_plus (the model's base, 512 by default), softmax_plus_n0 (base n0), infoscale")
 	docs := fs.Int("docs", 10, "number of test documents")
+	maxMemory := maxMemoryFlag(fs)
 	if err := c.parse(fs, args); err != nil {
+		return err
+	}
+	if err := checkDocs(*docs); err != nil {
+		return err
+	}
+	mem, err := newBudget(*maxMemory)
+	if err != nil {
 		return err
 	}
 	cks, err := loadCheckpoints(*ckpt)
@@ -59,15 +67,22 @@ func runEntropy(args []string, stdout, stderr io.Writer) error {
 	ls = slices.Compact(ls)
 	var ns []string
 	for _, n := range strings.Split(*norms, ",") {
-		if n = strings.TrimSpace(n); n != "" {
+		if n = strings.ToLower(strings.TrimSpace(n)); n != "" && !slices.Contains(ns, n) {
 			if _, err := normPolicy(ck, n); err != nil {
 				return fmt.Errorf("-norm: %w", err)
 			}
-			ns = append(ns, strings.ToLower(n))
+			ns = append(ns, n)
 		}
 	}
 	if len(ns) == 0 {
 		return fmt.Errorf("-norm: no normalisation given")
+	}
+	what := fmt.Sprintf("-lengths: length %d", slices.Max(ls))
+	if *lengths == "" {
+		what = fmt.Sprintf("the default lengths up to 64·n0 = %d (-lengths sets others)", slices.Max(ls))
+	}
+	if err := mem.check(what, entropyBytes(ck.Config, slices.Max(ls))); err != nil {
+		return err
 	}
 	toks, ids, err := testDocuments(*corpusPath, ck, *docs, slices.Max(ls))
 	if err != nil {

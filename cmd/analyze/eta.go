@@ -302,6 +302,7 @@ func runEta(args []string, stdout, stderr io.Writer) error {
 	L := fs.Int("L", 1024, "sequence length (documents tiled or cut to it)")
 	docs := fs.Int("docs", 10, "number of test documents")
 	sigma := fs.Float64("smooth", 5, "standard deviation of the Gaussian smoothing before taking the mode, in bins of 0.001 (0: none)")
+	maxMemory := maxMemoryFlag(fs)
 	if err := c.parse(fs, args); err != nil {
 		return err
 	}
@@ -311,8 +312,22 @@ func runEta(args []string, stdout, stderr io.Writer) error {
 	if !(*sigma >= 0 && *sigma <= 500) {
 		return fmt.Errorf("-smooth %v outside [0, 500]", *sigma)
 	}
+	if err := checkDocs(*docs); err != nil {
+		return err
+	}
+	mem, err := newBudget(*maxMemory)
+	if err != nil {
+		return err
+	}
 	cks, err := loadCheckpoints(*ckpt)
 	if err != nil {
+		return err
+	}
+	need := 0.0
+	for _, ck := range cks { // one model at a time
+		need = max(need, etaBytes(ck.Config, *L))
+	}
+	if err := mem.check(fmt.Sprintf("-L %d", *L), need); err != nil {
 		return err
 	}
 	byCosScale(cks)

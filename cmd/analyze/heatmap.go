@@ -14,6 +14,8 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
+
+	"github.com/infoscale/gaualpha/layers"
 )
 
 // heatmapPixels caps the resolution of a heat map image: larger matrices
@@ -178,8 +180,9 @@ func runHeatmap(args []string, stdout, stderr io.Writer) error {
 	ckpt := fs.String("ckpt", "", "comma-separated checkpoint `dirs`; required")
 	corpusPath := fs.String("corpus", "embedded", "`path` of the corpus the test documents come from (its validation split)")
 	L := fs.Int("L", 1024, "sequence length (the document is tiled or cut to it)")
-	layer := fs.Int("layer", 0, "layer whose q and k are shown")
+	layer := fs.Int("layer", 0, "layer whose q and k are shown (0-based: 0 is the first)")
 	doc := fs.Int("doc", 0, "which of the 10 test documents to use (0-based)")
+	maxMemory := maxMemoryFlag(fs)
 	if err := c.parse(fs, args); err != nil {
 		return err
 	}
@@ -189,19 +192,30 @@ func runHeatmap(args []string, stdout, stderr io.Writer) error {
 	if *doc < 0 || *doc > 9 {
 		return fmt.Errorf("-doc %d outside 0..9", *doc)
 	}
+	mem, err := newBudget(*maxMemory)
+	if err != nil {
+		return err
+	}
 	cks, err := loadCheckpoints(*ckpt)
 	if err != nil {
 		return err
 	}
 	byCosScale(cks)
-	progress := c.progress(stderr)
-	var models []heatmapModel
+	var cfgs []layers.Config
 	for _, ck := range cks {
 		if *layer < 0 || *layer >= ck.Config.NumLayers {
 			return fmt.Errorf("-layer %d: %s has %d layers", *layer, ck.dir, ck.Config.NumLayers)
 		}
+		cfgs = append(cfgs, ck.Config)
+	}
+	if err := mem.check(fmt.Sprintf("-L %d (two L×L matrices per model, %s)", *L, plural(len(cks), "model")), heatmapBytes(cfgs, *L)); err != nil {
+		return err
+	}
+	progress := c.progress(stderr)
+	var models []heatmapModel
+	for _, ck := range cks {
 		fmt.Fprintf(progress, "heatmap: %s (%s)\n", ck.dir, ck.label())
-		toks, ids, err := testDocuments(*corpusPath, ck, 10, *L)
+		toks, ids, err := someTestDocuments(*corpusPath, ck, 10, *L)
 		if err != nil {
 			return err
 		}

@@ -18,7 +18,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/infoscale/gaualpha/internal/cli"
 )
@@ -119,7 +122,36 @@ func (c *common) parse(fs *flag.FlagSet, args []string) error {
 	if c.out == "" {
 		return fmt.Errorf("-out must name a directory")
 	}
-	return nil
+	return checkOutDir(c.out)
+}
+
+// checkOutDir refuses, before any work, an output directory that cannot be
+// created or written: a file in its place or on its path, or a directory
+// (it, or the nearest one above it) that is not writable.
+func checkOutDir(dir string) error {
+	p := filepath.Clean(dir)
+	for {
+		info, err := os.Stat(p)
+		switch {
+		case err == nil && !info.IsDir():
+			if p == filepath.Clean(dir) {
+				return fmt.Errorf("-out %s is a file, not a directory", dir)
+			}
+			return fmt.Errorf("-out %s: %s is a file, not a directory", dir, p)
+		case err == nil:
+			if syscall.Access(p, 2 /* W_OK */) != nil {
+				return fmt.Errorf("-out %s: %s is not writable", dir, p)
+			}
+			return nil
+		case !errors.Is(err, os.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR):
+			return fmt.Errorf("-out %s: %w", dir, err)
+		}
+		parent := filepath.Dir(p)
+		if parent == p {
+			return nil
+		}
+		p = parent
+	}
 }
 
 // progress returns where progress lines go: stderr, or nowhere with -quiet.

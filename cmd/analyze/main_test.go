@@ -395,12 +395,20 @@ func TestHelpListsFlags(t *testing.T) {
 		t.Errorf("analyze -h: %v\n%s", err, stderr)
 	}
 	want := map[string][]string{
-		"entropy": {"-ckpt", "-lengths", "-norm", "-docs", "-corpus", "-out", "-dpi", "-quiet"},
-		"eta":     {"-ckpt", "-L", "-docs", "-smooth"},
-		"heatmap": {"-ckpt", "-L", "-layer", "-doc"},
-		"band":    {"-ckpt", "-L", "-w", "-ws", "-norm"},
+		"entropy": {"-ckpt", "-lengths", "-norm", "-docs", "-corpus", "-out", "-dpi", "-quiet", "-max-memory"},
+		"eta":     {"-ckpt", "-L", "-docs", "-smooth", "-max-memory"},
+		"heatmap": {"-ckpt", "-L", "-layer", "-doc", "-max-memory"},
+		"band":    {"-ckpt", "-L", "-w", "-ws", "-norm", "-max-memory"},
 		"curves":  {"-suite"},
-		"testset": {"-corpus", "-ckpt", "-split", "-n", "-clusters", "-min-len", "-features", "-neighbors", "-seed"},
+		"testset": {"-corpus", "-ckpt", "-split", "-n", "-clusters", "-min-len", "-features", "-neighbors", "-seed", "-max-memory"},
+	}
+	// Where 0 is special, -h says what it means.
+	zero := map[string][]string{
+		"entropy": {"(0: the memory available at the start"},
+		"eta":     {"(0: none)", "(0: the memory available at the start"},
+		"heatmap": {"0-based: 0 is the first", "(0-based)"},
+		"band":    {"0: the diagonal only"},
+		"testset": {"(0: no preference)"},
 	}
 	for sub, flags := range want {
 		_, stderr, err := runAnalyze(sub, "-h")
@@ -412,5 +420,114 @@ func TestHelpListsFlags(t *testing.T) {
 				t.Errorf("%s -h does not document %s:\n%s", sub, fl, stderr)
 			}
 		}
+		for _, z := range zero[sub] {
+			if !strings.Contains(stderr, z) {
+				t.Errorf("%s -h does not say %q", sub, z)
+			}
+		}
+	}
+}
+
+// Bad flag values are refused with one line naming the flag, the value and
+// the problem, before any model is built: sizes over the memory budget
+// (they would run out of memory, or run for hours, if attempted), counts
+// beyond what the corpus holds, half-widths beyond the length, duplicate
+// checkpoints or runs, and output directories that cannot be written.
+func TestFlagRefusals(t *testing.T) {
+	f := fixture(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	runDir := filepath.Join(dir, "run")
+	if err := os.MkdirAll(runDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(runDir, "metrics.jsonl"), []byte(`{"step":1,"epoch":0.1,"loss":5}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	all := strings.Join(append([]string{f.plain}, f.cos...), ",")
+	none := filepath.Join(dir, "none")
+	cases := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"huge length", []string{"entropy", "-ckpt", f.plain, "-lengths", "64,100000000", "-max-memory", "4"},
+			[]string{"-lengths: length 100000000 needs about", "over the memory budget of 4.0 GiB, -max-memory"}},
+		{"default lengths over budget", []string{"entropy", "-ckpt", f.plain, "-max-memory", "0.001"},
+			[]string{"the default lengths up to 64·n0 = 1024", "over the memory budget of 0.001 GiB"}},
+		{"negative budget", []string{"entropy", "-ckpt", f.plain, "-max-memory", "-1"}, []string{"-max-memory -1 must be"}},
+		{"NaN budget", []string{"eta", "-ckpt", f.plain, "-max-memory", "NaN"}, []string{"-max-memory NaN must be"}},
+		{"more docs than the corpus", []string{"entropy", "-ckpt", f.plain, "-lengths", "16", "-docs", "100"},
+			[]string{"-docs 100: the validation split of corpus", "has only"}},
+		{"same checkpoint twice", []string{"eta", "-ckpt", f.plain + "," + f.plain + "/"}, []string{"-ckpt names " + f.plain + " twice"}},
+		{"eta docs before loading", []string{"eta", "-ckpt", none, "-docs", "0"}, []string{"-docs 0 must be at least 1"}},
+		{"eta huge L", []string{"eta", "-ckpt", f.plain, "-L", "100000000", "-max-memory", "4"}, []string{"-L 100000000 needs about"}},
+		{"heatmap L×L", []string{"heatmap", "-ckpt", all, "-L", "100000", "-max-memory", "4"},
+			[]string{"-L 100000 (two L×L matrices per model, 4 models) needs about 596.", "4.0 GiB"}},
+		{"heatmap layer before any model runs", []string{"heatmap", "-ckpt", f.cos[0], "-layer", "-1"}, []string{"-layer -1"}},
+		{"band w beyond L", []string{"band", "-ckpt", f.plain, "-L", "40", "-w", "40"}, []string{"-w 40 outside 0..39"}},
+		{"band ws beyond L", []string{"band", "-ckpt", f.plain, "-L", "40", "-w", "4", "-ws", "1,1000"}, []string{"-ws: half-width 1000 outside 0..39"}},
+		{"band docs before loading", []string{"band", "-ckpt", none, "-docs", "-3"}, []string{"-docs -3 must be at least 1"}},
+		{"band huge L", []string{"band", "-ckpt", f.plain, "-L", "100000000", "-max-memory", "4"}, []string{"-L 100000000 needs about"}},
+		{"testset n", []string{"testset", "-corpus", f.corpus, "-split", "all", "-n", "13"}, []string{"-n 13: at most 12 for the 12 documents (all split)"}},
+		{"testset clusters", []string{"testset", "-corpus", f.corpus, "-split", "all", "-clusters", "100"}, []string{"-clusters 100: at most 12"}},
+		{"testset neighbors", []string{"testset", "-corpus", f.corpus, "-split", "all", "-neighbors", "12"}, []string{"-neighbors 12: at most 11"}},
+		{"testset zero", []string{"testset", "-features", "0"}, []string{"-features 0 must be at least 1"}},
+		{"testset min-len", []string{"testset", "-min-len", "-1"}, []string{"-min-len -1 must be at least 0"}},
+		{"testset split before reading", []string{"testset", "-corpus", none, "-split", "VAL"}, []string{`-split "VAL"`}},
+		{"testset over budget", []string{"testset", "-corpus", f.corpus, "-split", "all", "-max-memory", "0.000001"},
+			[]string{"-split all (12 documents) needs about", "over the memory budget"}},
+		{"trainloss same label", []string{"trainloss", "-runs", "a=" + runDir + ",a=" + runDir}, []string{`label "a" appears twice in panel ""`}},
+		{"trainloss empty label", []string{"trainloss", "-runs", "p:=" + runDir}, []string{"empty LABEL"}},
+		{"trainloss no metrics", []string{"trainloss", "-runs", "a=" + none}, []string{"no metrics.jsonl in " + none + " or its parent"}},
+		{"out is a file", []string{"curves", "-out", file}, []string{"-out " + file + " is a file"}},
+		{"out below a file", []string{"entropy", "-ckpt", f.plain, "-out", filepath.Join(file, "sub")}, []string{file + " is a file"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			args := slices.Clone(c.args)
+			if !slices.Contains(args, "-out") {
+				args = append(args, "-out", filepath.Join(dir, "out"))
+			}
+			if slices.Contains([]string{"entropy", "eta", "heatmap", "band"}, args[0]) && !slices.Contains(args, "-corpus") {
+				args = append(args, "-corpus", f.corpus)
+			}
+			_, _, err := runAnalyze(args...)
+			if err == nil {
+				t.Fatalf("%v accepted", c.args)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("%v: error %q lacks %q", c.args, err, w)
+				}
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("error spans lines: %q", err)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "out")); err == nil {
+				t.Errorf("%v wrote -out before refusing", c.args)
+			}
+		})
+	}
+}
+
+// -norm names are case-insensitive and each is analysed once.
+func TestEntropyNormsOnce(t *testing.T) {
+	f := fixture(t)
+	out := t.TempDir()
+	stdout, _, err := runAnalyze("entropy", "-ckpt", f.plain, "-corpus", f.corpus, "-lengths", "16", "-docs", "1",
+		"-norm", "softmax,SOFTMAX,Softmax_Plus_N0", "-out", out, "-quiet", "-dpi", "30")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stdout, "| n | ln n | softmax | softmax_plus_n0 |\n") {
+		t.Errorf("table header:\n%s", stdout)
+	}
+	_, rows := readCSV(t, filepath.Join(out, "entropy.csv"))
+	if len(rows) != 2*3 { // norms × (2 layers + all)
+		t.Errorf("%d rows in entropy.csv, want 6", len(rows))
 	}
 }

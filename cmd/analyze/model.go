@@ -52,11 +52,16 @@ func (c loadedModel) label() string {
 // loadCheckpoints loads a comma-separated list of checkpoint directories.
 func loadCheckpoints(list string) ([]loadedModel, error) {
 	var out []loadedModel
+	seen := map[string]string{}
 	for _, d := range strings.Split(list, ",") {
 		d = strings.TrimSpace(d)
 		if d == "" {
 			continue
 		}
+		if prev, ok := seen[filepath.Clean(d)]; ok {
+			return nil, fmt.Errorf("-ckpt names %s twice (%q and %q)", filepath.Clean(d), prev, d)
+		}
+		seen[filepath.Clean(d)] = d
 		ck, err := checkpoint.Load(d)
 		if err != nil {
 			return nil, err
@@ -76,8 +81,19 @@ func byCosScale(cks []loadedModel) {
 
 // testDocuments returns n tokenised test documents of the corpus's
 // validation split, at least minLen tokens long where possible (the
-// evaluation's test set, eval.TestDocuments).
+// evaluation's test set, eval.TestDocuments). Fewer than n is an error
+// naming -docs.
 func testDocuments(corpusPath string, ck loadedModel, n, minLen int) ([][]int, []string, error) {
+	toks, ids, err := someTestDocuments(corpusPath, ck, n, minLen)
+	if err == nil && len(toks) < n {
+		return nil, nil, fmt.Errorf("-docs %d: the validation split of corpus %s has only %d documents with tokens", n, corpusPath, len(toks))
+	}
+	return toks, ids, err
+}
+
+// someTestDocuments is testDocuments that returns fewer than n documents
+// when the validation split has fewer.
+func someTestDocuments(corpusPath string, ck loadedModel, n, minLen int) ([][]int, []string, error) {
 	if n < 1 {
 		return nil, nil, fmt.Errorf("-docs %d must be at least 1", n)
 	}
@@ -86,6 +102,14 @@ func testDocuments(corpusPath string, ck loadedModel, n, minLen int) ([][]int, [
 		return nil, nil, err
 	}
 	return eval.TestDocuments(all, ck.Vocab, n, minLen)
+}
+
+// checkDocs checks -docs before anything is read.
+func checkDocs(n int) error {
+	if n < 1 {
+		return fmt.Errorf("-docs %d must be at least 1", n)
+	}
+	return nil
 }
 
 // forward is a model built for one sequence of length L under one attention

@@ -32,29 +32,49 @@ func runTestset(args []string, stdout, stderr io.Writer) error {
 	split := fs.String("split", "val", "documents to cluster: val (the validation split, the last 20%, where the evaluation's test set comes from) or all")
 	n := fs.Int("n", 10, "number of documents to select")
 	clusters := fs.Int("clusters", testset.DefaultClusters, "number of spectral clusters")
-	minLen := fs.Int("min-len", 4096, "preferred minimum length in tokens (the longest evaluation length)")
-	features := fs.Int("features", testset.DefaultFeatures, "number of most frequent characters used as features")
-	neighbors := fs.Int("neighbors", testset.DefaultNeighbors, "k of the k-nearest-neighbour similarity graph")
+	minLen := fs.Int("min-len", 4096, "preferred minimum length in tokens (the longest evaluation length): each cluster's draw takes documents at least this long first, shorter ones when it runs out (0: no preference)")
+	features := fs.Int("features", testset.DefaultFeatures, "number of most frequent characters used as features (all the documents' characters when they have fewer)")
+	neighbors := fs.Int("neighbors", testset.DefaultNeighbors, "k of the k-nearest-neighbour similarity graph, below the number of documents")
 	seed := fs.Uint64("seed", 42, "seed of k-means and of the sampling")
+	maxMemory := maxMemoryFlag(fs)
 	if err := c.parse(fs, args); err != nil {
 		return err
 	}
-	if *n < 1 || *clusters < 1 || *features < 1 || *neighbors < 1 || *minLen < 0 {
-		return fmt.Errorf("-n, -clusters, -features and -neighbors must be at least 1 and -min-len at least 0")
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"n", *n}, {"clusters", *clusters}, {"features", *features}, {"neighbors", *neighbors}} {
+		if f.v < 1 {
+			return fmt.Errorf("-%s %d must be at least 1", f.name, f.v)
+		}
+	}
+	if *minLen < 0 {
+		return fmt.Errorf("-min-len %d must be at least 0 (0: no preference)", *minLen)
+	}
+	if *split != "val" && *split != "all" {
+		return fmt.Errorf("-split %q: want val or all", *split)
+	}
+	mem, err := newBudget(*maxMemory)
+	if err != nil {
+		return err
 	}
 	all, err := corpus.Open(*corpusPath)
 	if err != nil {
 		return err
 	}
 	docs := all
-	switch *split {
-	case "val":
+	if *split == "val" {
 		if _, val := corpus.Split(all, 0.8); len(val) > 0 {
 			docs = val
 		}
-	case "all":
-	default:
-		return fmt.Errorf("-split %q: want val or all", *split)
+	}
+	for _, f := range []struct {
+		name   string
+		v, max int
+	}{{"n", *n, len(docs)}, {"clusters", *clusters, len(docs)}, {"neighbors", *neighbors, len(docs) - 1}} {
+		if f.v > f.max {
+			return fmt.Errorf("-%s %d: at most %d for the %s (%s split)", f.name, f.v, f.max, plural(len(docs), "document"), *split)
+		}
 	}
 	var v *tokenizer.Vocab
 	if *ckpt != "" {
@@ -74,6 +94,9 @@ func runTestset(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
+	}
+	if err := mem.check(fmt.Sprintf("-split %s (%s)", *split, plural(len(docs), "document")), testsetBytes(len(docs), min(*features, v.Size()))); err != nil {
+		return err
 	}
 	sel, info, err := testset.Select(docs, v, testset.Options{N: *n, Clusters: *clusters, MinLen: *minLen, Seed: *seed,
 		Features: *features, Neighbors: *neighbors})

@@ -46,6 +46,14 @@ func parseRuns(s string) ([]lossRun, error) {
 		if !ok {
 			panel, line = "", lbl
 		}
+		if line == "" {
+			return nil, fmt.Errorf("-runs: %q has an empty LABEL (want [PANEL:]LABEL=DIR)", e)
+		}
+		for _, r := range runs {
+			if r.panel == panel && r.label == line {
+				return nil, fmt.Errorf("-runs: label %q appears twice in panel %q (%s and %s)", line, panel, r.dir, dir)
+			}
+		}
 		runs = append(runs, lossRun{panel: panel, label: line, dir: dir})
 	}
 	if len(runs) == 0 {
@@ -61,6 +69,9 @@ func readMetrics(dir string) (train, val []lossPoint, err error) {
 	path := filepath.Join(dir, "metrics.jsonl")
 	if _, err := os.Stat(path); err != nil {
 		path = filepath.Join(filepath.Dir(dir), "metrics.jsonl")
+		if _, perr := os.Stat(path); perr != nil {
+			return nil, nil, fmt.Errorf("-runs: no metrics.jsonl in %s or its parent (%v)", dir, err)
+		}
 	}
 	f, err := os.Open(path)
 	if err != nil {
