@@ -13,6 +13,7 @@ import (
 
 	"gorgonia.org/tensor"
 
+	"github.com/infoscale/gaualpha/backend"
 	"github.com/infoscale/gaualpha/gpu"
 	"github.com/infoscale/gaualpha/gpu/graphexec"
 	"github.com/infoscale/gaualpha/layers"
@@ -32,14 +33,19 @@ type sweepTiming struct {
 // extrapolates to `docs` documents with every position scored: the
 // protocol's cost is one masked copy per position, batched the same way
 // whatever the number of positions, so the time is linear in it.
-func timePaperSweep(t *testing.T, cfg layers.Config, p *layers.Params, v *tokenizer.Vocab, doc []int, positions, docs int, precision string) sweepTiming {
+func timePaperSweep(t *testing.T, cfg layers.Config, p *layers.Params, v *tokenizer.Vocab, doc []int, positions, docs int, precision, path string) sweepTiming {
 	t.Helper()
 	vs, err := Variants(cfg, []string{"infoscale"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ls := DefaultLengths(cfg.TrainLength)
-	o := Options{Lengths: ls, Protocol: Paper, Positions: positions, Backend: openBackend(t, "cuda", precision)}
+	be, err := backend.OpenOptions(backend.Options{Device: "cuda", Precision: precision, Attention: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { be.Close() })
+	o := Options{Lengths: ls, Protocol: Paper, Positions: positions, Backend: be}
 	// Warm-up: the first length once (modules loaded, buffers pooled).
 	warm := o
 	warm.Lengths = ls[:1]
@@ -66,7 +72,8 @@ func timePaperSweep(t *testing.T, cfg layers.Config, p *layers.Params, v *tokeni
 // 10 documents, 2x..64x of n0 = 64, every position scored) for the
 // paper-size model (6 layers, 768/1536/128, vocabulary 12000) on the device,
 // in float32 and with bf16 inputs, from 64 positions per length. It prints
-// GAUALPHA_TIMING lines for scripts/gpu-check.sh and runs only with
+// GAUALPHA_TIMING lines for scripts/gpu-check.sh, one per attention path
+// (fused and materialized) and precision, and runs only with
 // GAUALPHA_GPU_TIMING set; on the emulator it runs the same code on a tiny
 // model (nothing timed).
 func TestTimePaperSweep(t *testing.T) {
@@ -102,20 +109,27 @@ func TestTimePaperSweep(t *testing.T) {
 		doc[i] = tokenizer.NumSpecial + rng.IntN(v.Size()-tokenizer.NumSpecial)
 	}
 	p := layers.InitParams(cfg, tensor.Float32, rand.New(rand.NewPCG(3, 4)))
-	for _, prec := range []string{"f32", "bf16"} {
-		st := timePaperSweep(t, cfg, p, v, doc, positions, docs, prec)
-		if dev.Info().Backend == "emulator" {
-			t.Logf("%s: emulator, code path only (%d lengths)", prec, len(st.Lengths))
-			continue
+	for _, path := range []string{backend.AttentionFused, backend.AttentionMaterialized} {
+		for _, prec := range []string{"f32", "bf16"} {
+			timeSweep(t, dev, cfg, p, v, doc, positions, docs, prec, path)
 		}
-		impl := "go-cuda"
-		if prec == "bf16" {
-			impl = "go-cuda-bf16"
-		}
-		b, _ := json.Marshal(map[string]any{"case": "paper_sweep", "impl": impl, "path": "fused", "precision": prec, "positions": positions, "docs": docs,
-			"lengths": st.Lengths, "seconds": st.Seconds, "estimate_s": st.Estimate})
-		fmt.Printf("GAUALPHA_TIMING %s\n", b)
-		t.Logf("%s: paper protocol, %d positions per length: %v s; the full sweep (%d documents, every position): about %.0f s",
-			prec, positions, st.Seconds, docs, st.Estimate)
 	}
+}
+
+// timeSweep times the sweep on one path and precision and prints its line.
+func timeSweep(t *testing.T, dev *gpu.Device, cfg layers.Config, p *layers.Params, v *tokenizer.Vocab, doc []int, positions, docs int, prec, path string) {
+	st := timePaperSweep(t, cfg, p, v, doc, positions, docs, prec, path)
+	if dev.Info().Backend == "emulator" {
+		t.Logf("%s, %s: emulator, code path only (%d lengths)", path, prec, len(st.Lengths))
+		return
+	}
+	impl := "go-cuda"
+	if prec == "bf16" {
+		impl = "go-cuda-bf16"
+	}
+	b, _ := json.Marshal(map[string]any{"case": "paper_sweep", "impl": impl, "path": path, "precision": prec, "positions": positions, "docs": docs,
+		"lengths": st.Lengths, "seconds": st.Seconds, "estimate_s": st.Estimate})
+	fmt.Printf("GAUALPHA_TIMING %s\n", b)
+	t.Logf("%s, %s: paper protocol, %d positions per length: %v s; the full sweep (%d documents, every position): about %.0f s",
+		path, prec, positions, st.Seconds, docs, st.Estimate)
 }

@@ -103,8 +103,22 @@ type attnPath struct {
 	noBackward func(a *Attention) string
 }
 
+// matScratch returns the materialised path's workspace for a from the
+// device's scratch buffers (kept for the next call: the timed calls
+// allocate nothing).
+func matScratch(d *Device, a *Attention, backward bool) (DevicePtr, error) {
+	n, err := a.MatWorkspace(backward)
+	if err != nil {
+		return 0, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.scratchLocked("attn.mat.timing", n)
+}
+
 // attnPaths are the paths TestTimeAttention times: the fused kernels of
-// attention.go. A path that materialises the L×L scores is one more entry.
+// attention.go and the materialised path of attention_mat.go (every
+// sequence of the batch in one group).
 var attnPaths = []attnPath{{
 	name:     "fused",
 	forward:  (*Device).AttentionForward,
@@ -112,6 +126,28 @@ var attnPaths = []attnPath{{
 	noBackward: func(a *Attention) string {
 		if a.BF16 {
 			return "the fused backward takes a float32 X"
+		}
+		return ""
+	},
+}, {
+	name: "materialized",
+	forward: func(d *Device, a *Attention, in AttentionInputs, out DevicePtr) error {
+		ws, err := matScratch(d, a, false)
+		if err != nil {
+			return err
+		}
+		return d.AttentionForwardMat(a, in, out, ws)
+	},
+	backward: func(d *Device, a *Attention, in AttentionInputs, out, dout, dx DevicePtr) error {
+		ws, err := matScratch(d, a, true)
+		if err != nil {
+			return err
+		}
+		return d.AttentionBackwardMat(a, in, out, dout, dx, ws)
+	},
+	noBackward: func(a *Attention) string {
+		if a.BF16 {
+			return "the materialised backward takes a float32 X"
 		}
 		return ""
 	},

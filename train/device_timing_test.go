@@ -21,16 +21,17 @@ import (
 )
 
 // trainPath is one way of running the attention in a training step that
-// the timings compare; use sets it on a trainer (nil: the default).
+// the timings compare: the backend's attention path (backend.Options) and
+// use, which sets anything else on a trainer (nil: nothing).
 type trainPath struct {
-	name string
-	use  func(*Trainer) error
+	name      string
+	attention string
+	use       func(*Trainer) error
 }
 
 // trainPaths are the paths TestTimeTrainStep times: the device executor's
-// fused attention. A path that materialises the L×L scores is one more
-// entry.
-var trainPaths = []trainPath{{name: "fused"}}
+// fused attention and its materialised one.
+var trainPaths = []trainPath{{name: "fused", attention: backend.AttentionFused}, {name: "materialized", attention: backend.AttentionMaterialized}}
 
 // TestTimeTrainStep times a paper-size training step on the device (6
 // layers, hidden 768, intermediate 1536, key 128, vocabulary 12000; batch
@@ -91,7 +92,7 @@ func timePath(t *testing.T, cfg layers.Config, v *tokenizer.Vocab, seqs [][]int,
 			t.Fatalf("path %s: %v", path.name, err)
 		}
 	}
-	be, err := backend.Open("cuda", prec)
+	be, err := backend.OpenOptions(backend.Options{Device: "cuda", Precision: prec, Attention: path.attention})
 	if err != nil {
 		t.Fatal(err)
 	}
