@@ -189,3 +189,20 @@ func axpbyGo(dst, x, y []float32, a, b float32) {
 		dst[i] = float32(float64(a)*float64(v) + float64(b)*float64(y[i]))
 	}
 }
+
+// adamWGo is the AdamW loop. The conversions to float32 round each product
+// on its own: the Go compiler may not fuse an explicitly converted product
+// into a multiply-add, so the result is the same on every GOARCH and
+// GOAMD64 level, and the same as the assembly's.
+func adamWGo(p, g, m, v []float32, s *AdamWStep) {
+	p, m, v = p[:len(g)], m[:len(g)], v[:len(g)]
+	b1, b2 := s.Beta1, s.Beta2
+	omb1, omb2 := 1-b1, 1-b2
+	for j, gj := range g {
+		mj := float32(b1*m[j]) + float32(omb1*gj)
+		vj := float32(b2*v[j]) + float32(float32(omb2*gj)*gj)
+		m[j], v[j] = mj, vj
+		denom := math.Sqrt(float64(vj))/s.SqrtBC2 + s.Eps
+		p[j] = float32(p[j]*s.Decay) - float32(s.StepSize*float64(mj)/denom)
+	}
+}

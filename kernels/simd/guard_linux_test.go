@@ -57,3 +57,26 @@ func TestNoOutOfBoundsAccess(t *testing.T) {
 		}
 	})
 }
+
+// TestAdamWNoOutOfBoundsAccess runs AdamW on four slices bordered by
+// inaccessible pages.
+func TestAdamWNoOutOfBoundsAccess(t *testing.T) {
+	st := adamWTestStep()
+	rng := rand.New(rand.NewPCG(15, 16))
+	forImpls(t, func(t *testing.T, im *impl) {
+		for n := 0; n <= 40; n++ {
+			for _, atEnd := range []bool{false, true} {
+				var s [4][]float32
+				in := newAdamWState(rng, n)
+				for k, src := range [][]float32{in.p, in.g, in.m, in.v} {
+					s[k] = guardedSlice(t, n, atEnd)
+					copy(s[k], src)
+				}
+				im.adamW(s[0], s[1], s[2], s[3], &st)
+				if msg := checkAdamW(st, in, adamWState{s[0], s[1], s[2], s[3]}); msg != "" {
+					t.Fatalf("n=%d: %s", n, msg)
+				}
+			}
+		}
+	})
+}

@@ -20,6 +20,7 @@ type impl struct {
 	sumSq     func(x []float32) float64
 	dot64     func(x, y []float32) float64
 	axpby     func(dst, x, y []float32, a, b float32)
+	adamW     func(p, g, m, v []float32, s *AdamWStep)
 }
 
 // goImpl is the pure Go implementation, compiled on every platform.
@@ -35,6 +36,7 @@ var goImpl = &impl{
 	sumSq:     sumSqGo,
 	dot64:     dot64Go,
 	axpby:     axpbyGo,
+	adamW:     adamWGo,
 }
 
 // implEntry is one assembly implementation with the CPU features it needs
@@ -219,4 +221,42 @@ func Axpby(dst, x, y []float32, a, b float32) {
 	checkLen("Axpby", "dst", len(dst), "x", len(x))
 	checkLen("Axpby", "y", len(y), "x", len(x))
 	best.axpby(dst, x, y, a, b)
+}
+
+// AdamWStep holds the coefficients of one AdamW step (Loshchilov & Hutter,
+// with PyTorch's update rule) at step t with learning rate lr and weight
+// decay λ.
+type AdamWStep struct {
+	// Beta1 and Beta2 are the moments' decay rates β1 and β2.
+	Beta1, Beta2 float32
+	// Decay multiplies the weights before the update: 1 - lr·λ, or 1 for
+	// parameters without weight decay.
+	Decay float32
+	// StepSize is lr/(1 - β1^t).
+	StepSize float64
+	// SqrtBC2 is sqrt(1 - β2^t).
+	SqrtBC2 float64
+	// Eps is the ε added to the denominator.
+	Eps float64
+}
+
+// AdamW applies one AdamW step to the parameters p in place, given their
+// gradients g and their first and second moments m and v (updated in
+// place):
+//
+//	m = β1·m + (1-β1)·g
+//	v = β2·v + ((1-β2)·g)·g
+//	p = p·Decay - float32(StepSize·m / (sqrt(v)/SqrtBC2 + Eps))
+//
+// The moments and the products with p are float32 operations, each
+// rounded (no fused multiply-add); the update term is computed in float64
+// from the new m and v and rounded once. Every implementation gives the
+// same bits, those of the scalar Go loop written as above.
+//
+// p, g, m and v must have the same length and must not overlap.
+func AdamW(p, g, m, v []float32, s AdamWStep) {
+	checkLen("AdamW", "p", len(p), "g", len(g))
+	checkLen("AdamW", "m", len(m), "g", len(g))
+	checkLen("AdamW", "v", len(v), "g", len(g))
+	best.adamW(p, g, m, v, &s)
 }

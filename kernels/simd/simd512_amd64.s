@@ -727,3 +727,94 @@ axpbytail:
 axpbydone:
 	VZEROUPPER
 	RET
+
+// ADAMW16 applies the AdamW step to 16 lanes: G the gradients, M, V the
+// moments (YM, YV their low halves) and P the parameters, all updated in
+// place. Z20-Z24 hold β1,
+// 1-β1, β2, 1-β2 and the decay (float32), Z25-Z27 the step size,
+// sqrt(1-β2^t) and ε (float64). Z2, Z4-Z8 are scratch.
+//
+// The float32 operations are those of the Go loop, each rounded; the
+// update term is computed in float64, eight lanes at a time, and rounded
+// to float32 once (VCVTPD2PS rounds to nearest).
+#define ADAMW16(G, M, YM, V, YV, P) \
+	VMULPS        Z20, M, M;       \
+	VMULPS        G, Z21, Z2;      \
+	VADDPS        Z2, M, M;        \
+	VMULPS        Z22, V, V;       \
+	VMULPS        G, Z23, Z4;      \
+	VMULPS        G, Z4, Z4;       \
+	VADDPS        Z4, V, V;        \
+	VCVTPS2PD     YV, Z5;          \
+	VSQRTPD       Z5, Z5;          \
+	VDIVPD        Z26, Z5, Z5;     \
+	VADDPD        Z27, Z5, Z5;     \
+	VCVTPS2PD     YM, Z6;          \
+	VMULPD        Z25, Z6, Z6;     \
+	VDIVPD        Z5, Z6, Z6;      \
+	VCVTPD2PS     Z6, Y6;          \
+	VEXTRACTF64X4 $1, V, Y7;       \
+	VCVTPS2PD     Y7, Z7;          \
+	VSQRTPD       Z7, Z7;          \
+	VDIVPD        Z26, Z7, Z7;     \
+	VADDPD        Z27, Z7, Z7;     \
+	VEXTRACTF64X4 $1, M, Y8;       \
+	VCVTPS2PD     Y8, Z8;          \
+	VMULPD        Z25, Z8, Z8;     \
+	VDIVPD        Z7, Z8, Z8;      \
+	VCVTPD2PS     Z8, Y8;          \
+	VINSERTF64X4  $1, Y8, Z6, Z6;  \
+	VMULPS        Z24, P, P;       \
+	VSUBPS        Z6, P, P
+
+// func adamW512(param, grad, m, v *float32, n int, b1, omb1, b2, omb2, decay float32, stepSize, sqrtBC2, eps float64)
+TEXT ·adamW512(SB), NOSPLIT, $0-88
+	MOVQ         param+0(FP), DI
+	MOVQ         grad+8(FP), SI
+	MOVQ         m+16(FP), R8
+	MOVQ         v+24(FP), R9
+	MOVQ         n+32(FP), CX
+	VBROADCASTSS b1+40(FP), Z20
+	VBROADCASTSS omb1+44(FP), Z21
+	VBROADCASTSS b2+48(FP), Z22
+	VBROADCASTSS omb2+52(FP), Z23
+	VBROADCASTSS decay+56(FP), Z24
+	VBROADCASTSD stepSize+64(FP), Z25
+	VBROADCASTSD sqrtBC2+72(FP), Z26
+	VBROADCASTSD eps+80(FP), Z27
+	CMPQ         CX, $16
+	JB           adamwtail
+
+adamwloop:
+	VMOVUPS (SI), Z0
+	VMOVUPS (R8), Z1
+	VMOVUPS (R9), Z3
+	VMOVUPS (DI), Z9
+	ADAMW16(Z0, Z1, Y1, Z3, Y3, Z9)
+	VMOVUPS Z1, (R8)
+	VMOVUPS Z3, (R9)
+	VMOVUPS Z9, (DI)
+	ADDQ    $64, SI
+	ADDQ    $64, R8
+	ADDQ    $64, R9
+	ADDQ    $64, DI
+	SUBQ    $16, CX
+	CMPQ    CX, $16
+	JAE     adamwloop
+
+adamwtail:
+	TESTQ     CX, CX
+	JZ        adamwdone
+	TAILK
+	VMOVUPS.Z (SI), K1, Z0
+	VMOVUPS.Z (R8), K1, Z1
+	VMOVUPS.Z (R9), K1, Z3
+	VMOVUPS.Z (DI), K1, Z9
+	ADAMW16(Z0, Z1, Y1, Z3, Y3, Z9)
+	VMOVUPS   Z1, K1, (R8)
+	VMOVUPS   Z3, K1, (R9)
+	VMOVUPS   Z9, K1, (DI)
+
+adamwdone:
+	VZEROUPPER
+	RET

@@ -43,6 +43,9 @@ func dot64AVX2(x, y *float32, n int) float64
 func axpbyAVX2(dst, x, y *float32, n int, a, b float32)
 
 //go:noescape
+func adamWAVX2(param, grad, m, v *float32, n int, b1, omb1, b2, omb2, decay float32, stepSize, sqrtBC2, eps float64)
+
+//go:noescape
 func exp512(dst, x *float32, n int)
 
 //go:noescape
@@ -71,6 +74,9 @@ func dot64512(x, y *float32, n int) float64
 
 //go:noescape
 func axpby512(dst, x, y *float32, n int, a, b float32)
+
+//go:noescape
+func adamW512(param, grad, m, v *float32, n int, b1, omb1, b2, omb2, decay float32, stepSize, sqrtBC2, eps float64)
 
 // hasAVX2FMA reports whether the AVX2 kernels can run; the OS must also
 // save YMM state, which x/sys/cpu folds into HasAVX2.
@@ -148,6 +154,13 @@ func axpbyOf(k func(dst, x, y *float32, n int, a, b float32)) func(dst, x, y []f
 	}
 }
 
+func adamWOf(k func(param, grad, m, v *float32, n int, b1, omb1, b2, omb2, decay float32, stepSize, sqrtBC2, eps float64)) func(p, g, m, v []float32, s *AdamWStep) {
+	return func(p, g, m, v []float32, s *AdamWStep) {
+		p, m, v = p[:len(g)], m[:len(g)], v[:len(g)]
+		k(ptr(p), ptr(g), ptr(m), ptr(v), len(g), s.Beta1, 1-s.Beta1, s.Beta2, 1-s.Beta2, s.Decay, s.StepSize, s.SqrtBC2, s.Eps)
+	}
+}
+
 // asmImpls lists the assembly implementations of this build, widest
 // vectors first, with whether this CPU can run them.
 var asmImpls = []implEntry{
@@ -164,6 +177,7 @@ var asmImpls = []implEntry{
 			sumSq:     reduce64(sumSq512),
 			dot64:     dot64Of(dot64512),
 			axpby:     axpbyOf(axpby512),
+			adamW:     adamWOf(adamW512),
 		},
 		needs:     "AVX-512F",
 		supported: hasAVX512,
@@ -181,6 +195,7 @@ var asmImpls = []implEntry{
 			sumSq:     reduce64(sumSqAVX2),
 			dot64:     dot64Of(dot64AVX2),
 			axpby:     axpbyOf(axpbyAVX2),
+			adamW:     adamWOf(adamWAVX2),
 		},
 		needs:     "AVX2+FMA",
 		supported: hasAVX2FMA,

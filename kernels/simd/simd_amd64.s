@@ -653,3 +653,94 @@ axpbytail:
 axpbydone:
 	VZEROUPPER
 	RET
+
+// ADAMW8 applies the AdamW step to 8 lanes: G the gradients, M, V the
+// moments (XM, XV their low halves) and P the parameters, all updated in
+// place. Y4-Y8 hold β1, 1-β1, β2, 1-β2 and the decay (float32), Y9, Y10,
+// Y12 the step size, sqrt(1-β2^t) and ε (float64). Y2, Y13-Y15 and X13-X15
+// (the same registers) are scratch. As ADAMW16 in simd512_amd64.s, four
+// float64 lanes at a time.
+#define ADAMW8(G, M, XM, V, XV, P) \
+	VMULPS       Y4, M, M;         \
+	VMULPS       G, Y5, Y2;        \
+	VADDPS       Y2, M, M;         \
+	VMULPS       Y6, V, V;         \
+	VMULPS       G, Y7, Y2;        \
+	VMULPS       G, Y2, Y2;        \
+	VADDPS       Y2, V, V;         \
+	VCVTPS2PD    XV, Y13;          \
+	VSQRTPD      Y13, Y13;         \
+	VDIVPD       Y10, Y13, Y13;    \
+	VADDPD       Y12, Y13, Y13;    \
+	VCVTPS2PD    XM, Y14;          \
+	VMULPD       Y9, Y14, Y14;     \
+	VDIVPD       Y13, Y14, Y14;    \
+	VCVTPD2PSY   Y14, X14;         \
+	VEXTRACTF128 $1, V, X13;       \
+	VCVTPS2PD    X13, Y13;         \
+	VSQRTPD      Y13, Y13;         \
+	VDIVPD       Y10, Y13, Y13;    \
+	VADDPD       Y12, Y13, Y13;    \
+	VEXTRACTF128 $1, M, X15;       \
+	VCVTPS2PD    X15, Y15;         \
+	VMULPD       Y9, Y15, Y15;     \
+	VDIVPD       Y13, Y15, Y15;    \
+	VCVTPD2PSY   Y15, X15;         \
+	VINSERTF128  $1, X15, Y14, Y14; \
+	VMULPS       Y8, P, P;         \
+	VSUBPS       Y14, P, P
+
+// func adamWAVX2(param, grad, m, v *float32, n int, b1, omb1, b2, omb2, decay float32, stepSize, sqrtBC2, eps float64)
+//
+// m and v live in R10 and R11, since TAILMASK clobbers R8 and R9.
+TEXT ·adamWAVX2(SB), NOSPLIT, $0-88
+	MOVQ         param+0(FP), DI
+	MOVQ         grad+8(FP), SI
+	MOVQ         m+16(FP), R10
+	MOVQ         v+24(FP), R11
+	MOVQ         n+32(FP), CX
+	VBROADCASTSS b1+40(FP), Y4
+	VBROADCASTSS omb1+44(FP), Y5
+	VBROADCASTSS b2+48(FP), Y6
+	VBROADCASTSS omb2+52(FP), Y7
+	VBROADCASTSS decay+56(FP), Y8
+	VBROADCASTSD stepSize+64(FP), Y9
+	VBROADCASTSD sqrtBC2+72(FP), Y10
+	VBROADCASTSD eps+80(FP), Y12
+	CMPQ         CX, $8
+	JB           adamwtail
+
+adamwloop:
+	VMOVUPS (SI), Y0
+	VMOVUPS (R10), Y1
+	VMOVUPS (R11), Y3
+	VMOVUPS (DI), Y11
+	ADAMW8(Y0, Y1, X1, Y3, X3, Y11)
+	VMOVUPS Y1, (R10)
+	VMOVUPS Y3, (R11)
+	VMOVUPS Y11, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, R10
+	ADDQ    $32, R11
+	ADDQ    $32, DI
+	SUBQ    $8, CX
+	CMPQ    CX, $8
+	JAE     adamwloop
+
+adamwtail:
+	TESTQ      CX, CX
+	JZ         adamwdone
+	TAILMASK(Y15)
+	VMASKMOVPS (SI), Y15, Y0
+	VMASKMOVPS (R10), Y15, Y1
+	VMASKMOVPS (R11), Y15, Y3
+	VMASKMOVPS (DI), Y15, Y11
+	ADAMW8(Y0, Y1, X1, Y3, X3, Y11)
+	TAILMASK(Y15) // ADAMW8 used every register: the mask again
+	VMASKMOVPS Y1, Y15, (R10)
+	VMASKMOVPS Y3, Y15, (R11)
+	VMASKMOVPS Y11, Y15, (DI)
+
+adamwdone:
+	VZEROUPPER
+	RET
