@@ -92,13 +92,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	var o options
 	fs.StringVar(&o.cases, "cases", "all", "cases to run: all, or a comma-separated list (-list shows them)")
-	fs.IntVar(&o.threads, "threads", 2, "threads on each side (GOMAXPROCS; torch, OpenMP and OpenBLAS threads)")
+	fs.IntVar(&o.threads, "threads", min(2, runtime.NumCPU()), "threads on each side (GOMAXPROCS; torch, OpenMP and OpenBLAS threads), at most the machine's CPUs")
 	fs.StringVar(&o.torch, "torch", "/usr/bin/python3", "Python with PyTorch for the PyTorch column (empty: Go only)")
 	fs.StringVar(&o.script, "script", "", "the PyTorch side (default: scripts/bench_torch.py of this module)")
 	fs.StringVar(&o.out, "out", "", "also write the table to this file (replacing the part between the bench markers of an existing file)")
-	fs.IntVar(&o.runs, "runs", 0, "timed runs per case (0: each case's own count)")
-	fs.IntVar(&o.warmup, "warmup", -1, "warm-up runs per case (-1: each case's own count)")
-	fs.DurationVar(&o.timeout, "timeout", 30*time.Minute, "time limit of one case on one side")
+	fs.IntVar(&o.runs, "runs", 0, fmt.Sprintf("timed runs per case, at most %d (0: each case's own count)", maxRuns))
+	fs.IntVar(&o.warmup, "warmup", -1, fmt.Sprintf("warm-up runs per case, at most %d (-1: each case's own count; 0: none)", maxRuns))
+	fs.DurationVar(&o.timeout, "timeout", 30*time.Minute, "time limit of one case on one side (positive)")
 	fs.DurationVar(&o.quiet, "quiet", 20*time.Second, "before each case, wait up to this long for the machine to be idle (0: do not wait)")
 	fs.BoolVar(&o.list, "list", false, "list the cases and exit")
 	fs.StringVar(&o.child, "case", "", "run one Go case in this process and print its JSON result (used by the parent run)")
@@ -116,8 +116,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bench: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
-	if o.threads < 1 {
-		fmt.Fprintf(stderr, "bench: -threads %d must be at least 1\n", o.threads)
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if err := o.validate(set); err != nil {
+		fmt.Fprintf(stderr, "bench: %v\n", err)
 		return 2
 	}
 	if o.list {
@@ -143,6 +145,60 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// maxRuns bounds -runs and -warmup: each timed run keeps its time, and a
+// case's runs should end within the -timeout.
+const maxRuns = 10000
+
+// validate checks the flags before anything runs; set holds the flags
+// given on the command line.
+func (o *options) validate(set map[string]bool) error {
+	switch {
+	case o.threads < 1 || o.threads > runtime.NumCPU():
+		return fmt.Errorf("-threads %d outside 1..%d (the CPUs of this machine)", o.threads, runtime.NumCPU())
+	case o.runs < 0 || o.runs > maxRuns:
+		return fmt.Errorf("-runs %d outside 0..%d (0: each case's own count)", o.runs, maxRuns)
+	case o.warmup < -1 || o.warmup > maxRuns:
+		return fmt.Errorf("-warmup %d outside -1..%d (-1: each case's own count)", o.warmup, maxRuns)
+	case o.timeout <= 0:
+		return fmt.Errorf("-timeout %v must be positive", o.timeout)
+	case o.quiet < 0:
+		return fmt.Errorf("-quiet %v must be at least 0 (0: do not wait)", o.quiet)
+	}
+	// Flags a mode does not use: -list only lists; -case (the parent's
+	// call of a child) runs one case with -threads, -runs and -warmup.
+	only := func(mode string, allowed ...string) error {
+		for _, name := range []string{"cases", "threads", "torch", "script", "out", "runs", "warmup", "timeout", "quiet", "list", "case"} {
+			if set[name] && name != mode && !slices.Contains(allowed, name) {
+				return fmt.Errorf("-%s has no effect with -%s", name, mode)
+			}
+		}
+		return nil
+	}
+	switch {
+	case o.list:
+		return only("list")
+	case o.child != "":
+		return only("case", "threads", "runs", "warmup")
+	}
+	if o.torch == "" && set["script"] {
+		return fmt.Errorf("-script has no effect with -torch empty (Go only)")
+	}
+	if o.torch != "" && set["torch"] {
+		if _, err := exec.LookPath(o.torch); err != nil {
+			return fmt.Errorf("-torch %s: %v", o.torch, errors.Unwrap(err))
+		}
+	}
+	if set["script"] {
+		if _, err := findScript(o.script); err != nil {
+			return fmt.Errorf("-script %s: %v", o.script, errors.Unwrap(err))
+		}
+	}
+	if o.out != "" {
+		return checkOut(o.out)
+	}
+	return nil
 }
 
 // selectCases parses -cases.
@@ -414,7 +470,7 @@ func runCaseProcess(prog string, args, env []string, o options) (*result, error)
 		return nil, fmt.Errorf("timed out after %v", o.timeout)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%v: %s", err, lastLine(errb.String()))
+		return nil, fmt.Errorf("%v: %s", err, failureLine(errb.String()))
 	}
 	res, err := parseResult(out.Bytes())
 	if err != nil {
@@ -443,6 +499,18 @@ func parseResult(out []byte) (*result, error) {
 		return nil, fmt.Errorf("result of case %q has %d times for %d runs", res.Case, len(res.Times), res.Runs)
 	}
 	return &res, nil
+}
+
+// failureLine picks the line of a failed child's standard error that says
+// why: a Go panic's or fatal error's first line (the stack trace follows
+// it), else the last line (a Python exception's).
+func failureLine(s string) string {
+	for _, line := range strings.Split(s, "\n") {
+		if strings.HasPrefix(line, "panic: ") || strings.HasPrefix(line, "fatal error: ") {
+			return strings.TrimSpace(line)
+		}
+	}
+	return lastLine(s)
 }
 
 func lastLine(s string) string {

@@ -272,14 +272,59 @@ func TestFlags(t *testing.T) {
 	if code := run([]string{"-list"}, &out, &errb); code != 0 || !strings.Contains(out.String(), "layer_fwdbwd") {
 		t.Fatalf("-list: %d %q %q", code, out.String(), errb.String())
 	}
-	for _, args := range [][]string{{"-threads", "0"}, {"-cases", "nope"}, {"extra"}} {
+	dir := t.TempDir()
+	plain := filepath.Join(dir, "plain.md")
+	if err := os.WriteFile(plain, []byte("no markers\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Each is refused with exit status 2 and one line on stderr naming the
+	// flag and the value, before any case or the peak measurement runs.
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-threads", "0"}, "-threads 0 outside 1.."},
+		{[]string{"-threads", "100000"}, "-threads 100000 outside 1.."},
+		{[]string{"-cases", "nope"}, `unknown case "nope"`},
+		{[]string{"extra"}, `unexpected argument "extra"`},
+		{[]string{"-runs", "-5"}, "-runs -5 outside 0..10000"},
+		{[]string{"-runs", "100000000", "-case", "idle"}, "-runs 100000000 outside"},
+		{[]string{"-warmup", "-2"}, "-warmup -2 outside -1..10000"},
+		{[]string{"-timeout", "0"}, "-timeout 0s must be positive"},
+		{[]string{"-timeout", "-1m"}, "-timeout -1m0s must be positive"},
+		{[]string{"-quiet", "-1s"}, "-quiet -1s must be at least 0"},
+		{[]string{"-list", "-cases", "idle"}, "-cases has no effect with -list"},
+		{[]string{"-case", "idle", "-out", filepath.Join(dir, "x.md")}, "-out has no effect with -case"},
+		{[]string{"-case", "idle", "-torch", ""}, "-torch has no effect with -case"},
+		{[]string{"-torch", "", "-script", "x.py"}, "-script has no effect with -torch empty"},
+		{[]string{"-torch", filepath.Join(dir, "nopython")}, "-torch " + filepath.Join(dir, "nopython") + ":"},
+		{[]string{"-script", filepath.Join(dir, "none.py")}, "-script " + filepath.Join(dir, "none.py") + ":"},
+		{[]string{"-out", dir}, "-out " + dir + " is a directory"},
+		{[]string{"-out", plain}, "-out " + plain + " exists and has no bench markers"},
+		{[]string{"-out", filepath.Join(dir, "none", "b.md")}, "-out " + filepath.Join(dir, "none", "b.md") + ": no folder " + filepath.Join(dir, "none")},
+	} {
 		errb.Reset()
-		if code := run(args, &out, &errb); code != 2 || strings.Count(strings.TrimSpace(errb.String()), "\n") != 0 {
-			t.Errorf("%v: exit %d, stderr %q", args, code, errb.String())
+		code := run(c.args, &out, &errb)
+		if code != 2 || !strings.Contains(errb.String(), "bench: "+c.want) || strings.Count(strings.TrimSpace(errb.String()), "\n") != 0 {
+			t.Errorf("%v: exit %d, stderr %q; want exit 2 and one line with %q", c.args, code, errb.String(), c.want)
 		}
 	}
 	errb.Reset()
 	if code := run([]string{"-case", "nope"}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "unknown case") {
 		t.Errorf("-case nope: exit %d, stderr %q", code, errb.String())
+	}
+}
+
+// A failed child's error names its panic or fatal error, not the last line
+// of its stack trace; a Python failure's last line is its exception.
+func TestFailureLine(t *testing.T) {
+	for _, c := range []struct{ stderr, want string }{
+		{"warming up\nfatal error: runtime: out of memory\n\ngoroutine 1 [running]:\nmain.main()\n\t/src/main.go:10 +0x1d\n", "fatal error: runtime: out of memory"},
+		{"panic: runtime error: index out of range [3] with length 3\n\ngoroutine 1 [running]:\nmain.f(...)\n", "panic: runtime error: index out of range [3] with length 3"},
+		{"Traceback (most recent call last):\n  File \"x.py\", line 1\nRuntimeError: boom\n", "RuntimeError: boom"},
+	} {
+		if got := failureLine(c.stderr); got != c.want {
+			t.Errorf("failureLine(%q) = %q, want %q", c.stderr, got, c.want)
+		}
 	}
 }

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -272,13 +275,52 @@ func writeOut(path, report string) error {
 		return err
 	}
 	s := string(old)
-	i := strings.Index(s, beginMarker)
-	j := strings.Index(s, endMarker)
-	if i < 0 || j < i {
+	i, j, ok := markers(s)
+	if !ok {
 		return fmt.Errorf("%s exists and has no %q ... %q markers; not overwriting it", path, beginMarker, endMarker)
 	}
 	s = s[:i] + block + strings.TrimPrefix(s[j+len(endMarker):], "\n")
 	return os.WriteFile(path, []byte(s), 0o644)
+}
+
+// markers returns the offsets of the begin and end markers in s, and
+// whether both are there in that order.
+func markers(s string) (i, j int, ok bool) {
+	i, j = strings.Index(s, beginMarker), strings.Index(s, endMarker)
+	return i, j, i >= 0 && j > i
+}
+
+// checkOut refuses, before any case runs, a -out that writeOut would not
+// write at the end: a directory, an existing file without the markers, a
+// missing folder, or one that is not writable.
+func checkOut(path string) error {
+	info, err := os.Stat(path)
+	switch {
+	case err == nil && info.IsDir():
+		return fmt.Errorf("-out %s is a directory, not a file", path)
+	case err == nil:
+		old, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("-out: %w", err)
+		}
+		if _, _, ok := markers(string(old)); !ok {
+			return fmt.Errorf("-out %s exists and has no bench markers (%q ... %q); not overwriting it", path, beginMarker, endMarker)
+		}
+		if syscall.Access(path, 2 /* W_OK */) != nil {
+			return fmt.Errorf("-out %s is not writable", path)
+		}
+		return nil
+	case !errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("-out: %w", err)
+	}
+	dir := filepath.Dir(path)
+	if info, err := os.Stat(dir); err != nil || !info.IsDir() {
+		return fmt.Errorf("-out %s: no folder %s", path, dir)
+	}
+	if syscall.Access(dir, 2 /* W_OK */) != nil {
+		return fmt.Errorf("-out %s: folder %s is not writable", path, dir)
+	}
+	return nil
 }
 
 // fmtSeconds formats a duration in seconds: milliseconds below 1 s.
