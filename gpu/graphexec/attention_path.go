@@ -81,6 +81,10 @@ func windowRemovesPairs(p attn.Policy, L int) bool {
 //   - auto, a policy whose window removes pairs at this length: fused. Its
 //     kernels skip the tiles outside the window (work ∝ L·window), where the
 //     materialised path computes all L² pairs and drops most.
+//   - auto, a bfloat16 forward the fused tensor-core kernel runs (no far
+//     rotation, no dropout, d of 16, 32, 64 or 128): fused. It computes
+//     the logits and P·V on tensor cores in one pass without storing
+//     L×L; its bound is at least the materialised path's (docs/gpu.md).
 //   - auto, one sequence's workspace over the budget: fused.
 //   - auto otherwise: materialised, with the largest group of sequences
 //     whose workspace fits the budget. ReRoPE with pairs beyond its window
@@ -148,6 +152,10 @@ func attentionPath(r pathRequest) (AttentionChoice, error) {
 		c.Reason = fmt.Sprintf("the %s window removes pairs at L = %d: the fused kernels skip them", pol.Method, op.L)
 		return c, nil
 	}
+	if _, far := pol.FarWindow(); r.bf16 && !r.grad && !far && op.Dropout == 0 && tensorCoreD(op.D) {
+		c.Reason = "the fused bfloat16 forward runs on tensor cores"
+		return c, nil
+	}
 	g, w, err := fit()
 	if err != nil {
 		return c, err
@@ -170,3 +178,7 @@ func attentionPath(r pathRequest) (AttentionChoice, error) {
 func (m *Machine) AttentionChoices() []AttentionChoice {
 	return append([]AttentionChoice(nil), m.attention...)
 }
+
+// tensorCoreD reports whether the fused tensor-core forward is built for
+// key size d (attn_fwd_tc_bf16_d*).
+func tensorCoreD(d int) bool { return d == 16 || d == 32 || d == 64 || d == 128 }
