@@ -46,6 +46,40 @@ __global__ void emu_probe_fma(const float* in, float* out, const double* ind, do
 }
 GAU_REGISTER(emu_probe_fma)
 
+// emu_probe_ldmatrix is the emulator's check of ldmatrix (gpu/emu_ldmatrix_test.go),
+// one warp: in [32][24] (bfloat16 bits) is copied to shared memory, then
+// lane l gives the address of row rows[l] at column cols[l] (0, 8 or 16)
+// to ldmatrix x1, x2 and x4, without and with .trans: out[v][lane][0..3],
+// v = 0..5 (registers a variant does not load stay 0). Then the matrix
+// product the attention kernel forms: A = in[0..15][0..15] by ldmatrix_x4
+// and B = in[16..31][0..15] (row-major [k][n]) by ldmatrix_x4_trans, with
+// the kernel's addressing, into mma_bf16_16816: dout [16][16] = A·B.
+__global__ void emu_probe_ldmatrix(const unsigned short* in, const long long* rows, const long long* cols,
+                                   unsigned* out, float* dout) {
+	GAU_SMEM(unsigned short, sm, 32 * 24);
+	const int lane = threadIdx.x;
+	for (int k = 0; k < 24; k++) sm[lane * 24 + k] = in[lane * 24 + k];
+	__syncthreads();
+	const unsigned short* p = sm + rows[lane] * 24 + cols[lane];
+	for (int v = 0; v < 6; v++) {
+		unsigned r[4] = {0, 0, 0, 0};
+		GAU_EMU_LDMATRIX(r, 1 << (v % 3), v >= 3, p);
+		for (int m = 0; m < 4; m++) out[(v * 32 + lane) * 4 + m] = r[m];
+	}
+	unsigned a[4], b[4];
+	ldmatrix_x4(a, sm + (lane % 8 + 8 * ((lane / 8) & 1)) * 24 + 8 * (lane / 16));
+	ldmatrix_x4_trans(b, sm + (16 + lane % 8 + 8 * ((lane / 8) & 1)) * 24 + 8 * (lane / 16));
+	const int g = lane / 4, t = lane % 4;
+	for (int n = 0; n < 2; n++) {
+		const float z[4] = {0, 0, 0, 0};
+		float d[4];
+		const unsigned bn[2] = {b[2 * n], b[2 * n + 1]};
+		mma_bf16_16816(d, a, bn, z);
+		for (int e = 0; e < 4; e++) dout[(g + 8 * (e / 2)) * 16 + 8 * n + 2 * t + e % 2] = d[e];
+	}
+}
+GAU_REGISTER(emu_probe_ldmatrix)
+
 extern "C" {
 
 const char* emu_sources_hash(void) { return GAU_EMU_SOURCES_HASH; }
@@ -55,6 +89,14 @@ int emu_probe_fma_run(const float* in, float* out, const double* ind, double* ou
 	const uint64_t args[4] = {(uint64_t)(uintptr_t)in, (uint64_t)(uintptr_t)out, (uint64_t)(uintptr_t)ind,
 	                          (uint64_t)(uintptr_t)outd};
 	return emu_launch_impl("emu_probe_fma", grid, block, 0, args, 4, emu::order_random, 1, err, errlen);
+}
+
+int emu_probe_ldmatrix_run(const unsigned short* in, const long long* rows, const long long* cols, unsigned* out,
+                           float* dout, char* err, int errlen) {
+	const unsigned int grid[3] = {1, 1, 1}, block[3] = {32, 1, 1};
+	const uint64_t args[5] = {(uint64_t)(uintptr_t)in, (uint64_t)(uintptr_t)rows, (uint64_t)(uintptr_t)cols,
+	                          (uint64_t)(uintptr_t)out, (uint64_t)(uintptr_t)dout};
+	return emu_launch_impl("emu_probe_ldmatrix", grid, block, 0, args, 5, emu::order_random, 1, err, errlen);
 }
 
 int emu_launch(const char* name, const unsigned int* grid, const unsigned int* block, size_t smem, const uint64_t* args,

@@ -150,6 +150,36 @@ __device__ __forceinline__ void mma_bf16_16816(float d[4], const unsigned a[4], 
 #endif
 }
 
+// ldmatrix_x4: four 8×8 matrices of 16-bit elements from shared memory
+// for one warp (PTX ldmatrix.sync.aligned.m8n8.x4.shared.b16): lane l gives
+// the 16-byte aligned address of row l%8 of matrix l/8 and receives in r[m]
+// row lane/4, elements 2(lane%4) and +1, of matrix m; ldmatrix_x4_trans
+// (.trans) gives it element lane/4 of rows 2(lane%4) and +1 instead. The
+// layouts are spelt out in emu/cuda_emu.h, emu::ldmatrix. Every lane of the
+// warp must call it.
+__device__ __forceinline__ void ldmatrix_x4(unsigned r[4], const void* p) {
+#ifdef GAU_EMU
+	GAU_EMU_LDMATRIX(r, 4, false, p);
+#else
+	const unsigned a = (unsigned)__cvta_generic_to_shared(p);
+	asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+	             : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+	             : "r"(a)
+	             : "memory");
+#endif
+}
+__device__ __forceinline__ void ldmatrix_x4_trans(unsigned r[4], const void* p) {
+#ifdef GAU_EMU
+	GAU_EMU_LDMATRIX(r, 4, true, p);
+#else
+	const unsigned a = (unsigned)__cvta_generic_to_shared(p);
+	asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+	             : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+	             : "r"(a)
+	             : "memory");
+#endif
+}
+
 // pack_bf16 rounds two floats to bfloat16 and packs them, lo in the low half.
 __device__ __forceinline__ unsigned pack_bf16(float lo, float hi) {
 	return (unsigned)tobf16(lo) | ((unsigned)tobf16(hi) << 16);

@@ -329,6 +329,60 @@ inline void mma_16816(float* d, const uint32_t* a, const uint32_t* b, const floa
 	}
 }
 
+// in_smem reports whether the bytes [p, p+n) lie in the block's shared
+// memory (dynamic or static).
+inline bool in_smem(const void* p, size_t n) {
+	Launch* l = cur;
+	auto inside = [&](const std::vector<char>& v) {
+		const char* c = (const char*)p;
+		return c >= v.data() && c + n <= v.data() + v.size();
+	};
+	if (inside(l->dyn)) return true;
+	for (auto& s : l->statics)
+		if (inside(s.second)) return true;
+	return false;
+}
+
+// ldmatrix is PTX's ldmatrix.sync.aligned.m8n8.{x1,x2,x4}{,.trans}.shared.b16
+// for one warp: num 8×8 matrices of 16-bit elements, matrix m's row rr at
+// the 16-byte aligned shared address that lane 8m + rr gives (the other
+// lanes' addresses are ignored). Lane i receives in r[m] two elements of
+// matrix m, the lower index in the lower half:
+//   without .trans: row i/4, elements 2(i%4) and 2(i%4)+1;
+//   with .trans:    element i/4 of rows 2(i%4) and 2(i%4)+1 (the same
+//                   positions of the transposed matrix).
+// Without .trans this is the A fragment layout of mma m16n8k16 (and with
+// an 8×8 matrix of keys × dims, the B layout); with .trans it turns a
+// row-major [k][n] tile into the B fragment. The lanes deposit their
+// addresses, meet, read, and meet again, so no lane writes shared memory
+// before every lane has read it.
+inline void ldmatrix(uint32_t* r, int num, bool trans, const void* p, const void* site) {
+	Launch* l = cur;
+	const int lane = l->cur->linear & 31;
+	Warp& wp = l->warps[l->cur->linear / 32];
+	if (lane < 8 * num) {
+		if ((uintptr_t)p % 16 != 0) fail("ldmatrix: a row address that is not 16-byte aligned");
+		if (!in_smem(p, 16)) fail("ldmatrix: a row address outside shared memory");
+	}
+	warp_barrier(site);  // the previous exchange has been read
+	wp.x[lane] = (uint64_t)(uintptr_t)p;
+	warp_barrier(site);  // every lane has written
+	const int q = lane >> 2, w = lane & 3;
+	for (int m = 0; m < num; m++) {
+		uint16_t lo, hi;
+		if (!trans) {
+			const uint16_t* row = (const uint16_t*)(uintptr_t)wp.x[8 * m + q];
+			lo = row[2 * w];
+			hi = row[2 * w + 1];
+		} else {
+			lo = ((const uint16_t*)(uintptr_t)wp.x[8 * m + 2 * w])[q];
+			hi = ((const uint16_t*)(uintptr_t)wp.x[8 * m + 2 * w + 1])[q];
+		}
+		r[m] = (uint32_t)lo | ((uint32_t)hi << 16);
+	}
+	warp_barrier(site);  // every lane has read
+}
+
 inline void* static_smem(const void* site, size_t bytes) {
 	Launch* l = cur;
 	auto it = l->statics.find(site);
@@ -399,6 +453,7 @@ struct Reg {
 #define __shfl_xor_sync(mask, v, m) emu::shfl((mask), (v), emu::lane_xor, (m), EMU_SITE)
 #define __shfl_sync(mask, v, src) emu::shfl((mask), (v), emu::lane_idx, (src), EMU_SITE)
 #define GAU_EMU_MMA_16816(d, a, b, c) emu::mma_16816((d), (a), (b), (c), EMU_SITE)
+#define GAU_EMU_LDMATRIX(r, num, trans, p) emu::ldmatrix((r), (num), (trans), (p), EMU_SITE)
 
 inline float __int_as_float(int v) { return emu::from_bits_n<float>((uint32_t)v); }
 inline float __uint_as_float(unsigned int v) { return emu::from_bits_n<float>(v); }
