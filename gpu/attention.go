@@ -169,11 +169,18 @@ func (a *Attention) host(valid []int, masked bool) (*attnHost, error) {
 	return h, nil
 }
 
+// The tensor-core forward's block: 256 threads (TC_THREADS of
+// attention_tc.cu) for 64 query rows and 512 output columns (TC_EC).
+const (
+	tcThreads = 256
+	tcCols    = 512
+)
+
 // Shared-memory sizes, as attn_fwd_smem_floats (attention_fwd.cu),
 // attn_fwd_tc_smem_bytes (attention_tc.cu) and attn_bwd_smem_floats
 // (attention_bwd.cu).
 func attnFwdSmem(D, nv int) int { return 4 * (16*32 + 3*16 + nv*16*D + 32*(D+1)) }
-func attnFwdTCSmem(D int) int   { return 2*(64*(D+8)+128*(64+8)) + 4*64 }
+func attnFwdTCSmem(D int) int   { return 2*(2*64*(D+8)+64*(512+8)+64*(64+8)) + 4*5*64 + 4*64 }
 func attnBwdSmem(D int) int {
 	const ch = 32*(64+4) + 64*(32+4) + 64*(32+4)
 	return 4 * (ch + 2*32*32 + 2*32 + 64*(D+1))
@@ -284,7 +291,7 @@ func (d *Device) AttentionForward(a *Attention, in AttentionInputs, out DevicePt
 	}
 	eblocks := (a.E + 256*cpt - 1) / (256 * cpt)
 	if tc {
-		eblocks = (a.E + 127) / 128
+		eblocks = (a.E + tcCols - 1) / tcCols
 	}
 	if eblocks > 65535 {
 		return fmt.Errorf("gpu: attention: E = %d needs %d column blocks (limit 65535)", a.E, eblocks)
@@ -297,7 +304,7 @@ func (d *Device) AttentionForward(a *Attention, in AttentionInputs, out DevicePt
 	}
 	if tc {
 		grid := [3]int{(a.L + 63) / 64, eblocks, a.B}
-		return d.launchLocked(fmt.Sprintf("attn_fwd_tc_bf16_d%d", a.D), grid, [3]int{128, 1, 1}, attnFwdTCSmem(a.D),
+		return d.launchLocked(fmt.Sprintf("attn_fwd_tc_bf16_d%d", a.D), grid, [3]int{tcThreads, 1, 1}, attnFwdTCSmem(a.D),
 			out, d.flag(flagAttention), in.X, p.qr, p.kr, in.Mask, p.bscale,
 			I64(a.L), I64(a.E), I64(h.maskMode), I64(h.radius), I64(h.sink), F64(h.slope))
 	}

@@ -208,8 +208,10 @@ func TestAttentionBF16(t *testing.T) {
 // and V, float32 accumulation) against the float32 CPU forward on the
 // rounded X, for every method it takes × normalisation × CosScale, and
 // over the shapes of its tiles: a partial last query and key tile (L = 70
-// and 130), one column block and several with a partial last one (E = 40,
-// 300), every D it is built for, a padded sequence. Its output must differ
+// and 130), one column block of 512 (E = 40, 300: a part of its warps
+// idle; E a multiple of 8 or not: 16-byte or scalar copies of V) and two
+// with a partial last one (E = 600), every D it is built for, a padded
+// sequence. Its output must differ
 // from the CUDA-core bfloat16 kernel's (NoTensorCores), which shows that it
 // ran; where it does not apply (a far rotation, dropout, another D) the
 // output equals that kernel's bit for bit.
@@ -259,7 +261,7 @@ func TestAttentionTensorCores(t *testing.T) {
 			}
 		}
 	}
-	for _, s := range []shape{{2, 130, 300, 32}, {1, 70, 300, 64}, {2, 70, 130, 128}, {1, 5, 9, 128}} {
+	for _, s := range []shape{{2, 130, 300, 32}, {1, 70, 300, 64}, {1, 70, 600, 64}, {2, 70, 130, 128}, {1, 5, 9, 128}} {
 		pol := attn.Policy{Norm: attn.InfoScale, TrainLen: 24, KeySize: s.D, CosScale: 2, Method: attn.RoPE}.WithDefaults()
 		t.Run(fmt.Sprintf("B=%d/L=%d/E=%d/D=%d", s.B, s.L, s.E, s.D), func(t *testing.T) {
 			c := bf16Case(t, s, pol, 0)

@@ -221,7 +221,7 @@ func launchShape(name string) (block, smem int) {
 	case strings.HasPrefix(name, "attn_fwd_tc_bf16_d"):
 		var d int
 		if _, err := fmt.Sscanf(name, "attn_fwd_tc_bf16_d%d", &d); err == nil {
-			return 128, attnFwdTCSmem(d)
+			return tcThreads, attnFwdTCSmem(d)
 		}
 	case strings.HasPrefix(name, "attn_fwd_"):
 		return threads, attnFwdSmem(D, 3)

@@ -87,8 +87,9 @@ func TestLaunchShape(t *testing.T) {
 		{"attn_prep_f32", 256, 0},
 		{"attn_fwd_f32_c3", 256, attnFwdSmem(128, 3)},
 		{"attn_fwd_bf16_c6", 256, attnFwdSmem(128, 3)},
-		{"attn_fwd_tc_bf16_d64", 128, attnFwdTCSmem(64)},
-		{"attn_fwd_tc_bf16_d128", 128, attnFwdTCSmem(128)},
+		{"attn_fwd_tc_bf16_d64", 256, attnFwdTCSmem(64)},
+		// 2·(2·64·136 + 64·520 + 64·72) + 4·5·64 + 4·64 (attention_tc.cu).
+		{"attn_fwd_tc_bf16_d128", 256, 112128},
 		{"attn_bwd_main", 256, attnBwdSmem(128)},
 		{"attn_bwd_post", 256, 0},
 	} {
