@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"math"
 	"sync"
+
+	"github.com/infoscale/gaualpha/kernels/simd"
 )
 
 // AdamW is Adam with decoupled weight decay (Loshchilov & Hutter), with
@@ -64,13 +66,11 @@ func (o *AdamW) Update(params, grads [][]float32, lr float64) error {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				for j := lo; j < hi; j++ {
-					gj := g[j]
-					m[j] = b1*m[j] + (1-b1)*gj
-					v[j] = b2*v[j] + (1-b2)*gj*gj
-					denom := math.Sqrt(float64(v[j]))/sqrtBC2 + o.Eps
-					p[j] = p[j]*decay - float32(stepSize*float64(m[j])/denom)
-				}
+				// Per element, in float32 but the last step:
+				//   m = β1·m + (1-β1)·g;  v = β2·v + (1-β2)·g²
+				//   p = p·decay - stepSize·m / (sqrt(v)/sqrt(bc2) + ε)
+				simd.AdamW(p[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi], simd.AdamWStep{
+					Beta1: b1, Beta2: b2, Decay: decay, StepSize: stepSize, SqrtBC2: sqrtBC2, Eps: o.Eps})
 			}()
 		}
 	}
