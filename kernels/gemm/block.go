@@ -47,10 +47,11 @@ func blocked[T float](kn *kernel[T], transA, transB bool, m, n, k int, alpha T, 
 	mc := evenBlock(m, kn.mc, mr)
 	nc := evenBlock(n, kn.nc, nr)
 
-	bufA := getBuf[T](mc * kc)
+	// The edge-tile buffer tmp follows A's packed block in one pooled
+	// buffer (a stack array would escape: kn.fn is a func value).
+	bufA := getBuf[T](mc*kc + maxTile)
 	bufB := getBuf[T](nc * kc)
-	pa, pb := bufA.data, bufB.data
-	var tmp [maxTile]T
+	pa, pb, tmp := bufA.data[:mc*kc], bufB.data, bufA.data[mc*kc:]
 
 	for jc := 0; jc < n; jc += nc {
 		nb := min(nc, n-jc)
