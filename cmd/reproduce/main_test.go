@@ -11,6 +11,7 @@ import (
 
 	"github.com/infoscale/gaualpha/internal/testfiles"
 	"github.com/infoscale/gaualpha/layers"
+	"github.com/infoscale/gaualpha/stats"
 )
 
 // The whole study on a tiny model: every part runs through the real
@@ -80,13 +81,13 @@ func TestReproduceTiny(t *testing.T) {
 }
 
 func TestSpearman(t *testing.T) {
-	if r := spearman([]float64{1, 2, 3, 4}, []float64{10, 20, 30, 40}); r != 1 {
+	if r := stats.Spearman([]float64{1, 2, 3, 4}, []float64{10, 20, 30, 40}); r != 1 {
 		t.Errorf("monotone: %v", r)
 	}
-	if r := spearman([]float64{1, 2, 3, 4}, []float64{4, 3, 2, 1}); r != -1 {
+	if r := stats.Spearman([]float64{1, 2, 3, 4}, []float64{4, 3, 2, 1}); r != -1 {
 		t.Errorf("reversed: %v", r)
 	}
-	if r := spearman([]float64{1, 2, 3}, []float64{5, 5, 5}); r != 0 {
+	if r := stats.Spearman([]float64{1, 2, 3}, []float64{5, 5, 5}); r != 0 {
 		t.Errorf("constant: %v", r)
 	}
 }

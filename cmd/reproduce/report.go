@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/infoscale/gaualpha/stats"
 )
 
 // writeReport assembles REPORT.md from the outputs of the parts, with a
@@ -312,7 +314,7 @@ func claimEta(o options) claim {
 	if len(s) < 3 {
 		return notRun(title, "η1* for at least three CosScale values")
 	}
-	rho := spearman(s, eta)
+	rho := stats.Spearman(s, eta)
 	verdict := "not supported"
 	switch {
 	case rho >= 0.7 && eta[argmax(s)] > eta[argmin(s)]:
@@ -351,7 +353,7 @@ func claimWindow(o options) claim {
 	if len(s) < 3 {
 		return notRun(title, "band mass for at least three models")
 	}
-	rho := spearman(s, mass)
+	rho := stats.Spearman(s, mass)
 	top := mass[argmax(s)]
 	verdict := "not supported"
 	switch {
@@ -492,48 +494,6 @@ func fitSlope(ls []int, y map[int]float64) float64 {
 		sx, sy, sxx, sxy = sx+x, sy+y[L], sxx+x*x, sxy+x*y[L]
 	}
 	return (n*sxy - sx*sy) / (n*sxx - sx*sx)
-}
-
-// spearman is the rank correlation of x and y (average ranks for ties).
-func spearman(x, y []float64) float64 {
-	rx, ry := ranks(x), ranks(y)
-	var mx, my float64
-	for i := range rx {
-		mx += rx[i]
-		my += ry[i]
-	}
-	mx /= float64(len(rx))
-	my /= float64(len(ry))
-	var sxy, sxx, syy float64
-	for i := range rx {
-		sxy += (rx[i] - mx) * (ry[i] - my)
-		sxx += (rx[i] - mx) * (rx[i] - mx)
-		syy += (ry[i] - my) * (ry[i] - my)
-	}
-	if sxx == 0 || syy == 0 {
-		return 0
-	}
-	return sxy / math.Sqrt(sxx*syy)
-}
-
-func ranks(x []float64) []float64 {
-	idx := make([]int, len(x))
-	for i := range idx {
-		idx[i] = i
-	}
-	sort.Slice(idx, func(a, b int) bool { return x[idx[a]] < x[idx[b]] })
-	r := make([]float64, len(x))
-	for i := 0; i < len(idx); {
-		j := i
-		for j+1 < len(idx) && x[idx[j+1]] == x[idx[i]] {
-			j++
-		}
-		for k := i; k <= j; k++ {
-			r[idx[k]] = float64(i+j)/2 + 1
-		}
-		i = j + 1
-	}
-	return r
 }
 
 func argmax(x []float64) int {
