@@ -159,38 +159,12 @@ func predictionsAgree(t *testing.T, what string, got, want []float32, v int) (fl
 		scale = math.Max(scale, math.Abs(float64(x)))
 	}
 	margin := 2 * deviceTol * scale
-	ties := 0
-	for r := 0; r < len(want)/v; r++ {
-		wr, gr := want[r*v:(r+1)*v], got[r*v:(r+1)*v]
-		best, second := top2(wr)
-		near := float64(wr[best]-wr[second]) <= margin
-		if near {
-			ties++
-		}
-		if gb, _ := top2(gr); gb != best {
-			if !near {
-				t.Errorf("%s, row %d: argmax %d on the device, %d on the CPU, whose top two logits are %.3g apart (near-tie margin %.2g)", what, r, gb, best, wr[best]-wr[second], margin)
-			}
-			flips++
-		}
+	ties, flips, bad := numcheck.Argmax(got, want, v, margin)
+	for _, r := range bad {
+		t.Errorf("%s, row %d: the device's argmax differs from the CPU's, whose top two logits are more than the near-tie margin %.2g apart", what, r, margin)
 	}
 	t.Logf("%s: %d rows, %d near-ties (margin %.2g), %d decided otherwise", what, len(want)/v, ties, margin, flips)
 	return flips
-}
-
-// top2 returns the indices of the largest and second largest values (the
-// first of equals, as metrics.Tally's argmax).
-func top2(x []float32) (best, second int) {
-	best, second = 0, -1
-	for i := 1; i < len(x); i++ {
-		switch {
-		case x[i] > x[best]:
-			best, second = i, best
-		case second < 0 || x[i] > x[second]:
-			second = i
-		}
-	}
-	return best, second
 }
 
 // openBackend opens a backend, closed at the end of the test.

@@ -22,3 +22,20 @@ func TestRelErr(t *testing.T) {
 		}
 	}
 }
+
+func TestArgmax(t *testing.T) {
+	want := []float32{
+		0, 5, 1, // clear winner 1
+		3, 3.0001, 0, // near-tie of 0 and 1
+		2, 0, 0, // clear winner 0
+	}
+	got := []float32{
+		0, 5, 1,
+		3.0002, 3, 0, // the near-tie decided otherwise
+		0, 2, 0, // a real disagreement
+	}
+	ties, flips, bad := Argmax(got, want, 3, 1e-3)
+	if ties != 1 || flips != 1 || len(bad) != 1 || bad[0] != 2 {
+		t.Errorf("ties %d flips %d bad %v; want 1, 1, [2]", ties, flips, bad)
+	}
+}
