@@ -1,6 +1,7 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"image/color"
 	"io"
@@ -30,7 +31,7 @@ func runTestset(args []string, stdout, stderr io.Writer) error {
 	corpusPath := fs.String("corpus", "embedded", "`path` of the corpus (see cmd/train -h for the formats)")
 	ckpt := fs.String("ckpt", "", "checkpoint `dir` whose vocab.txt tokenises the documents (default: a vocabulary of every character of the documents)")
 	split := fs.String("split", "val", "documents to cluster: val (the validation split, the last 20%, where the evaluation's test set comes from) or all")
-	n := fs.Int("n", 10, "number of documents to select")
+	n := fs.Int("n", 10, "number of documents to select (the default shrinks to the documents there are)")
 	clusters := fs.Int("clusters", testset.DefaultClusters, "number of spectral clusters")
 	minLen := fs.Int("min-len", 4096, "preferred minimum length in tokens (the longest evaluation length): each cluster's draw takes documents at least this long first, shorter ones when it runs out (0: no preference)")
 	features := fs.Int("features", testset.DefaultFeatures, "number of most frequent characters used as features (all the documents' characters when they have fewer)")
@@ -68,13 +69,22 @@ func runTestset(args []string, stdout, stderr io.Writer) error {
 			docs = val
 		}
 	}
+	// A value given on the command line that the documents cannot meet is
+	// refused; a default shrinks to what they allow (a small corpus).
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	for _, f := range []struct {
-		name   string
-		v, max int
-	}{{"n", *n, len(docs)}, {"clusters", *clusters, len(docs)}, {"neighbors", *neighbors, len(docs) - 1}} {
-		if f.v > f.max {
-			return fmt.Errorf("-%s %d: at most %d for the %s (%s split)", f.name, f.v, f.max, plural(len(docs), "document"), *split)
+		name string
+		v    *int
+		max  int
+	}{{"n", n, len(docs)}, {"clusters", clusters, len(docs)}, {"neighbors", neighbors, len(docs) - 1}} {
+		if *f.v <= f.max {
+			continue
 		}
+		if set[f.name] || f.max < 1 {
+			return fmt.Errorf("-%s %d: at most %d for the %s (%s split)", f.name, *f.v, f.max, plural(len(docs), "document"), *split)
+		}
+		*f.v = f.max
 	}
 	var v *tokenizer.Vocab
 	if *ckpt != "" {
