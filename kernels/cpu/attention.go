@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/infoscale/gaualpha/attn"
+	"github.com/infoscale/gaualpha/internal/bf16"
 	"github.com/infoscale/gaualpha/pipeline"
 )
 
@@ -71,6 +72,17 @@ type Attention[T Float] struct {
 	// the log-sum-exp column: what inference needs, in one buffer fewer.
 	// Backward needs the ungated output and cannot follow a gated forward.
 	Gated bool
+	// BF16 rounds the operands of every product of the attention to
+	// bfloat16 (ties to even, as internal/bf16.Round) and sums in the
+	// kernel's float type: the arithmetic of the device's materialised
+	// path with bfloat16 products (gpu.Attention.MatBF16), as a CPU
+	// reference for it. The rounded operands are q̃ and k̃ (with their
+	// far-window rotations), V, P = dropout(exp(s − lse)) and, in the
+	// backward, dO and dS; the logits, the softmax, δ and the gradients'
+	// sums stay unrounded. P is normalised before its rounding, so the
+	// forward takes two passes over the keys: the rows' log-sum-exp, then
+	// O = P·V.
+	BF16 bool
 }
 
 // Width is the number of columns of X: 2E+D.
@@ -125,6 +137,7 @@ type prep[T Float] struct {
 	qc, q0 []T   // sc·R(w-1)qn, sc·R(0)qn (far window only)
 	kc, k0 []T   // R(w-1)kn, R(0)kn
 	valid  []bool
+	v16    []T // V rounded to bfloat16, [B·L, E] (BF16 only)
 	far    bool
 	alpha  T         // CosScale multiplier of q: s·sqrt(d)
 	cosT   []T       // [L or B·L, D/2] rotation tables
@@ -251,7 +264,33 @@ func (a *Attention[T]) prepare(w *workspace[T], withRaw bool) (*prep[T], error) 
 			}
 		}
 	})
+	if a.BF16 {
+		for _, v := range [][]T{p.qr, p.kr, p.qc, p.q0, p.kc, p.k0} {
+			roundBF16(v)
+		}
+		p.v16 = w.f.alloc(rows*a.E, false)
+		for r := 0; r < rows; r++ {
+			copy(p.v16[r*a.E:(r+1)*a.E], a.X[r*W+a.E:r*W+2*a.E])
+		}
+		roundBF16(p.v16)
+	}
 	return p, nil
+}
+
+// roundBF16 rounds every element of x to the nearest bfloat16.
+func roundBF16[T Float](x []T) {
+	for i, v := range x {
+		x[i] = T(bf16.Round(float32(v)))
+	}
+}
+
+// vOperand returns V from row r on as a product operand and its row
+// stride: X's v columns, or their rounded copy under BF16.
+func (a *Attention[T]) vOperand(p *prep[T], r int) ([]T, int) {
+	if a.BF16 {
+		return p.v16[r*a.E:], a.E
+	}
+	return a.X[r*a.Width()+a.E:], a.Width()
 }
 
 // table returns the cos and sin rows for global row r.
@@ -487,24 +526,27 @@ func (a *Attention[T]) Forward(out []T) error {
 				mnew := max(ws.m[r], mx)
 				corr := expT(ws.m[r] - mnew)
 				sum := expShiftSum(prow, row, mnew)
-				if thr != 0 {
+				if thr != 0 && !a.BF16 {
 					for c := range prow {
 						prow[c] *= a.dropScale(thr, inv, b, i0+r, j0+c)
 					}
 				}
 				ws.l[r] = ws.l[r]*corr + sum
 				ws.m[r] = mnew
-				if corr != 1 {
+				if corr != 1 && !a.BF16 {
 					acc := ws.acc[r*E : (r+1)*E]
 					for c := range acc {
 						acc[c] *= corr
 					}
 				}
 			}
-			if live {
+			if live && !a.BF16 {
 				r0 := b*L + j0
 				gemmSerial(false, false, bq, E, bk, 1, ws.p, blockK, a.X[r0*W+E:], W, 1, ws.acc, E)
 			}
+		}
+		if a.BF16 {
+			a.forwardRounded(p, ws, b, i0, i1, thr, inv)
 		}
 		for r := 0; r < bq; r++ {
 			i := b*L + i0 + r
@@ -522,6 +564,9 @@ func (a *Attention[T]) Forward(out []T) error {
 				continue
 			}
 			inv := 1 / ws.l[r]
+			if a.BF16 { // P was normalised before the product
+				inv = 1
+			}
 			if a.Gated {
 				u := a.X[i*W : i*W+E]
 				for c, v := range ws.acc[r*E : (r+1)*E] {
@@ -536,6 +581,41 @@ func (a *Attention[T]) Forward(out []T) error {
 		}
 		return nil
 	})
+}
+
+// forwardRounded is the BF16 forward's second pass over the keys of query
+// rows [i0, i1) of sequence b, whose running maximum and sum (ws.m, ws.l)
+// the first pass left: P = dropout(exp(s − lse)) rounded to bfloat16,
+// ws.acc += P·V16.
+func (a *Attention[T]) forwardRounded(p *prep[T], ws *blockScratch[T], b, i0, i1 int, thr uint64, inv T) {
+	L, E := a.L, a.E
+	bq := i1 - i0
+	for j0 := 0; j0 < L; j0 += blockK {
+		j1 := min(j0+blockK, L)
+		class := a.Policy.Classify(i0, i1, j0, j1)
+		if class == attn.BlockSkip {
+			continue
+		}
+		a.scores(p, ws, b, i0, i1, j0, j1, class)
+		bk := j1 - j0
+		for r := 0; r < bq; r++ {
+			prow := ws.p[r*blockK : r*blockK+bk]
+			if ws.l[r] == 0 {
+				clear(prow)
+				continue
+			}
+			lse := ws.m[r] + T(math.Log(float64(ws.l[r])))
+			expShiftSum(prow, ws.s[r*blockK:r*blockK+bk], lse)
+			if thr != 0 {
+				for c := range prow {
+					prow[c] *= a.dropScale(thr, inv, b, i0+r, j0+c)
+				}
+			}
+			roundBF16(prow)
+		}
+		v, ldv := a.vOperand(p, b*L+j0)
+		gemmSerial(false, false, bq, E, bk, 1, ws.p, blockK, v, ldv, 1, ws.acc, E)
+	}
 }
 
 // Backward computes the gradient of the attention with respect to X, γq and
@@ -563,6 +643,15 @@ func (a *Attention[T]) Backward(out, dout, dx []T) error {
 		return fmt.Errorf("attention backward: dx has %d elements, want %d", len(dx), (rows+2)*W)
 	}
 	clear(dx[:(rows+2)*W])
+	// The dO operand of the products: dout, or its rounded copy under BF16.
+	dO, ldo := dout, OW
+	if a.BF16 {
+		dO, ldo = w.f.alloc(rows*E, false), E
+		for r := 0; r < rows; r++ {
+			copy(dO[r*E:(r+1)*E], dout[r*OW:r*OW+E])
+		}
+		roundBF16(dO)
+	}
 	threads := threadsOr(a.Threads)
 	// D_i = dO_i·O_i.
 	delta := w.f.alloc(rows, false)
@@ -611,9 +700,10 @@ func (a *Attention[T]) Backward(out, dout, dx []T) error {
 			bq := i1 - i0
 			r0 := b*L + i0
 			a.scores(p, ws, b, i0, i1, j0, j1, class)
-			// P (undropped) into ws.p, dropped P into ws.fb (reused).
+			// P (undropped) into ws.p, dropped (and under BF16 rounded) P
+			// into ws.fb (reused).
 			pd := ws.p
-			if thr != 0 {
+			if thr != 0 || a.BF16 {
 				pd = ws.fb
 			}
 			for r := 0; r < bq; r++ {
@@ -625,12 +715,18 @@ func (a *Attention[T]) Backward(out, dout, dx []T) error {
 					for c, e := range prow {
 						pd[r*blockK+c] = e * a.dropScale(thr, inv, b, i0+r, j0+c)
 					}
+				} else if a.BF16 {
+					copy(pd[r*blockK:r*blockK+bk], prow)
+				}
+				if a.BF16 {
+					roundBF16(pd[r*blockK : r*blockK+bk])
 				}
 			}
 			// dV += Pd^T dO.
-			gemmSerial(true, false, bk, E, bq, 1, pd, blockK, dout[r0*OW:], OW, 1, dx[c0*W+E:], W)
+			gemmSerial(true, false, bk, E, bq, 1, pd, blockK, dO[r0*ldo:], ldo, 1, dx[c0*W+E:], W)
 			// dPd = dO V^T.
-			gemmSerial(false, true, bq, bk, E, 1, dout[r0*OW:], OW, a.X[c0*W+E:], W, 0, ws.dp, blockK)
+			v, ldv := a.vOperand(p, c0)
+			gemmSerial(false, true, bq, bk, E, 1, dO[r0*ldo:], ldo, v, ldv, 0, ws.dp, blockK)
 			// dS = P ⊙ (dP - D), dP = dPd ⊙ dropscale.
 			for r := 0; r < bq; r++ {
 				di := delta[r0+r]
@@ -641,6 +737,9 @@ func (a *Attention[T]) Backward(out, dout, dx []T) error {
 						dp *= a.dropScale(thr, inv, b, i0+r, j0+c)
 					}
 					ws.s[k] = ws.p[k] * (dp - di)
+				}
+				if a.BF16 {
+					roundBF16(ws.s[r*blockK : r*blockK+bk])
 				}
 			}
 			ds := ws.s

@@ -8,13 +8,26 @@ import (
 	"testing"
 
 	"github.com/infoscale/gaualpha/attn"
+	"github.com/infoscale/gaualpha/internal/bf16"
 	"github.com/infoscale/gaualpha/pipeline"
 )
 
 // refAttention computes the attention output O and the row log-sum-exp with
 // full L×L matrices, pair by pair, straight from the formulas: the reference
 // the blocked kernel is checked against.
-func refAttention(a *Attention[float64]) (o, lse []float64) {
+func refAttention(a *Attention[float64]) (o, lse []float64) { return refAttentionRounded(a, false) }
+
+// refAttentionRounded is refAttention with, when round is set, the
+// operands of its products rounded to bfloat16 as Attention.BF16 says: the
+// scaled rotated q̃ and the rotated k̃ of each pair's logit, the normalised
+// dropped P and V.
+func refAttentionRounded(a *Attention[float64], round bool) (o, lse []float64) {
+	rb := func(v float64) float64 {
+		if round {
+			return float64(bf16.Round(float32(v)))
+		}
+		return v
+	}
 	B, L, E, D, W := a.B, a.L, a.E, a.D, a.Width()
 	pol := a.Policy
 	o = make([]float64, B*L*E)
@@ -85,10 +98,19 @@ func refAttention(a *Attention[float64]) (o, lse []float64) {
 					qq, kk = rot(q, pos(i)), rot(k, pos(j))
 				}
 				var s float64
-				for t := range qq {
-					s += qq[t] * kk[t]
+				if round {
+					// The kernel's q̃ carries the logit scale.
+					sc := c * m / math.Sqrt(float64(D))
+					for t := range qq {
+						s += rb(sc*qq[t]) * rb(kk[t])
+					}
+					logits[j] = s + c*pol.Bias(i, j)/math.Sqrt(float64(D))
+				} else {
+					for t := range qq {
+						s += qq[t] * kk[t]
+					}
+					logits[j] = c * (m*s + pol.Bias(i, j)) / math.Sqrt(float64(D))
 				}
-				logits[j] = c * (m*s + pol.Bias(i, j)) / math.Sqrt(float64(D))
 				mx = math.Max(mx, logits[j])
 			}
 			if math.IsInf(mx, -1) { // a padding row with no key in reach
@@ -109,8 +131,9 @@ func refAttention(a *Attention[float64]) (o, lse []float64) {
 						p = 0
 					}
 				}
+				p = rb(p)
 				for e := 0; e < E; e++ {
-					o[(b*L+i)*E+e] += p * a.X[(b*L+j)*W+E+e]
+					o[(b*L+i)*E+e] += p * rb(a.X[(b*L+j)*W+E+e])
 				}
 			}
 		}
@@ -299,6 +322,79 @@ func TestAttentionFloat32MatchesFloat64(t *testing.T) {
 	}
 	if d := maxRelDiff(f64(out32), out64); d > 1e-5 {
 		t.Errorf("float32 forward differs from float64 by %g", d)
+	}
+}
+
+// With BF16 the forward is the reference with the same rounding (its
+// products summed in float64 here, so to float64 rounding: a product
+// operand the two round to different bfloat16 values would show as 1e-3),
+// and differs from the unrounded forward by bfloat16's error (about 4e-3
+// per operand). The backward, which rounds its products' operands too, is
+// within bfloat16's error of the unrounded one and not equal to it.
+func TestAttentionBF16(t *testing.T) {
+	const B, L, E, D = 2, 150, 5, 8
+	for _, pc := range []struct {
+		pol     attn.Policy
+		dropout float64
+	}{
+		{attn.Policy{Norm: attn.Softmax, TrainLen: 64, KeySize: D, Method: attn.RoPE}.WithDefaults(), 0},
+		{attn.Policy{Norm: attn.InfoScale, TrainLen: 64, KeySize: D, CosScale: 3, Method: attn.ReRoPE, Window: 20}.WithDefaults(), 0.2},
+		{attn.Policy{Norm: attn.SoftmaxPlus, TrainLen: 64, KeySize: D, Method: attn.ALiBi, ALiBiSlope: 0.05}.WithDefaults(), 0},
+		{attn.Policy{Norm: attn.Softmax, TrainLen: 64, KeySize: D, Method: attn.StreamingLLM}.WithDefaults(), 0.1},
+	} {
+		t.Run(fmt.Sprintf("%s-%s-p%g", pc.pol.Method, pc.pol.Norm, pc.dropout), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(11, 12))
+			a := randAttention(rng, B, L, E, D, pc.pol)
+			a.Dropout, a.Key, a.Site = pc.dropout, 99, 3
+			plain := make([]float64, B*L*a.OutWidth())
+			if err := a.Forward(plain); err != nil {
+				t.Fatal(err)
+			}
+			a.BF16 = true
+			out := make([]float64, B*L*a.OutWidth())
+			if err := a.Forward(out); err != nil {
+				t.Fatal(err)
+			}
+			o, lse := refAttentionRounded(a, true)
+			var gotO, gotL, plainO []float64
+			for r := 0; r < B*L; r++ {
+				gotO = append(gotO, out[r*(E+1):r*(E+1)+E]...)
+				plainO = append(plainO, plain[r*(E+1):r*(E+1)+E]...)
+				gotL = append(gotL, out[r*(E+1)+E])
+			}
+			if d := maxRelDiff(gotO, o); d > 1e-9 {
+				t.Errorf("O differs from the rounded reference by %g", d)
+			}
+			if d := maxRelDiff(gotL, lse); d > 1e-9 {
+				t.Errorf("lse differs from the rounded reference by %g", d)
+			}
+			if d := maxRelDiff(gotO, plainO); !(d > 1e-4 && d < 5e-2) {
+				t.Errorf("O differs from the unrounded forward by %g, want in (1e-4, 5e-2)", d)
+			}
+
+			dout := make([]float64, len(out))
+			for i := range dout {
+				dout[i] = rng.NormFloat64()
+			}
+			W := a.Width()
+			dx := make([]float64, (B*L+2)*W)
+			if err := a.Backward(out, dout, dx); err != nil {
+				t.Fatal(err)
+			}
+			a.BF16 = false
+			want := make([]float64, len(dx))
+			if err := a.Backward(out, dout, want); err != nil {
+				t.Fatal(err)
+			}
+			var num, den float64
+			for i := range want {
+				num += (dx[i] - want[i]) * (dx[i] - want[i])
+				den += want[i] * want[i]
+			}
+			if e := math.Sqrt(num / den); !(e > 1e-4 && e < 5e-2) {
+				t.Errorf("backward differs from the unrounded one by %.2g (normwise), want in (1e-4, 5e-2)", e)
+			}
+		})
 	}
 }
 
