@@ -37,10 +37,11 @@ const (
 	// F32 runs everything in float32.
 	F32 Precision = "f32"
 	// BF16 rounds both operands of every matrix product to bfloat16 and
-	// accumulates in float32; weights, gradients, optimiser state and the
-	// other ops stay float32. On a GPU the fused attention of graphs
-	// without gradients (evaluation, validation) also reads its input in
-	// bfloat16.
+	// accumulates in float32, the attention's products included (on a GPU
+	// those of the materialised attention path; its fused path keeps a
+	// training graph's attention float32, and in graphs without gradients,
+	// evaluation and validation, reads its input in bfloat16); weights,
+	// gradients, optimiser state and the other ops stay float32.
 	BF16 Precision = "bf16"
 )
 

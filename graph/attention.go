@@ -79,7 +79,7 @@ func (o AttentionOp) DiffWRT(int) []bool                { return []bool{true, tr
 func (o AttentionOp) Do(in ...G.Value) (G.Value, error) { return o.UsePreallocDo(nil, in...) }
 
 // kernel builds the kernel arguments from the op's inputs.
-func attentionKernel[T float32 | float64](o fmt.Stringer, a *AttentionOp, in []G.Value, work *cpu.Workspace) (*cpu.Attention[T], error) {
+func attentionKernel[T float32 | float64](o fmt.Stringer, a *AttentionOp, in []G.Value, work *cpu.Workspace, bf16 bool) (*cpu.Attention[T], error) {
 	var t [3]*tensor.Dense
 	for i := range t {
 		d, err := dense(o, i, in[i])
@@ -108,7 +108,7 @@ func attentionKernel[T float32 | float64](o fmt.Stringer, a *AttentionOp, in []G
 		B: a.B, L: a.L, E: a.E, D: a.D,
 		X: data[T](t[0]), GammaQ: data[T](t[1]), GammaK: data[T](t[2]),
 		Mask: mask, Pos: pos, Policy: a.Policy,
-		Dropout: a.Dropout, Key: key, Site: a.Site, Work: work, Gated: a.Gated,
+		Dropout: a.Dropout, Key: key, Site: a.Site, Work: work, Gated: a.Gated, BF16: bf16,
 	}, nil
 }
 
@@ -119,6 +119,16 @@ func (o AttentionOp) UsePreallocDo(p G.Value, in ...G.Value) (G.Value, error) {
 // doWith runs the forward kernel with scratch memory from work (the
 // executor's; nil: a pooled one).
 func (o AttentionOp) doWith(work *cpu.Workspace, p G.Value, in []G.Value) (G.Value, error) {
+	return o.run(work, false, p, in)
+}
+
+// doRounded is doWith with the products' operands rounded to bfloat16
+// (cpu.Attention.BF16; Machine.BF16).
+func (o AttentionOp) doRounded(work *cpu.Workspace, p G.Value, in []G.Value) (G.Value, error) {
+	return o.run(work, true, p, in)
+}
+
+func (o AttentionOp) run(work *cpu.Workspace, bf16 bool, p G.Value, in []G.Value) (G.Value, error) {
 	x, err := dense(o, 0, in[0])
 	if err != nil {
 		return nil, err
@@ -126,9 +136,9 @@ func (o AttentionOp) doWith(work *cpu.Workspace, p G.Value, in []G.Value) (G.Val
 	out := outTensor(p, x.Dtype(), o.outShape(), in...)
 	switch x.Dtype() {
 	case tensor.Float32:
-		err = runAttention(o, &o, in, data[float32](out), work)
+		err = runAttention(o, &o, in, data[float32](out), work, bf16)
 	case tensor.Float64:
-		err = runAttention(o, &o, in, data[float64](out), work)
+		err = runAttention(o, &o, in, data[float64](out), work, bf16)
 	default:
 		err = fmt.Errorf("%v: unsupported dtype %v", o, x.Dtype())
 	}
@@ -138,8 +148,8 @@ func (o AttentionOp) doWith(work *cpu.Workspace, p G.Value, in []G.Value) (G.Val
 	return out, nil
 }
 
-func runAttention[T float32 | float64](o fmt.Stringer, a *AttentionOp, in []G.Value, out []T, work *cpu.Workspace) error {
-	k, err := attentionKernel[T](o, a, in, work)
+func runAttention[T float32 | float64](o fmt.Stringer, a *AttentionOp, in []G.Value, out []T, work *cpu.Workspace, bf16 bool) error {
+	k, err := attentionKernel[T](o, a, in, work, bf16)
 	if err != nil {
 		return err
 	}
@@ -216,6 +226,16 @@ func (o AttentionGradOp) UsePreallocDo(p G.Value, in ...G.Value) (G.Value, error
 // doWith runs the backward kernel with scratch memory from work (the
 // executor's; nil: a pooled one).
 func (o AttentionGradOp) doWith(work *cpu.Workspace, p G.Value, in []G.Value) (G.Value, error) {
+	return o.run(work, false, p, in)
+}
+
+// doRounded is doWith with the products' operands rounded to bfloat16
+// (cpu.Attention.BF16; Machine.BF16).
+func (o AttentionGradOp) doRounded(work *cpu.Workspace, p G.Value, in []G.Value) (G.Value, error) {
+	return o.run(work, true, p, in)
+}
+
+func (o AttentionGradOp) run(work *cpu.Workspace, bf16 bool, p G.Value, in []G.Value) (G.Value, error) {
 	x, err := dense(o, 0, in[0])
 	if err != nil {
 		return nil, err
@@ -224,9 +244,9 @@ func (o AttentionGradOp) doWith(work *cpu.Workspace, p G.Value, in []G.Value) (G
 	out := outTensor(p, x.Dtype(), shape, in...)
 	switch x.Dtype() {
 	case tensor.Float32:
-		err = runAttentionGrad(o, &o.Fwd, in, data[float32](out), work)
+		err = runAttentionGrad(o, &o.Fwd, in, data[float32](out), work, bf16)
 	case tensor.Float64:
-		err = runAttentionGrad(o, &o.Fwd, in, data[float64](out), work)
+		err = runAttentionGrad(o, &o.Fwd, in, data[float64](out), work, bf16)
 	default:
 		err = fmt.Errorf("%v: unsupported dtype %v", o, x.Dtype())
 	}
@@ -236,8 +256,8 @@ func (o AttentionGradOp) doWith(work *cpu.Workspace, p G.Value, in []G.Value) (G
 	return out, nil
 }
 
-func runAttentionGrad[T float32 | float64](o fmt.Stringer, a *AttentionOp, in []G.Value, dx []T, work *cpu.Workspace) error {
-	k, err := attentionKernel[T](o, a, in[:6], work)
+func runAttentionGrad[T float32 | float64](o fmt.Stringer, a *AttentionOp, in []G.Value, dx []T, work *cpu.Workspace, bf16 bool) error {
+	k, err := attentionKernel[T](o, a, in[:6], work, bf16)
 	if err != nil {
 		return err
 	}

@@ -24,11 +24,17 @@ import (
 // the next Run.
 type Machine struct {
 	// BF16 rounds both operands of every float32 MatMulOp to bfloat16
-	// before the product, which accumulates in float32 (gemm.SgemmBF16):
-	// the arithmetic of the device executor's -precision bf16 GEMMs, as a
-	// CPU reference for testing that path. The summation order differs
-	// from the device's, within float32 rounding.
+	// before the product, which accumulates in float32 (gemm.SgemmBF16),
+	// and the operands of the attention ops' products likewise
+	// (cpu.Attention.BF16): the arithmetic of the device executor's
+	// -precision bf16 GEMMs and of its materialised attention with
+	// bfloat16 products, as a CPU reference for testing that path. The
+	// summation order differs from the device's, within float32 rounding.
 	BF16 bool
+	// FloatAttention keeps the attention ops float32 under BF16 (only the
+	// MatMulOps round): the reference of the device's fused attention
+	// path, whose training graphs compute the attention in float32.
+	FloatAttention bool
 
 	plan *Plan
 	vals map[*G.Node]G.Value
@@ -170,6 +176,9 @@ func (m *Machine) exec(op G.Op, gradSum bool, buf G.Value, ins []G.Value) (G.Val
 		if mm, ok := op.(MatMulOp); ok {
 			return mm.doBF16(buf, ins...)
 		}
+		if rd, ok := op.(roundedDoer); ok && !m.FloatAttention {
+			return rd.doRounded(&m.work, buf, ins)
+		}
 	}
 	if wd, ok := op.(workDoer); ok {
 		return wd.doWith(&m.work, buf, ins)
@@ -224,6 +233,12 @@ func (m *Machine) Close() error { return nil }
 // workDoer is an op whose kernel takes scratch memory from the executor.
 type workDoer interface {
 	doWith(w *cpu.Workspace, buf G.Value, ins []G.Value) (G.Value, error)
+}
+
+// roundedDoer is a workDoer with a variant whose products read bfloat16
+// operands (Machine.BF16).
+type roundedDoer interface {
+	doRounded(w *cpu.Workspace, buf G.Value, ins []G.Value) (G.Value, error)
 }
 
 // Floats32 and Floats64 return the data of a tensor output.

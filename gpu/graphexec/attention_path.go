@@ -54,11 +54,14 @@ type AttentionChoice struct {
 
 // pathRequest is what attentionPath decides from.
 type pathRequest struct {
-	op     graph.AttentionOp
-	grad   bool          // the backward op
-	bf16   bool          // bfloat16 products (-precision bf16, a graph without gradients)
-	mode   AttentionPath // auto, or the path forced
-	budget int64         // bytes the materialised path's workspace may take
+	op   graph.AttentionOp
+	grad bool // the backward op
+	bf16 bool // bfloat16 materialised products (-precision bf16), forward and backward
+	// fusedBF16: the fused forward reads a bfloat16 X (-precision bf16 in
+	// a graph without gradients).
+	fusedBF16 bool
+	mode      AttentionPath // auto, or the path forced
+	budget    int64         // bytes the materialised path's workspace may take
 }
 
 // windowRemovesPairs reports whether the policy's mask removes pairs at
@@ -152,7 +155,7 @@ func attentionPath(r pathRequest) (AttentionChoice, error) {
 		c.Reason = fmt.Sprintf("the %s window removes pairs at L = %d: the fused kernels skip them", pol.Method, op.L)
 		return c, nil
 	}
-	if _, far := pol.FarWindow(); r.bf16 && !r.grad && !far && op.Dropout == 0 && tensorCoreD(op.D) {
+	if _, far := pol.FarWindow(); r.fusedBF16 && !r.grad && !far && op.Dropout == 0 && tensorCoreD(op.D) {
 		c.Reason = "the fused bfloat16 forward runs on tensor cores"
 		return c, nil
 	}

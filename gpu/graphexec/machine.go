@@ -53,9 +53,10 @@ type Machine struct {
 	xent  map[*G.Node]gpu.DevicePtr
 	stats Stats
 
-	// bf16: the GEMMs read bfloat16 inputs (Resident.BF16); bf16Attn: so
-	// does the fused attention (Resident.BF16 and a graph without
-	// gradients: there is no bfloat16 attention backward).
+	// bf16: the GEMMs and the materialised attention's products read
+	// bfloat16 inputs (Resident.BF16); bf16Attn: so does the fused
+	// attention forward (Resident.BF16 and a graph without gradients: the
+	// fused backward has no bfloat16 form).
 	bf16, bf16Attn bool
 	// scratch: pooled buffers an op's kernel call took for itself, given
 	// back when the call returns.

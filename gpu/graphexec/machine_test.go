@@ -132,8 +132,11 @@ func buildBoth(t *testing.T, res *Resident, cfg layers.Config, p *layers.Params,
 }
 
 // TestModelBF16 is TestModelMatchesCPU under Resident.BF16 (-precision
-// bf16). The training graph, with bfloat16 GEMM inputs, matches the CPU
-// machine doing the same rounding (layers.Model.SetBF16) to bf16Tol, and
+// bf16). The training graph, with bfloat16 GEMM inputs (and on the
+// materialised attention path bfloat16 attention products, forward and
+// backward), matches the CPU machine doing the same rounding
+// (graph.Machine.BF16, with FloatAttention where the device's attention
+// took the fused path, float32 in training graphs) to bf16Tol, and
 // its loss is within 2e-2 of the float32 CPU's (the gradients' drift from
 // float32 is logged: it is bfloat16's, not the device's). The inference
 // graph, with bfloat16 GEMM inputs and a bfloat16 X for the attention, is
@@ -166,6 +169,26 @@ const bf16Tol = 2e-3
 // so. On the emulator, with its seeded orders, the largest gradient
 // difference is about 1e-6.
 const f32Tol = 1e-4
+
+// trainingAttentionFused reports whether the training machine m runs its
+// attention ops on the fused path (float32 under -precision bf16) rather
+// than the materialised one (bfloat16 products): the CPU reference rounds
+// all attention ops or none, so a mixture fails the test.
+func trainingAttentionFused(t *testing.T, m *Machine) bool {
+	t.Helper()
+	ch := m.AttentionChoices()
+	if len(ch) == 0 {
+		t.Fatal("no attention op")
+	}
+	fused := ch[0].Path == AttentionFused
+	for _, c := range ch {
+		if (c.Path == AttentionFused) != fused {
+			t.Fatalf("attention paths mixed (%s: %s, %s: %s): the CPU reference cannot round as the device does", ch[0].Op, ch[0].Path, c.Op, c.Path)
+		}
+	}
+	t.Logf("training attention: %s (%s)", ch[0].Path, ch[0].Reason)
+	return fused
+}
 
 // checkModel runs the training graph (dropout on; loss, logits, every
 // gradient) and the inference graph (gated attention; logits) on the device
@@ -203,6 +226,7 @@ func checkModel(t *testing.T, d *gpu.Device, pc policyCase, bf16 bool) {
 	loss32, grads32 := wantLoss, wantGrads
 	if bf16 {
 		lm.SetBF16(true)
+		lm.mach.FloatAttention = trainingAttentionFused(t, dm.M)
 		wantLoss, wantLogits, wantGrads = cpuRun()
 		tol = bf16Tol
 	}

@@ -420,7 +420,7 @@ func (m *Machine) compileAttention(s *graph.Step, op graph.AttentionOp, grad boo
 			Valid: gpu.ValidCounts(hm, op.B, op.L)}
 		return at, in, nil
 	}
-	choice, err := attentionPath(pathRequest{op: op, grad: grad, bf16: m.bf16Attn, mode: m.res.Attention, budget: m.res.attentionBudget()})
+	choice, err := attentionPath(pathRequest{op: op, grad: grad, bf16: m.bf16, fusedBF16: m.bf16Attn, mode: m.res.Attention, budget: m.res.attentionBudget()})
 	if err != nil {
 		return nil, err
 	}
@@ -488,11 +488,12 @@ func (m *Machine) compileAttention(s *graph.Step, op graph.AttentionOp, grad boo
 }
 
 // compileAttentionMat runs an attention op on the materialised path, its
-// workspace a scratch buffer of the call. Its products read bfloat16
-// operands where the fused forward reads a bfloat16 X (bf16Attn: -precision
-// bf16 in a graph without gradients), so that the path changes the order
-// of the sums, never the precision: in training graphs the attention stays
-// float32 on both paths, as on the CPU.
+// workspace a scratch buffer of the call. Under -precision bf16 its
+// products read bfloat16 operands (gpu.Attention.MatBF16: q̃, k̃, P, V, and
+// in the backward dO and dS), in the forward and the backward alike: the
+// rounding graph.Machine.BF16 gives the CPU attention
+// (cpu.Attention.BF16). The fused path's backward has no bfloat16 form, so
+// there a training graph's attention stays float32.
 func compileAttentionMat(op graph.AttentionOp, grad bool, setup func(*Machine, []gpu.DevicePtr) (*gpu.Attention, gpu.AttentionInputs, error), c AttentionChoice) (runFn, error) {
 	rows, W := op.B*op.L, 2*op.E+op.D
 	mat := func(m *Machine, a []gpu.DevicePtr) (*gpu.Attention, gpu.AttentionInputs, gpu.DevicePtr, error) {
@@ -500,7 +501,7 @@ func compileAttentionMat(op graph.AttentionOp, grad bool, setup func(*Machine, [
 		if err != nil {
 			return nil, in, 0, err
 		}
-		at.MatBF16, at.Group = m.bf16Attn, c.Group
+		at.MatBF16, at.Group = m.bf16, c.Group
 		ws, err := m.take(c.Workspace)
 		if err != nil {
 			return nil, in, 0, err

@@ -25,10 +25,14 @@ type Resident struct {
 	// BF16 makes the machines built on this set run with bfloat16 inputs
 	// and float32 accumulation (-precision bf16): every matrix product
 	// (forward and, in training graphs, gradient) rounds both operands to
-	// bfloat16 for cuBLAS, as graph.Machine.BF16 does on the CPU; in graphs
-	// without gradients (evaluation, validation) the fused attention also
-	// reads X as bfloat16. Weights, optimiser state and every other op stay
-	// float32. Set it before New.
+	// bfloat16 for cuBLAS, as graph.Machine.BF16 does on the CPU; the
+	// materialised attention's products (forward and backward) round
+	// theirs likewise (gpu.Attention.MatBF16, graph.Machine.BF16's
+	// attention rounding); in graphs without gradients (evaluation,
+	// validation) the fused attention forward reads X as bfloat16, and in
+	// training graphs the fused attention stays float32
+	// (graph.Machine.FloatAttention is its CPU reference). Weights,
+	// optimiser state and every other op stay float32. Set it before New.
 	BF16 bool
 	// Attention is how the machines built on this set compute attention:
 	// AttentionAuto ("" too) chooses per op (attentionPath),
