@@ -40,38 +40,9 @@ func (c *attnCase) forwardMat(t *testing.T, d *Device, tol float64) []float32 {
 // backwardMat is attnCase.backward on the materialised path.
 func (c *attnCase) backwardMat(t *testing.T, d *Device, rng *rand.Rand, out []float32, tol float64) {
 	t.Helper()
-	a := c.cpu
-	rows, OW, W, E, D := a.B*a.L, a.E+1, 2*a.E+a.D, a.E, a.D
-	dout := randF32(rng, rows*OW, 1)
-	want := make([]float32, (rows+2)*W)
-	must(t, a.Backward(out, dout, want))
-	dx := nanBuf(t, d, (rows+2)*W)
-	must(t, d.AttentionBackwardMat(c.gpu, c.in, upload(t, d, out), upload(t, d, dout), dx, matWork(t, d, c.gpu, true)))
-	syncCheck(t, d)
-	got := download[float32](t, d, dx, (rows+2)*W)
-	cols := func(x []float32, c0, c1 int) []float32 {
-		var s []float32
-		for r := 0; r < rows; r++ {
-			s = append(s, x[r*W+c0:r*W+c1]...)
-		}
-		return s
-	}
-	for r := 0; r < rows; r++ {
-		for col := 0; col < E; col++ {
-			if got[r*W+col] != 0 {
-				t.Fatalf("dx u column [%d,%d] = %v, want 0", r, col, got[r*W+col])
-			}
-		}
-	}
-	check(t, "dV", cols(got, E, 2*E), cols(want, E, 2*E), tol)
-	check(t, "dz", cols(got, 2*E, W), cols(want, 2*E, W), tol)
-	check(t, "dγq", got[rows*W:rows*W+D], want[rows*W:rows*W+D], tol)
-	check(t, "dγk", got[(rows+1)*W:(rows+1)*W+D], want[(rows+1)*W:(rows+1)*W+D], tol)
-	for i := rows * W; i < (rows+2)*W; i++ {
-		if c := i % W; c >= D && got[i] != 0 {
-			t.Fatalf("dx row %d column %d = %v, want 0", i/W, c, got[i])
-		}
-	}
+	c.backwardWith(t, d, rng, out, tol, func(fwd, dout, dx DevicePtr) error {
+		return d.AttentionBackwardMat(c.gpu, c.in, fwd, dout, dx, matWork(t, d, c.gpu, true))
+	})
 }
 
 // TestAttentionMat runs the materialised forward and backward for every

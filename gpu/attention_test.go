@@ -111,13 +111,22 @@ func splitOut(out []float32, rows, E int) (o, lse []float32) {
 // dz, dγq and dγk (and checks the zero u columns and padding).
 func (c *attnCase) backward(t *testing.T, d *Device, rng *rand.Rand, out []float32, tol float64) {
 	t.Helper()
+	c.backwardWith(t, d, rng, out, tol, func(fwd, dout, dx DevicePtr) error {
+		return d.AttentionBackward(c.gpu, c.in, fwd, dout, dx)
+	})
+}
+
+// backwardWith runs a device backward (run: forward output, its gradient,
+// dX) from the CPU forward output and compares it with the CPU's.
+func (c *attnCase) backwardWith(t *testing.T, d *Device, rng *rand.Rand, out []float32, tol float64, run func(fwd, dout, dx DevicePtr) error) {
+	t.Helper()
 	a := c.cpu
 	rows, OW, W, E, D := a.B*a.L, a.E+1, 2*a.E+a.D, a.E, a.D
 	dout := randF32(rng, rows*OW, 1)
 	want := make([]float32, (rows+2)*W)
 	must(t, a.Backward(out, dout, want))
 	dx := nanBuf(t, d, (rows+2)*W)
-	must(t, d.AttentionBackward(c.gpu, c.in, upload(t, d, out), upload(t, d, dout), dx))
+	must(t, run(upload(t, d, out), upload(t, d, dout), dx))
 	syncCheck(t, d)
 	got := download[float32](t, d, dx, (rows+2)*W)
 	cols := func(x []float32, c0, c1 int) []float32 {
