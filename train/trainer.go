@@ -387,7 +387,13 @@ func (t *Trainer) Run(ctx context.Context) (err error) {
 		if err := os.MkdirAll(t.OutDir, 0o755); err != nil {
 			return err
 		}
-		f, err := os.OpenFile(filepath.Join(t.OutDir, "metrics.jsonl"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		// A resumed run continues the log; a run from step 0 starts a new
+		// one, so that no line of an earlier run in OutDir stays in it.
+		mode := os.O_CREATE | os.O_WRONLY | os.O_APPEND
+		if t.State.Step == 0 {
+			mode = os.O_CREATE | os.O_WRONLY | os.O_TRUNC
+		}
+		f, err := os.OpenFile(filepath.Join(t.OutDir, "metrics.jsonl"), mode, 0o644)
 		if err != nil {
 			return err
 		}

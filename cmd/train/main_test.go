@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -65,6 +66,15 @@ func TestTrainEndToEnd(t *testing.T) {
 	}
 	if _, stderr, err := runTrain("-corpus", corpus, "-out", out, "-resume", "-quiet", "-no-eval"); err != nil {
 		t.Errorf("resume of a finished run: %v\n%s", err, stderr)
+	}
+	// -overwrite starts a new metrics log: the earlier run's lines go.
+	before := metricsSteps(t, out)
+	if _, stderr, err := runTrain("-corpus", corpus, "-config", config, "-out", out, "-steps", "4", "-batch", "4",
+		"-eval-every", "2", "-log-every", "1", "-no-eval", "-quiet", "-overwrite"); err != nil {
+		t.Fatalf("-overwrite: %v\n%s", err, stderr)
+	}
+	if after := metricsSteps(t, out); !slices.Equal(after, []int{1, 2, 2, 3, 4, 4}) {
+		t.Errorf("metrics.jsonl steps after -overwrite: %v (before: %v), want this run's only: [1 2 2 3 4 4]", after, before)
 	}
 	// Fine-tuning: -init from the base model with another method; the
 	// checkpoint records the method (and PoSE's target length) and the
@@ -350,4 +360,22 @@ func TestMainRefusesBadFlags(t *testing.T) {
 			t.Errorf("%v: stderr is not one line containing %q:\n%s", c.args, c.want, msg)
 		}
 	}
+}
+
+// metricsSteps returns the step of every line of out/metrics.jsonl.
+func metricsSteps(t *testing.T, out string) []int {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(out, "metrics.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var steps []int
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var m struct{ Step int }
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("metrics.jsonl line %q: %v", line, err)
+		}
+		steps = append(steps, m.Step)
+	}
+	return steps
 }
