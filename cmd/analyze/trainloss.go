@@ -151,6 +151,14 @@ func runTrainLoss(args []string, stdout, stderr io.Writer) error {
 	if err := writeCSV(out.path(*name+".csv"), []string{"panel", "run", "dir", "step", "epoch", "train_loss", "val_loss"}, rows); err != nil {
 		return err
 	}
+	// One panel carries its own legend (drawn beside the axes); several
+	// panels share one in a tile of its own.
+	legendLabel := func(l string) string {
+		if len(panels) == 1 {
+			return l
+		}
+		return ""
+	}
 	var grid [][]*plot.Plot
 	nr, nc := gridShape(len(panels), 3)
 	grid = make([][]*plot.Plot, nr)
@@ -170,20 +178,45 @@ func runTrainLoss(args []string, stdout, stderr io.Writer) error {
 			for _, q := range movingAverage(r.train, *smooth) {
 				xs, ys = append(xs, q.Epoch), append(ys, q.Loss)
 			}
-			if err := (series{label: r.label + " (train)", x: xs, y: ys, color: col}).add(p); err != nil {
+			if err := (series{label: legendLabel(r.label + " (train)"), x: xs, y: ys, color: col}).add(p); err != nil {
 				return err
 			}
 			xs, ys = nil, nil
 			for _, q := range r.val {
 				xs, ys = append(xs, q.Epoch), append(ys, q.ValLoss)
 			}
-			if err := (series{label: r.label + " (validation)", x: xs, y: ys, color: col, points: true, dashes: dashes[1]}).add(p); err != nil {
+			if err := (series{label: legendLabel(r.label + " (validation)"), x: xs, y: ys, color: col, points: true, dashes: dashes[1]}).add(p); err != nil {
 				return err
 			}
 		}
 		grid[k/nc] = append(grid[k/nc], p)
 	}
-	fig := newFigure(4.5*float64(nc), 3.4*float64(nr), c.dpi)
+	if len(panels) == 1 {
+		if err := newFigure(6.7, 3.4, c.dpi).savePlotSideLegend(out.path(*name+".png"), grid[0][0]); err != nil {
+			return err
+		}
+		out.print(stdout)
+		return nil
+	}
+	// One legend for all panels, in a tile of its own beside the first row,
+	// so that it covers no curve.
+	var entries []series
+	for i, l := range labels {
+		entries = append(entries, series{label: l + " (train)", color: colorAt(i)},
+			series{label: l + " (validation)", color: colorAt(i), dashes: dashes[1]})
+	}
+	leg, err := legendPlot(entries)
+	if err != nil {
+		return err
+	}
+	for r := range grid {
+		for len(grid[r]) < nc {
+			grid[r] = append(grid[r], nil)
+		}
+		grid[r] = append(grid[r], nil)
+	}
+	grid[0][nc] = leg
+	fig := newFigure(4.5*float64(nc)+2.2, 3.4*float64(nr), c.dpi)
 	if err := fig.saveGrid(out.path(*name+".png"), grid); err != nil {
 		return err
 	}

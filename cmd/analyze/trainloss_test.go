@@ -31,6 +31,7 @@ func TestTrainLossEndToEnd(t *testing.T) {
 	if !strings.Contains(stdout, filepath.Join(out, "fig3.png")) {
 		t.Errorf("output:\n%s", stdout)
 	}
+	checkPNG(t, filepath.Join(out, "fig3.png"), 268, 136) // one 6.7×3.4 in panel with its legend beside the axes, at 40 dpi
 	h, rows := readCSV(t, filepath.Join(out, "fig3.csv"))
 	if strings.Join(h, ",") != "panel,run,dir,step,epoch,train_loss,val_loss" || len(rows) != 4 {
 		t.Fatalf("csv %v %v", h, rows)
