@@ -374,8 +374,9 @@ func runParts(ctx context.Context, o options) error {
 		}
 	}
 	timings := loadTimings(o.out)
+	progress := loadProgress(o.out)
 	for i, pt := range plan(o) {
-		if _, err := os.Stat(pt.Done); err == nil {
+		if partDone(progress, pt) {
 			fmt.Fprintf(o.log, "[%d] done already: %s\n", i+1, pt.Name)
 			continue
 		}
@@ -405,6 +406,10 @@ func runParts(ctx context.Context, o options) error {
 		pt.Seconds = time.Since(start).Seconds()
 		timings[pt.Name] = timing{Command: pt.Command(), Seconds: pt.Seconds, Finished: time.Now().UTC().Format(time.RFC3339)}
 		if err := saveTimings(o.out, timings); err != nil {
+			return err
+		}
+		progress[pt.Name] = true
+		if err := saveProgress(o.out, progress); err != nil {
 			return err
 		}
 		fmt.Fprintf(o.log, "    %s\n", time.Duration(pt.Seconds*float64(time.Second)).Round(time.Second))

@@ -80,6 +80,41 @@ func TestReproduceTiny(t *testing.T) {
 	}
 }
 
+// A part is done only when this directory's progress file lists it and its
+// output exists: committed outputs without the progress file (a fresh clone
+// of the repository) do not count as a finished run.
+func TestPartDone(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "suite.json")
+	if err := os.WriteFile(out, []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pt := part{Name: "baseline suite", Done: out}
+	missing := part{Name: "baseline suite", Done: filepath.Join(dir, "none.json")}
+	if err := saveProgress(dir, map[string]bool{"baseline suite": true, "other": true, "not finished": false}); err != nil {
+		t.Fatal(err)
+	}
+	listed := loadProgress(dir)
+	if len(listed) != 2 {
+		t.Errorf("progress read back: %v, want the 2 finished parts", listed)
+	}
+	for _, c := range []struct {
+		name     string
+		progress map[string]bool
+		pt       part
+		want     bool
+	}{
+		{"listed, output present", listed, pt, true},
+		{"listed, output missing", listed, missing, false},
+		{"output present, no progress file", loadProgress(filepath.Join(dir, "fresh")), pt, false},
+		{"output present, another part listed", map[string]bool{"other": true}, pt, false},
+	} {
+		if got := partDone(c.progress, c.pt); got != c.want {
+			t.Errorf("%s: done = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
 func TestSpearman(t *testing.T) {
 	if r := stats.Spearman([]float64{1, 2, 3, 4}, []float64{10, 20, 30, 40}); r != 1 {
 		t.Errorf("monotone: %v", r)

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/infoscale/gaualpha/checkpoint"
 	"github.com/infoscale/gaualpha/layers"
@@ -34,6 +35,53 @@ func saveTimings(out string, t map[string]timing) error {
 		return err
 	}
 	return os.WriteFile(timingsPath(out), append(b, '\n'), 0o644)
+}
+
+// progressPath is the file that lists the parts finished in an output
+// directory. The committed results/ holds every part's outputs but not this
+// file (.gitignore), so in a fresh clone every part runs again rather than
+// taking the committed outputs for its own.
+func progressPath(out string) string { return filepath.Join(out, "progress.json") }
+
+// loadProgress reads the finished parts of out (none when the file is
+// missing or unreadable: the parts then run again).
+func loadProgress(out string) map[string]bool {
+	done := map[string]bool{}
+	if b, err := os.ReadFile(progressPath(out)); err == nil {
+		var names []string
+		if json.Unmarshal(b, &names) == nil {
+			for _, n := range names {
+				done[n] = true
+			}
+		}
+	}
+	return done
+}
+
+// saveProgress writes the finished parts of out, sorted.
+func saveProgress(out string, done map[string]bool) error {
+	names := make([]string, 0, len(done))
+	for n, ok := range done {
+		if ok {
+			names = append(names, n)
+		}
+	}
+	slices.Sort(names)
+	b, err := json.MarshalIndent(names, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(progressPath(out), append(b, '\n'), 0o644)
+}
+
+// partDone reports whether pt finished in this output directory: it is
+// listed in the progress file and its output is there.
+func partDone(progress map[string]bool, pt part) bool {
+	if !progress[pt.Name] {
+		return false
+	}
+	_, err := os.Stat(pt.Done)
+	return err == nil
 }
 
 // readState reads a checkpoint's trainer_state.json.
