@@ -24,17 +24,29 @@ import (
 // suite fine-tunes by their path under the output), with the reason.
 func excluded(o options) map[string]string {
 	out := map[string]string{}
+	// val is the best validation loss of the run in dir, from the state of
+	// its best checkpoint (committed with the results) or else of its last.
 	val := func(dir string) (float64, bool) {
-		st, err := readState(filepath.Join(dir, "last"))
-		if err != nil || st.BestValLoss == nil {
-			return 0, false
+		for _, sub := range []string{"best", "last"} {
+			if st, err := readState(filepath.Join(dir, sub)); err == nil && st.BestValLoss != nil {
+				return *st.BestValLoss, true
+			}
 		}
-		return *st.BestValLoss, true
+		return 0, false
+	}
+	// A model that exists but has no validation loss cannot be shown to
+	// have trained, so it decides no verdict either.
+	unknown := func(name, dir string) {
+		if _, err := os.Stat(dir); err == nil {
+			out[name] = "no validation loss recorded (trainer_state.json missing or without best_val_loss), so the rule cannot clear it"
+		}
 	}
 	var sweep []float64
 	for _, s := range o.profile.Sweep {
 		if v, ok := val(o.modelDir(cosName(s))); ok {
 			sweep = append(sweep, v)
+		} else {
+			unknown(cosName(s), o.modelDir(cosName(s)))
 		}
 	}
 	med := stats.Median(sweep)
@@ -44,15 +56,24 @@ func excluded(o options) map[string]string {
 		}
 	}
 	plain, okPlain := val(o.modelDir("base-cos0"))
+	if !okPlain {
+		unknown("base-cos0", o.modelDir("base-cos0"))
+	}
 	for _, n := range []string{"base-cosbest", "base-" + cosName(o.profile.Headline)} {
-		if v, ok := val(o.modelDir(n)); ok && okPlain && stats.FailedToTrain(v, plain) {
+		v, ok := val(o.modelDir(n))
+		switch {
+		case !ok:
+			unknown(n, o.modelDir(n))
+		case okPlain && stats.FailedToTrain(v, plain):
 			out[n] = fmt.Sprintf("validation loss %.4f > 1.2 × the plain model's %.4f", v, plain)
 		}
 	}
 	fts, _ := filepath.Glob(filepath.Join(o.out, "suite", "cos*", "ft-*"))
 	for _, dir := range fts {
+		rel, _ := filepath.Rel(o.out, dir)
 		v, ok := val(dir)
 		if !ok {
+			unknown(filepath.ToSlash(rel), dir)
 			continue
 		}
 		tag := filepath.Base(filepath.Dir(dir)) // cosS
@@ -64,7 +85,6 @@ func excluded(o options) map[string]string {
 			}
 		}
 		if b, ok := val(o.modelDir(ref)); ok && stats.FailedToTrain(v, b) {
-			rel, _ := filepath.Rel(o.out, dir)
 			out[filepath.ToSlash(rel)] = fmt.Sprintf("validation loss %.4f > 1.2 × %s's %.4f", v, ref, b)
 		}
 	}

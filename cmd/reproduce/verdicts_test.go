@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -118,5 +119,53 @@ func TestClaimExtrapolationMcNemar(t *testing.T) {
 	os.RemoveAll(filepath.Join(out, "suite", "scores"))
 	if cl := claimExtrapolationPaired(options{profile: profile{Headline: 128}, out: out}, map[string]string{}, math.NaN()); cl.verdict != "not run" {
 		t.Errorf("verdict without scores: %q", cl.verdict)
+	}
+}
+
+// The exclusion rule on hand-made runs: validation losses read from best/
+// (or last/ when best/ has none), the sweep's median, the plain model and
+// the fine-tunes' base models as references, and a run without a recorded
+// validation loss kept out of the verdicts.
+func TestExcluded(t *testing.T) {
+	out := t.TempDir()
+	o := options{out: out, profile: profile{Sweep: []float64{8, 16, 32, 64}, Headline: 128}}
+	state := func(dir, sub string, loss float64) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		b := []byte(`{"step": 10}`)
+		if loss > 0 {
+			b = []byte(fmt.Sprintf(`{"step": 10, "best_val_loss": %g}`, loss))
+		}
+		if err := os.WriteFile(filepath.Join(dir, sub, "trainer_state.json"), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	state(o.modelDir("cos8"), "best", 4.0)
+	state(o.modelDir("cos16"), "last", 4.2) // median of 4.0, 4.2, 5.1: 4.2; 1.2 × 4.2 = 5.04
+	state(o.modelDir("cos32"), "best", 5.1)
+	state(o.modelDir("cos64"), "best", 0) // no validation loss
+	state(o.modelDir("base-cos0"), "best", 3.0)
+	state(o.modelDir("base-cosbest"), "best", 3.5) // 3.5 <= 3.6
+	state(o.modelDir("base-cos128"), "best", 3.61) // > 1.2 × 3.0
+	state(filepath.Join(out, "suite", "cos0", "ft-pi"), "best", 3.5)
+	state(filepath.Join(out, "suite", "cos0", "ft-alibi"), "best", 3.7)
+	state(filepath.Join(out, "suite", "cos32", "ft-pose"), "best", 4.3) // base-cos32 absent: base-cosbest's 3.5
+	got := excluded(o)
+	want := map[string]string{
+		"cos32":               "validation loss 5.1000 > 1.2 × the sweep median 4.2000",
+		"cos64":               "no validation loss recorded",
+		"base-cos128":         "validation loss 3.6100 > 1.2 × the plain model's 3.0000",
+		"suite/cos0/ft-alibi": "validation loss 3.7000 > 1.2 × base-cos0's 3.0000",
+		"suite/cos32/ft-pose": "validation loss 4.3000 > 1.2 × base-cosbest's 3.5000",
+	}
+	if len(got) != len(want) {
+		t.Errorf("excluded %v, want the %d of %v", got, len(want), want)
+	}
+	for name, reason := range want {
+		if !strings.HasPrefix(got[name], reason) {
+			t.Errorf("%s: reason %q, want it to start with %q", name, got[name], reason)
+		}
 	}
 }
