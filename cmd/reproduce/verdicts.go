@@ -580,6 +580,7 @@ func alibiBand(o options) string {
 		return ""
 	}
 	var parts []string
+	maxMass := math.Inf(-1)
 	for _, r := range rows {
 		if r["layer"] != "all" || r["w"] != "64" || r["windowed_reference"] == "true" {
 			continue
@@ -589,11 +590,34 @@ func alibiBand(o options) string {
 			from = fmt.Sprintf("the CosScale %g base", c)
 		}
 		parts = append(parts, fmt.Sprintf("%.4f (fine-tuned from %s)", num(r["mass"]), from))
+		maxMass = max(maxMass, num(r["mass"]))
 	}
 	if len(parts) == 0 {
 		return ""
 	}
-	return fmt.Sprintf("\nFor comparison (no verdict reads it), ALiBi, whose bias favours near keys by construction, measured the same way: mass within ±64 at L = 1024 of %s (`analysis/alibi/band.csv`).\n", strings.Join(parts, " and "))
+	sentence := fmt.Sprintf("\nFor comparison (no verdict reads it), ALiBi, whose bias favours near keys by construction, measured the same way: mass within ±64 at L = 1024 of %s (`analysis/alibi/band.csv`)", strings.Join(parts, " and "))
+	if plain, ok := plainBandMass(o); ok {
+		sentence += fmt.Sprintf(", against %.4f for the plain RoPE model", plain)
+		if maxMass < plain {
+			sentence += ": with one head and its slope, ALiBi's bias leaves attention less local than RoPE alone does"
+		}
+	}
+	return sentence + ".\n"
+}
+
+// plainBandMass is the plain model's attention mass within ±64 at L = 1024
+// (analysis/band.csv), if that part has run.
+func plainBandMass(o options) (float64, bool) {
+	rows, err := readCSV(filepath.Join(o.out, "analysis", "band.csv"))
+	if err != nil {
+		return 0, false
+	}
+	for _, r := range rows {
+		if r["layer"] == "all" && r["w"] == "64" && r["windowed_reference"] != "true" && num(r["cosscale"]) == 0 {
+			return num(r["mass"]), true
+		}
+	}
+	return 0, false
 }
 
 // alibiEntropy is the report's sentence on the entropy growth of the ALiBi

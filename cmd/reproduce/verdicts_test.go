@@ -169,3 +169,45 @@ func TestExcluded(t *testing.T) {
 		}
 	}
 }
+
+// ALiBi's band-mass sentence compares with the plain model's mass and says
+// the bias is weak only when every ALiBi fine-tune is less local.
+func TestALiBiBand(t *testing.T) {
+	const header = "model,cosscale,windowed_reference,layer,w,mass,std,rows\n"
+	cases := []struct {
+		name, alibi, plain string
+		want, notWant      string
+	}{
+		{"weaker than RoPE", "a,0,false,all,64,0.30,0,1\na,128,false,all,64,0.31,0,1\na,0,false,0,64,0.9,0,1\n", "p,0,false,all,64,0.64,0,1\np,8,false,all,64,0.1,0,1\n",
+			"0.3000 (fine-tuned from the plain model) and 0.3100 (fine-tuned from the CosScale 128 base) (`analysis/alibi/band.csv`), against 0.6400 for the plain RoPE model: with one head", ""},
+		{"one more local than RoPE", "a,0,false,all,64,0.70,0,1\na,128,false,all,64,0.31,0,1\n", "p,0,false,all,64,0.64,0,1\n",
+			"against 0.6400 for the plain RoPE model.", "less local"},
+		{"no plain model", "a,0,false,all,64,0.30,0,1\n", "",
+			"0.3000 (fine-tuned from the plain model) (`analysis/alibi/band.csv`).", "against"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			out := t.TempDir()
+			write := func(rel, body string) {
+				p := filepath.Join(out, "analysis", rel)
+				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(p, []byte(header+body), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			write("alibi/band.csv", c.alibi)
+			if c.plain != "" {
+				write("band.csv", c.plain)
+			}
+			got := alibiBand(options{out: out})
+			if !strings.Contains(got, c.want) {
+				t.Errorf("got %q, want it to contain %q", got, c.want)
+			}
+			if c.notWant != "" && strings.Contains(got, c.notWant) {
+				t.Errorf("got %q, which should not contain %q", got, c.notWant)
+			}
+		})
+	}
+}
