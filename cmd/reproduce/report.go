@@ -344,7 +344,7 @@ func claimWindow(o options) claim {
 	}
 	var s, mass []float64
 	for _, r := range rows {
-		if r["layer"] != "all" || r["w"] != "64" || r["windowed_reference"] == "true" {
+		if !bandSummaryRow(r) {
 			continue
 		}
 		s = append(s, num(r["cosscale"]))

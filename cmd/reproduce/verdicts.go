@@ -526,7 +526,11 @@ func claimWindowPaired(o options, ex map[string]string) claim {
 		fmt.Fprintf(&body, "| %g | %.4f |\n", s[i], mass[i])
 	}
 	fmt.Fprintf(&body, "\nSpearman ρ = %.2f, one-sided exact permutation p = %.3g over %d models; mass at the largest CosScale %.4f.\n\nRule: inconclusive with fewer than 5 models; supported if p < 0.05 and the largest CosScale's mass >= 0.95; partly supported if p < 0.05 or that mass >= 0.9; otherwise not supported.\n\n![band mass vs CosScale](analysis/band.png)\n\n![band mass vs w](analysis/band_w.png)\n\n![q·k heat maps](analysis/heatmap.png)\n", rho, p, len(s), mass[top])
-	body.WriteString(alibiBand(o))
+	plain, hasPlain := math.NaN(), false
+	if i := slices.Index(s, 0); i >= 0 {
+		plain, hasPlain = mass[i], true
+	}
+	body.WriteString(alibiBand(o, plain, hasPlain))
 	return claim{title: title, verdict: out.String(),
 		summary: fmt.Sprintf("mass within ±64: Spearman ρ = %.2f, p = %.3g, %.3f at s = %g", rho, p, mass[top], s[top]),
 		body:    body.String()}
@@ -572,9 +576,9 @@ func calibrationSection(o options) (text string, bound float64) {
 }
 
 // alibiBand is the report's sentence on the ALiBi fine-tunes' attention
-// mass within ±64 at L = 1024 (analysis/alibi/band.csv), or "" before that
-// part has run.
-func alibiBand(o options) string {
+// mass within ±64 at L = 1024 (analysis/alibi/band.csv), beside the plain
+// model's (when hasPlain), or "" before that part has run.
+func alibiBand(o options, plain float64, hasPlain bool) string {
 	rows, err := readCSV(filepath.Join(o.out, "analysis", "alibi", "band.csv"))
 	if err != nil {
 		return ""
@@ -582,7 +586,7 @@ func alibiBand(o options) string {
 	var parts []string
 	maxMass := math.Inf(-1)
 	for _, r := range rows {
-		if r["layer"] != "all" || r["w"] != "64" || r["windowed_reference"] == "true" {
+		if !bandSummaryRow(r) {
 			continue
 		}
 		from := "the plain model"
@@ -596,28 +600,13 @@ func alibiBand(o options) string {
 		return ""
 	}
 	sentence := fmt.Sprintf("\nFor comparison (no verdict reads it), ALiBi, whose bias favours near keys by construction, measured the same way: mass within ±64 at L = 1024 of %s (`analysis/alibi/band.csv`)", strings.Join(parts, " and "))
-	if plain, ok := plainBandMass(o); ok {
+	if hasPlain {
 		sentence += fmt.Sprintf(", against %.4f for the plain RoPE model", plain)
 		if maxMass < plain {
 			sentence += ": with one head and its slope, ALiBi's bias leaves attention less local than RoPE alone does"
 		}
 	}
 	return sentence + ".\n"
-}
-
-// plainBandMass is the plain model's attention mass within ±64 at L = 1024
-// (analysis/band.csv), if that part has run.
-func plainBandMass(o options) (float64, bool) {
-	rows, err := readCSV(filepath.Join(o.out, "analysis", "band.csv"))
-	if err != nil {
-		return 0, false
-	}
-	for _, r := range rows {
-		if r["layer"] == "all" && r["w"] == "64" && r["windowed_reference"] != "true" && num(r["cosscale"]) == 0 {
-			return num(r["mass"]), true
-		}
-	}
-	return 0, false
 }
 
 // alibiEntropy is the report's sentence on the entropy growth of the ALiBi
@@ -653,4 +642,11 @@ func alibiEntropy(o options) string {
 	l0, l1 := lengths[0], lengths[len(lengths)-1]
 	return fmt.Sprintf("\nFor comparison (no verdict reads it), the ALiBi fine-tune of the plain model measured the same way (pooled over layers and documents): from n = %d to %d its mean row entropy grows by %+.3f nats under softmax and %+.3f under InfoScale (`analysis/alibi/entropy.csv`).\n",
 		l0, l1, ent["softmax"][l1]-ent["softmax"][l0], ent["infoscale"][l1]-ent["infoscale"][l0])
+}
+
+// bandSummaryRow reports whether a row of band.csv is a model's mass within
+// ±64 pooled over layers (not a per-layer row, another w, or the windowed
+// attention reference).
+func bandSummaryRow(r map[string]string) bool {
+	return r["layer"] == "all" && r["w"] == "64" && r["windowed_reference"] != "true"
 }

@@ -175,33 +175,29 @@ func TestExcluded(t *testing.T) {
 func TestALiBiBand(t *testing.T) {
 	const header = "model,cosscale,windowed_reference,layer,w,mass,std,rows\n"
 	cases := []struct {
-		name, alibi, plain string
-		want, notWant      string
+		name, alibi   string
+		plain         float64
+		hasPlain      bool
+		want, notWant string
 	}{
-		{"weaker than RoPE", "a,0,false,all,64,0.30,0,1\na,128,false,all,64,0.31,0,1\na,0,false,0,64,0.9,0,1\n", "p,0,false,all,64,0.64,0,1\np,8,false,all,64,0.1,0,1\n",
+		{"weaker than RoPE", "a,0,false,all,64,0.30,0,1\na,128,false,all,64,0.31,0,1\na,0,false,0,64,0.9,0,1\na,0,true,all,64,0.9,0,1\n", 0.64, true,
 			"0.3000 (fine-tuned from the plain model) and 0.3100 (fine-tuned from the CosScale 128 base) (`analysis/alibi/band.csv`), against 0.6400 for the plain RoPE model: with one head", ""},
-		{"one more local than RoPE", "a,0,false,all,64,0.70,0,1\na,128,false,all,64,0.31,0,1\n", "p,0,false,all,64,0.64,0,1\n",
+		{"one more local than RoPE", "a,0,false,all,64,0.70,0,1\na,128,false,all,64,0.31,0,1\n", 0.64, true,
 			"against 0.6400 for the plain RoPE model.", "less local"},
-		{"no plain model", "a,0,false,all,64,0.30,0,1\n", "",
+		{"no plain model", "a,0,false,all,64,0.30,0,1\n", 0, false,
 			"0.3000 (fine-tuned from the plain model) (`analysis/alibi/band.csv`).", "against"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			out := t.TempDir()
-			write := func(rel, body string) {
-				p := filepath.Join(out, "analysis", rel)
-				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(p, []byte(header+body), 0o644); err != nil {
-					t.Fatal(err)
-				}
+			p := filepath.Join(out, "analysis", "alibi", "band.csv")
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				t.Fatal(err)
 			}
-			write("alibi/band.csv", c.alibi)
-			if c.plain != "" {
-				write("band.csv", c.plain)
+			if err := os.WriteFile(p, []byte(header+c.alibi), 0o644); err != nil {
+				t.Fatal(err)
 			}
-			got := alibiBand(options{out: out})
+			got := alibiBand(options{out: out}, c.plain, c.hasPlain)
 			if !strings.Contains(got, c.want) {
 				t.Errorf("got %q, want it to contain %q", got, c.want)
 			}
