@@ -8,14 +8,20 @@ package checkpoint
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
+	"time"
 
 	"gorgonia.org/tensor"
 
@@ -36,6 +42,10 @@ const (
 	ModelFile     = "model.safetensors"
 	OptimizerFile = "optimizer.safetensors"
 	StateFile     = "trainer_state.json"
+	// SumsFile lists the SHA-256 of every other file as Save wrote it, in
+	// the format of sha256sum (so `sha256sum -c checksums.sha256` checks a
+	// checkpoint by hand).
+	SumsFile = "checksums.sha256"
 )
 
 // State is the trainer's progress, saved as trainer_state.json. All the
@@ -50,6 +60,14 @@ type State struct {
 	Elapsed     float64         `json:"elapsed_seconds"`
 	Options     json.RawMessage `json:"options"`
 	Corpus      string          `json:"corpus,omitempty"`
+	// FirstValLoss is the run's first validation loss, the reference of
+	// the trainer's divergence rule.
+	FirstValLoss *float64 `json:"first_val_loss,omitempty"`
+	// MetricsLog names the file of the run folder that held the run's
+	// metrics log when the checkpoint was written: "metrics.jsonl", or a
+	// temporary file while a run started over an earlier one has not yet
+	// replaced that run's log (package train).
+	MetricsLog string `json:"metrics_log,omitempty"`
 }
 
 // Checkpoint is a loaded checkpoint directory.
@@ -63,37 +81,26 @@ type Checkpoint struct {
 	// example the layers beyond num_hidden_layers of a deeper published
 	// model).
 	Notes []string
+	// Changed lists the files whose content differs from the checksum
+	// Save recorded (edited by hand or corrupted), and recorded files that
+	// are missing. A resumed run refuses a changed checkpoint.
+	Changed []string
+	// Unverified is set when the directory has no checksums.sha256 (a
+	// checkpoint written by other software or an older version).
+	Unverified bool
 }
 
 // Save writes a checkpoint directory atomically: a crash or kill at any
 // moment leaves the previous checkpoint complete. opt and st may be nil
 // (a weights-only checkpoint).
 func Save(dir string, cfg layers.Config, v *tokenizer.Vocab, p *layers.Params, opt *optim.AdamW, st *State) error {
-	cfgJSON, err := cfg.Marshal()
+	files, err := encode(cfg, v, p, opt, st)
 	if err != nil {
-		return err
+		return fmt.Errorf("saving checkpoint %s: %w", dir, err)
 	}
 	err = atomicfile.ReplaceDir(dir, func(tmp string) error {
-		if err := os.WriteFile(filepath.Join(tmp, ConfigFile), cfgJSON, 0o644); err != nil {
-			return err
-		}
-		if err := v.Save(filepath.Join(tmp, VocabFile)); err != nil {
-			return err
-		}
-		if err := writeWeights(filepath.Join(tmp, ModelFile), p); err != nil {
-			return err
-		}
-		if opt != nil {
-			if err := writeOptimizer(filepath.Join(tmp, OptimizerFile), p, opt); err != nil {
-				return err
-			}
-		}
-		if st != nil {
-			b, err := json.MarshalIndent(st, "", "  ")
-			if err != nil {
-				return err
-			}
-			if err := os.WriteFile(filepath.Join(tmp, StateFile), append(b, '\n'), 0o644); err != nil {
+		for _, f := range files {
+			if err := os.WriteFile(filepath.Join(tmp, f.name), f.data, 0o644); err != nil {
 				return err
 			}
 		}
@@ -103,6 +110,49 @@ func Save(dir string, cfg layers.Config, v *tokenizer.Vocab, p *layers.Params, o
 		return fmt.Errorf("saving checkpoint %s: %w", dir, err)
 	}
 	return nil
+}
+
+// file is one file of a checkpoint directory.
+type file struct {
+	name string
+	data []byte
+}
+
+// encode returns the files of a checkpoint, checksums.sha256 last.
+func encode(cfg layers.Config, v *tokenizer.Vocab, p *layers.Params, opt *optim.AdamW, st *State) ([]file, error) {
+	cfgJSON, err := cfg.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	var vocab bytes.Buffer
+	if err := v.Write(&vocab); err != nil {
+		return nil, err
+	}
+	weights, err := encodeWeights(p)
+	if err != nil {
+		return nil, err
+	}
+	files := []file{{ConfigFile, cfgJSON}, {VocabFile, vocab.Bytes()}, {ModelFile, weights}}
+	if opt != nil {
+		b, err := encodeOptimizer(p, opt)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, file{OptimizerFile, b})
+	}
+	if st != nil {
+		b, err := json.MarshalIndent(st, "", "  ")
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, file{StateFile, append(b, '\n')})
+	}
+	var sums strings.Builder
+	for _, f := range files {
+		h := sha256.Sum256(f.data)
+		fmt.Fprintf(&sums, "%s  %s\n", hex.EncodeToString(h[:]), f.name)
+	}
+	return append(files, file{SumsFile, []byte(sums.String())}), nil
 }
 
 func float32s(t *tensor.Dense) []float32 { return t.Data().([]float32) }
@@ -121,18 +171,22 @@ func weightTensors(p *layers.Params) []safetensors.Tensor {
 	return ts
 }
 
-func writeWeights(path string, p *layers.Params) error {
+// encodeWeights returns model.safetensors.
+func encodeWeights(p *layers.Params) ([]byte, error) {
 	if p.Dtype != tensor.Float32 {
-		return fmt.Errorf("checkpoints hold float32 weights, model is %v", p.Dtype)
+		return nil, fmt.Errorf("checkpoints hold float32 weights, model is %v", p.Dtype)
 	}
 	var buf bytes.Buffer
 	if err := safetensors.Write(&buf, weightTensors(p), map[string]string{"format": "pt"}); err != nil {
-		return err
+		return nil, err
 	}
-	return os.WriteFile(path, buf.Bytes(), 0o644)
+	return buf.Bytes(), nil
 }
 
-func writeOptimizer(path string, p *layers.Params, o *optim.AdamW) error {
+// encodeOptimizer returns optimizer.safetensors: the AdamW moments under
+// the parameters' names (".exp_avg", ".exp_avg_sq"), the step and the
+// hyper-parameters in the metadata.
+func encodeOptimizer(p *layers.Params, o *optim.AdamW) ([]byte, error) {
 	var ts []safetensors.Tensor
 	for i, n := range p.Named() {
 		ts = append(ts,
@@ -145,56 +199,170 @@ func writeOptimizer(path string, p *layers.Params, o *optim.AdamW) error {
 	}
 	var buf bytes.Buffer
 	if err := safetensors.Write(&buf, ts, meta); err != nil {
-		return err
+		return nil, err
 	}
-	return os.WriteFile(path, buf.Bytes(), 0o644)
+	return buf.Bytes(), nil
 }
+
+// Recover repairs what a writer killed in the middle of Save left next to
+// dir (see atomicfile.RecoverDir). Only the run's writer calls it, holding
+// the run folder's lock; Load never changes anything.
+func Recover(dir string) error { return atomicfile.RecoverDir(dir) }
 
 // Load reads a checkpoint directory: config.json, vocab.txt and
 // model.safetensors are required; the optimizer and trainer state are read
-// when present.
+// when present. Every tensor must be finite.
+//
+// Load changes nothing on disk, so it may run while a trainer replaces dir.
+// It reads every file through one handle on the directory, so it sees one
+// checkpoint whole, never files of two; if dir was replaced while it read,
+// it reads again, and while a replacement is half done (dir moved aside,
+// the new one not yet in place) it reads the previous checkpoint from its
+// temporary name. It gives up, saying so, if dir keeps changing.
 func Load(dir string) (*Checkpoint, error) {
-	if err := atomicfile.RecoverDir(dir); err != nil {
-		return nil, fmt.Errorf("checkpoint %s: %w", dir, err)
+	dir = filepath.Clean(dir)
+	const attempts = 50
+	wait := time.Millisecond
+	for range attempts {
+		ck, stable, err := loadOnce(dir)
+		if stable {
+			return ck, err
+		}
+		time.Sleep(wait)
+		wait = min(2*wait, 200*time.Millisecond)
 	}
-	if st, err := os.Stat(dir); err != nil {
-		return nil, fmt.Errorf("checkpoint %s: %w", dir, err)
-	} else if !st.IsDir() {
-		return nil, fmt.Errorf("checkpoint %s: not a directory", dir)
+	return nil, fmt.Errorf("checkpoint %s: replaced %d times while being read (a training run is writing it); try again", dir, attempts)
+}
+
+// loadOnce reads the checkpoint once. stable reports that the directory
+// it read was not replaced while it read, so that ck (or err) holds.
+func loadOnce(dir string) (ck *Checkpoint, stable bool, err error) {
+	from := dir
+	root, err := os.OpenRoot(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		// A replacement between its two renames: the previous checkpoint
+		// is complete under its temporary name.
+		from = dir + atomicfile.PrevSuffix
+		if root, err = os.OpenRoot(from); errors.Is(err, fs.ErrNotExist) {
+			if _, serr := os.Stat(dir); serr == nil {
+				return nil, false, nil // put in place meanwhile
+			}
+			return nil, true, fmt.Errorf("checkpoint %s: no such directory", dir)
+		}
 	}
-	cfg, err := layers.LoadConfig(filepath.Join(dir, ConfigFile))
+	if err != nil {
+		return nil, true, fmt.Errorf("checkpoint %s: %w", dir, err)
+	}
+	defer root.Close()
+	ck, err = read(root, dir)
+	here, serr := root.Stat(".")
+	if serr != nil {
+		return nil, false, nil
+	}
+	if live, lerr := os.Stat(dir); from == dir {
+		stable = lerr == nil && os.SameFile(here, live)
+	} else {
+		// Still between the renames, and the same previous directory.
+		prev, perr := os.Stat(from)
+		stable = errors.Is(lerr, fs.ErrNotExist) && perr == nil && os.SameFile(here, prev)
+	}
+	return ck, stable, err
+}
+
+// read reads the files of a checkpoint through root; dir names it in
+// errors.
+func read(root *os.Root, dir string) (*Checkpoint, error) {
+	files := map[string][]byte{}
+	readFile := func(name string, required bool) error {
+		b, err := root.ReadFile(name)
+		switch {
+		case err == nil:
+			files[name] = b
+		case errors.Is(err, fs.ErrNotExist) && !required:
+		case errors.Is(err, fs.ErrNotExist):
+			return fmt.Errorf("checkpoint %s: no %s", dir, name)
+		default:
+			return fmt.Errorf("checkpoint %s: %w", dir, err)
+		}
+		return nil
+	}
+	for _, f := range []struct {
+		name     string
+		required bool
+	}{{ConfigFile, true}, {VocabFile, true}, {ModelFile, true}, {OptimizerFile, false}, {StateFile, false}, {SumsFile, false}} {
+		if err := readFile(f.name, f.required); err != nil {
+			return nil, err
+		}
+	}
+	path := func(name string) string { return filepath.Join(dir, name) }
+	cfg, err := layers.ReadConfig(bytes.NewReader(files[ConfigFile]), path(ConfigFile))
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: %w", err)
 	}
-	v, err := tokenizer.Load(filepath.Join(dir, VocabFile))
+	v, err := tokenizer.Read(bytes.NewReader(files[VocabFile]), path(VocabFile))
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: %w", err)
 	}
 	if v.Size() != cfg.VocabSize {
 		return nil, fmt.Errorf("checkpoint %s: vocab.txt has %d tokens, config.json says vocab_size %d", dir, v.Size(), cfg.VocabSize)
 	}
-	p, notes, err := LoadWeights(filepath.Join(dir, ModelFile), cfg)
+	p, notes, err := decodeWeights(files[ModelFile], path(ModelFile), cfg)
 	if err != nil {
 		return nil, err
 	}
 	ck := &Checkpoint{Config: cfg, Vocab: v, Params: p, Notes: notes}
-	optPath := filepath.Join(dir, OptimizerFile)
-	if _, err := os.Stat(optPath); err == nil {
-		if ck.Opt, err = loadOptimizer(optPath, p); err != nil {
+	if b, ok := files[OptimizerFile]; ok {
+		if ck.Opt, err = decodeOptimizer(b, path(OptimizerFile), p); err != nil {
 			return nil, err
 		}
 	}
-	statePath := filepath.Join(dir, StateFile)
-	if b, err := os.ReadFile(statePath); err == nil {
+	if b, ok := files[StateFile]; ok {
 		var st State
 		if err := json.Unmarshal(b, &st); err != nil {
-			return nil, fmt.Errorf("checkpoint %s: %w", statePath, err)
+			return nil, fmt.Errorf("checkpoint %s: %w", path(StateFile), err)
 		}
 		ck.State = &st
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("checkpoint: %w", err)
+	}
+	if sums, ok := files[SumsFile]; ok {
+		if ck.Changed, err = changed(sums, files, path(SumsFile)); err != nil {
+			return nil, err
+		}
+	} else {
+		ck.Unverified = true
 	}
 	return ck, nil
+}
+
+// changed compares the files read with the checksums Save recorded: it
+// returns the files whose content differs, the recorded files that are
+// missing, and the files read that the record does not list.
+func changed(sums []byte, files map[string][]byte, name string) ([]string, error) {
+	recorded := map[string]string{}
+	for i, line := range strings.Split(strings.TrimSuffix(string(sums), "\n"), "\n") {
+		sum, file, ok := strings.Cut(line, "  ")
+		if !ok || len(sum) != 2*sha256.Size {
+			return nil, fmt.Errorf("checkpoint %s: line %d is not \"SHA-256  file\"", name, i+1)
+		}
+		recorded[file] = sum
+	}
+	var out []string
+	for _, f := range []string{ConfigFile, VocabFile, ModelFile, OptimizerFile, StateFile} {
+		b, read := files[f]
+		sum, ok := recorded[f]
+		switch {
+		case !read && !ok:
+		case !read:
+			out = append(out, f+" (missing)")
+		case !ok:
+			out = append(out, f+" (not recorded)")
+		default:
+			h := sha256.Sum256(b)
+			if hex.EncodeToString(h[:]) != sum {
+				out = append(out, f)
+			}
+		}
+	}
+	return out, nil
 }
 
 var deepLayer = regexp.MustCompile(`^gau_alpha\.encoder\.layer\.(\d+)\.`)
@@ -207,7 +375,16 @@ var deepLayer = regexp.MustCompile(`^gau_alpha\.encoder\.layer\.(\d+)\.`)
 // layers of the 24-layer GAU-α; they and any other unknown tensors are
 // returned as notes.
 func LoadWeights(path string, cfg layers.Config) (*layers.Params, []string, error) {
-	f, err := safetensors.ReadFile(path)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("weights: %w", err)
+	}
+	return decodeWeights(data, path, cfg)
+}
+
+// decodeWeights is LoadWeights on the file's content; path names it.
+func decodeWeights(data []byte, path string, cfg layers.Config) (*layers.Params, []string, error) {
+	f, err := safetensors.Read(data)
 	if err != nil {
 		return nil, nil, fmt.Errorf("weights %s: %w", path, err)
 	}
@@ -262,12 +439,32 @@ func fill(dst *tensor.Dense, t safetensors.Tensor) error {
 	if err != nil {
 		return fmt.Errorf("tensor %s: %w", t.Name, err)
 	}
+	if err := finite(t.Name, v); err != nil {
+		return err
+	}
 	copy(float32s(dst), v)
 	return nil
 }
 
-func loadOptimizer(path string, p *layers.Params) (*optim.AdamW, error) {
-	f, err := safetensors.ReadFile(path)
+// finite reports NaN and infinite values in the tensor called name.
+func finite(name string, v []float32) error {
+	var nan, inf int
+	for _, x := range v {
+		switch {
+		case x != x:
+			nan++
+		case math.IsInf(float64(x), 0):
+			inf++
+		}
+	}
+	if nan+inf == 0 {
+		return nil
+	}
+	return fmt.Errorf("tensor %s has %d NaN and %d infinite values of %d; the checkpoint cannot be used (was training diverging?)", name, nan, inf, len(v))
+}
+
+func decodeOptimizer(data []byte, path string, p *layers.Params) (*optim.AdamW, error) {
+	f, err := safetensors.Read(data)
 	if err != nil {
 		return nil, fmt.Errorf("optimizer %s: %w", path, err)
 	}
@@ -304,6 +501,9 @@ func loadOptimizer(path string, p *layers.Params) (*optim.AdamW, error) {
 			v, err := t.Float32s()
 			if err != nil || len(v) != len(part.dst) {
 				return nil, fmt.Errorf("optimizer %s: tensor %s does not fit the model", path, n.Name+part.suffix)
+			}
+			if err := finite(t.Name, v); err != nil {
+				return nil, fmt.Errorf("optimizer %s: %w", path, err)
 			}
 			copy(part.dst, v)
 		}

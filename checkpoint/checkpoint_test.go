@@ -142,7 +142,7 @@ func TestLoadRejectsBadWeights(t *testing.T) {
 			return os.WriteFile(model, b, 0o644)
 		}, "safetensors"},
 		{"empty", func() error { return os.WriteFile(model, nil, 0o644) }, "safetensors"},
-		{"missing", func() error { return os.Remove(model) }, "no such file"},
+		{"missing", func() error { return os.Remove(model) }, "no model.safetensors"},
 		{"untied decoder", func() error {
 			var ts []safetensors.Tensor
 			for _, x := range weightTensors(p) {

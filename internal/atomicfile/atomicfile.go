@@ -23,8 +23,10 @@ import (
 	"strings"
 )
 
-// prevSuffix is appended to a directory's name while ReplaceDir swaps it out.
-const prevSuffix = ".prev"
+// PrevSuffix is appended to a directory's name while ReplaceDir swaps it
+// out: between its two renames the previous directory is complete under
+// that name.
+const PrevSuffix = ".prev"
 
 // tempPrefix returns the name prefix of temporary siblings of path.
 func tempPrefix(path string) string {
@@ -129,7 +131,7 @@ func ReplaceDir(dir string, fill func(tmp string) error) (err error) {
 		return fmt.Errorf("replace directory %s: sync new content: %w", dir, err)
 	}
 
-	prev := dir + prevSuffix
+	prev := dir + PrevSuffix
 	hadOld := statErr == nil
 	if hadOld {
 		if err := os.Rename(dir, prev); err != nil {
@@ -164,12 +166,13 @@ func ReplaceDir(dir string, fill func(tmp string) error) (err error) {
 }
 
 // RecoverDir repairs what a crash during ReplaceDir may have left next to
-// dir; call it before reading a directory that ReplaceDir manages. If dir is
-// missing but dir+".prev" exists (a crash between the two renames), the old
+// dir; the next writer of dir calls it before writing. If dir is missing
+// but dir+".prev" exists (a crash between the two renames), the old
 // directory is renamed back; if both exist (a crash after the swap), the
 // stale dir+".prev" is removed. Leftover temporary siblings from ReplaceDir
 // and WriteFile are removed too. RecoverDir must not run while another
-// process is writing dir.
+// process is writing dir, nor be called by readers: a reader meeting a
+// swap in progress reads dir+".prev".
 func RecoverDir(dir string) error {
 	dir = filepath.Clean(dir)
 	if err := finishSwap(dir); err != nil {
@@ -184,7 +187,7 @@ func RecoverDir(dir string) error {
 // finishSwap restores dir from dir+".prev" if dir is missing, or removes a
 // stale dir+".prev" if dir exists.
 func finishSwap(dir string) error {
-	prev := dir + prevSuffix
+	prev := dir + PrevSuffix
 	if _, err := os.Lstat(prev); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil
