@@ -243,14 +243,20 @@ func loadOnce(dir string) (ck *Checkpoint, stable bool, err error) {
 		// A replacement between its two renames: the previous checkpoint
 		// is complete under its temporary name.
 		from = dir + atomicfile.PrevSuffix
-		if root, err = os.OpenRoot(from); errors.Is(err, fs.ErrNotExist) {
+		var perr error
+		if root, perr = os.OpenRoot(from); errors.Is(perr, fs.ErrNotExist) {
 			if _, serr := os.Stat(dir); serr == nil {
 				return nil, false, nil // put in place meanwhile
 			}
-			return nil, true, fmt.Errorf("checkpoint %s: no such directory", dir)
+		} else {
+			err = perr
 		}
 	}
 	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the path is dir, named below
+		}
 		return nil, true, fmt.Errorf("checkpoint %s: %w", dir, err)
 	}
 	defer root.Close()
@@ -380,6 +386,34 @@ func LoadWeights(path string, cfg layers.Config) (*layers.Params, []string, erro
 		return nil, nil, fmt.Errorf("weights: %w", err)
 	}
 	return decodeWeights(data, path, cfg)
+}
+
+// Fit returns the checkpoint's weights for cfg, which may have fewer
+// layers than the checkpoint (the first ones are taken, as LoadWeights
+// does) and must otherwise have its shapes. The notes say what was left
+// out. The tensors are copies.
+func (ck *Checkpoint) Fit(cfg layers.Config) (*layers.Params, []string, error) {
+	have := map[string]*tensor.Dense{}
+	for _, n := range ck.Params.Named() {
+		have[n.Name] = n.T
+	}
+	p := layers.ZeroParams(cfg, tensor.Float32)
+	for _, n := range p.Named() {
+		src, ok := have[n.Name]
+		switch {
+		case !ok:
+			return nil, nil, fmt.Errorf("the checkpoint has no tensor %s (%d layers; the config asks for %d)", n.Name, ck.Config.NumLayers, cfg.NumLayers)
+		case !src.Shape().Eq(n.T.Shape()):
+			return nil, nil, fmt.Errorf("tensor %s has shape %v, the config expects %v", n.Name, src.Shape(), n.T.Shape())
+		}
+		copy(float32s(n.T), float32s(src))
+		delete(have, n.Name)
+	}
+	var notes []string
+	if len(have) > 0 {
+		notes = append(notes, fmt.Sprintf("skipped %d tensors of layers beyond num_hidden_layers = %d", len(have), cfg.NumLayers))
+	}
+	return p, notes, nil
 }
 
 // decodeWeights is LoadWeights on the file's content; path names it.

@@ -2,7 +2,9 @@ package checkpoint
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -222,7 +224,7 @@ func TestLoadIsReadOnly(t *testing.T) {
 			t.Errorf("Recover left %s", p)
 		}
 	}
-	if _, err := Load(filepath.Join(run, "missing")); err == nil || !strings.Contains(err.Error(), "no such directory") {
+	if _, err := Load(filepath.Join(run, "missing")); !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "no such file or directory") {
 		t.Errorf("missing checkpoint: %v", err)
 	}
 }

@@ -231,8 +231,16 @@ func readText(path, id string) (Document, error) {
 //
 // Anything else is an error, as is a missing path and a corpus in which no
 // document is left once those whose text is only whitespace are dropped (an
-// error wrapping ErrNoDocuments).
+// error wrapping ErrNoDocuments). A corpus of a single document is cut into
+// pieces, as Load says.
 func Open(path string) ([]Document, error) {
+	docs, _, err := Load(path)
+	return docs, err
+}
+
+// read reads the documents at path as Open describes, without cutting a
+// lone document.
+func read(path string) ([]Document, error) {
 	if path == "" || path == EmbeddedName {
 		return Embedded()
 	}

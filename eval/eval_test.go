@@ -184,8 +184,14 @@ func TestEvaluateRejectsBadInput(t *testing.T) {
 	if ls, err := ParseLengths("128, 256,"); err != nil || !slices.Equal(ls, []int{128, 256}) {
 		t.Errorf("ParseLengths: %v %v", ls, err)
 	}
+	if _, err := ParseLengths("128,256,128"); err == nil || !strings.Contains(err.Error(), "128 appears twice") {
+		t.Errorf("duplicate length: %v", err)
+	}
 	if _, err := Variants(cfg, []string{"sparsemax"}); err == nil {
 		t.Error("unknown normalisation accepted")
+	}
+	if _, err := Variants(cfg, []string{"softmax", "infoscale", " softmax"}); err == nil || !strings.Contains(err.Error(), `"softmax" appears twice`) {
+		t.Errorf("duplicate normalisation: %v", err)
 	}
 	bad := cfg
 	bad.CosScale = -1

@@ -2,6 +2,7 @@ package eval
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -33,6 +34,9 @@ func ParseLengths(s string) ([]int, error) {
 		n, err := strconv.Atoi(f)
 		if err != nil || n < 2 {
 			return nil, fmt.Errorf("bad length %q in %q (want integers >= 2, comma-separated)", f, s)
+		}
+		if slices.Contains(ls, n) {
+			return nil, fmt.Errorf("length %d appears twice in %q", n, s)
 		}
 		ls = append(ls, n)
 	}
@@ -113,6 +117,9 @@ func Variants(cfg layers.Config, norms []string) ([]Variant, error) {
 		name := pol.Norm.String()
 		if pol.Method != attn.RoPE {
 			name = pol.Method.String() + "+" + name
+		}
+		if slices.ContainsFunc(vs, func(v Variant) bool { return v.Name == name }) {
+			return nil, fmt.Errorf("normalisation %q appears twice", strings.TrimSpace(n))
 		}
 		vs = append(vs, Variant{Name: name, Policy: pol})
 	}

@@ -381,7 +381,7 @@ func TestDeviceResume(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := first.evaluate(); err != nil { // pulls, writes last/
+	if _, err := first.evaluate(context.Background()); err != nil { // pulls, writes last/
 		t.Fatal(err)
 	}
 	ck, err := checkpoint.Load(filepath.Join(dir, "last"))
@@ -457,7 +457,7 @@ func TestDeviceNaNStops(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := tr.evaluate(); err != nil {
+	if _, err := tr.evaluate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	before, err := os.ReadFile(filepath.Join(dir, "last", checkpoint.ModelFile))

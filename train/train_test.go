@@ -185,10 +185,13 @@ func tinySetup(t *testing.T) (layers.Config, *tokenizer.Vocab, [][]int, [][]int)
 	return cfg, v, trs, vas
 }
 
-func newTinyTrainer(t *testing.T, out string, steps int) *Trainer {
+func newTinyTrainer(t *testing.T, out string, steps int, opts ...func(*Options)) *Trainer {
 	cfg, v, trs, vas := tinySetup(t)
 	o := DefaultOptions()
 	o.Steps, o.Batch, o.EvalEvery, o.EvalSeqs, o.LR = steps, 8, 4, 32, 3e-3
+	for _, f := range opts {
+		f(&o)
+	}
 	p := layers.InitParams(cfg, tensor.Float32, rand.New(rand.NewPCG(o.Seed, 0)))
 	tr, err := New(cfg, v, p, trs, vas, o)
 	if err != nil {
@@ -227,7 +230,7 @@ func TestResumeIsExact(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := first.evaluate(); err != nil { // writes last/
+	if _, err := first.evaluate(context.Background()); err != nil { // writes last/
 		t.Fatal(err)
 	}
 	ck, err := checkpoint.Load(filepath.Join(dir, "last"))
@@ -272,7 +275,7 @@ func TestNaNStopsTrainingAndKeepsCheckpoint(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := tr.evaluate(); err != nil {
+	if _, err := tr.evaluate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	before, err := os.ReadFile(filepath.Join(dir, "last", checkpoint.ModelFile))

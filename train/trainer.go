@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"gorgonia.org/tensor"
@@ -18,6 +19,7 @@ import (
 	"github.com/infoscale/gaualpha/backend"
 	"github.com/infoscale/gaualpha/checkpoint"
 	"github.com/infoscale/gaualpha/graph"
+	"github.com/infoscale/gaualpha/internal/runlock"
 	"github.com/infoscale/gaualpha/layers"
 	"github.com/infoscale/gaualpha/metrics"
 	"github.com/infoscale/gaualpha/optim"
@@ -46,6 +48,10 @@ type Options struct {
 	// covering PoSETarget (see PoSEPositions).
 	PoSE       bool `json:"pose,omitempty"`
 	PoSETarget int  `json:"pose_target,omitempty"`
+	// DivergeRatio stops the run when a validation loss exceeds this
+	// multiple of the smaller of the run's first validation loss and
+	// ln(vocabulary size), the loss of a uniform guess (0: never).
+	DivergeRatio float64 `json:"diverge_ratio,omitempty"`
 }
 
 // SavedOptions decodes the options a trainer saved in its checkpoint
@@ -66,7 +72,7 @@ func SavedOptions(st *checkpoint.State) (Options, error) {
 func DefaultOptions() Options {
 	return Options{
 		Steps: 1000, Batch: 32, LR: 1e-3, WarmupFrac: 0.1, WeightDecay: 0.01,
-		ClipNorm: 1.0, Seed: 42, EvalSeqs: 512, LogEvery: 10,
+		ClipNorm: 1.0, Seed: 42, EvalSeqs: 512, LogEvery: 10, DivergeRatio: 3,
 	}
 }
 
@@ -89,22 +95,10 @@ func (o Options) Validate() error {
 		return fmt.Errorf("eval/log intervals must be >= 0")
 	case o.PoSE && o.PoSETarget < 2:
 		return fmt.Errorf("PoSE needs a target length (got %d)", o.PoSETarget)
+	case !(o.DivergeRatio >= 0) || math.IsInf(o.DivergeRatio, 0):
+		return fmt.Errorf("divergence ratio %v must be a finite number >= 0 (0: never stop)", o.DivergeRatio)
 	}
 	return nil
-}
-
-// Metrics is one line of the metrics log (metrics.jsonl).
-type Metrics struct {
-	Step      int     `json:"step"`
-	Epoch     float64 `json:"epoch"`
-	Loss      float64 `json:"loss,omitempty"`
-	LR        float64 `json:"lr,omitempty"`
-	GradNorm  float64 `json:"grad_norm,omitempty"`
-	TokPerSec float64 `json:"tokens_per_sec,omitempty"`
-	ValLoss   float64 `json:"val_loss,omitempty"`
-	ValAcc    float64 `json:"val_accuracy,omitempty"`
-	Best      bool    `json:"best,omitempty"`
-	Elapsed   float64 `json:"elapsed_seconds"`
 }
 
 // Trainer runs masked-LM training of one model.
@@ -132,8 +126,14 @@ type Trainer struct {
 	opt     backend.Optimizer
 	logits  []float32
 
+	log       *metricsLog // while Run writes to OutDir
+	lastSaved int         // step of the last/ written or resumed, -1: none
+
 	// OutDir receives best/, last/ and metrics.jsonl; empty: nothing saved.
 	OutDir string
+	// Lock is OutDir's writer lock when the caller holds it (LockRun);
+	// nil: Run takes it for the run and gives it up at the end.
+	Lock *runlock.Lock
 	// Progress receives the progress bar (nil: none).
 	Progress io.Writer
 	// Corpus names the training data in the saved state.
@@ -171,7 +171,7 @@ func New(cfg layers.Config, v *tokenizer.Vocab, p *layers.Params, trainSeqs, val
 	t := &Trainer{
 		Config: cfg, Vocab: v, Params: p, opts: o,
 		trainSeqs: trainSeqs, masker: masker, model: model,
-		perEpoch: len(trainSeqs) / o.Batch, permEpoch: -1,
+		perEpoch: len(trainSeqs) / o.Batch, permEpoch: -1, lastSaved: -1,
 	}
 	named := p.Named()
 	sizes := make([]int, len(named))
@@ -275,9 +275,15 @@ func (t *Trainer) release() error {
 func (t *Trainer) Close() error { return t.release() }
 
 // Validate scores the validation batches with the current weights.
-func (t *Trainer) Validate() (metrics.Tally, error) {
+func (t *Trainer) Validate() (metrics.Tally, error) { return t.validate(context.Background()) }
+
+// validate is Validate, stopping early when ctx is done.
+func (t *Trainer) validate(ctx context.Context) (metrics.Tally, error) {
 	var tl metrics.Tally
 	for _, bt := range t.valBatch {
+		if err := ctx.Err(); err != nil {
+			return tl, err
+		}
 		if err := t.evalModel.Run(t.valExec, bt); err != nil {
 			return tl, err
 		}
@@ -297,6 +303,9 @@ func (t *Trainer) Resume(ck *checkpoint.Checkpoint) error {
 	if ck.Opt == nil || ck.State == nil {
 		return fmt.Errorf("checkpoint has no optimizer or trainer state; it cannot be resumed (use -init to start from its weights)")
 	}
+	if len(ck.Changed) > 0 {
+		return fmt.Errorf("checkpoint changed since the run saved it (%s differs from checksums.sha256); a resumed run continues only an unchanged checkpoint: start a new run from these weights with -init", strings.Join(ck.Changed, ", "))
+	}
 	saved, err := SavedOptions(ck.State)
 	if err != nil {
 		return err
@@ -312,6 +321,7 @@ func (t *Trainer) Resume(ck *checkpoint.Checkpoint) error {
 	}
 	*t.Opt = *ck.Opt // in place: the backend's optimiser holds t.Opt
 	t.State = *ck.State
+	t.lastSaved = t.State.Step
 	return t.opt.Push()
 }
 
@@ -340,9 +350,14 @@ func (t *Trainer) batch(step int) *layers.Batch {
 }
 
 // ErrNonFinite is returned (wrapped, naming the step) when the loss or the
-// gradient norm is NaN or infinite; no update is applied and no checkpoint
-// is written for that step.
+// gradient norm is NaN or infinite, or a validation loss is; no update is
+// applied and no checkpoint is written for that step.
 var ErrNonFinite = optim.ErrNonFinite
+
+// ErrDiverged is returned (wrapped, naming the step and the losses) when a
+// validation loss breaks the Options.DivergeRatio rule; no checkpoint is
+// written for that step.
+var ErrDiverged = errors.New("training diverged")
 
 // Step runs one training step and returns the loss and the gradient norm
 // before clipping.
@@ -373,32 +388,72 @@ func (t *Trainer) evalEvery() int {
 // Epoch returns the training progress in epochs.
 func (t *Trainer) Epoch() float64 { return float64(t.State.Step) / float64(t.perEpoch) }
 
+// LockRun takes the writer lock of the run folder dir (creating it) and
+// repairs what a writer killed while saving a checkpoint left there. The
+// caller gives the lock to Trainer.Lock and releases it when done.
+func LockRun(dir string) (*runlock.Lock, error) {
+	lk, err := runlock.Acquire(dir)
+	if err != nil {
+		return nil, err
+	}
+	for _, sub := range []string{"best", "last"} {
+		if err := checkpoint.Recover(filepath.Join(dir, sub)); err != nil {
+			lk.Release()
+			return nil, err
+		}
+	}
+	return lk, nil
+}
+
+// HasCheckpoints reports whether the run folder dir holds a best/ or last/
+// checkpoint.
+func HasCheckpoints(dir string) bool {
+	for _, sub := range []string{"best", "last"} {
+		if _, err := os.Stat(filepath.Join(dir, sub)); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// LastCheckpoint returns the step of the last/ checkpoint this trainer
+// wrote or resumed from, or -1 if there is none.
+func (t *Trainer) LastCheckpoint() int { return t.lastSaved }
+
 // Run trains until Options.Steps, validating and checkpointing every
 // EvalEvery steps (best/ keeps the lowest validation loss, last/ the latest
-// state with the optimizer, for -resume) and logging to metrics.jsonl.
+// state with the optimizer, for -resume) and logging to metrics.jsonl. It
+// holds OutDir's writer lock while it runs (Lock, or its own). A run from
+// step 0 in a folder holding an earlier run replaces that run at its first
+// checkpoint; until then the earlier run's checkpoints and log stay whole.
 func (t *Trainer) Run(ctx context.Context) (err error) {
 	defer func() { // the trained weights back in Params
 		if perr := t.opt.Pull(); err == nil {
 			err = perr
 		}
 	}()
-	var log *json.Encoder
 	if t.OutDir != "" {
-		if err := os.MkdirAll(t.OutDir, 0o755); err != nil {
-			return err
+		switch {
+		case t.Lock == nil:
+			lk, err := LockRun(t.OutDir)
+			if err != nil {
+				return err
+			}
+			defer lk.Release()
+		case t.Lock.Dir() != filepath.Clean(t.OutDir):
+			return fmt.Errorf("training: the lock held is %s's, not the output folder %s's", t.Lock.Dir(), t.OutDir)
 		}
-		// A resumed run continues the log; a run from step 0 starts a new
-		// one, so that no line of an earlier run in OutDir stays in it.
-		mode := os.O_CREATE | os.O_WRONLY | os.O_APPEND
-		if t.State.Step == 0 {
-			mode = os.O_CREATE | os.O_WRONLY | os.O_TRUNC
-		}
-		f, err := os.OpenFile(filepath.Join(t.OutDir, "metrics.jsonl"), mode, 0o644)
+		log, err := openLog(t.OutDir, &t.State, t.State.Step == 0 && HasCheckpoints(t.OutDir))
 		if err != nil {
 			return err
 		}
-		defer f.Close()
-		log = json.NewEncoder(f)
+		t.log = log
+		defer func() {
+			if cerr := log.close(); err == nil {
+				err = cerr
+			}
+			t.log = nil
+		}()
 	}
 	bar := newProgress(t.Progress, t.opts.Steps, t.State.Step)
 	defer bar.done()
@@ -418,43 +473,63 @@ func (t *Trainer) Run(ctx context.Context) (err error) {
 		tokens += t.opts.Batch * t.Config.TrainLength
 		rate := float64(tokens) / time.Since(window).Seconds()
 		bar.update(step, loss, rate)
-		if t.opts.LogEvery > 0 && step%t.opts.LogEvery == 0 && log != nil {
-			if err := log.Encode(Metrics{Step: step, Epoch: t.Epoch(), Loss: loss, LR: t.schedule().At(step - 1),
+		if t.opts.LogEvery > 0 && step%t.opts.LogEvery == 0 && t.log != nil {
+			if err := t.log.write(StepMetrics{Step: step, Epoch: t.Epoch(), Loss: loss, LR: t.schedule().At(step - 1),
 				GradNorm: norm, TokPerSec: rate, Elapsed: t.State.Elapsed}); err != nil {
 				return err
 			}
 		}
 		if step%t.evalEvery() == 0 || step == t.opts.Steps {
-			m, err := t.evaluate()
+			m, err := t.evaluate(ctx)
 			if err != nil {
 				return err
 			}
 			bar.note(fmt.Sprintf("step %d: val loss %.4f, val acc %.4f%s", step, m.ValLoss, m.ValAcc, map[bool]string{true: " (best)"}[m.Best]))
-			if log != nil {
-				if err := log.Encode(m); err != nil {
-					return err
-				}
-			}
 			tokens, window = 0, time.Now()
 		}
 	}
 	return nil
 }
 
-// evaluate validates, updates the best score and writes the checkpoints.
-func (t *Trainer) evaluate() (Metrics, error) {
-	tl, err := t.Validate()
+// evaluate validates, applies the divergence rule, updates the best score,
+// logs the validation and writes the checkpoints. The log line comes first:
+// a run resumed from these checkpoints keeps it, one resumed from earlier
+// ones drops it.
+func (t *Trainer) evaluate(ctx context.Context) (ValMetrics, error) {
+	tl, err := t.validate(ctx)
 	if err != nil {
-		return Metrics{}, err
+		return ValMetrics{}, err
 	}
-	m := Metrics{Step: t.State.Step, Epoch: t.Epoch(), ValLoss: tl.Loss(), ValAcc: tl.Accuracy(), Elapsed: t.State.Elapsed}
+	step := t.State.Step
+	m := ValMetrics{Step: step, Epoch: t.Epoch(), ValLoss: tl.Loss(), ValAcc: tl.Accuracy(), Elapsed: t.State.Elapsed}
+	if math.IsNaN(m.ValLoss) || math.IsInf(m.ValLoss, 0) {
+		return m, fmt.Errorf("step %d: validation loss %v: %w", step, m.ValLoss, ErrNonFinite)
+	}
+	if t.State.FirstValLoss == nil {
+		v := m.ValLoss
+		t.State.FirstValLoss = &v
+	}
+	if r := t.opts.DivergeRatio; r > 0 {
+		uniform := math.Log(float64(t.Config.VocabSize))
+		if ref := min(*t.State.FirstValLoss, uniform); m.ValLoss > r*ref {
+			return m, fmt.Errorf("step %d: validation loss %.4g is above %g × %.4g (the smaller of the first validation loss, %.4g, and ln(vocabulary size), %.4g): %w; lower the learning rate, or turn the rule off",
+				step, m.ValLoss, r, ref, *t.State.FirstValLoss, uniform, ErrDiverged)
+		}
+	}
 	if t.State.BestValLoss == nil || m.ValLoss < *t.State.BestValLoss {
 		v := m.ValLoss
-		t.State.BestValLoss, t.State.BestStep, m.Best = &v, t.State.Step, true
+		t.State.BestValLoss, t.State.BestStep, m.Best = &v, step, true
 	}
 	t.State.Corpus = t.Corpus
 	if t.OutDir == "" {
 		return m, nil
+	}
+	t.State.MetricsLog = ""
+	if t.log != nil {
+		if err := t.log.write(m); err != nil {
+			return m, err
+		}
+		t.State.MetricsLog = t.log.name
 	}
 	if err := t.opt.Pull(); err != nil {
 		return m, err
@@ -464,5 +539,12 @@ func (t *Trainer) evaluate() (Metrics, error) {
 			return m, err
 		}
 	}
-	return m, checkpoint.Save(filepath.Join(t.OutDir, "last"), t.Config, t.Vocab, t.Params, t.Opt, &t.State)
+	if err := checkpoint.Save(filepath.Join(t.OutDir, "last"), t.Config, t.Vocab, t.Params, t.Opt, &t.State); err != nil {
+		return m, err
+	}
+	t.lastSaved = step
+	if t.log != nil {
+		return m, t.log.replace()
+	}
+	return m, nil
 }

@@ -105,9 +105,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	all, err := corpus.Open(*corpusPath)
+	all, note, err := corpus.Load(*corpusPath)
 	if err != nil {
 		return err
+	}
+	if note != "" && !*quiet {
+		fmt.Fprintln(stderr, "note:", note)
 	}
 	testDocs, ids, err := eval.TestDocumentsBy(*rule, all, ck.Vocab, *docs, slices.Max(ls), 42)
 	if err != nil {

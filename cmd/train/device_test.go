@@ -43,7 +43,7 @@ func TestTrainOnDevice(t *testing.T) {
 		}
 		var ls []float64
 		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-			var m train.Metrics
+			var m train.StepMetrics
 			if err := json.Unmarshal([]byte(line), &m); err != nil {
 				t.Fatal(err)
 			}

@@ -32,6 +32,7 @@ import (
 	"github.com/infoscale/gaualpha/eval"
 	"github.com/infoscale/gaualpha/internal/cli"
 	"github.com/infoscale/gaualpha/internal/methodflags"
+	"github.com/infoscale/gaualpha/internal/runlock"
 	"github.com/infoscale/gaualpha/layers"
 	"github.com/infoscale/gaualpha/tokenizer"
 	"github.com/infoscale/gaualpha/train"
@@ -42,7 +43,7 @@ func main() { cli.Main("train", run) }
 type flags struct {
 	config, corpus, out, init, device, precision, evalLengths, protocol                string
 	steps, batch, seqLen, evalEvery, evalSeqs, evalDocs, minCount, vocabSize, logEvery int
-	lr, warmup, weightDecay, clip, maxMemory                                           float64
+	lr, warmup, weightDecay, clip, maxMemory, divergeRatio                             float64
 	seed                                                                               uint64
 	resume, overwrite, noEval, quiet                                                   bool
 	method                                                                             *methodflags.Flags
@@ -61,7 +62,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, *flag.FlagSet, error) 
 	fs.BoolVar(&f.resume, "resume", false, "continue the interrupted run in -out from its last/ checkpoint")
 	fs.BoolVar(&f.overwrite, "overwrite", false, "allow -out to hold an earlier run (its checkpoints are replaced)")
 	fs.StringVar(&f.device, "device", "cpu", "`cpu` or cuda (cuda needs a binary built with -tags gpu)")
-	fs.StringVar(&f.precision, "precision", "f32", "`f32` or bf16: bfloat16 inputs to every matrix product (float32 accumulation, weights and optimizer state) on -device cuda, for training and the final table")
+	fs.StringVar(&f.precision, "precision", "f32", "`f32` or bf16: bfloat16 inputs to every matrix product (float32 accumulation, weights and optimizer state), on the CPU and on -device cuda, for training and the final table")
 	fs.StringVar(&f.attention, "attention", "auto", "`auto`, fused or materialized: how -device cuda computes attention (auto: the L×L matrices on cuBLAS where they fit and no window removes pairs, else the fused kernels; see docs/gpu.md)")
 	fs.IntVar(&f.steps, "steps", 0, "training steps; 0: the recommended 4000")
 	fs.IntVar(&f.batch, "batch", o.Batch, "sequences per step")
@@ -69,6 +70,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, *flag.FlagSet, error) 
 	fs.Float64Var(&f.warmup, "warmup", o.WarmupFrac, "share of the steps spent warming up")
 	fs.Float64Var(&f.weightDecay, "weight-decay", o.WeightDecay, "AdamW decoupled weight decay")
 	fs.Float64Var(&f.clip, "clip", o.ClipNorm, "gradient-norm clip (0 disables)")
+	fs.Float64Var(&f.divergeRatio, "diverge-ratio", o.DivergeRatio, "stop when a validation loss exceeds this multiple of the smaller of the first validation loss and ln(vocabulary size), the loss of a uniform guess; no checkpoint is written for that step (0: never stop)")
 	fs.IntVar(&f.seqLen, "seq-len", 0, "training length n0, at least 3 (default 64, or the config's train_length)")
 	fs.Uint64Var(&f.seed, "seed", o.Seed, "random seed (weights, data order, masking, dropout)")
 	f.method = methodflags.Register(fs, "train with")
@@ -101,7 +103,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, *flag.FlagSet, error) 
 // the default model in about 10 minutes on 2 CPU cores.
 const recommendedSteps = 4000
 
-func run(args []string, stdout, stderr io.Writer) error {
+func run(args []string, stdout, stderr io.Writer) (err error) {
 	f, fs, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
@@ -130,11 +132,30 @@ func run(args []string, stdout, stderr io.Writer) error {
 		progress = nil
 	}
 
-	docs, err := corpus.Open(f.corpus)
+	docs, note, err := corpus.Load(f.corpus)
 	if err != nil {
 		return err
 	}
+	if note != "" {
+		fmt.Fprintln(stderr, "note:", note)
+	}
 	trainDocs, valDocs := corpus.Split(docs, 0.8)
+
+	// One writer per run folder, from here on: nothing in it changes
+	// before the lock is held.
+	_, statErr := os.Stat(f.out)
+	lock, err := train.LockRun(f.out)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil && os.IsNotExist(statErr) {
+			// A folder this run created and never used goes again.
+			os.Remove(filepath.Join(f.out, runlock.FileName))
+			os.Remove(f.out)
+		}
+		lock.Release()
+	}()
 
 	// Model configuration, vocabulary and weights.
 	var (
@@ -142,19 +163,26 @@ func run(args []string, stdout, stderr io.Writer) error {
 		vocab  *tokenizer.Vocab
 		params *layers.Params
 		resume *checkpoint.Checkpoint
+		initCk *checkpoint.Checkpoint
 	)
 	switch {
 	case f.resume:
-		if resume, err = checkpoint.Load(filepath.Join(f.out, "last")); err != nil {
+		last := filepath.Join(f.out, "last")
+		if resume, err = checkpoint.Load(last); err != nil {
 			return fmt.Errorf("cannot resume: %w", err)
+		}
+		if resume.Unverified {
+			fmt.Fprintf(stderr, "note: %s has no %s (written by an older version): its config and state cannot be checked against what the run saved\n", last, checkpoint.SumsFile)
 		}
 		cfg, vocab, params = resume.Config, resume.Vocab, resume.Params
 	case f.init != "":
-		// The weights load after the memory check, for the checkpoint's
-		// config or -config's (which may take fewer layers).
-		if cfg, vocab, err = initModel(f.init, f.config); err != nil {
+		// The checkpoint is read whole now (a run may be writing it); its
+		// weights are fitted to the checkpoint's config or -config's
+		// (which may take fewer layers) after the memory check.
+		if initCk, cfg, err = initModel(f.init, f.config, f.maxMemory); err != nil {
 			return err
 		}
+		vocab = initCk.Vocab
 	default:
 		cfg = layers.DefaultConfig()
 		maxVocab := f.vocabSize
@@ -202,6 +230,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	opts.Batch, opts.LR, opts.WarmupFrac, opts.WeightDecay, opts.ClipNorm = f.batch, f.lr, f.warmup, f.weightDecay, f.clip
 	opts.Seed, opts.EvalEvery, opts.EvalSeqs, opts.LogEvery = f.seed, f.evalEvery, f.evalSeqs, f.logEvery
+	opts.DivergeRatio = f.divergeRatio
 	if cfg.Method == "pose" {
 		opts.PoSE, opts.PoSETarget = true, cfg.TargetLength
 	}
@@ -213,11 +242,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 
 	trainSeqs, err := train.Sequences(trainDocs, vocab, cfg.TrainLength)
 	if err != nil {
-		return fmt.Errorf("training split: %w", err)
+		return fmt.Errorf("training split (%d of the corpus's %d documents): %w", len(trainDocs), len(docs), err)
 	}
 	valSeqs, err := train.Sequences(valDocs, vocab, cfg.TrainLength)
 	if err != nil {
-		return fmt.Errorf("validation split: %w", err)
+		return fmt.Errorf("validation split (the last %d of the corpus's %d documents): %w", len(valDocs), len(docs), err)
 	}
 	memLine, budget, err := checkMemory(f, cfg, opts, trainSeqs, valSeqs)
 	if err != nil {
@@ -233,12 +262,13 @@ func run(args []string, stdout, stderr io.Writer) error {
 	case params != nil:
 	case f.init != "":
 		var notes []string
-		if params, notes, err = checkpoint.LoadWeights(filepath.Join(f.init, checkpoint.ModelFile), cfg); err != nil {
-			return err
+		if params, notes, err = initCk.Fit(cfg); err != nil {
+			return fmt.Errorf("-init %s: %w", f.init, err)
 		}
-		for _, n := range notes {
+		for _, n := range append(initCk.Notes, notes...) {
 			fmt.Fprintln(stderr, "note:", n)
 		}
+		initCk = nil
 	default:
 		params = layers.InitParams(cfg, tensor.Float32, rand.New(rand.NewPCG(f.seed, 0x9a0a)))
 	}
@@ -248,10 +278,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	if resume != nil {
 		if err := tr.Resume(resume); err != nil {
-			return err
+			return fmt.Errorf("cannot resume %s: %w", filepath.Join(f.out, "last"), err)
 		}
 	}
-	tr.OutDir, tr.Progress, tr.Corpus = f.out, progress, f.corpus
+	tr.OutDir, tr.Lock, tr.Progress, tr.Corpus = f.out, lock, progress, f.corpus
 	if err := tr.Use(be); err != nil { // after Resume or not: the backend gets the current state
 		return err
 	}
@@ -267,11 +297,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 		f.corpus, len(trainSeqs), len(valSeqs), opts.Steps, opts.Batch, tr.State.Step, on, f.out)
 	fmt.Fprintln(stderr, memLine)
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx, cancel := onInterrupt(context.Background(), stderr)
+	defer cancel()
 	if err := tr.Run(ctx); err != nil {
 		if ctx.Err() != nil {
-			return fmt.Errorf("interrupted at step %d; the last checkpoint is %s (continue with -resume -out %s)", tr.State.Step, filepath.Join(f.out, "last"), f.out)
+			return interrupted(tr.State.Step, tr.LastCheckpoint(), f.out)
 		}
 		return err
 	}
@@ -284,6 +314,38 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	return finalEval(ctx, be, f, docs, stdout, stderr)
+}
+
+// onInterrupt returns a context cancelled by the first interrupt (SIGINT or
+// SIGTERM), which stops the run after its current step. The signal then
+// takes its default effect again, so that a second interrupt ends the
+// process at once: checkpoints are replaced atomically, so the last one
+// stays valid.
+func onInterrupt(parent context.Context, stderr io.Writer) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(parent)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		defer signal.Stop(sigs)
+		select {
+		case <-sigs:
+		case <-ctx.Done():
+			return
+		}
+		signal.Stop(sigs)
+		fmt.Fprintln(stderr, "\ninterrupt: stopping after this step (interrupt again to stop at once; the last checkpoint stays valid)")
+		cancel()
+	}()
+	return ctx, cancel
+}
+
+// interrupted describes where an interrupted run stopped and what can be
+// resumed, from the step reached and the step of last/ (-1: none).
+func interrupted(step, last int, out string) error {
+	if last < 0 {
+		return fmt.Errorf("interrupted at step %d, before the first checkpoint: there is nothing to resume", step)
+	}
+	return fmt.Errorf("interrupted at step %d; %s holds step %d (continue with -resume -out %s)", step, filepath.Join(out, "last"), last, out)
 }
 
 // applyFlags writes the model flags into cfg.
@@ -357,14 +419,14 @@ func finalEval(ctx context.Context, be backend.Backend, f *flags, docs []corpus.
 
 func writeResults(dir string, rep *eval.Report) error {
 	md := fmt.Sprintf("%s\n\n%s", rep.Describe(), rep.Markdown())
-	if err := os.WriteFile(filepath.Join(dir, "results.md"), []byte(md), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, train.ResultsMarkdown), []byte(md), 0o644); err != nil {
 		return err
 	}
 	js, err := rep.JSON()
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, "results.json"), js, 0o644)
+	return os.WriteFile(filepath.Join(dir, train.ResultsJSON), js, 0o644)
 }
 
 func deref(x *float64) float64 {

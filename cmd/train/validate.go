@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"math"
+	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -10,10 +11,8 @@ import (
 
 	"github.com/infoscale/gaualpha/checkpoint"
 	"github.com/infoscale/gaualpha/eval"
-	"github.com/infoscale/gaualpha/internal/atomicfile"
 	"github.com/infoscale/gaualpha/internal/cli"
 	"github.com/infoscale/gaualpha/layers"
-	"github.com/infoscale/gaualpha/tokenizer"
 	"github.com/infoscale/gaualpha/train"
 )
 
@@ -162,33 +161,39 @@ func evalBytes(cfg layers.Config, L int) int64 {
 	return int64(x)
 }
 
-// initModel reads the configuration and vocabulary of the -init checkpoint
-// dir, or, with -config, that file's configuration (a checkpoint of more
-// layers loads into fewer: the first ones are taken). The weights are read
-// later, once the memory check has passed.
-func initModel(dir, configPath string) (layers.Config, *tokenizer.Vocab, error) {
-	if err := atomicfile.RecoverDir(dir); err != nil {
-		return layers.Config{}, nil, fmt.Errorf("-init %s: %w", dir, err)
+// initModel reads the -init checkpoint dir whole (a run may be replacing
+// it) and returns it with the configuration to train: the checkpoint's, or
+// -config's (a checkpoint of more layers loads into fewer: the first ones
+// are taken, by Checkpoint.Fit after the memory check). The weights file's
+// size is checked against the memory budget before it is read.
+func initModel(dir, configPath string, maxMemory float64) (*checkpoint.Checkpoint, layers.Config, error) {
+	if st, err := os.Stat(filepath.Join(dir, checkpoint.ModelFile)); err == nil {
+		budget, err := cli.MemoryBudget("max-memory", maxMemory)
+		if err != nil {
+			return nil, layers.Config{}, err
+		}
+		// The file's bytes and their float32 copy (twice as large for
+		// 16-bit weights).
+		if err := budget.Check("reading the -init weights "+dir, 3*st.Size()); err != nil {
+			return nil, layers.Config{}, err
+		}
 	}
-	vocab, err := tokenizer.Load(filepath.Join(dir, checkpoint.VocabFile))
+	ck, err := checkpoint.Load(dir)
 	if err != nil {
-		return layers.Config{}, nil, fmt.Errorf("-init %s: %w", dir, err)
+		return nil, layers.Config{}, fmt.Errorf("-init: %w", err)
 	}
-	var cfg layers.Config
 	if configPath == "" {
-		if cfg, err = layers.LoadConfig(filepath.Join(dir, checkpoint.ConfigFile)); err != nil {
-			return layers.Config{}, nil, fmt.Errorf("-init %s: %w", dir, err)
-		}
-	} else {
-		if cfg, err = layers.OpenConfig(configPath); err != nil {
-			return layers.Config{}, nil, err
-		}
-		if cfg.VocabSize == 0 {
-			cfg.VocabSize = vocab.Size()
-		}
+		return ck, ck.Config, nil
 	}
-	if cfg.VocabSize != vocab.Size() {
-		return layers.Config{}, nil, fmt.Errorf("-init %s: vocab.txt has %d tokens, the config says vocab_size %d", dir, vocab.Size(), cfg.VocabSize)
+	cfg, err := layers.OpenConfig(configPath)
+	if err != nil {
+		return nil, layers.Config{}, err
 	}
-	return cfg, vocab, nil
+	if cfg.VocabSize == 0 {
+		cfg.VocabSize = ck.Vocab.Size()
+	}
+	if cfg.VocabSize != ck.Vocab.Size() {
+		return nil, layers.Config{}, fmt.Errorf("-init %s: vocab.txt has %d tokens, the config says vocab_size %d", dir, ck.Vocab.Size(), cfg.VocabSize)
+	}
+	return ck, cfg, nil
 }
