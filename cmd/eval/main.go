@@ -45,7 +45,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	rule := fs.String("testset", eval.TestSetLong, "test-set selection: long (long documents evenly spaced in the validation split) or spectral (the paper's spectral clustering and stratified sampling)")
 	jsonOut := fs.Bool("json", false, "print the report as JSON instead of a markdown table")
 	dev := fs.String("device", "cpu", "`cpu` or cuda (cuda needs a binary built with -tags gpu)")
-	precision := fs.String("precision", "f32", "`f32` or bf16: with -device cuda, bfloat16 inputs to the matrix products and the attention, float32 accumulation")
+	precision := fs.String("precision", "f32", "`f32` or bf16: bfloat16 inputs to the matrix products and the attention, float32 accumulation (on the CPU and on -device cuda)")
 	attention := fs.String("attention", "auto", "`auto`, fused or materialized: how -device cuda computes attention (auto: the L×L matrices on cuBLAS where they fit and no window removes pairs, else the fused kernels; see docs/gpu.md)")
 	budget := fs.Float64("max-memory", 8, "refuse lengths whose forward pass needs more than this many `GiB` (0: the memory available at the start, MemAvailable in /proc/meminfo)")
 	quiet := fs.Bool("quiet", false, "no progress lines")
