@@ -24,7 +24,7 @@ type Flags struct {
 func Register(fs *flag.FlagSet, what string) *Flags {
 	f := &Flags{fs: fs}
 	fs.StringVar(&f.method, "method", "", what+" this positional method: "+strings.Join(attn.MethodNames(), ", ")+" (default: the config's, rope)")
-	fs.Float64Var(&f.cosscale, "cosscale", -1, what+" CosScale s: cosine attention with logit s·cos (0 = off; default: the config's)")
+	fs.Float64Var(&f.cosscale, "cosscale", 0, what+" CosScale s: cosine attention with logit s·cos (0 turns it off; default: the config's)")
 	fs.Float64Var(&f.base, "softmax-plus-base", 0, "softmax_plus base: factor ln(n)/ln(base) (default 512, GAU-α's pre-training length)")
 	fs.IntVar(&f.window, "window", 0, "windowed attention: keep |i-j| <= `w` (default 64)")
 	fs.IntVar(&f.rerope, "rerope-window", 0, "ReRoPE window `w`: farther pairs use the distance clamped to w-1 (default n0)")
