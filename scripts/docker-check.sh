@@ -23,7 +23,9 @@
 #    must say) with a short -steps, a host folder mounted as the runs volume,
 #    its checkpoint and results.md written there by the non-root user and
 #    read back here; eval of that checkpoint from a second container (the
-#    folder mounted read-only); a bad flag value (one line on stderr, exit
+#    folder mounted read-only), its table train's; as root here, train
+#    with -u 4242:4242 too (a host user the image does not know, as
+#    README.md runs it: -u "$(id -u):$(id -g)"); a bad flag value (one line on stderr, exit
 #    status 1) and an unknown flag (exit status 1, the error the last line).
 #    The runs have no network.
 #
@@ -290,6 +292,18 @@ rows() { grep -E '^\| (128|256) \|' "$1" || true; }
 	die "eval's table differs from train's results.md: $(rows "$TMP/eval.out") vs $(rows "$runs/check/results.md")"
 say "eval: the table of train's results.md, read back from the mounted checkpoint:"
 rows "$TMP/eval.out" | sed 's/^/docker-check:   /'
+
+if [[ $(id -u) == 0 ]]; then
+	# Any other host user runs it as README.md does, -u "$(id -u):$(id -g)",
+	# with a uid the image does not know.
+	other=$TMP/other
+	mkdir -p "$other"
+	chown 4242:4242 "$other"
+	"${RUN[@]}" -u 4242:4242 -v "$other:/work/runs" "$IMAGE" -steps 2 -batch 4 -no-eval -out runs/x -quiet \
+		2>"$TMP/other.err" || die "train -u 4242:4242 failed: $(tail -3 "$TMP/other.err")"
+	[[ $(stat -c %u "$other/x/best/model.safetensors") == 4242 ]] || die "train -u 4242:4242 wrote no checkpoint of uid 4242"
+	say "train -u 4242:4242 (a host user the image does not know): its checkpoint written as uid 4242"
+fi
 
 # Bad input: one line naming the problem, exit status 1.
 set +e
