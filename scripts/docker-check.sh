@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # docker-check.sh: build the image of ./Dockerfile and run it as a user
-# would, on the CPU (CI runs it; README.md, "Docker").
+# would, on the CPU (CI runs it; README.md, "GPU"; docs/gpu.md, "Docker").
 #
 #     scripts/docker-check.sh
 #
@@ -25,9 +25,9 @@
 #    read back here; eval of that checkpoint from a second container (the
 #    folder mounted read-only), its table train's; as root here, train
 #    with -u 4242:4242 too (a host user the image does not know, as
-#    README.md runs it: -u "$(id -u):$(id -g)"); a bad flag value (one line on stderr, exit
-#    status 1) and an unknown flag (exit status 1, the error the last line).
-#    The runs have no network.
+#    README.md runs it: -u "$(id -u):$(id -g)"); a bad flag value (one
+#    line on stderr, exit status 1) and an unknown flag (exit status 1,
+#    the error the last line). The runs have no network.
 #
 # Needs root (or sudo) only to install podman or to build base images.
 # Environment: ENGINE, IMAGE (default gaualpha:check), KEEP=1 keeps the
