@@ -12,6 +12,7 @@ package backend
 
 import (
 	"fmt"
+	"io"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -87,11 +88,22 @@ type Optimizer interface {
 	Close() error
 }
 
+// Auto is the device name that picks CUDA when a GPU can be used (the
+// binary is built with -tags gpu, the driver loads and device 0 opens)
+// and the CPU otherwise.
+const Auto = "auto"
+
+// DefaultDevice is the commands' -device default: Auto in a binary built
+// with -tags gpu, "cpu" otherwise (and with -tags gpuemu, whose GPU is the
+// CPU emulator of the tests).
+const DefaultDevice = defaultDevice
+
 // Open returns the backend for a device name ("cpu", the default when
-// empty, or "cuda"; "gpu" is read as "cuda") and a precision ("f32", the
-// default when empty, or "bf16"), the attention path chosen per op
-// (OpenOptions with Attention "auto"). The errors name the flag and the
-// value: a device this binary was not built for, an unknown name.
+// empty, "cuda", or "auto", see Auto; "gpu" is read as "cuda") and a
+// precision ("f32", the default when empty, or "bf16"), the attention path
+// chosen per op (OpenOptions with Attention "auto"). The errors name the
+// flag and the value: a device this binary was not built for, an unknown
+// name.
 func Open(device, precision string) (Backend, error) {
 	return OpenOptions(Options{Device: device, Precision: precision})
 }
@@ -110,6 +122,9 @@ type Options struct {
 	// L×L matrices per attention op, in bytes; 0: a quarter of the GPU's
 	// memory.
 	AttentionBudget int64
+	// Log receives the one line in which device Auto says which device it
+	// picked and why (nil: nowhere).
+	Log io.Writer
 }
 
 // The attention paths of Options.Attention.
@@ -147,9 +162,10 @@ func OpenOptions(o Options) (Backend, error) {
 	if o.AttentionBudget < 0 {
 		return nil, fmt.Errorf("backend: attention budget %d bytes < 0", o.AttentionBudget)
 	}
+	forced := o.Attention != "" && o.Attention != AttentionAuto
 	switch o.Device {
 	case "", string(CPU):
-		if o.Attention != "" && o.Attention != AttentionAuto {
+		if forced {
 			return nil, fmt.Errorf("-attention %s: the CPU has one attention kernel; the paths are the GPU's (-device cuda)", o.Attention)
 		}
 		return &cpuBackend{prec: prec}, nil
@@ -157,9 +173,35 @@ func OpenOptions(o Options) (Backend, error) {
 		if !cudaBuilt {
 			return nil, fmt.Errorf("-device cuda: this binary was built without GPU support; build it with `go build -tags gpu` (needs the CUDA headers, see docs/gpu.md)")
 		}
-		return openCUDA(prec, o)
+		be, err := openCUDA(prec, o)
+		if err != nil {
+			return nil, fmt.Errorf("-device cuda: %w", err)
+		}
+		return be, nil
+	case Auto:
+		why := "this binary has no GPU support: built without -tags gpu"
+		if cudaBuilt {
+			be, err := openCUDA(prec, o)
+			if err == nil {
+				logf(o.Log, "device auto: cuda (%s)\n", be.(interface{ describe() string }).describe())
+				return be, nil
+			}
+			why = "no usable GPU: " + err.Error()
+		}
+		if forced {
+			return nil, fmt.Errorf("-attention %s: -device auto runs on the CPU (%s), which has one attention kernel", o.Attention, why)
+		}
+		logf(o.Log, "device auto: cpu (%s)\n", why)
+		return &cpuBackend{prec: prec}, nil
 	}
-	return nil, fmt.Errorf("-device: unknown device %q (cpu or cuda)", o.Device)
+	return nil, fmt.Errorf("-device: unknown device %q (cpu, cuda or auto)", o.Device)
+}
+
+// logf writes to w unless it is nil.
+func logf(w io.Writer, format string, args ...any) {
+	if w != nil {
+		fmt.Fprintf(w, format, args...)
+	}
 }
 
 // Default is the CPU in float32.

@@ -131,3 +131,66 @@ func TestCPUOptimizerIsTheReference(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenAuto: -device auto opens what -device cuda opens when that
+// succeeds and the CPU otherwise, and says which, and why, in one line.
+func TestOpenAuto(t *testing.T) {
+	cuda, cudaErr := Open("cuda", "")
+	if cudaErr == nil {
+		cuda.Close()
+	}
+	want := CPU
+	if cudaErr == nil {
+		want = CUDA
+	}
+	var log strings.Builder
+	be, err := OpenOptions(Options{Device: Auto, Precision: "bf16", Log: &log})
+	if err != nil {
+		t.Fatalf("-device auto: %v", err)
+	}
+	defer be.Close()
+	line := log.String()
+	t.Logf("%s", strings.TrimSuffix(line, "\n"))
+	if be.Device() != want || be.Precision() != BF16 {
+		t.Errorf("-device auto = %s/%s, want %s/bf16 (-device cuda: %v)", be.Device(), be.Precision(), want, cudaErr)
+	}
+	if !strings.HasPrefix(line, "device auto: "+string(want)+" (") || !strings.HasSuffix(line, ")\n") || strings.Count(line, "\n") != 1 {
+		t.Errorf("-device auto said %q, want one line naming %s and why", line, want)
+	}
+	switch {
+	case !cudaBuilt && !strings.Contains(line, "no GPU support"):
+		t.Errorf("-device auto without the gpu build tag said %q", line)
+	case cudaBuilt && cudaErr != nil && !strings.Contains(line, strings.TrimPrefix(cudaErr.Error(), "-device cuda: ")):
+		t.Errorf("-device auto said %q, want the reason -device cuda gives: %v", line, cudaErr)
+	}
+	// A forced attention path needs the GPU.
+	be2, err := OpenOptions(Options{Device: Auto, Attention: AttentionFused})
+	switch {
+	case want == CPU && (err == nil || !strings.Contains(err.Error(), "-attention fused: -device auto runs on the CPU") || strings.Contains(err.Error(), "\n")):
+		t.Errorf("-device auto -attention fused without a GPU: %v, want a one-line error", err)
+	case want == CUDA && err != nil:
+		t.Errorf("-device auto -attention fused with a GPU: %v", err)
+	}
+	if err == nil {
+		be2.Close()
+	}
+	// Without a writer nothing is said, and nothing fails.
+	be3, err := OpenOptions(Options{Device: Auto})
+	if err != nil {
+		t.Fatalf("-device auto, no log: %v", err)
+	}
+	be3.Close()
+}
+
+// TestDefaultDevice: the commands' default opens, and is the CPU in a
+// binary without GPU support.
+func TestDefaultDevice(t *testing.T) {
+	if !cudaBuilt && DefaultDevice != "cpu" {
+		t.Errorf("DefaultDevice = %q without GPU support, want cpu", DefaultDevice)
+	}
+	be, err := Open(DefaultDevice, "")
+	if err != nil {
+		t.Fatalf("Open(DefaultDevice %q): %v", DefaultDevice, err)
+	}
+	be.Close()
+}

@@ -34,12 +34,19 @@ func openCUDA(prec Precision, o Options) (Backend, error) {
 	}
 	dev, err := graphexec.Shared()
 	if err != nil {
-		return nil, fmt.Errorf("-device cuda: %w", err)
+		return nil, err
 	}
 	res := graphexec.NewResident(dev)
 	res.BF16 = prec == BF16
 	res.Attention, res.AttentionBudget = path, o.AttentionBudget
 	return &cudaBackend{prec: prec, dev: dev, res: res}, nil
+}
+
+// describe names the device for -device auto's line: its name, compute
+// capability and memory.
+func (b *cudaBackend) describe() string {
+	i := b.dev.Info()
+	return fmt.Sprintf("%s, sm_%d%d, %.0f GiB", i.Name, i.Major, i.Minor, float64(i.Memory)/(1<<30))
 }
 
 func (b *cudaBackend) Device() Device       { return CUDA }

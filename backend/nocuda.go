@@ -8,5 +8,5 @@ import "errors"
 const cudaBuilt = false
 
 func openCUDA(Precision, Options) (Backend, error) {
-	return nil, errors.New("-device cuda: this binary was built without GPU support")
+	return nil, errors.New("this binary was built without GPU support")
 }

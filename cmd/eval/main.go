@@ -44,7 +44,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	docs := fs.Int("docs", 10, "number of test documents (the paper uses 10)")
 	rule := fs.String("testset", eval.TestSetLong, "test-set selection: long (long documents evenly spaced in the validation split) or spectral (the paper's spectral clustering and stratified sampling)")
 	jsonOut := fs.Bool("json", false, "print the report as JSON instead of a markdown table")
-	dev := fs.String("device", "cpu", "`cpu` or cuda (cuda needs a binary built with -tags gpu)")
+	dev := fs.String("device", backend.DefaultDevice, "`cpu`, cuda or auto (auto: cuda where a GPU can be used, else cpu, said on stderr; cuda needs a binary built with -tags gpu)")
 	precision := fs.String("precision", "f32", "`f32` or bf16: bfloat16 inputs to the matrix products and the attention, float32 accumulation (on the CPU and on -device cuda)")
 	attention := fs.String("attention", "auto", "`auto`, fused or materialized: how -device cuda computes attention (auto: the L×L matrices on cuBLAS where they fit and no window removes pairs, else the fused kernels; see docs/gpu.md)")
 	budget := fs.Float64("max-memory", 8, "refuse lengths whose forward pass needs more than this many `GiB` (0: the memory available at the start, MemAvailable in /proc/meminfo)")
@@ -77,7 +77,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	be, err := backend.OpenOptions(backend.Options{Device: *dev, Precision: *precision, Attention: *attention})
+	be, err := backend.OpenOptions(backend.Options{Device: *dev, Precision: *precision, Attention: *attention, Log: stderr})
 	if err != nil {
 		return err
 	}

@@ -94,7 +94,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&o.lr, "finetune-lr", 2e-4, "fine-tuning peak learning rate")
 	fs.Uint64Var(&o.seed, "seed", 42, "fine-tuning seed")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress output")
-	fs.StringVar(&o.device, "device", "cpu", "`cpu` or cuda: where the fine-tunes and the evaluations run (cuda needs a binary built with -tags gpu)")
+	fs.StringVar(&o.device, "device", backend.DefaultDevice, "`cpu`, cuda or auto: where the fine-tunes and the evaluations run (auto: cuda where a GPU can be used, else cpu, said on stderr; cuda needs a binary built with -tags gpu)")
 	fs.StringVar(&o.precision, "precision", "f32", "`f32` or bf16: bfloat16 inputs to the matrix products of the fine-tunes and evaluations (float32 accumulation; -device cuda only)")
 	fs.StringVar(&o.attention, "attention", "auto", "`auto`, fused or materialized: how -device cuda computes attention (auto: the L×L matrices on cuBLAS where they fit and no window removes pairs, else the fused kernels; see docs/gpu.md)")
 	fs.Usage = func() {
@@ -134,7 +134,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if o.be, err = backend.OpenOptions(backend.Options{Device: o.device, Precision: o.precision, Attention: o.attention}); err != nil {
+	if o.be, err = backend.OpenOptions(backend.Options{Device: o.device, Precision: o.precision, Attention: o.attention, Log: stderr}); err != nil {
 		return err
 	}
 	defer o.be.Close()

@@ -61,7 +61,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, *flag.FlagSet, error) 
 	fs.StringVar(&f.init, "init", "", "start from the weights (and vocabulary) of checkpoint `dir` (fine-tuning); with -config, that config's layers are taken from it")
 	fs.BoolVar(&f.resume, "resume", false, "continue the interrupted run in -out from its last/ checkpoint")
 	fs.BoolVar(&f.overwrite, "overwrite", false, "allow -out to hold an earlier run (its checkpoints are replaced)")
-	fs.StringVar(&f.device, "device", "cpu", "`cpu` or cuda (cuda needs a binary built with -tags gpu)")
+	fs.StringVar(&f.device, "device", backend.DefaultDevice, "`cpu`, cuda or auto (auto: cuda where a GPU can be used, else cpu, said on stderr; cuda needs a binary built with -tags gpu)")
 	fs.StringVar(&f.precision, "precision", "f32", "`f32` or bf16: bfloat16 inputs to every matrix product (float32 accumulation, weights and optimizer state), on the CPU and on -device cuda, for training and the final table")
 	fs.StringVar(&f.attention, "attention", "auto", "`auto`, fused or materialized: how -device cuda computes attention (auto: the L×L matrices on cuBLAS where they fit and no window removes pairs, else the fused kernels; see docs/gpu.md)")
 	fs.IntVar(&f.steps, "steps", 0, "training steps; 0: the recommended 4000")
@@ -87,7 +87,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, *flag.FlagSet, error) 
 	fs.BoolVar(&f.noEval, "no-eval", false, "skip the final extrapolation table")
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress bar")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: train [flags]\n\nTrains GAU-α (masked LM) at length n0, then prints its length-extrapolation table\n(softmax vs InfoScale at 2x..64x n0). With no flags: the default small model on the\nembedded corpus, on the CPU.\n\nFlags:\n")
+		fmt.Fprintf(stderr, "Usage: train [flags]\n\nTrains GAU-α (masked LM) at length n0, then prints its length-extrapolation table\n(softmax vs InfoScale at 2x..64x n0). With no flags: the default small model on the\nembedded corpus, on the CPU (in a -tags gpu build, on the GPU where one can be used).\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -113,10 +113,11 @@ func run(args []string, stdout, stderr io.Writer) (err error) {
 	if err := f.validate(set); err != nil {
 		return err
 	}
-	be, err := backend.OpenOptions(backend.Options{Device: f.device, Precision: f.precision, Attention: f.attention})
+	be, err := backend.OpenOptions(backend.Options{Device: f.device, Precision: f.precision, Attention: f.attention, Log: stderr})
 	if err != nil {
 		return err
 	}
+	f.device = string(be.Device()) // auto, resolved
 	defer be.Close()
 	if f.resume && f.init != "" {
 		return fmt.Errorf("-resume and -init exclude each other (resume continues a run; init starts a new one from weights)")
