@@ -2,62 +2,15 @@ package main
 
 import (
 	"cmp"
-	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"slices"
-	"strconv"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/vg"
+
+	"github.com/infoscale/gaualpha/study"
 )
-
-// suiteFile is the part of cmd/suite's suite.json that the curves use.
-type suiteFile struct {
-	Protocol string     `json:"protocol"`
-	TrainLen int        `json:"train_length"`
-	Rows     []suiteRow `json:"rows"`
-}
-
-type suiteRow struct {
-	Base      string  `json:"base"`
-	CosScale  float64 `json:"cosscale"`
-	Method    string  `json:"method"`
-	Norm      string  `json:"norm"`
-	FineTuned bool    `json:"fine_tuned"`
-	Results   []struct {
-		Length   int     `json:"length"`
-		Accuracy float64 `json:"accuracy"`
-		Loss     float64 `json:"loss"`
-	} `json:"results"`
-}
-
-// readSuite reads and checks a suite.json.
-func readSuite(path string) (*suiteFile, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var s suiteFile
-	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if len(s.Rows) == 0 {
-		return nil, fmt.Errorf("%s: no rows (is it cmd/suite's suite.json?)", path)
-	}
-	for i, r := range s.Rows {
-		if r.Method == "" || r.Norm == "" || len(r.Results) == 0 {
-			return nil, fmt.Errorf("%s: row %d lacks a method, a normalisation or results", path, i)
-		}
-		for _, res := range r.Results {
-			if res.Length < 1 {
-				return nil, fmt.Errorf("%s: row %d has a result at length %d", path, i, res.Length)
-			}
-		}
-	}
-	return &s, nil
-}
 
 func runCurves(args []string, stdout, stderr io.Writer) error {
 	fs, c := newFlags("curves", "-suite FILE [flags]",
@@ -68,19 +21,12 @@ func runCurves(args []string, stdout, stderr io.Writer) error {
 	if err := c.parse(fs, args); err != nil {
 		return err
 	}
-	s, err := readSuite(*path)
+	s, err := study.ReadSuite(*path)
 	if err != nil {
 		return err
 	}
 	out := &outputs{dir: c.out}
-	var rows [][]string
-	for _, r := range s.Rows {
-		for _, res := range r.Results {
-			rows = append(rows, []string{r.Base, ff(r.CosScale), r.Method, strconv.FormatBool(r.FineTuned), r.Norm,
-				strconv.Itoa(res.Length), ff(res.Accuracy), ff(res.Loss)})
-		}
-	}
-	if err := writeCSV(out.path("curves.csv"), []string{"base", "cosscale", "method", "fine_tuned", "norm", "length", "accuracy", "loss"}, rows); err != nil {
+	if err := study.Curves.Write(out.path("curves.csv"), s.CurvesRows()); err != nil {
 		return err
 	}
 	for _, metric := range []string{"accuracy", "loss"} {
@@ -101,7 +47,7 @@ func runCurves(args []string, stdout, stderr io.Writer) error {
 // curvesGrid builds the panels of one metric: rows are normalisations (in
 // order of appearance), columns base models (by CosScale), and a last
 // column holding the legend.
-func curvesGrid(s *suiteFile, metric string) ([][]*plot.Plot, error) {
+func curvesGrid(s *study.Suite, metric string) ([][]*plot.Plot, error) {
 	type base struct {
 		name string
 		s    float64
@@ -115,7 +61,7 @@ func curvesGrid(s *suiteFile, metric string) ([][]*plot.Plot, error) {
 		if !slices.Contains(norms, r.Norm) {
 			norms = append(norms, r.Norm)
 		}
-		if m := methodLabel(r); !slices.Contains(methods, m) {
+		if m := r.MethodLabel(); !slices.Contains(methods, m) {
 			methods = append(methods, m)
 		}
 	}
@@ -143,7 +89,7 @@ func curvesGrid(s *suiteFile, metric string) ([][]*plot.Plot, error) {
 						ys = append(ys, res.Loss)
 					}
 				}
-				k := slices.Index(methods, methodLabel(r))
+				k := slices.Index(methods, r.MethodLabel())
 				if err := (series{x: xs, y: ys, color: colorAt(k), dashes: dashes[(k/len(colors))%len(dashes)], points: true}).add(p); err != nil {
 					return nil, err
 				}
@@ -163,11 +109,4 @@ func curvesGrid(s *suiteFile, metric string) ([][]*plot.Plot, error) {
 	}
 	grid[0][len(grid[0])-1] = leg
 	return grid, nil
-}
-
-func methodLabel(r suiteRow) string {
-	if r.FineTuned {
-		return r.Method + " (ft)"
-	}
-	return r.Method
 }

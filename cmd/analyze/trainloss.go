@@ -1,33 +1,23 @@
 package main
 
 import (
-	"bufio"
-	"encoding/json"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/vg"
-)
 
-// lossPoint is one line of a run's metrics.jsonl that the curves use.
-type lossPoint struct {
-	Step    int     `json:"step"`
-	Epoch   float64 `json:"epoch"`
-	Loss    float64 `json:"loss"`
-	ValLoss float64 `json:"val_loss"`
-}
+	"github.com/infoscale/gaualpha/study"
+	"github.com/infoscale/gaualpha/train"
+)
 
 // lossRun is one training run to draw: its panel, its line label and its
 // metrics.
 type lossRun struct {
 	panel, label, dir string
-	train, val        []lossPoint
+	train, val        []train.Metrics
 }
 
 // parseRuns parses -runs: comma-separated [PANEL:]LABEL=DIR entries.
@@ -62,49 +52,6 @@ func parseRuns(s string) ([]lossRun, error) {
 	return runs, nil
 }
 
-// readMetrics reads a run's metrics.jsonl (in dir, or dir's parent when dir
-// is a checkpoint such as run/best): training-loss lines and validation
-// lines.
-func readMetrics(dir string) (train, val []lossPoint, err error) {
-	path := filepath.Join(dir, "metrics.jsonl")
-	if _, err := os.Stat(path); err != nil {
-		path = filepath.Join(filepath.Dir(dir), "metrics.jsonl")
-		if _, perr := os.Stat(path); perr != nil {
-			return nil, nil, fmt.Errorf("-runs: no metrics.jsonl in %s or its parent (%v)", dir, err)
-		}
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, nil, fmt.Errorf("metrics of %s: %w", dir, err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" {
-			continue
-		}
-		var p lossPoint
-		if err := json.Unmarshal([]byte(line), &p); err != nil {
-			return nil, nil, fmt.Errorf("%s:%d: %w", path, n, err)
-		}
-		if p.Loss > 0 {
-			train = append(train, p)
-		}
-		if p.ValLoss > 0 {
-			val = append(val, p)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if len(train) == 0 && len(val) == 0 {
-		return nil, nil, fmt.Errorf("%s: no training or validation loss lines", path)
-	}
-	return train, val, nil
-}
-
 func runTrainLoss(args []string, stdout, stderr io.Writer) error {
 	fs, c := newFlags("trainloss", "-runs [PANEL:]LABEL=DIR,... [flags]",
 		"Training loss against epoch from the metrics.jsonl of training runs (the paper's\n"+
@@ -128,11 +75,11 @@ func runTrainLoss(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	var panels, labels []string
-	var rows [][]string
+	var rows []study.TrainLossRow
 	for i := range runs {
 		r := &runs[i]
-		if r.train, r.val, err = readMetrics(r.dir); err != nil {
-			return err
+		if r.train, r.val, err = study.ReadMetrics(r.dir); err != nil {
+			return fmt.Errorf("-runs: %w", err)
 		}
 		if !slices.Contains(panels, r.panel) {
 			panels = append(panels, r.panel)
@@ -141,14 +88,14 @@ func runTrainLoss(args []string, stdout, stderr io.Writer) error {
 			labels = append(labels, r.label)
 		}
 		for _, p := range r.train {
-			rows = append(rows, []string{r.panel, r.label, r.dir, strconv.Itoa(p.Step), ff(p.Epoch), ff(p.Loss), ""})
+			rows = append(rows, study.TrainLossRow{Panel: r.panel, Run: r.label, Dir: r.dir, Step: p.Step, Epoch: p.Epoch, TrainLoss: &p.Loss})
 		}
 		for _, p := range r.val {
-			rows = append(rows, []string{r.panel, r.label, r.dir, strconv.Itoa(p.Step), ff(p.Epoch), "", ff(p.ValLoss)})
+			rows = append(rows, study.TrainLossRow{Panel: r.panel, Run: r.label, Dir: r.dir, Step: p.Step, Epoch: p.Epoch, ValLoss: &p.ValLoss})
 		}
 	}
 	out := &outputs{dir: c.out}
-	if err := writeCSV(out.path(*name+".csv"), []string{"panel", "run", "dir", "step", "epoch", "train_loss", "val_loss"}, rows); err != nil {
+	if err := study.TrainLoss.Write(out.path(*name+".csv"), rows); err != nil {
 		return err
 	}
 	// One panel carries its own legend (drawn beside the axes); several
@@ -226,8 +173,8 @@ func runTrainLoss(args []string, stdout, stderr io.Writer) error {
 
 // movingAverage smooths the training losses over w consecutive logged steps
 // (trailing window; the first points average what there is).
-func movingAverage(ps []lossPoint, w int) []lossPoint {
-	out := make([]lossPoint, len(ps))
+func movingAverage(ps []train.Metrics, w int) []train.Metrics {
+	out := make([]train.Metrics, len(ps))
 	var s float64
 	for i, p := range ps {
 		s += p.Loss

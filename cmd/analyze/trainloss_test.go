@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/infoscale/gaualpha/train"
 )
 
 func writeMetrics(t *testing.T, dir string, lines ...string) {
@@ -47,7 +49,7 @@ func TestTrainLossEndToEnd(t *testing.T) {
 }
 
 func TestMovingAverage(t *testing.T) {
-	ps := []lossPoint{{Loss: 4}, {Loss: 2}, {Loss: 6}, {Loss: 0}}
+	ps := []train.Metrics{{Loss: 4}, {Loss: 2}, {Loss: 6}, {Loss: 0}}
 	got := movingAverage(ps, 2)
 	for i, want := range []float64{4, 3, 4, 3} {
 		if got[i].Loss != want {

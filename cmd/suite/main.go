@@ -13,7 +13,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -35,6 +34,7 @@ import (
 
 	"github.com/infoscale/gaualpha/eval"
 	"github.com/infoscale/gaualpha/layers"
+	"github.com/infoscale/gaualpha/study"
 	"github.com/infoscale/gaualpha/train"
 )
 
@@ -149,7 +149,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	start := time.Now()
-	var all []row
+	var all []study.SuiteRow
 	var n0 int
 	var reports []*eval.Report
 	for _, base := range strings.Split(o.bases, ",") {
@@ -161,41 +161,24 @@ func run(args []string, stdout, stderr io.Writer) error {
 		reports = append(reports, rep...)
 		n0 = rep[0].TrainLen
 	}
-	s := &summary{Rows: all, Protocol: reports[0].Setup(), Seconds: time.Since(start).Seconds(), TrainLen: n0,
+	s := &study.Suite{Rows: all, Protocol: reports[0].Setup(), Seconds: time.Since(start).Seconds(), TrainLen: n0,
 		Command: "suite " + strings.Join(args, " ")}
 	if err := os.MkdirAll(o.out, 0o755); err != nil {
 		return err
 	}
-	md := s.markdown()
+	md := s.Markdown()
 	fmt.Fprint(stdout, md)
 	if err := os.WriteFile(filepath.Join(o.out, "suite.md"), []byte(md), 0o644); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(o.out, "suite.csv"), []byte(s.csv()), 0o644); err != nil {
+	if err := study.SuiteCSV.Write(filepath.Join(o.out, "suite.csv"), s.CSVRows()); err != nil {
 		return err
 	}
-	js, err := json.MarshalIndent(s, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(o.out, "suite.json"), append(js, '\n'), 0o644)
-}
-
-// row is one method × normalisation of one base model, across lengths.
-type row struct {
-	Base     string        `json:"base"`
-	CosScale float64       `json:"cosscale"`
-	Method   string        `json:"method"`
-	Norm     string        `json:"norm"`
-	FineTune bool          `json:"fine_tuned"`
-	Results  []eval.Result `json:"results"`
-	// Scores is the file of the row's per-position scores, relative to the
-	// suite's output directory (written by eval.WriteScores).
-	Scores string `json:"scores"`
+	return study.WriteSuite(filepath.Join(o.out, "suite.json"), s)
 }
 
 // suiteFor fine-tunes and evaluates every method from one base model.
-func suiteFor(ctx context.Context, base string, docs []corpus.Document, proto eval.Protocol, o options, progress io.Writer) ([]row, []*eval.Report, error) {
+func suiteFor(ctx context.Context, base string, docs []corpus.Document, proto eval.Protocol, o options, progress io.Writer) ([]study.SuiteRow, []*eval.Report, error) {
 	ck, err := checkpoint.Load(base)
 	if err != nil {
 		return nil, nil, err
@@ -222,7 +205,7 @@ func suiteFor(ctx context.Context, base string, docs []corpus.Document, proto ev
 	}
 	norms := strings.Split(o.norms, ",")
 	tag := fmt.Sprintf("cos%g", ck.Config.CosScale)
-	var rows []row
+	var rows []study.SuiteRow
 	var reps []*eval.Report
 	for _, m := range strings.Split(o.methods, ",") {
 		m = strings.TrimSpace(m)
@@ -251,7 +234,7 @@ func suiteFor(ctx context.Context, base string, docs []corpus.Document, proto ev
 		}
 		reps = append(reps, rep)
 		for i, va := range variants {
-			r := row{Base: base, CosScale: cfg.CosScale, Method: cfg.Method, Norm: names[i], FineTune: fineTuned[m],
+			r := study.SuiteRow{Base: base, CosScale: cfg.CosScale, Method: cfg.Method, Norm: names[i], FineTune: fineTuned[m],
 				Scores: scoresName(tag, m, names[i])}
 			var kept []eval.Result
 			for _, L := range lengths {
@@ -263,7 +246,7 @@ func suiteFor(ctx context.Context, base string, docs []corpus.Document, proto ev
 					fmt.Fprintf(progress, "%s %-22s %-18s L=%-6d acc %.4f  loss %.4f  (%d tokens)\n", tag, m, names[i], L, res.Accuracy, res.Loss, res.Tally.Count)
 				}
 			}
-			if err := eval.WriteScores(filepath.Join(o.out, r.Scores), kept); err != nil {
+			if err := study.WriteScores(filepath.Join(o.out, r.Scores), kept); err != nil {
 				return nil, nil, err
 			}
 			rows = append(rows, r)
