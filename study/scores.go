@@ -23,7 +23,7 @@ const scoresHeader = "length,doc,pos,pred,correct,loss"
 // WriteScores writes the Scores of results (one variant's results at
 // several lengths) as a gzipped CSV file, creating its directory.
 func WriteScores(path string, results []eval.Result) error {
-	return writeFile(path, func(w io.Writer) error {
+	return WriteFile(path, func(w io.Writer) error {
 		zw := gzip.NewWriter(w)
 		bw := bufio.NewWriter(zw)
 		bw.WriteString(scoresHeader + "\n")

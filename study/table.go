@@ -86,7 +86,7 @@ func (t Table[R]) Columns() []string {
 // Write writes the header and rows to path, creating its directory.
 func (t Table[R]) Write(path string, rows []R) error {
 	cols := t.columns()
-	return writeFile(path, func(w io.Writer) error {
+	return WriteFile(path, func(w io.Writer) error {
 		cw := csv.NewWriter(w)
 		if err := cw.Write(t.Columns()); err != nil {
 			return err
@@ -247,9 +247,9 @@ func parseCell(v reflect.Value, s string) error {
 	return nil
 }
 
-// writeFile writes a file through fn, creating its directory; errors name
-// the path.
-func writeFile(path string, fn func(io.Writer) error) (err error) {
+// WriteFile writes an artifact through fn, creating its directory; errors
+// name the path.
+func WriteFile(path string, fn func(io.Writer) error) (err error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}

@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+
+	"github.com/infoscale/gaualpha/corpus"
+	"github.com/infoscale/gaualpha/testset"
 )
 
 // Layer is a layer index in a table, or AllLayers for a statistic pooled
@@ -230,3 +233,18 @@ type SuiteCSVRow struct {
 
 // SuiteCSV is suite.csv.
 var SuiteCSV = Table[SuiteCSVRow]{Name: "suite.csv", Version: 1}
+
+// TestsetRows returns the rows of testset.csv: every clustered document
+// with its cluster, principal components and whether it was selected.
+func TestsetRows(docs []corpus.Document, info testset.Info) []TestsetRow {
+	selected := make(map[int]bool)
+	for _, i := range info.Selected {
+		selected[i] = true
+	}
+	var rows []TestsetRow
+	for i, d := range docs {
+		rows = append(rows, TestsetRow{Index: i, ID: d.ID, Tokens: info.Tokens[i], Cluster: info.Labels[i],
+			PC1: info.PCA[i][0], PC2: info.PCA[i][1], Selected: selected[i]})
+	}
+	return rows
+}

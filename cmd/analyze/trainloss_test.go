@@ -5,8 +5,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/infoscale/gaualpha/train"
 )
 
 func writeMetrics(t *testing.T, dir string, lines ...string) {
@@ -44,16 +42,6 @@ func TestTrainLossEndToEnd(t *testing.T) {
 	for _, bad := range [][]string{{"-runs", ""}, {"-runs", "noequals"}, {"-runs", "x=" + filepath.Join(dir, "none")}, {"-runs", "x=" + a, "-smooth", "0"}} {
 		if _, _, err := runAnalyze(append(append([]string{"trainloss"}, bad...), "-out", out, "-quiet")...); err == nil {
 			t.Errorf("%v accepted", bad)
-		}
-	}
-}
-
-func TestMovingAverage(t *testing.T) {
-	ps := []train.Metrics{{Loss: 4}, {Loss: 2}, {Loss: 6}, {Loss: 0}}
-	got := movingAverage(ps, 2)
-	for i, want := range []float64{4, 3, 4, 3} {
-		if got[i].Loss != want {
-			t.Fatalf("moving average %v, want 4 3 4 3", got)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package analysis
 
 import (
 	"fmt"
@@ -54,3 +54,45 @@ func rowStats[T cpu.Float](a *cpu.Attention[T], out []T, band int) (entropy, mas
 	}
 	return entropy, mass, nil
 }
+
+// layerRows returns, from layer l of the probe's last run, every query
+// row's attention entropy and its mass within each half-width of widths
+// (mass[k][row]). A row whose statistics are not finite is an error naming
+// the layer and the row.
+func (p *Probe) layerRows(l int, widths []int) (entropy []float64, mass [][]float64, err error) {
+	a, out, err := p.Attention(l)
+	if err != nil {
+		return nil, nil, err
+	}
+	for k, w := range widths {
+		h, m, err := rowStats(a, out, w)
+		if err != nil {
+			return nil, nil, fmt.Errorf("layer %d: %w", l, err)
+		}
+		if k == 0 {
+			entropy = h
+		}
+		mass = append(mass, m)
+	}
+	if len(widths) == 0 {
+		if entropy, _, err = rowStats(a, out, 0); err != nil {
+			return nil, nil, fmt.Errorf("layer %d: %w", l, err)
+		}
+	}
+	for i := range entropy {
+		if a.Mask != nil && a.Mask[i] == 0 {
+			continue
+		}
+		if !finite(entropy[i]) {
+			return nil, nil, fmt.Errorf("layer %d: the attention row of query %d is not finite (entropy %v)", l, i, entropy[i])
+		}
+		for k := range mass {
+			if !finite(mass[k][i]) {
+				return nil, nil, fmt.Errorf("layer %d: the attention row of query %d is not finite (mass within ±%d: %v)", l, i, widths[k], mass[k][i])
+			}
+		}
+	}
+	return entropy, mass, nil
+}
+
+func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }

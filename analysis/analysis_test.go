@@ -1,27 +1,39 @@
-package main
+package analysis
 
 import (
 	"fmt"
-	"image/color"
 	"io"
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/infoscale/gaualpha/attn"
-	"github.com/infoscale/gaualpha/checkpoint"
+	"github.com/infoscale/gaualpha/backend"
+	"github.com/infoscale/gaualpha/internal/testfiles"
 	"github.com/infoscale/gaualpha/layers"
+	"github.com/infoscale/gaualpha/study"
 )
 
-func loadTiny(t *testing.T, cosscale float64, edit func(*layers.Params)) loadedModel {
+// tinyModel is testfiles.AnalysisModel.
+func tinyModel(t *testing.T, cosscale float64, seed uint64, edit func(*layers.Params)) Model {
+	return Model{Dir: fmt.Sprintf("runs/ck%g/best", cosscale), Checkpoint: testfiles.AnalysisModel(t, cosscale, seed, edit)}
+}
+
+func loadTiny(t *testing.T, cosscale float64, edit func(*layers.Params)) Model {
+	return tinyModel(t, cosscale, 5, edit)
+}
+
+// cpuProbe is NewProbe on the CPU, closed with the test.
+func cpuProbe(t *testing.T, m Model, pol attn.Policy, L int) *Probe {
 	t.Helper()
-	dir := writeCheckpoint(t, t.TempDir(), cosscale, 5, edit)
-	ck, err := checkpoint.Load(dir)
+	p, err := NewProbe(backend.Default(), m, pol, L)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return loadedModel{dir: dir, Checkpoint: ck}
+	t.Cleanup(func() { p.Close() })
+	return p
 }
 
 func randomDoc(n int, seed uint64) []int {
@@ -52,7 +64,7 @@ func TestEntropyOfUniformRowsIsLnN(t *testing.T) {
 	for _, c := range cases {
 		ck := loadTiny(t, c.cosscale, zeroQ)
 		docs := [][]int{randomDoc(50, 1), randomDoc(7, 2)}
-		stats, err := entropyStudy(ck, docs, []string{"softmax", "softmax_plus", "infoscale"}, c.lengths, io.Discard)
+		stats, _, err := Entropy(backend.Default(), ck, docs, []string{"softmax", "softmax_plus", "infoscale"}, c.lengths, io.Discard)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -67,7 +79,7 @@ func TestEntropyOfUniformRowsIsLnN(t *testing.T) {
 	}
 	// A trained-like (random) model is below the maximum: the test can fail.
 	ck := loadTiny(t, 0, nil)
-	stats, err := entropyStudy(ck, [][]int{randomDoc(64, 3)}, []string{"softmax"}, []int{64}, io.Discard)
+	stats, _, err := Entropy(backend.Default(), ck, [][]int{randomDoc(64, 3)}, []string{"softmax"}, []int{64}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,19 +94,16 @@ func TestBandMassOfWindowedAttentionIsOne(t *testing.T) {
 	cases := []struct{ L, w int }{{40, 0}, {40, 3}, {130, 16}, {300, 64}}
 	for _, c := range cases {
 		t.Run(fmt.Sprintf("L=%d,w=%d", c.L, c.w), func(t *testing.T) {
-			pol, err := windowPolicy(ck, "", c.w)
+			pol, err := WindowPolicy(ck, "", c.w)
 			if err != nil {
 				t.Fatal(err)
 			}
-			f, err := newForward(ck, pol, c.L)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := f.run(randomDoc(c.L, 4)); err != nil {
+			f := cpuProbe(t, ck, pol, c.L)
+			if err := f.Run(randomDoc(c.L, 4)); err != nil {
 				t.Fatal(err)
 			}
 			for l := 0; l < ck.Config.NumLayers; l++ {
-				m, err := layerBandMass(f, l, []int{c.w, max(0, c.w-1)})
+				_, m, err := f.layerRows(l, []int{c.w, max(0, c.w-1)})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -112,14 +121,11 @@ func TestBandMassOfWindowedAttentionIsOne(t *testing.T) {
 	}
 	// Full attention has mass outside a narrow band.
 	pol, _ := ck.Config.Policy("")
-	f, err := newForward(ck, pol, 100)
-	if err != nil {
+	f := cpuProbe(t, ck, pol, 100)
+	if err := f.Run(randomDoc(100, 5)); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.run(randomDoc(100, 5)); err != nil {
-		t.Fatal(err)
-	}
-	m, err := layerBandMass(f, 0, []int{3})
+	_, m, err := f.layerRows(0, []int{3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,14 +174,11 @@ func TestAttentionRowMatchesKernel(t *testing.T) {
 			if !pairAttention(pol) {
 				t.Fatalf("%v: no pair attention", c.method)
 			}
-			f, err := newForward(ck, pol, L)
-			if err != nil {
+			f := cpuProbe(t, ck, pol, L)
+			if err := f.Run(randomDoc(L, 6)); err != nil {
 				t.Fatal(err)
 			}
-			if err := f.run(randomDoc(L, 6)); err != nil {
-				t.Fatal(err)
-			}
-			a, out, err := f.attention(1)
+			a, out, err := f.Attention(1)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -295,7 +298,7 @@ func TestHistPeak(t *testing.T) {
 		}, 20, 0.6, 0.01},
 	}
 	for _, c := range cases {
-		h := make([]float64, etaBins)
+		h := make([]float64, EtaBins)
 		for range 400000 {
 			if x := c.draw(); x >= -1 && x <= 1 {
 				h[cosBin(x)]++
@@ -309,7 +312,7 @@ func TestHistPeak(t *testing.T) {
 			t.Errorf("%s: smoothing changed the mass %v -> %v", c.name, a, b)
 		}
 	}
-	if !math.IsNaN(histPeak(make([]float64, etaBins))) {
+	if !math.IsNaN(histPeak(make([]float64, EtaBins))) {
 		t.Error("empty histogram has a peak")
 	}
 }
@@ -323,7 +326,7 @@ func TestEtaTheory(t *testing.T) {
 	}{{0.5, 64}, {8, 64}, {16, 128}, {128, 128}, {256, 64}, {3, 8}}
 	prev := map[int]float64{}
 	for _, c := range cases {
-		got := etaTheory(c.kappa, c.d)
+		got := EtaTheory(c.kappa, c.d)
 		best, bestT := math.Inf(-1), 0.0
 		for i := 1; i < 200000; i++ {
 			tt := -1 + float64(i)/100000
@@ -339,13 +342,12 @@ func TestEtaTheory(t *testing.T) {
 		}
 		prev[c.d] = got
 	}
-	if etaTheory(0, 64) != 0 || etaTheory(1e9, 64) < 0.9999 || etaTheory(5, 3) != 1 {
-		t.Errorf("limits: %v %v %v", etaTheory(0, 64), etaTheory(1e9, 64), etaTheory(5, 3))
+	if EtaTheory(0, 64) != 0 || EtaTheory(1e9, 64) < 0.9999 || EtaTheory(5, 3) != 1 {
+		t.Errorf("limits: %v %v %v", EtaTheory(0, 64), EtaTheory(1e9, 64), EtaTheory(5, 3))
 	}
 }
 
-// q_i·k_j lands at row i, column j, both in the matrix and in the image
-// (row i from the top, column j from the left).
+// q_i·k_j lands at row i, column j of the matrix.
 func TestHeatmapLayout(t *testing.T) {
 	const L, D = 5, 2
 	q := make([]float32, L*D)
@@ -370,59 +372,97 @@ func TestHeatmapLayout(t *testing.T) {
 	if lo != 0 || hi != 88 || m[0] != 0 || post[L*L-1] != 1 || math.Abs(m[L*L-1]-0.5) > 1e-12 {
 		t.Errorf("normalised by [%v, %v]: m[last] %v post[last] %v", lo, hi, m[L*L-1], post[L*L-1])
 	}
-	lut := make([]color.RGBA, 256)
-	for i := range lut {
-		lut[i] = color.RGBA{uint8(i), 0, 0, 255}
-	}
-	img := matrixImage(m, L, lut)
-	for i := 0; i < L; i++ {
-		for j := 0; j < L; j++ {
-			want := uint8(math.Round(float64(i+10*j) / 88 * 255))
-			if got := img.RGBAAt(j, i).R; got != want {
-				t.Errorf("pixel x=%d y=%d: %d, want %d (entry row %d column %d)", j, i, got, want, i, j)
-			}
-		}
-	}
-	// Block averages keep the layout.
-	big := make([]float64, 16)
-	for i := 0; i < 4; i++ {
-		for j := 0; j < 4; j++ {
-			big[i*4+j] = float64(10*i + j)
-		}
-	}
-	if got, want := downsample(big, 4, 2), []float64{5.5, 7.5, 25.5, 27.5}; !slices.Equal(got, want) {
-		t.Errorf("downsample = %v, want %v", got, want)
-	}
 	s := statsOf([]float64{1, 2, 3, 4}, 2)
 	if s.Min != 1 || s.Max != 4 || s.Mean != 2.5 || s.Diag != 2.5 || s.Near != 2.5 || s.Far != 2.5 {
 		t.Errorf("stats %+v", s)
 	}
 }
 
-func TestLog2Ticks(t *testing.T) {
-	cases := []struct {
-		lo, hi float64
-		want   []float64
+func sumOf(xs []float64) float64 {
+	var s float64
+	for _, x := range xs {
+		s += x
+	}
+	return s
+}
+
+// A model whose activations are not finite is refused with the layer and
+// the row named, by every analysis, instead of leaving those rows out:
+// before, a NaN weight in layer 0's output projection left layer 1 with no
+// rows and made the "all layers" row layer 0's (issue 18).
+func TestNonFiniteRefused(t *testing.T) {
+	nanOut := func(p *layers.Params) { p.Layers[0].ODense.Data().([]float32)[3] = float32(math.NaN()) }
+	nanGain := func(p *layers.Params) { p.Layers[1].GammaK.Data().([]float32)[2] = float32(math.Inf(1)) }
+	docs := [][]int{randomDoc(40, 1)}
+	for _, c := range []struct {
+		name string
+		edit func(*layers.Params)
+		want string
 	}{
-		{64, 4096, []float64{64, 128, 256, 512, 1024, 2048, 4096}},
-		{5, 300, []float64{8, 16, 32, 64, 128, 256}},
-		{0.5, 1, []float64{0.5, 1}},
-	}
-	for _, c := range cases {
-		var got []float64
-		for _, tk := range log2Ticks(c.lo, c.hi) {
-			got = append(got, tk.Value)
-			if tk.Label == "" {
-				t.Errorf("[%v, %v]: unlabelled tick %v", c.lo, c.hi, tk.Value)
+		{"NaN in layer 0's output", nanOut, "layer 1: its input (the swish output [u | v | z]) is NaN at row 0"},
+		{"infinite gain in layer 1", nanGain, "layer 1: a ScaleOffset gain is +Inf at index 2"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			m := tinyModel(t, 0, 5, c.edit)
+			be := backend.Default()
+			rows, _, err := Entropy(be, m, docs, []string{"softmax"}, []int{16, 32}, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "softmax at length 16: document 0") {
+				t.Errorf("entropy: %v (%d rows), want an error with %q", err, len(rows), c.want)
 			}
+			pol, _ := m.Config.Policy("")
+			if _, err := Band(be, m, pol, docs, 32, []int{0, 4}); err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("band: %v, want an error with %q", err, c.want)
+			}
+			if _, err := Eta(be, m, docs, 32); err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("eta: %v, want an error with %q", err, c.want)
+			}
+			if _, err := HeatmapOf(be, m, docs[0], 32, 1); err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("heatmap: %v, want an error with %q", err, c.want)
+			}
+			// Layer 0 is finite and analysed.
+			if _, err := HeatmapOf(be, m, docs[0], 32, 0); err != nil {
+				t.Errorf("heatmap of layer 0: %v", err)
+			}
+		})
+	}
+	// Row statistics that are not finite are refused with the row named
+	// (an attention whose logits overflow).
+	m := tinyModel(t, 0, 5, nil)
+	pol, _ := m.Config.Policy("")
+	p := cpuProbe(t, m, pol, 24)
+	if err := p.Run(randomDoc(24, 2)); err != nil {
+		t.Fatal(err)
+	}
+	a, out, err := p.Attention(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out[5*a.OutWidth()+a.E] = float32(math.Inf(1)) // row 5's log-sum-exp
+	h, _, err := rowStats(a, out, 0)
+	if err != nil || finite(h[5]) || !finite(h[4]) {
+		t.Fatalf("row 5's entropy %v, row 4's %v (%v)", h[5], h[4], err)
+	}
+}
+
+// The pooled row of every analysis counts the rows of every layer: each
+// layer has L rows per document, the pool L·layers.
+func TestPooledRowsCountEveryLayer(t *testing.T) {
+	m := tinyModel(t, 0, 5, nil)
+	docs := [][]int{randomDoc(40, 1), randomDoc(30, 2)}
+	rows, perDoc, err := Entropy(backend.Default(), m, docs, []string{"softmax"}, []int{20}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		want := 2 * 20
+		if r.Layer == study.AllLayers {
+			want *= m.Config.NumLayers
 		}
-		if !slices.Equal(got, c.want) {
-			t.Errorf("log2Ticks(%v, %v) = %v, want %v", c.lo, c.hi, got, c.want)
+		if r.Rows != want {
+			t.Errorf("layer %v: %d rows, want %d", r.Layer, r.Rows, want)
 		}
 	}
-	// Many octaves: every third tick labelled (at most 8 steps).
-	ts := log2Ticks(1, 1<<20)
-	if len(ts) != 21 || ts[1].Label != "" || ts[3].Label != "8" {
-		t.Errorf("wide range ticks %v", ts)
+	if len(perDoc) != 2 || perDoc[1].Rows != 20*m.Config.NumLayers {
+		t.Errorf("per document: %+v", perDoc)
 	}
 }

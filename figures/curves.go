@@ -1,47 +1,28 @@
-package main
+package figures
 
 import (
 	"cmp"
 	"fmt"
-	"io"
 	"slices"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/vg"
 
+	"github.com/infoscale/gaualpha/analysis"
 	"github.com/infoscale/gaualpha/study"
 )
 
-func runCurves(args []string, stdout, stderr io.Writer) error {
-	fs, c := newFlags("curves", "-suite FILE [flags]",
-		"Accuracy and loss against evaluation length from cmd/suite's suite.json: a grid with\n"+
-			"one row per normalisation and one column per base model (CosScale), one line per\n"+
-			"method ((ft) = fine-tuned). Writes curves_accuracy.png, curves_loss.png and curves.csv.", stderr)
-	path := fs.String("suite", "runs/suite/suite.json", "`file` written by cmd/suite")
-	if err := c.parse(fs, args); err != nil {
-		return err
-	}
-	s, err := study.ReadSuite(*path)
+// Curves draws path (curves_accuracy.png or curves_loss.png): metric
+// ("accuracy" or "loss") against length, one panel per normalisation (rows)
+// and base model (columns, by CosScale), one line per method, the legend
+// in a last column.
+func Curves(path string, s *study.Suite, metric string, dpi int) error {
+	grid, err := curvesGrid(s, metric)
 	if err != nil {
 		return err
 	}
-	out := &outputs{dir: c.out}
-	if err := study.Curves.Write(out.path("curves.csv"), s.CurvesRows()); err != nil {
-		return err
-	}
-	for _, metric := range []string{"accuracy", "loss"} {
-		grid, err := curvesGrid(s, metric)
-		if err != nil {
-			return err
-		}
-		nr, nc := len(grid), len(grid[0])
-		fig := newFigure(3*float64(nc-1)+1.9, 2.6*float64(nr)+0.2, c.dpi)
-		if err := fig.saveGrid(out.path("curves_"+metric+".png"), grid); err != nil {
-			return err
-		}
-	}
-	out.print(stdout)
-	return nil
+	nr, nc := len(grid), len(grid[0])
+	return newFigure(3*float64(nc-1)+1.9, 2.6*float64(nr)+0.2, dpi).saveGrid(path, grid)
 }
 
 // curvesGrid builds the panels of one metric: rows are normalisations (in
@@ -69,9 +50,9 @@ func curvesGrid(s *study.Suite, metric string) ([][]*plot.Plot, error) {
 	grid := make([][]*plot.Plot, len(norms))
 	for i, norm := range norms {
 		for _, b := range bases {
-			title := fmt.Sprintf("%s, CosScale %g (%s)", norm, b.s, shortName(b.name))
+			title := fmt.Sprintf("%s, CosScale %g (%s)", norm, b.s, analysis.ShortName(b.name))
 			if b.s == 0 {
-				title = fmt.Sprintf("%s, no CosScale (%s)", norm, shortName(b.name))
+				title = fmt.Sprintf("%s, no CosScale (%s)", norm, analysis.ShortName(b.name))
 			}
 			p := newPlot(title, "length", metric)
 			p.Title.TextStyle.Font.Size = vg.Points(9)

@@ -1,14 +1,10 @@
-package main
+package analysis
 
 import (
-	"flag"
-	"fmt"
 	"math"
 	"runtime"
-	"runtime/debug"
 
 	"github.com/infoscale/gaualpha/eval"
-	"github.com/infoscale/gaualpha/internal/cli"
 	"github.com/infoscale/gaualpha/layers"
 )
 
@@ -22,15 +18,10 @@ import (
 // machine, 2026-12-06): per token row the estimate is 0.79 of the growth of
 // the peak between L = 2048 and 16384 for entropy (-norm softmax) and 1.05
 // between 2048 and 8192 for eta; heatmap at L = 8192 is estimated at
-// 1.14 GiB and peaked at 1.13 GiB; testset on the 3000 documents of a
-// synthetic corpus (-split all) at 276 MiB for a peak of 253 MiB.
+// 1.14 GiB and peaked at 1.13 GiB. They count host memory: on a GPU
+// executor the forward pass's activations live on the device instead.
 
-// maxMemoryFlag registers -max-memory on fs.
-func maxMemoryFlag(fs *flag.FlagSet) *float64 {
-	return fs.Float64("max-memory", 0, "refuse a run whose estimated memory exceeds this many `GiB` (0: the memory available at the start, MemAvailable in /proc/meminfo)")
-}
-
-// forwardBytes is the memory of one analysis forward pass (newForward) at
+// forwardBytes is the memory of one analysis forward pass (NewProbe) at
 // length L: eval.EstimateBytes for one sequence, which is linear in L,
 // extrapolated in float64, plus every layer's kept input X = [u | v | z]
 // (KeepLayerInputs) and the attention kernel's workspace of the analyses'
@@ -44,80 +35,37 @@ func forwardBytes(cfg layers.Config, L int) float64 {
 	return one + perRow*float64(L-1)
 }
 
-// entropyBytes is the memory of the entropy analysis at length L: the
+// EntropyBytes is the memory of the entropy analysis at length L: the
 // forward pass, one layer's attention output (e + 1 floats per row) and the
 // row statistics (two float64 per row).
-func entropyBytes(cfg layers.Config, L int) float64 {
+func EntropyBytes(cfg layers.Config, L int) float64 {
 	return forwardBytes(cfg, L) + float64(L)*(float64(cfg.IntermediateSize+1)*4+2*8)
 }
 
-// bandBytes is the memory of the band analysis at length L with nw
+// BandBytes is the memory of the band analysis at length L with nw
 // half-widths: the forward pass, one layer's attention output and a mass
 // per row for each half-width (plus the entropy row statistics compute).
-func bandBytes(cfg layers.Config, L, nw int) float64 {
+func BandBytes(cfg layers.Config, L, nw int) float64 {
 	return forwardBytes(cfg, L) + float64(L)*(float64(cfg.IntermediateSize+1)*4+float64(nw+1)*8)
 }
 
-// etaBytes is the memory of the eta analysis at length L: the forward pass,
+// EtaBytes is the memory of the eta analysis at length L: the forward pass,
 // q and k before and after RoPE (four [L, d] float32), their unit rows in
 // float64 (four [L, d]) and norms, and each worker's three rows of L.
-func etaBytes(cfg layers.Config, L int) float64 {
+func EtaBytes(cfg layers.Config, L int) float64 {
 	d := float64(cfg.KeySize)
 	workers := float64(max(1, runtime.GOMAXPROCS(0)))
 	return forwardBytes(cfg, L) + float64(L)*(4*d*4+4*d*8+2*8+workers*3*8)
 }
 
-// heatmapBytes is the memory of the heat maps of n models at length L: the
+// HeatmapBytes is the memory of the heat maps of n models at length L: the
 // two L×L float64 matrices of every model (kept for the figure), and one
 // model's forward pass and q and k before and after RoPE at a time.
-func heatmapBytes(cfgs []layers.Config, L int) float64 {
+func HeatmapBytes(cfgs []layers.Config, L int) float64 {
 	var mats, run float64
 	for _, cfg := range cfgs {
 		mats += 2 * 8 * float64(L) * float64(L)
 		run = math.Max(run, forwardBytes(cfg, L)+float64(L)*4*float64(cfg.KeySize)*4)
 	}
 	return mats + run
-}
-
-// testsetBytes is the memory of the spectral clustering of n documents on f
-// features: the dense n×n similarity, graph, normalised-graph and
-// eigenvector matrices (at most four live at once) and three n×f feature
-// matrices (TF-IDF, centred copy, SVD), float64.
-func testsetBytes(n, f int) float64 {
-	N := float64(n)
-	return 8 * (4*N*N + 3*N*float64(f))
-}
-
-// budget is -max-memory turned into a byte budget.
-type budget struct{ cli.Budget }
-
-// newBudget checks -max-memory (before anything is read).
-func newBudget(gib float64) (budget, error) {
-	b, err := cli.MemoryBudget("max-memory", gib)
-	return budget{b}, err
-}
-
-// check refuses need bytes (a float64 estimate) over the budget: what names
-// the flag and value that set the size.
-func (b budget) check(what string, need float64) error {
-	n := int64(math.MaxInt64)
-	if need < math.MaxInt64 {
-		n = int64(math.Ceil(need))
-	}
-	if err := b.Check(what, n); err != nil {
-		return err
-	}
-	// The estimate counts live memory; the collector would let garbage grow
-	// the heap to twice that before collecting. The budget as a soft limit
-	// makes it collect sooner instead.
-	debug.SetMemoryLimit(b.Bytes)
-	return nil
-}
-
-// plural is "n thing" or "n things".
-func plural(n int, thing string) string {
-	if n == 1 {
-		return fmt.Sprintf("%d %s", n, thing)
-	}
-	return fmt.Sprintf("%d %ss", n, thing)
 }

@@ -1,13 +1,10 @@
-package main
+package figures
 
 import (
-	"encoding/csv"
 	"fmt"
 	"image/color"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"strconv"
 
 	"gonum.org/v1/plot"
@@ -15,6 +12,8 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
+
+	"github.com/infoscale/gaualpha/study"
 )
 
 // colors is a ten-colour qualitative palette (Tableau 10), so that ten
@@ -164,7 +163,7 @@ func (f figure) save(path string, drawFn func(dc draw.Canvas)) (err error) {
 	}()
 	c := vgimg.NewWith(vgimg.UseWH(f.w, f.h), vgimg.UseDPI(f.dpi))
 	drawFn(draw.New(c))
-	return writeFile(path, func(w io.Writer) error {
+	return study.WriteFile(path, func(w io.Writer) error {
 		_, err := vgimg.PngCanvas{Canvas: c}.WriteTo(w)
 		return err
 	})
@@ -253,59 +252,3 @@ func gridShape(n, maxCols int) (rows, cols int) {
 	}
 	return (n + cols - 1) / cols, cols
 }
-
-// writeFile writes a file through fn, reporting errors with the path.
-func writeFile(path string, fn func(io.Writer) error) (err error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if cerr := f.Close(); err == nil && cerr != nil {
-			err = cerr
-		}
-	}()
-	if err := fn(f); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
-}
-
-// writeCSV writes a header and rows.
-func writeCSV(path string, header []string, rows [][]string) error {
-	return writeFile(path, func(w io.Writer) error {
-		cw := csv.NewWriter(w)
-		if err := cw.Write(header); err != nil {
-			return err
-		}
-		if err := cw.WriteAll(rows); err != nil {
-			return err
-		}
-		cw.Flush()
-		return cw.Error()
-	})
-}
-
-// outputs collects the files a subcommand wrote, to print them.
-type outputs struct {
-	dir   string
-	files []string
-}
-
-func (o *outputs) path(name string) string {
-	p := filepath.Join(o.dir, name)
-	o.files = append(o.files, p)
-	return p
-}
-
-func (o *outputs) print(w io.Writer) {
-	for _, f := range o.files {
-		fmt.Fprintln(w, "wrote", f)
-	}
-}
-
-// ff formats a float for CSV (shortest exact representation; NaN as "NaN").
-func ff(x float64) string { return strconv.FormatFloat(x, 'g', 8, 64) }
