@@ -201,18 +201,24 @@ func (o Study) Parts() []Part {
 		sweep = append(sweep, o.ModelDir(CosName(s))+"/best")
 	}
 	all := strings.Join(append([]string{base + "/best"}, sweep...), ",")
+	// The analyses' forward passes run on the profile's device (the CPU's
+	// parts keep the default).
+	var dev []string
+	if p.Device != "" && p.Device != "cpu" {
+		dev = append([]string{"-device", p.Device}, prec...)
+	}
 	parts = append(parts,
 		Part{Name: "attention entropy vs length (softmax, softmax_plus, InfoScale)", Tool: "analyze",
-			Args: []string{"entropy", "-ckpt", base + "/best", "-docs", fmt.Sprint(p.EntropyDocs), "-corpus", o.Corpus, "-out", an, "-quiet"},
+			Args: append([]string{"entropy", "-ckpt", base + "/best", "-docs", fmt.Sprint(p.EntropyDocs), "-corpus", o.Corpus, "-out", an, "-quiet"}, dev...),
 			Done: filepath.Join(an, "entropy.csv")},
 		Part{Name: "peak η1* of the pre-RoPE cosine distribution vs CosScale", Tool: "analyze",
-			Args: []string{"eta", "-ckpt", strings.Join(sweep, ","), "-L", "1024", "-docs", fmt.Sprint(p.Docs), "-corpus", o.Corpus, "-out", an, "-quiet"},
+			Args: append([]string{"eta", "-ckpt", strings.Join(sweep, ","), "-L", "1024", "-docs", fmt.Sprint(p.Docs), "-corpus", o.Corpus, "-out", an, "-quiet"}, dev...),
 			Done: filepath.Join(an, "eta_peak.csv")},
 		Part{Name: "q·k heat maps before and after RoPE at L = 1024", Tool: "analyze",
-			Args: []string{"heatmap", "-ckpt", strings.Join(sweep, ","), "-L", "1024", "-corpus", o.Corpus, "-out", an, "-quiet"},
+			Args: append([]string{"heatmap", "-ckpt", strings.Join(sweep, ","), "-L", "1024", "-corpus", o.Corpus, "-out", an, "-quiet"}, dev...),
 			Done: filepath.Join(an, "heatmap.png")},
 		Part{Name: "attention mass within ±64 vs CosScale (windowed-attention approximation)", Tool: "analyze",
-			Args: []string{"band", "-ckpt", all, "-L", "1024", "-w", "64", "-docs", fmt.Sprint(p.Docs), "-corpus", o.Corpus, "-out", an, "-quiet"},
+			Args: append([]string{"band", "-ckpt", all, "-L", "1024", "-w", "64", "-docs", fmt.Sprint(p.Docs), "-corpus", o.Corpus, "-out", an, "-quiet"}, dev...),
 			Done: filepath.Join(an, "band.csv")},
 	)
 	// ALiBi's attention, measured as the CosScale models' is (for the
@@ -224,10 +230,10 @@ func (o Study) Parts() []Part {
 	}
 	parts = append(parts,
 		Part{Name: "attention mass within ±64 of the ALiBi fine-tunes", Tool: "analyze",
-			Args: []string{"band", "-ckpt", strings.Join(alibi, ","), "-L", "1024", "-w", "64", "-docs", fmt.Sprint(p.Docs), "-corpus", o.Corpus, "-out", alibiDir, "-quiet"},
+			Args: append([]string{"band", "-ckpt", strings.Join(alibi, ","), "-L", "1024", "-w", "64", "-docs", fmt.Sprint(p.Docs), "-corpus", o.Corpus, "-out", alibiDir, "-quiet"}, dev...),
 			Done: filepath.Join(alibiDir, "band.csv")},
 		Part{Name: "attention entropy vs length of the ALiBi fine-tune of the plain model (softmax, InfoScale)", Tool: "analyze",
-			Args: []string{"entropy", "-ckpt", alibi[0], "-norm", "softmax,infoscale", "-docs", fmt.Sprint(p.EntropyDocs), "-corpus", o.Corpus, "-out", alibiDir, "-quiet"},
+			Args: append([]string{"entropy", "-ckpt", alibi[0], "-norm", "softmax,infoscale", "-docs", fmt.Sprint(p.EntropyDocs), "-corpus", o.Corpus, "-out", alibiDir, "-quiet"}, dev...),
 			Done: filepath.Join(alibiDir, "entropy.csv")},
 		Part{Name: "accuracy and loss vs length per method × normalisation", Tool: "analyze",
 			Args: []string{"curves", "-suite", filepath.Join(suiteDir, "suite.json"), "-out", an, "-quiet"},

@@ -203,19 +203,24 @@ func TestPartFinished(t *testing.T) {
 	}
 }
 
-// -precision bf16 (gpu profile) reaches every training and the suite;
-// float32 adds nothing.
-func TestPartsPrecision(t *testing.T) {
-	for _, prec := range []string{"", "bf16"} {
-		p, err := NamedProfile("gpu")
+// -precision bf16 (gpu profile) reaches every training, the suite and the
+// analyses that run models, which run on the profile's device; float32 and
+// the CPU add nothing.
+func TestPartsDevice(t *testing.T) {
+	for _, c := range []struct{ profile, prec string }{{"gpu", ""}, {"gpu", "bf16"}, {"cpu", ""}} {
+		p, err := NamedProfile(c.profile)
 		if err != nil {
 			t.Fatal(err)
 		}
-		p.Precision = prec
+		p.Precision = c.prec
 		for _, pt := range (Study{Profile: p, Out: "results", Corpus: "embedded"}).Parts() {
-			has := strings.Contains(strings.Join(pt.Args, " "), "-precision bf16")
-			if want := prec == "bf16" && (pt.Tool == "train" || pt.Tool == "suite"); has != want {
-				t.Errorf("precision %q: part %q has -precision bf16: %v, want %v", prec, pt.Name, has, want)
+			args := strings.Join(pt.Args, " ")
+			runsModels := pt.Tool == "train" || pt.Tool == "suite" || pt.Tool == "analyze" && slices.Contains([]string{"entropy", "eta", "heatmap", "band"}, pt.Args[0])
+			if has, want := strings.Contains(args, "-precision bf16"), c.prec == "bf16" && runsModels; has != want {
+				t.Errorf("%s profile, precision %q: part %q has -precision bf16: %v, want %v", c.profile, c.prec, pt.Name, has, want)
+			}
+			if has, want := strings.Contains(args, "-device cuda"), c.profile == "gpu" && runsModels; has != want {
+				t.Errorf("%s profile: part %q has -device cuda: %v, want %v", c.profile, pt.Name, has, want)
 			}
 		}
 	}
