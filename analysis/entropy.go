@@ -9,6 +9,7 @@ import (
 
 	"github.com/infoscale/gaualpha/attn"
 	"github.com/infoscale/gaualpha/backend"
+	"github.com/infoscale/gaualpha/eval"
 	"github.com/infoscale/gaualpha/study"
 )
 
@@ -44,21 +45,15 @@ func Norms(m Model, list string) ([]string, error) {
 }
 
 // NormPolicy returns the model's attention policy under a normalisation
-// name: an attn.Norm name, or softmax_plus_n0 (softmax_plus with base n0,
-// the model's training length: factor ln(n)/ln(n0)).
+// name: an attn.Norm name, or eval.NormPlusN0 (softmax_plus with base n0,
+// the model's training length: factor ln(n)/ln(n0)), or
+// eval.NormInfoVisible for a masking method.
 func NormPolicy(m Model, norm string) (attn.Policy, error) {
-	if norm == "softmax_plus_n0" {
-		pol, err := m.Config.Policy("softmax_plus")
-		pol.Base = float64(m.Config.TrainLength)
-		if err == nil {
-			err = pol.Validate()
-		}
-		return pol, err
+	pol, ok, err := eval.NormPolicy(m.Config, norm)
+	if err == nil && !ok {
+		err = fmt.Errorf("normalisation %s does not apply to %s, which keeps every pair", norm, m.Config.Method)
 	}
-	if _, err := attn.ParseNorm(norm); err != nil {
-		return attn.Policy{}, err
-	}
-	return m.Config.Policy(norm)
+	return pol, err
 }
 
 // Entropy runs m under each normalisation at each length on every document
