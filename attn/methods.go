@@ -125,10 +125,6 @@ var methods = [...]MethodSpec{
 		Params: "`-window` W (64)"},
 }
 
-// Methods returns the table of the positional methods, in the order of
-// their Method values.
-func Methods() []MethodSpec { return append([]MethodSpec(nil), methods[:]...) }
-
 // spec is m's entry of the table (the zero spec, which keeps every pair
 // unrotated, for an invalid m; Policy.Validate refuses those).
 func (m Method) spec() *MethodSpec {

@@ -17,7 +17,7 @@ var update = flag.Bool("update", false, "rewrite the methods' table of docs/meth
 // spellings, and each property is one the policy can execute.
 func TestMethodTable(t *testing.T) {
 	seen := map[string]bool{}
-	for i, s := range Methods() {
+	for i, s := range methods {
 		if s.Method != Method(i) || s.Name != strings.ToLower(s.Name) || seen[s.Name] || s.Name == "" || s.Doc == "" || s.Params == "" {
 			t.Errorf("entry %d: %+v", i, s)
 		}
@@ -80,7 +80,7 @@ func methodsMarkdown() string {
 	cell := func(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
 	var sb strings.Builder
 	sb.WriteString("| `-method` | what it does | parameters (default) | in the suite |\n|---|---|---|---|\n")
-	for _, s := range Methods() {
+	for _, s := range methods {
 		suite := map[SuiteUse]string{TrainingFree: "training-free", FineTuned: "fine-tuned",
 			FineTunedAndTrainingFree: fmt.Sprintf("both: `%s` (training-free) and `%s-ft` (fine-tuned)", s.Name, s.Name)}[s.Suite]
 		fmt.Fprintf(&sb, "| `%s` | %s | %s | %s |\n", s.Name, cell(s.Doc), cell(s.Params), suite)
@@ -105,7 +105,7 @@ type methodJSON struct {
 // TestMethodsJSON -update rewrites it).
 func TestMethodsJSON(t *testing.T) {
 	var ms []methodJSON
-	for _, s := range Methods() {
+	for _, s := range methods {
 		ms = append(ms, methodJSON{Name: s.Name,
 			Rotation: [...]string{"none", "rope", "interpolated", "ntk", "yarn"}[s.Rotation],
 			Mask:     [...]string{"all", "local", "windowed"}[s.Mask], Sinks: s.Sinks,

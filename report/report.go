@@ -26,8 +26,12 @@ func Write(o study.Study) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	rules := verdict.RuleSets()
-	text := render(o, a, rules[len(rules)-2], rules[len(rules)-1], time.Now())
+	current := verdict.Current()
+	previous, err := verdict.Version(current.Version - 1)
+	if err != nil {
+		return "", err
+	}
+	text := render(o, a, previous, current, time.Now())
 	path := filepath.Join(o.Out, "REPORT.md")
 	if err := os.MkdirAll(o.Out, 0o755); err != nil {
 		return "", err

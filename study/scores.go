@@ -105,6 +105,13 @@ func readScores(r io.Reader) (map[int][]eval.Score, error) {
 	return out, sc.Err()
 }
 
+// ScoresFile is the file of a suite configuration's per-position scores,
+// relative to the suite's directory: scores/TAG/METHOD.NORM.csv.gz (TAG
+// names the base model, cosS).
+func ScoresFile(tag, method, norm string) string {
+	return filepath.ToSlash(filepath.Join("scores", tag, method+"."+norm+".csv.gz"))
+}
+
 // ScoreReader reads the per-position scores of a suite's rows, each file
 // once.
 type ScoreReader struct {

@@ -104,7 +104,7 @@ func TestSuiteFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Rows[1].Label() != "pi (ft) + infoscale, CosScale 16" || got.Rows[1].FineTuneDir() != "suite/cos16/ft-pi" || !slices.Equal(got.Lengths(), []int{128, 256}) || got.Rows[0].Results[1].Tally.SumLoss != 16 {
+	if got.Rows[1].Label() != "pi (ft) + infoscale, CosScale 16" || !slices.Equal(got.Lengths(), []int{128, 256}) || got.Rows[0].Results[1].Tally.SumLoss != 16 {
 		t.Errorf("read back %+v", got)
 	}
 	if md := got.Markdown(); !strings.Contains(md, "| pi (ft) | infoscale | 16 | **0.2500** | **0.2500** |") || !strings.Contains(md, "| 128 (2x) | 256 (4x) |") {

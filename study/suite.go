@@ -54,15 +54,6 @@ func (r SuiteRow) Label() string {
 	return fmt.Sprintf("%s + %s, CosScale %g", r.MethodLabel(), r.Norm, r.CosScale)
 }
 
-// FineTuneDir is the directory of the row's fine-tuned model, relative to
-// the study directory ("" when the row is not fine-tuned).
-func (r SuiteRow) FineTuneDir() string {
-	if !r.FineTune {
-		return ""
-	}
-	return fmt.Sprintf("suite/cos%g/ft-%s", r.CosScale, r.Method)
-}
-
 // Lengths returns the evaluation lengths of the suite (those of every row).
 func (s *Suite) Lengths() []int {
 	var ls []int

@@ -46,8 +46,8 @@ var (
 	textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
 )
 
-// columns returns the columns of R from its struct tags.
-func (t Table[R]) columns() []column {
+// fields returns the columns of R from its struct tags.
+func (t Table[R]) fields() []column {
 	rt := reflect.TypeFor[R]()
 	var cols []column
 	for i := range rt.NumField() {
@@ -74,10 +74,10 @@ func (t Table[R]) columns() []column {
 	return cols
 }
 
-// Columns returns the table's header.
-func (t Table[R]) Columns() []string {
+// header returns the table's column names.
+func (t Table[R]) header() []string {
 	var names []string
-	for _, c := range t.columns() {
+	for _, c := range t.fields() {
 		names = append(names, c.name)
 	}
 	return names
@@ -85,10 +85,10 @@ func (t Table[R]) Columns() []string {
 
 // Write writes the header and rows to path, creating its directory.
 func (t Table[R]) Write(path string, rows []R) error {
-	cols := t.columns()
+	cols := t.fields()
 	return WriteFile(path, func(w io.Writer) error {
 		cw := csv.NewWriter(w)
-		if err := cw.Write(t.Columns()); err != nil {
+		if err := cw.Write(t.header()); err != nil {
 			return err
 		}
 		rec := make([]string, len(cols))
@@ -137,7 +137,7 @@ func (t Table[R]) read(r io.Reader) ([]R, error) {
 	if err := t.checkHeader(header); err != nil {
 		return nil, err
 	}
-	cols := t.columns()
+	cols := t.fields()
 	var rows []R
 	for line := 2; ; line++ {
 		rec, err := cr.Read()
@@ -161,12 +161,12 @@ func (t Table[R]) read(r io.Reader) ([]R, error) {
 
 // describe names the schema in errors.
 func (t Table[R]) describe() string {
-	return fmt.Sprintf("%s schema version %d (%s)", t.Name, t.Version, strings.Join(t.Columns(), ","))
+	return fmt.Sprintf("%s schema version %d (%s)", t.Name, t.Version, strings.Join(t.header(), ","))
 }
 
 // checkHeader names the first missing, extra or misplaced column.
 func (t Table[R]) checkHeader(header []string) error {
-	want := t.Columns()
+	want := t.header()
 	if slices.Equal(header, want) {
 		return nil
 	}

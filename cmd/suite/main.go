@@ -234,7 +234,7 @@ func suiteFor(ctx context.Context, base string, docs []corpus.Document, proto ev
 		reps = append(reps, rep)
 		for i, va := range variants {
 			r := study.SuiteRow{Base: base, CosScale: cfg.CosScale, Method: cfg.Method, Norm: names[i], FineTune: sm.FineTuned,
-				Scores: scoresName(tag, m, names[i])}
+				Scores: study.ScoresFile(tag, m, names[i])}
 			var kept []eval.Result
 			for _, L := range lengths {
 				res, _ := rep.Get(va.Name, L)

@@ -1,6 +1,6 @@
 // Package methodflags defines the command-line flags that select and tune
 // the attention method, shared by cmd/train and cmd/eval; the methods and
-// their properties come from attn's table (attn.Methods).
+// their properties come from attn's table of methods (attn/methods.go).
 package methodflags
 
 import (
