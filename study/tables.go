@@ -7,6 +7,7 @@ import (
 
 	"github.com/infoscale/gaualpha/corpus"
 	"github.com/infoscale/gaualpha/testset"
+	"github.com/infoscale/gaualpha/train"
 )
 
 // Layer is a layer index in a table, or AllLayers for a statistic pooled
@@ -215,6 +216,19 @@ type TrainLossRow struct {
 
 // TrainLoss is a training-loss table; its file name is chosen per figure.
 var TrainLoss = Table[TrainLossRow]{Name: "trainloss.csv", Version: 1}
+
+// TrainLossRows returns the rows of one run of a training-loss table: its
+// metrics log's training lines, then its validation lines.
+func TrainLossRows(panel, run, dir string, trainLines, valLines []train.Metrics) []TrainLossRow {
+	var rows []TrainLossRow
+	for _, p := range trainLines {
+		rows = append(rows, TrainLossRow{Panel: panel, Run: run, Dir: dir, Step: p.Step, Epoch: p.Epoch, TrainLoss: &p.Loss})
+	}
+	for _, p := range valLines {
+		rows = append(rows, TrainLossRow{Panel: panel, Run: run, Dir: dir, Step: p.Step, Epoch: p.Epoch, ValLoss: &p.ValLoss})
+	}
+	return rows
+}
 
 // SuiteCSVRow is one row of suite.csv: one suite configuration at one
 // length.

@@ -170,13 +170,7 @@ func runTrainLoss(args []string, stdout, stderr io.Writer) error {
 		if r.Train, r.Val, err = study.ReadMetrics(dir); err != nil {
 			return fmt.Errorf("-runs: %w", err)
 		}
-		for _, p := range r.Train {
-			rows = append(rows, study.TrainLossRow{Panel: panel, Run: line, Dir: dir, Step: p.Step, Epoch: p.Epoch, TrainLoss: &p.Loss})
-		}
-		for _, p := range r.Val {
-			rows = append(rows, study.TrainLossRow{Panel: panel, Run: line, Dir: dir, Step: p.Step, Epoch: p.Epoch, ValLoss: &p.ValLoss})
-		}
-		runs = append(runs, r)
+		runs, rows = append(runs, r), append(rows, study.TrainLossRows(panel, line, dir, r.Train, r.Val)...)
 	}
 	if len(runs) == 0 {
 		return fmt.Errorf("-runs: no run given")

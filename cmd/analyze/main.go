@@ -216,14 +216,16 @@ func (m *models) prepare(c *common, fs *flag.FlagSet, args []string, check func(
 	return ms, be, err
 }
 
-// documents returns the -docs test documents for m, at least minLen tokens
-// long where possible; fewer is an error naming -docs.
-func (m *models) documents(md analysis.Model, minLen int) ([][]int, []string, error) {
-	toks, ids, err := analysis.TestDocuments(m.corpus, md, m.docs, minLen)
-	if err == nil && len(toks) < m.docs {
-		return nil, nil, fmt.Errorf("-docs %d: the validation split of corpus %s has only %d documents with tokens", m.docs, m.corpus, len(toks))
+// documents returns the -docs test documents of a model, at least minLen
+// tokens long where possible; fewer is an error naming -docs.
+func (m *models) documents(minLen int) analysis.Documents {
+	return func(md analysis.Model) ([][]int, []string, error) {
+		toks, ids, err := analysis.TestDocuments(m.corpus, md, m.docs, minLen)
+		if err == nil && len(toks) < m.docs {
+			return nil, nil, fmt.Errorf("-docs %d: the validation split of corpus %s has only %d documents with tokens", m.docs, m.corpus, len(toks))
+		}
+		return toks, ids, err
 	}
-	return toks, ids, err
 }
 
 // plural is "n thing" or "n things".

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"math"
 	"slices"
 	"strings"
 
@@ -53,7 +52,7 @@ func runEntropy(args []string, stdout, stderr io.Writer) error {
 	}
 	defer be.Close()
 	md := ms[0]
-	toks, ids, err := m.documents(md, slices.Max(ls))
+	toks, ids, err := m.documents(slices.Max(ls))(md)
 	if err != nil {
 		return err
 	}
@@ -101,21 +100,9 @@ func runEta(args []string, stdout, stderr io.Writer) error {
 	}
 	defer be.Close()
 	analysis.ByCosScale(ms)
-	var results []analysis.EtaResult
-	var hist []study.EtaHistRow
-	var peak []study.EtaPeakRow
-	for _, md := range ms {
-		fmt.Fprintf(c.progress(stderr), "eta: %s (%s)\n", md.Dir, md.Label())
-		toks, _, err := m.documents(md, *L)
-		if err != nil {
-			return fmt.Errorf("%s: %w", md.Dir, err)
-		}
-		r, err := analysis.Eta(be, md, toks, *L)
-		if err != nil {
-			return fmt.Errorf("%s: %w", md.Dir, err)
-		}
-		h, p := r.Rows(*sigma)
-		results, hist, peak = append(results, r), append(hist, h...), append(peak, p...)
+	results, hist, peak, err := analysis.EtaModels(be, ms, m.documents(*L), *L, *sigma, c.progress(stderr))
+	if err != nil {
+		return err
 	}
 	return c.save(stdout, analysis.EtaTable(results, *sigma),
 		func() error { return study.EtaHist.Write(c.path("eta_hist.csv"), hist) },
@@ -161,23 +148,12 @@ func runHeatmap(args []string, stdout, stderr io.Writer) error {
 	}
 	defer be.Close()
 	analysis.ByCosScale(ms)
-	var maps []*analysis.Heatmap
-	var rows []study.HeatmapRow
-	for _, md := range ms {
-		fmt.Fprintf(c.progress(stderr), "heatmap: %s (%s)\n", md.Dir, md.Label())
-		toks, ids, err := analysis.TestDocuments(m.corpus, md, 10, *L)
-		if err != nil {
-			return err
-		}
-		if *doc >= len(toks) {
-			return fmt.Errorf("-doc %d: the corpus has only %d test documents", *doc, len(toks))
-		}
-		fmt.Fprintf(c.progress(stderr), "heatmap: document %s\n", ids[*doc])
-		hm, err := analysis.HeatmapOf(be, md, toks[*doc], *L, *layer)
-		if err != nil {
-			return fmt.Errorf("%s: %w", md.Dir, err)
-		}
-		maps, rows = append(maps, hm), append(rows, hm.Rows()...)
+	tenDocs := func(md analysis.Model) ([][]int, []string, error) {
+		return analysis.TestDocuments(m.corpus, md, 10, *L)
+	}
+	maps, rows, err := analysis.HeatmapModels(be, ms, tenDocs, *doc, *L, *layer, c.progress(stderr))
+	if err != nil {
+		return err
 	}
 	return c.save(stdout, "",
 		func() error { return study.Heatmap.Write(c.path("heatmap.csv"), rows) },
@@ -224,34 +200,9 @@ func runBand(args []string, stdout, stderr io.Writer) error {
 	}
 	defer be.Close()
 	analysis.ByCosScale(ms)
-	var rows []study.BandRow
-	// Each model under its policy, then the windowed reference on the
-	// first model.
-	for i, md := range append(ms, ms[0]) {
-		pol, err := md.Config.Policy(*norm)
-		what := fmt.Sprintf("%s (%s)", md.Dir, md.Label())
-		if i == len(ms) {
-			pol, err = analysis.WindowPolicy(md, *norm, *w)
-			what = fmt.Sprintf("windowed attention (w = %d) on %s", *w, md.Dir)
-		}
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(c.progress(stderr), "band: %s\n", what)
-		toks, _, err := m.documents(md, *L)
-		if err != nil {
-			return err
-		}
-		st, err := analysis.Band(be, md, pol, toks, *L, widths)
-		if err != nil {
-			return fmt.Errorf("%s: %w", what, err)
-		}
-		for k := range st {
-			if st[k].Window = i == len(ms); st[k].Window {
-				st[k].CosScale = math.NaN()
-			}
-		}
-		rows = append(rows, st...)
+	rows, err := analysis.BandModels(be, ms, m.documents(*L), *norm, *L, *w, widths, c.progress(stderr))
+	if err != nil {
+		return err
 	}
 	return c.save(stdout, analysis.BandTable(rows, ms, *w),
 		func() error { return study.Band.Write(c.path("band.csv"), rows) },
