@@ -58,30 +58,34 @@ const (
 	Window
 )
 
-var methodNames = []string{"rope", "pi", "ntk", "yarn", "pose", "alibi", "streamingllm", "lminfinite", "rerope", "window"}
-
-// MethodNames lists the accepted method names in a fixed order.
-func MethodNames() []string { return append([]string(nil), methodNames...) }
+// MethodNames lists the accepted method names in the table's order.
+func MethodNames() []string {
+	var names []string
+	for _, s := range methods {
+		names = append(names, s.Name)
+	}
+	return names
+}
 
 // NormNames lists the accepted normalisation names in a fixed order.
 func NormNames() []string { return append([]string(nil), normNames...) }
 
 // String returns the flag spelling of m.
 func (m Method) String() string {
-	if m < 0 || int(m) >= len(methodNames) {
+	if m < 0 || int(m) >= len(methods) {
 		return fmt.Sprintf("Method(%d)", int(m))
 	}
-	return methodNames[m]
+	return methods[m].Name
 }
 
 // ParseMethod parses a method name as written on the command line.
 func ParseMethod(s string) (Method, error) {
-	for i, name := range methodNames {
-		if strings.EqualFold(s, name) {
-			return Method(i), nil
+	for _, m := range methods {
+		if strings.EqualFold(s, m.Name) {
+			return m.Method, nil
 		}
 	}
-	return 0, fmt.Errorf("unknown method %q (want %s)", s, strings.Join(methodNames, ", "))
+	return 0, fmt.Errorf("unknown method %q (want %s)", s, strings.Join(MethodNames(), ", "))
 }
 
 // Defaults of the method parameters (docs/spec.md §3).
@@ -150,12 +154,7 @@ func (p Policy) WithDefaults() Policy {
 		p.ReRoPEWindow = p.TrainLen
 	}
 	if p.Sinks == 0 {
-		switch p.Method {
-		case StreamingLLM:
-			p.Sinks = StreamingLLMSinks
-		case LMInfinite:
-			p.Sinks = LMInfiniteSinks
-		}
+		p.Sinks = p.Method.spec().Sinks
 	}
 	if p.ALiBiSlope == 0 && p.KeySize > 0 {
 		p.ALiBiSlope = PressALiBiSlope(DefaultALiBiSlope, p.KeySize)
@@ -174,7 +173,7 @@ func (p Policy) Validate() error {
 	switch {
 	case p.Norm < 0 || int(p.Norm) >= len(normNames):
 		return fmt.Errorf("attention: invalid normalisation %d", int(p.Norm))
-	case p.Method < 0 || int(p.Method) >= len(methodNames):
+	case p.Method < 0 || int(p.Method) >= len(methods):
 		return fmt.Errorf("attention: invalid method %d", int(p.Method))
 	case p.KeySize < 2 || p.KeySize%2 != 0:
 		return fmt.Errorf("attention: key size %d must be even and at least 2 (RoPE rotates pairs)", p.KeySize)
@@ -190,7 +189,7 @@ func (p Policy) Validate() error {
 		return fmt.Errorf("attention: RoPE base %v must be a finite number > 1", p.RopeBase)
 	case p.Window < 0:
 		return fmt.Errorf("attention: window %d must be >= 0", p.Window)
-	case p.Method == ReRoPE && p.ReRoPEWindow < 1:
+	case p.Method.spec().Far == FarAtReRoPEWindow && p.ReRoPEWindow < 1:
 		return fmt.Errorf("attention: ReRoPE window %d must be >= 1", p.ReRoPEWindow)
 	case p.Sinks < 0:
 		return fmt.Errorf("attention: sink count %d must be >= 0", p.Sinks)
@@ -198,7 +197,7 @@ func (p Policy) Validate() error {
 		return fmt.Errorf("attention: ALiBi slope %v must be a finite number >= 0", p.ALiBiSlope)
 	case p.TargetLen < 0:
 		return fmt.Errorf("attention: target length %d must be >= 0", p.TargetLen)
-	case p.Method == YaRN && !(p.YaRNBetaFast > p.YaRNBetaSlow && p.YaRNBetaSlow > 0):
+	case p.Method.spec().Rotation == YaRNRamp && !(p.YaRNBetaFast > p.YaRNBetaSlow && p.YaRNBetaSlow > 0):
 		return fmt.Errorf("attention: YaRN needs beta_fast > beta_slow > 0 (got %v, %v)", p.YaRNBetaFast, p.YaRNBetaSlow)
 	}
 	return nil
@@ -251,7 +250,7 @@ func (p Policy) VisibleKeyCount(n int) int {
 		return n
 	}
 	v := 2*p.maskRadius() + 1
-	if p.Method != Window {
+	if p.Method.spec().Mask == Local {
 		v += p.Sinks
 	}
 	return min(n, v)
@@ -270,7 +269,7 @@ func PressALiBiSlope(m float64, d int) float64 { return m * math.Sqrt(float64(d)
 func (p Policy) ScaledALiBiSlope() float64 { return p.ALiBiSlope / math.Sqrt(float64(p.KeySize)) }
 
 // Rotates reports whether the method rotates q and k (every method but ALiBi).
-func (p Policy) Rotates() bool { return p.Method != ALiBi }
+func (p Policy) Rotates() bool { return p.Method.spec().Rotation != NoRotation }
 
 // scaleRatio is s = max(1, L/n0), the context extension factor, with L the
 // target length when one is fixed, else the sequence length.
@@ -298,7 +297,8 @@ func (p Policy) Frequencies(L int) []float64 {
 	half := d / 2
 	base := p.RopeBase
 	s := p.scaleRatio(L)
-	if p.Method == NTK && s > 1 {
+	rot := p.Method.spec().Rotation
+	if rot == NTKBase && s > 1 {
 		base *= math.Pow(s, float64(d)/float64(d-2))
 	}
 	theta := make([]float64, half)
@@ -306,11 +306,11 @@ func (p Policy) Frequencies(L int) []float64 {
 		theta[i] = math.Pow(base, -2*float64(i)/float64(d))
 	}
 	switch {
-	case p.Method == PI && s > 1:
+	case rot == Interpolated && s > 1:
 		for i := range theta {
 			theta[i] /= s
 		}
-	case p.Method == YaRN && s > 1:
+	case rot == YaRNRamp && s > 1:
 		keep := p.yarnKeep()
 		for i := range theta {
 			theta[i] = theta[i]/s*(1-keep[i]) + theta[i]*keep[i]
@@ -343,7 +343,7 @@ func (p Policy) yarnKeep() []float64 {
 // LogitMultiplier returns m, the factor on q̃·k̃ for a sequence of length L:
 // YaRN's attention temperature mscale² with mscale = 0.1·ln(s) + 1, else 1.
 func (p Policy) LogitMultiplier(L int) float64 {
-	if p.Method != YaRN {
+	if p.Method.spec().Rotation != YaRNRamp {
 		return 1
 	}
 	s := p.scaleRatio(L)
@@ -356,7 +356,7 @@ func (p Policy) LogitMultiplier(L int) float64 {
 
 // hasMask reports whether the method removes query/key pairs.
 func (p Policy) hasMask() bool {
-	return p.Method == StreamingLLM || p.Method == LMInfinite || p.Method == Window
+	return p.Method.spec().Mask != KeepAll
 }
 
 // Masked reports whether the method removes query/key pairs (StreamingLLM,
@@ -365,7 +365,7 @@ func (p Policy) Masked() bool { return p.hasMask() }
 
 // maskRadius is the largest |i-j| a masking method keeps outside its sinks.
 func (p Policy) maskRadius() int {
-	if p.Method == Window {
+	if p.Method.spec().Mask == Windowed {
 		return p.Window
 	}
 	return p.TrainLen - 1
@@ -380,17 +380,17 @@ func (p Policy) Keep(i, j int) bool {
 	if abs(i-j) <= p.maskRadius() {
 		return true
 	}
-	return p.Method != Window && (i < p.Sinks || j < p.Sinks)
+	return p.Method.spec().Mask == Local && (i < p.Sinks || j < p.Sinks)
 }
 
 // FarWindow returns the distance from which the clamped rotation applies, and
 // whether the method has one: ReRoPE's w, LM-Infinite's n0. A pair with
 // |i-j| >= w uses the distance clamped to ±(w-1) (sign kept).
 func (p Policy) FarWindow() (int, bool) {
-	switch p.Method {
-	case ReRoPE:
+	switch p.Method.spec().Far {
+	case FarAtReRoPEWindow:
 		return p.ReRoPEWindow, true
-	case LMInfinite:
+	case FarAtTrainLength:
 		return p.TrainLen, true
 	}
 	return 0, false
@@ -404,14 +404,14 @@ func (p Policy) Far(i, j int) bool {
 
 // Bias returns the additive term bias_ij of the pair (ALiBi's -slope·|i-j|).
 func (p Policy) Bias(i, j int) float64 {
-	if p.Method != ALiBi {
+	if !p.Method.spec().Bias {
 		return 0
 	}
 	return -p.ALiBiSlope * float64(abs(i-j))
 }
 
 // HasBias reports whether Bias can be non-zero.
-func (p Policy) HasBias() bool { return p.Method == ALiBi && p.ALiBiSlope != 0 }
+func (p Policy) HasBias() bool { return p.Method.spec().Bias && p.ALiBiSlope != 0 }
 
 // BlockClass says how a kernel must treat a block of query rows [i0, i1) and
 // key columns [j0, j1).
@@ -444,7 +444,7 @@ func (p Policy) Classify(i0, i1, j0, j1 int) BlockClass {
 	}
 	if p.hasMask() {
 		r := p.maskRadius()
-		sink := p.Method != Window && (i0 < p.Sinks || j0 < p.Sinks)
+		sink := p.Method.spec().Mask == Local && (i0 < p.Sinks || j0 < p.Sinks)
 		switch {
 		case minDist > r && !sink:
 			return BlockSkip

@@ -6,7 +6,10 @@ Go code). Regenerate with:
 
     /usr/bin/python3 scripts/torch_reference.py
 
-It writes testdata/reference/gau_vectors.json and testdata/reference/factors.json.
+It reads the positional methods' properties (rotation, mask, sinks, clamped
+far pairs, bias, PoSE positions) from testdata/methods.json, the export of the
+table in attn/methods.go (go test ./attn checks that it is current), and
+writes testdata/reference/gau_vectors.json and testdata/reference/factors.json.
 Output is deterministic: each case draws from its own seeded torch.Generator
 and the JSON is written with Python's shortest round-trip float repr.
 """
@@ -32,8 +35,10 @@ EPS_COS = 1e-9
 TINY = dict(h=16, e=24, d=8, V=40, N=2, B=2, L=12, valid=[12, 9], n0=8, W=3, w=4)
 
 NORMALIZATIONS = ["softmax", "softmax_plus", "infoscale"]
-OTHER_METHODS = ["pi", "ntk", "yarn", "pose", "alibi", "streamingllm",
-                 "lminfinite", "rerope", "window"]
+
+with open(os.path.join(ROOT, "testdata", "methods.json")) as _f:
+    METHODS = {m["name"]: m for m in json.load(_f)["methods"]}
+OTHER_METHODS = [name for name in METHODS if name != "rope"]
 
 CLS, SEP, PAD = 2, 3, 0
 
@@ -81,13 +86,14 @@ def rope_theta(method, d, n0, L, base=10000.0, beta_fast=32, beta_slow=1):
     s = length_scale(L, n0)
     half = d // 2
     m = 1.0
-    if method == "ntk":
+    rotation = METHODS[method]["rotation"]
+    if rotation == "ntk":
         base = base * s ** (d / (d - 2.0))
     theta = [base ** (-2.0 * i / d) for i in range(half)]
-    if method == "pi":
+    if rotation == "interpolated":
         if L > n0:
             theta = [t * n0 / L for t in theta]
-    elif method == "yarn":
+    elif rotation == "yarn":
         low, high = yarn_bounds(d, n0, base, beta_fast, beta_slow)
         out = []
         for i, t in enumerate(theta):
@@ -96,10 +102,7 @@ def rope_theta(method, d, n0, L, base=10000.0, beta_fast=32, beta_slow=1):
             out.append((t / s) * (1.0 - keep) + t * keep)
         theta = out
         m = (0.1 * math.log(s) + 1.0) ** 2
-    elif method in ("rope", "ntk", "pose", "streamingllm", "lminfinite",
-                    "rerope", "window", "alibi"):
-        pass
-    else:
+    elif rotation not in ("rope", "ntk", "none"):
         raise ValueError(method)
     return theta, m
 
@@ -133,14 +136,23 @@ def method_keep_mask(cfg, L):
     j = torch.arange(L).unsqueeze(0)
     dist = (i - j).abs()
     n0 = cfg["train_length"]
-    meth = cfg["method"]
-    if meth == "streamingllm":
-        return (dist <= n0 - 1) | (j < 4) | (i < 4)
-    if meth == "lminfinite":
-        return (dist <= n0 - 1) | (j < 5) | (i < 5)
-    if meth == "window":
+    spec = METHODS[cfg["method"]]
+    if spec["mask"] == "local":
+        S = spec["sinks"]
+        return (dist <= n0 - 1) | (j < S) | (i < S)
+    if spec["mask"] == "windowed":
         return dist <= cfg["window"]
     return torch.ones(L, L, dtype=torch.bool)
+
+
+def far_window(cfg):
+    """The distance from which a kept pair uses the clamped rotation, or None."""
+    far = METHODS[cfg["method"]]["far"]
+    if far == "rerope_window":
+        return cfg["rerope_window"]
+    if far == "train_length":
+        return cfg["train_length"]
+    return None
 
 
 def gau_layer(H, p, cfg, valid_len, position_ids=None, want=None):
@@ -176,17 +188,16 @@ def gau_layer(H, p, cfg, valid_len, position_ids=None, want=None):
     jj = torch.arange(L).unsqueeze(0)
     rel = ii - jj  # i - j
 
-    if meth == "alibi":
+    spec = METHODS[meth]
+    if spec["rotation"] == "none":
         S = q @ k.transpose(-1, -2)
-        bias = -cfg["alibi_slope"] * rel.abs().to(torch.float64)
-        S = m * S + bias
     else:
         qr = rotate(q, pos, theta)
         kr = rotate(k, pos, theta)
         S = qr @ kr.transpose(-1, -2)
-        if meth in ("lminfinite", "rerope"):
-            c = (n0 - 1) if meth == "lminfinite" else (cfg["rerope_window"] - 1)
-            lim = n0 if meth == "lminfinite" else cfg["rerope_window"]
+        if spec["far"] != "none":
+            lim = far_window(cfg)
+            c = lim - 1
             zero = torch.zeros(B, L)
             cpos = torch.full((B, L), float(c))
             q0, qc = rotate(q, zero, theta), rotate(q, cpos, theta)
@@ -195,7 +206,9 @@ def gau_layer(H, p, cfg, valid_len, position_ids=None, want=None):
             ahead = q0 @ kc.transpose(-1, -2)    # j > i: distance -c
             clamped = torch.where(rel > 0, behind, ahead)
             S = torch.where(rel.abs() >= lim, clamped, S)
-        S = m * S
+    S = m * S
+    if spec["bias"]:
+        S = S - cfg["alibi_slope"] * rel.abs().to(torch.float64)
     if want is not None:
         want["scores"] = S
 
@@ -293,7 +306,7 @@ def build_layer_case(name, seed, cfg, L, valid):
     p = init_layer(gen, cfg)
     H = torch.randn(B, L, h, generator=gen).requires_grad_()
     R = torch.randn(B, L, h, generator=gen)
-    pos_ids = pose_position_ids(gen, B, L) if cfg["method"] == "pose" else None
+    pos_ids = pose_position_ids(gen, B, L) if METHODS[cfg["method"]]["skip_positions"] else None
 
     want = {}
     out, A = gau_layer(H, p, cfg, valid, pos_ids, want)
@@ -333,7 +346,7 @@ def build_model_case(name, seed, cfg, L, valid, n_mlm=3):
         for q in sorted(perm.tolist()):
             mlm_pos.append([b, q])
         mlm_tgt += torch.randint(4, V, (n_mlm,), generator=gen).tolist()
-    pos_ids = pose_position_ids(gen, B, L) if cfg["method"] == "pose" else None
+    pos_ids = pose_position_ids(gen, B, L) if METHODS[cfg["method"]]["skip_positions"] else None
 
     W = {"word": word, "type": ttype, "layers": layers}
     Hf = model_forward(ids, W, cfg, valid, pos_ids)
@@ -447,6 +460,7 @@ def brute_attention(cfg, q_pre, k_pre, valid, pos_ids):
     """Scalar, loop-based re-derivation of A straight from the spec (pure
     Python floats), used to cross-check the vectorised gau_layer."""
     d, n0, meth = cfg["attention_key_size"], cfg["train_length"], cfg["method"]
+    spec = METHODS[meth]
     B, L = len(q_pre), len(q_pre[0])
     theta, m = rope_theta(meth, d, n0, L, cfg["rope_base"],
                           cfg["yarn_beta_fast"], cfg["yarn_beta_slow"])
@@ -471,22 +485,20 @@ def brute_attention(cfg, q_pre, k_pre, valid, pos_ids):
             for j in range(L):
                 dist = abs(i - j)
                 keep = j < n
-                if meth == "streamingllm":
-                    keep = keep and (dist <= n0 - 1 or j < 4 or i < 4)
-                elif meth == "lminfinite":
-                    keep = keep and (dist <= n0 - 1 or j < 5 or i < 5)
-                elif meth == "window":
+                if spec["mask"] == "local":
+                    S = spec["sinks"]
+                    keep = keep and (dist <= n0 - 1 or j < S or i < S)
+                elif spec["mask"] == "windowed":
                     keep = keep and dist <= cfg["window"]
                 if not keep:
                     lg.append(None)
                     continue
                 qi, kj = q_pre[b][i], k_pre[b][j]
-                bias = 0.0
-                if meth == "alibi":
+                bias = -cfg["alibi_slope"] * dist if spec["bias"] else 0.0
+                if spec["rotation"] == "none":
                     sc = dot(qi, kj)
-                    bias = -cfg["alibi_slope"] * dist
                 else:
-                    lim = {"lminfinite": n0, "rerope": cfg["rerope_window"]}.get(meth)
+                    lim = far_window(cfg)
                     if lim is not None and dist >= lim:
                         cl = lim - 1
                         if j < i:
@@ -552,9 +564,9 @@ def case_list():
         for norm, cos in (("softmax", 0), ("infoscale", 4)):
             out.append(("layer", "layer_%s_%s_cos%d" % (meth, norm, cos),
                         make_config(norm, cos, meth), L, valid))
-    # With n0 = 8 and L = 12, StreamingLLM masks nothing beyond padding and
-    # LM-Infinite masks nothing; these longer cases exercise their masks.
-    for meth in ("streamingllm", "lminfinite"):
+    # With n0 = 8 and L = 12, the local masks (StreamingLLM, LM-Infinite)
+    # remove no pair beyond padding; these longer cases exercise them.
+    for meth in [m for m in OTHER_METHODS if METHODS[m]["mask"] == "local"]:
         for norm, cos in (("softmax", 0), ("infoscale", 4)):
             out.append(("layer", "layer_%s_%s_cos%d_L24" % (meth, norm, cos),
                         make_config(norm, cos, meth), Llong, vlong))

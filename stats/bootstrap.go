@@ -17,13 +17,6 @@ type Interval struct {
 // Contains reports whether x lies in [Lo, Hi].
 func (iv Interval) Contains(x float64) bool { return iv.Lo <= x && x <= iv.Hi }
 
-// DefaultResamples and DefaultSeed are the bootstrap settings of the
-// verdict rules.
-const (
-	DefaultResamples = 10000
-	DefaultSeed      = 42
-)
-
 // Bootstrap resamples nDocs documents with replacement (PCG seeded by seed)
 // and evaluates stat on each resample, given as the multiplicity of every
 // document (w[d] copies of document d; the original sample is all ones). It
@@ -122,38 +115,4 @@ func WeightedSum(x []float64) func(w []int) float64 {
 		}
 		return s
 	}
-}
-
-// BootstrapSignP is the two-sided bootstrap p-value of "stat = 0": twice the
-// smaller share of resamples (as Bootstrap draws them, same seed) with stat
-// <= 0 or stat >= 0, at most 1. It stands in for McNemar's p where only
-// per-document totals are known.
-func BootstrapSignP(nDocs int, stat func(w []int) float64, resamples int, seed uint64) (float64, error) {
-	if nDocs < 1 || resamples < 1 {
-		return 0, fmt.Errorf("stats: bootstrap over %d documents with %d resamples", nDocs, resamples)
-	}
-	w := make([]int, nDocs)
-	rng := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
-	var le, ge, n int
-	for r := 0; r < resamples; r++ {
-		clear(w)
-		for i := 0; i < nDocs; i++ {
-			w[rng.IntN(nDocs)]++
-		}
-		v := stat(w)
-		if math.IsNaN(v) {
-			continue
-		}
-		n++
-		if v <= 0 {
-			le++
-		}
-		if v >= 0 {
-			ge++
-		}
-	}
-	if n == 0 {
-		return 0, fmt.Errorf("stats: the statistic is undefined on every resample")
-	}
-	return math.Min(1, 2*float64(min(le, ge))/float64(n)), nil
 }

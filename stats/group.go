@@ -12,10 +12,6 @@ type Scores struct {
 	Loss    []float64
 }
 
-// IdenticalTol is the largest per-position loss difference of two
-// configurations that still count as giving identical predictions.
-const IdenticalTol = 1e-5
-
 // Identical reports whether a and b are right and wrong at the same
 // positions and their losses differ by at most tol at every position.
 func Identical(a, b Scores, tol float64) bool {
@@ -77,7 +73,7 @@ type Paired struct {
 
 // Compare computes Paired for a and b; doc gives the document of each
 // position (documents are resampled as units). resamples and seed set the
-// bootstrap (DefaultResamples, DefaultSeed in the verdict rules).
+// bootstrap (the verdict rules fix them).
 func Compare(a, b Scores, doc []int, resamples int, seed uint64) (Paired, error) {
 	n := len(doc)
 	if len(a.Correct) != n || len(b.Correct) != n || len(a.Loss) != n || len(b.Loss) != n {

@@ -568,3 +568,26 @@ func pca2(x *mat.Dense) ([][2]float64, [2]float64, error) {
 	}
 	return out, explained, nil
 }
+
+// EstimateBytes is the memory of Select on n documents with f features:
+// the dense n×n similarity, graph, normalised-graph and eigenvector
+// matrices (at most four live at once) and three n×f feature matrices
+// (TF-IDF, centred copy, SVD), float64. Checked against the peak resident
+// set of cmd/analyze testset on the 3000 documents of a synthetic corpus:
+// 276 MiB estimated for a peak of 253 MiB (2026-12-06).
+func EstimateBytes(n, f int) float64 {
+	N := float64(n)
+	return 8 * (4*N*N + 3*N*float64(f))
+}
+
+// CharVocab is a vocabulary of every character of the documents (for
+// clustering documents without a model's vocabulary).
+func CharVocab(docs []corpus.Document) (*tokenizer.Vocab, error) {
+	return tokenizer.Build(func(yield func(string) bool) {
+		for _, d := range docs {
+			if !yield(d.Text) {
+				return
+			}
+		}
+	}, 1, 0)
+}

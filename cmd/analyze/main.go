@@ -8,7 +8,10 @@
 //	analyze band    -ckpt D1,D2    attention mass within ±w of the diagonal vs CosScale
 //	analyze curves  -suite FILE    accuracy and loss vs length from cmd/suite's suite.json
 //	analyze testset                spectral clustering of the corpus and the stratified test set
+//	analyze trainloss -runs ...    training loss against epoch (figures 2 and 3)
 //
+// The analyses live in package analysis, the tables in package study, the
+// plots in package figures; this command parses flags and writes files.
 // Run "analyze SUBCOMMAND -h" for the flags of each; docs/analysis.md has
 // the exact definitions.
 package main
@@ -18,11 +21,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
+	"math"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
-	"syscall"
 
+	"github.com/infoscale/gaualpha/analysis"
+	"github.com/infoscale/gaualpha/backend"
 	"github.com/infoscale/gaualpha/internal/cli"
 )
 
@@ -47,6 +52,10 @@ func subcommands() []subcommand {
 }
 
 func run(args []string, stdout, stderr io.Writer) error {
+	var names []string
+	for _, s := range subcommands() {
+		names = append(names, s.name)
+	}
 	usage := func() {
 		fmt.Fprintf(stderr, "Usage: analyze SUBCOMMAND [flags]\n\nAnalyses of attention in trained GAU-α checkpoints; each writes PNG plots and CSV\nfiles into -out and prints their paths.\n\nSubcommands:\n")
 		for _, s := range subcommands() {
@@ -56,7 +65,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	if len(args) == 0 {
 		usage()
-		return fmt.Errorf("no subcommand (want one of %s)", names())
+		return fmt.Errorf("no subcommand (want one of %s)", strings.Join(names, ", "))
 	}
 	switch args[0] {
 	case "-h", "-help", "--help", "help":
@@ -65,28 +74,27 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	for _, s := range subcommands() {
 		if s.name == args[0] {
-			if err := s.run(args[1:], stdout, stderr); err != nil {
-				if errors.Is(err, flag.ErrHelp) {
-					return err
-				}
+			if err := s.run(args[1:], stdout, stderr); err != nil && !errors.Is(err, flag.ErrHelp) {
 				return fmt.Errorf("%s: %w", s.name, err)
+			} else if err != nil {
+				return err
 			}
 			return nil
 		}
 	}
-	return fmt.Errorf("unknown subcommand %q (want one of %s)", args[0], names())
+	return fmt.Errorf("unknown subcommand %q (want one of %s)", args[0], strings.Join(names, ", "))
 }
 
-func names() string {
-	var ns []string
-	for _, s := range subcommands() {
-		ns = append(ns, s.name)
-	}
-	return strings.Join(ns, ", ")
+// common holds the flags every subcommand has (-out, -dpi, -quiet) and
+// collects the files it writes.
+type common struct {
+	out   string
+	dpi   int
+	quiet bool
+	files []string
 }
 
-// newFlags returns a flag set for a subcommand with the flags every
-// subcommand has: -out, -dpi and -quiet.
+// newFlags returns a flag set for a subcommand with the common flags.
 func newFlags(name, synopsis, about string, stderr io.Writer) (*flag.FlagSet, *common) {
 	fs := flag.NewFlagSet("analyze "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -99,13 +107,6 @@ func newFlags(name, synopsis, about string, stderr io.Writer) (*flag.FlagSet, *c
 		fs.PrintDefaults()
 	}
 	return fs, c
-}
-
-// common holds the flags every subcommand has.
-type common struct {
-	out   string
-	dpi   int
-	quiet bool
 }
 
 // parse parses args and checks the common flags.
@@ -122,36 +123,7 @@ func (c *common) parse(fs *flag.FlagSet, args []string) error {
 	if c.out == "" {
 		return fmt.Errorf("-out must name a directory")
 	}
-	return checkOutDir(c.out)
-}
-
-// checkOutDir refuses, before any work, an output directory that cannot be
-// created or written: a file in its place or on its path, or a directory
-// (it, or the nearest one above it) that is not writable.
-func checkOutDir(dir string) error {
-	p := filepath.Clean(dir)
-	for {
-		info, err := os.Stat(p)
-		switch {
-		case err == nil && !info.IsDir():
-			if p == filepath.Clean(dir) {
-				return fmt.Errorf("-out %s is a file, not a directory", dir)
-			}
-			return fmt.Errorf("-out %s: %s is a file, not a directory", dir, p)
-		case err == nil:
-			if syscall.Access(p, 2 /* W_OK */) != nil {
-				return fmt.Errorf("-out %s: %s is not writable", dir, p)
-			}
-			return nil
-		case !errors.Is(err, os.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR):
-			return fmt.Errorf("-out %s: %w", dir, err)
-		}
-		parent := filepath.Dir(p)
-		if parent == p {
-			return nil
-		}
-		p = parent
-	}
+	return cli.CheckOutDir("-out", c.out)
 }
 
 // progress returns where progress lines go: stderr, or nowhere with -quiet.
@@ -160,4 +132,106 @@ func (c *common) progress(stderr io.Writer) io.Writer {
 		return io.Discard
 	}
 	return stderr
+}
+
+// path returns the path of an output file and records it.
+func (c *common) path(name string) string {
+	p := filepath.Join(c.out, name)
+	c.files = append(c.files, p)
+	return p
+}
+
+// save runs the steps that write the outputs, in order, then prints text
+// and the files written.
+func (c *common) save(stdout io.Writer, text string, steps ...func() error) error {
+	for _, step := range steps {
+		if err := step(); err != nil {
+			return err
+		}
+	}
+	fmt.Fprint(stdout, text)
+	for _, f := range c.files {
+		fmt.Fprintln(stdout, "wrote", f)
+	}
+	return nil
+}
+
+// models holds the flags of the analyses that run models: the checkpoints,
+// the corpus of the test documents, the memory budget and the executor.
+type models struct {
+	ckpt, corpus, device, precision string
+	docs                            int
+	withDocs                        bool
+	maxMemory                       float64
+}
+
+// modelFlags registers the models' flags on fs; docs says whether the
+// analysis takes -docs.
+func modelFlags(fs *flag.FlagSet, ckptUsage string, docs bool) *models {
+	m := &models{withDocs: docs}
+	fs.StringVar(&m.ckpt, "ckpt", "", ckptUsage)
+	fs.StringVar(&m.corpus, "corpus", "embedded", "`path` of the corpus the test documents come from (its validation split)")
+	if docs {
+		fs.IntVar(&m.docs, "docs", 10, "number of test documents")
+	}
+	fs.Float64Var(&m.maxMemory, "max-memory", 0, "refuse a run whose estimated memory exceeds this many `GiB` (0: the memory available at the start, MemAvailable in /proc/meminfo)")
+	fs.StringVar(&m.device, "device", "cpu", "`cpu` or cuda: where the models' forward passes run (cuda needs a binary built with -tags gpu); the statistics run on the CPU from the layers' inputs")
+	fs.StringVar(&m.precision, "precision", "f32", "`f32` or bf16: bfloat16 inputs to the forward passes' matrix products (-device cuda)")
+	return m
+}
+
+// prepare parses args, runs check (the analysis's own flags, before
+// anything is read), checks -docs and -max-memory, loads the checkpoints,
+// refuses a run whose estimate (from need, which also checks the flags
+// that depend on the models) is over the budget, and opens the executor.
+func (m *models) prepare(c *common, fs *flag.FlagSet, args []string, check func() error, need func([]analysis.Model) (string, float64, error)) ([]analysis.Model, backend.Backend, error) {
+	if err := c.parse(fs, args); err != nil {
+		return nil, nil, err
+	}
+	if err := check(); err != nil {
+		return nil, nil, err
+	}
+	if m.withDocs && m.docs < 1 {
+		return nil, nil, fmt.Errorf("-docs %d must be at least 1", m.docs)
+	}
+	budget, err := cli.MemoryBudget("max-memory", m.maxMemory)
+	if err != nil {
+		return nil, nil, err
+	}
+	ms, err := analysis.Load(m.ckpt, "-ckpt")
+	if err != nil {
+		return nil, nil, err
+	}
+	what, bytes, err := need(ms)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := budget.Check(what, int64(min(math.Ceil(bytes), math.MaxInt64/2))); err != nil {
+		return nil, nil, err
+	}
+	// The estimates count live memory, which garbage would otherwise let
+	// double: the budget becomes the collector's soft limit.
+	debug.SetMemoryLimit(budget.Bytes)
+	be, err := backend.Open(m.device, m.precision)
+	return ms, be, err
+}
+
+// documents returns the -docs test documents of a model, at least minLen
+// tokens long where possible; fewer is an error naming -docs.
+func (m *models) documents(minLen int) analysis.Documents {
+	return func(md analysis.Model) ([][]int, []string, error) {
+		toks, ids, err := analysis.TestDocuments(m.corpus, md, m.docs, minLen)
+		if err == nil && len(toks) < m.docs {
+			return nil, nil, fmt.Errorf("-docs %d: the validation split of corpus %s has only %d documents with tokens", m.docs, m.corpus, len(toks))
+		}
+		return toks, ids, err
+	}
+}
+
+// plural is "n thing" or "n things".
+func plural(n int, thing string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, thing)
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"image/png"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -13,13 +14,10 @@ import (
 	"strings"
 	"testing"
 
-	"gorgonia.org/tensor"
-
 	"github.com/infoscale/gaualpha/checkpoint"
 	"github.com/infoscale/gaualpha/corpus"
 	"github.com/infoscale/gaualpha/internal/testfiles"
 	"github.com/infoscale/gaualpha/layers"
-	"github.com/infoscale/gaualpha/tokenizer"
 )
 
 const letters = "abcdefghijklmnopqrstuvwxyz"
@@ -42,41 +40,15 @@ func writeCorpus(t *testing.T, dir string) string {
 	return testfiles.WriteCorpus(t, filepath.Join(dir, "c.jsonl"), docs)
 }
 
-// tinyConfig is a two-layer model small enough for tests.
-func tinyConfig(v *tokenizer.Vocab, cosscale float64) layers.Config {
-	cfg := layers.DefaultConfig()
-	cfg.VocabSize, cfg.HiddenSize, cfg.IntermediateSize, cfg.KeySize, cfg.NumLayers, cfg.TrainLength = v.Size(), 16, 24, 8, 2, 16
-	cfg.CosScale = cosscale
-	return cfg
-}
-
-// writeCheckpoint saves a randomly initialised tiny model; edit may change
-// its parameters first.
+// writeCheckpoint saves testfiles.AnalysisModel and returns its directory.
 func writeCheckpoint(t *testing.T, dir string, cosscale float64, seed uint64, edit func(*layers.Params)) string {
 	t.Helper()
-	v, err := tokenizer.Build(slices.Values([]string{letters}), 1, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := tinyConfig(v, cosscale)
-	p := layers.InitParams(cfg, tensor.Float32, rand.New(rand.NewPCG(seed, 3)))
-	// Random ScaleOffset gains make q and k differ from each other.
-	rng := rand.New(rand.NewPCG(seed, 4))
-	for _, lp := range p.Layers {
-		for _, g := range [][]float32{lp.GammaQ.Data().([]float32), lp.GammaK.Data().([]float32)} {
-			for i := range g {
-				g[i] = float32(0.5 + rng.Float64()*20)
-			}
-		}
-	}
-	if edit != nil {
-		edit(p)
-	}
+	ck := testfiles.AnalysisModel(t, cosscale, seed, edit)
 	path := filepath.Join(dir, fmt.Sprintf("ck%g", cosscale), "best")
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := checkpoint.Save(path, cfg, v, p, nil, nil); err != nil {
+	if err := checkpoint.Save(path, ck.Config, ck.Vocab, ck.Params, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	return path
@@ -529,5 +501,31 @@ func TestEntropyNormsOnce(t *testing.T) {
 	_, rows := readCSV(t, filepath.Join(out, "entropy.csv"))
 	if len(rows) != 2*3 { // norms × (2 layers + all)
 		t.Errorf("%d rows in entropy.csv, want 6", len(rows))
+	}
+}
+
+// A checkpoint with a NaN weight is refused with one line naming the
+// tensor (checkpoint.Load checks every tensor; the analyses themselves
+// refuse non-finite layer inputs too, which package analysis tests), and
+// nothing is written: before, entropy reported no rows for the layers
+// after it and an "all layers" row equal to layer 0's (issue 18).
+func TestNonFiniteCheckpointRefused(t *testing.T) {
+	f := fixture(t)
+	nan := writeCheckpoint(t, t.TempDir(), 0, 1, func(p *layers.Params) {
+		p.Layers[0].ODense.Data().([]float32)[0] = float32(math.NaN())
+	})
+	for _, sub := range [][]string{
+		{"entropy", "-ckpt", nan, "-lengths", "16,32", "-docs", "1"},
+		{"band", "-ckpt", nan, "-L", "32", "-w", "4", "-docs", "1"},
+		{"eta", "-ckpt", nan, "-L", "32", "-docs", "1"},
+	} {
+		out := filepath.Join(t.TempDir(), "out")
+		_, _, err := runAnalyze(append(sub, "-corpus", f.corpus, "-out", out, "-quiet")...)
+		if err == nil || !strings.Contains(err.Error(), "layer.0.gau.o_dense.weight has 1 NaN") || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: %v, want one line naming the tensor with a NaN", sub[0], err)
+		}
+		if _, err := os.Stat(out); err == nil {
+			t.Errorf("%s wrote %s", sub[0], out)
+		}
 	}
 }

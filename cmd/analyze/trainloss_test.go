@@ -45,13 +45,3 @@ func TestTrainLossEndToEnd(t *testing.T) {
 		}
 	}
 }
-
-func TestMovingAverage(t *testing.T) {
-	ps := []lossPoint{{Loss: 4}, {Loss: 2}, {Loss: 6}, {Loss: 0}}
-	got := movingAverage(ps, 2)
-	for i, want := range []float64{4, 3, 4, 3} {
-		if got[i].Loss != want {
-			t.Fatalf("moving average %v, want 4 3 4 3", got)
-		}
-	}
-}

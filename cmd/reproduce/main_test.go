@@ -11,7 +11,6 @@ import (
 
 	"github.com/infoscale/gaualpha/internal/testfiles"
 	"github.com/infoscale/gaualpha/layers"
-	"github.com/infoscale/gaualpha/stats"
 )
 
 // The whole study on a tiny model: every part runs through the real
@@ -80,53 +79,6 @@ func TestReproduceTiny(t *testing.T) {
 	}
 }
 
-// A part is done only when this directory's progress file lists it and its
-// output exists: committed outputs without the progress file (a fresh clone
-// of the repository) do not count as a finished run.
-func TestPartDone(t *testing.T) {
-	dir := t.TempDir()
-	out := filepath.Join(dir, "suite.json")
-	if err := os.WriteFile(out, []byte("{}"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	pt := part{Name: "baseline suite", Done: out}
-	missing := part{Name: "baseline suite", Done: filepath.Join(dir, "none.json")}
-	if err := saveProgress(dir, map[string]bool{"baseline suite": true, "other": true, "not finished": false}); err != nil {
-		t.Fatal(err)
-	}
-	listed := loadProgress(dir)
-	if len(listed) != 2 {
-		t.Errorf("progress read back: %v, want the 2 finished parts", listed)
-	}
-	for _, c := range []struct {
-		name     string
-		progress map[string]bool
-		pt       part
-		want     bool
-	}{
-		{"listed, output present", listed, pt, true},
-		{"listed, output missing", listed, missing, false},
-		{"output present, no progress file", loadProgress(filepath.Join(dir, "fresh")), pt, false},
-		{"output present, another part listed", map[string]bool{"other": true}, pt, false},
-	} {
-		if got := partDone(c.progress, c.pt); got != c.want {
-			t.Errorf("%s: done = %v, want %v", c.name, got, c.want)
-		}
-	}
-}
-
-func TestSpearman(t *testing.T) {
-	if r := stats.Spearman([]float64{1, 2, 3, 4}, []float64{10, 20, 30, 40}); r != 1 {
-		t.Errorf("monotone: %v", r)
-	}
-	if r := stats.Spearman([]float64{1, 2, 3, 4}, []float64{4, 3, 2, 1}); r != -1 {
-		t.Errorf("reversed: %v", r)
-	}
-	if r := stats.Spearman([]float64{1, 2, 3}, []float64{5, 5, 5}); r != 0 {
-		t.Errorf("constant: %v", r)
-	}
-}
-
 // A failing part stops the run with the tool's own last line in the error.
 func TestFailingPart(t *testing.T) {
 	bin := t.TempDir()
@@ -159,25 +111,6 @@ func TestBadFlags(t *testing.T) {
 	}
 	if err := run([]string{"-profile", "gpu", "-precision", "fp8"}, &o, &e); err == nil || !strings.Contains(err.Error(), "unknown precision") {
 		t.Errorf("bad precision: %v", err)
-	}
-}
-
-// -precision bf16 (gpu profile) reaches every training and the suite, and
-// the report's setup line; float32 adds nothing.
-func TestPlanPrecision(t *testing.T) {
-	for _, prec := range []string{"", "bf16"} {
-		p := profiles["gpu"]
-		p.Precision = prec
-		o := options{profile: p, out: "results", corpus: "embedded"}
-		for _, pt := range plan(o) {
-			has := strings.Contains(strings.Join(pt.Args, " "), "-precision bf16")
-			if want := prec == "bf16" && (pt.Tool == "train" || pt.Tool == "suite"); has != want {
-				t.Errorf("precision %q: part %q has -precision bf16: %v, want %v", prec, pt.Name, has, want)
-			}
-		}
-		if got := strings.Contains(describeProfile(p), "bfloat16"); got != (prec == "bf16") {
-			t.Errorf("precision %q: setup line %q", prec, describeProfile(p))
-		}
 	}
 }
 

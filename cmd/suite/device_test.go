@@ -4,14 +4,13 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/infoscale/gaualpha/gpu"
+	"github.com/infoscale/gaualpha/study"
 )
 
 // The suite on the device (fine-tunes and evaluations) gives the CPU's table:
@@ -29,7 +28,7 @@ func TestSuiteOnDevice(t *testing.T) {
 		t.Skipf("no GPU to test on: %v", err)
 	}
 	dir, corpus, base := fixture(t)
-	table := func(device, precision string) summary {
+	table := func(device, precision string) *study.Suite {
 		out := filepath.Join(dir, device+precision)
 		args := []string{"-base", base, "-corpus", corpus, "-out", out, "-methods", "rope,pi", "-norm", "infoscale",
 			"-lengths", "32,64", "-docs", "2", "-finetune-steps", "3", "-batch", "4", "-device", device, "-precision", precision, "-quiet"}
@@ -37,12 +36,8 @@ func TestSuiteOnDevice(t *testing.T) {
 		if err := run(args, &stdout, &stderr); err != nil {
 			t.Fatalf("-device %s: %v\n%s", device, err, stderr.String())
 		}
-		b, err := os.ReadFile(filepath.Join(out, "suite.json"))
+		s, err := study.ReadSuite(filepath.Join(out, "suite.json"))
 		if err != nil {
-			t.Fatal(err)
-		}
-		var s summary
-		if err := json.Unmarshal(b, &s); err != nil {
 			t.Fatal(err)
 		}
 		return s
@@ -50,7 +45,7 @@ func TestSuiteOnDevice(t *testing.T) {
 	want, got, bf := table("cpu", "f32"), table("cuda", "f32"), table("cuda", "bf16")
 	for _, c := range []struct {
 		name string
-		got  summary
+		got  *study.Suite
 		tol  float64
 		bf16 bool // correct counts may differ; losses must
 	}{{"device", got, 1e-4, false}, {"device, bf16", bf, 2e-2, true}} {

@@ -13,7 +13,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -35,28 +34,23 @@ import (
 
 	"github.com/infoscale/gaualpha/eval"
 	"github.com/infoscale/gaualpha/layers"
+	"github.com/infoscale/gaualpha/study"
 	"github.com/infoscale/gaualpha/train"
 )
 
 func main() { cli.Main("suite", run) }
 
-// fineTuned lists the fine-tuned methods (docs/spec.md §3): pi-ft is PI
-// fine-tuned at an extended length (-pi-length) with scale length/n0; pi
-// is PI applied without training (scale L/n0 at each length).
-var fineTuned = map[string]bool{"pi-ft": true, "pose": true, "alibi": true}
-
-// methodOf returns the attention method of a suite method name.
-func methodOf(m string) string { return strings.TrimSuffix(m, "-ft") }
-
-// The suite's normalisation variants beyond the three attn.Norm names.
-const (
-	// normPlusN0 is softmax_plus with base n0 (the evaluated model's
-	// training length): factor ln(n)/ln(n0), 1 at n0.
-	normPlusN0 = "softmax_plus_n0"
-	// normInfoVisible is InfoScale with n the keys an interior row of a
-	// masking method keeps (attn.Policy.VisibleKeys); only for those methods.
-	normInfoVisible = "infoscale_visible"
-)
+// suiteMethods are the methods the suite compares (attn.SuiteMethods): a
+// fine-tuned one (PI at an extended length as pi-ft, PoSE, ALiBi) is
+// trained from the base model first; the others apply at evaluation time
+// (PI with scale L/n0 among them).
+func suiteMethods() map[string]attn.SuiteMethod {
+	out := map[string]attn.SuiteMethod{}
+	for _, m := range attn.SuiteMethods() {
+		out[m.Name] = m
+	}
+	return out
+}
 
 // defaultNorms are the normalisations the suite compares by default.
 const defaultNorms = "softmax,softmax_plus,softmax_plus_n0,infoscale,infoscale_visible"
@@ -79,7 +73,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.bases, "base", "", "comma-separated base checkpoint `dirs` (trained at n0 with RoPE; e.g. one with CosScale 0 and one with CosScale s); required")
 	fs.StringVar(&o.corpus, "corpus", "embedded", "corpus for fine-tuning and the test documents")
 	fs.StringVar(&o.out, "out", "runs/suite", "output `dir`: fine-tuned checkpoints, suite.md, suite.json, suite.csv, scores/ (every scored position per configuration)")
-	fs.StringVar(&o.methods, "methods", "rope,pi,pi-ft,ntk,yarn,pose,alibi,streamingllm,lminfinite,rerope,window", "methods to compare (pi: training-free, scale L/n0; pi-ft: fine-tuned at -pi-length)")
+	var names []string
+	for _, m := range attn.SuiteMethods() {
+		names = append(names, m.Name)
+	}
+	fs.StringVar(&o.methods, "methods", strings.Join(names, ","), "methods to compare (pi: training-free, scale L/n0; pi-ft: fine-tuned at -pi-length)")
 	fs.StringVar(&o.norms, "norm", defaultNorms, "normalisations to compare: softmax, softmax_plus (base 512 or the model's), softmax_plus_n0 (base n0), infoscale, infoscale_visible (n = keys a row of a masking method keeps; masking methods only)")
 	fs.IntVar(&o.piLen, "pi-length", 0, "pi-ft: fine-tuning length L' (default 4·n0), scale L'/n0; the batch is scaled by n0/L' so a step sees as many tokens as the other fine-tunes")
 	fs.IntVar(&o.positions, "positions", 0, "paper protocol: positions per document (0: all L)")
@@ -111,12 +109,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("-base is required: a checkpoint trained at n0 with RoPE (make suite trains one)")
 	}
 	for _, m := range strings.Split(o.methods, ",") {
-		if _, err := attn.ParseMethod(methodOf(strings.TrimSpace(m))); err != nil || strings.TrimSpace(m) == "rope-ft" {
-			return fmt.Errorf("-methods: unknown method %q (want %s, or pi-ft)", m, strings.Join(attn.MethodNames(), ", "))
+		if _, ok := suiteMethods()[strings.TrimSpace(m)]; !ok {
+			return fmt.Errorf("-methods: unknown method %q (want %s)", m, strings.Join(names, ", "))
 		}
 	}
 	for _, n := range strings.Split(o.norms, ",") {
-		if n = strings.TrimSpace(n); n != normPlusN0 && n != normInfoVisible {
+		if n = strings.TrimSpace(n); n != eval.NormPlusN0 && n != eval.NormInfoVisible {
 			if _, err := attn.ParseNorm(n); err != nil {
 				return fmt.Errorf("-norm: %w", err)
 			}
@@ -149,7 +147,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	start := time.Now()
-	var all []row
+	var all []study.SuiteRow
 	var n0 int
 	var reports []*eval.Report
 	for _, base := range strings.Split(o.bases, ",") {
@@ -161,41 +159,24 @@ func run(args []string, stdout, stderr io.Writer) error {
 		reports = append(reports, rep...)
 		n0 = rep[0].TrainLen
 	}
-	s := &summary{Rows: all, Protocol: reports[0].Setup(), Seconds: time.Since(start).Seconds(), TrainLen: n0,
+	s := &study.Suite{Rows: all, Protocol: reports[0].Setup(), Seconds: time.Since(start).Seconds(), TrainLen: n0,
 		Command: "suite " + strings.Join(args, " ")}
 	if err := os.MkdirAll(o.out, 0o755); err != nil {
 		return err
 	}
-	md := s.markdown()
+	md := s.Markdown()
 	fmt.Fprint(stdout, md)
 	if err := os.WriteFile(filepath.Join(o.out, "suite.md"), []byte(md), 0o644); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(o.out, "suite.csv"), []byte(s.csv()), 0o644); err != nil {
+	if err := study.SuiteCSV.Write(filepath.Join(o.out, "suite.csv"), s.CSVRows()); err != nil {
 		return err
 	}
-	js, err := json.MarshalIndent(s, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(o.out, "suite.json"), append(js, '\n'), 0o644)
-}
-
-// row is one method × normalisation of one base model, across lengths.
-type row struct {
-	Base     string        `json:"base"`
-	CosScale float64       `json:"cosscale"`
-	Method   string        `json:"method"`
-	Norm     string        `json:"norm"`
-	FineTune bool          `json:"fine_tuned"`
-	Results  []eval.Result `json:"results"`
-	// Scores is the file of the row's per-position scores, relative to the
-	// suite's output directory (written by eval.WriteScores).
-	Scores string `json:"scores"`
+	return study.WriteSuite(filepath.Join(o.out, "suite.json"), s)
 }
 
 // suiteFor fine-tunes and evaluates every method from one base model.
-func suiteFor(ctx context.Context, base string, docs []corpus.Document, proto eval.Protocol, o options, progress io.Writer) ([]row, []*eval.Report, error) {
+func suiteFor(ctx context.Context, base string, docs []corpus.Document, proto eval.Protocol, o options, progress io.Writer) ([]study.SuiteRow, []*eval.Report, error) {
 	ck, err := checkpoint.Load(base)
 	if err != nil {
 		return nil, nil, err
@@ -222,23 +203,24 @@ func suiteFor(ctx context.Context, base string, docs []corpus.Document, proto ev
 	}
 	norms := strings.Split(o.norms, ",")
 	tag := fmt.Sprintf("cos%g", ck.Config.CosScale)
-	var rows []row
+	var rows []study.SuiteRow
 	var reps []*eval.Report
 	for _, m := range strings.Split(o.methods, ",") {
 		m = strings.TrimSpace(m)
+		sm := suiteMethods()[m]
 		model := ck
-		if fineTuned[m] {
-			dir := filepath.Join(o.out, tag, "ft-"+methodOf(m))
+		if sm.FineTuned {
+			dir := filepath.Join(o.out, tag, "ft-"+sm.Method.String())
 			if model, err = fineTune(ctx, ck, m, docs, dir, o, progress); err != nil {
 				return nil, nil, fmt.Errorf("fine-tuning %s: %w", m, err)
 			}
 		}
 		cfg := model.Config
-		cfg.Method = methodOf(m)
-		if !fineTuned[m] {
+		cfg.Method = sm.Method.String()
+		if !sm.FineTuned {
 			cfg.TargetLength = 0 // training-free: scale L/n0 at each length
 		}
-		variants, names, err := suiteVariants(cfg, norms)
+		variants, names, err := eval.NormVariants(cfg, norms)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -251,8 +233,8 @@ func suiteFor(ctx context.Context, base string, docs []corpus.Document, proto ev
 		}
 		reps = append(reps, rep)
 		for i, va := range variants {
-			r := row{Base: base, CosScale: cfg.CosScale, Method: cfg.Method, Norm: names[i], FineTune: fineTuned[m],
-				Scores: scoresName(tag, m, names[i])}
+			r := study.SuiteRow{Base: base, CosScale: cfg.CosScale, Method: cfg.Method, Norm: names[i], FineTune: sm.FineTuned,
+				Scores: study.ScoresFile(tag, m, names[i])}
 			var kept []eval.Result
 			for _, L := range lengths {
 				res, _ := rep.Get(va.Name, L)
@@ -263,7 +245,7 @@ func suiteFor(ctx context.Context, base string, docs []corpus.Document, proto ev
 					fmt.Fprintf(progress, "%s %-22s %-18s L=%-6d acc %.4f  loss %.4f  (%d tokens)\n", tag, m, names[i], L, res.Accuracy, res.Loss, res.Tally.Count)
 				}
 			}
-			if err := eval.WriteScores(filepath.Join(o.out, r.Scores), kept); err != nil {
+			if err := study.WriteScores(filepath.Join(o.out, r.Scores), kept); err != nil {
 				return nil, nil, err
 			}
 			rows = append(rows, r)
@@ -272,50 +254,11 @@ func suiteFor(ctx context.Context, base string, docs []corpus.Document, proto ev
 	return rows, reps, nil
 }
 
-// suiteVariants returns the evaluation variants of cfg for the suite's
-// normalisation names (see defaultNorms) and the name of each;
-// infoscale_visible is skipped for methods that keep every pair.
-func suiteVariants(cfg layers.Config, norms []string) ([]eval.Variant, []string, error) {
-	var vs []eval.Variant
-	var names []string
-	for _, n := range norms {
-		n = strings.TrimSpace(n)
-		base := n
-		switch n {
-		case normPlusN0:
-			base = "softmax_plus"
-		case normInfoVisible:
-			base = "infoscale"
-		}
-		v, err := eval.Variants(cfg, []string{base})
-		if err != nil {
-			return nil, nil, err
-		}
-		va := v[0]
-		switch n {
-		case normPlusN0:
-			va.Policy.Base = float64(cfg.TrainLength)
-		case normInfoVisible:
-			if !va.Policy.Masked() {
-				continue
-			}
-			va.Policy.VisibleKeys = true
-		}
-		if err := va.Policy.Validate(); err != nil {
-			return nil, nil, fmt.Errorf("normalisation %s: %w", n, err)
-		}
-		va.Name = strings.TrimSuffix(va.Name, base) + n
-		vs = append(vs, va)
-		names = append(names, n)
-	}
-	return vs, names, nil
-}
-
 // fineTune trains method m from the base checkpoint (reusing a finished
 // fine-tune in dir).
 func fineTune(ctx context.Context, base *checkpoint.Checkpoint, m string, docs []corpus.Document, dir string, o options, progress io.Writer) (*checkpoint.Checkpoint, error) {
 	cfg := base.Config
-	cfg.Method = methodOf(m)
+	cfg.Method = suiteMethods()[m].Method.String()
 	batch := o.batch
 	switch m {
 	case "pi-ft":

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -10,11 +9,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/infoscale/gaualpha/checkpoint"
-	"github.com/infoscale/gaualpha/eval"
 	"github.com/infoscale/gaualpha/internal/testfiles"
 	"github.com/infoscale/gaualpha/layers"
 	"github.com/infoscale/gaualpha/metrics"
+	"github.com/infoscale/gaualpha/study"
 	"github.com/infoscale/gaualpha/train"
 )
 
@@ -55,7 +53,7 @@ func TestSuite(t *testing.T) {
 	if err != nil || ft.Method != "pi" || ft.TrainLength != 64 || ft.TargetLength != 256 {
 		t.Errorf("fine-tuned PI config %+v, %v", ft, err)
 	}
-	st, err := readTrainerState(filepath.Join(out, "cos0", "ft-pi", "last"))
+	st, err := study.ReadState(filepath.Join(out, "cos0", "ft-pi", "last"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,24 +64,23 @@ func TestSuite(t *testing.T) {
 	if n := strings.Count(string(csv), "\n"); n != 1+(5*2+1)*2 {
 		t.Errorf("csv has %d lines, want header + (5 methods × 2 norms + window's infoscale_visible) × 2 lengths", n)
 	}
-	var s summary
-	js, _ := os.ReadFile(filepath.Join(out, "suite.json"))
-	if err := json.Unmarshal(js, &s); err != nil {
+	s, err := study.ReadSuite(filepath.Join(out, "suite.json"))
+	if err != nil {
 		t.Fatal(err)
 	}
 	files := map[string]bool{}
 	for _, r := range s.Rows {
 		if files[r.Scores] {
-			t.Errorf("%s: scores file %s shared with another row", r.label(), r.Scores)
+			t.Errorf("%s: scores file %s shared with another row", r.Label(), r.Scores)
 		}
 		files[r.Scores] = true
-		scores, err := eval.ReadScores(filepath.Join(out, r.Scores))
+		scores, err := study.ReadScores(filepath.Join(out, r.Scores))
 		if err != nil {
-			t.Fatalf("%s: %v", r.label(), err)
+			t.Fatalf("%s: %v", r.Label(), err)
 		}
 		for _, res := range r.Results {
 			if res.Scores != nil {
-				t.Errorf("%s: per-position scores inside suite.json", r.label())
+				t.Errorf("%s: per-position scores inside suite.json", r.Label())
 			}
 			// The file holds every scored position of the length, of both
 			// test documents.
@@ -98,10 +95,10 @@ func TestSuite(t *testing.T) {
 				fromFile.SumLoss += sc.Loss
 			}
 			if fromFile.Count != res.Tally.Count || fromFile.Correct != res.Tally.Correct || math.Abs(fromFile.SumLoss-res.Tally.SumLoss) > 1e-6*float64(res.Tally.Count) {
-				t.Errorf("%s L=%d: scores file sums to %+v, result %+v", r.label(), res.Length, fromFile, res.Tally)
+				t.Errorf("%s L=%d: scores file sums to %+v, result %+v", r.Label(), res.Length, fromFile, res.Tally)
 			}
 			if len(docs) != 2 {
-				t.Errorf("%s L=%d: scores of %d documents, want 2", r.label(), res.Length, len(docs))
+				t.Errorf("%s L=%d: scores of %d documents, want 2", r.Label(), res.Length, len(docs))
 			}
 		}
 	}
@@ -135,15 +132,6 @@ func TestSuiteBadInput(t *testing.T) {
 			t.Errorf("%v: %v, want %q", c.args, err, c.want)
 		}
 	}
-}
-
-func readTrainerState(dir string) (*checkpoint.State, error) {
-	b, err := os.ReadFile(filepath.Join(dir, checkpoint.StateFile))
-	if err != nil {
-		return nil, err
-	}
-	var st checkpoint.State
-	return &st, json.Unmarshal(b, &st)
 }
 
 // Every flag's bad values are refused with an error naming the flag,

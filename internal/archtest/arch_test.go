@@ -31,9 +31,13 @@ var levels = map[string]int{
 	"backend": 5, "checkpoint": 5, "internal/methodflags": 5,
 	// Training and evaluation.
 	"train": 6, "eval": 6,
-	"internal/testfiles": 7,
+	// The study's artifacts, the verdicts and analyses over them, the
+	// report and the figures.
+	"study": 7, "internal/testfiles": 7,
+	"verdict": 8, "analysis": 8,
+	"report": 9, "figures": 9,
 	// Commands and scripts.
-	"cmd/": 8, "scripts/": 8,
+	"cmd/": 10, "scripts/": 10,
 }
 
 func level(pkg string) (int, bool) {
@@ -114,6 +118,7 @@ func TestLevelsForbid(t *testing.T) {
 	for _, c := range [][2]string{
 		{"kernels/cpu", "graph"}, {"layers", "train"}, {"graph", "gpu/graphexec"},
 		{"train", "eval"}, {"eval", "train"}, {"gpu/graphexec", "layers"}, {"checkpoint", "train"},
+		{"study", "verdict"}, {"verdict", "report"}, {"eval", "study"}, {"study", "analysis"}, {"analysis", "figures"},
 	} {
 		lp, _ := level(c[0])
 		ld, _ := level(c[1])

@@ -1,5 +1,6 @@
 // Package cli holds what the project's commands share: running a command
-// with one-line errors and the conventional exit statuses.
+// with one-line errors and the conventional exit statuses, list flags,
+// output directories and memory budgets.
 package cli
 
 import (
@@ -8,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 )
 
@@ -30,4 +32,24 @@ func Exit(name string, err error, stderr io.Writer) int {
 // OneLine renders err on a single line.
 func OneLine(err error) string {
 	return strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", " ")), " ")
+}
+
+// Ints parses the value of flag flagName, a comma-separated list of
+// integers of at least lo (empty entries are skipped; at least one value).
+func Ints(flagName, s string, lo int) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil || n < lo {
+			return nil, fmt.Errorf("%s: bad value %q in %q (want integers >= %d, comma-separated)", flagName, f, s, lo)
+		}
+		out = append(out, n)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: no values in %q", flagName, s)
+	}
+	return out, nil
 }

@@ -1,5 +1,6 @@
 // Package methodflags defines the command-line flags that select and tune
-// the attention method, shared by cmd/train and cmd/eval.
+// the attention method, shared by cmd/train and cmd/eval; the methods and
+// their properties come from attn's table of methods (attn/methods.go).
 package methodflags
 
 import (
@@ -103,11 +104,9 @@ func (f *Flags) Apply(cfg *layers.Config) error {
 }
 
 // NeedsTarget reports whether training a model with method m fixes a target
-// length (PI, NTK, YaRN and PoSE are trained for one).
+// length (attn.MethodSpec.Target: PI, NTK, YaRN and PoSE are trained for
+// one).
 func NeedsTarget(m string) bool {
-	switch m {
-	case "pi", "ntk", "yarn", "pose":
-		return true
-	}
-	return false
+	mm, err := attn.ParseMethod(m)
+	return err == nil && mm.Spec().Target
 }

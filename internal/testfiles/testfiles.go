@@ -73,3 +73,32 @@ func TinyCheckpoint(t testing.TB, dir string, rng *rand.Rand, alphabet string) s
 	}
 	return filepath.Clean(dir)
 }
+
+// AnalysisModel is a randomly initialised two-layer model (hidden 16,
+// intermediate 24, key 8, trained length 16, CosScale cosscale) with the
+// vocabulary of the Latin alphabet and random ScaleOffset gains in [0.5,
+// 20.5), so that q and k differ from each other; edit may change its
+// parameters.
+func AnalysisModel(t testing.TB, cosscale float64, seed uint64, edit func(*layers.Params)) *checkpoint.Checkpoint {
+	t.Helper()
+	v, err := tokenizer.Build(slices.Values([]string{"abcdefghijklmnopqrstuvwxyz"}), 1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := layers.DefaultConfig()
+	cfg.VocabSize, cfg.HiddenSize, cfg.IntermediateSize, cfg.KeySize, cfg.NumLayers, cfg.TrainLength = v.Size(), 16, 24, 8, 2, 16
+	cfg.CosScale = cosscale
+	p := layers.InitParams(cfg, tensor.Float32, rand.New(rand.NewPCG(seed, 3)))
+	rng := rand.New(rand.NewPCG(seed, 4))
+	for _, lp := range p.Layers {
+		for _, g := range [][]float32{lp.GammaQ.Data().([]float32), lp.GammaK.Data().([]float32)} {
+			for i := range g {
+				g[i] = float32(0.5 + rng.Float64()*20)
+			}
+		}
+	}
+	if edit != nil {
+		edit(p)
+	}
+	return &checkpoint.Checkpoint{Config: cfg, Vocab: v, Params: p}
+}
