@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/infoscale/gaualpha/internal/cli"
+	"github.com/infoscale/gaualpha/internal/runlock"
 	"github.com/infoscale/gaualpha/layers"
 	"github.com/infoscale/gaualpha/report"
 	"github.com/infoscale/gaualpha/study"
@@ -120,11 +121,20 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	o := options{Study: study.Study{Profile: p, Out: *out, Corpus: *corpusPath}, bin: *bin, log: stderr}
 	if !*reportOnly {
-		for _, tool := range []string{"train", "suite", "analyze"} {
-			if _, err := os.Stat(filepath.Join(o.bin, tool)); err != nil {
-				return fmt.Errorf("%s not built: run `go build -o %s/ ./cmd/...` (or make reproduce)", filepath.Join(o.bin, tool), o.bin)
-			}
+		set := false
+		fs.Visit(func(f *flag.Flag) { set = set || f.Name == "bin" })
+		if o.bin, err = findTools(o.bin, set); err != nil {
+			return err
 		}
+	}
+	// One writer per output folder: a second reproduce into it is refused
+	// (the trainings it runs lock their own model folders).
+	lock, err := runlock.Acquire(*out)
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
+	if !*reportOnly {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		if err := runParts(ctx, o); err != nil {
@@ -137,6 +147,32 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "wrote %s\n", rep)
 	return nil
+}
+
+// tools are the commands reproduce runs.
+var tools = []string{"train", "suite", "analyze"}
+
+// findTools returns the folder holding the commands reproduce runs: dir,
+// or, when -bin was not given and dir lacks them, the folder of this
+// executable (as in the container image, where every command is in one
+// folder on PATH).
+func findTools(dir string, given bool) (string, error) {
+	has := func(dir string) error {
+		for _, tool := range tools {
+			if _, err := os.Stat(filepath.Join(dir, tool)); err != nil {
+				return fmt.Errorf("%s not built: run `go build -o %s/ ./cmd/...` (or make reproduce)", filepath.Join(dir, tool), dir)
+			}
+		}
+		return nil
+	}
+	err := has(dir)
+	if err == nil || given {
+		return dir, err
+	}
+	if exe, xerr := os.Executable(); xerr == nil && has(filepath.Dir(exe)) == nil {
+		return filepath.Dir(exe), nil
+	}
+	return dir, err
 }
 
 // lastLine returns the last non-empty line of a log (the failing tool's

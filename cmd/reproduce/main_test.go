@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/infoscale/gaualpha/internal/runlock"
 	"github.com/infoscale/gaualpha/internal/testfiles"
 	"github.com/infoscale/gaualpha/layers"
 )
@@ -141,5 +143,24 @@ func TestReproduceFlagValidation(t *testing.T) {
 				t.Fatalf("got %v, want an error containing %q", err, c.want)
 			}
 		})
+	}
+}
+
+// A second reproduce into an output folder being written is refused, in one
+// line naming the folder and the holder's PID, before it writes anything.
+func TestOneReproducePerFolder(t *testing.T) {
+	out := t.TempDir()
+	lk, err := runlock.Acquire(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lk.Release()
+	var o, e bytes.Buffer
+	err = run([]string{"-report-only", "-out", out}, &o, &e)
+	if !errors.Is(err, runlock.ErrHeld) || !strings.Contains(err.Error(), out) || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("reproduce into a held folder: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(out, "REPORT.md")); !os.IsNotExist(err) {
+		t.Errorf("the refused reproduce wrote REPORT.md: %v", err)
 	}
 }
