@@ -19,9 +19,19 @@ const (
 	// InfoScale is softmax(a·sqrt(1-n^(-2/d))/sqrt(1-n0^(-2/d))), the paper's
 	// training-free entropy-invariant temperature.
 	InfoScale
+	// YaRNTemp is YaRN's attention temperature on its own: softmax(a·m²)
+	// with m = 0.1·ln(n/n0) + 1 beyond n0 (Peng et al. 2023 scale q and k
+	// by m; the YaRN method applies it with its frequencies, this applies
+	// it to any method).
+	YaRNTemp
+	// Llama4Temp is Llama 4's attention temperature tuning made a function
+	// of the keys a row sees: softmax(a·(1 + 0.1·ln(1 + ⌊(n−1)/n0⌋))),
+	// Llama 4's factor of the query at position n−1 with floor_scale n0,
+	// counted so that it is 1 up to n0.
+	Llama4Temp
 )
 
-var normNames = []string{"softmax", "softmax_plus", "infoscale"}
+var normNames = []string{"softmax", "softmax_plus", "infoscale", "yarn_temp", "llama4_temp"}
 
 // String returns the flag spelling of n.
 func (n Norm) String() string {
@@ -222,6 +232,17 @@ func (p Policy) Factor(n int) float64 {
 		return math.Log(float64(n)) / math.Log(p.Base)
 	case InfoScale:
 		return InfoScaleFactor(n, p.TrainLen, p.KeySize)
+	case YaRNTemp:
+		if n <= p.TrainLen {
+			return 1
+		}
+		m := 0.1*math.Log(float64(n)/float64(p.TrainLen)) + 1
+		return m * m
+	case Llama4Temp:
+		if n <= p.TrainLen {
+			return 1
+		}
+		return 1 + 0.1*math.Log1p(float64((n-1)/p.TrainLen))
 	}
 	return 1
 }

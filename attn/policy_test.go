@@ -347,3 +347,50 @@ func TestVisibleKeys(t *testing.T) {
 		t.Errorf("softmax_plus base n0, visible keys: %v, want %v", got, want)
 	}
 }
+
+// The temperatures beside InfoScale, at values computed independently (by
+// Python's math module; n0 = 64):
+// YaRN's (0.1·ln(n/n0) + 1)², Llama 4's 1 + 0.1·ln(1 + ⌊(n−1)/n0⌋), both 1
+// up to n0; and the identities docs/methods.md states: LongRoPE's scale
+// 1 + ln(n/n0)/ln(n0) and Qwen's log_n0(n) are softmax_plus with base n0
+// beyond n0.
+func TestTemperatures(t *testing.T) {
+	const n0 = 64
+	cases := []struct {
+		norm Norm
+		n    int
+		want float64
+	}{
+		{YaRNTemp, 32, 1},
+		{YaRNTemp, 64, 1},
+		{YaRNTemp, 128, 1.143433966251171},  // (0.1·ln 2 + 1)²
+		{YaRNTemp, 4096, 2.004739701682487}, // (0.1·ln 64 + 1)²
+		{Llama4Temp, 64, 1},
+		{Llama4Temp, 65, 1.0693147180559945},   // 1 + 0.1·ln 2
+		{Llama4Temp, 128, 1.0693147180559945},  // ⌊127/64⌋ = 1
+		{Llama4Temp, 129, 1.1098612288668110},  // 1 + 0.1·ln 3
+		{Llama4Temp, 4096, 1.4158883083359672}, // ⌊4095/64⌋ = 63: 1 + 0.1·ln 64
+	}
+	for _, c := range cases {
+		p := Policy{Norm: c.norm, TrainLen: n0, KeySize: 16}.WithDefaults()
+		if err := p.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		if got := p.Factor(c.n); math.Abs(got-c.want) > 1e-13 {
+			t.Errorf("%v at n = %d: %.16g, want %.16g", c.norm, c.n, got, c.want)
+		}
+	}
+	for _, name := range []string{"yarn_temp", "llama4_temp"} {
+		if nm, err := ParseNorm(name); err != nil || nm.String() != name {
+			t.Errorf("ParseNorm(%q) = %v, %v", name, nm, err)
+		}
+	}
+	plus := Policy{Norm: SoftmaxPlus, TrainLen: n0, KeySize: 16, Base: n0}.WithDefaults()
+	for _, n := range []int{64, 100, 128, 4096} {
+		longrope := 1 + math.Log(float64(n)/n0)/math.Log(n0)
+		qwen := math.Log(float64(n)) / math.Log(n0)
+		if got := plus.Factor(n); math.Abs(got-longrope) > 1e-14 || math.Abs(got-qwen) > 1e-14 {
+			t.Errorf("n = %d: softmax_plus base n0 %v, LongRoPE %v, Qwen %v", n, got, longrope, qwen)
+		}
+	}
+}

@@ -102,24 +102,27 @@ func TestDocumentsBy(rule string, docs []corpus.Document, v *tokenizer.Vocab, n,
 
 // Variants returns one variant per normalisation name for the model cfg
 // (whose method, CosScale and parameters the caller may have changed for
-// evaluation). Names are the normalisations, prefixed with the method
-// unless it is plain RoPE.
+// evaluation): an attn normalisation, NormPlusN0 or NormInfoVisible (see
+// NormPolicy; a name that does not apply to cfg's method is an error, as is
+// a name given twice). Names are the normalisations, prefixed with the
+// method unless it is plain RoPE.
 func Variants(cfg layers.Config, norms []string) ([]Variant, error) {
 	var vs []Variant
 	for _, n := range norms {
-		pol, err := cfg.Policy(strings.TrimSpace(n))
+		n = strings.ToLower(strings.TrimSpace(n))
+		pol, ok, err := NormPolicy(cfg, n)
 		if err != nil {
 			return nil, err
 		}
-		if err := pol.Validate(); err != nil {
-			return nil, err
+		if !ok {
+			return nil, fmt.Errorf("normalisation %s applies only to the masking methods (streamingllm, lminfinite, window), not %s", n, cfg.Method)
 		}
-		name := pol.Norm.String()
+		name := n
 		if pol.Method != attn.RoPE {
 			name = pol.Method.String() + "+" + name
 		}
 		if slices.ContainsFunc(vs, func(v Variant) bool { return v.Name == name }) {
-			return nil, fmt.Errorf("normalisation %q appears twice", strings.TrimSpace(n))
+			return nil, fmt.Errorf("normalisation %q appears twice", n)
 		}
 		vs = append(vs, Variant{Name: name, Policy: pol})
 	}

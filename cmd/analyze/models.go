@@ -171,7 +171,7 @@ func runBand(args []string, stdout, stderr io.Writer) error {
 	L := fs.Int("L", 1024, "sequence length (documents tiled or cut to it)")
 	w := fs.Int("w", 64, "half-width of the band, below -L (the windowed reference keeps |i-j| <= w; 0: the diagonal only)")
 	ws := fs.String("ws", "", "comma-separated half-widths below -L for band_w.png (default 0, 1, 2, 4, ..., L/2 and -w; 0: the diagonal only)")
-	norm := fs.String("norm", "", "normalisation to run the models with: softmax, softmax_plus or infoscale (default: each model's own)")
+	norm := fs.String("norm", "", "normalisation to run the models with: "+strings.Join(attn.NormNames(), ", ")+" (default: each model's own)")
 	var widths []int
 	ms, be, err := m.prepare(c, fs, args, func() error {
 		if *L < 2 {

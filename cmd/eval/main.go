@@ -19,6 +19,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/infoscale/gaualpha/attn"
 	"github.com/infoscale/gaualpha/backend"
 	"github.com/infoscale/gaualpha/checkpoint"
 	"github.com/infoscale/gaualpha/corpus"
@@ -35,7 +36,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	ckpt := fs.String("ckpt", "", "checkpoint `dir` (config.json, vocab.txt, model.safetensors); required")
 	corpusPath := fs.String("corpus", "embedded", "`path` of the corpus the test documents come from (its validation split, the last 20% of documents)")
 	lengths := fs.String("lengths", "", "comma-separated evaluation lengths (default 2x..64x the training length n0)")
-	norms := fs.String("norm", "softmax,infoscale", "comma-separated normalisations to compare: softmax, softmax_plus, infoscale")
+	norms := fs.String("norm", "softmax,infoscale", "comma-separated normalisations to compare: "+strings.Join(attn.NormNames(), ", ")+", or "+eval.NormPlusN0+" (softmax_plus with base n0)")
 	mf := methodflags.Register(fs, "evaluate with")
 	protocol := fs.String("protocol", "fast", "paper: one [MASK] per forward pass at every position (exact, L passes per document); fast: every -stride-th token masked at once, -offsets passes per document")
 	positions := fs.Int("positions", 0, "paper protocol: score this many evenly spaced positions per document instead of all L (0: all L)")

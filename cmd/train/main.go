@@ -21,11 +21,13 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
 	"gorgonia.org/tensor"
 
+	"github.com/infoscale/gaualpha/attn"
 	"github.com/infoscale/gaualpha/backend"
 	"github.com/infoscale/gaualpha/checkpoint"
 	"github.com/infoscale/gaualpha/corpus"
@@ -74,7 +76,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, *flag.FlagSet, error) 
 	fs.IntVar(&f.seqLen, "seq-len", 0, "training length n0, at least 3 (default 64, or the config's train_length)")
 	fs.Uint64Var(&f.seed, "seed", o.Seed, "random seed (weights, data order, masking, dropout)")
 	f.method = methodflags.Register(fs, "train with")
-	f.method.RegisterNorm("training normalisation: softmax, softmax_plus or infoscale (default: the config's, softmax)")
+	f.method.RegisterNorm("training normalisation: "+strings.Join(attn.NormNames(), ", ")+" (default: the config's, softmax)")
 	fs.IntVar(&f.evalEvery, "eval-every", 0, "steps between validations and checkpoints (0: once per epoch, at most every steps/10)")
 	fs.IntVar(&f.evalSeqs, "eval-seqs", o.EvalSeqs, "validation sequences scored each time (0: all of them)")
 	fs.IntVar(&f.logEvery, "log-every", o.LogEvery, "steps between metrics.jsonl lines (0: only the validation lines)")
