@@ -120,6 +120,21 @@ func (p *Probe) TrainSample(s []int, rng *rand.Rand) (pos, targets []int, ok boo
 	return pos, targets, true
 }
 
+// EvalSample returns a copy of filler with a fresh key stated and asked at
+// distance d (from the statement's marker to the question's), the
+// statement at a uniformly random place that leaves room for the question,
+// and the masked positions and their targets.
+func (p *Probe) EvalSample(filler []int, d int, rng *rand.Rand) (seq, pos, targets []int, err error) {
+	span := p.Span()
+	if d < span || d+span > len(filler) {
+		return nil, nil, nil, fmt.Errorf("passkey: distance %d needs %d <= d <= %d in a sequence of %d tokens", d, span, len(filler)-span, len(filler))
+	}
+	stmt := rng.IntN(len(filler) - span - d + 1)
+	seq = append([]int(nil), filler...)
+	pos, targets, err = p.Plant(seq, stmt, stmt+d, p.Key(rng))
+	return seq, pos, targets, err
+}
+
 // Score is a tally of probe answers.
 type Score struct {
 	Digits, DigitsRight int // masked digits scored and right
