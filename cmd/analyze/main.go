@@ -175,8 +175,8 @@ func modelFlags(fs *flag.FlagSet, ckptUsage string, docs bool) *models {
 		fs.IntVar(&m.docs, "docs", 10, "number of test documents")
 	}
 	fs.Float64Var(&m.maxMemory, "max-memory", 0, "refuse a run whose estimated memory exceeds this many `GiB` (0: the memory available at the start, MemAvailable in /proc/meminfo)")
-	fs.StringVar(&m.device, "device", "cpu", "`cpu` or cuda: where the models' forward passes run (cuda needs a binary built with -tags gpu); the statistics run on the CPU from the layers' inputs")
-	fs.StringVar(&m.precision, "precision", "f32", "`f32` or bf16: bfloat16 inputs to the forward passes' matrix products (-device cuda)")
+	fs.StringVar(&m.device, "device", backend.DefaultDevice, "`cpu`, cuda or auto: where the models' forward passes run (auto: cuda where a GPU can be used, else cpu; cuda needs a binary built with -tags gpu); the statistics run on the CPU from the layers' inputs")
+	fs.StringVar(&m.precision, "precision", "f32", "`f32` or bf16: bfloat16 inputs to the forward passes' matrix products (on the CPU and on -device cuda)")
 	return m
 }
 
@@ -212,7 +212,7 @@ func (m *models) prepare(c *common, fs *flag.FlagSet, args []string, check func(
 	// The estimates count live memory, which garbage would otherwise let
 	// double: the budget becomes the collector's soft limit.
 	debug.SetMemoryLimit(budget.Bytes)
-	be, err := backend.Open(m.device, m.precision)
+	be, err := backend.OpenOptions(backend.Options{Device: m.device, Precision: m.precision, Log: fs.Output()})
 	return ms, be, err
 }
 
