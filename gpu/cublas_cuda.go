@@ -5,9 +5,11 @@ package gpu
 // cuBLAS, loaded at run time: its symbols are versioned per major release, so
 // linking libcublas.so.11 (CUDA 11.8's) would not start where only cuBLAS 12
 // or 13 exists. The libraries tried, in order, are cublasCandidates's
-// (cublas_search.go): GAUALPHA_CUBLAS, then libcublas.so.13, .12 and .11
-// (those the driver runs), each through the dynamic loader's search path
-// and then in the CUDA toolkits' and the Python wheels' folders.
+// (cublas_search.go, package cudalib): GAUALPHA_CUBLAS, then
+// libcublas.so.13, .12 and .11 (those the driver runs) in the Python
+// environments' wheels, ldconfig's cache and the CUDA toolkits, then
+// through the dynamic loader's search path. A file found outside the
+// loader's path has its libcublasLt opened from the same folder first.
 
 /*
 #cgo LDFLAGS: -ldl
@@ -44,6 +46,17 @@ static struct {
 	t_bCtxSetCurrent CtxSetCurrent;
 	t_bGetProperty GetProperty;
 } gau_blas;
+
+// gau_blas_preload opens a library cuBLAS needs (its libcublasLt) from
+// the file path, so that its soname is resolved when cuBLAS is opened.
+// 0 on success; otherwise a message in err.
+static int gau_blas_preload(const char* path, char* err, int n) {
+	if (dlopen(path, RTLD_NOW | RTLD_GLOBAL)) return 0;
+	snprintf(err, n, "%s", dlerror());
+	return 1;
+}
+
+static int gau_blas_loaded(void) { return gau_blas.lib != NULL; }
 
 // gau_blas_open opens the cuBLAS at path (a file or a soname) unless one is
 // open already. 0 on success; otherwise a message in err.
@@ -146,8 +159,8 @@ static int gau_blas_gemm_batched(CUcontext ctx, void* h, int bf16, int ta, int t
 import "C"
 
 import (
+	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"unsafe"
@@ -161,29 +174,51 @@ var blasMu sync.Mutex
 
 // loadBlas opens the first cuBLAS of cublasCandidates that a driver of
 // version driverVersion (cuDriverGetVersion; 0: unknown) runs, once per
-// process, and returns the file it came from and its version.
-func loadBlas(driverVersion int) (path, version string, err error) {
+// process, and returns the file it came from, its version and what was
+// tried (one line per candidate: where it was found, the file, and why it
+// did not load or "loaded").
+func loadBlas(driverVersion int) (path, version string, tried []string, err error) {
 	blasMu.Lock()
 	defer blasMu.Unlock()
 	var msg [1024]C.char
-	var errs []string
-	loaded := false
-	for _, c := range cublasCandidates("/", cudaMajor(driverVersion), os.Getenv) {
-		cs := C.CString(c)
-		r := C.gau_blas_open(cs, &msg[0], C.int(len(msg)))
-		C.free(unsafe.Pointer(cs))
-		if r == 0 {
-			loaded = true
+	open := func(f func(*C.char, *C.char, C.int) C.int, file string) error {
+		cs := C.CString(file)
+		defer C.free(unsafe.Pointer(cs))
+		if f(cs, &msg[0], C.int(len(msg))) != 0 {
+			return errors.New(C.GoString(&msg[0]))
+		}
+		return nil
+	}
+	openBlas := func(p, e *C.char, n C.int) C.int { return C.gau_blas_open(p, e, n) }
+	preload := func(p, e *C.char, n C.int) C.int { return C.gau_blas_preload(p, e, n) }
+	loaded := C.gau_blas_loaded() != 0
+	for _, c := range cublasCandidates(cudaMajor(driverVersion)) {
+		if loaded {
 			break
 		}
-		errs = append(errs, C.GoString(&msg[0]))
+		var err error
+		for _, p := range c.Preload {
+			if err = open(preload, p); err != nil {
+				break
+			}
+		}
+		if err == nil {
+			err = open(openBlas, c.Path)
+		}
+		line := fmt.Sprintf("%s: %s: ", c.Where, c.Path)
+		if err != nil {
+			tried = append(tried, line+err.Error())
+			continue
+		}
+		tried = append(tried, line+"loaded")
+		loaded = true
 	}
 	if !loaded {
 		runs := ""
 		if m := cudaMajor(driverVersion); m > 0 {
 			runs = fmt.Sprintf("; the CUDA %d driver runs cuBLAS %d or older", m, m)
 		}
-		return "", "", fmt.Errorf("gpu: cannot load cuBLAS (set %s or LD_LIBRARY_PATH%s): %s", CuBLASEnv, runs, strings.Join(errs, "; "))
+		return "", "", tried, fmt.Errorf("gpu: cannot load cuBLAS (set %s to the file%s): %s", CuBLASEnv, runs, strings.Join(tried, "; "))
 	}
 	var where [4096]C.char
 	var ver [3]C.int
@@ -192,7 +227,7 @@ func loadBlas(driverVersion int) (path, version string, err error) {
 	if ver[0] >= 0 {
 		version = fmt.Sprintf("%d.%d.%d", int(ver[0]), int(ver[1]), int(ver[2]))
 	}
-	return C.GoString(&where[0]), version, nil
+	return C.GoString(&where[0]), version, tried, nil
 }
 
 // blasHandle loads cuBLAS and creates a handle bound to the device's stream
@@ -205,7 +240,7 @@ func (b *backend) blasHandle() (*cublas, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, _, err := loadBlas(in.Driver); err != nil {
+	if _, _, _, err := loadBlas(in.Driver); err != nil {
 		return nil, err
 	}
 	var h unsafe.Pointer

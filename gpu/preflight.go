@@ -55,8 +55,13 @@ type PreflightReport struct {
 	CuBLAS        string // the library file loaded; "" if none
 	CuBLASVersion string
 	CuBLASErr     string `json:",omitempty"`
-	Modules       []ModuleReport
-	Kernels       []KernelReport
+	// CuBLASTried are the candidates tried, in order, each with where it
+	// was found and why it did not load (or "loaded").
+	CuBLASTried []string
+	// NCCL are the NCCL files found (cudalib.NCCL; nothing loads them).
+	NCCL    []string
+	Modules []ModuleReport
+	Kernels []KernelReport
 	// Problems are what stops a kernel from running: it cannot be found,
 	// its block is larger than the compiled kernel allows, no block fits on
 	// a multiprocessor. Warnings are costs: local memory (spills).
@@ -196,9 +201,12 @@ func (r *PreflightReport) kernel(be *backend, kr *KernelReport, fn function, per
 // blas records which cuBLAS loads (driverVersion 0: any major version).
 func (r *PreflightReport) blas(driverVersion int) {
 	var err error
-	r.CuBLAS, r.CuBLASVersion, err = loadBlas(driverVersion)
+	r.CuBLAS, r.CuBLASVersion, r.CuBLASTried, err = loadBlas(driverVersion)
 	if err != nil {
 		r.CuBLASErr = err.Error()
+	}
+	for _, c := range ncclCandidates() {
+		r.NCCL = append(r.NCCL, c.Where+": "+c.Path)
 	}
 }
 
@@ -247,6 +255,16 @@ func (r *PreflightReport) WriteMarkdown(w io.Writer) error {
 		fmt.Fprintf(&b, "cuBLAS: none (%s).\n\n", r.CuBLASErr)
 	} else {
 		fmt.Fprintf(&b, "cuBLAS: %s (version %s).\n\n", r.CuBLAS, r.CuBLASVersion)
+	}
+	if len(r.CuBLASTried) > 0 {
+		b.WriteString("cuBLAS candidates, in order (package cudalib):\n\n")
+		for _, t := range r.CuBLASTried {
+			fmt.Fprintf(&b, "- %s\n", t)
+		}
+		b.WriteString("\n")
+	}
+	if len(r.NCCL) > 0 {
+		fmt.Fprintf(&b, "NCCL found (not loaded): %s.\n\n", strings.Join(r.NCCL, "; "))
 	}
 	if len(r.Modules) > 0 {
 		fmt.Fprintf(&b, "| module | %s bytes | load s | error |\n|---|---:|---:|---|\n", in.Image)

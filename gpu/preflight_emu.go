@@ -25,4 +25,10 @@ func (b *backend) occupancy(f function, name string, block, smem int) (int, erro
 // device.
 func (b *backend) maxThreadsPerSM() (int, error) { return 2048, nil }
 
-func loadBlas(driverVersion int) (path, version string, err error) { return "", "", errEmuBlas }
+// loadBlas lists the cuBLAS files the gpu build would try, and loads none.
+func loadBlas(driverVersion int) (path, version string, tried []string, err error) {
+	for _, c := range cublasCandidates(cudaMajor(driverVersion)) {
+		tried = append(tried, c.Where+": "+c.Path+": not loaded (emulator)")
+	}
+	return "", "", tried, errEmuBlas
+}
