@@ -47,37 +47,26 @@ var kernelSigs = map[string]kernelSig{
 	"attn_bwd_post":  {"attention_bwd", "ppppppppppppp" + "iiiii" + "f"},
 	// elementwise.cu
 	"swish_f32":       {"elementwise", "ppi"},
-	"swish_bf16":      {"elementwise", "ppi"},
 	"swish_grad_f32":  {"elementwise", "pppi"},
 	"norm_f32":        {"elementwise", "ppii"},
-	"norm_bf16":       {"elementwise", "ppii"},
 	"norm_grad_f32":   {"elementwise", "pppii"},
 	"gate_f32":        {"elementwise", "pppiiii"},
 	"gate_grad_x_f32": {"elementwise", "pppiiii"},
 	"gate_grad_o_f32": {"elementwise", "pppiiii"},
 	"add_f32":         {"elementwise", "pppi"},
-	"add_bf16":        {"elementwise", "pppi"},
 	"to_bf16_f32":     {"elementwise", "ppi"},
 	"dropout_f32":     {"elementwise", "ppiufuu"},
-	"dropout_bf16":    {"elementwise", "ppiufuu"},
 	"unpack_f32":      {"elementwise", "ppiiii"},
 	// embed.cu
 	"gather_f32":      {"embed", "pppiiip"},
-	"gather_bf16":     {"embed", "pppiiip"},
 	"scatter_add_f32": {"embed", "pppiiip"},
 	// optim.cu
 	"adamw_f32":  {"optim", "ppppiffffff"},
 	"sqnorm_f32": {"optim", "ppi"},
-	"scale_f32":  {"optim", "pif"},
 	"clip_f32":   {"optim", "pipf"},
-	// softmax.cu
-	"softmax_fwd_f32":  {"softmax", "pppii"},
-	"softmax_fwd_bf16": {"softmax", "pppii"},
-	"softmax_bwd_f32":  {"softmax", "ppppii"},
 	// xent.cu
 	"xent_count_f32":  {"xent", "pppii"},
 	"xent_rows_f32":   {"xent", "pppii"},
-	"xent_rows_bf16":  {"xent", "pppii"},
 	"xent_reduce_f32": {"xent", "ppppi"},
 	"xent_grad_f32":   {"xent", "ppppiifp"},
 }

@@ -194,13 +194,6 @@ func (d *Device) Free(p DevicePtr) error {
 	return d.be.free(p)
 }
 
-// MemInfo returns the free and total device memory in bytes.
-func (d *Device) MemInfo() (free, total int64, err error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.be.memInfo()
-}
-
 // Elem is an element type that can be copied to and from the device.
 type Elem interface {
 	~float32 | ~float64 | ~int64 | ~uint64 | ~int32 | ~uint32 | ~uint16
@@ -404,13 +397,6 @@ func (d *Device) launch(name string, grid, block [3]int, smem int, args ...Arg) 
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.launchLocked(name, grid, block, smem, args...)
-}
-
-// Launch launches any kernel of kernels/cuda by name with a grid, a block,
-// dynamic shared memory in bytes and the arguments of its ABI.md
-// signature; the arguments are checked against the PTX signature.
-func (d *Device) Launch(name string, grid, block [3]int, smem int, args ...Arg) error {
-	return d.launch(name, grid, block, smem, args...)
 }
 
 func f64bits(v float64) uint64 { return math.Float64bits(v) }

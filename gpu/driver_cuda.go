@@ -46,7 +46,6 @@ typedef CUresult (*t_MemcpyHtoD)(CUdeviceptr, const void*, size_t);
 typedef CUresult (*t_MemcpyDtoH)(void*, CUdeviceptr, size_t);
 typedef CUresult (*t_MemcpyDtoDAsync)(CUdeviceptr, CUdeviceptr, size_t, CUstream);
 typedef CUresult (*t_MemsetD32Async)(CUdeviceptr, unsigned int, size_t, CUstream);
-typedef CUresult (*t_MemGetInfo)(size_t*, size_t*);
 typedef CUresult (*t_LaunchKernel)(CUfunction, unsigned int, unsigned int, unsigned int, unsigned int, unsigned int,
                                    unsigned int, unsigned int, CUstream, void**, void**);
 typedef CUresult (*t_StreamCreate)(CUstream*, unsigned int);
@@ -84,7 +83,6 @@ static struct {
 	t_MemcpyDtoH MemcpyDtoH;
 	t_MemcpyDtoDAsync MemcpyDtoDAsync;
 	t_MemsetD32Async MemsetD32Async;
-	t_MemGetInfo MemGetInfo;
 	t_LaunchKernel LaunchKernel;
 	t_StreamCreate StreamCreate;
 	t_StreamDestroy StreamDestroy;
@@ -137,7 +135,6 @@ static int gau_cu_load(char* err, int n) {
 	GAU_SYM(MemcpyDtoH, "cuMemcpyDtoH_v2")
 	GAU_SYM(MemcpyDtoDAsync, "cuMemcpyDtoDAsync_v2")
 	GAU_SYM(MemsetD32Async, "cuMemsetD32Async")
-	GAU_SYM(MemGetInfo, "cuMemGetInfo_v2")
 	GAU_SYM(LaunchKernel, "cuLaunchKernel")
 	GAU_SYM(StreamCreate, "cuStreamCreate")
 	GAU_SYM(StreamDestroy, "cuStreamDestroy_v2")
@@ -208,7 +205,6 @@ static CUresult gau_occupancy(CUcontext ctx, int* blocks, CUfunction f, int bloc
 }
 static CUresult gau_mem_alloc(CUcontext ctx, CUdeviceptr* p, size_t n) { GAU_CTX(ctx); return gau_cu.MemAlloc(p, n); }
 static CUresult gau_mem_free(CUcontext ctx, CUdeviceptr p) { GAU_CTX(ctx); return gau_cu.MemFree(p); }
-static CUresult gau_mem_info(CUcontext ctx, size_t* free_, size_t* total) { GAU_CTX(ctx); return gau_cu.MemGetInfo(free_, total); }
 
 // Copies to and from the host run on the legacy default stream, which is
 // ordered with the device's stream (created blocking, CU_STREAM_DEFAULT):
@@ -485,12 +481,6 @@ func (b *backend) alloc(bytes int) (DevicePtr, error) {
 
 func (b *backend) free(p DevicePtr) error {
 	return cuErr("cuMemFree", C.gau_mem_free(b.ctx, C.CUdeviceptr(p)))
-}
-
-func (b *backend) memInfo() (free, total int64, err error) {
-	var f, t C.size_t
-	err = cuErr("cuMemGetInfo", C.gau_mem_info(b.ctx, &f, &t))
-	return int64(f), int64(t), err
 }
 
 func (b *backend) htod(dst DevicePtr, src unsafe.Pointer, bytes int) error {

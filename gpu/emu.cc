@@ -11,7 +11,6 @@
 #include "../kernels/cuda/elementwise.cu"
 #include "../kernels/cuda/embed.cu"
 #include "../kernels/cuda/optim.cu"
-#include "../kernels/cuda/softmax.cu"
 #include "../kernels/cuda/xent.cu"
 #include "emu.h"
 #include "emu_sources.h"

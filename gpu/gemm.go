@@ -31,26 +31,11 @@ func (d *Device) gemm(bf16, transA, transB bool, m, n, k int, alpha float32, a D
 	return d.gemmBatchedLocked(bf16, transA, transB, m, n, k, alpha, a, lda, 0, b, ldb, 0, beta, c, ldc, 0, 1)
 }
 
-// SgemmStridedBatched runs batch independent products of Sgemm's form,
-// C_i = alpha·op(A_i)·op(B_i) + beta·C_i for i < batch, where A_i starts
-// strideA elements after A_{i-1} (likewise B_i and C_i): cuBLAS's
-// cublasGemmStridedBatchedEx in full float32 (no TF32).
-func (d *Device) SgemmStridedBatched(transA, transB bool, m, n, k int, alpha float32, a DevicePtr, lda, strideA int, b DevicePtr, ldb, strideB int, beta float32, c DevicePtr, ldc, strideC, batch int) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.gemmBatchedLocked(false, transA, transB, m, n, k, alpha, a, lda, strideA, b, ldb, strideB, beta, c, ldc, strideC, batch)
-}
-
-// GemmBF16StridedBatched is SgemmStridedBatched with bfloat16 A_i and B_i
-// (float32 accumulation and C_i); the strides count elements.
-func (d *Device) GemmBF16StridedBatched(transA, transB bool, m, n, k int, alpha float32, a DevicePtr, lda, strideA int, b DevicePtr, ldb, strideB int, beta float32, c DevicePtr, ldc, strideC, batch int) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.gemmBatchedLocked(true, transA, transB, m, n, k, alpha, a, lda, strideA, b, ldb, strideB, beta, c, ldc, strideC, batch)
-}
-
-// gemmBatchedLocked checks and runs batch row-major products (one: the
-// strides are not read); callers hold d.mu.
+// gemmBatchedLocked checks and runs batch row-major products of Sgemm's
+// form (GemmBF16's when bf16), C_i = alpha·op(A_i)·op(B_i) + beta·C_i for
+// i < batch, A_i strideA elements after A_{i-1} (likewise B_i and C_i; one
+// product: the strides are not read), as cuBLAS's
+// cublasGemmStridedBatchedEx; callers hold d.mu.
 func (d *Device) gemmBatchedLocked(bf16, transA, transB bool, m, n, k int, alpha float32, a DevicePtr, lda, strideA int, b DevicePtr, ldb, strideB int, beta float32, c DevicePtr, ldc, strideC, batch int) error {
 	if batch < 1 {
 		return fmt.Errorf("gpu: gemm: batch %d < 1", batch)

@@ -42,9 +42,6 @@ func checkSizes(name string, sizes ...int) error {
 // Swish writes y = x·σ(x) for n elements.
 func (d *Device) Swish(y, x DevicePtr, n int) error { return d.unary("swish_f32", y, x, n) }
 
-// SwishBF16 is Swish with a bfloat16 x.
-func (d *Device) SwishBF16(y, x DevicePtr, n int) error { return d.unary("swish_bf16", y, x, n) }
-
 // ToBF16 writes y = x rounded to bfloat16 (y holds n 16-bit patterns), bit
 // for bit as the host's ToBF16.
 func (d *Device) ToBF16(y, x DevicePtr, n int) error { return d.unary("to_bf16_f32", y, x, n) }
@@ -65,18 +62,11 @@ func (d *Device) SwishGrad(dx, x, dy DevicePtr, n int) error {
 }
 
 // Norm writes y = x/sqrt(mean(x²)+1e-12) over rows of width n.
-func (d *Device) Norm(y, x DevicePtr, rows, n int) error { return d.rows("norm_f32", y, x, rows, n) }
-
-// NormBF16 is Norm with a bfloat16 x.
-func (d *Device) NormBF16(y, x DevicePtr, rows, n int) error {
-	return d.rows("norm_bf16", y, x, rows, n)
-}
-
-func (d *Device) rows(name string, y, x DevicePtr, rows, n int) error {
-	if err := checkSizes(name, rows, n); err != nil || rows == 0 || n == 0 {
+func (d *Device) Norm(y, x DevicePtr, rows, n int) error {
+	if err := checkSizes("Norm", rows, n); err != nil || rows == 0 || n == 0 {
 		return err
 	}
-	return d.launch(name, rowGrid(rows), block256, 0, y, x, I64(rows), I64(n))
+	return d.launch("norm_f32", rowGrid(rows), block256, 0, y, x, I64(rows), I64(n))
 }
 
 // NormGrad writes the gradient of Norm: dx = (dy - y·mean(dy⊙y))/rms(x).
@@ -123,37 +113,23 @@ func checkGate(name string, rows, e, xw, ow int) error {
 }
 
 // Add writes z = x + y.
-func (d *Device) Add(z, x, y DevicePtr, n int) error { return d.binary("add_f32", z, x, y, n) }
-
-// AddBF16 is Add with bfloat16 x and y.
-func (d *Device) AddBF16(z, x, y DevicePtr, n int) error { return d.binary("add_bf16", z, x, y, n) }
-
-func (d *Device) binary(name string, z, x, y DevicePtr, n int) error {
-	if err := checkSizes(name, n); err != nil || n == 0 {
+func (d *Device) Add(z, x, y DevicePtr, n int) error {
+	if err := checkSizes("Add", n); err != nil || n == 0 {
 		return err
 	}
-	return d.launch(name, elemGrid(n), block256, 0, z, x, y, I64(n))
+	return d.launch("add_f32", elemGrid(n), block256, 0, z, x, y, I64(n))
 }
 
 // Dropout writes y = x·keep/(1-p) with cpu.Dropout's mask (the same hash of
 // key, site and element index); p = 0 copies.
 func (d *Device) Dropout(y, x DevicePtr, n int, p float64, key, site uint64) error {
-	return d.dropout("dropout_f32", y, x, n, p, key, site)
-}
-
-// DropoutBF16 is Dropout with a bfloat16 x.
-func (d *Device) DropoutBF16(y, x DevicePtr, n int, p float64, key, site uint64) error {
-	return d.dropout("dropout_bf16", y, x, n, p, key, site)
-}
-
-func (d *Device) dropout(name string, y, x DevicePtr, n int, p float64, key, site uint64) error {
 	if !(p >= 0 && p < 1) {
 		return fmt.Errorf("gpu: dropout %v outside [0, 1)", p)
 	}
-	if err := checkSizes(name, n); err != nil || n == 0 {
+	if err := checkSizes("Dropout", n); err != nil || n == 0 {
 		return err
 	}
-	return d.launch(name, elemGrid(n), block256, 0, y, x, I64(n), U64(pipeline.DropThreshold(p)), F64(1/(1-p)), U64(key), U64(site))
+	return d.launch("dropout_f32", elemGrid(n), block256, 0, y, x, I64(n), U64(pipeline.DropThreshold(p)), F64(1/(1-p)), U64(key), U64(site))
 }
 
 // Unpack copies the block [row, row+rows) × [0, cols) of src (row width
@@ -172,19 +148,10 @@ func (d *Device) Unpack(dst, src DevicePtr, row, rows, cols, width int) error {
 // Gather writes out row i = table row ids[i] (rows of width n, the table
 // has tableRows rows). A bad id writes zeros and is reported by CheckErrors.
 func (d *Device) Gather(out, table, ids DevicePtr, nids, n, tableRows int) error {
-	return d.gather("gather_f32", out, table, ids, nids, n, tableRows)
-}
-
-// GatherBF16 is Gather from a bfloat16 table.
-func (d *Device) GatherBF16(out, table, ids DevicePtr, nids, n, tableRows int) error {
-	return d.gather("gather_bf16", out, table, ids, nids, n, tableRows)
-}
-
-func (d *Device) gather(name string, out, table, ids DevicePtr, nids, n, tableRows int) error {
-	if err := checkSizes(name, nids, n, tableRows); err != nil || nids*n == 0 {
+	if err := checkSizes("Gather", nids, n, tableRows); err != nil || nids*n == 0 {
 		return err
 	}
-	return d.launch(name, elemGrid(nids*n), block256, 0, out, table, ids, I64(nids), I64(n), I64(tableRows), d.flag(flagIndex))
+	return d.launch("gather_f32", elemGrid(nids*n), block256, 0, out, table, ids, I64(nids), I64(n), I64(tableRows), d.flag(flagIndex))
 }
 
 // ScatterAdd zeroes dtable [tableRows, n] and adds row i of dout into row
@@ -210,15 +177,6 @@ func (d *Device) ScatterAdd(dtable, dout, ids DevicePtr, nids, n, tableRows int)
 // loss32, when not 0, receives the loss as float32. Reproducible (no
 // atomics).
 func (d *Device) CrossEntropy(out, loss32, logits, targets DevicePtr, m, v int) error {
-	return d.crossEntropy("xent_rows_f32", out, loss32, logits, targets, m, v)
-}
-
-// CrossEntropyBF16 is CrossEntropy with bfloat16 logits.
-func (d *Device) CrossEntropyBF16(out, loss32, logits, targets DevicePtr, m, v int) error {
-	return d.crossEntropy("xent_rows_bf16", out, loss32, logits, targets, m, v)
-}
-
-func (d *Device) crossEntropy(rowsKernel string, out, loss32, logits, targets DevicePtr, m, v int) error {
 	if err := checkSizes("CrossEntropy", m, v); err != nil {
 		return err
 	}
@@ -238,7 +196,7 @@ func (d *Device) crossEntropy(rowsKernel string, out, loss32, logits, targets De
 	if err := d.launchLocked("xent_count_f32", [3]int{1, 1, 1}, block256, 0, count, d.flag(flagTarget), targets, I64(m), I64(v)); err != nil {
 		return err
 	}
-	if err := d.launchLocked(rowsKernel, rowGrid(m), block256, 0, rowloss, logits, targets, I64(m), I64(v)); err != nil {
+	if err := d.launchLocked("xent_rows_f32", rowGrid(m), block256, 0, rowloss, logits, targets, I64(m), I64(v)); err != nil {
 		return err
 	}
 	return d.launchLocked("xent_reduce_f32", [3]int{1, 1, 1}, block256, 0, out, loss32, rowloss, count, I64(m))
@@ -261,34 +219,6 @@ func (d *Device) CrossEntropyGrad(dlogits, logits, targets DevicePtr, m, v int, 
 		return err
 	}
 	return d.launchLocked("xent_grad_f32", rowGrid(m), block256, 0, dlogits, logits, targets, count, I64(m), I64(v), F64(scale), scaleDev)
-}
-
-// Softmax writes y = softmax(c_r·x_r) over rows of width n, with c_r =
-// factor[r] (float32 [rows]; factor 0: c = 1) — the entropy-invariant
-// softmax of the unfused attention path. -Inf logits get probability 0; a
-// row without a finite logit is all zeros.
-func (d *Device) Softmax(y, x, factor DevicePtr, rows, n int) error {
-	return d.softmax("softmax_fwd_f32", y, x, factor, rows, n)
-}
-
-// SoftmaxBF16 is Softmax with bfloat16 logits.
-func (d *Device) SoftmaxBF16(y, x, factor DevicePtr, rows, n int) error {
-	return d.softmax("softmax_fwd_bf16", y, x, factor, rows, n)
-}
-
-func (d *Device) softmax(name string, y, x, factor DevicePtr, rows, n int) error {
-	if err := checkSizes(name, rows, n); err != nil || rows*n == 0 {
-		return err
-	}
-	return d.launch(name, rowGrid(rows), block256, 0, y, x, factor, I64(rows), I64(n))
-}
-
-// SoftmaxGrad writes dx = c_r·y⊙(dy - Σ y⊙dy) from Softmax's output y.
-func (d *Device) SoftmaxGrad(dx, y, dy, factor DevicePtr, rows, n int) error {
-	if err := checkSizes("SoftmaxGrad", rows, n); err != nil || rows*n == 0 {
-		return err
-	}
-	return d.launch("softmax_bwd_f32", rowGrid(rows), block256, 0, dx, y, dy, factor, I64(rows), I64(n))
 }
 
 // AdamWParams are the settings of one AdamW update (optim.AdamW).
@@ -326,14 +256,6 @@ func (d *Device) SquaredNorm(out, x DevicePtr, n int) error {
 		return err
 	}
 	return d.launch("sqnorm_f32", [3]int{min(elemGrid(n)[0], 1024), 1, 1}, block256, 0, out, x, I64(n))
-}
-
-// Scale multiplies n elements of x by float32(s).
-func (d *Device) Scale(x DevicePtr, n int, s float64) error {
-	if err := checkSizes("Scale", n); err != nil || n == 0 {
-		return err
-	}
-	return d.launch("scale_f32", elemGrid(n), block256, 0, x, I64(n), F64(s))
 }
 
 // Clip is optim.ClipGradNorm's scaling with the squared norm on the device

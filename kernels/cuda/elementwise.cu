@@ -13,8 +13,6 @@ __device__ __forceinline__ void swish_impl(float* y, const TIn* x, i64 n) {
 }
 extern "C" __global__ void swish_f32(float* y, const float* x, i64 n) { swish_impl(y, x, n); }
 GAU_REGISTER(swish_f32)
-extern "C" __global__ void swish_bf16(float* y, const bf16* x, i64 n) { swish_impl(y, x, n); }
-GAU_REGISTER(swish_bf16)
 
 // swish_grad_f32: dx = dy·σ(x)·(1 + x·(1-σ(x))).
 extern "C" __global__ void swish_grad_f32(float* dx, const float* x, const float* dy, i64 n) {
@@ -46,8 +44,6 @@ __device__ __forceinline__ void norm_impl(float* y, const TIn* x, i64 rows, i64 
 }
 extern "C" __global__ void norm_f32(float* y, const float* x, i64 rows, i64 n) { norm_impl(y, x, rows, n); }
 GAU_REGISTER(norm_f32)
-extern "C" __global__ void norm_bf16(float* y, const bf16* x, i64 rows, i64 n) { norm_impl(y, x, rows, n); }
-GAU_REGISTER(norm_bf16)
 
 // norm_grad_f32: dx = (dy - y·mean(dy⊙y)) / rms(x), in float64 like the CPU.
 extern "C" __global__ void norm_grad_f32(float* dx, const float* x, const float* dy, i64 rows, i64 n) {
@@ -110,8 +106,6 @@ __device__ __forceinline__ void add_impl(float* z, const TIn* x, const TIn* y, i
 }
 extern "C" __global__ void add_f32(float* z, const float* x, const float* y, i64 n) { add_impl(z, x, y, n); }
 GAU_REGISTER(add_f32)
-extern "C" __global__ void add_bf16(float* z, const bf16* x, const bf16* y, i64 n) { add_impl(z, x, y, n); }
-GAU_REGISTER(add_bf16)
 
 // ---- to_bf16: y = x rounded to bfloat16, the inputs of the bf16 kernels and
 // of the bf16 GEMM under -precision bf16 ----
@@ -140,10 +134,6 @@ extern "C" __global__ void dropout_f32(float* y, const float* x, i64 n, u64 thr,
 	dropout_impl(y, x, n, thr, inv, key, site);
 }
 GAU_REGISTER(dropout_f32)
-extern "C" __global__ void dropout_bf16(float* y, const bf16* x, i64 n, u64 thr, double inv, u64 key, u64 site) {
-	dropout_impl(y, x, n, thr, inv, key, site);
-}
-GAU_REGISTER(dropout_bf16)
 
 // ---- unpack: dst [rows, cols] = src[row : row+rows, 0 : cols] (src row width
 // `width`), the block copy that splits the attention backward's packed output ----

@@ -21,10 +21,6 @@ extern "C" __global__ void gather_f32(float* out, const float* table, const i64*
 	gather_impl(out, table, ids, nids, n, rows, flag);
 }
 GAU_REGISTER(gather_f32)
-extern "C" __global__ void gather_bf16(float* out, const bf16* table, const i64* ids, i64 nids, i64 n, i64 rows, i64* flag) {
-	gather_impl(out, table, ids, nids, n, rows, flag);
-}
-GAU_REGISTER(gather_bf16)
 
 // scatter_add_f32 adds row i of dout into row ids[i] of dtable with atomicAdd
 // (the caller zeroes dtable first, as cpu.ScatterAdd does). The order of the

@@ -42,13 +42,6 @@ extern "C" __global__ void sqnorm_f32(double* out, const float* x, i64 n) {
 }
 GAU_REGISTER(sqnorm_f32)
 
-// scale_f32: x *= float32(s).
-extern "C" __global__ void scale_f32(float* x, i64 n, double s) {
-	const float f = (float)s;
-	GAU_FOR(i, n) x[i] *= f;
-}
-GAU_REGISTER(scale_f32)
-
 // clip_f32 is the scaling step of train.ClipGradNorm with the squared norm
 // on the device: norm = sqrt(*sqnorm); when max_norm > 0, the norm is finite
 // and exceeds max_norm, x *= float32(max_norm/(norm+1e-6)); otherwise x is

@@ -56,10 +56,6 @@ extern "C" __global__ void xent_rows_f32(double* rowloss, const float* logits, c
 	xent_rows_impl(rowloss, logits, targets, M, V);
 }
 GAU_REGISTER(xent_rows_f32)
-extern "C" __global__ void xent_rows_bf16(double* rowloss, const bf16* logits, const i64* targets, i64 M, i64 V) {
-	xent_rows_impl(rowloss, logits, targets, M, V);
-}
-GAU_REGISTER(xent_rows_bf16)
 
 // xent_reduce_f32 (one block): out[0] = Σ rowloss / count (0 when count is 0),
 // out[1] = count; loss32, when not null, receives float32(out[0]). The sum
