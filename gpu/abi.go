@@ -17,58 +17,64 @@ type kernelSig struct {
 	params string
 }
 
+// KernelPrefix starts the name of every kernel of kernels/cuda, so that one
+// compute-sanitizer filter, kns=gau_ (a substring of the name; the key every
+// version of the tool documents for --kernel-name, --kernel-regex and
+// --filter), selects all of them and none of cuBLAS's.
+const KernelPrefix = "gau_"
+
 // kernelSigs is every kernel this package launches. TestABI and Open check
 // it against the .entry declarations of the embedded PTX.
 var kernelSigs = map[string]kernelSig{
 	// attention_fwd.cu
-	"attn_prep_f32":    {"attention_fwd", "pppppppppppp" + "iiiii" + "f"},
-	"attn_prep_bf16":   {"attention_fwd", "pppppppppppp" + "iiiii" + "f"},
-	"attn_fwd_f32_c1":  {"attention_fwd", fwdSig},
-	"attn_fwd_f32_c2":  {"attention_fwd", fwdSig},
-	"attn_fwd_f32_c3":  {"attention_fwd", fwdSig},
-	"attn_fwd_f32_c6":  {"attention_fwd", fwdSig},
-	"attn_fwd_bf16_c1": {"attention_fwd", fwdSig},
-	"attn_fwd_bf16_c2": {"attention_fwd", fwdSig},
-	"attn_fwd_bf16_c3": {"attention_fwd", fwdSig},
-	"attn_fwd_bf16_c6": {"attention_fwd", fwdSig},
+	"gau_attn_prep_f32":    {"attention_fwd", "pppppppppppp" + "iiiii" + "f"},
+	"gau_attn_prep_bf16":   {"attention_fwd", "pppppppppppp" + "iiiii" + "f"},
+	"gau_attn_fwd_f32_c1":  {"attention_fwd", fwdSig},
+	"gau_attn_fwd_f32_c2":  {"attention_fwd", fwdSig},
+	"gau_attn_fwd_f32_c3":  {"attention_fwd", fwdSig},
+	"gau_attn_fwd_f32_c6":  {"attention_fwd", fwdSig},
+	"gau_attn_fwd_bf16_c1": {"attention_fwd", fwdSig},
+	"gau_attn_fwd_bf16_c2": {"attention_fwd", fwdSig},
+	"gau_attn_fwd_bf16_c3": {"attention_fwd", fwdSig},
+	"gau_attn_fwd_bf16_c6": {"attention_fwd", fwdSig},
 	// attention_tc.cu
-	"attn_fwd_tc_bf16_d16":  {"attention_tc", fwdTCSig},
-	"attn_fwd_tc_bf16_d32":  {"attention_tc", fwdTCSig},
-	"attn_fwd_tc_bf16_d64":  {"attention_tc", fwdTCSig},
-	"attn_fwd_tc_bf16_d128": {"attention_tc", fwdTCSig},
+	"gau_attn_fwd_tc_bf16_d16":  {"attention_tc", fwdTCSig},
+	"gau_attn_fwd_tc_bf16_d32":  {"attention_tc", fwdTCSig},
+	"gau_attn_fwd_tc_bf16_d64":  {"attention_tc", fwdTCSig},
+	"gau_attn_fwd_tc_bf16_d128": {"attention_tc", fwdTCSig},
 	// attention_mat.cu
-	"attn_mat_softmax_f32":  {"attention_mat", matSoftmaxSig},
-	"attn_mat_softmax_bf16": {"attention_mat", matSoftmaxSig},
-	"attn_mat_ds_f32":       {"attention_mat", matDSSig},
-	"attn_mat_ds_bf16":      {"attention_mat", matDSSig},
+	"gau_attn_mat_softmax_f32":  {"attention_mat", matSoftmaxSig},
+	"gau_attn_mat_softmax_bf16": {"attention_mat", matSoftmaxSig},
+	"gau_attn_mat_ds_f32":       {"attention_mat", matDSSig},
+	"gau_attn_mat_ds_bf16":      {"attention_mat", matDSSig},
 	// attention_bwd.cu
-	"attn_bwd_delta": {"attention_bwd", "pppii"},
-	"attn_bwd_main":  {"attention_bwd", "ppppppppppppppppppp" + "iiiiiii" + "fufuu"},
-	"attn_bwd_post":  {"attention_bwd", "ppppppppppppp" + "iiiii" + "f"},
+	"gau_attn_bwd_delta": {"attention_bwd", "pppii"},
+	"gau_attn_bwd_main":  {"attention_bwd", "ppppppppppppppppppp" + "iiiiiii" + "fufuu"},
+	"gau_attn_bwd_post":  {"attention_bwd", "ppppppppppppp" + "iiiii" + "f"},
 	// elementwise.cu
-	"swish_f32":       {"elementwise", "ppi"},
-	"swish_grad_f32":  {"elementwise", "pppi"},
-	"norm_f32":        {"elementwise", "ppii"},
-	"norm_grad_f32":   {"elementwise", "pppii"},
-	"gate_f32":        {"elementwise", "pppiiii"},
-	"gate_grad_x_f32": {"elementwise", "pppiiii"},
-	"gate_grad_o_f32": {"elementwise", "pppiiii"},
-	"add_f32":         {"elementwise", "pppi"},
-	"to_bf16_f32":     {"elementwise", "ppi"},
-	"dropout_f32":     {"elementwise", "ppiufuu"},
-	"unpack_f32":      {"elementwise", "ppiiii"},
+	"gau_swish_f32":       {"elementwise", "ppi"},
+	"gau_swish_grad_f32":  {"elementwise", "pppi"},
+	"gau_norm_f32":        {"elementwise", "ppii"},
+	"gau_norm_grad_f32":   {"elementwise", "pppii"},
+	"gau_gate_f32":        {"elementwise", "pppiiii"},
+	"gau_gate_grad_x_f32": {"elementwise", "pppiiii"},
+	"gau_gate_grad_o_f32": {"elementwise", "pppiiii"},
+	"gau_add_f32":         {"elementwise", "pppi"},
+	"gau_to_bf16_f32":     {"elementwise", "ppi"},
+	"gau_dropout_f32":     {"elementwise", "ppiufuu"},
+	"gau_unpack_f32":      {"elementwise", "ppiiii"},
 	// embed.cu
-	"gather_f32":      {"embed", "pppiiip"},
-	"scatter_add_f32": {"embed", "pppiiip"},
+	"gau_gather_f32":      {"embed", "pppiiip"},
+	"gau_scatter_add_f32": {"embed", "pppiiip"},
 	// optim.cu
-	"adamw_f32":  {"optim", "ppppiffffff"},
-	"sqnorm_f32": {"optim", "ppi"},
-	"clip_f32":   {"optim", "pipf"},
+	"gau_adamw_f32":  {"optim", "ppppiffffff"},
+	"gau_sqnorm_f32": {"optim", "ppi"},
+	"gau_clip_f32":   {"optim", "pipf"},
 	// xent.cu
-	"xent_count_f32":  {"xent", "pppii"},
-	"xent_rows_f32":   {"xent", "pppii"},
-	"xent_reduce_f32": {"xent", "ppppi"},
-	"xent_grad_f32":   {"xent", "ppppiifp"},
+	"gau_xent_count_f32":  {"xent", "pppii"},
+	"gau_xent_rows_f32":   {"xent", "pppii"},
+	"gau_xent_reduce_f32": {"xent", "ppppi"},
+	"gau_xent_grad_f32":   {"xent", "ppppiifp"},
 }
 
 // fwdSig: out, err, X, qr, kr, qc, q0, kc, k0, mask, bscale; L, E, D,

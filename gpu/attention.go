@@ -42,13 +42,13 @@ type Attention struct {
 	// path holds at once (0: all B); see MatWorkspace.
 	Group int
 	// NoTensorCores keeps a bfloat16 forward on the CUDA cores
-	// (attn_fwd_bf16_c*) where the tensor-core kernel (attn_fwd_tc_bf16_d*)
+	// (gau_attn_fwd_bf16_c*) where the tensor-core kernel (gau_attn_fwd_tc_bf16_d*)
 	// would run: a policy without a far rotation, no dropout, D of 16, 32,
 	// 64 or 128. For tests and timings.
 	NoTensorCores bool
 }
 
-// tensorCores reports whether the forward runs attn_fwd_tc_bf16_d*.
+// tensorCores reports whether the forward runs gau_attn_fwd_tc_bf16_d*.
 func (a *Attention) tensorCores(h *attnHost) bool {
 	switch a.D {
 	case 16, 32, 64, 128:
@@ -262,9 +262,9 @@ func (d *Device) attnPrepLocked(a *Attention, h *attnHost, in AttentionInputs, w
 			return nil, err
 		}
 	}
-	prep := "attn_prep_f32"
+	prep := "gau_attn_prep_f32"
 	if a.BF16 {
-		prep = "attn_prep_bf16"
+		prep = "gau_attn_prep_bf16"
 	}
 	grid := [3]int{min((h.rows+7)/8, 1<<16), 1, 1}
 	err = d.launchLocked(prep, grid, block256, 0,
@@ -304,13 +304,13 @@ func (d *Device) AttentionForward(a *Attention, in AttentionInputs, out DevicePt
 	}
 	if tc {
 		grid := [3]int{(a.L + 63) / 64, eblocks, a.B}
-		return d.launchLocked(fmt.Sprintf("attn_fwd_tc_bf16_d%d", a.D), grid, [3]int{tcThreads, 1, 1}, attnFwdTCSmem(a.D),
+		return d.launchLocked(fmt.Sprintf("gau_attn_fwd_tc_bf16_d%d", a.D), grid, [3]int{tcThreads, 1, 1}, attnFwdTCSmem(a.D),
 			out, d.flag(flagAttention), in.X, p.qr, p.kr, in.Mask, p.bscale,
 			I64(a.L), I64(a.E), I64(h.maskMode), I64(h.radius), I64(h.sink), F64(h.slope))
 	}
-	name := fmt.Sprintf("attn_fwd_f32_c%d", cpt)
+	name := fmt.Sprintf("gau_attn_fwd_f32_c%d", cpt)
 	if a.BF16 {
-		name = fmt.Sprintf("attn_fwd_bf16_c%d", cpt)
+		name = fmt.Sprintf("gau_attn_fwd_bf16_c%d", cpt)
 	}
 	grid := [3]int{(a.L + 15) / 16, eblocks, a.B}
 	return d.launchLocked(name, grid, block256, attnFwdSmem(a.D, h.nv),
@@ -343,11 +343,11 @@ func (d *Device) AttentionBackward(a *Attention, in AttentionInputs, out, dout, 
 		return err
 	}
 	rowBlocks := min((h.rows+7)/8, 1<<16)
-	if err := d.launchLocked("attn_bwd_delta", [3]int{rowBlocks, 1, 1}, block256, 0,
+	if err := d.launchLocked("gau_attn_bwd_delta", [3]int{rowBlocks, 1, 1}, block256, 0,
 		p.delta, out, dout, I64(h.rows), I64(a.E)); err != nil {
 		return err
 	}
-	err = d.launchLocked("attn_bwd_main", [3]int{(a.L + 31) / 32, a.B, 1}, block256, attnBwdSmem(a.D),
+	err = d.launchLocked("gau_attn_bwd_main", [3]int{(a.L + 31) / 32, a.B, 1}, block256, attnBwdSmem(a.D),
 		p.dqr, p.dkr, p.dqc, p.dq0, p.dkc, p.dk0, dx, out, dout, p.delta, in.X,
 		p.qr, p.kr, p.qc, p.q0, p.kc, p.k0, in.Mask, p.bscale,
 		I64(a.L), I64(a.E), I64(a.D), I64(h.maskMode), I64(h.radius), I64(h.sink), I64(h.farW),
@@ -355,7 +355,7 @@ func (d *Device) AttentionBackward(a *Attention, in AttentionInputs, out, dout, 
 	if err != nil {
 		return err
 	}
-	return d.launchLocked("attn_bwd_post", [3]int{min(rowBlocks, 1024), 1, 1}, block256, 0,
+	return d.launchLocked("gau_attn_bwd_post", [3]int{min(rowBlocks, 1024), 1, 1}, block256, 0,
 		dx, p.dqr, p.dkr, p.dqc, p.dq0, p.dkc, p.dk0, in.X, in.GammaQ, in.GammaK, in.Pos, p.theta, p.sc,
 		I64(h.rows), I64(a.L), I64(a.E), I64(a.D), I64(h.farW), F64(h.alpha))
 }

@@ -157,7 +157,7 @@ func (d *Device) matSetupLocked(a *Attention, h *attnHost, in AttentionInputs, w
 		c.el = 2
 		n := 2 * h.nv * h.rows * a.D
 		q16 := c.at(l.qk16)
-		if err := d.launchLocked("to_bf16_f32", elemGrid(n), block256, 0, q16, p.qr, I64(n)); err != nil {
+		if err := d.launchLocked("gau_to_bf16_f32", elemGrid(n), block256, 0, q16, p.qr, I64(n)); err != nil {
 			return nil, err
 		}
 		half := func(x DevicePtr) DevicePtr { return q16.Add(int(x-p.qr) / 2) }
@@ -174,7 +174,7 @@ func (c *matCall) at(off int) DevicePtr { return c.work.Add(off) }
 // round writes n float32 values at x as bfloat16 into the region at off.
 func (d *Device) matRoundLocked(c *matCall, off int, x DevicePtr, n int) (DevicePtr, error) {
 	dst := c.at(off)
-	return dst, d.launchLocked("to_bf16_f32", elemGrid(n), block256, 0, dst, x, I64(n))
+	return dst, d.launchLocked("gau_to_bf16_f32", elemGrid(n), block256, 0, dst, x, I64(n))
 }
 
 // scores computes S_v = Q_v·K_vᵀ for the g sequences from b0.
@@ -190,12 +190,12 @@ func (d *Device) matScoresLocked(c *matCall, b0, g int) error {
 	return nil
 }
 
-// softmax launches attn_mat_softmax_* for the g sequences from b0 into P.
+// softmax launches gau_attn_mat_softmax_* for the g sequences from b0 into P.
 func (d *Device) matSoftmaxLocked(c *matCall, in AttentionInputs, out, P DevicePtr, b0, g int, readLSE bool) error {
 	a, h := c.a, c.h
-	name := "attn_mat_softmax_f32"
+	name := "gau_attn_mat_softmax_f32"
 	if c.gb {
-		name = "attn_mat_softmax_bf16"
+		name = "gau_attn_mat_softmax_bf16"
 	}
 	s := c.sPtrs()
 	return d.launchLocked(name, rowGrid(g*a.L), block256, 0,
@@ -290,7 +290,7 @@ func (d *Device) AttentionBackwardMat(a *Attention, in AttentionInputs, out, dou
 	p, l := c.p, c.l
 	L, E, D, W, OW := a.L, a.E, a.D, h.W, h.OW
 	rowBlocks := min((h.rows+7)/8, 1<<16)
-	if err := d.launchLocked("attn_bwd_delta", [3]int{rowBlocks, 1, 1}, block256, 0,
+	if err := d.launchLocked("gau_attn_bwd_delta", [3]int{rowBlocks, 1, 1}, block256, 0,
 		p.delta, out, dout, I64(h.rows), I64(E)); err != nil {
 		return err
 	}
@@ -317,9 +317,9 @@ func (d *Device) AttentionBackwardMat(a *Attention, in AttentionInputs, out, dou
 	}
 	dq := [3]DevicePtr{p.dqr, p.dqc, p.dq0}
 	dk := [3]DevicePtr{p.dkr, p.dk0, p.dkc}
-	dsName := "attn_mat_ds_f32"
+	dsName := "gau_attn_mat_ds_f32"
 	if c.gb {
-		dsName = "attn_mat_ds_bf16"
+		dsName = "gau_attn_mat_ds_bf16"
 	}
 	for b0 := 0; b0 < a.B; b0 += l.group {
 		g := min(l.group, a.B-b0)
@@ -359,7 +359,7 @@ func (d *Device) AttentionBackwardMat(a *Attention, in AttentionInputs, out, dou
 			}
 		}
 	}
-	return d.launchLocked("attn_bwd_post", [3]int{min(rowBlocks, 1024), 1, 1}, block256, 0,
+	return d.launchLocked("gau_attn_bwd_post", [3]int{min(rowBlocks, 1024), 1, 1}, block256, 0,
 		dx, p.dqr, p.dkr, p.dqc, p.dq0, p.dkc, p.dk0, in.X, in.GammaQ, in.GammaK, in.Pos, p.theta, p.sc,
 		I64(h.rows), I64(L), I64(E), I64(D), I64(h.farW), F64(h.alpha))
 }

@@ -96,7 +96,7 @@ func TestEmuFMA(t *testing.T) {
 	}
 }
 
-// TestEmuOrders checks the seeded orders. scatter_add_f32, summing values
+// TestEmuOrders checks the seeded orders. gau_scatter_add_f32, summing values
 // of mixed magnitude into one row (every block adds to the same elements
 // with atomicAdd), gives different float32 sums from launch to launch, as
 // the block and thread orders change, and the same sequence of sums on a

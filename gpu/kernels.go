@@ -40,11 +40,11 @@ func checkSizes(name string, sizes ...int) error {
 }
 
 // Swish writes y = x·σ(x) for n elements.
-func (d *Device) Swish(y, x DevicePtr, n int) error { return d.unary("swish_f32", y, x, n) }
+func (d *Device) Swish(y, x DevicePtr, n int) error { return d.unary("gau_swish_f32", y, x, n) }
 
 // ToBF16 writes y = x rounded to bfloat16 (y holds n 16-bit patterns), bit
 // for bit as the host's ToBF16.
-func (d *Device) ToBF16(y, x DevicePtr, n int) error { return d.unary("to_bf16_f32", y, x, n) }
+func (d *Device) ToBF16(y, x DevicePtr, n int) error { return d.unary("gau_to_bf16_f32", y, x, n) }
 
 func (d *Device) unary(name string, y, x DevicePtr, n int) error {
 	if err := checkSizes(name, n); err != nil || n == 0 {
@@ -58,7 +58,7 @@ func (d *Device) SwishGrad(dx, x, dy DevicePtr, n int) error {
 	if err := checkSizes("SwishGrad", n); err != nil || n == 0 {
 		return err
 	}
-	return d.launch("swish_grad_f32", elemGrid(n), block256, 0, dx, x, dy, I64(n))
+	return d.launch("gau_swish_grad_f32", elemGrid(n), block256, 0, dx, x, dy, I64(n))
 }
 
 // Norm writes y = x/sqrt(mean(x²)+1e-12) over rows of width n.
@@ -66,7 +66,7 @@ func (d *Device) Norm(y, x DevicePtr, rows, n int) error {
 	if err := checkSizes("Norm", rows, n); err != nil || rows == 0 || n == 0 {
 		return err
 	}
-	return d.launch("norm_f32", rowGrid(rows), block256, 0, y, x, I64(rows), I64(n))
+	return d.launch("gau_norm_f32", rowGrid(rows), block256, 0, y, x, I64(rows), I64(n))
 }
 
 // NormGrad writes the gradient of Norm: dx = (dy - y·mean(dy⊙y))/rms(x).
@@ -74,7 +74,7 @@ func (d *Device) NormGrad(dx, x, dy DevicePtr, rows, n int) error {
 	if err := checkSizes("NormGrad", rows, n); err != nil || rows == 0 || n == 0 {
 		return err
 	}
-	return d.launch("norm_grad_f32", rowGrid(rows), block256, 0, dx, x, dy, I64(rows), I64(n))
+	return d.launch("gau_norm_grad_f32", rowGrid(rows), block256, 0, dx, x, dy, I64(rows), I64(n))
 }
 
 // Gate writes y [rows, e] = u ⊙ O, u the first e columns of x (row width
@@ -83,7 +83,7 @@ func (d *Device) Gate(y, x, o DevicePtr, rows, e, xw, ow int) error {
 	if err := checkGate("Gate", rows, e, xw, ow); err != nil || rows*e == 0 {
 		return err
 	}
-	return d.launch("gate_f32", elemGrid(rows*e), block256, 0, y, x, o, I64(rows), I64(e), I64(xw), I64(ow))
+	return d.launch("gau_gate_f32", elemGrid(rows*e), block256, 0, y, x, o, I64(rows), I64(e), I64(xw), I64(ow))
 }
 
 // GateGradX writes dx [rows, xw]: dy⊙O in the u columns, 0 elsewhere.
@@ -91,7 +91,7 @@ func (d *Device) GateGradX(dx, o, dy DevicePtr, rows, e, xw, ow int) error {
 	if err := checkGate("GateGradX", rows, e, xw, ow); err != nil || rows*xw == 0 {
 		return err
 	}
-	return d.launch("gate_grad_x_f32", elemGrid(rows*xw), block256, 0, dx, o, dy, I64(rows), I64(e), I64(xw), I64(ow))
+	return d.launch("gau_gate_grad_x_f32", elemGrid(rows*xw), block256, 0, dx, o, dy, I64(rows), I64(e), I64(xw), I64(ow))
 }
 
 // GateGradO writes do [rows, ow]: dy⊙u in the first e columns, 0 elsewhere.
@@ -99,7 +99,7 @@ func (d *Device) GateGradO(do, x, dy DevicePtr, rows, e, xw, ow int) error {
 	if err := checkGate("GateGradO", rows, e, xw, ow); err != nil || rows*ow == 0 {
 		return err
 	}
-	return d.launch("gate_grad_o_f32", elemGrid(rows*ow), block256, 0, do, x, dy, I64(rows), I64(e), I64(xw), I64(ow))
+	return d.launch("gau_gate_grad_o_f32", elemGrid(rows*ow), block256, 0, do, x, dy, I64(rows), I64(e), I64(xw), I64(ow))
 }
 
 func checkGate(name string, rows, e, xw, ow int) error {
@@ -117,7 +117,7 @@ func (d *Device) Add(z, x, y DevicePtr, n int) error {
 	if err := checkSizes("Add", n); err != nil || n == 0 {
 		return err
 	}
-	return d.launch("add_f32", elemGrid(n), block256, 0, z, x, y, I64(n))
+	return d.launch("gau_add_f32", elemGrid(n), block256, 0, z, x, y, I64(n))
 }
 
 // Dropout writes y = x·keep/(1-p) with cpu.Dropout's mask (the same hash of
@@ -129,7 +129,7 @@ func (d *Device) Dropout(y, x DevicePtr, n int, p float64, key, site uint64) err
 	if err := checkSizes("Dropout", n); err != nil || n == 0 {
 		return err
 	}
-	return d.launch("dropout_f32", elemGrid(n), block256, 0, y, x, I64(n), U64(pipeline.DropThreshold(p)), F64(1/(1-p)), U64(key), U64(site))
+	return d.launch("gau_dropout_f32", elemGrid(n), block256, 0, y, x, I64(n), U64(pipeline.DropThreshold(p)), F64(1/(1-p)), U64(key), U64(site))
 }
 
 // Unpack copies the block [row, row+rows) × [0, cols) of src (row width
@@ -142,7 +142,7 @@ func (d *Device) Unpack(dst, src DevicePtr, row, rows, cols, width int) error {
 	if cols > width {
 		return fmt.Errorf("gpu: Unpack: %d columns of rows %d wide", cols, width)
 	}
-	return d.launch("unpack_f32", elemGrid(rows*cols), block256, 0, dst, src, I64(row), I64(rows), I64(cols), I64(width))
+	return d.launch("gau_unpack_f32", elemGrid(rows*cols), block256, 0, dst, src, I64(row), I64(rows), I64(cols), I64(width))
 }
 
 // Gather writes out row i = table row ids[i] (rows of width n, the table
@@ -151,7 +151,7 @@ func (d *Device) Gather(out, table, ids DevicePtr, nids, n, tableRows int) error
 	if err := checkSizes("Gather", nids, n, tableRows); err != nil || nids*n == 0 {
 		return err
 	}
-	return d.launch("gather_f32", elemGrid(nids*n), block256, 0, out, table, ids, I64(nids), I64(n), I64(tableRows), d.flag(flagIndex))
+	return d.launch("gau_gather_f32", elemGrid(nids*n), block256, 0, out, table, ids, I64(nids), I64(n), I64(tableRows), d.flag(flagIndex))
 }
 
 // ScatterAdd zeroes dtable [tableRows, n] and adds row i of dout into row
@@ -168,7 +168,7 @@ func (d *Device) ScatterAdd(dtable, dout, ids DevicePtr, nids, n, tableRows int)
 	if nids == 0 {
 		return nil
 	}
-	return d.launchLocked("scatter_add_f32", elemGrid(nids*n), block256, 0, dtable, dout, ids, I64(nids), I64(n), I64(tableRows), d.flag(flagIndex))
+	return d.launchLocked("gau_scatter_add_f32", elemGrid(nids*n), block256, 0, dtable, dout, ids, I64(nids), I64(n), I64(tableRows), d.flag(flagIndex))
 }
 
 // CrossEntropy computes the masked cross entropy of logits [m, v] with int64
@@ -193,13 +193,13 @@ func (d *Device) CrossEntropy(out, loss32, logits, targets DevicePtr, m, v int) 
 	if err != nil {
 		return err
 	}
-	if err := d.launchLocked("xent_count_f32", [3]int{1, 1, 1}, block256, 0, count, d.flag(flagTarget), targets, I64(m), I64(v)); err != nil {
+	if err := d.launchLocked("gau_xent_count_f32", [3]int{1, 1, 1}, block256, 0, count, d.flag(flagTarget), targets, I64(m), I64(v)); err != nil {
 		return err
 	}
-	if err := d.launchLocked("xent_rows_f32", rowGrid(m), block256, 0, rowloss, logits, targets, I64(m), I64(v)); err != nil {
+	if err := d.launchLocked("gau_xent_rows_f32", rowGrid(m), block256, 0, rowloss, logits, targets, I64(m), I64(v)); err != nil {
 		return err
 	}
-	return d.launchLocked("xent_reduce_f32", [3]int{1, 1, 1}, block256, 0, out, loss32, rowloss, count, I64(m))
+	return d.launchLocked("gau_xent_reduce_f32", [3]int{1, 1, 1}, block256, 0, out, loss32, rowloss, count, I64(m))
 }
 
 // CrossEntropyGrad writes the gradient of scale·CrossEntropy with respect
@@ -215,10 +215,10 @@ func (d *Device) CrossEntropyGrad(dlogits, logits, targets DevicePtr, m, v int, 
 	if err != nil {
 		return err
 	}
-	if err := d.launchLocked("xent_count_f32", [3]int{1, 1, 1}, block256, 0, count, d.flag(flagTarget), targets, I64(m), I64(v)); err != nil {
+	if err := d.launchLocked("gau_xent_count_f32", [3]int{1, 1, 1}, block256, 0, count, d.flag(flagTarget), targets, I64(m), I64(v)); err != nil {
 		return err
 	}
-	return d.launchLocked("xent_grad_f32", rowGrid(m), block256, 0, dlogits, logits, targets, count, I64(m), I64(v), F64(scale), scaleDev)
+	return d.launchLocked("gau_xent_grad_f32", rowGrid(m), block256, 0, dlogits, logits, targets, count, I64(m), I64(v), F64(scale), scaleDev)
 }
 
 // AdamWParams are the settings of one AdamW update (optim.AdamW).
@@ -245,7 +245,7 @@ func (d *Device) AdamW(p, g, m, v DevicePtr, n int, a AdamWParams) error {
 	if a.Decay {
 		decay = float32(1 - a.LR*a.WeightDecay)
 	}
-	return d.launch("adamw_f32", elemGrid(n), block256, 0, p, g, m, v, I64(n), F64(a.Beta1), F64(a.Beta2),
+	return d.launch("gau_adamw_f32", elemGrid(n), block256, 0, p, g, m, v, I64(n), F64(a.Beta1), F64(a.Beta2),
 		F64(a.Eps), F64(a.LR/bc1), F64(math.Sqrt(bc2)), F64(float64(decay)))
 }
 
@@ -255,7 +255,7 @@ func (d *Device) SquaredNorm(out, x DevicePtr, n int) error {
 	if err := checkSizes("SquaredNorm", n); err != nil || n == 0 {
 		return err
 	}
-	return d.launch("sqnorm_f32", [3]int{min(elemGrid(n)[0], 1024), 1, 1}, block256, 0, out, x, I64(n))
+	return d.launch("gau_sqnorm_f32", [3]int{min(elemGrid(n)[0], 1024), 1, 1}, block256, 0, out, x, I64(n))
 }
 
 // Clip is optim.ClipGradNorm's scaling with the squared norm on the device
@@ -265,5 +265,5 @@ func (d *Device) Clip(x DevicePtr, n int, sqnorm DevicePtr, maxNorm float64) err
 	if err := checkSizes("Clip", n); err != nil || n == 0 {
 		return err
 	}
-	return d.launch("clip_f32", elemGrid(n), block256, 0, x, I64(n), sqnorm, F64(maxNorm))
+	return d.launch("gau_clip_f32", elemGrid(n), block256, 0, x, I64(n), sqnorm, F64(maxNorm))
 }

@@ -5,6 +5,7 @@ package gpu
 import (
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/infoscale/gaualpha/kernels/cpu"
@@ -33,8 +34,14 @@ func TestABI(t *testing.T) {
 			t.Errorf("%s: %d kernels in the PTX, %d in kernelSigs", arch, seen, len(kernelSigs))
 		}
 	}
+	// One sanitizer filter (kns=KernelPrefix) must select every kernel.
+	for name := range kernelSigs {
+		if !strings.HasPrefix(name, KernelPrefix) {
+			t.Errorf("kernel %s does not start with %q", name, KernelPrefix)
+		}
+	}
 	// The check itself catches a wrong count and a float where Go passes an integer.
-	bad := `.visible .entry swish_f32(
+	bad := `.visible .entry gau_swish_f32(
 	.param .u64 swish_f32_param_0,
 	.param .f32 swish_f32_param_1
 )`
@@ -46,10 +53,10 @@ func TestABI(t *testing.T) {
 func TestLaunchChecksArguments(t *testing.T) {
 	d := testDevice(t)
 	y := nanBuf(t, d, 4)
-	if err := d.launch("swish_f32", [3]int{1, 1, 1}, block256, 0, y, y); err == nil {
+	if err := d.launch("gau_swish_f32", [3]int{1, 1, 1}, block256, 0, y, y); err == nil {
 		t.Error("missing argument accepted")
 	}
-	if err := d.launch("swish_f32", [3]int{1, 1, 1}, block256, 0, y, y, F64(4)); err == nil {
+	if err := d.launch("gau_swish_f32", [3]int{1, 1, 1}, block256, 0, y, y, F64(4)); err == nil {
 		t.Error("float64 accepted for an int64 parameter")
 	}
 	if err := d.launch("no_such_kernel", [3]int{1, 1, 1}, block256, 0); err == nil {

@@ -226,14 +226,14 @@ func archOf(in Info) string {
 func launchShape(name string) (block, smem int) {
 	const D = 128
 	switch {
-	case strings.HasPrefix(name, "attn_fwd_tc_bf16_d"):
+	case strings.HasPrefix(name, "gau_attn_fwd_tc_bf16_d"):
 		var d int
-		if _, err := fmt.Sscanf(name, "attn_fwd_tc_bf16_d%d", &d); err == nil {
+		if _, err := fmt.Sscanf(name, "gau_attn_fwd_tc_bf16_d%d", &d); err == nil {
 			return tcThreads, attnFwdTCSmem(d)
 		}
-	case strings.HasPrefix(name, "attn_fwd_"):
+	case strings.HasPrefix(name, "gau_attn_fwd_"):
 		return threads, attnFwdSmem(D, 3)
-	case name == "attn_bwd_main":
+	case name == "gau_attn_bwd_main":
 		return threads, attnBwdSmem(D)
 	}
 	return threads, 0

@@ -159,7 +159,7 @@ var attnPaths = []attnPath{{
 // d_v = E = 1536, RoPE, softmax, no dropout, B = 1 and 8 sequences
 // (GAUALPHA_TIMING_B), L = 1024, 4096, 16384 (GAUALPHA_TIMING_L), in
 // float32 and with bfloat16 X (the forward on tensor cores,
-// attn_fwd_tc_bf16_d128, -precision bf16's). The float32 output must be
+// gau_attn_fwd_tc_bf16_d128, -precision bf16's). The float32 output must be
 // finite and the bfloat16 one within 2e-2 of it. TFLOP/s are
 // AttentionFLOPs over the median time.
 func TestTimeAttention(t *testing.T) {

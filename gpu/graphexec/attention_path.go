@@ -183,5 +183,5 @@ func (m *Machine) AttentionChoices() []AttentionChoice {
 }
 
 // tensorCoreD reports whether the fused tensor-core forward is built for
-// key size d (attn_fwd_tc_bf16_d*).
+// key size d (gau_attn_fwd_tc_bf16_d*).
 func tensorCoreD(d int) bool { return d == 16 || d == 32 || d == 64 || d == 128 }

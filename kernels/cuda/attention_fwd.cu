@@ -1,5 +1,5 @@
 // attention_fwd.cu: the attention forward on CUDA cores (float32, or a
-// bfloat16 X computed in float32) and attn_prep_*, which both the forward and
+// bfloat16 X computed in float32) and gau_attn_prep_*, which both the forward and
 // the backward launch first. The shared definitions and the list of kernels
 // are in attention.cuh; the tensor-core forward is in attention_tc.cu, the
 // backward in attention_bwd.cu.
@@ -92,18 +92,18 @@ __device__ __forceinline__ void attn_prep_impl(float* qr, float* kr, float* qc, 
 }
 
 extern "C" __global__ void __launch_bounds__(ATT_THREADS)
-attn_prep_f32(float* qr, float* kr, float* qc, float* q0, float* kc, float* k0, const float* X, const float* gq, const float* gk,
+gau_attn_prep_f32(float* qr, float* kr, float* qc, float* q0, float* kc, float* k0, const float* X, const float* gq, const float* gk,
               const i64* pos, const double* theta, const float* sc, i64 rows, i64 L, i64 E, i64 D, i64 far_w, double alpha) {
 	attn_prep_impl(qr, kr, qc, q0, kc, k0, X, gq, gk, pos, theta, sc, rows, L, E, D, far_w, alpha);
 }
-GAU_REGISTER(attn_prep_f32)
+GAU_REGISTER(gau_attn_prep_f32)
 
 extern "C" __global__ void __launch_bounds__(ATT_THREADS)
-attn_prep_bf16(float* qr, float* kr, float* qc, float* q0, float* kc, float* k0, const bf16* X, const float* gq, const float* gk,
+gau_attn_prep_bf16(float* qr, float* kr, float* qc, float* q0, float* kc, float* k0, const bf16* X, const float* gq, const float* gk,
                const i64* pos, const double* theta, const float* sc, i64 rows, i64 L, i64 E, i64 D, i64 far_w, double alpha) {
 	attn_prep_impl(qr, kr, qc, q0, kc, k0, X, gq, gk, pos, theta, sc, rows, L, E, D, far_w, alpha);
 }
-GAU_REGISTER(attn_prep_bf16)
+GAU_REGISTER(gau_attn_prep_bf16)
 
 // ============================ forward ============================
 //
@@ -320,11 +320,11 @@ __device__ __forceinline__ void attn_fwd_impl(float* out, i64* err, const TIn* X
 	}                                                                                                                        \
 	GAU_REGISTER(NAME)
 
-ATT_FWD(attn_fwd_f32_c1, float, 1)
-ATT_FWD(attn_fwd_f32_c2, float, 2)
-ATT_FWD(attn_fwd_f32_c3, float, 3)
-ATT_FWD(attn_fwd_f32_c6, float, 6)
-ATT_FWD(attn_fwd_bf16_c1, bf16, 1)
-ATT_FWD(attn_fwd_bf16_c2, bf16, 2)
-ATT_FWD(attn_fwd_bf16_c3, bf16, 3)
-ATT_FWD(attn_fwd_bf16_c6, bf16, 6)
+ATT_FWD(gau_attn_fwd_f32_c1, float, 1)
+ATT_FWD(gau_attn_fwd_f32_c2, float, 2)
+ATT_FWD(gau_attn_fwd_f32_c3, float, 3)
+ATT_FWD(gau_attn_fwd_f32_c6, float, 6)
+ATT_FWD(gau_attn_fwd_bf16_c1, bf16, 1)
+ATT_FWD(gau_attn_fwd_bf16_c2, bf16, 2)
+ATT_FWD(gau_attn_fwd_bf16_c3, bf16, 3)
+ATT_FWD(gau_attn_fwd_bf16_c6, bf16, 6)

@@ -2,16 +2,16 @@
 // (gpu/attention_mat.go), which computes the L×L matrices of a group of
 // sequences with cuBLAS and runs these kernels between the products:
 //
-//   forward   attn_prep_* (attention_fwd.cu): q̃, k̃ and their rotations;
+//   forward   gau_attn_prep_* (attention_fwd.cu): q̃, k̃ and their rotations;
 //             S_v = Q_v·K_vᵀ (cuBLAS, one product per rotation variant v:
 //             near qr·krᵀ, and with a far window behind qc·k0ᵀ and ahead
-//             q0·kcᵀ); attn_mat_softmax_*: the mask, ALiBi's bias, the row
+//             q0·kcᵀ); gau_attn_mat_softmax_*: the mask, ALiBi's bias, the row
 //             log-sum-exp and P = dropout(exp(S - lse)); O = P·V (cuBLAS).
-//   backward  prep; δ = rowsum(dO ⊙ O) (attn_bwd_delta); S_v again;
-//             attn_mat_softmax_* reading the forward's lse: Pd; dV = Pdᵀ·dO
-//             and dPd = dO·Vᵀ (cuBLAS); attn_mat_ds_*: dS = P ⊙ (dP - δ)
+//   backward  prep; δ = rowsum(dO ⊙ O) (gau_attn_bwd_delta); S_v again;
+//             gau_attn_mat_softmax_* reading the forward's lse: Pd; dV = Pdᵀ·dO
+//             and dPd = dO·Vᵀ (cuBLAS); gau_attn_mat_ds_*: dS = P ⊙ (dP - δ)
 //             with dP = dPd·dropscale, split by rotation variant; dq̃_v =
-//             dS_v·K_v, dk̃_v = dS_vᵀ·Q_v (cuBLAS); attn_bwd_post
+//             dS_v·K_v, dk̃_v = dS_vᵀ·Q_v (cuBLAS); gau_attn_bwd_post
 //             (attention_bwd.cu).
 //
 // The logit of pair (i, j) is the element of the variant its kind selects
@@ -41,7 +41,7 @@ __device__ __forceinline__ void mat_store(bf16* p, i64 e, float v) { p[e] = tobf
 
 // ============================ softmax ============================
 //
-// attn_mat_softmax_{f32,bf16}: per row, P = exp(s - lse) times the dropout
+// gau_attn_mat_softmax_{f32,bf16}: per row, P = exp(s - lse) times the dropout
 // scale (0 or 1/(1-p), pipeline.Keep's mask for ((b·L+i)·L+j)), 0 where
 // masked, stored as float32 or bfloat16. read_lse = 0 (forward): the row's
 // log-sum-exp is computed (one pass with a running maximum, then the block
@@ -119,12 +119,12 @@ __device__ __forceinline__ void mat_softmax_impl(TP* P, float* out, i64* err, co
 	}                                                                                                                        \
 	GAU_REGISTER(NAME)
 
-ATT_MAT_SOFTMAX(attn_mat_softmax_f32, float)
-ATT_MAT_SOFTMAX(attn_mat_softmax_bf16, bf16)
+ATT_MAT_SOFTMAX(gau_attn_mat_softmax_f32, float)
+ATT_MAT_SOFTMAX(gau_attn_mat_softmax_bf16, bf16)
 
 // ============================ dS ============================
 //
-// attn_mat_ds_{f32,bf16}: per element of a row, with the forward's lse
+// gau_attn_mat_ds_{f32,bf16}: per element of a row, with the forward's lse
 // (out[b·L+i, E]) and δ_i: P = exp(s - lse) (as attn_mat_softmax
 // computes it), dP = dPd·dropscale, dS = P ⊙ (dP - δ_i), 0 where masked,
 // written to the dS of the pair's variant (dS0 near, dS1 behind, dS2 ahead)
@@ -182,5 +182,5 @@ __device__ __forceinline__ void mat_ds_impl(TD* dS0, TD* dS1, TD* dS2, const flo
 	}                                                                                                                        \
 	GAU_REGISTER(NAME)
 
-ATT_MAT_DS(attn_mat_ds_f32, float)
-ATT_MAT_DS(attn_mat_ds_bf16, bf16)
+ATT_MAT_DS(gau_attn_mat_ds_f32, float)
+ATT_MAT_DS(gau_attn_mat_ds_bf16, bf16)

@@ -1,14 +1,14 @@
 // attention_tc.cu: the bfloat16 attention forward on tensor cores
-// (attn_fwd_tc_bf16_d*). The shared definitions and the list of kernels are
-// in attention.cuh; its inputs come from attn_prep_bf16 (attention_fwd.cu).
+// (gau_attn_fwd_tc_bf16_d*). The shared definitions and the list of kernels are
+// in attention.cuh; its inputs come from gau_attn_prep_bf16 (attention_fwd.cu).
 #include "attention.cuh"
 
 // ======================= forward on tensor cores =======================
 //
-// attn_fwd_tc_bf16_dD: the forward with bfloat16 inputs on tensor cores
+// gau_attn_fwd_tc_bf16_dD: the forward with bfloat16 inputs on tensor cores
 // (mma.sync m16n8k16, float32 accumulation), for the policies without a far
 // rotation and without dropout (the host checks: far_w = 0, thr = 0, D one
-// of 16, 32, 64, 128). q̃ and k̃ come from attn_prep_bf16 (float32, rounded
+// of 16, 32, 64, 128). q̃ and k̃ come from gau_attn_prep_bf16 (float32, rounded
 // to bfloat16 here), V from the bfloat16 X; P is rounded to bfloat16 for
 // P·V, the row sums l take it unrounded (as FlashAttention does).
 //
@@ -348,7 +348,7 @@ __device__ __forceinline__ void attn_fwd_tc_impl(float* out, i64* err, const bf1
 	}                                                                                                                        \
 	GAU_REGISTER(NAME)
 
-ATT_FWD_TC(attn_fwd_tc_bf16_d16, 16)
-ATT_FWD_TC(attn_fwd_tc_bf16_d32, 32)
-ATT_FWD_TC(attn_fwd_tc_bf16_d64, 64)
-ATT_FWD_TC(attn_fwd_tc_bf16_d128, 128)
+ATT_FWD_TC(gau_attn_fwd_tc_bf16_d16, 16)
+ATT_FWD_TC(gau_attn_fwd_tc_bf16_d32, 32)
+ATT_FWD_TC(gau_attn_fwd_tc_bf16_d64, 64)
+ATT_FWD_TC(gau_attn_fwd_tc_bf16_d128, 128)
