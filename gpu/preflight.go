@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/infoscale/gaualpha/gpu/cudalib"
 	"github.com/infoscale/gaualpha/kernels/cuda"
 )
 
@@ -58,7 +59,8 @@ type PreflightReport struct {
 	// CuBLASTried are the candidates tried, in order, each with where it
 	// was found and why it did not load (or "loaded").
 	CuBLASTried []string
-	// NCCL are the NCCL files found (cudalib.NCCL; nothing loads them).
+	// NCCL are the NCCL files found (cudalib.NCCL, files only; nothing
+	// loads them yet).
 	NCCL    []string
 	Modules []ModuleReport
 	Kernels []KernelReport
@@ -206,7 +208,9 @@ func (r *PreflightReport) blas(driverVersion int) {
 		r.CuBLASErr = err.Error()
 	}
 	for _, c := range ncclCandidates() {
-		r.NCCL = append(r.NCCL, c.Where+": "+c.Path)
+		if c.Where != cudalib.WhereLoader { // files only: a bare soname is no finding
+			r.NCCL = append(r.NCCL, c.Where+": "+c.Path)
+		}
 	}
 }
 
@@ -264,7 +268,9 @@ func (r *PreflightReport) WriteMarkdown(w io.Writer) error {
 		b.WriteString("\n")
 	}
 	if len(r.NCCL) > 0 {
-		fmt.Fprintf(&b, "NCCL found (not loaded): %s.\n\n", strings.Join(r.NCCL, "; "))
+		fmt.Fprintf(&b, "NCCL files found (not loaded): %s.\n\n", strings.Join(r.NCCL, "; "))
+	} else {
+		b.WriteString("NCCL: no libnccl.so.2 file found in the places searched.\n\n")
 	}
 	if len(r.Modules) > 0 {
 		fmt.Fprintf(&b, "| module | %s bytes | load s | error |\n|---|---:|---:|---|\n", in.Image)
