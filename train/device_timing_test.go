@@ -30,8 +30,10 @@ type trainPath struct {
 }
 
 // trainPaths are the paths TestTimeTrainStep times: the device executor's
-// fused attention and its materialised one.
-var trainPaths = []trainPath{{name: "fused", attention: backend.AttentionFused}, {name: "materialized", attention: backend.AttentionMaterialized}}
+// choice by measurement (auto), its fused attention and its materialised
+// one.
+var trainPaths = []trainPath{{name: "auto", attention: backend.AttentionAuto},
+	{name: "fused", attention: backend.AttentionFused}, {name: "materialized", attention: backend.AttentionMaterialized}}
 
 // TestTimeTrainStep times a paper-size training step on the device (6
 // layers, hidden 768, intermediate 1536, key 128, vocabulary 12000; the

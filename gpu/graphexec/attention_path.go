@@ -15,7 +15,9 @@ type AttentionPath string
 
 // The paths (docs/gpu.md, "The two attention paths").
 const (
-	// AttentionAuto lets the executor choose per op (attentionPath).
+	// AttentionAuto lets the executor choose per op: by measuring the
+	// eligible paths at the first run of each shape (attention_measure.go),
+	// or where nothing can be timed by attentionPath's rule.
 	AttentionAuto AttentionPath = "auto"
 	// AttentionFused runs the fused streaming kernels (gpu.Device's
 	// AttentionForward and AttentionBackward): nothing L×L is stored, the
@@ -50,7 +52,14 @@ type AttentionChoice struct {
 	Workspace int
 	// Reason says why, in a few words.
 	Reason string
+	// Timings are the measured milliseconds of each path (a training
+	// graph's forward and backward together); nil when the path was not
+	// measured (forced, or the rule decided).
+	Timings map[AttentionPath]float64
 }
+
+// String returns the path's name.
+func (p AttentionPath) String() string { return string(p) }
 
 // pathRequest is what attentionPath decides from.
 type pathRequest struct {

@@ -63,6 +63,11 @@ type Machine struct {
 	scratch []gpu.DevicePtr
 	// attention: the path chosen for each attention op, in plan order.
 	attention []AttentionChoice
+	// paths: the measured choices of the attention ops, by key
+	// (attention_measure.go).
+	paths map[string]*pathSet
+	// train: the graph computes gradients.
+	train bool
 
 	// Poison fills every buffer an op is about to write (fresh or from the
 	// pool) with NaN first, so that an element a kernel fails to write
@@ -107,6 +112,7 @@ func New(res *Resident, g *G.ExprGraph, outputs ...*G.Node) (*Machine, error) {
 		pool:   make(map[int][]gpu.DevicePtr),
 		size:   make(map[gpu.DevicePtr]int),
 		xent:   make(map[*G.Node]gpu.DevicePtr),
+		paths:  make(map[string]*pathSet),
 	}
 	if err := m.bindLeaves(); err != nil {
 		m.Close()
@@ -115,7 +121,7 @@ func New(res *Resident, g *G.ExprGraph, outputs ...*G.Node) (*Machine, error) {
 	m.bf16, m.bf16Attn = res.BF16, res.BF16
 	for _, s := range plan.Steps {
 		if isGradient(s.Node.Op()) {
-			m.bf16Attn = false
+			m.bf16Attn, m.train = false, true
 		}
 	}
 	for i := range plan.Steps {
