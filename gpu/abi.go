@@ -38,10 +38,14 @@ var kernelSigs = map[string]kernelSig{
 	"gau_attn_fwd_bf16_c3": {"attention_fwd", fwdSig},
 	"gau_attn_fwd_bf16_c6": {"attention_fwd", fwdSig},
 	// attention_tc.cu
-	"gau_attn_fwd_tc_bf16_d16":  {"attention_tc", fwdTCSig},
-	"gau_attn_fwd_tc_bf16_d32":  {"attention_tc", fwdTCSig},
-	"gau_attn_fwd_tc_bf16_d64":  {"attention_tc", fwdTCSig},
-	"gau_attn_fwd_tc_bf16_d128": {"attention_tc", fwdTCSig},
+	"gau_attn_fwd_tc_bf16_d16_s1":  {"attention_tc", fwdTCSig},
+	"gau_attn_fwd_tc_bf16_d32_s1":  {"attention_tc", fwdTCSig},
+	"gau_attn_fwd_tc_bf16_d64_s1":  {"attention_tc", fwdTCSig},
+	"gau_attn_fwd_tc_bf16_d128_s1": {"attention_tc", fwdTCSig},
+	"gau_attn_fwd_tc_bf16_d16_s2":  {"attention_tc", fwdTCSig},
+	"gau_attn_fwd_tc_bf16_d32_s2":  {"attention_tc", fwdTCSig},
+	"gau_attn_fwd_tc_bf16_d64_s2":  {"attention_tc", fwdTCSig},
+	"gau_attn_fwd_tc_bf16_d128_s2": {"attention_tc", fwdTCSig},
 	// attention_mat.cu
 	"gau_attn_mat_softmax_f32":  {"attention_mat", matSoftmaxSig},
 	"gau_attn_mat_softmax_bf16": {"attention_mat", matSoftmaxSig},
@@ -81,7 +85,7 @@ var kernelSigs = map[string]kernelSig{
 // mask_mode, radius, sinks, far_w; slope, thr, inv_keep, key, site.
 const fwdSig = "ppppppppppp" + "iiiiiii" + "fufuu"
 
-// fwdTCSig: out, err, X, qr, kr, mask, bscale; L, E, mask_mode, radius,
+// fwdTCSig: out, err, X, qr, k16, mask, bscale; L, E, mask_mode, radius,
 // sinks; slope.
 const fwdTCSig = "ppppppp" + "iiiii" + "f"
 

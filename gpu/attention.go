@@ -46,6 +46,27 @@ type Attention struct {
 	// would run: a policy without a far rotation, no dropout, D of 16, 32,
 	// 64 or 128. For tests and timings.
 	NoTensorCores bool
+	// TCStages is the number of shared-memory stages of the tensor-core
+	// forward's key tiles: 2 loads the next tile while computing on this
+	// one (double buffering), 1 does not; 0 takes 2 where the device's
+	// shared memory per block holds them (sm_90; sm_80 below D = 64), else
+	// 1. For tests and timings.
+	TCStages int
+}
+
+// tcStages returns the tensor-core forward's stages on a device allowing
+// maxSmem bytes of shared memory per block.
+func (a *Attention) tcStages(maxSmem int) (int, error) {
+	switch a.TCStages {
+	case 0:
+		if attnFwdTCSmem(a.D, 2) <= maxSmem {
+			return 2, nil
+		}
+		return 1, nil
+	case 1, 2:
+		return a.TCStages, nil
+	}
+	return 0, fmt.Errorf("gpu: attention: %d tensor-core stages, want 1 or 2 (0: the most that fit)", a.TCStages)
 }
 
 // tensorCores reports whether the forward runs gau_attn_fwd_tc_bf16_d*.
@@ -180,7 +201,9 @@ const (
 // attn_fwd_tc_smem_bytes (attention_tc.cu) and attn_bwd_smem_floats
 // (attention_bwd.cu).
 func attnFwdSmem(D, nv int) int { return 4 * (16*32 + 3*16 + nv*16*D + 32*(D+1)) }
-func attnFwdTCSmem(D int) int   { return 2*(2*64*(D+8)+64*(512+8)+64*(64+8)) + 4*5*64 + 4*64 }
+func attnFwdTCSmem(D, stages int) int {
+	return 2*(64*(D+8)+stages*64*(D+8)+stages*64*(512+8)+64*(64+8)) + 4*5*64 + 4*64
+}
 func attnBwdSmem(D int) int {
 	const ch = 32*(64+4) + 64*(32+4) + 64*(32+4)
 	return 4 * (ch + 2*32*32 + 2*32 + 64*(D+1))
@@ -303,9 +326,22 @@ func (d *Device) AttentionForward(a *Attention, in AttentionInputs, out DevicePt
 		return err
 	}
 	if tc {
+		stages, err := a.tcStages(d.info.MaxSharedOptin)
+		if err != nil {
+			return err
+		}
+		// k̃ in bfloat16, which the kernel's tiles copy as they are.
+		n := h.rows * a.D
+		k16, err := d.scratchLocked("attn.k16", 2*n)
+		if err != nil {
+			return err
+		}
+		if err := d.launchLocked("gau_to_bf16_f32", elemGrid(n), block256, 0, k16, p.kr, I64(n)); err != nil {
+			return err
+		}
 		grid := [3]int{(a.L + 63) / 64, eblocks, a.B}
-		return d.launchLocked(fmt.Sprintf("gau_attn_fwd_tc_bf16_d%d", a.D), grid, [3]int{tcThreads, 1, 1}, attnFwdTCSmem(a.D),
-			out, d.flag(flagAttention), in.X, p.qr, p.kr, in.Mask, p.bscale,
+		return d.launchLocked(fmt.Sprintf("gau_attn_fwd_tc_bf16_d%d_s%d", a.D, stages), grid, [3]int{tcThreads, 1, 1}, attnFwdTCSmem(a.D, stages),
+			out, d.flag(flagAttention), in.X, p.qr, k16, in.Mask, p.bscale,
 			I64(a.L), I64(a.E), I64(h.maskMode), I64(h.radius), I64(h.sink), F64(h.slope))
 	}
 	name := fmt.Sprintf("gau_attn_fwd_f32_c%d", cpt)

@@ -47,6 +47,9 @@ type KernelReport struct {
 	Occupancy   float64
 	// Err says why the attributes or the occupancy are missing.
 	Err string `json:",omitempty"`
+	// Unused says why the launch code never runs the kernel on this device
+	// (a variant whose shared memory the device does not have).
+	Unused string `json:",omitempty"`
 }
 
 // PreflightReport is what Preflight found.
@@ -167,6 +170,10 @@ func Preflight(ordinal int) (*PreflightReport, error) {
 
 // kernel fills kr's attributes and occupancy and notes what is wrong.
 func (r *PreflightReport) kernel(be *backend, kr *KernelReport, fn function, perSM int, smErr error) {
+	if strings.HasPrefix(kr.Name, "gau_attn_fwd_tc_bf16_d") && strings.HasSuffix(kr.Name, "_s2") && kr.DynSmem > r.Info.MaxSharedOptin {
+		kr.Unused = fmt.Sprintf("not launched here: its %d bytes of shared memory are above the device's %d (the one-stage variant runs)", kr.DynSmem, r.Info.MaxSharedOptin)
+		return
+	}
 	if kr.DynSmem > r.Info.MaxSharedOptin {
 		r.Problems = append(r.Problems, fmt.Sprintf("%s: %d bytes of dynamic shared memory; the device allows %d", kr.Name, kr.DynSmem, r.Info.MaxSharedOptin))
 		return
@@ -231,9 +238,9 @@ func launchShape(name string) (block, smem int) {
 	const D = 128
 	switch {
 	case strings.HasPrefix(name, "gau_attn_fwd_tc_bf16_d"):
-		var d int
-		if _, err := fmt.Sscanf(name, "gau_attn_fwd_tc_bf16_d%d", &d); err == nil {
-			return tcThreads, attnFwdTCSmem(d)
+		var d, s int
+		if _, err := fmt.Sscanf(name, "gau_attn_fwd_tc_bf16_d%d_s%d", &d, &s); err == nil {
+			return tcThreads, attnFwdTCSmem(d, s)
 		}
 	case strings.HasPrefix(name, "gau_attn_fwd_"):
 		return threads, attnFwdSmem(D, 3)
@@ -283,6 +290,10 @@ func (r *PreflightReport) WriteMarkdown(w io.Writer) error {
 		fmt.Fprintf(&b, "| kernel | block | dynamic smem | registers | local bytes | static smem | max threads | blocks/SM | occupancy |\n")
 		fmt.Fprintf(&b, "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 		for _, k := range r.Kernels {
+			if k.Unused != "" {
+				fmt.Fprintf(&b, "| %s | %d | %d | – | – | – | – | – | %s |\n", k.Name, k.Block, k.DynSmem, k.Unused)
+				continue
+			}
 			if k.Err != "" {
 				fmt.Fprintf(&b, "| %s | %d | %d | – | – | – | – | – | %s |\n", k.Name, k.Block, k.DynSmem, k.Err)
 				continue

@@ -150,6 +150,42 @@ __device__ __forceinline__ void mma_bf16_16816(float d[4], const unsigned a[4], 
 #endif
 }
 
+// cp_async16 copies 16 bytes from global memory at src to shared memory at
+// dst asynchronously (PTX cp.async.cg, sm_80 and later, through L2 only),
+// the first src_bytes of them from src and zeros after (src_bytes 0: zeros
+// only, src not read but a valid address). Both addresses 16-byte aligned.
+// The copy joins the group the thread's next cp_async_commit closes; its
+// data is in shared memory once cp_async_wait<n> has left at most n newer
+// groups pending, for the other threads after a __syncthreads that follows.
+__device__ __forceinline__ void cp_async16(void* dst, const void* src, int src_bytes) {
+#ifdef GAU_EMU
+	GAU_EMU_CP_ASYNC(dst, src, 16, src_bytes);
+#else
+	const unsigned s = (unsigned)__cvta_generic_to_shared(dst);
+	asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(src), "r"(src_bytes) : "memory");
+#endif
+}
+
+// cp_async_commit closes the group of the copies issued since the last one.
+__device__ __forceinline__ void cp_async_commit() {
+#ifdef GAU_EMU
+	GAU_EMU_CP_ASYNC_COMMIT();
+#else
+	asm volatile("cp.async.commit_group;\n" ::: "memory");
+#endif
+}
+
+// cp_async_wait<n> waits until at most the n newest committed groups of the
+// thread are pending.
+template <int N>
+__device__ __forceinline__ void cp_async_wait() {
+#ifdef GAU_EMU
+	GAU_EMU_CP_ASYNC_WAIT(N);
+#else
+	asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+#endif
+}
+
 // ldmatrix_x4: four 8×8 matrices of 16-bit elements from shared memory
 // for one warp (PTX ldmatrix.sync.aligned.m8n8.x4.shared.b16): lane l gives
 // the 16-byte aligned address of row l%8 of matrix l/8 and receives in r[m]

@@ -15,7 +15,8 @@
 // read by another thread shows as a wrong result. The emulator reports,
 // instead of hanging or going on:
 // a barrier reached from different call sites (divergent __syncthreads), a
-// barrier some threads never reach (deadlock, early exit), a kernel
+// barrier some threads never reach (deadlock, early exit), cp.async copies
+// still pending when their thread exits or misaligned ones, a kernel
 // parameter that is not 8 bytes (compile time), a parameter count mismatch,
 // dynamic shared memory above the limit set for the function (48 KiB unless
 // raised, as CUDA's cudaFuncAttributeMaxDynamicSharedMemorySize), static
@@ -43,6 +44,7 @@
 #include <ucontext.h>
 
 #include <cmath>
+#include <deque>
 #include <map>
 #include <numeric>
 #include <string>
@@ -103,6 +105,15 @@ struct Rng {
 	}
 };
 
+// AsyncCopy is one cp.async: size bytes to shared memory at dst, the first
+// src_bytes of them from global memory at src, the rest zeros.
+struct AsyncCopy {
+	char* dst;
+	const char* src;
+	int size, src_bytes;
+	bool landed;  // already copied (at its issue)
+};
+
 struct Fiber {
 	ucontext_t ctx;  // portable fallback
 	void* sp;        // x86-64 fast switch
@@ -110,6 +121,11 @@ struct Fiber {
 	int linear;
 	int state;
 	char* stack;
+	// The thread's cp.async copies: issued since its last commit_group,
+	// and its committed groups, oldest first. A copy lands in shared memory
+	// only when a wait_group completes its group (as late as PTX allows).
+	std::vector<AsyncCopy> uncommitted;
+	std::deque<std::vector<AsyncCopy>> groups;
 };
 
 struct Warp {
@@ -383,6 +399,57 @@ inline void ldmatrix(uint32_t* r, int num, bool trans, const void* p, const void
 	warp_barrier(site);  // every lane has read
 }
 
+// cp_async is PTX's cp.async.cg.shared.global [dst], [src], size, src_bytes
+// (.ca for 4 and 8 bytes) for the calling thread. As PTX specifies, the
+// copy belongs to no group until the thread's next commit_group, and its
+// bytes are in shared memory, for the issuing thread, once a wait_group has
+// completed that group (and for the other threads of the block after a
+// barrier that follows the wait); __syncthreads alone does not complete
+// it. Until then the copy may land at any moment. The emulator lands each
+// copy at one of the two extremes: at its issue (so a thread still reading
+// the old contents of the destination, which a barrier before the issue
+// would have protected, reads the new ones) or at the wait (so a read
+// before the wait sees the old contents): drawn per copy from the block's
+// generator in the seeded order, at the issue with GAU_EMU_ORDER=forward,
+// at the wait with reverse.
+inline void cp_async(void* dst, const void* src, int size, int src_bytes) {
+	if (size != 4 && size != 8 && size != 16) fail("cp.async: size not 4, 8 or 16 bytes");
+	if (src_bytes < 0 || src_bytes > size) fail("cp.async: source size outside [0, size]");
+	if ((uintptr_t)dst % size != 0 || (uintptr_t)src % size != 0) fail("cp.async: an address not aligned to the copy size");
+	if (!in_smem(dst, size)) fail("cp.async: destination outside shared memory");
+	if (in_smem(src, 1)) fail("cp.async: source in shared memory (it copies from global memory)");
+	Launch* l = cur;
+	const bool early = l->order == order_forward || (l->order == order_random && (l->rng.next() & 1));
+	if (early) {
+		memcpy(dst, src, (size_t)src_bytes);
+		memset((char*)dst + src_bytes, 0, (size_t)(size - src_bytes));
+	}
+	l->cur->uncommitted.push_back(AsyncCopy{(char*)dst, (const char*)src, size, src_bytes, early});
+}
+
+// cp_async_commit is cp.async.commit_group: the copies issued since the
+// last commit form a new group (possibly empty).
+inline void cp_async_commit() {
+	Fiber* f = cur->cur;
+	f->groups.push_back(std::move(f->uncommitted));
+	f->uncommitted.clear();
+}
+
+// cp_async_wait is cp.async.wait_group n: the thread's committed groups
+// are completed, oldest first, until at most n are pending. Copies not yet
+// committed are not waited for.
+inline void cp_async_wait(int n) {
+	Fiber* f = cur->cur;
+	while ((int)f->groups.size() > n) {
+		for (const AsyncCopy& c : f->groups.front()) {
+			if (c.landed) continue;
+			memcpy(c.dst, c.src, (size_t)c.src_bytes);
+			memset(c.dst + c.src_bytes, 0, (size_t)(c.size - c.src_bytes));
+		}
+		f->groups.pop_front();
+	}
+}
+
 inline void* static_smem(const void* site, size_t bytes) {
 	Launch* l = cur;
 	auto it = l->statics.find(site);
@@ -454,6 +521,9 @@ struct Reg {
 #define __shfl_sync(mask, v, src) emu::shfl((mask), (v), emu::lane_idx, (src), EMU_SITE)
 #define GAU_EMU_MMA_16816(d, a, b, c) emu::mma_16816((d), (a), (b), (c), EMU_SITE)
 #define GAU_EMU_LDMATRIX(r, num, trans, p) emu::ldmatrix((r), (num), (trans), (p), EMU_SITE)
+#define GAU_EMU_CP_ASYNC(dst, src, size, src_bytes) emu::cp_async((dst), (src), (size), (src_bytes))
+#define GAU_EMU_CP_ASYNC_COMMIT() emu::cp_async_commit()
+#define GAU_EMU_CP_ASYNC_WAIT(n) emu::cp_async_wait(n)
 
 inline float __int_as_float(int v) { return emu::from_bits_n<float>((uint32_t)v); }
 inline float __uint_as_float(unsigned int v) { return emu::from_bits_n<float>(v); }
@@ -507,6 +577,11 @@ static const size_t kStack = 256 * 1024;
 inline void fiber_entry() {
 	Launch* l = cur;
 	l->invoke(l->fn, l->args);
+	if (!l->cur->uncommitted.empty() || !l->cur->groups.empty()) {
+		// Copies no wait_group completed: their data was never used, or was
+		// read before it could have arrived.
+		fail("cp.async copies still pending at the thread's exit (a missing commit_group or wait_group)");
+	}
 	l->cur->state = DONE;
 #ifdef GAU_EMU_FAST_SWITCH
 	for (;;) gau_emu_switch(&l->cur->sp, l->sched_sp);  // never resumed
@@ -559,6 +634,8 @@ inline bool run_block(Launch* l) {
 		f.tx = t % l->block.x;
 		f.ty = (t / l->block.x) % l->block.y;
 		f.tz = t / (l->block.x * l->block.y);
+		f.uncommitted.clear();
+		f.groups.clear();
 		start_fiber(l, f);
 	}
 	for (auto& w : l->warps) w.arrived = 0;
