@@ -307,7 +307,9 @@ func (d *Device) AttentionForward(a *Attention, in AttentionInputs, out DevicePt
 	if err != nil {
 		return err
 	}
-	tc := a.tensorCores(h)
+	// Devices with less shared memory per block than one stage needs (the
+	// 99 KiB of sm_86 and sm_89 at D = 128) run the CUDA-core kernel.
+	tc := a.tensorCores(h) && attnFwdTCSmem(a.D, 1) <= d.info.MaxSharedOptin
 	cpt, err := a.cpt(d.info.SMs)
 	if err != nil {
 		return err

@@ -170,8 +170,12 @@ func Preflight(ordinal int) (*PreflightReport, error) {
 
 // kernel fills kr's attributes and occupancy and notes what is wrong.
 func (r *PreflightReport) kernel(be *backend, kr *KernelReport, fn function, perSM int, smErr error) {
-	if strings.HasPrefix(kr.Name, "gau_attn_fwd_tc_bf16_d") && strings.HasSuffix(kr.Name, "_s2") && kr.DynSmem > r.Info.MaxSharedOptin {
-		kr.Unused = fmt.Sprintf("not launched here: its %d bytes of shared memory are above the device's %d (the one-stage variant runs)", kr.DynSmem, r.Info.MaxSharedOptin)
+	if strings.HasPrefix(kr.Name, "gau_attn_fwd_tc_bf16_d") && kr.DynSmem > r.Info.MaxSharedOptin {
+		instead := "the one-stage variant"
+		if strings.HasSuffix(kr.Name, "_s1") {
+			instead = "the CUDA-core bfloat16 kernel"
+		}
+		kr.Unused = fmt.Sprintf("not launched here: its %d bytes of shared memory are above the device's %d (%s runs)", kr.DynSmem, r.Info.MaxSharedOptin, instead)
 		return
 	}
 	if kr.DynSmem > r.Info.MaxSharedOptin {
