@@ -52,8 +52,8 @@ var kernelSigs = map[string]kernelSig{
 	"gau_attn_mat_ds_f32":       {"attention_mat", matDSSig},
 	"gau_attn_mat_ds_bf16":      {"attention_mat", matDSSig},
 	// attention_bwd.cu
-	"gau_attn_bwd_delta": {"attention_bwd", "pppii"},
-	"gau_attn_bwd_main":  {"attention_bwd", "ppppppppppppppppppp" + "iiiiiii" + "fufuu"},
+	"gau_attn_bwd_delta": {"attention_bwd", "pppiii"},
+	"gau_attn_bwd_main":  {"attention_bwd", "ppppppppppppppppppp" + "iiiiiii" + "fufuu" + "i"},
 	"gau_attn_bwd_post":  {"attention_bwd", "ppppppppppppp" + "iiiii" + "f"},
 	// elementwise.cu
 	"gau_swish_f32":       {"elementwise", "ppi"},
@@ -82,21 +82,22 @@ var kernelSigs = map[string]kernelSig{
 }
 
 // fwdSig: out, err, X, qr, kr, qc, q0, kc, k0, mask, bscale; L, E, D,
-// mask_mode, radius, sinks, far_w; slope, thr, inv_keep, key, site.
-const fwdSig = "ppppppppppp" + "iiiiiii" + "fufuu"
+// mask_mode, radius, sinks, far_w; slope, thr, inv_keep, key, site; ow.
+const fwdSig = "ppppppppppp" + "iiiiiii" + "fufuu" + "i"
 
 // fwdTCSig: out, err, X, qr, k16, mask, bscale; L, E, mask_mode, radius,
-// sinks; slope.
-const fwdTCSig = "ppppppp" + "iiiii" + "f"
+// sinks; slope; ow.
+const fwdTCSig = "ppppppp" + "iiiii" + "f" + "i"
 
 // matSoftmaxSig: P, out, err, S0, S1, S2, mask, bscale; b0, g, L, E,
 // mask_mode, radius, sinks, far_w; slope, thr, inv_keep, key, site;
-// read_lse.
-const matSoftmaxSig = "pppppppp" + "iiiiiiii" + "fufuu" + "i"
+// read_lse, ow, ld.
+const matSoftmaxSig = "pppppppp" + "iiiiiiii" + "fufuu" + "iii"
 
 // matDSSig: dS0, dS1, dS2, S0, S1, S2, dP, out, delta, mask, bscale; b0, g,
-// L, E, mask_mode, radius, sinks, far_w; slope, thr, inv_keep, key, site.
-const matDSSig = "ppppppppppp" + "iiiiiiii" + "fufuu"
+// L, E, mask_mode, radius, sinks, far_w; slope, thr, inv_keep, key, site;
+// ow, ld.
+const matDSSig = "ppppppppppp" + "iiiiiiii" + "fufuu" + "ii"
 
 var (
 	entryRE = regexp.MustCompile(`(?s)\.entry\s+([A-Za-z_][A-Za-z0-9_$]*)\s*\((.*?)\)`)

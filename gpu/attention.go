@@ -19,8 +19,9 @@ import (
 //	a = c(n)·(m·q̃·k̃ + bias)/sqrt(d); mask; A = softmax(a); dropout(A); O = A·v
 //
 // with X = [u | v | z] of width 2E+D. The forward writes out [B·L, E+1] (O
-// and the row log-sum-exp); the backward writes dx [B·L+2, 2E+D] (dX with
-// zero u columns, then dγq and dγk), the layouts of the CPU op.
+// and the row log-sum-exp), each row OutStride elements after the last;
+// the backward writes dx [B·L+2, 2E+D] (dX with zero u columns, then dγq
+// and dγk), the layouts of the CPU op.
 type Attention struct {
 	B, L, E, D int
 	// Policy is the attention configuration (defaults filled; KeySize = D).
@@ -46,6 +47,11 @@ type Attention struct {
 	// would run: a policy without a far rotation, no dropout, D of 16, 32,
 	// 64 or 128. For tests and timings.
 	NoTensorCores bool
+	// OutStride is the row stride, in elements, of the forward's out and
+	// the backward's dout: E+1 (0 takes it), or more so that every row
+	// starts 16-byte aligned for cuBLAS (OutStrideFor). Columns past E are
+	// neither read nor written.
+	OutStride int
 	// TCStages is the number of shared-memory stages of the tensor-core
 	// forward's key tiles: 2 loads the next tile while computing on this
 	// one (double buffering), 1 does not; 0 takes 2 where the device's
@@ -91,6 +97,12 @@ type AttentionInputs struct {
 	// allowed only without a mask.
 	Valid []int
 }
+
+// OutStrideFor returns the row stride of out and dout that makes every row
+// start 16-byte aligned for cuBLAS, float32 and bfloat16 alike: E+1
+// rounded up to a multiple of 8 (1544 for E = 1536, whose E+1 = 1537
+// leaves all but one row in 16 misaligned).
+func OutStrideFor(E int) int { return (E + 1 + 7) / 8 * 8 }
 
 // ValidCounts returns the number of nonzero entries of each sequence of a
 // host mask [B·L] (nil: L each).
@@ -150,6 +162,12 @@ func (a *Attention) host(valid []int, masked bool) (*attnHost, error) {
 		return nil, fmt.Errorf("gpu: attention: %d valid counts for %d sequences", len(valid), a.B)
 	}
 	h := &attnHost{rows: a.B * a.L, W: 2*a.E + a.D, OW: a.E + 1, nv: 1}
+	switch {
+	case a.OutStride > 0 && a.OutStride < a.E+1:
+		return nil, fmt.Errorf("gpu: attention: out stride %d below E+1 = %d", a.OutStride, a.E+1)
+	case a.OutStride > 0:
+		h.OW = a.OutStride
+	}
 	switch pol.Method {
 	case attn.StreamingLLM, attn.LMInfinite:
 		h.maskMode, h.radius, h.sink = 1, pol.TrainLen-1, pol.Sinks
@@ -344,7 +362,7 @@ func (d *Device) AttentionForward(a *Attention, in AttentionInputs, out DevicePt
 		grid := [3]int{(a.L + 63) / 64, eblocks, a.B}
 		return d.launchLocked(fmt.Sprintf("gau_attn_fwd_tc_bf16_d%d_s%d", a.D, stages), grid, [3]int{tcThreads, 1, 1}, attnFwdTCSmem(a.D, stages),
 			out, d.flag(flagAttention), in.X, p.qr, k16, in.Mask, p.bscale,
-			I64(a.L), I64(a.E), I64(h.maskMode), I64(h.radius), I64(h.sink), F64(h.slope))
+			I64(a.L), I64(a.E), I64(h.maskMode), I64(h.radius), I64(h.sink), F64(h.slope), I64(h.OW))
 	}
 	name := fmt.Sprintf("gau_attn_fwd_f32_c%d", cpt)
 	if a.BF16 {
@@ -354,7 +372,7 @@ func (d *Device) AttentionForward(a *Attention, in AttentionInputs, out DevicePt
 	return d.launchLocked(name, grid, block256, attnFwdSmem(a.D, h.nv),
 		out, d.flag(flagAttention), in.X, p.qr, p.kr, p.qc, p.q0, p.kc, p.k0, in.Mask, p.bscale,
 		I64(a.L), I64(a.E), I64(a.D), I64(h.maskMode), I64(h.radius), I64(h.sink), I64(h.farW),
-		F64(h.slope), U64(h.thr), F64(h.inv), U64(a.Key), U64(a.Site))
+		F64(h.slope), U64(h.thr), F64(h.inv), U64(a.Key), U64(a.Site), I64(h.OW))
 }
 
 // AttentionBackward writes the gradient with respect to X, γq and γk into
@@ -382,14 +400,14 @@ func (d *Device) AttentionBackward(a *Attention, in AttentionInputs, out, dout, 
 	}
 	rowBlocks := min((h.rows+7)/8, 1<<16)
 	if err := d.launchLocked("gau_attn_bwd_delta", [3]int{rowBlocks, 1, 1}, block256, 0,
-		p.delta, out, dout, I64(h.rows), I64(a.E)); err != nil {
+		p.delta, out, dout, I64(h.rows), I64(a.E), I64(h.OW)); err != nil {
 		return err
 	}
 	err = d.launchLocked("gau_attn_bwd_main", [3]int{(a.L + 31) / 32, a.B, 1}, block256, attnBwdSmem(a.D),
 		p.dqr, p.dkr, p.dqc, p.dq0, p.dkc, p.dk0, dx, out, dout, p.delta, in.X,
 		p.qr, p.kr, p.qc, p.q0, p.kc, p.k0, in.Mask, p.bscale,
 		I64(a.L), I64(a.E), I64(a.D), I64(h.maskMode), I64(h.radius), I64(h.sink), I64(h.farW),
-		F64(h.slope), U64(h.thr), F64(h.inv), U64(a.Key), U64(a.Site))
+		F64(h.slope), U64(h.thr), F64(h.inv), U64(a.Key), U64(a.Site), I64(h.OW))
 	if err != nil {
 		return err
 	}

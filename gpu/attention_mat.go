@@ -32,6 +32,11 @@ import "fmt"
 // matWorkAlign aligns each region of the workspace.
 const matWorkAlign = 256
 
+// matLD is the row stride of the L×L matrices (S, P, dP, dS) in the
+// workspace: L rounded up to a multiple of 8, so that every row handed to
+// cuBLAS starts 16-byte aligned, in float32 and in bfloat16.
+func matLD(L int) int { return (L + 7) / 8 * 8 }
+
 // matLayout places the regions of the materialised path's workspace, in
 // bytes from its start (-1: absent).
 type matLayout struct {
@@ -80,7 +85,7 @@ func (a *Attention) matLayout(h *attnHost, backward bool) (matLayout, error) {
 		at += (bytes + matWorkAlign - 1) / matWorkAlign * matWorkAlign
 		return off
 	}
-	e := g * a.L * a.L // elements of one L×L matrix of the group
+	e := g * a.L * matLD(a.L) // elements of one L×L matrix of the group (rows padded)
 	gb := a.matBF16()
 	for v := range l.nv {
 		l.s[v] = place(4 * e)
@@ -130,6 +135,7 @@ type matCall struct {
 	a    *Attention
 	h    *attnHost
 	l    matLayout
+	ld   int // row stride of the L×L matrices (matLD)
 	p    *attnDev
 	work DevicePtr
 	gb   bool
@@ -149,7 +155,7 @@ func (d *Device) matSetupLocked(a *Attention, h *attnHost, in AttentionInputs, w
 	if err != nil {
 		return nil, err
 	}
-	c := &matCall{a: a, h: h, l: l, p: p, work: work, gb: a.matBF16(), el: 4}
+	c := &matCall{a: a, h: h, l: l, ld: matLD(a.L), p: p, work: work, gb: a.matBF16(), el: 4}
 	c.q = [3]DevicePtr{p.qr, p.qc, p.q0}
 	c.k = [3]DevicePtr{p.kr, p.k0, p.kc}
 	if c.gb {
@@ -183,7 +189,7 @@ func (d *Device) matScoresLocked(c *matCall, b0, g int) error {
 	for v := range c.l.nv {
 		off := b0 * L * D * c.el
 		if err := d.gemmBatchedLocked(c.gb, false, true, L, L, D, 1, c.q[v].Add(off), D, L*D, c.k[v].Add(off), D, L*D,
-			0, c.at(c.l.s[v]), L, L*L, g); err != nil {
+			0, c.at(c.l.s[v]), c.ld, L*c.ld, g); err != nil {
 			return err
 		}
 	}
@@ -201,7 +207,7 @@ func (d *Device) matSoftmaxLocked(c *matCall, in AttentionInputs, out, P DeviceP
 	return d.launchLocked(name, rowGrid(g*a.L), block256, 0,
 		P, out, d.flag(flagAttention), s[0], s[1], s[2], in.Mask, c.p.bscale,
 		I64(b0), I64(g), I64(a.L), I64(a.E), I64(h.maskMode), I64(h.radius), I64(h.sink), I64(h.farW),
-		F64(h.slope), U64(h.thr), F64(h.inv), U64(a.Key), U64(a.Site), I64(boolInt(readLSE)))
+		F64(h.slope), U64(h.thr), F64(h.inv), U64(a.Key), U64(a.Site), I64(boolInt(readLSE)), I64(h.OW), I64(c.ld))
 }
 
 // sPtrs returns the S_v regions (0 for absent variants).
@@ -258,7 +264,7 @@ func (d *Device) AttentionForwardMat(a *Attention, in AttentionInputs, out, work
 		if err := d.matSoftmaxLocked(c, in, out, P, b0, g, false); err != nil {
 			return err
 		}
-		if err := d.gemmBatchedLocked(c.gb, false, false, L, E, L, 1, P, L, L*L, v.Add(b0*L*W*c.el), W, L*W,
+		if err := d.gemmBatchedLocked(c.gb, false, false, L, E, L, 1, P, c.ld, L*c.ld, v.Add(b0*L*W*c.el), W, L*W,
 			0, out.Add(4*b0*L*OW), OW, L*OW, g); err != nil {
 			return err
 		}
@@ -291,7 +297,7 @@ func (d *Device) AttentionBackwardMat(a *Attention, in AttentionInputs, out, dou
 	L, E, D, W, OW := a.L, a.E, a.D, h.W, h.OW
 	rowBlocks := min((h.rows+7)/8, 1<<16)
 	if err := d.launchLocked("gau_attn_bwd_delta", [3]int{rowBlocks, 1, 1}, block256, 0,
-		p.delta, out, dout, I64(h.rows), I64(E)); err != nil {
+		p.delta, out, dout, I64(h.rows), I64(E), I64(h.OW)); err != nil {
 		return err
 	}
 	v, dO := in.X.Add(4*E), dout
@@ -331,29 +337,29 @@ func (d *Device) AttentionBackwardMat(a *Attention, in AttentionInputs, out, dou
 		}
 		dOg, vg := dO.Add(b0*L*OW*c.el), v.Add(b0*L*W*c.el)
 		// dV = Pdᵀ·dO into dx's v columns.
-		if err := d.gemmBatchedLocked(c.gb, true, false, L, E, L, 1, P, L, L*L, dOg, OW, L*OW,
+		if err := d.gemmBatchedLocked(c.gb, true, false, L, E, L, 1, P, c.ld, L*c.ld, dOg, OW, L*OW,
 			0, dx.Add(4*(b0*L*W+E)), W, L*W, g); err != nil {
 			return err
 		}
 		// dPd = dO·Vᵀ.
 		if err := d.gemmBatchedLocked(c.gb, false, true, L, L, E, 1, dOg, OW, L*OW, vg, W, L*W,
-			0, dP, L, L*L, g); err != nil {
+			0, dP, c.ld, L*c.ld, g); err != nil {
 			return err
 		}
 		if err := d.launchLocked(dsName, rowGrid(g*L), block256, 0,
 			ds[0], ds[1], ds[2], s[0], s[1], s[2], dP, out, p.delta, in.Mask, p.bscale,
 			I64(b0), I64(g), I64(L), I64(E), I64(h.maskMode), I64(h.radius), I64(h.sink), I64(h.farW),
-			F64(h.slope), U64(h.thr), F64(h.inv), U64(a.Key), U64(a.Site)); err != nil {
+			F64(h.slope), U64(h.thr), F64(h.inv), U64(a.Key), U64(a.Site), I64(h.OW), I64(c.ld)); err != nil {
 			return err
 		}
 		// dq̃_v = dS_v·K_v, dk̃_v = dS_vᵀ·Q_v.
 		for vi := range l.nv {
 			off, goff := b0*L*D*c.el, 4*b0*L*D
-			if err := d.gemmBatchedLocked(c.gb, false, false, L, D, L, 1, ds[vi], L, L*L, c.k[vi].Add(off), D, L*D,
+			if err := d.gemmBatchedLocked(c.gb, false, false, L, D, L, 1, ds[vi], c.ld, L*c.ld, c.k[vi].Add(off), D, L*D,
 				0, dq[vi].Add(goff), D, L*D, g); err != nil {
 				return err
 			}
-			if err := d.gemmBatchedLocked(c.gb, true, false, L, D, L, 1, ds[vi], L, L*L, c.q[vi].Add(off), D, L*D,
+			if err := d.gemmBatchedLocked(c.gb, true, false, L, D, L, 1, ds[vi], c.ld, L*c.ld, c.q[vi].Add(off), D, L*D,
 				0, dk[vi].Add(goff), D, L*D, g); err != nil {
 				return err
 			}

@@ -12,8 +12,11 @@ import (
 	"sync"
 	"testing"
 
+	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"github.com/infoscale/gaualpha/gpu"
+	"github.com/infoscale/gaualpha/graph"
 	"github.com/infoscale/gaualpha/layers"
 )
 
@@ -242,5 +245,55 @@ func TestAttentionMeasuredCache(t *testing.T) {
 	}
 	if fake5.calls["materialized forward"] != 0 {
 		t.Errorf("the materialised path was timed though it does not fit: %v", fake5.calls)
+	}
+}
+
+// TestPaddedRows: in the tiny model's training graph (E = 24) every
+// attention output and its gradient get rows of gpu.OutStrideFor(24) = 32
+// elements on the device (the model still matches the CPU:
+// TestModelMatchesCPU); asked for as an output, an attention output stays
+// dense, and downloading a padded value is refused.
+func TestPaddedRows(t *testing.T) {
+	d := testDevice(t)
+	cfg := tinyConfig()
+	p := layers.InitParams(cfg, tensor.Float32, rand.New(rand.NewPCG(1, 1)))
+	pol, err := cfg.Policy("")
+	must(t, err)
+	lm, err := layers.Build(cfg, p, layers.Options{Shape: layers.Shape{B: 2, L: 24, M: 6}, Policy: pol, Train: true, Loss: true, Grad: true})
+	must(t, err)
+	res := NewResident(d)
+	t.Cleanup(func() { res.Close() })
+	m, err := New(res, lm.Graph, lm.Outputs()...)
+	must(t, err)
+	t.Cleanup(func() { m.Close() })
+	want := gpu.OutStrideFor(cfg.IntermediateSize)
+	var attnOut *G.Node
+	fwd, grads := 0, 0
+	for _, s := range m.Plan().Steps {
+		switch s.Node.Op().(type) {
+		case graph.AttentionOp:
+			fwd++
+			attnOut = s.Node
+			if m.stride[s.Node] != want {
+				t.Errorf("%v: row stride %d, want %d", s.Node, m.stride[s.Node], want)
+			}
+		case graph.AttentionGradOp:
+			grads++
+			if m.stride[s.Args[7]] != want {
+				t.Errorf("%v: its dout has row stride %d, want %d", s.Node, m.stride[s.Args[7]], want)
+			}
+		}
+	}
+	if fwd == 0 || grads == 0 {
+		t.Fatalf("%d attention ops, %d gradients", fwd, grads)
+	}
+	if err := m.Download(attnOut, make([]float32, attnOut.Shape().TotalSize())); err == nil {
+		t.Error("a padded value was downloaded")
+	}
+	m2, err := New(res, lm.Graph, append(lm.Outputs(), attnOut)...)
+	must(t, err)
+	t.Cleanup(func() { m2.Close() })
+	if s, ok := m2.stride[attnOut]; ok {
+		t.Errorf("an output attention value has row stride %d", s)
 	}
 }

@@ -71,6 +71,7 @@ type pathRequest struct {
 	fusedBF16 bool
 	mode      AttentionPath // auto, or the path forced
 	budget    int64         // bytes the materialised path's workspace may take
+	outStride int           // row stride of out and dout (0: E+1)
 }
 
 // windowRemovesPairs reports whether the policy's mask removes pairs at
@@ -109,7 +110,7 @@ func attentionPath(r pathRequest) (AttentionChoice, error) {
 	if pol.KeySize == 0 {
 		pol.KeySize = op.D
 	}
-	at := &gpu.Attention{B: op.B, L: op.L, E: op.E, D: op.D, Policy: pol, Dropout: op.Dropout, MatBF16: r.bf16}
+	at := &gpu.Attention{B: op.B, L: op.L, E: op.E, D: op.D, Policy: pol, Dropout: op.Dropout, MatBF16: r.bf16, OutStride: r.outStride}
 	workspace := func(g int) (int, error) {
 		at.Group = g
 		return at.MatWorkspace(r.grad)

@@ -220,6 +220,7 @@ func compileGate(c step) (runFn, error) {
 	if ro != rows || xw < op.E || ow < op.E {
 		return nil, fmt.Errorf("shapes %v and %v do not fit", c.shape(0), c.shape(1))
 	}
+	ow = c.m.rowStride(c.s.Args[1], ow)
 	return func(m *Machine, out gpu.DevicePtr, a []gpu.DevicePtr) error {
 		return m.dev.Gate(out, a[0], a[1], rows, op.E, xw, ow)
 	}, nil
@@ -240,6 +241,8 @@ func compileGateGrad(c step) (runFn, error) {
 	if err != nil {
 		return nil, err
 	}
+	otw = c.m.rowStride(c.s.Args[0], otw)
+	sw = c.m.rowStride(c.s.Node, sw)
 	if op.WRT == 0 { // dX = dy ⊙ O
 		return func(m *Machine, out gpu.DevicePtr, a []gpu.DevicePtr) error {
 			return m.dev.GateGradX(out, a[0], a[1], rows, op.E, sw, otw)
@@ -406,6 +409,17 @@ func (m *Machine) compileAttention(s *graph.Step, op graph.AttentionOp, grad boo
 	if pol.KeySize == 0 {
 		pol.KeySize = op.D
 	}
+	// The row stride of out (and dout): padded where the machine pads the
+	// value (strides.go), always for the gated forward's own buffer.
+	stride := m.stride[s.Node]
+	switch {
+	case grad:
+		if stride = m.stride[s.Args[6]]; stride != m.stride[s.Args[7]] {
+			return nil, fmt.Errorf("the forward output has row stride %d, its gradient %d", stride, m.stride[s.Args[7]])
+		}
+	case op.Gated:
+		stride = gpu.OutStrideFor(op.E)
+	}
 	setup := func(m *Machine, a []gpu.DevicePtr) (*gpu.Attention, gpu.AttentionInputs, error) {
 		k, err := keyOf(key)
 		if err != nil {
@@ -415,12 +429,12 @@ func (m *Machine) compileAttention(s *graph.Step, op graph.AttentionOp, grad boo
 		if err != nil {
 			return nil, gpu.AttentionInputs{}, err
 		}
-		at := &gpu.Attention{B: op.B, L: op.L, E: op.E, D: op.D, Policy: pol, Dropout: op.Dropout, Key: k, Site: op.Site}
+		at := &gpu.Attention{B: op.B, L: op.L, E: op.E, D: op.D, Policy: pol, Dropout: op.Dropout, Key: k, Site: op.Site, OutStride: stride}
 		in := gpu.AttentionInputs{X: a[0], GammaQ: a[1], GammaK: a[2], Mask: a[3], Pos: a[4],
 			Valid: gpu.ValidCounts(hm, op.B, op.L)}
 		return at, in, nil
 	}
-	req := pathRequest{op: op, grad: grad, bf16: m.bf16, fusedBF16: m.bf16Attn, mode: m.res.Attention, budget: m.res.attentionBudget()}
+	req := pathRequest{op: op, grad: grad, bf16: m.bf16, fusedBF16: m.bf16Attn, mode: m.res.Attention, budget: m.res.attentionBudget(), outStride: stride}
 	choice, err := attentionPath(req)
 	if err != nil {
 		return nil, err
@@ -482,7 +496,7 @@ func (m *Machine) compileMeasured(s *graph.Step, op graph.AttentionOp, grad bool
 		}
 	}
 	if grad && ps.bwd == nil {
-		ps.bwd, ps.bwdSize = runs, bytesOf(s.Node)
+		ps.bwd, ps.bwdSize = runs, m.bytes(s.Node)
 	}
 	entry := rule
 	entry.Path = AttentionAuto
@@ -537,7 +551,7 @@ func (m *Machine) compileAttentionFused(op graph.AttentionOp, grad bool, setup a
 			if err != nil {
 				return err
 			}
-			tmp, err := m.take(4 * rows * (op.E + 1))
+			tmp, err := m.take(4 * rows * gpu.OutStrideFor(op.E))
 			if err != nil {
 				return err
 			}
@@ -545,7 +559,7 @@ func (m *Machine) compileAttentionFused(op graph.AttentionOp, grad bool, setup a
 			if err := m.dev.AttentionForward(at, in, tmp); err != nil {
 				return err
 			}
-			return m.dev.Gate(out, a[0], tmp, rows, op.E, W, op.E+1)
+			return m.dev.Gate(out, a[0], tmp, rows, op.E, W, gpu.OutStrideFor(op.E))
 		}, nil
 	default:
 		return func(m *Machine, out gpu.DevicePtr, a []gpu.DevicePtr) error {
@@ -598,7 +612,7 @@ func compileAttentionMat(op graph.AttentionOp, grad bool, setup attnSetup, c Att
 			if err != nil {
 				return err
 			}
-			tmp, err := m.take(4 * rows * (op.E + 1))
+			tmp, err := m.take(4 * rows * gpu.OutStrideFor(op.E))
 			if err != nil {
 				return err
 			}
@@ -606,7 +620,7 @@ func compileAttentionMat(op graph.AttentionOp, grad bool, setup attnSetup, c Att
 			if err := m.dev.AttentionForwardMat(at, in, tmp, ws); err != nil {
 				return err
 			}
-			return m.dev.Gate(out, a[0], tmp, rows, op.E, W, op.E+1)
+			return m.dev.Gate(out, a[0], tmp, rows, op.E, W, gpu.OutStrideFor(op.E))
 		}, nil
 	default:
 		return func(m *Machine, out gpu.DevicePtr, a []gpu.DevicePtr) error {

@@ -29,12 +29,12 @@
 
 // ================================ D ================================
 
-// gau_attn_bwd_delta: delta[r] = Σ_{c<E} dout[r, c]·out[r, c] (row width E+1),
-// one warp per row.
+// gau_attn_bwd_delta: delta[r] = Σ_{c<E} dout[r, c]·out[r, c] (row stride
+// ow ≥ E+1), one warp per row.
 extern "C" __global__ void __launch_bounds__(ATT_THREADS)
-gau_attn_bwd_delta(float* delta, const float* out, const float* dout, i64 rows, i64 E) {
+gau_attn_bwd_delta(float* delta, const float* out, const float* dout, i64 rows, i64 E, i64 ow) {
 	const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-	const i64 OW = E + 1;
+	const i64 OW = ow;
 	for (i64 r = (i64)blockIdx.x * ATT_WARPS + warp; r < rows; r += (i64)gridDim.x * ATT_WARPS) {
 		float s = 0.0f;
 		for (i64 c = lane; c < E; c += 32) s += dout[r * OW + c] * out[r * OW + c];
@@ -348,7 +348,8 @@ extern "C" __global__ void __launch_bounds__(ATT_THREADS)
 gau_attn_bwd_main(float* dqr, float* dkr, float* dqc, float* dq0, float* dkc, float* dk0, float* dx, const float* out,
               const float* dout, const float* delta, const float* X, const float* qr, const float* kr, const float* qc,
               const float* q0, const float* kc, const float* k0, const i64* mask, const float* bscale, i64 L, i64 E, i64 D,
-              i64 mask_mode, i64 radius, i64 sinks, i64 far_w, double slope, u64 thr, double inv_keep, u64 key, u64 site) {
+              i64 mask_mode, i64 radius, i64 sinks, i64 far_w, double slope, u64 thr, double inv_keep, u64 key, u64 site,
+              i64 ow) {
 	static_assert(4 * BWD_BQ * BWD_BK <= BWD_CH_FLOATS, "dP partials must fit the chunk region");
 	static_assert(BWD_BQ == BWD_BK, "the Q and K tiles are loaded by one loop");
 	GAU_DYN_SMEM(float, sm);
@@ -369,7 +370,7 @@ gau_attn_bwd_main(float* dqr, float* dkr, float* dqc, float* dq0, float* dkc, fl
 	k.E = E;
 	k.D = D;
 	k.W = 2 * E + D;
-	k.OW = E + 1;
+	k.OW = ow;
 	k.tid = threadIdx.x;
 	k.lane = k.tid & 31;
 	k.warp = k.tid >> 5;

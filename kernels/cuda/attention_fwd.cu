@@ -130,14 +130,14 @@ __device__ __forceinline__ void attn_fwd_impl(float* out, i64* err, const TIn* X
                                               const float* qc, const float* q0, const float* kc, const float* k0,
                                               const i64* mask, const float* bscale, i64 L, i64 E, i64 D, i64 mask_mode,
                                               i64 radius, i64 sinks, i64 far_w, double slope, u64 thr, double inv_keep,
-                                              u64 key, u64 site) {
+                                              u64 key, u64 site, i64 ow) {
 	GAU_DYN_SMEM(float, sm);
 	const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
 	const i64 b = blockIdx.z;
 	const i64 i0 = (i64)blockIdx.x * FWD_BQ;
 	const i64 i1 = imin64(i0 + FWD_BQ, L);
 	const i64 e0 = (i64)blockIdx.y * (ATT_THREADS * CPT);
-	const i64 W = 2 * E + D, OW = E + 1;
+	const i64 W = 2 * E + D, OW = ow;
 	const bool far = far_w > 0;
 	const int nv = far ? 3 : 1;
 	const AttnPolicy pol{mask_mode, radius, sinks, far_w};
@@ -314,9 +314,9 @@ __device__ __forceinline__ void attn_fwd_impl(float* out, i64* err, const TIn* X
 	extern "C" __global__ void __launch_bounds__(ATT_THREADS)                                                                \
 	NAME(float* out, i64* err, const TIN* X, const float* qr, const float* kr, const float* qc, const float* q0,              \
 	     const float* kc, const float* k0, const i64* mask, const float* bscale, i64 L, i64 E, i64 D, i64 mask_mode,          \
-	     i64 radius, i64 sinks, i64 far_w, double slope, u64 thr, double inv_keep, u64 key, u64 site) {                       \
+	     i64 radius, i64 sinks, i64 far_w, double slope, u64 thr, double inv_keep, u64 key, u64 site, i64 ow) {               \
 		attn_fwd_impl<TIN, CPT>(out, err, X, qr, kr, qc, q0, kc, k0, mask, bscale, L, E, D, mask_mode, radius, sinks, far_w, \
-		                        slope, thr, inv_keep, key, site);                                                              \
+		                        slope, thr, inv_keep, key, site, ow);                                                          \
 	}                                                                                                                        \
 	GAU_REGISTER(NAME)
 

@@ -55,14 +55,14 @@ __device__ __forceinline__ void mat_softmax_impl(TP* P, float* out, i64* err, co
                                                  const float* S2, const i64* mask, const float* bscale, i64 b0, i64 g,
                                                  i64 L, i64 E, i64 mask_mode, i64 radius, i64 sinks, i64 far_w,
                                                  double slope, u64 thr, double inv_keep, u64 key, u64 site,
-                                                 i64 read_lse) {
+                                                 i64 read_lse, i64 ow, i64 ld) {
 	GAU_SMEM(float, red, 33);
 	const AttnPolicy pol{mask_mode, radius, sinks, far_w};
-	const i64 rows = g * L, OW = E + 1;
+	const i64 rows = g * L, OW = ow;
 	const float invk = (float)inv_keep;
 	for (i64 r = blockIdx.x; r < rows; r += gridDim.x) {
 		const i64 bl = r / L, i = r - bl * L, b = b0 + bl;
-		const i64 row = b * L + i, base = r * L;
+		const i64 row = b * L + i, base = r * ld;
 		const float bs = bscale[b];
 		float lse;
 		if (read_lse) {
@@ -113,9 +113,9 @@ __device__ __forceinline__ void mat_softmax_impl(TP* P, float* out, i64* err, co
 	extern "C" __global__ void __launch_bounds__(ATT_THREADS)                                                                \
 	NAME(TP* P, float* out, i64* err, const float* S0, const float* S1, const float* S2, const i64* mask,                   \
 	     const float* bscale, i64 b0, i64 g, i64 L, i64 E, i64 mask_mode, i64 radius, i64 sinks, i64 far_w, double slope,    \
-	     u64 thr, double inv_keep, u64 key, u64 site, i64 read_lse) {                                                         \
+	     u64 thr, double inv_keep, u64 key, u64 site, i64 read_lse, i64 ow, i64 ld) {                                         \
 		mat_softmax_impl<TP>(P, out, err, S0, S1, S2, mask, bscale, b0, g, L, E, mask_mode, radius, sinks, far_w, slope, thr, \
-		                     inv_keep, key, site, read_lse);                                                                \
+		                     inv_keep, key, site, read_lse, ow, ld);                                                        \
 	}                                                                                                                        \
 	GAU_REGISTER(NAME)
 
@@ -136,14 +136,14 @@ __device__ __forceinline__ void mat_ds_impl(TD* dS0, TD* dS1, TD* dS2, const flo
                                             const float* dP, const float* out, const float* delta, const i64* mask,
                                             const float* bscale, i64 b0, i64 g, i64 L, i64 E, i64 mask_mode, i64 radius,
                                             i64 sinks, i64 far_w, double slope, u64 thr, double inv_keep, u64 key,
-                                            u64 site) {
+                                            u64 site, i64 ow, i64 ld) {
 	const AttnPolicy pol{mask_mode, radius, sinks, far_w};
-	const i64 rows = g * L, OW = E + 1;
+	const i64 rows = g * L, OW = ow;
 	const float invk = (float)inv_keep;
 	const bool three = dS1 != nullptr;
 	for (i64 r = blockIdx.x; r < rows; r += gridDim.x) {
 		const i64 bl = r / L, i = r - bl * L, b = b0 + bl;
-		const i64 row = b * L + i, base = r * L;
+		const i64 row = b * L + i, base = r * ld;
 		const float bs = bscale[b];
 		const float lse = out[row * OW + E];
 		const float di = delta[row];
@@ -176,9 +176,9 @@ __device__ __forceinline__ void mat_ds_impl(TD* dS0, TD* dS1, TD* dS2, const flo
 	extern "C" __global__ void __launch_bounds__(ATT_THREADS)                                                                \
 	NAME(TD* dS0, TD* dS1, TD* dS2, const float* S0, const float* S1, const float* S2, const float* dP, const float* out,   \
 	     const float* delta, const i64* mask, const float* bscale, i64 b0, i64 g, i64 L, i64 E, i64 mask_mode, i64 radius,   \
-	     i64 sinks, i64 far_w, double slope, u64 thr, double inv_keep, u64 key, u64 site) {                                  \
+	     i64 sinks, i64 far_w, double slope, u64 thr, double inv_keep, u64 key, u64 site, i64 ow, i64 ld) {                  \
 		mat_ds_impl<TD>(dS0, dS1, dS2, S0, S1, S2, dP, out, delta, mask, bscale, b0, g, L, E, mask_mode, radius, sinks,      \
-		                far_w, slope, thr, inv_keep, key, site);                                                               \
+		                far_w, slope, thr, inv_keep, key, site, ow, ld);                                                       \
 	}                                                                                                                        \
 	GAU_REGISTER(NAME)
 

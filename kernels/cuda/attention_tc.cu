@@ -153,7 +153,7 @@ __device__ __forceinline__ i64 tc_next_tile(const AttnPolicy& pol, i64 i0, i64 i
 template <int D, int S>
 __device__ __forceinline__ void attn_fwd_tc_impl(float* out, i64* err, const bf16* X, const float* qr, const bf16* k16,
                                                  const i64* mask, const float* bscale, i64 L, i64 E, i64 mask_mode,
-                                                 i64 radius, i64 sinks, double slope) {
+                                                 i64 radius, i64 sinks, double slope, i64 ow) {
 	static_assert(S == 1 || S == 2, "one or two stages");
 	GAU_DYN_SMEM(bf16, sm);
 	bf16* Qs = sm;                                  // [TC_BQ][D+8]
@@ -178,7 +178,7 @@ __device__ __forceinline__ void attn_fwd_tc_impl(float* out, i64* err, const bf1
 	const i64 i0 = (i64)blockIdx.x * TC_BQ;
 	const i64 i1 = imin64(i0 + TC_BQ, L);
 	const i64 e0 = (i64)blockIdx.y * TC_EC;
-	const i64 W = 2 * E + D, OW = E + 1;
+	const i64 W = 2 * E + D, OW = ow;
 	const AttnPolicy pol{mask_mode, radius, sinks, 0};
 	const float bs = bscale[b];
 	const int lrow[2] = {16 * qt + g, 16 * qt + g + 8};  // the lane's logit rows in the block
@@ -401,8 +401,8 @@ __device__ __forceinline__ void attn_fwd_tc_impl(float* out, i64* err, const bf1
 #define ATT_FWD_TC(NAME, DD, SS)                                                                                           \
 	extern "C" __global__ void __launch_bounds__(TC_THREADS, 1)                                                              \
 	NAME(float* out, i64* err, const bf16* X, const float* qr, const bf16* k16, const i64* mask, const float* bscale,       \
-	     i64 L, i64 E, i64 mask_mode, i64 radius, i64 sinks, double slope) {                                                 \
-		attn_fwd_tc_impl<DD, SS>(out, err, X, qr, k16, mask, bscale, L, E, mask_mode, radius, sinks, slope);                \
+	     i64 L, i64 E, i64 mask_mode, i64 radius, i64 sinks, double slope, i64 ow) {                                         \
+		attn_fwd_tc_impl<DD, SS>(out, err, X, qr, k16, mask, bscale, L, E, mask_mode, radius, sinks, slope, ow);            \
 	}                                                                                                                        \
 	GAU_REGISTER(NAME)
 
