@@ -308,9 +308,9 @@ func (d *Device) attnPrepLocked(a *Attention, h *attnHost, in AttentionInputs, w
 		prep = "gau_attn_prep_bf16"
 	}
 	grid := [3]int{min((h.rows+7)/8, 1<<16), 1, 1}
-	err = d.launchLocked(prep, grid, block256, 0,
-		p.qr, p.kr, p.qc, p.q0, p.kc, p.k0, in.X, in.GammaQ, in.GammaK, in.Pos, p.theta, p.sc,
-		I64(h.rows), I64(a.L), I64(a.E), I64(a.D), I64(h.farW), F64(h.alpha))
+	err = d.launchLocked(prep, grid, block256, 0, &attnPrepArgs{QR: p.qr, KR: p.kr, QC: p.qc, Q0: p.q0, KC: p.kc, K0: p.k0,
+		X: in.X, GQ: in.GammaQ, GK: in.GammaK, Pos: in.Pos, Theta: p.theta, SC: p.sc,
+		Rows: int64(h.rows), L: int64(a.L), E: int64(a.E), D: int64(a.D), FarW: int64(h.farW), Alpha: h.alpha})
 	if err != nil {
 		return nil, err
 	}
@@ -356,23 +356,25 @@ func (d *Device) AttentionForward(a *Attention, in AttentionInputs, out DevicePt
 		if err != nil {
 			return err
 		}
-		if err := d.launchLocked("gau_to_bf16_f32", elemGrid(n), block256, 0, k16, p.kr, I64(n)); err != nil {
+		if err := d.toBF16Locked(k16, p.kr, n); err != nil {
 			return err
 		}
 		grid := [3]int{(a.L + 63) / 64, eblocks, a.B}
-		return d.launchLocked(fmt.Sprintf("gau_attn_fwd_tc_bf16_d%d_s%d", a.D, stages), grid, [3]int{tcThreads, 1, 1}, attnFwdTCSmem(a.D, stages),
-			out, d.flag(flagAttention), in.X, p.qr, k16, in.Mask, p.bscale,
-			I64(a.L), I64(a.E), I64(h.maskMode), I64(h.radius), I64(h.sink), F64(h.slope), I64(h.OW))
+		return d.launchLocked(fmt.Sprintf("gau_attn_fwd_tc_bf16_d%d_s%d", a.D, stages), grid, [3]int{tcThreads, 1, 1},
+			attnFwdTCSmem(a.D, stages), &attnFwdTCArgs{Out: out, Err: d.flag(flagAttention), X: in.X, QR: p.qr, K16: k16,
+				Mask: in.Mask, BScale: p.bscale, L: int64(a.L), E: int64(a.E), MaskMode: int64(h.maskMode),
+				Radius: int64(h.radius), Sinks: int64(h.sink), Slope: h.slope, OW: int64(h.OW)})
 	}
 	name := fmt.Sprintf("gau_attn_fwd_f32_c%d", cpt)
 	if a.BF16 {
 		name = fmt.Sprintf("gau_attn_fwd_bf16_c%d", cpt)
 	}
 	grid := [3]int{(a.L + 15) / 16, eblocks, a.B}
-	return d.launchLocked(name, grid, block256, attnFwdSmem(a.D, h.nv),
-		out, d.flag(flagAttention), in.X, p.qr, p.kr, p.qc, p.q0, p.kc, p.k0, in.Mask, p.bscale,
-		I64(a.L), I64(a.E), I64(a.D), I64(h.maskMode), I64(h.radius), I64(h.sink), I64(h.farW),
-		F64(h.slope), U64(h.thr), F64(h.inv), U64(a.Key), U64(a.Site), I64(h.OW))
+	return d.launchLocked(name, grid, block256, attnFwdSmem(a.D, h.nv), &attnFwdArgs{Out: out, Err: d.flag(flagAttention),
+		X: in.X, QR: p.qr, KR: p.kr, QC: p.qc, Q0: p.q0, KC: p.kc, K0: p.k0, Mask: in.Mask, BScale: p.bscale,
+		L: int64(a.L), E: int64(a.E), D: int64(a.D), MaskMode: int64(h.maskMode), Radius: int64(h.radius),
+		Sinks: int64(h.sink), FarW: int64(h.farW), Slope: h.slope, Thr: h.thr, InvKeep: h.inv, Key: a.Key, Site: a.Site,
+		OW: int64(h.OW)})
 }
 
 // AttentionBackward writes the gradient with respect to X, γq and γk into
@@ -398,20 +400,31 @@ func (d *Device) AttentionBackward(a *Attention, in AttentionInputs, out, dout, 
 	if err != nil {
 		return err
 	}
-	rowBlocks := min((h.rows+7)/8, 1<<16)
-	if err := d.launchLocked("gau_attn_bwd_delta", [3]int{rowBlocks, 1, 1}, block256, 0,
-		p.delta, out, dout, I64(h.rows), I64(a.E), I64(h.OW)); err != nil {
+	if err := d.attnBwdDeltaLocked(a, h, p, out, dout); err != nil {
 		return err
 	}
 	err = d.launchLocked("gau_attn_bwd_main", [3]int{(a.L + 31) / 32, a.B, 1}, block256, attnBwdSmem(a.D),
-		p.dqr, p.dkr, p.dqc, p.dq0, p.dkc, p.dk0, dx, out, dout, p.delta, in.X,
-		p.qr, p.kr, p.qc, p.q0, p.kc, p.k0, in.Mask, p.bscale,
-		I64(a.L), I64(a.E), I64(a.D), I64(h.maskMode), I64(h.radius), I64(h.sink), I64(h.farW),
-		F64(h.slope), U64(h.thr), F64(h.inv), U64(a.Key), U64(a.Site), I64(h.OW))
+		&attnBwdMainArgs{DQR: p.dqr, DKR: p.dkr, DQC: p.dqc, DQ0: p.dq0, DKC: p.dkc, DK0: p.dk0, DX: dx,
+			Out: out, DOut: dout, Delta: p.delta, X: in.X, QR: p.qr, KR: p.kr, QC: p.qc, Q0: p.q0, KC: p.kc, K0: p.k0,
+			Mask: in.Mask, BScale: p.bscale, L: int64(a.L), E: int64(a.E), D: int64(a.D), MaskMode: int64(h.maskMode),
+			Radius: int64(h.radius), Sinks: int64(h.sink), FarW: int64(h.farW), Slope: h.slope, Thr: h.thr,
+			InvKeep: h.inv, Key: a.Key, Site: a.Site, OW: int64(h.OW)})
 	if err != nil {
 		return err
 	}
-	return d.launchLocked("gau_attn_bwd_post", [3]int{min(rowBlocks, 1024), 1, 1}, block256, 0,
-		dx, p.dqr, p.dkr, p.dqc, p.dq0, p.dkc, p.dk0, in.X, in.GammaQ, in.GammaK, in.Pos, p.theta, p.sc,
-		I64(h.rows), I64(a.L), I64(a.E), I64(a.D), I64(h.farW), F64(h.alpha))
+	return d.attnBwdPostLocked(a, h, in, p, dx)
+}
+
+// attnBwdDeltaLocked launches gau_attn_bwd_delta: δ_r = dO_r·O_r.
+func (d *Device) attnBwdDeltaLocked(a *Attention, h *attnHost, p *attnDev, out, dout DevicePtr) error {
+	return d.launchLocked("gau_attn_bwd_delta", [3]int{min((h.rows+7)/8, 1<<16), 1, 1}, block256, 0,
+		&attnBwdDeltaArgs{Delta: p.delta, Out: out, DOut: dout, Rows: int64(h.rows), E: int64(a.E), OW: int64(h.OW)})
+}
+
+// attnBwdPostLocked launches gau_attn_bwd_post: dz and dγ from dq̃, dk̃.
+func (d *Device) attnBwdPostLocked(a *Attention, h *attnHost, in AttentionInputs, p *attnDev, dx DevicePtr) error {
+	return d.launchLocked("gau_attn_bwd_post", [3]int{min((h.rows+7)/8, 1024), 1, 1}, block256, 0,
+		&attnBwdPostArgs{DX: dx, DQR: p.dqr, DKR: p.dkr, DQC: p.dqc, DQ0: p.dq0, DKC: p.dkc, DK0: p.dk0, X: in.X,
+			GQ: in.GammaQ, GK: in.GammaK, Pos: in.Pos, Theta: p.theta, SC: p.sc, Rows: int64(h.rows), L: int64(a.L),
+			E: int64(a.E), D: int64(a.D), FarW: int64(h.farW), Alpha: h.alpha})
 }

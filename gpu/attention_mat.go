@@ -163,7 +163,7 @@ func (d *Device) matSetupLocked(a *Attention, h *attnHost, in AttentionInputs, w
 		c.el = 2
 		n := 2 * h.nv * h.rows * a.D
 		q16 := c.at(l.qk16)
-		if err := d.launchLocked("gau_to_bf16_f32", elemGrid(n), block256, 0, q16, p.qr, I64(n)); err != nil {
+		if err := d.toBF16Locked(q16, p.qr, n); err != nil {
 			return nil, err
 		}
 		half := func(x DevicePtr) DevicePtr { return q16.Add(int(x-p.qr) / 2) }
@@ -180,7 +180,7 @@ func (c *matCall) at(off int) DevicePtr { return c.work.Add(off) }
 // round writes n float32 values at x as bfloat16 into the region at off.
 func (d *Device) matRoundLocked(c *matCall, off int, x DevicePtr, n int) (DevicePtr, error) {
 	dst := c.at(off)
-	return dst, d.launchLocked("gau_to_bf16_f32", elemGrid(n), block256, 0, dst, x, I64(n))
+	return dst, d.toBF16Locked(dst, x, n)
 }
 
 // scores computes S_v = Q_v·K_vᵀ for the g sequences from b0.
@@ -204,10 +204,11 @@ func (d *Device) matSoftmaxLocked(c *matCall, in AttentionInputs, out, P DeviceP
 		name = "gau_attn_mat_softmax_bf16"
 	}
 	s := c.sPtrs()
-	return d.launchLocked(name, rowGrid(g*a.L), block256, 0,
-		P, out, d.flag(flagAttention), s[0], s[1], s[2], in.Mask, c.p.bscale,
-		I64(b0), I64(g), I64(a.L), I64(a.E), I64(h.maskMode), I64(h.radius), I64(h.sink), I64(h.farW),
-		F64(h.slope), U64(h.thr), F64(h.inv), U64(a.Key), U64(a.Site), I64(boolInt(readLSE)), I64(h.OW), I64(c.ld))
+	return d.launchLocked(name, rowGrid(g*a.L), block256, 0, &attnMatSoftmaxArgs{P: P, Out: out,
+		Err: d.flag(flagAttention), S0: s[0], S1: s[1], S2: s[2], Mask: in.Mask, BScale: c.p.bscale,
+		B0: int64(b0), G: int64(g), L: int64(a.L), E: int64(a.E), MaskMode: int64(h.maskMode), Radius: int64(h.radius),
+		Sinks: int64(h.sink), FarW: int64(h.farW), Slope: h.slope, Thr: h.thr, InvKeep: h.inv, Key: a.Key, Site: a.Site,
+		ReadLSE: int64(boolInt(readLSE)), OW: int64(h.OW), LD: int64(c.ld)})
 }
 
 // sPtrs returns the S_v regions (0 for absent variants).
@@ -295,9 +296,7 @@ func (d *Device) AttentionBackwardMat(a *Attention, in AttentionInputs, out, dou
 	}
 	p, l := c.p, c.l
 	L, E, D, W, OW := a.L, a.E, a.D, h.W, h.OW
-	rowBlocks := min((h.rows+7)/8, 1<<16)
-	if err := d.launchLocked("gau_attn_bwd_delta", [3]int{rowBlocks, 1, 1}, block256, 0,
-		p.delta, out, dout, I64(h.rows), I64(E), I64(h.OW)); err != nil {
+	if err := d.attnBwdDeltaLocked(a, h, p, out, dout); err != nil {
 		return err
 	}
 	v, dO := in.X.Add(4*E), dout
@@ -346,10 +345,11 @@ func (d *Device) AttentionBackwardMat(a *Attention, in AttentionInputs, out, dou
 			0, dP, c.ld, L*c.ld, g); err != nil {
 			return err
 		}
-		if err := d.launchLocked(dsName, rowGrid(g*L), block256, 0,
-			ds[0], ds[1], ds[2], s[0], s[1], s[2], dP, out, p.delta, in.Mask, p.bscale,
-			I64(b0), I64(g), I64(L), I64(E), I64(h.maskMode), I64(h.radius), I64(h.sink), I64(h.farW),
-			F64(h.slope), U64(h.thr), F64(h.inv), U64(a.Key), U64(a.Site), I64(h.OW), I64(c.ld)); err != nil {
+		if err := d.launchLocked(dsName, rowGrid(g*L), block256, 0, &attnMatDSArgs{DS0: ds[0], DS1: ds[1], DS2: ds[2],
+			S0: s[0], S1: s[1], S2: s[2], DP: dP, Out: out, Delta: p.delta, Mask: in.Mask, BScale: p.bscale,
+			B0: int64(b0), G: int64(g), L: int64(L), E: int64(E), MaskMode: int64(h.maskMode), Radius: int64(h.radius),
+			Sinks: int64(h.sink), FarW: int64(h.farW), Slope: h.slope, Thr: h.thr, InvKeep: h.inv, Key: a.Key,
+			Site: a.Site, OW: int64(h.OW), LD: int64(c.ld)}); err != nil {
 			return err
 		}
 		// dq̃_v = dS_v·K_v, dk̃_v = dS_vᵀ·Q_v.
@@ -365,7 +365,5 @@ func (d *Device) AttentionBackwardMat(a *Attention, in AttentionInputs, out, dou
 			}
 		}
 	}
-	return d.launchLocked("gau_attn_bwd_post", [3]int{min(rowBlocks, 1024), 1, 1}, block256, 0,
-		dx, p.dqr, p.dkr, p.dqc, p.dq0, p.dkc, p.dk0, in.X, in.GammaQ, in.GammaK, in.Pos, p.theta, p.sc,
-		I64(h.rows), I64(L), I64(E), I64(D), I64(h.farW), F64(h.alpha))
+	return d.attnBwdPostLocked(a, h, in, p, dx)
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"sync"
 	"unsafe"
 
@@ -69,7 +70,6 @@ type Device struct {
 	modules map[string]module
 	kernels map[string]*kernel
 	flags   DevicePtr
-	args    [64]uint64
 	scratch map[string]scratchBuf
 	consts  map[string]DevicePtr
 }
@@ -77,8 +77,8 @@ type Device struct {
 type kernel struct {
 	name    string
 	fn      function
-	params  string
-	maxSmem int // dynamic shared memory allowed so far (48 KiB by default)
+	args    reflect.Type // the parameter struct (args.go)
+	maxSmem int          // dynamic shared memory allowed so far (48 KiB by default)
 }
 
 type scratchBuf struct {
@@ -127,7 +127,7 @@ func Open(ordinal int) (*Device, error) {
 		if err != nil {
 			return fail(err)
 		}
-		d.kernels[name] = &kernel{name: name, fn: fn, params: sig.params, maxSmem: 48 * 1024}
+		d.kernels[name] = &kernel{name: name, fn: fn, args: sig.args, maxSmem: 48 * 1024}
 	}
 	if d.flags, err = be.alloc(8 * numFlags); err != nil {
 		return fail(err)
@@ -356,23 +356,17 @@ func constLocked[T Elem](d *Device, key string, data []T) (DevicePtr, error) {
 
 // ---- launching ----
 
-// launchLocked launches kernel name after checking the arguments against
-// its signature (count and kind of each), the grid and block limits and
-// the shared memory; callers hold d.mu.
-func (d *Device) launchLocked(name string, grid, block [3]int, smem int, args ...Arg) error {
+// launchLocked launches kernel name with args, a pointer to its parameter
+// struct (kernelSigs), after checking the struct's type, the grid and block
+// limits and the shared memory; callers hold d.mu.
+func (d *Device) launchLocked(name string, grid, block [3]int, smem int, args any) error {
 	k, ok := d.kernels[name]
 	if !ok {
 		return fmt.Errorf("gpu: no kernel %s", name)
 	}
-	if len(args) != len(k.params) || len(args) > len(d.args) {
-		return fmt.Errorf("gpu: kernel %s takes %d arguments, got %d", name, len(k.params), len(args))
-	}
-	for i, a := range args {
-		kind, bits := a.abi()
-		if kind != k.params[i] {
-			return fmt.Errorf("gpu: kernel %s argument %d is %c, want %c (p pointer, i int64, u uint64, f float64)", name, i, kind, k.params[i])
-		}
-		d.args[i] = bits
+	v := reflect.ValueOf(args)
+	if v.Kind() != reflect.Pointer || v.IsNil() || v.Type().Elem() != k.args {
+		return fmt.Errorf("gpu: kernel %s takes a *%s, got %T", name, k.args.Name(), args)
 	}
 	threads := block[0] * block[1] * block[2]
 	switch {
@@ -389,17 +383,15 @@ func (d *Device) launchLocked(name string, grid, block [3]int, smem int, args ..
 		}
 		k.maxSmem = smem
 	}
-	return d.be.launch(k.fn, name, grid, block, smem, d.args[:len(args)])
+	return d.be.launch(k.fn, name, grid, block, smem, v.UnsafePointer(), int(k.args.Size()))
 }
 
 // launch is launchLocked with the lock taken.
-func (d *Device) launch(name string, grid, block [3]int, smem int, args ...Arg) error {
+func (d *Device) launch(name string, grid, block [3]int, smem int, args any) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.launchLocked(name, grid, block, smem, args...)
+	return d.launchLocked(name, grid, block, smem, args)
 }
-
-func f64bits(v float64) uint64 { return math.Float64bits(v) }
 
 // ---- timing ----
 

@@ -232,16 +232,11 @@ static CUresult gau_memset32(CUcontext ctx, CUstream s, CUdeviceptr p, unsigned 
 	return gau_cu.MemsetD32Async(p, v, n, s);
 }
 
-// gau_launch launches f with the 8-byte parameter values args[0..nargs):
-// the driver copies the values at the call, so nothing outlives it (no
-// allocation, no leak).
+// gau_launch launches f with its one parameter, the struct at params: the
+// driver copies it at the call, so nothing outlives the call.
 static CUresult gau_launch(CUcontext ctx, CUstream s, CUfunction f, unsigned int gx, unsigned int gy, unsigned int gz,
-                           unsigned int bx, unsigned int by, unsigned int bz, unsigned int smem,
-                           unsigned long long* args, int nargs) {
-	void* ptrs[64];
-	int i;
-	if (nargs > 64) return CUDA_ERROR_INVALID_VALUE;
-	for (i = 0; i < nargs; i++) ptrs[i] = &args[i];
+                           unsigned int bx, unsigned int by, unsigned int bz, unsigned int smem, void* params) {
+	void* ptrs[1] = {params};
 	GAU_CTX(ctx);
 	return gau_cu.LaunchKernel(f, gx, gy, gz, bx, by, bz, smem, s, ptrs, NULL);
 }
@@ -499,13 +494,11 @@ func (b *backend) memset32(p DevicePtr, v uint32, n int) error {
 	return cuErr("cuMemsetD32Async", C.gau_memset32(b.ctx, b.stream, C.CUdeviceptr(p), C.uint(v), C.size_t(n)))
 }
 
-func (b *backend) launch(f function, name string, grid, block [3]int, smem int, args []uint64) error {
-	var p *C.ulonglong
-	if len(args) > 0 {
-		p = (*C.ulonglong)(unsafe.Pointer(&args[0]))
-	}
+// launch launches kernel f with its parameter struct at params (bytes
+// long; the size the kernel's .param declares, checked at Open).
+func (b *backend) launch(f function, name string, grid, block [3]int, smem int, params unsafe.Pointer, bytes int) error {
 	r := C.gau_launch(b.ctx, b.stream, f.f, C.uint(grid[0]), C.uint(grid[1]), C.uint(grid[2]),
-		C.uint(block[0]), C.uint(block[1]), C.uint(block[2]), C.uint(smem), p, C.int(len(args)))
+		C.uint(block[0]), C.uint(block[1]), C.uint(block[2]), C.uint(smem), params)
 	return cuErr("cuLaunchKernel "+name, r)
 }
 

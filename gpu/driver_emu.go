@@ -153,7 +153,7 @@ func (b *backend) function(m module, name string) (function, error) {
 		cs = C.CString(name)
 		b.names[name] = cs
 	}
-	var n C.int
+	var n C.size_t
 	if C.emu_has_kernel(cs, &n) == 0 {
 		return function{}, fmt.Errorf("gpu: the emulator has no kernel %s", name)
 	}
@@ -198,17 +198,14 @@ func (b *backend) memset32(p DevicePtr, v uint32, n int) error {
 	return nil
 }
 
-func (b *backend) launch(f function, name string, grid, block [3]int, smem int, args []uint64) error {
+// launch runs kernel f with its parameter struct at params (bytes long).
+func (b *backend) launch(f function, name string, grid, block [3]int, smem int, params unsafe.Pointer, bytes int) error {
 	var g, bl [3]C.uint
 	for i := range g {
 		g[i], bl[i] = C.uint(grid[i]), C.uint(block[i])
 	}
-	var p *C.uint64_t
-	if len(args) > 0 {
-		p = (*C.uint64_t)(unsafe.Pointer(&args[0]))
-	}
 	var msg [1024]C.char
-	if C.emu_launch(f.name, &g[0], &bl[0], C.size_t(smem), p, C.int(len(args)), b.order, b.nextKey(), &msg[0], C.int(len(msg))) != 0 {
+	if C.emu_launch(f.name, &g[0], &bl[0], C.size_t(smem), params, C.size_t(bytes), b.order, b.nextKey(), &msg[0], C.int(len(msg))) != 0 {
 		return fmt.Errorf("gpu: emulator (GAU_EMU_SEED=%d, launch %d): %s", b.seed, b.launches, C.GoString(&msg[0]))
 	}
 	return nil

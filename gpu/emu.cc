@@ -177,14 +177,14 @@ int emu_probe_cp_async_run(const unsigned long long* in, unsigned long long* out
                            int errlen) {
 	const unsigned int grid[3] = {1, 1, 1}, block[3] = {32, 1, 1};
 	const uint64_t args[3] = {(uint64_t)(uintptr_t)in, (uint64_t)(uintptr_t)out, (uint64_t)mode};
-	return emu_launch_impl("emu_probe_cp_async", grid, block, 0, args, 3, order, 1, err, errlen);
+	return emu_launch_impl("emu_probe_cp_async", grid, block, 0, args, sizeof args, order, 1, err, errlen);
 }
 
 int emu_probe_fma_run(const float* in, float* out, const double* ind, double* outd, char* err, int errlen) {
 	const unsigned int grid[3] = {1, 1, 1}, block[3] = {32, 1, 1};
 	const uint64_t args[4] = {(uint64_t)(uintptr_t)in, (uint64_t)(uintptr_t)out, (uint64_t)(uintptr_t)ind,
 	                          (uint64_t)(uintptr_t)outd};
-	return emu_launch_impl("emu_probe_fma", grid, block, 0, args, 4, emu::order_random, 1, err, errlen);
+	return emu_launch_impl("emu_probe_fma", grid, block, 0, args, sizeof args, emu::order_random, 1, err, errlen);
 }
 
 int emu_probe_ldmatrix_run(const unsigned short* in, const long long* rows, const long long* cols, unsigned* out,
@@ -192,17 +192,21 @@ int emu_probe_ldmatrix_run(const unsigned short* in, const long long* rows, cons
 	const unsigned int grid[3] = {1, 1, 1}, block[3] = {32, 1, 1};
 	const uint64_t args[5] = {(uint64_t)(uintptr_t)in, (uint64_t)(uintptr_t)rows, (uint64_t)(uintptr_t)cols,
 	                          (uint64_t)(uintptr_t)out, (uint64_t)(uintptr_t)dout};
-	return emu_launch_impl("emu_probe_ldmatrix", grid, block, 0, args, 5, emu::order_random, 1, err, errlen);
+	return emu_launch_impl("emu_probe_ldmatrix", grid, block, 0, args, sizeof args, emu::order_random, 1, err, errlen);
 }
 
-int emu_launch(const char* name, const unsigned int* grid, const unsigned int* block, size_t smem, const uint64_t* args,
-               int nargs, int order, uint64_t key, char* err, int errlen) {
-	return emu_launch_impl(name, grid, block, smem, args, nargs, order, key, err, errlen);
+int emu_launch(const char* name, const unsigned int* grid, const unsigned int* block, size_t smem, const void* args,
+               size_t bytes, int order, uint64_t key, char* err, int errlen) {
+	return emu_launch_impl(name, grid, block, smem, args, bytes, order, key, err, errlen);
 }
 
 void emu_set_max_dyn_smem(const char* name, size_t bytes) { emu_set_max_dyn_smem_impl(name, bytes); }
 
-int emu_has_kernel(const char* name, int* nargs) { return emu_has_kernel_impl(name, nargs); }
+int emu_has_kernel(const char* name, size_t* bytes) { return emu_has_kernel_impl(name, bytes); }
+
+int emu_layout(const char* name, int i, const char** field, size_t* offset, size_t* size, char* kind) {
+	return emu_layout_impl(name, i, field, offset, size, kind);
+}
 
 // Allocations start as 0xff bytes (NaN as float32, -1 as integers), as
 // uninitialised device memory might hold anything.

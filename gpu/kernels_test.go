@@ -15,7 +15,7 @@ import (
 )
 
 // TestABI checks, without a device, that every kernel's PTX parameters match
-// the Go signatures (count, 8-byte integer or float64) for both PTX
+// the Go parameter structs (one .param of the struct's size) for both PTX
 // architectures.
 func TestABI(t *testing.T) {
 	for _, arch := range []string{"sm80", "sm90"} {
@@ -40,28 +40,41 @@ func TestABI(t *testing.T) {
 			t.Errorf("kernel %s does not start with %q", name, KernelPrefix)
 		}
 	}
-	// The check itself catches a wrong count and a float where Go passes an integer.
-	bad := `.visible .entry gau_swish_f32(
-	.param .u64 swish_f32_param_0,
-	.param .f32 swish_f32_param_1
-)`
-	if checkPTXSignatures("elementwise", bad) == nil {
-		t.Error("a mismatching PTX signature was accepted")
+	// The check itself catches 8-byte parameters and a struct of another
+	// size.
+	for _, bad := range []string{`.visible .entry gau_swish_f32(
+	.param .u64 gau_swish_f32_param_0,
+	.param .u64 gau_swish_f32_param_1,
+	.param .u64 gau_swish_f32_param_2
+)`, `.visible .entry gau_swish_f32(
+	.param .align 8 .b8 gau_swish_f32_param_0[16]
+)`} {
+		if checkPTXSignatures("elementwise", bad) == nil {
+			t.Errorf("a mismatching PTX signature was accepted:\n%s", bad)
+		}
 	}
 }
 
+// TestLaunchChecksArguments: a launch takes a pointer to the kernel's own
+// parameter struct, nothing else.
 func TestLaunchChecksArguments(t *testing.T) {
 	d := testDevice(t)
 	y := nanBuf(t, d, 4)
-	if err := d.launch("gau_swish_f32", [3]int{1, 1, 1}, block256, 0, y, y); err == nil {
-		t.Error("missing argument accepted")
+	for _, c := range []struct {
+		name string
+		args any
+	}{
+		{"gau_swish_f32", swishArgs{Y: y, X: y, N: 1}},   // not a pointer
+		{"gau_swish_f32", &addArgs{Z: y, X: y, N: 1}},    // another kernel's struct
+		{"gau_swish_f32", (*swishArgs)(nil)},             // nil
+		{"gau_swish_f32", []any{y, y, int64(1)}},         // positional
+		{"no_such_kernel", &swishArgs{Y: y, X: y, N: 1}}, // unknown kernel
+	} {
+		if err := d.launch(c.name, [3]int{1, 1, 1}, block256, 0, c.args); err == nil {
+			t.Errorf("%s with %T accepted", c.name, c.args)
+		}
 	}
-	if err := d.launch("gau_swish_f32", [3]int{1, 1, 1}, block256, 0, y, y, F64(4)); err == nil {
-		t.Error("float64 accepted for an int64 parameter")
-	}
-	if err := d.launch("no_such_kernel", [3]int{1, 1, 1}, block256, 0); err == nil {
-		t.Error("unknown kernel accepted")
-	}
+	must(t, d.launch("gau_swish_f32", [3]int{1, 1, 1}, block256, 0, &swishArgs{Y: y, X: y, N: 0}))
 }
 
 // TestToBF16 checks the host rounding on hand-picked patterns and the device

@@ -31,8 +31,10 @@
 
 // gau_attn_bwd_delta: delta[r] = Σ_{c<E} dout[r, c]·out[r, c] (row stride
 // ow ≥ E+1), one warp per row.
-extern "C" __global__ void __launch_bounds__(ATT_THREADS)
-gau_attn_bwd_delta(float* delta, const float* out, const float* dout, i64 rows, i64 E, i64 ow) {
+#define ATTN_BWD_DELTA_ARGS(F) F(float*, delta) F(const float*, out) F(const float*, dout) F(i64, rows) F(i64, E) F(i64, ow)
+GAU_ARGS(gau_attn_bwd_delta_args, ATTN_BWD_DELTA_ARGS)
+GAU_KERNEL_OF(gau_attn_bwd_delta, gau_attn_bwd_delta_args, ATTN_BWD_DELTA_ARGS, ATT_THREADS) {
+	GAU_UNPACK(ATTN_BWD_DELTA_ARGS)
 	const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
 	const i64 OW = ow;
 	for (i64 r = (i64)blockIdx.x * ATT_WARPS + warp; r < rows; r += (i64)gridDim.x * ATT_WARPS) {
@@ -344,12 +346,15 @@ __device__ __forceinline__ void bwd_route(const BwdBlock& k, int cls, int nv, i6
 	}
 }
 
-extern "C" __global__ void __launch_bounds__(ATT_THREADS)
-gau_attn_bwd_main(float* dqr, float* dkr, float* dqc, float* dq0, float* dkc, float* dk0, float* dx, const float* out,
-              const float* dout, const float* delta, const float* X, const float* qr, const float* kr, const float* qc,
-              const float* q0, const float* kc, const float* k0, const i64* mask, const float* bscale, i64 L, i64 E, i64 D,
-              i64 mask_mode, i64 radius, i64 sinks, i64 far_w, double slope, u64 thr, double inv_keep, u64 key, u64 site,
-              i64 ow) {
+#define ATTN_BWD_MAIN_ARGS(F)                                                                                          \
+	F(float*, dqr) F(float*, dkr) F(float*, dqc) F(float*, dq0) F(float*, dkc) F(float*, dk0) F(float*, dx)           \
+	F(const float*, out) F(const float*, dout) F(const float*, delta) F(const float*, X) F(const float*, qr)          \
+	F(const float*, kr) F(const float*, qc) F(const float*, q0) F(const float*, kc) F(const float*, k0)              \
+	F(const i64*, mask) F(const float*, bscale) F(i64, L) F(i64, E) F(i64, D) F(i64, mask_mode) F(i64, radius)        \
+	F(i64, sinks) F(i64, far_w) F(double, slope) F(u64, thr) F(double, inv_keep) F(u64, key) F(u64, site) F(i64, ow)
+GAU_ARGS(gau_attn_bwd_main_args, ATTN_BWD_MAIN_ARGS)
+GAU_KERNEL_OF(gau_attn_bwd_main, gau_attn_bwd_main_args, ATTN_BWD_MAIN_ARGS, ATT_THREADS) {
+	GAU_UNPACK(ATTN_BWD_MAIN_ARGS)
 	static_assert(4 * BWD_BQ * BWD_BK <= BWD_CH_FLOATS, "dP partials must fit the chunk region");
 	static_assert(BWD_BQ == BWD_BK, "the Q and K tiles are loaded by one loop");
 	GAU_DYN_SMEM(float, sm);
@@ -454,10 +459,14 @@ __device__ __forceinline__ void cos_scale_back(float (&ge)[ATT_MAXP], float (&go
 // ScaleOffset: writes dz into dx[r, 2E:2E+D] and adds the row's γ gradients,
 // summed per block, into dx rows B·L (dγq) and B·L+1 (dγk) with atomicAdd
 // (the caller zeroes dx first).
-extern "C" __global__ void __launch_bounds__(ATT_THREADS)
-gau_attn_bwd_post(float* dx, const float* dqr, const float* dkr, const float* dqc, const float* dq0, const float* dkc,
-              const float* dk0, const float* X, const float* gq, const float* gk, const i64* pos, const double* theta,
-              const float* sc, i64 rows, i64 L, i64 E, i64 D, i64 far_w, double alpha) {
+#define ATTN_BWD_POST_ARGS(F)                                                                                          \
+	F(float*, dx) F(const float*, dqr) F(const float*, dkr) F(const float*, dqc) F(const float*, dq0)                  \
+	F(const float*, dkc) F(const float*, dk0) F(const float*, X) F(const float*, gq) F(const float*, gk)              \
+	F(const i64*, pos) F(const double*, theta) F(const float*, sc) F(i64, rows) F(i64, L) F(i64, E) F(i64, D)         \
+	F(i64, far_w) F(double, alpha)
+GAU_ARGS(gau_attn_bwd_post_args, ATTN_BWD_POST_ARGS)
+GAU_KERNEL_OF(gau_attn_bwd_post, gau_attn_bwd_post_args, ATTN_BWD_POST_ARGS, ATT_THREADS) {
+	GAU_UNPACK(ATTN_BWD_POST_ARGS)
 	GAU_SMEM(float, red, ATT_WARPS * 2 * ATT_MAXD);
 	const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
 	const i64 W = 2 * E + D, half = D / 2;

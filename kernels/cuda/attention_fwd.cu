@@ -91,19 +91,22 @@ __device__ __forceinline__ void attn_prep_impl(float* qr, float* kr, float* qc, 
 	}
 }
 
-extern "C" __global__ void __launch_bounds__(ATT_THREADS)
-gau_attn_prep_f32(float* qr, float* kr, float* qc, float* q0, float* kc, float* k0, const float* X, const float* gq, const float* gk,
-              const i64* pos, const double* theta, const float* sc, i64 rows, i64 L, i64 E, i64 D, i64 far_w, double alpha) {
-	attn_prep_impl(qr, kr, qc, q0, kc, k0, X, gq, gk, pos, theta, sc, rows, L, E, D, far_w, alpha);
-}
-GAU_REGISTER(gau_attn_prep_f32)
+// gau_attn_prep_f32 and _bf16 (X float32 or bfloat16): struct attn_prep_args.
+#define ATTN_PREP_ARGS(F)                                                                                          \
+	F(float*, qr) F(float*, kr) F(float*, qc) F(float*, q0) F(float*, kc) F(float*, k0) F(const void*, X)         \
+	F(const float*, gq) F(const float*, gk) F(const i64*, pos) F(const double*, theta) F(const float*, sc)       \
+	F(i64, rows) F(i64, L) F(i64, E) F(i64, D) F(i64, far_w) F(double, alpha)
+GAU_ARGS(attn_prep_args, ATTN_PREP_ARGS)
 
-extern "C" __global__ void __launch_bounds__(ATT_THREADS)
-gau_attn_prep_bf16(float* qr, float* kr, float* qc, float* q0, float* kc, float* k0, const bf16* X, const float* gq, const float* gk,
-               const i64* pos, const double* theta, const float* sc, i64 rows, i64 L, i64 E, i64 D, i64 far_w, double alpha) {
-	attn_prep_impl(qr, kr, qc, q0, kc, k0, X, gq, gk, pos, theta, sc, rows, L, E, D, far_w, alpha);
-}
-GAU_REGISTER(gau_attn_prep_bf16)
+#define ATT_PREP(NAME, TIN)                                                                                        \
+	GAU_KERNEL_OF(NAME, attn_prep_args, ATTN_PREP_ARGS, ATT_THREADS) {                                             \
+		GAU_UNPACK(ATTN_PREP_ARGS)                                                                                 \
+		attn_prep_impl(qr, kr, qc, q0, kc, k0, (const TIN*)X, gq, gk, pos, theta, sc, rows, L, E, D, far_w, alpha); \
+	}                                                                                                              \
+	GAU_REGISTER(NAME)
+
+ATT_PREP(gau_attn_prep_f32, float)
+ATT_PREP(gau_attn_prep_bf16, bf16)
 
 // ============================ forward ============================
 //
@@ -310,13 +313,19 @@ __device__ __forceinline__ void attn_fwd_impl(float* out, i64* err, const TIn* X
 	}
 }
 
+// gau_attn_fwd_{f32,bf16}_c*: struct attn_fwd_args.
+#define ATTN_FWD_ARGS(F)                                                                                                   \
+	F(float*, out) F(i64*, err) F(const void*, X) F(const float*, qr) F(const float*, kr) F(const float*, qc)               \
+	F(const float*, q0) F(const float*, kc) F(const float*, k0) F(const i64*, mask) F(const float*, bscale) F(i64, L)       \
+	F(i64, E) F(i64, D) F(i64, mask_mode) F(i64, radius) F(i64, sinks) F(i64, far_w) F(double, slope) F(u64, thr)          \
+	F(double, inv_keep) F(u64, key) F(u64, site) F(i64, ow)
+GAU_ARGS(attn_fwd_args, ATTN_FWD_ARGS)
+
 #define ATT_FWD(NAME, TIN, CPT)                                                                                            \
-	extern "C" __global__ void __launch_bounds__(ATT_THREADS)                                                                \
-	NAME(float* out, i64* err, const TIN* X, const float* qr, const float* kr, const float* qc, const float* q0,              \
-	     const float* kc, const float* k0, const i64* mask, const float* bscale, i64 L, i64 E, i64 D, i64 mask_mode,          \
-	     i64 radius, i64 sinks, i64 far_w, double slope, u64 thr, double inv_keep, u64 key, u64 site, i64 ow) {               \
-		attn_fwd_impl<TIN, CPT>(out, err, X, qr, kr, qc, q0, kc, k0, mask, bscale, L, E, D, mask_mode, radius, sinks, far_w, \
-		                        slope, thr, inv_keep, key, site, ow);                                                          \
+	GAU_KERNEL_OF(NAME, attn_fwd_args, ATTN_FWD_ARGS, ATT_THREADS) {                                                         \
+		GAU_UNPACK(ATTN_FWD_ARGS)                                                                                          \
+		attn_fwd_impl<TIN, CPT>(out, err, (const TIN*)X, qr, kr, qc, q0, kc, k0, mask, bscale, L, E, D, mask_mode, radius,  \
+		                        sinks, far_w, slope, thr, inv_keep, key, site, ow);                                            \
 	}                                                                                                                        \
 	GAU_REGISTER(NAME)
 

@@ -109,13 +109,19 @@ __device__ __forceinline__ void mat_softmax_impl(TP* P, float* out, i64* err, co
 	}
 }
 
+// gau_attn_mat_softmax_{f32,bf16} (P float32 or bfloat16): struct attn_mat_softmax_args.
+#define ATTN_MAT_SOFTMAX_ARGS(F)                                                                                           \
+	F(void*, P) F(float*, out) F(i64*, err) F(const float*, S0) F(const float*, S1) F(const float*, S2)                     \
+	F(const i64*, mask) F(const float*, bscale) F(i64, b0) F(i64, g) F(i64, L) F(i64, E) F(i64, mask_mode) F(i64, radius)  \
+	F(i64, sinks) F(i64, far_w) F(double, slope) F(u64, thr) F(double, inv_keep) F(u64, key) F(u64, site)                  \
+	F(i64, read_lse) F(i64, ow) F(i64, ld)
+GAU_ARGS(attn_mat_softmax_args, ATTN_MAT_SOFTMAX_ARGS)
+
 #define ATT_MAT_SOFTMAX(NAME, TP)                                                                                          \
-	extern "C" __global__ void __launch_bounds__(ATT_THREADS)                                                                \
-	NAME(TP* P, float* out, i64* err, const float* S0, const float* S1, const float* S2, const i64* mask,                   \
-	     const float* bscale, i64 b0, i64 g, i64 L, i64 E, i64 mask_mode, i64 radius, i64 sinks, i64 far_w, double slope,    \
-	     u64 thr, double inv_keep, u64 key, u64 site, i64 read_lse, i64 ow, i64 ld) {                                         \
-		mat_softmax_impl<TP>(P, out, err, S0, S1, S2, mask, bscale, b0, g, L, E, mask_mode, radius, sinks, far_w, slope, thr, \
-		                     inv_keep, key, site, read_lse, ow, ld);                                                        \
+	GAU_KERNEL_OF(NAME, attn_mat_softmax_args, ATTN_MAT_SOFTMAX_ARGS, ATT_THREADS) {                                         \
+		GAU_UNPACK(ATTN_MAT_SOFTMAX_ARGS)                                                                                  \
+		mat_softmax_impl<TP>((TP*)P, out, err, S0, S1, S2, mask, bscale, b0, g, L, E, mask_mode, radius, sinks, far_w,      \
+		                     slope, thr, inv_keep, key, site, read_lse, ow, ld);                                            \
 	}                                                                                                                        \
 	GAU_REGISTER(NAME)
 
@@ -172,13 +178,19 @@ __device__ __forceinline__ void mat_ds_impl(TD* dS0, TD* dS1, TD* dS2, const flo
 	}
 }
 
+// gau_attn_mat_ds_{f32,bf16} (dS float32 or bfloat16): struct attn_mat_ds_args.
+#define ATTN_MAT_DS_ARGS(F)                                                                                                \
+	F(void*, dS0) F(void*, dS1) F(void*, dS2) F(const float*, S0) F(const float*, S1) F(const float*, S2)                  \
+	F(const float*, dP) F(const float*, out) F(const float*, delta) F(const i64*, mask) F(const float*, bscale) F(i64, b0)  \
+	F(i64, g) F(i64, L) F(i64, E) F(i64, mask_mode) F(i64, radius) F(i64, sinks) F(i64, far_w) F(double, slope)            \
+	F(u64, thr) F(double, inv_keep) F(u64, key) F(u64, site) F(i64, ow) F(i64, ld)
+GAU_ARGS(attn_mat_ds_args, ATTN_MAT_DS_ARGS)
+
 #define ATT_MAT_DS(NAME, TD)                                                                                               \
-	extern "C" __global__ void __launch_bounds__(ATT_THREADS)                                                                \
-	NAME(TD* dS0, TD* dS1, TD* dS2, const float* S0, const float* S1, const float* S2, const float* dP, const float* out,   \
-	     const float* delta, const i64* mask, const float* bscale, i64 b0, i64 g, i64 L, i64 E, i64 mask_mode, i64 radius,   \
-	     i64 sinks, i64 far_w, double slope, u64 thr, double inv_keep, u64 key, u64 site, i64 ow, i64 ld) {                  \
-		mat_ds_impl<TD>(dS0, dS1, dS2, S0, S1, S2, dP, out, delta, mask, bscale, b0, g, L, E, mask_mode, radius, sinks,      \
-		                far_w, slope, thr, inv_keep, key, site, ow, ld);                                                       \
+	GAU_KERNEL_OF(NAME, attn_mat_ds_args, ATTN_MAT_DS_ARGS, ATT_THREADS) {                                                   \
+		GAU_UNPACK(ATTN_MAT_DS_ARGS)                                                                                       \
+		mat_ds_impl<TD>((TD*)dS0, (TD*)dS1, (TD*)dS2, S0, S1, S2, dP, out, delta, mask, bscale, b0, g, L, E, mask_mode,     \
+		                radius, sinks, far_w, slope, thr, inv_keep, key, site, ow, ld);                                        \
 	}                                                                                                                        \
 	GAU_REGISTER(NAME)
 

@@ -398,10 +398,15 @@ __device__ __forceinline__ void attn_fwd_tc_impl(float* out, i64* err, const bf1
 	}
 }
 
+// gau_attn_fwd_tc_bf16_d*_s*: struct attn_fwd_tc_args.
+#define ATTN_FWD_TC_ARGS(F)                                                                                                \
+	F(float*, out) F(i64*, err) F(const bf16*, X) F(const float*, qr) F(const bf16*, k16) F(const i64*, mask)              \
+	F(const float*, bscale) F(i64, L) F(i64, E) F(i64, mask_mode) F(i64, radius) F(i64, sinks) F(double, slope) F(i64, ow)
+GAU_ARGS(attn_fwd_tc_args, ATTN_FWD_TC_ARGS)
+
 #define ATT_FWD_TC(NAME, DD, SS)                                                                                           \
-	extern "C" __global__ void __launch_bounds__(TC_THREADS, 1)                                                              \
-	NAME(float* out, i64* err, const bf16* X, const float* qr, const bf16* k16, const i64* mask, const float* bscale,       \
-	     i64 L, i64 E, i64 mask_mode, i64 radius, i64 sinks, double slope, i64 ow) {                                         \
+	GAU_KERNEL_OF(NAME, attn_fwd_tc_args, ATTN_FWD_TC_ARGS, TC_THREADS, 1) {                                                 \
+		GAU_UNPACK(ATTN_FWD_TC_ARGS)                                                                                       \
 		attn_fwd_tc_impl<DD, SS>(out, err, X, qr, k16, mask, bscale, L, E, mask_mode, radius, sinks, slope, ow);            \
 	}                                                                                                                        \
 	GAU_REGISTER(NAME)

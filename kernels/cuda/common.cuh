@@ -1,10 +1,9 @@
 // common.cuh: definitions shared by every kernel file.
 //
 // Conventions (see ABI.md):
-//   - every kernel is extern "C" and takes only 8-byte parameters: device
-//     pointers, i64 (long long), u64 (unsigned long long) or double. The
-//     launch helpers of gorgonia.org/cu and of package gpu copy exactly 8
-//     bytes per parameter, so an int or float parameter would be corrupted.
+//   - every kernel is extern "C", named gau_..., and takes one parameter
+//     struct whose fields are 8 bytes each: device pointers, i64 (long
+//     long), u64 (unsigned long long) or double (GAU_KERNEL below).
 //   - float32 storage; a "bf16" kernel reads its floating-point tensor inputs
 //     as bfloat16 (raw 16-bit patterns), computes in float32 and writes
 //     float32.
@@ -17,6 +16,7 @@
 #include "emu/cuda_emu.h"
 #else
 #define GAU_REGISTER(name)
+#define GAU_LAYOUT(NAME, STRUCT, ARGS)
 // The block's dynamic shared memory (16-byte aligned).
 extern __shared__ float4 gau_dyn_smem_raw[];
 #define GAU_DYN_SMEM(T, name) T* name = reinterpret_cast<T*>(gau_dyn_smem_raw)
@@ -27,6 +27,33 @@ typedef long long i64;
 typedef unsigned long long u64;
 // bf16 is a raw bfloat16 bit pattern (the high half of a float32).
 typedef unsigned short bf16;
+
+// ---- parameter structs ----
+//
+// Every kernel takes one parameter: a struct of its arguments, declared
+// once as an X-macro list ARGS(F) of F(type, name) entries, every field 8
+// bytes (a pointer, i64, u64 or double: no padding anywhere), so that
+// package gpu's Go struct of the same fields in the same order has the same
+// layout (ABI.md; TestArgsLayout compares the two field by field through
+// the emulator, TestABI the size with the PTX's .param). GAU_KERNEL(NAME,
+// ARGS) defines struct NAME_args and begins the kernel NAME(const
+// NAME_args args); GAU_UNPACK(ARGS) at the start of its body declares each
+// field as a local of the same name. Families of kernels (template
+// instances) share one struct: GAU_ARGS(S, ARGS) defines it, and
+// GAU_KERNEL_OF(NAME, S, ARGS, bounds...) begins each kernel.
+#define GAU_FIELD(type, name) \
+	type name;                \
+	static_assert(sizeof(type) == 8, "parameter fields are 8 bytes");
+#define GAU_LOCAL(type, name) type name = args.name;
+#define GAU_ARGS(S, ARGS) \
+	struct S {            \
+		ARGS(GAU_FIELD)   \
+	};
+#define GAU_UNPACK(ARGS) ARGS(GAU_LOCAL)
+#define GAU_KERNEL(NAME, ARGS) \
+	GAU_ARGS(NAME##_args, ARGS) GAU_LAYOUT(NAME, NAME##_args, ARGS) extern "C" __global__ void NAME(const NAME##_args args)
+#define GAU_KERNEL_OF(NAME, S, ARGS, ...) \
+	GAU_LAYOUT(NAME, S, ARGS) extern "C" __global__ void __launch_bounds__(__VA_ARGS__) NAME(const S args)
 
 #define GAU_INF __int_as_float(0x7f800000)
 

@@ -11,8 +11,11 @@
 // step = lr/(1-b1^t), sqrt_bc2 = sqrt(1-b2^t), eps, decay = float32(1-lr·wd)
 // (1 for parameters without weight decay). The _rn intrinsics keep nvcc from
 // fusing multiply-adds so the float32 arithmetic matches the CPU's.
-extern "C" __global__ void gau_adamw_f32(float* p, const float* g, float* m, float* v, i64 n, double b1, double b2,
-                                     double eps, double step, double sqrt_bc2, double decay) {
+#define GAU_ADAMW_F32_ARGS(F)                                                                     \
+	F(float*, p) F(const float*, g) F(float*, m) F(float*, v) F(i64, n) F(double, b1) F(double, b2)  \
+	F(double, eps) F(double, step) F(double, sqrt_bc2) F(double, decay)
+GAU_KERNEL(gau_adamw_f32, GAU_ADAMW_F32_ARGS) {
+	GAU_UNPACK(GAU_ADAMW_F32_ARGS)
 	const float b1f = (float)b1, b2f = (float)b2, dec = (float)decay;
 	const float c1 = __fsub_rn(1.0f, b1f), c2 = __fsub_rn(1.0f, b2f);
 	GAU_FOR(j, n) {
@@ -30,7 +33,9 @@ GAU_REGISTER(gau_adamw_f32)
 
 // gau_sqnorm_f32 adds Σ x² (float64) to *out; the caller zeroes *out once and
 // calls it for every gradient tensor to get the global squared norm.
-extern "C" __global__ void gau_sqnorm_f32(double* out, const float* x, i64 n) {
+#define GAU_SQNORM_F32_ARGS(F) F(double*, out) F(const float*, x) F(i64, n)
+GAU_KERNEL(gau_sqnorm_f32, GAU_SQNORM_F32_ARGS) {
+	GAU_UNPACK(GAU_SQNORM_F32_ARGS)
 	GAU_SMEM(double, red, 33);
 	double s = 0;
 	GAU_FOR(i, n) {
@@ -46,7 +51,9 @@ GAU_REGISTER(gau_sqnorm_f32)
 // on the device: norm = sqrt(*sqnorm); when max_norm > 0, the norm is finite
 // and exceeds max_norm, x *= float32(max_norm/(norm+1e-6)); otherwise x is
 // left alone. Run it on every gradient tensor after the gau_sqnorm_f32 calls.
-extern "C" __global__ void gau_clip_f32(float* x, i64 n, const double* sqnorm, double max_norm) {
+#define GAU_CLIP_F32_ARGS(F) F(float*, x) F(i64, n) F(const double*, sqnorm) F(double, max_norm)
+GAU_KERNEL(gau_clip_f32, GAU_CLIP_F32_ARGS) {
+	GAU_UNPACK(GAU_CLIP_F32_ARGS)
 	const double norm = sqrt(*sqnorm);
 	if (!(max_norm > 0) || isnan(norm) || isinf(norm) || norm <= max_norm) return;
 	const float f = (float)(max_norm / (norm + 1e-6));

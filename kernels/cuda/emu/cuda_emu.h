@@ -16,8 +16,9 @@
 // instead of hanging or going on:
 // a barrier reached from different call sites (divergent __syncthreads), a
 // barrier some threads never reach (deadlock, early exit), cp.async copies
-// still pending when their thread exits or misaligned ones, a kernel
-// parameter that is not 8 bytes (compile time), a parameter count mismatch,
+// still pending when their thread exits or misaligned ones, a parameter
+// struct field that is not 8 bytes (compile time), parameters of the wrong
+// size,
 // dynamic shared memory above the limit set for the function (48 KiB unless
 // raised, as CUDA's cudaFuncAttributeMaxDynamicSharedMemorySize), static
 // shared memory above 48 KiB, and grid or block sizes CUDA refuses. Shared
@@ -44,7 +45,9 @@
 #include <ucontext.h>
 
 #include <cmath>
+#include <cstddef>
 #include <deque>
+#include <type_traits>
 #include <map>
 #include <numeric>
 #include <string>
@@ -153,9 +156,9 @@ struct Launch {
 	std::map<const void*, std::vector<char>> statics;
 	size_t static_bytes;
 	// kernel
-	void (*invoke)(void*, const uint64_t*);
+	void (*invoke)(void*, const void*);
 	void* fn;
-	const uint64_t* args;
+	const void* args;
 	// result
 	bool failed;
 	std::string err;
@@ -471,11 +474,16 @@ inline void* dyn_smem() {
 inline dim3 tid3() { return dim3{cur->cur->tx, cur->cur->ty, cur->cur->tz}; }
 inline dim3 bid3() { return cur->bidx; }
 
-// ---- kernel registry: name → (parameter count, invoker) ----
+// ---- kernel registry: name → (parameter bytes, invoker) ----
+//
+// A kernel of kernels/cuda takes one parameter struct (GAU_KERNEL), whose
+// bytes the launch passes; the emulator's own probe kernels take 8-byte
+// parameters, passed as consecutive words. Either way the launch gives a
+// buffer and its size, which must be the kernel's.
 
 struct Entry {
-	int nargs;
-	void (*invoke)(void*, const uint64_t*);
+	size_t bytes;
+	void (*invoke)(void*, const void*);
 	void* fn;
 };
 
@@ -485,27 +493,61 @@ inline std::map<std::string, Entry>& registry() {
 }
 
 template <typename T>
-inline T arg_from_bits(uint64_t u) {
-	static_assert(sizeof(T) == 8, "kernel parameters must be 8 bytes (pointers, long long, unsigned long long, double)");
+inline T arg_from(const void* p) {
 	T v;
-	memcpy(&v, &u, 8);
+	memcpy(&v, p, sizeof(T));
 	return v;
 }
 
 template <typename... A>
 struct Reg {
 	typedef void (*F)(A...);
-	Reg(const char* name, F f) { registry()[name] = Entry{(int)sizeof...(A), &invoke, (void*)f}; }
-	static void invoke(void* fn, const uint64_t* a) { call((F)fn, a, std::index_sequence_for<A...>{}); }
-	template <size_t... I>
-	static void call(F f, const uint64_t* a, std::index_sequence<I...>) {
-		f(arg_from_bits<A>(a[I])...);
+	static constexpr bool one_struct = sizeof...(A) == 1 && (std::is_class<A>::value && ...);
+	static_assert(one_struct || ((sizeof(A) == 8) && ...),
+	              "a kernel takes one parameter struct, or (the emulator's probes) 8-byte parameters");
+	Reg(const char* name, F f) {
+		registry()[name] = Entry{one_struct ? (sizeof(A) + ... + 0) : 8 * sizeof...(A), &invoke, (void*)f};
 	}
+	static void invoke(void* fn, const void* a) { call((F)fn, (const char*)a, std::index_sequence_for<A...>{}); }
+	template <size_t... I>
+	static void call(F f, const char* a, std::index_sequence<I...>) {
+		f(arg_from<A>(a + 8 * I)...);
+	}
+};
+
+// Layouts: every parameter struct's fields, for the Go side's test
+// (TestArgsLayout): name, offset, size and kind ('p' pointer, 'i' signed
+// integer, 'u' unsigned, 'f' floating point).
+struct Field {
+	const char* name;
+	size_t offset, size;
+	char kind;
+};
+struct Layout {
+	size_t size;
+	std::vector<Field> fields;
+};
+inline std::map<std::string, Layout>& layouts() {
+	static std::map<std::string, Layout> m;
+	return m;
+}
+template <typename T>
+constexpr char kind_of() {
+	return std::is_pointer<T>::value ? 'p' : std::is_floating_point<T>::value ? 'f' : std::is_signed<T>::value ? 'i' : 'u';
+}
+struct LayoutReg {
+	LayoutReg(const char* kernel, Layout l) { layouts()[kernel] = std::move(l); }
 };
 
 }  // namespace emu
 
 #define GAU_REGISTER(name) static emu::Reg emu_reg_##name(#name, &name);
+#define GAU_LAYOUT_FIELD(type, field) emu::Field{#field, offsetof(S, field), sizeof(type), emu::kind_of<type>()},
+#define GAU_LAYOUT(NAME, STRUCT, ARGS)                                                                  \
+	static emu::LayoutReg emu_layout_##NAME(#NAME, []() {                                             \
+		typedef STRUCT S;                                                                             \
+		return emu::Layout{sizeof(S), std::vector<emu::Field>{ARGS(GAU_LAYOUT_FIELD)}};               \
+	}());
 #define GAU_DYN_SMEM(T, name) T* name = reinterpret_cast<T*>(emu::dyn_smem())
 #define GAU_SMEM(T, name, count) T* name = reinterpret_cast<T*>(emu::static_smem(EMU_SITE, sizeof(T) * (count)))
 
@@ -691,8 +733,8 @@ struct LaunchReq {
 	const char* name;
 	unsigned int g[3], b[3];
 	size_t smem;
-	const uint64_t* args;
-	int nargs;
+	const void* args;
+	size_t bytes;
 	int order;
 	uint64_t key;  // the block order, and the thread orders with order_random
 	std::string err;
@@ -705,9 +747,10 @@ inline void* launch_thread(void* p) {
 		r->err = std::string("unknown kernel ") + r->name;
 		return nullptr;
 	}
-	if (it->second.nargs != r->nargs) {
-		char m[160];
-		snprintf(m, sizeof m, "kernel %s takes %d parameters, launched with %d", r->name, it->second.nargs, r->nargs);
+	if (it->second.bytes != r->bytes) {
+		char m[200];
+		snprintf(m, sizeof m, "kernel %s takes %zu bytes of parameters, launched with %zu", r->name, it->second.bytes,
+		         r->bytes);
 		r->err = m;
 		return nullptr;
 	}
@@ -798,7 +841,7 @@ extern "C" {
 // and decreasing order alternately, starting with the one named); key also
 // draws the order of the blocks.
 static inline int emu_launch_impl(const char* name, const unsigned int* grid, const unsigned int* block, size_t smem,
-                                  const uint64_t* args, int nargs, int order, uint64_t key, char* err, int errlen) {
+                                  const void* args, size_t bytes, int order, uint64_t key, char* err, int errlen) {
 	emu::LaunchReq r;
 	r.name = name;
 	for (int i = 0; i < 3; i++) {
@@ -807,7 +850,7 @@ static inline int emu_launch_impl(const char* name, const unsigned int* grid, co
 	}
 	r.smem = smem;
 	r.args = args;
-	r.nargs = nargs;
+	r.bytes = bytes;
 	r.order = order;
 	r.key = key;
 	// The fibers run on a thread of their own, away from the Go runtime's.
@@ -830,10 +873,31 @@ static inline int emu_launch_impl(const char* name, const unsigned int* grid, co
 
 static inline void emu_set_max_dyn_smem_impl(const char* name, size_t bytes) { emu::max_dyn_smem()[name] = bytes; }
 
-static inline int emu_has_kernel_impl(const char* name, int* nargs) {
+static inline int emu_has_kernel_impl(const char* name, size_t* bytes) {
 	auto it = emu::registry().find(name);
 	if (it == emu::registry().end()) return 0;
-	*nargs = it->second.nargs;
+	*bytes = it->second.bytes;
+	return 1;
+}
+
+// emu_layout_impl describes field i of kernel name's parameter struct: 1
+// with its name, offset, size and kind, 0 past the last field (*size then
+// the struct's size) or for an unknown kernel (*size 0).
+static inline int emu_layout_impl(const char* name, int i, const char** field, size_t* offset, size_t* size, char* kind) {
+	auto it = emu::layouts().find(name);
+	if (it == emu::layouts().end()) {
+		*size = 0;
+		return 0;
+	}
+	const emu::Layout& l = it->second;
+	if (i < 0 || (size_t)i >= l.fields.size()) {
+		*size = l.size;
+		return 0;
+	}
+	*field = l.fields[i].name;
+	*offset = l.fields[i].offset;
+	*size = l.fields[i].size;
+	*kind = l.fields[i].kind;
 	return 1;
 }
 }
