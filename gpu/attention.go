@@ -292,7 +292,7 @@ func (d *Device) attnPrepLocked(a *Attention, h *attnHost, in AttentionInputs, w
 		if err != nil {
 			return nil, err
 		}
-		if err := d.be.memset32(g, 0, 2*h.nv*h.rows*a.D); err != nil {
+		if err := d.drv.Memset32(g, 0, 2*h.nv*h.rows*a.D); err != nil {
 			return nil, err
 		}
 		p.dqr, p.dkr = g, g.Add(vec)
@@ -393,7 +393,7 @@ func (d *Device) AttentionBackward(a *Attention, in AttentionInputs, out, dout, 
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if err := d.be.memset32(dx, 0, (h.rows+2)*h.W); err != nil {
+	if err := d.drv.Memset32(dx, 0, (h.rows+2)*h.W); err != nil {
 		return err
 	}
 	p, err := d.attnPrepLocked(a, h, in, true)

@@ -287,7 +287,7 @@ func (d *Device) AttentionBackwardMat(a *Attention, in AttentionInputs, out, dou
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if err := d.be.memset32(dx, 0, (h.rows+2)*h.W); err != nil {
+	if err := d.drv.Memset32(dx, 0, (h.rows+2)*h.W); err != nil {
 		return err
 	}
 	c, err := d.matSetupLocked(a, h, in, work, true)

@@ -5,6 +5,8 @@ package gpu
 import (
 	"reflect"
 	"testing"
+
+	"github.com/infoscale/gaualpha/gpu/driver"
 )
 
 // TestArgsLayout compares every kernel's Go parameter struct (args.go) with
@@ -21,7 +23,7 @@ func TestArgsLayout(t *testing.T) {
 		reflect.TypeFor[float64]():   'f',
 	}
 	for name, sig := range kernelSigs {
-		size, fields, ok := cLayout(name)
+		size, fields, ok := driver.CLayout(name)
 		if !ok {
 			t.Errorf("%s: the emulator has no parameter struct for it", name)
 			continue
@@ -33,15 +35,15 @@ func TestArgsLayout(t *testing.T) {
 		}
 		for i, c := range fields {
 			f := g.Field(i)
-			want := cField{Name: f.Tag.Get("c"), Offset: int(f.Offset), Size: int(f.Type.Size()), Kind: kinds[f.Type]}
+			want := driver.CField{Name: f.Tag.Get("c"), Offset: int(f.Offset), Size: int(f.Type.Size()), Kind: kinds[f.Type]}
 			if want != c {
 				t.Errorf("%s: field %d: Go %s %v (%+v), C %+v", name, i, f.Name, f.Type, want, c)
 			}
 		}
 	}
 	// The check itself: a C field of another name, offset or kind fails.
-	_, fields, _ := cLayout("gau_clip_f32")
-	if len(fields) != 4 || fields[2] != (cField{"sqnorm", 16, 8, 'p'}) || fields[3] != (cField{"max_norm", 24, 8, 'f'}) {
+	_, fields, _ := driver.CLayout("gau_clip_f32")
+	if len(fields) != 4 || fields[2] != (driver.CField{Name: "sqnorm", Offset: 16, Size: 8, Kind: 'p'}) || fields[3] != (driver.CField{Name: "max_norm", Offset: 24, Size: 8, Kind: 'f'}) {
 		t.Errorf("gau_clip_f32's C layout %+v, want x, n, sqnorm (pointer at 16), max_norm (double at 24)", fields)
 	}
 }

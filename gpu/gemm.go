@@ -5,6 +5,8 @@ package gpu
 import (
 	"fmt"
 	"math"
+
+	"github.com/infoscale/gaualpha/gpu/driver"
 )
 
 // Sgemm computes C = alpha·op(A)·op(B) + beta·C for row-major float32
@@ -70,8 +72,6 @@ func (d *Device) gemmBatchedLocked(bf16, transA, transB bool, m, n, k int, alpha
 		return nil
 	}
 	// Column-major: C' (n×m) = op(B)' · op(A)', with B' = b as stored.
-	if batch == 1 {
-		return d.be.gemmColMajor(bf16, transB, transA, n, m, k, alpha, b, ldb, a, lda, beta, c, ldc)
-	}
-	return d.be.gemmBatchedColMajor(bf16, transB, transA, n, m, k, alpha, b, ldb, strideB, a, lda, strideA, beta, c, ldc, strideC, batch)
+	return d.drv.Gemm(driver.Gemm{BF16: bf16, TransA: transB, TransB: transA, M: n, N: m, K: k, Alpha: alpha, Beta: beta,
+		A: b, LDA: ldb, StrideA: strideB, B: a, LDB: lda, StrideB: strideA, C: c, LDC: ldc, StrideC: strideC, Batch: batch})
 }

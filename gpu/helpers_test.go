@@ -3,6 +3,7 @@
 package gpu
 
 import (
+	"github.com/infoscale/gaualpha/gpu/driver"
 	"math"
 	"math/rand/v2"
 	"sync"
@@ -41,7 +42,7 @@ func testDevice(t testing.TB) *Device {
 
 // emulated reports whether the tests run on the CPU emulator (smaller
 // problems keep them quick).
-func emulated() bool { return backendName == "emulator" }
+func emulated() bool { return driver.Backend == "emulator" }
 
 const nanBits = 0x7fc00000
 

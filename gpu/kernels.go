@@ -178,7 +178,7 @@ func (d *Device) ScatterAdd(dtable, dout, ids DevicePtr, nids, n, tableRows int)
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if err := d.be.memset32(dtable, 0, tableRows*n); err != nil {
+	if err := d.drv.Memset32(dtable, 0, tableRows*n); err != nil {
 		return err
 	}
 	if nids == 0 {

@@ -12,17 +12,14 @@ import (
 	"time"
 
 	"github.com/infoscale/gaualpha/gpu/cudalib"
+	"github.com/infoscale/gaualpha/gpu/driver"
 	"github.com/infoscale/gaualpha/kernels/cuda"
 )
 
 // FuncAttrs are the resources the driver's compilation of a kernel uses
-// (cuFuncGetAttribute).
-type FuncAttrs struct {
-	Registers  int // per thread
-	LocalBytes int // local memory per thread: spilled registers, local arrays
-	StaticSmem int // static shared memory per block, bytes
-	MaxThreads int // the largest block the compiled kernel can be launched with
-}
+// (cuFuncGetAttribute): registers and local memory per thread, static
+// shared memory, the largest block.
+type FuncAttrs = driver.FuncAttrs
 
 // ModuleReport is one module's load in a preflight.
 type ModuleReport struct {
@@ -79,7 +76,7 @@ type PreflightReport struct {
 var ErrNoDevice = errors.New("gpu: no device")
 
 // Preflight checks, without running a kernel, what the tests need of device
-// ordinal: the driver and device, the cuBLAS library (cublasCandidates),
+// ordinal: the driver and device, the cuBLAS library (driver.LoadBLAS),
 // each module's load (timed), and every kernel of kernelSigs: its
 // registers, local memory, static shared memory and largest block
 // (cuFuncGetAttribute) and its occupancy at the block and dynamic shared
@@ -91,7 +88,7 @@ func Preflight(ordinal int) (*PreflightReport, error) {
 	t0 := time.Now()
 	r := &PreflightReport{}
 	defer func() { r.Seconds = time.Since(t0).Seconds() }()
-	n, perr := probe()
+	n, perr := driver.Probe()
 	if perr == nil && n <= ordinal {
 		perr = fmt.Errorf("gpu: %d devices, device %d asked for", n, ordinal)
 	}
@@ -100,14 +97,14 @@ func Preflight(ordinal int) (*PreflightReport, error) {
 		r.DeviceErr = perr.Error()
 		return r, fmt.Errorf("%w: %w", ErrNoDevice, perr)
 	}
-	be, err := openBackend(ordinal)
+	be, err := driver.Open(ordinal)
 	if err != nil {
 		r.blas(0)
 		r.DeviceErr = err.Error()
 		return r, fmt.Errorf("%w: %w", ErrNoDevice, err)
 	}
-	defer be.close()
-	if r.Info, err = be.info(); err != nil {
+	defer be.Close()
+	if r.Info, err = be.Info(); err != nil {
 		return r, err
 	}
 	r.blas(r.Info.Driver)
@@ -116,11 +113,11 @@ func Preflight(ordinal int) (*PreflightReport, error) {
 	}
 	r.Info.Arch = archOf(r.Info)
 	r.Info.Image = imageKind()
-	perSM, smErr := be.maxThreadsPerSM()
-	mods := map[string]module{}
+	perSM, smErr := be.MaxThreadsPerSM()
+	mods := map[string]driver.Module{}
 	defer func() {
 		for _, m := range mods {
-			be.unloadModule(m)
+			be.UnloadModule(m)
 		}
 	}()
 	for _, name := range cuda.Modules {
@@ -129,8 +126,8 @@ func Preflight(ordinal int) (*PreflightReport, error) {
 		if err == nil {
 			mr.Bytes = len(img)
 			t := time.Now()
-			var m module
-			m, err = be.loadModule(name, img)
+			var m driver.Module
+			m, err = be.LoadModule(name, img)
 			mr.Seconds = time.Since(t).Seconds()
 			if err == nil {
 				mods[name] = m
@@ -155,7 +152,7 @@ func Preflight(ordinal int) (*PreflightReport, error) {
 		}
 		kr := KernelReport{Name: name, Module: sig.module}
 		kr.Block, kr.DynSmem = launchShape(name)
-		fn, err := be.function(m, name)
+		fn, err := be.Function(m, name)
 		if err != nil {
 			r.Problems = append(r.Problems, err.Error())
 			kr.Err = err.Error()
@@ -169,7 +166,7 @@ func Preflight(ordinal int) (*PreflightReport, error) {
 }
 
 // kernel fills kr's attributes and occupancy and notes what is wrong.
-func (r *PreflightReport) kernel(be *backend, kr *KernelReport, fn function, perSM int, smErr error) {
+func (r *PreflightReport) kernel(be driver.Driver, kr *KernelReport, fn driver.Function, perSM int, smErr error) {
 	if strings.HasPrefix(kr.Name, "gau_attn_fwd_tc_bf16_d") && kr.DynSmem > r.Info.MaxSharedOptin {
 		instead := "the one-stage variant"
 		if strings.HasSuffix(kr.Name, "_s1") {
@@ -183,17 +180,17 @@ func (r *PreflightReport) kernel(be *backend, kr *KernelReport, fn function, per
 		return
 	}
 	if kr.DynSmem > 48*1024 {
-		if err := be.setMaxDynSmem(fn, kr.Name, kr.DynSmem); err != nil {
+		if err := be.SetMaxDynamicSmem(fn, kr.Name, kr.DynSmem); err != nil {
 			r.Problems = append(r.Problems, err.Error())
 			return
 		}
 	}
 	var err error
-	if kr.Attrs, err = be.funcAttrs(fn, kr.Name); err != nil {
+	if kr.Attrs, err = be.FuncAttrs(fn, kr.Name); err != nil {
 		kr.Err = err.Error()
 		return
 	}
-	if kr.BlocksPerSM, err = be.occupancy(fn, kr.Name, kr.Block, kr.DynSmem); err != nil {
+	if kr.BlocksPerSM, err = be.Occupancy(fn, kr.Name, kr.Block, kr.DynSmem); err != nil {
 		kr.Err = err.Error()
 		return
 	}
@@ -214,11 +211,11 @@ func (r *PreflightReport) kernel(be *backend, kr *KernelReport, fn function, per
 // blas records which cuBLAS loads (driverVersion 0: any major version).
 func (r *PreflightReport) blas(driverVersion int) {
 	var err error
-	r.CuBLAS, r.CuBLASVersion, r.CuBLASTried, err = loadBlas(driverVersion)
+	r.CuBLAS, r.CuBLASVersion, r.CuBLASTried, err = driver.LoadBLAS(driverVersion)
 	if err != nil {
 		r.CuBLASErr = err.Error()
 	}
-	for _, c := range ncclCandidates() {
+	for _, c := range driver.NCCLCandidates() {
 		if c.Where != cudalib.WhereLoader { // files only: a bare soname is no finding
 			r.NCCL = append(r.NCCL, c.Where+": "+c.Path)
 		}

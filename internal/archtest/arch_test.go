@@ -20,8 +20,8 @@ var levels = map[string]int{
 	"internal/bf16": 0, "internal/atomicfile": 0, "internal/numcheck": 0, "internal/cli": 0,
 	"kernels/simd": 0, "kernels/cuda": 0, "internal/archtest": 0, "gpu/cudalib": 0,
 	// Formats and kernels built on the leaves.
-	"metrics": 1, "safetensors": 1, "testset": 1, "kernels/gemm": 1, "gpu": 1, "optim": 1,
-	"kernels/cpu": 2,
+	"metrics": 1, "safetensors": 1, "testset": 1, "kernels/gemm": 1, "gpu/driver": 1, "optim": 1,
+	"kernels/cpu": 2, "gpu": 2,
 	// Graphs: the ops and the CPU executor, then the model and the device
 	// executor (which knows graphs, not models).
 	"graph":         3,

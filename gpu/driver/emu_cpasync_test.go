@@ -1,6 +1,6 @@
 //go:build gpuemu
 
-package gpu
+package driver
 
 import (
 	"strings"
@@ -42,7 +42,7 @@ func TestEmuCpAsync(t *testing.T) {
 		{"source size 8 and 0: zero fill", 4, true, []func(int) [2]uint64{half, zero}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			out, err := emuProbeCpAsync(&in, c.mode, c.late)
+			out, err := EmuProbeCpAsync(&in, c.mode, c.late)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -56,7 +56,7 @@ func TestEmuCpAsync(t *testing.T) {
 		})
 	}
 	for mode, want := range map[int]string{5: "pending at the thread's exit", 6: "not aligned"} {
-		if _, err := emuProbeCpAsync(&in, mode, true); err == nil || !strings.Contains(err.Error(), want) {
+		if _, err := EmuProbeCpAsync(&in, mode, true); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("mode %d: error %v, want one about %q", mode, err, want)
 		}
 	}

@@ -1,6 +1,6 @@
 //go:build gpuemu
 
-package gpu
+package driver
 
 /*
 #include <stdlib.h>
@@ -10,17 +10,17 @@ import "C"
 
 import "unsafe"
 
-// cField is one field of a kernel's C parameter struct, as the emulator
+// CField is one field of a kernel's C parameter struct, as the emulator
 // (compiled from the same sources as the PTX) lays it out.
-type cField struct {
+type CField struct {
 	Name         string
 	Offset, Size int
 	Kind         byte // 'p' pointer, 'i' signed, 'u' unsigned, 'f' floating point
 }
 
-// cLayout returns the size and fields of kernel name's C parameter struct
+// CLayout returns the size and fields of kernel name's C parameter struct
 // (ok false: the emulator has no layout for it).
-func cLayout(name string) (size int, fields []cField, ok bool) {
+func CLayout(name string) (size int, fields []CField, ok bool) {
 	cs := C.CString(name)
 	defer C.free(unsafe.Pointer(cs))
 	for i := 0; ; i++ {
@@ -30,6 +30,6 @@ func cLayout(name string) (size int, fields []cField, ok bool) {
 		if C.emu_layout(cs, C.int(i), &field, &off, &sz, &kind) == 0 {
 			return int(sz), fields, sz > 0
 		}
-		fields = append(fields, cField{C.GoString(field), int(off), int(sz), byte(kind)})
+		fields = append(fields, CField{C.GoString(field), int(off), int(sz), byte(kind)})
 	}
 }

@@ -1,6 +1,6 @@
 //go:build gpuemu
 
-package gpu
+package driver
 
 /*
 int emu_probe_cp_async_run(const unsigned long long* in, unsigned long long* out, long long mode, int order, char* err,
@@ -10,12 +10,12 @@ import "C"
 
 import "fmt"
 
-// emuProbeCpAsync runs emu.cc's emu_probe_cp_async in the given mode (0 to
+// EmuProbeCpAsync runs emu.cc's emu_probe_cp_async in the given mode (0 to
 // 6, see there) on in [128], its copies landing at their wait (late) or at
 // their issue: out[slot][lane] is what lane read of its next lane's 16
 // bytes at the slot's point (0xff bytes where nothing was read or the copy
 // had not landed).
-func emuProbeCpAsync(in *[128]uint64, mode int, late bool) (out [3][32][2]uint64, err error) {
+func EmuProbeCpAsync(in *[128]uint64, mode int, late bool) (out [3][32][2]uint64, err error) {
 	order := C.int(1) // forward: every copy lands at its issue
 	if late {
 		order = 2 // reverse: at its wait

@@ -4,14 +4,14 @@
 // emulator (kernels/cuda/emu/cuda_emu.h), for package gpu's tests on
 // machines without a GPU. Host memory stands in for device memory.
 #define GAU_EMU 1
-#include "../kernels/cuda/attention_bwd.cu"
-#include "../kernels/cuda/attention_fwd.cu"
-#include "../kernels/cuda/attention_mat.cu"
-#include "../kernels/cuda/attention_tc.cu"
-#include "../kernels/cuda/elementwise.cu"
-#include "../kernels/cuda/embed.cu"
-#include "../kernels/cuda/optim.cu"
-#include "../kernels/cuda/xent.cu"
+#include "../../kernels/cuda/attention_bwd.cu"
+#include "../../kernels/cuda/attention_fwd.cu"
+#include "../../kernels/cuda/attention_mat.cu"
+#include "../../kernels/cuda/attention_tc.cu"
+#include "../../kernels/cuda/elementwise.cu"
+#include "../../kernels/cuda/embed.cu"
+#include "../../kernels/cuda/optim.cu"
+#include "../../kernels/cuda/xent.cu"
 #include "emu.h"
 #include "emu_sources.h"
 

@@ -1,5 +1,5 @@
 // emu.h: the C interface of the CPU emulator backend (emu.cc), used by
-// driver_emu.go under the gpuemu build tag.
+// emu.go under the gpuemu build tag.
 #ifndef GAU_EMU_API_H
 #define GAU_EMU_API_H
 #include <stddef.h>
@@ -8,7 +8,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
-// emu_sources_hash is GAU_EMU_SOURCES_HASH as compiled (gpu/emu_sources.h).
+// emu_sources_hash is GAU_EMU_SOURCES_HASH as compiled (gpu/driver/emu_sources.h).
 const char* emu_sources_hash(void);
 // emu_launch runs a kernel: order 0 runs the threads of each round in an
 // order drawn from key, 1 and 2 in increasing and decreasing order
