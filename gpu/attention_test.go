@@ -239,7 +239,7 @@ func TestAttentionTensorCores(t *testing.T) {
 	bf16Case := func(t *testing.T, s shape, pol attn.Policy, drop float64) *attnCase {
 		c := newAttnCase(t, d, rng, s.B, s.L, s.E, s.D, pol, drop)
 		c.gpu.BF16 = true
-		c.cpu.X = FromBF16(ToBF16(c.cpu.X))
+		c.cpu.X = fromBF16(ToBF16(c.cpu.X))
 		c.in.X = upload(t, d, ToBF16(c.cpu.X))
 		return c
 	}

@@ -228,16 +228,6 @@ func AllocCopy[T Elem](d *Device, src []T) (DevicePtr, error) {
 	return p, nil
 }
 
-// Copy copies bytes from src to dst on the device (queued on the stream).
-func (d *Device) Copy(dst, src DevicePtr, bytes int) error {
-	if bytes == 0 {
-		return nil
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.drv.DtoD(dst, src, bytes)
-}
-
 // Fill32 sets n 32-bit words at p to v (queued on the stream): Fill32(p, 0,
 // n) zeroes n float32s, Fill32(p, 0x7fc00000, n) fills them with NaN.
 func (d *Device) Fill32(p DevicePtr, v uint32, n int) error {
@@ -448,15 +438,6 @@ func ToBF16(x []float32) []uint16 {
 	out := make([]uint16, len(x))
 	for i, v := range x {
 		out[i] = bf16.Bits(v)
-	}
-	return out
-}
-
-// FromBF16 widens bfloat16 patterns to float32.
-func FromBF16(x []uint16) []float32 {
-	out := make([]float32, len(x))
-	for i, v := range x {
-		out[i] = bf16.Float(v)
 	}
 	return out
 }

@@ -188,7 +188,7 @@ func timeAttention(t *testing.T, d *Device, B, L int) {
 	batch := func(one DevicePtr, bytes int) DevicePtr {
 		p := nanBuf(t, d, B*bytes/4)
 		for b := range B {
-			must(t, d.Copy(p.Add(b*bytes), one, bytes))
+			must(t, copyDevice(d, p.Add(b*bytes), one, bytes))
 		}
 		return p
 	}

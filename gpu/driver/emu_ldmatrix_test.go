@@ -3,10 +3,11 @@
 package driver
 
 import (
-	"github.com/infoscale/gaualpha/internal/bf16"
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/infoscale/gaualpha/internal/bf16"
 )
 
 // TestEmuLdmatrix checks the emulated ldmatrix against the PTX ISA's
