@@ -4,100 +4,84 @@ package gpu
 
 import (
 	"fmt"
+	"reflect"
 	"regexp"
 	"sort"
 	"strings"
 )
 
-// kernelSig is the parameter list of one kernel, one letter per parameter:
-// 'p' device pointer, 'i' int64, 'u' uint64, 'f' float64 (kernels/cuda/ABI.md).
-// Every parameter is 8 bytes: the launch copies 8 bytes per parameter.
+// kernelSig is a kernel's module and its parameter struct (args.go).
 type kernelSig struct {
 	module string
-	params string
+	args   reflect.Type
 }
+
+// KernelPrefix starts the name of every kernel of kernels/cuda, so that one
+// compute-sanitizer filter, kns=gau_ (a substring of the name; the key every
+// version of the tool documents for --kernel-name, --kernel-regex and
+// --filter), selects all of them and none of cuBLAS's.
+const KernelPrefix = "gau_"
+
+func argsOf[T any]() reflect.Type { return reflect.TypeFor[T]() }
 
 // kernelSigs is every kernel this package launches. TestABI and Open check
-// it against the .entry declarations of the embedded PTX.
+// it against the .entry declarations of the embedded PTX (one parameter of
+// the struct's size), TestArgsLayout against the C structs.
 var kernelSigs = map[string]kernelSig{
 	// attention_fwd.cu
-	"attn_prep_f32":    {"attention_fwd", "pppppppppppp" + "iiiii" + "f"},
-	"attn_prep_bf16":   {"attention_fwd", "pppppppppppp" + "iiiii" + "f"},
-	"attn_fwd_f32_c1":  {"attention_fwd", fwdSig},
-	"attn_fwd_f32_c2":  {"attention_fwd", fwdSig},
-	"attn_fwd_f32_c3":  {"attention_fwd", fwdSig},
-	"attn_fwd_f32_c6":  {"attention_fwd", fwdSig},
-	"attn_fwd_bf16_c1": {"attention_fwd", fwdSig},
-	"attn_fwd_bf16_c2": {"attention_fwd", fwdSig},
-	"attn_fwd_bf16_c3": {"attention_fwd", fwdSig},
-	"attn_fwd_bf16_c6": {"attention_fwd", fwdSig},
+	"gau_attn_prep_f32":    {"attention_fwd", argsOf[attnPrepArgs]()},
+	"gau_attn_prep_bf16":   {"attention_fwd", argsOf[attnPrepArgs]()},
+	"gau_attn_fwd_f32_c1":  {"attention_fwd", argsOf[attnFwdArgs]()},
+	"gau_attn_fwd_f32_c2":  {"attention_fwd", argsOf[attnFwdArgs]()},
+	"gau_attn_fwd_f32_c3":  {"attention_fwd", argsOf[attnFwdArgs]()},
+	"gau_attn_fwd_f32_c6":  {"attention_fwd", argsOf[attnFwdArgs]()},
+	"gau_attn_fwd_bf16_c1": {"attention_fwd", argsOf[attnFwdArgs]()},
+	"gau_attn_fwd_bf16_c2": {"attention_fwd", argsOf[attnFwdArgs]()},
+	"gau_attn_fwd_bf16_c3": {"attention_fwd", argsOf[attnFwdArgs]()},
+	"gau_attn_fwd_bf16_c6": {"attention_fwd", argsOf[attnFwdArgs]()},
 	// attention_tc.cu
-	"attn_fwd_tc_bf16_d16":  {"attention_tc", fwdTCSig},
-	"attn_fwd_tc_bf16_d32":  {"attention_tc", fwdTCSig},
-	"attn_fwd_tc_bf16_d64":  {"attention_tc", fwdTCSig},
-	"attn_fwd_tc_bf16_d128": {"attention_tc", fwdTCSig},
+	"gau_attn_fwd_tc_bf16_d16_s1":  {"attention_tc", argsOf[attnFwdTCArgs]()},
+	"gau_attn_fwd_tc_bf16_d32_s1":  {"attention_tc", argsOf[attnFwdTCArgs]()},
+	"gau_attn_fwd_tc_bf16_d64_s1":  {"attention_tc", argsOf[attnFwdTCArgs]()},
+	"gau_attn_fwd_tc_bf16_d128_s1": {"attention_tc", argsOf[attnFwdTCArgs]()},
+	"gau_attn_fwd_tc_bf16_d16_s2":  {"attention_tc", argsOf[attnFwdTCArgs]()},
+	"gau_attn_fwd_tc_bf16_d32_s2":  {"attention_tc", argsOf[attnFwdTCArgs]()},
+	"gau_attn_fwd_tc_bf16_d64_s2":  {"attention_tc", argsOf[attnFwdTCArgs]()},
+	"gau_attn_fwd_tc_bf16_d128_s2": {"attention_tc", argsOf[attnFwdTCArgs]()},
 	// attention_mat.cu
-	"attn_mat_softmax_f32":  {"attention_mat", matSoftmaxSig},
-	"attn_mat_softmax_bf16": {"attention_mat", matSoftmaxSig},
-	"attn_mat_ds_f32":       {"attention_mat", matDSSig},
-	"attn_mat_ds_bf16":      {"attention_mat", matDSSig},
+	"gau_attn_mat_softmax_f32":  {"attention_mat", argsOf[attnMatSoftmaxArgs]()},
+	"gau_attn_mat_softmax_bf16": {"attention_mat", argsOf[attnMatSoftmaxArgs]()},
+	"gau_attn_mat_ds_f32":       {"attention_mat", argsOf[attnMatDSArgs]()},
+	"gau_attn_mat_ds_bf16":      {"attention_mat", argsOf[attnMatDSArgs]()},
 	// attention_bwd.cu
-	"attn_bwd_delta": {"attention_bwd", "pppii"},
-	"attn_bwd_main":  {"attention_bwd", "ppppppppppppppppppp" + "iiiiiii" + "fufuu"},
-	"attn_bwd_post":  {"attention_bwd", "ppppppppppppp" + "iiiii" + "f"},
+	"gau_attn_bwd_delta": {"attention_bwd", argsOf[attnBwdDeltaArgs]()},
+	"gau_attn_bwd_main":  {"attention_bwd", argsOf[attnBwdMainArgs]()},
+	"gau_attn_bwd_post":  {"attention_bwd", argsOf[attnBwdPostArgs]()},
 	// elementwise.cu
-	"swish_f32":       {"elementwise", "ppi"},
-	"swish_bf16":      {"elementwise", "ppi"},
-	"swish_grad_f32":  {"elementwise", "pppi"},
-	"norm_f32":        {"elementwise", "ppii"},
-	"norm_bf16":       {"elementwise", "ppii"},
-	"norm_grad_f32":   {"elementwise", "pppii"},
-	"gate_f32":        {"elementwise", "pppiiii"},
-	"gate_grad_x_f32": {"elementwise", "pppiiii"},
-	"gate_grad_o_f32": {"elementwise", "pppiiii"},
-	"add_f32":         {"elementwise", "pppi"},
-	"add_bf16":        {"elementwise", "pppi"},
-	"to_bf16_f32":     {"elementwise", "ppi"},
-	"dropout_f32":     {"elementwise", "ppiufuu"},
-	"dropout_bf16":    {"elementwise", "ppiufuu"},
-	"unpack_f32":      {"elementwise", "ppiiii"},
+	"gau_swish_f32":       {"elementwise", argsOf[swishArgs]()},
+	"gau_swish_grad_f32":  {"elementwise", argsOf[swishGradArgs]()},
+	"gau_norm_f32":        {"elementwise", argsOf[normArgs]()},
+	"gau_norm_grad_f32":   {"elementwise", argsOf[normGradArgs]()},
+	"gau_gate_f32":        {"elementwise", argsOf[gateArgs]()},
+	"gau_gate_grad_x_f32": {"elementwise", argsOf[gateGradXArgs]()},
+	"gau_gate_grad_o_f32": {"elementwise", argsOf[gateGradOArgs]()},
+	"gau_add_f32":         {"elementwise", argsOf[addArgs]()},
+	"gau_to_bf16_f32":     {"elementwise", argsOf[toBF16Args]()},
+	"gau_dropout_f32":     {"elementwise", argsOf[dropoutArgs]()},
+	"gau_unpack_f32":      {"elementwise", argsOf[unpackArgs]()},
 	// embed.cu
-	"gather_f32":      {"embed", "pppiiip"},
-	"gather_bf16":     {"embed", "pppiiip"},
-	"scatter_add_f32": {"embed", "pppiiip"},
+	"gau_gather_f32":      {"embed", argsOf[gatherArgs]()},
+	"gau_scatter_add_f32": {"embed", argsOf[scatterAddArgs]()},
 	// optim.cu
-	"adamw_f32":  {"optim", "ppppiffffff"},
-	"sqnorm_f32": {"optim", "ppi"},
-	"scale_f32":  {"optim", "pif"},
-	"clip_f32":   {"optim", "pipf"},
-	// softmax.cu
-	"softmax_fwd_f32":  {"softmax", "pppii"},
-	"softmax_fwd_bf16": {"softmax", "pppii"},
-	"softmax_bwd_f32":  {"softmax", "ppppii"},
+	"gau_adamw_f32":  {"optim", argsOf[adamwArgs]()},
+	"gau_sqnorm_f32": {"optim", argsOf[sqnormArgs]()},
+	"gau_clip_f32":   {"optim", argsOf[clipArgs]()},
 	// xent.cu
-	"xent_count_f32":  {"xent", "pppii"},
-	"xent_rows_f32":   {"xent", "pppii"},
-	"xent_rows_bf16":  {"xent", "pppii"},
-	"xent_reduce_f32": {"xent", "ppppi"},
-	"xent_grad_f32":   {"xent", "ppppiifp"},
+	"gau_xent_count_f32":  {"xent", argsOf[xentCountArgs]()},
+	"gau_xent_rows_f32":   {"xent", argsOf[xentRowsArgs]()},
+	"gau_xent_reduce_f32": {"xent", argsOf[xentReduceArgs]()},
+	"gau_xent_grad_f32":   {"xent", argsOf[xentGradArgs]()},
 }
-
-// fwdSig: out, err, X, qr, kr, qc, q0, kc, k0, mask, bscale; L, E, D,
-// mask_mode, radius, sinks, far_w; slope, thr, inv_keep, key, site.
-const fwdSig = "ppppppppppp" + "iiiiiii" + "fufuu"
-
-// fwdTCSig: out, err, X, qr, kr, mask, bscale; L, E, mask_mode, radius,
-// sinks; slope.
-const fwdTCSig = "ppppppp" + "iiiii" + "f"
-
-// matSoftmaxSig: P, out, err, S0, S1, S2, mask, bscale; b0, g, L, E,
-// mask_mode, radius, sinks, far_w; slope, thr, inv_keep, key, site;
-// read_lse.
-const matSoftmaxSig = "pppppppp" + "iiiiiiii" + "fufuu" + "i"
-
-// matDSSig: dS0, dS1, dS2, S0, S1, S2, dP, out, delta, mask, bscale; b0, g,
-// L, E, mask_mode, radius, sinks, far_w; slope, thr, inv_keep, key, site.
-const matDSSig = "ppppppppppp" + "iiiiiiii" + "fufuu"
 
 var (
 	entryRE = regexp.MustCompile(`(?s)\.entry\s+([A-Za-z_][A-Za-z0-9_$]*)\s*\((.*?)\)`)
@@ -119,9 +103,8 @@ func ptxEntries(ptx string) map[string][]string {
 }
 
 // checkPTXSignatures compares the .entry declarations of one module's PTX
-// with kernelSigs: the same kernels, the same parameter count, 64-bit
-// integer parameters where Go passes a pointer, int64 or uint64, and f64
-// where it passes a float64.
+// with kernelSigs: the same kernels, each with one parameter, an aggregate
+// (.b8) of its Go struct's size.
 func checkPTXSignatures(module, ptx string) error {
 	entries := ptxEntries(ptx)
 	var problems []string
@@ -134,18 +117,9 @@ func checkPTXSignatures(module, ptx string) error {
 			problems = append(problems, fmt.Sprintf("%s: missing from the PTX", name))
 			continue
 		}
-		if len(params) != len(sig.params) {
-			problems = append(problems, fmt.Sprintf("%s: %d parameters in the PTX, %d in Go", name, len(params), len(sig.params)))
-			continue
-		}
-		for i, p := range params {
-			want := "u64"
-			if sig.params[i] == 'f' {
-				want = "f64"
-			}
-			if p != want && !(want == "u64" && (p == "b64" || p == "s64")) {
-				problems = append(problems, fmt.Sprintf("%s: parameter %d is .%s in the PTX, Go passes %c", name, i, p, sig.params[i]))
-			}
+		want := fmt.Sprintf("b8[%d]", sig.args.Size())
+		if len(params) != 1 || params[0] != want {
+			problems = append(problems, fmt.Sprintf("%s: parameters %v in the PTX; Go passes one struct %s of %d bytes (.%s)", name, params, sig.args.Name(), sig.args.Size(), want))
 		}
 	}
 	for name := range entries {
@@ -159,23 +133,3 @@ func checkPTXSignatures(module, ptx string) error {
 	}
 	return nil
 }
-
-// Arg is a kernel argument: DevicePtr, I64, U64 or F64, nothing else (cu's
-// ABI: 8 bytes per parameter).
-type Arg interface {
-	abi() (kind byte, bits uint64)
-}
-
-// I64 is an int64 kernel argument.
-type I64 int64
-
-// U64 is a uint64 kernel argument.
-type U64 uint64
-
-// F64 is a float64 kernel argument.
-type F64 float64
-
-func (v I64) abi() (byte, uint64)       { return 'i', uint64(v) }
-func (v U64) abi() (byte, uint64)       { return 'u', uint64(v) }
-func (v F64) abi() (byte, uint64)       { return 'f', f64bits(float64(v)) }
-func (p DevicePtr) abi() (byte, uint64) { return 'p', uint64(p) }

@@ -19,8 +19,9 @@ import (
 //	a = c(n)·(m·q̃·k̃ + bias)/sqrt(d); mask; A = softmax(a); dropout(A); O = A·v
 //
 // with X = [u | v | z] of width 2E+D. The forward writes out [B·L, E+1] (O
-// and the row log-sum-exp); the backward writes dx [B·L+2, 2E+D] (dX with
-// zero u columns, then dγq and dγk), the layouts of the CPU op.
+// and the row log-sum-exp), each row OutStride elements after the last;
+// the backward writes dx [B·L+2, 2E+D] (dX with zero u columns, then dγq
+// and dγk), the layouts of the CPU op.
 type Attention struct {
 	B, L, E, D int
 	// Policy is the attention configuration (defaults filled; KeySize = D).
@@ -42,13 +43,39 @@ type Attention struct {
 	// path holds at once (0: all B); see MatWorkspace.
 	Group int
 	// NoTensorCores keeps a bfloat16 forward on the CUDA cores
-	// (attn_fwd_bf16_c*) where the tensor-core kernel (attn_fwd_tc_bf16_d*)
+	// (gau_attn_fwd_bf16_c*) where the tensor-core kernel (gau_attn_fwd_tc_bf16_d*)
 	// would run: a policy without a far rotation, no dropout, D of 16, 32,
 	// 64 or 128. For tests and timings.
 	NoTensorCores bool
+	// OutStride is the row stride, in elements, of the forward's out and
+	// the backward's dout: E+1 (0 takes it), or more so that every row
+	// starts 16-byte aligned for cuBLAS (OutStrideFor). Columns past E are
+	// neither read nor written.
+	OutStride int
+	// TCStages is the number of shared-memory stages of the tensor-core
+	// forward's key tiles: 2 loads the next tile while computing on this
+	// one (double buffering), 1 does not; 0 takes 2 where the device's
+	// shared memory per block holds them (sm_90; sm_80 below D = 64), else
+	// 1. For tests and timings.
+	TCStages int
 }
 
-// tensorCores reports whether the forward runs attn_fwd_tc_bf16_d*.
+// tcStages returns the tensor-core forward's stages on a device allowing
+// maxSmem bytes of shared memory per block.
+func (a *Attention) tcStages(maxSmem int) (int, error) {
+	switch a.TCStages {
+	case 0:
+		if attnFwdTCSmem(a.D, 2) <= maxSmem {
+			return 2, nil
+		}
+		return 1, nil
+	case 1, 2:
+		return a.TCStages, nil
+	}
+	return 0, fmt.Errorf("gpu: attention: %d tensor-core stages, want 1 or 2 (0: the most that fit)", a.TCStages)
+}
+
+// tensorCores reports whether the forward runs gau_attn_fwd_tc_bf16_d*.
 func (a *Attention) tensorCores(h *attnHost) bool {
 	switch a.D {
 	case 16, 32, 64, 128:
@@ -70,6 +97,12 @@ type AttentionInputs struct {
 	// allowed only without a mask.
 	Valid []int
 }
+
+// OutStrideFor returns the row stride of out and dout that makes every row
+// start 16-byte aligned for cuBLAS, float32 and bfloat16 alike: E+1
+// rounded up to a multiple of 8 (1544 for E = 1536, whose E+1 = 1537
+// leaves all but one row in 16 misaligned).
+func OutStrideFor(E int) int { return (E + 1 + 7) / 8 * 8 }
 
 // ValidCounts returns the number of nonzero entries of each sequence of a
 // host mask [B·L] (nil: L each).
@@ -129,6 +162,12 @@ func (a *Attention) host(valid []int, masked bool) (*attnHost, error) {
 		return nil, fmt.Errorf("gpu: attention: %d valid counts for %d sequences", len(valid), a.B)
 	}
 	h := &attnHost{rows: a.B * a.L, W: 2*a.E + a.D, OW: a.E + 1, nv: 1}
+	switch {
+	case a.OutStride > 0 && a.OutStride < a.E+1:
+		return nil, fmt.Errorf("gpu: attention: out stride %d below E+1 = %d", a.OutStride, a.E+1)
+	case a.OutStride > 0:
+		h.OW = a.OutStride
+	}
 	switch pol.Method {
 	case attn.StreamingLLM, attn.LMInfinite:
 		h.maskMode, h.radius, h.sink = 1, pol.TrainLen-1, pol.Sinks
@@ -180,7 +219,9 @@ const (
 // attn_fwd_tc_smem_bytes (attention_tc.cu) and attn_bwd_smem_floats
 // (attention_bwd.cu).
 func attnFwdSmem(D, nv int) int { return 4 * (16*32 + 3*16 + nv*16*D + 32*(D+1)) }
-func attnFwdTCSmem(D int) int   { return 2*(2*64*(D+8)+64*(512+8)+64*(64+8)) + 4*5*64 + 4*64 }
+func attnFwdTCSmem(D, stages int) int {
+	return 2*(64*(D+8)+stages*64*(D+8)+stages*64*(512+8)+64*(64+8)) + 4*5*64 + 4*64
+}
 func attnBwdSmem(D int) int {
 	const ch = 32*(64+4) + 64*(32+4) + 64*(32+4)
 	return 4 * (ch + 2*32*32 + 2*32 + 64*(D+1))
@@ -251,7 +292,7 @@ func (d *Device) attnPrepLocked(a *Attention, h *attnHost, in AttentionInputs, w
 		if err != nil {
 			return nil, err
 		}
-		if err := d.be.memset32(g, 0, 2*h.nv*h.rows*a.D); err != nil {
+		if err := d.drv.Memset32(g, 0, 2*h.nv*h.rows*a.D); err != nil {
 			return nil, err
 		}
 		p.dqr, p.dkr = g, g.Add(vec)
@@ -262,14 +303,14 @@ func (d *Device) attnPrepLocked(a *Attention, h *attnHost, in AttentionInputs, w
 			return nil, err
 		}
 	}
-	prep := "attn_prep_f32"
+	prep := "gau_attn_prep_f32"
 	if a.BF16 {
-		prep = "attn_prep_bf16"
+		prep = "gau_attn_prep_bf16"
 	}
 	grid := [3]int{min((h.rows+7)/8, 1<<16), 1, 1}
-	err = d.launchLocked(prep, grid, block256, 0,
-		p.qr, p.kr, p.qc, p.q0, p.kc, p.k0, in.X, in.GammaQ, in.GammaK, in.Pos, p.theta, p.sc,
-		I64(h.rows), I64(a.L), I64(a.E), I64(a.D), I64(h.farW), F64(h.alpha))
+	err = d.launchLocked(prep, grid, block256, 0, &attnPrepArgs{QR: p.qr, KR: p.kr, QC: p.qc, Q0: p.q0, KC: p.kc, K0: p.k0,
+		X: in.X, GQ: in.GammaQ, GK: in.GammaK, Pos: in.Pos, Theta: p.theta, SC: p.sc,
+		Rows: int64(h.rows), L: int64(a.L), E: int64(a.E), D: int64(a.D), FarW: int64(h.farW), Alpha: h.alpha})
 	if err != nil {
 		return nil, err
 	}
@@ -284,7 +325,9 @@ func (d *Device) AttentionForward(a *Attention, in AttentionInputs, out DevicePt
 	if err != nil {
 		return err
 	}
-	tc := a.tensorCores(h)
+	// Devices with less shared memory per block than one stage needs (the
+	// 99 KiB of sm_86 and sm_89 at D = 128) run the CUDA-core kernel.
+	tc := a.tensorCores(h) && attnFwdTCSmem(a.D, 1) <= d.info.MaxSharedOptin
 	cpt, err := a.cpt(d.info.SMs)
 	if err != nil {
 		return err
@@ -303,20 +346,35 @@ func (d *Device) AttentionForward(a *Attention, in AttentionInputs, out DevicePt
 		return err
 	}
 	if tc {
+		stages, err := a.tcStages(d.info.MaxSharedOptin)
+		if err != nil {
+			return err
+		}
+		// k̃ in bfloat16, which the kernel's tiles copy as they are.
+		n := h.rows * a.D
+		k16, err := d.scratchLocked("attn.k16", 2*n)
+		if err != nil {
+			return err
+		}
+		if err := d.toBF16Locked(k16, p.kr, n); err != nil {
+			return err
+		}
 		grid := [3]int{(a.L + 63) / 64, eblocks, a.B}
-		return d.launchLocked(fmt.Sprintf("attn_fwd_tc_bf16_d%d", a.D), grid, [3]int{tcThreads, 1, 1}, attnFwdTCSmem(a.D),
-			out, d.flag(flagAttention), in.X, p.qr, p.kr, in.Mask, p.bscale,
-			I64(a.L), I64(a.E), I64(h.maskMode), I64(h.radius), I64(h.sink), F64(h.slope))
+		return d.launchLocked(fmt.Sprintf("gau_attn_fwd_tc_bf16_d%d_s%d", a.D, stages), grid, [3]int{tcThreads, 1, 1},
+			attnFwdTCSmem(a.D, stages), &attnFwdTCArgs{Out: out, Err: d.flag(flagAttention), X: in.X, QR: p.qr, K16: k16,
+				Mask: in.Mask, BScale: p.bscale, L: int64(a.L), E: int64(a.E), MaskMode: int64(h.maskMode),
+				Radius: int64(h.radius), Sinks: int64(h.sink), Slope: h.slope, OW: int64(h.OW)})
 	}
-	name := fmt.Sprintf("attn_fwd_f32_c%d", cpt)
+	name := fmt.Sprintf("gau_attn_fwd_f32_c%d", cpt)
 	if a.BF16 {
-		name = fmt.Sprintf("attn_fwd_bf16_c%d", cpt)
+		name = fmt.Sprintf("gau_attn_fwd_bf16_c%d", cpt)
 	}
 	grid := [3]int{(a.L + 15) / 16, eblocks, a.B}
-	return d.launchLocked(name, grid, block256, attnFwdSmem(a.D, h.nv),
-		out, d.flag(flagAttention), in.X, p.qr, p.kr, p.qc, p.q0, p.kc, p.k0, in.Mask, p.bscale,
-		I64(a.L), I64(a.E), I64(a.D), I64(h.maskMode), I64(h.radius), I64(h.sink), I64(h.farW),
-		F64(h.slope), U64(h.thr), F64(h.inv), U64(a.Key), U64(a.Site))
+	return d.launchLocked(name, grid, block256, attnFwdSmem(a.D, h.nv), &attnFwdArgs{Out: out, Err: d.flag(flagAttention),
+		X: in.X, QR: p.qr, KR: p.kr, QC: p.qc, Q0: p.q0, KC: p.kc, K0: p.k0, Mask: in.Mask, BScale: p.bscale,
+		L: int64(a.L), E: int64(a.E), D: int64(a.D), MaskMode: int64(h.maskMode), Radius: int64(h.radius),
+		Sinks: int64(h.sink), FarW: int64(h.farW), Slope: h.slope, Thr: h.thr, InvKeep: h.inv, Key: a.Key, Site: a.Site,
+		OW: int64(h.OW)})
 }
 
 // AttentionBackward writes the gradient with respect to X, γq and γk into
@@ -335,27 +393,38 @@ func (d *Device) AttentionBackward(a *Attention, in AttentionInputs, out, dout, 
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if err := d.be.memset32(dx, 0, (h.rows+2)*h.W); err != nil {
+	if err := d.drv.Memset32(dx, 0, (h.rows+2)*h.W); err != nil {
 		return err
 	}
 	p, err := d.attnPrepLocked(a, h, in, true)
 	if err != nil {
 		return err
 	}
-	rowBlocks := min((h.rows+7)/8, 1<<16)
-	if err := d.launchLocked("attn_bwd_delta", [3]int{rowBlocks, 1, 1}, block256, 0,
-		p.delta, out, dout, I64(h.rows), I64(a.E)); err != nil {
+	if err := d.attnBwdDeltaLocked(a, h, p, out, dout); err != nil {
 		return err
 	}
-	err = d.launchLocked("attn_bwd_main", [3]int{(a.L + 31) / 32, a.B, 1}, block256, attnBwdSmem(a.D),
-		p.dqr, p.dkr, p.dqc, p.dq0, p.dkc, p.dk0, dx, out, dout, p.delta, in.X,
-		p.qr, p.kr, p.qc, p.q0, p.kc, p.k0, in.Mask, p.bscale,
-		I64(a.L), I64(a.E), I64(a.D), I64(h.maskMode), I64(h.radius), I64(h.sink), I64(h.farW),
-		F64(h.slope), U64(h.thr), F64(h.inv), U64(a.Key), U64(a.Site))
+	err = d.launchLocked("gau_attn_bwd_main", [3]int{(a.L + 31) / 32, a.B, 1}, block256, attnBwdSmem(a.D),
+		&attnBwdMainArgs{DQR: p.dqr, DKR: p.dkr, DQC: p.dqc, DQ0: p.dq0, DKC: p.dkc, DK0: p.dk0, DX: dx,
+			Out: out, DOut: dout, Delta: p.delta, X: in.X, QR: p.qr, KR: p.kr, QC: p.qc, Q0: p.q0, KC: p.kc, K0: p.k0,
+			Mask: in.Mask, BScale: p.bscale, L: int64(a.L), E: int64(a.E), D: int64(a.D), MaskMode: int64(h.maskMode),
+			Radius: int64(h.radius), Sinks: int64(h.sink), FarW: int64(h.farW), Slope: h.slope, Thr: h.thr,
+			InvKeep: h.inv, Key: a.Key, Site: a.Site, OW: int64(h.OW)})
 	if err != nil {
 		return err
 	}
-	return d.launchLocked("attn_bwd_post", [3]int{min(rowBlocks, 1024), 1, 1}, block256, 0,
-		dx, p.dqr, p.dkr, p.dqc, p.dq0, p.dkc, p.dk0, in.X, in.GammaQ, in.GammaK, in.Pos, p.theta, p.sc,
-		I64(h.rows), I64(a.L), I64(a.E), I64(a.D), I64(h.farW), F64(h.alpha))
+	return d.attnBwdPostLocked(a, h, in, p, dx)
+}
+
+// attnBwdDeltaLocked launches gau_attn_bwd_delta: δ_r = dO_r·O_r.
+func (d *Device) attnBwdDeltaLocked(a *Attention, h *attnHost, p *attnDev, out, dout DevicePtr) error {
+	return d.launchLocked("gau_attn_bwd_delta", [3]int{min((h.rows+7)/8, 1<<16), 1, 1}, block256, 0,
+		&attnBwdDeltaArgs{Delta: p.delta, Out: out, DOut: dout, Rows: int64(h.rows), E: int64(a.E), OW: int64(h.OW)})
+}
+
+// attnBwdPostLocked launches gau_attn_bwd_post: dz and dγ from dq̃, dk̃.
+func (d *Device) attnBwdPostLocked(a *Attention, h *attnHost, in AttentionInputs, p *attnDev, dx DevicePtr) error {
+	return d.launchLocked("gau_attn_bwd_post", [3]int{min((h.rows+7)/8, 1024), 1, 1}, block256, 0,
+		&attnBwdPostArgs{DX: dx, DQR: p.dqr, DKR: p.dkr, DQC: p.dqc, DQ0: p.dq0, DKC: p.dkc, DK0: p.dk0, X: in.X,
+			GQ: in.GammaQ, GK: in.GammaK, Pos: in.Pos, Theta: p.theta, SC: p.sc, Rows: int64(h.rows), L: int64(a.L),
+			E: int64(a.E), D: int64(a.D), FarW: int64(h.farW), Alpha: h.alpha})
 }

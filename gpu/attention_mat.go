@@ -32,6 +32,11 @@ import "fmt"
 // matWorkAlign aligns each region of the workspace.
 const matWorkAlign = 256
 
+// matLD is the row stride of the L×L matrices (S, P, dP, dS) in the
+// workspace: L rounded up to a multiple of 8, so that every row handed to
+// cuBLAS starts 16-byte aligned, in float32 and in bfloat16.
+func matLD(L int) int { return (L + 7) / 8 * 8 }
+
 // matLayout places the regions of the materialised path's workspace, in
 // bytes from its start (-1: absent).
 type matLayout struct {
@@ -80,7 +85,7 @@ func (a *Attention) matLayout(h *attnHost, backward bool) (matLayout, error) {
 		at += (bytes + matWorkAlign - 1) / matWorkAlign * matWorkAlign
 		return off
 	}
-	e := g * a.L * a.L // elements of one L×L matrix of the group
+	e := g * a.L * matLD(a.L) // elements of one L×L matrix of the group (rows padded)
 	gb := a.matBF16()
 	for v := range l.nv {
 		l.s[v] = place(4 * e)
@@ -130,6 +135,7 @@ type matCall struct {
 	a    *Attention
 	h    *attnHost
 	l    matLayout
+	ld   int // row stride of the L×L matrices (matLD)
 	p    *attnDev
 	work DevicePtr
 	gb   bool
@@ -149,7 +155,7 @@ func (d *Device) matSetupLocked(a *Attention, h *attnHost, in AttentionInputs, w
 	if err != nil {
 		return nil, err
 	}
-	c := &matCall{a: a, h: h, l: l, p: p, work: work, gb: a.matBF16(), el: 4}
+	c := &matCall{a: a, h: h, l: l, ld: matLD(a.L), p: p, work: work, gb: a.matBF16(), el: 4}
 	c.q = [3]DevicePtr{p.qr, p.qc, p.q0}
 	c.k = [3]DevicePtr{p.kr, p.k0, p.kc}
 	if c.gb {
@@ -157,7 +163,7 @@ func (d *Device) matSetupLocked(a *Attention, h *attnHost, in AttentionInputs, w
 		c.el = 2
 		n := 2 * h.nv * h.rows * a.D
 		q16 := c.at(l.qk16)
-		if err := d.launchLocked("to_bf16_f32", elemGrid(n), block256, 0, q16, p.qr, I64(n)); err != nil {
+		if err := d.toBF16Locked(q16, p.qr, n); err != nil {
 			return nil, err
 		}
 		half := func(x DevicePtr) DevicePtr { return q16.Add(int(x-p.qr) / 2) }
@@ -174,7 +180,7 @@ func (c *matCall) at(off int) DevicePtr { return c.work.Add(off) }
 // round writes n float32 values at x as bfloat16 into the region at off.
 func (d *Device) matRoundLocked(c *matCall, off int, x DevicePtr, n int) (DevicePtr, error) {
 	dst := c.at(off)
-	return dst, d.launchLocked("to_bf16_f32", elemGrid(n), block256, 0, dst, x, I64(n))
+	return dst, d.toBF16Locked(dst, x, n)
 }
 
 // scores computes S_v = Q_v·K_vᵀ for the g sequences from b0.
@@ -183,25 +189,26 @@ func (d *Device) matScoresLocked(c *matCall, b0, g int) error {
 	for v := range c.l.nv {
 		off := b0 * L * D * c.el
 		if err := d.gemmBatchedLocked(c.gb, false, true, L, L, D, 1, c.q[v].Add(off), D, L*D, c.k[v].Add(off), D, L*D,
-			0, c.at(c.l.s[v]), L, L*L, g); err != nil {
+			0, c.at(c.l.s[v]), c.ld, L*c.ld, g); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// softmax launches attn_mat_softmax_* for the g sequences from b0 into P.
+// softmax launches gau_attn_mat_softmax_* for the g sequences from b0 into P.
 func (d *Device) matSoftmaxLocked(c *matCall, in AttentionInputs, out, P DevicePtr, b0, g int, readLSE bool) error {
 	a, h := c.a, c.h
-	name := "attn_mat_softmax_f32"
+	name := "gau_attn_mat_softmax_f32"
 	if c.gb {
-		name = "attn_mat_softmax_bf16"
+		name = "gau_attn_mat_softmax_bf16"
 	}
 	s := c.sPtrs()
-	return d.launchLocked(name, rowGrid(g*a.L), block256, 0,
-		P, out, d.flag(flagAttention), s[0], s[1], s[2], in.Mask, c.p.bscale,
-		I64(b0), I64(g), I64(a.L), I64(a.E), I64(h.maskMode), I64(h.radius), I64(h.sink), I64(h.farW),
-		F64(h.slope), U64(h.thr), F64(h.inv), U64(a.Key), U64(a.Site), I64(boolInt(readLSE)))
+	return d.launchLocked(name, rowGrid(g*a.L), block256, 0, &attnMatSoftmaxArgs{P: P, Out: out,
+		Err: d.flag(flagAttention), S0: s[0], S1: s[1], S2: s[2], Mask: in.Mask, BScale: c.p.bscale,
+		B0: int64(b0), G: int64(g), L: int64(a.L), E: int64(a.E), MaskMode: int64(h.maskMode), Radius: int64(h.radius),
+		Sinks: int64(h.sink), FarW: int64(h.farW), Slope: h.slope, Thr: h.thr, InvKeep: h.inv, Key: a.Key, Site: a.Site,
+		ReadLSE: int64(boolInt(readLSE)), OW: int64(h.OW), LD: int64(c.ld)})
 }
 
 // sPtrs returns the S_v regions (0 for absent variants).
@@ -258,7 +265,7 @@ func (d *Device) AttentionForwardMat(a *Attention, in AttentionInputs, out, work
 		if err := d.matSoftmaxLocked(c, in, out, P, b0, g, false); err != nil {
 			return err
 		}
-		if err := d.gemmBatchedLocked(c.gb, false, false, L, E, L, 1, P, L, L*L, v.Add(b0*L*W*c.el), W, L*W,
+		if err := d.gemmBatchedLocked(c.gb, false, false, L, E, L, 1, P, c.ld, L*c.ld, v.Add(b0*L*W*c.el), W, L*W,
 			0, out.Add(4*b0*L*OW), OW, L*OW, g); err != nil {
 			return err
 		}
@@ -280,7 +287,7 @@ func (d *Device) AttentionBackwardMat(a *Attention, in AttentionInputs, out, dou
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if err := d.be.memset32(dx, 0, (h.rows+2)*h.W); err != nil {
+	if err := d.drv.Memset32(dx, 0, (h.rows+2)*h.W); err != nil {
 		return err
 	}
 	c, err := d.matSetupLocked(a, h, in, work, true)
@@ -289,9 +296,7 @@ func (d *Device) AttentionBackwardMat(a *Attention, in AttentionInputs, out, dou
 	}
 	p, l := c.p, c.l
 	L, E, D, W, OW := a.L, a.E, a.D, h.W, h.OW
-	rowBlocks := min((h.rows+7)/8, 1<<16)
-	if err := d.launchLocked("attn_bwd_delta", [3]int{rowBlocks, 1, 1}, block256, 0,
-		p.delta, out, dout, I64(h.rows), I64(E)); err != nil {
+	if err := d.attnBwdDeltaLocked(a, h, p, out, dout); err != nil {
 		return err
 	}
 	v, dO := in.X.Add(4*E), dout
@@ -317,9 +322,9 @@ func (d *Device) AttentionBackwardMat(a *Attention, in AttentionInputs, out, dou
 	}
 	dq := [3]DevicePtr{p.dqr, p.dqc, p.dq0}
 	dk := [3]DevicePtr{p.dkr, p.dk0, p.dkc}
-	dsName := "attn_mat_ds_f32"
+	dsName := "gau_attn_mat_ds_f32"
 	if c.gb {
-		dsName = "attn_mat_ds_bf16"
+		dsName = "gau_attn_mat_ds_bf16"
 	}
 	for b0 := 0; b0 < a.B; b0 += l.group {
 		g := min(l.group, a.B-b0)
@@ -331,35 +336,34 @@ func (d *Device) AttentionBackwardMat(a *Attention, in AttentionInputs, out, dou
 		}
 		dOg, vg := dO.Add(b0*L*OW*c.el), v.Add(b0*L*W*c.el)
 		// dV = Pdᵀ·dO into dx's v columns.
-		if err := d.gemmBatchedLocked(c.gb, true, false, L, E, L, 1, P, L, L*L, dOg, OW, L*OW,
+		if err := d.gemmBatchedLocked(c.gb, true, false, L, E, L, 1, P, c.ld, L*c.ld, dOg, OW, L*OW,
 			0, dx.Add(4*(b0*L*W+E)), W, L*W, g); err != nil {
 			return err
 		}
 		// dPd = dO·Vᵀ.
 		if err := d.gemmBatchedLocked(c.gb, false, true, L, L, E, 1, dOg, OW, L*OW, vg, W, L*W,
-			0, dP, L, L*L, g); err != nil {
+			0, dP, c.ld, L*c.ld, g); err != nil {
 			return err
 		}
-		if err := d.launchLocked(dsName, rowGrid(g*L), block256, 0,
-			ds[0], ds[1], ds[2], s[0], s[1], s[2], dP, out, p.delta, in.Mask, p.bscale,
-			I64(b0), I64(g), I64(L), I64(E), I64(h.maskMode), I64(h.radius), I64(h.sink), I64(h.farW),
-			F64(h.slope), U64(h.thr), F64(h.inv), U64(a.Key), U64(a.Site)); err != nil {
+		if err := d.launchLocked(dsName, rowGrid(g*L), block256, 0, &attnMatDSArgs{DS0: ds[0], DS1: ds[1], DS2: ds[2],
+			S0: s[0], S1: s[1], S2: s[2], DP: dP, Out: out, Delta: p.delta, Mask: in.Mask, BScale: p.bscale,
+			B0: int64(b0), G: int64(g), L: int64(L), E: int64(E), MaskMode: int64(h.maskMode), Radius: int64(h.radius),
+			Sinks: int64(h.sink), FarW: int64(h.farW), Slope: h.slope, Thr: h.thr, InvKeep: h.inv, Key: a.Key,
+			Site: a.Site, OW: int64(h.OW), LD: int64(c.ld)}); err != nil {
 			return err
 		}
 		// dq̃_v = dS_v·K_v, dk̃_v = dS_vᵀ·Q_v.
 		for vi := range l.nv {
 			off, goff := b0*L*D*c.el, 4*b0*L*D
-			if err := d.gemmBatchedLocked(c.gb, false, false, L, D, L, 1, ds[vi], L, L*L, c.k[vi].Add(off), D, L*D,
+			if err := d.gemmBatchedLocked(c.gb, false, false, L, D, L, 1, ds[vi], c.ld, L*c.ld, c.k[vi].Add(off), D, L*D,
 				0, dq[vi].Add(goff), D, L*D, g); err != nil {
 				return err
 			}
-			if err := d.gemmBatchedLocked(c.gb, true, false, L, D, L, 1, ds[vi], L, L*L, c.q[vi].Add(off), D, L*D,
+			if err := d.gemmBatchedLocked(c.gb, true, false, L, D, L, 1, ds[vi], c.ld, L*c.ld, c.q[vi].Add(off), D, L*D,
 				0, dk[vi].Add(goff), D, L*D, g); err != nil {
 				return err
 			}
 		}
 	}
-	return d.launchLocked("attn_bwd_post", [3]int{min(rowBlocks, 1024), 1, 1}, block256, 0,
-		dx, p.dqr, p.dkr, p.dqc, p.dq0, p.dkc, p.dk0, in.X, in.GammaQ, in.GammaK, in.Pos, p.theta, p.sc,
-		I64(h.rows), I64(L), I64(E), I64(D), I64(h.farW), F64(h.alpha))
+	return d.attnBwdPostLocked(a, h, in, p, dx)
 }

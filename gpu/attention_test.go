@@ -5,6 +5,7 @@ package gpu
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -238,7 +239,7 @@ func TestAttentionTensorCores(t *testing.T) {
 	bf16Case := func(t *testing.T, s shape, pol attn.Policy, drop float64) *attnCase {
 		c := newAttnCase(t, d, rng, s.B, s.L, s.E, s.D, pol, drop)
 		c.gpu.BF16 = true
-		c.cpu.X = FromBF16(ToBF16(c.cpu.X))
+		c.cpu.X = fromBF16(ToBF16(c.cpu.X))
 		c.in.X = upload(t, d, ToBF16(c.cpu.X))
 		return c
 	}
@@ -270,12 +271,38 @@ func TestAttentionTensorCores(t *testing.T) {
 			}
 		}
 	}
+	// The shapes, with one and two shared-memory stages (double buffering):
+	// the same arithmetic in the same order, so the same bits.
+	stages := func(t *testing.T, c *attnCase) {
+		c.gpu.TCStages = 2
+		two := run(t, c)
+		c.gpu.TCStages = 1
+		c.forward(t, d, 2e-2)
+		one := run(t, c)
+		c.gpu.TCStages = 0
+		for i := range one {
+			if math.Float32bits(one[i]) != math.Float32bits(two[i]) {
+				t.Fatalf("element %d: %v with one stage, %v with two", i, one[i], two[i])
+			}
+		}
+	}
 	for _, s := range []shape{{2, 130, 300, 32}, {1, 70, 300, 64}, {1, 70, 600, 64}, {2, 70, 130, 128}, {1, 5, 9, 128}} {
 		pol := attn.Policy{Norm: attn.InfoScale, TrainLen: 24, KeySize: s.D, CosScale: 2, Method: attn.RoPE}.WithDefaults()
 		t.Run(fmt.Sprintf("B=%d/L=%d/E=%d/D=%d", s.B, s.L, s.E, s.D), func(t *testing.T) {
 			c := bf16Case(t, s, pol, 0)
 			c.forward(t, d, 2e-2)
 			sameAsCUDACores(t, c, false)
+			stages(t, c)
+		})
+	}
+	// A window that skips key tiles: the next tile loaded is the next one
+	// computed on, not the next in memory.
+	for _, m := range []attn.Method{attn.Window, attn.StreamingLLM} {
+		pol := attn.Policy{Norm: attn.Softmax, TrainLen: 24, KeySize: 16, Method: m, Window: 20}.WithDefaults()
+		t.Run(fmt.Sprintf("skipped-tiles/%s", m), func(t *testing.T) {
+			c := bf16Case(t, shape{2, 330, 40, 16}, pol, 0)
+			c.forward(t, d, 2e-2)
+			stages(t, c)
 		})
 	}
 	for _, x := range []struct {

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"sync"
 	"unsafe"
 
 	"github.com/infoscale/gaualpha/attn"
+	"github.com/infoscale/gaualpha/gpu/driver"
 	"github.com/infoscale/gaualpha/internal/bf16"
 	"github.com/infoscale/gaualpha/kernels/cuda"
 )
@@ -17,29 +19,17 @@ import (
 // Built reports whether GPU support is compiled in.
 const Built = true
 
-// DevicePtr is a device address (CUdeviceptr).
-type DevicePtr uintptr
+// DevicePtr is a device address (CUdeviceptr; 0 is null).
+type DevicePtr = driver.Ptr
 
-// Add returns p advanced by bytes.
-func (p DevicePtr) Add(bytes int) DevicePtr { return p + DevicePtr(bytes) }
-
-// Info describes the opened device.
-type Info struct {
-	Name           string
-	Major, Minor   int   // compute capability
-	SMs            int   // multiprocessors
-	Memory         int64 // bytes
-	MaxSharedOptin int   // largest dynamic shared memory per block with the opt-in attribute
-	Driver         int   // CUDA driver version (e.g. 13000)
-	Backend        string
-	Arch           string // PTX checked against the Go signatures (and loaded with ImagePTX): "sm80" or "sm90"
-	Image          string // what Open loaded: ImageFatbin (the default) or ImagePTX (JITEnv)
-}
+// Info describes the opened device (Arch: the PTX checked against the Go
+// structs, "sm80" or "sm90"; Image: ImageFatbin or ImagePTX).
+type Info = driver.Info
 
 // Available reports whether a device can be opened (the driver loads and at
 // least one device is present). It never exits the process.
 func Available() error {
-	n, err := probe()
+	n, err := driver.Probe()
 	if err != nil {
 		return err
 	}
@@ -64,21 +54,20 @@ const (
 // makes the context current on its thread).
 type Device struct {
 	mu      sync.Mutex
-	be      *backend
+	drv     driver.Driver
 	info    Info
-	modules map[string]module
+	modules map[string]driver.Module
 	kernels map[string]*kernel
 	flags   DevicePtr
-	args    [64]uint64
 	scratch map[string]scratchBuf
 	consts  map[string]DevicePtr
 }
 
 type kernel struct {
 	name    string
-	fn      function
-	params  string
-	maxSmem int // dynamic shared memory allowed so far (48 KiB by default)
+	fn      driver.Function
+	args    reflect.Type // the parameter struct (args.go)
+	maxSmem int          // dynamic shared memory allowed so far (48 KiB by default)
 }
 
 type scratchBuf struct {
@@ -93,17 +82,17 @@ type scratchBuf struct {
 // sm_90 and JIT-compiles their compute_90 PTX on any other device. With
 // GAUALPHA_GPU_JIT=1 (JITEnv) it loads the PTX instead, JIT-compiled.
 func Open(ordinal int) (*Device, error) {
-	be, err := openBackend(ordinal)
+	drv, err := driver.Open(ordinal)
 	if err != nil {
 		return nil, err
 	}
-	d := &Device{be: be, modules: map[string]module{}, kernels: map[string]*kernel{},
+	d := &Device{drv: drv, modules: map[string]driver.Module{}, kernels: map[string]*kernel{},
 		scratch: map[string]scratchBuf{}, consts: map[string]DevicePtr{}}
 	fail := func(err error) (*Device, error) {
 		d.Close()
 		return nil, err
 	}
-	if d.info, err = be.info(); err != nil {
+	if d.info, err = drv.Info(); err != nil {
 		return fail(err)
 	}
 	if d.info.Major < 8 {
@@ -116,23 +105,23 @@ func Open(ordinal int) (*Device, error) {
 		if err != nil {
 			return fail(err)
 		}
-		m, err := be.loadModule(name, img)
+		m, err := drv.LoadModule(name, img)
 		if err != nil {
 			return fail(err)
 		}
 		d.modules[name] = m
 	}
 	for name, sig := range kernelSigs {
-		fn, err := be.function(d.modules[sig.module], name)
+		fn, err := drv.Function(d.modules[sig.module], name)
 		if err != nil {
 			return fail(err)
 		}
-		d.kernels[name] = &kernel{name: name, fn: fn, params: sig.params, maxSmem: 48 * 1024}
+		d.kernels[name] = &kernel{name: name, fn: fn, args: sig.args, maxSmem: 48 * 1024}
 	}
-	if d.flags, err = be.alloc(8 * numFlags); err != nil {
+	if d.flags, err = drv.Alloc(8 * numFlags); err != nil {
 		return fail(err)
 	}
-	if err := be.memset32(d.flags, 0, 2*numFlags); err != nil {
+	if err := drv.Memset32(d.flags, 0, 2*numFlags); err != nil {
 		return fail(err)
 	}
 	return d, nil
@@ -145,7 +134,7 @@ func (d *Device) Info() Info { return d.info }
 func (d *Device) Close() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.be == nil {
+	if d.drv == nil {
 		return nil
 	}
 	var first error
@@ -154,21 +143,21 @@ func (d *Device) Close() error {
 			first = err
 		}
 	}
-	keep(d.be.sync())
+	keep(d.drv.Sync())
 	for _, s := range d.scratch {
-		keep(d.be.free(s.p))
+		keep(d.drv.Free(s.p))
 	}
 	for _, p := range d.consts {
-		keep(d.be.free(p))
+		keep(d.drv.Free(p))
 	}
 	if d.flags != 0 {
-		keep(d.be.free(d.flags))
+		keep(d.drv.Free(d.flags))
 	}
 	for _, m := range d.modules {
-		keep(d.be.unloadModule(m))
+		keep(d.drv.UnloadModule(m))
 	}
-	keep(d.be.close())
-	d.be = nil
+	keep(d.drv.Close())
+	d.drv = nil
 	return first
 }
 
@@ -181,24 +170,21 @@ func (d *Device) Alloc(bytes int) (DevicePtr, error) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.be.alloc(bytes)
+	return d.drv.Alloc(bytes)
 }
 
-// Free frees memory from Alloc.
+// Free frees memory from Alloc (after Close, when the device's memory is
+// gone already, it does nothing).
 func (d *Device) Free(p DevicePtr) error {
 	if p == 0 {
 		return nil
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.be.free(p)
-}
-
-// MemInfo returns the free and total device memory in bytes.
-func (d *Device) MemInfo() (free, total int64, err error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.be.memInfo()
+	if d.drv == nil {
+		return nil
+	}
+	return d.drv.Free(p)
 }
 
 // Elem is an element type that can be copied to and from the device.
@@ -213,7 +199,7 @@ func Upload[T Elem](d *Device, dst DevicePtr, src []T) error {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.be.htod(dst, unsafe.Pointer(&src[0]), len(src)*int(unsafe.Sizeof(src[0])))
+	return d.drv.HtoD(dst, unsafe.Pointer(&src[0]), len(src)*int(unsafe.Sizeof(src[0])))
 }
 
 // Download copies len(dst) elements from the device at src to dst, after
@@ -224,7 +210,7 @@ func Download[T Elem](d *Device, dst []T, src DevicePtr) error {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.be.dtoh(unsafe.Pointer(&dst[0]), src, len(dst)*int(unsafe.Sizeof(dst[0])))
+	return d.drv.DtoH(unsafe.Pointer(&dst[0]), src, len(dst)*int(unsafe.Sizeof(dst[0])))
 }
 
 // AllocCopy allocates device memory for src and uploads it.
@@ -242,16 +228,6 @@ func AllocCopy[T Elem](d *Device, src []T) (DevicePtr, error) {
 	return p, nil
 }
 
-// Copy copies bytes from src to dst on the device (queued on the stream).
-func (d *Device) Copy(dst, src DevicePtr, bytes int) error {
-	if bytes == 0 {
-		return nil
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.be.dtod(dst, src, bytes)
-}
-
 // Fill32 sets n 32-bit words at p to v (queued on the stream): Fill32(p, 0,
 // n) zeroes n float32s, Fill32(p, 0x7fc00000, n) fills them with NaN.
 func (d *Device) Fill32(p DevicePtr, v uint32, n int) error {
@@ -260,14 +236,14 @@ func (d *Device) Fill32(p DevicePtr, v uint32, n int) error {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.be.memset32(p, v, n)
+	return d.drv.Memset32(p, v, n)
 }
 
 // Synchronize waits for the queued work and returns its first error.
 func (d *Device) Synchronize() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.be.sync()
+	return d.drv.Sync()
 }
 
 // CheckErrors waits for the queued work and reports (and clears) the error
@@ -279,7 +255,7 @@ func (d *Device) CheckErrors() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	var f [numFlags]int64
-	if err := d.be.dtoh(unsafe.Pointer(&f[0]), d.flags, 8*numFlags); err != nil {
+	if err := d.drv.DtoH(unsafe.Pointer(&f[0]), d.flags, 8*numFlags); err != nil {
 		return err
 	}
 	var errs []error
@@ -293,7 +269,7 @@ func (d *Device) CheckErrors() error {
 		errs = append(errs, fmt.Errorf("gpu: cross entropy: target of row %d out of range", f[flagTarget]-1))
 	}
 	if len(errs) > 0 {
-		if err := d.be.memset32(d.flags, 0, 2*numFlags); err != nil {
+		if err := d.drv.Memset32(d.flags, 0, 2*numFlags); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -312,15 +288,15 @@ func (d *Device) scratchLocked(key string, bytes int) (DevicePtr, error) {
 		if s.bytes >= bytes {
 			return s.p, nil
 		}
-		if err := d.be.sync(); err != nil {
+		if err := d.drv.Sync(); err != nil {
 			return 0, err
 		}
-		if err := d.be.free(s.p); err != nil {
+		if err := d.drv.Free(s.p); err != nil {
 			return 0, err
 		}
 		delete(d.scratch, key)
 	}
-	p, err := d.be.alloc(bytes)
+	p, err := d.drv.Alloc(bytes)
 	if err != nil {
 		return 0, err
 	}
@@ -336,24 +312,24 @@ func constLocked[T Elem](d *Device, key string, data []T) (DevicePtr, error) {
 	}
 	if len(d.consts) >= 256 {
 		// Drop them all (rare: a long run over many padding patterns).
-		if err := d.be.sync(); err != nil {
+		if err := d.drv.Sync(); err != nil {
 			return 0, err
 		}
 		for k, p := range d.consts {
-			if err := d.be.free(p); err != nil {
+			if err := d.drv.Free(p); err != nil {
 				return 0, err
 			}
 			delete(d.consts, k)
 		}
 	}
 	var z T
-	p, err := d.be.alloc(max(len(data), 1) * int(unsafe.Sizeof(z)))
+	p, err := d.drv.Alloc(max(len(data), 1) * int(unsafe.Sizeof(z)))
 	if err != nil {
 		return 0, err
 	}
 	if len(data) > 0 {
-		if err := d.be.htod(p, unsafe.Pointer(&data[0]), len(data)*int(unsafe.Sizeof(z))); err != nil {
-			d.be.free(p)
+		if err := d.drv.HtoD(p, unsafe.Pointer(&data[0]), len(data)*int(unsafe.Sizeof(z))); err != nil {
+			d.drv.Free(p)
 			return 0, err
 		}
 	}
@@ -363,23 +339,17 @@ func constLocked[T Elem](d *Device, key string, data []T) (DevicePtr, error) {
 
 // ---- launching ----
 
-// launchLocked launches kernel name after checking the arguments against
-// its signature (count and kind of each), the grid and block limits and
-// the shared memory; callers hold d.mu.
-func (d *Device) launchLocked(name string, grid, block [3]int, smem int, args ...Arg) error {
+// launchLocked launches kernel name with args, a pointer to its parameter
+// struct (kernelSigs), after checking the struct's type, the grid and block
+// limits and the shared memory; callers hold d.mu.
+func (d *Device) launchLocked(name string, grid, block [3]int, smem int, args any) error {
 	k, ok := d.kernels[name]
 	if !ok {
 		return fmt.Errorf("gpu: no kernel %s", name)
 	}
-	if len(args) != len(k.params) || len(args) > len(d.args) {
-		return fmt.Errorf("gpu: kernel %s takes %d arguments, got %d", name, len(k.params), len(args))
-	}
-	for i, a := range args {
-		kind, bits := a.abi()
-		if kind != k.params[i] {
-			return fmt.Errorf("gpu: kernel %s argument %d is %c, want %c (p pointer, i int64, u uint64, f float64)", name, i, kind, k.params[i])
-		}
-		d.args[i] = bits
+	v := reflect.ValueOf(args)
+	if v.Kind() != reflect.Pointer || v.IsNil() || v.Type().Elem() != k.args {
+		return fmt.Errorf("gpu: kernel %s takes a *%s, got %T", name, k.args.Name(), args)
 	}
 	threads := block[0] * block[1] * block[2]
 	switch {
@@ -391,29 +361,20 @@ func (d *Device) launchLocked(name string, grid, block [3]int, smem int, args ..
 		return fmt.Errorf("gpu: kernel %s needs %d bytes of shared memory; the device allows %d", name, smem, d.info.MaxSharedOptin)
 	}
 	if smem > k.maxSmem {
-		if err := d.be.setMaxDynSmem(k.fn, name, smem); err != nil {
+		if err := d.drv.SetMaxDynamicSmem(k.fn, name, smem); err != nil {
 			return err
 		}
 		k.maxSmem = smem
 	}
-	return d.be.launch(k.fn, name, grid, block, smem, d.args[:len(args)])
+	return d.drv.Launch(k.fn, name, grid, block, smem, v.UnsafePointer(), int(k.args.Size()))
 }
 
 // launch is launchLocked with the lock taken.
-func (d *Device) launch(name string, grid, block [3]int, smem int, args ...Arg) error {
+func (d *Device) launch(name string, grid, block [3]int, smem int, args any) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.launchLocked(name, grid, block, smem, args...)
+	return d.launchLocked(name, grid, block, smem, args)
 }
-
-// Launch launches any kernel of kernels/cuda by name with a grid, a block,
-// dynamic shared memory in bytes and the arguments of its ABI.md
-// signature; the arguments are checked against the PTX signature.
-func (d *Device) Launch(name string, grid, block [3]int, smem int, args ...Arg) error {
-	return d.launch(name, grid, block, smem, args...)
-}
-
-func f64bits(v float64) uint64 { return math.Float64bits(v) }
 
 // ---- timing ----
 
@@ -421,20 +382,20 @@ func f64bits(v float64) uint64 { return math.Float64bits(v) }
 // with CUDA events.
 type Timer struct {
 	d          *Device
-	start, end event
+	start, end driver.Event
 }
 
 // NewTimer creates the events of a timer.
 func (d *Device) NewTimer() (*Timer, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	s, err := d.be.newEvent()
+	s, err := d.drv.NewEvent()
 	if err != nil {
 		return nil, err
 	}
-	e, err := d.be.newEvent()
+	e, err := d.drv.NewEvent()
 	if err != nil {
-		d.be.destroyEvent(s)
+		d.drv.DestroyEvent(s)
 		return nil, err
 	}
 	return &Timer{d: d, start: s, end: e}, nil
@@ -444,7 +405,7 @@ func (d *Device) NewTimer() (*Timer, error) {
 func (t *Timer) Start() error {
 	t.d.mu.Lock()
 	defer t.d.mu.Unlock()
-	return t.d.be.record(t.start)
+	return t.d.drv.Record(t.start)
 }
 
 // Stop records the end event, waits for it and returns the milliseconds
@@ -452,18 +413,18 @@ func (t *Timer) Start() error {
 func (t *Timer) Stop() (float64, error) {
 	t.d.mu.Lock()
 	defer t.d.mu.Unlock()
-	if err := t.d.be.record(t.end); err != nil {
+	if err := t.d.drv.Record(t.end); err != nil {
 		return 0, err
 	}
-	return t.d.be.elapsed(t.start, t.end)
+	return t.d.drv.Elapsed(t.start, t.end)
 }
 
 // Close destroys the events.
 func (t *Timer) Close() error {
 	t.d.mu.Lock()
 	defer t.d.mu.Unlock()
-	err := t.d.be.destroyEvent(t.start)
-	if err2 := t.d.be.destroyEvent(t.end); err == nil {
+	err := t.d.drv.DestroyEvent(t.start)
+	if err2 := t.d.drv.DestroyEvent(t.end); err == nil {
 		err = err2
 	}
 	return err
@@ -477,15 +438,6 @@ func ToBF16(x []float32) []uint16 {
 	out := make([]uint16, len(x))
 	for i, v := range x {
 		out[i] = bf16.Bits(v)
-	}
-	return out
-}
-
-// FromBF16 widens bfloat16 patterns to float32.
-func FromBF16(x []uint16) []float32 {
-	out := make([]float32, len(x))
-	for i, v := range x {
-		out[i] = bf16.Float(v)
 	}
 	return out
 }

@@ -14,6 +14,6 @@
 // kernels and this package's tests run on a machine without a GPU.
 //
 // Nothing here imports gorgonia.org/cu: its package init exits the process
-// when no GPU is present. The kernels keep cu's launch ABI (every parameter
-// 8 bytes), so cu's Function.Launch could launch them as well.
+// when no GPU is present. Every kernel takes one parameter struct (args.go,
+// kernels/cuda/ABI.md).
 package gpu

@@ -3,100 +3,28 @@
 package gpu
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
-	"strings"
 	"testing"
+
+	"github.com/infoscale/gaualpha/gpu/driver"
 )
 
 // TestMain stops the emulator's tests when the kernel sources differ from
-// the ones compiled in: Go's build cache does not track the .cu files that
-// emu.cc includes from kernels/cuda, so after an edit the emulator would
-// silently run the old kernels.
+// the ones compiled in (driver.CheckEmuSources).
 func TestMain(m *testing.M) {
-	cur, err := kernelSourcesHash(filepath.Join("..", "kernels", "cuda"))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "gpu: cannot hash the kernel sources:", err)
-		os.Exit(2)
-	}
-	if built := emuSourcesHash(); built != cur {
-		fmt.Fprintf(os.Stderr, "gpu: the emulator was built from other kernel sources than kernels/cuda holds now\n"+
-			"(compiled %s, current %s): run scripts/ptx-check.sh (or --hash without nvcc) to update\n"+
-			"gpu/emu_sources.h, which makes Go rebuild emu.cc\n", built, cur)
+	if err := driver.CheckEmuSources(filepath.Join("..", "kernels", "cuda")); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
 	os.Exit(m.Run())
 }
 
-// kernelSourcesHash is scripts/ptx-check.sh's sources_hash: SHA-256 of
-// *.cu, then *.cuh, then emu/*.h, each group in byte order.
-func kernelSourcesHash(dir string) (string, error) {
-	h := sha256.New()
-	for _, pat := range []string{"*.cu", "*.cuh", "emu/*.h"} {
-		files, err := filepath.Glob(filepath.Join(dir, pat))
-		if err != nil {
-			return "", err
-		}
-		sort.Strings(files)
-		for _, f := range files {
-			b, err := os.ReadFile(f)
-			if err != nil {
-				return "", err
-			}
-			h.Write(b)
-		}
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-// TestEmuFMA checks that the kernels are compiled with FMA contraction as
-// nvcc compiles them (--fmad=true): a·b + c with a = b = 1+2⁻¹² and c = -1
-// is 2⁻¹¹ + 2⁻²⁴ fused and 2⁻¹¹ with the product rounded first (its 2⁻²⁴ is
-// half an ulp, which rounds to even); the same in float64 with 1+2⁻²⁷.
-// __fadd_rn and __fmul_rn must not be fused, even around a plain product.
-func TestEmuFMA(t *testing.T) {
-	a32 := float32(1 + 0x1p-12)
-	a64 := 1 + 0x1p-27
-	fused32, rounded32 := float32(0x1p-11+0x1p-24), float32(0x1p-11)
-	fused64, rounded64 := 0x1p-26+0x1p-54, 0x1p-26
-	// The constants are what they say (independently of the emulator).
-	if f := float32(math.FMA(float64(a32), float64(a32), -1)); f != fused32 || a32*a32-1 == fused32 {
-		t.Fatalf("test constants: fused %g, want %g", f, fused32)
-	}
-	if math.FMA(a64, a64, -1) != fused64 {
-		t.Fatal("test constants (float64)")
-	}
-	out, outd, err := emuProbeFMA([3]float32{a32, a32, -1}, [3]float64{a64, a64, -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, c := range []struct {
-		what      string
-		got, want float64
-	}{
-		{"float32 a*b + c (contracted)", float64(out[0]), float64(fused32)},
-		{"float32 __fadd_rn(__fmul_rn(a, b), c)", float64(out[1]), float64(rounded32)},
-		{"float32 __fadd_rn(a*b, c)", float64(out[2]), float64(rounded32)},
-		{"float32 fmaf(a, b, c)", float64(out[3]), float64(fused32)},
-		{"float64 a*b + c (contracted)", outd[0], fused64},
-		{"float64 __dadd_rn(__dmul_rn(a, b), c)", outd[1], rounded64},
-		{"float64 __dadd_rn(a*b, c)", outd[2], rounded64},
-		{"float64 fma(a, b, c)", outd[3], fused64},
-	} {
-		if c.got != c.want {
-			t.Errorf("%d: %s = %g, want %g", i, c.what, c.got, c.want)
-		}
-	}
-}
-
-// TestEmuOrders checks the seeded orders. scatter_add_f32, summing values
+// TestEmuOrders checks the seeded orders. gau_scatter_add_f32, summing values
 // of mixed magnitude into one row (every block adds to the same elements
 // with atomicAdd), gives different float32 sums from launch to launch, as
 // the block and thread orders change, and the same sequence of sums on a
@@ -194,31 +122,4 @@ func TestEmuOrders(t *testing.T) {
 		t.Error("sgemm: six seeds give the same result: the split-k slicing does not change")
 	}
 	t.Logf("sgemm: %d distinct results under 6 seeds", len(seenP))
-}
-
-// TestEmuSettings checks the parsing of GAU_EMU_SEED and GAU_EMU_ORDER.
-func TestEmuSettings(t *testing.T) {
-	for _, c := range []struct {
-		seed string
-		want uint64
-		ok   bool
-	}{{"", defaultSeed, true}, {"7", 7, true}, {"0x10", 16, true}, {"18446744073709551615", math.MaxUint64, true},
-		{"-1", 0, false}, {"seven", 0, false}, {"1.5", 0, false}} {
-		got, err := emuSeed(c.seed)
-		if (err == nil) != c.ok || (c.ok && got != c.want) {
-			t.Errorf("GAU_EMU_SEED=%q: %d, %v; want %d (ok %v)", c.seed, got, err, c.want, c.ok)
-		}
-	}
-	for _, c := range []struct {
-		order string
-		ok    bool
-	}{{"", true}, {"random", true}, {"forward", true}, {"reverse", true}, {"backward", false}} {
-		if _, err := emuOrder(c.order); (err == nil) != c.ok {
-			t.Errorf("GAU_EMU_ORDER=%q: %v", c.order, err)
-		}
-	}
-	t.Setenv("GAU_EMU_SEED", "x")
-	if _, err := Open(0); err == nil || !strings.Contains(err.Error(), "GAU_EMU_SEED") {
-		t.Errorf("Open with GAU_EMU_SEED=x: %v, want an error naming it", err)
-	}
 }

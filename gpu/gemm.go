@@ -5,6 +5,8 @@ package gpu
 import (
 	"fmt"
 	"math"
+
+	"github.com/infoscale/gaualpha/gpu/driver"
 )
 
 // Sgemm computes C = alpha·op(A)·op(B) + beta·C for row-major float32
@@ -31,26 +33,11 @@ func (d *Device) gemm(bf16, transA, transB bool, m, n, k int, alpha float32, a D
 	return d.gemmBatchedLocked(bf16, transA, transB, m, n, k, alpha, a, lda, 0, b, ldb, 0, beta, c, ldc, 0, 1)
 }
 
-// SgemmStridedBatched runs batch independent products of Sgemm's form,
-// C_i = alpha·op(A_i)·op(B_i) + beta·C_i for i < batch, where A_i starts
-// strideA elements after A_{i-1} (likewise B_i and C_i): cuBLAS's
-// cublasGemmStridedBatchedEx in full float32 (no TF32).
-func (d *Device) SgemmStridedBatched(transA, transB bool, m, n, k int, alpha float32, a DevicePtr, lda, strideA int, b DevicePtr, ldb, strideB int, beta float32, c DevicePtr, ldc, strideC, batch int) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.gemmBatchedLocked(false, transA, transB, m, n, k, alpha, a, lda, strideA, b, ldb, strideB, beta, c, ldc, strideC, batch)
-}
-
-// GemmBF16StridedBatched is SgemmStridedBatched with bfloat16 A_i and B_i
-// (float32 accumulation and C_i); the strides count elements.
-func (d *Device) GemmBF16StridedBatched(transA, transB bool, m, n, k int, alpha float32, a DevicePtr, lda, strideA int, b DevicePtr, ldb, strideB int, beta float32, c DevicePtr, ldc, strideC, batch int) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.gemmBatchedLocked(true, transA, transB, m, n, k, alpha, a, lda, strideA, b, ldb, strideB, beta, c, ldc, strideC, batch)
-}
-
-// gemmBatchedLocked checks and runs batch row-major products (one: the
-// strides are not read); callers hold d.mu.
+// gemmBatchedLocked checks and runs batch row-major products of Sgemm's
+// form (GemmBF16's when bf16), C_i = alpha·op(A_i)·op(B_i) + beta·C_i for
+// i < batch, A_i strideA elements after A_{i-1} (likewise B_i and C_i; one
+// product: the strides are not read), as cuBLAS's
+// cublasGemmStridedBatchedEx; callers hold d.mu.
 func (d *Device) gemmBatchedLocked(bf16, transA, transB bool, m, n, k int, alpha float32, a DevicePtr, lda, strideA int, b DevicePtr, ldb, strideB int, beta float32, c DevicePtr, ldc, strideC, batch int) error {
 	if batch < 1 {
 		return fmt.Errorf("gpu: gemm: batch %d < 1", batch)
@@ -85,8 +72,6 @@ func (d *Device) gemmBatchedLocked(bf16, transA, transB bool, m, n, k int, alpha
 		return nil
 	}
 	// Column-major: C' (n×m) = op(B)' · op(A)', with B' = b as stored.
-	if batch == 1 {
-		return d.be.gemmColMajor(bf16, transB, transA, n, m, k, alpha, b, ldb, a, lda, beta, c, ldc)
-	}
-	return d.be.gemmBatchedColMajor(bf16, transB, transA, n, m, k, alpha, b, ldb, strideB, a, lda, strideA, beta, c, ldc, strideC, batch)
+	return d.drv.Gemm(driver.Gemm{BF16: bf16, TransA: transB, TransB: transA, M: n, N: m, K: k, Alpha: alpha, Beta: beta,
+		A: b, LDA: ldb, StrideA: strideB, B: a, LDB: lda, StrideB: strideA, C: c, LDC: ldc, StrideC: strideC, Batch: batch})
 }

@@ -7,6 +7,9 @@ import (
 	"math/rand/v2"
 	"sync"
 	"testing"
+
+	"github.com/infoscale/gaualpha/gpu/driver"
+	"github.com/infoscale/gaualpha/internal/bf16"
 )
 
 var (
@@ -41,7 +44,7 @@ func testDevice(t testing.TB) *Device {
 
 // emulated reports whether the tests run on the CPU emulator (smaller
 // problems keep them quick).
-func emulated() bool { return backendName == "emulator" }
+func emulated() bool { return driver.Backend == "emulator" }
 
 const nanBits = 0x7fc00000
 
@@ -131,7 +134,24 @@ func randF32(rng *rand.Rand, n int, scale float64) []float32 {
 }
 
 // roundBF16 is x rounded to bfloat16 and widened again.
-func roundBF16(x []float32) []float32 { return FromBF16(ToBF16(x)) }
+func roundBF16(x []float32) []float32 { return fromBF16(ToBF16(x)) }
+
+// fromBF16 widens bfloat16 patterns to float32.
+func fromBF16(x []uint16) []float32 {
+	out := make([]float32, len(x))
+	for i, v := range x {
+		out[i] = bf16.Float(v)
+	}
+	return out
+}
+
+// copyDevice copies bytes from src to dst on the device (queued on the
+// stream).
+func copyDevice(d *Device, dst, src DevicePtr, bytes int) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.drv.DtoD(dst, src, bytes)
+}
 
 func must(t testing.TB, err error) {
 	t.Helper()

@@ -40,20 +40,27 @@ func checkSizes(name string, sizes ...int) error {
 }
 
 // Swish writes y = x·σ(x) for n elements.
-func (d *Device) Swish(y, x DevicePtr, n int) error { return d.unary("swish_f32", y, x, n) }
-
-// SwishBF16 is Swish with a bfloat16 x.
-func (d *Device) SwishBF16(y, x DevicePtr, n int) error { return d.unary("swish_bf16", y, x, n) }
+func (d *Device) Swish(y, x DevicePtr, n int) error {
+	if err := checkSizes("Swish", n); err != nil || n == 0 {
+		return err
+	}
+	return d.launch("gau_swish_f32", elemGrid(n), block256, 0, &swishArgs{Y: y, X: x, N: int64(n)})
+}
 
 // ToBF16 writes y = x rounded to bfloat16 (y holds n 16-bit patterns), bit
 // for bit as the host's ToBF16.
-func (d *Device) ToBF16(y, x DevicePtr, n int) error { return d.unary("to_bf16_f32", y, x, n) }
-
-func (d *Device) unary(name string, y, x DevicePtr, n int) error {
-	if err := checkSizes(name, n); err != nil || n == 0 {
+func (d *Device) ToBF16(y, x DevicePtr, n int) error {
+	if err := checkSizes("ToBF16", n); err != nil || n == 0 {
 		return err
 	}
-	return d.launch(name, elemGrid(n), block256, 0, y, x, I64(n))
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.toBF16Locked(y, x, n)
+}
+
+// toBF16Locked is ToBF16 for callers holding d.mu.
+func (d *Device) toBF16Locked(y, x DevicePtr, n int) error {
+	return d.launchLocked("gau_to_bf16_f32", elemGrid(n), block256, 0, &toBF16Args{Y: y, X: x, N: int64(n)})
 }
 
 // SwishGrad writes dx = dy·σ(x)·(1 + x·(1-σ(x))).
@@ -61,22 +68,15 @@ func (d *Device) SwishGrad(dx, x, dy DevicePtr, n int) error {
 	if err := checkSizes("SwishGrad", n); err != nil || n == 0 {
 		return err
 	}
-	return d.launch("swish_grad_f32", elemGrid(n), block256, 0, dx, x, dy, I64(n))
+	return d.launch("gau_swish_grad_f32", elemGrid(n), block256, 0, &swishGradArgs{DX: dx, X: x, DY: dy, N: int64(n)})
 }
 
 // Norm writes y = x/sqrt(mean(x²)+1e-12) over rows of width n.
-func (d *Device) Norm(y, x DevicePtr, rows, n int) error { return d.rows("norm_f32", y, x, rows, n) }
-
-// NormBF16 is Norm with a bfloat16 x.
-func (d *Device) NormBF16(y, x DevicePtr, rows, n int) error {
-	return d.rows("norm_bf16", y, x, rows, n)
-}
-
-func (d *Device) rows(name string, y, x DevicePtr, rows, n int) error {
-	if err := checkSizes(name, rows, n); err != nil || rows == 0 || n == 0 {
+func (d *Device) Norm(y, x DevicePtr, rows, n int) error {
+	if err := checkSizes("Norm", rows, n); err != nil || rows == 0 || n == 0 {
 		return err
 	}
-	return d.launch(name, rowGrid(rows), block256, 0, y, x, I64(rows), I64(n))
+	return d.launch("gau_norm_f32", rowGrid(rows), block256, 0, &normArgs{Y: y, X: x, Rows: int64(rows), N: int64(n)})
 }
 
 // NormGrad writes the gradient of Norm: dx = (dy - y·mean(dy⊙y))/rms(x).
@@ -84,7 +84,7 @@ func (d *Device) NormGrad(dx, x, dy DevicePtr, rows, n int) error {
 	if err := checkSizes("NormGrad", rows, n); err != nil || rows == 0 || n == 0 {
 		return err
 	}
-	return d.launch("norm_grad_f32", rowGrid(rows), block256, 0, dx, x, dy, I64(rows), I64(n))
+	return d.launch("gau_norm_grad_f32", rowGrid(rows), block256, 0, &normGradArgs{DX: dx, X: x, DY: dy, Rows: int64(rows), N: int64(n)})
 }
 
 // Gate writes y [rows, e] = u ⊙ O, u the first e columns of x (row width
@@ -93,7 +93,8 @@ func (d *Device) Gate(y, x, o DevicePtr, rows, e, xw, ow int) error {
 	if err := checkGate("Gate", rows, e, xw, ow); err != nil || rows*e == 0 {
 		return err
 	}
-	return d.launch("gate_f32", elemGrid(rows*e), block256, 0, y, x, o, I64(rows), I64(e), I64(xw), I64(ow))
+	return d.launch("gau_gate_f32", elemGrid(rows*e), block256, 0,
+		&gateArgs{Y: y, X: x, O: o, Rows: int64(rows), E: int64(e), XW: int64(xw), OW: int64(ow)})
 }
 
 // GateGradX writes dx [rows, xw]: dy⊙O in the u columns, 0 elsewhere.
@@ -101,7 +102,8 @@ func (d *Device) GateGradX(dx, o, dy DevicePtr, rows, e, xw, ow int) error {
 	if err := checkGate("GateGradX", rows, e, xw, ow); err != nil || rows*xw == 0 {
 		return err
 	}
-	return d.launch("gate_grad_x_f32", elemGrid(rows*xw), block256, 0, dx, o, dy, I64(rows), I64(e), I64(xw), I64(ow))
+	return d.launch("gau_gate_grad_x_f32", elemGrid(rows*xw), block256, 0,
+		&gateGradXArgs{DX: dx, O: o, DY: dy, Rows: int64(rows), E: int64(e), XW: int64(xw), OW: int64(ow)})
 }
 
 // GateGradO writes do [rows, ow]: dy⊙u in the first e columns, 0 elsewhere.
@@ -109,7 +111,8 @@ func (d *Device) GateGradO(do, x, dy DevicePtr, rows, e, xw, ow int) error {
 	if err := checkGate("GateGradO", rows, e, xw, ow); err != nil || rows*ow == 0 {
 		return err
 	}
-	return d.launch("gate_grad_o_f32", elemGrid(rows*ow), block256, 0, do, x, dy, I64(rows), I64(e), I64(xw), I64(ow))
+	return d.launch("gau_gate_grad_o_f32", elemGrid(rows*ow), block256, 0,
+		&gateGradOArgs{DOut: do, X: x, DY: dy, Rows: int64(rows), E: int64(e), XW: int64(xw), OW: int64(ow)})
 }
 
 func checkGate(name string, rows, e, xw, ow int) error {
@@ -123,37 +126,24 @@ func checkGate(name string, rows, e, xw, ow int) error {
 }
 
 // Add writes z = x + y.
-func (d *Device) Add(z, x, y DevicePtr, n int) error { return d.binary("add_f32", z, x, y, n) }
-
-// AddBF16 is Add with bfloat16 x and y.
-func (d *Device) AddBF16(z, x, y DevicePtr, n int) error { return d.binary("add_bf16", z, x, y, n) }
-
-func (d *Device) binary(name string, z, x, y DevicePtr, n int) error {
-	if err := checkSizes(name, n); err != nil || n == 0 {
+func (d *Device) Add(z, x, y DevicePtr, n int) error {
+	if err := checkSizes("Add", n); err != nil || n == 0 {
 		return err
 	}
-	return d.launch(name, elemGrid(n), block256, 0, z, x, y, I64(n))
+	return d.launch("gau_add_f32", elemGrid(n), block256, 0, &addArgs{Z: z, X: x, Y: y, N: int64(n)})
 }
 
 // Dropout writes y = x·keep/(1-p) with cpu.Dropout's mask (the same hash of
 // key, site and element index); p = 0 copies.
 func (d *Device) Dropout(y, x DevicePtr, n int, p float64, key, site uint64) error {
-	return d.dropout("dropout_f32", y, x, n, p, key, site)
-}
-
-// DropoutBF16 is Dropout with a bfloat16 x.
-func (d *Device) DropoutBF16(y, x DevicePtr, n int, p float64, key, site uint64) error {
-	return d.dropout("dropout_bf16", y, x, n, p, key, site)
-}
-
-func (d *Device) dropout(name string, y, x DevicePtr, n int, p float64, key, site uint64) error {
 	if !(p >= 0 && p < 1) {
 		return fmt.Errorf("gpu: dropout %v outside [0, 1)", p)
 	}
-	if err := checkSizes(name, n); err != nil || n == 0 {
+	if err := checkSizes("Dropout", n); err != nil || n == 0 {
 		return err
 	}
-	return d.launch(name, elemGrid(n), block256, 0, y, x, I64(n), U64(pipeline.DropThreshold(p)), F64(1/(1-p)), U64(key), U64(site))
+	return d.launch("gau_dropout_f32", elemGrid(n), block256, 0,
+		&dropoutArgs{Y: y, X: x, N: int64(n), Thr: pipeline.DropThreshold(p), Inv: 1 / (1 - p), Key: key, Site: site})
 }
 
 // Unpack copies the block [row, row+rows) × [0, cols) of src (row width
@@ -166,25 +156,18 @@ func (d *Device) Unpack(dst, src DevicePtr, row, rows, cols, width int) error {
 	if cols > width {
 		return fmt.Errorf("gpu: Unpack: %d columns of rows %d wide", cols, width)
 	}
-	return d.launch("unpack_f32", elemGrid(rows*cols), block256, 0, dst, src, I64(row), I64(rows), I64(cols), I64(width))
+	return d.launch("gau_unpack_f32", elemGrid(rows*cols), block256, 0,
+		&unpackArgs{Dst: dst, Src: src, Row: int64(row), Rows: int64(rows), Cols: int64(cols), Width: int64(width)})
 }
 
 // Gather writes out row i = table row ids[i] (rows of width n, the table
 // has tableRows rows). A bad id writes zeros and is reported by CheckErrors.
 func (d *Device) Gather(out, table, ids DevicePtr, nids, n, tableRows int) error {
-	return d.gather("gather_f32", out, table, ids, nids, n, tableRows)
-}
-
-// GatherBF16 is Gather from a bfloat16 table.
-func (d *Device) GatherBF16(out, table, ids DevicePtr, nids, n, tableRows int) error {
-	return d.gather("gather_bf16", out, table, ids, nids, n, tableRows)
-}
-
-func (d *Device) gather(name string, out, table, ids DevicePtr, nids, n, tableRows int) error {
-	if err := checkSizes(name, nids, n, tableRows); err != nil || nids*n == 0 {
+	if err := checkSizes("Gather", nids, n, tableRows); err != nil || nids*n == 0 {
 		return err
 	}
-	return d.launch(name, elemGrid(nids*n), block256, 0, out, table, ids, I64(nids), I64(n), I64(tableRows), d.flag(flagIndex))
+	return d.launch("gau_gather_f32", elemGrid(nids*n), block256, 0,
+		&gatherArgs{Out: out, Table: table, IDs: ids, NIDs: int64(nids), N: int64(n), Rows: int64(tableRows), Flag: d.flag(flagIndex)})
 }
 
 // ScatterAdd zeroes dtable [tableRows, n] and adds row i of dout into row
@@ -195,13 +178,14 @@ func (d *Device) ScatterAdd(dtable, dout, ids DevicePtr, nids, n, tableRows int)
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if err := d.be.memset32(dtable, 0, tableRows*n); err != nil {
+	if err := d.drv.Memset32(dtable, 0, tableRows*n); err != nil {
 		return err
 	}
 	if nids == 0 {
 		return nil
 	}
-	return d.launchLocked("scatter_add_f32", elemGrid(nids*n), block256, 0, dtable, dout, ids, I64(nids), I64(n), I64(tableRows), d.flag(flagIndex))
+	return d.launchLocked("gau_scatter_add_f32", elemGrid(nids*n), block256, 0,
+		&scatterAddArgs{DTable: dtable, DOut: dout, IDs: ids, NIDs: int64(nids), N: int64(n), Rows: int64(tableRows), Flag: d.flag(flagIndex)})
 }
 
 // CrossEntropy computes the masked cross entropy of logits [m, v] with int64
@@ -210,15 +194,6 @@ func (d *Device) ScatterAdd(dtable, dout, ids DevicePtr, nids, n, tableRows int)
 // loss32, when not 0, receives the loss as float32. Reproducible (no
 // atomics).
 func (d *Device) CrossEntropy(out, loss32, logits, targets DevicePtr, m, v int) error {
-	return d.crossEntropy("xent_rows_f32", out, loss32, logits, targets, m, v)
-}
-
-// CrossEntropyBF16 is CrossEntropy with bfloat16 logits.
-func (d *Device) CrossEntropyBF16(out, loss32, logits, targets DevicePtr, m, v int) error {
-	return d.crossEntropy("xent_rows_bf16", out, loss32, logits, targets, m, v)
-}
-
-func (d *Device) crossEntropy(rowsKernel string, out, loss32, logits, targets DevicePtr, m, v int) error {
 	if err := checkSizes("CrossEntropy", m, v); err != nil {
 		return err
 	}
@@ -235,13 +210,16 @@ func (d *Device) crossEntropy(rowsKernel string, out, loss32, logits, targets De
 	if err != nil {
 		return err
 	}
-	if err := d.launchLocked("xent_count_f32", [3]int{1, 1, 1}, block256, 0, count, d.flag(flagTarget), targets, I64(m), I64(v)); err != nil {
+	if err := d.launchLocked("gau_xent_count_f32", [3]int{1, 1, 1}, block256, 0,
+		&xentCountArgs{Count: count, Flag: d.flag(flagTarget), Targets: targets, M: int64(m), V: int64(v)}); err != nil {
 		return err
 	}
-	if err := d.launchLocked(rowsKernel, rowGrid(m), block256, 0, rowloss, logits, targets, I64(m), I64(v)); err != nil {
+	if err := d.launchLocked("gau_xent_rows_f32", rowGrid(m), block256, 0,
+		&xentRowsArgs{RowLoss: rowloss, Logits: logits, Targets: targets, M: int64(m), V: int64(v)}); err != nil {
 		return err
 	}
-	return d.launchLocked("xent_reduce_f32", [3]int{1, 1, 1}, block256, 0, out, loss32, rowloss, count, I64(m))
+	return d.launchLocked("gau_xent_reduce_f32", [3]int{1, 1, 1}, block256, 0,
+		&xentReduceArgs{Out: out, Loss32: loss32, RowLoss: rowloss, Count: count, M: int64(m)})
 }
 
 // CrossEntropyGrad writes the gradient of scale·CrossEntropy with respect
@@ -257,38 +235,12 @@ func (d *Device) CrossEntropyGrad(dlogits, logits, targets DevicePtr, m, v int, 
 	if err != nil {
 		return err
 	}
-	if err := d.launchLocked("xent_count_f32", [3]int{1, 1, 1}, block256, 0, count, d.flag(flagTarget), targets, I64(m), I64(v)); err != nil {
+	if err := d.launchLocked("gau_xent_count_f32", [3]int{1, 1, 1}, block256, 0,
+		&xentCountArgs{Count: count, Flag: d.flag(flagTarget), Targets: targets, M: int64(m), V: int64(v)}); err != nil {
 		return err
 	}
-	return d.launchLocked("xent_grad_f32", rowGrid(m), block256, 0, dlogits, logits, targets, count, I64(m), I64(v), F64(scale), scaleDev)
-}
-
-// Softmax writes y = softmax(c_r·x_r) over rows of width n, with c_r =
-// factor[r] (float32 [rows]; factor 0: c = 1) — the entropy-invariant
-// softmax of the unfused attention path. -Inf logits get probability 0; a
-// row without a finite logit is all zeros.
-func (d *Device) Softmax(y, x, factor DevicePtr, rows, n int) error {
-	return d.softmax("softmax_fwd_f32", y, x, factor, rows, n)
-}
-
-// SoftmaxBF16 is Softmax with bfloat16 logits.
-func (d *Device) SoftmaxBF16(y, x, factor DevicePtr, rows, n int) error {
-	return d.softmax("softmax_fwd_bf16", y, x, factor, rows, n)
-}
-
-func (d *Device) softmax(name string, y, x, factor DevicePtr, rows, n int) error {
-	if err := checkSizes(name, rows, n); err != nil || rows*n == 0 {
-		return err
-	}
-	return d.launch(name, rowGrid(rows), block256, 0, y, x, factor, I64(rows), I64(n))
-}
-
-// SoftmaxGrad writes dx = c_r·y⊙(dy - Σ y⊙dy) from Softmax's output y.
-func (d *Device) SoftmaxGrad(dx, y, dy, factor DevicePtr, rows, n int) error {
-	if err := checkSizes("SoftmaxGrad", rows, n); err != nil || rows*n == 0 {
-		return err
-	}
-	return d.launch("softmax_bwd_f32", rowGrid(rows), block256, 0, dx, y, dy, factor, I64(rows), I64(n))
+	return d.launchLocked("gau_xent_grad_f32", rowGrid(m), block256, 0, &xentGradArgs{DLogits: dlogits, Logits: logits,
+		Targets: targets, Count: count, M: int64(m), V: int64(v), Scale: scale, ScaleDev: scaleDev})
 }
 
 // AdamWParams are the settings of one AdamW update (optim.AdamW).
@@ -315,8 +267,8 @@ func (d *Device) AdamW(p, g, m, v DevicePtr, n int, a AdamWParams) error {
 	if a.Decay {
 		decay = float32(1 - a.LR*a.WeightDecay)
 	}
-	return d.launch("adamw_f32", elemGrid(n), block256, 0, p, g, m, v, I64(n), F64(a.Beta1), F64(a.Beta2),
-		F64(a.Eps), F64(a.LR/bc1), F64(math.Sqrt(bc2)), F64(float64(decay)))
+	return d.launch("gau_adamw_f32", elemGrid(n), block256, 0, &adamwArgs{P: p, G: g, M: m, V: v, N: int64(n),
+		B1: a.Beta1, B2: a.Beta2, Eps: a.Eps, Step: a.LR / bc1, SqrtBC2: math.Sqrt(bc2), Decay: float64(decay)})
 }
 
 // SquaredNorm adds Σ x² (float64) to *out; zero out first (Fill32), then call
@@ -325,15 +277,7 @@ func (d *Device) SquaredNorm(out, x DevicePtr, n int) error {
 	if err := checkSizes("SquaredNorm", n); err != nil || n == 0 {
 		return err
 	}
-	return d.launch("sqnorm_f32", [3]int{min(elemGrid(n)[0], 1024), 1, 1}, block256, 0, out, x, I64(n))
-}
-
-// Scale multiplies n elements of x by float32(s).
-func (d *Device) Scale(x DevicePtr, n int, s float64) error {
-	if err := checkSizes("Scale", n); err != nil || n == 0 {
-		return err
-	}
-	return d.launch("scale_f32", elemGrid(n), block256, 0, x, I64(n), F64(s))
+	return d.launch("gau_sqnorm_f32", [3]int{min(elemGrid(n)[0], 1024), 1, 1}, block256, 0, &sqnormArgs{Out: out, X: x, N: int64(n)})
 }
 
 // Clip is optim.ClipGradNorm's scaling with the squared norm on the device
@@ -343,5 +287,5 @@ func (d *Device) Clip(x DevicePtr, n int, sqnorm DevicePtr, maxNorm float64) err
 	if err := checkSizes("Clip", n); err != nil || n == 0 {
 		return err
 	}
-	return d.launch("clip_f32", elemGrid(n), block256, 0, x, I64(n), sqnorm, F64(maxNorm))
+	return d.launch("gau_clip_f32", elemGrid(n), block256, 0, &clipArgs{X: x, N: int64(n), SqNorm: sqnorm, MaxNorm: maxNorm})
 }

@@ -59,11 +59,4 @@ func TestAdamWAndClipping(t *testing.T) {
 			gpu.Check(t, "adamw v", gpu.DownloadF32(t, d, vd[i], n), opt.V[i], 1e-5)
 		}
 	}
-	x := gpu.RandF32(rng, 100, 1)
-	xd := gpu.UploadF32(t, d, x)
-	gpu.Must(t, d.Scale(xd, 100, 0.25))
-	for i := range x {
-		x[i] *= 0.25
-	}
-	gpu.Check(t, "scale", gpu.DownloadF32(t, d, xd, 100), x, 0)
 }

@@ -11,17 +11,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/infoscale/gaualpha/gpu/cudalib"
+	"github.com/infoscale/gaualpha/gpu/driver"
 	"github.com/infoscale/gaualpha/kernels/cuda"
 )
 
 // FuncAttrs are the resources the driver's compilation of a kernel uses
-// (cuFuncGetAttribute).
-type FuncAttrs struct {
-	Registers  int // per thread
-	LocalBytes int // local memory per thread: spilled registers, local arrays
-	StaticSmem int // static shared memory per block, bytes
-	MaxThreads int // the largest block the compiled kernel can be launched with
-}
+// (cuFuncGetAttribute): registers and local memory per thread, static
+// shared memory, the largest block.
+type FuncAttrs = driver.FuncAttrs
 
 // ModuleReport is one module's load in a preflight.
 type ModuleReport struct {
@@ -46,6 +44,9 @@ type KernelReport struct {
 	Occupancy   float64
 	// Err says why the attributes or the occupancy are missing.
 	Err string `json:",omitempty"`
+	// Unused says why the launch code never runs the kernel on this device
+	// (a variant whose shared memory the device does not have).
+	Unused string `json:",omitempty"`
 }
 
 // PreflightReport is what Preflight found.
@@ -55,8 +56,14 @@ type PreflightReport struct {
 	CuBLAS        string // the library file loaded; "" if none
 	CuBLASVersion string
 	CuBLASErr     string `json:",omitempty"`
-	Modules       []ModuleReport
-	Kernels       []KernelReport
+	// CuBLASTried are the candidates tried, in order, each with where it
+	// was found and why it did not load (or "loaded").
+	CuBLASTried []string
+	// NCCL are the NCCL files found (cudalib.NCCL, files only; nothing
+	// loads them yet).
+	NCCL    []string
+	Modules []ModuleReport
+	Kernels []KernelReport
 	// Problems are what stops a kernel from running: it cannot be found,
 	// its block is larger than the compiled kernel allows, no block fits on
 	// a multiprocessor. Warnings are costs: local memory (spills).
@@ -69,7 +76,7 @@ type PreflightReport struct {
 var ErrNoDevice = errors.New("gpu: no device")
 
 // Preflight checks, without running a kernel, what the tests need of device
-// ordinal: the driver and device, the cuBLAS library (cublasCandidates),
+// ordinal: the driver and device, the cuBLAS library (driver.LoadBLAS),
 // each module's load (timed), and every kernel of kernelSigs: its
 // registers, local memory, static shared memory and largest block
 // (cuFuncGetAttribute) and its occupancy at the block and dynamic shared
@@ -81,7 +88,7 @@ func Preflight(ordinal int) (*PreflightReport, error) {
 	t0 := time.Now()
 	r := &PreflightReport{}
 	defer func() { r.Seconds = time.Since(t0).Seconds() }()
-	n, perr := probe()
+	n, perr := driver.Probe()
 	if perr == nil && n <= ordinal {
 		perr = fmt.Errorf("gpu: %d devices, device %d asked for", n, ordinal)
 	}
@@ -90,14 +97,14 @@ func Preflight(ordinal int) (*PreflightReport, error) {
 		r.DeviceErr = perr.Error()
 		return r, fmt.Errorf("%w: %w", ErrNoDevice, perr)
 	}
-	be, err := openBackend(ordinal)
+	be, err := driver.Open(ordinal)
 	if err != nil {
 		r.blas(0)
 		r.DeviceErr = err.Error()
 		return r, fmt.Errorf("%w: %w", ErrNoDevice, err)
 	}
-	defer be.close()
-	if r.Info, err = be.info(); err != nil {
+	defer be.Close()
+	if r.Info, err = be.Info(); err != nil {
 		return r, err
 	}
 	r.blas(r.Info.Driver)
@@ -106,11 +113,11 @@ func Preflight(ordinal int) (*PreflightReport, error) {
 	}
 	r.Info.Arch = archOf(r.Info)
 	r.Info.Image = imageKind()
-	perSM, smErr := be.maxThreadsPerSM()
-	mods := map[string]module{}
+	perSM, smErr := be.MaxThreadsPerSM()
+	mods := map[string]driver.Module{}
 	defer func() {
 		for _, m := range mods {
-			be.unloadModule(m)
+			be.UnloadModule(m)
 		}
 	}()
 	for _, name := range cuda.Modules {
@@ -119,8 +126,8 @@ func Preflight(ordinal int) (*PreflightReport, error) {
 		if err == nil {
 			mr.Bytes = len(img)
 			t := time.Now()
-			var m module
-			m, err = be.loadModule(name, img)
+			var m driver.Module
+			m, err = be.LoadModule(name, img)
 			mr.Seconds = time.Since(t).Seconds()
 			if err == nil {
 				mods[name] = m
@@ -145,7 +152,7 @@ func Preflight(ordinal int) (*PreflightReport, error) {
 		}
 		kr := KernelReport{Name: name, Module: sig.module}
 		kr.Block, kr.DynSmem = launchShape(name)
-		fn, err := be.function(m, name)
+		fn, err := be.Function(m, name)
 		if err != nil {
 			r.Problems = append(r.Problems, err.Error())
 			kr.Err = err.Error()
@@ -159,23 +166,31 @@ func Preflight(ordinal int) (*PreflightReport, error) {
 }
 
 // kernel fills kr's attributes and occupancy and notes what is wrong.
-func (r *PreflightReport) kernel(be *backend, kr *KernelReport, fn function, perSM int, smErr error) {
+func (r *PreflightReport) kernel(be driver.Driver, kr *KernelReport, fn driver.Function, perSM int, smErr error) {
+	if strings.HasPrefix(kr.Name, "gau_attn_fwd_tc_bf16_d") && kr.DynSmem > r.Info.MaxSharedOptin {
+		instead := "the one-stage variant"
+		if strings.HasSuffix(kr.Name, "_s1") {
+			instead = "the CUDA-core bfloat16 kernel"
+		}
+		kr.Unused = fmt.Sprintf("not launched here: its %d bytes of shared memory are above the device's %d (%s runs)", kr.DynSmem, r.Info.MaxSharedOptin, instead)
+		return
+	}
 	if kr.DynSmem > r.Info.MaxSharedOptin {
 		r.Problems = append(r.Problems, fmt.Sprintf("%s: %d bytes of dynamic shared memory; the device allows %d", kr.Name, kr.DynSmem, r.Info.MaxSharedOptin))
 		return
 	}
 	if kr.DynSmem > 48*1024 {
-		if err := be.setMaxDynSmem(fn, kr.Name, kr.DynSmem); err != nil {
+		if err := be.SetMaxDynamicSmem(fn, kr.Name, kr.DynSmem); err != nil {
 			r.Problems = append(r.Problems, err.Error())
 			return
 		}
 	}
 	var err error
-	if kr.Attrs, err = be.funcAttrs(fn, kr.Name); err != nil {
+	if kr.Attrs, err = be.FuncAttrs(fn, kr.Name); err != nil {
 		kr.Err = err.Error()
 		return
 	}
-	if kr.BlocksPerSM, err = be.occupancy(fn, kr.Name, kr.Block, kr.DynSmem); err != nil {
+	if kr.BlocksPerSM, err = be.Occupancy(fn, kr.Name, kr.Block, kr.DynSmem); err != nil {
 		kr.Err = err.Error()
 		return
 	}
@@ -196,9 +211,14 @@ func (r *PreflightReport) kernel(be *backend, kr *KernelReport, fn function, per
 // blas records which cuBLAS loads (driverVersion 0: any major version).
 func (r *PreflightReport) blas(driverVersion int) {
 	var err error
-	r.CuBLAS, r.CuBLASVersion, err = loadBlas(driverVersion)
+	r.CuBLAS, r.CuBLASVersion, r.CuBLASTried, err = driver.LoadBLAS(driverVersion)
 	if err != nil {
 		r.CuBLASErr = err.Error()
+	}
+	for _, c := range driver.NCCLCandidates() {
+		if c.Where != cudalib.WhereLoader { // files only: a bare soname is no finding
+			r.NCCL = append(r.NCCL, c.Where+": "+c.Path)
+		}
 	}
 }
 
@@ -218,14 +238,14 @@ func archOf(in Info) string {
 func launchShape(name string) (block, smem int) {
 	const D = 128
 	switch {
-	case strings.HasPrefix(name, "attn_fwd_tc_bf16_d"):
-		var d int
-		if _, err := fmt.Sscanf(name, "attn_fwd_tc_bf16_d%d", &d); err == nil {
-			return tcThreads, attnFwdTCSmem(d)
+	case strings.HasPrefix(name, "gau_attn_fwd_tc_bf16_d"):
+		var d, s int
+		if _, err := fmt.Sscanf(name, "gau_attn_fwd_tc_bf16_d%d_s%d", &d, &s); err == nil {
+			return tcThreads, attnFwdTCSmem(d, s)
 		}
-	case strings.HasPrefix(name, "attn_fwd_"):
+	case strings.HasPrefix(name, "gau_attn_fwd_"):
 		return threads, attnFwdSmem(D, 3)
-	case name == "attn_bwd_main":
+	case name == "gau_attn_bwd_main":
 		return threads, attnBwdSmem(D)
 	}
 	return threads, 0
@@ -248,6 +268,18 @@ func (r *PreflightReport) WriteMarkdown(w io.Writer) error {
 	} else {
 		fmt.Fprintf(&b, "cuBLAS: %s (version %s).\n\n", r.CuBLAS, r.CuBLASVersion)
 	}
+	if len(r.CuBLASTried) > 0 {
+		b.WriteString("cuBLAS candidates, in order (package cudalib):\n\n")
+		for _, t := range r.CuBLASTried {
+			fmt.Fprintf(&b, "- %s\n", t)
+		}
+		b.WriteString("\n")
+	}
+	if len(r.NCCL) > 0 {
+		fmt.Fprintf(&b, "NCCL files found (not loaded): %s.\n\n", strings.Join(r.NCCL, "; "))
+	} else {
+		b.WriteString("NCCL: no libnccl.so.2 file found in the places searched.\n\n")
+	}
 	if len(r.Modules) > 0 {
 		fmt.Fprintf(&b, "| module | %s bytes | load s | error |\n|---|---:|---:|---|\n", in.Image)
 		for _, m := range r.Modules {
@@ -259,6 +291,10 @@ func (r *PreflightReport) WriteMarkdown(w io.Writer) error {
 		fmt.Fprintf(&b, "| kernel | block | dynamic smem | registers | local bytes | static smem | max threads | blocks/SM | occupancy |\n")
 		fmt.Fprintf(&b, "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 		for _, k := range r.Kernels {
+			if k.Unused != "" {
+				fmt.Fprintf(&b, "| %s | %d | %d | – | – | – | – | – | %s |\n", k.Name, k.Block, k.DynSmem, k.Unused)
+				continue
+			}
 			if k.Err != "" {
 				fmt.Fprintf(&b, "| %s | %d | %d | – | – | – | – | – | %s |\n", k.Name, k.Block, k.DynSmem, k.Err)
 				continue

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""PyTorch side of the GPU check (scripts/gpu-check.sh; docs/gpu-results.md).
+"""PyTorch side of the GPU check (scripts/gpu-run.sh; docs/gpu-results.md).
 
 On the GPU, the shapes the Go CUDA side times (gpu.TestTimeAttention,
 train.TestTimeTrainStep):
@@ -7,8 +7,8 @@ train.TestTimeTrainStep):
   attn_fwd / attn_bwd   GAU attention written plainly in PyTorch eager
                         (bench_torch.attention: ScaleOffset, RoPE, logits,
                         softmax, A.V; no SDPA, no torch.compile), d = 128,
-                        d_v = 1536, B = 1 and 8 sequences, L = 1024, 4096,
-                        16384; float32, and bf16 under torch.autocast
+                        d_v = 1536, B = 1 and 8 sequences, L = 4096
+                        (--lengths); float32, and bf16 under torch.autocast
   sdpa_fwd / sdpa_bwd   torch.nn.functional.scaled_dot_product_attention at
                         the same shapes (one head, d = 128, d_v = 1536), on
                         the first fused kernel that accepts them (flash,
@@ -18,12 +18,13 @@ train.TestTimeTrainStep):
                         FlashAttention anchor of what a tuned attention
                         reaches on this GPU
   train_paper           a paper-size training step (6 layers, 768/1536/128,
-                        vocabulary 12000, batch 128, L = 64, dropout 0.1,
-                        AdamW, clipping) in eager mode (bench_torch.Model),
-                        in float32 and under torch.autocast(bfloat16)
+                        vocabulary 12000, the paper's training shape: batch
+                        8, L = 512; dropout 0.1, AdamW, clipping) in eager
+                        mode (bench_torch.Model), in float32 and under
+                        torch.autocast(bfloat16)
 
 Each case: warm-up runs, then CUDA-event timings of as many runs as fit in
-about a second (3 to 30); the median is reported. TFLOP/s divide
+about 0.3 s (3 to 20); the median is reported. TFLOP/s divide
 attn_flops (gpu.AttentionFLOPs) by it: forward 2*B*L^2*(d+d_v), backward
 2*B*L^2*(3d+2d_v), for every implementation alike.
 
@@ -31,6 +32,7 @@ attn_flops (gpu.AttentionFLOPs) by it: forward 2*B*L^2*(d+d_v), backward
     python3 scripts/bench_torch_gpu.py --cases attn_fwd,train_paper --batch 1 --quick
     python3 scripts/bench_torch_gpu.py --time-budget 100   # stop starting cases after 100 s
     python3 scripts/bench_torch_gpu.py --table LOG... [--clocks CSV]   # the results tables (no torch needed)
+    python3 scripts/bench_torch_gpu.py --csv LOG...     # every timing line as CSV (no torch needed)
 
 Output lines are "GAUALPHA_TIMING {json}", the format of the Go timing
 tests, so that --table reads both. TF32 is off (full float32, as cuBLAS in
@@ -47,7 +49,7 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-LENGTHS = (1024, 4096, 16384)
+LENGTHS = (4096,)
 BATCHES = (1, 8)
 PRECISIONS = ("f32", "bf16")
 D, DV = 128, 1536
@@ -55,8 +57,9 @@ PREFIX = "GAUALPHA_TIMING "
 # --smoke (a check of this script on any machine, CPU included: tiny
 # sizes, nothing measured) changes these.
 DEV = "cuda"
-TRAIN = dict(size="paper", B=128, L=64)
-CASE_BUDGET_S = 1.0  # timed runs per case: as many as fit, 3 to 30
+TRAIN = dict(size="paper", B=8, L=512)
+CASE_BUDGET_S = 0.3  # timed runs per case: as many as fit, 3 to MAX_RUNS
+MAX_RUNS = 20
 
 
 def emit(obj):
@@ -75,7 +78,7 @@ def attn_flops(B, L, d, dv, backward):
 
 def time_cuda(torch, step, warmup, quick):
     """Median milliseconds of step() between CUDA events after warm-up, and
-    the number of timed runs: as many as fit in CASE_BUDGET_S (3 to 30)."""
+    the number of timed runs: as many as fit in CASE_BUDGET_S (3 to MAX_RUNS)."""
     for _ in range(warmup):
         step()
 
@@ -96,7 +99,7 @@ def time_cuda(torch, step, warmup, quick):
             b.synchronize()
             return a.elapsed_time(b)
     times = [once()]
-    runs = 3 if quick else min(30, max(3, int(CASE_BUDGET_S * 1e3 / max(times[0], 1e-3))))
+    runs = 3 if quick else min(MAX_RUNS, max(3, int(CASE_BUDGET_S * 1e3 / max(times[0], 1e-3))))
     while len(times) < runs:
         times.append(once())
     return statistics.median(times), len(times)
@@ -421,9 +424,9 @@ def table(paths, clocks=None):
                  "GAU attention, d = 128, d_v = 1536; bf16: bfloat16 X in Go (the forward on tensor cores), "
                  "torch.autocast in PyTorch eager, bfloat16 q, k, v in SDPA (one head, the fused kernel named).")
     lines.append("")
-    head = "| pass | B | L | precision | " + " | ".join(f"Go {p}" for p in paths_go) + " | PyTorch eager | SDPA | eager / Go " + paths_go[0] + " |"
+    head = "| pass | B | L | precision | " + " | ".join(f"Go {p}" for p in paths_go) + " | PyTorch eager | SDPA | eager / fastest Go | SDPA / fastest Go |"
     lines.append(head)
-    lines.append("|---|---:|---:|---|" + "---:|" * (len(paths_go) + 3))
+    lines.append("|---|---:|---:|---|" + "---:|" * (len(paths_go) + 4))
     for pas in ("attn_fwd", "attn_bwd"):
         sd = pas.replace("attn", "sdpa")
         for B in batches:
@@ -434,33 +437,41 @@ def table(paths, clocks=None):
                     s = get(sd, "torch-sdpa", precision=prec, B=B, L=L)
                     if not any(gos) and t is None and s is None:
                         continue
-                    sp = "–" if gos[0] is None or t is None else f"{t['ms'] / gos[0]['ms']:.2f}x"
+                    best = min((g for g in gos if g), key=lambda g: g["ms"], default=None)
+                    sp = "–" if best is None or t is None else f"{t['ms'] / best['ms']:.2f}x"
+                    ss = "–" if best is None or s is None else f"{s['ms'] / best['ms']:.2f}x"
                     name = "forward" if pas == "attn_fwd" else "backward"
                     lines.append(f"| {name} | {B} | {L} | {prec} | " + " | ".join(cell(g) for g in gos) +
-                                 f" | {cell(t)} | {cell(s)} | {sp} |")
+                                 f" | {cell(t)} | {cell(s)} | {sp} | {ss} |")
     anchor = [(pas, L, get("sdpa128_" + pas, "torch-sdpa", L=L)) for pas in ("fwd", "bwd") for L in lengths]
     if any(r for _, _, r in anchor):
         lines.append("")
         lines.append("SDPA at d = d_v = 128, B = 1, bf16 (the FlashAttention anchor): " +
                      "; ".join(f"{'forward' if p == 'fwd' else 'backward'} L = {L}: {cell(r)}" for p, L, r in anchor if r) + ".")
     lines.append("")
-    lines.append("Training step, paper size (6 layers, 768/1536/128, vocabulary 12000, batch 128, L = 64, "
-                 "dropout 0.1, AdamW, clipping), median of CUDA-event timings after warm-up; bf16: bfloat16 "
-                 "inputs to the matrix products, float32 accumulation and weights (Go: -precision bf16; "
-                 "PyTorch: torch.autocast):")
+    lines.append("Training step, paper size (6 layers, 768/1536/128, vocabulary 12000, dropout 0.1, AdamW, "
+                 "clipping), median of CUDA-event timings after warm-up; bf16: bfloat16 inputs to the matrix "
+                 "products, float32 accumulation and weights (Go: -precision bf16; PyTorch: torch.autocast):")
     lines.append("")
     tpaths = sorted({r.get("path", "fused") for r in ok if r.get("case") == "train_paper" and r.get("impl", "").startswith("go-cuda")},
-                    key=lambda p: (p != "fused", p)) or ["fused"]
-    lines.append("| precision | Go path | Go ms | PyTorch eager ms | Go tokens/s | PyTorch tokens/s | Go / PyTorch tokens/s |")
-    lines.append("|---|---|---:|---:|---:|---:|---:|")
-    for prec in PRECISIONS:
-        t = get("train_paper", "torch-eager", precision=prec)
-        for p in tpaths:
-            g = next((r for r in ok if r.get("case") == "train_paper" and r.get("impl", "").startswith("go-cuda")
-                      and r.get("path", "fused") == p and r.get("precision", "f32") == prec), None)
-            ratio = "–" if not (g and t) else f"{g['tokens_per_s'] / t['tokens_per_s']:.2f}"
-            lines.append(f"| {prec} | {p} | {fmt(g and g['ms'], '.2f')} | {fmt(t and t['ms'], '.2f')} | "
-                         f"{fmt(g and g['tokens_per_s'], ',.0f')} | {fmt(t and t['tokens_per_s'], ',.0f')} | {ratio} |")
+                    key=lambda p: (p != "auto", p != "fused", p)) or ["fused"]
+    shapes = sorted({(r.get("B"), r.get("L")) for r in ok if r.get("case") == "train_paper"},
+                    key=lambda x: (x[0] or 0, x[1] or 0)) or [(None, None)]
+    lines.append("| B × L | precision | Go path | Go ms | PyTorch eager ms | Go tokens/s | PyTorch tokens/s | Go / PyTorch tokens/s |")
+    lines.append("|---|---|---|---:|---:|---:|---:|---:|")
+    for B, L in shapes:
+        for prec in PRECISIONS:
+            t = next((r for r in ok if r.get("case") == "train_paper" and r.get("impl") == "torch-eager"
+                      and r.get("precision") == prec and r.get("B") == B and r.get("L") == L), None)
+            for p in tpaths:
+                g = next((r for r in ok if r.get("case") == "train_paper" and r.get("impl", "").startswith("go-cuda")
+                          and r.get("path", "fused") == p and r.get("precision", "f32") == prec
+                          and r.get("B") == B and r.get("L") == L), None)
+                if g is None and t is None:
+                    continue
+                ratio = "–" if not (g and t) else f"{g['tokens_per_s'] / t['tokens_per_s']:.2f}"
+                lines.append(f"| {B} × {L} | {prec} | {p} | {fmt(g and g['ms'], '.2f')} | {fmt(t and t['ms'], '.2f')} | "
+                             f"{fmt(g and g['tokens_per_s'], ',.0f')} | {fmt(t and t['tokens_per_s'], ',.0f')} | {ratio} |")
     sweeps = [(n, get("paper_sweep", impl)) for n, impl in (("f32", "go-cuda"), ("bf16", "go-cuda-bf16"))]
     if any(r for _, r in sweeps):
         lines.append("")
@@ -475,6 +486,19 @@ def table(paths, clocks=None):
                 per = ", ".join(f"{L}: {x:.2f}" for L, x in zip(r["lengths"], r["seconds"]))
                 lines.append(f"| {name} | {r['positions']} | {per} | {r['estimate_s']:.0f} s |")
     return "\n".join(lines) + "\n"
+
+
+CSV_FIELDS = ("case", "impl", "path", "precision", "B", "L", "d", "dv", "backend", "runs", "ms", "tflops",
+              "tokens_per_s", "loss", "estimate_s", "error")
+
+
+def write_csv(paths, out):
+    """Every timing line of the logs as one CSV row (CSV_FIELDS; lists and
+    other fields left out)."""
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(CSV_FIELDS)
+    for r in read_lines(paths):
+        w.writerow(["" if r.get(k) is None else r[k] for k in CSV_FIELDS])
 
 
 def ints(s):
@@ -492,13 +516,16 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--cases", default=",".join(CASES), help="comma-separated cases: " + ", ".join(CASES))
     ap.add_argument("--batch", type=ints, default=BATCHES, help="batch sizes of the attention cases (default 1,8)")
-    ap.add_argument("--lengths", type=ints, default=LENGTHS, help="sequence lengths (default 1024,4096,16384)")
+    ap.add_argument("--lengths", type=ints, default=LENGTHS, help="sequence lengths of the attention cases (default 4096)")
     ap.add_argument("--precision", default=",".join(PRECISIONS), help="f32, bf16 or both (default)")
     ap.add_argument("--time-budget", type=float, default=0, metavar="S",
                     help="start no case after S seconds (its line says so); 0: no limit")
     ap.add_argument("--quick", action="store_true", help="few runs (a smoke test, not a measurement)")
     ap.add_argument("--table", nargs="+", metavar="LOG", help="print the results tables from logs holding GAUALPHA_TIMING lines")
-    ap.add_argument("--clocks", metavar="CSV", help="with --table: nvidia-smi's clock log (gpu-check.sh's clocks.csv)")
+    ap.add_argument("--clocks", metavar="CSV", help="with --table: nvidia-smi's clock log (gpu-run.sh's clocks.csv)")
+    ap.add_argument("--csv", nargs="+", metavar="LOG", help="print every timing line of the logs as CSV")
+    ap.add_argument("--train-shape", metavar="BxL", default=None,
+                    help="batch and length of the training step (default 8x512, the paper's)")
     ap.add_argument("--smoke", action="store_true",
                     help="check this script anywhere (CPU if no GPU): L = 64, 128, the default-size model at batch 4; nothing measured")
     a = ap.parse_args()
@@ -506,6 +533,17 @@ def main():
     if a.table:
         sys.stdout.write(table(a.table, a.clocks))
         return 0
+    if a.csv:
+        write_csv(a.csv, sys.stdout)
+        return 0
+    if a.train_shape:
+        try:
+            tb, tl = (int(x) for x in a.train_shape.lower().split("x"))
+            if tb < 1 or tl < 3:
+                raise ValueError
+        except ValueError:
+            ap.error(f"--train-shape {a.train_shape!r}: want BxL, e.g. 8x512")
+        TRAIN.update(B=tb, L=tl)
     precisions = tuple(p.strip() for p in a.precision.split(",") if p.strip())
     if not precisions or any(p not in PRECISIONS for p in precisions):
         ap.error(f"--precision {a.precision!r}: want f32, bf16 or f32,bf16")

@@ -8,9 +8,9 @@
 #   scripts/ptx-check.sh --check   regenerate into a temporary folder and fail if
 #                                  the committed PTX or fatbins differ (or are
 #                                  missing/stale)
-#   scripts/ptx-check.sh --hash    only rewrite gpu/emu_sources.h (no nvcc needed)
+#   scripts/ptx-check.sh --hash    only rewrite gpu/driver/emu_sources.h (no nvcc needed)
 #
-# Both generating modes also write gpu/emu_sources.h, the SHA-256 of the
+# Both generating modes also write gpu/driver/emu_sources.h, the SHA-256 of the
 # kernel sources compiled into the CPU emulator (go test -tags gpuemu ./gpu):
 # Go's build cache does not see files a C++ file includes from another
 # folder, so the emulator's tests compare this hash with the sources and
@@ -49,10 +49,10 @@ set -eu
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SRC=$ROOT/kernels/cuda
-HASHFILE=$ROOT/gpu/emu_sources.h
+HASHFILE=$ROOT/gpu/driver/emu_sources.h
 
 # sources_hash: SHA-256 of kernels/cuda/*.cu, *.cuh, emu/*.h in byte order
-# (gpu/emu_test.go computes the same).
+# (gpu/driver/emu_check.go computes the same).
 sources_hash() {
 	(cd "$SRC" && LC_ALL=C cat $(LC_ALL=C ls *.cu) $(LC_ALL=C ls *.cuh) $(LC_ALL=C ls emu/*.h)) | sha256sum | cut -d' ' -f1
 }
@@ -64,7 +64,7 @@ hash_header() {
 
 if [ "${1:-}" = --hash ]; then
 	hash_header >"$HASHFILE"
-	echo "ptx-check.sh: wrote gpu/emu_sources.h"
+	echo "ptx-check.sh: wrote gpu/driver/emu_sources.h"
 	exit 0
 fi
 
@@ -156,7 +156,7 @@ if [ "$mode" = write ]; then
 	done
 	fatbins "$OUT"
 	hash_header >"$HASHFILE"
-	echo "ptx-check.sh: wrote $(ls "$OUT"/*.ptx | wc -l) PTX files to kernels/cuda/ptx (nvcc $release), $(ls "$FOUT"/*.fatbin | wc -l) fatbins ($(cat "$FOUT"/*.fatbin | wc -c) bytes) to kernels/cuda/fatbin and gpu/emu_sources.h"
+	echo "ptx-check.sh: wrote $(ls "$OUT"/*.ptx | wc -l) PTX files to kernels/cuda/ptx (nvcc $release), $(ls "$FOUT"/*.fatbin | wc -l) fatbins ($(cat "$FOUT"/*.fatbin | wc -c) bytes) to kernels/cuda/fatbin and gpu/driver/emu_sources.h"
 	exit 0
 fi
 
@@ -202,11 +202,11 @@ if [ "$fail" = 0 ]; then
 	done
 fi
 if [ "$(hash_header | cksum)" != "$(cksum <"$HASHFILE" 2>/dev/null)" ]; then
-	echo "ptx-check.sh: gpu/emu_sources.h does not match the kernel sources" >&2
+	echo "ptx-check.sh: gpu/driver/emu_sources.h does not match the kernel sources" >&2
 	fail=1
 fi
 if [ "$fail" != 0 ]; then
-	echo "ptx-check.sh: run scripts/ptx-check.sh and commit kernels/cuda/ptx, kernels/cuda/fatbin and gpu/emu_sources.h" >&2
+	echo "ptx-check.sh: run scripts/ptx-check.sh and commit kernels/cuda/ptx, kernels/cuda/fatbin and gpu/driver/emu_sources.h" >&2
 	exit 1
 fi
 echo "ptx-check.sh: the committed PTX matches the sources and the fatbins match the PTX (nvcc, ptxas, fatbinary $release)"

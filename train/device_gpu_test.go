@@ -93,7 +93,14 @@ func newPrecisionTestTrainer(t testing.TB, out string, steps int, device, precis
 		t.Fatal(err)
 	}
 	tr.OutDir = out
-	be, err := backend.Open(device, precision)
+	// The device's attention takes the materialised path, whose bfloat16
+	// products the CPU reference rounds alike (auto would measure the
+	// paths and could take the fused one, float32 in training).
+	o2 := backend.Options{Device: device, Precision: precision}
+	if device == "cuda" {
+		o2.Attention = backend.AttentionMaterialized
+	}
+	be, err := backend.OpenOptions(o2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,8 +315,8 @@ func predictionsAgree(t *testing.T, what string, got, want []float32, v int) (fl
 // With Precision "bf16" the device's steps match the CPU trainer doing the
 // same bfloat16 rounding of every product's operands, the attention's
 // included (backend precision bf16 on the CPU; the test model's attention
-// ops take the device's materialised path, whose bfloat16 products the CPU
-// attention rounds alike), to 2e-3 in loss and gradient norm, and the float32 CPU trainer to 2e-2
+// ops are forced onto the device's materialised path, whose bfloat16
+// products the CPU attention rounds alike), to 2e-3 in loss and gradient norm, and the float32 CPU trainer to 2e-2
 // (bfloat16's own drift, logged). The losses of the later steps carry the
 // device's AdamW updates. The weights are compared in the log only: where
 // a different float32 summation order moves a product operand across a

@@ -30,12 +30,14 @@ type trainPath struct {
 }
 
 // trainPaths are the paths TestTimeTrainStep times: the device executor's
-// fused attention and its materialised one.
-var trainPaths = []trainPath{{name: "fused", attention: backend.AttentionFused}, {name: "materialized", attention: backend.AttentionMaterialized}}
+// choice by measurement (auto), its fused attention and its materialised
+// one.
+var trainPaths = []trainPath{{name: "auto", attention: backend.AttentionAuto},
+	{name: "fused", attention: backend.AttentionFused}, {name: "materialized", attention: backend.AttentionMaterialized}}
 
 // TestTimeTrainStep times a paper-size training step on the device (6
-// layers, hidden 768, intermediate 1536, key 128, vocabulary 12000; batch
-// 128 at L = 64; dropout 0.1, AdamW, clipping): Trainer.Step as cmd/train
+// layers, hidden 768, intermediate 1536, key 128, vocabulary 12000; the
+// paper's training shape, batch 8 at L = 512; dropout 0.1, AdamW, clipping): Trainer.Step as cmd/train
 // runs it (host masking of the batch included), CUDA events around each
 // step after warm-up, median of many; for every path of trainPaths, in
 // float32 and with Precision "bf16". It prints a GAUALPHA_TIMING line per
@@ -46,7 +48,7 @@ func TestTimeTrainStep(t *testing.T) {
 		t.Skip("timing: set GAUALPHA_GPU_TIMING=1 (scripts/gpu-check.sh does)")
 	}
 	needDevice(t)
-	const B, L, warm, runs = 128, 64, 3, 20
+	const B, L, warm, runs = 8, 512, 3, 20
 	cfg := layers.PaperConfig()
 	cfg.TrainLength = L
 	// A vocabulary of 12000 tokens: the special tokens and CJK characters.

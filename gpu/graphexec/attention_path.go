@@ -15,7 +15,9 @@ type AttentionPath string
 
 // The paths (docs/gpu.md, "The two attention paths").
 const (
-	// AttentionAuto lets the executor choose per op (attentionPath).
+	// AttentionAuto lets the executor choose per op: by measuring the
+	// eligible paths at the first run of each shape (attention_measure.go),
+	// or where nothing can be timed by attentionPath's rule.
 	AttentionAuto AttentionPath = "auto"
 	// AttentionFused runs the fused streaming kernels (gpu.Device's
 	// AttentionForward and AttentionBackward): nothing L×L is stored, the
@@ -50,7 +52,14 @@ type AttentionChoice struct {
 	Workspace int
 	// Reason says why, in a few words.
 	Reason string
+	// Timings are the measured milliseconds of each path (a training
+	// graph's forward and backward together); nil when the path was not
+	// measured (forced, or the rule decided).
+	Timings map[AttentionPath]float64
 }
+
+// String returns the path's name.
+func (p AttentionPath) String() string { return string(p) }
 
 // pathRequest is what attentionPath decides from.
 type pathRequest struct {
@@ -62,6 +71,7 @@ type pathRequest struct {
 	fusedBF16 bool
 	mode      AttentionPath // auto, or the path forced
 	budget    int64         // bytes the materialised path's workspace may take
+	outStride int           // row stride of out and dout (0: E+1)
 }
 
 // windowRemovesPairs reports whether the policy's mask removes pairs at
@@ -100,7 +110,7 @@ func attentionPath(r pathRequest) (AttentionChoice, error) {
 	if pol.KeySize == 0 {
 		pol.KeySize = op.D
 	}
-	at := &gpu.Attention{B: op.B, L: op.L, E: op.E, D: op.D, Policy: pol, Dropout: op.Dropout, MatBF16: r.bf16}
+	at := &gpu.Attention{B: op.B, L: op.L, E: op.E, D: op.D, Policy: pol, Dropout: op.Dropout, MatBF16: r.bf16, OutStride: r.outStride}
 	workspace := func(g int) (int, error) {
 		at.Group = g
 		return at.MatWorkspace(r.grad)
@@ -183,5 +193,5 @@ func (m *Machine) AttentionChoices() []AttentionChoice {
 }
 
 // tensorCoreD reports whether the fused tensor-core forward is built for
-// key size d (attn_fwd_tc_bf16_d*).
+// key size d (gau_attn_fwd_tc_bf16_d*).
 func tensorCoreD(d int) bool { return d == 16 || d == 32 || d == 64 || d == 128 }

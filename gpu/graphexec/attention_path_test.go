@@ -52,7 +52,7 @@ func TestAttentionPath(t *testing.T) {
 		{"window 64 at L=1024", pathRequest{op: op(1, 1024, pol(attn.Window, 512)), mode: AttentionAuto, budget: GiB},
 			AttentionFused, 0, 0, "window removes pairs"},
 		{"window 64 at L=65", pathRequest{op: op(1, 65, pol(attn.Window, 512)), mode: AttentionAuto, budget: GiB},
-			AttentionMaterialized, 1, (4*sq(65) + 255) / 256 * 256, "1 of 1"}, // regions 256-byte aligned
+			AttentionMaterialized, 1, (4*65*72 + 255) / 256 * 256, "1 of 1"}, // rows padded to 72, regions 256-byte aligned
 		{"streamingllm at L = n0", pathRequest{op: op(1, 512, pol(attn.StreamingLLM, 512)), mode: AttentionAuto, budget: GiB},
 			AttentionMaterialized, 1, 4 * sq(512), "1 of 1"},
 		{"streamingllm at L = n0+1", pathRequest{op: op(1, 513, pol(attn.StreamingLLM, 512)), mode: AttentionAuto, budget: GiB},

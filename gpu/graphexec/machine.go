@@ -63,6 +63,16 @@ type Machine struct {
 	scratch []gpu.DevicePtr
 	// attention: the path chosen for each attention op, in plan order.
 	attention []AttentionChoice
+	// paths: the measured choices of the attention ops, by key
+	// (attention_measure.go).
+	paths map[string]*pathSet
+	// train: the graph computes gradients.
+	train bool
+	// stride: the row stride (float32 elements) of the values whose rows
+	// are padded on the device (strides.go); the others are dense.
+	stride map[*G.Node]int
+	// outputs: the nodes New was asked for (read from the host).
+	outputs map[*G.Node]bool
 
 	// Poison fills every buffer an op is about to write (fresh or from the
 	// pool) with NaN first, so that an element a kernel fails to write
@@ -102,11 +112,17 @@ func New(res *Resident, g *G.ExprGraph, outputs ...*G.Node) (*Machine, error) {
 	}
 	m := &Machine{
 		dev: res.dev, res: res, plan: plan,
-		vals:   make(map[*G.Node]gpu.DevicePtr),
-		leaves: make(map[*G.Node]gpu.DevicePtr),
-		pool:   make(map[int][]gpu.DevicePtr),
-		size:   make(map[gpu.DevicePtr]int),
-		xent:   make(map[*G.Node]gpu.DevicePtr),
+		vals:    make(map[*G.Node]gpu.DevicePtr),
+		leaves:  make(map[*G.Node]gpu.DevicePtr),
+		pool:    make(map[int][]gpu.DevicePtr),
+		size:    make(map[gpu.DevicePtr]int),
+		xent:    make(map[*G.Node]gpu.DevicePtr),
+		paths:   make(map[string]*pathSet),
+		stride:  make(map[*G.Node]int),
+		outputs: make(map[*G.Node]bool),
+	}
+	for _, n := range outputs {
+		m.outputs[n] = true
 	}
 	if err := m.bindLeaves(); err != nil {
 		m.Close()
@@ -115,9 +131,10 @@ func New(res *Resident, g *G.ExprGraph, outputs ...*G.Node) (*Machine, error) {
 	m.bf16, m.bf16Attn = res.BF16, res.BF16
 	for _, s := range plan.Steps {
 		if isGradient(s.Node.Op()) {
-			m.bf16Attn = false
+			m.bf16Attn, m.train = false, true
 		}
 	}
+	m.planStrides()
 	for i := range plan.Steps {
 		s := &plan.Steps[i]
 		run, err := m.compile(s)
@@ -320,9 +337,12 @@ func (m *Machine) Run() error {
 				break
 			}
 		}
+		if reused != nil && m.size[out] < m.bytes(s.Node) { // a padded result needs more than a dense argument's buffer
+			out, reused = 0, nil
+		}
 		if reused == nil {
 			var err error
-			if out, err = m.take(bytesOf(s.Node)); err != nil {
+			if out, err = m.take(m.bytes(s.Node)); err != nil {
 				return err
 			}
 		} else {
@@ -371,6 +391,9 @@ func (m *Machine) Download(n *G.Node, dst []float32) error {
 	p, ok := m.vals[n]
 	if !ok {
 		return fmt.Errorf("graphexec: no value for %v (not an output, or no Run yet)", n)
+	}
+	if _, padded := m.stride[n]; padded {
+		return fmt.Errorf("graphexec: %v has padded rows on the device (not an output)", n)
 	}
 	if want := bytesOf(n) / 4; len(dst) != want || n.Dtype() != tensor.Float32 {
 		return fmt.Errorf("graphexec: %v holds %d %v values, got room for %d float32", n, want, n.Dtype(), len(dst))

@@ -220,6 +220,7 @@ func compileGate(c step) (runFn, error) {
 	if ro != rows || xw < op.E || ow < op.E {
 		return nil, fmt.Errorf("shapes %v and %v do not fit", c.shape(0), c.shape(1))
 	}
+	ow = c.m.rowStride(c.s.Args[1], ow)
 	return func(m *Machine, out gpu.DevicePtr, a []gpu.DevicePtr) error {
 		return m.dev.Gate(out, a[0], a[1], rows, op.E, xw, ow)
 	}, nil
@@ -240,6 +241,8 @@ func compileGateGrad(c step) (runFn, error) {
 	if err != nil {
 		return nil, err
 	}
+	otw = c.m.rowStride(c.s.Args[0], otw)
+	sw = c.m.rowStride(c.s.Node, sw)
 	if op.WRT == 0 { // dX = dy ⊙ O
 		return func(m *Machine, out gpu.DevicePtr, a []gpu.DevicePtr) error {
 			return m.dev.GateGradX(out, a[0], a[1], rows, op.E, sw, otw)
@@ -406,6 +409,17 @@ func (m *Machine) compileAttention(s *graph.Step, op graph.AttentionOp, grad boo
 	if pol.KeySize == 0 {
 		pol.KeySize = op.D
 	}
+	// The row stride of out (and dout): padded where the machine pads the
+	// value (strides.go), always for the gated forward's own buffer.
+	stride := m.stride[s.Node]
+	switch {
+	case grad:
+		if stride = m.stride[s.Args[6]]; stride != m.stride[s.Args[7]] {
+			return nil, fmt.Errorf("the forward output has row stride %d, its gradient %d", stride, m.stride[s.Args[7]])
+		}
+	case op.Gated:
+		stride = gpu.OutStrideFor(op.E)
+	}
 	setup := func(m *Machine, a []gpu.DevicePtr) (*gpu.Attention, gpu.AttentionInputs, error) {
 		k, err := keyOf(key)
 		if err != nil {
@@ -415,20 +429,91 @@ func (m *Machine) compileAttention(s *graph.Step, op graph.AttentionOp, grad boo
 		if err != nil {
 			return nil, gpu.AttentionInputs{}, err
 		}
-		at := &gpu.Attention{B: op.B, L: op.L, E: op.E, D: op.D, Policy: pol, Dropout: op.Dropout, Key: k, Site: op.Site}
+		at := &gpu.Attention{B: op.B, L: op.L, E: op.E, D: op.D, Policy: pol, Dropout: op.Dropout, Key: k, Site: op.Site, OutStride: stride}
 		in := gpu.AttentionInputs{X: a[0], GammaQ: a[1], GammaK: a[2], Mask: a[3], Pos: a[4],
 			Valid: gpu.ValidCounts(hm, op.B, op.L)}
 		return at, in, nil
 	}
-	choice, err := attentionPath(pathRequest{op: op, grad: grad, bf16: m.bf16, fusedBF16: m.bf16Attn, mode: m.res.Attention, budget: m.res.attentionBudget()})
+	req := pathRequest{op: op, grad: grad, bf16: m.bf16, fusedBF16: m.bf16Attn, mode: m.res.Attention, budget: m.res.attentionBudget(), outStride: stride}
+	choice, err := attentionPath(req)
 	if err != nil {
 		return nil, err
 	}
 	choice.Op = fmt.Sprint(s.Node.Op())
+	if (req.mode == AttentionAuto || req.mode == "") && m.res.measurer() != nil {
+		return m.compileMeasured(s, op, grad, setup, req, choice)
+	}
 	m.attention = append(m.attention, choice)
 	if choice.Path == AttentionMaterialized {
 		return compileAttentionMat(op, grad, setup, choice)
 	}
+	return m.compileAttentionFused(op, grad, setup)
+}
+
+// compileMeasured compiles an attention op whose path is measured at its
+// first run (attention_measure.go): its run on the fused path and, where a
+// group of sequences fits the budget, on the materialised one, and the
+// pathSet of its key, shared with the machine's other attention ops of the
+// key.
+func (m *Machine) compileMeasured(s *graph.Step, op graph.AttentionOp, grad bool, setup attnSetup, req pathRequest, rule AttentionChoice) (runFn, error) {
+	// The materialised path of this op, and of the key: in a training
+	// graph the backward's (its workspace is the larger) decides whether
+	// the path is eligible and names the key, so that the forward and
+	// backward ops of a layer share one key.
+	forced := func(grad bool) (AttentionChoice, error) {
+		r := req
+		r.mode, r.grad = AttentionMaterialized, grad
+		c, err := attentionPath(r)
+		if int64(c.Workspace) > req.budget { // not even one sequence fits
+			c.Path = ""
+		}
+		return c, err
+	}
+	mat, err := forced(grad)
+	if err != nil {
+		return nil, err
+	}
+	matKey, err := forced(m.train)
+	if err != nil {
+		return nil, err
+	}
+	if matKey.Path == "" {
+		mat.Path = ""
+	}
+	key := attentionKey(m.dev.Info(), op, m.train, m.bf16, m.bf16Attn, matKey.Group)
+	ps := m.paths[key]
+	if ps == nil {
+		ps = &pathSet{key: key, rule: rule, eligibleMat: mat.Path != ""}
+		m.paths[key] = ps
+	}
+	runs := map[AttentionPath]runFn{}
+	if runs[AttentionFused], err = m.compileAttentionFused(op, grad, setup); err != nil {
+		return nil, err
+	}
+	if mat.Path != "" {
+		if runs[AttentionMaterialized], err = compileAttentionMat(op, grad, setup, mat); err != nil {
+			return nil, err
+		}
+	}
+	if grad && ps.bwd == nil {
+		ps.bwd, ps.bwdSize = runs, m.bytes(s.Node)
+	}
+	entry := rule
+	entry.Path = AttentionAuto
+	entry.Reason = "measured at the first run (" + rule.Path.String() + " by the rule: " + rule.Reason + ")"
+	ps.entries = append(ps.entries, pathEntry{index: len(m.attention), mat: mat})
+	m.attention = append(m.attention, entry)
+	return measuredRun(ps, grad, runs), nil
+}
+
+// attnSetup makes the gpu.Attention and its inputs of one call from the
+// op's arguments.
+type attnSetup = func(*Machine, []gpu.DevicePtr) (*gpu.Attention, gpu.AttentionInputs, error)
+
+// compileAttentionFused runs an attention op on the fused kernels
+// (gpu.Device.AttentionForward, AttentionBackward).
+func (m *Machine) compileAttentionFused(op graph.AttentionOp, grad bool, setup attnSetup) (runFn, error) {
+	rows, W := op.B*op.L, 2*op.E+op.D
 	if m.bf16Attn { // (never with grad)
 		// The forward reads a bfloat16 copy of X (the gate still reads
 		// the float32 u).
@@ -466,7 +551,7 @@ func (m *Machine) compileAttention(s *graph.Step, op graph.AttentionOp, grad boo
 			if err != nil {
 				return err
 			}
-			tmp, err := m.take(4 * rows * (op.E + 1))
+			tmp, err := m.take(4 * rows * gpu.OutStrideFor(op.E))
 			if err != nil {
 				return err
 			}
@@ -474,7 +559,7 @@ func (m *Machine) compileAttention(s *graph.Step, op graph.AttentionOp, grad boo
 			if err := m.dev.AttentionForward(at, in, tmp); err != nil {
 				return err
 			}
-			return m.dev.Gate(out, a[0], tmp, rows, op.E, W, op.E+1)
+			return m.dev.Gate(out, a[0], tmp, rows, op.E, W, gpu.OutStrideFor(op.E))
 		}, nil
 	default:
 		return func(m *Machine, out gpu.DevicePtr, a []gpu.DevicePtr) error {
@@ -494,7 +579,7 @@ func (m *Machine) compileAttention(s *graph.Step, op graph.AttentionOp, grad boo
 // rounding graph.Machine.BF16 gives the CPU attention
 // (cpu.Attention.BF16). The fused path's backward has no bfloat16 form, so
 // there a training graph's attention stays float32.
-func compileAttentionMat(op graph.AttentionOp, grad bool, setup func(*Machine, []gpu.DevicePtr) (*gpu.Attention, gpu.AttentionInputs, error), c AttentionChoice) (runFn, error) {
+func compileAttentionMat(op graph.AttentionOp, grad bool, setup attnSetup, c AttentionChoice) (runFn, error) {
 	rows, W := op.B*op.L, 2*op.E+op.D
 	mat := func(m *Machine, a []gpu.DevicePtr) (*gpu.Attention, gpu.AttentionInputs, gpu.DevicePtr, error) {
 		at, in, err := setup(m, a)
@@ -527,7 +612,7 @@ func compileAttentionMat(op graph.AttentionOp, grad bool, setup func(*Machine, [
 			if err != nil {
 				return err
 			}
-			tmp, err := m.take(4 * rows * (op.E + 1))
+			tmp, err := m.take(4 * rows * gpu.OutStrideFor(op.E))
 			if err != nil {
 				return err
 			}
@@ -535,7 +620,7 @@ func compileAttentionMat(op graph.AttentionOp, grad bool, setup func(*Machine, [
 			if err := m.dev.AttentionForwardMat(at, in, tmp, ws); err != nil {
 				return err
 			}
-			return m.dev.Gate(out, a[0], tmp, rows, op.E, W, op.E+1)
+			return m.dev.Gate(out, a[0], tmp, rows, op.E, W, gpu.OutStrideFor(op.E))
 		}, nil
 	default:
 		return func(m *Machine, out gpu.DevicePtr, a []gpu.DevicePtr) error {

@@ -43,6 +43,19 @@ type Resident struct {
 	// workspace of one attention op may take (its L×L matrices); 0: a
 	// quarter of the device's memory.
 	AttentionBudget int64
+	// AttentionCache names a JSON file that keeps the attention paths
+	// measured under AttentionAuto from run to run (read once, rewritten
+	// after each new measurement); "" takes GAUALPHA_ATTENTION_CACHE, and
+	// without either the measurements live in this set only.
+	AttentionCache string
+	// Logf receives one line per measured (or cached) attention choice;
+	// nil: the standard logger.
+	Logf func(format string, args ...any)
+
+	// measure replaces the device timer in tests (fake timings).
+	measure   measurer
+	paths     *pathCache
+	pathsOnce sync.Once
 
 	dev   *gpu.Device
 	bufs  map[*tensor.Dense]gpu.DevicePtr

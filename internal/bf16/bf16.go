@@ -1,7 +1,7 @@
 // Package bf16 rounds float32 values to bfloat16, the format of
 // -precision bf16: 1 sign bit, 8 exponent bits, 7 mantissa bits (the upper
 // half of a float32). The rounding is to nearest, ties to even, as the
-// device's to_bf16_f32 kernel and torch's .to(torch.bfloat16); a NaN stays
+// device's gau_to_bf16_f32 kernel and torch's .to(torch.bfloat16); a NaN stays
 // a NaN.
 package bf16
 

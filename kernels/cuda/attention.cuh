@@ -8,22 +8,22 @@
 // the host per sequence sc_b = c(n_b)·m/sqrt(D) and bscale_b = c(n_b)/sqrt(D).
 //
 // Kernels, in launch order, and their files:
-//   attn_prep_*       (attention_fwd.cu) q, k after ScaleOffset, CosScale
+//   gau_attn_prep_*       (attention_fwd.cu) q, k after ScaleOffset, CosScale
 //                     and the rotation(s) into a workspace (qr = sc·R(pos)q̃,
 //                     kr = R(pos)k̃, and for ReRoPE / LM-Infinite also
 //                     qc = sc·R(w-1)q̃, q0 = sc·R(0)q̃, kc = R(w-1)k̃,
 //                     k0 = R(0)k̃), one warp per row. The forward and the
 //                     backward both start with it.
-//   attn_fwd_*_cN     (attention_fwd.cu) online softmax and A·V; writes O and
+//   gau_attn_fwd_*_cN    (attention_fwd.cu) online softmax and A·V; writes O and
 //                     the row log-sum-exp into out [B·L, E+1]. Never stores
 //                     L×L.
-//   attn_fwd_tc_*     (attention_tc.cu) the same forward for bfloat16 on
+//   gau_attn_fwd_tc_*     (attention_tc.cu) the same forward for bfloat16 on
 //                     tensor cores, where it applies.
-//   attn_bwd_delta    (attention_bwd.cu) δ_i = dO_i·O_i.
-//   attn_bwd_main     (attention_bwd.cu) the gradients wrt the rotated
+//   gau_attn_bwd_delta    (attention_bwd.cu) δ_i = dO_i·O_i.
+//   gau_attn_bwd_main     (attention_bwd.cu) the gradients wrt the rotated
 //                     vectors, per key block and query tile: scores, P, dV
 //                     and dPd, dS, route (the phases of cpu.Attention.Backward).
-//   attn_bwd_post     (attention_bwd.cu) back through the rotation, CosScale
+//   gau_attn_bwd_post     (attention_bwd.cu) back through the rotation, CosScale
 //                     and ScaleOffset into dz and the packed dγq, dγk rows of dx.
 //
 // Pair classes follow attn.Policy: mask_mode 0 none, 1 StreamingLLM/LM-Infinite

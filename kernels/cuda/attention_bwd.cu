@@ -2,11 +2,11 @@
 // kernels/cpu/attention.go's Attention.Backward and in their order (the
 // shared definitions are in attention.cuh):
 //
-//   prepare    attn_prep_f32 (attention_fwd.cu) recomputes q̃, k̃ and their
+//   prepare    gau_attn_prep_f32 (attention_fwd.cu) recomputes q̃, k̃ and their
 //              rotations, as the CPU's prepare.
-//   D          attn_bwd_delta: D_i = dO_i·O_i.
+//   D          gau_attn_bwd_delta: D_i = dO_i·O_i.
 //   gradients wrt the rotated vectors
-//              attn_bwd_main: a block per key block of 32 (it owns the keys'
+//              gau_attn_bwd_main: a block per key block of 32 (it owns the keys'
 //              dV and dk̃ rows), looping over the query tiles of 32; per tile
 //                scores   bwd_scores   the logits S, one pass per rotation
 //                                      variant present (the CPU's scores)
@@ -19,7 +19,7 @@
 //   reduce     no kernel: the CPU sums per-worker dq̃ buffers afterwards; here
 //              the key blocks add into one dq̃ with atomicAdd as they go.
 //   back through rotation, CosScale and ScaleOffset
-//              attn_bwd_post: one warp per row, dz and the γ gradients.
+//              gau_attn_bwd_post: one warp per row, dz and the γ gradients.
 #include "attention.cuh"
 
 // Backward tiles: key tiles of 32 per block, query tiles of 32, E chunks of 64.
@@ -29,12 +29,14 @@
 
 // ================================ D ================================
 
-// attn_bwd_delta: delta[r] = Σ_{c<E} dout[r, c]·out[r, c] (row width E+1),
-// one warp per row.
-extern "C" __global__ void __launch_bounds__(ATT_THREADS)
-attn_bwd_delta(float* delta, const float* out, const float* dout, i64 rows, i64 E) {
+// gau_attn_bwd_delta: delta[r] = Σ_{c<E} dout[r, c]·out[r, c] (row stride
+// ow ≥ E+1), one warp per row.
+#define ATTN_BWD_DELTA_ARGS(F) F(float*, delta) F(const float*, out) F(const float*, dout) F(i64, rows) F(i64, E) F(i64, ow)
+GAU_ARGS(gau_attn_bwd_delta_args, ATTN_BWD_DELTA_ARGS)
+GAU_KERNEL_OF(gau_attn_bwd_delta, gau_attn_bwd_delta_args, ATTN_BWD_DELTA_ARGS, ATT_THREADS) {
+	GAU_UNPACK(ATTN_BWD_DELTA_ARGS)
 	const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-	const i64 OW = E + 1;
+	const i64 OW = ow;
 	for (i64 r = (i64)blockIdx.x * ATT_WARPS + warp; r < rows; r += (i64)gridDim.x * ATT_WARPS) {
 		float s = 0.0f;
 		for (i64 c = lane; c < E; c += 32) s += dout[r * OW + c] * out[r * OW + c];
@@ -42,11 +44,11 @@ attn_bwd_delta(float* delta, const float* out, const float* dout, i64 rows, i64 
 		if (lane == 0) delta[r] = s;
 	}
 }
-GAU_REGISTER(attn_bwd_delta)
+GAU_REGISTER(gau_attn_bwd_delta)
 
 // =============== gradients wrt the rotated vectors ===============
 //
-// attn_bwd_main: grid (ceil(L/32), B), 256 threads. A block owns the 32 keys
+// gau_attn_bwd_main: grid (ceil(L/32), B), 256 threads. A block owns the 32 keys
 // [j0, j0+32) of sequence b (so it owns their dV and dk̃ rows: plain
 // read-modify-write, no atomics) and loops over all query tiles of 32. In
 // the score, P and dS phases a thread holds the elements (rows warp + 8n,
@@ -62,7 +64,7 @@ __host__ __device__ constexpr i64 attn_bwd_smem_floats(i64 D) {
 	return BWD_CH_FLOATS + 2 * BWD_BQ * BWD_BK + 2 * BWD_BQ + (BWD_BQ + BWD_BK) * (D + 1);
 }
 
-// BwdBlock is what the phases of attn_bwd_main share: the block's shared
+// BwdBlock is what the phases of gau_attn_bwd_main share: the block's shared
 // memory regions, its key block and sizes, the thread's place.
 struct BwdBlock {
 	float* dOs;    // [BQ][EC+4]  dO of the E chunk (the chunk region: dOs, dOt, Vt)
@@ -344,11 +346,15 @@ __device__ __forceinline__ void bwd_route(const BwdBlock& k, int cls, int nv, i6
 	}
 }
 
-extern "C" __global__ void __launch_bounds__(ATT_THREADS)
-attn_bwd_main(float* dqr, float* dkr, float* dqc, float* dq0, float* dkc, float* dk0, float* dx, const float* out,
-              const float* dout, const float* delta, const float* X, const float* qr, const float* kr, const float* qc,
-              const float* q0, const float* kc, const float* k0, const i64* mask, const float* bscale, i64 L, i64 E, i64 D,
-              i64 mask_mode, i64 radius, i64 sinks, i64 far_w, double slope, u64 thr, double inv_keep, u64 key, u64 site) {
+#define ATTN_BWD_MAIN_ARGS(F)                                                                                          \
+	F(float*, dqr) F(float*, dkr) F(float*, dqc) F(float*, dq0) F(float*, dkc) F(float*, dk0) F(float*, dx)           \
+	F(const float*, out) F(const float*, dout) F(const float*, delta) F(const float*, X) F(const float*, qr)          \
+	F(const float*, kr) F(const float*, qc) F(const float*, q0) F(const float*, kc) F(const float*, k0)              \
+	F(const i64*, mask) F(const float*, bscale) F(i64, L) F(i64, E) F(i64, D) F(i64, mask_mode) F(i64, radius)        \
+	F(i64, sinks) F(i64, far_w) F(double, slope) F(u64, thr) F(double, inv_keep) F(u64, key) F(u64, site) F(i64, ow)
+GAU_ARGS(gau_attn_bwd_main_args, ATTN_BWD_MAIN_ARGS)
+GAU_KERNEL_OF(gau_attn_bwd_main, gau_attn_bwd_main_args, ATTN_BWD_MAIN_ARGS, ATT_THREADS) {
+	GAU_UNPACK(ATTN_BWD_MAIN_ARGS)
 	static_assert(4 * BWD_BQ * BWD_BK <= BWD_CH_FLOATS, "dP partials must fit the chunk region");
 	static_assert(BWD_BQ == BWD_BK, "the Q and K tiles are loaded by one loop");
 	GAU_DYN_SMEM(float, sm);
@@ -369,7 +375,7 @@ attn_bwd_main(float* dqr, float* dkr, float* dqc, float* dq0, float* dkc, float*
 	k.E = E;
 	k.D = D;
 	k.W = 2 * E + D;
-	k.OW = E + 1;
+	k.OW = ow;
 	k.tid = threadIdx.x;
 	k.lane = k.tid & 31;
 	k.warp = k.tid >> 5;
@@ -413,7 +419,7 @@ attn_bwd_main(float* dqr, float* dkr, float* dqc, float* dq0, float* dkc, float*
 		bwd_route(k, cls, nv, i0, kind, ds, qvar, kvar, dqvar, dkvar);
 	}
 }
-GAU_REGISTER(attn_bwd_main)
+GAU_REGISTER(gau_attn_bwd_main)
 
 // ========== back through rotation, CosScale and ScaleOffset ==========
 
@@ -448,15 +454,19 @@ __device__ __forceinline__ void cos_scale_back(float (&ge)[ATT_MAXP], float (&go
 	}
 }
 
-// attn_bwd_post: one warp per row (grid-stride). From dq̃, dk̃ (per variant)
+// gau_attn_bwd_post: one warp per row (grid-stride). From dq̃, dk̃ (per variant)
 // back through the rotation (adjoint), the logit scale sc_b, CosScale and
 // ScaleOffset: writes dz into dx[r, 2E:2E+D] and adds the row's γ gradients,
 // summed per block, into dx rows B·L (dγq) and B·L+1 (dγk) with atomicAdd
 // (the caller zeroes dx first).
-extern "C" __global__ void __launch_bounds__(ATT_THREADS)
-attn_bwd_post(float* dx, const float* dqr, const float* dkr, const float* dqc, const float* dq0, const float* dkc,
-              const float* dk0, const float* X, const float* gq, const float* gk, const i64* pos, const double* theta,
-              const float* sc, i64 rows, i64 L, i64 E, i64 D, i64 far_w, double alpha) {
+#define ATTN_BWD_POST_ARGS(F)                                                                                          \
+	F(float*, dx) F(const float*, dqr) F(const float*, dkr) F(const float*, dqc) F(const float*, dq0)                  \
+	F(const float*, dkc) F(const float*, dk0) F(const float*, X) F(const float*, gq) F(const float*, gk)              \
+	F(const i64*, pos) F(const double*, theta) F(const float*, sc) F(i64, rows) F(i64, L) F(i64, E) F(i64, D)         \
+	F(i64, far_w) F(double, alpha)
+GAU_ARGS(gau_attn_bwd_post_args, ATTN_BWD_POST_ARGS)
+GAU_KERNEL_OF(gau_attn_bwd_post, gau_attn_bwd_post_args, ATTN_BWD_POST_ARGS, ATT_THREADS) {
+	GAU_UNPACK(ATTN_BWD_POST_ARGS)
 	GAU_SMEM(float, red, ATT_WARPS * 2 * ATT_MAXD);
 	const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
 	const i64 W = 2 * E + D, half = D / 2;
@@ -556,4 +566,4 @@ attn_bwd_post(float* dx, const float* dqr, const float* dkr, const float* dqc, c
 		if (t != 0.0f) atomicAdd(dx + (rows + (isq ? 0 : 1)) * W + d, t);
 	}
 }
-GAU_REGISTER(attn_bwd_post)
+GAU_REGISTER(gau_attn_bwd_post)

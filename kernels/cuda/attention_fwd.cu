@@ -1,5 +1,5 @@
 // attention_fwd.cu: the attention forward on CUDA cores (float32, or a
-// bfloat16 X computed in float32) and attn_prep_*, which both the forward and
+// bfloat16 X computed in float32) and gau_attn_prep_*, which both the forward and
 // the backward launch first. The shared definitions and the list of kernels
 // are in attention.cuh; the tensor-core forward is in attention_tc.cu, the
 // backward in attention_bwd.cu.
@@ -91,19 +91,22 @@ __device__ __forceinline__ void attn_prep_impl(float* qr, float* kr, float* qc, 
 	}
 }
 
-extern "C" __global__ void __launch_bounds__(ATT_THREADS)
-attn_prep_f32(float* qr, float* kr, float* qc, float* q0, float* kc, float* k0, const float* X, const float* gq, const float* gk,
-              const i64* pos, const double* theta, const float* sc, i64 rows, i64 L, i64 E, i64 D, i64 far_w, double alpha) {
-	attn_prep_impl(qr, kr, qc, q0, kc, k0, X, gq, gk, pos, theta, sc, rows, L, E, D, far_w, alpha);
-}
-GAU_REGISTER(attn_prep_f32)
+// gau_attn_prep_f32 and _bf16 (X float32 or bfloat16): struct attn_prep_args.
+#define ATTN_PREP_ARGS(F)                                                                                          \
+	F(float*, qr) F(float*, kr) F(float*, qc) F(float*, q0) F(float*, kc) F(float*, k0) F(const void*, X)         \
+	F(const float*, gq) F(const float*, gk) F(const i64*, pos) F(const double*, theta) F(const float*, sc)       \
+	F(i64, rows) F(i64, L) F(i64, E) F(i64, D) F(i64, far_w) F(double, alpha)
+GAU_ARGS(attn_prep_args, ATTN_PREP_ARGS)
 
-extern "C" __global__ void __launch_bounds__(ATT_THREADS)
-attn_prep_bf16(float* qr, float* kr, float* qc, float* q0, float* kc, float* k0, const bf16* X, const float* gq, const float* gk,
-               const i64* pos, const double* theta, const float* sc, i64 rows, i64 L, i64 E, i64 D, i64 far_w, double alpha) {
-	attn_prep_impl(qr, kr, qc, q0, kc, k0, X, gq, gk, pos, theta, sc, rows, L, E, D, far_w, alpha);
-}
-GAU_REGISTER(attn_prep_bf16)
+#define ATT_PREP(NAME, TIN)                                                                                        \
+	GAU_KERNEL_OF(NAME, attn_prep_args, ATTN_PREP_ARGS, ATT_THREADS) {                                             \
+		GAU_UNPACK(ATTN_PREP_ARGS)                                                                                 \
+		attn_prep_impl(qr, kr, qc, q0, kc, k0, (const TIN*)X, gq, gk, pos, theta, sc, rows, L, E, D, far_w, alpha); \
+	}                                                                                                              \
+	GAU_REGISTER(NAME)
+
+ATT_PREP(gau_attn_prep_f32, float)
+ATT_PREP(gau_attn_prep_bf16, bf16)
 
 // ============================ forward ============================
 //
@@ -130,14 +133,14 @@ __device__ __forceinline__ void attn_fwd_impl(float* out, i64* err, const TIn* X
                                               const float* qc, const float* q0, const float* kc, const float* k0,
                                               const i64* mask, const float* bscale, i64 L, i64 E, i64 D, i64 mask_mode,
                                               i64 radius, i64 sinks, i64 far_w, double slope, u64 thr, double inv_keep,
-                                              u64 key, u64 site) {
+                                              u64 key, u64 site, i64 ow) {
 	GAU_DYN_SMEM(float, sm);
 	const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
 	const i64 b = blockIdx.z;
 	const i64 i0 = (i64)blockIdx.x * FWD_BQ;
 	const i64 i1 = imin64(i0 + FWD_BQ, L);
 	const i64 e0 = (i64)blockIdx.y * (ATT_THREADS * CPT);
-	const i64 W = 2 * E + D, OW = E + 1;
+	const i64 W = 2 * E + D, OW = ow;
 	const bool far = far_w > 0;
 	const int nv = far ? 3 : 1;
 	const AttnPolicy pol{mask_mode, radius, sinks, far_w};
@@ -310,21 +313,27 @@ __device__ __forceinline__ void attn_fwd_impl(float* out, i64* err, const TIn* X
 	}
 }
 
+// gau_attn_fwd_{f32,bf16}_c*: struct attn_fwd_args.
+#define ATTN_FWD_ARGS(F)                                                                                                   \
+	F(float*, out) F(i64*, err) F(const void*, X) F(const float*, qr) F(const float*, kr) F(const float*, qc)               \
+	F(const float*, q0) F(const float*, kc) F(const float*, k0) F(const i64*, mask) F(const float*, bscale) F(i64, L)       \
+	F(i64, E) F(i64, D) F(i64, mask_mode) F(i64, radius) F(i64, sinks) F(i64, far_w) F(double, slope) F(u64, thr)          \
+	F(double, inv_keep) F(u64, key) F(u64, site) F(i64, ow)
+GAU_ARGS(attn_fwd_args, ATTN_FWD_ARGS)
+
 #define ATT_FWD(NAME, TIN, CPT)                                                                                            \
-	extern "C" __global__ void __launch_bounds__(ATT_THREADS)                                                                \
-	NAME(float* out, i64* err, const TIN* X, const float* qr, const float* kr, const float* qc, const float* q0,              \
-	     const float* kc, const float* k0, const i64* mask, const float* bscale, i64 L, i64 E, i64 D, i64 mask_mode,          \
-	     i64 radius, i64 sinks, i64 far_w, double slope, u64 thr, double inv_keep, u64 key, u64 site) {                       \
-		attn_fwd_impl<TIN, CPT>(out, err, X, qr, kr, qc, q0, kc, k0, mask, bscale, L, E, D, mask_mode, radius, sinks, far_w, \
-		                        slope, thr, inv_keep, key, site);                                                              \
+	GAU_KERNEL_OF(NAME, attn_fwd_args, ATTN_FWD_ARGS, ATT_THREADS) {                                                         \
+		GAU_UNPACK(ATTN_FWD_ARGS)                                                                                          \
+		attn_fwd_impl<TIN, CPT>(out, err, (const TIN*)X, qr, kr, qc, q0, kc, k0, mask, bscale, L, E, D, mask_mode, radius,  \
+		                        sinks, far_w, slope, thr, inv_keep, key, site, ow);                                            \
 	}                                                                                                                        \
 	GAU_REGISTER(NAME)
 
-ATT_FWD(attn_fwd_f32_c1, float, 1)
-ATT_FWD(attn_fwd_f32_c2, float, 2)
-ATT_FWD(attn_fwd_f32_c3, float, 3)
-ATT_FWD(attn_fwd_f32_c6, float, 6)
-ATT_FWD(attn_fwd_bf16_c1, bf16, 1)
-ATT_FWD(attn_fwd_bf16_c2, bf16, 2)
-ATT_FWD(attn_fwd_bf16_c3, bf16, 3)
-ATT_FWD(attn_fwd_bf16_c6, bf16, 6)
+ATT_FWD(gau_attn_fwd_f32_c1, float, 1)
+ATT_FWD(gau_attn_fwd_f32_c2, float, 2)
+ATT_FWD(gau_attn_fwd_f32_c3, float, 3)
+ATT_FWD(gau_attn_fwd_f32_c6, float, 6)
+ATT_FWD(gau_attn_fwd_bf16_c1, bf16, 1)
+ATT_FWD(gau_attn_fwd_bf16_c2, bf16, 2)
+ATT_FWD(gau_attn_fwd_bf16_c3, bf16, 3)
+ATT_FWD(gau_attn_fwd_bf16_c6, bf16, 6)

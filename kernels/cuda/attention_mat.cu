@@ -2,16 +2,16 @@
 // (gpu/attention_mat.go), which computes the L×L matrices of a group of
 // sequences with cuBLAS and runs these kernels between the products:
 //
-//   forward   attn_prep_* (attention_fwd.cu): q̃, k̃ and their rotations;
+//   forward   gau_attn_prep_* (attention_fwd.cu): q̃, k̃ and their rotations;
 //             S_v = Q_v·K_vᵀ (cuBLAS, one product per rotation variant v:
 //             near qr·krᵀ, and with a far window behind qc·k0ᵀ and ahead
-//             q0·kcᵀ); attn_mat_softmax_*: the mask, ALiBi's bias, the row
+//             q0·kcᵀ); gau_attn_mat_softmax_*: the mask, ALiBi's bias, the row
 //             log-sum-exp and P = dropout(exp(S - lse)); O = P·V (cuBLAS).
-//   backward  prep; δ = rowsum(dO ⊙ O) (attn_bwd_delta); S_v again;
-//             attn_mat_softmax_* reading the forward's lse: Pd; dV = Pdᵀ·dO
-//             and dPd = dO·Vᵀ (cuBLAS); attn_mat_ds_*: dS = P ⊙ (dP - δ)
+//   backward  prep; δ = rowsum(dO ⊙ O) (gau_attn_bwd_delta); S_v again;
+//             gau_attn_mat_softmax_* reading the forward's lse: Pd; dV = Pdᵀ·dO
+//             and dPd = dO·Vᵀ (cuBLAS); gau_attn_mat_ds_*: dS = P ⊙ (dP - δ)
 //             with dP = dPd·dropscale, split by rotation variant; dq̃_v =
-//             dS_v·K_v, dk̃_v = dS_vᵀ·Q_v (cuBLAS); attn_bwd_post
+//             dS_v·K_v, dk̃_v = dS_vᵀ·Q_v (cuBLAS); gau_attn_bwd_post
 //             (attention_bwd.cu).
 //
 // The logit of pair (i, j) is the element of the variant its kind selects
@@ -41,7 +41,7 @@ __device__ __forceinline__ void mat_store(bf16* p, i64 e, float v) { p[e] = tobf
 
 // ============================ softmax ============================
 //
-// attn_mat_softmax_{f32,bf16}: per row, P = exp(s - lse) times the dropout
+// gau_attn_mat_softmax_{f32,bf16}: per row, P = exp(s - lse) times the dropout
 // scale (0 or 1/(1-p), pipeline.Keep's mask for ((b·L+i)·L+j)), 0 where
 // masked, stored as float32 or bfloat16. read_lse = 0 (forward): the row's
 // log-sum-exp is computed (one pass with a running maximum, then the block
@@ -55,14 +55,14 @@ __device__ __forceinline__ void mat_softmax_impl(TP* P, float* out, i64* err, co
                                                  const float* S2, const i64* mask, const float* bscale, i64 b0, i64 g,
                                                  i64 L, i64 E, i64 mask_mode, i64 radius, i64 sinks, i64 far_w,
                                                  double slope, u64 thr, double inv_keep, u64 key, u64 site,
-                                                 i64 read_lse) {
+                                                 i64 read_lse, i64 ow, i64 ld) {
 	GAU_SMEM(float, red, 33);
 	const AttnPolicy pol{mask_mode, radius, sinks, far_w};
-	const i64 rows = g * L, OW = E + 1;
+	const i64 rows = g * L, OW = ow;
 	const float invk = (float)inv_keep;
 	for (i64 r = blockIdx.x; r < rows; r += gridDim.x) {
 		const i64 bl = r / L, i = r - bl * L, b = b0 + bl;
-		const i64 row = b * L + i, base = r * L;
+		const i64 row = b * L + i, base = r * ld;
 		const float bs = bscale[b];
 		float lse;
 		if (read_lse) {
@@ -109,22 +109,28 @@ __device__ __forceinline__ void mat_softmax_impl(TP* P, float* out, i64* err, co
 	}
 }
 
+// gau_attn_mat_softmax_{f32,bf16} (P float32 or bfloat16): struct attn_mat_softmax_args.
+#define ATTN_MAT_SOFTMAX_ARGS(F)                                                                                           \
+	F(void*, P) F(float*, out) F(i64*, err) F(const float*, S0) F(const float*, S1) F(const float*, S2)                     \
+	F(const i64*, mask) F(const float*, bscale) F(i64, b0) F(i64, g) F(i64, L) F(i64, E) F(i64, mask_mode) F(i64, radius)  \
+	F(i64, sinks) F(i64, far_w) F(double, slope) F(u64, thr) F(double, inv_keep) F(u64, key) F(u64, site)                  \
+	F(i64, read_lse) F(i64, ow) F(i64, ld)
+GAU_ARGS(attn_mat_softmax_args, ATTN_MAT_SOFTMAX_ARGS)
+
 #define ATT_MAT_SOFTMAX(NAME, TP)                                                                                          \
-	extern "C" __global__ void __launch_bounds__(ATT_THREADS)                                                                \
-	NAME(TP* P, float* out, i64* err, const float* S0, const float* S1, const float* S2, const i64* mask,                   \
-	     const float* bscale, i64 b0, i64 g, i64 L, i64 E, i64 mask_mode, i64 radius, i64 sinks, i64 far_w, double slope,    \
-	     u64 thr, double inv_keep, u64 key, u64 site, i64 read_lse) {                                                         \
-		mat_softmax_impl<TP>(P, out, err, S0, S1, S2, mask, bscale, b0, g, L, E, mask_mode, radius, sinks, far_w, slope, thr, \
-		                     inv_keep, key, site, read_lse);                                                                \
+	GAU_KERNEL_OF(NAME, attn_mat_softmax_args, ATTN_MAT_SOFTMAX_ARGS, ATT_THREADS) {                                         \
+		GAU_UNPACK(ATTN_MAT_SOFTMAX_ARGS)                                                                                  \
+		mat_softmax_impl<TP>((TP*)P, out, err, S0, S1, S2, mask, bscale, b0, g, L, E, mask_mode, radius, sinks, far_w,      \
+		                     slope, thr, inv_keep, key, site, read_lse, ow, ld);                                            \
 	}                                                                                                                        \
 	GAU_REGISTER(NAME)
 
-ATT_MAT_SOFTMAX(attn_mat_softmax_f32, float)
-ATT_MAT_SOFTMAX(attn_mat_softmax_bf16, bf16)
+ATT_MAT_SOFTMAX(gau_attn_mat_softmax_f32, float)
+ATT_MAT_SOFTMAX(gau_attn_mat_softmax_bf16, bf16)
 
 // ============================ dS ============================
 //
-// attn_mat_ds_{f32,bf16}: per element of a row, with the forward's lse
+// gau_attn_mat_ds_{f32,bf16}: per element of a row, with the forward's lse
 // (out[b·L+i, E]) and δ_i: P = exp(s - lse) (as attn_mat_softmax
 // computes it), dP = dPd·dropscale, dS = P ⊙ (dP - δ_i), 0 where masked,
 // written to the dS of the pair's variant (dS0 near, dS1 behind, dS2 ahead)
@@ -136,14 +142,14 @@ __device__ __forceinline__ void mat_ds_impl(TD* dS0, TD* dS1, TD* dS2, const flo
                                             const float* dP, const float* out, const float* delta, const i64* mask,
                                             const float* bscale, i64 b0, i64 g, i64 L, i64 E, i64 mask_mode, i64 radius,
                                             i64 sinks, i64 far_w, double slope, u64 thr, double inv_keep, u64 key,
-                                            u64 site) {
+                                            u64 site, i64 ow, i64 ld) {
 	const AttnPolicy pol{mask_mode, radius, sinks, far_w};
-	const i64 rows = g * L, OW = E + 1;
+	const i64 rows = g * L, OW = ow;
 	const float invk = (float)inv_keep;
 	const bool three = dS1 != nullptr;
 	for (i64 r = blockIdx.x; r < rows; r += gridDim.x) {
 		const i64 bl = r / L, i = r - bl * L, b = b0 + bl;
-		const i64 row = b * L + i, base = r * L;
+		const i64 row = b * L + i, base = r * ld;
 		const float bs = bscale[b];
 		const float lse = out[row * OW + E];
 		const float di = delta[row];
@@ -172,15 +178,21 @@ __device__ __forceinline__ void mat_ds_impl(TD* dS0, TD* dS1, TD* dS2, const flo
 	}
 }
 
+// gau_attn_mat_ds_{f32,bf16} (dS float32 or bfloat16): struct attn_mat_ds_args.
+#define ATTN_MAT_DS_ARGS(F)                                                                                                \
+	F(void*, dS0) F(void*, dS1) F(void*, dS2) F(const float*, S0) F(const float*, S1) F(const float*, S2)                  \
+	F(const float*, dP) F(const float*, out) F(const float*, delta) F(const i64*, mask) F(const float*, bscale) F(i64, b0)  \
+	F(i64, g) F(i64, L) F(i64, E) F(i64, mask_mode) F(i64, radius) F(i64, sinks) F(i64, far_w) F(double, slope)            \
+	F(u64, thr) F(double, inv_keep) F(u64, key) F(u64, site) F(i64, ow) F(i64, ld)
+GAU_ARGS(attn_mat_ds_args, ATTN_MAT_DS_ARGS)
+
 #define ATT_MAT_DS(NAME, TD)                                                                                               \
-	extern "C" __global__ void __launch_bounds__(ATT_THREADS)                                                                \
-	NAME(TD* dS0, TD* dS1, TD* dS2, const float* S0, const float* S1, const float* S2, const float* dP, const float* out,   \
-	     const float* delta, const i64* mask, const float* bscale, i64 b0, i64 g, i64 L, i64 E, i64 mask_mode, i64 radius,   \
-	     i64 sinks, i64 far_w, double slope, u64 thr, double inv_keep, u64 key, u64 site) {                                  \
-		mat_ds_impl<TD>(dS0, dS1, dS2, S0, S1, S2, dP, out, delta, mask, bscale, b0, g, L, E, mask_mode, radius, sinks,      \
-		                far_w, slope, thr, inv_keep, key, site);                                                               \
+	GAU_KERNEL_OF(NAME, attn_mat_ds_args, ATTN_MAT_DS_ARGS, ATT_THREADS) {                                                   \
+		GAU_UNPACK(ATTN_MAT_DS_ARGS)                                                                                       \
+		mat_ds_impl<TD>((TD*)dS0, (TD*)dS1, (TD*)dS2, S0, S1, S2, dP, out, delta, mask, bscale, b0, g, L, E, mask_mode,     \
+		                radius, sinks, far_w, slope, thr, inv_keep, key, site, ow, ld);                                        \
 	}                                                                                                                        \
 	GAU_REGISTER(NAME)
 
-ATT_MAT_DS(attn_mat_ds_f32, float)
-ATT_MAT_DS(attn_mat_ds_bf16, bf16)
+ATT_MAT_DS(gau_attn_mat_ds_f32, float)
+ATT_MAT_DS(gau_attn_mat_ds_bf16, bf16)

@@ -1,16 +1,18 @@
 // attention_tc.cu: the bfloat16 attention forward on tensor cores
-// (attn_fwd_tc_bf16_d*). The shared definitions and the list of kernels are
-// in attention.cuh; its inputs come from attn_prep_bf16 (attention_fwd.cu).
+// (gau_attn_fwd_tc_bf16_d*). The shared definitions and the list of kernels are
+// in attention.cuh; its inputs come from gau_attn_prep_bf16 (attention_fwd.cu).
 #include "attention.cuh"
 
 // ======================= forward on tensor cores =======================
 //
-// attn_fwd_tc_bf16_dD: the forward with bfloat16 inputs on tensor cores
+// gau_attn_fwd_tc_bf16_dD: the forward with bfloat16 inputs on tensor cores
 // (mma.sync m16n8k16, float32 accumulation), for the policies without a far
 // rotation and without dropout (the host checks: far_w = 0, thr = 0, D one
-// of 16, 32, 64, 128). q̃ and k̃ come from attn_prep_bf16 (float32, rounded
-// to bfloat16 here), V from the bfloat16 X; P is rounded to bfloat16 for
-// P·V, the row sums l take it unrounded (as FlashAttention does).
+// of 16, 32, 64, 128). q̃ comes from gau_attn_prep_bf16 (float32, rounded to
+// bfloat16 here), k̃ rounded to bfloat16 by the host's gau_to_bf16_f32 (so
+// that its tiles can be copied as they are), V from the bfloat16 X; P is
+// rounded to bfloat16 for P·V, the row sums l take it unrounded (as
+// FlashAttention does).
 //
 // Tiling. The work is S = Q·Kᵀ (L²·D multiply-adds per sequence) and O = P·V
 // (L²·E), with E = d_v = 1536 twelve times the paper's D = 128, so P·V is
@@ -24,7 +26,11 @@
 //
 // Per key tile of 64 the block stages K̃ [64][D] and V [64][512] (V in its
 // row-major layout, as X holds it: no transposed stores) in shared memory
-// and
+// with cp.async (16 bytes per copy, every thread's copies of a tile in
+// flight at once, not through registers), and with S = 2 stages loads the
+// next tile's while it computes on this one (double buffering: the copies
+// of tile t+1 are issued before the mma work of tile t and waited for
+// after it), and
 //   1. computes the tile's logits once: warp w forms S for query rows
 //      16(w%4) .. +15 and keys 32(w/4) .. +31 (D/16 × 4 mma, q̃ and k̃
 //      fragments by ldmatrix from shared memory), masks and adds ALiBi's
@@ -48,10 +54,12 @@
 // Occupancy: one block of 8 warps per SM (≤ 255 registers × 256 threads;
 // shared memory below), as FlashAttention-2 runs its d = 128 forward.
 //
-// Shared memory (bytes): Q̃ and K̃ tiles 2 · 64·(D+8)·2, V 64·(512+8)·2, P
-// 64·(64+8)·2, five row vectors of 64 float32 and the 64 key flags:
-// 109.5 KiB at D = 128, 81.5 KiB at D = 16 (the attribute is set; sm_80
-// allows 163 KiB per block, sm_90 227 KiB).
+// Shared memory (bytes): the Q̃ tile 64·(D+8)·2, S stages of the K̃ tile
+// 64·(D+8)·2 and the V tile 64·(512+8)·2, P 64·(64+8)·2, five row vectors
+// of 64 float32 and the 64 key flags: with one stage 109.5 KiB at D = 128,
+// 81.5 KiB at D = 16; with two 191.5 and 146 KiB (the attribute is set;
+// sm_90 allows 227 KiB per block, so two stages; sm_80's 163 KiB takes two
+// only below D = 64, the host chooses by the device's limit).
 //
 // Banks: every ldmatrix phase reads 8 rows of 16 bytes; the rows are padded
 // by 8 bfloat16 (16 bytes), so their word strides are (D+8)/2 = 12, 20, 36,
@@ -62,7 +70,7 @@
 // distinct banks. The staging stores are 16 (or 2) consecutive bytes per
 // thread along a row: conflict-free.
 //
-// Dynamic shared memory: attn_fwd_tc_smem_bytes(D).
+// Dynamic shared memory: attn_fwd_tc_smem_bytes(D, S).
 
 #define TC_BQ 64
 #define TC_BK 64
@@ -72,8 +80,8 @@
 #define TC_VS (TC_EC + 8)  // V row stride (bfloat16)
 #define TC_PS (TC_BK + 8)  // P row stride (bfloat16)
 
-__host__ __device__ constexpr i64 attn_fwd_tc_smem_bytes(i64 D) {
-	return 2 * (2 * TC_BQ * (D + 8) + TC_BK * TC_VS + TC_BQ * TC_PS) + 4 * 5 * TC_BQ + 4 * TC_BK;
+__host__ __device__ constexpr i64 attn_fwd_tc_smem_bytes(i64 D, i64 S) {
+	return 2 * (TC_BQ * (D + 8) + S * TC_BK * (D + 8) + S * TC_BK * TC_VS + TC_BQ * TC_PS) + 4 * 5 * TC_BQ + 4 * TC_BK;
 }
 
 // tc_u4 is 16 bytes moved as one vector (uint4 on the GPU).
@@ -105,15 +113,53 @@ __device__ __forceinline__ void tc_stage_rows(bf16* dst, const float* src, i64 b
 	}
 }
 
+// tc_issue_tile starts the copies of key tile j0 (rows j0.. of sequence b)
+// into one stage: K̃ [64][D] from the bfloat16 k16 [B·L][D] and V [64][512]
+// (columns e0.. of X's v part), with cp.async where 16 aligned bytes lie in
+// range (zeros past L or E), else by plain stores (visible after the next
+// barrier, like the copies once waited for). The caller commits the group.
 template <int D>
-__device__ __forceinline__ void attn_fwd_tc_impl(float* out, i64* err, const bf16* X, const float* qr, const float* kr,
+__device__ __forceinline__ void tc_issue_tile(bf16* Ks, bf16* Vs, const bf16* k16, const bf16* X, i64 b, i64 L, i64 E,
+                                              i64 W, i64 j0, i64 e0, bool vec, int tid) {
+	for (int idx = tid; idx < TC_BK * (D / 8); idx += TC_THREADS) {
+		const int r = idx / (D / 8), d = 8 * (idx - r * (D / 8));
+		const i64 j = j0 + r;
+		cp_async16(Ks + r * (D + 8) + d, j < L ? k16 + (b * L + j) * D + d : k16, j < L ? 16 : 0);
+	}
+	for (int idx = tid; idx < TC_BK * (TC_EC / 8); idx += TC_THREADS) {
+		const int c = idx / (TC_EC / 8), col = 8 * (idx - c * (TC_EC / 8));
+		const i64 j = j0 + c, ec = e0 + col;
+		bf16* dst = Vs + c * TC_VS + col;
+		if (vec && (j >= L || ec >= E)) {
+			cp_async16(dst, X, 0);  // zeros
+		} else if (vec && ec + 8 <= E) {
+			cp_async16(dst, X + (b * L + j) * W + E + ec, 16);
+		} else {
+			const bf16* src = X + (b * L + j) * W + E + ec;
+#pragma unroll
+			for (int k = 0; k < 8; k++) dst[k] = (j < L && ec + k < E) ? src[k] : (bf16)0;
+		}
+	}
+}
+
+// tc_next_tile returns the first key tile from j0 on that the block does
+// not skip (L if none).
+__device__ __forceinline__ i64 tc_next_tile(const AttnPolicy& pol, i64 i0, i64 i1, i64 j0, i64 L) {
+	for (; j0 < L; j0 += TC_BK)
+		if (tile_class(pol, i0, i1, j0, imin64(j0 + TC_BK, L)) != C_SKIP) return j0;
+	return L;
+}
+
+template <int D, int S>
+__device__ __forceinline__ void attn_fwd_tc_impl(float* out, i64* err, const bf16* X, const float* qr, const bf16* k16,
                                                  const i64* mask, const float* bscale, i64 L, i64 E, i64 mask_mode,
-                                                 i64 radius, i64 sinks, double slope) {
+                                                 i64 radius, i64 sinks, double slope, i64 ow) {
+	static_assert(S == 1 || S == 2, "one or two stages");
 	GAU_DYN_SMEM(bf16, sm);
-	bf16* Qs = sm;                         // [TC_BQ][D+8]
-	bf16* Ks = Qs + TC_BQ * (D + 8);       // [TC_BK][D+8]
-	bf16* Vs = Ks + TC_BK * (D + 8);       // [TC_BK][TC_VS]
-	bf16* Ps = Vs + TC_BK * TC_VS;         // [TC_BQ][TC_PS]
+	bf16* Qs = sm;                                  // [TC_BQ][D+8]
+	bf16* Ks0 = Qs + TC_BQ * (D + 8);               // [S][TC_BK][D+8]
+	bf16* Vs0 = Ks0 + S * TC_BK * (D + 8);          // [S][TC_BK][TC_VS]
+	bf16* Ps = Vs0 + S * TC_BK * TC_VS;             // [TC_BQ][TC_PS]
 	float* red = reinterpret_cast<float*>(Ps + TC_BQ * TC_PS);  // [5][TC_BQ]
 	int* kval = reinterpret_cast<int*>(red + 5 * TC_BQ);        // [TC_BK]
 	// red rows: 0, 1 the maxima of the two key halves (at the end: l and
@@ -132,7 +178,7 @@ __device__ __forceinline__ void attn_fwd_tc_impl(float* out, i64* err, const bf1
 	const i64 i0 = (i64)blockIdx.x * TC_BQ;
 	const i64 i1 = imin64(i0 + TC_BQ, L);
 	const i64 e0 = (i64)blockIdx.y * TC_EC;
-	const i64 W = 2 * E + D, OW = E + 1;
+	const i64 W = 2 * E + D, OW = ow;
 	const AttnPolicy pol{mask_mode, radius, sinks, 0};
 	const float bs = bscale[b];
 	const int lrow[2] = {16 * qt + g, 16 * qt + g + 8};  // the lane's logit rows in the block
@@ -153,29 +199,38 @@ __device__ __forceinline__ void attn_fwd_tc_impl(float* out, i64* err, const bf1
 			for (int e = 0; e < 4; e++) o[mt][n][e] = 0.0f;
 	float m_r[2] = {-GAU_INF, -GAU_INF}, l_r[2] = {0.0f, 0.0f};
 
-	for (i64 j0 = 0; j0 < L; j0 += TC_BK) {
+	// With two stages the first tile's copies start before the loop; each
+	// iteration starts the next tile's into the other stage, then waits
+	// for all but that newest group: the current tile's.
+	i64 j0 = tc_next_tile(pol, i0, i1, 0, L);
+	if (S == 2) {
+		if (j0 < L) tc_issue_tile<D>(Ks0, Vs0, k16, X, b, L, E, W, j0, e0, vec, tid);
+		cp_async_commit();
+	}
+	int st = 0;  // the stage of tile j0
+	for (; j0 < L;) {
 		const i64 j1 = imin64(j0 + TC_BK, L);
 		const int cls = tile_class(pol, i0, i1, j0, j1);
-		if (cls == C_SKIP) continue;  // uniform over the block
-		__syncthreads();  // the previous tile's readers of Ks, Vs, Ps, red, kval are done
-		tc_stage_rows<D>(Ks, kr, b, L, j0, tid);
-		for (int idx = tid; idx < TC_BK * (TC_EC / 8); idx += TC_THREADS) {
-			const int c = idx / (TC_EC / 8), col = 8 * (idx - c * (TC_EC / 8));
-			const i64 j = j0 + c, ec = e0 + col;
-			bf16* dst = Vs + c * TC_VS + col;
-			const bf16* src = X + (b * L + j) * W + E + ec;
-			if (vec && j < L && ec + 8 <= E) {
-				*reinterpret_cast<tc_u4*>(dst) = *reinterpret_cast<const tc_u4*>(src);
-			} else {
-#pragma unroll
-				for (int k = 0; k < 8; k++) dst[k] = (j < L && ec + k < E) ? src[k] : (bf16)0;
-			}
+		const i64 jn = tc_next_tile(pol, i0, i1, j0 + TC_BK, L);
+		bf16* Ks = Ks0 + st * TC_BK * (D + 8);
+		bf16* Vs = Vs0 + st * TC_BK * TC_VS;
+		// The previous tile's readers of Ks, Vs (the other stage, which the
+		// next tile's copies overwrite), Ps, red and kval are done.
+		__syncthreads();
+		if (S == 2) {
+			if (jn < L) tc_issue_tile<D>(Ks0 + (st ^ 1) * TC_BK * (D + 8), Vs0 + (st ^ 1) * TC_BK * TC_VS, k16, X, b, L, E, W, jn, e0, vec, tid);
+			cp_async_commit();
+			cp_async_wait<1>();
+		} else {
+			tc_issue_tile<D>(Ks, Vs, k16, X, b, L, E, W, j0, e0, vec, tid);
+			cp_async_commit();
+			cp_async_wait<0>();
 		}
 		if (tid < TC_BK) {
 			const i64 j = j0 + tid;
 			kval[tid] = j < L && (mask == nullptr || mask[b * L + j] != 0);
 		}
-		__syncthreads();
+		__syncthreads();  // every thread's copies of this tile have landed
 
 		// 1. S = Q·Kᵀ for rows 16qt.. and keys 32kh..: n-tile n holds keys
 		// 32kh + 8n .. +7.
@@ -294,7 +349,10 @@ __device__ __forceinline__ void attn_fwd_tc_impl(float* out, i64* err, const bf1
 				}
 			}
 		}
+		if (S == 2) st ^= 1;
+		j0 = jn;
 	}
+	cp_async_wait<0>();  // with two stages, the last (empty) group
 
 	// The log-sum-exp and the empty-row rule (as attn_fwd_impl of
 	// attention_fwd.cu) by the warps of the first key half; l and m to
@@ -340,15 +398,24 @@ __device__ __forceinline__ void attn_fwd_tc_impl(float* out, i64* err, const bf1
 	}
 }
 
-#define ATT_FWD_TC(NAME, DD)                                                                                               \
-	extern "C" __global__ void __launch_bounds__(TC_THREADS, 1)                                                              \
-	NAME(float* out, i64* err, const bf16* X, const float* qr, const float* kr, const i64* mask, const float* bscale,        \
-	     i64 L, i64 E, i64 mask_mode, i64 radius, i64 sinks, double slope) {                                                 \
-		attn_fwd_tc_impl<DD>(out, err, X, qr, kr, mask, bscale, L, E, mask_mode, radius, sinks, slope);                     \
+// gau_attn_fwd_tc_bf16_d*_s*: struct attn_fwd_tc_args.
+#define ATTN_FWD_TC_ARGS(F)                                                                                                \
+	F(float*, out) F(i64*, err) F(const bf16*, X) F(const float*, qr) F(const bf16*, k16) F(const i64*, mask)              \
+	F(const float*, bscale) F(i64, L) F(i64, E) F(i64, mask_mode) F(i64, radius) F(i64, sinks) F(double, slope) F(i64, ow)
+GAU_ARGS(attn_fwd_tc_args, ATTN_FWD_TC_ARGS)
+
+#define ATT_FWD_TC(NAME, DD, SS)                                                                                           \
+	GAU_KERNEL_OF(NAME, attn_fwd_tc_args, ATTN_FWD_TC_ARGS, TC_THREADS, 1) {                                                 \
+		GAU_UNPACK(ATTN_FWD_TC_ARGS)                                                                                       \
+		attn_fwd_tc_impl<DD, SS>(out, err, X, qr, k16, mask, bscale, L, E, mask_mode, radius, sinks, slope, ow);            \
 	}                                                                                                                        \
 	GAU_REGISTER(NAME)
 
-ATT_FWD_TC(attn_fwd_tc_bf16_d16, 16)
-ATT_FWD_TC(attn_fwd_tc_bf16_d32, 32)
-ATT_FWD_TC(attn_fwd_tc_bf16_d64, 64)
-ATT_FWD_TC(attn_fwd_tc_bf16_d128, 128)
+ATT_FWD_TC(gau_attn_fwd_tc_bf16_d16_s1, 16, 1)
+ATT_FWD_TC(gau_attn_fwd_tc_bf16_d32_s1, 32, 1)
+ATT_FWD_TC(gau_attn_fwd_tc_bf16_d64_s1, 64, 1)
+ATT_FWD_TC(gau_attn_fwd_tc_bf16_d128_s1, 128, 1)
+ATT_FWD_TC(gau_attn_fwd_tc_bf16_d16_s2, 16, 2)
+ATT_FWD_TC(gau_attn_fwd_tc_bf16_d32_s2, 32, 2)
+ATT_FWD_TC(gau_attn_fwd_tc_bf16_d64_s2, 64, 2)
+ATT_FWD_TC(gau_attn_fwd_tc_bf16_d128_s2, 128, 2)

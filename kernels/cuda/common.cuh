@@ -1,10 +1,9 @@
 // common.cuh: definitions shared by every kernel file.
 //
 // Conventions (see ABI.md):
-//   - every kernel is extern "C" and takes only 8-byte parameters: device
-//     pointers, i64 (long long), u64 (unsigned long long) or double. The
-//     launch helpers of gorgonia.org/cu and of package gpu copy exactly 8
-//     bytes per parameter, so an int or float parameter would be corrupted.
+//   - every kernel is extern "C", named gau_..., and takes one parameter
+//     struct whose fields are 8 bytes each: device pointers, i64 (long
+//     long), u64 (unsigned long long) or double (GAU_KERNEL below).
 //   - float32 storage; a "bf16" kernel reads its floating-point tensor inputs
 //     as bfloat16 (raw 16-bit patterns), computes in float32 and writes
 //     float32.
@@ -17,6 +16,7 @@
 #include "emu/cuda_emu.h"
 #else
 #define GAU_REGISTER(name)
+#define GAU_LAYOUT(NAME, STRUCT, ARGS)
 // The block's dynamic shared memory (16-byte aligned).
 extern __shared__ float4 gau_dyn_smem_raw[];
 #define GAU_DYN_SMEM(T, name) T* name = reinterpret_cast<T*>(gau_dyn_smem_raw)
@@ -27,6 +27,33 @@ typedef long long i64;
 typedef unsigned long long u64;
 // bf16 is a raw bfloat16 bit pattern (the high half of a float32).
 typedef unsigned short bf16;
+
+// ---- parameter structs ----
+//
+// Every kernel takes one parameter: a struct of its arguments, declared
+// once as an X-macro list ARGS(F) of F(type, name) entries, every field 8
+// bytes (a pointer, i64, u64 or double: no padding anywhere), so that
+// package gpu's Go struct of the same fields in the same order has the same
+// layout (ABI.md; TestArgsLayout compares the two field by field through
+// the emulator, TestABI the size with the PTX's .param). GAU_KERNEL(NAME,
+// ARGS) defines struct NAME_args and begins the kernel NAME(const
+// NAME_args args); GAU_UNPACK(ARGS) at the start of its body declares each
+// field as a local of the same name. Families of kernels (template
+// instances) share one struct: GAU_ARGS(S, ARGS) defines it, and
+// GAU_KERNEL_OF(NAME, S, ARGS, bounds...) begins each kernel.
+#define GAU_FIELD(type, name) \
+	type name;                \
+	static_assert(sizeof(type) == 8, "parameter fields are 8 bytes");
+#define GAU_LOCAL(type, name) type name = args.name;
+#define GAU_ARGS(S, ARGS) \
+	struct S {            \
+		ARGS(GAU_FIELD)   \
+	};
+#define GAU_UNPACK(ARGS) ARGS(GAU_LOCAL)
+#define GAU_KERNEL(NAME, ARGS) \
+	GAU_ARGS(NAME##_args, ARGS) GAU_LAYOUT(NAME, NAME##_args, ARGS) extern "C" __global__ void NAME(const NAME##_args args)
+#define GAU_KERNEL_OF(NAME, S, ARGS, ...) \
+	GAU_LAYOUT(NAME, S, ARGS) extern "C" __global__ void __launch_bounds__(__VA_ARGS__) NAME(const S args)
 
 #define GAU_INF __int_as_float(0x7f800000)
 
@@ -147,6 +174,42 @@ __device__ __forceinline__ void mma_bf16_16816(float d[4], const unsigned a[4], 
 	    "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%10,%11,%12,%13};\n"
 	    : "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3])
 	    : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]), "f"(c[0]), "f"(c[1]), "f"(c[2]), "f"(c[3]));
+#endif
+}
+
+// cp_async16 copies 16 bytes from global memory at src to shared memory at
+// dst asynchronously (PTX cp.async.cg, sm_80 and later, through L2 only),
+// the first src_bytes of them from src and zeros after (src_bytes 0: zeros
+// only, src not read but a valid address). Both addresses 16-byte aligned.
+// The copy joins the group the thread's next cp_async_commit closes; its
+// data is in shared memory once cp_async_wait<n> has left at most n newer
+// groups pending, for the other threads after a __syncthreads that follows.
+__device__ __forceinline__ void cp_async16(void* dst, const void* src, int src_bytes) {
+#ifdef GAU_EMU
+	GAU_EMU_CP_ASYNC(dst, src, 16, src_bytes);
+#else
+	const unsigned s = (unsigned)__cvta_generic_to_shared(dst);
+	asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(src), "r"(src_bytes) : "memory");
+#endif
+}
+
+// cp_async_commit closes the group of the copies issued since the last one.
+__device__ __forceinline__ void cp_async_commit() {
+#ifdef GAU_EMU
+	GAU_EMU_CP_ASYNC_COMMIT();
+#else
+	asm volatile("cp.async.commit_group;\n" ::: "memory");
+#endif
+}
+
+// cp_async_wait<n> waits until at most the n newest committed groups of the
+// thread are pending.
+template <int N>
+__device__ __forceinline__ void cp_async_wait() {
+#ifdef GAU_EMU
+	GAU_EMU_CP_ASYNC_WAIT(N);
+#else
+	asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
 #endif
 }
 

@@ -11,20 +11,24 @@ __device__ __forceinline__ void swish_impl(float* y, const TIn* x, i64 n) {
 		y[i] = v * (1.0f / (1.0f + expf(-v)));
 	}
 }
-extern "C" __global__ void swish_f32(float* y, const float* x, i64 n) { swish_impl(y, x, n); }
-GAU_REGISTER(swish_f32)
-extern "C" __global__ void swish_bf16(float* y, const bf16* x, i64 n) { swish_impl(y, x, n); }
-GAU_REGISTER(swish_bf16)
+#define GAU_SWISH_F32_ARGS(F) F(float*, y) F(const float*, x) F(i64, n)
+GAU_KERNEL(gau_swish_f32, GAU_SWISH_F32_ARGS) {
+	GAU_UNPACK(GAU_SWISH_F32_ARGS)
+	swish_impl(y, x, n);
+}
+GAU_REGISTER(gau_swish_f32)
 
-// swish_grad_f32: dx = dy·σ(x)·(1 + x·(1-σ(x))).
-extern "C" __global__ void swish_grad_f32(float* dx, const float* x, const float* dy, i64 n) {
+// gau_swish_grad_f32: dx = dy·σ(x)·(1 + x·(1-σ(x))).
+#define GAU_SWISH_GRAD_F32_ARGS(F) F(float*, dx) F(const float*, x) F(const float*, dy) F(i64, n)
+GAU_KERNEL(gau_swish_grad_f32, GAU_SWISH_GRAD_F32_ARGS) {
+	GAU_UNPACK(GAU_SWISH_GRAD_F32_ARGS)
 	GAU_FOR(i, n) {
 		float v = x[i];
 		float s = 1.0f / (1.0f + expf(-v));
 		dx[i] = dy[i] * s * (1.0f + v * (1.0f - s));
 	}
 }
-GAU_REGISTER(swish_grad_f32)
+GAU_REGISTER(gau_swish_grad_f32)
 
 // ---- Norm over rows of width n: y = x / sqrt(mean(x²) + 1e-12) ----
 // One block per row (grid-stride over rows); sums in float64 as the CPU does.
@@ -44,13 +48,17 @@ __device__ __forceinline__ void norm_impl(float* y, const TIn* x, i64 rows, i64 
 		for (i64 c = threadIdx.x; c < n; c += blockDim.x) y[r * n + c] = ldf(xr + c) * inv;
 	}
 }
-extern "C" __global__ void norm_f32(float* y, const float* x, i64 rows, i64 n) { norm_impl(y, x, rows, n); }
-GAU_REGISTER(norm_f32)
-extern "C" __global__ void norm_bf16(float* y, const bf16* x, i64 rows, i64 n) { norm_impl(y, x, rows, n); }
-GAU_REGISTER(norm_bf16)
+#define GAU_NORM_F32_ARGS(F) F(float*, y) F(const float*, x) F(i64, rows) F(i64, n)
+GAU_KERNEL(gau_norm_f32, GAU_NORM_F32_ARGS) {
+	GAU_UNPACK(GAU_NORM_F32_ARGS)
+	norm_impl(y, x, rows, n);
+}
+GAU_REGISTER(gau_norm_f32)
 
-// norm_grad_f32: dx = (dy - y·mean(dy⊙y)) / rms(x), in float64 like the CPU.
-extern "C" __global__ void norm_grad_f32(float* dx, const float* x, const float* dy, i64 rows, i64 n) {
+// gau_norm_grad_f32: dx = (dy - y·mean(dy⊙y)) / rms(x), in float64 like the CPU.
+#define GAU_NORM_GRAD_F32_ARGS(F) F(float*, dx) F(const float*, x) F(const float*, dy) F(i64, rows) F(i64, n)
+GAU_KERNEL(gau_norm_grad_f32, GAU_NORM_GRAD_F32_ARGS) {
+	GAU_UNPACK(GAU_NORM_GRAD_F32_ARGS)
 	GAU_SMEM(double, red, 33);
 	for (i64 r = blockIdx.x; r < rows; r += gridDim.x) {
 		const float* xr = x + r * n;
@@ -71,36 +79,46 @@ extern "C" __global__ void norm_grad_f32(float* dx, const float* x, const float*
 		}
 	}
 }
-GAU_REGISTER(norm_grad_f32)
+GAU_REGISTER(gau_norm_grad_f32)
 
 // ---- the gate y = u ⊙ O (u: the first e columns of x, row width xw; O: the
 // first e columns of o, row width ow); y is [rows, e] ----
 
-extern "C" __global__ void gate_f32(float* y, const float* x, const float* o, i64 rows, i64 e, i64 xw, i64 ow) {
+#define GAU_GATE_F32_ARGS(F)                                                                      \
+	F(float*, y) F(const float*, x) F(const float*, o) F(i64, rows) F(i64, e) F(i64, xw) F(i64, ow)
+GAU_KERNEL(gau_gate_f32, GAU_GATE_F32_ARGS) {
+	GAU_UNPACK(GAU_GATE_F32_ARGS)
 	GAU_FOR(k, rows * e) {
 		i64 r = k / e, c = k - r * e;
 		y[k] = x[r * xw + c] * o[r * ow + c];
 	}
 }
-GAU_REGISTER(gate_f32)
+GAU_REGISTER(gau_gate_f32)
 
-// gate_grad_x_f32 writes all of dx [rows, xw]: dy⊙O in the u columns, 0 elsewhere.
-extern "C" __global__ void gate_grad_x_f32(float* dx, const float* o, const float* dy, i64 rows, i64 e, i64 xw, i64 ow) {
+// gau_gate_grad_x_f32 writes all of dx [rows, xw]: dy⊙O in the u columns, 0 elsewhere.
+#define GAU_GATE_GRAD_X_F32_ARGS(F)                                                                 \
+	F(float*, dx) F(const float*, o) F(const float*, dy) F(i64, rows) F(i64, e) F(i64, xw) F(i64, ow)
+GAU_KERNEL(gau_gate_grad_x_f32, GAU_GATE_GRAD_X_F32_ARGS) {
+	GAU_UNPACK(GAU_GATE_GRAD_X_F32_ARGS)
 	GAU_FOR(k, rows * xw) {
 		i64 r = k / xw, c = k - r * xw;
 		dx[k] = c < e ? dy[r * e + c] * o[r * ow + c] : 0.0f;
 	}
 }
-GAU_REGISTER(gate_grad_x_f32)
+GAU_REGISTER(gau_gate_grad_x_f32)
 
-// gate_grad_o_f32 writes all of do [rows, ow]: dy⊙u in the first e columns, 0 elsewhere.
-extern "C" __global__ void gate_grad_o_f32(float* dout, const float* x, const float* dy, i64 rows, i64 e, i64 xw, i64 ow) {
+// gau_gate_grad_o_f32 writes all of do [rows, ow]: dy⊙u in the first e columns, 0 elsewhere.
+#define GAU_GATE_GRAD_O_F32_ARGS(F)                                                        \
+	F(float*, dout) F(const float*, x) F(const float*, dy) F(i64, rows) F(i64, e) F(i64, xw)  \
+	F(i64, ow)
+GAU_KERNEL(gau_gate_grad_o_f32, GAU_GATE_GRAD_O_F32_ARGS) {
+	GAU_UNPACK(GAU_GATE_GRAD_O_F32_ARGS)
 	GAU_FOR(k, rows * ow) {
 		i64 r = k / ow, c = k - r * ow;
 		dout[k] = c < e ? dy[r * e + c] * x[r * xw + c] : 0.0f;
 	}
 }
-GAU_REGISTER(gate_grad_o_f32)
+GAU_REGISTER(gau_gate_grad_o_f32)
 
 // ---- add: z = x + y ----
 
@@ -108,17 +126,21 @@ template <typename TIn>
 __device__ __forceinline__ void add_impl(float* z, const TIn* x, const TIn* y, i64 n) {
 	GAU_FOR(i, n) z[i] = ldf(x + i) + ldf(y + i);
 }
-extern "C" __global__ void add_f32(float* z, const float* x, const float* y, i64 n) { add_impl(z, x, y, n); }
-GAU_REGISTER(add_f32)
-extern "C" __global__ void add_bf16(float* z, const bf16* x, const bf16* y, i64 n) { add_impl(z, x, y, n); }
-GAU_REGISTER(add_bf16)
+#define GAU_ADD_F32_ARGS(F) F(float*, z) F(const float*, x) F(const float*, y) F(i64, n)
+GAU_KERNEL(gau_add_f32, GAU_ADD_F32_ARGS) {
+	GAU_UNPACK(GAU_ADD_F32_ARGS)
+	add_impl(z, x, y, n);
+}
+GAU_REGISTER(gau_add_f32)
 
 // ---- to_bf16: y = x rounded to bfloat16, the inputs of the bf16 kernels and
 // of the bf16 GEMM under -precision bf16 ----
-extern "C" __global__ void to_bf16_f32(bf16* y, const float* x, i64 n) {
+#define GAU_TO_BF16_F32_ARGS(F) F(bf16*, y) F(const float*, x) F(i64, n)
+GAU_KERNEL(gau_to_bf16_f32, GAU_TO_BF16_F32_ARGS) {
+	GAU_UNPACK(GAU_TO_BF16_F32_ARGS)
 	GAU_FOR(i, n) { y[i] = tobf16(x[i]); }
 }
-GAU_REGISTER(to_bf16_f32)
+GAU_REGISTER(gau_to_bf16_f32)
 
 // ---- dropout: y = x·keep/(1-p), keep from (key, site, element index) ----
 // thr = cpu.DropThreshold(p) (0: y = x), inv = 1/(1-p) (rounded to float32
@@ -136,22 +158,24 @@ __device__ __forceinline__ void dropout_impl(float* y, const TIn* x, i64 n, u64 
 		}
 	}
 }
-extern "C" __global__ void dropout_f32(float* y, const float* x, i64 n, u64 thr, double inv, u64 key, u64 site) {
+#define GAU_DROPOUT_F32_ARGS(F)                                                                 \
+	F(float*, y) F(const float*, x) F(i64, n) F(u64, thr) F(double, inv) F(u64, key) F(u64, site)
+GAU_KERNEL(gau_dropout_f32, GAU_DROPOUT_F32_ARGS) {
+	GAU_UNPACK(GAU_DROPOUT_F32_ARGS)
 	dropout_impl(y, x, n, thr, inv, key, site);
 }
-GAU_REGISTER(dropout_f32)
-extern "C" __global__ void dropout_bf16(float* y, const bf16* x, i64 n, u64 thr, double inv, u64 key, u64 site) {
-	dropout_impl(y, x, n, thr, inv, key, site);
-}
-GAU_REGISTER(dropout_bf16)
+GAU_REGISTER(gau_dropout_f32)
 
 // ---- unpack: dst [rows, cols] = src[row : row+rows, 0 : cols] (src row width
 // `width`), the block copy that splits the attention backward's packed output ----
 
-extern "C" __global__ void unpack_f32(float* dst, const float* src, i64 row, i64 rows, i64 cols, i64 width) {
+#define GAU_UNPACK_F32_ARGS(F)                                                            \
+	F(float*, dst) F(const float*, src) F(i64, row) F(i64, rows) F(i64, cols) F(i64, width)
+GAU_KERNEL(gau_unpack_f32, GAU_UNPACK_F32_ARGS) {
+	GAU_UNPACK(GAU_UNPACK_F32_ARGS)
 	GAU_FOR(k, rows * cols) {
 		i64 r = k / cols, c = k - r * cols;
 		dst[k] = src[(row + r) * width + c];
 	}
 }
-GAU_REGISTER(unpack_f32)
+GAU_REGISTER(gau_unpack_f32)

@@ -17,20 +17,24 @@ __device__ __forceinline__ void gather_impl(float* out, const TIn* table, const 
 		}
 	}
 }
-extern "C" __global__ void gather_f32(float* out, const float* table, const i64* ids, i64 nids, i64 n, i64 rows, i64* flag) {
+#define GAU_GATHER_F32_ARGS(F)                                                                 \
+	F(float*, out) F(const float*, table) F(const i64*, ids) F(i64, nids) F(i64, n) F(i64, rows)  \
+	F(i64*, flag)
+GAU_KERNEL(gau_gather_f32, GAU_GATHER_F32_ARGS) {
+	GAU_UNPACK(GAU_GATHER_F32_ARGS)
 	gather_impl(out, table, ids, nids, n, rows, flag);
 }
-GAU_REGISTER(gather_f32)
-extern "C" __global__ void gather_bf16(float* out, const bf16* table, const i64* ids, i64 nids, i64 n, i64 rows, i64* flag) {
-	gather_impl(out, table, ids, nids, n, rows, flag);
-}
-GAU_REGISTER(gather_bf16)
+GAU_REGISTER(gau_gather_f32)
 
-// scatter_add_f32 adds row i of dout into row ids[i] of dtable with atomicAdd
+// gau_scatter_add_f32 adds row i of dout into row ids[i] of dtable with atomicAdd
 // (the caller zeroes dtable first, as cpu.ScatterAdd does). The order of the
 // additions into a row read by several ids is not fixed: results can differ
 // in the last bits from run to run. Bad ids are skipped and flagged.
-extern "C" __global__ void scatter_add_f32(float* dtable, const float* dout, const i64* ids, i64 nids, i64 n, i64 rows, i64* flag) {
+#define GAU_SCATTER_ADD_F32_ARGS(F)                                                              \
+	F(float*, dtable) F(const float*, dout) F(const i64*, ids) F(i64, nids) F(i64, n) F(i64, rows)  \
+	F(i64*, flag)
+GAU_KERNEL(gau_scatter_add_f32, GAU_SCATTER_ADD_F32_ARGS) {
+	GAU_UNPACK(GAU_SCATTER_ADD_F32_ARGS)
 	GAU_FOR(k, nids * n) {
 		i64 i = k / n, c = k - i * n;
 		i64 id = ids[i];
@@ -41,4 +45,4 @@ extern "C" __global__ void scatter_add_f32(float* dtable, const float* dout, con
 		}
 	}
 }
-GAU_REGISTER(scatter_add_f32)
+GAU_REGISTER(gau_scatter_add_f32)

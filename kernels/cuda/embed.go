@@ -16,7 +16,7 @@ var files embed.FS
 
 // Modules lists the kernel source files, one module (one PTX file per
 // architecture, one fatbin) each.
-var Modules = []string{"attention_bwd", "attention_fwd", "attention_mat", "attention_tc", "elementwise", "embed", "optim", "softmax", "xent"}
+var Modules = []string{"attention_bwd", "attention_fwd", "attention_mat", "attention_tc", "elementwise", "embed", "optim", "xent"}
 
 // FatbinArchs returns the architectures (compute capability × 10) a fatbin
 // holds SASS for, and the virtual architecture of the PTX it holds for the

@@ -6,10 +6,12 @@
 
 #define XENT_IGNORE (-1LL)
 
-// xent_count_f32 counts the rows whose target is not -1 into *count (what the
+// gau_xent_count_f32 counts the rows whose target is not -1 into *count (what the
 // loss is averaged over, as cpu.CrossEntropy and cpu.CrossEntropyGrad do),
 // and records the first row with a target outside [0, V) in *flag. One block.
-extern "C" __global__ void xent_count_f32(i64* count, i64* flag, const i64* targets, i64 M, i64 V) {
+#define GAU_XENT_COUNT_F32_ARGS(F) F(i64*, count) F(i64*, flag) F(const i64*, targets) F(i64, M) F(i64, V)
+GAU_KERNEL(gau_xent_count_f32, GAU_XENT_COUNT_F32_ARGS) {
+	GAU_UNPACK(GAU_XENT_COUNT_F32_ARGS)
 	GAU_SMEM(i64, red, 33);
 	i64 c = 0;
 	for (i64 r = threadIdx.x; r < M; r += blockDim.x) {
@@ -21,7 +23,7 @@ extern "C" __global__ void xent_count_f32(i64* count, i64* flag, const i64* targ
 	c = block_sum(c, red);
 	if (threadIdx.x == 0) *count = c;
 }
-GAU_REGISTER(xent_count_f32)
+GAU_REGISTER(gau_xent_count_f32)
 
 // row_lse returns log Σ e^row (float32 max and sum, float64 log, as the CPU's
 // logSumExp), to every thread of the block.
@@ -52,19 +54,21 @@ __device__ __forceinline__ void xent_rows_impl(double* rowloss, const TIn* logit
 		if (threadIdx.x == 0) rowloss[r] = lse - (double)ldf(row + t);
 	}
 }
-extern "C" __global__ void xent_rows_f32(double* rowloss, const float* logits, const i64* targets, i64 M, i64 V) {
+#define GAU_XENT_ROWS_F32_ARGS(F)                                                        \
+	F(double*, rowloss) F(const float*, logits) F(const i64*, targets) F(i64, M) F(i64, V)
+GAU_KERNEL(gau_xent_rows_f32, GAU_XENT_ROWS_F32_ARGS) {
+	GAU_UNPACK(GAU_XENT_ROWS_F32_ARGS)
 	xent_rows_impl(rowloss, logits, targets, M, V);
 }
-GAU_REGISTER(xent_rows_f32)
-extern "C" __global__ void xent_rows_bf16(double* rowloss, const bf16* logits, const i64* targets, i64 M, i64 V) {
-	xent_rows_impl(rowloss, logits, targets, M, V);
-}
-GAU_REGISTER(xent_rows_bf16)
+GAU_REGISTER(gau_xent_rows_f32)
 
-// xent_reduce_f32 (one block): out[0] = Σ rowloss / count (0 when count is 0),
+// gau_xent_reduce_f32 (one block): out[0] = Σ rowloss / count (0 when count is 0),
 // out[1] = count; loss32, when not null, receives float32(out[0]). The sum
 // order depends only on M, so the loss is reproducible.
-extern "C" __global__ void xent_reduce_f32(double* out, float* loss32, const double* rowloss, const i64* count, i64 M) {
+#define GAU_XENT_REDUCE_F32_ARGS(F)                                                          \
+	F(double*, out) F(float*, loss32) F(const double*, rowloss) F(const i64*, count) F(i64, M)
+GAU_KERNEL(gau_xent_reduce_f32, GAU_XENT_REDUCE_F32_ARGS) {
+	GAU_UNPACK(GAU_XENT_REDUCE_F32_ARGS)
 	GAU_SMEM(double, red, 33);
 	double s = 0;
 	for (i64 r = threadIdx.x; r < M; r += blockDim.x) s += rowloss[r];
@@ -77,14 +81,17 @@ extern "C" __global__ void xent_reduce_f32(double* out, float* loss32, const dou
 		if (loss32) *loss32 = (float)loss;
 	}
 }
-GAU_REGISTER(xent_reduce_f32)
+GAU_REGISTER(gau_xent_reduce_f32)
 
-// xent_grad_f32 writes the gradient of scale·CrossEntropy with respect to the
+// gau_xent_grad_f32 writes the gradient of scale·CrossEntropy with respect to the
 // logits: f·(softmax(row) - onehot(target)) with f = scale·(*scale_dev or 1)/count
 // on counted rows with a valid target, 0 elsewhere (cpu.CrossEntropyGrad).
-// count comes from xent_count_f32. One block per row (grid-stride).
-extern "C" __global__ void xent_grad_f32(float* dlogits, const float* logits, const i64* targets, const i64* count, i64 M,
-                                         i64 V, double scale, const float* scale_dev) {
+// count comes from gau_xent_count_f32. One block per row (grid-stride).
+#define GAU_XENT_GRAD_F32_ARGS(F)                                                                  \
+	F(float*, dlogits) F(const float*, logits) F(const i64*, targets) F(const i64*, count) F(i64, M)  \
+	F(i64, V) F(double, scale) F(const float*, scale_dev)
+GAU_KERNEL(gau_xent_grad_f32, GAU_XENT_GRAD_F32_ARGS) {
+	GAU_UNPACK(GAU_XENT_GRAD_F32_ARGS)
 	GAU_SMEM(float, red, 33);
 	const i64 cnt = *count;
 	double fd = 0;
@@ -106,4 +113,4 @@ extern "C" __global__ void xent_grad_f32(float* dlogits, const float* logits, co
 		}
 	}
 }
-GAU_REGISTER(xent_grad_f32)
+GAU_REGISTER(gau_xent_grad_f32)

@@ -15,8 +15,10 @@
 // read by another thread shows as a wrong result. The emulator reports,
 // instead of hanging or going on:
 // a barrier reached from different call sites (divergent __syncthreads), a
-// barrier some threads never reach (deadlock, early exit), a kernel
-// parameter that is not 8 bytes (compile time), a parameter count mismatch,
+// barrier some threads never reach (deadlock, early exit), cp.async copies
+// still pending when their thread exits or misaligned ones, a parameter
+// struct field that is not 8 bytes (compile time), parameters of the wrong
+// size,
 // dynamic shared memory above the limit set for the function (48 KiB unless
 // raised, as CUDA's cudaFuncAttributeMaxDynamicSharedMemorySize), static
 // shared memory above 48 KiB, and grid or block sizes CUDA refuses. Shared
@@ -43,6 +45,9 @@
 #include <ucontext.h>
 
 #include <cmath>
+#include <cstddef>
+#include <deque>
+#include <type_traits>
 #include <map>
 #include <numeric>
 #include <string>
@@ -103,6 +108,15 @@ struct Rng {
 	}
 };
 
+// AsyncCopy is one cp.async: size bytes to shared memory at dst, the first
+// src_bytes of them from global memory at src, the rest zeros.
+struct AsyncCopy {
+	char* dst;
+	const char* src;
+	int size, src_bytes;
+	bool landed;  // already copied (at its issue)
+};
+
 struct Fiber {
 	ucontext_t ctx;  // portable fallback
 	void* sp;        // x86-64 fast switch
@@ -110,6 +124,11 @@ struct Fiber {
 	int linear;
 	int state;
 	char* stack;
+	// The thread's cp.async copies: issued since its last commit_group,
+	// and its committed groups, oldest first. A copy lands in shared memory
+	// only when a wait_group completes its group (as late as PTX allows).
+	std::vector<AsyncCopy> uncommitted;
+	std::deque<std::vector<AsyncCopy>> groups;
 };
 
 struct Warp {
@@ -137,9 +156,9 @@ struct Launch {
 	std::map<const void*, std::vector<char>> statics;
 	size_t static_bytes;
 	// kernel
-	void (*invoke)(void*, const uint64_t*);
+	void (*invoke)(void*, const void*);
 	void* fn;
-	const uint64_t* args;
+	const void* args;
 	// result
 	bool failed;
 	std::string err;
@@ -383,6 +402,57 @@ inline void ldmatrix(uint32_t* r, int num, bool trans, const void* p, const void
 	warp_barrier(site);  // every lane has read
 }
 
+// cp_async is PTX's cp.async.cg.shared.global [dst], [src], size, src_bytes
+// (.ca for 4 and 8 bytes) for the calling thread. As PTX specifies, the
+// copy belongs to no group until the thread's next commit_group, and its
+// bytes are in shared memory, for the issuing thread, once a wait_group has
+// completed that group (and for the other threads of the block after a
+// barrier that follows the wait); __syncthreads alone does not complete
+// it. Until then the copy may land at any moment. The emulator lands each
+// copy at one of the two extremes: at its issue (so a thread still reading
+// the old contents of the destination, which a barrier before the issue
+// would have protected, reads the new ones) or at the wait (so a read
+// before the wait sees the old contents): drawn per copy from the block's
+// generator in the seeded order, at the issue with GAU_EMU_ORDER=forward,
+// at the wait with reverse.
+inline void cp_async(void* dst, const void* src, int size, int src_bytes) {
+	if (size != 4 && size != 8 && size != 16) fail("cp.async: size not 4, 8 or 16 bytes");
+	if (src_bytes < 0 || src_bytes > size) fail("cp.async: source size outside [0, size]");
+	if ((uintptr_t)dst % size != 0 || (uintptr_t)src % size != 0) fail("cp.async: an address not aligned to the copy size");
+	if (!in_smem(dst, size)) fail("cp.async: destination outside shared memory");
+	if (in_smem(src, 1)) fail("cp.async: source in shared memory (it copies from global memory)");
+	Launch* l = cur;
+	const bool early = l->order == order_forward || (l->order == order_random && (l->rng.next() & 1));
+	if (early) {
+		memcpy(dst, src, (size_t)src_bytes);
+		memset((char*)dst + src_bytes, 0, (size_t)(size - src_bytes));
+	}
+	l->cur->uncommitted.push_back(AsyncCopy{(char*)dst, (const char*)src, size, src_bytes, early});
+}
+
+// cp_async_commit is cp.async.commit_group: the copies issued since the
+// last commit form a new group (possibly empty).
+inline void cp_async_commit() {
+	Fiber* f = cur->cur;
+	f->groups.push_back(std::move(f->uncommitted));
+	f->uncommitted.clear();
+}
+
+// cp_async_wait is cp.async.wait_group n: the thread's committed groups
+// are completed, oldest first, until at most n are pending. Copies not yet
+// committed are not waited for.
+inline void cp_async_wait(int n) {
+	Fiber* f = cur->cur;
+	while ((int)f->groups.size() > n) {
+		for (const AsyncCopy& c : f->groups.front()) {
+			if (c.landed) continue;
+			memcpy(c.dst, c.src, (size_t)c.src_bytes);
+			memset(c.dst + c.src_bytes, 0, (size_t)(c.size - c.src_bytes));
+		}
+		f->groups.pop_front();
+	}
+}
+
 inline void* static_smem(const void* site, size_t bytes) {
 	Launch* l = cur;
 	auto it = l->statics.find(site);
@@ -404,11 +474,16 @@ inline void* dyn_smem() {
 inline dim3 tid3() { return dim3{cur->cur->tx, cur->cur->ty, cur->cur->tz}; }
 inline dim3 bid3() { return cur->bidx; }
 
-// ---- kernel registry: name → (parameter count, invoker) ----
+// ---- kernel registry: name → (parameter bytes, invoker) ----
+//
+// A kernel of kernels/cuda takes one parameter struct (GAU_KERNEL), whose
+// bytes the launch passes; the emulator's own probe kernels take 8-byte
+// parameters, passed as consecutive words. Either way the launch gives a
+// buffer and its size, which must be the kernel's.
 
 struct Entry {
-	int nargs;
-	void (*invoke)(void*, const uint64_t*);
+	size_t bytes;
+	void (*invoke)(void*, const void*);
 	void* fn;
 };
 
@@ -418,27 +493,61 @@ inline std::map<std::string, Entry>& registry() {
 }
 
 template <typename T>
-inline T arg_from_bits(uint64_t u) {
-	static_assert(sizeof(T) == 8, "kernel parameters must be 8 bytes (pointers, long long, unsigned long long, double)");
+inline T arg_from(const void* p) {
 	T v;
-	memcpy(&v, &u, 8);
+	memcpy(&v, p, sizeof(T));
 	return v;
 }
 
 template <typename... A>
 struct Reg {
 	typedef void (*F)(A...);
-	Reg(const char* name, F f) { registry()[name] = Entry{(int)sizeof...(A), &invoke, (void*)f}; }
-	static void invoke(void* fn, const uint64_t* a) { call((F)fn, a, std::index_sequence_for<A...>{}); }
-	template <size_t... I>
-	static void call(F f, const uint64_t* a, std::index_sequence<I...>) {
-		f(arg_from_bits<A>(a[I])...);
+	static constexpr bool one_struct = sizeof...(A) == 1 && (std::is_class<A>::value && ...);
+	static_assert(one_struct || ((sizeof(A) == 8) && ...),
+	              "a kernel takes one parameter struct, or (the emulator's probes) 8-byte parameters");
+	Reg(const char* name, F f) {
+		registry()[name] = Entry{one_struct ? (sizeof(A) + ... + 0) : 8 * sizeof...(A), &invoke, (void*)f};
 	}
+	static void invoke(void* fn, const void* a) { call((F)fn, (const char*)a, std::index_sequence_for<A...>{}); }
+	template <size_t... I>
+	static void call(F f, const char* a, std::index_sequence<I...>) {
+		f(arg_from<A>(a + 8 * I)...);
+	}
+};
+
+// Layouts: every parameter struct's fields, for the Go side's test
+// (TestArgsLayout): name, offset, size and kind ('p' pointer, 'i' signed
+// integer, 'u' unsigned, 'f' floating point).
+struct Field {
+	const char* name;
+	size_t offset, size;
+	char kind;
+};
+struct Layout {
+	size_t size;
+	std::vector<Field> fields;
+};
+inline std::map<std::string, Layout>& layouts() {
+	static std::map<std::string, Layout> m;
+	return m;
+}
+template <typename T>
+constexpr char kind_of() {
+	return std::is_pointer<T>::value ? 'p' : std::is_floating_point<T>::value ? 'f' : std::is_signed<T>::value ? 'i' : 'u';
+}
+struct LayoutReg {
+	LayoutReg(const char* kernel, Layout l) { layouts()[kernel] = std::move(l); }
 };
 
 }  // namespace emu
 
 #define GAU_REGISTER(name) static emu::Reg emu_reg_##name(#name, &name);
+#define GAU_LAYOUT_FIELD(type, field) emu::Field{#field, offsetof(S, field), sizeof(type), emu::kind_of<type>()},
+#define GAU_LAYOUT(NAME, STRUCT, ARGS)                                                                  \
+	static emu::LayoutReg emu_layout_##NAME(#NAME, []() {                                             \
+		typedef STRUCT S;                                                                             \
+		return emu::Layout{sizeof(S), std::vector<emu::Field>{ARGS(GAU_LAYOUT_FIELD)}};               \
+	}());
 #define GAU_DYN_SMEM(T, name) T* name = reinterpret_cast<T*>(emu::dyn_smem())
 #define GAU_SMEM(T, name, count) T* name = reinterpret_cast<T*>(emu::static_smem(EMU_SITE, sizeof(T) * (count)))
 
@@ -454,6 +563,9 @@ struct Reg {
 #define __shfl_sync(mask, v, src) emu::shfl((mask), (v), emu::lane_idx, (src), EMU_SITE)
 #define GAU_EMU_MMA_16816(d, a, b, c) emu::mma_16816((d), (a), (b), (c), EMU_SITE)
 #define GAU_EMU_LDMATRIX(r, num, trans, p) emu::ldmatrix((r), (num), (trans), (p), EMU_SITE)
+#define GAU_EMU_CP_ASYNC(dst, src, size, src_bytes) emu::cp_async((dst), (src), (size), (src_bytes))
+#define GAU_EMU_CP_ASYNC_COMMIT() emu::cp_async_commit()
+#define GAU_EMU_CP_ASYNC_WAIT(n) emu::cp_async_wait(n)
 
 inline float __int_as_float(int v) { return emu::from_bits_n<float>((uint32_t)v); }
 inline float __uint_as_float(unsigned int v) { return emu::from_bits_n<float>(v); }
@@ -507,6 +619,11 @@ static const size_t kStack = 256 * 1024;
 inline void fiber_entry() {
 	Launch* l = cur;
 	l->invoke(l->fn, l->args);
+	if (!l->cur->uncommitted.empty() || !l->cur->groups.empty()) {
+		// Copies no wait_group completed: their data was never used, or was
+		// read before it could have arrived.
+		fail("cp.async copies still pending at the thread's exit (a missing commit_group or wait_group)");
+	}
 	l->cur->state = DONE;
 #ifdef GAU_EMU_FAST_SWITCH
 	for (;;) gau_emu_switch(&l->cur->sp, l->sched_sp);  // never resumed
@@ -559,6 +676,8 @@ inline bool run_block(Launch* l) {
 		f.tx = t % l->block.x;
 		f.ty = (t / l->block.x) % l->block.y;
 		f.tz = t / (l->block.x * l->block.y);
+		f.uncommitted.clear();
+		f.groups.clear();
 		start_fiber(l, f);
 	}
 	for (auto& w : l->warps) w.arrived = 0;
@@ -614,8 +733,8 @@ struct LaunchReq {
 	const char* name;
 	unsigned int g[3], b[3];
 	size_t smem;
-	const uint64_t* args;
-	int nargs;
+	const void* args;
+	size_t bytes;
 	int order;
 	uint64_t key;  // the block order, and the thread orders with order_random
 	std::string err;
@@ -628,9 +747,10 @@ inline void* launch_thread(void* p) {
 		r->err = std::string("unknown kernel ") + r->name;
 		return nullptr;
 	}
-	if (it->second.nargs != r->nargs) {
-		char m[160];
-		snprintf(m, sizeof m, "kernel %s takes %d parameters, launched with %d", r->name, it->second.nargs, r->nargs);
+	if (it->second.bytes != r->bytes) {
+		char m[200];
+		snprintf(m, sizeof m, "kernel %s takes %zu bytes of parameters, launched with %zu", r->name, it->second.bytes,
+		         r->bytes);
 		r->err = m;
 		return nullptr;
 	}
@@ -721,7 +841,7 @@ extern "C" {
 // and decreasing order alternately, starting with the one named); key also
 // draws the order of the blocks.
 static inline int emu_launch_impl(const char* name, const unsigned int* grid, const unsigned int* block, size_t smem,
-                                  const uint64_t* args, int nargs, int order, uint64_t key, char* err, int errlen) {
+                                  const void* args, size_t bytes, int order, uint64_t key, char* err, int errlen) {
 	emu::LaunchReq r;
 	r.name = name;
 	for (int i = 0; i < 3; i++) {
@@ -730,7 +850,7 @@ static inline int emu_launch_impl(const char* name, const unsigned int* grid, co
 	}
 	r.smem = smem;
 	r.args = args;
-	r.nargs = nargs;
+	r.bytes = bytes;
 	r.order = order;
 	r.key = key;
 	// The fibers run on a thread of their own, away from the Go runtime's.
@@ -753,10 +873,31 @@ static inline int emu_launch_impl(const char* name, const unsigned int* grid, co
 
 static inline void emu_set_max_dyn_smem_impl(const char* name, size_t bytes) { emu::max_dyn_smem()[name] = bytes; }
 
-static inline int emu_has_kernel_impl(const char* name, int* nargs) {
+static inline int emu_has_kernel_impl(const char* name, size_t* bytes) {
 	auto it = emu::registry().find(name);
 	if (it == emu::registry().end()) return 0;
-	*nargs = it->second.nargs;
+	*bytes = it->second.bytes;
+	return 1;
+}
+
+// emu_layout_impl describes field i of kernel name's parameter struct: 1
+// with its name, offset, size and kind, 0 past the last field (*size then
+// the struct's size) or for an unknown kernel (*size 0).
+static inline int emu_layout_impl(const char* name, int i, const char** field, size_t* offset, size_t* size, char* kind) {
+	auto it = emu::layouts().find(name);
+	if (it == emu::layouts().end()) {
+		*size = 0;
+		return 0;
+	}
+	const emu::Layout& l = it->second;
+	if (i < 0 || (size_t)i >= l.fields.size()) {
+		*size = l.size;
+		return 0;
+	}
+	*field = l.fields[i].name;
+	*offset = l.fields[i].offset;
+	*size = l.fields[i].size;
+	*kind = l.fields[i].kind;
 	return 1;
 }
 }

@@ -1,13 +1,13 @@
 //go:build gpuemu
 
-package gpu
+package driver
 
-// The emulator backend: the kernels of kernels/cuda compiled as C++ (emu.cc)
-// and run on the CPU by kernels/cuda/emu/cuda_emu.h, with host memory
-// standing in for device memory. It exists so that the kernels, their
-// launch code and the tests of this package run on machines without a GPU:
+// The emulator: the kernels of kernels/cuda compiled as C++ (emu.cc) and
+// run on the CPU by kernels/cuda/emu/cuda_emu.h, with host memory standing
+// in for device memory. It exists so that the kernels, their launch code
+// and the tests of package gpu run on machines without a GPU:
 //
-//	go test -tags gpuemu ./gpu
+//	go test -tags gpuemu ./gpu/...
 //
 // GAU_EMU_SEED (an unsigned integer, default 1) seeds the orders that a GPU
 // leaves open: the order of the blocks of every launch and the order of a
@@ -43,16 +43,23 @@ package gpu
 import "C"
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
-	"time"
 	"unsafe"
 )
 
-const backendName = "emulator"
+// Backend names the implementation this build has.
+const Backend = "emulator"
 
-type backend struct {
+var (
+	errEmuAttrs = errors.New("not available in the emulator (no device compilation)")
+	errEmuBlas  = errors.New("the emulator runs the GEMMs on the CPU, without cuBLAS")
+)
+
+// emuDriver is the emulator's Driver.
+type emuDriver struct {
 	order    C.int  // emu_launch's thread order (emuOrder)
 	seed     uint64 // GAU_EMU_SEED
 	launches uint64 // launches so far: each one's key is (seed, launches)
@@ -89,7 +96,7 @@ func emuSeed(v string) (uint64, error) {
 
 // nextKey is the key of the next launch: the seed and the launch's
 // sequence number, mixed.
-func (b *backend) nextKey() C.uint64_t {
+func (b *emuDriver) nextKey() C.uint64_t {
 	b.launches++
 	return C.uint64_t(mixKey(b.seed, b.launches))
 }
@@ -107,13 +114,12 @@ func mixKey(words ...uint64) uint64 {
 	return z
 }
 
-type module struct{ name string }
-type function struct{ name *C.char }
-type event struct{ t time.Time }
+// Probe reports the emulator's one device.
+func Probe() (int, error) { return 1, nil }
 
-func probe() (int, error) { return 1, nil }
-
-func openBackend(ordinal int) (*backend, error) {
+// Open opens the emulator (ordinal 0), with the thread and block orders of
+// GAU_EMU_ORDER and GAU_EMU_SEED.
+func Open(ordinal int) (Driver, error) {
 	if ordinal != 0 {
 		return nil, fmt.Errorf("gpu: the emulator has one device, %d requested", ordinal)
 	}
@@ -126,10 +132,10 @@ func openBackend(ordinal int) (*backend, error) {
 		return nil, err
 	}
 	fmt.Fprintf(os.Stderr, "gpu: CPU emulator, GAU_EMU_SEED=%d (orders of blocks, threads and GEMM sums; the same seed and tests replay them)\n", seed)
-	return &backend{order: order, seed: seed, names: map[string]*C.char{}}, nil
+	return &emuDriver{order: order, seed: seed, names: map[string]*C.char{}}, nil
 }
 
-func (b *backend) close() error {
+func (b *emuDriver) Close() error {
 	for _, s := range b.names {
 		C.free(unsafe.Pointer(s))
 	}
@@ -137,132 +143,145 @@ func (b *backend) close() error {
 	return nil
 }
 
-func (b *backend) info() (Info, error) {
+func (b *emuDriver) Info() (Info, error) {
 	// Reports an sm_90 device so that the sm_90 PTX is the one checked at
 	// Open; 132 SMs (an H100 SXM) for the launch heuristics.
 	return Info{Name: "CPU emulator", Major: 9, Minor: 0, SMs: 132, Memory: 1 << 40,
-		MaxSharedOptin: 227 * 1024, Backend: backendName}, nil
+		MaxSharedOptin: 227 * 1024, Backend: Backend}, nil
 }
 
-func (b *backend) loadModule(name, ptx string) (module, error) { return module{name: name}, nil }
-func (b *backend) unloadModule(module) error                   { return nil }
+func (b *emuDriver) LoadModule(name, image string) (Module, error) { return Module{}, nil }
+func (b *emuDriver) UnloadModule(Module) error                     { return nil }
 
-func (b *backend) function(m module, name string) (function, error) {
+func (b *emuDriver) Function(m Module, name string) (Function, error) {
 	cs, ok := b.names[name]
 	if !ok {
 		cs = C.CString(name)
 		b.names[name] = cs
 	}
-	var n C.int
+	var n C.size_t
 	if C.emu_has_kernel(cs, &n) == 0 {
-		return function{}, fmt.Errorf("gpu: the emulator has no kernel %s", name)
+		return Function{}, fmt.Errorf("gpu: the emulator has no kernel %s", name)
 	}
-	return function{name: cs}, nil
+	return Function{p: unsafe.Pointer(cs)}, nil
 }
 
-func (b *backend) setMaxDynSmem(f function, name string, bytes int) error {
-	C.emu_set_max_dyn_smem(f.name, C.size_t(bytes))
+func (b *emuDriver) SetMaxDynamicSmem(f Function, name string, bytes int) error {
+	C.emu_set_max_dyn_smem((*C.char)(f.p), C.size_t(bytes))
 	return nil
 }
 
-func (b *backend) alloc(bytes int) (DevicePtr, error) {
+func (b *emuDriver) Alloc(bytes int) (Ptr, error) {
 	p := C.emu_malloc(C.size_t(bytes))
 	if p == 0 {
 		return 0, fmt.Errorf("gpu: emulator: cannot allocate %d bytes", bytes)
 	}
-	return DevicePtr(p), nil
+	return Ptr(p), nil
 }
 
-func (b *backend) free(p DevicePtr) error {
+func (b *emuDriver) Free(p Ptr) error {
 	C.emu_free(C.uint64_t(p))
 	return nil
 }
 
-func (b *backend) memInfo() (free, total int64, err error) { return 1 << 40, 1 << 40, nil }
-
-func (b *backend) htod(dst DevicePtr, src unsafe.Pointer, bytes int) error {
+func (b *emuDriver) HtoD(dst Ptr, src unsafe.Pointer, bytes int) error {
 	C.emu_htod(C.uint64_t(dst), src, C.size_t(bytes))
 	return nil
 }
 
-func (b *backend) dtoh(dst unsafe.Pointer, src DevicePtr, bytes int) error {
+func (b *emuDriver) DtoH(dst unsafe.Pointer, src Ptr, bytes int) error {
 	C.emu_dtoh(dst, C.uint64_t(src), C.size_t(bytes))
 	return nil
 }
 
-func (b *backend) dtod(dst, src DevicePtr, bytes int) error {
+func (b *emuDriver) DtoD(dst, src Ptr, bytes int) error {
 	C.emu_dtod(C.uint64_t(dst), C.uint64_t(src), C.size_t(bytes))
 	return nil
 }
 
-func (b *backend) memset32(p DevicePtr, v uint32, n int) error {
+func (b *emuDriver) Memset32(p Ptr, v uint32, n int) error {
 	C.emu_memset32(C.uint64_t(p), C.uint(v), C.size_t(n))
 	return nil
 }
 
-func (b *backend) launch(f function, name string, grid, block [3]int, smem int, args []uint64) error {
+// launch runs kernel f with its parameter struct at params (bytes long).
+func (b *emuDriver) Launch(f Function, name string, grid, block [3]int, smem int, params unsafe.Pointer, bytes int) error {
 	var g, bl [3]C.uint
 	for i := range g {
 		g[i], bl[i] = C.uint(grid[i]), C.uint(block[i])
 	}
-	var p *C.uint64_t
-	if len(args) > 0 {
-		p = (*C.uint64_t)(unsafe.Pointer(&args[0]))
-	}
 	var msg [1024]C.char
-	if C.emu_launch(f.name, &g[0], &bl[0], C.size_t(smem), p, C.int(len(args)), b.order, b.nextKey(), &msg[0], C.int(len(msg))) != 0 {
+	if C.emu_launch((*C.char)(f.p), &g[0], &bl[0], C.size_t(smem), params, C.size_t(bytes), b.order, b.nextKey(), &msg[0], C.int(len(msg))) != 0 {
 		return fmt.Errorf("gpu: emulator (GAU_EMU_SEED=%d, launch %d): %s", b.seed, b.launches, C.GoString(&msg[0]))
 	}
 	return nil
 }
 
-func (b *backend) sync() error { return nil }
+func (b *emuDriver) Sync() error { return nil }
 
-func (b *backend) newEvent() (event, error) { return event{}, nil }
-func (b *backend) destroyEvent(event) error { return nil }
-func (b *backend) record(e event) error     { return nil }
-func (b *backend) elapsed(from, to event) (float64, error) {
+func (b *emuDriver) NewEvent() (Event, error) { return Event{}, nil }
+func (b *emuDriver) DestroyEvent(Event) error { return nil }
+func (b *emuDriver) Record(e Event) error     { return nil }
+func (b *emuDriver) Elapsed(from, to Event) (float64, error) {
 	return 0, fmt.Errorf("gpu: the emulator does not time kernels")
 }
 
-func (b *backend) gemmColMajor(bf16, ta, tb bool, m, n, k int, alpha float32, a DevicePtr, lda int, bb DevicePtr, ldb int, beta float32, c DevicePtr, ldc int) error {
+// Gemm runs g on the CPU: float32 sums, k in blocks of 32 cut into 1, 2
+// or 4 slices (split-k) drawn from the seed and the shape, so fixed for a
+// shape as cuBLAS picks one kernel per shape; a batch runs its products one
+// by one with that slicing, as cuBLAS runs one kernel for the whole batch.
+func (b *emuDriver) Gemm(g Gemm) error {
 	flag := func(v bool) C.int {
 		if v {
 			return 1
 		}
 		return 0
 	}
-	key := mixKey(b.seed, uint64(flag(bf16)<<2|flag(ta)<<1|flag(tb)), uint64(m), uint64(n), uint64(k))
-	C.emu_gemm(flag(bf16), flag(ta), flag(tb), C.int(m), C.int(n), C.int(k), C.float(alpha), C.uint64_t(a), C.int(lda),
-		C.uint64_t(bb), C.int(ldb), C.float(beta), C.uint64_t(c), C.int(ldc), C.uint64_t(key))
-	return nil
-}
-
-// gemmBatchedColMajor runs gemmColMajor on each of batch operand sets,
-// strideA, strideB and strideC elements apart (float32, or bfloat16 A and
-// B), with the split-k slicing of the one shape, as cuBLAS runs one kernel
-// for the whole batch.
-func (b *backend) gemmBatchedColMajor(bf16, ta, tb bool, m, n, k int, alpha float32, a DevicePtr, lda, strideA int, bb DevicePtr, ldb, strideB int, beta float32, c DevicePtr, ldc, strideC, batch int) error {
+	key := mixKey(b.seed, uint64(flag(g.BF16)<<2|flag(g.TransA)<<1|flag(g.TransB)), uint64(g.M), uint64(g.N), uint64(g.K))
 	in := 4
-	if bf16 {
+	if g.BF16 {
 		in = 2
 	}
-	for i := range batch {
-		if err := b.gemmColMajor(bf16, ta, tb, m, n, k, alpha, a.Add(i*strideA*in), lda, bb.Add(i*strideB*in), ldb, beta, c.Add(i*strideC*4), ldc); err != nil {
-			return err
-		}
+	for i := range max(g.Batch, 1) {
+		a, bb, c := g.A.Add(i*g.StrideA*in), g.B.Add(i*g.StrideB*in), g.C.Add(i*g.StrideC*4)
+		C.emu_gemm(flag(g.BF16), flag(g.TransA), flag(g.TransB), C.int(g.M), C.int(g.N), C.int(g.K), C.float(g.Alpha),
+			C.uint64_t(a), C.int(g.LDA), C.uint64_t(bb), C.int(g.LDB), C.float(g.Beta), C.uint64_t(c), C.int(g.LDC), C.uint64_t(key))
 	}
 	return nil
 }
 
-// emuSourcesHash is the hash of the kernel sources the emulator was
-// compiled from (gpu/emu_sources.h).
-func emuSourcesHash() string { return C.GoString(C.emu_sources_hash()) }
+// FuncAttrs has nothing to report: the emulator compiles no kernel for a
+// device.
+func (b *emuDriver) FuncAttrs(f Function, name string) (FuncAttrs, error) {
+	return FuncAttrs{}, errEmuAttrs
+}
 
-// emuProbeFMA runs emu.cc's emu_probe_fma kernel on in and ind: a·b + c
+// Occupancy has nothing to report either.
+func (b *emuDriver) Occupancy(f Function, name string, block, smem int) (int, error) {
+	return 0, errEmuAttrs
+}
+
+// MaxThreadsPerSM is an sm_90 multiprocessor's, as Info reports an sm_90
+// device.
+func (b *emuDriver) MaxThreadsPerSM() (int, error) { return 2048, nil }
+
+// LoadBLAS lists the cuBLAS files the gpu build would try, and loads none.
+func LoadBLAS(driverVersion int) (path, version string, tried []string, err error) {
+	for _, c := range CuBLASCandidates(CudaMajor(driverVersion)) {
+		tried = append(tried, c.Where+": "+c.Path+": not loaded (emulator)")
+	}
+	return "", "", tried, errEmuBlas
+}
+
+// EmuSourcesHash is the hash of the kernel sources the emulator was
+// compiled from (gpu/driver/emu_sources.h; CheckEmuSources compares it with
+// the sources).
+func EmuSourcesHash() string { return C.GoString(C.emu_sources_hash()) }
+
+// EmuProbeFMA runs emu.cc's emu_probe_fma kernel on in and ind: a·b + c
 // computed as a plain expression, with __fadd_rn(__fmul_rn), with
 // __fadd_rn of a plain product, and with fmaf / fma.
-func emuProbeFMA(in [3]float32, ind [3]float64) (out [4]float32, outd [4]float64, err error) {
+func EmuProbeFMA(in [3]float32, ind [3]float64) (out [4]float32, outd [4]float64, err error) {
 	var msg [256]C.char
 	if C.emu_probe_fma_run((*C.float)(&in[0]), (*C.float)(&out[0]), (*C.double)(&ind[0]), (*C.double)(&outd[0]), &msg[0], C.int(len(msg))) != 0 {
 		return out, outd, fmt.Errorf("gpu: emulator: %s", C.GoString(&msg[0]))

@@ -1,13 +1,15 @@
 //go:build gpu && !gpuemu
 
-package gpu
+package driver
 
 // cuBLAS, loaded at run time: its symbols are versioned per major release, so
 // linking libcublas.so.11 (CUDA 11.8's) would not start where only cuBLAS 12
 // or 13 exists. The libraries tried, in order, are cublasCandidates's
-// (cublas_search.go): GAUALPHA_CUBLAS, then libcublas.so.13, .12 and .11
-// (those the driver runs), each through the dynamic loader's search path
-// and then in the CUDA toolkits' and the Python wheels' folders.
+// (blas.go, package cudalib): GAUALPHA_CUBLAS, then
+// libcublas.so.13, .12 and .11 (those the driver runs) in the Python
+// environments' wheels, ldconfig's cache and the CUDA toolkits, then
+// through the dynamic loader's search path. A file found outside the
+// loader's path has its libcublasLt opened from the same folder first.
 
 /*
 #cgo LDFLAGS: -ldl
@@ -44,6 +46,17 @@ static struct {
 	t_bCtxSetCurrent CtxSetCurrent;
 	t_bGetProperty GetProperty;
 } gau_blas;
+
+// gau_blas_preload opens a library cuBLAS needs (its libcublasLt) from
+// the file path, so that its soname is resolved when cuBLAS is opened.
+// 0 on success; otherwise a message in err.
+static int gau_blas_preload(const char* path, char* err, int n) {
+	if (dlopen(path, RTLD_NOW | RTLD_GLOBAL)) return 0;
+	snprintf(err, n, "%s", dlerror());
+	return 1;
+}
+
+static int gau_blas_loaded(void) { return gau_blas.lib != NULL; }
 
 // gau_blas_open opens the cuBLAS at path (a file or a soname) unless one is
 // open already. 0 on success; otherwise a message in err.
@@ -146,8 +159,8 @@ static int gau_blas_gemm_batched(CUcontext ctx, void* h, int bf16, int ta, int t
 import "C"
 
 import (
+	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"unsafe"
@@ -155,35 +168,57 @@ import (
 
 type cublas struct{ h unsafe.Pointer }
 
-// blasMu serialises loadBlas: the loaded library is one per process (the C
+// blasMu serialises LoadBLAS: the loaded library is one per process (the C
 // struct gau_blas).
 var blasMu sync.Mutex
 
-// loadBlas opens the first cuBLAS of cublasCandidates that a driver of
+// LoadBLAS opens the first cuBLAS of CuBLASCandidates that a driver of
 // version driverVersion (cuDriverGetVersion; 0: unknown) runs, once per
-// process, and returns the file it came from and its version.
-func loadBlas(driverVersion int) (path, version string, err error) {
+// process, and returns the file it came from, its version and what was
+// tried (one line per candidate: where it was found, the file, and why it
+// did not load or "loaded").
+func LoadBLAS(driverVersion int) (path, version string, tried []string, err error) {
 	blasMu.Lock()
 	defer blasMu.Unlock()
 	var msg [1024]C.char
-	var errs []string
-	loaded := false
-	for _, c := range cublasCandidates("/", cudaMajor(driverVersion), os.Getenv) {
-		cs := C.CString(c)
-		r := C.gau_blas_open(cs, &msg[0], C.int(len(msg)))
-		C.free(unsafe.Pointer(cs))
-		if r == 0 {
-			loaded = true
+	open := func(f func(*C.char, *C.char, C.int) C.int, file string) error {
+		cs := C.CString(file)
+		defer C.free(unsafe.Pointer(cs))
+		if f(cs, &msg[0], C.int(len(msg))) != 0 {
+			return errors.New(C.GoString(&msg[0]))
+		}
+		return nil
+	}
+	openBlas := func(p, e *C.char, n C.int) C.int { return C.gau_blas_open(p, e, n) }
+	preload := func(p, e *C.char, n C.int) C.int { return C.gau_blas_preload(p, e, n) }
+	loaded := C.gau_blas_loaded() != 0
+	for _, c := range CuBLASCandidates(CudaMajor(driverVersion)) {
+		if loaded {
 			break
 		}
-		errs = append(errs, C.GoString(&msg[0]))
+		var err error
+		for _, p := range c.Preload {
+			if err = open(preload, p); err != nil {
+				break
+			}
+		}
+		if err == nil {
+			err = open(openBlas, c.Path)
+		}
+		line := fmt.Sprintf("%s: %s: ", c.Where, c.Path)
+		if err != nil {
+			tried = append(tried, line+err.Error())
+			continue
+		}
+		tried = append(tried, line+"loaded")
+		loaded = true
 	}
 	if !loaded {
 		runs := ""
-		if m := cudaMajor(driverVersion); m > 0 {
+		if m := CudaMajor(driverVersion); m > 0 {
 			runs = fmt.Sprintf("; the CUDA %d driver runs cuBLAS %d or older", m, m)
 		}
-		return "", "", fmt.Errorf("gpu: cannot load cuBLAS (set %s or LD_LIBRARY_PATH%s): %s", CuBLASEnv, runs, strings.Join(errs, "; "))
+		return "", "", tried, fmt.Errorf("gpu: cannot load cuBLAS (set %s to the file%s): %s", CuBLASEnv, runs, strings.Join(tried, "; "))
 	}
 	var where [4096]C.char
 	var ver [3]C.int
@@ -192,20 +227,20 @@ func loadBlas(driverVersion int) (path, version string, err error) {
 	if ver[0] >= 0 {
 		version = fmt.Sprintf("%d.%d.%d", int(ver[0]), int(ver[1]), int(ver[2]))
 	}
-	return C.GoString(&where[0]), version, nil
+	return C.GoString(&where[0]), version, tried, nil
 }
 
 // blasHandle loads cuBLAS and creates a handle bound to the device's stream
 // on first use.
-func (b *backend) blasHandle() (*cublas, error) {
+func (b *cudaDriver) blasHandle() (*cublas, error) {
 	if b.blas != nil {
 		return b.blas, nil
 	}
-	in, err := b.info()
+	in, err := b.Info()
 	if err != nil {
 		return nil, err
 	}
-	if _, _, err := loadBlas(in.Driver); err != nil {
+	if _, _, _, err := LoadBLAS(in.Driver); err != nil {
 		return nil, err
 	}
 	var h unsafe.Pointer
@@ -216,43 +251,16 @@ func (b *backend) blasHandle() (*cublas, error) {
 	return b.blas, nil
 }
 
-func (c *cublas) destroy(b *backend) error {
+func (c *cublas) destroy(b *cudaDriver) error {
 	if r := C.gau_blas_destroy(b.ctx, c.h); r != 0 {
 		return fmt.Errorf("gpu: cublasDestroy: status %d", int(r))
 	}
 	return nil
 }
 
-// gemmColMajor is cuBLAS's column-major C = alpha·op(A)·op(B) + beta·C with
-// float32 (bf16 false) or bfloat16 (bf16 true) A and B and float32 C.
-func (b *backend) gemmColMajor(bf16, ta, tb bool, m, n, k int, alpha float32, a DevicePtr, lda int, bb DevicePtr, ldb int, beta float32, c DevicePtr, ldc int) error {
-	h, err := b.blasHandle()
-	if err != nil {
-		return err
-	}
-	op := func(t bool) C.int {
-		if t {
-			return 1 // CUBLAS_OP_T
-		}
-		return 0 // CUBLAS_OP_N
-	}
-	var r C.int
-	if bf16 {
-		r = C.gau_blas_gemm_bf16(b.ctx, h.h, op(ta), op(tb), C.int(m), C.int(n), C.int(k), C.float(alpha),
-			C.CUdeviceptr(a), C.int(lda), C.CUdeviceptr(bb), C.int(ldb), C.float(beta), C.CUdeviceptr(c), C.int(ldc))
-	} else {
-		r = C.gau_blas_sgemm(b.ctx, h.h, op(ta), op(tb), C.int(m), C.int(n), C.int(k), C.float(alpha),
-			C.CUdeviceptr(a), C.int(lda), C.CUdeviceptr(bb), C.int(ldb), C.float(beta), C.CUdeviceptr(c), C.int(ldc))
-	}
-	if r != 0 {
-		return fmt.Errorf("gpu: cuBLAS gemm (bf16=%v): status %d", bf16, int(r))
-	}
-	return nil
-}
-
-// gemmBatchedColMajor is gemmColMajor over batch operand sets, strideA,
-// strideB and strideC elements apart (cublasGemmStridedBatchedEx).
-func (b *backend) gemmBatchedColMajor(bf16, ta, tb bool, m, n, k int, alpha float32, a DevicePtr, lda, strideA int, bb DevicePtr, ldb, strideB int, beta float32, c DevicePtr, ldc, strideC, batch int) error {
+// Gemm runs g with cuBLAS (cublasSgemm_v2, cublasGemmEx, or
+// cublasGemmStridedBatchedEx for a batch), on the device's stream.
+func (b *cudaDriver) Gemm(g Gemm) error {
 	h, err := b.blasHandle()
 	if err != nil {
 		return err
@@ -263,11 +271,21 @@ func (b *backend) gemmBatchedColMajor(bf16, ta, tb bool, m, n, k int, alpha floa
 		}
 		return 0
 	}
-	r := C.gau_blas_gemm_batched(b.ctx, h.h, flag(bf16), flag(ta), flag(tb), C.int(m), C.int(n), C.int(k), C.float(alpha),
-		C.CUdeviceptr(a), C.int(lda), C.longlong(strideA), C.CUdeviceptr(bb), C.int(ldb), C.longlong(strideB),
-		C.float(beta), C.CUdeviceptr(c), C.int(ldc), C.longlong(strideC), C.int(batch))
+	var r C.int
+	switch {
+	case g.Batch > 1:
+		r = C.gau_blas_gemm_batched(b.ctx, h.h, flag(g.BF16), flag(g.TransA), flag(g.TransB), C.int(g.M), C.int(g.N), C.int(g.K),
+			C.float(g.Alpha), C.CUdeviceptr(g.A), C.int(g.LDA), C.longlong(g.StrideA), C.CUdeviceptr(g.B), C.int(g.LDB),
+			C.longlong(g.StrideB), C.float(g.Beta), C.CUdeviceptr(g.C), C.int(g.LDC), C.longlong(g.StrideC), C.int(g.Batch))
+	case g.BF16:
+		r = C.gau_blas_gemm_bf16(b.ctx, h.h, flag(g.TransA), flag(g.TransB), C.int(g.M), C.int(g.N), C.int(g.K), C.float(g.Alpha),
+			C.CUdeviceptr(g.A), C.int(g.LDA), C.CUdeviceptr(g.B), C.int(g.LDB), C.float(g.Beta), C.CUdeviceptr(g.C), C.int(g.LDC))
+	default:
+		r = C.gau_blas_sgemm(b.ctx, h.h, flag(g.TransA), flag(g.TransB), C.int(g.M), C.int(g.N), C.int(g.K), C.float(g.Alpha),
+			C.CUdeviceptr(g.A), C.int(g.LDA), C.CUdeviceptr(g.B), C.int(g.LDB), C.float(g.Beta), C.CUdeviceptr(g.C), C.int(g.LDC))
+	}
 	if r != 0 {
-		return fmt.Errorf("gpu: cuBLAS strided batched gemm (bf16=%v, batch %d): status %d", bf16, batch, int(r))
+		return fmt.Errorf("gpu: cuBLAS gemm (bf16=%v, batch %d): status %d", g.BF16, g.Batch, int(r))
 	}
 	return nil
 }

@@ -1,11 +1,13 @@
 //go:build gpuemu
 
-package gpu
+package driver
 
 import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/infoscale/gaualpha/internal/bf16"
 )
 
 // TestEmuLdmatrix checks the emulated ldmatrix against the PTX ISA's
@@ -24,7 +26,7 @@ func TestEmuLdmatrix(t *testing.T) {
 	for i := range in {
 		// Small bfloat16 values (exact products and sums in float32), all
 		// bit patterns distinct enough to tell positions apart.
-		in[i] = ToBF16([]float32{float32(rng.IntN(255)-127) / 16})[0]
+		in[i] = bf16.Bits(float32(rng.IntN(255)-127) / 16)
 	}
 	// Distinct elements for the layout checks: the position itself as the bits.
 	var pos [32 * 24]uint16
@@ -36,7 +38,7 @@ func TestEmuLdmatrix(t *testing.T) {
 		rows[l] = int64(r)
 		cols[l] = int64(8 * rng.IntN(3))
 	}
-	out, _, err := emuProbeLdmatrix(&pos, &rows, &cols)
+	out, _, err := EmuProbeLdmatrix(&pos, &rows, &cols)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,11 +69,14 @@ func TestEmuLdmatrix(t *testing.T) {
 		}
 	}
 
-	_, dout, err := emuProbeLdmatrix(&in, &rows, &cols)
+	_, dout, err := EmuProbeLdmatrix(&in, &rows, &cols)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := FromBF16(in[:])
+	f := make([]float32, len(in))
+	for i, v := range in {
+		f[i] = bf16.Float(v)
+	}
 	for i := range 16 {
 		for j := range 16 {
 			var s float64

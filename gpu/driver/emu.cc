@@ -4,15 +4,14 @@
 // emulator (kernels/cuda/emu/cuda_emu.h), for package gpu's tests on
 // machines without a GPU. Host memory stands in for device memory.
 #define GAU_EMU 1
-#include "../kernels/cuda/attention_bwd.cu"
-#include "../kernels/cuda/attention_fwd.cu"
-#include "../kernels/cuda/attention_mat.cu"
-#include "../kernels/cuda/attention_tc.cu"
-#include "../kernels/cuda/elementwise.cu"
-#include "../kernels/cuda/embed.cu"
-#include "../kernels/cuda/optim.cu"
-#include "../kernels/cuda/softmax.cu"
-#include "../kernels/cuda/xent.cu"
+#include "../../kernels/cuda/attention_bwd.cu"
+#include "../../kernels/cuda/attention_fwd.cu"
+#include "../../kernels/cuda/attention_mat.cu"
+#include "../../kernels/cuda/attention_tc.cu"
+#include "../../kernels/cuda/elementwise.cu"
+#include "../../kernels/cuda/embed.cu"
+#include "../../kernels/cuda/optim.cu"
+#include "../../kernels/cuda/xent.cu"
 #include "emu.h"
 #include "emu_sources.h"
 
@@ -80,15 +79,112 @@ __global__ void emu_probe_ldmatrix(const unsigned short* in, const long long* ro
 }
 GAU_REGISTER(emu_probe_ldmatrix)
 
+// emu_probe_cp_async is the emulator's check of cp.async
+// (gpu/emu_cpasync_test.go), one warp. in holds 128 words: lane l copies
+// in[2l..2l+1] (16 bytes) to A[l] and in[64+2l..] to B[l] as the mode says;
+// out[slot][lane][0..1] records A or B of the next lane ((l+1) % 32) read
+// at the slot's point, so a copy another lane's read cannot yet see shows
+// the shared memory's old contents (0xff bytes). Modes:
+//   0 copy, commit, wait 0, barrier, read A (slot 0);
+//   1 copy, commit, barrier, read A (slot 0: too early), barrier, wait 0;
+//   2 A then commit, B then commit, wait 1, barrier, read A (slot 0) and B
+//     (slot 1: its group pending), barrier, wait 0, barrier, read B (slot 2);
+//   3 copy without commit, wait 0, barrier, read A (slot 0: not in a group,
+//     not waited for), barrier, commit, wait 0, barrier, read A (slot 1);
+// (the barriers before the waits keep every lane's read before any lane's
+// wait: on a GPU a read racing with the copy may see either contents).
+//   4 8 of 16 bytes from in to A, none to B (zero fill), commit, wait 0,
+//     barrier, read A (slot 0) and B (slot 1);
+//   5 copy and commit, never wait (the emulator reports the exit);
+//   6 a copy to a destination 8 bytes off alignment (reported).
+__global__ void emu_probe_cp_async(const unsigned long long* in, unsigned long long* out, long long mode) {
+	GAU_SMEM(unsigned long long, sm, 2 * 64);
+	unsigned long long* A = sm;
+	unsigned long long* B = sm + 64;
+	const int lane = threadIdx.x, next = (lane + 1) % 32;
+	auto read = [&](int slot, const unsigned long long* r) {
+		out[(slot * 32 + lane) * 2] = r[2 * next];
+		out[(slot * 32 + lane) * 2 + 1] = r[2 * next + 1];
+	};
+	switch (mode) {
+	case 0:
+		cp_async16(A + 2 * lane, in + 2 * lane, 16);
+		cp_async_commit();
+		cp_async_wait<0>();
+		__syncthreads();
+		read(0, A);
+		break;
+	case 1:
+		cp_async16(A + 2 * lane, in + 2 * lane, 16);
+		cp_async_commit();
+		__syncthreads();
+		read(0, A);
+		__syncthreads();  // every read before any wait
+		cp_async_wait<0>();
+		break;
+	case 2:
+		cp_async16(A + 2 * lane, in + 2 * lane, 16);
+		cp_async_commit();
+		cp_async16(B + 2 * lane, in + 64 + 2 * lane, 16);
+		cp_async_commit();
+		cp_async_wait<1>();
+		__syncthreads();
+		read(0, A);
+		read(1, B);
+		__syncthreads();  // every read before any wait
+		cp_async_wait<0>();
+		__syncthreads();
+		read(2, B);
+		break;
+	case 3:
+		cp_async16(A + 2 * lane, in + 2 * lane, 16);
+		cp_async_wait<0>();
+		__syncthreads();
+		read(0, A);
+		__syncthreads();  // every read before any wait
+		cp_async_commit();
+		cp_async_wait<0>();
+		__syncthreads();
+		read(1, A);
+		break;
+	case 4:
+		cp_async16(A + 2 * lane, in + 2 * lane, 8);
+		cp_async16(B + 2 * lane, in + 64 + 2 * lane, 0);
+		cp_async_commit();
+		cp_async_wait<0>();
+		__syncthreads();
+		read(0, A);
+		read(1, B);
+		break;
+	case 5:
+		cp_async16(A + 2 * lane, in + 2 * lane, 16);
+		cp_async_commit();
+		break;
+	case 6:
+		cp_async16((char*)(A + 2 * lane) + 8, in + 2 * lane, 16);
+		cp_async_commit();
+		cp_async_wait<0>();
+		break;
+	}
+}
+GAU_REGISTER(emu_probe_cp_async)
+
 extern "C" {
 
 const char* emu_sources_hash(void) { return GAU_EMU_SOURCES_HASH; }
+
+int emu_probe_cp_async_run(const unsigned long long* in, unsigned long long* out, long long mode, int order, char* err,
+                           int errlen) {
+	const unsigned int grid[3] = {1, 1, 1}, block[3] = {32, 1, 1};
+	const uint64_t args[3] = {(uint64_t)(uintptr_t)in, (uint64_t)(uintptr_t)out, (uint64_t)mode};
+	return emu_launch_impl("emu_probe_cp_async", grid, block, 0, args, sizeof args, order, 1, err, errlen);
+}
 
 int emu_probe_fma_run(const float* in, float* out, const double* ind, double* outd, char* err, int errlen) {
 	const unsigned int grid[3] = {1, 1, 1}, block[3] = {32, 1, 1};
 	const uint64_t args[4] = {(uint64_t)(uintptr_t)in, (uint64_t)(uintptr_t)out, (uint64_t)(uintptr_t)ind,
 	                          (uint64_t)(uintptr_t)outd};
-	return emu_launch_impl("emu_probe_fma", grid, block, 0, args, 4, emu::order_random, 1, err, errlen);
+	return emu_launch_impl("emu_probe_fma", grid, block, 0, args, sizeof args, emu::order_random, 1, err, errlen);
 }
 
 int emu_probe_ldmatrix_run(const unsigned short* in, const long long* rows, const long long* cols, unsigned* out,
@@ -96,17 +192,21 @@ int emu_probe_ldmatrix_run(const unsigned short* in, const long long* rows, cons
 	const unsigned int grid[3] = {1, 1, 1}, block[3] = {32, 1, 1};
 	const uint64_t args[5] = {(uint64_t)(uintptr_t)in, (uint64_t)(uintptr_t)rows, (uint64_t)(uintptr_t)cols,
 	                          (uint64_t)(uintptr_t)out, (uint64_t)(uintptr_t)dout};
-	return emu_launch_impl("emu_probe_ldmatrix", grid, block, 0, args, 5, emu::order_random, 1, err, errlen);
+	return emu_launch_impl("emu_probe_ldmatrix", grid, block, 0, args, sizeof args, emu::order_random, 1, err, errlen);
 }
 
-int emu_launch(const char* name, const unsigned int* grid, const unsigned int* block, size_t smem, const uint64_t* args,
-               int nargs, int order, uint64_t key, char* err, int errlen) {
-	return emu_launch_impl(name, grid, block, smem, args, nargs, order, key, err, errlen);
+int emu_launch(const char* name, const unsigned int* grid, const unsigned int* block, size_t smem, const void* args,
+               size_t bytes, int order, uint64_t key, char* err, int errlen) {
+	return emu_launch_impl(name, grid, block, smem, args, bytes, order, key, err, errlen);
 }
 
 void emu_set_max_dyn_smem(const char* name, size_t bytes) { emu_set_max_dyn_smem_impl(name, bytes); }
 
-int emu_has_kernel(const char* name, int* nargs) { return emu_has_kernel_impl(name, nargs); }
+int emu_has_kernel(const char* name, size_t* bytes) { return emu_has_kernel_impl(name, bytes); }
+
+int emu_layout(const char* name, int i, const char** field, size_t* offset, size_t* size, char* kind) {
+	return emu_layout_impl(name, i, field, offset, size, kind);
+}
 
 // Allocations start as 0xff bytes (NaN as float32, -1 as integers), as
 // uninitialised device memory might hold anything.

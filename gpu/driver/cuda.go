@@ -1,16 +1,11 @@
 //go:build gpu && !gpuemu
 
-package gpu
+package driver
 
-// The CUDA driver API, loaded at run time with dlopen("libcuda.so.1").
-//
-// Why not gorgonia.org/cu: its package init calls cuInit and exits the
-// process when no GPU is present, so no test binary that links it can skip
-// cleanly, and a binary linked against libcuda does not even start on a
-// machine without the driver. Loading the driver here keeps one binary
-// that runs (and skips) anywhere, and keeps every driver call under our
-// control: each call makes the device's context current on the calling OS
-// thread first, so a goroutine may move between threads freely. Only
+// The CUDA driver API, loaded at run time with dlopen("libcuda.so.1"), so
+// that one binary runs (and skips) anywhere and every driver call is under
+// our control: each call makes the device's context current on the calling
+// OS thread first, so a goroutine may move between threads freely. Only
 // cuda.h (CUDA 11.8, nvidia-cuda-dev) is needed to build; nothing is linked
 // but libdl.
 
@@ -46,7 +41,6 @@ typedef CUresult (*t_MemcpyHtoD)(CUdeviceptr, const void*, size_t);
 typedef CUresult (*t_MemcpyDtoH)(void*, CUdeviceptr, size_t);
 typedef CUresult (*t_MemcpyDtoDAsync)(CUdeviceptr, CUdeviceptr, size_t, CUstream);
 typedef CUresult (*t_MemsetD32Async)(CUdeviceptr, unsigned int, size_t, CUstream);
-typedef CUresult (*t_MemGetInfo)(size_t*, size_t*);
 typedef CUresult (*t_LaunchKernel)(CUfunction, unsigned int, unsigned int, unsigned int, unsigned int, unsigned int,
                                    unsigned int, unsigned int, CUstream, void**, void**);
 typedef CUresult (*t_StreamCreate)(CUstream*, unsigned int);
@@ -84,7 +78,6 @@ static struct {
 	t_MemcpyDtoH MemcpyDtoH;
 	t_MemcpyDtoDAsync MemcpyDtoDAsync;
 	t_MemsetD32Async MemsetD32Async;
-	t_MemGetInfo MemGetInfo;
 	t_LaunchKernel LaunchKernel;
 	t_StreamCreate StreamCreate;
 	t_StreamDestroy StreamDestroy;
@@ -137,7 +130,6 @@ static int gau_cu_load(char* err, int n) {
 	GAU_SYM(MemcpyDtoH, "cuMemcpyDtoH_v2")
 	GAU_SYM(MemcpyDtoDAsync, "cuMemcpyDtoDAsync_v2")
 	GAU_SYM(MemsetD32Async, "cuMemsetD32Async")
-	GAU_SYM(MemGetInfo, "cuMemGetInfo_v2")
 	GAU_SYM(LaunchKernel, "cuLaunchKernel")
 	GAU_SYM(StreamCreate, "cuStreamCreate")
 	GAU_SYM(StreamDestroy, "cuStreamDestroy_v2")
@@ -208,7 +200,6 @@ static CUresult gau_occupancy(CUcontext ctx, int* blocks, CUfunction f, int bloc
 }
 static CUresult gau_mem_alloc(CUcontext ctx, CUdeviceptr* p, size_t n) { GAU_CTX(ctx); return gau_cu.MemAlloc(p, n); }
 static CUresult gau_mem_free(CUcontext ctx, CUdeviceptr p) { GAU_CTX(ctx); return gau_cu.MemFree(p); }
-static CUresult gau_mem_info(CUcontext ctx, size_t* free_, size_t* total) { GAU_CTX(ctx); return gau_cu.MemGetInfo(free_, total); }
 
 // Copies to and from the host run on the legacy default stream, which is
 // ordered with the device's stream (created blocking, CU_STREAM_DEFAULT):
@@ -236,16 +227,11 @@ static CUresult gau_memset32(CUcontext ctx, CUstream s, CUdeviceptr p, unsigned 
 	return gau_cu.MemsetD32Async(p, v, n, s);
 }
 
-// gau_launch launches f with the 8-byte parameter values args[0..nargs):
-// the driver copies the values at the call, so nothing outlives it (no
-// allocation, no leak).
+// gau_launch launches f with its one parameter, the struct at params: the
+// driver copies it at the call, so nothing outlives the call.
 static CUresult gau_launch(CUcontext ctx, CUstream s, CUfunction f, unsigned int gx, unsigned int gy, unsigned int gz,
-                           unsigned int bx, unsigned int by, unsigned int bz, unsigned int smem,
-                           unsigned long long* args, int nargs) {
-	void* ptrs[64];
-	int i;
-	if (nargs > 64) return CUDA_ERROR_INVALID_VALUE;
-	for (i = 0; i < nargs; i++) ptrs[i] = &args[i];
+                           unsigned int bx, unsigned int by, unsigned int bz, unsigned int smem, void* params) {
+	void* ptrs[1] = {params};
 	GAU_CTX(ctx);
 	return gau_cu.LaunchKernel(f, gx, gy, gz, bx, by, bz, smem, s, ptrs, NULL);
 }
@@ -271,8 +257,8 @@ import (
 	"unsafe"
 )
 
-// backendName says which implementation runs the kernels.
-const backendName = "cuda"
+// Backend names the implementation this build has.
+const Backend = "cuda"
 
 func cuErr(what string, r C.CUresult) error {
 	if r == C.CUDA_SUCCESS {
@@ -281,19 +267,18 @@ func cuErr(what string, r C.CUresult) error {
 	return fmt.Errorf("gpu: %s: %s (CUresult %d)", what, C.GoString(C.gau_cu_errstr(r)), int(r))
 }
 
-type backend struct {
+// cudaDriver is the Driver of a real device: its primary context (the one
+// the CUDA runtime, and so cuBLAS, uses), one blocking stream, and cuBLAS
+// once a product has run.
+type cudaDriver struct {
 	dev    C.CUdevice
 	ctx    C.CUcontext
 	stream C.CUstream
 	blas   *cublas
 }
 
-type module struct{ m C.CUmodule }
-type function struct{ f C.CUfunction }
-type event struct{ e C.CUevent }
-
-// probe loads the driver and counts the devices; it never exits the process.
-func probe() (int, error) {
+// Probe loads the driver and counts the devices; it never exits the process.
+func Probe() (int, error) {
 	var msg [512]C.char
 	if C.gau_cu_load(&msg[0], C.int(len(msg))) != 0 {
 		return 0, fmt.Errorf("gpu: %s", C.GoString(&msg[0]))
@@ -308,19 +293,21 @@ func probe() (int, error) {
 	return int(n), nil
 }
 
-func openBackend(ordinal int) (*backend, error) {
+// Open opens device ordinal: retains its primary context and creates the
+// stream every call is queued on.
+func Open(ordinal int) (Driver, error) {
 	// The primary context is the one the CUDA runtime (and so cuBLAS) uses;
 	// driver calls below make it current on whatever thread they run.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	n, err := probe()
+	n, err := Probe()
 	if err != nil {
 		return nil, err
 	}
 	if ordinal < 0 || ordinal >= n {
 		return nil, fmt.Errorf("gpu: device %d requested, %d present", ordinal, n)
 	}
-	b := &backend{}
+	b := &cudaDriver{}
 	if err := cuErr("cuDeviceGet", C.gau_device_get(&b.dev, C.int(ordinal))); err != nil {
 		return nil, err
 	}
@@ -334,7 +321,7 @@ func openBackend(ordinal int) (*backend, error) {
 	return b, nil
 }
 
-func (b *backend) close() error {
+func (b *cudaDriver) Close() error {
 	var first error
 	if b.blas != nil {
 		first = b.blas.destroy(b)
@@ -357,13 +344,13 @@ const (
 	attrCCMinor      = C.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR
 )
 
-func (b *backend) attr(a C.int) (int, error) {
+func (b *cudaDriver) attr(a C.int) (int, error) {
 	var v C.int
 	err := cuErr("cuDeviceGetAttribute", C.gau_device_attr(&v, a, b.dev))
 	return int(v), err
 }
 
-func (b *backend) info() (Info, error) {
+func (b *cudaDriver) Info() (Info, error) {
 	var in Info
 	var name [256]C.char
 	if err := cuErr("cuDeviceGetName", C.gau_device_name(&name[0], C.int(len(name)), b.dev)); err != nil {
@@ -393,7 +380,7 @@ func (b *backend) info() (Info, error) {
 		return in, err
 	}
 	in.Driver = int(v)
-	in.Backend = backendName
+	in.Backend = Backend
 	return in, nil
 }
 
@@ -402,32 +389,34 @@ func (b *backend) info() (Info, error) {
 // JIT-compiles PTX (the fatbin's, or the text), writing errors to the log.
 // C.CString copies every byte of the image and adds the NUL that PTX text
 // needs (a fatbin's own header gives its size).
-func (b *backend) loadModule(name, image string) (module, error) {
+func (b *cudaDriver) LoadModule(name, image string) (Module, error) {
 	src := C.CString(image)
 	defer C.free(unsafe.Pointer(src))
 	var log [8192]C.char
-	var m module
-	r := C.gau_module_load(b.ctx, &m.m, src, &log[0], C.size_t(len(log)))
+	var cm C.CUmodule
+	r := C.gau_module_load(b.ctx, &cm, src, &log[0], C.size_t(len(log)))
+	m := Module{p: unsafe.Pointer(cm)}
 	if r != C.CUDA_SUCCESS {
 		return m, fmt.Errorf("%w\nJIT log: %s", cuErr("cuModuleLoadDataEx "+name, r), C.GoString(&log[0]))
 	}
 	return m, nil
 }
 
-func (b *backend) unloadModule(m module) error {
-	return cuErr("cuModuleUnload", C.gau_module_unload(b.ctx, m.m))
+func (b *cudaDriver) UnloadModule(m Module) error {
+	return cuErr("cuModuleUnload", C.gau_module_unload(b.ctx, C.CUmodule(m.p)))
 }
 
-func (b *backend) function(m module, name string) (function, error) {
+func (b *cudaDriver) Function(m Module, name string) (Function, error) {
 	cs := C.CString(name)
 	defer C.free(unsafe.Pointer(cs))
-	var f function
-	err := cuErr("cuModuleGetFunction "+name, C.gau_module_function(b.ctx, &f.f, m.m, cs))
+	var cf C.CUfunction
+	err := cuErr("cuModuleGetFunction "+name, C.gau_module_function(b.ctx, &cf, C.CUmodule(m.p), cs))
+	f := Function{p: unsafe.Pointer(cf)}
 	return f, err
 }
 
-func (b *backend) setMaxDynSmem(f function, name string, bytes int) error {
-	return cuErr("cuFuncSetAttribute(max dynamic shared memory) "+name, C.gau_func_set_max_dyn_smem(b.ctx, f.f, C.int(bytes)))
+func (b *cudaDriver) SetMaxDynamicSmem(f Function, name string, bytes int) error {
+	return cuErr("cuFuncSetAttribute(max dynamic shared memory) "+name, C.gau_func_set_max_dyn_smem(b.ctx, C.CUfunction(f.p), C.int(bytes)))
 }
 
 // Function attributes (cuda.h CUfunction_attribute).
@@ -440,7 +429,7 @@ const (
 
 // funcAttrs reads f's registers per thread, local memory per thread, static
 // shared memory and largest block (cuFuncGetAttribute).
-func (b *backend) funcAttrs(f function, name string) (FuncAttrs, error) {
+func (b *cudaDriver) FuncAttrs(f Function, name string) (FuncAttrs, error) {
 	var a FuncAttrs
 	for _, x := range []struct {
 		attr C.int
@@ -453,7 +442,7 @@ func (b *backend) funcAttrs(f function, name string) (FuncAttrs, error) {
 		{funcAttrMaxThreads, &a.MaxThreads, "MAX_THREADS_PER_BLOCK"},
 	} {
 		var v C.int
-		if err := cuErr("cuFuncGetAttribute("+x.what+") "+name, C.gau_func_attr(b.ctx, &v, x.attr, f.f)); err != nil {
+		if err := cuErr("cuFuncGetAttribute("+x.what+") "+name, C.gau_func_attr(b.ctx, &v, x.attr, C.CUfunction(f.p))); err != nil {
 			return a, err
 		}
 		*x.dst = int(v)
@@ -462,84 +451,77 @@ func (b *backend) funcAttrs(f function, name string) (FuncAttrs, error) {
 }
 
 // maxThreadsPerSM is the most resident threads one multiprocessor holds.
-func (b *backend) maxThreadsPerSM() (int, error) {
+func (b *cudaDriver) MaxThreadsPerSM() (int, error) {
 	return b.attr(C.CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_MULTIPROCESSOR)
 }
 
 // occupancy returns how many blocks of f, block threads each with smem
 // bytes of dynamic shared memory, fit on one multiprocessor
 // (cuOccupancyMaxActiveBlocksPerMultiprocessor).
-func (b *backend) occupancy(f function, name string, block, smem int) (int, error) {
+func (b *cudaDriver) Occupancy(f Function, name string, block, smem int) (int, error) {
 	var n C.int
-	err := cuErr("cuOccupancyMaxActiveBlocksPerMultiprocessor "+name, C.gau_occupancy(b.ctx, &n, f.f, C.int(block), C.size_t(smem)))
+	err := cuErr("cuOccupancyMaxActiveBlocksPerMultiprocessor "+name, C.gau_occupancy(b.ctx, &n, C.CUfunction(f.p), C.int(block), C.size_t(smem)))
 	return int(n), err
 }
 
-func (b *backend) alloc(bytes int) (DevicePtr, error) {
+func (b *cudaDriver) Alloc(bytes int) (Ptr, error) {
 	var p C.CUdeviceptr
 	if err := cuErr(fmt.Sprintf("cuMemAlloc(%d bytes)", bytes), C.gau_mem_alloc(b.ctx, &p, C.size_t(bytes))); err != nil {
 		return 0, err
 	}
-	return DevicePtr(p), nil
+	return Ptr(p), nil
 }
 
-func (b *backend) free(p DevicePtr) error {
+func (b *cudaDriver) Free(p Ptr) error {
 	return cuErr("cuMemFree", C.gau_mem_free(b.ctx, C.CUdeviceptr(p)))
 }
 
-func (b *backend) memInfo() (free, total int64, err error) {
-	var f, t C.size_t
-	err = cuErr("cuMemGetInfo", C.gau_mem_info(b.ctx, &f, &t))
-	return int64(f), int64(t), err
-}
-
-func (b *backend) htod(dst DevicePtr, src unsafe.Pointer, bytes int) error {
+func (b *cudaDriver) HtoD(dst Ptr, src unsafe.Pointer, bytes int) error {
 	return cuErr("cuMemcpyHtoD", C.gau_htod(b.ctx, b.stream, C.CUdeviceptr(dst), src, C.size_t(bytes)))
 }
 
-func (b *backend) dtoh(dst unsafe.Pointer, src DevicePtr, bytes int) error {
+func (b *cudaDriver) DtoH(dst unsafe.Pointer, src Ptr, bytes int) error {
 	return cuErr("cuMemcpyDtoH", C.gau_dtoh(b.ctx, b.stream, dst, C.CUdeviceptr(src), C.size_t(bytes)))
 }
 
-func (b *backend) dtod(dst, src DevicePtr, bytes int) error {
+func (b *cudaDriver) DtoD(dst, src Ptr, bytes int) error {
 	return cuErr("cuMemcpyDtoDAsync", C.gau_dtod(b.ctx, b.stream, C.CUdeviceptr(dst), C.CUdeviceptr(src), C.size_t(bytes)))
 }
 
-func (b *backend) memset32(p DevicePtr, v uint32, n int) error {
+func (b *cudaDriver) Memset32(p Ptr, v uint32, n int) error {
 	return cuErr("cuMemsetD32Async", C.gau_memset32(b.ctx, b.stream, C.CUdeviceptr(p), C.uint(v), C.size_t(n)))
 }
 
-func (b *backend) launch(f function, name string, grid, block [3]int, smem int, args []uint64) error {
-	var p *C.ulonglong
-	if len(args) > 0 {
-		p = (*C.ulonglong)(unsafe.Pointer(&args[0]))
-	}
-	r := C.gau_launch(b.ctx, b.stream, f.f, C.uint(grid[0]), C.uint(grid[1]), C.uint(grid[2]),
-		C.uint(block[0]), C.uint(block[1]), C.uint(block[2]), C.uint(smem), p, C.int(len(args)))
+// launch launches kernel f with its parameter struct at params (bytes
+// long; the size the kernel's .param declares, checked at Open).
+func (b *cudaDriver) Launch(f Function, name string, grid, block [3]int, smem int, params unsafe.Pointer, bytes int) error {
+	r := C.gau_launch(b.ctx, b.stream, C.CUfunction(f.p), C.uint(grid[0]), C.uint(grid[1]), C.uint(grid[2]),
+		C.uint(block[0]), C.uint(block[1]), C.uint(block[2]), C.uint(smem), params)
 	return cuErr("cuLaunchKernel "+name, r)
 }
 
-func (b *backend) sync() error {
+func (b *cudaDriver) Sync() error {
 	return cuErr("cuStreamSynchronize", C.gau_stream_sync(b.ctx, b.stream))
 }
 
-func (b *backend) newEvent() (event, error) {
-	var e event
-	err := cuErr("cuEventCreate", C.gau_event_create(b.ctx, &e.e))
+func (b *cudaDriver) NewEvent() (Event, error) {
+	var ce C.CUevent
+	err := cuErr("cuEventCreate", C.gau_event_create(b.ctx, &ce))
+	e := Event{p: unsafe.Pointer(ce)}
 	return e, err
 }
 
-func (b *backend) destroyEvent(e event) error {
-	return cuErr("cuEventDestroy", C.gau_event_destroy(b.ctx, e.e))
+func (b *cudaDriver) DestroyEvent(e Event) error {
+	return cuErr("cuEventDestroy", C.gau_event_destroy(b.ctx, C.CUevent(e.p)))
 }
 
-func (b *backend) record(e event) error {
-	return cuErr("cuEventRecord", C.gau_event_record(b.ctx, e.e, b.stream))
+func (b *cudaDriver) Record(e Event) error {
+	return cuErr("cuEventRecord", C.gau_event_record(b.ctx, C.CUevent(e.p), b.stream))
 }
 
 // elapsed waits for `to` and returns the milliseconds between the events.
-func (b *backend) elapsed(from, to event) (float64, error) {
+func (b *cudaDriver) Elapsed(from, to Event) (float64, error) {
 	var ms C.float
-	err := cuErr("cuEventElapsedTime", C.gau_event_elapsed(b.ctx, &ms, from.e, to.e))
+	err := cuErr("cuEventElapsedTime", C.gau_event_elapsed(b.ctx, &ms, C.CUevent(from.p), C.CUevent(to.p)))
 	return float64(ms), err
 }

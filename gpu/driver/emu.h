@@ -1,5 +1,5 @@
 // emu.h: the C interface of the CPU emulator backend (emu.cc), used by
-// driver_emu.go under the gpuemu build tag.
+// emu.go under the gpuemu build tag.
 #ifndef GAU_EMU_API_H
 #define GAU_EMU_API_H
 #include <stddef.h>
@@ -8,16 +8,23 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
-// emu_sources_hash is GAU_EMU_SOURCES_HASH as compiled (gpu/emu_sources.h).
+// emu_sources_hash is GAU_EMU_SOURCES_HASH as compiled (gpu/driver/emu_sources.h).
 const char* emu_sources_hash(void);
 // emu_launch runs a kernel: order 0 runs the threads of each round in an
 // order drawn from key, 1 and 2 in increasing and decreasing order
 // alternately (starting with increasing, decreasing); key also draws the
 // order of the blocks. 0 on success, else 1 with a message in err.
-int emu_launch(const char* name, const unsigned int* grid, const unsigned int* block, size_t smem, const uint64_t* args,
-               int nargs, int order, uint64_t key, char* err, int errlen);
+// args holds the parameters, bytes of them: a kernel's parameter struct.
+int emu_launch(const char* name, const unsigned int* grid, const unsigned int* block, size_t smem, const void* args,
+               size_t bytes, int order, uint64_t key, char* err, int errlen);
 void emu_set_max_dyn_smem(const char* name, size_t bytes);
-int emu_has_kernel(const char* name, int* nargs);
+// emu_has_kernel reports whether kernel name is compiled in, and the bytes
+// of its parameters.
+int emu_has_kernel(const char* name, size_t* bytes);
+// emu_layout describes field i of kernel name's parameter struct (name,
+// offset, size, kind: 'p', 'i', 'u' or 'f'): 1, or 0 past the last field
+// (*size: the struct's size; 0 for an unknown kernel).
+int emu_layout(const char* name, int i, const char** field, size_t* offset, size_t* size, char* kind);
 // emu_probe_fma_run launches emu.cc's emu_probe_fma on host memory (in[3],
 // out[4], ind[3], outd[4]); 0 on success.
 int emu_probe_fma_run(const float* in, float* out, const double* ind, double* outd, char* err, int errlen);
