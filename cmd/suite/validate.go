@@ -61,9 +61,7 @@ func checkLengths(cfg layers.Config, lengths []int, given bool) error {
 	}
 	b := cli.Budget{Bytes: evalBudget, Source: "the evaluation's (see cmd/eval -max-memory)"}
 	for _, L := range lengths {
-		one, two := eval.EstimateBytes(cfg, 1, 1), eval.EstimateBytes(cfg, 1, 2)
-		need := float64(one) + float64(two-one)*float64(L-1)
-		if err := b.Check(fmt.Sprintf("%s: length %d", flag, L), int64(min(need, math.MaxInt64/2))); err != nil {
+		if err := b.Check(fmt.Sprintf("%s: length %d", flag, L), eval.ForwardBytes(cfg, L)); err != nil {
 			return err
 		}
 	}
