@@ -65,4 +65,3 @@ func checkLengths(cfg layers.Config, lengths []int, budget cli.Budget, flag stri
 	}
 	return nil
 }
-
