@@ -8,6 +8,7 @@ import (
 
 	"github.com/infoscale/gaualpha/eval"
 	"github.com/infoscale/gaualpha/internal/cli"
+	"github.com/infoscale/gaualpha/internal/host"
 	"github.com/infoscale/gaualpha/layers"
 	"github.com/infoscale/gaualpha/train"
 )
@@ -72,7 +73,7 @@ func checkLengths(cfg layers.Config, lengths []int, given bool) error {
 // built, a fine-tune whose estimated memory (layers.EstimateTraining)
 // exceeds the memory available now.
 func checkFineTune(m string, cfg layers.Config, opts train.Options, valSeqs int) error {
-	avail, err := cli.AvailableMemory()
+	avail, err := host.MemAvailable()
 	if err != nil {
 		return nil // unknown here (not Linux): nothing to check against
 	}
