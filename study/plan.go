@@ -33,6 +33,33 @@ type Profile struct {
 	// with the paper protocol (CalibratePositions positions per document).
 	Calibrate          string
 	CalibratePositions int
+
+	// Rules is the version of the verdict rules (package verdict) the
+	// profile's study is designed for and judged by: 2 for the single-seed
+	// study of 2026-12-06, 3 for the study below.
+	Rules int
+	// Seeds are the seeds of every base model and fine-tune a verdict
+	// reads (rules 3); the sweep is trained once, with Seed. Empty: one
+	// seed, Seed, in the layout of rules 2.
+	Seeds []int
+	// Lengths are the test evaluation's lengths ("" = 2x..64x n0).
+	Lengths string
+	// DevDocs: the configurations of each method are chosen on the
+	// held-out development documents (those as long as the longest length
+	// that are not test documents) at the longest length, with DevOffsets
+	// passes per document.
+	DevOffsets int
+	// PasskeyEvery is the share of passkey samples in every training batch
+	// (one sequence in PasskeyEvery; 0: none); PasskeyLengths, PasskeyNear
+	// and PasskeyFar shape the probe's evaluation.
+	PasskeyEvery            int
+	PasskeyLengths          string
+	PasskeyNear, PasskeyFar int
+	AlibiSlopes             []float64
+	RelativeMethods         []string
+	RelativeNorms           []string
+	EntropyNorms            string
+	KeepValidations         bool
 }
 
 // profiles are the study's profiles by name.

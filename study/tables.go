@@ -262,3 +262,28 @@ func TestsetRows(docs []corpus.Document, info testset.Info) []TestsetRow {
 	}
 	return rows
 }
+
+// PasskeyRow is one row of passkey.csv: the passkey probe's score of one
+// configuration of the suite at one length, on the keys of one distance
+// class (eval.Near, eval.Far) in one document.
+type PasskeyRow struct {
+	CosScale    float64 `csv:"cosscale,g"`
+	Method      string  `csv:"method"`
+	FineTuned   bool    `csv:"fine_tuned"`
+	Norm        string  `csv:"norm"`
+	Length      int     `csv:"length"`
+	Class       string  `csv:"class"`
+	Doc         int     `csv:"doc"`
+	Keys        int     `csv:"keys"`
+	KeysRight   int     `csv:"keys_right"`
+	Digits      int     `csv:"digits"`
+	DigitsRight int     `csv:"digits_right"`
+}
+
+// Key is the row's configuration.
+func (r PasskeyRow) Key() ConfigKey {
+	return ConfigKey{CosScale: r.CosScale, Method: r.Method, FineTune: r.FineTuned, Norm: r.Norm}
+}
+
+// Passkey is passkey.csv.
+var Passkey = Table[PasskeyRow]{Name: "passkey.csv", Version: 1}
