@@ -287,3 +287,18 @@ func (r PasskeyRow) Key() ConfigKey {
 
 // Passkey is passkey.csv.
 var Passkey = Table[PasskeyRow]{Name: "passkey.csv", Version: 1}
+
+// PowerRow is one row of power.csv: the power analysis of one comparison
+// at one number of test documents.
+type PowerRow struct {
+	Comparator string  `csv:"comparator"`
+	Config     string  `csv:"config"`
+	Mean       float64 `csv:"mean_diff"`
+	SD         float64 `csv:"sd"`
+	Close      bool    `csv:"close"`
+	Docs       int     `csv:"docs"`
+	Detectable float64 `csv:"detectable"`
+}
+
+// Power is power.csv.
+var Power = Table[PowerRow]{Name: "power.csv", Version: 1}

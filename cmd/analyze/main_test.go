@@ -529,3 +529,24 @@ func TestNonFiniteCheckpointRefused(t *testing.T) {
 		}
 	}
 }
+
+// The power analysis of the committed 2026-12-06 run: eleven comparisons,
+// one row per comparator, and the numbers docs/analysis.md quotes for the
+// closest one (fine-tuned PI); verdict's tests check the arithmetic on
+// hand-computed cases.
+func TestPowerOnCommittedRun(t *testing.T) {
+	dir := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	if err := run([]string{"power", "-suite", "../../results/suite/suite.json", "-out", dir, "-n", "10,20"}, &stdout, &stderr); err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	out := stdout.String()
+	for _, want := range []string{"11 comparisons; Holm's first step at alpha = 0.004545", "| pi (ft) | pi (ft) + softmax_plus_n0, CosScale 32 | +0.0016 | 0.0156 | true |", "wrote " + filepath.Join(dir, "power.csv")} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if err := run([]string{"power", "-suite", "../../results/suite/suite.json", "-out", dir, "-power", "1"}, &stdout, &stderr); err == nil {
+		t.Error("-power 1 accepted")
+	}
+}
