@@ -228,3 +228,68 @@ func TestPartsDevice(t *testing.T) {
 		t.Errorf("profile tpu: %v", err)
 	}
 }
+
+// The study of rules version 3: unique part names, every part it reads
+// listed before it, the seeds' models and evaluations in their folders,
+// the placeholders where the values are known only at run time.
+func TestPartsV3(t *testing.T) {
+	p, err := NamedProfile("cpu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := Study{Profile: p, Out: "results", Corpus: "embedded"}
+	parts := o.Parts()
+	seen := map[string]int{}
+	for i, pt := range parts {
+		if _, dup := seen[pt.Name]; dup {
+			t.Errorf("part name %q twice", pt.Name)
+		}
+		seen[pt.Name] = i
+		for _, dep := range append(append([]string{}, pt.Needs...), pt.Reads...) {
+			if j, ok := seen[dep]; !ok || j >= i {
+				t.Errorf("part %q reads %q, which is not an earlier part", pt.Name, dep)
+			}
+		}
+		if pt.Done == "" {
+			t.Errorf("part %q has no output", pt.Name)
+		}
+	}
+	// 7 sweep + 3×3 bases + 5 ALiBi slopes + 3 fine-tunes + dev + 3 test + 3
+	// matched + 2 calibrations + 2 figures + 3 entropies + eta, heat maps,
+	// band + 2 ALiBi analyses + curves + test set.
+	if len(parts) != 7+9+5+3+1+3+3+2+2+3+3+2+2 {
+		t.Errorf("%d parts", len(parts))
+	}
+	cmds := map[string]string{}
+	for _, pt := range parts {
+		cmds[pt.Name] = pt.Command()
+	}
+	for name, want := range map[string][]string{
+		"seed 43: train the plain model (RoPE, softmax, CosScale off)":                                                                   {"-out results/seeds/s43/models/base-cos0", "-seed 43", "-passkey-every 16", "-keep-validations", "-no-eval"},
+		"seed 42: train the plain model (RoPE, softmax, CosScale off)":                                                                   {"-eval-docs 24", "-seed 42"},
+		"seed 44: train the CosScale base model (the sweep's best CosScale)":                                                             {"-cosscale {best-s}", "-keep-validations"},
+		"seed 44: fine-tune PI at 4·n0, PoSE and ALiBi from each base model":                                                             {"-finetune-only", "-alibi-slope {alibi-slope}", "-out results/seeds/s44/suite", "-seed 44"},
+		"development evaluation: every method × normalisation at 64x on the development documents (chooses each method's configuration)": {"-docset dev", "-lengths 4096", "-offsets 1", "-finetunes results/seeds/s42/suite"},
+		"seed 43: test evaluation of ours, the chosen comparators and claim 6's temperatures, with the passkey probe":                    {"-configs {test-configs}", "-lengths '128,512,4096'", "-passkey-lengths '64,128,512,4096'", "-docs 24", "-offsets 2"},
+		"seed 42: the comparators without fine-tuning at matched validation loss":                                                        {"-base {matched-bases:42}", "-configs {matched-configs}"},
+		"protocol calibration: the paper protocol at 128,256,512":                                                                        {"-docset dev", "-positions 128"},
+		"seed 44: attention entropy vs length of the plain model under each temperature":                                                 {"-norm 'softmax,infoscale,softmax_plus_n0,softmax_plus,yarn_temp,llama4_temp'", "-out results/analysis/seeds/s44"},
+	} {
+		cmd, ok := cmds[name]
+		if !ok {
+			t.Errorf("no part %q", name)
+			continue
+		}
+		for _, w := range want {
+			if !strings.Contains(cmd, w) {
+				t.Errorf("%s: %q lacks %q", name, cmd, w)
+			}
+		}
+	}
+	if s, ok := ParseMatchedBasesArg(MatchedBasesArg(43)); !ok || s != 43 {
+		t.Errorf("matched-bases placeholder: %d %v", s, ok)
+	}
+	if _, ok := ParseMatchedBasesArg("{best-s}"); ok {
+		t.Error("another placeholder parsed as matched-bases")
+	}
+}
