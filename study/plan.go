@@ -43,8 +43,9 @@ type Profile struct {
 	// reads (rules 3); the sweep is trained once, with Seed. Empty: one
 	// seed, Seed, in the layout of rules 2.
 	Seeds []int
-	// Lengths are the test evaluation's lengths ("" = 2x..64x n0).
-	Lengths string
+	// LengthFactors are the test evaluation's lengths in multiples of the
+	// training length n0 (the longest also chooses the test documents).
+	LengthFactors []int
 	// DevDocs: the configurations of each method are chosen on the
 	// held-out development documents (those as long as the longest length
 	// that are not test documents) at the longest length, with DevOffsets
@@ -54,13 +55,16 @@ type Profile struct {
 	// (one sequence in PasskeyEvery; 0: none); PasskeyLengths, PasskeyNear
 	// and PasskeyFar shape the probe's evaluation.
 	PasskeyEvery            int
-	PasskeyLengths          string
+	PasskeyFactors          []int
 	PasskeyNear, PasskeyFar int
-	AlibiSlopes             []float64
-	RelativeMethods         []string
-	RelativeNorms           []string
-	EntropyNorms            string
-	KeepValidations         bool
+	// CalibrateFactors are the calibration's lengths in multiples of n0
+	// (rules 3; Calibrate names them for rules 2).
+	CalibrateFactors []int
+	AlibiSlopes      []float64
+	RelativeMethods  []string
+	RelativeNorms    []string
+	EntropyNorms     string
+	KeepValidations  bool
 }
 
 // profiles are the study's profiles by name.
@@ -72,9 +76,9 @@ func profiles() map[string]Profile {
 		"cpu": {Name: "cpu", Device: "cpu", BaseSteps: 4000, SweepSteps: 1500, Batch: 32,
 			Sweep: []float64{8, 16, 32, 64, 96, 128, 256}, Protocol: "fast", Offsets: 2, Docs: 24,
 			FineTune: 1000, EntropyDocs: 10, Seed: 42,
-			SweepLR: map[float64]float64{256: 3e-4}, Headline: 128, Calibrate: "128,256,512", CalibratePositions: 128,
-			Rules: 3, Seeds: []int{42, 43, 44}, Lengths: "128,512,4096", DevOffsets: 1,
-			PasskeyEvery: 16, PasskeyLengths: "64,128,512,4096", PasskeyNear: 1, PasskeyFar: 1,
+			SweepLR: map[float64]float64{256: 3e-4}, Headline: 128, CalibratePositions: 128,
+			Rules: 3, Seeds: []int{42, 43, 44}, LengthFactors: []int{2, 8, 64}, DevOffsets: 1, CalibrateFactors: []int{2, 4, 8},
+			PasskeyEvery: 16, PasskeyFactors: []int{1, 2, 8, 64}, PasskeyNear: 1, PasskeyFar: 1,
 			AlibiSlopes:  []float64{1.0 / 256, 1.0 / 64, 1.0 / 16, 1.0 / 4, 1},
 			EntropyNorms: "softmax,infoscale,softmax_plus_n0,softmax_plus,yarn_temp,llama4_temp"},
 		// gpu: the paper's sizes (6 layers, 768/1536/128) and its exact

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/infoscale/gaualpha/layers"
 )
 
 // Placeholders of a part's arguments, known only when the parts before it
@@ -89,6 +91,31 @@ func fineTunePartName(seed int) string {
 	return fmt.Sprintf("seed %d: fine-tune PI at 4·n0, PoSE and ALiBi from each base model", seed)
 }
 
+// TrainLength is the training length n0 of the profile's models: the
+// config's (a file, or the paper's) or the default model's.
+func (o Study) TrainLength() int {
+	switch o.Profile.Config {
+	case "":
+		return layers.DefaultConfig().TrainLength
+	case "paper":
+		return layers.PaperConfig().TrainLength
+	}
+	if cfg, err := layers.OpenConfig(o.Profile.Config); err == nil && cfg.TrainLength > 0 {
+		return cfg.TrainLength
+	}
+	return layers.DefaultConfig().TrainLength
+}
+
+// lengths are factors times n0, comma-separated.
+func (o Study) lengths(factors []int) string {
+	n0 := o.TrainLength()
+	var s []string
+	for _, f := range factors {
+		s = append(s, fmt.Sprint(f*n0))
+	}
+	return strings.Join(s, ",")
+}
+
 // partsV3 lists the parts of the study of rules version 3: the CosScale
 // sweep (one seed), the base models of every seed, the ALiBi slope grid,
 // the fine-tunes of every seed, the development evaluation that chooses
@@ -133,6 +160,10 @@ func (o Study) partsV3() []Part {
 		}
 		return pt
 	}
+	longest := fmt.Sprint(64 * o.TrainLength())
+	if n := len(p.LengthFactors); n > 0 {
+		longest = fmt.Sprint(p.LengthFactors[n-1] * o.TrainLength())
+	}
 	var parts []Part
 	// The CosScale sweep, once, with the profile's seed.
 	var sweepNames, sweepDirs []string
@@ -154,7 +185,7 @@ func (o Study) partsV3() []Part {
 		plain := Model{Role: Plain, Seed: seed}
 		args := []string{"-steps", fmt.Sprint(p.BaseSteps)}
 		if seed == first {
-			args = append(args, "-eval-lengths", lengthsArg(p), "-protocol", p.Protocol, "-eval-docs", fmt.Sprint(p.Docs))
+			args = append(args, "-protocol", p.Protocol, "-eval-docs", fmt.Sprint(p.Docs))
 		} else {
 			args = append(args, "-no-eval")
 		}
@@ -220,7 +251,7 @@ func (o Study) partsV3() []Part {
 	// longest length, the first seed's models, the development documents.
 	devPart := Part{Name: "development evaluation: every method × normalisation at 64x on the development documents (chooses each method's configuration)", Tool: "suite",
 		Args: append(append([]string{"-base", strings.Join(bases[first], ","), "-finetunes", o.TestDir(first), "-out", o.DevDir(), "-docset", "dev",
-			"-lengths", lengthsMax(p), "-alibi-slope", AlibiSlopeArg}, suiteCommon(first)...), evalArgs(p.DevOffsets)...),
+			"-lengths", longest, "-alibi-slope", AlibiSlopeArg}, suiteCommon(first)...), evalArgs(p.DevOffsets)...),
 		Done:  filepath.Join(o.DevDir(), "suite.json"),
 		Needs: append(append([]string{}, baseParts[first]...), ftParts[first]), Reads: gridNames}
 	parts = append(parts, devPart)
@@ -228,9 +259,9 @@ func (o Study) partsV3() []Part {
 	var testNames []string
 	for _, seed := range p.Seeds {
 		args := []string{"-base", strings.Join(bases[seed], ","), "-finetunes", o.TestDir(seed), "-out", o.TestDir(seed), "-configs", TestConfigsArg,
-			"-lengths", p.Lengths, "-alibi-slope", AlibiSlopeArg}
-		if p.PasskeyLengths != "" {
-			args = append(args, "-passkey-lengths", p.PasskeyLengths, "-passkey-near", fmt.Sprint(p.PasskeyNear), "-passkey-far", fmt.Sprint(p.PasskeyFar))
+			"-lengths", o.lengths(p.LengthFactors), "-alibi-slope", AlibiSlopeArg}
+		if len(p.PasskeyFactors) > 0 {
+			args = append(args, "-passkey-lengths", o.lengths(p.PasskeyFactors), "-passkey-near", fmt.Sprint(p.PasskeyNear), "-passkey-far", fmt.Sprint(p.PasskeyFar))
 		}
 		pt := Part{Name: fmt.Sprintf("seed %d: test evaluation of ours, the chosen comparators and claim 6's temperatures, with the passkey probe", seed), Tool: "suite",
 			Args:  append(append(args, suiteCommon(seed)...), evalArgs(p.Offsets)...),
@@ -244,7 +275,7 @@ func (o Study) partsV3() []Part {
 	// loss to the headline base's best.
 	for _, seed := range p.Seeds {
 		pt := Part{Name: fmt.Sprintf("seed %d: the comparators without fine-tuning at matched validation loss", seed), Tool: "suite",
-			Args: append(append([]string{"-base", MatchedBasesArg(seed), "-out", o.MatchedDir(seed), "-configs", MatchedConfigsArg, "-lengths", p.Lengths},
+			Args: append(append([]string{"-base", MatchedBasesArg(seed), "-out", o.MatchedDir(seed), "-configs", MatchedConfigsArg, "-lengths", o.lengths(p.LengthFactors)},
 				suiteCommon(seed)...), evalArgs(p.Offsets)...),
 			Done:  filepath.Join(o.MatchedDir(seed), "suite.json"),
 			Needs: baseParts[seed], Reads: []string{devPart.Name}}
@@ -252,11 +283,11 @@ func (o Study) partsV3() []Part {
 	}
 	// The fast protocol against the paper protocol, on the development
 	// documents (no test document is used for anything but the test).
-	if p.Calibrate != "" && p.Protocol == "fast" {
+	if len(p.CalibrateFactors) > 0 && p.Protocol == "fast" {
 		for _, proto := range []string{"fast", "paper"} {
 			dir := filepath.Join(o.Out, "calibration", proto)
 			args := []string{"-base", strings.Join(bases[first], ","), "-out", dir, "-corpus", o.Corpus, "-methods", "rope,ntk,yarn,rerope,window",
-				"-norm", "softmax,infoscale", "-lengths", p.Calibrate, "-docs", fmt.Sprint(p.Docs), "-docset", "dev", "-doc-length", lengthsMax(p),
+				"-norm", "softmax,infoscale", "-lengths", o.lengths(p.CalibrateFactors), "-docs", fmt.Sprint(p.Docs), "-docset", "dev", "-doc-length", longest,
 				"-seed", fmt.Sprint(first)}
 			args = append(append(args, dev...), "-quiet", "-protocol", proto)
 			if proto == "fast" {
@@ -264,7 +295,7 @@ func (o Study) partsV3() []Part {
 			} else {
 				args = append(args, "-positions", fmt.Sprint(p.CalibratePositions))
 			}
-			pt := Part{Name: fmt.Sprintf("protocol calibration: the %s protocol at %s", proto, p.Calibrate), Tool: "suite",
+			pt := Part{Name: fmt.Sprintf("protocol calibration: the %s protocol at %s", proto, o.lengths(p.CalibrateFactors)), Tool: "suite",
 				Args: append(args, prec...), Done: filepath.Join(dir, "suite.json"), Needs: baseParts[first]}
 			parts = append(parts, pt)
 		}

@@ -19,14 +19,12 @@ import (
 	"io"
 	"math"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/infoscale/gaualpha/internal/cli"
 	"github.com/infoscale/gaualpha/internal/runlock"
@@ -55,6 +53,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	baseSteps := fs.Int("base-steps", 0, "override the plain model's training steps (0: the profile's)")
 	sweepSteps := fs.Int("sweep-steps", 0, "override the CosScale models' training steps (0: the profile's)")
 	sweep := fs.String("sweep", "", "override the CosScale values, comma-separated")
+	seeds := fs.String("seeds", "", "override the seeds of the base models and fine-tunes, comma-separated (rules version 3 profiles)")
 	ftSteps := fs.Int("finetune-steps", 0, "override the fine-tuning steps (0: the profile's)")
 	docs := fs.Int("docs", 0, "override the number of test documents (0: the profile's)")
 	batch := fs.Int("batch", 0, "override the batch size (0: the profile's)")
@@ -78,6 +77,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	p, err := study.NamedProfile(*prof)
+	if *reportOnly {
+		p, err = study.ProfileOf(*out, *prof)
+	}
 	if err != nil {
 		return err
 	}
@@ -109,6 +111,19 @@ func run(args []string, stdout, stderr io.Writer) error {
 			p.Sweep = append(p.Sweep, v)
 		}
 	}
+	if *seeds != "" {
+		if p.Rules < 3 {
+			return fmt.Errorf("-seeds: the %s profile trains one seed", p.Name)
+		}
+		p.Seeds = nil
+		for _, f := range strings.Split(*seeds, ",") {
+			v, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || v < 1 || slices.Contains(p.Seeds, v) {
+				return fmt.Errorf("bad seed %q in -seeds (want distinct integers >= 1, comma-separated)", f)
+			}
+			p.Seeds = append(p.Seeds, v)
+		}
+	}
 	switch *precision {
 	case "", "f32":
 	case "bf16":
@@ -137,7 +152,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if !*reportOnly {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
-		if err := runParts(ctx, o); err != nil {
+		r, err := newRunner(o)
+		if err != nil {
+			return err
+		}
+		if err := r.run(ctx); err != nil {
 			return err
 		}
 	}
@@ -184,61 +203,6 @@ func lastLine(path string) string {
 	}
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
 	return strings.TrimSpace(lines[len(lines)-1])
-}
-
-// runParts executes the plan, skipping finished parts, and records the
-// timings in logs/timings.json.
-func runParts(ctx context.Context, o options) error {
-	if err := os.MkdirAll(filepath.Join(o.Out, "logs"), 0o755); err != nil {
-		return err
-	}
-	if o.Profile.Config == "paper" {
-		if err := writePaperConfig(filepath.Join(o.Out, "models", "config.json")); err != nil {
-			return err
-		}
-	}
-	timings := study.ReadTimings(o.Out)
-	progress := study.ReadProgress(o.Out)
-	for i, pt := range o.Parts() {
-		if pt.Finished(progress) {
-			fmt.Fprintf(o.log, "[%d] done already: %s\n", i+1, pt.Name)
-			continue
-		}
-		if slices.Contains(pt.Args, study.BestSweepScaleArg) {
-			best, err := o.BestSweepScale()
-			if err != nil {
-				return err
-			}
-			for j, a := range pt.Args {
-				pt.Args[j] = strings.ReplaceAll(a, study.BestSweepScaleArg, strconv.FormatFloat(best, 'g', -1, 64))
-			}
-		}
-		fmt.Fprintf(o.log, "[%d] %s\n    %s\n", i+1, pt.Name, pt.Command())
-		logPath := filepath.Join(o.Out, "logs", fmt.Sprintf("%02d-%s.log", i+1, pt.Tool))
-		lf, err := os.Create(logPath)
-		if err != nil {
-			return err
-		}
-		start := time.Now()
-		cmd := exec.CommandContext(ctx, filepath.Join(o.bin, pt.Tool), pt.Args...)
-		cmd.Stdout, cmd.Stderr = lf, lf
-		err = cmd.Run()
-		lf.Close()
-		if err != nil {
-			return fmt.Errorf("part %d (%s) failed: %v: %s (log: %s)", i+1, pt.Name, err, lastLine(logPath), logPath)
-		}
-		secs := time.Since(start).Seconds()
-		timings[pt.Name] = study.Timing{Command: pt.Command(), Seconds: secs, Finished: time.Now().UTC().Format(time.RFC3339)}
-		if err := study.WriteTimings(o.Out, timings); err != nil {
-			return err
-		}
-		progress[pt.Name] = true
-		if err := study.WriteProgress(o.Out, progress); err != nil {
-			return err
-		}
-		fmt.Fprintf(o.log, "    %s\n", time.Duration(secs*float64(time.Second)).Round(time.Second))
-	}
-	return nil
 }
 
 // writePaperConfig writes the paper-size model configuration (its vocabulary
