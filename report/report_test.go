@@ -46,9 +46,11 @@ func writeSuite(t *testing.T, dir string) {
 func TestWrite(t *testing.T) {
 	out := t.TempDir()
 	writeSuite(t, filepath.Join(out, "suite"))
-	p, err := study.NamedProfile("cpu")
-	if err != nil {
-		t.Fatal(err)
+	// A directory with suite/suite.json and no run records is a study of
+	// rules version 2.
+	p, err := study.ProfileOf(out, "cpu")
+	if err != nil || p.Rules != 2 {
+		t.Fatalf("profile of rules %d, %v", p.Rules, err)
 	}
 	o := study.Study{Profile: p, Out: out, Corpus: "embedded"}
 	path, err := Write(o)
