@@ -19,6 +19,9 @@ const (
 	// (verdict.Rules.TestConfigs: ours, the comparators chosen on the
 	// development documents, the cells of claim 6).
 	TestConfigsArg = "{test-configs}"
+	// Claim2ConfigsArg are ours (on the headline and the best base) and
+	// the comparators chosen on the development documents.
+	Claim2ConfigsArg = "{claim2-configs}"
 	// MatchedConfigsArg are the comparators chosen on the development
 	// documents that need no fine-tuning and run on the plain or the best
 	// CosScale base: those evaluated again at matched validation loss.
@@ -342,6 +345,10 @@ func (o Study) partsV3() []Part {
 			Args: append([]string{"band", "-ckpt", all, "-L", "1024", "-w", "64", "-docs", "10", "-corpus", o.Corpus, "-out", an, "-quiet"}, anDev...),
 			Done: filepath.Join(an, "band.csv"), Needs: sweepNeeds},
 	)
+	var passkeyFiles []string
+	for _, seed := range p.Seeds {
+		passkeyFiles = append(passkeyFiles, filepath.Join(o.TestDir(seed), Passkey.Name))
+	}
 	alibiDir := filepath.Join(an, "alibi")
 	alibi := []string{filepath.Join(o.TestDir(first), "cos0", "ft-alibi", "best"), filepath.Join(o.TestDir(first), CosName(p.Headline), "ft-alibi", "best")}
 	parts = append(parts,
@@ -354,6 +361,9 @@ func (o Study) partsV3() []Part {
 		Part{Name: "accuracy and loss vs length per configuration of the test evaluation (first seed)", Tool: "analyze",
 			Args: []string{"curves", "-suite", filepath.Join(o.TestDir(first), "suite.json"), "-out", an, "-quiet"},
 			Done: filepath.Join(an, "curves.csv"), Reads: testNames[:1]},
+		Part{Name: "the passkey probe's digit accuracy vs length of ours and the chosen comparators (all seeds)", Tool: "analyze",
+			Args: []string{"passkey", "-in", strings.Join(passkeyFiles, ","), "-configs", Claim2ConfigsArg, "-out", an, "-quiet"},
+			Done: filepath.Join(an, "passkey.png"), Reads: append([]string{devPart.Name}, testNames...)},
 		Part{Name: "spectral test-set selection (the paper's figure 1)", Tool: "analyze",
 			Args: []string{"testset", "-corpus", o.Corpus, "-ckpt", plain + "/best", "-n", fmt.Sprint(p.Docs), "-out", an, "-quiet"},
 			Done: filepath.Join(an, "testset.csv"), Needs: []string{baseParts[first][0]}},

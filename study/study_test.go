@@ -256,8 +256,8 @@ func TestPartsV3(t *testing.T) {
 	}
 	// 7 sweep + 3×3 bases + 5 ALiBi slopes + 3 fine-tunes + dev + 3 test + 3
 	// matched + 2 calibrations + 2 figures + 3 entropies + eta, heat maps,
-	// band + 2 ALiBi analyses + curves + test set.
-	if len(parts) != 7+9+5+3+1+3+3+2+2+3+3+2+2 {
+	// band + 2 ALiBi analyses + curves + passkey + test set.
+	if len(parts) != 7+9+5+3+1+3+3+2+2+3+3+2+3 {
 		t.Errorf("%d parts", len(parts))
 	}
 	cmds := map[string]string{}

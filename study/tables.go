@@ -302,3 +302,18 @@ type PowerRow struct {
 
 // Power is power.csv.
 var Power = Table[PowerRow]{Name: "power.csv", Version: 1}
+
+// PasskeyCurveRow is one row of passkey_curve.csv: a configuration's
+// passkey digit accuracy at one length and distance class, pooled over
+// seeds and documents (the numbers behind passkey.png).
+type PasskeyCurveRow struct {
+	Config      string  `csv:"config"`
+	Length      int     `csv:"length"`
+	Class       string  `csv:"class"`
+	Digits      int     `csv:"digits"`
+	DigitsRight int     `csv:"digits_right"`
+	Accuracy    float64 `csv:"digit_accuracy,f6"`
+}
+
+// PasskeyCurve is passkey_curve.csv.
+var PasskeyCurve = Table[PasskeyCurveRow]{Name: "passkey_curve.csv", Version: 1}

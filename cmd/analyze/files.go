@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/infoscale/gaualpha/checkpoint"
@@ -242,4 +243,72 @@ func runPower(args []string, stdout, stderr io.Writer) error {
 	}
 	sb.WriteString("\n")
 	return c.save(stdout, sb.String(), func() error { return study.Power.Write(c.path("power.csv"), rows) })
+}
+
+func runPasskey(args []string, stdout, stderr io.Writer) error {
+	fs, c := newFlags("passkey", "-in FILE[,FILE] [flags]",
+		"The passkey probe's digit accuracy against length, near and far keys, pooled over\n"+
+			"the files (cmd/suite's passkey.csv of each seed) and their documents, one line per\n"+
+			"configuration. Writes passkey.png and passkey_curve.csv.", stderr)
+	in := fs.String("in", "", "comma-separated passkey.csv `files` written by cmd/suite -passkey-lengths; required")
+	configs := fs.String("configs", "", "configurations to draw, cosS/METHOD/NORM comma-separated, in order (default: every one in the files)")
+	if err := c.parse(fs, args); err != nil {
+		return err
+	}
+	if *in == "" {
+		return fmt.Errorf("-in is required: the passkey.csv files of cmd/suite")
+	}
+	var rows []study.PasskeyRow
+	for _, f := range strings.Split(*in, ",") {
+		r, err := study.Passkey.Read(strings.TrimSpace(f))
+		if err != nil {
+			return err
+		}
+		rows = append(rows, r...)
+	}
+	var keys []study.ConfigKey
+	if *configs != "" {
+		for _, f := range strings.Split(*configs, ",") {
+			k, err := study.ParseConfigKey(f)
+			if err != nil {
+				return fmt.Errorf("-configs: %w", err)
+			}
+			if !slices.ContainsFunc(rows, func(r study.PasskeyRow) bool { return r.Key() == k }) {
+				return fmt.Errorf("-configs: %s has no passkey scores in -in", k)
+			}
+			keys = append(keys, k)
+		}
+	} else {
+		for _, r := range rows {
+			if !slices.Contains(keys, r.Key()) {
+				keys = append(keys, r.Key())
+			}
+		}
+	}
+	type cell struct {
+		k     study.ConfigKey
+		L     int
+		class string
+	}
+	sums := map[cell][2]int{}
+	var order []cell
+	for _, r := range rows {
+		if !slices.Contains(keys, r.Key()) {
+			continue
+		}
+		ce := cell{r.Key(), r.Length, r.Class}
+		if _, ok := sums[ce]; !ok {
+			order = append(order, ce)
+		}
+		s := sums[ce]
+		sums[ce] = [2]int{s[0] + r.DigitsRight, s[1] + r.Digits}
+	}
+	var curve []study.PasskeyCurveRow
+	for _, ce := range order {
+		s := sums[ce]
+		curve = append(curve, study.PasskeyCurveRow{Config: ce.k.String(), Length: ce.L, Class: ce.class, Digits: s[1], DigitsRight: s[0], Accuracy: float64(s[0]) / float64(max(1, s[1]))})
+	}
+	return c.save(stdout, "",
+		func() error { return study.PasskeyCurve.Write(c.path("passkey_curve.csv"), curve) },
+		func() error { return figures.Passkey(c.path("passkey.png"), rows, keys, c.dpi) })
 }

@@ -244,6 +244,7 @@ func (r *runner) resolve(pt study.Part) (resolved, error) {
 			{study.BestSweepScaleArg, r.bestScale},
 			{study.AlibiSlopeArg, r.alibiSlope},
 			{study.TestConfigsArg, r.testConfigs},
+			{study.Claim2ConfigsArg, r.claim2Configs},
 			{study.MatchedConfigsArg, r.matchedConfigs},
 		} {
 			if strings.Contains(s, ph.arg) {
@@ -334,6 +335,23 @@ func (r *runner) testConfigs() (string, error) {
 	keys, err := rules.TestConfigs(dev, usable, r.o.Profile.Headline, best)
 	if err != nil {
 		return "", err
+	}
+	return joinKeys(keys), nil
+}
+
+// claim2Configs are ours on the headline and the best base and the chosen
+// comparators.
+func (r *runner) claim2Configs() (string, error) {
+	dev, usable, best, err := r.selection()
+	if err != nil {
+		return "", err
+	}
+	keys := []study.ConfigKey{verdict.OursKey(r.o.Profile.Headline)}
+	if best != r.o.Profile.Headline {
+		keys = append(keys, verdict.OursKey(best))
+	}
+	for _, s := range verdict.SelectComparators(dev, usable) {
+		keys = append(keys, s.Key)
 	}
 	return joinKeys(keys), nil
 }
