@@ -30,11 +30,25 @@ const (
 //     best checkpoint, on these only.
 //
 // When no document is left for validation (a corpus whose held-out
-// documents are all long), Validation is Dev and DevValidates is set: the
-// test documents stay out of validation in every case.
+// documents are all long), Validation is Dev and DevValidates is set; when
+// even Dev is empty (every held-out document is a test document: a small
+// corpus), Validation is Test and TestValidates is set, which the callers
+// say, since the test documents then pick the checkpoint.
 type HeldOut struct {
-	Test, Dev, Validation []corpus.Document
-	DevValidates          bool
+	Test, Dev, Validation       []corpus.Document
+	DevValidates, TestValidates bool
+}
+
+// Note says, in one line, which documents validate when they are not the
+// validation documents proper ("" otherwise).
+func (h HeldOut) Note() string {
+	switch {
+	case h.TestValidates:
+		return fmt.Sprintf("every one of the %d held-out documents is a test document: validating on them, so the test documents pick the best checkpoint (ask for fewer test documents to keep them apart)", len(h.Test))
+	case h.DevValidates:
+		return fmt.Sprintf("no held-out document is shorter than the longest evaluation length: validating on the %d that are not test documents", len(h.Dev))
+	}
+	return ""
 }
 
 // SplitHeldOut divides the held-out documents of docs by the test-set rule
@@ -73,6 +87,9 @@ func SplitHeldOut(rule string, docs []corpus.Document, v *tokenizer.Vocab, n, mi
 	}
 	if len(h.Validation) == 0 {
 		h.Validation, h.DevValidates = h.Dev, true
+	}
+	if len(h.Validation) == 0 {
+		h.Validation, h.DevValidates, h.TestValidates = h.Test, false, true
 	}
 	return h, nil
 }

@@ -67,6 +67,11 @@ func TestSplitHeldOut(t *testing.T) {
 	if !h.DevValidates || len(h.Validation) != 8 || slices.ContainsFunc(h.Validation, func(d corpus.Document) bool { return slices.Contains(ids(h.Test), d.ID) }) {
 		t.Errorf("all long: validation %v, test %v", ids(h.Validation), ids(h.Test))
 	}
+	// Every held-out document a test document: they validate, and say so.
+	h, err = SplitHeldOut(TestSetLong, docs, v, 10, 1, 1)
+	if err != nil || !h.TestValidates || h.DevValidates || len(h.Validation) != 10 || !strings.Contains(h.Note(), "the test documents pick the best checkpoint") {
+		t.Errorf("all test: %+v, %v", h, err)
+	}
 	// Every long document a test document: no development set.
 	if _, _, err := HeldOutDocuments(TestSetLong, SetDev, docs, v, 5, 100, 1); err == nil || !strings.Contains(err.Error(), "no development document") {
 		t.Errorf("no dev documents: %v", err)

@@ -142,7 +142,7 @@ func run(args []string, stdout, stderr io.Writer) (err error) {
 	if note != "" {
 		fmt.Fprintln(stderr, "note:", note)
 	}
-	trainDocs, valDocs := corpus.Split(docs, 0.8)
+	trainDocs, _ := corpus.Split(docs, 0.8)
 
 	// One writer per run folder, from here on: nothing in it changes
 	// before the lock is held.
@@ -247,9 +247,13 @@ func run(args []string, stdout, stderr io.Writer) (err error) {
 	if err != nil {
 		return fmt.Errorf("training split (%d of the corpus's %d documents): %w", len(trainDocs), len(docs), err)
 	}
+	valDocs, err := validationDocs(f, cfg, docs, vocab, stderr)
+	if err != nil {
+		return err
+	}
 	valSeqs, err := train.Sequences(valDocs, vocab, cfg.TrainLength)
 	if err != nil {
-		return fmt.Errorf("validation split (the last %d of the corpus's %d documents): %w", len(valDocs), len(docs), err)
+		return fmt.Errorf("validation documents (%d held-out documents): %w", len(valDocs), err)
 	}
 	memLine, budget, err := checkMemory(f, cfg, opts, trainSeqs, valSeqs)
 	if err != nil {
@@ -376,6 +380,28 @@ func checkFreshOut(out string, overwrite bool) error {
 		}
 	}
 	return nil
+}
+
+// validationDocs are the held-out documents the run validates on: those
+// that are neither test documents of the final evaluation nor as long as
+// its longest length (eval.SplitHeldOut), so that no document a study
+// tests on ever picks a checkpoint.
+func validationDocs(f *flags, cfg layers.Config, docs []corpus.Document, v *tokenizer.Vocab, stderr io.Writer) ([]corpus.Document, error) {
+	lengths := eval.DefaultLengths(cfg.TrainLength)
+	if f.evalLengths != "" {
+		var err error
+		if lengths, err = eval.ParseLengths(f.evalLengths); err != nil {
+			return nil, fmt.Errorf("-eval-lengths: %w", err)
+		}
+	}
+	held, err := eval.SplitHeldOut(eval.TestSetLong, docs, v, f.evalDocs, slices.Max(lengths), 42)
+	if err != nil {
+		return nil, err
+	}
+	if note := held.Note(); note != "" {
+		fmt.Fprintln(stderr, "note:", strings.Replace(note, "ask for fewer test documents", "lower -eval-docs", 1))
+	}
+	return held.Validation, nil
 }
 
 // finalEval scores the best checkpoint at 2x..64x n0 with softmax and
