@@ -1,15 +1,21 @@
 // Command reproduce regenerates the paper's study with one command: it
-// trains the plain model and the CosScale sweep, runs the baseline suite and
-// every analysis, and writes a report (REPORT.md) with the tables, the plots,
-// the commands, seeds, protocol, hardware and wall time of each part, and a
-// verdict on each of the paper's four claims computed from the numbers.
+// trains the models (the CosScale sweep, and the base models and fine-tunes
+// of every seed), runs the evaluations and every analysis, and writes a
+// report (REPORT.md) with the tables, the plots, the commands, seeds,
+// protocol, hardware and wall time of each part, and a verdict on each
+// claim computed from the numbers by the rules of docs/analysis.md.
 //
-//	make reproduce                   # CPU profile (small models, fast protocol)
+//	make reproduce                   # CPU profile (small models, fast protocol, three seeds)
 //	bin/reproduce -profile gpu       # paper sizes and protocol (needs a -tags gpu build)
+//	bin/reproduce -report-only       # REPORT.md again from the outputs in -out
 //
 // It runs the project's own command-line tools (built into -bin), so every
-// step in the report is a command a user can run by hand. Parts already
-// done are skipped, so an interrupted run continues where it stopped.
+// step in the report is a command a user can run by hand. Each finished
+// part is recorded in logs/parts.json with a fingerprint of the tool's
+// binary, its arguments and the weights it read: a part whose fingerprint
+// is unchanged and whose output is there does not run again, so a run
+// continues where it stopped, on this machine or, from its committed
+// outputs, on another.
 package main
 
 import (
