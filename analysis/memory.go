@@ -22,17 +22,14 @@ import (
 // executor the forward pass's activations live on the device instead.
 
 // forwardBytes is the memory of one analysis forward pass (NewProbe) at
-// length L: eval.EstimateBytes for one sequence, which is linear in L,
-// extrapolated in float64, plus every layer's kept input X = [u | v | z]
+// length L: eval.ForwardBytesFloat, plus every layer's kept input X = [u | v | z]
 // (KeepLayerInputs) and the attention kernel's workspace of the analyses'
 // calls (q and k before and after CosScale and the rotation, the rotation
 // tables: 9 vectors of d per row), all float32.
 func forwardBytes(cfg layers.Config, L int) float64 {
-	one, two := float64(eval.EstimateBytes(cfg, 1, 1)), float64(eval.EstimateBytes(cfg, 1, 2))
-	perRow := two - one
 	e, d := float64(cfg.IntermediateSize), float64(cfg.KeySize)
-	perRow += float64(cfg.NumLayers)*(2*e+d)*4 + 9*d*4
-	return one + perRow*float64(L-1)
+	perRow := float64(cfg.NumLayers)*(2*e+d)*4 + 9*d*4
+	return eval.ForwardBytesFloat(cfg, L) + perRow*float64(L-1)
 }
 
 // EntropyBytes is the memory of the entropy analysis at length L: the

@@ -2,46 +2,20 @@ package report
 
 import (
 	"fmt"
-	"os"
 	"os/exec"
-	"runtime"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/infoscale/gaualpha/internal/host"
 )
 
-// cpuModel names the CPU (/proc/cpuinfo's model name).
-func cpuModel() string {
-	b, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return runtime.GOARCH + " CPU"
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "model name") {
-			if i := strings.Index(line, ":"); i >= 0 {
-				return strings.TrimSpace(line[i+1:])
-			}
-		}
-	}
-	return runtime.GOARCH + " CPU"
-}
-
-// memTotal is the machine's memory (/proc/meminfo's MemTotal) in GiB.
+// memTotal is the machine's memory in GiB, or "unknown".
 func memTotal() string {
-	b, err := os.ReadFile("/proc/meminfo")
+	b, err := host.MemTotal()
 	if err != nil {
 		return "unknown"
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "MemTotal:") {
-			f := strings.Fields(line)
-			if len(f) >= 2 {
-				kb, _ := strconv.ParseFloat(f[1], 64)
-				return fmt.Sprintf("%.0f GiB", kb/(1<<20))
-			}
-		}
-	}
-	return "unknown"
+	return fmt.Sprintf("%.0f GiB", float64(b)/(1<<30))
 }
 
 // rulesCommit names the commit of docs/analysis.md that the report's rules

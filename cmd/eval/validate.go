@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"math"
 	"strings"
 
 	"github.com/infoscale/gaualpha/attn"
@@ -60,21 +59,9 @@ func (f evalFlags) validate(set map[string]bool) error {
 // forward pass (eval.EstimateBytes for one sequence) exceeds the budget.
 func checkLengths(cfg layers.Config, lengths []int, budget cli.Budget, flag string) error {
 	for _, L := range lengths {
-		if err := budget.Check(fmt.Sprintf("%s: length %d", flag, L), forwardBytes(cfg, L)); err != nil {
+		if err := budget.Check(fmt.Sprintf("%s: length %d", flag, L), eval.ForwardBytes(cfg, L)); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// forwardBytes is eval.EstimateBytes for one sequence of length L, which is
-// linear in L, extrapolated in floating point so that an absurd length
-// cannot overflow into a small figure.
-func forwardBytes(cfg layers.Config, L int) int64 {
-	one, two := eval.EstimateBytes(cfg, 1, 1), eval.EstimateBytes(cfg, 1, 2)
-	x := float64(one) + float64(two-one)*float64(L-1)
-	if !(x < math.MaxInt64) {
-		return math.MaxInt64
-	}
-	return int64(x)
 }

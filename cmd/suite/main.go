@@ -31,6 +31,7 @@ import (
 	"github.com/infoscale/gaualpha/checkpoint"
 	"github.com/infoscale/gaualpha/corpus"
 	"github.com/infoscale/gaualpha/internal/cli"
+	"github.com/infoscale/gaualpha/internal/runlock"
 
 	"github.com/infoscale/gaualpha/eval"
 	"github.com/infoscale/gaualpha/layers"
@@ -311,12 +312,19 @@ func fineTune(ctx context.Context, base *checkpoint.Checkpoint, m string, docs [
 	if err != nil {
 		return nil, err
 	}
-	tr.OutDir, tr.Progress, tr.Corpus = dir, progress, o.corpus
+	// The fine-tune's folder is this suite's alone while it runs: the
+	// earlier contents go only once its lock is held.
+	lock, err := train.LockRun(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Release()
+	tr.OutDir, tr.Lock, tr.Progress, tr.Corpus = dir, lock, progress, o.corpus
 	if err := tr.Use(o.be); err != nil {
 		return nil, err
 	}
 	defer tr.Close()
-	if err := os.RemoveAll(dir); err != nil {
+	if err := clearRun(dir); err != nil {
 		return nil, err
 	}
 	if progress != nil {
@@ -329,6 +337,23 @@ func fineTune(ctx context.Context, base *checkpoint.Checkpoint, m string, docs [
 		return nil, err
 	}
 	return checkpoint.Load(filepath.Join(dir, "best"))
+}
+
+// clearRun removes everything in a run folder but its lock file.
+func clearRun(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.Name() == runlock.FileName {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // cloneParams copies the base weights so that every fine-tune starts from

@@ -8,6 +8,7 @@ import (
 
 	"github.com/infoscale/gaualpha/eval"
 	"github.com/infoscale/gaualpha/internal/cli"
+	"github.com/infoscale/gaualpha/internal/host"
 	"github.com/infoscale/gaualpha/layers"
 	"github.com/infoscale/gaualpha/train"
 )
@@ -61,9 +62,7 @@ func checkLengths(cfg layers.Config, lengths []int, given bool) error {
 	}
 	b := cli.Budget{Bytes: evalBudget, Source: "the evaluation's (see cmd/eval -max-memory)"}
 	for _, L := range lengths {
-		one, two := eval.EstimateBytes(cfg, 1, 1), eval.EstimateBytes(cfg, 1, 2)
-		need := float64(one) + float64(two-one)*float64(L-1)
-		if err := b.Check(fmt.Sprintf("%s: length %d", flag, L), int64(min(need, math.MaxInt64/2))); err != nil {
+		if err := b.Check(fmt.Sprintf("%s: length %d", flag, L), eval.ForwardBytes(cfg, L)); err != nil {
 			return err
 		}
 	}
@@ -74,7 +73,7 @@ func checkLengths(cfg layers.Config, lengths []int, given bool) error {
 // built, a fine-tune whose estimated memory (layers.EstimateTraining)
 // exceeds the memory available now.
 func checkFineTune(m string, cfg layers.Config, opts train.Options, valSeqs int) error {
-	avail, err := cli.AvailableMemory()
+	avail, err := host.MemAvailable()
 	if err != nil {
 		return nil // unknown here (not Linux): nothing to check against
 	}

@@ -146,19 +146,7 @@ func checkMemory(f *flags, cfg layers.Config, opts train.Options, trainSeqs, val
 	if f.evalLengths == "" {
 		flag = "the default -eval-lengths (64 n0)"
 	}
-	return line, budget, budget.Check(fmt.Sprintf("the final evaluation at length %d (%s; -no-eval skips it)", longest, flag), evalBytes(cfg, longest))
-}
-
-// evalBytes is eval.EstimateBytes for one sequence of length L, which is
-// linear in L, extrapolated in floating point so that an absurd length
-// cannot overflow into a small figure.
-func evalBytes(cfg layers.Config, L int) int64 {
-	one, two := eval.EstimateBytes(cfg, 1, 1), eval.EstimateBytes(cfg, 1, 2)
-	x := float64(one) + float64(two-one)*float64(L-1)
-	if !(x < math.MaxInt64) {
-		return math.MaxInt64
-	}
-	return int64(x)
+	return line, budget, budget.Check(fmt.Sprintf("the final evaluation at length %d (%s; -no-eval skips it)", longest, flag), eval.ForwardBytes(cfg, longest))
 }
 
 // initModel reads the -init checkpoint dir whole (a run may be replacing

@@ -1,13 +1,11 @@
 package cli
 
 import (
-	"bufio"
 	"fmt"
-	"io"
 	"math"
-	"os"
 	"strconv"
-	"strings"
+
+	"github.com/infoscale/gaualpha/internal/host"
 )
 
 // Budget is the memory a command may plan to use, and where the figure
@@ -31,7 +29,7 @@ func MemoryBudget(flagName string, gib float64) (Budget, error) {
 		}
 		return Budget{Bytes: int64(gib * (1 << 30)), Source: "-" + flagName}, nil
 	}
-	avail, err := AvailableMemory()
+	avail, err := host.MemAvailable()
 	if err != nil {
 		return Budget{}, fmt.Errorf("-%s 0 means the available memory, which is unknown here (%v); give -%s in GiB", flagName, err, flagName)
 	}
@@ -54,39 +52,4 @@ func GiB(n int64) string {
 		return strconv.FormatFloat(g, 'f', 3, 64) + " GiB"
 	}
 	return strconv.FormatFloat(g, 'f', 1, 64) + " GiB"
-}
-
-// AvailableMemory returns the memory available for starting new programs
-// without swapping: MemAvailable of /proc/meminfo (Linux), in bytes.
-func AvailableMemory() (int64, error) {
-	f, err := os.Open("/proc/meminfo")
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	return parseMemAvailable(f)
-}
-
-// parseMemAvailable reads the MemAvailable line ("MemAvailable: 123 kB").
-func parseMemAvailable(r io.Reader) (int64, error) {
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		name, rest, ok := strings.Cut(sc.Text(), ":")
-		if !ok || name != "MemAvailable" {
-			continue
-		}
-		fields := strings.Fields(rest)
-		if len(fields) != 2 || fields[1] != "kB" {
-			return 0, fmt.Errorf("meminfo: unexpected MemAvailable line %q", sc.Text())
-		}
-		kb, err := strconv.ParseInt(fields[0], 10, 64)
-		if err != nil || kb < 0 || kb > math.MaxInt64/1024 {
-			return 0, fmt.Errorf("meminfo: bad MemAvailable %q", fields[0])
-		}
-		return kb * 1024, nil
-	}
-	if err := sc.Err(); err != nil {
-		return 0, fmt.Errorf("meminfo: %w", err)
-	}
-	return 0, fmt.Errorf("meminfo: no MemAvailable line")
 }

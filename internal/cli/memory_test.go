@@ -6,33 +6,6 @@ import (
 	"testing"
 )
 
-func TestParseMemAvailable(t *testing.T) {
-	cases := []struct {
-		in      string
-		want    int64
-		wantErr string
-	}{
-		{"MemTotal:       24576000 kB\nMemFree:  100 kB\nMemAvailable:   20000000 kB\n", 20000000 * 1024, ""},
-		{"MemAvailable: 0 kB\n", 0, ""},
-		{"MemTotal: 5 kB\n", 0, "no MemAvailable"},
-		{"MemAvailable: 12 MB\n", 0, "unexpected"},
-		{"MemAvailable: -3 kB\n", 0, "bad MemAvailable"},
-		{"MemAvailable: x kB\n", 0, "bad MemAvailable"},
-	}
-	for _, c := range cases {
-		got, err := parseMemAvailable(strings.NewReader(c.in))
-		if c.wantErr != "" {
-			if err == nil || !strings.Contains(err.Error(), c.wantErr) {
-				t.Errorf("%q: error %v, want one containing %q", c.in, err, c.wantErr)
-			}
-			continue
-		}
-		if err != nil || got != c.want {
-			t.Errorf("%q: %d, %v; want %d", c.in, got, err, c.want)
-		}
-	}
-}
-
 func TestMemoryBudget(t *testing.T) {
 	for _, bad := range []float64{-1, math.NaN(), math.Inf(1), 1e12} {
 		if _, err := MemoryBudget("max-memory", bad); err == nil || !strings.Contains(err.Error(), "-max-memory") {
