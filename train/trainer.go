@@ -238,7 +238,7 @@ func (t *Trainer) Use(be backend.Backend) error {
 	for _, n := range t.Params.Named() {
 		params = append(params, n.T)
 	}
-	if t.opt, err = be.Optimizer(t.exec, t.model.Loss, params, t.model.Grads, t.Opt, t.opts.ClipNorm); err != nil {
+	if t.opt, err = be.Optimizer(t.exec, t.model.Loss, params, t.model.Grads, t.Opt, t.opts.ClipNorm, nil); err != nil {
 		return fail(err)
 	}
 	return nil
@@ -366,7 +366,7 @@ func (t *Trainer) Step() (loss, gradNorm float64, err error) {
 	if err := t.model.Run(t.exec, t.batch(step)); err != nil {
 		return 0, 0, fmt.Errorf("step %d: %w", step+1, err)
 	}
-	loss, gradNorm, err = t.opt.Step(t.schedule().At(step))
+	loss, gradNorm, err = t.opt.Step(t.schedule().At(step), 1)
 	if err != nil {
 		return loss, gradNorm, fmt.Errorf("step %d: %w", step+1, err)
 	}
