@@ -101,6 +101,12 @@ func Open() (collective.Comm, error) {
 	return c, nil
 }
 
+// isMPI reports whether c is MPI's world.
+func isMPI(c collective.Comm) bool {
+	_, ok := c.(*Comm)
+	return ok
+}
+
 // Comm is MPI's world (a duplicate of MPI_COMM_WORLD whose errors are
 // returned, not fatal).
 type Comm struct {

@@ -19,3 +19,6 @@ func Open() (collective.Comm, error) {
 	}
 	return collective.Single{}, nil
 }
+
+// isMPI is false: this build has no MPI.
+func isMPI(collective.Comm) bool { return false }
