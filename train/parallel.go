@@ -8,6 +8,7 @@ import (
 	"math"
 
 	"github.com/infoscale/gaualpha/collective"
+	"github.com/infoscale/gaualpha/internal/runlock"
 	"github.com/infoscale/gaualpha/layers"
 	"github.com/infoscale/gaualpha/metrics"
 	"github.com/infoscale/gaualpha/pipeline"
@@ -170,3 +171,34 @@ func (t *Trainer) CheckSameWeights() (string, error) {
 
 // Rank returns the trainer's rank and the number of ranks.
 func (t *Trainer) Rank() (rank, size int) { return t.rank.comm.Rank(), t.rank.comm.Size() }
+
+// LockRunRank is LockRun for the ranks of a group: rank 0 takes the lock
+// of the run folder dir (and repairs it) and every rank learns whether it
+// did, so that all return an error or none does. The other ranks hold no
+// lock (nil): they read the folder after this returns and never write it.
+func LockRunRank(c collective.Comm, dir string) (*runlock.Lock, error) {
+	var lk *runlock.Lock
+	var err error
+	var msg string
+	if c.Rank() == 0 {
+		if lk, err = LockRun(dir); err != nil {
+			msg = err.Error()
+		}
+	}
+	if c.Size() == 1 {
+		return lk, err
+	}
+	got, berr := collective.BroadcastJSON(c, msg, 0)
+	switch {
+	case berr != nil:
+		if lk != nil {
+			lk.Release()
+		}
+		return nil, berr
+	case got == "":
+		return lk, nil
+	case c.Rank() == 0:
+		return nil, err
+	}
+	return nil, fmt.Errorf("rank 0 could not take the run folder %s: %s", dir, got)
+}

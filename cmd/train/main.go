@@ -352,34 +352,16 @@ func run(c collective.Comm, args []string, stdout, stderr io.Writer) (err error)
 	return finalEval(ctx, c, be, f, docs, stdout, stderr)
 }
 
-// lockRun takes the run folder's lock on rank 0 (train.LockRun) and tells
-// every rank whether rank 0 got it; created reports that the folder did
-// not exist before. The other ranks hold no lock (nil).
+// lockRun takes the run folder's lock on rank 0 (train.LockRunRank);
+// created reports that the folder did not exist before. The other ranks
+// hold no lock (nil).
 func lockRun(c collective.Comm, out string) (lock *runlock.Lock, created bool, err error) {
-	var msg string
 	if c.Rank() == 0 {
 		_, statErr := os.Stat(out)
 		created = os.IsNotExist(statErr)
-		if lock, err = train.LockRun(out); err != nil {
-			msg = err.Error()
-		}
 	}
-	if c.Size() == 1 {
-		return lock, created, err
-	}
-	got, berr := collective.BroadcastJSON(c, msg, 0)
-	switch {
-	case berr != nil:
-		if lock != nil {
-			lock.Release()
-		}
-		return nil, false, berr
-	case got == "":
-		return lock, created, nil
-	case c.Rank() == 0:
-		return nil, false, err
-	}
-	return nil, false, fmt.Errorf("rank 0 could not take the run folder: %s", got)
+	lock, err = train.LockRunRank(c, out)
+	return lock, created && err == nil, err
 }
 
 // onInterrupt returns a context cancelled by the first interrupt (SIGINT or
