@@ -131,6 +131,7 @@ type Trainer struct {
 	log       *metricsLog // while Run writes to OutDir
 	lastSaved int         // step of the last/ written or resumed, -1: none
 	rank      rankShare   // the rank's place in a data-parallel group (parallel.go)
+	digest    string      // of the weights the ranks agreed on at the last validation
 
 	// OutDir receives best/, last/ and metrics.jsonl; empty: nothing saved.
 	// Of a data-parallel group, rank 0 alone writes there.
@@ -535,7 +536,11 @@ func (t *Trainer) Run(ctx context.Context) (err error) {
 			if err != nil {
 				return err
 			}
-			bar.note(fmt.Sprintf("step %d: val loss %.4f, val acc %.4f%s", step, m.ValLoss, m.ValAcc, map[bool]string{true: " (best)"}[m.Best]))
+			same := ""
+			if t.rank.parallel() {
+				same = fmt.Sprintf("; weights identical on the %d processes (SHA-256 %.16s)", t.rank.comm.Size(), t.digest)
+			}
+			bar.note(fmt.Sprintf("step %d: val loss %.4f, val acc %.4f%s%s", step, m.ValLoss, m.ValAcc, map[bool]string{true: " (best)"}[m.Best], same))
 			tokens, window = 0, time.Now()
 		}
 	}
@@ -573,7 +578,7 @@ func (t *Trainer) evaluate(ctx context.Context) (ValMetrics, error) {
 	}
 	t.State.Corpus = t.Corpus
 	if t.rank.parallel() {
-		if _, err := t.CheckSameWeights(); err != nil {
+		if t.digest, err = t.CheckSameWeights(); err != nil {
 			return m, err
 		}
 	}

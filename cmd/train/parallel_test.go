@@ -74,7 +74,8 @@ func TestTrainTwoProcesses(t *testing.T) {
 	if printed[1] != "" {
 		t.Errorf("rank 1 printed %q", printed[1])
 	}
-	if !strings.Contains(printed[0], "on 2 processes (cpu each, 3 sequences of every batch)") || !strings.Contains(printed[0], "| 64 | 4x |") {
+	if !strings.Contains(printed[0], "on 2 processes (cpu each, 3 sequences of every batch)") || !strings.Contains(printed[0], "| 64 | 4x |") ||
+		strings.Count(printed[0], "weights identical on the 2 processes (SHA-256 ") != 2 {
 		t.Errorf("rank 0 printed:\n%s", printed[0])
 	}
 	lossOne, valOne := metricLines(t, one)
