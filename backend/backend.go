@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"time"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -98,6 +99,10 @@ type Optimizer interface {
 	// Close frees the optimiser's device memory (the moments), not the
 	// weights.
 	Close() error
+	// CommSeconds is the wall time Step has spent in the ranks' sums so
+	// far, waiting for the slowest rank included (0 in one process; on a
+	// GPU the time to queue the device's sum and to sum the loss).
+	CommSeconds() float64
 }
 
 // Auto is the device name that picks CUDA when a GPU can be used (the
@@ -271,9 +276,10 @@ type cpuOptimizer struct {
 	opt     *optim.AdamW
 	maxNorm float64
 	// comm is the group of a data-parallel update (nil: one process), flat
-	// the buffer its all-reduce sends.
-	comm collective.Comm
-	flat []float32
+	// the buffer its all-reduce sends, commTime the time spent in it.
+	comm     collective.Comm
+	flat     []float32
+	commTime time.Duration
 }
 
 func (o *cpuOptimizer) Step(lr, share float64) (loss, gradNorm float64, err error) {
@@ -288,7 +294,10 @@ func (o *cpuOptimizer) Step(lr, share float64) (loss, gradNorm float64, err erro
 		}
 	}
 	if o.comm != nil {
-		if loss, err = allReduce(o.comm, &o.flat, grads, loss, share); err != nil {
+		t0 := time.Now()
+		loss, err = allReduce(o.comm, &o.flat, grads, loss, share)
+		o.commTime += time.Since(t0)
+		if err != nil {
 			return 0, 0, err
 		}
 	}
@@ -305,9 +314,10 @@ func (o *cpuOptimizer) Step(lr, share float64) (loss, gradNorm float64, err erro
 	return loss, gradNorm, nil
 }
 
-func (o *cpuOptimizer) Pull() error  { return nil }
-func (o *cpuOptimizer) Push() error  { return nil }
-func (o *cpuOptimizer) Close() error { return nil }
+func (o *cpuOptimizer) Pull() error          { return nil }
+func (o *cpuOptimizer) CommSeconds() float64 { return o.commTime.Seconds() }
+func (o *cpuOptimizer) Push() error          { return nil }
+func (o *cpuOptimizer) Close() error         { return nil }
 
 // allReduce replaces the loss and the gradients of each rank of c by the
 // sums over the ranks of share times each rank's, in float32, in one

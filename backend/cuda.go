@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"time"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -153,9 +154,12 @@ type cudaOptimizer struct {
 	sq       gpu.DevicePtr // float64: the squared gradient norm
 	// comm and group are the ranks of a data-parallel update (nil: one
 	// process): the loss is summed over comm, the gradients by the group.
-	comm  collective.Comm
-	group *gpu.Group
+	comm     collective.Comm
+	group    *gpu.Group
+	commTime time.Duration
 }
+
+func (o *cudaOptimizer) CommSeconds() float64 { return o.commTime.Seconds() }
 
 func (o *cudaOptimizer) pushMoments() error {
 	if len(o.opt.M) != len(o.sizes) || len(o.opt.V) != len(o.sizes) {
@@ -189,7 +193,10 @@ func (o *cudaOptimizer) Step(lr, share float64) (loss, gradNorm float64, err err
 		grads[i] = p
 	}
 	if o.group != nil {
-		if err := o.group.AllReduceScaled(grads, o.sizes, float32(share)); err != nil {
+		t0 := time.Now()
+		err := o.group.AllReduceScaled(grads, o.sizes, float32(share))
+		o.commTime += time.Since(t0)
+		if err != nil {
 			return 0, 0, fmt.Errorf("backend: the gradients' all-reduce: %w", err)
 		}
 	}
@@ -208,8 +215,11 @@ func (o *cudaOptimizer) Step(lr, share float64) (loss, gradNorm float64, err err
 		return 0, 0, err
 	}
 	if o.comm != nil {
+		t0 := time.Now()
 		sum := [1]float64{share * loss}
-		if err := o.comm.AllReduceSum64(sum[:]); err != nil {
+		err := o.comm.AllReduceSum64(sum[:])
+		o.commTime += time.Since(t0)
+		if err != nil {
 			return 0, 0, fmt.Errorf("backend: the loss's all-reduce: %w", err)
 		}
 		loss = sum[0]

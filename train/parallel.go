@@ -202,3 +202,12 @@ func LockRunRank(c collective.Comm, dir string) (*runlock.Lock, error) {
 	}
 	return nil, fmt.Errorf("rank 0 could not take the run folder %s: %s", dir, got)
 }
+
+// CommSeconds is the wall time this rank's steps have spent in the sums
+// over the ranks (backend.Optimizer.CommSeconds; 0 in one process).
+func (t *Trainer) CommSeconds() float64 {
+	if t.opt == nil {
+		return 0
+	}
+	return t.opt.CommSeconds()
+}

@@ -527,7 +527,7 @@ func (t *Trainer) Run(ctx context.Context) (err error) {
 		bar.update(step, loss, rate)
 		if t.opts.LogEvery > 0 && step%t.opts.LogEvery == 0 && t.log != nil {
 			if err := t.log.write(StepMetrics{Step: step, Epoch: t.Epoch(), Loss: loss, LR: t.schedule().At(step - 1),
-				GradNorm: norm, TokPerSec: rate, Elapsed: t.State.Elapsed}); err != nil {
+				GradNorm: norm, TokPerSec: rate, Elapsed: t.State.Elapsed, CommSeconds: t.opt.CommSeconds()}); err != nil {
 				return err
 			}
 		}

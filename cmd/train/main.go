@@ -332,6 +332,7 @@ func run(c collective.Comm, args []string, stdout, stderr io.Writer) (err error)
 
 	ctx, cancel := onInterrupt(context.Background(), stderr)
 	defer cancel()
+	firstStep := tr.State.Step
 	if err := tr.Run(ctx); err != nil {
 		if ctx.Err() != nil {
 			return interrupted(tr.State.Step, tr.LastCheckpoint(), f.out)
@@ -340,6 +341,10 @@ func run(c collective.Comm, args []string, stdout, stderr io.Writer) (err error)
 	}
 	fmt.Fprintf(stderr, "trained %d steps in %s; best validation loss %.4f at step %d (%s)\n", tr.State.Step,
 		time.Duration(tr.State.Elapsed*float64(time.Second)).Round(time.Second), deref(tr.State.BestValLoss), tr.State.BestStep, filepath.Join(f.out, "best"))
+	if ran := tr.State.Step - firstStep; c.Size() > 1 && ran > 0 {
+		fmt.Fprintf(stderr, "communication: %.2f ms per step in the sums over the %d processes (rank 0's, waiting for the slowest included)\n",
+			1e3*tr.CommSeconds()/float64(ran), c.Size())
+	}
 	if f.noEval {
 		return nil
 	}

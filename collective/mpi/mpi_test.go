@@ -3,6 +3,7 @@
 package mpi_test
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/infoscale/gaualpha/collective/internal/commtest"
@@ -35,5 +36,30 @@ func TestWorld(t *testing.T) {
 		if err := c.Barrier(); err == nil {
 			t.Error("a collective after Close: no error")
 		}
+	}
+}
+
+// BenchmarkAllReduceSum32 times the sum of a float32 buffer over the
+// processes mpirun started, at the default model's gradient size (1.3 M
+// floats) and the paper model's (21 M: its layers, the embeddings aside);
+// every process must run the same iterations: -test.benchtime Nx, e.g.
+//
+//	mpirun -np 2 mpi.test -test.run '^$' -test.bench AllReduce -test.benchtime 50x
+func BenchmarkAllReduceSum32(b *testing.B) {
+	c, err := mpi.Open() // once per process (so without TestWorld: -test.run '^$')
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { c.Close() })
+	for _, n := range []int{1_300_000, 21_000_000} {
+		b.Run(fmt.Sprintf("floats=%d", n), func(b *testing.B) {
+			buf := make([]float32, n)
+			b.SetBytes(int64(4 * n))
+			for b.Loop() {
+				if err := c.AllReduceSum32(buf); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
