@@ -143,7 +143,9 @@ type Options struct {
 	// picked and why (nil: nowhere).
 	Log io.Writer
 	// Ordinal is the GPU this process uses (a data-parallel rank's number
-	// among the processes of its machine); a process uses one.
+	// among the processes of its machine), taken modulo the number of
+	// devices it sees: where the launcher gives each process its own GPU
+	// (CUDA_VISIBLE_DEVICES), each sees one, device 0. A process uses one.
 	Ordinal int
 }
 

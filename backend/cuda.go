@@ -34,7 +34,11 @@ func openCUDA(prec Precision, o Options) (Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("-attention: %w", err)
 	}
-	dev, err := graphexec.SharedDevice(o.Ordinal)
+	ordinal := o.Ordinal
+	if n, err := gpu.Count(); err == nil && n > 0 {
+		ordinal %= n // one visible device per process (CUDA_VISIBLE_DEVICES set by the launcher): device 0
+	}
+	dev, err := graphexec.SharedDevice(ordinal)
 	if err != nil {
 		return nil, err
 	}

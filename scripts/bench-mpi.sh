@@ -20,8 +20,10 @@ cd "$(dirname "$0")/.."
 STEPS=${STEPS:-300}
 ROUNDS=${ROUNDS:-2}
 WARM=${WARM:-20}
-command -v mpirun >/dev/null && pkg-config --exists ompi-c 2>/dev/null ||
-	{ echo "bench-mpi: needs Open MPI (apt-get install openmpi-bin libopenmpi-dev)" >&2; exit 1; }
+if ! command -v mpirun >/dev/null || ! pkg-config --exists ompi-c 2>/dev/null; then
+	echo "bench-mpi: needs Open MPI (apt-get install openmpi-bin libopenmpi-dev)" >&2
+	exit 1
+fi
 MPIRUN=(mpirun --oversubscribe)
 [[ $(id -u) == 0 ]] && MPIRUN+=(--allow-run-as-root)
 WORK=$(mktemp -d)

@@ -53,7 +53,7 @@ echo "--- collective/mpi on 3 processes"
 [[ $(grep -c '^PASS$' "$WORK/mpi-test.log") == 3 ]] || { cat "$WORK/mpi-test.log"; die "not every process passed"; }
 
 echo "--- training: one process of 2 threads against two processes of 1 thread, $STEPS steps of the same batches"
-TRAIN=(-steps "$STEPS" -eval-every 50 -log-every 1 -eval-lengths 128,256 -eval-docs 4)
+TRAIN=(-steps "$STEPS" -eval-every 50 -log-every 1 -eval-lengths "128,256" -eval-docs 4)
 start=$SECONDS
 "$WORK/bin/train" "${TRAIN[@]}" -out "$WORK/one" >"$WORK/one.out" 2>"$WORK/one.err" ||
 	{ tail "$WORK/one.err"; die "the one-process training failed"; }
@@ -89,7 +89,7 @@ cmp -s <(grep '^|' "$WORK/one.out") <(grep '^|' "$WORK/two.out") ||
 	echo "    (the final tables differ in their last digits: the weights differ by rounding)"
 
 echo "--- evaluation: one process against two"
-EVAL=(-ckpt "$WORK/one/best" -lengths 128,512 -docs 4 -json -quiet)
+EVAL=(-ckpt "$WORK/one/best" -lengths "128,512" -docs 4 -json -quiet)
 "$WORK/bin/eval" "${EVAL[@]}" >"$WORK/eval-one.json"
 "${MPIRUN[@]}" -np 2 "$WORK/bin/eval" "${EVAL[@]}" >"$WORK/eval-two.json"
 strip() { sed -E 's/"seconds": [0-9.e+-]+/"seconds": 0/' "$1"; }
@@ -102,6 +102,7 @@ go build -o "$WORK/plain/" ./cmd/train
 if "${MPIRUN[@]}" -np 2 "$WORK/plain/train" -steps 1 -out "$WORK/plain-run" >"$WORK/plain.log" 2>&1; then
 	die "a binary built without MPI trained as two processes"
 fi
+# shellcheck disable=SC2016 # the backquotes are the message's
 grep -q 'started 2 processes (OMPI_COMM_WORLD_SIZE=2), but this binary was built without MPI: build it with `go build -tags mpi`' "$WORK/plain.log" ||
 	{ cat "$WORK/plain.log"; die "the refusal does not name the build tag"; }
 echo "mpi-check: all checks passed"
