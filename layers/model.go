@@ -22,6 +22,12 @@ type Options struct {
 	Policy attn.Policy
 	// Train turns dropout on.
 	Train bool
+	// RowOffset places the batch's sequences in a larger one: they are
+	// sequences RowOffset to RowOffset+B-1 of it, and dropout draws their
+	// masks there (pipeline.ShiftSite), so that the ranks of data-parallel
+	// training, each with its rows of the global batch, drop what one
+	// process drops.
+	RowOffset int
 	// Loss adds the targets input and the mean cross-entropy.
 	Loss bool
 	// Grad adds the gradients of the loss with respect to every parameter.
@@ -80,6 +86,9 @@ func Build(cfg Config, p *Params, opt Options) (*Model, error) {
 	if opt.Grad && !opt.Loss {
 		return nil, fmt.Errorf("model: gradients need the loss")
 	}
+	if opt.RowOffset < 0 {
+		return nil, fmt.Errorf("model: row offset %d < 0", opt.RowOffset)
+	}
 	b := graph.NewBuilder()
 	m := &Model{Config: cfg, Options: opt, Params: p, Graph: b.G, inputs: make(map[*G.Node][]int)}
 	rows := opt.B * opt.L
@@ -103,14 +112,14 @@ func Build(cfg Config, p *Params, opt Options) (*Model, error) {
 	// Embeddings: token + token type, Norm, dropout.
 	h := b.Add(b.Gather(wordEmb, m.IDs), b.Gather(typeEmb, m.Types))
 	h = b.Norm(h)
-	h = b.Dropout(h, m.Key, m.dropout(cfg.HiddenDropout), siteEmbedding)
+	h = b.Dropout(h, m.Key, m.dropout(cfg.HiddenDropout), shiftSite(siteEmbedding, opt.RowOffset, opt.L*cfg.HiddenSize))
 
 	// The GAU layers.
 	for l := range p.Layers {
 		w := m.Weights[2+4*l : 6+4*l]
 		var x *G.Node
 		h, x = GAULayer(b, cfg, LayerNodes{H: h, IDense: w[0], ODense: w[1], GammaQ: w[2], GammaK: w[3], Mask: m.Mask, Pos: m.Pos, Key: m.Key},
-			LayerOptions{B: opt.B, L: opt.L, Policy: opt.Policy, Index: l, Grad: opt.Grad,
+			LayerOptions{B: opt.B, L: opt.L, RowOffset: opt.RowOffset, Policy: opt.Policy, Index: l, Grad: opt.Grad,
 				HiddenDropout: m.dropout(cfg.HiddenDropout), AttentionDropout: m.dropout(cfg.AttentionDropout)})
 		m.LayerXs = append(m.LayerXs, x)
 	}

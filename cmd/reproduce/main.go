@@ -10,6 +10,10 @@
 // It runs the project's own command-line tools (built into -bin), so every
 // step in the report is a command a user can run by hand. Parts already
 // done are skipped, so an interrupted run continues where it stopped.
+// With -launch (a launcher command such as "mpirun -np 4" or "srun
+// --mpi=pmix"), the trainings and the suites run on several processes,
+// each sharing its work among them (tools built with -tags mpi); the
+// analyses run as one process.
 package main
 
 import (
@@ -39,9 +43,14 @@ func main() { cli.Main("reproduce", run) }
 
 type options struct {
 	study.Study
-	bin string
-	log io.Writer
+	bin    string
+	launch []string // the launcher and its arguments before a tool (empty: none)
+	log    io.Writer
 }
+
+// launched are the tools -launch starts on several processes: those that
+// share their work among them.
+var launched = []string{"train", "suite"}
 
 func run(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("reproduce", flag.ContinueOnError)
@@ -59,6 +68,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	docs := fs.Int("docs", 0, "override the number of test documents (0: the profile's)")
 	batch := fs.Int("batch", 0, "override the batch size (0: the profile's)")
 	precision := fs.String("precision", "f32", "`f32` or bf16: bfloat16 inputs to the matrix products of the training, fine-tuning and evaluation on the GPU (gpu profile only)")
+	launch := fs.String("launch", "", "`launcher` command that starts the trainings and suites on several processes, e.g. \"mpirun -np 4\" or, in a Slurm allocation, \"srun --mpi=pmix\" (split at spaces; the tools in -bin built with -tags mpi); the analyses run as one process")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: reproduce [-profile cpu|gpu] [flags]\n\nRegenerates the paper's study: models, baseline suite, analyses and results/REPORT.md.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -119,7 +129,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 	default:
 		return fmt.Errorf("-precision: unknown precision %q (f32 or bf16)", *precision)
 	}
-	o := options{Study: study.Study{Profile: p, Out: *out, Corpus: *corpusPath}, bin: *bin, log: stderr}
+	o := options{Study: study.Study{Profile: p, Out: *out, Corpus: *corpusPath}, bin: *bin, launch: strings.Fields(*launch), log: stderr}
+	if len(o.launch) > 0 {
+		if _, err := exec.LookPath(o.launch[0]); err != nil {
+			return fmt.Errorf("-launch %q: %w", *launch, err)
+		}
+	}
 	if !*reportOnly {
 		set := false
 		fs.Visit(func(f *flag.Flag) { set = set || f.Name == "bin" })
@@ -213,14 +228,20 @@ func runParts(ctx context.Context, o options) error {
 				pt.Args[j] = strings.ReplaceAll(a, study.BestSweepScaleArg, strconv.FormatFloat(best, 'g', -1, 64))
 			}
 		}
-		fmt.Fprintf(o.log, "[%d] %s\n    %s\n", i+1, pt.Name, pt.Command())
+		command := pt.Command()
+		name, args := filepath.Join(o.bin, pt.Tool), pt.Args
+		if len(o.launch) > 0 && slices.Contains(launched, pt.Tool) {
+			command = strings.Join(o.launch, " ") + " " + command
+			name, args = o.launch[0], append(append(slices.Clip(o.launch[1:]), name), args...)
+		}
+		fmt.Fprintf(o.log, "[%d] %s\n    %s\n", i+1, pt.Name, command)
 		logPath := filepath.Join(o.Out, "logs", fmt.Sprintf("%02d-%s.log", i+1, pt.Tool))
 		lf, err := os.Create(logPath)
 		if err != nil {
 			return err
 		}
 		start := time.Now()
-		cmd := exec.CommandContext(ctx, filepath.Join(o.bin, pt.Tool), pt.Args...)
+		cmd := exec.CommandContext(ctx, name, args...)
 		cmd.Stdout, cmd.Stderr = lf, lf
 		err = cmd.Run()
 		lf.Close()
@@ -228,7 +249,7 @@ func runParts(ctx context.Context, o options) error {
 			return fmt.Errorf("part %d (%s) failed: %v: %s (log: %s)", i+1, pt.Name, err, lastLine(logPath), logPath)
 		}
 		secs := time.Since(start).Seconds()
-		timings[pt.Name] = study.Timing{Command: pt.Command(), Seconds: secs, Finished: time.Now().UTC().Format(time.RFC3339)}
+		timings[pt.Name] = study.Timing{Command: command, Seconds: secs, Finished: time.Now().UTC().Format(time.RFC3339)}
 		if err := study.WriteTimings(o.Out, timings); err != nil {
 			return err
 		}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/infoscale/gaualpha/collective"
 	"github.com/infoscale/gaualpha/internal/testfiles"
 	"github.com/infoscale/gaualpha/layers"
 	"github.com/infoscale/gaualpha/metrics"
@@ -31,7 +32,7 @@ func TestSuite(t *testing.T) {
 	args := []string{"-base", base, "-corpus", corpus, "-out", out, "-methods", "rope,pi,pi-ft,alibi,window",
 		"-norm", "softmax,infoscale,infoscale_visible", "-lengths", "32,64", "-docs", "2", "-finetune-steps", "2", "-batch", "4", "-quiet"}
 	var stdout, stderr bytes.Buffer
-	if err := run(args, &stdout, &stderr); err != nil {
+	if err := run(collective.Single{}, args, &stdout, &stderr); err != nil {
 		t.Fatalf("%v\n%s", err, stderr.String())
 	}
 	md := stdout.String()
@@ -105,7 +106,7 @@ func TestSuite(t *testing.T) {
 	// A second run reuses the finished fine-tunes.
 	stderr.Reset()
 	args = args[:len(args)-1] // drop -quiet to see progress
-	if err := run(args, &stdout, &stderr); err != nil {
+	if err := run(collective.Single{}, args, &stdout, &stderr); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(stderr.String(), "reusing the fine-tuned pi") {
@@ -128,7 +129,7 @@ func TestSuiteBadInput(t *testing.T) {
 		{[]string{"-base", base, "-corpus", corpus, "-precision", "fp8"}, "unknown precision"},
 	} {
 		var o, e bytes.Buffer
-		if err := run(append(c.args, "-quiet"), &o, &e); err == nil || !strings.Contains(err.Error(), c.want) {
+		if err := run(collective.Single{}, append(c.args, "-quiet"), &o, &e); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v: %v, want %q", c.args, err, c.want)
 		}
 	}
@@ -162,7 +163,7 @@ func TestSuiteFlagValidation(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			var o, e bytes.Buffer
 			args := append([]string{"-base", base, "-corpus", corpus, "-out", t.TempDir()}, c.args...)
-			if err := run(append(args, "-quiet"), &o, &e); err == nil || !strings.Contains(err.Error(), c.want) {
+			if err := run(collective.Single{}, append(args, "-quiet"), &o, &e); err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("got %v, want an error containing %q", err, c.want)
 			}
 		})
