@@ -49,9 +49,9 @@ func blocked[T float](kn *kernel[T], transA, transB bool, m, n, k int, alpha T, 
 
 	// The edge-tile buffer tmp follows A's packed block in one pooled
 	// buffer (a stack array would escape: kn.fn is a func value).
-	bufA := getBuf[T](mc*kc + maxTile)
-	bufB := getBuf[T](nc * kc)
-	pa, pb, tmp := bufA.data[:mc*kc], bufB.data, bufA.data[mc*kc:]
+	ba := getBuf[T](bufA, mc*kc+maxTile)
+	bb := getBuf[T](bufB, nc*kc)
+	pa, pb, tmp := ba.data[:mc*kc], bb.data, ba.data[mc*kc:]
 
 	for jc := 0; jc < n; jc += nc {
 		nb := min(nc, n-jc)
@@ -97,8 +97,8 @@ func blocked[T float](kn *kernel[T], transA, transB bool, m, n, k int, alpha T, 
 			}
 		}
 	}
-	putBuf(bufA)
-	putBuf(bufB)
+	putBuf(bufA, ba)
+	putBuf(bufB, bb)
 }
 
 // evenBlock returns the block size for splitting n into the fewest blocks of
@@ -120,36 +120,62 @@ type buf[T float] struct {
 	data []T // aligned window of mem
 }
 
-// Packing buffers are recycled through sync.Pools: allocating (and zeroing)
-// up to a few MiB per call costs 5-20% on the mid-sized products that are
-// typical in attention. A pool is safe for concurrent use and holds no state
-// that affects results.
-var (
-	pool32 sync.Pool
-	pool64 sync.Pool
-)
-
-func poolFor[T float]() *sync.Pool {
-	var z T
-	if unsafe.Sizeof(z) == 4 {
-		return &pool32
-	}
-	return &pool64
+// Packing buffers are recycled through free lists: allocating (and
+// zeroing) up to a few MiB per call costs 5-20% on the mid-sized products
+// that are typical in attention. A list holds at most as many buffers as
+// products ran at once; a buffer too small for a call is replaced by a
+// larger one, so once every buffer has grown to the largest size a
+// program uses, no call allocates (unlike a sync.Pool, a list is not
+// emptied by the garbage collector). The lists hold no state that affects
+// results.
+type bufList[T float] struct {
+	mu   sync.Mutex
+	free []*buf[T]
 }
 
-func getBuf[T float](n int) *buf[T] {
+// The lists, one for A blocks and one for B blocks (of different sizes), per
+// element type.
+var (
+	lists32 [2]bufList[float32]
+	lists64 [2]bufList[float64]
+)
+
+// Which list a buffer belongs to.
+const (
+	bufA = iota
+	bufB
+)
+
+func listFor[T float](which int) *bufList[T] {
+	var z T
+	if unsafe.Sizeof(z) == 4 {
+		return any(&lists32[which]).(*bufList[T])
+	}
+	return any(&lists64[which]).(*bufList[T])
+}
+
+// getBuf returns a buffer of at least n elements from list which; putBuf
+// returns it there.
+func getBuf[T float](which, n int) *buf[T] {
 	const align = 64
 	var z T
 	size := int(unsafe.Sizeof(z))
 	extra := align / size
-	if v, ok := poolFor[T]().Get().(*buf[T]); ok {
-		if cap(v.mem) >= n+extra {
-			v.data = alignSlice(v.mem[:cap(v.mem)], n, align, size)
-			return v
-		}
+	l := listFor[T](which)
+	l.mu.Lock()
+	var v *buf[T]
+	if k := len(l.free); k > 0 {
+		v, l.free = l.free[k-1], l.free[:k-1]
 	}
-	mem := make([]T, n+extra)
-	return &buf[T]{mem: mem, data: alignSlice(mem, n, align, size)}
+	l.mu.Unlock()
+	if v == nil {
+		v = new(buf[T])
+	}
+	if cap(v.mem) < n+extra {
+		v.mem = make([]T, n+extra)
+	}
+	v.data = alignSlice(v.mem[:cap(v.mem)], n, align, size)
+	return v
 }
 
 func alignSlice[T float](mem []T, n, align, size int) []T {
@@ -158,7 +184,10 @@ func alignSlice[T float](mem []T, n, align, size int) []T {
 	return mem[skip : skip+n : skip+n]
 }
 
-func putBuf[T float](b *buf[T]) {
+func putBuf[T float](which int, b *buf[T]) {
 	b.data = nil
-	poolFor[T]().Put(b)
+	l := listFor[T](which)
+	l.mu.Lock()
+	l.free = append(l.free, b)
+	l.mu.Unlock()
 }
