@@ -1,0 +1,142 @@
+package cpu
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/infoscale/gaualpha/attn"
+	"github.com/infoscale/gaualpha/pipeline"
+)
+
+// The float32 elementwise kernels (simd vectors, split over the team from
+// parallelMin elements) against the float64 loops, element by element, at
+// sizes below and above the split: additions and products are the float32
+// rounding of the float64 result, and dropout keeps exactly the elements
+// pipeline.Keep keeps.
+func TestFloat32ElementwiseMatchFloat64(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, n := range []int{1, 15, 17, 1000, 3 * parallelMin / 2} {
+		x64, y64 := make([]float64, n), make([]float64, n)
+		for i := range x64 {
+			x64[i] = float64(float32(rng.NormFloat64()))
+			y64[i] = float64(float32(rng.NormFloat64()))
+		}
+		x32, y32 := f32(x64), f32(y64)
+		z64, z32 := make([]float64, n), make([]float32, n)
+
+		Add(z64, x64, y64)
+		Add(z32, x32, y32)
+		if !slices.Equal(z32, f32(z64)) {
+			t.Errorf("n=%d: Add differs from the rounded float64 sum", n)
+		}
+
+		const p, key, site = 0.3, 1234, 6
+		Dropout(z64, x64, p, key, site)
+		Dropout(z32, x32, p, key, site)
+		thr := pipeline.DropThreshold(p)
+		kept := 0
+		for i := range z32 {
+			keep := pipeline.Keep(key, site, uint64(i), thr)
+			if keep {
+				kept++
+			}
+			if keep != (z32[i] != 0) || keep != (z64[i] != 0) || math.Float32bits(z32[i]) != math.Float32bits(float32(x32[i]*float32(1/(1-p)))) && keep {
+				t.Fatalf("n=%d: dropout element %d: float32 %v, float64 %v, kept %v", n, i, z32[i], z64[i], keep)
+			}
+		}
+		if n > 1000 && math.Abs(float64(kept)/float64(n)-(1-p)) > 0.02 {
+			t.Errorf("n=%d: dropout kept %d", n, kept)
+		}
+		// In place, as the executor runs it.
+		w32 := slices.Clone(x32)
+		Dropout(w32, w32, p, key, site)
+		if !slices.Equal(w32, z32) {
+			t.Errorf("n=%d: dropout in place differs", n)
+		}
+	}
+
+	// The gate and its gradients on rows of X = [u | v | z] (width xw) and
+	// O | lse (width ow).
+	for _, rows := range []int{3, 2 * parallelMin / 40} {
+		const e, xw, ow = 40, 97, 41
+		x64, o64, dy64 := make([]float64, rows*xw), make([]float64, rows*ow), make([]float64, rows*e)
+		for _, s := range [][]float64{x64, o64, dy64} {
+			for i := range s {
+				s[i] = float64(float32(rng.NormFloat64()))
+			}
+		}
+		y64, y32 := make([]float64, rows*e), make([]float32, rows*e)
+		Gate(y64, x64, o64, e, xw, ow)
+		Gate(y32, f32(x64), f32(o64), e, xw, ow)
+		if !slices.Equal(y32, f32(y64)) {
+			t.Errorf("rows=%d: Gate differs", rows)
+		}
+		gx64, gx32 := make([]float64, rows*xw), make([]float32, rows*xw)
+		for i := range gx32 {
+			gx32[i] = 9 // written over
+		}
+		GateGradX(gx64, o64, dy64, e, xw, ow)
+		GateGradX(gx32, f32(o64), f32(dy64), e, xw, ow)
+		if !slices.Equal(gx32, f32(gx64)) {
+			t.Errorf("rows=%d: GateGradX differs", rows)
+		}
+		go64, go32 := make([]float64, rows*ow), make([]float32, rows*ow)
+		for i := range go32 {
+			go32[i] = 9
+		}
+		GateGradO(go64, x64, dy64, e, xw, ow)
+		GateGradO(go32, f32(x64), f32(dy64), e, xw, ow)
+		if !slices.Equal(go32, f32(go64)) {
+			t.Errorf("rows=%d: GateGradO differs", rows)
+		}
+	}
+}
+
+// A workspace reused by calls with other policies, lengths and position
+// ids (its rotation tables cached from call to call) gives the results of
+// a fresh one, bit for bit.
+func TestWorkspaceRotationCache(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 1))
+	const B, E, D = 2, 5, 8
+	base := attn.Policy{Norm: attn.Softmax, TrainLen: 16, KeySize: D, Method: attn.RoPE}.WithDefaults()
+	other := base
+	other.RopeBase = 500
+	ntk := base
+	ntk.Method = attn.NTK
+	type call struct {
+		pol attn.Policy
+		L   int
+		pos func(r, L int) int
+	}
+	seq := func(r, L int) int { return r % L }
+	skip := func(r, L int) int { // PoSE-like: a jump inside each sequence
+		if i := r % L; i >= L/2 {
+			return i + 3*L
+		}
+		return r % L
+	}
+	calls := []call{{base, 16, seq}, {base, 16, seq}, {other, 16, seq}, {base, 16, skip}, {base, 24, seq}, {ntk, 40, seq}, {base, 16, seq}}
+	var shared Workspace
+	for i, c := range calls {
+		a := randAttention(rng, B, c.L, E, D, c.pol)
+		a.Pos = make([]int, B*c.L)
+		for r := range a.Pos {
+			a.Pos[r] = c.pos(r, c.L)
+		}
+		fresh := make([]float64, B*c.L*a.OutWidth())
+		a.Work = new(Workspace)
+		if err := a.Forward(fresh); err != nil {
+			t.Fatal(err)
+		}
+		a.Work = &shared
+		got := make([]float64, len(fresh))
+		if err := a.Forward(got); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, fresh) {
+			t.Errorf("call %d (%+v, L=%d): the shared workspace's result differs from a fresh one's", i, c.pol.Method, c.L)
+		}
+	}
+}
