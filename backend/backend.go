@@ -210,6 +210,8 @@ type cpuOptimizer struct {
 	grads   []*G.Node
 	opt     *optim.AdamW
 	maxNorm float64
+	// gradData holds the gradients' slices of the current step.
+	gradData [][]float32
 }
 
 func (o *cpuOptimizer) Step(lr float64) (loss, gradNorm float64, err error) {
@@ -217,7 +219,10 @@ func (o *cpuOptimizer) Step(lr float64) (loss, gradNorm float64, err error) {
 	if err != nil {
 		return 0, 0, err
 	}
-	grads := make([][]float32, len(o.grads))
+	if len(o.gradData) != len(o.grads) {
+		o.gradData = make([][]float32, len(o.grads))
+	}
+	grads := o.gradData
 	for i, g := range o.grads {
 		if grads[i], err = o.m.Float32s(g, nil); err != nil {
 			return 0, 0, err

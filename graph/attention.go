@@ -79,32 +79,34 @@ func (o AttentionOp) DiffWRT(int) []bool                { return []bool{true, tr
 func (o AttentionOp) Do(in ...G.Value) (G.Value, error) { return o.UsePreallocDo(nil, in...) }
 
 // kernel builds the kernel arguments from the op's inputs.
-func attentionKernel[T float32 | float64](o fmt.Stringer, a *AttentionOp, in []G.Value, work *cpu.Workspace, bf16 bool) (*cpu.Attention[T], error) {
+// The kernel is returned by value: the kernels copy it into their
+// workspace, so that it need not be allocated per call.
+func attentionKernel[T float32 | float64, O fmt.Stringer](o O, a *AttentionOp, in []G.Value, work *cpu.Workspace, bf16 bool) (cpu.Attention[T], error) {
 	var t [3]*tensor.Dense
 	for i := range t {
 		d, err := dense(o, i, in[i])
 		if err != nil {
-			return nil, err
+			return cpu.Attention[T]{}, err
 		}
 		t[i] = d
 	}
 	mask, err := ints(o, 3, in[3])
 	if err != nil {
-		return nil, err
+		return cpu.Attention[T]{}, err
 	}
 	pos, err := ints(o, 4, in[4])
 	if err != nil {
-		return nil, err
+		return cpu.Attention[T]{}, err
 	}
 	key, err := keyOf(o, 5, in[5])
 	if err != nil {
-		return nil, err
+		return cpu.Attention[T]{}, err
 	}
 	rows := a.B * a.L
 	if !t[0].Shape().Eq(tensor.Shape{rows, 2*a.E + a.D}) || len(mask) != rows || len(pos) != rows {
-		return nil, fmt.Errorf("%v: X %v, mask %d, positions %d do not fit B·L = %d", o, t[0].Shape(), len(mask), len(pos), rows)
+		return cpu.Attention[T]{}, fmt.Errorf("%v: X %v, mask %d, positions %d do not fit B·L = %d", o, t[0].Shape(), len(mask), len(pos), rows)
 	}
-	return &cpu.Attention[T]{
+	return cpu.Attention[T]{
 		B: a.B, L: a.L, E: a.E, D: a.D,
 		X: data[T](t[0]), GammaQ: data[T](t[1]), GammaK: data[T](t[2]),
 		Mask: mask, Pos: pos, Policy: a.Policy,
@@ -148,7 +150,7 @@ func (o AttentionOp) run(work *cpu.Workspace, bf16 bool, p G.Value, in []G.Value
 	return out, nil
 }
 
-func runAttention[T float32 | float64](o fmt.Stringer, a *AttentionOp, in []G.Value, out []T, work *cpu.Workspace, bf16 bool) error {
+func runAttention[T float32 | float64, O fmt.Stringer](o O, a *AttentionOp, in []G.Value, out []T, work *cpu.Workspace, bf16 bool) error {
 	k, err := attentionKernel[T](o, a, in, work, bf16)
 	if err != nil {
 		return err
@@ -256,7 +258,7 @@ func (o AttentionGradOp) run(work *cpu.Workspace, bf16 bool, p G.Value, in []G.V
 	return out, nil
 }
 
-func runAttentionGrad[T float32 | float64](o fmt.Stringer, a *AttentionOp, in []G.Value, dx []T, work *cpu.Workspace, bf16 bool) error {
+func runAttentionGrad[T float32 | float64, O fmt.Stringer](o O, a *AttentionOp, in []G.Value, dx []T, work *cpu.Workspace, bf16 bool) error {
 	k, err := attentionKernel[T](o, a, in[:6], work, bf16)
 	if err != nil {
 		return err

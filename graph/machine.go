@@ -2,6 +2,7 @@ package graph
 
 import (
 	"fmt"
+	"time"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -35,10 +36,18 @@ type Machine struct {
 	// MatMulOps round): the reference of the device's fused attention
 	// path, whose training graphs compute the attention in float32.
 	FloatAttention bool
+	// Profile, when set, receives the wall time of every step of each Run.
+	Profile *OpProfile
 
 	plan *Plan
-	vals map[*G.Node]G.Value
-	pool map[bufKey][]G.Value
+	// keys and shapes are each step's output buffer key and shape,
+	// computed once (a node's Shape() allocates a copy).
+	keys   []bufKey
+	shapes []tensor.Shape
+	ops    []stepOp  // each step's op, its interfaces asserted once
+	ins    []G.Value // the current step's argument values
+	vals   map[*G.Node]G.Value
+	pool   map[bufKey][]G.Value
 	// work is the attention kernels' scratch memory, shared by every
 	// attention op and its backward (the plan runs them one at a time).
 	work cpu.Workspace
@@ -52,11 +61,23 @@ func NewMachine(g *G.ExprGraph, outputs ...*G.Node) (*Machine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Machine{
-		plan: p,
-		vals: make(map[*G.Node]G.Value),
-		pool: make(map[bufKey][]G.Value),
-	}, nil
+	m := &Machine{
+		plan:   p,
+		keys:   make([]bufKey, len(p.Steps)),
+		shapes: make([]tensor.Shape, len(p.Steps)),
+		vals:   make(map[*G.Node]G.Value),
+		pool:   make(map[bufKey][]G.Value),
+	}
+	m.ops = make([]stepOp, len(p.Steps))
+	for i, st := range p.Steps {
+		m.ops[i] = newStepOp(st.Node.Op())
+		m.shapes[i] = st.Node.Shape()
+		m.keys[i] = poolKey(st.Node.Dtype(), m.shapes[i])
+		if n := len(st.Args); n > cap(m.ins) {
+			m.ins = make([]G.Value, 0, n)
+		}
+	}
+	return m, nil
 }
 
 // Plan returns the machine's execution plan.
@@ -79,8 +100,7 @@ func poolKey(dt tensor.Dtype, s tensor.Shape) bufKey {
 	return k
 }
 
-func (m *Machine) take(n *G.Node) G.Value {
-	k := poolKey(n.Dtype(), n.Shape())
+func (m *Machine) take(k bufKey) G.Value {
 	if free := m.pool[k]; len(free) > 0 {
 		v := free[len(free)-1]
 		m.pool[k] = free[:len(free)-1]
@@ -119,8 +139,18 @@ func (m *Machine) Run() error {
 		m.give(v)
 		delete(m.vals, n)
 	}
-	ins := make([]G.Value, 0, 8)
-	for _, in := range m.plan.Steps {
+	ins := m.ins
+	var t0, tStep time.Time
+	if m.Profile != nil {
+		if len(m.Profile.Time) < len(m.plan.Steps) {
+			m.Profile.Time = make([]time.Duration, len(m.plan.Steps))
+		}
+		t0 = time.Now()
+	}
+	for si, in := range m.plan.Steps {
+		if m.Profile != nil {
+			tStep = time.Now()
+		}
 		ins = ins[:0]
 		for _, a := range in.Args {
 			v, err := m.value(a)
@@ -129,18 +159,18 @@ func (m *Machine) Run() error {
 			}
 			ins = append(ins, v)
 		}
-		op := in.Node.Op()
+		op := &m.ops[si]
 		// An elementwise op writes over an input that dies here.
 		var buf G.Value
 		var reused *G.Node
 		for _, a := range in.InPlace {
-			if v, ok := m.vals[a]; ok && sameKind(v, in.Node) {
+			if v, ok := m.vals[a]; ok && sameKind(v, in.Node.Dtype(), m.shapes[si]) {
 				buf, reused = v, a
 				break
 			}
 		}
 		if buf == nil {
-			buf = m.take(in.Node)
+			buf = m.take(m.keys[si])
 		}
 		v, err := m.exec(op, in.GradSum, buf, ins)
 		if err != nil {
@@ -163,36 +193,66 @@ func (m *Machine) Run() error {
 			m.give(m.vals[r])
 			delete(m.vals, r)
 		}
+		if m.Profile != nil {
+			m.Profile.Time[si] += time.Since(tStep)
+		}
+	}
+	if m.Profile != nil {
+		m.Profile.Runs++
+		m.Profile.Total += time.Since(t0)
 	}
 	return nil
 }
 
+// stepOp is a step's op with the interfaces the executor calls it
+// through, asserted when the machine is built (a type assertion to an
+// interface at run time may allocate the runtime's cache of them).
+type stepOp struct {
+	op   G.Op
+	mm   MatMulOp
+	isMM bool
+	wd   workDoer
+	rd   roundedDoer
+	pd   G.UsePreallocDoer
+}
+
+func newStepOp(op G.Op) stepOp {
+	s := stepOp{op: op}
+	s.mm, s.isMM = op.(MatMulOp)
+	s.wd, _ = op.(workDoer)
+	s.rd, _ = op.(roundedDoer)
+	s.pd, _ = op.(G.UsePreallocDoer)
+	return s
+}
+
+func (s *stepOp) String() string { return s.op.String() }
+
 // exec runs one op, writing into buf when the op supports it.
-func (m *Machine) exec(op G.Op, gradSum bool, buf G.Value, ins []G.Value) (G.Value, error) {
+func (m *Machine) exec(op *stepOp, gradSum bool, buf G.Value, ins []G.Value) (G.Value, error) {
 	if gradSum {
 		return AddOp{}.UsePreallocDo(buf, ins...)
 	}
 	if m.BF16 {
-		if mm, ok := op.(MatMulOp); ok {
-			return mm.doBF16(buf, ins...)
+		if op.isMM {
+			return op.mm.doBF16(buf, ins...)
 		}
-		if rd, ok := op.(roundedDoer); ok && !m.FloatAttention {
-			return rd.doRounded(&m.work, buf, ins)
+		if op.rd != nil && !m.FloatAttention {
+			return op.rd.doRounded(&m.work, buf, ins)
 		}
 	}
-	if wd, ok := op.(workDoer); ok {
-		return wd.doWith(&m.work, buf, ins)
+	if op.wd != nil {
+		return op.wd.doWith(&m.work, buf, ins)
 	}
-	if pd, ok := op.(G.UsePreallocDoer); ok && buf != nil {
-		return pd.UsePreallocDo(buf, ins...)
+	if op.pd != nil && buf != nil {
+		return op.pd.UsePreallocDo(buf, ins...)
 	}
-	return op.Do(ins...)
+	return op.op.Do(ins...)
 }
 
-// sameKind reports whether value v can hold node n's result.
-func sameKind(v G.Value, n *G.Node) bool {
+// sameKind reports whether value v can hold a result of dtype dt and shape s.
+func sameKind(v G.Value, dt tensor.Dtype, s tensor.Shape) bool {
 	d, ok := v.(*tensor.Dense)
-	return ok && d.Dtype() == n.Dtype() && d.Shape().Eq(n.Shape())
+	return ok && d.Dtype() == dt && d.Shape().Eq(s)
 }
 
 func viewOfInput(v G.Value, ins []G.Value) bool {
@@ -219,11 +279,11 @@ func (m *Machine) Float32s(n *G.Node, dst []float32) ([]float32, error) {
 	if v == nil {
 		return nil, fmt.Errorf("machine: no value for %v", n)
 	}
-	x, ok := v.Data().([]float32)
-	if !ok {
+	d, ok := v.(*tensor.Dense)
+	if !ok || d.Dtype() != tensor.Float32 {
 		return nil, fmt.Errorf("machine: %v holds %v, not float32", n, v.Dtype())
 	}
-	return x, nil
+	return data[float32](d), nil
 }
 
 // Close releases nothing: the machine's memory belongs to the garbage
