@@ -52,8 +52,10 @@ func Workers(threads int) int {
 
 // For runs t.Run(w, lo, hi) on the k = min(Workers(threads), n) chunks
 // [w·n/k, (w+1)·n/k) of [0, n), chunk w as worker w: a static partition,
-// so per-worker partial results are the same from run to run. It returns
-// when every chunk is done.
+// so per-worker partial results are the same from run to run. (The calls
+// may run on any goroutine: the caller runs a chunk whose helper has not
+// started it when its own is done, still as worker w.) It returns when
+// every chunk is done.
 func For(n, threads int, t Task) {
 	k := min(Workers(threads), n)
 	if k <= 1 {
@@ -101,6 +103,10 @@ type team struct {
 	n, k  int
 	grain int          // 0: static chunks; else dynamic pieces
 	next  atomic.Int64 // the next unclaimed item (dynamic)
+	// claimed[w] is set by whoever runs static chunk w: its helper, or
+	// the caller when it has finished its own chunk first (a helper whose
+	// core is busy with another process must not hold the loop up).
+	claimed []atomic.Bool
 
 	pending atomic.Int32  // helpers of this loop still running
 	waiting atomic.Bool   // the caller parked on done
@@ -127,6 +133,9 @@ func (tm *team) run(t Task, n, k, grain int) bool {
 	hs := tm.ensure(k - 1)
 	tm.task, tm.n, tm.k, tm.grain = t, n, k, grain
 	tm.next.Store(0)
+	for w := range tm.claimed[:k] {
+		tm.claimed[w].Store(false)
+	}
 	tm.pending.Store(int32(k - 1))
 	for _, h := range hs[:k-1] {
 		h.gen.Add(1)
@@ -138,6 +147,12 @@ func (tm *team) run(t Task, n, k, grain int) bool {
 		}
 	}
 	tm.work(0)
+	if grain == 0 {
+		// Run the chunks whose helpers have not started them yet.
+		for w := 1; w < k; w++ {
+			tm.work(w)
+		}
+	}
 	tm.wait()
 	tm.task = nil
 	return true
@@ -152,14 +167,20 @@ func (tm *team) ensure(m int) []*helper {
 		tm.helpers = append(tm.helpers, h)
 		go h.loop(tm)
 	}
+	if len(tm.claimed) < m+1 {
+		tm.claimed = make([]atomic.Bool, m+1)
+	}
 	return tm.helpers
 }
 
-// work runs worker w's share of the current loop.
+// work runs worker w's share of the current loop: static chunk w, unless
+// another worker has claimed it, or dynamic pieces until none is left.
 func (tm *team) work(w int) {
 	t, n := tm.task, tm.n
 	if tm.grain == 0 {
-		t.Run(w, w*n/tm.k, (w+1)*n/tm.k)
+		if tm.claimed[w].CompareAndSwap(false, true) {
+			t.Run(w, w*n/tm.k, (w+1)*n/tm.k)
+		}
 		return
 	}
 	g := int64(tm.grain)
