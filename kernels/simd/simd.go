@@ -24,6 +24,8 @@ type impl struct {
 	dropout   func(dst, x []float32, s DropStream, mul bool)
 	add       func(dst, x, y []float32)
 	mul       func(dst, x, y []float32)
+	rotate    func(dst, x, cos, sin []float32, scale float32)
+	rotateAdj func(dst, g, cos, sin []float32)
 }
 
 // goImpl is the pure Go implementation, compiled on every platform.
@@ -43,6 +45,8 @@ var goImpl = &impl{
 	dropout:   dropoutGo,
 	add:       addGo,
 	mul:       mulGo,
+	rotate:    rotateGo,
+	rotateAdj: rotateAdjGo,
 }
 
 // implEntry is one assembly implementation with the CPU features it needs

@@ -93,6 +93,12 @@ func mulAVX2(dst, x, y *float32, n int)
 //go:noescape
 func dropout512(dst, x *float32, n int, key, base, thr uint64, scale float32, mul int)
 
+//go:noescape
+func rotate512(dst, x, cs, sn *float32, half int, scale float32)
+
+//go:noescape
+func rotateAdj512(dst, grad, cs, sn *float32, half int)
+
 // hasAVX2FMA reports whether the AVX2 kernels can run; the OS must also
 // save YMM state, which x/sys/cpu folds into HasAVX2.
 var hasAVX2FMA = cpu.X86.HasAVX2 && cpu.X86.HasFMA
@@ -211,6 +217,33 @@ func dropoutFor512() func(dst, x []float32, s DropStream, mul bool) {
 	return dropoutGo
 }
 
+// rotateAVX512 runs rotate512 on the pairs in whole vectors of 16 and the
+// pure Go code on a half that is not a multiple of 16 (the tables' rows are
+// then not vector-aligned pieces).
+func rotateAVX512(dst, x, cos, sin []float32, scale float32) {
+	half := len(x) / 2
+	if half%16 != 0 {
+		rotateGo(dst, x, cos, sin, scale)
+		return
+	}
+	dst, cos, sin = dst[:2*half], cos[:half], sin[:half]
+	if half > 0 {
+		rotate512(ptr(dst), ptr(x), ptr(cos), ptr(sin), half, scale)
+	}
+}
+
+func rotateAdjAVX512(dst, g, cos, sin []float32) {
+	half := len(g) / 2
+	if half%16 != 0 {
+		rotateAdjGo(dst, g, cos, sin)
+		return
+	}
+	dst, cos, sin = dst[:2*half], cos[:half], sin[:half]
+	if half > 0 {
+		rotateAdj512(ptr(dst), ptr(g), ptr(cos), ptr(sin), half)
+	}
+}
+
 // asmImpls lists the assembly implementations of this build, widest
 // vectors first, with whether this CPU can run them.
 var asmImpls = []implEntry{
@@ -231,6 +264,8 @@ var asmImpls = []implEntry{
 			dropout:   dropoutFor512(),
 			add:       binary(add512),
 			mul:       binary(mul512),
+			rotate:    rotateAVX512,
+			rotateAdj: rotateAdjAVX512,
 		},
 		needs:     "AVX-512F",
 		supported: hasAVX512,
@@ -252,6 +287,8 @@ var asmImpls = []implEntry{
 			dropout:   dropoutGo,
 			add:       binary(addAVX2),
 			mul:       binary(mulAVX2),
+			rotate:    rotateGo,
+			rotateAdj: rotateAdjGo,
 		},
 		needs:     "AVX2+FMA",
 		supported: hasAVX2FMA,
