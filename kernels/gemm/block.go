@@ -39,6 +39,13 @@ const maxTile = 384
 //	        for ir in steps of mr over mc:   A slivers stream from L2
 //	          micro-kernel on an mr×nr tile of C
 func blocked[T float](kn *kernel[T], transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	blockedPacked(kn, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil, nil)
+}
+
+// blockedPacked is blocked with one operand packed beforehand (prepack),
+// as split shares it between its chunks: preB holds every (jc, pc) block of
+// op(B), or preA every (pc, ic) block of op(A); nil packs as blocked does.
+func blockedPacked[T float](kn *kernel[T], transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int, preA, preB *prepacked[T]) {
 	mr, nr := kn.mr, kn.nr
 	// Split each dimension into equal blocks no larger than the nominal
 	// size, so that the last block is not a sliver (k = 300 is done as
@@ -50,21 +57,42 @@ func blocked[T float](kn *kernel[T], transA, transB bool, m, n, k int, alpha T, 
 	// The edge-tile buffer tmp follows A's packed block in one pooled
 	// buffer (a stack array would escape: kn.fn is a func value).
 	ba := getBuf[T](bufA, mc*kc+maxTile)
-	bb := getBuf[T](bufB, nc*kc)
-	pa, pb, tmp := ba.data[:mc*kc], bb.data, ba.data[mc*kc:]
+	var bb *buf[T]
+	if preB == nil {
+		bb = getBuf[T](bufB, nc*kc)
+	}
+	pa, tmp := ba.data[:mc*kc], ba.data[mc*kc:]
+	var pb []T
+	if bb != nil {
+		pb = bb.data
+	}
 
+	nextB, nextA := 0, 0 // the next block of preB, preA
 	for jc := 0; jc < n; jc += nc {
 		nb := min(nc, n-jc)
+		if preA != nil {
+			nextA = 0 // op(A)'s blocks again for every jc
+		}
 		for pc := 0; pc < k; pc += kc {
 			kb := min(kc, k-pc)
 			bet := beta
 			if pc > 0 {
 				bet = 1
 			}
-			kn.packB(pb, b, ldb, transB, pc, jc, kb, nb, nr)
+			if preB != nil {
+				pb = preB.block(nextB)
+				nextB++
+			} else {
+				kn.packB(pb, b, ldb, transB, pc, jc, kb, nb, nr)
+			}
 			for ic := 0; ic < m; ic += mc {
 				mb := min(mc, m-ic)
-				kn.packA(pa, a, lda, transA, ic, pc, mb, kb, mr)
+				if preA != nil {
+					pa = preA.block(nextA)
+					nextA++
+				} else {
+					kn.packA(pa, a, lda, transA, ic, pc, mb, kb, mr)
+				}
 				for jr := 0; jr < nb; jr += nr {
 					nn := min(nr, nb-jr)
 					bp := pb[jr*kb : (jr+nr)*kb]
@@ -98,7 +126,67 @@ func blocked[T float](kn *kernel[T], transA, transB bool, m, n, k int, alpha T, 
 		}
 	}
 	putBuf(bufA, ba)
-	putBuf(bufB, bb)
+	if bb != nil {
+		putBuf(bufB, bb)
+	}
+}
+
+// prepacked is one operand of a product packed in the blocks blocked uses,
+// in the order it uses them.
+type prepacked[T float] struct {
+	buf  *buf[T]
+	offs []int // block i is buf.data[offs[i]:offs[i+1]]
+}
+
+func (p *prepacked[T]) block(i int) []T { return p.buf.data[p.offs[i]:p.offs[i+1]] }
+
+// packBlocksB packs every (jc, pc) block of op(B), k×n, as blocked would
+// for any m: nc and kc depend on n and k only.
+func packBlocksB[T float](kn *kernel[T], p *prepacked[T], transB bool, n, k int, b []T, ldb int) {
+	kc := evenBlock(k, kn.kc, 1)
+	nc := evenBlock(n, kn.nc, kn.nr)
+	p.offs = append(p.offs[:0], 0)
+	for jc := 0; jc < n; jc += nc {
+		for pc := 0; pc < k; pc += kc {
+			p.offs = append(p.offs, p.offs[len(p.offs)-1]+min(kc, k-pc)*roundUp(min(nc, n-jc), kn.nr))
+		}
+	}
+	p.buf = getBuf[T](bufShared, p.offs[len(p.offs)-1])
+	i := 0
+	for jc := 0; jc < n; jc += nc {
+		for pc := 0; pc < k; pc += kc {
+			kn.packB(p.block(i), b, ldb, transB, pc, jc, min(kc, k-pc), min(nc, n-jc), kn.nr)
+			i++
+		}
+	}
+}
+
+// packBlocksA packs every (pc, ic) block of op(A), m×k, as blocked would
+// for any n: mc and kc depend on m and k only.
+func packBlocksA[T float](kn *kernel[T], p *prepacked[T], transA bool, m, k int, a []T, lda int) {
+	kc := evenBlock(k, kn.kc, 1)
+	mc := evenBlock(m, kn.mc, kn.mr)
+	p.offs = append(p.offs[:0], 0)
+	for pc := 0; pc < k; pc += kc {
+		for ic := 0; ic < m; ic += mc {
+			p.offs = append(p.offs, p.offs[len(p.offs)-1]+min(kc, k-pc)*roundUp(min(mc, m-ic), kn.mr))
+		}
+	}
+	p.buf = getBuf[T](bufShared, p.offs[len(p.offs)-1])
+	i := 0
+	for pc := 0; pc < k; pc += kc {
+		for ic := 0; ic < m; ic += mc {
+			kn.packA(p.block(i), a, lda, transA, ic, pc, min(mc, m-ic), min(kc, k-pc), kn.mr)
+			i++
+		}
+	}
+}
+
+func (p *prepacked[T]) release() {
+	if p.buf != nil {
+		putBuf(bufShared, p.buf)
+		p.buf = nil
+	}
 }
 
 // evenBlock returns the block size for splitting n into the fewest blocks of
@@ -133,17 +221,18 @@ type bufList[T float] struct {
 	free []*buf[T]
 }
 
-// The lists, one for A blocks and one for B blocks (of different sizes), per
-// element type.
+// The lists, for A blocks, B blocks and operands packed whole (of
+// different sizes), per element type.
 var (
-	lists32 [2]bufList[float32]
-	lists64 [2]bufList[float64]
+	lists32 [3]bufList[float32]
+	lists64 [3]bufList[float64]
 )
 
 // Which list a buffer belongs to.
 const (
 	bufA = iota
 	bufB
+	bufShared
 )
 
 func listFor[T float](which int) *bufList[T] {

@@ -151,9 +151,9 @@ func gemm[T float](cfg *config[T], parallel, transA, transB bool, m, n, k int, a
 // split computes the product on up to workers goroutines. C is cut along m
 // (when op(A) has at least as many rows as op(B) has columns) or along n
 // into chunks of whole micro-tiles, which the goroutines claim in turn and
-// compute with the serial blocked algorithm; each chunk packs its own
-// blocks, so the operand that is not cut is packed once per chunk, O(k*n)
-// or O(m*k) against O(chunk*n*k) or O(m*chunk*k) flops.
+// compute with the serial blocked algorithm. The operand that is not cut
+// (op(B) when cutting along m) is packed once, before the chunks, which all
+// read it; each chunk packs its own part of the other.
 //
 // The workers are package parallel's team. Chunks are handed out
 // dynamically ("guided": each claim takes 1/w of what is left, but at least
@@ -176,6 +176,19 @@ func split[T float](kn *kernel[T], workers, minChunk int, transA, transB bool, m
 	}
 	args := splitArgs[T]{kn: kn, transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc,
 		alongM: alongM, size: size, unit: unit, units: units, minUnits: minUnits, workers: workers}
+	// The operand every chunk reads whole is packed once, here.
+	shared := sharedPacks(kn).Get()
+	if alongM {
+		packBlocksB(kn, shared, transB, n, k, b, ldb)
+		args.preB = shared
+	} else {
+		packBlocksA(kn, shared, transA, m, k, a, lda)
+		args.preA = shared
+	}
+	defer func() {
+		shared.release()
+		sharedPacks(kn).Put(shared)
+	}()
 	switch j := any(&splitJob32).(type) {
 	case *parallel.Job[splitArgs[T]]:
 		j.For(workers, workers, args)
@@ -197,6 +210,20 @@ type splitArgs[T float] struct {
 	size, unit               int
 	units, minUnits, workers int
 	next                     int64
+	preA, preB               *prepacked[T] // the operand packed once
+}
+
+var (
+	sharedPacks32 parallel.FreeList[prepacked[float32]]
+	sharedPacks64 parallel.FreeList[prepacked[float64]]
+)
+
+// sharedPacks returns the free list of prepacked operands of T.
+func sharedPacks[T float](*kernel[T]) *parallel.FreeList[prepacked[T]] {
+	if l, ok := any(&sharedPacks32).(*parallel.FreeList[prepacked[T]]); ok {
+		return l
+	}
+	return any(&sharedPacks64).(*parallel.FreeList[prepacked[T]])
 }
 
 var (
@@ -219,7 +246,7 @@ func splitRun[T float](s *splitArgs[T], _, _, _ int) {
 			} else {
 				aa = s.a[lo*s.lda:]
 			}
-			blocked(s.kn, s.transA, s.transB, hi-lo, s.n, s.k, s.alpha, aa, s.lda, s.b, s.ldb, s.beta, s.c[lo*s.ldc:], s.ldc)
+			blockedPacked(s.kn, s.transA, s.transB, hi-lo, s.n, s.k, s.alpha, aa, s.lda, s.b, s.ldb, s.beta, s.c[lo*s.ldc:], s.ldc, nil, s.preB)
 		} else {
 			var bb []T
 			if s.transB {
@@ -227,7 +254,7 @@ func splitRun[T float](s *splitArgs[T], _, _, _ int) {
 			} else {
 				bb = s.b[lo:]
 			}
-			blocked(s.kn, s.transA, s.transB, s.m, hi-lo, s.k, s.alpha, s.a, s.lda, bb, s.ldb, s.beta, s.c[lo:], s.ldc)
+			blockedPacked(s.kn, s.transA, s.transB, s.m, hi-lo, s.k, s.alpha, s.a, s.lda, bb, s.ldb, s.beta, s.c[lo:], s.ldc, s.preA, nil)
 		}
 	}
 }
