@@ -261,10 +261,8 @@ func (t *prepTask[T]) Run(wk, lo, hi int) {
 	for r := lo; r < hi; r++ {
 		b := r / L
 		z := a.X[r*W+2*a.E : r*W+2*a.E+D]
-		for i := 0; i < D; i++ {
-			qtmp[i] = z[i] * a.GammaQ[i]
-			ktmp[i] = z[i] * a.GammaK[i]
-		}
+		mulTo(qtmp, z, a.GammaQ[:D])
+		mulTo(ktmp, z, a.GammaK[:D])
 		if withRaw {
 			copy(p.qraw[r*D:], qtmp)
 			copy(p.kraw[r*D:], ktmp)
@@ -284,8 +282,8 @@ func (t *prepTask[T]) Run(wk, lo, hi int) {
 			continue
 		}
 		cs, sn := p.table(r, L)
-		rotate(qr, qn, cs, sn, sc)
-		rotate(kr, kn, cs, sn, 1)
+		rotateRow(qr, qn, cs, sn, sc)
+		rotateRow(kr, kn, cs, sn, 1)
 		if p.far {
 			rotate(p.qc[r*D:(r+1)*D], qn, p.cosC, p.sinC, sc)
 			rotate(p.kc[r*D:(r+1)*D], kn, p.cosC, p.sinC, 1)
@@ -372,6 +370,56 @@ func rotate[T Float](out, x, cs, sn []T, scale T) {
 		out[i] = scale * (xe*c - xo*s)
 		out[half+i] = scale * (xe*s + xo*c)
 	}
+}
+
+// rotateRow is rotate, by simd.Rotate for float32 (the same bits).
+func rotateRow[T Float](out, x, cs, sn []T, scale T) {
+	if is32[T]() && cs != nil {
+		simd.Rotate(asF32(out), asF32(x), asF32(cs), asF32(sn), float32(scale))
+		return
+	}
+	rotate(out, x, cs, sn, scale)
+}
+
+// rotateAdjointAddRow is rotateAdjointAdd, by simd.RotateAdjointAdd for
+// float32 (the same bits).
+func rotateAdjointAddRow[T Float](dx, g, cs, sn []T) {
+	if is32[T]() && cs != nil {
+		simd.RotateAdjointAdd(asF32(dx), asF32(g), asF32(cs), asF32(sn))
+		return
+	}
+	rotateAdjointAdd(dx, g, cs, sn)
+}
+
+// mulTo sets dst = x ⊙ y.
+func mulTo[T Float](dst, x, y []T) {
+	if is32[T]() {
+		simd.Mul(asF32(dst), asF32(x), asF32(y))
+		return
+	}
+	for i, v := range x {
+		dst[i] = v * y[i]
+	}
+}
+
+// addTo2 sets dst = x + y.
+func addTo2[T Float](dst, x, y []T) {
+	if is32[T]() {
+		simd.Add(asF32(dst), asF32(x), asF32(y))
+		return
+	}
+	for i, v := range x {
+		dst[i] = v + y[i]
+	}
+}
+
+// scaleRow sets dst = s·x.
+func scaleRow[T Float](dst, x []T, s T) {
+	if is32[T]() {
+		simd.ScaleTo(asF32(dst), asF32(x), float32(s))
+		return
+	}
+	scaleTo(dst, x, s)
 }
 
 // rotateAdjointAdd adds R^T g to dx (the adjoint of rotate with scale 1).
@@ -631,13 +679,12 @@ func (t *fwdTask[T]) item(wk, item int) error {
 			if thr != 0 && !a.BF16 {
 				a.dropRow(prow, prow, a.dropIndex(b, i0+r, j0), thr, inv)
 			}
+			first := ws.m[r] == negInf // acc's row is still zero
 			ws.l[r] = ws.l[r]*corr + sum
 			ws.m[r] = mnew
-			if corr != 1 && !a.BF16 {
+			if corr != 1 && !first && !a.BF16 {
 				acc := ws.acc[r*E : (r+1)*E]
-				for c := range acc {
-					acc[c] *= corr
-				}
+				scaleRow(acc, acc, corr)
 			}
 		}
 		if live && !a.BF16 {
@@ -667,15 +714,10 @@ func (t *fwdTask[T]) item(wk, item int) error {
 		if a.BF16 { // P was normalised before the product
 			inv = 1
 		}
+		scaleRow(o, ws.acc[r*E:(r+1)*E], inv)
 		if a.Gated {
-			u := a.X[i*W : i*W+E]
-			for c, v := range ws.acc[r*E : (r+1)*E] {
-				o[c] = v * inv * u[c]
-			}
+			mulTo(o, o, a.X[i*W:i*W+E])
 			continue
-		}
-		for c, v := range ws.acc[r*E : (r+1)*E] {
-			o[c] = v * inv
 		}
 		out[i*OW+E] = ws.m[r] + T(math.Log(float64(ws.l[r])))
 	}
@@ -808,6 +850,7 @@ func (a *Attention[T]) backward(w *workspace[T], out, dout, dx []T) error {
 	// and dγk are summed per worker, then over the workers in order.
 	bt.gammas = w.f.alloc(threads*2*D, true)
 	bt.tmp = w.f.alloc(threads*2*D, false)
+	bt.prod = w.f.alloc(threads*2*D, false)
 	bt.phase = bwdRows
 	parallel.For(rows, threads, bt)
 	k := min(threads, rows)
@@ -846,7 +889,7 @@ type bwdTask[T Float] struct {
 	nk, bqRows        int
 	thr               uint64
 	inv               T
-	gammas, tmp       []T // per worker: dγq | dγk sums, and gq | gk
+	gammas, tmp, prod []T // per worker: dγq | dγk sums, gq | gk, products
 	phase             int
 }
 
@@ -983,8 +1026,8 @@ func (t *bwdTask[T]) rows(wk, lo, hi int) {
 		seg := func(v []T) []T { return v[r*D : (r+1)*D] }
 		if pol.Rotates() {
 			cs, sn := p.table(r, L)
-			rotateAdjointAdd(gq, seg(dqr), cs, sn)
-			rotateAdjointAdd(gk, seg(t.dkr), cs, sn)
+			rotateAdjointAddRow(gq, seg(dqr), cs, sn)
+			rotateAdjointAddRow(gk, seg(t.dkr), cs, sn)
 			if p.far {
 				rotateAdjointAdd(gq, seg(dqc), p.cosC, p.sinC)
 				rotateAdjointAdd(gq, seg(dq0), nil, nil)
@@ -995,10 +1038,7 @@ func (t *bwdTask[T]) rows(wk, lo, hi int) {
 			copy(gq, seg(dqr))
 			copy(gk, seg(t.dkr))
 		}
-		sc := p.sc[b]
-		for i := range gq {
-			gq[i] *= sc
-		}
+		scaleRow(gq, gq, p.sc[b])
 		qraw, kraw := seg(p.qraw), seg(p.kraw)
 		if cos {
 			cosScaleBackward(gq, qraw, p.alpha)
@@ -1006,11 +1046,16 @@ func (t *bwdTask[T]) rows(wk, lo, hi int) {
 		}
 		z := a.X[r*W+2*a.E : r*W+2*a.E+D]
 		dz := t.dx[r*W+2*a.E : r*W+2*a.E+D]
-		for i := 0; i < D; i++ {
-			dz[i] = gq[i]*a.GammaQ[i] + gk[i]*a.GammaK[i]
-			acc[i] += gq[i] * z[i]
-			acc[D+i] += gk[i] * z[i]
-		}
+		// dz = gq⊙γq + gk⊙γk; dγq += gq⊙z, dγk += gk⊙z (each product
+		// rounded, then the sum: the scalar loop's arithmetic).
+		pq, pk := t.prod[2*wk*D:(2*wk+1)*D], t.prod[(2*wk+1)*D:(2*wk+2)*D]
+		mulTo(pq, gq, a.GammaQ[:D])
+		mulTo(pk, gk, a.GammaK[:D])
+		addTo2(dz, pq, pk)
+		mulTo(pq, gq, z)
+		addTo2(acc[:D], acc[:D], pq)
+		mulTo(pk, gk, z)
+		addTo2(acc[D:], acc[D:], pk)
 	}
 }
 
