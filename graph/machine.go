@@ -38,6 +38,11 @@ type Machine struct {
 	FloatAttention bool
 	// Profile, when set, receives the wall time of every step of each Run.
 	Profile *OpProfile
+	// Unfused runs every step of the plan as its own op. By default the
+	// machine runs some chains of elementwise steps as one kernel with the
+	// same arithmetic (see fuseGatedSwishGrad). It is read at the first
+	// Run.
+	Unfused bool
 
 	plan *Plan
 	// keys and shapes are each step's output buffer key and shape,
@@ -45,6 +50,7 @@ type Machine struct {
 	keys   []bufKey
 	shapes []tensor.Shape
 	ops    []stepOp  // each step's op, its interfaces asserted once
+	run    []runStep // what each step does (schedule); set at the first Run
 	ins    []G.Value // the current step's argument values
 	vals   map[*G.Node]G.Value
 	pool   map[bufKey][]G.Value
@@ -139,20 +145,39 @@ func (m *Machine) Run() error {
 		m.give(v)
 		delete(m.vals, n)
 	}
+	if m.run == nil {
+		m.run = schedule(m.plan, !m.Unfused)
+	}
 	ins := m.ins
 	var t0, tStep time.Time
 	if m.Profile != nil {
 		if len(m.Profile.Time) < len(m.plan.Steps) {
 			m.Profile.Time = make([]time.Duration, len(m.plan.Steps))
+			m.Profile.Names = make([]string, len(m.plan.Steps))
+			for i, st := range m.plan.Steps {
+				switch rs := m.run[i]; {
+				case rs.skip:
+				case rs.fused != nil:
+					m.Profile.Names[i] = rs.fused.name
+				case st.GradSum:
+					m.Profile.Names[i] = "Add (gradient sum)"
+				default:
+					m.Profile.Names[i] = st.Node.Op().String()
+				}
+			}
 		}
 		t0 = time.Now()
 	}
 	for si, in := range m.plan.Steps {
+		rs := &m.run[si]
+		if rs.skip {
+			continue // computed by a fused kernel at a later step
+		}
 		if m.Profile != nil {
 			tStep = time.Now()
 		}
 		ins = ins[:0]
-		for _, a := range in.Args {
+		for _, a := range rs.args {
 			v, err := m.value(a)
 			if err != nil {
 				return err
@@ -163,7 +188,7 @@ func (m *Machine) Run() error {
 		// An elementwise op writes over an input that dies here.
 		var buf G.Value
 		var reused *G.Node
-		for _, a := range in.InPlace {
+		for _, a := range rs.inPlace {
 			if v, ok := m.vals[a]; ok && sameKind(v, in.Node.Dtype(), m.shapes[si]) {
 				buf, reused = v, a
 				break
@@ -172,7 +197,13 @@ func (m *Machine) Run() error {
 		if buf == nil {
 			buf = m.take(m.keys[si])
 		}
-		v, err := m.exec(op, in.GradSum, buf, ins)
+		var v G.Value
+		var err error
+		if rs.fused != nil {
+			v, err = rs.fused.run(buf, ins)
+		} else {
+			v, err = m.exec(op, in.GradSum, buf, ins)
+		}
 		if err != nil {
 			return fmt.Errorf("%v: %w", op, err)
 		}
@@ -189,7 +220,7 @@ func (m *Machine) Run() error {
 			return fmt.Errorf("machine: op %v returned a view of its input, which Machine does not support", op)
 		}
 		m.vals[in.Node] = v
-		for _, r := range in.Release {
+		for _, r := range rs.release {
 			m.give(m.vals[r])
 			delete(m.vals, r)
 		}

@@ -23,6 +23,10 @@ type OpProfile struct {
 	Time []time.Duration
 	// Total is the total wall time of the profiled runs.
 	Total time.Duration
+	// Names are the machine's names of the steps: the op, a fused
+	// kernel's name at the step that runs it, "" for a step a fused kernel
+	// computes (not run on its own).
+	Names []string
 }
 
 // OpTime is the time of one kind of op in a profile.
@@ -48,6 +52,12 @@ func (p *OpProfile) ByOp(plan *Plan) []OpTime {
 		name := s.Node.Op().String()
 		if s.GradSum {
 			name = "Add (gradient sum)"
+		}
+		if i < len(p.Names) {
+			if p.Names[i] == "" {
+				continue
+			}
+			name = p.Names[i]
 		}
 		shape := s.Node.Shape()
 		key := fmt.Sprint(name, " ", shape)

@@ -33,11 +33,13 @@ const (
 	ewGate
 	ewGateGradX
 	ewGateGradO
+	ewGatedSwishGrad
 )
 
 type ewArgs struct {
 	op        int
 	y, x, z   []float32 // output, first and second input
+	w, v      []float32 // third and fourth input
 	n         int       // row width (Norm, NormGrad)
 	e, xw, ow int       // the gates' columns and row widths
 	drop      simd.DropStream
@@ -82,6 +84,15 @@ func ewRun(a *ewArgs, _, lo, hi int) {
 			simd.Mul(d[:a.e], a.z[r*a.e:(r+1)*a.e], a.x[r*a.ow:r*a.ow+a.e])
 			clear(d[a.e:])
 		}
+	case ewGatedSwishGrad: // y = SwishGrad(x, [w ⊙ z | v] + 0), rows of xw
+		s := ewScratch(a.xw)
+		for r := lo; r < hi; r++ {
+			simd.Mul(s.row[:a.e], a.w[r*a.e:(r+1)*a.e], a.z[r*a.ow:r*a.ow+a.e])
+			copy(s.row[a.e:], a.v[r*a.xw+a.e:(r+1)*a.xw])
+			simd.Add(s.row, s.row, s.zero)
+			simd.SwishGrad(a.y[r*a.xw:(r+1)*a.xw], a.x[r*a.xw:(r+1)*a.xw], s.row)
+		}
+		ewScratches.Put(s)
 	case ewGateGradO: // y (rows of ow) = dy ⊙ u in the first e columns, 0 elsewhere
 		for r := lo; r < hi; r++ {
 			d := a.y[r*a.ow : (r+1)*a.ow]
@@ -89,6 +100,19 @@ func ewRun(a *ewArgs, _, lo, hi int) {
 			clear(d[a.e:])
 		}
 	}
+}
+
+// ewRow is a row of scratch and a row of zeros.
+type ewRow struct{ row, zero []float32 }
+
+var ewScratches parallel.FreeList[ewRow]
+
+func ewScratch(n int) *ewRow {
+	s := ewScratches.Get()
+	if len(s.row) != n {
+		s.row, s.zero = make([]float32, n), make([]float32, n)
+	}
+	return s
 }
 
 // ewElems runs an elementwise op over n elements, on one core when n is
@@ -292,4 +316,37 @@ func Dropout[T Float](y, x []T, p float64, key, site uint64) {
 			}
 		}
 	})
+}
+
+// GatedSwishGrad is the gradient of a GAU layer's swish output X = [u | v |
+// z] (row width xw) summed over its two readers and taken through the
+// swish, in one pass:
+//
+//	s  = [dY ⊙ O | d[:, e:]] + 0        (the gate's and the attention's dX)
+//	dx = SwishGrad(pre, s)
+//
+// pre is the swish input (row width xw), o the attention output (row
+// width ow; its first e columns are O), dy the gradient of the gate's
+// output u ⊙ O (row width e), and d the attention backward's dX (row width
+// xw, zero in the u columns, which are not read). The sum is that of
+// GateGradX's and the attention's dX (the +0 gives a zero the sign that
+// sum gives it), so dx has the bits of GateGradX, the addition and
+// SwishGrad run one after the other. dx may be pre itself.
+func GatedSwishGrad[T Float](dx, pre, o, dy, d []T, e, xw, ow int) {
+	rows := len(dy) / e
+	if is32[T]() {
+		ewRows(rows, xw, ewArgs{op: ewGatedSwishGrad, y: asF32(dx), x: asF32(pre), z: asF32(o), w: asF32(dy), v: asF32(d), e: e, xw: xw, ow: ow})
+		return
+	}
+	s := make([]T, xw)
+	for r := 0; r < rows; r++ {
+		for c := range s {
+			if c < e {
+				s[c] = dy[r*e+c]*o[r*ow+c] + 0
+			} else {
+				s[c] = d[r*xw+c] + 0
+			}
+		}
+		SwishGrad(dx[r*xw:(r+1)*xw], pre[r*xw:(r+1)*xw], s)
+	}
 }

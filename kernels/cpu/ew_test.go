@@ -140,3 +140,57 @@ func TestWorkspaceRotationCache(t *testing.T) {
 		}
 	}
 }
+
+// GatedSwishGrad has the bits of GateGradX, the gradient sum and SwishGrad
+// run one after the other, for float32 (vector rows on the team) and
+// float64.
+func TestGatedSwishGrad(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	const e, xw, ow = 24, 64, 25
+	for _, rows := range []int{3, 2 * parallelMin / xw} {
+		pre, o, dy, d := make([]float64, rows*xw), make([]float64, rows*ow), make([]float64, rows*e), make([]float64, (rows+2)*xw)
+		for _, s := range [][]float64{pre, o, dy, d} {
+			for i := range s {
+				s[i] = float64(float32(rng.NormFloat64()))
+			}
+		}
+		for r := 0; r < rows; r++ {
+			clear(d[r*xw : r*xw+e]) // the attention's dX has zero u columns
+		}
+		o[0], dy[0] = 0, -1 // a -0 product
+		check := func(name string, got, want []float32) {
+			t.Helper()
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("rows=%d %s: element %d is %v, want %v", rows, name, i, got[i], want[i])
+				}
+			}
+		}
+		// Reference: the three ops.
+		gx := make([]float32, rows*xw)
+		GateGradX(gx, f32(o), f32(dy), e, xw, ow)
+		sum := make([]float32, rows*xw)
+		Add(sum, gx, f32(d)[:rows*xw])
+		want := make([]float32, rows*xw)
+		SwishGrad(want, f32(pre), sum)
+
+		got := make([]float32, rows*xw)
+		GatedSwishGrad(got, f32(pre), f32(o), f32(dy), f32(d), e, xw, ow)
+		check("float32", got, want)
+		inPlace := f32(pre)
+		GatedSwishGrad(inPlace, inPlace, f32(o), f32(dy), f32(d), e, xw, ow)
+		check("float32 in place", inPlace, want)
+
+		gx64, sum64, want64 := make([]float64, rows*xw), make([]float64, rows*xw), make([]float64, rows*xw)
+		GateGradX(gx64, o, dy, e, xw, ow)
+		Add(sum64, gx64, d[:rows*xw])
+		SwishGrad(want64, pre, sum64)
+		got64 := make([]float64, rows*xw)
+		GatedSwishGrad(got64, pre, o, dy, d, e, xw, ow)
+		for i := range want64 {
+			if math.Float64bits(got64[i]) != math.Float64bits(want64[i]) {
+				t.Fatalf("rows=%d float64: element %d is %v, want %v", rows, i, got64[i], want64[i])
+			}
+		}
+	}
+}
