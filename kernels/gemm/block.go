@@ -18,6 +18,12 @@ type kernel[T float] struct {
 	kc     int // depth of a packed block (a B sliver lives in L1)
 	nc     int // columns of op(B) packed at a time (B block lives in L3)
 	fn     microKernel[T]
+	// fnA, when set, is fn reading a full mr-row sliver of op(A) in
+	// place, element (r, p) at a[r·rs + p·cs]: blocked packs A only for
+	// the last, partial sliver of a block (and for transposed A, whose
+	// rows are columns of a: packing them keeps the sliver's cache lines
+	// and pages together).
+	fnA func(kc int, a []T, rs, cs int, b, c []T, ldc int, alpha, beta T)
 	// packA and packB fill the packed blocks (see packA and packB in
 	// pack.go for the layout); kernels may supply faster versions.
 	packA func(dst, a []T, lda int, trans bool, i0, p0, mb, kb, mr int)
@@ -67,6 +73,8 @@ func blockedPacked[T float](kn *kernel[T], transA, transB bool, m, n, k int, alp
 		pb = bb.data
 	}
 
+	// Full slivers of a non-transposed A are read in place.
+	direct := kn.fnA != nil && !transA && preA == nil
 	nextB, nextA := 0, 0 // the next block of preB, preA
 	for jc := 0; jc < n; jc += nc {
 		nb := min(nc, n-jc)
@@ -87,10 +95,16 @@ func blockedPacked[T float](kn *kernel[T], transA, transB bool, m, n, k int, alp
 			}
 			for ic := 0; ic < m; ic += mc {
 				mb := min(mc, m-ic)
-				if preA != nil {
+				switch {
+				case preA != nil:
 					pa = preA.block(nextA)
 					nextA++
-				} else {
+				case direct:
+					// Only the last, partial sliver is packed.
+					if full := mb / mr * mr; full < mb {
+						kn.packA(pa[full*kb:], a, lda, transA, ic+full, pc, mb-full, kb, mr)
+					}
+				default:
 					kn.packA(pa, a, lda, transA, ic, pc, mb, kb, mr)
 				}
 				for jr := 0; jr < nb; jr += nr {
@@ -98,15 +112,25 @@ func blockedPacked[T float](kn *kernel[T], transA, transB bool, m, n, k int, alp
 					bp := pb[jr*kb : (jr+nr)*kb]
 					for ir := 0; ir < mb; ir += mr {
 						mm := min(mr, mb-ir)
-						ap := pa[ir*kb : (ir+mr)*kb]
 						off := (ic+ir)*ldc + jc + jr
-						if mm == mr && nn == nr {
-							kn.fn(kb, ap, bp, c[off:], ldc, alpha, bet)
-							continue
+						if direct && mm == mr {
+							aa := a[(ic+ir)*lda+pc:]
+							if nn == nr {
+								kn.fnA(kb, aa, lda, 1, bp, c[off:], ldc, alpha, bet)
+								continue
+							}
+							kn.fnA(kb, aa, lda, 1, bp, tmp[:], nr, 1, 0)
+						} else {
+							ap := pa[ir*kb : (ir+mr)*kb]
+							if mm == mr && nn == nr {
+								kn.fn(kb, ap, bp, c[off:], ldc, alpha, bet)
+								continue
+							}
+							// Partial tile: compute the full tile into
+							// tmp (the padding is zero) and merge the
+							// valid part.
+							kn.fn(kb, ap, bp, tmp[:], nr, 1, 0)
 						}
-						// Partial tile: compute the full tile into tmp
-						// (the padding is zero) and merge the valid part.
-						kn.fn(kb, ap, bp, tmp[:], nr, 1, 0)
 						for r := 0; r < mm; r++ {
 							cr := c[off+r*ldc : off+r*ldc+nn]
 							tr := tmp[r*nr : r*nr+nn]

@@ -181,7 +181,7 @@ func split[T float](kn *kernel[T], workers, minChunk int, transA, transB bool, m
 	if alongM {
 		packBlocksB(kn, shared, transB, n, k, b, ldb)
 		args.preB = shared
-	} else {
+	} else if kn.fnA == nil || transA { // else the chunks read A in place
 		packBlocksA(kn, shared, transA, m, k, a, lda)
 		args.preA = shared
 	}
