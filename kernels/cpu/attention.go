@@ -822,7 +822,17 @@ func (a *Attention[T]) backward(w *workspace[T], out, dout, dx []T) error {
 	bt.nk = (L + blockK - 1) / blockK
 	bt.bqRows = a.qBlock()
 	threads = min(threads, B*bt.nk)
-	bt.dq = w.qgradsFor(threads)
+	// With one key block per sequence (L <= blockK) the items write
+	// disjoint query rows: one dQ buffer for all, items claimed
+	// dynamically. Otherwise each worker sums into its own dQ (added up in
+	// worker order below) over a static partition, so that the sums do not
+	// depend on timing.
+	bt.sharedDQ = bt.nk == 1
+	nq := threads
+	if bt.sharedDQ {
+		nq = 1
+	}
+	bt.dq = w.qgradsFor(nq)
 	for i := range bt.dq {
 		bt.dq[i].qr = w.f.alloc(rows*D, true)
 		if p.far {
@@ -836,7 +846,11 @@ func (a *Attention[T]) backward(w *workspace[T], out, dout, dx []T) error {
 	// Static partition: the per-worker dQ sums, and so the result, are
 	// reproducible bit for bit (training resumes exactly).
 	bt.phase = bwdBlocks
-	parallel.For(B*bt.nk, threads, bt)
+	if bt.sharedDQ {
+		parallel.Each(B*bt.nk, 1, threads, bt)
+	} else {
+		parallel.For(B*bt.nk, threads, bt)
+	}
 	// Reduce the per-worker query gradients into worker 0's buffers.
 	dq := bt.dq
 	for _, g := range dq[1:] {
@@ -890,6 +904,7 @@ type bwdTask[T Float] struct {
 	thr               uint64
 	inv               T
 	gammas, tmp, prod []T // per worker: dγq | dγk sums, gq | gk, products
+	sharedDQ          bool // one dQ for all workers (dq has one entry)
 	phase             int
 }
 
@@ -916,7 +931,7 @@ func (t *bwdTask[T]) block(wk, item int) {
 	OW := a.OutWidth()
 	thr, inv := t.thr, t.inv
 	dO, ldo, dx := t.dO, t.ldo, t.dx
-	ws, g := t.scratch[wk], t.dq[wk]
+	ws, g := t.scratch[wk], t.dq[min(wk, len(t.dq)-1)]
 	b, jb := item/t.nk, item%t.nk
 	j0, j1 := jb*blockK, min((jb+1)*blockK, L)
 	bk := j1 - j0
