@@ -454,6 +454,20 @@ func dot[T Float](x, y []T) T {
 	return s
 }
 
+// dot4 is dot of four pairs of rows at once (the same sums, in the same
+// order, as four calls: the four chains of additions overlap).
+func dot4[T Float](x0, y0, x1, y1, x2, y2, x3, y3 []T) (T, T, T, T) {
+	var s0, s1, s2, s3 T
+	y0, x1, y1, x2, y2, x3, y3 = y0[:len(x0)], x1[:len(x0)], y1[:len(x0)], x2[:len(x0)], y2[:len(x0)], x3[:len(x0)], y3[:len(x0)]
+	for i, v := range x0 {
+		s0 += v * y0[i]
+		s1 += x1[i] * y1[i]
+		s2 += x2[i] * y2[i]
+		s3 += x3[i] * y3[i]
+	}
+	return s0, s1, s2, s3
+}
+
 func scaleTo[T Float](dst, x []T, s T) {
 	for i, v := range x {
 		dst[i] = v * s
@@ -463,6 +477,7 @@ func scaleTo[T Float](dst, x []T, s T) {
 // blockScratch is one worker's scratch space for a score block.
 type blockScratch[T Float] struct {
 	s, fb, fa []T
+	dm        []T // the rows' dropout multipliers (backward)
 	kind      []int8
 	p, dp     []T
 	m, l      []T
@@ -472,7 +487,7 @@ type blockScratch[T Float] struct {
 func newBlockScratch[T Float](E int) *blockScratch[T] {
 	n := blockQMax * blockK
 	return &blockScratch[T]{
-		s: make([]T, n), fb: make([]T, n), fa: make([]T, n),
+		s: make([]T, n), fb: make([]T, n), fa: make([]T, n), dm: make([]T, n),
 		kind: make([]int8, n), p: make([]T, n), dp: make([]T, n),
 		m: make([]T, blockQMax), l: make([]T, blockQMax), acc: make([]T, blockQMax*E),
 	}
@@ -796,7 +811,13 @@ func (a *Attention[T]) backward(w *workspace[T], out, dout, dx []T) error {
 	case len(dx) < (rows+2)*W:
 		return fmt.Errorf("attention backward: dx has %d elements, want %d", len(dx), (rows+2)*W)
 	}
-	clear(dx[:(rows+2)*W])
+	// dX: the u columns are zero; the v columns (dV) are written by the
+	// key blocks' first products (beta 0) and the z columns (dz) row by
+	// row, so only the u columns and the two dγ rows are cleared.
+	for r := 0; r < rows; r++ {
+		clear(dx[r*W : r*W+E])
+	}
+	clear(dx[rows*W : (rows+2)*W])
 	bt := &w.bwd
 	*bt = bwdTask[T]{a: a, p: p, out: out, dout: dout, dx: dx, dO: dout, ldo: OW}
 	// The dO operand of the products: dout, or its rounded copy under BF16.
@@ -843,6 +864,7 @@ func (a *Attention[T]) backward(w *workspace[T], out, dout, dx []T) error {
 	bt.scratch = w.scratchFor(threads, E)
 	bt.thr = pipeline.DropThreshold(a.Dropout)
 	bt.inv = T(1 / (1 - a.Dropout))
+	bt.ones = w.onesFor(blockK)
 	// Static partition: the per-worker dQ sums, and so the result, are
 	// reproducible bit for bit (training resumes exactly).
 	bt.phase = bwdBlocks
@@ -903,7 +925,8 @@ type bwdTask[T Float] struct {
 	nk, bqRows        int
 	thr               uint64
 	inv               T
-	gammas, tmp, prod []T // per worker: dγq | dγk sums, gq | gk, products
+	gammas, tmp, prod []T  // per worker: dγq | dγk sums, gq | gk, products
+	ones              []T  // blockK ones (the dropout multipliers' input)
 	sharedDQ          bool // one dQ for all workers (dq has one entry)
 	phase             int
 }
@@ -912,7 +935,18 @@ func (t *bwdTask[T]) Run(wk, lo, hi int) {
 	switch t.phase {
 	case bwdDelta:
 		E, OW := t.a.E, t.a.OutWidth()
-		for i := lo; i < hi; i++ {
+		i := lo
+		for ; i+4 <= hi; i += 4 {
+			row := func(k int) ([]T, []T) {
+				return t.dout[(i+k)*OW : (i+k)*OW+E], t.out[(i+k)*OW : (i+k)*OW+E]
+			}
+			x0, y0 := row(0)
+			x1, y1 := row(1)
+			x2, y2 := row(2)
+			x3, y3 := row(3)
+			t.delta[i], t.delta[i+1], t.delta[i+2], t.delta[i+3] = dot4(x0, y0, x1, y1, x2, y2, x3, y3)
+		}
+		for ; i < hi; i++ {
 			t.delta[i] = dot(t.dout[i*OW:i*OW+E], t.out[i*OW:i*OW+E])
 		}
 	case bwdBlocks:
@@ -936,6 +970,7 @@ func (t *bwdTask[T]) block(wk, item int) {
 	j0, j1 := jb*blockK, min((jb+1)*blockK, L)
 	bk := j1 - j0
 	c0 := b*L + j0
+	dvBeta := T(0) // the first product writes dV, the others add to it
 	for i0 := 0; i0 < L; i0 += t.bqRows {
 		i1 := min(i0+t.bqRows, L)
 		class := a.Policy.Classify(i0, i1, j0, j1)
@@ -957,7 +992,11 @@ func (t *bwdTask[T]) block(wk, item int) {
 			prow := ws.p[r*blockK : r*blockK+bk]
 			expShiftSum(prow, ws.s[r*blockK:r*blockK+bk], lse)
 			if thr != 0 {
-				a.dropRow(pd[r*blockK:r*blockK+bk], prow, a.dropIndex(b, i0+r, j0), thr, inv)
+				// The row's dropout multipliers (inv or 0), drawn once
+				// for P here and dP below.
+				mrow := ws.dm[r*blockK : r*blockK+bk]
+				a.dropRow(mrow, t.ones[:bk], a.dropIndex(b, i0+r, j0), thr, inv)
+				mulTo(pd[r*blockK:r*blockK+bk], prow, mrow)
 			} else if a.BF16 {
 				copy(pd[r*blockK:r*blockK+bk], prow)
 			}
@@ -966,7 +1005,8 @@ func (t *bwdTask[T]) block(wk, item int) {
 			}
 		}
 		// dV += Pd^T dO.
-		gemmSerial(true, false, bk, E, bq, 1, pd, blockK, dO[r0*ldo:], ldo, 1, dx[c0*W+E:], W)
+		gemmSerial(true, false, bk, E, bq, 1, pd, blockK, dO[r0*ldo:], ldo, dvBeta, dx[c0*W+E:], W)
+		dvBeta = 1
 		// dPd = dO V^T.
 		v, ldv := a.vOperand(p, c0)
 		gemmSerial(false, true, bq, bk, E, 1, dO[r0*ldo:], ldo, v, ldv, 0, ws.dp, blockK)
@@ -975,7 +1015,7 @@ func (t *bwdTask[T]) block(wk, item int) {
 			di := t.delta[r0+r]
 			dpr := ws.dp[r*blockK : r*blockK+bk]
 			if thr != 0 {
-				a.dropRow(dpr, dpr, a.dropIndex(b, i0+r, j0), thr, inv)
+				mulTo(dpr, dpr, ws.dm[r*blockK:r*blockK+bk])
 			}
 			pr, sr := ws.p[r*blockK:r*blockK+bk], ws.s[r*blockK:r*blockK+bk]
 			for c, dp := range dpr {
@@ -1019,6 +1059,11 @@ func (t *bwdTask[T]) block(wk, item int) {
 			route(ds, p.qr, p.kr, g.qr, t.dkr)
 			route(fb, p.qc, p.k0, g.qc, t.dk0)
 			route(fa, p.q0, p.kc, g.q0, t.dkc)
+		}
+	}
+	if dvBeta == 0 { // every query block skipped these keys
+		for c := c0; c < c0+bk; c++ {
+			clear(dx[c*W+E : c*W+2*E])
 		}
 	}
 }

@@ -48,6 +48,7 @@ type workspace[T Float] struct {
 	att      Attention[T] // the call's arguments
 	prep     prep[T]
 	tmp      []T // prepare's per-worker q and k rows
+	ones     []T
 	errs     []error
 	qgrads   []qgrads[T]
 	prepTask prepTask[T]
@@ -63,6 +64,17 @@ func (w *workspace[T]) clearAttention() {
 	w.fwd = fwdTask[T]{}
 	clear(w.errs)
 	clear(w.qgrads)
+}
+
+// onesFor returns n ones.
+func (w *workspace[T]) onesFor(n int) []T {
+	if len(w.ones) < n {
+		w.ones = make([]T, n)
+		for i := range w.ones {
+			w.ones[i] = 1
+		}
+	}
+	return w.ones[:n]
 }
 
 // errsFor returns one cleared error slot per worker.
