@@ -454,6 +454,15 @@ func dot[T Float](x, y []T) T {
 	return s
 }
 
+// clearRows zeroes row r (width d) of each non-nil buffer.
+func clearRows[T Float](a, b, c []T, r, d int) {
+	for _, x := range [3][]T{a, b, c} {
+		if x != nil {
+			clear(x[r*d : (r+1)*d])
+		}
+	}
+}
+
 // dot4 is dot of four pairs of rows at once (the same sums, in the same
 // order, as four calls: the four chains of additions overlap).
 func dot4[T Float](x0, y0, x1, y1, x2, y2, x3, y3 []T) (T, T, T, T) {
@@ -813,10 +822,8 @@ func (a *Attention[T]) backward(w *workspace[T], out, dout, dx []T) error {
 	}
 	// dX: the u columns are zero; the v columns (dV) are written by the
 	// key blocks' first products (beta 0) and the z columns (dz) row by
-	// row, so only the u columns and the two dγ rows are cleared.
-	for r := 0; r < rows; r++ {
-		clear(dx[r*W : r*W+E])
-	}
+	// row, so only the u columns and the two dγ rows are cleared (the u
+	// columns in the first parallel loop, with the gradient buffers below).
 	clear(dx[rows*W : (rows+2)*W])
 	bt := &w.bwd
 	*bt = bwdTask[T]{a: a, p: p, out: out, dout: dout, dx: dx, dO: dout, ldo: OW}
@@ -829,38 +836,39 @@ func (a *Attention[T]) backward(w *workspace[T], out, dout, dx []T) error {
 		roundBF16(bt.dO)
 	}
 	threads := parallel.Workers(a.Threads)
-	// D_i = dO_i·O_i.
-	bt.delta = w.f.alloc(rows, false)
-	bt.phase = bwdDelta
-	parallel.For(rows, threads, bt)
 	// Gradients wrt the rotated vectors. Key-side buffers are owned by the
 	// work item of their key block; query-side ones are per worker.
-	bt.dkr = w.f.alloc(rows*D, true)
+	bt.dkr = w.f.alloc(rows*D, false)
 	if p.far {
-		bt.dk0 = w.f.alloc(rows*D, true)
-		bt.dkc = w.f.alloc(rows*D, true)
+		bt.dk0 = w.f.alloc(rows*D, false)
+		bt.dkc = w.f.alloc(rows*D, false)
 	}
 	bt.nk = (L + blockK - 1) / blockK
 	bt.bqRows = a.qBlock()
-	threads = min(threads, B*bt.nk)
+	blockThreads := min(threads, B*bt.nk)
 	// With one key block per sequence (L <= blockK) the items write
 	// disjoint query rows: one dQ buffer for all, items claimed
 	// dynamically. Otherwise each worker sums into its own dQ (added up in
 	// worker order below) over a static partition, so that the sums do not
 	// depend on timing.
 	bt.sharedDQ = bt.nk == 1
-	nq := threads
+	nq := blockThreads
 	if bt.sharedDQ {
 		nq = 1
 	}
 	bt.dq = w.qgradsFor(nq)
 	for i := range bt.dq {
-		bt.dq[i].qr = w.f.alloc(rows*D, true)
+		bt.dq[i].qr = w.f.alloc(rows*D, false)
 		if p.far {
-			bt.dq[i].qc = w.f.alloc(rows*D, true)
-			bt.dq[i].q0 = w.f.alloc(rows*D, true)
+			bt.dq[i].qc = w.f.alloc(rows*D, false)
+			bt.dq[i].q0 = w.f.alloc(rows*D, false)
 		}
 	}
+	// D_i = dO_i·O_i, and the buffers above cleared, row by row.
+	bt.delta = w.f.alloc(rows, false)
+	bt.phase = bwdDelta
+	parallel.For(rows, threads, bt)
+	threads = blockThreads
 	bt.scratch = w.scratchFor(threads, E)
 	bt.thr = pipeline.DropThreshold(a.Dropout)
 	bt.inv = T(1 / (1 - a.Dropout))
@@ -934,7 +942,14 @@ type bwdTask[T Float] struct {
 func (t *bwdTask[T]) Run(wk, lo, hi int) {
 	switch t.phase {
 	case bwdDelta:
-		E, OW := t.a.E, t.a.OutWidth()
+		E, OW, D, W := t.a.E, t.a.OutWidth(), t.a.D, t.a.Width()
+		for r := lo; r < hi; r++ {
+			clear(t.dx[r*W : r*W+E])
+			clearRows(t.dkr, t.dk0, t.dkc, r, D)
+			for _, g := range t.dq {
+				clearRows(g.qr, g.qc, g.q0, r, D)
+			}
+		}
 		i := lo
 		for ; i+4 <= hi; i += 4 {
 			row := func(k int) ([]T, []T) {

@@ -23,10 +23,7 @@ func ScatterAdd[T Float](dtable, dout []T, ids []int, n int) error {
 		if id < 0 || id >= rows {
 			return fmt.Errorf("scatter: index %d out of range [0, %d)", id, rows)
 		}
-		d, g := dtable[id*n:(id+1)*n], dout[i*n:(i+1)*n]
-		for j, v := range g {
-			d[j] += v
-		}
+		addTo2(dtable[id*n:(id+1)*n], dtable[id*n:(id+1)*n], dout[i*n:(i+1)*n])
 	}
 	return nil
 }

@@ -61,12 +61,12 @@ func CrossEntropyGrad[T Float](dlogits, logits []T, targets []int, v int, scale 
 			count++
 		}
 	}
-	clear(dlogits[:len(targets)*v])
 	if count == 0 {
+		clear(dlogits[:len(targets)*v])
 		return
 	}
 	f := scale / float64(count)
-	if is32[T]() {
+	if is32[T]() { // each row written or cleared by its worker
 		xentRows(len(targets), v, xentArgs{grad: true, logits: asF32(logits), dlogits: asF32(dlogits), targets: targets, v: v, f: f})
 		return
 	}
@@ -81,10 +81,11 @@ func CrossEntropyGrad[T Float](dlogits, logits []T, targets []int, v int, scale 
 // onehot), f = scale/count.
 func crossEntropyGradRow[T Float](dlogits, logits []T, targets []int, v int, f float64, r int) {
 	t := targets[r]
+	row, d := logits[r*v:(r+1)*v], dlogits[r*v:(r+1)*v]
 	if t == pipeline.IgnoreTarget || t < 0 || t >= v {
+		clear(d)
 		return
 	}
-	row, d := logits[r*v:(r+1)*v], dlogits[r*v:(r+1)*v]
 	lse := logSumExp(row, d)
 	expShiftSum(d, row, T(lse))
 	ff := T(f)

@@ -3,6 +3,8 @@ package gemm
 import (
 	"sync"
 	"unsafe"
+
+	"github.com/infoscale/gaualpha/kernels/parallel"
 )
 
 // microKernel computes the mr×nr tile C = alpha*Ap·Bp + beta*C from a packed
@@ -160,49 +162,106 @@ func blockedPacked[T float](kn *kernel[T], transA, transB bool, m, n, k int, alp
 type prepacked[T float] struct {
 	buf  *buf[T]
 	offs []int // block i is buf.data[offs[i]:offs[i+1]]
+	// blocks describe the blocks for packing them, sliver by sliver, on
+	// the parallel team.
+	blocks []packBlock
+	units  int // slivers in all
+}
+
+// packBlock is one block of a prepacked operand: rows (or columns) [r0,
+// r0+rn) of op(A) (op(B)) and steps [p0, p0+kb), in slivers from unit0 on.
+type packBlock struct {
+	r0, rn, p0, kb, unit0 int
 }
 
 func (p *prepacked[T]) block(i int) []T { return p.buf.data[p.offs[i]:p.offs[i+1]] }
 
-// packBlocksB packs every (jc, pc) block of op(B), k×n, as blocked would
-// for any m: nc and kc depend on n and k only.
-func packBlocksB[T float](kn *kernel[T], p *prepacked[T], transB bool, n, k int, b []T, ldb int) {
-	kc := evenBlock(k, kn.kc, 1)
-	nc := evenBlock(n, kn.nc, kn.nr)
+// layout sets the blocks (and their place in buf) of an operand whose
+// blocks are, in order, outer × inner pieces: for op(B) jc (outer, nc) by
+// pc (inner, kc); for op(A) pc (outer) by ic (inner, mc). unit is the
+// kernel's nr or mr.
+func (p *prepacked[T]) layout(isB bool, rows, rc, k, kc, unit int) {
 	p.offs = append(p.offs[:0], 0)
-	for jc := 0; jc < n; jc += nc {
-		for pc := 0; pc < k; pc += kc {
-			p.offs = append(p.offs, p.offs[len(p.offs)-1]+min(kc, k-pc)*roundUp(min(nc, n-jc), kn.nr))
-		}
+	p.blocks = p.blocks[:0]
+	p.units = 0
+	add := func(r0, p0 int) {
+		rn, kb := min(rc, rows-r0), min(kc, k-p0)
+		p.blocks = append(p.blocks, packBlock{r0: r0, rn: rn, p0: p0, kb: kb, unit0: p.units})
+		p.units += (rn + unit - 1) / unit
+		p.offs = append(p.offs, p.offs[len(p.offs)-1]+kb*roundUp(rn, unit))
 	}
-	p.buf = getBuf[T](bufShared, p.offs[len(p.offs)-1])
-	i := 0
-	for jc := 0; jc < n; jc += nc {
-		for pc := 0; pc < k; pc += kc {
-			kn.packB(p.block(i), b, ldb, transB, pc, jc, min(kc, k-pc), min(nc, n-jc), kn.nr)
-			i++
+	if isB {
+		for jc := 0; jc < rows; jc += rc {
+			for pc := 0; pc < k; pc += kc {
+				add(jc, pc)
+			}
+		}
+		return
+	}
+	for pc := 0; pc < k; pc += kc {
+		for ic := 0; ic < rows; ic += rc {
+			add(ic, pc)
 		}
 	}
 }
 
-// packBlocksA packs every (pc, ic) block of op(A), m×k, as blocked would
-// for any n: mc and kc depend on m and k only.
-func packBlocksA[T float](kn *kernel[T], p *prepacked[T], transA bool, m, k int, a []T, lda int) {
-	kc := evenBlock(k, kn.kc, 1)
-	mc := evenBlock(m, kn.mc, kn.mr)
-	p.offs = append(p.offs[:0], 0)
-	for pc := 0; pc < k; pc += kc {
-		for ic := 0; ic < m; ic += mc {
-			p.offs = append(p.offs, p.offs[len(p.offs)-1]+min(kc, k-pc)*roundUp(min(mc, m-ic), kn.mr))
+// packArgs is one prepacking: an operand, sliver by sliver, on the team.
+type packArgs[T float] struct {
+	kn    *kernel[T]
+	p     *prepacked[T]
+	isB   bool
+	trans bool
+	x     []T
+	ld    int
+}
+
+var (
+	packJob32 = parallel.Job[packArgs[float32]]{Body: packRun[float32]}
+	packJob64 = parallel.Job[packArgs[float64]]{Body: packRun[float64]}
+)
+
+// packRun packs slivers [lo, hi) of a prepacked operand.
+func packRun[T float](a *packArgs[T], _, lo, hi int) {
+	p, kn := a.p, a.kn
+	unit := kn.mr
+	if a.isB {
+		unit = kn.nr
+	}
+	bi := 0
+	for u := lo; u < hi; u++ {
+		for bi+1 < len(p.blocks) && p.blocks[bi+1].unit0 <= u {
+			bi++
+		}
+		blk := p.blocks[bi]
+		s := (u - blk.unit0) * unit // first row (column) of the sliver in the block
+		dst := p.block(bi)[s*blk.kb:]
+		n := min(unit, blk.rn-s)
+		if a.isB {
+			kn.packB(dst, a.x, a.ld, a.trans, blk.p0, blk.r0+s, blk.kb, n, unit)
+		} else {
+			kn.packA(dst, a.x, a.ld, a.trans, blk.r0+s, blk.p0, n, blk.kb, unit)
 		}
 	}
+}
+
+// prepack packs every block of op(B), k×n (isB), or op(A), m×k, as blocked
+// would for any m (n): nc, mc and kc depend on n, m and k only. The
+// slivers are packed on the parallel team.
+func prepack[T float](kn *kernel[T], p *prepacked[T], isB, trans bool, rows, k int, x []T, ld int) {
+	kc := evenBlock(k, kn.kc, 1)
+	if isB {
+		p.layout(true, rows, evenBlock(rows, kn.nc, kn.nr), k, kc, kn.nr)
+	} else {
+		p.layout(false, rows, evenBlock(rows, kn.mc, kn.mr), k, kc, kn.mr)
+	}
 	p.buf = getBuf[T](bufShared, p.offs[len(p.offs)-1])
-	i := 0
-	for pc := 0; pc < k; pc += kc {
-		for ic := 0; ic < m; ic += mc {
-			kn.packA(p.block(i), a, lda, transA, ic, pc, min(mc, m-ic), min(kc, k-pc), kn.mr)
-			i++
-		}
+	args := packArgs[T]{kn: kn, p: p, isB: isB, trans: trans, x: x, ld: ld}
+	grain := max(1, p.units/(4*parallel.Workers(0)))
+	switch j := any(&packJob32).(type) {
+	case *parallel.Job[packArgs[T]]:
+		j.Each(p.units, grain, 0, args)
+	default:
+		any(&packJob64).(*parallel.Job[packArgs[T]]).Each(p.units, grain, 0, args)
 	}
 }
 

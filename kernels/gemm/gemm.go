@@ -179,10 +179,10 @@ func split[T float](kn *kernel[T], workers, minChunk int, transA, transB bool, m
 	// The operand every chunk reads whole is packed once, here.
 	shared := sharedPacks(kn).Get()
 	if alongM {
-		packBlocksB(kn, shared, transB, n, k, b, ldb)
+		prepack(kn, shared, true, transB, n, k, b, ldb)
 		args.preB = shared
 	} else if kn.fnA == nil || transA { // else the chunks read A in place
-		packBlocksA(kn, shared, transA, m, k, a, lda)
+		prepack(kn, shared, false, transA, m, k, a, lda)
 		args.preA = shared
 	}
 	defer func() {
