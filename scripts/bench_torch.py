@@ -57,7 +57,7 @@ CASES = {
     "attn_bwd_1024": dict(kind="attn_bwd", L=1024, warmup=2, runs=10),
     "layer_fwd": dict(kind="layer_fwd", B=8, L=512, warmup=1, runs=5),
     "layer_fwdbwd": dict(kind="layer_fwdbwd", B=8, L=512, warmup=1, runs=5),
-    "train_default": dict(kind="train", size="default", B=32, L=64, warmup=3, runs=20),
+    "train_default": dict(kind="train", size="default", B=32, L=64, warmup=10, runs=20),
     "train_paper_b32": dict(kind="train", size="paper", B=32, L=64, warmup=1, runs=5),
     "eval_default_128": dict(kind="eval", size="default", B=128, L=128, stride=32, warmup=2, runs=10),
     "eval_default_512": dict(kind="eval", size="default", B=32, L=512, stride=32, warmup=2, runs=10),

@@ -13,6 +13,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/infoscale/gaualpha/attn"
+	"github.com/infoscale/gaualpha/backend"
 	"github.com/infoscale/gaualpha/corpus"
 	"github.com/infoscale/gaualpha/graph"
 	"github.com/infoscale/gaualpha/kernels/cpu"
@@ -47,6 +48,9 @@ type benchCase struct {
 	Norm, Method string
 	// Warmup runs are not timed; the reported time is the median of Runs.
 	Warmup, Runs int
+	// Precision is the training case's -precision ("" or "f32": float32;
+	// "bf16": bfloat16 products on the CPU).
+	Precision string
 	// Stride, for an evaluation case, masks every Stride-th token (the
 	// fast protocol's pass) instead of one position in the middle.
 	Stride int
@@ -82,8 +86,11 @@ var cases = []benchCase{
 		Desc: "one GAU layer forward, paper size, B=8 L=512"},
 	{Name: "layer_fwdbwd", Kind: kindLayerFwdBwd, Model: "paper", B: 8, L: 512, Warmup: 1, Runs: 5,
 		Desc: "one GAU layer forward+backward, paper size, B=8 L=512"},
-	{Name: "train_default", Kind: kindTrain, Model: "default", B: 32, L: 64, Warmup: 3, Runs: 20,
+	{Name: "train_default", Kind: kindTrain, Model: "default", B: 32, L: 64, Warmup: 10, Runs: 20,
 		Desc: "training step, default model, B=32 L=64 (dropout 0.1, AdamW, clip)"},
+	{Name: "train_default_bf16", Kind: kindTrain, Model: "default", B: 32, L: 64, Precision: "bf16", Warmup: 10, Runs: 20,
+		NoTorch: "the float32 PyTorch step is train_default's; this case compares -precision bf16 with it on the Go side",
+		Desc:    "training step as train_default, -precision bf16 (bfloat16 products, float32 sums)"},
 	{Name: "train_paper_b32", Kind: kindTrain, Model: "paper", B: 32, L: 64, Warmup: 1, Runs: 5,
 		Desc: "training step, paper model, B=32 L=64 (dropout 0.1, AdamW, clip)"},
 	{Name: "eval_default_128", Kind: kindEval, Model: "default", B: 128, L: 128, Norm: "infoscale", Stride: 32, Warmup: 2, Runs: 10,
@@ -289,6 +296,15 @@ func prepareTrain(c benchCase, cfg layers.Config) (*prepared, error) {
 	t, err := train.New(cfg, v, p, trs, vas, o)
 	if err != nil {
 		return nil, err
+	}
+	if c.Precision != "" {
+		be, err := backend.Open("cpu", c.Precision)
+		if err != nil {
+			return nil, err
+		}
+		if err := t.Use(be); err != nil {
+			return nil, err
+		}
 	}
 	return &prepared{vocab: cfg.VocabSize, step: func() error {
 		_, _, err := t.Step()

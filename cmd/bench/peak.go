@@ -79,7 +79,7 @@ func (p *peakInfo) share(c benchCase, res *result) string {
 	}
 	flops := caseFlops(c, res.Vocab)
 	peak := p.All
-	if c.Kind == kindSgemmBF16 {
+	if c.Kind == kindSgemmBF16 || c.Precision == "bf16" {
 		peak = p.BF16
 	}
 	if flops <= 0 || peak <= 0 {
