@@ -69,6 +69,9 @@ type benchCase struct {
 	// -quiet, -overwrite and -out (tests shorten the run).
 	trainCmd  string
 	trainArgs []string
+	// onTimed, when set, is called with the prepared case before its
+	// timed runs (-ops attaches its profile there).
+	onTimed func(*prepared)
 }
 
 // cases lists every case in table order. Keep in step with CASES in
@@ -152,6 +155,9 @@ type prepared struct {
 	// vocab is the vocabulary size the model was built with (the PyTorch
 	// side of the default training case uses the same).
 	vocab int
+	// machine is the case's CPU executor, when it runs a graph (-ops
+	// profiles it).
+	machine *graph.Machine
 }
 
 // prepare builds what a case times (weights, inputs, graph) outside the
@@ -242,7 +248,7 @@ func prepareLayer(c benchCase, cfg layers.Config, pol attn.Policy, rng *rand.Ran
 	if err != nil {
 		return nil, err
 	}
-	return &prepared{step: m.Run}, nil
+	return &prepared{step: m.Run, machine: m}, nil
 }
 
 // trainingData returns the embedded corpus's vocabulary and its training
@@ -306,7 +312,8 @@ func prepareTrain(c benchCase, cfg layers.Config) (*prepared, error) {
 			return nil, err
 		}
 	}
-	return &prepared{vocab: cfg.VocabSize, step: func() error {
+	mach, _ := t.Executor().(*graph.Machine)
+	return &prepared{vocab: cfg.VocabSize, machine: mach, step: func() error {
 		_, _, err := t.Step()
 		return err
 	}}, nil
@@ -352,7 +359,7 @@ func prepareEval(c benchCase, cfg layers.Config, pol attn.Policy, rng *rand.Rand
 	if err != nil {
 		return nil, err
 	}
-	return &prepared{vocab: cfg.VocabSize, step: func() error { return m.Run(mach, bt) }}, nil
+	return &prepared{vocab: cfg.VocabSize, machine: mach, step: func() error { return m.Run(mach, bt) }}, nil
 }
 
 // prepareCmdTrain builds cmd/train from this module (unless -train-cmd

@@ -34,6 +34,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/infoscale/gaualpha/graph"
 )
 
 // torchHint says how to get the PyTorch side.
@@ -83,6 +85,8 @@ type options struct {
 	child   string
 	// trainCmd is the cmd/train binary of the train_cmd case.
 	trainCmd string
+	// ops prints, with -case, the time of the case's graph by op.
+	ops bool
 }
 
 func main() {
@@ -103,6 +107,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Minute, "time limit of one case on one side (positive)")
 	fs.DurationVar(&o.quiet, "quiet", 20*time.Second, "before each case, wait up to this long for the machine to be idle (0: do not wait)")
 	fs.BoolVar(&o.list, "list", false, "list the cases and exit")
+	fs.BoolVar(&o.ops, "ops", false, "with -case: also print where the case's graph spends its time, by op (graph.OpProfile), before the JSON result")
 	fs.StringVar(&o.trainCmd, "train-cmd", "", "the cmd/train binary the train_cmd case times (default: built from this module; another commit's binary gives a before/after)")
 	fs.StringVar(&o.child, "case", "", "run one Go case in this process and print its JSON result (used by the parent run)")
 	fs.Usage = func() {
@@ -244,9 +249,27 @@ func runChild(o options, stdout io.Writer) error {
 	}
 	runtime.GOMAXPROCS(o.threads)
 	c.trainCmd = o.trainCmd
+	var prof *graph.OpProfile
+	var plan *graph.Plan
+	if o.ops {
+		c.onTimed = func(p *prepared) {
+			if p.machine != nil {
+				prof, plan = &graph.OpProfile{}, p.machine.Plan()
+				p.machine.Profile = prof
+			}
+		}
+	}
 	res, err := measure(c, o.warmup, o.runs)
 	if err != nil {
 		return err
+	}
+	if o.ops {
+		if prof == nil {
+			return fmt.Errorf("-ops: case %s runs no graph", c.Name)
+		}
+		if err := prof.Write(stdout, plan); err != nil {
+			return err
+		}
 	}
 	res.Threads = runtime.GOMAXPROCS(0)
 	res.PeakRSS = selfPeakRSS()
@@ -270,6 +293,9 @@ func measure(c benchCase, warmup, runs int) (*result, error) {
 		if err := p.step(); err != nil {
 			return nil, err
 		}
+	}
+	if c.onTimed != nil {
+		c.onTimed(p)
 	}
 	runtime.GC()
 	var before, after runtime.MemStats
