@@ -116,8 +116,9 @@ func readers(p *Plan) map[*G.Node]int {
 //	dpre = SwishGrad(pre, sum)
 //
 // four passes over [B·L, 2e+d] matrices, three of them written. It runs
-// them as cpu.GatedSwishGrad at the SwishGrad step: one pass, the same
-// bits, gx, dxa and sum never stored.
+// them as cpu.GatedSwishGrad at the SwishGrad step: one pass, gx, dxa and
+// sum never stored, dpre the same up to the sign of its zeros, and so the
+// products that read it (the model's only readers of dpre) the same bits.
 func fuseGatedSwishGrad(p *Plan, run []runStep) {
 	index := make(map[*G.Node]int, len(p.Steps))
 	for i, s := range p.Steps {

@@ -10,8 +10,8 @@ import (
 	"github.com/infoscale/gaualpha/graph"
 )
 
-// The CPU executor's fused kernels give the bits of the steps they replace:
-// a training graph (dropout on, loss and gradients) run by a Machine with
+// The CPU executor's fused kernels give the results of the steps they
+// replace: a training graph (dropout on, loss and gradients) run by a Machine with
 // its fusions and by one without gives the same loss and gradients, bit for
 // bit, in float32 and float64; and the fusions do fire.
 func TestMachineFusionSameBits(t *testing.T) {

@@ -84,13 +84,13 @@ func ewRun(a *ewArgs, _, lo, hi int) {
 			simd.Mul(d[:a.e], a.z[r*a.e:(r+1)*a.e], a.x[r*a.ow:r*a.ow+a.e])
 			clear(d[a.e:])
 		}
-	case ewGatedSwishGrad: // y = SwishGrad(x, [w ⊙ z | v] + 0), rows of xw
-		s := ewScratch(a.xw)
+	case ewGatedSwishGrad: // y = SwishGrad(x, [w ⊙ z | v]), rows of xw
+		s := ewScratch(a.e)
 		for r := lo; r < hi; r++ {
-			simd.Mul(s.row[:a.e], a.w[r*a.e:(r+1)*a.e], a.z[r*a.ow:r*a.ow+a.e])
-			copy(s.row[a.e:], a.v[r*a.xw+a.e:(r+1)*a.xw])
-			simd.Add(s.row, s.row, s.zero)
-			simd.SwishGrad(a.y[r*a.xw:(r+1)*a.xw], a.x[r*a.xw:(r+1)*a.xw], s.row)
+			y, x := a.y[r*a.xw:(r+1)*a.xw], a.x[r*a.xw:(r+1)*a.xw]
+			simd.Mul(s.row, a.w[r*a.e:(r+1)*a.e], a.z[r*a.ow:r*a.ow+a.e])
+			simd.SwishGrad(y[:a.e], x[:a.e], s.row)
+			simd.SwishGrad(y[a.e:], x[a.e:], a.v[r*a.xw+a.e:(r+1)*a.xw])
 		}
 		ewScratches.Put(s)
 	case ewGateGradO: // y (rows of ow) = dy ⊙ u in the first e columns, 0 elsewhere
@@ -102,15 +102,15 @@ func ewRun(a *ewArgs, _, lo, hi int) {
 	}
 }
 
-// ewRow is a row of scratch and a row of zeros.
-type ewRow struct{ row, zero []float32 }
+// ewRow is a row of scratch.
+type ewRow struct{ row []float32 }
 
 var ewScratches parallel.FreeList[ewRow]
 
 func ewScratch(n int) *ewRow {
 	s := ewScratches.Get()
 	if len(s.row) != n {
-		s.row, s.zero = make([]float32, n), make([]float32, n)
+		s.row = make([]float32, n)
 	}
 	return s
 }
@@ -322,16 +322,18 @@ func Dropout[T Float](y, x []T, p float64, key, site uint64) {
 // z] (row width xw) summed over its two readers and taken through the
 // swish, in one pass:
 //
-//	s  = [dY ⊙ O | d[:, e:]] + 0        (the gate's and the attention's dX)
+//	s  = [dY ⊙ O | d[:, e:]]        (the gate's and the attention's dX)
 //	dx = SwishGrad(pre, s)
 //
 // pre is the swish input (row width xw), o the attention output (row
 // width ow; its first e columns are O), dy the gradient of the gate's
 // output u ⊙ O (row width e), and d the attention backward's dX (row width
-// xw, zero in the u columns, which are not read). The sum is that of
-// GateGradX's and the attention's dX (the +0 gives a zero the sign that
-// sum gives it), so dx has the bits of GateGradX, the addition and
-// SwishGrad run one after the other. dx may be pre itself.
+// xw, zero in the u columns, which are not read). GateGradX's dX and d
+// have zeros where the other has the terms, so s is their sum, except that
+// a zero term keeps its sign where the sum would give +0; dx therefore has
+// the bits of GateGradX, the addition and SwishGrad run one after the other
+// up to the sign of zeros, which no sum of products reading dx can show
+// (its accumulator starts at +0, and +0 + -0 = +0). dx may be pre itself.
 func GatedSwishGrad[T Float](dx, pre, o, dy, d []T, e, xw, ow int) {
 	rows := len(dy) / e
 	if is32[T]() {
@@ -342,9 +344,9 @@ func GatedSwishGrad[T Float](dx, pre, o, dy, d []T, e, xw, ow int) {
 	for r := 0; r < rows; r++ {
 		for c := range s {
 			if c < e {
-				s[c] = dy[r*e+c]*o[r*ow+c] + 0
+				s[c] = dy[r*e+c] * o[r*ow+c]
 			} else {
-				s[c] = d[r*xw+c] + 0
+				s[c] = d[r*xw+c]
 			}
 		}
 		SwishGrad(dx[r*xw:(r+1)*xw], pre[r*xw:(r+1)*xw], s)
