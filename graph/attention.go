@@ -138,9 +138,9 @@ func (o AttentionOp) run(work *cpu.Workspace, bf16 bool, p G.Value, in []G.Value
 	out := outTensor(p, x.Dtype(), o.outShape(), in...)
 	switch x.Dtype() {
 	case tensor.Float32:
-		err = runAttention(o, &o, in, data[float32](out), work, bf16)
+		err = runAttention[float32](o, &o, in, data[float32](out), work, bf16, nil)
 	case tensor.Float64:
-		err = runAttention(o, &o, in, data[float64](out), work, bf16)
+		err = runAttention[float64](o, &o, in, data[float64](out), work, bf16, nil)
 	default:
 		err = fmt.Errorf("%v: unsupported dtype %v", o, x.Dtype())
 	}
@@ -150,12 +150,40 @@ func (o AttentionOp) run(work *cpu.Workspace, bf16 bool, p G.Value, in []G.Value
 	return out, nil
 }
 
-func runAttention[T float32 | float64, O fmt.Stringer](o O, a *AttentionOp, in []G.Value, out []T, work *cpu.Workspace, bf16 bool) error {
+func runAttention[T float32 | float64, O fmt.Stringer](o O, a *AttentionOp, in []G.Value, out []T, work *cpu.Workspace, bf16 bool, gate []T) error {
 	k, err := attentionKernel[T](o, a, in, work, bf16)
 	if err != nil {
 		return err
 	}
+	k.GateOut = gate
 	return k.Forward(out)
+}
+
+// runWithGate is run that also writes the gate u⊙O (GateOp{E}'s result
+// on X and this op's output) into gate: the CPU executor's fusion of a
+// training graph's attention and gate.
+func (o AttentionOp) runWithGate(work *cpu.Workspace, bf16 bool, p, gate G.Value, in []G.Value) (G.Value, error) {
+	x, err := dense(o, 0, in[0])
+	if err != nil {
+		return nil, err
+	}
+	g, ok := gate.(*tensor.Dense)
+	if !ok || g.Dtype() != x.Dtype() || !g.Shape().Eq(tensor.Shape{o.B * o.L, o.E}) || o.Gated {
+		return nil, fmt.Errorf("%v: no gate buffer of shape (%d, %d)", o, o.B*o.L, o.E)
+	}
+	out := outTensor(p, x.Dtype(), o.outShape(), in...)
+	switch x.Dtype() {
+	case tensor.Float32:
+		err = runAttention(o, &o, in, data[float32](out), work, bf16, data[float32](g))
+	case tensor.Float64:
+		err = runAttention(o, &o, in, data[float64](out), work, bf16, data[float64](g))
+	default:
+		err = fmt.Errorf("%v: unsupported dtype %v", o, x.Dtype())
+	}
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // SymDiff applies the attention backward op, whose packed output holds dX

@@ -22,25 +22,31 @@ type runStep struct {
 	inPlace []*G.Node
 }
 
-// fusion is a chain of steps run as one kernel at its last step.
+// fusion is a group of steps run as one kernel at one of them.
 type fusion struct {
 	name string
 	args []*G.Node
 	// inPlace are the arguments the output may be written over when they
 	// die at the fused step.
 	inPlace []*G.Node
-	run     func(buf G.Value, ins []G.Value) (G.Value, error)
+	// extra are the nodes of skipped steps whose values the kernel also
+	// writes (into buffers the executor gives it, in this order).
+	extra []*G.Node
+	run   func(buf G.Value, extra, ins []G.Value) (G.Value, error)
 }
 
 // schedule returns Machine's steps for plan p: with fusions, or the plan's
-// steps one by one (unfused).
-func schedule(p *Plan, fuse bool) []runStep {
+// steps one by one (unfused). m supplies the executor's settings the fused
+// kernels follow (bfloat16 attention).
+func schedule(p *Plan, fuse bool, m *Machine) []runStep {
 	run := make([]runStep, len(p.Steps))
 	for i, s := range p.Steps {
 		run[i].args = s.Args
 	}
 	if fuse {
 		fuseGatedSwishGrad(p, run)
+		fuseAttentionGate(p, run, m)
+		fuseDropoutAddNorm(p, run)
 	}
 	// Liveness of the effective arguments: a computed value dies after its
 	// last reader (outputs never do).
@@ -180,7 +186,7 @@ func fuseGatedSwishGrad(p *Plan, run []runStep) {
 			name:    fmt.Sprintf("GatedSwishGrad(E=%d) [GateGrad(wrt=0), Unpack, Add, SwishGrad]", e),
 			args:    []*G.Node{pre, o, dy, packed},
 			inPlace: []*G.Node{pre},
-			run: func(buf G.Value, ins []G.Value) (G.Value, error) {
+			run: func(buf G.Value, _, ins []G.Value) (G.Value, error) {
 				return gatedSwishGrad(buf, ins, e, xw, ow, shape)
 			},
 		}
@@ -218,3 +224,119 @@ type fusedKernel string
 func (f fusedKernel) String() string { return string(f) }
 
 const fusedName = fusedKernel("GatedSwishGrad")
+
+// fuseAttentionGate runs each training layer's gate, Y = u ⊙ O (GateOp on
+// X and the attention's output), inside the attention forward at the
+// attention's step, while O's rows are in cache: the attention kernel
+// writes Y beside its output (cpu.Attention.GateOut), with Gate's bits.
+func fuseAttentionGate(p *Plan, run []runStep, m *Machine) {
+	index := make(map[*G.Node]int, len(p.Steps))
+	for i, s := range p.Steps {
+		index[s.Node] = i
+	}
+	for gi, s := range p.Steps {
+		gate, ok := s.Node.Op().(GateOp)
+		if !ok || len(s.Args) != 2 || run[gi].skip || run[gi].fused != nil {
+			continue
+		}
+		ai, ok := index[s.Args[1]]
+		if !ok || ai > gi || run[ai].skip || run[ai].fused != nil {
+			continue
+		}
+		att, ok := p.Steps[ai].Node.Op().(AttentionOp)
+		if !ok || att.Gated || att.E != gate.E || p.Steps[ai].Args[0] != s.Args[0] {
+			continue
+		}
+		bf16 := m.BF16 && !m.FloatAttention
+		run[gi].skip = true
+		run[ai].fused = &fusion{
+			name:  fmt.Sprintf("Attention+Gate(E=%d)", att.E),
+			args:  p.Steps[ai].Args,
+			extra: []*G.Node{s.Node},
+			run: func(buf G.Value, extra, ins []G.Value) (G.Value, error) {
+				return att.runWithGate(&m.work, bf16, buf, extra[0], ins)
+			},
+		}
+	}
+}
+
+// fuseDropoutAddNorm runs each layer's residual connection, s = h +
+// Dropout(y) and Norm(s), as cpu.DropoutAddNorm at the Norm step: one pass
+// writing s (the backward's NormGrad reads it, so it is an extra output)
+// and Norm(s), with the three ops' bits.
+func fuseDropoutAddNorm(p *Plan, run []runStep) {
+	index := make(map[*G.Node]int, len(p.Steps))
+	for i, s := range p.Steps {
+		index[s.Node] = i
+	}
+	nread := readers(p)
+	for ni, s := range p.Steps {
+		if _, ok := s.Node.Op().(NormOp); !ok || len(s.Args) != 1 || run[ni].skip || run[ni].fused != nil {
+			continue
+		}
+		sum := s.Args[0]
+		ai, ok := index[sum]
+		if !ok || run[ai].skip || run[ai].fused != nil || len(p.Steps[ai].Args) != 2 || p.IsOutput(sum) {
+			continue
+		}
+		if _, add := p.Steps[ai].Node.Op().(AddOp); !add {
+			continue
+		}
+		h, dropped := p.Steps[ai].Args[0], p.Steps[ai].Args[1]
+		di, ok := index[dropped]
+		if !ok || nread[dropped] != 1 || p.IsOutput(dropped) || run[di].skip || run[di].fused != nil {
+			continue
+		}
+		drop, ok := p.Steps[di].Node.Op().(DropoutOp)
+		if !ok || len(p.Steps[di].Args) != 2 {
+			continue
+		}
+		y, key := p.Steps[di].Args[0], p.Steps[di].Args[1]
+		shape := s.Node.Shape()
+		if len(shape) != 2 || !h.Shape().Eq(shape) || !y.Shape().Eq(shape) || !sum.Shape().Eq(shape) {
+			continue
+		}
+		run[di].skip, run[ai].skip = true, true
+		run[ni].fused = &fusion{
+			name:  fmt.Sprintf("DropoutAddNorm [%v, Add, Norm]", drop),
+			args:  []*G.Node{h, y, key},
+			extra: []*G.Node{sum},
+			run: func(buf G.Value, extra, ins []G.Value) (G.Value, error) {
+				return dropoutAddNorm(drop, buf, extra[0], ins, shape)
+			},
+		}
+		run[ni].args = run[ni].fused.args
+	}
+}
+
+// dropoutAddNorm runs cpu.DropoutAddNorm on (h, y, key) into sumBuf (s)
+// and buf (Norm(s)).
+func dropoutAddNorm(drop DropoutOp, buf, sumBuf G.Value, ins []G.Value, shape tensor.Shape) (G.Value, error) {
+	h, err := dense(drop, 0, ins[0])
+	if err != nil {
+		return nil, err
+	}
+	y, err := dense(drop, 1, ins[1])
+	if err != nil {
+		return nil, err
+	}
+	key, err := keyOf(drop, 2, ins[2])
+	if err != nil {
+		return nil, err
+	}
+	s, ok := sumBuf.(*tensor.Dense)
+	if !ok || s.Dtype() != h.Dtype() || !s.Shape().Eq(shape) || overlaps(s, h) {
+		return nil, fmt.Errorf("%v: no buffer for the residual sum", drop)
+	}
+	out := outTensor(buf, h.Dtype(), shape, h, y, s)
+	n := shape[1]
+	switch h.Dtype() {
+	case tensor.Float32:
+		cpu.DropoutAddNorm(data[float32](s), data[float32](out), data[float32](h), data[float32](y), n, drop.P, key, drop.Site)
+	case tensor.Float64:
+		cpu.DropoutAddNorm(data[float64](s), data[float64](out), data[float64](h), data[float64](y), n, drop.P, key, drop.Site)
+	default:
+		return nil, fmt.Errorf("%v: unsupported dtype %v", drop, h.Dtype())
+	}
+	return out, nil
+}

@@ -49,9 +49,11 @@ type Machine struct {
 	// computed once (a node's Shape() allocates a copy).
 	keys   []bufKey
 	shapes []tensor.Shape
-	ops    []stepOp  // each step's op, its interfaces asserted once
-	run    []runStep // what each step does (schedule); set at the first Run
-	ins    []G.Value // the current step's argument values
+	ops    []stepOp        // each step's op, its interfaces asserted once
+	run    []runStep       // what each step does (schedule); set at the first Run
+	index  map[*G.Node]int // each step's node's index
+	extra  []G.Value       // a fused step's extra outputs' buffers
+	ins    []G.Value       // the current step's argument values
 	vals   map[*G.Node]G.Value
 	pool   map[bufKey][]G.Value
 	// work is the attention kernels' scratch memory, shared by every
@@ -75,7 +77,10 @@ func NewMachine(g *G.ExprGraph, outputs ...*G.Node) (*Machine, error) {
 		pool:   make(map[bufKey][]G.Value),
 	}
 	m.ops = make([]stepOp, len(p.Steps))
+	m.index = make(map[*G.Node]int, len(p.Steps))
+	m.extra = make([]G.Value, 0, 4)
 	for i, st := range p.Steps {
+		m.index[st.Node] = i
 		m.ops[i] = newStepOp(st.Node.Op())
 		m.shapes[i] = st.Node.Shape()
 		m.keys[i] = poolKey(st.Node.Dtype(), m.shapes[i])
@@ -146,7 +151,7 @@ func (m *Machine) Run() error {
 		delete(m.vals, n)
 	}
 	if m.run == nil {
-		m.run = schedule(m.plan, !m.Unfused)
+		m.run = schedule(m.plan, !m.Unfused, m)
 	}
 	ins := m.ins
 	var t0, tStep time.Time
@@ -200,7 +205,19 @@ func (m *Machine) Run() error {
 		var v G.Value
 		var err error
 		if rs.fused != nil {
-			v, err = rs.fused.run(buf, ins)
+			extra := m.extra[:0]
+			for _, e := range rs.fused.extra {
+				ei := m.index[e]
+				b := m.take(m.keys[ei])
+				if b == nil {
+					b = newTensor(e.Dtype(), m.shapes[ei])
+				}
+				extra = append(extra, b)
+			}
+			v, err = rs.fused.run(buf, extra, ins)
+			for i, e := range rs.fused.extra {
+				m.vals[e] = extra[i]
+			}
 		} else {
 			v, err = m.exec(op, in.GradSum, buf, ins)
 		}

@@ -3,6 +3,7 @@ package layers
 import (
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"gorgonia.org/tensor"
@@ -74,14 +75,21 @@ func TestMachineFusionSameBits(t *testing.T) {
 				}
 			}
 		}
-		n := 0
+		fusions := map[string]int{}
 		for _, o := range fm.Profile.ByOp(fm.Plan()) {
-			if o.Op == "GatedSwishGrad(E=40) [GateGrad(wrt=0), Unpack, Add, SwishGrad]" {
-				n += o.Count
+			for _, name := range []string{"GatedSwishGrad", "Attention+Gate", "DropoutAddNorm"} {
+				if strings.HasPrefix(o.Op, name) {
+					fusions[name] += o.Count
+				}
 			}
 		}
-		if n != cfg.NumLayers {
-			t.Errorf("%v: %d fused gated swish gradients, want one per layer (%d)", dt, n, cfg.NumLayers)
+		for name, n := range fusions {
+			if n != cfg.NumLayers {
+				t.Errorf("%v: %d fused %s, want one per layer (%d)", dt, n, name, cfg.NumLayers)
+			}
+		}
+		if len(fusions) != 3 {
+			t.Errorf("%v: fusions %v, want GatedSwishGrad, Attention+Gate and DropoutAddNorm", dt, fusions)
 		}
 	}
 }

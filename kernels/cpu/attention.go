@@ -74,6 +74,10 @@ type Attention[T Float] struct {
 	// the log-sum-exp column: what inference needs, in one buffer fewer.
 	// Backward needs the ungated output and cannot follow a gated forward.
 	Gated bool
+	// GateOut, when set (and not Gated), also receives u⊙O, [B·L, E]:
+	// the gate that follows the attention in a training graph, computed
+	// while O's rows are in cache (the bits of Gate).
+	GateOut []T
 	// BF16 rounds the operands of every product of the attention to
 	// bfloat16 (ties to even, as internal/bf16.Round) and sums in the
 	// kernel's float type: the arithmetic of the device's materialised
@@ -636,6 +640,9 @@ func (a *Attention[T]) forward(w *workspace[T], out []T) error {
 	if len(out) < B*L*OW {
 		return fmt.Errorf("attention: output has %d elements, want %d", len(out), B*L*OW)
 	}
+	if a.GateOut != nil && len(a.GateOut) < B*L*E {
+		return fmt.Errorf("attention: gate output has %d elements, want %d", len(a.GateOut), B*L*E)
+	}
 	bqRows := a.qBlock()
 	nq := (L + bqRows - 1) / bqRows
 	threads := min(parallel.Workers(a.Threads), B*nq)
@@ -732,6 +739,9 @@ func (t *fwdTask[T]) item(wk, item int) error {
 			if !a.Gated {
 				out[i*OW+E] = 0
 			}
+			if a.GateOut != nil && !a.Gated {
+				mulTo(a.GateOut[i*E:(i+1)*E], a.X[i*W:i*W+E], o)
+			}
 			continue
 		}
 		inv := 1 / ws.l[r]
@@ -742,6 +752,9 @@ func (t *fwdTask[T]) item(wk, item int) error {
 		if a.Gated {
 			mulTo(o, o, a.X[i*W:i*W+E])
 			continue
+		}
+		if a.GateOut != nil {
+			mulTo(a.GateOut[i*E:(i+1)*E], a.X[i*W:i*W+E], o)
 		}
 		out[i*OW+E] = ws.m[r] + T(math.Log(float64(ws.l[r])))
 	}

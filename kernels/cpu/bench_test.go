@@ -139,3 +139,31 @@ func BenchmarkAttentionDefault(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkSplitThreshold times an elementwise kernel (Swish) on n
+// elements on one core and split over the team (two pieces per worker),
+// the measurement behind parallelMin: the split pays from about the size
+// where the two times cross.
+func BenchmarkSplitThreshold(b *testing.B) {
+	sizes := []int{1 << 10, 1 << 12, 1 << 13, 1 << 14, 1 << 15, 1 << 16, 1 << 18}
+	if testing.Short() {
+		sizes = sizes[:1]
+	}
+	for _, n := range sizes {
+		x, y := make([]float32, n), make([]float32, n)
+		for i := range x {
+			x[i] = float32(i%17) - 8
+		}
+		a := ewArgs{op: ewSwish, y: y, x: x}
+		b.Run(fmt.Sprintf("n=%d/serial", n), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				ewRun(&a, 0, 0, n)
+			}
+		})
+		b.Run(fmt.Sprintf("n=%d/team", n), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				ewJob.Each(n, (n+3)/4, 0, a)
+			}
+		})
+	}
+}

@@ -34,6 +34,7 @@ const (
 	ewGateGradX
 	ewGateGradO
 	ewGatedSwishGrad
+	ewDropoutAddNorm
 )
 
 type ewArgs struct {
@@ -83,6 +84,17 @@ func ewRun(a *ewArgs, _, lo, hi int) {
 			d := a.y[r*a.xw : (r+1)*a.xw]
 			simd.Mul(d[:a.e], a.z[r*a.e:(r+1)*a.e], a.x[r*a.ow:r*a.ow+a.e])
 			clear(d[a.e:])
+		}
+	case ewDropoutAddNorm: // v = x + dropout(z); y = Norm(v), rows of n
+		n := a.n
+		for r := lo * n; r < hi*n; r += n {
+			d := a.drop
+			d.Index = uint64(r)
+			sr := a.v[r : r+n]
+			simd.Dropout(sr, a.z[r:r+n], d)
+			simd.Add(sr, a.x[r:r+n], sr)
+			inv := float32(1 / math.Sqrt(simd.SumSquares(sr)/float64(n)+NormEps))
+			simd.ScaleTo(a.y[r:r+n], sr, inv)
 		}
 	case ewGatedSwishGrad: // y = SwishGrad(x, [w ⊙ z | v]), rows of xw
 		s := ewScratch(a.e)
@@ -351,4 +363,21 @@ func GatedSwishGrad[T Float](dx, pre, o, dy, d []T, e, xw, ow int) {
 		}
 		SwishGrad(dx[r*xw:(r+1)*xw], pre[r*xw:(r+1)*xw], s)
 	}
+}
+
+// DropoutAddNorm is a GAU layer's residual connection in one pass: s = h +
+// Dropout(y) (dropout with probability p, mask of (key, site, index)) and
+// out = Norm(s) (rows of width n). It writes both, with the bits of
+// Dropout, Add and Norm run one after the other (the backward reads s).
+// s may be y itself; out must not overlap the inputs.
+func DropoutAddNorm[T Float](s, out, h, y []T, n int, p float64, key, site uint64) {
+	thr := pipeline.DropThreshold(p)
+	if is32[T]() && thr != 0 {
+		ewRows(len(h)/n, n, ewArgs{op: ewDropoutAddNorm, y: asF32(out), x: asF32(h), z: asF32(y), v: asF32(s), n: n,
+			drop: simd.DropStream{Key: key, Site: site, Threshold: thr, Scale: float32(1 / (1 - p))}})
+		return
+	}
+	Dropout(s, y, p, key, site)
+	Add(s, h, s)
+	Norm(out, s, n)
 }

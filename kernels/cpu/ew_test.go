@@ -194,3 +194,53 @@ func TestGatedSwishGrad(t *testing.T) {
 		}
 	}
 }
+
+// DropoutAddNorm and the attention's GateOut give the bits of the ops they
+// fuse (Dropout, Add, Norm; Gate), float32 and float64.
+func TestFusedResidualAndGate(t *testing.T) {
+	rng := rand.New(rand.NewPCG(12, 1))
+	const n = 64
+	for _, rows := range []int{3, 2 * parallelMin / n} {
+		h, y := make([]float64, rows*n), make([]float64, rows*n)
+		for i := range h {
+			h[i], y[i] = float64(float32(rng.NormFloat64())), float64(float32(rng.NormFloat64()))
+		}
+		const p, key, site = 0.1, 77, 2
+		// float32
+		ws, wo := make([]float32, rows*n), make([]float32, rows*n)
+		Dropout(ws, f32(y), p, key, site)
+		Add(ws, f32(h), ws)
+		Norm(wo, ws, n)
+		gs, gout := make([]float32, rows*n), make([]float32, rows*n)
+		DropoutAddNorm(gs, gout, f32(h), f32(y), n, p, key, site)
+		if !slices.Equal(gs, ws) || !slices.Equal(gout, wo) {
+			t.Errorf("rows=%d: float32 DropoutAddNorm differs from Dropout, Add, Norm", rows)
+		}
+		// float64
+		ws64, wo64 := make([]float64, rows*n), make([]float64, rows*n)
+		Dropout(ws64, y, p, key, site)
+		Add(ws64, h, ws64)
+		Norm(wo64, ws64, n)
+		gs64, gout64 := make([]float64, rows*n), make([]float64, rows*n)
+		DropoutAddNorm(gs64, gout64, h, y, n, p, key, site)
+		if !slices.Equal(gs64, ws64) || !slices.Equal(gout64, wo64) {
+			t.Errorf("rows=%d: float64 DropoutAddNorm differs from Dropout, Add, Norm", rows)
+		}
+	}
+
+	pol := attn.Policy{Norm: attn.Softmax, TrainLen: 16, KeySize: 8, Method: attn.RoPE}.WithDefaults()
+	const B, L, E, D = 2, 20, 6, 8
+	a := randAttention(rng, B, L, E, D, pol)
+	a32 := &Attention[float32]{B: B, L: L, E: E, D: D, Policy: pol, Mask: a.Mask, Dropout: 0.2, Key: 3, Site: 1,
+		X: f32(a.X), GammaQ: f32(a.GammaQ), GammaK: f32(a.GammaK)}
+	out := make([]float32, B*L*a32.OutWidth())
+	a32.GateOut = make([]float32, B*L*E)
+	if err := a32.Forward(out); err != nil {
+		t.Fatal(err)
+	}
+	want := make([]float32, B*L*E)
+	Gate(want, a32.X, out, E, a32.Width(), a32.OutWidth())
+	if !slices.Equal(a32.GateOut, want) {
+		t.Error("the attention's GateOut differs from Gate on its output")
+	}
+}
