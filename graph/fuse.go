@@ -36,8 +36,8 @@ type fusion struct {
 }
 
 // schedule returns Machine's steps for plan p: with fusions, or the plan's
-// steps one by one (unfused). m supplies the executor's settings the fused
-// kernels follow (bfloat16 attention).
+// steps one by one (unfused). The fused kernels read m's settings
+// (bfloat16 attention) when they run.
 func schedule(p *Plan, fuse bool, m *Machine) []runStep {
 	run := make([]runStep, len(p.Steps))
 	for i, s := range p.Steps {
@@ -247,14 +247,15 @@ func fuseAttentionGate(p *Plan, run []runStep, m *Machine) {
 		if !ok || att.Gated || att.E != gate.E || p.Steps[ai].Args[0] != s.Args[0] {
 			continue
 		}
-		bf16 := m.BF16 && !m.FloatAttention
 		run[gi].skip = true
 		run[ai].fused = &fusion{
 			name:  fmt.Sprintf("Attention+Gate(E=%d)", att.E),
 			args:  p.Steps[ai].Args,
 			extra: []*G.Node{s.Node},
 			run: func(buf G.Value, extra, ins []G.Value) (G.Value, error) {
-				return att.runWithGate(&m.work, bf16, buf, extra[0], ins)
+				// The machine's precision as it is now (it may change
+				// between runs).
+				return att.runWithGate(&m.work, m.BF16 && !m.FloatAttention, buf, extra[0], ins)
 			},
 		}
 	}

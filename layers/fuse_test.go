@@ -32,7 +32,7 @@ func TestMachineFusionSameBits(t *testing.T) {
 			t.Fatal(err)
 		}
 		bt := tinyBatch(rng, cfg, B, L, M)
-		run := func(unfused bool) ([][]uint64, *graph.Machine) {
+		run := func(unfused, bf16 bool) ([][]uint64, *graph.Machine) {
 			mach, err := graph.NewMachine(m.Graph, m.Outputs()...)
 			if err != nil {
 				t.Fatal(err)
@@ -41,6 +41,9 @@ func TestMachineFusionSameBits(t *testing.T) {
 			mach.Profile = &graph.OpProfile{}
 			var out [][]uint64
 			for rep := 0; rep < 2; rep++ { // the second run reuses the pooled buffers
+				// The precision switched after the first run, as a
+				// backend may: the fused kernels follow it.
+				mach.BF16 = bf16 && rep == 1
 				if err := m.Run(mach, bt); err != nil {
 					t.Fatal(err)
 				}
@@ -66,15 +69,22 @@ func TestMachineFusionSameBits(t *testing.T) {
 			}
 			return out, mach
 		}
-		fused, fm := run(false)
-		plain, _ := run(true)
-		for i := range plain {
-			for j := range plain[i] {
-				if fused[i][j] != plain[i][j] {
-					t.Fatalf("%v: output %d element %d differs between the fused and the unfused machine", dt, i, j)
+		fused, fm := run(false, false)
+		for _, bf16 := range []bool{false, true} {
+			if bf16 && dt != tensor.Float32 {
+				continue
+			}
+			f, _ := run(false, bf16)
+			plain, _ := run(true, bf16)
+			for i := range plain {
+				for j := range plain[i] {
+					if f[i][j] != plain[i][j] {
+						t.Fatalf("%v bf16=%v: output %d element %d differs between the fused and the unfused machine", dt, bf16, i, j)
+					}
 				}
 			}
 		}
+		_ = fused
 		fusions := map[string]int{}
 		for _, o := range fm.Profile.ByOp(fm.Plan()) {
 			for _, name := range []string{"GatedSwishGrad", "Attention+Gate", "DropoutAddNorm"} {
