@@ -54,8 +54,11 @@ type Machine struct {
 	index  map[*G.Node]int // each step's node's index
 	extra  []G.Value       // a fused step's extra outputs' buffers
 	ins    []G.Value       // the current step's argument values
-	vals   map[*G.Node]G.Value
-	pool   map[bufKey][]G.Value
+	// vals holds each step's computed value (nil: none now), by step
+	// index: a map of them grew now and then as entries came and went,
+	// which allocated.
+	vals []G.Value
+	pool map[bufKey][]G.Value
 	// work is the attention kernels' scratch memory, shared by every
 	// attention op and its backward (the plan runs them one at a time).
 	work cpu.Workspace
@@ -73,10 +76,10 @@ func NewMachine(g *G.ExprGraph, outputs ...*G.Node) (*Machine, error) {
 		plan:   p,
 		keys:   make([]bufKey, len(p.Steps)),
 		shapes: make([]tensor.Shape, len(p.Steps)),
-		vals:   make(map[*G.Node]G.Value),
 		pool:   make(map[bufKey][]G.Value),
 	}
 	m.ops = make([]stepOp, len(p.Steps))
+	m.vals = make([]G.Value, len(p.Steps))
 	m.index = make(map[*G.Node]int, len(p.Steps))
 	m.extra = make([]G.Value, 0, 4)
 	for i, st := range p.Steps {
@@ -134,8 +137,8 @@ func (m *Machine) give(v G.Value) {
 // value returns the current value of a node: an op node's computed value,
 // or the bound value of an input or constant.
 func (m *Machine) value(n *G.Node) (G.Value, error) {
-	if v, ok := m.vals[n]; ok {
-		return v, nil
+	if i, ok := m.index[n]; ok && m.vals[i] != nil {
+		return m.vals[i], nil
 	}
 	if v := n.Value(); v != nil {
 		return v, nil
@@ -146,9 +149,11 @@ func (m *Machine) value(n *G.Node) (G.Value, error) {
 // Run executes the program once.
 func (m *Machine) Run() error {
 	// The previous run's outputs return to the pool.
-	for n, v := range m.vals {
-		m.give(v)
-		delete(m.vals, n)
+	for i, v := range m.vals {
+		if v != nil {
+			m.give(v)
+			m.vals[i] = nil
+		}
 	}
 	if m.run == nil {
 		m.run = schedule(m.plan, !m.Unfused, m)
@@ -194,7 +199,7 @@ func (m *Machine) Run() error {
 		var buf G.Value
 		var reused *G.Node
 		for _, a := range rs.inPlace {
-			if v, ok := m.vals[a]; ok && sameKind(v, in.Node.Dtype(), m.shapes[si]) {
+			if v := m.valOf(a); v != nil && sameKind(v, in.Node.Dtype(), m.shapes[si]) {
 				buf, reused = v, a
 				break
 			}
@@ -216,7 +221,7 @@ func (m *Machine) Run() error {
 			}
 			v, err = rs.fused.run(buf, extra, ins)
 			for i, e := range rs.fused.extra {
-				m.vals[e] = extra[i]
+				m.vals[m.index[e]] = extra[i]
 			}
 		} else {
 			v, err = m.exec(op, in.GradSum, buf, ins)
@@ -231,15 +236,16 @@ func (m *Machine) Run() error {
 			if v != buf {
 				m.give(buf) // the op did not take it: the input dies as usual
 			}
-			delete(m.vals, reused)
+			m.vals[m.index[reused]] = nil
 		}
 		if reused == nil && viewOfInput(v, ins) {
 			return fmt.Errorf("machine: op %v returned a view of its input, which Machine does not support", op)
 		}
-		m.vals[in.Node] = v
+		m.vals[si] = v
 		for _, r := range rs.release {
-			m.give(m.vals[r])
-			delete(m.vals, r)
+			ri := m.index[r]
+			m.give(m.vals[ri])
+			m.vals[ri] = nil
 		}
 		if m.Profile != nil {
 			m.Profile.Time[si] += time.Since(tStep)
@@ -309,11 +315,19 @@ func viewOfInput(v G.Value, ins []G.Value) bool {
 }
 
 // Value returns the value computed for an output node in the last Run.
-func (m *Machine) Value(n *G.Node) G.Value { return m.vals[n] }
+func (m *Machine) Value(n *G.Node) G.Value { return m.valOf(n) }
+
+// valOf is the current value of a computed node, nil for none (or a leaf).
+func (m *Machine) valOf(n *G.Node) G.Value {
+	if i, ok := m.index[n]; ok {
+		return m.vals[i]
+	}
+	return nil
+}
 
 // Float returns a scalar output as float64.
 func (m *Machine) Float(n *G.Node) (float64, error) {
-	v := m.vals[n]
+	v := m.valOf(n)
 	if v == nil {
 		return 0, fmt.Errorf("machine: no value for %v", n)
 	}
@@ -323,7 +337,7 @@ func (m *Machine) Float(n *G.Node) (float64, error) {
 // Float32s returns the data of a float32 output (the machine's own buffer,
 // valid until the next Run; dst is not used).
 func (m *Machine) Float32s(n *G.Node, dst []float32) ([]float32, error) {
-	v := m.vals[n]
+	v := m.valOf(n)
 	if v == nil {
 		return nil, fmt.Errorf("machine: no value for %v", n)
 	}
