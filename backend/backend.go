@@ -282,6 +282,8 @@ type cpuOptimizer struct {
 	comm     collective.Comm
 	flat     []float32
 	commTime time.Duration
+	// gradData holds the gradients' slices of the current step.
+	gradData [][]float32
 }
 
 func (o *cpuOptimizer) Step(lr, share float64) (loss, gradNorm float64, err error) {
@@ -289,7 +291,10 @@ func (o *cpuOptimizer) Step(lr, share float64) (loss, gradNorm float64, err erro
 	if err != nil {
 		return 0, 0, err
 	}
-	grads := make([][]float32, len(o.grads))
+	if len(o.gradData) != len(o.grads) {
+		o.gradData = make([][]float32, len(o.grads))
+	}
+	grads := o.gradData
 	for i, g := range o.grads {
 		if grads[i], err = o.m.Float32s(g, nil); err != nil {
 			return 0, 0, err

@@ -1,6 +1,7 @@
 package layers
 
 import (
+	"cmp"
 	"fmt"
 
 	G "gorgonia.org/gorgonia"
@@ -199,18 +200,17 @@ func (m *Model) SetInputs(bt *Batch) error {
 	}
 	zero := func(int) int { return 0 }
 	L := m.Options.L
-	steps := []error{
+	if err := cmp.Or(
 		set(m.IDs, bt.IDs, rows, "ids", zero),
 		set(m.Types, bt.Types, rows, "types", zero),
 		set(m.Mask, bt.Mask, rows, "mask", func(int) int { return 1 }),
 		set(m.Pos, bt.Pos, rows, "positions", func(i int) int { return i % L }),
 		set(m.Select, bt.Select, M, "selected rows", zero),
+	); err != nil {
+		return err
 	}
 	if m.Targets != nil {
-		steps = append(steps, set(m.Targets, bt.Targets, M, "targets", zero))
-	}
-	for _, err := range steps {
-		if err != nil {
+		if err := set(m.Targets, bt.Targets, M, "targets", zero); err != nil {
 			return err
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -127,6 +128,11 @@ type Trainer struct {
 	valExec graph.Executor
 	opt     backend.Optimizer
 	logits  []float32
+	// The training batch and its generator, reused from step to step.
+	bt   layers.Batch
+	seqs [][]int
+	pcg  *rand.PCG
+	rng  *rand.Rand
 
 	log       *metricsLog // while Run writes to OutDir
 	lastSaved int         // step of the last/ written or resumed, -1: none
@@ -278,6 +284,10 @@ func (t *Trainer) Use(be backend.Backend) error {
 // Backend returns the backend the trainer runs on.
 func (t *Trainer) Backend() backend.Backend { return t.be }
 
+// Executor returns the executor of the training graph (for profiling: on
+// the CPU it is a *graph.Machine).
+func (t *Trainer) Executor() graph.Executor { return t.exec }
+
 // release copies the weights and moments back from the backend and frees
 // what the trainer holds there (not the backend itself).
 func (t *Trainer) release() error {
@@ -369,18 +379,25 @@ func (t *Trainer) batch(step int) *layers.Batch {
 		t.permEpoch = epoch
 	}
 	B, L := t.opts.Batch, t.Config.TrainLength
-	seqs := make([][]int, B)
-	for i := range seqs {
-		seqs[i] = t.trainSeqs[t.perm[k*B+i]]
+	t.seqs = slices.Grow(t.seqs[:0], B)[:B]
+	for i := range t.seqs {
+		t.seqs[i] = t.trainSeqs[t.perm[k*B+i]]
 	}
-	rng := rand.New(rand.NewPCG(t.opts.Seed^0x6d61_736b, uint64(step)))
+	// The step's generator, reseeded in place: the same draws as a new
+	// rand.New(rand.NewPCG(...)), without allocating.
+	if t.rng == nil {
+		t.pcg = new(rand.PCG)
+		t.rng = rand.New(t.pcg)
+	}
+	t.pcg.Seed(t.opts.Seed^0x6d61_736b, uint64(step))
+	rng := t.rng
 	var pos func(b int) []int
 	if t.opts.PoSE {
 		pos = func(int) []int { return PoSEPositions(L, t.opts.PoSETarget, rng) }
 	}
-	bt := t.masker.MakeBatch(seqs, L, rng, pos)
-	bt.Key = pipeline.StreamKey(t.opts.Seed, uint64(step))
-	return bt
+	t.masker.FillBatch(&t.bt, t.seqs, L, rng, pos)
+	t.bt.Key = pipeline.StreamKey(t.opts.Seed, uint64(step))
+	return &t.bt
 }
 
 // ErrNonFinite is returned (wrapped, naming the step) when the loss or the
