@@ -5,7 +5,7 @@
 GO ?= go
 PYTHON_TORCH ?= /usr/bin/python3
 
-.PHONY: all build test test-short vet fmt train eval suite reproduce tools bench corpus corpus-check vectors pt-export clean
+.PHONY: all build test test-short vet fmt train eval suite reproduce tools bench bench-mpi mpi-check corpus corpus-check vectors pt-export clean
 
 all: build test
 
@@ -64,6 +64,17 @@ reproduce: tools
 # and replaces the one in docs/benchmarks.md.
 bench: torch
 	$(GO) run ./cmd/bench -out docs/benchmarks.md
+
+# Data-parallel training on this machine: one process of 2 threads against
+# two MPI processes of 1 thread (tokens/s, time in the gradients' sum),
+# and MPI's all-reduce alone; needs Open MPI (make mpi-check installs it).
+bench-mpi:
+	scripts/bench-mpi.sh
+
+# The MPI check of .ci/run: Open MPI from Debian, the -tags mpi build, one
+# process against two in training and evaluation.
+mpi-check:
+	scripts/mpi-check.sh
 
 # Regenerate the embedded corpus from Debian's manpages-zh (installs it).
 corpus:

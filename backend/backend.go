@@ -13,10 +13,13 @@ package backend
 import (
 	"fmt"
 	"io"
+	"slices"
+	"time"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"github.com/infoscale/gaualpha/collective"
 	"github.com/infoscale/gaualpha/graph"
 	"github.com/infoscale/gaualpha/optim"
 )
@@ -61,8 +64,13 @@ type Backend interface {
 	// the order of opt's moments) from the gradients grads (outputs of ex,
 	// an executor of this backend, in the same order) and the loss (a
 	// scalar output of ex): clipping to the global norm maxNorm (0: none)
-	// and AdamW with opt's settings and moments.
-	Optimizer(ex graph.Executor, loss *G.Node, params []*tensor.Dense, grads []*G.Node, opt *optim.AdamW, maxNorm float64) (Optimizer, error)
+	// and AdamW with opt's settings and moments. With a group of several
+	// ranks (comm; nil: one process) the update is data-parallel: before
+	// clipping, each rank's loss and gradients are summed over the ranks,
+	// each multiplied by its share (Optimizer.Step), on the host over comm
+	// or on GPUs by NCCL (joined here: every rank calls Optimizer), so
+	// that every rank applies the same update.
+	Optimizer(ex graph.Executor, loss *G.Node, params []*tensor.Dense, grads []*G.Node, opt *optim.AdamW, maxNorm float64, comm collective.Comm) (Optimizer, error)
 	// Drop frees the device copies of the given tensors (nothing on the
 	// CPU).
 	Drop(ts ...*tensor.Dense) error
@@ -76,8 +84,13 @@ type Optimizer interface {
 	// and applies one AdamW update with learning rate lr (opt.Step counts
 	// it). It returns the loss and the gradient norm before clipping. A
 	// NaN or infinite loss or norm applies nothing and returns an error
-	// wrapping optim.ErrNonFinite.
-	Step(lr float64) (loss, gradNorm float64, err error)
+	// wrapping optim.ErrNonFinite. In a group of several ranks, the loss
+	// and the gradients are first replaced by the sums over the ranks of
+	// share times each rank's: with a loss that is a mean over the rank's
+	// rows (the masked tokens), share is the rank's count over the global
+	// batch's, so that the sums are the global batch's mean and its
+	// gradients. One process ignores share.
+	Step(lr, share float64) (loss, gradNorm float64, err error)
 	// Pull copies the current weights to the host tensors and the moments
 	// to opt (nothing to do on the CPU, where they live there); Push copies
 	// host values to the device after they changed (a loaded checkpoint).
@@ -86,6 +99,10 @@ type Optimizer interface {
 	// Close frees the optimiser's device memory (the moments), not the
 	// weights.
 	Close() error
+	// CommSeconds is the wall time Step has spent in the ranks' sums so
+	// far, waiting for the slowest rank included (0 in one process; on a
+	// GPU the time to queue the device's sum and to sum the loss).
+	CommSeconds() float64
 }
 
 // Auto is the device name that picks CUDA when a GPU can be used (the
@@ -125,6 +142,11 @@ type Options struct {
 	// Log receives the one line in which device Auto says which device it
 	// picked and why (nil: nowhere).
 	Log io.Writer
+	// Ordinal is the GPU this process uses (a data-parallel rank's number
+	// among the processes of its machine), taken modulo the number of
+	// devices it sees: where the launcher gives each process its own GPU
+	// (CUDA_VISIBLE_DEVICES), each sees one, device 0. A process uses one.
+	Ordinal int
 }
 
 // The attention paths of Options.Attention.
@@ -225,7 +247,7 @@ func (b *cpuBackend) Executor(g *G.ExprGraph, outputs ...*G.Node) (graph.Executo
 func (b *cpuBackend) Drop(...*tensor.Dense) error { return nil }
 func (b *cpuBackend) Close() error                { return nil }
 
-func (b *cpuBackend) Optimizer(ex graph.Executor, loss *G.Node, params []*tensor.Dense, grads []*G.Node, opt *optim.AdamW, maxNorm float64) (Optimizer, error) {
+func (b *cpuBackend) Optimizer(ex graph.Executor, loss *G.Node, params []*tensor.Dense, grads []*G.Node, opt *optim.AdamW, maxNorm float64, comm collective.Comm) (Optimizer, error) {
 	m, ok := ex.(*graph.Machine)
 	if !ok {
 		return nil, fmt.Errorf("backend: the CPU optimiser needs a CPU executor, got %T", ex)
@@ -234,6 +256,9 @@ func (b *cpuBackend) Optimizer(ex graph.Executor, loss *G.Node, params []*tensor
 		return nil, fmt.Errorf("backend: %d parameters, %d gradients, %d moment pairs", len(params), len(grads), len(opt.M))
 	}
 	o := &cpuOptimizer{m: m, loss: loss, grads: grads, opt: opt, maxNorm: maxNorm}
+	if comm != nil && comm.Size() > 1 {
+		o.comm = comm
+	}
 	for _, p := range params {
 		x, ok := p.Data().([]float32)
 		if !ok {
@@ -252,16 +277,34 @@ type cpuOptimizer struct {
 	grads   []*G.Node
 	opt     *optim.AdamW
 	maxNorm float64
+	// comm is the group of a data-parallel update (nil: one process), flat
+	// the buffer its all-reduce sends, commTime the time spent in it.
+	comm     collective.Comm
+	flat     []float32
+	commTime time.Duration
+	// gradData holds the gradients' slices of the current step.
+	gradData [][]float32
 }
 
-func (o *cpuOptimizer) Step(lr float64) (loss, gradNorm float64, err error) {
+func (o *cpuOptimizer) Step(lr, share float64) (loss, gradNorm float64, err error) {
 	loss, err = o.m.Float(o.loss)
 	if err != nil {
 		return 0, 0, err
 	}
-	grads := make([][]float32, len(o.grads))
+	if len(o.gradData) != len(o.grads) {
+		o.gradData = make([][]float32, len(o.grads))
+	}
+	grads := o.gradData
 	for i, g := range o.grads {
 		if grads[i], err = o.m.Float32s(g, nil); err != nil {
+			return 0, 0, err
+		}
+	}
+	if o.comm != nil {
+		t0 := time.Now()
+		loss, err = allReduce(o.comm, &o.flat, grads, loss, share)
+		o.commTime += time.Since(t0)
+		if err != nil {
 			return 0, 0, err
 		}
 	}
@@ -278,6 +321,36 @@ func (o *cpuOptimizer) Step(lr float64) (loss, gradNorm float64, err error) {
 	return loss, gradNorm, nil
 }
 
-func (o *cpuOptimizer) Pull() error  { return nil }
-func (o *cpuOptimizer) Push() error  { return nil }
-func (o *cpuOptimizer) Close() error { return nil }
+func (o *cpuOptimizer) Pull() error          { return nil }
+func (o *cpuOptimizer) CommSeconds() float64 { return o.commTime.Seconds() }
+func (o *cpuOptimizer) Push() error          { return nil }
+func (o *cpuOptimizer) Close() error         { return nil }
+
+// allReduce replaces the loss and the gradients of each rank of c by the
+// sums over the ranks of share times each rank's, in float32, in one
+// all-reduce of the buffer *flat (grown as needed).
+func allReduce(c collective.Comm, flat *[]float32, grads [][]float32, loss, share float64) (float64, error) {
+	n := 1
+	for _, g := range grads {
+		n += len(g)
+	}
+	buf := slices.Grow((*flat)[:0], n)[:n]
+	*flat = buf
+	s, k := float32(share), 0
+	for _, g := range grads {
+		for i, x := range g {
+			buf[k+i] = s * x
+		}
+		k += len(g)
+	}
+	buf[k] = float32(share * loss)
+	if err := c.AllReduceSum32(buf); err != nil {
+		return 0, fmt.Errorf("backend: the gradients' all-reduce: %w", err)
+	}
+	k = 0
+	for _, g := range grads {
+		copy(g, buf[k:k+len(g)])
+		k += len(g)
+	}
+	return float64(buf[k]), nil
+}

@@ -85,7 +85,7 @@ func TestCPUOptimizerIsTheReference(t *testing.T) {
 		t.Fatal(err)
 	}
 	opt := optim.NewAdamW([]int{4}, []bool{true}, 0.01)
-	o, err := be.Optimizer(ex, loss, []*tensor.Dense{w}, []*G.Node{grad}, opt, 1)
+	o, err := be.Optimizer(ex, loss, []*tensor.Dense{w}, []*G.Node{grad}, opt, 1, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +95,7 @@ func TestCPUOptimizerIsTheReference(t *testing.T) {
 		if err := ex.Run(); err != nil {
 			t.Fatal(err)
 		}
-		l, norm, err := o.Step(1e-2)
+		l, norm, err := o.Step(1e-2, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -122,7 +122,7 @@ func TestCPUOptimizerIsTheReference(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := append([]float32(nil), w.Data().([]float32)...)
-	if _, _, err := o.Step(1e-2); !errors.Is(err, optim.ErrNonFinite) {
+	if _, _, err := o.Step(1e-2, 1); !errors.Is(err, optim.ErrNonFinite) {
 		t.Errorf("infinite loss: %v, want ErrNonFinite", err)
 	}
 	for i, v := range w.Data().([]float32) {

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"time"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"github.com/infoscale/gaualpha/collective"
 	"github.com/infoscale/gaualpha/gpu"
 	"github.com/infoscale/gaualpha/gpu/graphexec"
 	"github.com/infoscale/gaualpha/graph"
@@ -32,14 +34,43 @@ func openCUDA(prec Precision, o Options) (Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("-attention: %w", err)
 	}
-	dev, err := graphexec.Shared()
+	ordinal := o.Ordinal
+	if n, err := gpu.Count(); err == nil && n > 0 {
+		ordinal %= n // one visible device per process (CUDA_VISIBLE_DEVICES set by the launcher): device 0
+	}
+	dev, err := graphexec.SharedDevice(ordinal)
 	if err != nil {
 		return nil, err
 	}
+	return onDevice(dev, prec, path, o), nil
+}
+
+// OnDevice returns the backend of an opened device (tests that play
+// several data-parallel ranks, each with a device of the emulator), in
+// the precision and attention path of o (o.Device and o.Ordinal are not
+// read). The caller closes the device after the backend.
+func OnDevice(dev *gpu.Device, o Options) (Backend, error) {
+	var prec Precision
+	switch o.Precision {
+	case "", string(F32):
+		prec = F32
+	case string(BF16):
+		prec = BF16
+	default:
+		return nil, fmt.Errorf("-precision: unknown precision %q (f32 or bf16)", o.Precision)
+	}
+	path, err := graphexec.ParseAttentionPath(o.Attention)
+	if err != nil {
+		return nil, fmt.Errorf("-attention: %w", err)
+	}
+	return onDevice(dev, prec, path, o), nil
+}
+
+func onDevice(dev *gpu.Device, prec Precision, path graphexec.AttentionPath, o Options) Backend {
 	res := graphexec.NewResident(dev)
 	res.BF16 = prec == BF16
 	res.Attention, res.AttentionBudget = path, o.AttentionBudget
-	return &cudaBackend{prec: prec, dev: dev, res: res}, nil
+	return &cudaBackend{prec: prec, dev: dev, res: res}
 }
 
 // describe names the device for -device auto's line: its name, compute
@@ -68,7 +99,7 @@ func (b *cudaBackend) Close() error                   { return b.res.Close() }
 // weights. Per step the loss and the squared gradient norm (one kernel
 // over every gradient) come down, then clipping and AdamW run in place on
 // the device.
-func (b *cudaBackend) Optimizer(ex graph.Executor, loss *G.Node, params []*tensor.Dense, grads []*G.Node, opt *optim.AdamW, maxNorm float64) (Optimizer, error) {
+func (b *cudaBackend) Optimizer(ex graph.Executor, loss *G.Node, params []*tensor.Dense, grads []*G.Node, opt *optim.AdamW, maxNorm float64, comm collective.Comm) (Optimizer, error) {
 	m, ok := ex.(*graphexec.Machine)
 	if !ok {
 		return nil, fmt.Errorf("backend: the device optimiser needs a device executor, got %T", ex)
@@ -102,6 +133,12 @@ func (b *cudaBackend) Optimizer(ex graph.Executor, loss *G.Node, params []*tenso
 	if o.sq, err = b.dev.Alloc(8); err != nil {
 		return fail(err)
 	}
+	if comm != nil && comm.Size() > 1 {
+		o.comm = comm
+		if o.group, err = b.dev.JoinGroup(comm); err != nil {
+			return fail(fmt.Errorf("backend: joining the ranks' devices: %w", err))
+		}
+	}
 	if err := o.pushMoments(); err != nil {
 		return fail(err)
 	}
@@ -119,7 +156,14 @@ type cudaOptimizer struct {
 	mom, vel []gpu.DevicePtr // AdamW moments
 	sizes    []int
 	sq       gpu.DevicePtr // float64: the squared gradient norm
+	// comm and group are the ranks of a data-parallel update (nil: one
+	// process): the loss is summed over comm, the gradients by the group.
+	comm     collective.Comm
+	group    *gpu.Group
+	commTime time.Duration
 }
+
+func (o *cudaOptimizer) CommSeconds() float64 { return o.commTime.Seconds() }
 
 func (o *cudaOptimizer) pushMoments() error {
 	if len(o.opt.M) != len(o.sizes) || len(o.opt.V) != len(o.sizes) {
@@ -142,7 +186,7 @@ func (o *cudaOptimizer) pushMoments() error {
 // Step is the CPU optimiser's step on the device: the same order of
 // checks, the same errors, the same update (optim.ClipGradNorm,
 // optim.AdamW.Update).
-func (o *cudaOptimizer) Step(lr float64) (loss, gradNorm float64, err error) {
+func (o *cudaOptimizer) Step(lr, share float64) (loss, gradNorm float64, err error) {
 	dev := o.b.dev
 	grads := make([]gpu.DevicePtr, len(o.grads))
 	for i, n := range o.grads {
@@ -151,6 +195,14 @@ func (o *cudaOptimizer) Step(lr float64) (loss, gradNorm float64, err error) {
 			return 0, 0, fmt.Errorf("backend: no value for gradient %d (no run yet?)", i)
 		}
 		grads[i] = p
+	}
+	if o.group != nil {
+		t0 := time.Now()
+		err := o.group.AllReduceScaled(grads, o.sizes, float32(share))
+		o.commTime += time.Since(t0)
+		if err != nil {
+			return 0, 0, fmt.Errorf("backend: the gradients' all-reduce: %w", err)
+		}
 	}
 	if err := dev.Fill32(o.sq, 0, 2); err != nil {
 		return 0, 0, err
@@ -165,6 +217,16 @@ func (o *cudaOptimizer) Step(lr float64) (loss, gradNorm float64, err error) {
 	// as on the CPU (NaN inputs can also make kernels raise flags).
 	if loss, err = o.m.FloatUnchecked(o.loss); err != nil {
 		return 0, 0, err
+	}
+	if o.comm != nil {
+		t0 := time.Now()
+		sum := [1]float64{share * loss}
+		err := o.comm.AllReduceSum64(sum[:])
+		o.commTime += time.Since(t0)
+		if err != nil {
+			return 0, 0, fmt.Errorf("backend: the loss's all-reduce: %w", err)
+		}
+		loss = sum[0]
 	}
 	var sq [1]float64
 	if err := gpu.Download(dev, sq[:], o.sq); err != nil {
@@ -229,6 +291,10 @@ func (o *cudaOptimizer) Push() error {
 
 func (o *cudaOptimizer) Close() error {
 	var errs []error
+	if o.group != nil {
+		errs = append(errs, o.group.Close())
+		o.group = nil
+	}
 	for _, p := range append(append([]gpu.DevicePtr{o.sq}, o.mom...), o.vel...) {
 		if p != 0 {
 			errs = append(errs, o.b.dev.Free(p))

@@ -6,6 +6,7 @@ package eval
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/infoscale/gaualpha/attn"
 	"github.com/infoscale/gaualpha/backend"
+	"github.com/infoscale/gaualpha/collective"
 	"github.com/infoscale/gaualpha/graph"
 	"github.com/infoscale/gaualpha/layers"
 	"github.com/infoscale/gaualpha/metrics"
@@ -78,6 +80,13 @@ type Options struct {
 	// device the weights are uploaded once per Evaluate and freed at its
 	// end; only the batches go up and the logits come down.
 	Backend backend.Backend
+	// Comm shares the evaluation among the ranks of a group (nil: one
+	// process): every rank calls Evaluate with the same arguments, runs a
+	// contiguous share of the forward passes (the batches one process
+	// runs, in its order, cut into shares of about equal work), and every
+	// rank returns the same report, equal to one process's; Progress
+	// lines come at the end.
+	Comm collective.Comm
 }
 
 func (o *Options) defaults() {
@@ -274,22 +283,218 @@ func Evaluate(ctx context.Context, cfg layers.Config, p *layers.Params, v *token
 		if err := va.Policy.Validate(); err != nil {
 			return nil, fmt.Errorf("evaluation: variant %s: %w", va.Name, err)
 		}
-		for _, L := range o.Lengths {
-			t0 := time.Now()
-			tl, sc, err := scoreLength(ctx, be, cfg, p, v, docs, va.Policy, L, o)
-			if err != nil {
-				return nil, fmt.Errorf("evaluation: %s at length %d: %w", va.Name, L, err)
+	}
+	c := o.Comm
+	if c == nil {
+		c = collective.Single{}
+	}
+	units := plan(cfg, docs, variants, o)
+	lo, hi := assign(units, c.Rank(), c.Size())
+	done := make([]unitResult, len(units))
+	// finish turns the results of the units of (variant vi, length li),
+	// in order, into its Result.
+	finish := func(vi, li int) {
+		var tl metrics.Tally
+		var sc []Score
+		var secs float64
+		for i, u := range units {
+			if u.variant != vi || u.length != li {
+				continue
 			}
-			r := Result{Variant: va.Name, Length: L, Accuracy: tl.Accuracy(), Loss: tl.Loss(), PPL: tl.Perplexity(),
-				Tally: tl, Seconds: time.Since(t0).Seconds(), Scores: sc}
-			rep.Results = append(rep.Results, r)
-			if o.Progress != nil {
-				fmt.Fprintf(o.Progress, "eval %-14s L=%-6d acc %.4f  loss %.4f  (%d tokens, %.1fs)\n", va.Name, L, r.Accuracy, r.Loss, tl.Count, r.Seconds)
+			secs += done[i].seconds
+			k := 0
+			for _, j := range u.jobs {
+				for _, q := range j.pos {
+					out := done[i].outcomes[k]
+					k++
+					// One position at a time: tl's sums are the same
+					// additions in the same order as Tally.Add's.
+					tl.Merge(metrics.Tally{Count: 1, Correct: b2i(out.correct), SumLoss: out.loss})
+					if o.KeepScores {
+						sc = append(sc, Score{Doc: j.doc, Pos: q, Pred: out.pred, Correct: out.correct, Loss: out.loss})
+					}
+				}
+			}
+		}
+		slices.SortStableFunc(sc, func(a, b Score) int {
+			if a.Doc != b.Doc {
+				return a.Doc - b.Doc
+			}
+			return a.Pos - b.Pos
+		})
+		r := Result{Variant: variants[vi].Name, Length: o.Lengths[li], Accuracy: tl.Accuracy(), Loss: tl.Loss(), PPL: tl.Perplexity(),
+			Tally: tl, Seconds: secs, Scores: sc}
+		rep.Results = append(rep.Results, r)
+		if o.Progress != nil {
+			fmt.Fprintf(o.Progress, "eval %-14s L=%-6d acc %.4f  loss %.4f  (%d tokens, %.1fs)\n", r.Variant, r.Length, r.Accuracy, r.Loss, tl.Count, r.Seconds)
+		}
+	}
+	var run runners
+	defer func() {
+		if cerr := run.close(); err == nil && cerr != nil {
+			rep, err = nil, cerr
+		}
+	}()
+	for i := lo; i < hi; i++ {
+		u := units[i]
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if done[i], err = run.score(be, cfg, p, v, u.variant, variants[u.variant].Policy, o.Lengths[u.length], u.jobs); err != nil {
+			return nil, fmt.Errorf("evaluation: %s at length %d: %w", variants[u.variant].Name, o.Lengths[u.length], err)
+		}
+		if c.Size() == 1 && (i+1 == len(units) || units[i+1].variant != u.variant || units[i+1].length != u.length) {
+			finish(u.variant, u.length)
+		}
+	}
+	if c.Size() > 1 {
+		if err := share(c, done, lo, hi); err != nil {
+			return nil, fmt.Errorf("evaluation: %w", err)
+		}
+		for vi := range variants {
+			for li := range o.Lengths {
+				finish(vi, li)
 			}
 		}
 	}
 	rep.Seconds = time.Since(start).Seconds()
 	return rep, nil
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// unit is one forward pass of the evaluation: a batch of jobs of one
+// variant at one length, the piece of work a rank takes.
+type unit struct {
+	variant, length int // indices in the variants and Options.Lengths
+	jobs            []job
+	cost            float64 // relative
+}
+
+// outcome is one scored position's: the predicted token, whether it is
+// the target, the target's cross-entropy.
+type outcome struct {
+	pred    int
+	correct bool
+	loss    float64
+}
+
+// unitResult is what a unit's forward pass produced: its scored
+// positions' outcomes, in job order, and the seconds it took.
+type unitResult struct {
+	outcomes []outcome
+	seconds  float64
+}
+
+// plan lists the forward passes of an evaluation in the order one process
+// runs them: by variant, length, then batch. Batches hold as many jobs as
+// Options.MaxTokens and the memory budget allow, whatever the number of
+// ranks, so that every rank runs exactly the batches one process would.
+func plan(cfg layers.Config, docs [][]int, variants []Variant, o Options) []unit {
+	var us []unit
+	for vi := range variants {
+		for li, L := range o.Lengths {
+			js := jobs(docs, L, o)
+			B := max(1, min(len(js), o.MaxTokens/L))
+			for B > 1 && EstimateBytes(cfg, B, L) > o.MemoryBudget {
+				B /= 2
+			}
+			// Multiply-adds per token: the layers' projections, and the
+			// attention's scores and weighted sums over the L keys.
+			h, e, d := float64(cfg.HiddenSize), float64(cfg.IntermediateSize), float64(cfg.KeySize)
+			perToken := float64(cfg.NumLayers) * (h*(3*e+d) + float64(L)*(d+e))
+			for s := 0; s < len(js); s += B {
+				b := js[s:min(s+B, len(js))]
+				us = append(us, unit{variant: vi, length: li, jobs: b, cost: float64(len(b)*L) * perToken})
+			}
+		}
+	}
+	return us
+}
+
+// assign returns the range [lo, hi) of the units that rank runs of a
+// group of size: contiguous in plan order, cut where the running sum of
+// the cost crosses a multiple of the total's size-th part (a unit goes to
+// the rank its middle falls in).
+func assign(us []unit, rank, size int) (lo, hi int) {
+	var total float64
+	for _, u := range us {
+		total += u.cost
+	}
+	owner := func(i int, before float64) int {
+		if !(total > 0) {
+			return i * size / len(us)
+		}
+		return min(size-1, int(float64(size)*(before+us[i].cost/2)/total))
+	}
+	lo, hi = -1, -1
+	var before float64
+	for i := range us {
+		if r := owner(i, before); r == rank {
+			if lo < 0 {
+				lo = i
+			}
+			hi = i + 1
+		}
+		before += us[i].cost
+	}
+	if lo < 0 {
+		return 0, 0
+	}
+	return lo, hi
+}
+
+// share sends every rank's unit results [lo, hi) to rank 0, which sends
+// them all to every rank (so that every rank returns the same report).
+func share(c collective.Comm, done []unitResult, lo, hi int) error {
+	var buf []byte
+	for i := lo; i < hi; i++ {
+		buf = binary.LittleEndian.AppendUint32(buf, uint32(i))
+		buf = binary.LittleEndian.AppendUint64(buf, math.Float64bits(done[i].seconds))
+		buf = binary.LittleEndian.AppendUint32(buf, uint32(len(done[i].outcomes)))
+		for _, o := range done[i].outcomes {
+			buf = binary.LittleEndian.AppendUint32(buf, uint32(o.pred))
+			buf = append(buf, byte(b2i(o.correct)))
+			buf = binary.LittleEndian.AppendUint64(buf, math.Float64bits(o.loss))
+		}
+	}
+	parts, err := c.Gather(buf, 0)
+	if err != nil {
+		return err
+	}
+	all, err := collective.BroadcastBytes(c, slices.Concat(parts...), 0)
+	if err != nil {
+		return err
+	}
+	for len(all) > 0 {
+		if len(all) < 16 {
+			return fmt.Errorf("gathered scores: %d stray bytes", len(all))
+		}
+		i := int(binary.LittleEndian.Uint32(all))
+		secs := math.Float64frombits(binary.LittleEndian.Uint64(all[4:]))
+		n := int(binary.LittleEndian.Uint32(all[12:]))
+		all = all[16:]
+		if i >= len(done) || len(all) < 13*n {
+			return fmt.Errorf("gathered scores: unit %d of %d with %d positions in %d bytes", i, len(done), n, len(all))
+		}
+		r := unitResult{seconds: secs, outcomes: make([]outcome, n)}
+		for k := range r.outcomes {
+			r.outcomes[k] = outcome{pred: int(binary.LittleEndian.Uint32(all)), correct: all[4] == 1, loss: math.Float64frombits(binary.LittleEndian.Uint64(all[5:]))}
+			all = all[13:]
+		}
+		done[i] = r
+	}
+	for i, d := range done {
+		if d.outcomes == nil {
+			return fmt.Errorf("gathered scores: no rank scored unit %d", i)
+		}
+	}
+	return nil
 }
 
 // runner is the model graph of one batch shape and its executor.
@@ -324,83 +529,63 @@ func (r *runner) run(bt *layers.Batch) ([]float32, error) {
 
 func (r *runner) close() error { return r.ex.Close() }
 
-// scoreLength runs the jobs of one length in batches; with o.KeepScores it
-// also returns the outcome of every scored position, ordered by document
-// and position.
-func scoreLength(ctx context.Context, be backend.Backend, cfg layers.Config, p *layers.Params, v *tokenizer.Vocab, docs [][]int, pol attn.Policy, L int, o Options) (tl metrics.Tally, sc []Score, err error) {
-	js := jobs(docs, L, o)
-	K := len(js[0].pos)
-	B := max(1, min(len(js), o.MaxTokens/L))
-	for B > 1 && EstimateBytes(cfg, B, L) > o.MemoryBudget {
-		B /= 2
+// runners keeps the runner of the last variant and batch shape, for the
+// next unit of the same.
+type runners struct {
+	r             *runner
+	variant, B, L int
+}
+
+func (rs *runners) close() error {
+	if rs.r == nil {
+		return nil
 	}
-	var m *runner
-	mB := 0
-	defer func() {
-		if m != nil {
-			if cerr := m.close(); err == nil {
-				err = cerr
-			}
+	err := rs.r.close()
+	rs.r = nil
+	return err
+}
+
+// score runs one batch of jobs at length L under pol (the policy of
+// variant number variant) and returns the
+// outcome of every scored position, in job order.
+func (rs *runners) score(be backend.Backend, cfg layers.Config, p *layers.Params, v *tokenizer.Vocab, variant int, pol attn.Policy, L int, batch []job) (unitResult, error) {
+	t0 := time.Now()
+	K := len(batch[0].pos)
+	if rs.r == nil || rs.B != len(batch) || rs.L != L || rs.variant != variant {
+		if err := rs.close(); err != nil {
+			return unitResult{}, err
 		}
-	}()
-	for start := 0; start < len(js); start += B {
-		if err := ctx.Err(); err != nil {
-			return tl, nil, err
-		}
-		batch := js[start:min(start+B, len(js))]
-		if m == nil || len(batch) != mB {
-			if m != nil {
-				if err := m.close(); err != nil {
-					return tl, nil, err
-				}
-				m = nil
-			}
-			r, err := newRunner(be, cfg, p, layers.Options{Shape: layers.Shape{B: len(batch), L: L, M: len(batch) * K}, Policy: pol})
-			if err != nil {
-				return tl, nil, err
-			}
-			m, mB = r, len(batch)
-		}
-		bt := &layers.Batch{}
-		var targets []int
-		for b, j := range batch {
-			row := append([]int(nil), j.ids...)
-			for _, q := range j.pos {
-				targets = append(targets, row[q])
-				row[q] = v.Mask()
-				bt.Select = append(bt.Select, b*L+q)
-			}
-			bt.IDs = append(bt.IDs, row...)
-		}
-		logits, err := m.run(bt)
+		r, err := newRunner(be, cfg, p, layers.Options{Shape: layers.Shape{B: len(batch), L: L, M: len(batch) * K}, Policy: pol})
 		if err != nil {
-			return tl, nil, err
+			return unitResult{}, err
 		}
-		if !o.KeepScores {
-			tl.Add(logits, targets, cfg.VocabSize)
-			continue
-		}
-		// Row by row: each position's tally is merged into tl, so tl's sums
-		// are the same additions in the same order as tl.Add's.
-		V, r := cfg.VocabSize, 0
-		for _, j := range batch {
-			for _, q := range j.pos {
-				row := logits[r*V : (r+1)*V]
-				var one metrics.Tally
-				one.Add(row, targets[r:r+1], V)
-				tl.Merge(one)
-				sc = append(sc, Score{Doc: j.doc, Pos: q, Pred: argmax(row), Correct: one.Correct == 1, Loss: one.SumLoss})
-				r++
-			}
-		}
+		rs.r, rs.B, rs.L, rs.variant = r, len(batch), L, variant
 	}
-	slices.SortStableFunc(sc, func(a, b Score) int {
-		if a.Doc != b.Doc {
-			return a.Doc - b.Doc
+	bt := &layers.Batch{}
+	var targets []int
+	for b, j := range batch {
+		row := append([]int(nil), j.ids...)
+		for _, q := range j.pos {
+			targets = append(targets, row[q])
+			row[q] = v.Mask()
+			bt.Select = append(bt.Select, b*L+q)
 		}
-		return a.Pos - b.Pos
-	})
-	return tl, sc, nil
+		bt.IDs = append(bt.IDs, row...)
+	}
+	logits, err := rs.r.run(bt)
+	if err != nil {
+		return unitResult{}, err
+	}
+	V := cfg.VocabSize
+	res := unitResult{outcomes: make([]outcome, len(targets))}
+	for r := range targets {
+		row := logits[r*V : (r+1)*V]
+		var one metrics.Tally
+		one.Add(row, targets[r:r+1], V)
+		res.outcomes[r] = outcome{pred: argmax(row), correct: one.Correct == 1, loss: one.SumLoss}
+	}
+	res.seconds = time.Since(t0).Seconds()
+	return res, nil
 }
 
 // argmax returns the index of the first maximum of row (metrics.Tally's

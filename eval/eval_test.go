@@ -1,15 +1,19 @@
 package eval
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"gorgonia.org/tensor"
 
+	"github.com/infoscale/gaualpha/collective"
 	"github.com/infoscale/gaualpha/graph"
 	"github.com/infoscale/gaualpha/layers"
 	"github.com/infoscale/gaualpha/metrics"
@@ -308,5 +312,102 @@ func TestKeepScores(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// An evaluation shared among 2, 3 and 5 ranks returns, on every rank, the
+// report one process returns (the seconds aside), scores and tallies
+// equal to the last bit; each rank runs a contiguous share of the batches.
+func TestEvaluateSharded(t *testing.T) {
+	cfg, p, v := tinyModel(t)
+	docs := randDocs(rand.New(rand.NewPCG(9, 10)), v, 5, 40)
+	vs, err := Variants(cfg, []string{"softmax", "infoscale"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, o := range []Options{
+		{Lengths: []int{24, 64}, Protocol: Paper, Positions: 6, MaxTokens: 100, KeepScores: true},
+		{Lengths: []int{32, 128}, Protocol: Fast, Stride: 8, Offsets: 2, MinPerDoc: 4, MaxTokens: 200},
+	} {
+		one, err := Evaluate(ctx, cfg, p, v, docs, vs, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		strip := func(r *Report) *Report {
+			c := *r
+			c.Seconds = 0
+			c.Results = slices.Clone(r.Results)
+			for i := range c.Results {
+				c.Results[i].Seconds = 0
+			}
+			return &c
+		}
+		want, err := strip(one).JSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range []int{2, 3, 5} {
+			var mu sync.Mutex
+			ran := map[int][2]int{}
+			err := collective.RunLocal(n, func(c collective.Comm) error {
+				o := o
+				o.Comm = c
+				rep, err := Evaluate(ctx, cfg, p, v, docs, vs, o)
+				if err != nil {
+					return err
+				}
+				got, err := strip(rep).JSON()
+				if err != nil {
+					return err
+				}
+				if !bytes.Equal(got, want) {
+					return fmt.Errorf("%s protocol: the report differs from one process's:\n%s\nwant\n%s", o.Protocol, got, want)
+				}
+				o.defaults()
+				lo, hi := assign(plan(cfg, docs, vs, o), c.Rank(), n)
+				mu.Lock()
+				ran[c.Rank()] = [2]int{lo, hi}
+				mu.Unlock()
+				return nil
+			})
+			if err != nil {
+				t.Fatalf("%d ranks: %v", n, err)
+			}
+			units := len(plan(cfg, docs, vs, func() Options { o := o; o.defaults(); return o }()))
+			next := 0
+			for r := range n {
+				if ran[r][0] != next && ran[r][0] != ran[r][1] {
+					t.Errorf("%d ranks: rank %d runs units [%d, %d), want them to start at %d", n, r, ran[r][0], ran[r][1], next)
+				}
+				if ran[r][1] > ran[r][0] {
+					next = ran[r][1]
+				}
+			}
+			if next != units {
+				t.Errorf("%d ranks: the shares cover %d of %d units", n, next, units)
+			}
+		}
+	}
+}
+
+// Units are shared by cost (a unit goes to the rank its middle falls in):
+// the long lengths' few costly batches against the short lengths' many.
+func TestAssign(t *testing.T) {
+	us := []unit{{cost: 1}, {cost: 1}, {cost: 1}, {cost: 1}, {cost: 4}, {cost: 4}}
+	for _, c := range []struct {
+		size int
+		want [][2]int
+	}{
+		{1, [][2]int{{0, 6}}},
+		{2, [][2]int{{0, 4}, {4, 6}}},
+		{3, [][2]int{{0, 4}, {4, 5}, {5, 6}}},
+		{8, [][2]int{{0, 1}, {1, 3}, {3, 4}, {0, 0}, {4, 5}, {0, 0}, {5, 6}, {0, 0}}},
+	} {
+		for r, w := range c.want {
+			if lo, hi := assign(us, r, c.size); lo != w[0] || hi != w[1] {
+				t.Errorf("size %d rank %d: [%d, %d), want [%d, %d)", c.size, r, lo, hi, w[0], w[1])
+			}
+		}
 	}
 }

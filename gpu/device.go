@@ -39,6 +39,10 @@ func Available() error {
 	return nil
 }
 
+// Count returns the number of devices this process sees (the driver's
+// count, after CUDA_VISIBLE_DEVICES).
+func Count() (int, error) { return driver.Probe() }
+
 // Error-flag slots in the device's flag buffer (int64 each; 0 = no error,
 // else the failing item + 1).
 const (

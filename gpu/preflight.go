@@ -59,11 +59,15 @@ type PreflightReport struct {
 	// CuBLASTried are the candidates tried, in order, each with where it
 	// was found and why it did not load (or "loaded").
 	CuBLASTried []string
-	// NCCL are the NCCL files found (cudalib.NCCL, files only; nothing
-	// loads them yet).
-	NCCL    []string
-	Modules []ModuleReport
-	Kernels []KernelReport
+	// NCCL are the NCCL files found (cudalib.NCCL, files only); NCCLLoaded
+	// the one LoadNCCL opened, NCCLVersion its ncclGetVersion (22703 is
+	// 2.27.3), NCCLErr why none loaded (the emulator has none).
+	NCCL        []string
+	NCCLLoaded  string `json:",omitempty"`
+	NCCLVersion int    `json:",omitempty"`
+	NCCLErr     string `json:",omitempty"`
+	Modules     []ModuleReport
+	Kernels     []KernelReport
 	// Problems are what stops a kernel from running: it cannot be found,
 	// its block is larger than the compiled kernel allows, no block fits on
 	// a multiprocessor. Warnings are costs: local memory (spills).
@@ -220,6 +224,9 @@ func (r *PreflightReport) blas(driverVersion int) {
 			r.NCCL = append(r.NCCL, c.Where+": "+c.Path)
 		}
 	}
+	if r.NCCLLoaded, r.NCCLVersion, _, err = driver.LoadNCCL(); err != nil {
+		r.NCCLErr = err.Error()
+	}
 }
 
 // archOf is the PTX Open checks (and loads with ImagePTX) for a device:
@@ -276,9 +283,14 @@ func (r *PreflightReport) WriteMarkdown(w io.Writer) error {
 		b.WriteString("\n")
 	}
 	if len(r.NCCL) > 0 {
-		fmt.Fprintf(&b, "NCCL files found (not loaded): %s.\n\n", strings.Join(r.NCCL, "; "))
+		fmt.Fprintf(&b, "NCCL files found: %s.\n\n", strings.Join(r.NCCL, "; "))
 	} else {
 		b.WriteString("NCCL: no libnccl.so.2 file found in the places searched.\n\n")
+	}
+	if r.NCCLLoaded != "" {
+		fmt.Fprintf(&b, "NCCL loaded: %s (version code %d), for the data-parallel gradient all-reduce.\n\n", r.NCCLLoaded, r.NCCLVersion)
+	} else if r.NCCLErr != "" {
+		fmt.Fprintf(&b, "NCCL not loaded: %s.\n\n", r.NCCLErr)
 	}
 	if len(r.Modules) > 0 {
 		fmt.Fprintf(&b, "| module | %s bytes | load s | error |\n|---|---:|---:|---|\n", in.Image)

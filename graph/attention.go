@@ -79,32 +79,34 @@ func (o AttentionOp) DiffWRT(int) []bool                { return []bool{true, tr
 func (o AttentionOp) Do(in ...G.Value) (G.Value, error) { return o.UsePreallocDo(nil, in...) }
 
 // kernel builds the kernel arguments from the op's inputs.
-func attentionKernel[T float32 | float64](o fmt.Stringer, a *AttentionOp, in []G.Value, work *cpu.Workspace, bf16 bool) (*cpu.Attention[T], error) {
+// The kernel is returned by value: the kernels copy it into their
+// workspace, so that it need not be allocated per call.
+func attentionKernel[T float32 | float64, O fmt.Stringer](o O, a *AttentionOp, in []G.Value, work *cpu.Workspace, bf16 bool) (cpu.Attention[T], error) {
 	var t [3]*tensor.Dense
 	for i := range t {
 		d, err := dense(o, i, in[i])
 		if err != nil {
-			return nil, err
+			return cpu.Attention[T]{}, err
 		}
 		t[i] = d
 	}
 	mask, err := ints(o, 3, in[3])
 	if err != nil {
-		return nil, err
+		return cpu.Attention[T]{}, err
 	}
 	pos, err := ints(o, 4, in[4])
 	if err != nil {
-		return nil, err
+		return cpu.Attention[T]{}, err
 	}
 	key, err := keyOf(o, 5, in[5])
 	if err != nil {
-		return nil, err
+		return cpu.Attention[T]{}, err
 	}
 	rows := a.B * a.L
 	if !t[0].Shape().Eq(tensor.Shape{rows, 2*a.E + a.D}) || len(mask) != rows || len(pos) != rows {
-		return nil, fmt.Errorf("%v: X %v, mask %d, positions %d do not fit B·L = %d", o, t[0].Shape(), len(mask), len(pos), rows)
+		return cpu.Attention[T]{}, fmt.Errorf("%v: X %v, mask %d, positions %d do not fit B·L = %d", o, t[0].Shape(), len(mask), len(pos), rows)
 	}
-	return &cpu.Attention[T]{
+	return cpu.Attention[T]{
 		B: a.B, L: a.L, E: a.E, D: a.D,
 		X: data[T](t[0]), GammaQ: data[T](t[1]), GammaK: data[T](t[2]),
 		Mask: mask, Pos: pos, Policy: a.Policy,
@@ -136,9 +138,9 @@ func (o AttentionOp) run(work *cpu.Workspace, bf16 bool, p G.Value, in []G.Value
 	out := outTensor(p, x.Dtype(), o.outShape(), in...)
 	switch x.Dtype() {
 	case tensor.Float32:
-		err = runAttention(o, &o, in, data[float32](out), work, bf16)
+		err = runAttention[float32](o, &o, in, data[float32](out), work, bf16, nil)
 	case tensor.Float64:
-		err = runAttention(o, &o, in, data[float64](out), work, bf16)
+		err = runAttention[float64](o, &o, in, data[float64](out), work, bf16, nil)
 	default:
 		err = fmt.Errorf("%v: unsupported dtype %v", o, x.Dtype())
 	}
@@ -148,12 +150,40 @@ func (o AttentionOp) run(work *cpu.Workspace, bf16 bool, p G.Value, in []G.Value
 	return out, nil
 }
 
-func runAttention[T float32 | float64](o fmt.Stringer, a *AttentionOp, in []G.Value, out []T, work *cpu.Workspace, bf16 bool) error {
+func runAttention[T float32 | float64, O fmt.Stringer](o O, a *AttentionOp, in []G.Value, out []T, work *cpu.Workspace, bf16 bool, gate []T) error {
 	k, err := attentionKernel[T](o, a, in, work, bf16)
 	if err != nil {
 		return err
 	}
+	k.GateOut = gate
 	return k.Forward(out)
+}
+
+// runWithGate is run that also writes the gate u⊙O (GateOp{E}'s result
+// on X and this op's output) into gate: the CPU executor's fusion of a
+// training graph's attention and gate.
+func (o AttentionOp) runWithGate(work *cpu.Workspace, bf16 bool, p, gate G.Value, in []G.Value) (G.Value, error) {
+	x, err := dense(o, 0, in[0])
+	if err != nil {
+		return nil, err
+	}
+	g, ok := gate.(*tensor.Dense)
+	if !ok || g.Dtype() != x.Dtype() || !g.Shape().Eq(tensor.Shape{o.B * o.L, o.E}) || o.Gated {
+		return nil, fmt.Errorf("%v: no gate buffer of shape (%d, %d)", o, o.B*o.L, o.E)
+	}
+	out := outTensor(p, x.Dtype(), o.outShape(), in...)
+	switch x.Dtype() {
+	case tensor.Float32:
+		err = runAttention(o, &o, in, data[float32](out), work, bf16, data[float32](g))
+	case tensor.Float64:
+		err = runAttention(o, &o, in, data[float64](out), work, bf16, data[float64](g))
+	default:
+		err = fmt.Errorf("%v: unsupported dtype %v", o, x.Dtype())
+	}
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // SymDiff applies the attention backward op, whose packed output holds dX
@@ -256,7 +286,7 @@ func (o AttentionGradOp) run(work *cpu.Workspace, bf16 bool, p G.Value, in []G.V
 	return out, nil
 }
 
-func runAttentionGrad[T float32 | float64](o fmt.Stringer, a *AttentionOp, in []G.Value, dx []T, work *cpu.Workspace, bf16 bool) error {
+func runAttentionGrad[T float32 | float64, O fmt.Stringer](o O, a *AttentionOp, in []G.Value, dx []T, work *cpu.Workspace, bf16 bool) error {
 	k, err := attentionKernel[T](o, a, in[:6], work, bf16)
 	if err != nil {
 		return err

@@ -12,7 +12,7 @@ import (
 )
 
 // unaryKernel runs a float kernel on the single input, shape-preserving.
-func unaryDo(op fmt.Stringer, prealloc G.Value, in []G.Value,
+func unaryDo[O fmt.Stringer](op O, prealloc G.Value, in []G.Value,
 	f32 func(y, x []float32), f64 func(y, x []float64)) (G.Value, error) {
 	x, err := dense(op, 0, in[0])
 	if err != nil {
@@ -31,7 +31,7 @@ func unaryDo(op fmt.Stringer, prealloc G.Value, in []G.Value,
 }
 
 // binaryDo runs a float kernel on two same-shaped inputs.
-func binaryDo(op fmt.Stringer, prealloc G.Value, in []G.Value,
+func binaryDo[O fmt.Stringer](op O, prealloc G.Value, in []G.Value,
 	f32 func(z, x, y []float32), f64 func(z, x, y []float64)) (G.Value, error) {
 	x, err := dense(op, 0, in[0])
 	if err != nil {
@@ -127,7 +127,7 @@ func (o NormOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 	return G.Nodes{d}, err
 }
 
-func lastDim(op fmt.Stringer, v G.Value) (int, error) {
+func lastDim[O fmt.Stringer](op O, v G.Value) (int, error) {
 	s := v.Shape()
 	if len(s) == 0 || s[len(s)-1] == 0 {
 		return 0, fmt.Errorf("%v: input shape %v has no last dimension", op, s)

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"fmt"
+	"time"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -35,9 +36,28 @@ type Machine struct {
 	// MatMulOps round): the reference of the device's fused attention
 	// path, whose training graphs compute the attention in float32.
 	FloatAttention bool
+	// Profile, when set, receives the wall time of every step of each Run.
+	Profile *OpProfile
+	// Unfused runs every step of the plan as its own op. By default the
+	// machine runs some chains of elementwise steps as one kernel with the
+	// same arithmetic (see fuseGatedSwishGrad). It is read at the first
+	// Run.
+	Unfused bool
 
 	plan *Plan
-	vals map[*G.Node]G.Value
+	// keys and shapes are each step's output buffer key and shape,
+	// computed once (a node's Shape() allocates a copy).
+	keys   []bufKey
+	shapes []tensor.Shape
+	ops    []stepOp        // each step's op, its interfaces asserted once
+	run    []runStep       // what each step does (schedule); set at the first Run
+	index  map[*G.Node]int // each step's node's index
+	extra  []G.Value       // a fused step's extra outputs' buffers
+	ins    []G.Value       // the current step's argument values
+	// vals holds each step's computed value (nil: none now), by step
+	// index: a map of them grew now and then as entries came and went,
+	// which allocated.
+	vals []G.Value
 	pool map[bufKey][]G.Value
 	// work is the attention kernels' scratch memory, shared by every
 	// attention op and its backward (the plan runs them one at a time).
@@ -52,11 +72,26 @@ func NewMachine(g *G.ExprGraph, outputs ...*G.Node) (*Machine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Machine{
-		plan: p,
-		vals: make(map[*G.Node]G.Value),
-		pool: make(map[bufKey][]G.Value),
-	}, nil
+	m := &Machine{
+		plan:   p,
+		keys:   make([]bufKey, len(p.Steps)),
+		shapes: make([]tensor.Shape, len(p.Steps)),
+		pool:   make(map[bufKey][]G.Value),
+	}
+	m.ops = make([]stepOp, len(p.Steps))
+	m.vals = make([]G.Value, len(p.Steps))
+	m.index = make(map[*G.Node]int, len(p.Steps))
+	m.extra = make([]G.Value, 0, 4)
+	for i, st := range p.Steps {
+		m.index[st.Node] = i
+		m.ops[i] = newStepOp(st.Node.Op())
+		m.shapes[i] = st.Node.Shape()
+		m.keys[i] = poolKey(st.Node.Dtype(), m.shapes[i])
+		if n := len(st.Args); n > cap(m.ins) {
+			m.ins = make([]G.Value, 0, n)
+		}
+	}
+	return m, nil
 }
 
 // Plan returns the machine's execution plan.
@@ -79,8 +114,7 @@ func poolKey(dt tensor.Dtype, s tensor.Shape) bufKey {
 	return k
 }
 
-func (m *Machine) take(n *G.Node) G.Value {
-	k := poolKey(n.Dtype(), n.Shape())
+func (m *Machine) take(k bufKey) G.Value {
 	if free := m.pool[k]; len(free) > 0 {
 		v := free[len(free)-1]
 		m.pool[k] = free[:len(free)-1]
@@ -103,8 +137,8 @@ func (m *Machine) give(v G.Value) {
 // value returns the current value of a node: an op node's computed value,
 // or the bound value of an input or constant.
 func (m *Machine) value(n *G.Node) (G.Value, error) {
-	if v, ok := m.vals[n]; ok {
-		return v, nil
+	if i, ok := m.index[n]; ok && m.vals[i] != nil {
+		return m.vals[i], nil
 	}
 	if v := n.Value(); v != nil {
 		return v, nil
@@ -115,34 +149,83 @@ func (m *Machine) value(n *G.Node) (G.Value, error) {
 // Run executes the program once.
 func (m *Machine) Run() error {
 	// The previous run's outputs return to the pool.
-	for n, v := range m.vals {
-		m.give(v)
-		delete(m.vals, n)
+	for i, v := range m.vals {
+		if v != nil {
+			m.give(v)
+			m.vals[i] = nil
+		}
 	}
-	ins := make([]G.Value, 0, 8)
-	for _, in := range m.plan.Steps {
+	if m.run == nil {
+		m.run = schedule(m.plan, !m.Unfused, m)
+	}
+	ins := m.ins
+	var t0, tStep time.Time
+	if m.Profile != nil {
+		if len(m.Profile.Time) < len(m.plan.Steps) {
+			m.Profile.Time = make([]time.Duration, len(m.plan.Steps))
+			m.Profile.Names = make([]string, len(m.plan.Steps))
+			for i, st := range m.plan.Steps {
+				switch rs := m.run[i]; {
+				case rs.skip:
+				case rs.fused != nil:
+					m.Profile.Names[i] = rs.fused.name
+				case st.GradSum:
+					m.Profile.Names[i] = "Add (gradient sum)"
+				default:
+					m.Profile.Names[i] = st.Node.Op().String()
+				}
+			}
+		}
+		t0 = time.Now()
+	}
+	for si, in := range m.plan.Steps {
+		rs := &m.run[si]
+		if rs.skip {
+			continue // computed by a fused kernel at a later step
+		}
+		if m.Profile != nil {
+			tStep = time.Now()
+		}
 		ins = ins[:0]
-		for _, a := range in.Args {
+		for _, a := range rs.args {
 			v, err := m.value(a)
 			if err != nil {
 				return err
 			}
 			ins = append(ins, v)
 		}
-		op := in.Node.Op()
+		op := &m.ops[si]
 		// An elementwise op writes over an input that dies here.
 		var buf G.Value
 		var reused *G.Node
-		for _, a := range in.InPlace {
-			if v, ok := m.vals[a]; ok && sameKind(v, in.Node) {
+		for _, a := range rs.inPlace {
+			if v := m.valOf(a); v != nil && sameKind(v, in.Node.Dtype(), m.shapes[si]) {
 				buf, reused = v, a
 				break
 			}
 		}
 		if buf == nil {
-			buf = m.take(in.Node)
+			buf = m.take(m.keys[si])
 		}
-		v, err := m.exec(op, in.GradSum, buf, ins)
+		var v G.Value
+		var err error
+		if rs.fused != nil {
+			extra := m.extra[:0]
+			for _, e := range rs.fused.extra {
+				ei := m.index[e]
+				b := m.take(m.keys[ei])
+				if b == nil {
+					b = newTensor(e.Dtype(), m.shapes[ei])
+				}
+				extra = append(extra, b)
+			}
+			v, err = rs.fused.run(buf, extra, ins)
+			for i, e := range rs.fused.extra {
+				m.vals[m.index[e]] = extra[i]
+			}
+		} else {
+			v, err = m.exec(op, in.GradSum, buf, ins)
+		}
 		if err != nil {
 			return fmt.Errorf("%v: %w", op, err)
 		}
@@ -153,46 +236,77 @@ func (m *Machine) Run() error {
 			if v != buf {
 				m.give(buf) // the op did not take it: the input dies as usual
 			}
-			delete(m.vals, reused)
+			m.vals[m.index[reused]] = nil
 		}
 		if reused == nil && viewOfInput(v, ins) {
 			return fmt.Errorf("machine: op %v returned a view of its input, which Machine does not support", op)
 		}
-		m.vals[in.Node] = v
-		for _, r := range in.Release {
-			m.give(m.vals[r])
-			delete(m.vals, r)
+		m.vals[si] = v
+		for _, r := range rs.release {
+			ri := m.index[r]
+			m.give(m.vals[ri])
+			m.vals[ri] = nil
 		}
+		if m.Profile != nil {
+			m.Profile.Time[si] += time.Since(tStep)
+		}
+	}
+	if m.Profile != nil {
+		m.Profile.Runs++
+		m.Profile.Total += time.Since(t0)
 	}
 	return nil
 }
 
+// stepOp is a step's op with the interfaces the executor calls it
+// through, asserted when the machine is built (a type assertion to an
+// interface at run time may allocate the runtime's cache of them).
+type stepOp struct {
+	op   G.Op
+	mm   MatMulOp
+	isMM bool
+	wd   workDoer
+	rd   roundedDoer
+	pd   G.UsePreallocDoer
+}
+
+func newStepOp(op G.Op) stepOp {
+	s := stepOp{op: op}
+	s.mm, s.isMM = op.(MatMulOp)
+	s.wd, _ = op.(workDoer)
+	s.rd, _ = op.(roundedDoer)
+	s.pd, _ = op.(G.UsePreallocDoer)
+	return s
+}
+
+func (s *stepOp) String() string { return s.op.String() }
+
 // exec runs one op, writing into buf when the op supports it.
-func (m *Machine) exec(op G.Op, gradSum bool, buf G.Value, ins []G.Value) (G.Value, error) {
+func (m *Machine) exec(op *stepOp, gradSum bool, buf G.Value, ins []G.Value) (G.Value, error) {
 	if gradSum {
 		return AddOp{}.UsePreallocDo(buf, ins...)
 	}
 	if m.BF16 {
-		if mm, ok := op.(MatMulOp); ok {
-			return mm.doBF16(buf, ins...)
+		if op.isMM {
+			return op.mm.doBF16(buf, ins...)
 		}
-		if rd, ok := op.(roundedDoer); ok && !m.FloatAttention {
-			return rd.doRounded(&m.work, buf, ins)
+		if op.rd != nil && !m.FloatAttention {
+			return op.rd.doRounded(&m.work, buf, ins)
 		}
 	}
-	if wd, ok := op.(workDoer); ok {
-		return wd.doWith(&m.work, buf, ins)
+	if op.wd != nil {
+		return op.wd.doWith(&m.work, buf, ins)
 	}
-	if pd, ok := op.(G.UsePreallocDoer); ok && buf != nil {
-		return pd.UsePreallocDo(buf, ins...)
+	if op.pd != nil && buf != nil {
+		return op.pd.UsePreallocDo(buf, ins...)
 	}
-	return op.Do(ins...)
+	return op.op.Do(ins...)
 }
 
-// sameKind reports whether value v can hold node n's result.
-func sameKind(v G.Value, n *G.Node) bool {
+// sameKind reports whether value v can hold a result of dtype dt and shape s.
+func sameKind(v G.Value, dt tensor.Dtype, s tensor.Shape) bool {
 	d, ok := v.(*tensor.Dense)
-	return ok && d.Dtype() == n.Dtype() && d.Shape().Eq(n.Shape())
+	return ok && d.Dtype() == dt && d.Shape().Eq(s)
 }
 
 func viewOfInput(v G.Value, ins []G.Value) bool {
@@ -201,11 +315,19 @@ func viewOfInput(v G.Value, ins []G.Value) bool {
 }
 
 // Value returns the value computed for an output node in the last Run.
-func (m *Machine) Value(n *G.Node) G.Value { return m.vals[n] }
+func (m *Machine) Value(n *G.Node) G.Value { return m.valOf(n) }
+
+// valOf is the current value of a computed node, nil for none (or a leaf).
+func (m *Machine) valOf(n *G.Node) G.Value {
+	if i, ok := m.index[n]; ok {
+		return m.vals[i]
+	}
+	return nil
+}
 
 // Float returns a scalar output as float64.
 func (m *Machine) Float(n *G.Node) (float64, error) {
-	v := m.vals[n]
+	v := m.valOf(n)
 	if v == nil {
 		return 0, fmt.Errorf("machine: no value for %v", n)
 	}
@@ -215,15 +337,15 @@ func (m *Machine) Float(n *G.Node) (float64, error) {
 // Float32s returns the data of a float32 output (the machine's own buffer,
 // valid until the next Run; dst is not used).
 func (m *Machine) Float32s(n *G.Node, dst []float32) ([]float32, error) {
-	v := m.vals[n]
+	v := m.valOf(n)
 	if v == nil {
 		return nil, fmt.Errorf("machine: no value for %v", n)
 	}
-	x, ok := v.Data().([]float32)
-	if !ok {
+	d, ok := v.(*tensor.Dense)
+	if !ok || d.Dtype() != tensor.Float32 {
 		return nil, fmt.Errorf("machine: %v holds %v, not float32", n, v.Dtype())
 	}
-	return x, nil
+	return data[float32](d), nil
 }
 
 // Close releases nothing: the machine's memory belongs to the garbage

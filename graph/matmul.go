@@ -73,12 +73,14 @@ func (o MatMulOp) do(prealloc G.Value, bf16 bool, in ...G.Value) (G.Value, error
 	if err != nil {
 		return nil, err
 	}
-	shape, err := o.InferShape(a.Shape(), b.Shape())
-	if err != nil {
-		return nil, err
+	if len(a.Shape()) != 2 || len(b.Shape()) != 2 {
+		return nil, fmt.Errorf("%v: want two matrices, got %v and %v", o, a.Shape(), b.Shape())
 	}
-	out := outTensor(prealloc, a.Dtype(), shape, in...)
-	m, k, _, n := o.dims(a.Shape(), b.Shape())
+	m, k, k2, n := o.dims(a.Shape(), b.Shape())
+	if k != k2 {
+		return nil, fmt.Errorf("%v: inner dimensions differ: %v × %v", o, a.Shape(), b.Shape())
+	}
+	out := outTensor(prealloc, a.Dtype(), tensor.Shape{m, n}, in...)
 	lda, ldb := a.Shape()[1], b.Shape()[1]
 	switch a.Dtype() {
 	case tensor.Float32:

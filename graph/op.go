@@ -5,6 +5,8 @@ import (
 	"hash"
 	"hash/fnv"
 	"io"
+	"slices"
+	"unsafe"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
@@ -35,7 +37,7 @@ func tt(dims int, of hm.Type) G.TensorType { return G.TensorType{Dims: dims, Of:
 func fn(ts ...hm.Type) hm.Type { return hm.NewFnType(ts...) }
 
 // dense returns v as a dense tensor or an error naming the op and input.
-func dense(op fmt.Stringer, i int, v G.Value) (*tensor.Dense, error) {
+func dense[O fmt.Stringer](op O, i int, v G.Value) (*tensor.Dense, error) {
 	d, ok := v.(*tensor.Dense)
 	if !ok {
 		return nil, fmt.Errorf("%v: input %d is %T, want *tensor.Dense", op, i, v)
@@ -44,16 +46,15 @@ func dense(op fmt.Stringer, i int, v G.Value) (*tensor.Dense, error) {
 }
 
 // ints returns the []int data of an Int tensor input.
-func ints(op fmt.Stringer, i int, v G.Value) ([]int, error) {
+func ints[O fmt.Stringer](op O, i int, v G.Value) ([]int, error) {
 	d, err := dense(op, i, v)
 	if err != nil {
 		return nil, err
 	}
-	x, ok := d.Data().([]int)
-	if !ok {
+	if d.Dtype() != tensor.Int {
 		return nil, fmt.Errorf("%v: input %d has dtype %v, want int", op, i, d.Dtype())
 	}
-	return x, nil
+	return d.Ints(), nil
 }
 
 // outTensor returns prealloc when it can hold the result (right dtype and
@@ -62,7 +63,13 @@ func outTensor(prealloc G.Value, dt tensor.Dtype, shape tensor.Shape, inputs ...
 	if d, ok := prealloc.(*tensor.Dense); ok && d.Dtype() == dt && d.Shape().Eq(shape) && !aliases(d, inputs) {
 		return d
 	}
-	return tensor.New(tensor.WithShape(shape...), tensor.Of(dt))
+	return newTensor(dt, shape)
+}
+
+// newTensor allocates a tensor of dtype dt and a copy of shape (so that
+// callers' shape literals do not escape to the heap).
+func newTensor(dt tensor.Dtype, shape tensor.Shape) *tensor.Dense {
+	return tensor.New(tensor.WithShape(slices.Clone(shape)...), tensor.Of(dt))
 }
 
 // outTensorElementwise is outTensor for elementwise (and row-wise) ops,
@@ -70,17 +77,22 @@ func outTensor(prealloc G.Value, dt tensor.Dtype, shape tensor.Shape, inputs ...
 // only partial overlaps are refused.
 func outTensorElementwise(prealloc G.Value, dt tensor.Dtype, shape tensor.Shape, inputs ...G.Value) *tensor.Dense {
 	if d, ok := prealloc.(*tensor.Dense); ok && d.Dtype() == dt && d.Shape().Eq(shape) {
-		var partial []G.Value
+		ok := true
 		for _, in := range inputs {
-			if t, ok := in.(*tensor.Dense); !ok || t.Uintptr() != d.Uintptr() || t.MemSize() != d.MemSize() {
-				partial = append(partial, in)
+			t, isDense := in.(*tensor.Dense)
+			if !isDense || (t.Uintptr() == d.Uintptr() && t.MemSize() == d.MemSize()) {
+				continue // not memory, or exactly the output: in place
+			}
+			if overlaps(d, t) {
+				ok = false
+				break
 			}
 		}
-		if !aliases(d, partial) {
+		if ok {
 			return d
 		}
 	}
-	return tensor.New(tensor.WithShape(shape...), tensor.Of(dt))
+	return newTensor(dt, shape)
 }
 
 // elementwiseOp marks the ops whose output may overwrite a same-shaped
@@ -89,23 +101,22 @@ func outTensorElementwise(prealloc G.Value, dt tensor.Dtype, shape tensor.Shape,
 type elementwiseOp interface{ elementwise() }
 
 func aliases(d *tensor.Dense, inputs []G.Value) bool {
-	lo := d.Uintptr()
-	hi := lo + d.MemSize()
 	for _, in := range inputs {
-		t, ok := in.(*tensor.Dense)
-		if !ok {
-			continue
-		}
-		l := t.Uintptr()
-		if l < hi && lo < l+t.MemSize() {
+		if t, ok := in.(*tensor.Dense); ok && overlaps(d, t) {
 			return true
 		}
 	}
 	return false
 }
 
+// overlaps reports whether the memory of two tensors overlaps.
+func overlaps(d, t *tensor.Dense) bool {
+	lo, l := d.Uintptr(), t.Uintptr()
+	return l < lo+d.MemSize() && lo < l+t.MemSize()
+}
+
 // keyOf reads a dropout stream key from an Int tensor input of one element.
-func keyOf(op fmt.Stringer, i int, v G.Value) (uint64, error) {
+func keyOf[O fmt.Stringer](op O, i int, v G.Value) (uint64, error) {
 	k, err := ints(op, i, v)
 	if err != nil {
 		return 0, err
@@ -119,7 +130,14 @@ func keyOf(op fmt.Stringer, i int, v G.Value) (uint64, error) {
 // floats dispatches on a tensor's dtype.
 func isFloat(dt tensor.Dtype) bool { return dt == tensor.Float32 || dt == tensor.Float64 }
 
-func data[T float32 | float64](d *tensor.Dense) []T { return d.Data().([]T) }
+// data returns the elements of a float tensor of dtype T, which the caller
+// has checked. Unlike Dense.Data it does not box the slice in an interface,
+// so it does not allocate.
+func data[T float32 | float64](d *tensor.Dense) []T {
+	raw := d.Raw
+	var z T
+	return unsafe.Slice((*T)(unsafe.Pointer(unsafe.SliceData(raw))), len(raw)/int(unsafe.Sizeof(z)))
+}
 
 // scalarValue wraps v as a scalar of dtype dt, reusing prealloc when it fits.
 func scalarValue(prealloc G.Value, dt tensor.Dtype, v float64) G.Value {
@@ -140,7 +158,7 @@ func scalarValue(prealloc G.Value, dt tensor.Dtype, v float64) G.Value {
 }
 
 // scalarOf reads a float scalar value.
-func scalarOf(op fmt.Stringer, i int, v G.Value) (float64, error) {
+func scalarOf[O fmt.Stringer](op O, i int, v G.Value) (float64, error) {
 	switch s := v.(type) {
 	case *G.F32:
 		return float64(*s), nil
@@ -148,15 +166,11 @@ func scalarOf(op fmt.Stringer, i int, v G.Value) (float64, error) {
 		return float64(*s), nil
 	case *tensor.Dense:
 		if s.Shape().TotalSize() == 1 {
-			switch x := s.Data().(type) {
-			case []float32:
-				return float64(x[0]), nil
-			case []float64:
-				return x[0], nil
-			case float32:
-				return float64(x), nil
-			case float64:
-				return x, nil
+			switch s.Dtype() {
+			case tensor.Float32:
+				return float64(data[float32](s)[0]), nil
+			case tensor.Float64:
+				return data[float64](s)[0], nil
 			}
 		}
 	}

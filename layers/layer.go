@@ -8,6 +8,7 @@ import (
 
 	"github.com/infoscale/gaualpha/attn"
 	"github.com/infoscale/gaualpha/graph"
+	"github.com/infoscale/gaualpha/pipeline"
 )
 
 // LayerNodes are the graph nodes one GAU layer reads.
@@ -25,8 +26,11 @@ type LayerNodes struct {
 
 // LayerOptions select how a GAU layer is built.
 type LayerOptions struct {
-	B, L   int
-	Policy attn.Policy
+	B, L int
+	// RowOffset is Options.RowOffset: the first sequence's place in a
+	// larger batch, where dropout draws the masks.
+	RowOffset int
+	Policy    attn.Policy
 	// Index is the layer's number in the model, which names its dropout
 	// sites.
 	Index int
@@ -53,7 +57,7 @@ func GAULayer(b *graph.Builder, cfg Config, n LayerNodes, o LayerOptions) (out, 
 		B: o.B, L: o.L, E: e, D: d,
 		Policy:  o.Policy,
 		Dropout: o.AttentionDropout,
-		Site:    siteAttention(o.Index),
+		Site:    shiftSite(siteAttention(o.Index), o.RowOffset, o.L*o.L),
 	}
 	var y *G.Node
 	if o.Grad {
@@ -64,7 +68,7 @@ func GAULayer(b *graph.Builder, cfg Config, n LayerNodes, o LayerOptions) (out, 
 		y = b.Attention(att, x, n.GammaQ, n.GammaK, n.Mask, n.Pos, n.Key) // u ⊙ (A v)
 	}
 	y = b.Linear(y, n.ODense) // [B·L, hidden]
-	y = b.Dropout(y, n.Key, o.HiddenDropout, siteHidden(o.Index))
+	y = b.Dropout(y, n.Key, o.HiddenDropout, shiftSite(siteHidden(o.Index), o.RowOffset, o.L*cfg.HiddenSize))
 	return b.Norm(b.Add(n.H, y)), x
 }
 
@@ -73,6 +77,13 @@ const siteEmbedding = 1
 
 func siteHidden(l int) uint64    { return uint64(2 + 2*l) }
 func siteAttention(l int) uint64 { return uint64(3 + 2*l) }
+
+// shiftSite is the site whose masks are site's from sequence rowOffset on,
+// for a tensor of perSeq elements per sequence (L·hidden for hidden
+// states, L·L for attention probabilities, numbered sequence by sequence).
+func shiftSite(site uint64, rowOffset, perSeq int) uint64 {
+	return pipeline.ShiftSite(site, uint64(rowOffset)*uint64(perSeq))
+}
 
 // LayerGraph is one GAU layer as a graph of its own over given hidden
 // states, without dropout: the unit the benchmarks time and the PyTorch

@@ -1,6 +1,7 @@
 package layers
 
 import (
+	"cmp"
 	"fmt"
 
 	G "gorgonia.org/gorgonia"
@@ -22,6 +23,12 @@ type Options struct {
 	Policy attn.Policy
 	// Train turns dropout on.
 	Train bool
+	// RowOffset places the batch's sequences in a larger one: they are
+	// sequences RowOffset to RowOffset+B-1 of it, and dropout draws their
+	// masks there (pipeline.ShiftSite), so that the ranks of data-parallel
+	// training, each with its rows of the global batch, drop what one
+	// process drops.
+	RowOffset int
 	// Loss adds the targets input and the mean cross-entropy.
 	Loss bool
 	// Grad adds the gradients of the loss with respect to every parameter.
@@ -80,6 +87,9 @@ func Build(cfg Config, p *Params, opt Options) (*Model, error) {
 	if opt.Grad && !opt.Loss {
 		return nil, fmt.Errorf("model: gradients need the loss")
 	}
+	if opt.RowOffset < 0 {
+		return nil, fmt.Errorf("model: row offset %d < 0", opt.RowOffset)
+	}
 	b := graph.NewBuilder()
 	m := &Model{Config: cfg, Options: opt, Params: p, Graph: b.G, inputs: make(map[*G.Node][]int)}
 	rows := opt.B * opt.L
@@ -103,14 +113,14 @@ func Build(cfg Config, p *Params, opt Options) (*Model, error) {
 	// Embeddings: token + token type, Norm, dropout.
 	h := b.Add(b.Gather(wordEmb, m.IDs), b.Gather(typeEmb, m.Types))
 	h = b.Norm(h)
-	h = b.Dropout(h, m.Key, m.dropout(cfg.HiddenDropout), siteEmbedding)
+	h = b.Dropout(h, m.Key, m.dropout(cfg.HiddenDropout), shiftSite(siteEmbedding, opt.RowOffset, opt.L*cfg.HiddenSize))
 
 	// The GAU layers.
 	for l := range p.Layers {
 		w := m.Weights[2+4*l : 6+4*l]
 		var x *G.Node
 		h, x = GAULayer(b, cfg, LayerNodes{H: h, IDense: w[0], ODense: w[1], GammaQ: w[2], GammaK: w[3], Mask: m.Mask, Pos: m.Pos, Key: m.Key},
-			LayerOptions{B: opt.B, L: opt.L, Policy: opt.Policy, Index: l, Grad: opt.Grad,
+			LayerOptions{B: opt.B, L: opt.L, RowOffset: opt.RowOffset, Policy: opt.Policy, Index: l, Grad: opt.Grad,
 				HiddenDropout: m.dropout(cfg.HiddenDropout), AttentionDropout: m.dropout(cfg.AttentionDropout)})
 		m.LayerXs = append(m.LayerXs, x)
 	}
@@ -190,18 +200,17 @@ func (m *Model) SetInputs(bt *Batch) error {
 	}
 	zero := func(int) int { return 0 }
 	L := m.Options.L
-	steps := []error{
+	if err := cmp.Or(
 		set(m.IDs, bt.IDs, rows, "ids", zero),
 		set(m.Types, bt.Types, rows, "types", zero),
 		set(m.Mask, bt.Mask, rows, "mask", func(int) int { return 1 }),
 		set(m.Pos, bt.Pos, rows, "positions", func(i int) int { return i % L }),
 		set(m.Select, bt.Select, M, "selected rows", zero),
+	); err != nil {
+		return err
 	}
 	if m.Targets != nil {
-		steps = append(steps, set(m.Targets, bt.Targets, M, "targets", zero))
-	}
-	for _, err := range steps {
-		if err != nil {
+		if err := set(m.Targets, bt.Targets, M, "targets", zero); err != nil {
 			return err
 		}
 	}

@@ -160,3 +160,55 @@ func TestConfigValidation(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// A batch cut into pieces, each built with its RowOffset, drops what the
+// whole batch drops: each piece's hidden states are the whole batch's rows
+// (the data-parallel ranks' pieces of a global batch). Without the offset
+// the second piece draws other masks.
+func TestRowOffsetDropout(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	cfg := tinyConfig()
+	cfg.HiddenDropout, cfg.AttentionDropout = 0.3, 0.3
+	p := InitParams(cfg, tensor.Float32, rng)
+	pol, _ := cfg.Policy("")
+	const B, L = 4, 7
+	whole := tinyBatch(rng, cfg, B, L, 1)
+	hidden := func(bt *Batch, b, offset int) []float32 {
+		m, err := Build(cfg, p, Options{Shape: Shape{b, L, 1}, Policy: pol, Train: true, RowOffset: offset, KeepLayerInputs: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mach := cpuMachine(t, m)
+		if err := m.Run(mach, bt); err != nil {
+			t.Fatal(err)
+		}
+		return graph.Floats32(mach.Value(m.Hidden))
+	}
+	piece := func(lo, hi int) *Batch {
+		return &Batch{IDs: whole.IDs[lo*L : hi*L], Mask: whole.Mask[lo*L : hi*L], Select: []int{0}, Key: whole.Key}
+	}
+	want := hidden(whole, B, 0)
+	h := cfg.HiddenSize
+	for _, cut := range [][2]int{{0, 1}, {1, 3}, {3, 4}, {2, 4}} {
+		lo, hi := cut[0], cut[1]
+		got := hidden(piece(lo, hi), hi-lo, lo)
+		for i, v := range got {
+			if w := want[lo*L*h+i]; v != w {
+				t.Fatalf("sequences [%d, %d): hidden value %d is %v, the whole batch's %v", lo, hi, i, v, w)
+			}
+		}
+	}
+	got := hidden(piece(2, 4), 2, 0)
+	differ := 0
+	for i, v := range got {
+		if math.Abs(float64(v-want[2*L*h+i])) > 1e-6 {
+			differ++
+		}
+	}
+	if differ == 0 {
+		t.Error("without its offset, sequences [2, 4) drop what the whole batch drops: the test cannot tell")
+	}
+	if _, err := Build(cfg, p, Options{Shape: Shape{1, L, 1}, Policy: pol, RowOffset: -1}); err == nil {
+		t.Error("a negative row offset was accepted")
+	}
+}

@@ -8,8 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sync"
 
+	"github.com/infoscale/gaualpha/kernels/parallel"
 	"github.com/infoscale/gaualpha/kernels/simd"
 )
 
@@ -50,7 +50,6 @@ func (o *AdamW) Update(params, grads [][]float32, lr float64) error {
 	stepSize := lr / bc1
 	sqrtBC2 := math.Sqrt(bc2)
 	b1, b2 := float32(o.Beta1), float32(o.Beta2)
-	var wg sync.WaitGroup
 	for i := range params {
 		p, g, m, v := params[i], grads[i], o.M[i], o.V[i]
 		if len(p) != len(m) || len(g) != len(m) {
@@ -60,23 +59,31 @@ func (o *AdamW) Update(params, grads [][]float32, lr float64) error {
 		if o.Decay[i] {
 			decay = float32(1 - lr*o.WeightDecay)
 		}
-		const chunk = 1 << 16
-		for lo := 0; lo < len(p); lo += chunk {
-			hi := min(lo+chunk, len(p))
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				// Per element, in float32 but the last step:
-				//   m = β1·m + (1-β1)·g;  v = β2·v + (1-β2)·g²
-				//   p = p·decay - stepSize·m / (sqrt(v)/sqrt(bc2) + ε)
-				simd.AdamW(p[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi], simd.AdamWStep{
-					Beta1: b1, Beta2: b2, Decay: decay, StepSize: stepSize, SqrtBC2: sqrtBC2, Eps: o.Eps})
-			}()
+		// Per element, in float32 but the last step:
+		//   m = β1·m + (1-β1)·g;  v = β2·v + (1-β2)·g²
+		//   p = p·decay - stepSize·m / (sqrt(v)/sqrt(bc2) + ε)
+		// Elements are independent: the pieces may run on any core.
+		step := simd.AdamWStep{Beta1: b1, Beta2: b2, Decay: decay, StepSize: stepSize, SqrtBC2: sqrtBC2, Eps: o.Eps}
+		if len(p) < adamWPiece {
+			simd.AdamW(p, g, m, v, step)
+			continue
 		}
+		adamWJob.Each(len(p), adamWPiece, 0, adamWArgs{p: p, g: g, m: m, v: v, step: step})
 	}
-	wg.Wait()
 	return nil
 }
+
+// adamWPiece is the number of elements a core updates at a time.
+const adamWPiece = 1 << 15
+
+type adamWArgs struct {
+	p, g, m, v []float32
+	step       simd.AdamWStep
+}
+
+var adamWJob = parallel.Job[adamWArgs]{Body: func(a *adamWArgs, _, lo, hi int) {
+	simd.AdamW(a.p[lo:hi], a.g[lo:hi], a.m[lo:hi], a.v[lo:hi], a.step)
+}}
 
 // ClipGradNorm scales grads so that their global L2 norm is at most maxNorm
 // (PyTorch's clip_grad_norm_: factor maxNorm/(norm+1e-6) when norm exceeds

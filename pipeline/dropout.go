@@ -7,6 +7,9 @@ package pipeline
 
 const golden = 0x9e3779b97f4a7c15
 
+// goldenInverse is golden's inverse modulo 2^64 (golden is odd).
+const goldenInverse = 0xf1de83e19937733d
+
 // mix64 is the splitmix64 finaliser, a bijective 64-bit mixer.
 func mix64(x uint64) uint64 {
 	x ^= x >> 30
@@ -41,3 +44,13 @@ func Keep(key, site, idx, threshold uint64) bool {
 func StreamKey(seed, step uint64) uint64 {
 	return mix64(mix64(seed+golden) ^ (step * 0xd1b54a32d192ed03))
 }
+
+// ShiftSite returns the site whose masks, for element indices counted from
+// 0, are those of site for the indices from offset on: Keep(key,
+// ShiftSite(site, offset), i, t) == Keep(key, site, offset+i, t) for every
+// key, i and t. The hash reads site·golden + idx modulo 2^64, and golden is
+// odd, so an offset of the index is one of the site. A data-parallel rank
+// that runs rows [r0, r1) of a global batch draws, with its sites shifted
+// by r0 times the elements per row, the dropout masks one process draws
+// for those rows.
+func ShiftSite(site, offset uint64) uint64 { return site + offset*goldenInverse }

@@ -41,3 +41,19 @@ func TestStreamsDiffer(t *testing.T) {
 		t.Error("Keep is not a pure function")
 	}
 }
+
+func TestShiftSite(t *testing.T) {
+	if g, inv := uint64(golden), uint64(goldenInverse); g*inv != 1 {
+		t.Fatalf("goldenInverse is not golden's inverse modulo 2^64")
+	}
+	thr := DropThreshold(0.5)
+	for _, c := range []struct{ site, offset uint64 }{{0, 0}, {3, 1}, {7, 64 * 128}, {1 << 40, 1<<63 + 5}, {^uint64(0), 12345}} {
+		shifted := ShiftSite(c.site, c.offset)
+		for i := uint64(0); i < 2000; i++ {
+			key := StreamKey(42, i)
+			if Keep(key, shifted, i, thr) != Keep(key, c.site, c.offset+i, thr) {
+				t.Fatalf("site %d shifted by %d: element %d differs from element %d of the unshifted site", c.site, c.offset, i, c.offset+i)
+			}
+		}
+	}
+}

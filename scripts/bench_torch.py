@@ -57,8 +57,10 @@ CASES = {
     "attn_bwd_1024": dict(kind="attn_bwd", L=1024, warmup=2, runs=10),
     "layer_fwd": dict(kind="layer_fwd", B=8, L=512, warmup=1, runs=5),
     "layer_fwdbwd": dict(kind="layer_fwdbwd", B=8, L=512, warmup=1, runs=5),
-    "train_default": dict(kind="train", size="default", B=32, L=64, warmup=3, runs=20),
+    "train_default": dict(kind="train", size="default", B=32, L=64, warmup=10, runs=20),
     "train_paper_b32": dict(kind="train", size="paper", B=32, L=64, warmup=1, runs=5),
+    "eval_default_128": dict(kind="eval", size="default", B=128, L=128, stride=32, warmup=2, runs=10),
+    "eval_default_512": dict(kind="eval", size="default", B=32, L=512, stride=32, warmup=2, runs=10),
     "eval_4096": dict(kind="eval", L=4096, warmup=1, runs=3),
     "eval_16384": dict(kind="eval", L=16384, warmup=0, runs=1),
 }
@@ -245,14 +247,21 @@ def case_train(c, gen, vocab):
     return step
 
 
-def case_eval(c, gen):
-    L = c["L"]
-    m = Model(PAPER, L, gen, grad=False)
-    scale = infoscale_factor(L, PAPER["n0"], PAPER["key"]) / math.sqrt(PAPER["key"])
-    ids = torch.randint(5, PAPER["vocab"], (1, L), generator=gen)
-    ids[0, L // 2] = 4  # one [MASK]
-    types = torch.zeros(1, L, dtype=torch.long)
-    select = torch.tensor([L // 2])
+def case_eval(c, gen, vocab):
+    size = dict(PAPER if c.get("size", "paper") == "paper" else DEFAULT)
+    if vocab and c.get("size") == "default":
+        size["vocab"] = vocab
+    B, L = c.get("B", 1), c["L"]
+    m = Model(size, L, gen, grad=False)
+    scale = infoscale_factor(L, size["n0"], size["key"]) / math.sqrt(size["key"])
+    ids = torch.randint(5, size["vocab"], (B, L), generator=gen)
+    # One [MASK] in the middle, or (stride) every stride-th token from
+    # stride/2, as the Go case masks them.
+    stride = c.get("stride", 0)
+    pos = list(range(stride // 2, L, stride)) if stride else [L // 2]
+    ids[:, pos] = 4
+    types = torch.zeros(B, L, dtype=torch.long)
+    select = (torch.arange(B)[:, None] * L + torch.tensor(pos)[None, :]).reshape(-1)
 
     def step():
         with torch.no_grad():
@@ -271,7 +280,7 @@ def build(name, c, gen, vocab):
     if k == "train":
         return case_train(c, gen, vocab)
     if k == "eval":
-        return case_eval(c, gen)
+        return case_eval(c, gen, vocab)
     raise SystemExit(f"bench_torch: case {name}: unknown kind {k}")
 
 

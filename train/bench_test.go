@@ -11,12 +11,13 @@ import (
 	"github.com/infoscale/gaualpha/tokenizer"
 )
 
-// BenchmarkTrainStepDefault times one training step of the default model
-// (batch 32 at n0 = 64) on the embedded corpus.
-func BenchmarkTrainStepDefault(b *testing.B) {
+// defaultTrainer is the trainer of the default model (batch 32 at n0 = 64)
+// on the embedded corpus, as go run ./cmd/train makes it.
+func defaultTrainer(tb testing.TB) *Trainer {
+	tb.Helper()
 	docs, err := corpus.Embedded()
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	tr, va := corpus.Split(docs, 0.8)
 	v, err := tokenizer.Build(func(yield func(string) bool) {
@@ -27,7 +28,7 @@ func BenchmarkTrainStepDefault(b *testing.B) {
 		}
 	}, 2, 12000)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	cfg := layers.DefaultConfig()
 	cfg.VocabSize = v.Size()
@@ -38,8 +39,15 @@ func BenchmarkTrainStepDefault(b *testing.B) {
 	p := layers.InitParams(cfg, tensor.Float32, rand.New(rand.NewPCG(1, 2)))
 	t, err := New(cfg, v, p, trs, vas, o)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
+	return t
+}
+
+// BenchmarkTrainStepDefault times one training step of the default model
+// (batch 32 at n0 = 64) on the embedded corpus.
+func BenchmarkTrainStepDefault(b *testing.B) {
+	t := defaultTrainer(b)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -47,5 +55,5 @@ func BenchmarkTrainStepDefault(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(b.N*o.Batch*cfg.TrainLength)/b.Elapsed().Seconds(), "tokens/s")
+	b.ReportMetric(float64(b.N*t.opts.Batch*t.Config.TrainLength)/b.Elapsed().Seconds(), "tokens/s")
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/infoscale/gaualpha/corpus"
 	"github.com/infoscale/gaualpha/layers"
@@ -55,6 +56,8 @@ func Sequences(docs []corpus.Document, v *tokenizer.Vocab, L int) ([][]int, erro
 type Masker struct {
 	vocab   *tokenizer.Vocab
 	regular []int // ids a random replacement is drawn from
+	// cand and targets are Mask's scratch, reused by FillBatch.
+	cand, targets []int
 }
 
 // NewMasker returns a masker for v.
@@ -100,7 +103,13 @@ func selectCount(n int, rng *rand.Rand) int {
 // [MASK], 10% a random regular token, 10% stay. It returns the selected
 // positions and their original tokens.
 func (m *Masker) Mask(seq []int, rng *rand.Rand) (pos, targets []int) {
-	var cand []int
+	return m.mask(seq, rng, nil, nil)
+}
+
+// mask is Mask with the results written into cand and targets (grown as
+// needed).
+func (m *Masker) mask(seq []int, rng *rand.Rand, cand, targets []int) (pos, tgt []int) {
+	cand = cand[:0]
 	for i, id := range seq {
 		if !m.vocab.IsSpecial(id) {
 			cand = append(cand, i)
@@ -113,7 +122,7 @@ func (m *Masker) Mask(seq []int, rng *rand.Rand) (pos, targets []int) {
 		cand[i], cand[j] = cand[j], cand[i]
 	}
 	pos = cand[:k]
-	targets = make([]int, k)
+	targets = slices.Grow(targets[:0], k)[:k]
 	for i, p := range pos {
 		targets[i] = seq[p]
 		switch r := rng.Float64(); {
@@ -136,15 +145,24 @@ func HeadRows(B, L int) int { return B * PerSequence(L-2) }
 // target. pos, when not nil, supplies the position ids of each sequence
 // (PoSE); otherwise positions are 0..L-1.
 func (m *Masker) MakeBatch(seqs [][]int, L int, rng *rand.Rand, pos func(b int) []int) *layers.Batch {
+	bt := new(layers.Batch)
+	m.FillBatch(bt, seqs, L, rng, pos)
+	return bt
+}
+
+// FillBatch is MakeBatch writing into bt, whose slices it reuses (a
+// training step's batch allocates nothing once they have their size). The
+// random draws, and so the batch, are MakeBatch's.
+func (m *Masker) FillBatch(bt *layers.Batch, seqs [][]int, L int, rng *rand.Rand, pos func(b int) []int) {
 	B := len(seqs)
-	bt := &layers.Batch{
-		IDs:  make([]int, B*L),
-		Mask: make([]int, B*L),
-	}
+	bt.IDs = resize(bt.IDs, B*L)
+	bt.Mask = resize(bt.Mask, B*L)
+	bt.Pos = nil
 	if pos != nil {
-		bt.Pos = make([]int, B*L)
+		bt.Pos = resize(bt.Pos, B*L)
 	}
 	per := PerSequence(L - 2)
+	bt.Select, bt.Targets = bt.Select[:0], bt.Targets[:0]
 	for b, s := range seqs {
 		row := bt.IDs[b*L : (b+1)*L]
 		copy(row, s)
@@ -154,7 +172,9 @@ func (m *Masker) MakeBatch(seqs [][]int, L int, rng *rand.Rand, pos func(b int) 
 		if pos != nil {
 			copy(bt.Pos[b*L:(b+1)*L], pos(b))
 		}
-		p, t := m.Mask(row[:len(s)], rng)
+		var p, t []int
+		p, t = m.mask(row[:len(s)], rng, m.cand, m.targets)
+		m.cand, m.targets = p[:0], t[:0]
 		for i := 0; i < per; i++ {
 			if i < len(p) {
 				bt.Select = append(bt.Select, b*L+p[i])
@@ -165,5 +185,12 @@ func (m *Masker) MakeBatch(seqs [][]int, L int, rng *rand.Rand, pos func(b int) 
 			}
 		}
 	}
-	return bt
+}
+
+// resize returns s with length n and every element 0, reusing its array
+// when large enough.
+func resize(s []int, n int) []int {
+	s = slices.Grow(s[:0], n)[:n]
+	clear(s)
+	return s
 }

@@ -35,6 +35,10 @@ type StepMetrics struct {
 	GradNorm  float64 `json:"grad_norm"`
 	TokPerSec float64 `json:"tokens_per_sec"`
 	Elapsed   float64 `json:"elapsed_seconds"`
+	// CommSeconds is the wall time the steps of this process have spent
+	// so far in the sums over the processes of a data-parallel run
+	// (waiting for the slowest included; absent in one process).
+	CommSeconds float64 `json:"comm_seconds,omitempty"`
 }
 
 // ValMetrics is a validation line of the metrics log.

@@ -1,6 +1,7 @@
 package train
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,6 +20,7 @@ import (
 	"github.com/infoscale/gaualpha/attn"
 	"github.com/infoscale/gaualpha/backend"
 	"github.com/infoscale/gaualpha/checkpoint"
+	"github.com/infoscale/gaualpha/collective"
 	"github.com/infoscale/gaualpha/graph"
 	"github.com/infoscale/gaualpha/internal/runlock"
 	"github.com/infoscale/gaualpha/layers"
@@ -125,11 +128,19 @@ type Trainer struct {
 	valExec graph.Executor
 	opt     backend.Optimizer
 	logits  []float32
+	// The training batch and its generator, reused from step to step.
+	bt   layers.Batch
+	seqs [][]int
+	pcg  *rand.PCG
+	rng  *rand.Rand
 
 	log       *metricsLog // while Run writes to OutDir
 	lastSaved int         // step of the last/ written or resumed, -1: none
+	rank      rankShare   // the rank's place in a data-parallel group (parallel.go)
+	digest    string      // of the weights the ranks agreed on at the last validation
 
 	// OutDir receives best/, last/ and metrics.jsonl; empty: nothing saved.
+	// Of a data-parallel group, rank 0 alone writes there.
 	OutDir string
 	// Lock is OutDir's writer lock when the caller holds it (LockRun);
 	// nil: Run takes it for the run and gives it up at the end.
@@ -142,8 +153,20 @@ type Trainer struct {
 
 // New prepares a trainer for params (float32) on the given sequences.
 func New(cfg layers.Config, v *tokenizer.Vocab, p *layers.Params, trainSeqs, valSeqs [][]int, o Options) (*Trainer, error) {
+	return NewRank(collective.Single{}, cfg, v, p, trainSeqs, valSeqs, o)
+}
+
+// NewRank prepares the trainer of rank c.Rank() of a data-parallel group
+// (parallel.go): every rank calls it with the same arguments, and each
+// runs its share of every batch. The ranks' parameters must be equal (the
+// same seed, or the same checkpoint); Run checks it.
+func NewRank(c collective.Comm, cfg layers.Config, v *tokenizer.Vocab, p *layers.Params, trainSeqs, valSeqs [][]int, o Options) (*Trainer, error) {
 	if err := o.Validate(); err != nil {
 		return nil, fmt.Errorf("training options: %w", err)
+	}
+	rank, err := newRankShare(c, o.Batch)
+	if err != nil {
+		return nil, fmt.Errorf("training: %w", err)
 	}
 	if p.Dtype != tensor.Float32 {
 		return nil, fmt.Errorf("training runs in float32, parameters are %v", p.Dtype)
@@ -163,15 +186,15 @@ func New(cfg layers.Config, v *tokenizer.Vocab, p *layers.Params, trainSeqs, val
 		return nil, err
 	}
 	L := cfg.TrainLength
-	M := HeadRows(o.Batch, L)
-	model, err := layers.Build(cfg, p, layers.Options{Shape: layers.Shape{B: o.Batch, L: L, M: M}, Policy: pol, Train: true, Loss: true, Grad: true})
+	B := rank.hi - rank.lo
+	model, err := layers.Build(cfg, p, layers.Options{Shape: layers.Shape{B: B, L: L, M: HeadRows(B, L)}, Policy: pol, Train: true, Loss: true, Grad: true, RowOffset: rank.lo})
 	if err != nil {
 		return nil, err
 	}
 	t := &Trainer{
 		Config: cfg, Vocab: v, Params: p, opts: o,
 		trainSeqs: trainSeqs, masker: masker, model: model,
-		perEpoch: len(trainSeqs) / o.Batch, permEpoch: -1, lastSaved: -1,
+		perEpoch: len(trainSeqs) / o.Batch, permEpoch: -1, lastSaved: -1, rank: rank,
 	}
 	named := p.Named()
 	sizes := make([]int, len(named))
@@ -194,7 +217,9 @@ func New(cfg layers.Config, v *tokenizer.Vocab, p *layers.Params, trainSeqs, val
 }
 
 // prepareValidation masks a fixed set of validation sequences once (with
-// a seed of its own), so that every evaluation scores the same tokens.
+// a seed of its own), so that every evaluation scores the same tokens. A
+// rank of a data-parallel group keeps its share of each batch (none when
+// the batches are smaller than the group).
 func (t *Trainer) prepareValidation(valSeqs [][]int, pol attn.Policy) error {
 	n := len(valSeqs)
 	if t.opts.EvalSeqs > 0 {
@@ -202,11 +227,21 @@ func (t *Trainer) prepareValidation(valSeqs [][]int, pol attn.Policy) error {
 	}
 	B := min(t.opts.Batch, n)
 	L := t.Config.TrainLength
+	lo, hi := collective.Share(B, t.rank.comm.Rank(), t.rank.comm.Size())
 	rng := rand.New(rand.NewPCG(t.opts.Seed, 0x5eed_0f_7a1))
 	for i := 0; i+B <= n; i += B {
-		t.valBatch = append(t.valBatch, t.masker.MakeBatch(valSeqs[i:i+B], L, rng, nil))
+		bt := t.masker.MakeBatch(valSeqs[i:i+B], L, rng, nil)
+		if t.rank.parallel() {
+			piece := new(layers.Batch)
+			SliceBatch(piece, bt, L, lo, hi)
+			bt = piece
+		}
+		t.valBatch = append(t.valBatch, bt)
 	}
-	m, err := layers.Build(t.Config, t.Params, layers.Options{Shape: layers.Shape{B: B, L: L, M: HeadRows(B, L)}, Policy: pol, Loss: true})
+	if hi == lo {
+		return nil // this rank has no validation rows
+	}
+	m, err := layers.Build(t.Config, t.Params, layers.Options{Shape: layers.Shape{B: hi - lo, L: L, M: HeadRows(hi-lo, L)}, Policy: pol, Loss: true})
 	if err != nil {
 		return err
 	}
@@ -231,14 +266,16 @@ func (t *Trainer) Use(be backend.Backend) error {
 	if t.exec, err = be.Executor(t.model.Graph, t.model.Outputs()...); err != nil {
 		return fail(err)
 	}
-	if t.valExec, err = be.Executor(t.evalModel.Graph, t.evalModel.Outputs()...); err != nil {
-		return fail(err)
+	if t.evalModel != nil {
+		if t.valExec, err = be.Executor(t.evalModel.Graph, t.evalModel.Outputs()...); err != nil {
+			return fail(err)
+		}
 	}
 	var params []*tensor.Dense
 	for _, n := range t.Params.Named() {
 		params = append(params, n.T)
 	}
-	if t.opt, err = be.Optimizer(t.exec, t.model.Loss, params, t.model.Grads, t.Opt, t.opts.ClipNorm); err != nil {
+	if t.opt, err = be.Optimizer(t.exec, t.model.Loss, params, t.model.Grads, t.Opt, t.opts.ClipNorm, t.rank.comm); err != nil {
 		return fail(err)
 	}
 	return nil
@@ -246,6 +283,10 @@ func (t *Trainer) Use(be backend.Backend) error {
 
 // Backend returns the backend the trainer runs on.
 func (t *Trainer) Backend() backend.Backend { return t.be }
+
+// Executor returns the executor of the training graph (for profiling: on
+// the CPU it is a *graph.Machine).
+func (t *Trainer) Executor() graph.Executor { return t.exec }
 
 // release copies the weights and moments back from the backend and frees
 // what the trainer holds there (not the backend itself).
@@ -281,7 +322,10 @@ func (t *Trainer) Validate() (metrics.Tally, error) { return t.validate(context.
 func (t *Trainer) validate(ctx context.Context) (metrics.Tally, error) {
 	var tl metrics.Tally
 	for _, bt := range t.valBatch {
-		if err := ctx.Err(); err != nil {
+		if t.evalModel == nil {
+			break // no rows on this rank
+		}
+		if err := ctx.Err(); err != nil && !t.rank.parallel() { // the ranks stop together, between steps
 			return tl, err
 		}
 		if err := t.evalModel.Run(t.valExec, bt); err != nil {
@@ -293,7 +337,7 @@ func (t *Trainer) validate(ctx context.Context) (metrics.Tally, error) {
 		}
 		tl.Add(t.logits, bt.Targets, t.Config.VocabSize)
 	}
-	return tl, nil
+	return t.rank.sumTally(tl)
 }
 
 // Resume continues from a checkpoint written by this trainer: it restores
@@ -335,18 +379,25 @@ func (t *Trainer) batch(step int) *layers.Batch {
 		t.permEpoch = epoch
 	}
 	B, L := t.opts.Batch, t.Config.TrainLength
-	seqs := make([][]int, B)
-	for i := range seqs {
-		seqs[i] = t.trainSeqs[t.perm[k*B+i]]
+	t.seqs = slices.Grow(t.seqs[:0], B)[:B]
+	for i := range t.seqs {
+		t.seqs[i] = t.trainSeqs[t.perm[k*B+i]]
 	}
-	rng := rand.New(rand.NewPCG(t.opts.Seed^0x6d61_736b, uint64(step)))
+	// The step's generator, reseeded in place: the same draws as a new
+	// rand.New(rand.NewPCG(...)), without allocating.
+	if t.rng == nil {
+		t.pcg = new(rand.PCG)
+		t.rng = rand.New(t.pcg)
+	}
+	t.pcg.Seed(t.opts.Seed^0x6d61_736b, uint64(step))
+	rng := t.rng
 	var pos func(b int) []int
 	if t.opts.PoSE {
 		pos = func(int) []int { return PoSEPositions(L, t.opts.PoSETarget, rng) }
 	}
-	bt := t.masker.MakeBatch(seqs, L, rng, pos)
-	bt.Key = pipeline.StreamKey(t.opts.Seed, uint64(step))
-	return bt
+	t.masker.FillBatch(&t.bt, t.seqs, L, rng, pos)
+	t.bt.Key = pipeline.StreamKey(t.opts.Seed, uint64(step))
+	return &t.bt
 }
 
 // ErrNonFinite is returned (wrapped, naming the step) when the loss or the
@@ -361,12 +412,16 @@ var ErrDiverged = errors.New("training diverged")
 
 // Step runs one training step and returns the loss and the gradient norm
 // before clipping.
+//
+// Of a data-parallel group, every rank calls Step: each runs its rows of
+// the step's batch, and the loss and the update are the whole batch's.
 func (t *Trainer) Step() (loss, gradNorm float64, err error) {
 	step := t.State.Step
-	if err := t.model.Run(t.exec, t.batch(step)); err != nil {
+	bt, share := t.rank.rows(t.batch(step), t.Config.TrainLength)
+	if err := t.model.Run(t.exec, bt); err != nil {
 		return 0, 0, fmt.Errorf("step %d: %w", step+1, err)
 	}
-	loss, gradNorm, err = t.opt.Step(t.schedule().At(step))
+	loss, gradNorm, err = t.opt.Step(t.schedule().At(step), share)
 	if err != nil {
 		return loss, gradNorm, fmt.Errorf("step %d: %w", step+1, err)
 	}
@@ -426,13 +481,23 @@ func (t *Trainer) LastCheckpoint() int { return t.lastSaved }
 // holds OutDir's writer lock while it runs (Lock, or its own). A run from
 // step 0 in a folder holding an earlier run replaces that run at its first
 // checkpoint; until then the earlier run's checkpoints and log stay whole.
+//
+// Of a data-parallel group, every rank calls Run; rank 0 alone writes to
+// OutDir and Progress and holds the lock. The ranks check that they start,
+// and are at every validation, with the same weights, and they stop
+// together when any rank's ctx is done.
 func (t *Trainer) Run(ctx context.Context) (err error) {
 	defer func() { // the trained weights back in Params
 		if perr := t.opt.Pull(); err == nil {
 			err = perr
 		}
 	}()
-	if t.OutDir != "" {
+	if t.rank.parallel() {
+		if _, err := t.CheckSameWeights(); err != nil {
+			return fmt.Errorf("training: the ranks start from different states: %w", err)
+		}
+	}
+	if t.OutDir != "" && t.rank.comm.Rank() == 0 {
 		switch {
 		case t.Lock == nil:
 			lk, err := LockRun(t.OutDir)
@@ -455,14 +520,18 @@ func (t *Trainer) Run(ctx context.Context) (err error) {
 			t.log = nil
 		}()
 	}
-	bar := newProgress(t.Progress, t.opts.Steps, t.State.Step)
+	progressTo := t.Progress
+	if t.rank.comm.Rank() != 0 {
+		progressTo = nil
+	}
+	bar := newProgress(progressTo, t.opts.Steps, t.State.Step)
 	defer bar.done()
 	start := time.Now()
 	elapsed0 := t.State.Elapsed
 	tokens, window := 0, time.Now()
 	for t.State.Step < t.opts.Steps {
-		if err := ctx.Err(); err != nil {
-			return err
+		if stop, err := t.rank.stopping(ctx.Err() != nil); err != nil || stop {
+			return cmp.Or(err, ctx.Err(), context.Canceled)
 		}
 		loss, norm, err := t.Step()
 		if err != nil {
@@ -475,7 +544,7 @@ func (t *Trainer) Run(ctx context.Context) (err error) {
 		bar.update(step, loss, rate)
 		if t.opts.LogEvery > 0 && step%t.opts.LogEvery == 0 && t.log != nil {
 			if err := t.log.write(StepMetrics{Step: step, Epoch: t.Epoch(), Loss: loss, LR: t.schedule().At(step - 1),
-				GradNorm: norm, TokPerSec: rate, Elapsed: t.State.Elapsed}); err != nil {
+				GradNorm: norm, TokPerSec: rate, Elapsed: t.State.Elapsed, CommSeconds: t.opt.CommSeconds()}); err != nil {
 				return err
 			}
 		}
@@ -484,7 +553,11 @@ func (t *Trainer) Run(ctx context.Context) (err error) {
 			if err != nil {
 				return err
 			}
-			bar.note(fmt.Sprintf("step %d: val loss %.4f, val acc %.4f%s", step, m.ValLoss, m.ValAcc, map[bool]string{true: " (best)"}[m.Best]))
+			same := ""
+			if t.rank.parallel() {
+				same = fmt.Sprintf("; weights identical on the %d processes (SHA-256 %.16s)", t.rank.comm.Size(), t.digest)
+			}
+			bar.note(fmt.Sprintf("step %d: val loss %.4f, val acc %.4f%s%s", step, m.ValLoss, m.ValAcc, map[bool]string{true: " (best)"}[m.Best], same))
 			tokens, window = 0, time.Now()
 		}
 	}
@@ -521,7 +594,12 @@ func (t *Trainer) evaluate(ctx context.Context) (ValMetrics, error) {
 		t.State.BestValLoss, t.State.BestStep, m.Best = &v, step, true
 	}
 	t.State.Corpus = t.Corpus
-	if t.OutDir == "" {
+	if t.rank.parallel() {
+		if t.digest, err = t.CheckSameWeights(); err != nil {
+			return m, err
+		}
+	}
+	if t.OutDir == "" || t.rank.comm.Rank() != 0 {
 		return m, nil
 	}
 	t.State.MetricsLog = ""

@@ -1,13 +1,19 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 
 	"gorgonia.org/tensor"
 
 	"github.com/infoscale/gaualpha/attn"
+	"github.com/infoscale/gaualpha/backend"
 	"github.com/infoscale/gaualpha/corpus"
 	"github.com/infoscale/gaualpha/graph"
 	"github.com/infoscale/gaualpha/kernels/cpu"
@@ -24,7 +30,8 @@ const (
 	kindLayerFwd    = "layer_fwd"    // one GAU layer graph, forward
 	kindLayerFwdBwd = "layer_fwdbwd" // one GAU layer graph, forward and backward
 	kindTrain       = "train"        // a whole training step (train.Trainer.Step)
-	kindEval        = "eval"         // the whole model's forward pass, one masked position
+	kindEval        = "eval"         // the whole model's forward pass, one masked position (or every Stride-th)
+	kindCmdTrain    = "cmd_train"    // the whole of go run ./cmd/train (its binary), once
 )
 
 // benchCase is one row of the table. The PyTorch side
@@ -41,6 +48,12 @@ type benchCase struct {
 	Norm, Method string
 	// Warmup runs are not timed; the reported time is the median of Runs.
 	Warmup, Runs int
+	// Precision is the training case's -precision ("" or "f32": float32;
+	// "bf16": bfloat16 products on the CPU).
+	Precision string
+	// Stride, for an evaluation case, masks every Stride-th token (the
+	// fast protocol's pass) instead of one position in the middle.
+	Stride int
 	// NoTorch, when set, says why the case has no PyTorch counterpart.
 	NoTorch string
 	// Desc describes the case in the table.
@@ -51,6 +64,14 @@ type benchCase struct {
 	config func() layers.Config
 	// kernel names the kernels/gemm micro-kernel of an SGEMM case.
 	kernel string
+	// trainCmd is the cmd/train binary the cmd_train case runs (-train-cmd;
+	// empty: built from this module), and trainArgs its flags beyond
+	// -quiet, -overwrite and -out (tests shorten the run).
+	trainCmd  string
+	trainArgs []string
+	// onTimed, when set, is called with the prepared case before its
+	// timed runs (-ops attaches its profile there).
+	onTimed func(*prepared)
 }
 
 // cases lists every case in table order. Keep in step with CASES in
@@ -68,10 +89,17 @@ var cases = []benchCase{
 		Desc: "one GAU layer forward, paper size, B=8 L=512"},
 	{Name: "layer_fwdbwd", Kind: kindLayerFwdBwd, Model: "paper", B: 8, L: 512, Warmup: 1, Runs: 5,
 		Desc: "one GAU layer forward+backward, paper size, B=8 L=512"},
-	{Name: "train_default", Kind: kindTrain, Model: "default", B: 32, L: 64, Warmup: 3, Runs: 20,
+	{Name: "train_default", Kind: kindTrain, Model: "default", B: 32, L: 64, Warmup: 10, Runs: 20,
 		Desc: "training step, default model, B=32 L=64 (dropout 0.1, AdamW, clip)"},
+	{Name: "train_default_bf16", Kind: kindTrain, Model: "default", B: 32, L: 64, Precision: "bf16", Warmup: 10, Runs: 20,
+		NoTorch: "the float32 PyTorch step is train_default's; this case compares -precision bf16 with it on the Go side",
+		Desc:    "training step as train_default, -precision bf16 (bfloat16 products, float32 sums)"},
 	{Name: "train_paper_b32", Kind: kindTrain, Model: "paper", B: 32, L: 64, Warmup: 1, Runs: 5,
 		Desc: "training step, paper model, B=32 L=64 (dropout 0.1, AdamW, clip)"},
+	{Name: "eval_default_128", Kind: kindEval, Model: "default", B: 128, L: 128, Norm: "infoscale", Stride: 32, Warmup: 2, Runs: 10,
+		Desc: "default model forward, B=128 L=128, every 32nd token masked (a fast-protocol batch at 2x n0)"},
+	{Name: "eval_default_512", Kind: kindEval, Model: "default", B: 32, L: 512, Norm: "infoscale", Stride: 32, Warmup: 2, Runs: 10,
+		Desc: "default model forward, B=32 L=512, every 32nd token masked (a fast-protocol batch at 8x n0)"},
 	{Name: "eval_4096", Kind: kindEval, Model: "paper", B: 1, L: 4096, Norm: "infoscale", Warmup: 1, Runs: 3,
 		Desc: "6-layer paper model forward, B=1 L=4096, one masked position"},
 	{Name: "eval_16384", Kind: kindEval, Model: "paper", B: 1, L: 16384, Norm: "infoscale", Warmup: 0, Runs: 1,
@@ -79,6 +107,9 @@ var cases = []benchCase{
 	{Name: "eval_window_65536", Kind: kindEval, Model: "paper", B: 1, L: 65536, Norm: "infoscale", Method: "window", Warmup: 0, Runs: 1,
 		NoTorch: "eager PyTorch materialises 65536² scores (16 GiB per matrix)",
 		Desc:    "memory check: paper model forward, B=1 L=65536, windowed attention (w=64)"},
+	{Name: "train_cmd", Kind: kindCmdTrain, Model: "default", Warmup: 0, Runs: 1,
+		NoTorch: "the whole command (4000 steps, validation, checkpoints, the extrapolation table) has no PyTorch counterpart here",
+		Desc:    "go run ./cmd/train as it stands: the default model, 4000 steps and the final table (the binary's wall time)"},
 }
 
 // findCase returns the case named name.
@@ -124,6 +155,9 @@ type prepared struct {
 	// vocab is the vocabulary size the model was built with (the PyTorch
 	// side of the default training case uses the same).
 	vocab int
+	// machine is the case's CPU executor, when it runs a graph (-ops
+	// profiles it).
+	machine *graph.Machine
 }
 
 // prepare builds what a case times (weights, inputs, graph) outside the
@@ -145,6 +179,8 @@ func prepare(c benchCase) (*prepared, error) {
 		return prepareTrain(c, cfg)
 	case kindEval:
 		return prepareEval(c, cfg, pol, rng)
+	case kindCmdTrain:
+		return prepareCmdTrain(c)
 	case kindSgemm, kindSgemmBF16:
 		return prepareSgemm(c)
 	}
@@ -212,7 +248,7 @@ func prepareLayer(c benchCase, cfg layers.Config, pol attn.Policy, rng *rand.Ran
 	if err != nil {
 		return nil, err
 	}
-	return &prepared{step: m.Run}, nil
+	return &prepared{step: m.Run, machine: m}, nil
 }
 
 // trainingData returns the embedded corpus's vocabulary and its training
@@ -267,17 +303,45 @@ func prepareTrain(c benchCase, cfg layers.Config) (*prepared, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &prepared{vocab: cfg.VocabSize, step: func() error {
+	if c.Precision != "" {
+		be, err := backend.Open("cpu", c.Precision)
+		if err != nil {
+			return nil, err
+		}
+		if err := t.Use(be); err != nil {
+			return nil, err
+		}
+	}
+	mach, _ := t.Executor().(*graph.Machine)
+	return &prepared{vocab: cfg.VocabSize, machine: mach, step: func() error {
 		_, _, err := t.Step()
 		return err
 	}}, nil
 }
 
-// prepareEval builds the whole model for one sequence of length L with one
-// masked position in the middle, as the paper protocol scores it.
+// prepareEval builds the whole model for B sequences of length L with one
+// masked position in the middle of each, as the paper protocol scores it,
+// or (Stride) every Stride-th token masked, as a fast-protocol pass does.
+// The default model takes the embedded corpus's vocabulary, as cmd/train
+// gives it.
 func prepareEval(c benchCase, cfg layers.Config, pol attn.Policy, rng *rand.Rand) (*prepared, error) {
+	if c.Model == "default" && c.config == nil {
+		v, _, _, err := trainingData(cfg.TrainLength)
+		if err != nil {
+			return nil, err
+		}
+		cfg.VocabSize = v.Size()
+	}
 	p := layers.InitParams(cfg, tensor.Float32, rng)
-	m, err := layers.Build(cfg, p, layers.Options{Shape: layers.Shape{B: c.B, L: c.L, M: c.B}, Policy: pol})
+	var masked []int // positions masked in each sequence
+	if c.Stride > 0 {
+		for q := c.Stride / 2; q < c.L; q += c.Stride {
+			masked = append(masked, q)
+		}
+	} else {
+		masked = []int{c.L / 2}
+	}
+	m, err := layers.Build(cfg, p, layers.Options{Shape: layers.Shape{B: c.B, L: c.L, M: c.B * len(masked)}, Policy: pol})
 	if err != nil {
 		return nil, err
 	}
@@ -286,13 +350,67 @@ func prepareEval(c benchCase, cfg layers.Config, pol attn.Policy, rng *rand.Rand
 		bt.IDs[i] = tokenizer.NumSpecial + rng.IntN(cfg.VocabSize-tokenizer.NumSpecial)
 	}
 	for b := 0; b < c.B; b++ {
-		q := b*c.L + c.L/2
-		bt.IDs[q] = 4 // [MASK]
-		bt.Select = append(bt.Select, q)
+		for _, q := range masked {
+			bt.IDs[b*c.L+q] = 4 // [MASK]
+			bt.Select = append(bt.Select, b*c.L+q)
+		}
 	}
 	mach, err := graph.NewMachine(m.Graph, m.Outputs()...)
 	if err != nil {
 		return nil, err
 	}
-	return &prepared{vocab: cfg.VocabSize, step: func() error { return m.Run(mach, bt) }}, nil
+	return &prepared{vocab: cfg.VocabSize, machine: mach, step: func() error { return m.Run(mach, bt) }}, nil
+}
+
+// prepareCmdTrain builds cmd/train from this module (unless -train-cmd
+// names a binary) and times one run of it as go run ./cmd/train runs it,
+// writing its checkpoints to a temporary folder.
+func prepareCmdTrain(c benchCase) (*prepared, error) {
+	tmp, err := os.MkdirTemp("", "bench-train-cmd-")
+	if err != nil {
+		return nil, err
+	}
+	bin := c.trainCmd
+	if bin == "" {
+		root, err := moduleRoot()
+		if err != nil {
+			return nil, err
+		}
+		bin = filepath.Join(tmp, "train")
+		build := exec.Command("go", "build", "-o", bin, "./cmd/train")
+		build.Dir = root
+		if out, err := build.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("building cmd/train: %v: %s", err, lastLine(string(out)))
+		}
+	}
+	args := append([]string{"-quiet", "-overwrite", "-out", filepath.Join(tmp, "run")}, c.trainArgs...)
+	return &prepared{step: func() error {
+		cmd := exec.Command(bin, args...)
+		cmd.Stdout = io.Discard
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("%s: %v: %s", bin, err, lastLine(stderr.String()))
+		}
+		return nil
+	}}, nil
+}
+
+// moduleRoot is the repository's root: the folder above the working
+// directory that holds cmd/train.
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "cmd", "train", "main.go")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("cmd/train not found from the working directory (run from the repository, or pass -train-cmd)")
+		}
+		dir = parent
+	}
 }

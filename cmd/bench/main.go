@@ -34,6 +34,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/infoscale/gaualpha/graph"
 )
 
 // torchHint says how to get the PyTorch side.
@@ -81,6 +83,10 @@ type options struct {
 	quiet   time.Duration
 	list    bool
 	child   string
+	// trainCmd is the cmd/train binary of the train_cmd case.
+	trainCmd string
+	// ops prints, with -case, the time of the case's graph by op.
+	ops bool
 }
 
 func main() {
@@ -101,6 +107,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Minute, "time limit of one case on one side (positive)")
 	fs.DurationVar(&o.quiet, "quiet", 20*time.Second, "before each case, wait up to this long for the machine to be idle (0: do not wait)")
 	fs.BoolVar(&o.list, "list", false, "list the cases and exit")
+	fs.BoolVar(&o.ops, "ops", false, "with -case: also print where the case's graph spends its time, by op (graph.OpProfile), before the JSON result")
+	fs.StringVar(&o.trainCmd, "train-cmd", "", "the cmd/train binary the train_cmd case times (default: built from this module; another commit's binary gives a before/after)")
 	fs.StringVar(&o.child, "case", "", "run one Go case in this process and print its JSON result (used by the parent run)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: go run ./cmd/bench [flags]\n\nTimes Go against PyTorch eager on the same cores; see docs/benchmarks.md.\n\n")
@@ -157,6 +165,8 @@ func (o *options) validate(set map[string]bool) error {
 	switch {
 	case o.threads < 1 || o.threads > runtime.NumCPU():
 		return fmt.Errorf("-threads %d outside 1..%d (the CPUs of this machine)", o.threads, runtime.NumCPU())
+	case o.trainCmd != "" && !isFile(o.trainCmd):
+		return fmt.Errorf("-train-cmd %s: no such file", o.trainCmd)
 	case o.runs < 0 || o.runs > maxRuns:
 		return fmt.Errorf("-runs %d outside 0..%d (0: each case's own count)", o.runs, maxRuns)
 	case o.warmup < -1 || o.warmup > maxRuns:
@@ -238,9 +248,28 @@ func runChild(o options, stdout io.Writer) error {
 		return fmt.Errorf("unknown case")
 	}
 	runtime.GOMAXPROCS(o.threads)
+	c.trainCmd = o.trainCmd
+	var prof *graph.OpProfile
+	var plan *graph.Plan
+	if o.ops {
+		c.onTimed = func(p *prepared) {
+			if p.machine != nil {
+				prof, plan = &graph.OpProfile{}, p.machine.Plan()
+				p.machine.Profile = prof
+			}
+		}
+	}
 	res, err := measure(c, o.warmup, o.runs)
 	if err != nil {
 		return err
+	}
+	if o.ops {
+		if prof == nil {
+			return fmt.Errorf("-ops: case %s runs no graph", c.Name)
+		}
+		if err := prof.Write(stdout, plan); err != nil {
+			return err
+		}
 	}
 	res.Threads = runtime.GOMAXPROCS(0)
 	res.PeakRSS = selfPeakRSS()
@@ -265,10 +294,15 @@ func measure(c benchCase, warmup, runs int) (*result, error) {
 			return nil, err
 		}
 	}
+	if c.onTimed != nil {
+		c.onTimed(p)
+	}
 	runtime.GC()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	res := &result{Case: c.Name, Warmup: warmup, Runs: runs, Vocab: p.vocab}
+	// Times has its room before the first run: the loop allocates nothing
+	// of its own, so that the allocation columns are the case's.
+	res := &result{Case: c.Name, Warmup: warmup, Runs: runs, Vocab: p.vocab, Times: make([]float64, 0, runs)}
 	for range runs {
 		t0 := time.Now()
 		if err := p.step(); err != nil {
@@ -426,6 +460,9 @@ func progressLine(r row) string {
 func runGoCase(self string, c benchCase, o options) (*result, error) {
 	args := []string{"-case", c.Name, "-threads", strconv.Itoa(o.threads),
 		"-runs", strconv.Itoa(o.runs), "-warmup", strconv.Itoa(o.warmup)}
+	if o.trainCmd != "" {
+		args = append(args, "-train-cmd", o.trainCmd)
+	}
 	env := append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(o.threads))
 	return runCaseProcess(self, args, env, o)
 }
@@ -483,6 +520,11 @@ func runCaseProcess(prog string, args, env []string, o options) (*result, error)
 	res.OtherCores = otherLoad(before, after, ru, wall)
 	res.Wall = wall
 	return res, nil
+}
+
+func isFile(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.Mode().IsRegular()
 }
 
 // parseResult decodes the last non-empty line of a child's output.

@@ -31,6 +31,10 @@ func tinyCase(c benchCase) benchCase {
 		c.B, c.L = 4, 16
 	case kindLayerFwd, kindLayerFwdBwd:
 		c.B, c.L = 2, 40
+	case kindCmdTrain:
+		c.trainArgs = []string{"-steps", "2", "-batch", "4", "-eval-seqs", "8", "-no-eval"}
+	case kindEval:
+		c.B, c.L = min(c.B, 3), min(c.L, 300)
 	default:
 		c.L = min(c.L, 300)
 	}

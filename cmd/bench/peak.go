@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"syscall"
 	"time"
 
@@ -78,7 +79,7 @@ func (p *peakInfo) share(c benchCase, res *result) string {
 	}
 	flops := caseFlops(c, res.Vocab)
 	peak := p.All
-	if c.Kind == kindSgemmBF16 {
+	if c.Kind == kindSgemmBF16 || c.Precision == "bf16" {
 		peak = p.BF16
 	}
 	if flops <= 0 || peak <= 0 {
@@ -106,7 +107,7 @@ func caseFlops(c benchCase, vocab int) float64 {
 		}
 		return f
 	}
-	if c.Kind == kindIdle || c.Method == "window" {
+	if c.Kind == kindIdle || c.Kind == kindCmdTrain || c.Method == "window" {
 		return 0
 	}
 	cfg, _, err := c.modelConfig()
@@ -133,7 +134,11 @@ func caseFlops(c benchCase, vocab int) float64 {
 		masked := 0.15 * B * (L - 2) // the masked positions through the head
 		return 3 * (float64(cfg.NumLayers)*layer + 2*masked*h*float64(vocab))
 	case kindEval:
-		return float64(cfg.NumLayers)*layer + 2*h*float64(vocab)
+		heads := B // one masked position per sequence
+		if c.Stride > 0 {
+			heads = B * math.Ceil((L-float64(c.Stride/2))/float64(c.Stride))
+		}
+		return float64(cfg.NumLayers)*layer + 2*heads*h*float64(vocab)
 	}
 	return 0
 }

@@ -216,7 +216,7 @@ func renderReport(e environment, rows []row) string {
 		"Go allocs/op: heap allocations (and bytes) per timed run.")
 	if e.Peak != nil {
 		sb.WriteString(" Share of FMA peak: the case's matrix-product flops (linear layers, Q·Kᵀ and P·V, the output head; backward = 2× forward) per second of the Go time, " +
-			"over the FMA peak on the run's threads (`sgemm_bf16`: over the bfloat16 peak).")
+			"over the FMA peak on the run's threads (`sgemm_bf16` and `train_default_bf16`: over the bfloat16 peak).")
 	}
 	sb.WriteString("\n")
 	for _, n := range notes {

@@ -5,6 +5,10 @@
 //
 //	go run ./cmd/eval -ckpt runs/<run>/best -norm softmax,infoscale
 //
+// Built with -tags mpi and started by mpirun or srun, its processes share
+// the evaluation's forward passes and rank 0 prints the report, the same
+// as one process's (README.md, "Several processes").
+//
 // Run with -h for every flag.
 package main
 
@@ -22,15 +26,26 @@ import (
 	"github.com/infoscale/gaualpha/attn"
 	"github.com/infoscale/gaualpha/backend"
 	"github.com/infoscale/gaualpha/checkpoint"
+	"github.com/infoscale/gaualpha/collective"
+	"github.com/infoscale/gaualpha/collective/mpi"
 	"github.com/infoscale/gaualpha/corpus"
 	"github.com/infoscale/gaualpha/eval"
 	"github.com/infoscale/gaualpha/internal/cli"
 	"github.com/infoscale/gaualpha/internal/methodflags"
 )
 
-func main() { cli.Main("eval", run) }
+func main() {
+	cli.Main("eval", func(args []string, stdout, stderr io.Writer) error {
+		return mpi.Run(func(c collective.Comm) error { return run(c, args, stdout, stderr) })
+	})
+}
 
-func run(args []string, stdout, stderr io.Writer) error {
+// run is the command as member c of the group of processes (rank 0 alone
+// prints).
+func run(c collective.Comm, args []string, stdout, stderr io.Writer) error {
+	if c.Rank() != 0 {
+		stdout, stderr = io.Discard, io.Discard
+	}
 	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	ckpt := fs.String("ckpt", "", "checkpoint `dir` (config.json, vocab.txt, model.safetensors); required")
@@ -78,7 +93,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	be, err := backend.OpenOptions(backend.Options{Device: *dev, Precision: *precision, Attention: *attention, Log: stderr})
+	be, err := backend.OpenOptions(backend.Options{Device: *dev, Precision: *precision, Attention: *attention, Log: stderr, Ordinal: c.LocalRank()})
 	if err != nil {
 		return err
 	}
@@ -118,10 +133,13 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	o := eval.Options{Lengths: ls, Protocol: proto, Positions: *positions, Stride: *stride, Offsets: *offsets,
-		MemoryBudget: mem.Bytes, Backend: be}
+		MemoryBudget: mem.Bytes, Backend: be, Comm: c}
 	if !*quiet {
 		o.Progress = stderr
 		fmt.Fprintf(stderr, "test documents: %s\n", strings.Join(ids, ", "))
+		if c.Size() > 1 {
+			fmt.Fprintf(stderr, "processes: %d (the forward passes shared among them; progress lines at the end)\n", c.Size())
+		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -3,11 +3,16 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
+	"github.com/infoscale/gaualpha/collective"
+	"github.com/infoscale/gaualpha/collective/mpi"
 	"github.com/infoscale/gaualpha/internal/testfiles"
 )
 
@@ -23,7 +28,7 @@ func fixture(t *testing.T) (corpus, ckpt string) {
 
 func runEval(args ...string) (string, error) {
 	var out, errb bytes.Buffer
-	err := run(append(args, "-quiet"), &out, &errb)
+	err := run(collective.Single{}, append(args, "-quiet"), &out, &errb)
 	return out.String(), err
 }
 
@@ -116,5 +121,57 @@ func TestEvalFlagValidation(t *testing.T) {
 				t.Fatalf("got %v, want an error containing %q", err, c.want)
 			}
 		})
+	}
+}
+
+// seconds matches the report's timings, which differ from run to run.
+var seconds = regexp.MustCompile(`"seconds": [0-9.e+-]+`)
+
+// Two and three processes (in-process ranks) print, on rank 0, the JSON
+// report one process prints (the timings aside); the other ranks print
+// nothing; a bad flag fails on every rank, naming it.
+func TestEvalSharded(t *testing.T) {
+	corpus, ckpt := fixture(t)
+	args := []string{"-ckpt", ckpt, "-corpus", corpus, "-lengths", "32,64", "-docs", "3", "-json", "-protocol", "paper", "-positions", "5"}
+	one, err := runEval(args...) // with -quiet: the report alone
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := seconds.ReplaceAllString(one, `"seconds": 0`)
+	for _, n := range []int{2, 3} {
+		var mu sync.Mutex
+		outs, errs := map[int]string{}, map[int]string{}
+		err := collective.RunLocal(n, func(c collective.Comm) error {
+			var out, errb bytes.Buffer
+			err := mpi.RunWith(c, func(c collective.Comm) error { return run(c, args, &out, &errb) })
+			mu.Lock()
+			outs[c.Rank()], errs[c.Rank()] = out.String(), errb.String()
+			mu.Unlock()
+			return err
+		})
+		if err != nil {
+			t.Fatalf("%d processes: %v", n, err)
+		}
+		if got := seconds.ReplaceAllString(outs[0], `"seconds": 0`); got != want {
+			t.Errorf("%d processes: rank 0 printed\n%s\nwant\n%s", n, got, want)
+		}
+		if !strings.Contains(errs[0], fmt.Sprintf("processes: %d", n)) || strings.Count(errs[0], "\neval ") != 4 {
+			t.Errorf("%d processes: rank 0's progress:\n%s", n, errs[0])
+		}
+		for r := 1; r < n; r++ {
+			if outs[r]+errs[r] != "" {
+				t.Errorf("%d processes: rank %d printed %q", n, r, outs[r]+errs[r])
+			}
+		}
+	}
+	err = collective.RunLocal(2, func(c collective.Comm) error {
+		return mpi.RunWith(c, func(c collective.Comm) error {
+			return run(c, []string{"-ckpt", ckpt, "-protocol", "slow"}, &bytes.Buffer{}, &bytes.Buffer{})
+		})
+	})
+	for r := range 2 {
+		if want := fmt.Sprintf("rank %d of 2: -protocol: unknown protocol", r); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("bad flag on 2 processes: %v, want %q", err, want)
+		}
 	}
 }

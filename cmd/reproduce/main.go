@@ -15,7 +15,10 @@
 // binary, its arguments and the weights it read: a part whose fingerprint
 // is unchanged and whose output is there does not run again, so a run
 // continues where it stopped, on this machine or, from its committed
-// outputs, on another.
+// outputs, on another. With -launch (a launcher command such as "mpirun
+// -np 4" or "srun --mpi=pmix"), the trainings and the suites run on
+// several processes, each sharing its work among them (tools built with
+// -tags mpi); the analyses run as one process.
 package main
 
 import (
@@ -25,6 +28,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"slices"
@@ -43,9 +47,14 @@ func main() { cli.Main("reproduce", run) }
 
 type options struct {
 	study.Study
-	bin string
-	log io.Writer
+	bin    string
+	launch []string // the launcher and its arguments before a tool (empty: none)
+	log    io.Writer
 }
+
+// launched are the tools -launch starts on several processes: those that
+// share their work among them.
+var launched = []string{"train", "suite"}
 
 func run(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("reproduce", flag.ContinueOnError)
@@ -64,6 +73,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	docs := fs.Int("docs", 0, "override the number of test documents (0: the profile's)")
 	batch := fs.Int("batch", 0, "override the batch size (0: the profile's)")
 	precision := fs.String("precision", "f32", "`f32` or bf16: bfloat16 inputs to the matrix products of the training, fine-tuning and evaluation on the GPU (gpu profile only)")
+	launch := fs.String("launch", "", "`launcher` command that starts the trainings and suites on several processes, e.g. \"mpirun -np 4\" or, in a Slurm allocation, \"srun --mpi=pmix\" (split at spaces; the tools in -bin built with -tags mpi); the analyses run as one process")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: reproduce [-profile cpu|gpu] [flags]\n\nRegenerates the paper's study: models, baseline suite, analyses and results/REPORT.md.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -140,7 +150,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 	default:
 		return fmt.Errorf("-precision: unknown precision %q (f32 or bf16)", *precision)
 	}
-	o := options{Study: study.Study{Profile: p, Out: *out, Corpus: *corpusPath}, bin: *bin, log: stderr}
+	o := options{Study: study.Study{Profile: p, Out: *out, Corpus: *corpusPath}, bin: *bin, launch: strings.Fields(*launch), log: stderr}
+	if len(o.launch) > 0 {
+		if _, err := exec.LookPath(o.launch[0]); err != nil {
+			return fmt.Errorf("-launch %q: %w", *launch, err)
+		}
+	}
 	if !*reportOnly {
 		set := false
 		fs.Visit(func(f *flag.Flag) { set = set || f.Name == "bin" })

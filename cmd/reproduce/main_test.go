@@ -164,3 +164,37 @@ func TestOneReproducePerFolder(t *testing.T) {
 		t.Errorf("the refused reproduce wrote REPORT.md: %v", err)
 	}
 }
+
+// With -launch, the trainings run through the launcher (here a script that
+// records its arguments and runs them), which passes the tool's failure
+// on; a launcher that cannot be found is refused.
+func TestLaunch(t *testing.T) {
+	bin := t.TempDir()
+	record := filepath.Join(bin, "launched.txt")
+	launcher := filepath.Join(bin, "fake-mpirun")
+	if err := os.WriteFile(launcher, []byte("#!/bin/sh\nshift 2\necho \"$@\" >> "+record+"\nexec \"$@\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tool := range []string{"train", "suite", "analyze"} {
+		script := "#!/bin/sh\necho \"" + tool + ": failed on purpose\" >&2\nexit 1\n"
+		if err := os.WriteFile(filepath.Join(bin, tool), []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var o, e bytes.Buffer
+	err := run([]string{"-bin", bin, "-out", t.TempDir(), "-launch", launcher + " -np 2"}, &o, &e)
+	if err == nil || !strings.Contains(err.Error(), "part 1") || !strings.Contains(err.Error(), "train: failed on purpose") {
+		t.Errorf("got %v, want part 1's failure through the launcher", err)
+	}
+	got, _ := os.ReadFile(record)
+	if !strings.HasPrefix(string(got), filepath.Join(bin, "train")+" -out ") {
+		t.Errorf("the launcher ran %q, want the train binary and its arguments", got)
+	}
+	if !strings.Contains(e.String(), launcher+" -np 2 train -out ") {
+		t.Errorf("the log does not show the launched command:\n%s", e.String())
+	}
+	err = run([]string{"-bin", bin, "-out", t.TempDir(), "-launch", "no-such-launcher -np 2"}, &o, &e)
+	if err == nil || !strings.Contains(err.Error(), `-launch "no-such-launcher -np 2"`) {
+		t.Errorf("missing launcher: %v", err)
+	}
+}

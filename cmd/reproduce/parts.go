@@ -164,14 +164,19 @@ func (r *runner) ensureWeights(ctx context.Context, i int) (changed bool, err er
 
 // execute runs a resolved part and records it.
 func (r *runner) execute(ctx context.Context, i int, rp resolved) error {
-	fmt.Fprintf(r.o.log, "[%d] %s\n    %s\n", i+1, rp.Name, rp.Command())
+	command := r.command(rp)
+	name, args := filepath.Join(r.o.bin, rp.Tool), rp.Args
+	if r.launched(rp.Tool) {
+		name, args = r.o.launch[0], append(append(slices.Clip(r.o.launch[1:]), name), args...)
+	}
+	fmt.Fprintf(r.o.log, "[%d] %s\n    %s\n", i+1, rp.Name, command)
 	logPath := filepath.Join(r.o.Out, "logs", fmt.Sprintf("%02d-%s.log", i+1, rp.Tool))
 	lf, err := os.Create(logPath)
 	if err != nil {
 		return err
 	}
 	start := time.Now()
-	cmd := exec.CommandContext(ctx, filepath.Join(r.o.bin, rp.Tool), rp.Args...)
+	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Stdout, cmd.Stderr = lf, lf
 	err = cmd.Run()
 	lf.Close()
@@ -183,7 +188,7 @@ func (r *runner) execute(ctx context.Context, i int, rp resolved) error {
 	if err != nil {
 		return fmt.Errorf("part %d (%s): %w", i+1, rp.Name, err)
 	}
-	r.recs.Parts[rp.Name] = study.PartRecord{Command: rp.Command(), Fingerprint: rp.fingerprint, Digest: digest, Seconds: secs,
+	r.recs.Parts[rp.Name] = study.PartRecord{Command: command, Fingerprint: rp.fingerprint, Digest: digest, Seconds: secs,
 		Finished: time.Now().UTC().Format(time.RFC3339), Host: r.host}
 	r.ran[rp.Name]++
 	if err := study.WriteRecords(r.o.Out, r.recs); err != nil {
@@ -191,6 +196,20 @@ func (r *runner) execute(ctx context.Context, i int, rp resolved) error {
 	}
 	fmt.Fprintf(r.o.log, "    %s\n", time.Duration(secs*float64(time.Second)).Round(time.Second))
 	return nil
+}
+
+// launched reports whether -launch starts the tool on several processes.
+func (r *runner) launched(tool string) bool {
+	return len(r.o.launch) > 0 && slices.Contains(launched, tool)
+}
+
+// command is the part's command line, with the launcher before it when
+// -launch starts it.
+func (r *runner) command(rp resolved) string {
+	if r.launched(rp.Tool) {
+		return strings.Join(r.o.launch, " ") + " " + rp.Command()
+	}
+	return rp.Command()
 }
 
 // weightsPresent reports whether every weight file is there (a path with
@@ -274,7 +293,13 @@ func (r *runner) resolve(pt study.Part) (resolved, error) {
 	if rp.Done, err = fill(rp.Done); err != nil {
 		return rp, err
 	}
-	rp.fingerprint = study.Fingerprint(r.tools[pt.Tool], rp.Args, deps)
+	// The launcher is an option of the outputs too (data-parallel
+	// training sums its gradients in another order).
+	fpArgs := rp.Args
+	if r.launched(pt.Tool) {
+		fpArgs = append(append([]string{"launch:"}, r.o.launch...), rp.Args...)
+	}
+	rp.fingerprint = study.Fingerprint(r.tools[pt.Tool], fpArgs, deps)
 	return rp, nil
 }
 

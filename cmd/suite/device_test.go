@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/infoscale/gaualpha/collective"
 	"github.com/infoscale/gaualpha/gpu"
 	"github.com/infoscale/gaualpha/study"
 )
@@ -33,7 +34,7 @@ func TestSuiteOnDevice(t *testing.T) {
 		args := []string{"-base", base, "-corpus", corpus, "-out", out, "-methods", "rope,pi", "-norm", "infoscale",
 			"-lengths", "32,64", "-docs", "2", "-finetune-steps", "3", "-batch", "4", "-device", device, "-precision", precision, "-quiet"}
 		var stdout, stderr bytes.Buffer
-		if err := run(args, &stdout, &stderr); err != nil {
+		if err := run(collective.Single{}, args, &stdout, &stderr); err != nil {
 			t.Fatalf("-device %s: %v\n%s", device, err, stderr.String())
 		}
 		s, err := study.ReadSuite(filepath.Join(out, "suite.json"))

@@ -8,6 +8,10 @@
 //
 //	go run ./cmd/suite -base runs/base/best -out runs/suite
 //
+// Built with -tags mpi and started by mpirun or srun, its processes share
+// every fine-tune (data-parallel) and every evaluation (the forward
+// passes), and rank 0 writes (README.md, "Several processes").
+//
 // Run with -h for every flag.
 package main
 
@@ -30,6 +34,8 @@ import (
 	"github.com/infoscale/gaualpha/attn"
 	"github.com/infoscale/gaualpha/backend"
 	"github.com/infoscale/gaualpha/checkpoint"
+	"github.com/infoscale/gaualpha/collective"
+	"github.com/infoscale/gaualpha/collective/mpi"
 	"github.com/infoscale/gaualpha/corpus"
 	"github.com/infoscale/gaualpha/internal/cli"
 	"github.com/infoscale/gaualpha/internal/runlock"
@@ -40,7 +46,11 @@ import (
 	"github.com/infoscale/gaualpha/train"
 )
 
-func main() { cli.Main("suite", run) }
+func main() {
+	cli.Main("suite", func(args []string, stdout, stderr io.Writer) error {
+		return mpi.Run(func(c collective.Comm) error { return run(c, args, stdout, stderr) })
+	})
+}
 
 // suiteMethods are the methods the suite compares (attn.SuiteMethods): a
 // fine-tuned one (PI at an extended length as pi-ft, PoSE, ALiBi) is
@@ -64,6 +74,7 @@ type options struct {
 	lr                                                             float64
 	seed                                                           uint64
 	be                                                             backend.Backend
+	comm                                                           collective.Comm // the processes sharing the work; rank 0 writes
 	quiet                                                          bool
 	attention                                                      string // the device's attention path (backend.Options)
 
@@ -80,8 +91,13 @@ type options struct {
 	log io.Writer
 }
 
-func run(args []string, stdout, stderr io.Writer) error {
-	o := options{log: stderr}
+// run is the command as member c of the group of processes (rank 0 alone
+// writes and prints).
+func run(c collective.Comm, args []string, stdout, stderr io.Writer) error {
+	if c.Rank() != 0 {
+		stdout, stderr = io.Discard, io.Discard
+	}
+	o := options{comm: c, log: stderr}
 	var err error
 	fs := flag.NewFlagSet("suite", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -166,12 +182,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if o.finetunes == "" {
 		o.finetunes = o.out
 	}
-	if o.be, err = backend.OpenOptions(backend.Options{Device: o.device, Precision: o.precision, Attention: o.attention, Log: stderr}); err != nil {
+	if o.be, err = backend.OpenOptions(backend.Options{Device: o.device, Precision: o.precision, Attention: o.attention, Log: stderr, Ordinal: c.LocalRank()}); err != nil {
 		return err
 	}
 	defer o.be.Close()
 	var progress io.Writer = stderr
-	if o.quiet {
+	if o.quiet || c.Rank() != 0 {
 		progress = nil
 	}
 	docs, err := corpus.Open(o.corpus)
@@ -210,6 +226,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	s := &study.Suite{Rows: all, Protocol: reports[0].Setup(), Seconds: time.Since(start).Seconds(), TrainLen: n0,
 		Command: "suite " + strings.Join(args, " "), DocSet: o.docset, Documents: docIDs, Seed: o.seed}
+	if c.Rank() != 0 {
+		return nil
+	}
 	if err := os.MkdirAll(o.out, 0o755); err != nil {
 		return err
 	}
@@ -315,7 +334,7 @@ func suiteFor(ctx context.Context, base string, docs []corpus.Document, proto ev
 		// The scores of every position are kept for the paired statistics,
 		// written per configuration under scores/.
 		rep, err := eval.Evaluate(ctx, cfg, model.Params, model.Vocab, testDocs, variants,
-			eval.Options{Lengths: lengths, Protocol: proto, Positions: o.positions, Offsets: o.offsets, Backend: o.be, KeepScores: true})
+			eval.Options{Lengths: lengths, Protocol: proto, Positions: o.positions, Offsets: o.offsets, Backend: o.be, KeepScores: true, Comm: o.comm})
 		if err != nil {
 			return nil, nil, nil, nil, fmt.Errorf("evaluating %s: %w", m, err)
 		}
@@ -346,8 +365,10 @@ func suiteFor(ctx context.Context, base string, docs []corpus.Document, proto ev
 					fmt.Fprintf(progress, "%s %-22s %-18s L=%-6d acc %.4f  loss %.4f  (%d tokens)\n", tag, m, names[i], L, res.Accuracy, res.Loss, res.Tally.Count)
 				}
 			}
-			if err := study.WriteScores(filepath.Join(o.out, r.Scores), kept); err != nil {
-				return nil, nil, nil, nil, err
+			if o.comm.Rank() == 0 {
+				if err := study.WriteScores(filepath.Join(o.out, r.Scores), kept); err != nil {
+					return nil, nil, nil, nil, err
+				}
 			}
 			rows = append(rows, r)
 		}
@@ -429,13 +450,22 @@ func fineTune(ctx context.Context, base *checkpoint.Checkpoint, m string, docs [
 	if m == "pose" {
 		opts.PoSE, opts.PoSETarget = true, cfg.TargetLength
 	}
-	if ck, err := checkpoint.Load(filepath.Join(dir, "best")); err == nil && sameFineTune(ck, cfg, opts) {
-		if last, err := checkpoint.Load(filepath.Join(dir, "last")); err == nil && last.State != nil && last.State.Step == o.steps {
-			if progress != nil {
-				fmt.Fprintf(progress, "reusing the fine-tuned %s in %s\n", m, dir)
-			}
-			return ck, nil
+	reuse := false
+	if o.comm.Rank() == 0 { // rank 0 decides, before it may clear the folder
+		if ck, err := checkpoint.Load(filepath.Join(dir, "best")); err == nil && sameFineTune(ck, cfg, opts) {
+			last, err := checkpoint.Load(filepath.Join(dir, "last"))
+			reuse = err == nil && last.State != nil && last.State.Step == o.steps
 		}
+	}
+	reuse, err := collective.BroadcastJSON(o.comm, reuse, 0)
+	if err != nil {
+		return nil, err
+	}
+	if reuse {
+		if progress != nil {
+			fmt.Fprintf(progress, "reusing the fine-tuned %s in %s\n", m, dir)
+		}
+		return checkpoint.Load(filepath.Join(dir, "best"))
 	}
 	// Validation on the held-out documents that are neither test nor
 	// development documents (eval.SplitHeldOut).
@@ -460,24 +490,29 @@ func fineTune(ctx context.Context, base *checkpoint.Checkpoint, m string, docs [
 		return nil, err
 	}
 	params := cloneParams(base)
-	tr, err := train.New(cfg, base.Vocab, params, trs, vas, opts)
+	tr, err := train.NewRank(o.comm, cfg, base.Vocab, params, trs, vas, opts)
 	if err != nil {
 		return nil, err
 	}
 	// The fine-tune's folder is this suite's alone while it runs: the
-	// earlier contents go only once its lock is held.
-	lock, err := train.LockRun(dir)
+	// earlier contents go only once its lock is held (by rank 0, which
+	// alone writes there).
+	lock, err := train.LockRunRank(o.comm, dir)
 	if err != nil {
 		return nil, err
 	}
-	defer lock.Release()
+	if lock != nil {
+		defer lock.Release()
+	}
 	tr.OutDir, tr.Lock, tr.Progress, tr.Corpus = dir, lock, progress, o.corpus
 	if err := tr.Use(o.be); err != nil {
 		return nil, err
 	}
 	defer tr.Close()
-	if err := clearRun(dir); err != nil {
-		return nil, err
+	if o.comm.Rank() == 0 {
+		if err := clearRun(dir); err != nil {
+			return nil, err
+		}
 	}
 	if progress != nil {
 		fmt.Fprintf(progress, "fine-tuning %s for %d steps of %d×%d tokens into %s\n", m, o.steps, batch, cfg.TrainLength, dir)
@@ -486,6 +521,9 @@ func fineTune(ctx context.Context, base *checkpoint.Checkpoint, m string, docs [
 		return nil, err
 	}
 	if err := tr.Close(); err != nil {
+		return nil, err
+	}
+	if err := o.comm.Barrier(); err != nil { // rank 0 has written best/
 		return nil, err
 	}
 	return checkpoint.Load(filepath.Join(dir, "best"))

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/infoscale/gaualpha/checkpoint"
+	"github.com/infoscale/gaualpha/collective"
 	"github.com/infoscale/gaualpha/internal/testfiles"
 	"github.com/infoscale/gaualpha/layers"
 	"github.com/infoscale/gaualpha/metrics"
@@ -33,7 +34,7 @@ func TestSuite(t *testing.T) {
 	args := []string{"-base", base, "-corpus", corpus, "-out", out, "-methods", "rope,pi,pi-ft,alibi,window",
 		"-norm", "softmax,infoscale,infoscale_visible", "-lengths", "32,64", "-docs", "2", "-finetune-steps", "2", "-batch", "4", "-quiet"}
 	var stdout, stderr bytes.Buffer
-	if err := run(args, &stdout, &stderr); err != nil {
+	if err := run(collective.Single{}, args, &stdout, &stderr); err != nil {
 		t.Fatalf("%v\n%s", err, stderr.String())
 	}
 	md := stdout.String()
@@ -107,7 +108,7 @@ func TestSuite(t *testing.T) {
 	// A second run reuses the finished fine-tunes.
 	stderr.Reset()
 	args = args[:len(args)-1] // drop -quiet to see progress
-	if err := run(args, &stdout, &stderr); err != nil {
+	if err := run(collective.Single{}, args, &stdout, &stderr); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(stderr.String(), "reusing the fine-tuned pi") {
@@ -130,7 +131,7 @@ func TestSuiteBadInput(t *testing.T) {
 		{[]string{"-base", base, "-corpus", corpus, "-precision", "fp8"}, "unknown precision"},
 	} {
 		var o, e bytes.Buffer
-		if err := run(append(c.args, "-quiet"), &o, &e); err == nil || !strings.Contains(err.Error(), c.want) {
+		if err := run(collective.Single{}, append(c.args, "-quiet"), &o, &e); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v: %v, want %q", c.args, err, c.want)
 		}
 	}
@@ -164,7 +165,7 @@ func TestSuiteFlagValidation(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			var o, e bytes.Buffer
 			args := append([]string{"-base", base, "-corpus", corpus, "-out", t.TempDir(), "-docs", "2"}, c.args...)
-			if err := run(append(args, "-quiet"), &o, &e); err == nil || !strings.Contains(err.Error(), c.want) {
+			if err := run(collective.Single{}, append(args, "-quiet"), &o, &e); err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("got %v, want an error containing %q", err, c.want)
 			}
 		})
@@ -192,7 +193,7 @@ func TestSuiteConfigsAndProbe(t *testing.T) {
 	fts := filepath.Join(dir, "fts")
 	common := []string{"-base", base, "-corpus", corpus, "-docs", "2", "-finetune-steps", "2", "-batch", "4", "-finetunes", fts}
 	var stdout, stderr bytes.Buffer
-	if err := run(append(common, "-out", fts, "-methods", "pi-ft,alibi", "-finetune-only", "-alibi-slope", "0.25", "-quiet"), &stdout, &stderr); err != nil {
+	if err := run(collective.Single{}, append(common, "-out", fts, "-methods", "pi-ft,alibi", "-finetune-only", "-alibi-slope", "0.25", "-quiet"), &stdout, &stderr); err != nil {
 		t.Fatalf("%v\n%s", err, stderr.String())
 	}
 	cfg, err := layers.LoadConfig(filepath.Join(fts, "cos0", "ft-alibi", "best", "config.json"))
@@ -204,7 +205,7 @@ func TestSuiteConfigsAndProbe(t *testing.T) {
 	}
 	dev := filepath.Join(dir, "dev")
 	stderr.Reset()
-	if err := run(append(common, "-out", dev, "-docset", "dev", "-lengths", "32,64", "-configs", "cos0/rope/infoscale,cos0/alibi/softmax,cos0/window/infoscale_visible,cos5/ntk/softmax",
+	if err := run(collective.Single{}, append(common, "-out", dev, "-docset", "dev", "-lengths", "32,64", "-configs", "cos0/rope/infoscale,cos0/alibi/softmax,cos0/window/infoscale_visible,cos5/ntk/softmax",
 		"-alibi-slope", "0.25"), &stdout, &stderr); err != nil {
 		t.Fatalf("%v\n%s", err, stderr.String())
 	}
@@ -223,7 +224,7 @@ func TestSuiteConfigsAndProbe(t *testing.T) {
 		t.Errorf("rows %v, want %v", labels, want)
 	}
 	test := filepath.Join(dir, "test")
-	if err := run(append(common, "-out", test, "-lengths", "32,64", "-configs", "cos0/rope/infoscale", "-passkey-lengths", "24,64", "-passkey-near", "1", "-passkey-far", "2", "-quiet"), &stdout, &stderr); err != nil {
+	if err := run(collective.Single{}, append(common, "-out", test, "-lengths", "32,64", "-configs", "cos0/rope/infoscale", "-passkey-lengths", "24,64", "-passkey-near", "1", "-passkey-far", "2", "-quiet"), &stdout, &stderr); err != nil {
 		t.Fatalf("%v\n%s", err, stderr.String())
 	}
 	ts, err := study.ReadSuite(filepath.Join(test, "suite.json"))
@@ -264,7 +265,7 @@ func TestSuiteConfigsAndProbe(t *testing.T) {
 		{[]string{"-alibi-slope", "-1"}, "-alibi-slope -1"},
 	} {
 		args := append([]string{"-base", base, "-corpus", corpus, "-out", t.TempDir(), "-lengths", "32", "-finetune-steps", "2", "-batch", "4", "-quiet"}, c.args...)
-		if err := run(args, &stdout, &stderr); err == nil || !strings.Contains(err.Error(), c.want) {
+		if err := run(collective.Single{}, args, &stdout, &stderr); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v: %v, want %q", c.args, err, c.want)
 		}
 	}

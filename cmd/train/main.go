@@ -7,6 +7,11 @@
 //
 //	go run ./cmd/train
 //
+// Built with -tags mpi and started by mpirun or srun, its processes train
+// one model together, each on its share of every batch (data-parallel),
+// and rank 0 writes the run folder and prints (README.md, "Several
+// processes").
+//
 // Run with -h for every flag.
 package main
 
@@ -30,6 +35,8 @@ import (
 	"github.com/infoscale/gaualpha/attn"
 	"github.com/infoscale/gaualpha/backend"
 	"github.com/infoscale/gaualpha/checkpoint"
+	"github.com/infoscale/gaualpha/collective"
+	"github.com/infoscale/gaualpha/collective/mpi"
 	"github.com/infoscale/gaualpha/corpus"
 	"github.com/infoscale/gaualpha/eval"
 	"github.com/infoscale/gaualpha/internal/cli"
@@ -40,7 +47,11 @@ import (
 	"github.com/infoscale/gaualpha/train"
 )
 
-func main() { cli.Main("train", run) }
+func main() {
+	cli.Main("train", func(args []string, stdout, stderr io.Writer) error {
+		return mpi.Run(func(c collective.Comm) error { return run(c, args, stdout, stderr) })
+	})
+}
 
 type flags struct {
 	config, corpus, out, init, device, precision, evalLengths, protocol                string
@@ -105,7 +116,13 @@ func parseFlags(args []string, stderr io.Writer) (*flags, *flag.FlagSet, error) 
 // the default model in about 10 minutes on 2 CPU cores.
 const recommendedSteps = 4000
 
-func run(args []string, stdout, stderr io.Writer) (err error) {
+// run is the command as member c of the group of processes: every member
+// trains its share of each batch; rank 0 alone holds the run folder's
+// lock, writes there and prints.
+func run(c collective.Comm, args []string, stdout, stderr io.Writer) (err error) {
+	if c.Rank() != 0 {
+		stdout, stderr = io.Discard, io.Discard
+	}
 	f, fs, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
@@ -115,7 +132,7 @@ func run(args []string, stdout, stderr io.Writer) (err error) {
 	if err := f.validate(set); err != nil {
 		return err
 	}
-	be, err := backend.OpenOptions(backend.Options{Device: f.device, Precision: f.precision, Attention: f.attention, Log: stderr})
+	be, err := backend.OpenOptions(backend.Options{Device: f.device, Precision: f.precision, Attention: f.attention, Log: stderr, Ordinal: c.LocalRank()})
 	if err != nil {
 		return err
 	}
@@ -129,6 +146,9 @@ func run(args []string, stdout, stderr io.Writer) (err error) {
 	}
 	if f.out == "" {
 		f.out = filepath.Join("runs", time.Now().Format("20060102-150405"))
+		if f.out, err = collective.BroadcastJSON(c, f.out, 0); err != nil { // rank 0's clock names the folder
+			return err
+		}
 	}
 	progress := stderr
 	if f.quiet {
@@ -145,20 +165,22 @@ func run(args []string, stdout, stderr io.Writer) (err error) {
 	trainDocs, _ := corpus.Split(docs, 0.8)
 
 	// One writer per run folder, from here on: nothing in it changes
-	// before the lock is held.
-	_, statErr := os.Stat(f.out)
-	lock, err := train.LockRun(f.out)
+	// before the lock is held. Rank 0 holds it (and repairs what a killed
+	// writer left); the other ranks read the folder once rank 0 has it.
+	lock, created, err := lockRun(c, f.out)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err != nil && os.IsNotExist(statErr) {
-			// A folder this run created and never used goes again.
-			os.Remove(filepath.Join(f.out, runlock.FileName))
-			os.Remove(f.out)
-		}
-		lock.Release()
-	}()
+	if lock != nil {
+		defer func() {
+			if err != nil && created {
+				// A folder this run created and never used goes again.
+				os.Remove(filepath.Join(f.out, runlock.FileName))
+				os.Remove(f.out)
+			}
+			lock.Release()
+		}()
+	}
 
 	// Model configuration, vocabulary and weights.
 	var (
@@ -255,7 +277,7 @@ func run(args []string, stdout, stderr io.Writer) (err error) {
 	if err != nil {
 		return fmt.Errorf("validation documents (%d held-out documents): %w", len(valDocs), err)
 	}
-	memLine, budget, err := checkMemory(f, cfg, opts, trainSeqs, valSeqs)
+	memLine, budget, err := checkMemory(f, cfg, opts, trainSeqs, valSeqs, c.Size())
 	if err != nil {
 		return err
 	}
@@ -279,7 +301,7 @@ func run(args []string, stdout, stderr io.Writer) (err error) {
 	default:
 		params = layers.InitParams(cfg, tensor.Float32, rand.New(rand.NewPCG(f.seed, 0x9a0a)))
 	}
-	tr, err := train.New(cfg, vocab, params, trainSeqs, valSeqs, opts)
+	tr, err := train.NewRank(c, cfg, vocab, params, trainSeqs, valSeqs, opts)
 	if err != nil {
 		return err
 	}
@@ -300,12 +322,21 @@ func run(args []string, stdout, stderr io.Writer) (err error) {
 	if be.Precision() == backend.BF16 {
 		on += " (bf16 products)"
 	}
+	if c.Size() > 1 {
+		least, most := opts.Batch/c.Size(), (opts.Batch+c.Size()-1)/c.Size()
+		seqs := fmt.Sprint(least)
+		if most > least {
+			seqs += fmt.Sprintf(" or %d", most)
+		}
+		on = fmt.Sprintf("%d processes (%s each, %s sequences of every batch)", c.Size(), on, seqs)
+	}
 	fmt.Fprintf(stderr, "data: %s, %d training and %d validation sequences; %d steps of %d from step %d on %s; output %s\n",
 		f.corpus, len(trainSeqs), len(valSeqs), opts.Steps, opts.Batch, tr.State.Step, on, f.out)
 	fmt.Fprintln(stderr, memLine)
 
 	ctx, cancel := onInterrupt(context.Background(), stderr)
 	defer cancel()
+	firstStep := tr.State.Step
 	if err := tr.Run(ctx); err != nil {
 		if ctx.Err() != nil {
 			return interrupted(tr.State.Step, tr.LastCheckpoint(), f.out)
@@ -314,13 +345,32 @@ func run(args []string, stdout, stderr io.Writer) (err error) {
 	}
 	fmt.Fprintf(stderr, "trained %d steps in %s; best validation loss %.4f at step %d (%s)\n", tr.State.Step,
 		time.Duration(tr.State.Elapsed*float64(time.Second)).Round(time.Second), deref(tr.State.BestValLoss), tr.State.BestStep, filepath.Join(f.out, "best"))
+	if ran := tr.State.Step - firstStep; c.Size() > 1 && ran > 0 {
+		fmt.Fprintf(stderr, "communication: %.2f ms per step in the sums over the %d processes (rank 0's, waiting for the slowest included)\n",
+			1e3*tr.CommSeconds()/float64(ran), c.Size())
+	}
 	if f.noEval {
 		return nil
 	}
 	if err := tr.Close(); err != nil { // frees the device's copy before the evaluation loads best/
 		return err
 	}
-	return finalEval(ctx, be, f, docs, stdout, stderr)
+	if err := c.Barrier(); err != nil { // rank 0 has written best/
+		return err
+	}
+	return finalEval(ctx, c, be, f, docs, stdout, stderr)
+}
+
+// lockRun takes the run folder's lock on rank 0 (train.LockRunRank);
+// created reports that the folder did not exist before. The other ranks
+// hold no lock (nil).
+func lockRun(c collective.Comm, out string) (lock *runlock.Lock, created bool, err error) {
+	if c.Rank() == 0 {
+		_, statErr := os.Stat(out)
+		created = os.IsNotExist(statErr)
+	}
+	lock, err = train.LockRunRank(c, out)
+	return lock, created && err == nil, err
 }
 
 // onInterrupt returns a context cancelled by the first interrupt (SIGINT or
@@ -406,7 +456,9 @@ func validationDocs(f *flags, cfg layers.Config, docs []corpus.Document, v *toke
 
 // finalEval scores the best checkpoint at 2x..64x n0 with softmax and
 // InfoScale and writes results.md and results.json next to it.
-func finalEval(ctx context.Context, be backend.Backend, f *flags, docs []corpus.Document, stdout, stderr io.Writer) error {
+//
+// Its forward passes are shared among c's ranks; rank 0 writes.
+func finalEval(ctx context.Context, c collective.Comm, be backend.Backend, f *flags, docs []corpus.Document, stdout, stderr io.Writer) error {
 	ck, err := checkpoint.Load(filepath.Join(f.out, "best"))
 	if err != nil {
 		return err
@@ -437,9 +489,12 @@ func finalEval(ctx context.Context, be backend.Backend, f *flags, docs []corpus.
 	if f.quiet {
 		progress = nil
 	}
-	rep, err := eval.Evaluate(ctx, ck.Config, ck.Params, ck.Vocab, testDocs, variants, eval.Options{Lengths: lengths, Protocol: proto, Progress: progress, Backend: be, MemoryBudget: budget.Bytes})
+	rep, err := eval.Evaluate(ctx, ck.Config, ck.Params, ck.Vocab, testDocs, variants, eval.Options{Lengths: lengths, Protocol: proto, Progress: progress, Backend: be, MemoryBudget: budget.Bytes, Comm: c})
 	if err != nil {
 		return err
+	}
+	if c.Rank() != 0 {
+		return nil
 	}
 	table := rep.Markdown()
 	fmt.Fprintf(stdout, "\nLength extrapolation of %s (trained at n0 = %d):\n%s\n%s\n", filepath.Join(f.out, "best"), ck.Config.TrainLength, rep.Describe(), table)

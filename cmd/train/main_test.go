@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/infoscale/gaualpha/collective"
 	"github.com/infoscale/gaualpha/corpus"
 	"github.com/infoscale/gaualpha/internal/testfiles"
 	"github.com/infoscale/gaualpha/layers"
@@ -37,7 +38,7 @@ func fixture(t *testing.T) (dir, corpusPath, configPath string) {
 
 func runTrain(args ...string) (string, string, error) {
 	var out, errb bytes.Buffer
-	err := run(args, &out, &errb)
+	err := run(collective.Single{}, args, &out, &errb)
 	return out.String(), errb.String(), err
 }
 

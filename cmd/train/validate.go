@@ -106,7 +106,7 @@ func (f *flags) validate(set map[string]bool) error {
 // the budget, and a final evaluation whose lengths exceed it. The token
 // sequences, already read, count too. It returns a line that states the
 // estimate and the budget, and the budget.
-func checkMemory(f *flags, cfg layers.Config, opts train.Options, trainSeqs, valSeqs [][]int) (string, cli.Budget, error) {
+func checkMemory(f *flags, cfg layers.Config, opts train.Options, trainSeqs, valSeqs [][]int, ranks int) (string, cli.Budget, error) {
 	budget, err := cli.MemoryBudget("max-memory", f.maxMemory)
 	if err != nil {
 		return "", cli.Budget{}, err
@@ -116,18 +116,23 @@ func checkMemory(f *flags, cfg layers.Config, opts train.Options, trainSeqs, val
 		tokens += int64(len(s))*8 + 24 // the ints and the slice header
 	}
 	L := cfg.TrainLength
-	shape := layers.Shape{B: opts.Batch, L: L, M: train.HeadRows(opts.Batch, L)}
+	B := (opts.Batch + ranks - 1) / ranks // a process's share of the batch
+	shape := layers.Shape{B: B, L: L, M: train.HeadRows(B, L)}
 	nVal := len(valSeqs)
 	if opts.EvalSeqs > 0 {
 		nVal = min(nVal, opts.EvalSeqs)
 	}
-	est := layers.EstimateTraining(cfg, shape, min(opts.Batch, nVal), nVal, runtime.GOMAXPROCS(0))
+	est := layers.EstimateTraining(cfg, shape, (min(opts.Batch, nVal)+ranks-1)/ranks, nVal, runtime.GOMAXPROCS(0))
 	need, where := est.Total()+tokens, "on the CPU"
 	if f.device != "cpu" {
 		need, where = est.Host()+tokens, "in host memory (the device's own memory is not checked here)"
 	}
 	what := fmt.Sprintf("training %s with -batch %d -seq-len %d (%d layers, hidden %d, intermediate %d, vocabulary %d)",
 		where, opts.Batch, L, cfg.NumLayers, cfg.HiddenSize, cfg.IntermediateSize, cfg.VocabSize)
+	if ranks > 1 {
+		what += fmt.Sprintf(", %d sequences on each of %d processes", B, ranks)
+		where += " per process"
+	}
 	if err := budget.Check(what, need); err != nil {
 		return "", budget, err
 	}

@@ -17,10 +17,15 @@ func CuBLASCandidates(driverMajor int) []cudalib.Candidate {
 	return cudalib.System(CuBLASEnv).Candidates(cudalib.CuBLAS, driverMajor)
 }
 
-// NCCLCandidates lists the NCCL libraries found (nothing loads them yet:
-// the preflight reports them for multi-GPU work to come).
+// NCCLEnv names an NCCL library file to try before any other.
+const NCCLEnv = "GAUALPHA_NCCL"
+
+// NCCLCandidates lists the NCCL libraries the -tags gpu build tries, in
+// order: GAUALPHA_NCCL, then package cudalib's search (libnccl.so.2 in the
+// Python environments' nvidia wheels, conda, ldconfig's cache, the CUDA
+// toolkits, the loader's own search).
 func NCCLCandidates() []cudalib.Candidate {
-	return cudalib.System("").Candidates(cudalib.NCCL, 0)
+	return cudalib.System(NCCLEnv).Candidates(cudalib.NCCL, 0)
 }
 
 // CudaMajor is the major version of a CUDA driver version as

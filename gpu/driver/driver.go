@@ -106,6 +106,29 @@ type Driver interface {
 	// Gemm queues a cuBLAS product (cuBLAS is loaded at the first one).
 	Gemm(g Gemm) error
 
+	// JoinGroup makes this device member rank of the group of size
+	// devices named by id (NewGroupID, made by one member and sent to the
+	// others): NCCL's communicator on CUDA. It returns when every member
+	// has joined. One device per process (or, on the emulator, per
+	// goroutine).
+	JoinGroup(id GroupID, rank, size int) (Group, error)
+
 	// Close releases the device (the caller has freed its memory).
+	Close() error
+}
+
+// GroupID names a group of devices to its members: NCCL's unique id (128
+// bytes) on CUDA, a random name on the emulator.
+type GroupID [128]byte
+
+// Group is a device's membership in a group of devices.
+type Group interface {
+	// AllReduceScaled queues, on the device's stream, for each buffer i
+	// (counts[i] float32s at ptrs[i], the same counts on every member) the
+	// sum over the members of scale·x, each member's x multiplied by its
+	// own scale (NCCL's pre-multiplied sum); the sum replaces x on every
+	// member, and every member receives the same values.
+	AllReduceScaled(ptrs []Ptr, counts []int, scale float32) error
+	// Close leaves the group.
 	Close() error
 }

@@ -47,6 +47,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"sync"
 	"unsafe"
 )
 
@@ -57,6 +58,12 @@ var (
 	errEmuAttrs = errors.New("not available in the emulator (no device compilation)")
 	errEmuBlas  = errors.New("the emulator runs the GEMMs on the CPU, without cuBLAS")
 )
+
+// emuLaunches lets launches of several emulated devices (the members of
+// an in-process group, emu_group.go) run at once while a kernel's shared
+// memory limit is being set, which writes the emulator's one table of
+// limits, runs alone.
+var emuLaunches sync.RWMutex
 
 // emuDriver is the emulator's Driver.
 type emuDriver struct {
@@ -167,6 +174,8 @@ func (b *emuDriver) Function(m Module, name string) (Function, error) {
 }
 
 func (b *emuDriver) SetMaxDynamicSmem(f Function, name string, bytes int) error {
+	emuLaunches.Lock()
+	defer emuLaunches.Unlock()
 	C.emu_set_max_dyn_smem((*C.char)(f.p), C.size_t(bytes))
 	return nil
 }
@@ -211,6 +220,8 @@ func (b *emuDriver) Launch(f Function, name string, grid, block [3]int, smem int
 		g[i], bl[i] = C.uint(grid[i]), C.uint(block[i])
 	}
 	var msg [1024]C.char
+	emuLaunches.RLock()
+	defer emuLaunches.RUnlock()
 	if C.emu_launch((*C.char)(f.p), &g[0], &bl[0], C.size_t(smem), params, C.size_t(bytes), b.order, b.nextKey(), &msg[0], C.int(len(msg))) != 0 {
 		return fmt.Errorf("gpu: emulator (GAU_EMU_SEED=%d, launch %d): %s", b.seed, b.launches, C.GoString(&msg[0]))
 	}

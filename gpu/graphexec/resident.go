@@ -147,20 +147,36 @@ func (r *Resident) Close() error {
 }
 
 var shared struct {
-	once sync.Once
-	dev  *gpu.Device
-	err  error
+	mu      sync.Mutex
+	tried   bool
+	ordinal int
+	dev     *gpu.Device
+	err     error
 }
 
-// Shared opens device 0 once per process and returns it (it stays open
-// until the process ends). The error says why no device can be used: no
-// driver, no device (gpu.Available), or a device that cannot be opened.
-func Shared() (*gpu.Device, error) {
-	shared.once.Do(func() {
-		if shared.err = gpu.Available(); shared.err != nil {
-			return
+// Shared returns the process's device, opened once: the one SharedDevice
+// opened, else device 0 (it stays open until the process ends). The error
+// says why no device can be used: no driver, no device (gpu.Available), or
+// a device that cannot be opened.
+func Shared() (*gpu.Device, error) { return SharedDevice(-1) }
+
+// SharedDevice is Shared for device ordinal (-1: the device open already,
+// else 0). A process uses one device (a data-parallel rank takes the one
+// numbered by its rank on its machine): asking for another once one is
+// open is an error.
+func SharedDevice(ordinal int) (*gpu.Device, error) {
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	if shared.tried {
+		if ordinal >= 0 && ordinal != shared.ordinal {
+			return nil, fmt.Errorf("gpu: this process uses device %d; device %d was asked for", shared.ordinal, ordinal)
 		}
-		shared.dev, shared.err = gpu.Open(0)
-	})
+		return shared.dev, shared.err
+	}
+	shared.tried, shared.ordinal = true, max(ordinal, 0)
+	if shared.err = gpu.Available(); shared.err != nil {
+		return nil, shared.err
+	}
+	shared.dev, shared.err = gpu.Open(shared.ordinal)
 	return shared.dev, shared.err
 }

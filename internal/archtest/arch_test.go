@@ -18,9 +18,10 @@ var levels = map[string]int{
 	// Leaves: definitions, data, formats, the math of the methods.
 	"attn": 0, "pipeline": 0, "stats": 0, "tokenizer": 0, "corpus": 0,
 	"internal/bf16": 0, "internal/atomicfile": 0, "internal/numcheck": 0, "internal/cli": 1, "internal/runlock": 0, "internal/host": 0,
-	"kernels/simd": 0, "kernels/cuda": 0, "internal/archtest": 0, "gpu/cudalib": 0,
+	"kernels/simd": 0, "kernels/cuda": 0, "kernels/parallel": 0, "internal/archtest": 0, "gpu/cudalib": 0, "collective": 0,
 	// Formats and kernels built on the leaves.
 	"metrics": 1, "passkey": 1, "safetensors": 1, "testset": 1, "kernels/gemm": 1, "gpu/driver": 1, "optim": 1,
+	"collective/mpi": 1, "collective/internal/commtest": 1,
 	"kernels/cpu": 2, "gpu": 2,
 	// Graphs: the ops and the CPU executor, then the model and the device
 	// executor (which knows graphs, not models).
@@ -84,7 +85,8 @@ func imports(t *testing.T, tags string) map[string][]string {
 // TestImportsPointDown reads the import graph with `go list`, in the plain
 // build and in the GPU build, and fails on an import that does not go to a
 // lower level, or on a package with no level (a new package must be placed
-// here and in docs/design.md).
+// here and in docs/design.md). The GPU build is read with MPI (-tags gpu
+// mpi), so that the files of both tags are in one graph.
 func TestImportsPointDown(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs go list over the module")
@@ -92,7 +94,7 @@ func TestImportsPointDown(t *testing.T) {
 	if _, err := exec.LookPath("go"); err != nil {
 		t.Skip("no go command")
 	}
-	for _, tags := range []string{"", "gpu"} {
+	for _, tags := range []string{"", "gpu,mpi"} {
 		g := imports(t, tags)
 		if len(g) < 20 {
 			t.Fatalf("go list -tags %q found only %d packages", tags, len(g))

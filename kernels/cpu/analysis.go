@@ -2,6 +2,7 @@ package cpu
 
 import (
 	"github.com/infoscale/gaualpha/attn"
+	"github.com/infoscale/gaualpha/kernels/parallel"
 )
 
 // LogitBlock is one block of query rows [I0, I1) and keys [J0, J1) of
@@ -29,6 +30,7 @@ func (lb *LogitBlock[T]) At(r, c int) (T, bool) {
 func (a *Attention[T]) LogitBlocks(visit func(lb *LogitBlock[T]) error) error {
 	w := getWorkspace[T](a.Work)
 	defer putWorkspace(a.Work, w)
+	defer w.clearAttention()
 	p, err := a.prepare(w, false)
 	if err != nil {
 		return err
@@ -36,7 +38,7 @@ func (a *Attention[T]) LogitBlocks(visit func(lb *LogitBlock[T]) error) error {
 	B, L, E := a.B, a.L, a.E
 	bqRows := a.qBlock()
 	nq := (L + bqRows - 1) / bqRows
-	threads := min(threadsOr(a.Threads), B*nq)
+	threads := min(parallel.Workers(a.Threads), B*nq)
 	scratch := w.scratchFor(threads, E)
 	return forEach(B*nq, threads, func(wk, item int) error {
 		ws := scratch[wk]
@@ -64,6 +66,7 @@ func (a *Attention[T]) LogitBlocks(visit func(lb *LogitBlock[T]) error) error {
 func (a *Attention[T]) Vectors() (q, k, qRot, kRot []T, err error) {
 	w := getWorkspace[T](a.Work)
 	defer putWorkspace(a.Work, w)
+	defer w.clearAttention()
 	p, err := a.prepare(w, false)
 	if err != nil {
 		return nil, nil, nil, nil, err

@@ -6,6 +6,8 @@ import (
 
 	"github.com/infoscale/gaualpha/attn"
 	"github.com/infoscale/gaualpha/internal/bf16"
+	"github.com/infoscale/gaualpha/kernels/parallel"
+	"github.com/infoscale/gaualpha/kernels/simd"
 	"github.com/infoscale/gaualpha/pipeline"
 )
 
@@ -72,6 +74,10 @@ type Attention[T Float] struct {
 	// the log-sum-exp column: what inference needs, in one buffer fewer.
 	// Backward needs the ungated output and cannot follow a gated forward.
 	Gated bool
+	// GateOut, when set (and not Gated), also receives u⊙O, [B·L, E]:
+	// the gate that follows the attention in a training graph, computed
+	// while O's rows are in cache (the bits of Gate).
+	GateOut []T
 	// BF16 rounds the operands of every product of the attention to
 	// bfloat16 (ties to even, as internal/bf16.Round) and sums in the
 	// kernel's float type: the arithmetic of the device's materialised
@@ -120,8 +126,19 @@ func (a *Attention[T]) check() error {
 	case !(a.Dropout >= 0 && a.Dropout < 1):
 		return fmt.Errorf("attention: dropout %v outside [0, 1)", a.Dropout)
 	}
+	if a.Pos != nil {
+		for r, t := range a.Pos[:rows] {
+			if t < 0 || t >= maxPosition {
+				return fmt.Errorf("attention: position id %d of row %d outside [0, %d)", t, r, maxPosition)
+			}
+		}
+	}
 	return nil
 }
+
+// maxPosition bounds the position ids (the rotation tables have a row per
+// position).
+const maxPosition = 1 << 24
 
 // prep holds the per-row vectors the block loops read: q and k after
 // ScaleOffset and CosScale (qn, kn), rotated (qr, kr; qr carries the row's
@@ -140,9 +157,9 @@ type prep[T Float] struct {
 	v16    []T // V rounded to bfloat16, [B·L, E] (BF16 only)
 	far    bool
 	alpha  T         // CosScale multiplier of q: s·sqrt(d)
-	cosT   []T       // [L or B·L, D/2] rotation tables
+	cosT   []T       // [positions, D/2] rotation tables, by position id
 	sinT   []T       //
-	perSeq bool      // tables indexed by global row (explicit positions)
+	pos    []int     // the rows' position ids (nil: row mod L)
 	cosC   []T       // [D/2] rotation at the clamp distance
 	sinC   []T       //
 	freqs  []float64 // θ'
@@ -155,7 +172,7 @@ func (a *Attention[T]) prepare(w *workspace[T], withRaw bool) (*prep[T], error) 
 	B, L, D, W := a.B, a.L, a.D, a.Width()
 	rows := B * L
 	pol := a.Policy
-	p := &prep[T]{
+	w.prep = prep[T]{
 		n:      w.ints.alloc(B, false),
 		sc:     w.f.alloc(B, false),
 		bscale: w.f.alloc(B, false),
@@ -166,6 +183,7 @@ func (a *Attention[T]) prepare(w *workspace[T], withRaw bool) (*prep[T], error) 
 		valid:  w.bools.alloc(rows, false),
 		alpha:  T(pol.CosScale * math.Sqrt(float64(D))),
 	}
+	p := &w.prep
 	if withRaw {
 		p.qraw = w.f.alloc(rows*D, false)
 		p.kraw = w.f.alloc(rows*D, false)
@@ -190,25 +208,8 @@ func (a *Attention[T]) prepare(w *workspace[T], withRaw bool) (*prep[T], error) 
 	}
 	half := D / 2
 	if pol.Rotates() {
-		p.freqs = pol.Frequencies(L)
-		p.perSeq = a.Pos != nil
-		tabRows := L
-		if p.perSeq {
-			tabRows = rows
-		}
-		p.cosT = w.f.alloc(tabRows*half, false)
-		p.sinT = w.f.alloc(tabRows*half, false)
-		for r := 0; r < tabRows; r++ {
-			pos := r
-			if p.perSeq {
-				pos = a.Pos[r]
-			}
-			for i, th := range p.freqs {
-				s, c := math.Sincos(float64(pos) * th)
-				p.cosT[r*half+i] = T(c)
-				p.sinT[r*half+i] = T(s)
-			}
-		}
+		p.freqs, p.cosT, p.sinT = w.rope.tables(pol, L, a.Pos, rows)
+		p.pos = a.Pos
 		if fw, ok := pol.FarWindow(); ok {
 			p.far = true
 			p.cosC = w.f.alloc(half, false)
@@ -224,50 +225,18 @@ func (a *Attention[T]) prepare(w *workspace[T], withRaw bool) (*prep[T], error) 
 			p.k0 = w.f.alloc(rows*D, false)
 		}
 	}
-	cos := pol.CosScale > 0
-	forRange(rows, a.Threads, func(_, lo, hi int) {
-		qtmp := make([]T, D)
-		ktmp := make([]T, D)
-		for r := lo; r < hi; r++ {
-			b := r / L
-			z := a.X[r*W+2*a.E : r*W+2*a.E+D]
-			for i := 0; i < D; i++ {
-				qtmp[i] = z[i] * a.GammaQ[i]
-				ktmp[i] = z[i] * a.GammaK[i]
-			}
-			if withRaw {
-				copy(p.qraw[r*D:], qtmp)
-				copy(p.kraw[r*D:], ktmp)
-			}
-			if cos {
-				scaleTo(qtmp, qtmp, p.alpha/(norm2(qtmp)+1e-9))
-				scaleTo(ktmp, ktmp, 1/(norm2(ktmp)+1e-9))
-			}
-			qn, kn := p.qn[r*D:(r+1)*D], p.kn[r*D:(r+1)*D]
-			copy(qn, qtmp)
-			copy(kn, ktmp)
-			sc := p.sc[b]
-			qr, kr := p.qr[r*D:(r+1)*D], p.kr[r*D:(r+1)*D]
-			if !pol.Rotates() {
-				scaleTo(qr, qn, sc)
-				copy(kr, kn)
-				continue
-			}
-			cs, sn := p.table(r, L)
-			rotate(qr, qn, cs, sn, sc)
-			rotate(kr, kn, cs, sn, 1)
-			if p.far {
-				rotate(p.qc[r*D:(r+1)*D], qn, p.cosC, p.sinC, sc)
-				rotate(p.kc[r*D:(r+1)*D], kn, p.cosC, p.sinC, 1)
-				rotate(p.q0[r*D:(r+1)*D], qn, nil, nil, sc)
-				rotate(p.k0[r*D:(r+1)*D], kn, nil, nil, 1)
-			}
-		}
-	})
+	threads := parallel.Workers(a.Threads)
+	w.tmp = w.f.alloc(threads*2*D, false)
+	w.prepTask = prepTask[T]{a: a, p: p, w: w, withRaw: withRaw}
+	parallel.For(rows, threads, &w.prepTask)
+	w.prepTask = prepTask[T]{}
 	if a.BF16 {
-		for _, v := range [][]T{p.qr, p.kr, p.qc, p.q0, p.kc, p.k0} {
-			roundBF16(v)
-		}
+		roundBF16(p.qr)
+		roundBF16(p.kr)
+		roundBF16(p.qc)
+		roundBF16(p.q0)
+		roundBF16(p.kc)
+		roundBF16(p.k0)
 		p.v16 = w.f.alloc(rows*a.E, false)
 		for r := 0; r < rows; r++ {
 			copy(p.v16[r*a.E:(r+1)*a.E], a.X[r*W+a.E:r*W+2*a.E])
@@ -275,6 +244,57 @@ func (a *Attention[T]) prepare(w *workspace[T], withRaw bool) (*prep[T], error) 
 		roundBF16(p.v16)
 	}
 	return p, nil
+}
+
+// prepTask is prepare's loop over rows: ScaleOffset, CosScale and the
+// rotations of q and k.
+type prepTask[T Float] struct {
+	a       *Attention[T]
+	p       *prep[T]
+	w       *workspace[T]
+	withRaw bool
+}
+
+func (t *prepTask[T]) Run(wk, lo, hi int) {
+	a, p, withRaw := t.a, t.p, t.withRaw
+	L, D, W := a.L, a.D, a.Width()
+	pol := &a.Policy
+	cos := pol.CosScale > 0
+	qtmp := t.w.tmp[2*wk*D : (2*wk+1)*D]
+	ktmp := t.w.tmp[(2*wk+1)*D : (2*wk+2)*D]
+	for r := lo; r < hi; r++ {
+		b := r / L
+		z := a.X[r*W+2*a.E : r*W+2*a.E+D]
+		mulTo(qtmp, z, a.GammaQ[:D])
+		mulTo(ktmp, z, a.GammaK[:D])
+		if withRaw {
+			copy(p.qraw[r*D:], qtmp)
+			copy(p.kraw[r*D:], ktmp)
+		}
+		if cos {
+			scaleTo(qtmp, qtmp, p.alpha/(norm2(qtmp)+1e-9))
+			scaleTo(ktmp, ktmp, 1/(norm2(ktmp)+1e-9))
+		}
+		qn, kn := p.qn[r*D:(r+1)*D], p.kn[r*D:(r+1)*D]
+		copy(qn, qtmp)
+		copy(kn, ktmp)
+		sc := p.sc[b]
+		qr, kr := p.qr[r*D:(r+1)*D], p.kr[r*D:(r+1)*D]
+		if !pol.Rotates() {
+			scaleTo(qr, qn, sc)
+			copy(kr, kn)
+			continue
+		}
+		cs, sn := p.table(r, L)
+		rotateRow(qr, qn, cs, sn, sc)
+		rotateRow(kr, kn, cs, sn, 1)
+		if p.far {
+			rotate(p.qc[r*D:(r+1)*D], qn, p.cosC, p.sinC, sc)
+			rotate(p.kc[r*D:(r+1)*D], kn, p.cosC, p.sinC, 1)
+			rotate(p.q0[r*D:(r+1)*D], qn, nil, nil, sc)
+			rotate(p.k0[r*D:(r+1)*D], kn, nil, nil, 1)
+		}
+	}
 }
 
 // roundBF16 rounds every element of x to the nearest bfloat16.
@@ -297,10 +317,47 @@ func (a *Attention[T]) vOperand(p *prep[T], r int) ([]T, int) {
 func (p *prep[T]) table(r, L int) (cs, sn []T) {
 	half := len(p.freqs)
 	t := r % L
-	if p.perSeq {
-		t = r
+	if p.pos != nil {
+		t = p.pos[r]
 	}
 	return p.cosT[t*half : (t+1)*half], p.sinT[t*half : (t+1)*half]
+}
+
+// ropeCache keeps the rotation tables of the last call, cos and sin of
+// position·θ_i for the positions 0..n-1, which stay valid while the
+// policy and the length (which set the frequencies θ) do not change: a
+// training step calls the attention six times with the same ones.
+type ropeCache[T Float] struct {
+	pol      attn.Policy
+	L, n     int
+	freqs    []float64
+	cos, sin []T
+}
+
+// tables returns the frequencies and the cos and sin tables (row t: the
+// angles t·θ_i) covering the positions 0..L-1 and every entry of pos,
+// which must be >= 0. rows is B·L.
+func (c *ropeCache[T]) tables(pol attn.Policy, L int, pos []int, rows int) ([]float64, []T, []T) {
+	need := L
+	for _, t := range pos[:min(len(pos), rows)] {
+		need = max(need, t+1)
+	}
+	if c.freqs != nil && c.pol == pol && c.L == L && need <= c.n {
+		return c.freqs, c.cos, c.sin
+	}
+	c.pol, c.L, c.n = pol, L, need
+	c.freqs = pol.Frequencies(L)
+	half := len(c.freqs)
+	c.cos = make([]T, need*half)
+	c.sin = make([]T, need*half)
+	for t := 0; t < need; t++ {
+		for i, th := range c.freqs {
+			s, co := math.Sincos(float64(t) * th)
+			c.cos[t*half+i] = T(co)
+			c.sin[t*half+i] = T(s)
+		}
+	}
+	return c.freqs, c.cos, c.sin
 }
 
 // rotate writes scale·R x into out in the concatenated layout
@@ -317,6 +374,56 @@ func rotate[T Float](out, x, cs, sn []T, scale T) {
 		out[i] = scale * (xe*c - xo*s)
 		out[half+i] = scale * (xe*s + xo*c)
 	}
+}
+
+// rotateRow is rotate, by simd.Rotate for float32 (the same bits).
+func rotateRow[T Float](out, x, cs, sn []T, scale T) {
+	if is32[T]() && cs != nil {
+		simd.Rotate(asF32(out), asF32(x), asF32(cs), asF32(sn), float32(scale))
+		return
+	}
+	rotate(out, x, cs, sn, scale)
+}
+
+// rotateAdjointAddRow is rotateAdjointAdd, by simd.RotateAdjointAdd for
+// float32 (the same bits).
+func rotateAdjointAddRow[T Float](dx, g, cs, sn []T) {
+	if is32[T]() && cs != nil {
+		simd.RotateAdjointAdd(asF32(dx), asF32(g), asF32(cs), asF32(sn))
+		return
+	}
+	rotateAdjointAdd(dx, g, cs, sn)
+}
+
+// mulTo sets dst = x ⊙ y.
+func mulTo[T Float](dst, x, y []T) {
+	if is32[T]() {
+		simd.Mul(asF32(dst), asF32(x), asF32(y))
+		return
+	}
+	for i, v := range x {
+		dst[i] = v * y[i]
+	}
+}
+
+// addTo2 sets dst = x + y.
+func addTo2[T Float](dst, x, y []T) {
+	if is32[T]() {
+		simd.Add(asF32(dst), asF32(x), asF32(y))
+		return
+	}
+	for i, v := range x {
+		dst[i] = v + y[i]
+	}
+}
+
+// scaleRow sets dst = s·x.
+func scaleRow[T Float](dst, x []T, s T) {
+	if is32[T]() {
+		simd.ScaleTo(asF32(dst), asF32(x), float32(s))
+		return
+	}
+	scaleTo(dst, x, s)
 }
 
 // rotateAdjointAdd adds R^T g to dx (the adjoint of rotate with scale 1).
@@ -351,6 +458,29 @@ func dot[T Float](x, y []T) T {
 	return s
 }
 
+// clearRows zeroes row r (width d) of each non-nil buffer.
+func clearRows[T Float](a, b, c []T, r, d int) {
+	for _, x := range [3][]T{a, b, c} {
+		if x != nil {
+			clear(x[r*d : (r+1)*d])
+		}
+	}
+}
+
+// dot4 is dot of four pairs of rows at once (the same sums, in the same
+// order, as four calls: the four chains of additions overlap).
+func dot4[T Float](x0, y0, x1, y1, x2, y2, x3, y3 []T) (T, T, T, T) {
+	var s0, s1, s2, s3 T
+	y0, x1, y1, x2, y2, x3, y3 = y0[:len(x0)], x1[:len(x0)], y1[:len(x0)], x2[:len(x0)], y2[:len(x0)], x3[:len(x0)], y3[:len(x0)]
+	for i, v := range x0 {
+		s0 += v * y0[i]
+		s1 += x1[i] * y1[i]
+		s2 += x2[i] * y2[i]
+		s3 += x3[i] * y3[i]
+	}
+	return s0, s1, s2, s3
+}
+
 func scaleTo[T Float](dst, x []T, s T) {
 	for i, v := range x {
 		dst[i] = v * s
@@ -360,6 +490,7 @@ func scaleTo[T Float](dst, x []T, s T) {
 // blockScratch is one worker's scratch space for a score block.
 type blockScratch[T Float] struct {
 	s, fb, fa []T
+	dm        []T // the rows' dropout multipliers (backward)
 	kind      []int8
 	p, dp     []T
 	m, l      []T
@@ -369,7 +500,7 @@ type blockScratch[T Float] struct {
 func newBlockScratch[T Float](E int) *blockScratch[T] {
 	n := blockQMax * blockK
 	return &blockScratch[T]{
-		s: make([]T, n), fb: make([]T, n), fa: make([]T, n),
+		s: make([]T, n), fb: make([]T, n), fa: make([]T, n), dm: make([]T, n),
 		kind: make([]int8, n), p: make([]T, n), dp: make([]T, n),
 		m: make([]T, blockQMax), l: make([]T, blockQMax), acc: make([]T, blockQMax*E),
 	}
@@ -465,14 +596,26 @@ func (a *Attention[T]) scores(p *prep[T], ws *blockScratch[T], b, i0, i1, j0, j1
 	}
 }
 
-// keepScale returns the dropout multiplier of element (b, i, j): 0 when
-// dropped, 1/(1-p) when kept.
-func (a *Attention[T]) dropScale(thr uint64, inv T, b, i, j int) T {
-	idx := (uint64(b)*uint64(a.L)+uint64(i))*uint64(a.L) + uint64(j)
-	if pipeline.Keep(a.Key, a.Site, idx, thr) {
-		return inv
+// dropRow sets dst[c] = x[c]·m for the elements idx0+c of the attention
+// dropout stream, m = inv where the element is kept and 0 where it is
+// dropped (the product, so a dropped negative value is -0).
+func (a *Attention[T]) dropRow(dst, x []T, idx0, thr uint64, inv T) {
+	if is32[T]() {
+		simd.DropoutMul(asF32(dst), asF32(x), simd.DropStream{Key: a.Key, Site: a.Site, Index: idx0, Threshold: thr, Scale: float32(inv)})
+		return
 	}
-	return 0
+	for c, v := range x {
+		m := T(0)
+		if pipeline.Keep(a.Key, a.Site, idx0+uint64(c), thr) {
+			m = inv
+		}
+		dst[c] = v * m
+	}
+}
+
+// dropIndex is the index in the dropout stream of element (b, i, j).
+func (a *Attention[T]) dropIndex(b, i, j int) uint64 {
+	return (uint64(b)*uint64(a.L)+uint64(i))*uint64(a.L) + uint64(j)
 }
 
 // Forward computes O (columns 0..E-1) and the row log-sum-exp (column E) into
@@ -480,107 +623,151 @@ func (a *Attention[T]) dropScale(thr uint64, inv T, b, i, j int) T {
 func (a *Attention[T]) Forward(out []T) error {
 	w := getWorkspace[T](a.Work)
 	defer putWorkspace(a.Work, w)
+	// The call runs on a copy of a in the workspace, which the parallel
+	// loops' tasks may point to without a being moved to the heap.
+	w.att = *a
+	defer w.clearAttention()
+	return w.att.forward(w, out)
+}
+
+func (a *Attention[T]) forward(w *workspace[T], out []T) error {
 	p, err := a.prepare(w, false)
 	if err != nil {
 		return err
 	}
-	B, L, E, W := a.B, a.L, a.E, a.Width()
+	B, L, E := a.B, a.L, a.E
 	OW := a.OutWidth()
 	if len(out) < B*L*OW {
 		return fmt.Errorf("attention: output has %d elements, want %d", len(out), B*L*OW)
 	}
+	if a.GateOut != nil && len(a.GateOut) < B*L*E {
+		return fmt.Errorf("attention: gate output has %d elements, want %d", len(a.GateOut), B*L*E)
+	}
 	bqRows := a.qBlock()
 	nq := (L + bqRows - 1) / bqRows
-	threads := min(threadsOr(a.Threads), B*nq)
-	scratch := w.scratchFor(threads, E)
-	thr := pipeline.DropThreshold(a.Dropout)
-	inv := T(1 / (1 - a.Dropout))
+	threads := min(parallel.Workers(a.Threads), B*nq)
+	w.fwd = fwdTask[T]{a: a, p: p, out: out, scratch: w.scratchFor(threads, E), errs: w.errsFor(threads),
+		nq: nq, bqRows: bqRows, thr: pipeline.DropThreshold(a.Dropout), inv: T(1 / (1 - a.Dropout))}
+	parallel.Each(B*nq, 1, threads, &w.fwd)
+	return firstError(w.fwd.errs)
+}
+
+// fwdTask is Forward's loop over (sequence, query block) items.
+type fwdTask[T Float] struct {
+	a          *Attention[T]
+	p          *prep[T]
+	out        []T
+	scratch    []*blockScratch[T]
+	errs       []error // the first error of each worker
+	nq, bqRows int
+	thr        uint64
+	inv        T
+}
+
+func (t *fwdTask[T]) Run(wk, lo, hi int) {
+	for item := lo; item < hi; item++ {
+		if err := t.item(wk, item); err != nil && t.errs[wk] == nil {
+			t.errs[wk] = err
+		}
+	}
+}
+
+// item computes the output rows of one query block of one sequence.
+func (t *fwdTask[T]) item(wk, item int) error {
+	a, p, out, thr, inv := t.a, t.p, t.out, t.thr, t.inv
+	L, E, W := a.L, a.E, a.Width()
+	OW := a.OutWidth()
 	negInf := T(math.Inf(-1))
-	return forEach(B*nq, threads, func(wk, item int) error {
-		ws := scratch[wk]
-		b, ib := item/nq, item%nq
-		i0, i1 := ib*bqRows, min((ib+1)*bqRows, L)
-		bq := i1 - i0
+	ws := t.scratch[wk]
+	b, ib := item/t.nq, item%t.nq
+	i0, i1 := ib*t.bqRows, min((ib+1)*t.bqRows, L)
+	bq := i1 - i0
+	for r := 0; r < bq; r++ {
+		ws.m[r], ws.l[r] = negInf, 0
+	}
+	clear(ws.acc[:bq*E])
+	for j0 := 0; j0 < L; j0 += blockK {
+		j1 := min(j0+blockK, L)
+		class := a.Policy.Classify(i0, i1, j0, j1)
+		if class == attn.BlockSkip {
+			continue
+		}
+		a.scores(p, ws, b, i0, i1, j0, j1, class)
+		bk := j1 - j0
+		live := false
 		for r := 0; r < bq; r++ {
-			ws.m[r], ws.l[r] = negInf, 0
-		}
-		clear(ws.acc[:bq*E])
-		for j0 := 0; j0 < L; j0 += blockK {
-			j1 := min(j0+blockK, L)
-			class := a.Policy.Classify(i0, i1, j0, j1)
-			if class == attn.BlockSkip {
+			row := ws.s[r*blockK : r*blockK+bk]
+			prow := ws.p[r*blockK : r*blockK+bk]
+			mx := rowMax(row)
+			if mx == negInf {
+				clear(prow)
 				continue
 			}
-			a.scores(p, ws, b, i0, i1, j0, j1, class)
-			bk := j1 - j0
-			live := false
-			for r := 0; r < bq; r++ {
-				row := ws.s[r*blockK : r*blockK+bk]
-				prow := ws.p[r*blockK : r*blockK+bk]
-				mx := rowMax(row)
-				if mx == negInf {
-					clear(prow)
-					continue
-				}
-				live = true
-				mnew := max(ws.m[r], mx)
-				corr := expT(ws.m[r] - mnew)
-				sum := expShiftSum(prow, row, mnew)
-				if thr != 0 && !a.BF16 {
-					for c := range prow {
-						prow[c] *= a.dropScale(thr, inv, b, i0+r, j0+c)
-					}
-				}
-				ws.l[r] = ws.l[r]*corr + sum
-				ws.m[r] = mnew
-				if corr != 1 && !a.BF16 {
-					acc := ws.acc[r*E : (r+1)*E]
-					for c := range acc {
-						acc[c] *= corr
-					}
-				}
+			live = true
+			mnew := max(ws.m[r], mx)
+			corr := expT(ws.m[r] - mnew)
+			sum := expShiftSum(prow, row, mnew)
+			if thr != 0 && !a.BF16 {
+				a.dropRow(prow, prow, a.dropIndex(b, i0+r, j0), thr, inv)
 			}
-			if live && !a.BF16 {
-				r0 := b*L + j0
-				gemmSerial(false, false, bq, E, bk, 1, ws.p, blockK, a.X[r0*W+E:], W, 1, ws.acc, E)
+			first := ws.m[r] == negInf // acc's row is still zero
+			ws.l[r] = ws.l[r]*corr + sum
+			ws.m[r] = mnew
+			if corr != 1 && !first && !a.BF16 {
+				acc := ws.acc[r*E : (r+1)*E]
+				scaleRow(acc, acc, corr)
 			}
 		}
-		if a.BF16 {
-			a.forwardRounded(p, ws, b, i0, i1, thr, inv)
+		if live && !a.BF16 {
+			r0 := b*L + j0
+			gemmSerial(false, false, bq, E, bk, 1, ws.p, blockK, a.X[r0*W+E:], W, 1, ws.acc, E)
 		}
-		for r := 0; r < bq; r++ {
-			i := b*L + i0 + r
-			o := out[i*OW : i*OW+E]
-			if ws.l[r] == 0 {
-				if p.valid[i] {
-					return fmt.Errorf("attention: sequence %d row %d: %w", b, i0+r, attn.ErrEmptyRow)
-				}
-				// A padding query with no valid key in reach: its output
-				// is never used; define it as zero.
-				clear(o)
-				if !a.Gated {
-					out[i*OW+E] = 0
-				}
-				continue
+	}
+	if a.BF16 {
+		a.forwardRounded(p, ws, b, i0, i1, thr, inv)
+	}
+	for r := 0; r < bq; r++ {
+		i := b*L + i0 + r
+		o := out[i*OW : i*OW+E]
+		if ws.l[r] == 0 {
+			if p.valid[i] {
+				return fmt.Errorf("attention: sequence %d row %d: %w", b, i0+r, attn.ErrEmptyRow)
 			}
-			inv := 1 / ws.l[r]
-			if a.BF16 { // P was normalised before the product
-				inv = 1
+			// A padding query with no valid key in reach: its output
+			// is never used; define it as zero.
+			clear(o)
+			if !a.Gated {
+				out[i*OW+E] = 0
 			}
-			if a.Gated {
-				u := a.X[i*W : i*W+E]
-				for c, v := range ws.acc[r*E : (r+1)*E] {
-					o[c] = v * inv * u[c]
-				}
-				continue
+			if a.GateOut != nil && !a.Gated {
+				mulTo(a.GateOut[i*E:(i+1)*E], a.X[i*W:i*W+E], o)
 			}
-			for c, v := range ws.acc[r*E : (r+1)*E] {
-				o[c] = v * inv
-			}
-			out[i*OW+E] = ws.m[r] + T(math.Log(float64(ws.l[r])))
+			continue
 		}
-		return nil
-	})
+		inv := 1 / ws.l[r]
+		if a.BF16 { // P was normalised before the product
+			inv = 1
+		}
+		scaleRow(o, ws.acc[r*E:(r+1)*E], inv)
+		if a.Gated {
+			mulTo(o, o, a.X[i*W:i*W+E])
+			continue
+		}
+		if a.GateOut != nil {
+			mulTo(a.GateOut[i*E:(i+1)*E], a.X[i*W:i*W+E], o)
+		}
+		out[i*OW+E] = ws.m[r] + T(math.Log(float64(ws.l[r])))
+	}
+	return nil
+}
+
+func firstError(errs []error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // forwardRounded is the BF16 forward's second pass over the keys of query
@@ -607,9 +794,7 @@ func (a *Attention[T]) forwardRounded(p *prep[T], ws *blockScratch[T], b, i0, i1
 			lse := ws.m[r] + T(math.Log(float64(ws.l[r])))
 			expShiftSum(prow, ws.s[r*blockK:r*blockK+bk], lse)
 			if thr != 0 {
-				for c := range prow {
-					prow[c] *= a.dropScale(thr, inv, b, i0+r, j0+c)
-				}
+				a.dropRow(prow, prow, a.dropIndex(b, i0+r, j0), thr, inv)
 			}
 			roundBF16(prow)
 		}
@@ -629,6 +814,12 @@ func (a *Attention[T]) Backward(out, dout, dx []T) error {
 	}
 	w := getWorkspace[T](a.Work)
 	defer putWorkspace(a.Work, w)
+	w.att = *a // as in Forward
+	defer w.clearAttention()
+	return w.att.backward(w, out, dout, dx)
+}
+
+func (a *Attention[T]) backward(w *workspace[T], out, dout, dx []T) error {
 	p, err := a.prepare(w, true)
 	if err != nil {
 		return err
@@ -642,212 +833,318 @@ func (a *Attention[T]) Backward(out, dout, dx []T) error {
 	case len(dx) < (rows+2)*W:
 		return fmt.Errorf("attention backward: dx has %d elements, want %d", len(dx), (rows+2)*W)
 	}
-	clear(dx[:(rows+2)*W])
+	// dX: the u columns are zero; the v columns (dV) are written by the
+	// key blocks' first products (beta 0) and the z columns (dz) row by
+	// row, so only the u columns and the two dγ rows are cleared (the u
+	// columns in the first parallel loop, with the gradient buffers below).
+	clear(dx[rows*W : (rows+2)*W])
+	bt := &w.bwd
+	*bt = bwdTask[T]{a: a, p: p, out: out, dout: dout, dx: dx, dO: dout, ldo: OW}
 	// The dO operand of the products: dout, or its rounded copy under BF16.
-	dO, ldo := dout, OW
 	if a.BF16 {
-		dO, ldo = w.f.alloc(rows*E, false), E
+		bt.dO, bt.ldo = w.f.alloc(rows*E, false), E
 		for r := 0; r < rows; r++ {
-			copy(dO[r*E:(r+1)*E], dout[r*OW:r*OW+E])
+			copy(bt.dO[r*E:(r+1)*E], dout[r*OW:r*OW+E])
 		}
-		roundBF16(dO)
+		roundBF16(bt.dO)
 	}
-	threads := threadsOr(a.Threads)
-	// D_i = dO_i·O_i.
-	delta := w.f.alloc(rows, false)
-	forRange(rows, threads, func(_, lo, hi int) {
-		for i := lo; i < hi; i++ {
-			delta[i] = dot(dout[i*OW:i*OW+E], out[i*OW:i*OW+E])
-		}
-	})
+	threads := parallel.Workers(a.Threads)
 	// Gradients wrt the rotated vectors. Key-side buffers are owned by the
 	// work item of their key block; query-side ones are per worker.
-	dkr := w.f.alloc(rows*D, true)
-	var dk0, dkc []T
+	bt.dkr = w.f.alloc(rows*D, false)
 	if p.far {
-		dk0 = w.f.alloc(rows*D, true)
-		dkc = w.f.alloc(rows*D, true)
+		bt.dk0 = w.f.alloc(rows*D, false)
+		bt.dkc = w.f.alloc(rows*D, false)
 	}
-	nk := (L + blockK - 1) / blockK
-	bqRows := a.qBlock()
-	threads = min(threads, B*nk)
-	type qgrads struct{ qr, qc, q0 []T }
-	dq := make([]qgrads, threads)
-	for i := range dq {
-		dq[i].qr = w.f.alloc(rows*D, true)
+	bt.nk = (L + blockK - 1) / blockK
+	bt.bqRows = a.qBlock()
+	blockThreads := min(threads, B*bt.nk)
+	// With one key block per sequence (L <= blockK) the items write
+	// disjoint query rows: one dQ buffer for all, items claimed
+	// dynamically. Otherwise each worker sums into its own dQ (added up in
+	// worker order below) over a static partition, so that the sums do not
+	// depend on timing.
+	bt.sharedDQ = bt.nk == 1
+	nq := blockThreads
+	if bt.sharedDQ {
+		nq = 1
+	}
+	bt.dq = w.qgradsFor(nq)
+	for i := range bt.dq {
+		bt.dq[i].qr = w.f.alloc(rows*D, false)
 		if p.far {
-			dq[i].qc = w.f.alloc(rows*D, true)
-			dq[i].q0 = w.f.alloc(rows*D, true)
+			bt.dq[i].qc = w.f.alloc(rows*D, false)
+			bt.dq[i].q0 = w.f.alloc(rows*D, false)
 		}
 	}
-	scratch := w.scratchFor(threads, E)
-	thr := pipeline.DropThreshold(a.Dropout)
-	inv := T(1 / (1 - a.Dropout))
+	// D_i = dO_i·O_i, and the buffers above cleared, row by row.
+	bt.delta = w.f.alloc(rows, false)
+	bt.phase = bwdDelta
+	parallel.For(rows, threads, bt)
+	threads = blockThreads
+	bt.scratch = w.scratchFor(threads, E)
+	bt.thr = pipeline.DropThreshold(a.Dropout)
+	bt.inv = T(1 / (1 - a.Dropout))
+	bt.ones = w.onesFor(blockK)
 	// Static partition: the per-worker dQ sums, and so the result, are
 	// reproducible bit for bit (training resumes exactly).
-	err = forStatic(B*nk, threads, func(wk, item int) error {
-		ws, g := scratch[wk], dq[wk]
-		b, jb := item/nk, item%nk
-		j0, j1 := jb*blockK, min((jb+1)*blockK, L)
-		bk := j1 - j0
-		c0 := b*L + j0
-		for i0 := 0; i0 < L; i0 += bqRows {
-			i1 := min(i0+bqRows, L)
-			class := a.Policy.Classify(i0, i1, j0, j1)
-			if class == attn.BlockSkip {
-				continue
-			}
-			bq := i1 - i0
-			r0 := b*L + i0
-			a.scores(p, ws, b, i0, i1, j0, j1, class)
-			// P (undropped) into ws.p, dropped (and under BF16 rounded) P
-			// into ws.fb (reused).
-			pd := ws.p
-			if thr != 0 || a.BF16 {
-				pd = ws.fb
-			}
-			for r := 0; r < bq; r++ {
-				lse := out[(r0+r)*OW+E]
-				// Masked scores are -Inf, whose exponential is 0.
-				prow := ws.p[r*blockK : r*blockK+bk]
-				expShiftSum(prow, ws.s[r*blockK:r*blockK+bk], lse)
-				if thr != 0 {
-					for c, e := range prow {
-						pd[r*blockK+c] = e * a.dropScale(thr, inv, b, i0+r, j0+c)
-					}
-				} else if a.BF16 {
-					copy(pd[r*blockK:r*blockK+bk], prow)
-				}
-				if a.BF16 {
-					roundBF16(pd[r*blockK : r*blockK+bk])
-				}
-			}
-			// dV += Pd^T dO.
-			gemmSerial(true, false, bk, E, bq, 1, pd, blockK, dO[r0*ldo:], ldo, 1, dx[c0*W+E:], W)
-			// dPd = dO V^T.
-			v, ldv := a.vOperand(p, c0)
-			gemmSerial(false, true, bq, bk, E, 1, dO[r0*ldo:], ldo, v, ldv, 0, ws.dp, blockK)
-			// dS = P ⊙ (dP - D), dP = dPd ⊙ dropscale.
-			for r := 0; r < bq; r++ {
-				di := delta[r0+r]
-				for c := 0; c < bk; c++ {
-					k := r*blockK + c
-					dp := ws.dp[k]
-					if thr != 0 {
-						dp *= a.dropScale(thr, inv, b, i0+r, j0+c)
-					}
-					ws.s[k] = ws.p[k] * (dp - di)
-				}
-				if a.BF16 {
-					roundBF16(ws.s[r*blockK : r*blockK+bk])
-				}
-			}
-			ds := ws.s
-			route := func(dsk []T, qv, kv, dqv, dkv []T) {
-				gemmSerial(false, false, bq, D, bk, 1, dsk, blockK, kv[c0*D:], D, 1, dqv[r0*D:], D)
-				gemmSerial(true, false, bk, D, bq, 1, dsk, blockK, qv[r0*D:], D, 1, dkv[c0*D:], D)
-			}
-			switch class {
-			case attn.BlockNear:
-				route(ds, p.qr, p.kr, g.qr, dkr)
-			case attn.BlockFarBehind:
-				route(ds, p.qc, p.k0, g.qc, dk0)
-			case attn.BlockFarAhead:
-				route(ds, p.q0, p.kc, g.q0, dkc)
-			case attn.BlockMixed:
-				if !p.far {
-					route(ds, p.qr, p.kr, g.qr, dkr)
-					break
-				}
-				// Split dS by kind: near stays in ds, far parts move out.
-				fb, fa := ws.fb, ws.fa
-				for r := 0; r < bq; r++ {
-					for c := 0; c < bk; c++ {
-						k := r*blockK + c
-						fb[k], fa[k] = 0, 0
-						switch ws.kind[k] {
-						case kindFarBehind:
-							fb[k], ds[k] = ds[k], 0
-						case kindFarAhead:
-							fa[k], ds[k] = ds[k], 0
-						}
-					}
-				}
-				route(ds, p.qr, p.kr, g.qr, dkr)
-				route(fb, p.qc, p.k0, g.qc, dk0)
-				route(fa, p.q0, p.kc, g.q0, dkc)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return err
+	bt.phase = bwdBlocks
+	if bt.sharedDQ {
+		parallel.Each(B*bt.nk, 1, threads, bt)
+	} else {
+		parallel.For(B*bt.nk, threads, bt)
 	}
 	// Reduce the per-worker query gradients into worker 0's buffers.
-	dqr, dqc, dq0 := dq[0].qr, dq[0].qc, dq[0].q0
+	dq := bt.dq
 	for _, g := range dq[1:] {
-		addTo(dqr, g.qr)
+		addTo(dq[0].qr, g.qr)
 		if p.far {
-			addTo(dqc, g.qc)
-			addTo(dq0, g.q0)
+			addTo(dq[0].qc, g.qc)
+			addTo(dq[0].q0, g.q0)
 		}
 	}
-	// Back through rotation, CosScale and ScaleOffset, row by row.
-	gammas := make([][]T, threads) // per worker: dγq | dγk
-	pol := &a.Policy
-	cos := pol.CosScale > 0
-	forRange(rows, threads, func(wk, lo, hi int) {
-		gq := make([]T, D)
-		gk := make([]T, D)
-		acc := make([]T, 2*D)
-		gammas[wk] = acc
-		for r := lo; r < hi; r++ {
-			b := r / L
-			clear(gq)
-			clear(gk)
-			seg := func(v []T) []T { return v[r*D : (r+1)*D] }
-			if pol.Rotates() {
-				cs, sn := p.table(r, L)
-				rotateAdjointAdd(gq, seg(dqr), cs, sn)
-				rotateAdjointAdd(gk, seg(dkr), cs, sn)
-				if p.far {
-					rotateAdjointAdd(gq, seg(dqc), p.cosC, p.sinC)
-					rotateAdjointAdd(gq, seg(dq0), nil, nil)
-					rotateAdjointAdd(gk, seg(dkc), p.cosC, p.sinC)
-					rotateAdjointAdd(gk, seg(dk0), nil, nil)
-				}
-			} else {
-				copy(gq, seg(dqr))
-				copy(gk, seg(dkr))
-			}
-			sc := p.sc[b]
-			for i := range gq {
-				gq[i] *= sc
-			}
-			qraw, kraw := seg(p.qraw), seg(p.kraw)
-			if cos {
-				cosScaleBackward(gq, qraw, p.alpha)
-				cosScaleBackward(gk, kraw, 1)
-			}
-			z := a.X[r*W+2*a.E : r*W+2*a.E+D]
-			dz := dx[r*W+2*a.E : r*W+2*a.E+D]
-			for i := 0; i < D; i++ {
-				dz[i] = gq[i]*a.GammaQ[i] + gk[i]*a.GammaK[i]
-				acc[i] += gq[i] * z[i]
-				acc[D+i] += gk[i] * z[i]
-			}
-		}
-	})
+	// Back through rotation, CosScale and ScaleOffset, row by row; dγq
+	// and dγk are summed per worker, then over the workers in order.
+	bt.gammas = w.f.alloc(threads*2*D, true)
+	bt.tmp = w.f.alloc(threads*2*D, false)
+	bt.prod = w.f.alloc(threads*2*D, false)
+	bt.phase = bwdRows
+	parallel.For(rows, threads, bt)
+	k := min(threads, rows)
 	dgq := dx[rows*W : rows*W+D]
 	dgk := dx[(rows+1)*W : (rows+1)*W+D]
-	for _, acc := range gammas {
-		if acc == nil {
-			continue
-		}
+	for wk := 0; wk < k; wk++ {
+		acc := bt.gammas[wk*2*D : (wk+1)*2*D]
 		addTo(dgq, acc[:D])
 		addTo(dgk, acc[D:])
 	}
+	*bt = bwdTask[T]{}
 	return nil
+}
+
+// qgrads are one worker's query-side gradients in the backward pass.
+type qgrads[T Float] struct{ qr, qc, q0 []T }
+
+// The phases of the backward pass, each a parallel loop of bwdTask.
+const (
+	bwdDelta  = iota // over rows: D_i = dO_i·O_i
+	bwdBlocks        // over (sequence, key block) items, static
+	bwdRows          // over rows: back through the rotation and ScaleOffset
+)
+
+// bwdTask holds the backward pass's state; its phase selects the loop Run
+// is the body of.
+type bwdTask[T Float] struct {
+	a                 *Attention[T]
+	p                 *prep[T]
+	out, dout, dx, dO []T
+	ldo               int
+	delta             []T
+	dkr, dk0, dkc     []T
+	dq                []qgrads[T]
+	scratch           []*blockScratch[T]
+	nk, bqRows        int
+	thr               uint64
+	inv               T
+	gammas, tmp, prod []T  // per worker: dγq | dγk sums, gq | gk, products
+	ones              []T  // blockK ones (the dropout multipliers' input)
+	sharedDQ          bool // one dQ for all workers (dq has one entry)
+	phase             int
+}
+
+func (t *bwdTask[T]) Run(wk, lo, hi int) {
+	switch t.phase {
+	case bwdDelta:
+		E, OW, D, W := t.a.E, t.a.OutWidth(), t.a.D, t.a.Width()
+		for r := lo; r < hi; r++ {
+			clear(t.dx[r*W : r*W+E])
+			clearRows(t.dkr, t.dk0, t.dkc, r, D)
+			for _, g := range t.dq {
+				clearRows(g.qr, g.qc, g.q0, r, D)
+			}
+		}
+		i := lo
+		for ; i+4 <= hi; i += 4 {
+			row := func(k int) ([]T, []T) {
+				return t.dout[(i+k)*OW : (i+k)*OW+E], t.out[(i+k)*OW : (i+k)*OW+E]
+			}
+			x0, y0 := row(0)
+			x1, y1 := row(1)
+			x2, y2 := row(2)
+			x3, y3 := row(3)
+			t.delta[i], t.delta[i+1], t.delta[i+2], t.delta[i+3] = dot4(x0, y0, x1, y1, x2, y2, x3, y3)
+		}
+		for ; i < hi; i++ {
+			t.delta[i] = dot(t.dout[i*OW:i*OW+E], t.out[i*OW:i*OW+E])
+		}
+	case bwdBlocks:
+		for item := lo; item < hi; item++ {
+			t.block(wk, item)
+		}
+	case bwdRows:
+		t.rows(wk, lo, hi)
+	}
+}
+
+// block accumulates the gradients of one key block of one sequence.
+func (t *bwdTask[T]) block(wk, item int) {
+	a, p := t.a, t.p
+	L, E, D, W := a.L, a.E, a.D, a.Width()
+	OW := a.OutWidth()
+	thr, inv := t.thr, t.inv
+	dO, ldo, dx := t.dO, t.ldo, t.dx
+	ws, g := t.scratch[wk], t.dq[min(wk, len(t.dq)-1)]
+	b, jb := item/t.nk, item%t.nk
+	j0, j1 := jb*blockK, min((jb+1)*blockK, L)
+	bk := j1 - j0
+	c0 := b*L + j0
+	dvBeta := T(0) // the first product writes dV, the others add to it
+	for i0 := 0; i0 < L; i0 += t.bqRows {
+		i1 := min(i0+t.bqRows, L)
+		class := a.Policy.Classify(i0, i1, j0, j1)
+		if class == attn.BlockSkip {
+			continue
+		}
+		bq := i1 - i0
+		r0 := b*L + i0
+		a.scores(p, ws, b, i0, i1, j0, j1, class)
+		// P (undropped) into ws.p, dropped (and under BF16 rounded) P
+		// into ws.fb (reused).
+		pd := ws.p
+		if thr != 0 || a.BF16 {
+			pd = ws.fb
+		}
+		for r := 0; r < bq; r++ {
+			lse := t.out[(r0+r)*OW+E]
+			// Masked scores are -Inf, whose exponential is 0.
+			prow := ws.p[r*blockK : r*blockK+bk]
+			expShiftSum(prow, ws.s[r*blockK:r*blockK+bk], lse)
+			if thr != 0 {
+				// The row's dropout multipliers (inv or 0), drawn once
+				// for P here and dP below.
+				mrow := ws.dm[r*blockK : r*blockK+bk]
+				a.dropRow(mrow, t.ones[:bk], a.dropIndex(b, i0+r, j0), thr, inv)
+				mulTo(pd[r*blockK:r*blockK+bk], prow, mrow)
+			} else if a.BF16 {
+				copy(pd[r*blockK:r*blockK+bk], prow)
+			}
+			if a.BF16 {
+				roundBF16(pd[r*blockK : r*blockK+bk])
+			}
+		}
+		// dV += Pd^T dO.
+		gemmSerial(true, false, bk, E, bq, 1, pd, blockK, dO[r0*ldo:], ldo, dvBeta, dx[c0*W+E:], W)
+		dvBeta = 1
+		// dPd = dO V^T.
+		v, ldv := a.vOperand(p, c0)
+		gemmSerial(false, true, bq, bk, E, 1, dO[r0*ldo:], ldo, v, ldv, 0, ws.dp, blockK)
+		// dS = P ⊙ (dP - D), dP = dPd ⊙ dropscale.
+		for r := 0; r < bq; r++ {
+			di := t.delta[r0+r]
+			dpr := ws.dp[r*blockK : r*blockK+bk]
+			if thr != 0 {
+				mulTo(dpr, dpr, ws.dm[r*blockK:r*blockK+bk])
+			}
+			pr, sr := ws.p[r*blockK:r*blockK+bk], ws.s[r*blockK:r*blockK+bk]
+			for c, dp := range dpr {
+				sr[c] = pr[c] * (dp - di)
+			}
+			if a.BF16 {
+				roundBF16(sr)
+			}
+		}
+		ds := ws.s
+		route := func(dsk []T, qv, kv, dqv, dkv []T) {
+			gemmSerial(false, false, bq, D, bk, 1, dsk, blockK, kv[c0*D:], D, 1, dqv[r0*D:], D)
+			gemmSerial(true, false, bk, D, bq, 1, dsk, blockK, qv[r0*D:], D, 1, dkv[c0*D:], D)
+		}
+		switch class {
+		case attn.BlockNear:
+			route(ds, p.qr, p.kr, g.qr, t.dkr)
+		case attn.BlockFarBehind:
+			route(ds, p.qc, p.k0, g.qc, t.dk0)
+		case attn.BlockFarAhead:
+			route(ds, p.q0, p.kc, g.q0, t.dkc)
+		case attn.BlockMixed:
+			if !p.far {
+				route(ds, p.qr, p.kr, g.qr, t.dkr)
+				break
+			}
+			// Split dS by kind: near stays in ds, far parts move out.
+			fb, fa := ws.fb, ws.fa
+			for r := 0; r < bq; r++ {
+				for c := 0; c < bk; c++ {
+					k := r*blockK + c
+					fb[k], fa[k] = 0, 0
+					switch ws.kind[k] {
+					case kindFarBehind:
+						fb[k], ds[k] = ds[k], 0
+					case kindFarAhead:
+						fa[k], ds[k] = ds[k], 0
+					}
+				}
+			}
+			route(ds, p.qr, p.kr, g.qr, t.dkr)
+			route(fb, p.qc, p.k0, g.qc, t.dk0)
+			route(fa, p.q0, p.kc, g.q0, t.dkc)
+		}
+	}
+	if dvBeta == 0 { // every query block skipped these keys
+		for c := c0; c < c0+bk; c++ {
+			clear(dx[c*W+E : c*W+2*E])
+		}
+	}
+}
+
+// rows takes the rows [lo, hi) back through the rotation, CosScale and
+// ScaleOffset into dz, adding to worker wk's dγ sums.
+func (t *bwdTask[T]) rows(wk, lo, hi int) {
+	a, p := t.a, t.p
+	L, D, W := a.L, a.D, a.Width()
+	pol := &a.Policy
+	cos := pol.CosScale > 0
+	dqr, dqc, dq0 := t.dq[0].qr, t.dq[0].qc, t.dq[0].q0
+	gq := t.tmp[2*wk*D : (2*wk+1)*D]
+	gk := t.tmp[(2*wk+1)*D : (2*wk+2)*D]
+	acc := t.gammas[2*wk*D : (2*wk+2)*D]
+	for r := lo; r < hi; r++ {
+		b := r / L
+		clear(gq)
+		clear(gk)
+		seg := func(v []T) []T { return v[r*D : (r+1)*D] }
+		if pol.Rotates() {
+			cs, sn := p.table(r, L)
+			rotateAdjointAddRow(gq, seg(dqr), cs, sn)
+			rotateAdjointAddRow(gk, seg(t.dkr), cs, sn)
+			if p.far {
+				rotateAdjointAdd(gq, seg(dqc), p.cosC, p.sinC)
+				rotateAdjointAdd(gq, seg(dq0), nil, nil)
+				rotateAdjointAdd(gk, seg(t.dkc), p.cosC, p.sinC)
+				rotateAdjointAdd(gk, seg(t.dk0), nil, nil)
+			}
+		} else {
+			copy(gq, seg(dqr))
+			copy(gk, seg(t.dkr))
+		}
+		scaleRow(gq, gq, p.sc[b])
+		qraw, kraw := seg(p.qraw), seg(p.kraw)
+		if cos {
+			cosScaleBackward(gq, qraw, p.alpha)
+			cosScaleBackward(gk, kraw, 1)
+		}
+		z := a.X[r*W+2*a.E : r*W+2*a.E+D]
+		dz := t.dx[r*W+2*a.E : r*W+2*a.E+D]
+		// dz = gq⊙γq + gk⊙γk; dγq += gq⊙z, dγk += gk⊙z (each product
+		// rounded, then the sum: the scalar loop's arithmetic).
+		pq, pk := t.prod[2*wk*D:(2*wk+1)*D], t.prod[(2*wk+1)*D:(2*wk+2)*D]
+		mulTo(pq, gq, a.GammaQ[:D])
+		mulTo(pk, gk, a.GammaK[:D])
+		addTo2(dz, pq, pk)
+		mulTo(pq, gq, z)
+		addTo2(acc[:D], acc[:D], pq)
+		mulTo(pk, gk, z)
+		addTo2(acc[D:], acc[D:], pk)
+	}
 }
 
 // cosScaleBackward turns g, the gradient wrt y = alpha·x/(|x|+1e-9), into the

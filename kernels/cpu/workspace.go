@@ -41,6 +41,59 @@ type workspace[T Float] struct {
 	ints    arena[int]
 	bools   arena[bool]
 	scratch []*blockScratch[T]
+	rope    ropeCache[T]
+
+	// The state of the running call, kept here (on the heap, reused) so
+	// that the parallel loops' tasks allocate nothing.
+	att      Attention[T] // the call's arguments
+	prep     prep[T]
+	tmp      []T // prepare's per-worker q and k rows
+	ones     []T
+	errs     []error
+	qgrads   []qgrads[T]
+	prepTask prepTask[T]
+	fwd      fwdTask[T]
+	bwd      bwdTask[T]
+}
+
+// clearAttention drops the call's references to its arguments and
+// buffers, so that a workspace kept for the next call holds none.
+func (w *workspace[T]) clearAttention() {
+	w.att = Attention[T]{}
+	w.prep = prep[T]{}
+	w.fwd = fwdTask[T]{}
+	clear(w.errs)
+	clear(w.qgrads)
+}
+
+// onesFor returns n ones.
+func (w *workspace[T]) onesFor(n int) []T {
+	if len(w.ones) < n {
+		w.ones = make([]T, n)
+		for i := range w.ones {
+			w.ones[i] = 1
+		}
+	}
+	return w.ones[:n]
+}
+
+// errsFor returns one cleared error slot per worker.
+func (w *workspace[T]) errsFor(threads int) []error {
+	if cap(w.errs) < threads {
+		w.errs = make([]error, threads)
+	}
+	w.errs = w.errs[:threads]
+	clear(w.errs)
+	return w.errs
+}
+
+// qgradsFor returns one query-gradient slot per worker.
+func (w *workspace[T]) qgradsFor(threads int) []qgrads[T] {
+	if cap(w.qgrads) < threads {
+		w.qgrads = make([]qgrads[T], threads)
+	}
+	w.qgrads = w.qgrads[:threads]
+	return w.qgrads
 }
 
 // Workspaces are recycled across calls (one per concurrently running

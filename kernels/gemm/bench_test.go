@@ -30,6 +30,16 @@ var benchShapes = []benchShape{
 	{"XWt_8192x3200x768_NT", false, true, 8192, 3200, 768},
 	{"dYW_8192x768x3200_NN", false, false, 8192, 768, 3200},
 	{"dYtX_3200x768x8192_TN", true, false, 3200, 768, 8192},
+	// The default model's training step (2048 tokens, hidden 128, e = 256,
+	// d = 64): the six linear-layer products and the attention blocks.
+	{"def_XWt_2048x576x128_NT", false, true, 2048, 576, 128},
+	{"def_dUW_2048x128x576_NN", false, false, 2048, 128, 576},
+	{"def_dUtX_576x128x2048_TN", true, false, 576, 128, 2048},
+	{"def_YWt_2048x128x256_NT", false, true, 2048, 128, 256},
+	{"def_dOW_2048x256x128_NN", false, false, 2048, 256, 128},
+	{"def_dOtY_128x256x2048_TN", true, false, 128, 256, 2048},
+	{"def_QKt_64x64x64_NT", false, true, 64, 64, 64},
+	{"def_PV_64x256x64_NN", false, false, 64, 256, 64},
 }
 
 // operands allocates random operands for s, stored densely.

@@ -55,6 +55,7 @@ func defaultKernelBF16() *kernel[float32] {
 func roundingKernel(kn *kernel[float32]) *kernel[float32] {
 	r := *kn
 	r.name = "round+" + kn.name
+	r.fnA = nil // A must go through the rounding packing
 	r.packA = func(dst, a []float32, lda int, trans bool, i0, p0, mb, kb, mr int) {
 		kn.packA(dst, a, lda, trans, i0, p0, mb, kb, mr)
 		roundInPlace(dst[:roundUp(mb, mr)*kb])

@@ -3,6 +3,8 @@ package gemm
 import (
 	"sync"
 	"unsafe"
+
+	"github.com/infoscale/gaualpha/kernels/parallel"
 )
 
 // microKernel computes the mr×nr tile C = alpha*Ap·Bp + beta*C from a packed
@@ -18,6 +20,12 @@ type kernel[T float] struct {
 	kc     int // depth of a packed block (a B sliver lives in L1)
 	nc     int // columns of op(B) packed at a time (B block lives in L3)
 	fn     microKernel[T]
+	// fnA, when set, is fn reading a full mr-row sliver of op(A) in
+	// place, element (r, p) at a[r·rs + p·cs]: blocked packs A only for
+	// the last, partial sliver of a block (and for transposed A, whose
+	// rows are columns of a: packing them keeps the sliver's cache lines
+	// and pages together).
+	fnA func(kc int, a []T, rs, cs int, b, c []T, ldc int, alpha, beta T)
 	// packA and packB fill the packed blocks (see packA and packB in
 	// pack.go for the layout); kernels may supply faster versions.
 	packA func(dst, a []T, lda int, trans bool, i0, p0, mb, kb, mr int)
@@ -39,6 +47,13 @@ const maxTile = 384
 //	        for ir in steps of mr over mc:   A slivers stream from L2
 //	          micro-kernel on an mr×nr tile of C
 func blocked[T float](kn *kernel[T], transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	blockedPacked(kn, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil, nil)
+}
+
+// blockedPacked is blocked with one operand packed beforehand (prepack),
+// as split shares it between its chunks: preB holds every (jc, pc) block of
+// op(B), or preA every (pc, ic) block of op(A); nil packs as blocked does.
+func blockedPacked[T float](kn *kernel[T], transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int, preA, preB *prepacked[T]) {
 	mr, nr := kn.mr, kn.nr
 	// Split each dimension into equal blocks no larger than the nominal
 	// size, so that the last block is not a sliver (k = 300 is done as
@@ -49,36 +64,75 @@ func blocked[T float](kn *kernel[T], transA, transB bool, m, n, k int, alpha T, 
 
 	// The edge-tile buffer tmp follows A's packed block in one pooled
 	// buffer (a stack array would escape: kn.fn is a func value).
-	bufA := getBuf[T](mc*kc + maxTile)
-	bufB := getBuf[T](nc * kc)
-	pa, pb, tmp := bufA.data[:mc*kc], bufB.data, bufA.data[mc*kc:]
+	ba := getBuf[T](bufA, mc*kc+maxTile)
+	var bb *buf[T]
+	if preB == nil {
+		bb = getBuf[T](bufB, nc*kc)
+	}
+	pa, tmp := ba.data[:mc*kc], ba.data[mc*kc:]
+	var pb []T
+	if bb != nil {
+		pb = bb.data
+	}
 
+	// Full slivers of a non-transposed A are read in place.
+	direct := kn.fnA != nil && !transA && preA == nil
+	nextB, nextA := 0, 0 // the next block of preB, preA
 	for jc := 0; jc < n; jc += nc {
 		nb := min(nc, n-jc)
+		if preA != nil {
+			nextA = 0 // op(A)'s blocks again for every jc
+		}
 		for pc := 0; pc < k; pc += kc {
 			kb := min(kc, k-pc)
 			bet := beta
 			if pc > 0 {
 				bet = 1
 			}
-			kn.packB(pb, b, ldb, transB, pc, jc, kb, nb, nr)
+			if preB != nil {
+				pb = preB.block(nextB)
+				nextB++
+			} else {
+				kn.packB(pb, b, ldb, transB, pc, jc, kb, nb, nr)
+			}
 			for ic := 0; ic < m; ic += mc {
 				mb := min(mc, m-ic)
-				kn.packA(pa, a, lda, transA, ic, pc, mb, kb, mr)
+				switch {
+				case preA != nil:
+					pa = preA.block(nextA)
+					nextA++
+				case direct:
+					// Only the last, partial sliver is packed.
+					if full := mb / mr * mr; full < mb {
+						kn.packA(pa[full*kb:], a, lda, transA, ic+full, pc, mb-full, kb, mr)
+					}
+				default:
+					kn.packA(pa, a, lda, transA, ic, pc, mb, kb, mr)
+				}
 				for jr := 0; jr < nb; jr += nr {
 					nn := min(nr, nb-jr)
 					bp := pb[jr*kb : (jr+nr)*kb]
 					for ir := 0; ir < mb; ir += mr {
 						mm := min(mr, mb-ir)
-						ap := pa[ir*kb : (ir+mr)*kb]
 						off := (ic+ir)*ldc + jc + jr
-						if mm == mr && nn == nr {
-							kn.fn(kb, ap, bp, c[off:], ldc, alpha, bet)
-							continue
+						if direct && mm == mr {
+							aa := a[(ic+ir)*lda+pc:]
+							if nn == nr {
+								kn.fnA(kb, aa, lda, 1, bp, c[off:], ldc, alpha, bet)
+								continue
+							}
+							kn.fnA(kb, aa, lda, 1, bp, tmp[:], nr, 1, 0)
+						} else {
+							ap := pa[ir*kb : (ir+mr)*kb]
+							if mm == mr && nn == nr {
+								kn.fn(kb, ap, bp, c[off:], ldc, alpha, bet)
+								continue
+							}
+							// Partial tile: compute the full tile into
+							// tmp (the padding is zero) and merge the
+							// valid part.
+							kn.fn(kb, ap, bp, tmp[:], nr, 1, 0)
 						}
-						// Partial tile: compute the full tile into tmp
-						// (the padding is zero) and merge the valid part.
-						kn.fn(kb, ap, bp, tmp[:], nr, 1, 0)
 						for r := 0; r < mm; r++ {
 							cr := c[off+r*ldc : off+r*ldc+nn]
 							tr := tmp[r*nr : r*nr+nn]
@@ -97,8 +151,125 @@ func blocked[T float](kn *kernel[T], transA, transB bool, m, n, k int, alpha T, 
 			}
 		}
 	}
-	putBuf(bufA)
-	putBuf(bufB)
+	putBuf(bufA, ba)
+	if bb != nil {
+		putBuf(bufB, bb)
+	}
+}
+
+// prepacked is one operand of a product packed in the blocks blocked uses,
+// in the order it uses them.
+type prepacked[T float] struct {
+	buf  *buf[T]
+	offs []int // block i is buf.data[offs[i]:offs[i+1]]
+	// blocks describe the blocks for packing them, sliver by sliver, on
+	// the parallel team.
+	blocks []packBlock
+	units  int // slivers in all
+}
+
+// packBlock is one block of a prepacked operand: rows (or columns) [r0,
+// r0+rn) of op(A) (op(B)) and steps [p0, p0+kb), in slivers from unit0 on.
+type packBlock struct {
+	r0, rn, p0, kb, unit0 int
+}
+
+func (p *prepacked[T]) block(i int) []T { return p.buf.data[p.offs[i]:p.offs[i+1]] }
+
+// layout sets the blocks (and their place in buf) of an operand whose
+// blocks are, in order, outer × inner pieces: for op(B) jc (outer, nc) by
+// pc (inner, kc); for op(A) pc (outer) by ic (inner, mc). unit is the
+// kernel's nr or mr.
+func (p *prepacked[T]) layout(isB bool, rows, rc, k, kc, unit int) {
+	p.offs = append(p.offs[:0], 0)
+	p.blocks = p.blocks[:0]
+	p.units = 0
+	add := func(r0, p0 int) {
+		rn, kb := min(rc, rows-r0), min(kc, k-p0)
+		p.blocks = append(p.blocks, packBlock{r0: r0, rn: rn, p0: p0, kb: kb, unit0: p.units})
+		p.units += (rn + unit - 1) / unit
+		p.offs = append(p.offs, p.offs[len(p.offs)-1]+kb*roundUp(rn, unit))
+	}
+	if isB {
+		for jc := 0; jc < rows; jc += rc {
+			for pc := 0; pc < k; pc += kc {
+				add(jc, pc)
+			}
+		}
+		return
+	}
+	for pc := 0; pc < k; pc += kc {
+		for ic := 0; ic < rows; ic += rc {
+			add(ic, pc)
+		}
+	}
+}
+
+// packArgs is one prepacking: an operand, sliver by sliver, on the team.
+type packArgs[T float] struct {
+	kn    *kernel[T]
+	p     *prepacked[T]
+	isB   bool
+	trans bool
+	x     []T
+	ld    int
+}
+
+var (
+	packJob32 = parallel.Job[packArgs[float32]]{Body: packRun[float32]}
+	packJob64 = parallel.Job[packArgs[float64]]{Body: packRun[float64]}
+)
+
+// packRun packs slivers [lo, hi) of a prepacked operand.
+func packRun[T float](a *packArgs[T], _, lo, hi int) {
+	p, kn := a.p, a.kn
+	unit := kn.mr
+	if a.isB {
+		unit = kn.nr
+	}
+	bi := 0
+	for u := lo; u < hi; u++ {
+		for bi+1 < len(p.blocks) && p.blocks[bi+1].unit0 <= u {
+			bi++
+		}
+		blk := p.blocks[bi]
+		s := (u - blk.unit0) * unit // first row (column) of the sliver in the block
+		dst := p.block(bi)[s*blk.kb:]
+		n := min(unit, blk.rn-s)
+		if a.isB {
+			kn.packB(dst, a.x, a.ld, a.trans, blk.p0, blk.r0+s, blk.kb, n, unit)
+		} else {
+			kn.packA(dst, a.x, a.ld, a.trans, blk.r0+s, blk.p0, n, blk.kb, unit)
+		}
+	}
+}
+
+// prepack packs every block of op(B), k×n (isB), or op(A), m×k, as blocked
+// would for any m (n): nc, mc and kc depend on n, m and k only. The
+// slivers are packed on the parallel team.
+func prepack[T float](kn *kernel[T], p *prepacked[T], isB, trans bool, rows, k int, x []T, ld int) {
+	kc := evenBlock(k, kn.kc, 1)
+	if isB {
+		p.layout(true, rows, evenBlock(rows, kn.nc, kn.nr), k, kc, kn.nr)
+	} else {
+		p.layout(false, rows, evenBlock(rows, kn.mc, kn.mr), k, kc, kn.mr)
+	}
+	p.buf = getBuf[T](bufShared, p.offs[len(p.offs)-1])
+	args := packArgs[T]{kn: kn, p: p, isB: isB, trans: trans, x: x, ld: ld}
+	grain := max(1, p.units/(4*parallel.Workers(0)))
+	switch j := any(&packJob32).(type) {
+	case *parallel.Job[packArgs[T]]:
+		j.Each(p.units, grain, 0, args)
+	default:
+		any(&packJob64).(*parallel.Job[packArgs[T]]).Each(p.units, grain, 0, args)
+	}
+}
+
+func (p *prepacked[T]) release() {
+	if p.buf != nil {
+		putBuf(bufShared, p.buf)
+		p.buf = nil
+	}
 }
 
 // evenBlock returns the block size for splitting n into the fewest blocks of
@@ -120,36 +291,63 @@ type buf[T float] struct {
 	data []T // aligned window of mem
 }
 
-// Packing buffers are recycled through sync.Pools: allocating (and zeroing)
-// up to a few MiB per call costs 5-20% on the mid-sized products that are
-// typical in attention. A pool is safe for concurrent use and holds no state
-// that affects results.
-var (
-	pool32 sync.Pool
-	pool64 sync.Pool
-)
-
-func poolFor[T float]() *sync.Pool {
-	var z T
-	if unsafe.Sizeof(z) == 4 {
-		return &pool32
-	}
-	return &pool64
+// Packing buffers are recycled through free lists: allocating (and
+// zeroing) up to a few MiB per call costs 5-20% on the mid-sized products
+// that are typical in attention. A list holds at most as many buffers as
+// products ran at once; a buffer too small for a call is replaced by a
+// larger one, so once every buffer has grown to the largest size a
+// program uses, no call allocates (unlike a sync.Pool, a list is not
+// emptied by the garbage collector). The lists hold no state that affects
+// results.
+type bufList[T float] struct {
+	mu   sync.Mutex
+	free []*buf[T]
 }
 
-func getBuf[T float](n int) *buf[T] {
+// The lists, for A blocks, B blocks and operands packed whole (of
+// different sizes), per element type.
+var (
+	lists32 [3]bufList[float32]
+	lists64 [3]bufList[float64]
+)
+
+// Which list a buffer belongs to.
+const (
+	bufA = iota
+	bufB
+	bufShared
+)
+
+func listFor[T float](which int) *bufList[T] {
+	var z T
+	if unsafe.Sizeof(z) == 4 {
+		return any(&lists32[which]).(*bufList[T])
+	}
+	return any(&lists64[which]).(*bufList[T])
+}
+
+// getBuf returns a buffer of at least n elements from list which; putBuf
+// returns it there.
+func getBuf[T float](which, n int) *buf[T] {
 	const align = 64
 	var z T
 	size := int(unsafe.Sizeof(z))
 	extra := align / size
-	if v, ok := poolFor[T]().Get().(*buf[T]); ok {
-		if cap(v.mem) >= n+extra {
-			v.data = alignSlice(v.mem[:cap(v.mem)], n, align, size)
-			return v
-		}
+	l := listFor[T](which)
+	l.mu.Lock()
+	var v *buf[T]
+	if k := len(l.free); k > 0 {
+		v, l.free = l.free[k-1], l.free[:k-1]
 	}
-	mem := make([]T, n+extra)
-	return &buf[T]{mem: mem, data: alignSlice(mem, n, align, size)}
+	l.mu.Unlock()
+	if v == nil {
+		v = new(buf[T])
+	}
+	if cap(v.mem) < n+extra {
+		v.mem = make([]T, n+extra)
+	}
+	v.data = alignSlice(v.mem[:cap(v.mem)], n, align, size)
+	return v
 }
 
 func alignSlice[T float](mem []T, n, align, size int) []T {
@@ -158,7 +356,10 @@ func alignSlice[T float](mem []T, n, align, size int) []T {
 	return mem[skip : skip+n : skip+n]
 }
 
-func putBuf[T float](b *buf[T]) {
+func putBuf[T float](which int, b *buf[T]) {
 	b.data = nil
-	poolFor[T]().Put(b)
+	l := listFor[T](which)
+	l.mu.Lock()
+	l.free = append(l.free, b)
+	l.mu.Unlock()
 }

@@ -41,9 +41,12 @@
 // merged, so the kernel only ever sees full tiles. Block sizes are split
 // evenly (k = 300 is two blocks of 150, not 256+44). The first k block
 // applies beta, later ones accumulate. Packing buffers are recycled through
-// a sync.Pool (allocating and zeroing them per call costs more than the
-// product on attention-sized blocks); the pool holds no state that affects
-// results. Products with m*n*k <= 512 use plain loops instead.
+// a free list (allocating and zeroing them per call costs more than the
+// product on attention-sized blocks), which the garbage collector does not
+// empty, so a program's steady state allocates nothing here; the list holds
+// no state that affects results. Products with m*n*k <= 512 use plain
+// loops instead. Large products are split over the workers of package
+// parallel's team.
 //
 // # Micro-kernels
 //

@@ -6,7 +6,9 @@ import (
 	"os"
 	"runtime"
 	"strings"
-	"sync"
+	"sync/atomic"
+
+	"github.com/infoscale/gaualpha/kernels/parallel"
 )
 
 type float interface{ float32 | float64 }
@@ -149,19 +151,16 @@ func gemm[T float](cfg *config[T], parallel, transA, transB bool, m, n, k int, a
 // split computes the product on up to workers goroutines. C is cut along m
 // (when op(A) has at least as many rows as op(B) has columns) or along n
 // into chunks of whole micro-tiles, which the goroutines claim in turn and
-// compute with the serial blocked algorithm; each chunk packs its own
-// blocks, so the operand that is not cut is packed once per chunk, O(k*n)
-// or O(m*k) against O(chunk*n*k) or O(m*chunk*k) flops.
+// compute with the serial blocked algorithm. The operand that is not cut
+// (op(B) when cutting along m) is packed once, before the chunks, which all
+// read it; each chunk packs its own part of the other.
 //
-// Chunks are handed out dynamically ("guided": each claim takes 1/w of what
-// is left, but at least minChunk rows or columns) rather than as one fixed
-// band per goroutine, because a new goroutine may start running long after
-// the go statement: on a 2-vCPU virtual machine, 0.1-0.6 ms, and several
-// ms when the other vCPU had been idle for a while or was busy with another
-// process (docs/benchmarks.md). The caller starts on the first chunk at once and a late
-// helper only takes what is left, so it does not hold the call up. The
-// caller waits only for chunks that were claimed; a helper that finds no
-// work left just exits.
+// The workers are package parallel's team. Chunks are handed out
+// dynamically ("guided": each claim takes 1/w of what is left, but at least
+// minChunk rows or columns) rather than as one fixed band per worker,
+// because a worker may start late (its core busy with another process) or
+// be slow: the caller starts on the first chunk at once and a late worker
+// only takes what is left, so it does not hold the call up.
 func split[T float](kn *kernel[T], workers, minChunk int, transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
 	alongM := m >= n
 	size, unit := n, kn.nr
@@ -175,41 +174,108 @@ func split[T float](kn *kernel[T], workers, minChunk int, transA, transB bool, m
 		blocked(kn, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
-	run := func(lo, hi int) {
-		if alongM {
+	args := splitArgs[T]{kn: kn, transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc,
+		alongM: alongM, size: size, unit: unit, units: units, minUnits: minUnits, workers: workers}
+	// The operand every chunk reads whole is packed once, here.
+	shared := sharedPacks(kn).Get()
+	if alongM {
+		prepack(kn, shared, true, transB, n, k, b, ldb)
+		args.preB = shared
+	} else if kn.fnA == nil || transA { // else the chunks read A in place
+		prepack(kn, shared, false, transA, m, k, a, lda)
+		args.preA = shared
+	}
+	defer func() {
+		shared.release()
+		sharedPacks(kn).Put(shared)
+	}()
+	switch j := any(&splitJob32).(type) {
+	case *parallel.Job[splitArgs[T]]:
+		j.For(workers, workers, args)
+	default:
+		any(&splitJob64).(*parallel.Job[splitArgs[T]]).For(workers, workers, args)
+	}
+}
+
+// splitArgs is one split product: the arguments, how C is cut, and the
+// next unclaimed unit (claimed atomically).
+type splitArgs[T float] struct {
+	kn                       *kernel[T]
+	transA, transB           bool
+	m, n, k                  int
+	alpha, beta              T
+	a, b, c                  []T
+	lda, ldb, ldc            int
+	alongM                   bool
+	size, unit               int
+	units, minUnits, workers int
+	next                     int64
+	preA, preB               *prepacked[T] // the operand packed once
+}
+
+var (
+	sharedPacks32 parallel.FreeList[prepacked[float32]]
+	sharedPacks64 parallel.FreeList[prepacked[float64]]
+)
+
+// sharedPacks returns the free list of prepacked operands of T.
+func sharedPacks[T float](*kernel[T]) *parallel.FreeList[prepacked[T]] {
+	if l, ok := any(&sharedPacks32).(*parallel.FreeList[prepacked[T]]); ok {
+		return l
+	}
+	return any(&sharedPacks64).(*parallel.FreeList[prepacked[T]])
+}
+
+var (
+	splitJob32 = parallel.Job[splitArgs[float32]]{Body: splitRun[float32]}
+	splitJob64 = parallel.Job[splitArgs[float64]]{Body: splitRun[float64]}
+)
+
+// splitRun is one worker of split: it claims chunks until none is left.
+func splitRun[T float](s *splitArgs[T], _, _, _ int) {
+	for {
+		lo, hi, ok := s.claim()
+		if !ok {
+			return
+		}
+		lo, hi = lo*s.unit, min(s.size, hi*s.unit)
+		if s.alongM {
 			var aa []T
-			if transA {
-				aa = a[lo:]
+			if s.transA {
+				aa = s.a[lo:]
 			} else {
-				aa = a[lo*lda:]
+				aa = s.a[lo*s.lda:]
 			}
-			blocked(kn, transA, transB, hi-lo, n, k, alpha, aa, lda, b, ldb, beta, c[lo*ldc:], ldc)
+			blockedPacked(s.kn, s.transA, s.transB, hi-lo, s.n, s.k, s.alpha, aa, s.lda, s.b, s.ldb, s.beta, s.c[lo*s.ldc:], s.ldc, nil, s.preB)
 		} else {
 			var bb []T
-			if transB {
-				bb = b[lo*ldb:]
+			if s.transB {
+				bb = s.b[lo*s.ldb:]
 			} else {
-				bb = b[lo:]
+				bb = s.b[lo:]
 			}
-			blocked(kn, transA, transB, m, hi-lo, k, alpha, a, lda, bb, ldb, beta, c[lo:], ldc)
+			blockedPacked(s.kn, s.transA, s.transB, s.m, hi-lo, s.k, s.alpha, s.a, s.lda, bb, s.ldb, s.beta, s.c[lo:], s.ldc, s.preA, nil)
 		}
 	}
-	q := &chunkQueue{units: units, minUnits: minUnits, workers: workers, done: make(chan struct{})}
-	work := func() {
-		for {
-			lo, hi, ok := q.claim()
-			if !ok {
-				return
-			}
-			run(lo*unit, min(size, hi*unit))
-			q.finish()
+}
+
+// claim hands out the next range of micro-tile units: 1/workers of what is
+// left, at least minUnits, and all of it rather than leave a sliver.
+func (s *splitArgs[T]) claim() (lo, hi int, ok bool) {
+	for {
+		next := atomic.LoadInt64(&s.next)
+		if int(next) >= s.units {
+			return 0, 0, false
+		}
+		rem := s.units - int(next)
+		n := min(rem, max(s.minUnits, (rem+s.workers-1)/s.workers))
+		if rem-n < s.minUnits {
+			n = rem // do not leave a sliver behind
+		}
+		if atomic.CompareAndSwapInt64(&s.next, next, next+int64(n)) {
+			return int(next), int(next) + n, true
 		}
 	}
-	for w := 1; w < workers; w++ {
-		go work()
-	}
-	work()
-	<-q.done
 }
 
 // defaultMinChunk is the smallest number of rows or columns of C that split
@@ -218,43 +284,6 @@ func split[T float](kn *kernel[T], workers, minChunk int, transA, transB bool, m
 // 48, 64 and 96 with guided factors 1/w and 1/2w on 512³, 64×256×1536 and
 // 1024×768×768: all within the noise of the shared VM, 64 and 1/w kept).
 const defaultMinChunk = 64
-
-// chunkQueue hands out ranges of micro-tile units for split.
-type chunkQueue struct {
-	mu       sync.Mutex
-	next     int // first unit not yet claimed
-	units    int
-	minUnits int
-	workers  int
-	inflight int           // claimed chunks not yet finished
-	done     chan struct{} // closed when every unit is claimed and finished
-}
-
-func (q *chunkQueue) claim() (lo, hi int, ok bool) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.next >= q.units {
-		return 0, 0, false
-	}
-	rem := q.units - q.next
-	n := min(rem, max(q.minUnits, (rem+q.workers-1)/q.workers))
-	if rem-n < q.minUnits {
-		n = rem // do not leave a sliver behind
-	}
-	lo = q.next
-	q.next += n
-	q.inflight++
-	return lo, q.next, true
-}
-
-func (q *chunkQueue) finish() {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.inflight--
-	if q.inflight == 0 && q.next >= q.units {
-		close(q.done)
-	}
-}
 
 // scale sets C = beta*C (C = 0 when beta == 0, without reading C).
 func scale[T float](m, n int, beta T, c []T, ldc int) {

@@ -427,3 +427,41 @@ func TestEvenBlock(t *testing.T) {
 		}
 	}
 }
+
+// A kernel reading A in place (fnA) gives the bits of the same kernel on
+// packed A: the same products summed in the same order, at shapes with
+// full and partial slivers and tiles, several k blocks and strides.
+func TestDirectAMatchesPacked(t *testing.T) {
+	for _, kn := range asmKernels32() {
+		if kn.fnA == nil {
+			continue
+		}
+		packed := *kn
+		packed.fnA = nil
+		rng := rand.New(rand.NewPCG(6, 6))
+		for _, sh := range [][3]int{{6, 64, 1}, {13, 70, 5}, {144, 128, 192}, {150, 200, 400}, {2048 / 8, 576 / 4, 128}} {
+			m, n, k := sh[0], sh[1], sh[2]
+			for _, transB := range []bool{false, true} {
+				lda := k + 3
+				a := randSlice[float32](rng, m*lda)
+				b := randSlice[float32](rng, k*n)
+				ldb := n
+				if transB {
+					ldb = k
+				}
+				for _, beta := range []float32{0, 1, 0.5} {
+					c0 := randSlice[float32](rng, m*n)
+					c1 := append([]float32(nil), c0...)
+					c2 := append([]float32(nil), c0...)
+					blocked(kn, false, transB, m, n, k, 1.5, a, lda, b, ldb, beta, c1, n)
+					blocked(&packed, false, transB, m, n, k, 1.5, a, lda, b, ldb, beta, c2, n)
+					for i := range c1 {
+						if math.Float32bits(c1[i]) != math.Float32bits(c2[i]) {
+							t.Fatalf("%s %dx%dx%d transB=%v beta=%v: element %d: in place %v, packed %v", kn.name, m, n, k, transB, beta, i, c1[i], c2[i])
+						}
+					}
+				}
+			}
+		}
+	}
+}

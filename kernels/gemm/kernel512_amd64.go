@@ -12,6 +12,9 @@ import "golang.org/x/sys/cpu"
 func sgemmKernel6x64(kc int, a, b, c *float32, ldc int, alpha, beta float32)
 
 //go:noescape
+func sgemmKernel6x64A(kc int, a *float32, rs, cs int, b, c *float32, ldc int, alpha, beta float32)
+
+//go:noescape
 func dgemmKernel6x32(kc int, a, b, c *float64, ldc int, alpha, beta float64)
 
 // fmaPeak512 runs iters×24 independent 16-lane float32 FMAs (peak
@@ -29,6 +32,12 @@ func sgemmAVX512(kc int, a, b, c []float32, ldc int, alpha, beta float32) {
 	sgemmKernel6x64(kc, &a[0], &b[0], &c[0], ldc, alpha, beta)
 }
 
+// sgemmAVX512A is sgemmAVX512 reading a full 6-row sliver of A in place
+// (row stride rs, column stride cs).
+func sgemmAVX512A(kc int, a []float32, rs, cs int, b, c []float32, ldc int, alpha, beta float32) {
+	sgemmKernel6x64A(kc, &a[0], rs, cs, &b[0], &c[0], ldc, alpha, beta)
+}
+
 func dgemmAVX512(kc int, a, b, c []float64, ldc int, alpha, beta float64) {
 	dgemmKernel6x32(kc, &a[0], &b[0], &c[0], ldc, alpha, beta)
 }
@@ -37,7 +46,7 @@ func dgemmAVX512(kc int, a, b, c []float64, ldc int, alpha, beta float64) {
 var (
 	avx512Kernel32 = &kernel[float32]{
 		name: "avx512-6x64", mr: 6, nr: 64, mc: 144, kc: 192, nc: 3072,
-		fn: sgemmAVX512, packA: packA6AVX2, packB: packBWideAVX2,
+		fn: sgemmAVX512, packA: packA6AVX2, packB: packBWideAVX2, fnA: sgemmAVX512A,
 	}
 	avx512Kernel64 = &kernel[float64]{
 		name: "avx512-6x32", mr: 6, nr: 32, mc: 96, kc: 160, nc: 2048,

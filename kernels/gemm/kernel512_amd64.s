@@ -736,3 +736,108 @@ bpeak_loop:
 	JNZ  bpeak_loop
 	VZEROUPPER
 	RET
+
+// One rank-1 update of the float32 6×64 tile with A read in place: row r
+// of the step's six A elements at AX + r·rs (rs in R10, 3·rs in R11, 5·rs
+// in R12); bo is the step's byte offset in the B panel. The arithmetic is
+// S_STEP_Z's, instruction for instruction.
+#define S_STEP_ZA(bo) \
+	VMOVUPS      (bo)(BX), Z24; \
+	VMOVUPS      (bo+64)(BX), Z25; \
+	VMOVUPS      (bo+128)(BX), Z26; \
+	VMOVUPS      (bo+192)(BX), Z27; \
+	VBROADCASTSS (AX), Z28; \
+	VBROADCASTSS (AX)(R10*1), Z29; \
+	VBROADCASTSS (AX)(R10*2), Z30; \
+	VFMADD231PS Z24, Z28, Z0; \
+	VFMADD231PS Z25, Z28, Z1; \
+	VFMADD231PS Z26, Z28, Z2; \
+	VFMADD231PS Z27, Z28, Z3; \
+	VBROADCASTSS (AX)(R11*1), Z31; \
+	VFMADD231PS Z24, Z29, Z4; \
+	VFMADD231PS Z25, Z29, Z5; \
+	VFMADD231PS Z26, Z29, Z6; \
+	VFMADD231PS Z27, Z29, Z7; \
+	VBROADCASTSS (AX)(R10*4), Z28; \
+	VFMADD231PS Z24, Z30, Z8; \
+	VFMADD231PS Z25, Z30, Z9; \
+	VFMADD231PS Z26, Z30, Z10; \
+	VFMADD231PS Z27, Z30, Z11; \
+	VBROADCASTSS (AX)(R12*1), Z29; \
+	VFMADD231PS Z24, Z31, Z12; \
+	VFMADD231PS Z25, Z31, Z13; \
+	VFMADD231PS Z26, Z31, Z14; \
+	VFMADD231PS Z27, Z31, Z15; \
+	VFMADD231PS Z24, Z28, Z16; \
+	VFMADD231PS Z25, Z28, Z17; \
+	VFMADD231PS Z26, Z28, Z18; \
+	VFMADD231PS Z27, Z28, Z19; \
+	VFMADD231PS Z24, Z29, Z20; \
+	VFMADD231PS Z25, Z29, Z21; \
+	VFMADD231PS Z26, Z29, Z22; \
+	VFMADD231PS Z27, Z29, Z23; \
+	ADDQ R13, AX
+
+// func sgemmKernel6x64A(kc int, a *float32, rs, cs int, b, c *float32, ldc int, alpha, beta float32)
+//
+// sgemmKernel6x64 with A unpacked: element (r, p) of the 6×kc sliver at
+// a + r·rs + p·cs (rs, cs in elements).
+TEXT ·sgemmKernel6x64A(SB), NOSPLIT, $0-64
+	MOVQ kc+0(FP), CX
+	MOVQ a+8(FP), AX
+	MOVQ rs+16(FP), R10
+	SHLQ $2, R10
+	LEAQ (R10)(R10*2), R11
+	LEAQ (R10)(R10*4), R12
+	MOVQ cs+24(FP), R13
+	SHLQ $2, R13
+	MOVQ b+32(FP), BX
+	MOVQ c+40(FP), DI
+	MOVQ ldc+48(FP), DX
+	SHLQ $2, DX
+
+	ZERO_ACC_Z
+	PREFETCH_C_Z
+
+	MOVQ CX, R9
+	SHRQ $2, R9
+	JZ   za_tail
+
+za_loop4:
+	S_STEP_ZA(0)
+	S_STEP_ZA(256)
+	S_STEP_ZA(512)
+	S_STEP_ZA(768)
+	ADDQ $1024, BX
+	DECQ R9
+	JNZ  za_loop4
+
+za_tail:
+	ANDQ $3, CX
+	JZ   za_store
+
+za_loop1:
+	S_STEP_ZA(0)
+	ADDQ $256, BX
+	DECQ CX
+	JNZ  za_loop1
+
+za_store:
+	VBROADCASTSS alpha+56(FP), Z28
+	SCALE_PS_Z
+
+	VMOVSS       beta+60(FP), X29
+	VXORPS       X30, X30, X30
+	VUCOMISS     X30, X29
+	JNE          za_beta
+	JPS          za_beta
+
+	STORE_PS_Z
+	VZEROUPPER
+	RET
+
+za_beta:
+	VBROADCASTSS beta+60(FP), Z29
+	STORE_BETA_PS_Z
+	VZEROUPPER
+	RET

@@ -79,7 +79,7 @@ func TestAdamW(t *testing.T) {
 		for _, n := range testLengths {
 			in := newAdamWState(rng, n)
 			want := in.clone()
-			goImpl.adamW(want.p, want.g, want.m, want.v, &st)
+			goImpl.adamW(want.p, want.g, want.m, want.v, st)
 			bufs := make([][]float32, 4)
 			got := make([][]float32, 4)
 			for k, src := range [][]float32{in.p, in.g, in.m, in.v} {
@@ -90,7 +90,7 @@ func TestAdamW(t *testing.T) {
 				got[k] = bufs[k][guard : guard+n : guard+n]
 				copy(got[k], src)
 			}
-			im.adamW(got[0], got[1], got[2], got[3], &st)
+			im.adamW(got[0], got[1], got[2], got[3], st)
 			after := adamWState{got[0], got[1], got[2], got[3]}
 			if msg := checkAdamW(st, in, after); msg != "" {
 				t.Fatalf("n=%d: %s", n, msg)
@@ -121,10 +121,10 @@ func TestAdamWSpecial(t *testing.T) {
 	}
 	for _, st := range []AdamWStep{adamWTestStep(), {Beta1: 0.9, Beta2: 0.999, Decay: 1, StepSize: 0.01, SqrtBC2: 0.05, Eps: 0}} {
 		want := base.clone()
-		goImpl.adamW(want.p, want.g, want.m, want.v, &st)
+		goImpl.adamW(want.p, want.g, want.m, want.v, st)
 		forImpls(t, func(t *testing.T, im *impl) {
 			got := base.clone()
-			im.adamW(got.p, got.g, got.m, got.v, &st)
+			im.adamW(got.p, got.g, got.m, got.v, st)
 			if !sameBitsNaN(got.p, want.p) || !sameBitsNaN(got.m, want.m) || !sameBitsNaN(got.v, want.v) {
 				for i := range n {
 					if !sameBitsNaN(got.p[i:i+1], want.p[i:i+1]) {
@@ -142,7 +142,7 @@ func TestAdamWExported(t *testing.T) {
 	in := newAdamWState(rand.New(rand.NewPCG(33, 34)), 45)
 	a, b := in.clone(), in.clone()
 	AdamW(a.p, a.g, a.m, a.v, st)
-	best.adamW(b.p, b.g, b.m, b.v, &st)
+	best.adamW(b.p, b.g, b.m, b.v, st)
 	if !sameBits(a.p, b.p) || !sameBits(a.m, b.m) || !sameBits(a.v, b.v) {
 		t.Error("AdamW differs from the default implementation")
 	}
@@ -176,7 +176,7 @@ func BenchmarkAdamW(b *testing.B) {
 			b.Run(fmt.Sprintf("n=%d/%s", n, im.name), func(b *testing.B) {
 				b.SetBytes(int64(28 * n))
 				for b.Loop() {
-					im.adamW(s.p, s.g, s.m, s.v, &st)
+					im.adamW(s.p, s.g, s.m, s.v, st)
 				}
 				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/elem")
 			})

@@ -136,6 +136,41 @@ var benchKernels = []benchKernel{
 		im.axpby(dst, x, y, 0.5, -0.25)
 		return 0
 	}},
+	{"Add", -1, 1, 3, func(im *impl, dst, x, y []float32) float32 {
+		if im == nil {
+			for i, v := range x {
+				dst[i] = v + y[i]
+			}
+			return 0
+		}
+		im.add(dst, x, y)
+		return 0
+	}},
+	{"Mul", -1, 1, 3, func(im *impl, dst, x, y []float32) float32 {
+		if im == nil {
+			for i, v := range x {
+				dst[i] = v * y[i]
+			}
+			return 0
+		}
+		im.mul(dst, x, y)
+		return 0
+	}},
+	{"Dropout", -1, 1, 2, func(im *impl, dst, x, _ []float32) float32 {
+		s := DropStream{Key: 12345, Site: 3, Threshold: 900719925474099, Scale: 1 / 0.9} // p = 0.1
+		if im == nil {
+			for i, v := range x {
+				if keepRef(s.Key, s.Site, uint64(i), s.Threshold) {
+					dst[i] = v * s.Scale
+				} else {
+					dst[i] = 0
+				}
+			}
+			return 0
+		}
+		im.dropout(dst, x, s, false)
+		return 0
+	}},
 }
 
 func BenchmarkKernels(b *testing.B) {

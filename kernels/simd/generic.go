@@ -194,7 +194,7 @@ func axpbyGo(dst, x, y []float32, a, b float32) {
 // on its own: the Go compiler may not fuse an explicitly converted product
 // into a multiply-add, so the result is the same on every GOARCH and
 // GOAMD64 level, and the same as the assembly's.
-func adamWGo(p, g, m, v []float32, s *AdamWStep) {
+func adamWGo(p, g, m, v []float32, s AdamWStep) {
 	p, m, v = p[:len(g)], m[:len(g)], v[:len(g)]
 	b1, b2 := s.Beta1, s.Beta2
 	omb1, omb2 := 1-b1, 1-b2

@@ -72,7 +72,7 @@ func TestAdamWNoOutOfBoundsAccess(t *testing.T) {
 					s[k] = guardedSlice(t, n, atEnd)
 					copy(s[k], src)
 				}
-				im.adamW(s[0], s[1], s[2], s[3], &st)
+				im.adamW(s[0], s[1], s[2], s[3], st)
 				if msg := checkAdamW(st, in, adamWState{s[0], s[1], s[2], s[3]}); msg != "" {
 					t.Fatalf("n=%d: %s", n, msg)
 				}

@@ -20,7 +20,12 @@ type impl struct {
 	sumSq     func(x []float32) float64
 	dot64     func(x, y []float32) float64
 	axpby     func(dst, x, y []float32, a, b float32)
-	adamW     func(p, g, m, v []float32, s *AdamWStep)
+	adamW     func(p, g, m, v []float32, s AdamWStep)
+	dropout   func(dst, x []float32, s DropStream, mul bool)
+	add       func(dst, x, y []float32)
+	mul       func(dst, x, y []float32)
+	rotate    func(dst, x, cos, sin []float32, scale float32)
+	rotateAdj func(dst, g, cos, sin []float32)
 }
 
 // goImpl is the pure Go implementation, compiled on every platform.
@@ -37,6 +42,11 @@ var goImpl = &impl{
 	dot64:     dot64Go,
 	axpby:     axpbyGo,
 	adamW:     adamWGo,
+	dropout:   dropoutGo,
+	add:       addGo,
+	mul:       mulGo,
+	rotate:    rotateGo,
+	rotateAdj: rotateAdjGo,
 }
 
 // implEntry is one assembly implementation with the CPU features it needs
@@ -258,5 +268,5 @@ func AdamW(p, g, m, v []float32, s AdamWStep) {
 	checkLen("AdamW", "p", len(p), "g", len(g))
 	checkLen("AdamW", "m", len(m), "g", len(g))
 	checkLen("AdamW", "v", len(v), "g", len(g))
-	best.adamW(p, g, m, v, &s)
+	best.adamW(p, g, m, v, s)
 }

@@ -78,6 +78,27 @@ func axpby512(dst, x, y *float32, n int, a, b float32)
 //go:noescape
 func adamW512(param, grad, m, v *float32, n int, b1, omb1, b2, omb2, decay float32, stepSize, sqrtBC2, eps float64)
 
+//go:noescape
+func add512(dst, x, y *float32, n int)
+
+//go:noescape
+func mul512(dst, x, y *float32, n int)
+
+//go:noescape
+func addAVX2(dst, x, y *float32, n int)
+
+//go:noescape
+func mulAVX2(dst, x, y *float32, n int)
+
+//go:noescape
+func dropout512(dst, x *float32, n int, key, base, thr uint64, scale float32, mul int)
+
+//go:noescape
+func rotate512(dst, x, cs, sn *float32, half int, scale float32)
+
+//go:noescape
+func rotateAdj512(dst, grad, cs, sn *float32, half int)
+
 // hasAVX2FMA reports whether the AVX2 kernels can run; the OS must also
 // save YMM state, which x/sys/cpu folds into HasAVX2.
 var hasAVX2FMA = cpu.X86.HasAVX2 && cpu.X86.HasFMA
@@ -86,6 +107,11 @@ var hasAVX2FMA = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // AVX-512F (they use no other AVX-512 subset) and the OS saves the ZMM and
 // opmask state (x/sys/cpu checks XCR0 before it sets HasAVX512F).
 var hasAVX512 = cpu.X86.HasAVX512F && hasAVX2FMA
+
+// hasAVX512DQ reports whether the dropout kernel's 64-bit multiplies
+// (VPMULLQ) can run; without them the avx512 implementation uses the pure
+// Go dropout.
+var hasAVX512DQ = hasAVX512 && cpu.X86.HasAVX512DQ
 
 // The adapters below turn a kernel of pointers and a count into the
 // slice signature of impl: each re-slices to len(x) and passes the base
@@ -154,10 +180,67 @@ func axpbyOf(k func(dst, x, y *float32, n int, a, b float32)) func(dst, x, y []f
 	}
 }
 
-func adamWOf(k func(param, grad, m, v *float32, n int, b1, omb1, b2, omb2, decay float32, stepSize, sqrtBC2, eps float64)) func(p, g, m, v []float32, s *AdamWStep) {
-	return func(p, g, m, v []float32, s *AdamWStep) {
+func adamWOf(k func(param, grad, m, v *float32, n int, b1, omb1, b2, omb2, decay float32, stepSize, sqrtBC2, eps float64)) func(p, g, m, v []float32, s AdamWStep) {
+	return func(p, g, m, v []float32, s AdamWStep) {
 		p, m, v = p[:len(g)], m[:len(g)], v[:len(g)]
 		k(ptr(p), ptr(g), ptr(m), ptr(v), len(g), s.Beta1, 1-s.Beta1, s.Beta2, 1-s.Beta2, s.Decay, s.StepSize, s.SqrtBC2, s.Eps)
+	}
+}
+
+// dropoutAVX512 runs dropout512 on the whole vectors and the pure Go code
+// on the last len(x)%16 elements.
+func dropoutAVX512(dst, x []float32, s DropStream, mul bool) {
+	dst = dst[:len(x)]
+	if s.Threshold == 0 {
+		dropoutGo(dst, x, s, mul)
+		return
+	}
+	n := len(x) &^ 15
+	m := 0
+	if mul {
+		m = 1
+	}
+	if n > 0 {
+		dropout512(ptr(dst), ptr(x), n, s.Key, s.Site*dropGolden+s.Index, s.Threshold, s.Scale, m)
+	}
+	if n < len(x) {
+		t := s
+		t.Index += uint64(n)
+		dropoutGo(dst[n:], x[n:], t, mul)
+	}
+}
+
+func dropoutFor512() func(dst, x []float32, s DropStream, mul bool) {
+	if hasAVX512DQ {
+		return dropoutAVX512
+	}
+	return dropoutGo
+}
+
+// rotateAVX512 runs rotate512 on the pairs in whole vectors of 16 and the
+// pure Go code on a half that is not a multiple of 16 (the tables' rows are
+// then not vector-aligned pieces).
+func rotateAVX512(dst, x, cos, sin []float32, scale float32) {
+	half := len(x) / 2
+	if half%16 != 0 {
+		rotateGo(dst, x, cos, sin, scale)
+		return
+	}
+	dst, cos, sin = dst[:2*half], cos[:half], sin[:half]
+	if half > 0 {
+		rotate512(ptr(dst), ptr(x), ptr(cos), ptr(sin), half, scale)
+	}
+}
+
+func rotateAdjAVX512(dst, g, cos, sin []float32) {
+	half := len(g) / 2
+	if half%16 != 0 {
+		rotateAdjGo(dst, g, cos, sin)
+		return
+	}
+	dst, cos, sin = dst[:2*half], cos[:half], sin[:half]
+	if half > 0 {
+		rotateAdj512(ptr(dst), ptr(g), ptr(cos), ptr(sin), half)
 	}
 }
 
@@ -178,6 +261,11 @@ var asmImpls = []implEntry{
 			dot64:     dot64Of(dot64512),
 			axpby:     axpbyOf(axpby512),
 			adamW:     adamWOf(adamW512),
+			dropout:   dropoutFor512(),
+			add:       binary(add512),
+			mul:       binary(mul512),
+			rotate:    rotateAVX512,
+			rotateAdj: rotateAdjAVX512,
 		},
 		needs:     "AVX-512F",
 		supported: hasAVX512,
@@ -196,6 +284,11 @@ var asmImpls = []implEntry{
 			dot64:     dot64Of(dot64AVX2),
 			axpby:     axpbyOf(axpbyAVX2),
 			adamW:     adamWOf(adamWAVX2),
+			dropout:   dropoutGo,
+			add:       binary(addAVX2),
+			mul:       binary(mulAVX2),
+			rotate:    rotateGo,
+			rotateAdj: rotateAdjGo,
 		},
 		needs:     "AVX2+FMA",
 		supported: hasAVX2FMA,
