@@ -77,9 +77,7 @@ func ReadMetrics(dir string) (trainLines []train.StepMetrics, valLines []train.V
 
 // ValCheckpoint is the checkpoint a training run kept at the validation of
 // a step (cmd/train -keep-validations): val/step-NNNNNN in its folder.
-func ValCheckpoint(dir string, step int) string {
-	return filepath.Join(dir, "val", fmt.Sprintf("step-%06d", step))
-}
+func ValCheckpoint(dir string, step int) string { return train.ValCheckpointDir(dir, step) }
 
 // MatchedStep returns the step of the run in dir whose validation loss is
 // closest to target (the earlier of equally close ones), and that loss.

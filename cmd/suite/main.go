@@ -81,7 +81,7 @@ type options struct {
 	docset, configs, finetunes, passkeyLengths string
 	finetuneOnly                               bool
 	alibiSlope                                 float64
-	passkeyNear, passkeyFar                    int
+	passkeyNear, passkeyFar, passkeyEvery      int
 	// keys is -configs parsed (nil: every method × normalisation);
 	// minLen is the current base's length of a long held-out document
 	// (set by suiteFor, read by fineTune for the validation documents).
@@ -134,6 +134,7 @@ func run(c collective.Comm, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.passkeyLengths, "passkey-lengths", "", "also run the passkey probe at these `lengths` on every evaluated configuration (passkey.csv; needs -passkey-near or -passkey-far)")
 	fs.IntVar(&o.passkeyNear, "passkey-near", 0, "passkey probe: keys per document and length at distances inside the base's training length n0")
 	fs.IntVar(&o.passkeyFar, "passkey-far", 0, "passkey probe: keys per document and length at distances beyond n0")
+	fs.IntVar(&o.passkeyEvery, "passkey-every", 0, "fine-tunes: make one training sequence in `n` a passkey sample, as cmd/train -passkey-every (0: none)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: suite -base DIR[,DIR] [flags]\n\nFine-tunes PI, PoSE and ALiBi from each base model, applies the training-free\nmethods, and evaluates every method × normalisation at 2x..64x n0 into one table.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -447,6 +448,7 @@ func fineTune(ctx context.Context, base *checkpoint.Checkpoint, m string, docs [
 	opts := train.DefaultOptions()
 	opts.Steps, opts.Batch, opts.LR, opts.Seed = o.steps, batch, o.lr, o.seed
 	opts.EvalEvery = max(1, o.steps/4)
+	opts.PasskeyEvery = o.passkeyEvery
 	if m == "pose" {
 		opts.PoSE, opts.PoSETarget = true, cfg.TargetLength
 	}

@@ -193,6 +193,7 @@ func TestSuiteConfigsAndProbe(t *testing.T) {
 	fts := filepath.Join(dir, "fts")
 	common := []string{"-base", base, "-corpus", corpus, "-docs", "2", "-finetune-steps", "2", "-batch", "4", "-finetunes", fts}
 	var stdout, stderr bytes.Buffer
+	common = append(common, "-passkey-every", "4")
 	if err := run(collective.Single{}, append(common, "-out", fts, "-methods", "pi-ft,alibi", "-finetune-only", "-alibi-slope", "0.25", "-quiet"), &stdout, &stderr); err != nil {
 		t.Fatalf("%v\n%s", err, stderr.String())
 	}
@@ -202,6 +203,13 @@ func TestSuiteConfigsAndProbe(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(fts, "suite.json")); err == nil {
 		t.Error("-finetune-only wrote suite.json")
+	}
+	st, err := study.ReadState(filepath.Join(fts, "cos0", "ft-pi", "last"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if so, err := train.SavedOptions(st); err != nil || so.PasskeyEvery != 4 {
+		t.Errorf("fine-tune's passkey share %+v, %v", so, err)
 	}
 	dev := filepath.Join(dir, "dev")
 	stderr.Reset()

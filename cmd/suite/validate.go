@@ -43,6 +43,8 @@ func (o options) validate(set map[string]bool) error {
 		return fmt.Errorf("-docset %q: want %s or %s", o.docset, eval.SetTest, eval.SetDev)
 	case !(o.alibiSlope >= 0) || math.IsInf(o.alibiSlope, 0):
 		return fmt.Errorf("-alibi-slope %v must be a finite slope >= 0 (0: the default)", o.alibiSlope)
+	case o.passkeyEvery < 0:
+		return fmt.Errorf("-passkey-every %d must be >= 0 (one sequence in n; 0: none)", o.passkeyEvery)
 	case o.passkeyNear < 0 || o.passkeyFar < 0:
 		return fmt.Errorf("-passkey-near %d and -passkey-far %d must be >= 0", o.passkeyNear, o.passkeyFar)
 	case o.passkeyLengths != "" && o.passkeyNear+o.passkeyFar == 0:

@@ -48,6 +48,8 @@ func (f *flags) validate(set map[string]bool) error {
 		return fmt.Errorf("-vocab-size %d must be >= 0 (0: no limit)", f.vocabSize)
 	case f.evalDocs < 1:
 		return fmt.Errorf("-eval-docs %d must be at least 1", f.evalDocs)
+	case f.passkeyEvery < 0:
+		return fmt.Errorf("-passkey-every %d must be >= 0 (one sequence in n; 0: none)", f.passkeyEvery)
 	case f.out == "" && set["out"]:
 		return fmt.Errorf("-out must name a directory")
 	}
