@@ -91,10 +91,14 @@ func writeJSON(path string, v any) error {
 }
 
 // BestSweepScale returns the CosScale of the sweep model with the lowest
-// validation loss.
+// validation loss; under rules version 3, the lowest other than the
+// headline CosScale, whose base model the study trains anyway.
 func (o Study) BestSweepScale() (float64, error) {
 	best, bestLoss := 0.0, math.Inf(1)
 	for _, s := range o.Profile.Sweep {
+		if o.Profile.Rules >= 3 && s == o.Profile.Headline {
+			continue
+		}
 		st, err := ReadState(filepath.Join(o.ModelDir(CosName(s)), "best"))
 		if err != nil || st.BestValLoss == nil {
 			return 0, fmt.Errorf("CosScale %g model has no validation loss: %v", s, err)

@@ -57,14 +57,11 @@ type Profile struct {
 	PasskeyEvery            int
 	PasskeyFactors          []int
 	PasskeyNear, PasskeyFar int
-	// CalibrateFactors are the calibration's lengths in multiples of n0
-	// (rules 3; Calibrate names them for rules 2).
-	CalibrateFactors []int
-	AlibiSlopes      []float64
-	RelativeMethods  []string
-	RelativeNorms    []string
-	EntropyNorms     string
-	KeepValidations  bool
+	AlibiSlopes             []float64
+	RelativeMethods         []string
+	RelativeNorms           []string
+	EntropyNorms            string
+	KeepValidations         bool
 }
 
 // profiles are the study's profiles by name.
@@ -76,8 +73,8 @@ func profiles() map[string]Profile {
 		"cpu": {Name: "cpu", Device: "cpu", BaseSteps: 4000, SweepSteps: 1500, Batch: 32,
 			Sweep: []float64{8, 16, 32, 64, 96, 128, 256}, Protocol: "fast", Offsets: 2, Docs: 24,
 			FineTune: 1000, EntropyDocs: 10, Seed: 42,
-			SweepLR: map[float64]float64{256: 3e-4}, Headline: 128, CalibratePositions: 128,
-			Rules: 3, Seeds: []int{42, 43, 44}, LengthFactors: []int{2, 8, 64}, DevOffsets: 1, CalibrateFactors: []int{2, 4, 8},
+			SweepLR: map[float64]float64{256: 3e-4}, Headline: 128, Calibrate: "128,256,512", CalibratePositions: 128,
+			Rules: 3, Seeds: []int{42, 43, 44}, LengthFactors: []int{2, 8, 64}, DevOffsets: 1,
 			PasskeyEvery: 16, PasskeyFactors: []int{1, 2, 8, 64}, PasskeyNear: 1, PasskeyFar: 1,
 			AlibiSlopes:  []float64{1.0 / 256, 1.0 / 64, 1.0 / 16, 1.0 / 4, 1},
 			EntropyNorms: "softmax,infoscale,softmax_plus_n0,softmax_plus,yarn_temp,llama4_temp"},

@@ -286,11 +286,13 @@ func (o Study) partsV3() []Part {
 	}
 	// The fast protocol against the paper protocol, on the development
 	// documents (no test document is used for anything but the test).
-	if len(p.CalibrateFactors) > 0 && p.Protocol == "fast" {
+	// At these lengths (128, 256, 512) the paper protocol's evenly spaced
+	// positions are the fast protocol's.
+	if p.Calibrate != "" && p.Protocol == "fast" {
 		for _, proto := range []string{"fast", "paper"} {
 			dir := filepath.Join(o.Out, "calibration", proto)
 			args := []string{"-base", strings.Join(bases[first], ","), "-out", dir, "-corpus", o.Corpus, "-methods", "rope,ntk,yarn,rerope,window",
-				"-norm", "softmax,infoscale", "-lengths", o.lengths(p.CalibrateFactors), "-docs", fmt.Sprint(p.Docs), "-docset", "dev", "-doc-length", longest,
+				"-norm", "softmax,infoscale", "-lengths", p.Calibrate, "-docs", fmt.Sprint(p.Docs), "-docset", "dev", "-doc-length", longest,
 				"-seed", fmt.Sprint(first)}
 			args = append(append(args, dev...), "-quiet", "-protocol", proto)
 			if proto == "fast" {
@@ -298,7 +300,7 @@ func (o Study) partsV3() []Part {
 			} else {
 				args = append(args, "-positions", fmt.Sprint(p.CalibratePositions))
 			}
-			pt := Part{Name: fmt.Sprintf("protocol calibration: the %s protocol at %s", proto, o.lengths(p.CalibrateFactors)), Tool: "suite",
+			pt := Part{Name: fmt.Sprintf("protocol calibration: the %s protocol at %s", proto, p.Calibrate), Tool: "suite",
 				Args: append(args, prec...), Done: filepath.Join(dir, "suite.json"), Needs: baseParts[first]}
 			parts = append(parts, pt)
 		}
@@ -336,13 +338,13 @@ func (o Study) partsV3() []Part {
 	sweepNeeds := append([]string{baseParts[first][0]}, sweepNames...)
 	parts = append(parts,
 		Part{Name: "peak η1* of the pre-RoPE cosine distribution vs CosScale", Tool: "analyze",
-			Args: append([]string{"eta", "-ckpt", strings.Join(sweepDirs, ","), "-L", "1024", "-docs", "10", "-corpus", o.Corpus, "-out", an, "-quiet"}, anDev...),
+			Args: append([]string{"eta", "-ckpt", strings.Join(sweepDirs, ","), "-L", "1024", "-docs", fmt.Sprint(p.EntropyDocs), "-corpus", o.Corpus, "-out", an, "-quiet"}, anDev...),
 			Done: filepath.Join(an, "eta_peak.csv"), Needs: sweepNames},
 		Part{Name: "q·k heat maps before and after RoPE at L = 1024", Tool: "analyze",
 			Args: append([]string{"heatmap", "-ckpt", strings.Join(sweepDirs, ","), "-L", "1024", "-corpus", o.Corpus, "-out", an, "-quiet"}, anDev...),
 			Done: filepath.Join(an, "heatmap.png"), Needs: sweepNames},
 		Part{Name: "attention mass within ±64 vs CosScale (windowed-attention approximation)", Tool: "analyze",
-			Args: append([]string{"band", "-ckpt", all, "-L", "1024", "-w", "64", "-docs", "10", "-corpus", o.Corpus, "-out", an, "-quiet"}, anDev...),
+			Args: append([]string{"band", "-ckpt", all, "-L", "1024", "-w", "64", "-docs", fmt.Sprint(p.EntropyDocs), "-corpus", o.Corpus, "-out", an, "-quiet"}, anDev...),
 			Done: filepath.Join(an, "band.csv"), Needs: sweepNeeds},
 	)
 	var passkeyFiles []string
@@ -353,7 +355,7 @@ func (o Study) partsV3() []Part {
 	alibi := []string{filepath.Join(o.TestDir(first), "cos0", "ft-alibi", "best"), filepath.Join(o.TestDir(first), CosName(p.Headline), "ft-alibi", "best")}
 	parts = append(parts,
 		Part{Name: "attention mass within ±64 of the ALiBi fine-tunes", Tool: "analyze",
-			Args: append([]string{"band", "-ckpt", strings.Join(alibi, ","), "-L", "1024", "-w", "64", "-docs", "10", "-corpus", o.Corpus, "-out", alibiDir, "-quiet"}, anDev...),
+			Args: append([]string{"band", "-ckpt", strings.Join(alibi, ","), "-L", "1024", "-w", "64", "-docs", fmt.Sprint(p.EntropyDocs), "-corpus", o.Corpus, "-out", alibiDir, "-quiet"}, anDev...),
 			Done: filepath.Join(alibiDir, "band.csv"), Needs: []string{ftParts[first]}},
 		Part{Name: "attention entropy vs length of the ALiBi fine-tune of the plain model (softmax, InfoScale)", Tool: "analyze",
 			Args: append([]string{"entropy", "-ckpt", alibi[0], "-norm", "softmax,infoscale", "-docs", fmt.Sprint(p.EntropyDocs), "-corpus", o.Corpus, "-out", alibiDir, "-quiet"}, anDev...),
