@@ -54,7 +54,10 @@ type Profile struct {
 	// PasskeyEvery is the share of passkey samples in every training batch
 	// (one sequence in PasskeyEvery; 0: none); PasskeyLengths, PasskeyNear
 	// and PasskeyFar shape the probe's evaluation.
-	PasskeyEvery            int
+	PasskeyEvery int
+	// PasskeyWarmup is the share of a base or sweep model's first steps in
+	// which every sequence is a passkey sample (cmd/train -passkey-first).
+	PasskeyWarmup           float64
 	PasskeyFactors          []int
 	PasskeyNear, PasskeyFar int
 	AlibiSlopes             []float64
@@ -75,7 +78,7 @@ func profiles() map[string]Profile {
 			FineTune: 1000, EntropyDocs: 10, Seed: 42,
 			SweepLR: map[float64]float64{256: 3e-4}, Headline: 128, Calibrate: "128,256,512", CalibratePositions: 128,
 			Rules: 3, Seeds: []int{42, 43, 44}, LengthFactors: []int{2, 8, 64}, DevOffsets: 1,
-			PasskeyEvery: 16, PasskeyFactors: []int{1, 2, 8, 64}, PasskeyNear: 1, PasskeyFar: 1,
+			PasskeyEvery: 16, PasskeyWarmup: 0.1, PasskeyFactors: []int{1, 2, 8, 64}, PasskeyNear: 1, PasskeyFar: 1,
 			AlibiSlopes:  []float64{1.0 / 256, 1.0 / 64, 1.0 / 16, 1.0 / 4, 1},
 			EntropyNorms: "softmax,infoscale,softmax_plus_n0,softmax_plus,yarn_temp,llama4_temp"},
 		// gpu: the paper's sizes (6 layers, 768/1536/128) and its exact

@@ -152,6 +152,13 @@ func (o Study) partsV3() []Part {
 		args = append(args, prec...)
 		return append(args, cfgArgs...)
 	}
+	// warm gives a training of steps its passkey warm-up.
+	warm := func(steps int) []string {
+		if p.PasskeyEvery == 0 || p.PasskeyWarmup == 0 {
+			return nil
+		}
+		return []string{"-passkey-first", fmt.Sprint(int(p.PasskeyWarmup * float64(steps)))}
+	}
 	trainPart := func(m Model, args []string, keep bool) Part {
 		dir := o.Dir(m)
 		pt := Part{Name: trainPartName(m, p), Tool: "train", Args: append([]string{"-out", dir}, args...),
@@ -172,7 +179,7 @@ func (o Study) partsV3() []Part {
 	var sweepNames, sweepDirs []string
 	for _, s := range p.Sweep {
 		m := Model{Role: Sweep, CosScale: s}
-		args := []string{"-cosscale", fmt.Sprint(s), "-steps", fmt.Sprint(p.SweepSteps), "-no-eval"}
+		args := append([]string{"-cosscale", fmt.Sprint(s), "-steps", fmt.Sprint(p.SweepSteps), "-no-eval"}, warm(p.SweepSteps)...)
 		if lr, ok := p.SweepLR[s]; ok {
 			args = append(args, "-lr", fmt.Sprint(lr))
 		}
@@ -186,7 +193,7 @@ func (o Study) partsV3() []Part {
 	baseParts := map[int][]string{}
 	for _, seed := range p.Seeds {
 		plain := Model{Role: Plain, Seed: seed}
-		args := []string{"-steps", fmt.Sprint(p.BaseSteps)}
+		args := append([]string{"-steps", fmt.Sprint(p.BaseSteps)}, warm(p.BaseSteps)...)
 		if seed == first {
 			args = append(args, "-protocol", p.Protocol, "-eval-docs", fmt.Sprint(p.Docs))
 		} else {
@@ -198,10 +205,10 @@ func (o Study) partsV3() []Part {
 		}
 		parts = append(parts, pt)
 		best := Model{Role: BestBase, Seed: seed}
-		bp := trainPart(best, append([]string{"-cosscale", BestSweepScaleArg, "-steps", fmt.Sprint(p.BaseSteps), "-no-eval"}, trainCommon(seed)...), true)
+		bp := trainPart(best, append(append([]string{"-cosscale", BestSweepScaleArg, "-steps", fmt.Sprint(p.BaseSteps), "-no-eval"}, warm(p.BaseSteps)...), trainCommon(seed)...), true)
 		bp.Reads = sweepNames
 		hl := Model{Role: HeadlineBase, CosScale: p.Headline, Seed: seed}
-		hp := trainPart(hl, append([]string{"-cosscale", fmt.Sprint(p.Headline), "-steps", fmt.Sprint(p.BaseSteps), "-no-eval"}, trainCommon(seed)...), false)
+		hp := trainPart(hl, append(append([]string{"-cosscale", fmt.Sprint(p.Headline), "-steps", fmt.Sprint(p.BaseSteps), "-no-eval"}, warm(p.BaseSteps)...), trainCommon(seed)...), false)
 		parts = append(parts, bp, hp)
 		bases[seed] = []string{o.Dir(plain) + "/best", o.Dir(best) + "/best", o.Dir(hl) + "/best"}
 		baseParts[seed] = []string{pt.Name, bp.Name, hp.Name}

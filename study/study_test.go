@@ -265,7 +265,7 @@ func TestPartsV3(t *testing.T) {
 		cmds[pt.Name] = pt.Command()
 	}
 	for name, want := range map[string][]string{
-		"seed 43: train the plain model (RoPE, softmax, CosScale off)":                                                                   {"-out results/seeds/s43/models/base-cos0", "-seed 43", "-passkey-every 16", "-keep-validations", "-no-eval"},
+		"seed 43: train the plain model (RoPE, softmax, CosScale off)":                                                                   {"-out results/seeds/s43/models/base-cos0", "-seed 43", "-passkey-every 16", "-passkey-first 400", "-keep-validations", "-no-eval"},
 		"seed 42: train the plain model (RoPE, softmax, CosScale off)":                                                                   {"-eval-docs 24", "-seed 42"},
 		"seed 44: train the CosScale base model (the sweep's best CosScale)":                                                             {"-cosscale {best-s}", "-keep-validations"},
 		"seed 44: fine-tune PI at 4·n0, PoSE and ALiBi from each base model":                                                             {"-finetune-only", "-alibi-slope {alibi-slope}", "-out results/seeds/s44/suite", "-seed 44"},

@@ -183,3 +183,32 @@ func TestValidationSpacingAndKept(t *testing.T) {
 		t.Error("a validation checkpoint holds the optimizer")
 	}
 }
+
+// Every sequence of the first PasskeyFirst steps is a passkey sample, one
+// in PasskeyEvery after them.
+func TestPasskeyFirstSteps(t *testing.T) {
+	o := DefaultOptions()
+	o.Steps, o.Batch, o.PasskeyEvery, o.PasskeyFirst = 4, 6, 4, 2
+	tr, v := passkeyTrainer(t, o)
+	marker := v.Encode(passkey.Marker)
+	for step, want := range []int{6, 6, 1, 2} { // indices 12..17: 15; 18..23: 19, 23
+		bt := tr.batch(step)
+		n := 0
+		for b := range o.Batch {
+			row := bt.IDs[b*32 : (b+1)*32]
+			for i := 0; i+len(marker) <= len(row); i++ {
+				if slices.Equal(row[i:i+len(marker)], marker) {
+					n++
+					break
+				}
+			}
+		}
+		if n != want {
+			t.Errorf("step %d: %d passkey samples, want %d", step, n, want)
+		}
+	}
+	o.PasskeyEvery = 0
+	if err := o.Validate(); err == nil {
+		t.Error("a passkey warm-up without a share accepted")
+	}
+}

@@ -61,6 +61,10 @@ type Options struct {
 	// digits masked, which only those digits score (0: none). Which
 	// sequences, and the keys and their places, follow from (seed, step).
 	PasskeyEvery int `json:"passkey_every,omitempty"`
+	// PasskeyFirst makes every sequence of the first PasskeyFirst steps a
+	// passkey sample (with PasskeyEvery > 0): a model learns the skill
+	// from samples alone, not from a small share among masked-LM ones.
+	PasskeyFirst int `json:"passkey_first,omitempty"`
 	// KeepValidations keeps the weights of every validation's step in
 	// ValCheckpointDir(OutDir, step), besides best/ and last/.
 	KeepValidations bool `json:"keep_validations,omitempty"`
@@ -115,6 +119,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("PoSE needs a target length (got %d)", o.PoSETarget)
 	case o.PasskeyEvery < 0:
 		return fmt.Errorf("passkey share %d must be >= 0 (one sequence in n; 0: none)", o.PasskeyEvery)
+	case o.PasskeyFirst < 0 || o.PasskeyFirst > 0 && o.PasskeyEvery == 0:
+		return fmt.Errorf("passkey warm-up of %d steps needs a passkey share and a count >= 0", o.PasskeyFirst)
 	case !(o.DivergeRatio >= 0) || math.IsInf(o.DivergeRatio, 0):
 		return fmt.Errorf("divergence ratio %v must be a finite number >= 0 (0: never stop)", o.DivergeRatio)
 	}
@@ -239,9 +245,10 @@ func NewRank(c collective.Comm, cfg layers.Config, v *tokenizer.Vocab, p *layers
 	return t, nil
 }
 
-// plantPasskeys makes the masker turn one sequence in Options.PasskeyEvery
-// of every training batch into a passkey sample: the sequences whose index
-// in the run, step·Batch + b, is PasskeyEvery − 1 modulo PasskeyEvery, each
+// plantPasskeys makes the masker turn every sequence of the first
+// Options.PasskeyFirst steps, and one sequence in Options.PasskeyEvery of
+// every later batch, into a passkey sample: the sequences whose index in
+// the run, step·Batch + b, is PasskeyEvery − 1 modulo PasskeyEvery, each
 // with a key and places drawn from a generator seeded by (seed, index).
 // Validation batches stay plain masked-LM batches.
 func (t *Trainer) plantPasskeys(v *tokenizer.Vocab) error {
@@ -254,7 +261,7 @@ func (t *Trainer) plantPasskeys(v *tokenizer.Vocab) error {
 	rng := rand.New(pcg)
 	t.masker.plant = func(b int, row []int) ([]int, []int, bool) {
 		g := t.curStep*B + b
-		if g%K != K-1 {
+		if g%K != K-1 && t.curStep >= t.opts.PasskeyFirst {
 			return nil, nil, false
 		}
 		pcg.Seed(t.opts.Seed^0x7061_7373_6b65_79, uint64(g))

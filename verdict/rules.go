@@ -190,7 +190,7 @@ func RuleSets() []Rules {
 				DocUnit: true, SignFlipResamples: 100000, SignFlipSeed: 42, Retention: true},
 			Eta:       EtaRule{Weighted: true, Permutation: true, SupportedP: 0.05, PartlyP: 0.25, MinModels: 5, Saturation: 0.999},
 			Window:    WindowRule{Permutation: true, P: 0.05, SupportedMass: 0.95, PartlyMass: 0.9, MinModels: 5},
-			Retrieval: RetrievalRule{Chance: 0.1, Alpha: 0.05, Skill: 0.5, Effect: 2},
+			Retrieval: RetrievalRule{Chance: 0.1, Alpha: 0.05, Skill: 0.25, Effect: 2},
 			Relatives: RelativesRule{Methods: []string{"rope", "ntk", "rerope", "pose"},
 				Relatives: []string{"softmax_plus_n0", "softmax_plus", "yarn_temp", "llama4_temp"}, Alpha: 0.05},
 		},

@@ -232,7 +232,7 @@ func TestRetrieval(t *testing.T) {
 		skill, far64, far8 int
 		outcome            Outcome
 	}{
-		{"no skill", 20, 10, 25, Inconclusive},           // 40/100 < 0.5 at n0
+		{"no skill", 10, 10, 25, Inconclusive},           // 20/100 < 0.25 at n0
 		{"reaches", 40, 10, 0, Supported},                // 40/100 far digits at 64x
 		{"above chance only", 40, 4, 0, PartlySupported}, // 16/100: p < 0.05, below 0.2
 		{"only at 8x", 40, 2, 30, PartlySupported},       // 8/100 at 64x, 60/100 at 8x

@@ -59,7 +59,7 @@ type flags struct {
 	lr, warmup, weightDecay, clip, maxMemory, divergeRatio                             float64
 	seed                                                                               uint64
 	resume, overwrite, noEval, quiet, keepValidations                                  bool
-	passkeyEvery                                                                       int
+	passkeyEvery, passkeyFirst                                                         int
 	method                                                                             *methodflags.Flags
 	attention                                                                          string
 }
@@ -85,6 +85,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, *flag.FlagSet, error) 
 	fs.Float64Var(&f.weightDecay, "weight-decay", o.WeightDecay, "AdamW decoupled weight decay")
 	fs.Float64Var(&f.clip, "clip", o.ClipNorm, "gradient-norm clip (0 disables)")
 	fs.IntVar(&f.passkeyEvery, "passkey-every", 0, "make one training sequence in `n` a passkey sample: a key of 5 digits stated behind #KEY= and asked again with its digits masked, which gives the model the long-range retrieval skill the passkey probe measures (0: none; the vocabulary needs # K E Y = and the digits)")
+	fs.IntVar(&f.passkeyFirst, "passkey-first", 0, "with -passkey-every: every sequence of the first `n` steps a passkey sample (a model learns the skill from samples alone, not from a small share among masked-LM ones)")
 	fs.BoolVar(&f.keepValidations, "keep-validations", false, "keep the weights of every validation's step in val/step-NNNNNN of -out (for comparisons at matched validation loss)")
 	fs.Float64Var(&f.divergeRatio, "diverge-ratio", o.DivergeRatio, "stop when a validation loss exceeds this multiple of the smaller of the first validation loss and ln(vocabulary size), the loss of a uniform guess; no checkpoint is written for that step (0: never stop)")
 	fs.IntVar(&f.seqLen, "seq-len", 0, "training length n0, at least 3 (default 64, or the config's train_length)")
@@ -260,6 +261,7 @@ func run(c collective.Comm, args []string, stdout, stderr io.Writer) (err error)
 	opts.Seed, opts.EvalEvery, opts.EvalSeqs, opts.LogEvery = f.seed, f.evalEvery, f.evalSeqs, f.logEvery
 	opts.DivergeRatio = f.divergeRatio
 	opts.PasskeyEvery, opts.KeepValidations = f.passkeyEvery, f.keepValidations
+	opts.PasskeyFirst = f.passkeyFirst
 	if cfg.Method == "pose" {
 		opts.PoSE, opts.PoSETarget = true, cfg.TargetLength
 	}
