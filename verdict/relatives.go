@@ -8,12 +8,16 @@ import (
 )
 
 // relativeCells are the (method, base) cells of claim 6, their
-// normalisation left empty: every method of the rule on the plain and the
-// headline base.
+// normalisation left empty: the rule's methods on the plain base, then its
+// headline methods on the headline base.
 func (r Rules) relativeCells(headline float64) ([]study.ConfigKey, error) {
 	var out []study.ConfigKey
-	for _, base := range []float64{0, headline} {
-		for _, m := range r.Relatives.Methods {
+	for _, cell := range []struct {
+		base    float64
+		methods []string
+	}{{0, r.Relatives.Methods}, {headline, r.Relatives.HeadlineMethods}} {
+		base := cell.base
+		for _, m := range cell.methods {
 			k, err := study.ParseConfigKey(fmt.Sprintf("%s/%s/x", study.CosName(base), m))
 			if err != nil {
 				return nil, fmt.Errorf("rules version %d, claim 6: %w", r.Version, err)

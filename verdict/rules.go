@@ -107,8 +107,8 @@ type RetrievalRule struct {
 
 // RelativesRule judges claim 6: InfoScale against the other
 // length-dependent temperatures (Relatives, normalisation names) on the
-// cells Methods × {the plain base, the headline base} at the longest
-// length. Per relative, the per-document accuracy difference InfoScale −
+// cells Methods on the plain base and HeadlineMethods on the headline base
+// at the longest length. Per relative, the per-document accuracy difference InfoScale −
 // relative averaged over the cells and the seeds is tested by the paired
 // sign-flip test over the test documents (ExtrapolationRule's settings),
 // Holm over the relatives at Alpha: a win, a loss or a tie each; the
@@ -116,10 +116,11 @@ type RetrievalRule struct {
 // retention and the passkey probe of each temperature are reported beside
 // it.
 type RelativesRule struct {
-	// Methods are suite method names (cmd/suite's -methods).
-	Methods   []string
-	Relatives []string
-	Alpha     float64
+	// Methods and HeadlineMethods are suite method names (cmd/suite's
+	// -methods).
+	Methods, HeadlineMethods []string
+	Relatives                []string
+	Alpha                    float64
 }
 
 // EtaRule judges claim 3 from the peak η1* of the pre-RoPE cosine
@@ -191,7 +192,7 @@ func RuleSets() []Rules {
 			Eta:       EtaRule{Weighted: true, Permutation: true, SupportedP: 0.05, PartlyP: 0.25, MinModels: 5, Saturation: 0.999},
 			Window:    WindowRule{Permutation: true, P: 0.05, SupportedMass: 0.95, PartlyMass: 0.9, MinModels: 5},
 			Retrieval: RetrievalRule{Chance: 0.1, Alpha: 0.05, Skill: 0.25, Effect: 2},
-			Relatives: RelativesRule{Methods: []string{"rope", "ntk", "rerope", "pose"},
+			Relatives: RelativesRule{Methods: []string{"rope", "ntk", "rerope", "pose"}, HeadlineMethods: []string{"rope"},
 				Relatives: []string{"softmax_plus_n0", "softmax_plus", "yarn_temp", "llama4_temp"}, Alpha: 0.05},
 		},
 	}

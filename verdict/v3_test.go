@@ -196,7 +196,7 @@ func TestDocExtrapolation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(cfgs) != 2+4+2*4*6-2 { // ntk + infoscale on cos0 and ours are in the grid too
+	if len(cfgs) != 2+4+5*6-2 { // ntk + infoscale on cos0 and ours are in the grid too
 		t.Errorf("%d test configurations: %v", len(cfgs), cfgs)
 	}
 	if cfgs[0] != OursKey(128) || cfgs[1] != OursKey(32) {
@@ -278,7 +278,7 @@ func TestRelatives(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(cells) != 8 || cells[3] != (study.ConfigKey{Method: "pose", FineTune: true}) || cells[4].CosScale != 128 {
+	if len(cells) != 5 || cells[3] != (study.ConfigKey{Method: "pose", FineTune: true}) || cells[4] != (study.ConfigKey{CosScale: 128, Method: "rope"}) {
 		t.Fatalf("cells %v", cells)
 	}
 	// InfoScale 5 right per document everywhere; softmax_plus_n0 7 (a
@@ -300,14 +300,14 @@ func TestRelatives(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rel.Cells) != 8 || len(rel.Relatives) != 4 || rel.L != 256 {
+	if len(rel.Cells) != 5 || len(rel.Relatives) != 4 || rel.L != 256 {
 		t.Fatalf("%d cells, %d relatives", len(rel.Cells), len(rel.Relatives))
 	}
 	p8 := 2.0 / 256
 	for i, w := range []struct {
 		diff, p float64
 		res     Result
-	}{{-0.2, p8, Loss}, {0, 1, Tie}, {0.2, p8, Win}, {-0.4 / 8 / 8, 1, Tie}} {
+	}{{-0.2, p8, Loss}, {0, 1, Tie}, {0.2, p8, Win}, {-0.4 / 8 / 5, 1, Tie}} {
 		got := rel.Relatives[i].Test
 		if math.Abs(got.Diff.Est-w.diff) > 1e-12 || math.Abs(got.P-w.p) > 1e-12 || got.Result != w.res {
 			t.Errorf("%s: %+v, want %+v", rel.Relatives[i].Norm, got, w)
