@@ -15,8 +15,8 @@
 # entropy analyses (3 seeds) and the other analyses. Run it on the machine
 # and at the load of the real run: the load average is printed with it.
 set -eu
-CONFIGS=${CONFIGS:-41}
-MATCHED=${MATCHED:-6}
+CONFIGS=${CONFIGS:-42}
+MATCHED=${MATCHED:-8}
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 bin="$dir/bin"
