@@ -7,7 +7,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"slices"
 )
 
 // Timing records how long a part took and the command that ran it.
@@ -34,49 +33,6 @@ func ReadTimings(out string) map[string]Timing {
 // WriteTimings writes logs/timings.json.
 func WriteTimings(out string, t map[string]Timing) error {
 	return writeJSON(timingsPath(out), t)
-}
-
-// progressPath is the file that lists the parts finished in an output
-// directory. The committed results/ holds every part's outputs but not this
-// file (.gitignore), so in a fresh clone every part runs again rather than
-// taking the committed outputs for its own.
-func progressPath(out string) string { return filepath.Join(out, "progress.json") }
-
-// ReadProgress reads the names of the parts finished in out (none when the
-// file is missing or unreadable: the parts then run again).
-func ReadProgress(out string) map[string]bool {
-	done := map[string]bool{}
-	if b, err := os.ReadFile(progressPath(out)); err == nil {
-		var names []string
-		if json.Unmarshal(b, &names) == nil {
-			for _, n := range names {
-				done[n] = true
-			}
-		}
-	}
-	return done
-}
-
-// WriteProgress writes the finished parts of out, sorted.
-func WriteProgress(out string, done map[string]bool) error {
-	names := make([]string, 0, len(done))
-	for n, ok := range done {
-		if ok {
-			names = append(names, n)
-		}
-	}
-	slices.Sort(names)
-	return writeJSON(progressPath(out), names)
-}
-
-// Finished reports whether pt finished in this output directory: it is
-// listed in the progress and its output is there.
-func (pt Part) Finished(progress map[string]bool) bool {
-	if !progress[pt.Name] {
-		return false
-	}
-	_, err := os.Stat(pt.Done)
-	return err == nil
 }
 
 func writeJSON(path string, v any) error {

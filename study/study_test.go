@@ -163,37 +163,9 @@ func TestTrainedModels(t *testing.T) {
 	}
 }
 
-// A part is done only when this directory's progress file lists it and its
-// output exists: committed outputs without the progress file (a fresh clone
-// of the repository) do not count as a finished run.
-func TestPartFinished(t *testing.T) {
+// Timings (logs/timings.json of runs before the records) round-trip.
+func TestTimings(t *testing.T) {
 	dir := t.TempDir()
-	out := filepath.Join(dir, "suite.json")
-	write(t, out, "{}")
-	pt := Part{Name: "baseline suite", Done: out}
-	missing := Part{Name: "baseline suite", Done: filepath.Join(dir, "none.json")}
-	if err := WriteProgress(dir, map[string]bool{"baseline suite": true, "other": true, "not finished": false}); err != nil {
-		t.Fatal(err)
-	}
-	listed := ReadProgress(dir)
-	if len(listed) != 2 {
-		t.Errorf("progress read back: %v, want the 2 finished parts", listed)
-	}
-	for _, c := range []struct {
-		name     string
-		progress map[string]bool
-		pt       Part
-		want     bool
-	}{
-		{"listed, output present", listed, pt, true},
-		{"listed, output missing", listed, missing, false},
-		{"output present, no progress file", ReadProgress(filepath.Join(dir, "fresh")), pt, false},
-		{"output present, another part listed", map[string]bool{"other": true}, pt, false},
-	} {
-		if got := c.pt.Finished(c.progress); got != c.want {
-			t.Errorf("%s: done = %v, want %v", c.name, got, c.want)
-		}
-	}
 	tm := map[string]Timing{"a": {Command: "train -x", Seconds: 2}}
 	if err := WriteTimings(dir, tm); err != nil {
 		t.Fatal(err)
