@@ -319,12 +319,7 @@ func fineTune(ctx context.Context, base *checkpoint.Checkpoint, m string, docs [
 		}
 		return checkpoint.Load(filepath.Join(dir, "best"))
 	}
-	trDocs, vaDocs := corpus.Split(docs, 0.8)
-	trs, err := train.Sequences(trDocs, base.Vocab, cfg.TrainLength)
-	if err != nil {
-		return nil, err
-	}
-	vas, err := train.Sequences(vaDocs, base.Vocab, cfg.TrainLength)
+	trs, vas, err := train.Data(docs, base.Vocab, cfg.TrainLength)
 	if err != nil {
 		return nil, err
 	}
@@ -334,7 +329,7 @@ func fineTune(ctx context.Context, base *checkpoint.Checkpoint, m string, docs [
 	if m == "pose" {
 		opts.PoSE, opts.PoSETarget = true, cfg.TargetLength
 	}
-	if err := checkFineTune(m, cfg, opts, len(vas)); err != nil {
+	if err := checkFineTune(m, cfg, opts, trs, vas); err != nil {
 		return nil, err
 	}
 	params := cloneParams(base)

@@ -162,7 +162,6 @@ func run(c collective.Comm, args []string, stdout, stderr io.Writer) (err error)
 	if note != "" {
 		fmt.Fprintln(stderr, "note:", note)
 	}
-	trainDocs, valDocs := corpus.Split(docs, 0.8)
 
 	// One writer per run folder, from here on: nothing in it changes
 	// before the lock is held. Rank 0 holds it (and repairs what a killed
@@ -221,15 +220,8 @@ func run(c collective.Comm, args []string, stdout, stderr io.Writer) (err error)
 				maxVocab = cfg.VocabSize
 			}
 		}
-		texts := func(yield func(string) bool) {
-			for _, d := range trainDocs {
-				if !yield(d.Text) {
-					return
-				}
-			}
-		}
-		if vocab, err = tokenizer.Build(texts, f.minCount, maxVocab); err != nil {
-			return fmt.Errorf("building the vocabulary: %w", err)
+		if vocab, err = train.NewVocab(docs, f.minCount, maxVocab); err != nil {
+			return err
 		}
 		cfg.VocabSize = vocab.Size()
 	}
@@ -265,13 +257,9 @@ func run(c collective.Comm, args []string, stdout, stderr io.Writer) (err error)
 		}
 	}
 
-	trainSeqs, err := train.Sequences(trainDocs, vocab, cfg.TrainLength)
+	trainSeqs, valSeqs, err := train.Data(docs, vocab, cfg.TrainLength)
 	if err != nil {
-		return fmt.Errorf("training split (%d of the corpus's %d documents): %w", len(trainDocs), len(docs), err)
-	}
-	valSeqs, err := train.Sequences(valDocs, vocab, cfg.TrainLength)
-	if err != nil {
-		return fmt.Errorf("validation split (the last %d of the corpus's %d documents): %w", len(valDocs), len(docs), err)
+		return err
 	}
 	memLine, budget, err := checkMemory(f, cfg, opts, trainSeqs, valSeqs, c.Size())
 	if err != nil {
