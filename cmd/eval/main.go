@@ -7,7 +7,7 @@
 //
 // Built with -tags mpi and started by mpirun or srun, its processes share
 // the evaluation's forward passes and rank 0 prints the report, the same
-// as one process's (README.md, "Several processes").
+// as one process's (docs/parallel.md).
 //
 // Run with -h for every flag.
 package main

@@ -10,7 +10,7 @@
 //
 // Built with -tags mpi and started by mpirun or srun, its processes share
 // every fine-tune (data-parallel) and every evaluation (the forward
-// passes), and rank 0 writes (README.md, "Several processes").
+// passes), and rank 0 writes (docs/parallel.md).
 //
 // Run with -h for every flag.
 package main

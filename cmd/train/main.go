@@ -9,8 +9,7 @@
 //
 // Built with -tags mpi and started by mpirun or srun, its processes train
 // one model together, each on its share of every batch (data-parallel),
-// and rank 0 writes the run folder and prints (README.md, "Several
-// processes").
+// and rank 0 writes the run folder and prints (docs/parallel.md).
 //
 // Run with -h for every flag.
 package main
