@@ -24,12 +24,10 @@ import (
 	"math"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/infoscale/gaualpha/internal/cli"
@@ -150,7 +148,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	defer lock.Release()
 	if !*reportOnly {
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		ctx, stop := cli.OnInterrupt(context.Background(), stderr, "stopping the running part; the parts already finished stay done")
 		defer stop()
 		if err := runParts(ctx, o); err != nil {
 			return err

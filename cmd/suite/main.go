@@ -21,11 +21,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"gorgonia.org/tensor"
@@ -161,7 +159,7 @@ func run(c collective.Comm, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := cli.OnInterrupt(context.Background(), stderr, "stopping; finished fine-tunes stay and are reused")
 	defer stop()
 	start := time.Now()
 	var all []study.SuiteRow

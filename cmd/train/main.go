@@ -21,12 +21,10 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime/debug"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"gorgonia.org/tensor"
@@ -317,7 +315,7 @@ func run(c collective.Comm, args []string, stdout, stderr io.Writer) (err error)
 		f.corpus, len(trainSeqs), len(valSeqs), opts.Steps, opts.Batch, tr.State.Step, on, f.out)
 	fmt.Fprintln(stderr, memLine)
 
-	ctx, cancel := onInterrupt(context.Background(), stderr)
+	ctx, cancel := cli.OnInterrupt(context.Background(), stderr, "stopping after this step; the last checkpoint stays valid")
 	defer cancel()
 	firstStep := tr.State.Step
 	if err := tr.Run(ctx); err != nil {
@@ -354,29 +352,6 @@ func lockRun(c collective.Comm, out string) (lock *runlock.Lock, created bool, e
 	}
 	lock, err = train.LockRunRank(c, out)
 	return lock, created && err == nil, err
-}
-
-// onInterrupt returns a context cancelled by the first interrupt (SIGINT or
-// SIGTERM), which stops the run after its current step. The signal then
-// takes its default effect again, so that a second interrupt ends the
-// process at once: checkpoints are replaced atomically, so the last one
-// stays valid.
-func onInterrupt(parent context.Context, stderr io.Writer) (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithCancel(parent)
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		defer signal.Stop(sigs)
-		select {
-		case <-sigs:
-		case <-ctx.Done():
-			return
-		}
-		signal.Stop(sigs)
-		fmt.Fprintln(stderr, "\ninterrupt: stopping after this step (interrupt again to stop at once; the last checkpoint stays valid)")
-		cancel()
-	}()
-	return ctx, cancel
 }
 
 // interrupted describes where an interrupted run stopped and what can be
