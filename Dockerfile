@@ -3,7 +3,7 @@
 # image trains on an NVIDIA GPU with `docker run --gpus all` (the NVIDIA
 # container toolkit brings the driver) and on the CPU without: the commands'
 # default -device in such a build is auto, which says on stderr which it
-# picked. README.md ("GPU") and docs/gpu.md ("Docker") show the commands;
+# picked. README.md ("GPUs, containers, several machines") and docs/gpu.md ("Docker") show the commands;
 # scripts/docker-check.sh builds the image and runs it on the CPU (CI does).
 #
 #   docker build -t gaualpha .

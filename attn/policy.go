@@ -285,10 +285,6 @@ func (p Policy) VisibleKeyCount(n int) int {
 // multiplies the whole logit, bias included, as it multiplies every logit.
 func PressALiBiSlope(m float64, d int) float64 { return m * math.Sqrt(float64(d)) }
 
-// ScaledALiBiSlope returns the slope m of ALiBi's bias on the scaled logits
-// q·k/sqrt(d) (Press et al.'s m): ALiBiSlope/sqrt(d).
-func (p Policy) ScaledALiBiSlope() float64 { return p.ALiBiSlope / math.Sqrt(float64(p.KeySize)) }
-
 // Rotates reports whether the method rotates q and k (every method but ALiBi).
 func (p Policy) Rotates() bool { return p.Method.spec().Rotation != NoRotation }
 

@@ -60,8 +60,8 @@ func TestALiBiPressPlacement(t *testing.T) {
 
 func TestALiBiDefaultSlope(t *testing.T) {
 	p := attn.Policy{Method: attn.ALiBi, TrainLen: 64, KeySize: 64}.WithDefaults()
-	if p.ALiBiSlope != 8.0/256 || p.ScaledALiBiSlope() != 1.0/256 {
-		t.Fatalf("default slope %v (scaled %v), want 2^-8·sqrt(64) = 1/32 (2^-8)", p.ALiBiSlope, p.ScaledALiBiSlope())
+	if p.ALiBiSlope != 8.0/256 || p.ALiBiSlope/math.Sqrt(float64(p.KeySize)) != 1.0/256 {
+		t.Fatalf("default slope %v (scaled %v), want 2^-8·sqrt(64) = 1/32 (2^-8)", p.ALiBiSlope, p.ALiBiSlope/math.Sqrt(float64(p.KeySize)))
 	}
 	if got := p.Bias(10, 3); got != -7.0/32 {
 		t.Fatalf("bias of distance 7: %v, want −7/32", got)

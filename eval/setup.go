@@ -9,6 +9,7 @@ import (
 	"github.com/infoscale/gaualpha/attn"
 	"github.com/infoscale/gaualpha/corpus"
 	"github.com/infoscale/gaualpha/layers"
+	"github.com/infoscale/gaualpha/testset"
 	"github.com/infoscale/gaualpha/tokenizer"
 )
 
@@ -49,11 +50,11 @@ func ParseLengths(s string) ([]int, error) {
 const (
 	// TestSetLong takes n long documents evenly spaced in corpus order
 	// (corpus.SelectTestSet); the default.
-	TestSetLong = "long"
+	TestSetLong = testset.RuleLong
 	// TestSetSpectral is the paper's selection: spectral clustering of
 	// character-frequency features and stratified sampling (package
 	// testset).
-	TestSetSpectral = "spectral"
+	TestSetSpectral = testset.RuleSpectral
 )
 
 // TestDocuments picks the extrapolation test set from the validation part

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # docker-check.sh: build the image of ./Dockerfile and run it as a user
-# would, on the CPU (CI runs it; README.md, "GPU"; docs/gpu.md, "Docker").
+# would, on the CPU (CI runs it; README.md, "GPUs, containers, several machines"; docs/gpu.md, "Docker").
 #
 #     scripts/docker-check.sh
 #

@@ -258,26 +258,12 @@ func trainingData(L int) (*tokenizer.Vocab, [][]int, [][]int, error) {
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	tr, va := corpus.Split(docs, 0.8)
-	v, err := tokenizer.Build(func(yield func(string) bool) {
-		for _, d := range tr {
-			if !yield(d.Text) {
-				return
-			}
-		}
-	}, 2, 12000)
+	v, err := train.NewVocab(docs, 2, 12000)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	trs, err := train.Sequences(tr, v, L)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	vas, err := train.Sequences(va[:min(20, len(va))], v, L)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	return v, trs, vas, nil
+	trs, vas, _, err := train.Data(docs, v, L, train.HeldOut{})
+	return v, trs, vas, err
 }
 
 // prepareTrain sets up a trainer on the embedded corpus. The default model

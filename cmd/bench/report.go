@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/infoscale/gaualpha/internal/host"
 )
 
 // Markers delimiting the generated part of a -out file.
@@ -45,9 +47,11 @@ func machineInfo(o options) environment {
 		Date:    time.Now().UTC(),
 		Command: commandLine(os.Args[1:]),
 	}
-	e.CPU, e.CPUFlags = cpuInfo()
+	e.CPU, e.CPUFlags = host.CPUModel(), host.CPUFeatures()
 	e.Tree = gitTree()
-	e.MemTotal = memTotal()
+	if b, err := host.MemTotal(); err == nil {
+		e.MemTotal = fmtBytes(b)
+	}
 	if o.torch != "" {
 		e.Packages = debianVersions("python3-torch", "libopenblas0-pthread")
 	}
@@ -71,55 +75,6 @@ func gitTree() string {
 		tree += " with uncommitted changes"
 	}
 	return tree
-}
-
-// cpuInfo returns the CPU model and its AVX2/FMA/AVX-512 flags from
-// /proc/cpuinfo.
-func cpuInfo() (model, flags string) {
-	b, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return runtime.GOARCH, ""
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		k, v, ok := strings.Cut(line, ":")
-		if !ok {
-			continue
-		}
-		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
-		switch {
-		case k == "model name" && model == "":
-			model = v
-		case k == "flags" && flags == "":
-			var have []string
-			fs := " " + v + " "
-			for _, f := range []string{"avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512_bf16"} {
-				if strings.Contains(fs, " "+f+" ") {
-					have = append(have, strings.ToUpper(f))
-				}
-			}
-			flags = strings.Join(have, "/")
-		}
-	}
-	if model == "" {
-		model = runtime.GOARCH
-	}
-	return model, flags
-}
-
-// memTotal returns MemTotal from /proc/meminfo, formatted.
-func memTotal() string {
-	b, err := os.ReadFile("/proc/meminfo")
-	if err != nil {
-		return ""
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "MemTotal:"); ok {
-			var kb int64
-			fmt.Sscan(strings.TrimSpace(rest), &kb)
-			return fmtBytes(kb * 1024)
-		}
-	}
-	return ""
 }
 
 // debianVersions returns "pkg version, ..." for the installed packages;

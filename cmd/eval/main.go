@@ -7,7 +7,7 @@
 //
 // Built with -tags mpi and started by mpirun or srun, its processes share
 // the evaluation's forward passes and rank 0 prints the report, the same
-// as one process's (README.md, "Several processes").
+// as one process's (docs/parallel.md).
 //
 // Run with -h for every flag.
 package main
@@ -17,11 +17,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"slices"
 	"strings"
-	"syscall"
 
 	"github.com/infoscale/gaualpha/attn"
 	"github.com/infoscale/gaualpha/backend"
@@ -141,7 +138,7 @@ func run(c collective.Comm, args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stderr, "processes: %d (the forward passes shared among them; progress lines at the end)\n", c.Size())
 		}
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := cli.OnInterrupt(context.Background(), stderr, "stopping")
 	defer stop()
 	rep, err := eval.Evaluate(ctx, cfg, ck.Params, ck.Vocab, testDocs, variants, o)
 	if err != nil {

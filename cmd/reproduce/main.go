@@ -29,12 +29,10 @@ import (
 	"math"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/infoscale/gaualpha/internal/cli"
 	"github.com/infoscale/gaualpha/internal/runlock"
@@ -171,7 +169,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	defer lock.Release()
 	if !*reportOnly {
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		ctx, stop := cli.OnInterrupt(context.Background(), stderr, "stopping the running part; the parts already finished stay done")
 		defer stop()
 		r, err := newRunner(o)
 		if err != nil {

@@ -10,7 +10,7 @@
 //
 // Built with -tags mpi and started by mpirun or srun, its processes share
 // every fine-tune (data-parallel) and every evaluation (the forward
-// passes), and rank 0 writes (README.md, "Several processes").
+// passes), and rank 0 writes (docs/parallel.md).
 //
 // Run with -h for every flag.
 package main
@@ -22,11 +22,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"gorgonia.org/tensor"
@@ -195,7 +193,7 @@ func run(c collective.Comm, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := cli.OnInterrupt(context.Background(), stderr, "stopping; finished fine-tunes stay and are reused")
 	defer stop()
 	start := time.Now()
 	var all []study.SuiteRow
@@ -470,25 +468,15 @@ func fineTune(ctx context.Context, base *checkpoint.Checkpoint, m string, docs [
 		return checkpoint.Load(filepath.Join(dir, "best"))
 	}
 	// Validation on the held-out documents that are neither test nor
-	// development documents (eval.SplitHeldOut).
-	held, err := eval.SplitHeldOut(o.testset, docs, base.Vocab, o.docs, o.minLen, o.seed)
+	// development documents (testset.SplitHeldOut).
+	trs, vas, note, err := train.Data(docs, base.Vocab, cfg.TrainLength, train.HeldOut{Rule: o.testset, Test: o.docs, MinLen: o.minLen, Seed: o.seed})
 	if err != nil {
 		return nil, err
 	}
-	trDocs, _ := corpus.Split(docs, 0.8)
-	vaDocs := held.Validation
-	if note := held.Note(); note != "" {
+	if note != "" {
 		fmt.Fprintf(o.log, "note: fine-tuning %s: %s\n", m, strings.Replace(note, "ask for fewer test documents", "lower -docs", 1))
 	}
-	trs, err := train.Sequences(trDocs, base.Vocab, cfg.TrainLength)
-	if err != nil {
-		return nil, err
-	}
-	vas, err := train.Sequences(vaDocs, base.Vocab, cfg.TrainLength)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkFineTune(m, cfg, opts, len(vas)); err != nil {
+	if err := checkFineTune(m, cfg, opts, trs, vas); err != nil {
 		return nil, err
 	}
 	params := cloneParams(base)

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"math"
-	"runtime"
 	"strings"
 
 	"github.com/infoscale/gaualpha/eval"
@@ -91,17 +90,12 @@ func checkLengths(cfg layers.Config, lengths []int, given bool) error {
 // checkFineTune refuses, before the weights are copied and the graphs
 // built, a fine-tune whose estimated memory (layers.EstimateTraining)
 // exceeds the memory available now.
-func checkFineTune(m string, cfg layers.Config, opts train.Options, valSeqs int) error {
+func checkFineTune(m string, cfg layers.Config, opts train.Options, trainSeqs, valSeqs [][]int) error {
 	avail, err := host.MemAvailable()
 	if err != nil {
 		return nil // unknown here (not Linux): nothing to check against
 	}
-	L := cfg.TrainLength
-	nVal := valSeqs
-	if opts.EvalSeqs > 0 {
-		nVal = min(nVal, opts.EvalSeqs)
-	}
-	est := layers.EstimateTraining(cfg, layers.Shape{B: opts.Batch, L: L, M: train.HeadRows(opts.Batch, L)}, min(opts.Batch, nVal), nVal, runtime.GOMAXPROCS(0))
+	est := train.Estimate(cfg, opts, trainSeqs, valSeqs, 1)
 	b := cli.Budget{Bytes: avail, Source: "the available memory (MemAvailable in /proc/meminfo)"}
-	return b.Check(fmt.Sprintf("fine-tuning %s with batch %d at length %d (-batch %d)", m, opts.Batch, L, opts.Batch), est.Total())
+	return b.Check(fmt.Sprintf("fine-tuning %s with batch %d at length %d (-batch %d)", m, opts.Batch, cfg.TrainLength, opts.Batch), est.Total())
 }

@@ -9,8 +9,7 @@
 //
 // Built with -tags mpi and started by mpirun or srun, its processes train
 // one model together, each on its share of every batch (data-parallel),
-// and rank 0 writes the run folder and prints (README.md, "Several
-// processes").
+// and rank 0 writes the run folder and prints (docs/parallel.md).
 //
 // Run with -h for every flag.
 package main
@@ -22,12 +21,10 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime/debug"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"gorgonia.org/tensor"
@@ -166,7 +163,6 @@ func run(c collective.Comm, args []string, stdout, stderr io.Writer) (err error)
 	if note != "" {
 		fmt.Fprintln(stderr, "note:", note)
 	}
-	trainDocs, _ := corpus.Split(docs, 0.8)
 
 	// One writer per run folder, from here on: nothing in it changes
 	// before the lock is held. Rank 0 holds it (and repairs what a killed
@@ -225,15 +221,8 @@ func run(c collective.Comm, args []string, stdout, stderr io.Writer) (err error)
 				maxVocab = cfg.VocabSize
 			}
 		}
-		texts := func(yield func(string) bool) {
-			for _, d := range trainDocs {
-				if !yield(d.Text) {
-					return
-				}
-			}
-		}
-		if vocab, err = tokenizer.Build(texts, f.minCount, maxVocab); err != nil {
-			return fmt.Errorf("building the vocabulary: %w", err)
+		if vocab, err = train.NewVocab(docs, f.minCount, maxVocab); err != nil {
+			return err
 		}
 		cfg.VocabSize = vocab.Size()
 	}
@@ -271,17 +260,16 @@ func run(c collective.Comm, args []string, stdout, stderr io.Writer) (err error)
 		}
 	}
 
-	trainSeqs, err := train.Sequences(trainDocs, vocab, cfg.TrainLength)
-	if err != nil {
-		return fmt.Errorf("training split (%d of the corpus's %d documents): %w", len(trainDocs), len(docs), err)
-	}
-	valDocs, err := validationDocs(f, cfg, docs, vocab, stderr)
+	held, err := heldOut(f, cfg)
 	if err != nil {
 		return err
 	}
-	valSeqs, err := train.Sequences(valDocs, vocab, cfg.TrainLength)
+	trainSeqs, valSeqs, valNote, err := train.Data(docs, vocab, cfg.TrainLength, held)
 	if err != nil {
-		return fmt.Errorf("validation documents (%d held-out documents): %w", len(valDocs), err)
+		return err
+	}
+	if valNote != "" {
+		fmt.Fprintln(stderr, "note:", strings.Replace(valNote, "ask for fewer test documents", "lower -eval-docs", 1))
 	}
 	memLine, budget, err := checkMemory(f, cfg, opts, trainSeqs, valSeqs, c.Size())
 	if err != nil {
@@ -340,7 +328,7 @@ func run(c collective.Comm, args []string, stdout, stderr io.Writer) (err error)
 		f.corpus, len(trainSeqs), len(valSeqs), opts.Steps, opts.Batch, tr.State.Step, on, f.out)
 	fmt.Fprintln(stderr, memLine)
 
-	ctx, cancel := onInterrupt(context.Background(), stderr)
+	ctx, cancel := cli.OnInterrupt(context.Background(), stderr, "stopping after this step; the last checkpoint stays valid")
 	defer cancel()
 	firstStep := tr.State.Step
 	if err := tr.Run(ctx); err != nil {
@@ -379,29 +367,6 @@ func lockRun(c collective.Comm, out string) (lock *runlock.Lock, created bool, e
 	return lock, created && err == nil, err
 }
 
-// onInterrupt returns a context cancelled by the first interrupt (SIGINT or
-// SIGTERM), which stops the run after its current step. The signal then
-// takes its default effect again, so that a second interrupt ends the
-// process at once: checkpoints are replaced atomically, so the last one
-// stays valid.
-func onInterrupt(parent context.Context, stderr io.Writer) (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithCancel(parent)
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		defer signal.Stop(sigs)
-		select {
-		case <-sigs:
-		case <-ctx.Done():
-			return
-		}
-		signal.Stop(sigs)
-		fmt.Fprintln(stderr, "\ninterrupt: stopping after this step (interrupt again to stop at once; the last checkpoint stays valid)")
-		cancel()
-	}()
-	return ctx, cancel
-}
-
 // interrupted describes where an interrupted run stopped and what can be
 // resumed, from the step reached and the step of last/ (-1: none).
 func interrupted(step, last int, out string) error {
@@ -438,26 +403,19 @@ func checkFreshOut(out string, overwrite bool) error {
 	return nil
 }
 
-// validationDocs are the held-out documents the run validates on: those
-// that are neither test documents of the final evaluation nor as long as
-// its longest length (eval.SplitHeldOut), so that no document a study
+// heldOut says which held-out documents the run validates on: those that
+// are neither test documents of the final evaluation nor as long as its
+// longest length (testset.SplitHeldOut), so that no document a study
 // tests on ever picks a checkpoint.
-func validationDocs(f *flags, cfg layers.Config, docs []corpus.Document, v *tokenizer.Vocab, stderr io.Writer) ([]corpus.Document, error) {
+func heldOut(f *flags, cfg layers.Config) (train.HeldOut, error) {
 	lengths := eval.DefaultLengths(cfg.TrainLength)
 	if f.evalLengths != "" {
 		var err error
 		if lengths, err = eval.ParseLengths(f.evalLengths); err != nil {
-			return nil, fmt.Errorf("-eval-lengths: %w", err)
+			return train.HeldOut{}, fmt.Errorf("-eval-lengths: %w", err)
 		}
 	}
-	held, err := eval.SplitHeldOut(eval.TestSetLong, docs, v, f.evalDocs, slices.Max(lengths), 42)
-	if err != nil {
-		return nil, err
-	}
-	if note := held.Note(); note != "" {
-		fmt.Fprintln(stderr, "note:", strings.Replace(note, "ask for fewer test documents", "lower -eval-docs", 1))
-	}
-	return held.Validation, nil
+	return train.HeldOut{Rule: eval.TestSetLong, Test: f.evalDocs, MinLen: slices.Max(lengths), Seed: 42}, nil
 }
 
 // finalEval scores the best checkpoint at 2x..64x n0 with softmax and

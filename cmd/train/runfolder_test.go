@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -231,33 +230,5 @@ func TestInterrupts(t *testing.T) {
 	}
 	if _, err := checkpoint.Load(filepath.Join(out, "last")); err != nil {
 		t.Errorf("last/ after two interrupts: %v", err)
-	}
-}
-
-// After the first interrupt, the signal has its default effect again: a
-// second one ends the process.
-func TestSecondInterruptKills(t *testing.T) {
-	if runtime.GOOS == "windows" {
-		t.Skip("sends SIGINT")
-	}
-	if os.Getenv("TRAIN_SECOND_INTERRUPT") == "1" {
-		ctx, cancel := onInterrupt(context.Background(), io.Discard)
-		defer cancel()
-		syscall.Kill(os.Getpid(), syscall.SIGINT)
-		<-ctx.Done()
-		time.Sleep(50 * time.Millisecond) // signal.Stop runs before cancel
-		syscall.Kill(os.Getpid(), syscall.SIGINT)
-		time.Sleep(10 * time.Second)
-		os.Exit(3)
-	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestSecondInterruptKills$")
-	cmd.Env = append(os.Environ(), "TRAIN_SECOND_INTERRUPT=1")
-	err := cmd.Run()
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) {
-		t.Fatalf("child: %v", err)
-	}
-	if ws, ok := ee.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGINT {
-		t.Errorf("child ended with %v, want killed by SIGINT", err)
 	}
 }

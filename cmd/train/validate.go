@@ -5,7 +5,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 
@@ -115,21 +114,12 @@ func checkMemory(f *flags, cfg layers.Config, opts train.Options, trainSeqs, val
 	if err != nil {
 		return "", cli.Budget{}, err
 	}
-	var tokens int64
-	for _, s := range append(slices.Clip(trainSeqs), valSeqs...) {
-		tokens += int64(len(s))*8 + 24 // the ints and the slice header
-	}
 	L := cfg.TrainLength
 	B := (opts.Batch + ranks - 1) / ranks // a process's share of the batch
-	shape := layers.Shape{B: B, L: L, M: train.HeadRows(B, L)}
-	nVal := len(valSeqs)
-	if opts.EvalSeqs > 0 {
-		nVal = min(nVal, opts.EvalSeqs)
-	}
-	est := layers.EstimateTraining(cfg, shape, (min(opts.Batch, nVal)+ranks-1)/ranks, nVal, runtime.GOMAXPROCS(0))
-	need, where := est.Total()+tokens, "on the CPU"
+	est := train.Estimate(cfg, opts, trainSeqs, valSeqs, ranks)
+	need, where := est.Total(), "on the CPU"
 	if f.device != "cpu" {
-		need, where = est.Host()+tokens, "in host memory (the device's own memory is not checked here)"
+		need, where = est.Host(), "in host memory (the device's own memory is not checked here)"
 	}
 	what := fmt.Sprintf("training %s with -batch %d -seq-len %d (%d layers, hidden %d, intermediate %d, vocabulary %d)",
 		where, opts.Batch, L, cfg.NumLayers, cfg.HiddenSize, cfg.IntermediateSize, cfg.VocabSize)

@@ -1,6 +1,6 @@
 // Package host reads the facts about the machine that the commands plan
-// and report with: its memory (total and available, from /proc/meminfo)
-// and its CPU's name (from /proc/cpuinfo). On systems without those files
+// and report with: its memory (total and available, from /proc/meminfo),
+// its CPU's name (from /proc/cpuinfo) and vector features. On systems without those files
 // the memory is an error and the CPU is named by its architecture.
 package host
 
@@ -13,6 +13,8 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sys/cpu"
 )
 
 // MemAvailable returns the memory available for starting new programs
@@ -77,4 +79,24 @@ func parseCPUModel(r io.Reader) string {
 		}
 	}
 	return runtime.GOARCH + " CPU"
+}
+
+// CPUFeatures lists the vector features of the CPU that the kernels choose
+// from (golang.org/x/sys/cpu), as "AVX2/FMA/AVX512F/...": those the CPU
+// has, in a fixed order; empty on other architectures.
+func CPUFeatures() string {
+	var have []string
+	for _, f := range []struct {
+		name string
+		ok   bool
+	}{
+		{"AVX2", cpu.X86.HasAVX2}, {"FMA", cpu.X86.HasFMA}, {"AVX512F", cpu.X86.HasAVX512F},
+		{"AVX512BW", cpu.X86.HasAVX512BW}, {"AVX512VL", cpu.X86.HasAVX512VL},
+		{"AVX512DQ", cpu.X86.HasAVX512DQ}, {"AVX512_BF16", cpu.X86.HasAVX512BF16},
+	} {
+		if f.ok {
+			have = append(have, f.name)
+		}
+	}
+	return strings.Join(have, "/")
 }

@@ -18,11 +18,6 @@ var files embed.FS
 // architecture, one fatbin) each.
 var Modules = []string{"attention_bwd", "attention_fwd", "attention_mat", "attention_tc", "elementwise", "embed", "optim", "xent"}
 
-// FatbinArchs returns the architectures (compute capability × 10) a fatbin
-// holds SASS for, and the virtual architecture of the PTX it holds for the
-// driver to JIT-compile on any other (newer) device.
-func FatbinArchs() (sass []int, ptx int) { return []int{80, 90}, 90 }
-
 // PTX returns the PTX text of module for arch "sm80" or "sm90".
 func PTX(module, arch string) (string, error) {
 	b, err := files.ReadFile(fmt.Sprintf("ptx/%s_%s.ptx", module, arch))
