@@ -242,9 +242,25 @@ func entropyClaimV3(r verdict.Rules, a *artifactsV3, o study.Study) claim {
 		body:    body.String()}
 }
 
-// windowClaimV3 renders claim 4 (its plain model is the first seed's).
+// windowClaimV3 renders claim 4 (its plain model is the first seed's),
+// with the same test without the plain model beside it (no verdict reads
+// it: the rule ranks the plain model as CosScale 0).
 func windowClaimV3(r verdict.Rules, a *artifactsV3, ex verdict.Exclusions) claim {
-	return windowClaim(r, &artifacts{band: a.band, alibiBand: a.alibiBand}, ex)
+	c := windowClaim(r, &artifacts{band: a.band, alibiBand: a.alibiBand}, ex)
+	t, err := r.JudgeWindow(a.band, ex)
+	if err != nil {
+		return c
+	}
+	var s, m []float64
+	for i := range t.CosScale {
+		if t.CosScale[i] > 0 {
+			s, m = append(s, t.CosScale[i]), append(m, t.Value[i])
+		}
+	}
+	if rho, p, err := stats.SpearmanTest(s, m); err == nil {
+		c.body += fmt.Sprintf("\nWithout the plain model (CosScale models only, %d): Spearman ρ = %.2f, one-sided exact permutation p = %.3g (reported beside the rule, which counts the plain model as CosScale 0).\n", len(s), rho, p)
+	}
+	return c
 }
 
 // iv renders an interval.
