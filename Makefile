@@ -45,14 +45,16 @@ suite:
 
 # The paper's study with one command: models, CosScale sweep, baseline suite,
 # analyses and results/REPORT.md. PROFILE=cpu (default: small models, fast
-# protocol, 59 min on a 2-vCPU Zen 5 VM, 2026-12-06) or PROFILE=gpu (paper sizes and
-# protocol; needs a -tags gpu build and an NVIDIA GPU; PRECISION=bf16 for
-# bfloat16 inputs to the matrix products).
+# protocol, three seeds, rules version 3; docs/analysis.md, "Cost", gives its
+# predicted time) or PROFILE=gpu (paper sizes and protocol; needs a -tags gpu
+# build and an NVIDIA GPU; PRECISION=bf16 for bfloat16 inputs to the matrix
+# products). The tools are built without VCS stamps or paths, so that their
+# binaries, which fingerprint the parts' outputs, change only with the code.
 PROFILE ?= cpu
 PRECISION ?= f32
 TOOL_TAGS := $(if $(filter gpu,$(PROFILE)),-tags gpu,)
 tools:
-	$(GO) build $(TOOL_TAGS) -o bin/ ./cmd/train ./cmd/eval ./cmd/suite ./cmd/analyze ./cmd/reproduce
+	$(GO) build $(TOOL_TAGS) -trimpath -buildvcs=false -o bin/ ./cmd/train ./cmd/eval ./cmd/suite ./cmd/analyze ./cmd/reproduce
 
 reproduce: tools
 	bin/reproduce -profile $(PROFILE) -precision $(PRECISION) -out results

@@ -532,8 +532,8 @@ func (r *runner) close() error { return r.ex.Close() }
 // runners keeps the runner of the last variant and batch shape, for the
 // next unit of the same.
 type runners struct {
-	r             *runner
-	variant, B, L int
+	r                *runner
+	variant, B, L, M int
 }
 
 func (rs *runners) close() error {
@@ -550,16 +550,22 @@ func (rs *runners) close() error {
 // outcome of every scored position, in job order.
 func (rs *runners) score(be backend.Backend, cfg layers.Config, p *layers.Params, v *tokenizer.Vocab, variant int, pol attn.Policy, L int, batch []job) (unitResult, error) {
 	t0 := time.Now()
-	K := len(batch[0].pos)
-	if rs.r == nil || rs.B != len(batch) || rs.L != L || rs.variant != variant {
+	// The positions scored: the jobs of the fast protocol at a length that
+	// is not a multiple of the stride mask one position more at the
+	// smaller offsets.
+	M := 0
+	for _, j := range batch {
+		M += len(j.pos)
+	}
+	if rs.r == nil || rs.B != len(batch) || rs.L != L || rs.M != M || rs.variant != variant {
 		if err := rs.close(); err != nil {
 			return unitResult{}, err
 		}
-		r, err := newRunner(be, cfg, p, layers.Options{Shape: layers.Shape{B: len(batch), L: L, M: len(batch) * K}, Policy: pol})
+		r, err := newRunner(be, cfg, p, layers.Options{Shape: layers.Shape{B: len(batch), L: L, M: M}, Policy: pol})
 		if err != nil {
 			return unitResult{}, err
 		}
-		rs.r, rs.B, rs.L, rs.variant = r, len(batch), L, variant
+		rs.r, rs.B, rs.L, rs.M, rs.variant = r, len(batch), L, M, variant
 	}
 	bt := &layers.Batch{}
 	var targets []int

@@ -411,3 +411,23 @@ func TestAssign(t *testing.T) {
 		}
 	}
 }
+
+// At a length that is not a multiple of the stride, the fast protocol's
+// passes mask different numbers of positions: all are scored.
+func TestFastProtocolUnevenPasses(t *testing.T) {
+	cfg, p, v := tinyModel(t)
+	docs := randDocs(rand.New(rand.NewPCG(7, 8)), v, 2, 100)
+	vs, err := Variants(cfg, []string{"softmax"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Evaluate(context.Background(), cfg, p, v, docs, vs, Options{Lengths: []int{48}, Protocol: Fast, Offsets: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every position of 48 is scored once (at least 128 per document
+	// asks for every offset of the stride).
+	if got := rep.Results[0].Tally.Count; got != 2*48 {
+		t.Errorf("%d positions scored, want 96", got)
+	}
+}

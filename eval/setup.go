@@ -50,11 +50,11 @@ func ParseLengths(s string) ([]int, error) {
 const (
 	// TestSetLong takes n long documents evenly spaced in corpus order
 	// (corpus.SelectTestSet); the default.
-	TestSetLong = "long"
+	TestSetLong = testset.RuleLong
 	// TestSetSpectral is the paper's selection: spectral clustering of
 	// character-frequency features and stratified sampling (package
 	// testset).
-	TestSetSpectral = "spectral"
+	TestSetSpectral = testset.RuleSpectral
 )
 
 // TestDocuments picks the extrapolation test set from the validation part
@@ -66,38 +66,9 @@ func TestDocuments(docs []corpus.Document, v *tokenizer.Vocab, n, minLen int) ([
 }
 
 // TestDocumentsBy is TestDocuments with the selection rule named: "long" or
-// "spectral" (seeded).
+// "spectral" (seeded): the test set of SplitHeldOut.
 func TestDocumentsBy(rule string, docs []corpus.Document, v *tokenizer.Vocab, n, minLen int, seed uint64) ([][]int, []string, error) {
-	_, val := corpus.Split(docs, 0.8)
-	if len(val) == 0 {
-		val = docs
-	}
-	var sel []corpus.Document
-	switch rule {
-	case TestSetLong, "":
-		sel = corpus.SelectTestSet(val, n, minLen, func(s string) int { return len(v.Encode(s)) })
-	case TestSetSpectral:
-		var err error
-		if sel, _, err = testset.Spectral(val, v, n, testset.DefaultClusters, minLen, seed); err != nil {
-			return nil, nil, fmt.Errorf("spectral test-set selection: %w", err)
-		}
-	default:
-		return nil, nil, fmt.Errorf("unknown test-set rule %q (want long or spectral)", rule)
-	}
-	var out [][]int
-	var ids []string
-	for _, d := range sel {
-		toks := v.Encode(d.Text)
-		if len(toks) == 0 {
-			continue
-		}
-		out = append(out, toks)
-		ids = append(ids, d.ID)
-	}
-	if len(out) == 0 {
-		return nil, nil, fmt.Errorf("no test document with tokens in the validation split")
-	}
-	return out, ids, nil
+	return HeldOutDocuments(rule, SetTest, docs, v, n, minLen, seed)
 }
 
 // Variants returns one variant per normalisation name for the model cfg

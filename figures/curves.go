@@ -57,10 +57,12 @@ func curvesGrid(s *study.Suite, metric string) ([][]*plot.Plot, error) {
 			p := newPlot(title, "length", metric)
 			p.Title.TextStyle.Font.Size = vg.Points(9)
 			log2Axis(&p.X)
+			lines := 0
 			for _, r := range s.Rows {
 				if r.Base != b.name || r.Norm != norm {
 					continue
 				}
+				lines++
 				var xs, ys []float64
 				for _, res := range r.Results {
 					xs = append(xs, float64(res.Length))
@@ -74,6 +76,10 @@ func curvesGrid(s *study.Suite, metric string) ([][]*plot.Plot, error) {
 				if err := (series{x: xs, y: ys, color: colorAt(k), dashes: dashes[(k/len(colors))%len(dashes)], points: true}).add(p); err != nil {
 					return nil, err
 				}
+			}
+			if lines == 0 { // a suite of chosen configurations: no such panel
+				grid[i] = append(grid[i], nil)
+				continue
 			}
 			widenLogRange(&p.X)
 			grid[i] = append(grid[i], p)

@@ -46,9 +46,11 @@ func writeSuite(t *testing.T, dir string) {
 func TestWrite(t *testing.T) {
 	out := t.TempDir()
 	writeSuite(t, filepath.Join(out, "suite"))
-	p, err := study.NamedProfile("cpu")
-	if err != nil {
-		t.Fatal(err)
+	// A directory with suite/suite.json and no run records is a study of
+	// rules version 2.
+	p, err := study.ProfileOf(out, "cpu")
+	if err != nil || p.Rules != 2 {
+		t.Fatalf("profile of rules %d, %v", p.Rules, err)
 	}
 	o := study.Study{Profile: p, Out: out, Corpus: "embedded"}
 	path, err := Write(o)
@@ -124,6 +126,31 @@ func TestDescribeProfile(t *testing.T) {
 		p.Precision = prec
 		if got := strings.Contains(describeProfile(p), "bfloat16"); got != (prec == "bf16") {
 			t.Errorf("precision %q: setup line %q", prec, describeProfile(p))
+		}
+	}
+}
+
+// The report of a study of rules version 3 before any part has run: every
+// claim not run, no panic, the plan's parts listed with their placeholders.
+func TestWriteV3Empty(t *testing.T) {
+	out := t.TempDir()
+	p, err := study.ProfileOf(out, "cpu")
+	if err != nil || p.Rules != 3 {
+		t.Fatalf("profile of rules %d, %v", p.Rules, err)
+	}
+	path, err := Write(study.Study{Profile: p, Out: out, Corpus: "embedded"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(path)
+	r := string(b)
+	if n := strings.Count(r, "| **not run** |"); n != 7 {
+		t.Errorf("%d claims not run, want 7:\n%s", n, r)
+	}
+	for _, want := range []string{"## Verdict history", "| 2026-11-27 (rules 1, results of 05c2f99) | 2026-12-06 (rules 2, results of fbdd13f) | this run (rules 3) |",
+		"-configs {test-configs}", "## ALiBi's slope", "| 0.00390625 | not trained yet |", "(no part has run yet)"} {
+		if !strings.Contains(r, want) {
+			t.Errorf("report lacks %q", want)
 		}
 	}
 }

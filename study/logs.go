@@ -7,7 +7,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"slices"
 )
 
 // Timing records how long a part took and the command that ran it.
@@ -36,49 +35,6 @@ func WriteTimings(out string, t map[string]Timing) error {
 	return writeJSON(timingsPath(out), t)
 }
 
-// progressPath is the file that lists the parts finished in an output
-// directory. The committed results/ holds every part's outputs but not this
-// file (.gitignore), so in a fresh clone every part runs again rather than
-// taking the committed outputs for its own.
-func progressPath(out string) string { return filepath.Join(out, "progress.json") }
-
-// ReadProgress reads the names of the parts finished in out (none when the
-// file is missing or unreadable: the parts then run again).
-func ReadProgress(out string) map[string]bool {
-	done := map[string]bool{}
-	if b, err := os.ReadFile(progressPath(out)); err == nil {
-		var names []string
-		if json.Unmarshal(b, &names) == nil {
-			for _, n := range names {
-				done[n] = true
-			}
-		}
-	}
-	return done
-}
-
-// WriteProgress writes the finished parts of out, sorted.
-func WriteProgress(out string, done map[string]bool) error {
-	names := make([]string, 0, len(done))
-	for n, ok := range done {
-		if ok {
-			names = append(names, n)
-		}
-	}
-	slices.Sort(names)
-	return writeJSON(progressPath(out), names)
-}
-
-// Finished reports whether pt finished in this output directory: it is
-// listed in the progress and its output is there.
-func (pt Part) Finished(progress map[string]bool) bool {
-	if !progress[pt.Name] {
-		return false
-	}
-	_, err := os.Stat(pt.Done)
-	return err == nil
-}
-
 func writeJSON(path string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
@@ -91,10 +47,14 @@ func writeJSON(path string, v any) error {
 }
 
 // BestSweepScale returns the CosScale of the sweep model with the lowest
-// validation loss.
+// validation loss; under rules version 3, the lowest other than the
+// headline CosScale, whose base model the study trains anyway.
 func (o Study) BestSweepScale() (float64, error) {
 	best, bestLoss := 0.0, math.Inf(1)
 	for _, s := range o.Profile.Sweep {
+		if o.Profile.Rules >= 3 && s == o.Profile.Headline {
+			continue
+		}
 		st, err := ReadState(filepath.Join(o.ModelDir(CosName(s)), "best"))
 		if err != nil || st.BestValLoss == nil {
 			return 0, fmt.Errorf("CosScale %g model has no validation loss: %v", s, err)

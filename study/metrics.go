@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 
@@ -72,4 +73,27 @@ func ReadMetrics(dir string) (trainLines []train.StepMetrics, valLines []train.V
 		return nil, nil, fmt.Errorf("%s: no training or validation loss lines", path)
 	}
 	return trainLines, valLines, nil
+}
+
+// ValCheckpoint is the checkpoint a training run kept at the validation of
+// a step (cmd/train -keep-validations): val/step-NNNNNN in its folder.
+func ValCheckpoint(dir string, step int) string { return train.ValCheckpointDir(dir, step) }
+
+// MatchedStep returns the step of the run in dir whose validation loss is
+// closest to target (the earlier of equally close ones), and that loss.
+func MatchedStep(dir string, target float64) (step int, loss float64, err error) {
+	_, val, err := ReadMetrics(dir)
+	if err != nil {
+		return 0, 0, err
+	}
+	if len(val) == 0 {
+		return 0, 0, fmt.Errorf("%s: no validation in its metrics log", dir)
+	}
+	best := -1
+	for i, v := range val {
+		if best < 0 || math.Abs(v.ValLoss-target) < math.Abs(val[best].ValLoss-target) {
+			best = i
+		}
+	}
+	return val[best].Step, val[best].ValLoss, nil
 }

@@ -163,37 +163,9 @@ func TestTrainedModels(t *testing.T) {
 	}
 }
 
-// A part is done only when this directory's progress file lists it and its
-// output exists: committed outputs without the progress file (a fresh clone
-// of the repository) do not count as a finished run.
-func TestPartFinished(t *testing.T) {
+// Timings (logs/timings.json of runs before the records) round-trip.
+func TestTimings(t *testing.T) {
 	dir := t.TempDir()
-	out := filepath.Join(dir, "suite.json")
-	write(t, out, "{}")
-	pt := Part{Name: "baseline suite", Done: out}
-	missing := Part{Name: "baseline suite", Done: filepath.Join(dir, "none.json")}
-	if err := WriteProgress(dir, map[string]bool{"baseline suite": true, "other": true, "not finished": false}); err != nil {
-		t.Fatal(err)
-	}
-	listed := ReadProgress(dir)
-	if len(listed) != 2 {
-		t.Errorf("progress read back: %v, want the 2 finished parts", listed)
-	}
-	for _, c := range []struct {
-		name     string
-		progress map[string]bool
-		pt       Part
-		want     bool
-	}{
-		{"listed, output present", listed, pt, true},
-		{"listed, output missing", listed, missing, false},
-		{"output present, no progress file", ReadProgress(filepath.Join(dir, "fresh")), pt, false},
-		{"output present, another part listed", map[string]bool{"other": true}, pt, false},
-	} {
-		if got := c.pt.Finished(c.progress); got != c.want {
-			t.Errorf("%s: done = %v, want %v", c.name, got, c.want)
-		}
-	}
 	tm := map[string]Timing{"a": {Command: "train -x", Seconds: 2}}
 	if err := WriteTimings(dir, tm); err != nil {
 		t.Fatal(err)
@@ -226,5 +198,70 @@ func TestPartsDevice(t *testing.T) {
 	}
 	if _, err := NamedProfile("tpu"); err == nil || !strings.Contains(err.Error(), "unknown profile") {
 		t.Errorf("profile tpu: %v", err)
+	}
+}
+
+// The study of rules version 3: unique part names, every part it reads
+// listed before it, the seeds' models and evaluations in their folders,
+// the placeholders where the values are known only at run time.
+func TestPartsV3(t *testing.T) {
+	p, err := NamedProfile("cpu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := Study{Profile: p, Out: "results", Corpus: "embedded"}
+	parts := o.Parts()
+	seen := map[string]int{}
+	for i, pt := range parts {
+		if _, dup := seen[pt.Name]; dup {
+			t.Errorf("part name %q twice", pt.Name)
+		}
+		seen[pt.Name] = i
+		for _, dep := range append(append([]string{}, pt.Needs...), pt.Reads...) {
+			if j, ok := seen[dep]; !ok || j >= i {
+				t.Errorf("part %q reads %q, which is not an earlier part", pt.Name, dep)
+			}
+		}
+		if pt.Done == "" {
+			t.Errorf("part %q has no output", pt.Name)
+		}
+	}
+	// 7 sweep + 3×3 bases + 5 ALiBi slopes + 3 fine-tunes + dev + 3 test + 3
+	// matched + 2 calibrations + 2 figures + 3 entropies + eta, heat maps,
+	// band + 2 ALiBi analyses + curves + passkey + test set.
+	if len(parts) != 7+9+5+3+1+3+3+2+2+3+3+2+3 {
+		t.Errorf("%d parts", len(parts))
+	}
+	cmds := map[string]string{}
+	for _, pt := range parts {
+		cmds[pt.Name] = pt.Command()
+	}
+	for name, want := range map[string][]string{
+		"seed 43: train the plain model (RoPE, softmax, CosScale off)":                                                                   {"-out results/seeds/s43/models/base-cos0", "-seed 43", "-passkey-every 16", "-passkey-first 400", "-keep-validations", "-no-eval"},
+		"seed 42: train the plain model (RoPE, softmax, CosScale off)":                                                                   {"-eval-docs 24", "-seed 42"},
+		"seed 44: train the CosScale base model (the sweep's best CosScale)":                                                             {"-cosscale {best-s}", "-keep-validations"},
+		"seed 44: fine-tune PI at 4·n0, PoSE and ALiBi from each base model":                                                             {"-finetune-only", "-alibi-slope {alibi-slope}", "-out results/seeds/s44/suite", "-seed 44"},
+		"development evaluation: every method × normalisation at 64x on the development documents (chooses each method's configuration)": {"-docset dev", "-lengths 4096", "-offsets 1", "-finetunes results/seeds/s42/suite"},
+		"seed 43: test evaluation of ours, the chosen comparators and claim 6's temperatures, with the passkey probe":                    {"-configs {test-configs}", "-lengths '128,512,4096'", "-passkey-lengths '64,128,512,4096'", "-docs 24", "-offsets 2"},
+		"seed 42: the comparators without fine-tuning at matched validation loss":                                                        {"-base {matched-bases:42}", "-configs {matched-configs}"},
+		"protocol calibration: the paper protocol at 128,256,512":                                                                        {"-docset dev", "-positions 128"},
+		"seed 44: attention entropy vs length of the plain model under each temperature":                                                 {"-norm 'softmax,infoscale,softmax_plus_n0,softmax_plus,yarn_temp,llama4_temp'", "-out results/analysis/seeds/s44"},
+	} {
+		cmd, ok := cmds[name]
+		if !ok {
+			t.Errorf("no part %q", name)
+			continue
+		}
+		for _, w := range want {
+			if !strings.Contains(cmd, w) {
+				t.Errorf("%s: %q lacks %q", name, cmd, w)
+			}
+		}
+	}
+	if s, ok := ParseMatchedBasesArg(MatchedBasesArg(43)); !ok || s != 43 {
+		t.Errorf("matched-bases placeholder: %d %v", s, ok)
+	}
+	if _, ok := ParseMatchedBasesArg("{best-s}"); ok {
+		t.Error("another placeholder parsed as matched-bases")
 	}
 }

@@ -4,18 +4,22 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/infoscale/gaualpha/attn"
 	"github.com/infoscale/gaualpha/eval"
 )
 
 // SuiteVersion is the version of suite.json's fields (Suite, SuiteRow and
 // the results' eval.Result); version 1 files, written before the
-// per-position scores were kept, have rows without "scores".
-const SuiteVersion = 2
+// per-position scores were kept, have rows without "scores", and version 2
+// files lack the document set, the documents and the seed.
+const SuiteVersion = 3
 
 // Suite is suite.json, the baseline suite's result: one row per base
 // model × method × normalisation.
@@ -25,6 +29,12 @@ type Suite struct {
 	TrainLen int        `json:"train_length"`
 	Seconds  float64    `json:"seconds"`
 	Rows     []SuiteRow `json:"rows"`
+	// DocSet is the set of held-out documents evaluated (eval.SetTest or
+	// eval.SetDev; empty in older files: the test set), Documents their
+	// ids in evaluation order, Seed the seed of the fine-tunes.
+	DocSet    string   `json:"docset,omitempty"`
+	Documents []string `json:"documents,omitempty"`
+	Seed      uint64   `json:"seed,omitempty"`
 }
 
 // SuiteRow is one method × normalisation of one base model, across the
@@ -39,6 +49,70 @@ type SuiteRow struct {
 	// Scores is the file of the row's per-position scores (WriteScores),
 	// relative to the suite's directory; empty in version 1 files.
 	Scores string `json:"scores,omitempty"`
+}
+
+// ConfigKey names a configuration of the suite independently of the
+// seed: the base model's CosScale, the method (fine-tuned or not) and the
+// normalisation.
+type ConfigKey struct {
+	CosScale float64
+	Method   string
+	FineTune bool
+	Norm     string
+}
+
+// Key is the row's configuration.
+func (r SuiteRow) Key() ConfigKey {
+	return ConfigKey{CosScale: r.CosScale, Method: r.Method, FineTune: r.FineTune, Norm: r.Norm}
+}
+
+// MethodLabel is the method, marked " (ft)" when fine-tuned.
+func (k ConfigKey) MethodLabel() string {
+	if k.FineTune {
+		return k.Method + " (ft)"
+	}
+	return k.Method
+}
+
+// Label names the configuration: method, normalisation, CosScale.
+func (k ConfigKey) Label() string {
+	return fmt.Sprintf("%s + %s, CosScale %g", k.MethodLabel(), k.Norm, k.CosScale)
+}
+
+// SuiteMethod is the configuration's method as cmd/suite's -methods
+// names it (attn.SuiteMethods: pi-ft for fine-tuned PI, pose and alibi
+// fine-tuned, the others training-free).
+func (k ConfigKey) SuiteMethod() string {
+	for _, m := range attn.SuiteMethods() {
+		if m.Method.String() == k.Method && m.FineTuned == k.FineTune {
+			return m.Name
+		}
+	}
+	return k.Method
+}
+
+// String is the configuration as cmd/suite's -configs takes it:
+// cosS/METHOD/NORM with METHOD the suite's name (SuiteMethod).
+func (k ConfigKey) String() string {
+	return fmt.Sprintf("%s/%s/%s", CosName(k.CosScale), k.SuiteMethod(), k.Norm)
+}
+
+// ParseConfigKey parses ConfigKey.String's form.
+func ParseConfigKey(s string) (ConfigKey, error) {
+	f := strings.Split(strings.TrimSpace(s), "/")
+	if len(f) != 3 || !strings.HasPrefix(f[0], "cos") || f[1] == "" || f[2] == "" {
+		return ConfigKey{}, fmt.Errorf("configuration %q: want cosS/METHOD/NORM (e.g. cos0/ntk/softmax_plus_n0, cos128/pi-ft/infoscale)", s)
+	}
+	cos, err := strconv.ParseFloat(strings.TrimPrefix(f[0], "cos"), 64)
+	if err != nil || cos < 0 || math.IsInf(cos, 0) || math.IsNaN(cos) {
+		return ConfigKey{}, fmt.Errorf("configuration %q: bad CosScale %q", s, f[0])
+	}
+	for _, m := range attn.SuiteMethods() {
+		if m.Name == f[1] {
+			return ConfigKey{CosScale: cos, Method: m.Method.String(), FineTune: m.FineTuned, Norm: f[2]}, nil
+		}
+	}
+	return ConfigKey{}, fmt.Errorf("configuration %q: unknown method %q", s, f[1])
 }
 
 // MethodLabel is the row's method, marked " (ft)" when fine-tuned.

@@ -262,3 +262,58 @@ func TestsetRows(docs []corpus.Document, info testset.Info) []TestsetRow {
 	}
 	return rows
 }
+
+// PasskeyRow is one row of passkey.csv: the passkey probe's score of one
+// configuration of the suite at one length, on the keys of one distance
+// class (eval.Near, eval.Far) in one document.
+type PasskeyRow struct {
+	CosScale    float64 `csv:"cosscale,g"`
+	Method      string  `csv:"method"`
+	FineTuned   bool    `csv:"fine_tuned"`
+	Norm        string  `csv:"norm"`
+	Length      int     `csv:"length"`
+	Class       string  `csv:"class"`
+	Doc         int     `csv:"doc"`
+	Keys        int     `csv:"keys"`
+	KeysRight   int     `csv:"keys_right"`
+	Digits      int     `csv:"digits"`
+	DigitsRight int     `csv:"digits_right"`
+}
+
+// Key is the row's configuration.
+func (r PasskeyRow) Key() ConfigKey {
+	return ConfigKey{CosScale: r.CosScale, Method: r.Method, FineTune: r.FineTuned, Norm: r.Norm}
+}
+
+// Passkey is passkey.csv.
+var Passkey = Table[PasskeyRow]{Name: "passkey.csv", Version: 1}
+
+// PowerRow is one row of power.csv: the power analysis of one comparison
+// at one number of test documents.
+type PowerRow struct {
+	Comparator string  `csv:"comparator"`
+	Config     string  `csv:"config"`
+	Mean       float64 `csv:"mean_diff"`
+	SD         float64 `csv:"sd"`
+	Close      bool    `csv:"close"`
+	Docs       int     `csv:"docs"`
+	Detectable float64 `csv:"detectable"`
+}
+
+// Power is power.csv.
+var Power = Table[PowerRow]{Name: "power.csv", Version: 1}
+
+// PasskeyCurveRow is one row of passkey_curve.csv: a configuration's
+// passkey digit accuracy at one length and distance class, pooled over
+// seeds and documents (the numbers behind passkey.png).
+type PasskeyCurveRow struct {
+	Config      string  `csv:"config"`
+	Length      int     `csv:"length"`
+	Class       string  `csv:"class"`
+	Digits      int     `csv:"digits"`
+	DigitsRight int     `csv:"digits_right"`
+	Accuracy    float64 `csv:"digit_accuracy,f6"`
+}
+
+// PasskeyCurve is passkey_curve.csv.
+var PasskeyCurve = Table[PasskeyCurveRow]{Name: "passkey_curve.csv", Version: 1}

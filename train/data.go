@@ -58,6 +58,11 @@ type Masker struct {
 	regular []int // ids a random replacement is drawn from
 	// cand and targets are Mask's scratch, reused by FillBatch.
 	cand, targets []int
+	// plant, when set, may turn sequence b of a batch into another
+	// training sample in place (the trainer's passkey samples): it returns
+	// the positions and targets that sequence scores, and ok; the sequence
+	// is masked as usual when ok is false.
+	plant func(b int, row []int) (pos, targets []int, ok bool)
 }
 
 // NewMasker returns a masker for v.
@@ -173,8 +178,14 @@ func (m *Masker) FillBatch(bt *layers.Batch, seqs [][]int, L int, rng *rand.Rand
 			copy(bt.Pos[b*L:(b+1)*L], pos(b))
 		}
 		var p, t []int
-		p, t = m.mask(row[:len(s)], rng, m.cand, m.targets)
-		m.cand, m.targets = p[:0], t[:0]
+		planted := false
+		if m.plant != nil {
+			p, t, planted = m.plant(b, row[:len(s)])
+		}
+		if !planted {
+			p, t = m.mask(row[:len(s)], rng, m.cand, m.targets)
+			m.cand, m.targets = p[:0], t[:0]
+		}
 		for i := 0; i < per; i++ {
 			if i < len(p) {
 				bt.Select = append(bt.Select, b*L+p[i])

@@ -6,6 +6,7 @@ import (
 
 	"github.com/infoscale/gaualpha/corpus"
 	"github.com/infoscale/gaualpha/layers"
+	"github.com/infoscale/gaualpha/testset"
 	"github.com/infoscale/gaualpha/tokenizer"
 )
 
@@ -19,19 +20,41 @@ import (
 // training uses; the rest is held out (validation and test documents).
 const TrainShare = 0.8
 
+// HeldOut says which of the held-out documents validate: those that are
+// neither test documents of an evaluation (Test documents of at least
+// MinLen tokens chosen by Rule, seeded by Seed) nor development documents
+// (the other held-out documents of at least MinLen tokens): the validation
+// documents of testset.SplitHeldOut. Test 0 lets every held-out document
+// validate.
+type HeldOut struct {
+	Rule   string
+	Test   int
+	MinLen int
+	Seed   uint64
+}
+
 // Data returns the training and validation sequences of length L of a
 // corpus's documents: its first TrainShare of documents for training, the
-// rest for validation (corpus.Split), each cut by Sequences. An error
-// names the split that has no sequence.
-func Data(docs []corpus.Document, v *tokenizer.Vocab, L int) (trainSeqs, valSeqs [][]int, err error) {
+// held-out validation documents (h) for validation, each cut by Sequences,
+// and a note when the held-out split had to let development or test
+// documents validate (testset.HeldOut.Note). An error names the split that
+// has no sequence.
+func Data(docs []corpus.Document, v *tokenizer.Vocab, L int, h HeldOut) (trainSeqs, valSeqs [][]int, note string, err error) {
 	trainDocs, valDocs := corpus.Split(docs, TrainShare)
 	if trainSeqs, err = Sequences(trainDocs, v, L); err != nil {
-		return nil, nil, fmt.Errorf("training split (%d of the corpus's %d documents): %w", len(trainDocs), len(docs), err)
+		return nil, nil, "", fmt.Errorf("training split (%d of the corpus's %d documents): %w", len(trainDocs), len(docs), err)
+	}
+	if h.Test > 0 {
+		split, err := testset.SplitHeldOut(h.Rule, valDocs, v, h.Test, h.MinLen, h.Seed)
+		if err != nil {
+			return nil, nil, "", err
+		}
+		valDocs, note = split.Validation, split.Note()
 	}
 	if valSeqs, err = Sequences(valDocs, v, L); err != nil {
-		return nil, nil, fmt.Errorf("validation split (the last %d of the corpus's %d documents): %w", len(valDocs), len(docs), err)
+		return nil, nil, "", fmt.Errorf("validation documents (%d of the corpus's %d held-out documents): %w", len(valDocs), len(docs)-len(trainDocs), err)
 	}
-	return trainSeqs, valSeqs, nil
+	return trainSeqs, valSeqs, note, nil
 }
 
 // NewVocab builds a new model's vocabulary from the training split of

@@ -26,6 +26,7 @@ import (
 	"github.com/infoscale/gaualpha/layers"
 	"github.com/infoscale/gaualpha/metrics"
 	"github.com/infoscale/gaualpha/optim"
+	"github.com/infoscale/gaualpha/passkey"
 	"github.com/infoscale/gaualpha/pipeline"
 	"github.com/infoscale/gaualpha/tokenizer"
 )
@@ -55,6 +56,24 @@ type Options struct {
 	// multiple of the smaller of the run's first validation loss and
 	// ln(vocabulary size), the loss of a uniform guess (0: never).
 	DivergeRatio float64 `json:"diverge_ratio,omitempty"`
+	// PasskeyEvery makes one training sequence in PasskeyEvery a passkey
+	// sample (package passkey): a key stated and asked again with its
+	// digits masked, which only those digits score (0: none). Which
+	// sequences, and the keys and their places, follow from (seed, step).
+	PasskeyEvery int `json:"passkey_every,omitempty"`
+	// PasskeyFirst makes every sequence of the first PasskeyFirst steps a
+	// passkey sample (with PasskeyEvery > 0): a model learns the skill
+	// from samples alone, not from a small share among masked-LM ones.
+	PasskeyFirst int `json:"passkey_first,omitempty"`
+	// KeepValidations keeps the weights of every validation's step in
+	// ValCheckpointDir(OutDir, step), besides best/ and last/.
+	KeepValidations bool `json:"keep_validations,omitempty"`
+}
+
+// ValCheckpointDir is the checkpoint Options.KeepValidations keeps for the
+// validation of a step: val/step-NNNNNN in the run's folder.
+func ValCheckpointDir(out string, step int) string {
+	return filepath.Join(out, "val", fmt.Sprintf("step-%06d", step))
 }
 
 // SavedOptions decodes the options a trainer saved in its checkpoint
@@ -98,6 +117,10 @@ func (o Options) Validate() error {
 		return fmt.Errorf("eval/log intervals must be >= 0")
 	case o.PoSE && o.PoSETarget < 2:
 		return fmt.Errorf("PoSE needs a target length (got %d)", o.PoSETarget)
+	case o.PasskeyEvery < 0:
+		return fmt.Errorf("passkey share %d must be >= 0 (one sequence in n; 0: none)", o.PasskeyEvery)
+	case o.PasskeyFirst < 0 || o.PasskeyFirst > 0 && o.PasskeyEvery == 0:
+		return fmt.Errorf("passkey warm-up of %d steps needs a passkey share and a count >= 0", o.PasskeyFirst)
 	case !(o.DivergeRatio >= 0) || math.IsInf(o.DivergeRatio, 0):
 		return fmt.Errorf("divergence ratio %v must be a finite number >= 0 (0: never stop)", o.DivergeRatio)
 	}
@@ -116,6 +139,7 @@ type Trainer struct {
 	trainSeqs [][]int
 	valBatch  []*layers.Batch
 	masker    *Masker
+	curStep   int           // the step whose batch is being built (passkey samples)
 	model     *layers.Model // the training graph (dropout, loss, gradients)
 	evalModel *layers.Model // the validation graph
 	perEpoch  int
@@ -210,10 +234,40 @@ func NewRank(c collective.Comm, cfg layers.Config, v *tokenizer.Vocab, p *layers
 	if err := t.prepareValidation(valSeqs, pol); err != nil {
 		return nil, err
 	}
+	if o.PasskeyEvery > 0 {
+		if err := t.plantPasskeys(v); err != nil {
+			return nil, err
+		}
+	}
 	if err := t.Use(backend.Default()); err != nil {
 		return nil, err
 	}
 	return t, nil
+}
+
+// plantPasskeys makes the masker turn every sequence of the first
+// Options.PasskeyFirst steps, and one sequence in Options.PasskeyEvery of
+// every later batch, into a passkey sample: the sequences whose index in
+// the run, step·Batch + b, is PasskeyEvery − 1 modulo PasskeyEvery, each
+// with a key and places drawn from a generator seeded by (seed, index).
+// Validation batches stay plain masked-LM batches.
+func (t *Trainer) plantPasskeys(v *tokenizer.Vocab) error {
+	probe, err := passkey.New(v)
+	if err != nil {
+		return fmt.Errorf("training with passkey samples: %w", err)
+	}
+	K, B := t.opts.PasskeyEvery, t.opts.Batch
+	pcg := new(rand.PCG)
+	rng := rand.New(pcg)
+	t.masker.plant = func(b int, row []int) ([]int, []int, bool) {
+		g := t.curStep*B + b
+		if g%K != K-1 && t.curStep >= t.opts.PasskeyFirst {
+			return nil, nil, false
+		}
+		pcg.Seed(t.opts.Seed^0x7061_7373_6b65_79, uint64(g))
+		return probe.TrainSample(row, rng)
+	}
+	return nil
 }
 
 // prepareValidation masks a fixed set of validation sequences once (with
@@ -222,8 +276,15 @@ func NewRank(c collective.Comm, cfg layers.Config, v *tokenizer.Vocab, p *layers
 // the batches are smaller than the group).
 func (t *Trainer) prepareValidation(valSeqs [][]int, pol attn.Policy) error {
 	n := len(valSeqs)
-	if t.opts.EvalSeqs > 0 {
-		n = min(n, t.opts.EvalSeqs)
+	if t.opts.EvalSeqs > 0 && t.opts.EvalSeqs < n {
+		// EvalSeqs sequences evenly spaced over all of them: sequence
+		// floor((2i+1)·len/2n) for i = 0..n−1.
+		n = t.opts.EvalSeqs
+		picked := make([][]int, n)
+		for i := range picked {
+			picked[i] = valSeqs[(2*i+1)*len(valSeqs)/(2*n)]
+		}
+		valSeqs = picked
 	}
 	B := min(t.opts.Batch, n)
 	L := t.Config.TrainLength
@@ -395,6 +456,7 @@ func (t *Trainer) batch(step int) *layers.Batch {
 	if t.opts.PoSE {
 		pos = func(int) []int { return PoSEPositions(L, t.opts.PoSETarget, rng) }
 	}
+	t.curStep = step
 	t.masker.FillBatch(&t.bt, t.seqs, L, rng, pos)
 	t.bt.Key = pipeline.StreamKey(t.opts.Seed, uint64(step))
 	return &t.bt
@@ -619,6 +681,20 @@ func (t *Trainer) evaluate(ctx context.Context) (ValMetrics, error) {
 	}
 	if err := checkpoint.Save(filepath.Join(t.OutDir, "last"), t.Config, t.Vocab, t.Params, t.Opt, &t.State); err != nil {
 		return m, err
+	}
+	if t.opts.KeepValidations {
+		dir := ValCheckpointDir(t.OutDir, step)
+		if t.lastSaved < 0 { // a new run's first checkpoint: an earlier run's go
+			if err := os.RemoveAll(filepath.Dir(dir)); err != nil {
+				return m, err
+			}
+		}
+		if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+			return m, err
+		}
+		if err := checkpoint.Save(dir, t.Config, t.Vocab, t.Params, nil, &t.State); err != nil {
+			return m, err
+		}
 	}
 	t.lastSaved = step
 	if t.log != nil {

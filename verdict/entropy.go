@@ -13,6 +13,10 @@ import (
 type EntropyInput struct {
 	Pooled []study.EntropyRow
 	PerDoc []study.EntropyDocRow
+	// Seeds are the per-document entropies of the plain model of every
+	// seed (rules with several seeds); each document's growth is then
+	// averaged over the seeds, and PerDoc is not read.
+	Seeds [][]study.EntropyDocRow
 }
 
 // Entropy is claim 1's verdict: the growth of the mean row entropy from
@@ -33,6 +37,9 @@ type Entropy struct {
 func (r Rules) JudgeEntropy(in EntropyInput) (Entropy, error) {
 	if !r.Entropy.PerDocument {
 		return r.entropyPooled(in.Pooled)
+	}
+	if in.Seeds != nil {
+		return r.entropySeeds(in.Seeds)
 	}
 	if in.PerDoc == nil {
 		return Entropy{}, Missing{"analysis/entropy_docs.csv"}
@@ -66,6 +73,35 @@ func (r Rules) JudgeEntropy(in EntropyInput) (Entropy, error) {
 		gs = append(gs, a-ent["softmax"][e.L0][d])
 		gi = append(gi, b-ent["infoscale"][e.L0][d])
 	}
+	return r.entropyOutcome(e, gs, gi)
+}
+
+// entropySeeds judges claim 1 from the per-document growths averaged over
+// the seeds.
+func (r Rules) entropySeeds(seeds [][]study.EntropyDocRow) (Entropy, error) {
+	var e Entropy
+	for _, rows := range seeds {
+		if len(rows) == 0 {
+			return Entropy{}, Missing{"analysis/seeds/sSEED/entropy_docs.csv"}
+		}
+		for _, row := range rows {
+			if e.L0 == 0 || row.Length < e.L0 {
+				e.L0 = row.Length
+			}
+			e.L1 = max(e.L1, row.Length)
+		}
+	}
+	g := entropyGrowths(seeds)
+	gs, gi := g["softmax"], g["infoscale"]
+	if len(gs) == 0 || len(gs) != len(gi) || e.L0 == e.L1 {
+		return Entropy{}, Missing{"per-document entropies of softmax and InfoScale"}
+	}
+	return r.entropyOutcome(e, gs, gi)
+}
+
+// entropyOutcome judges claim 1 from the per-document growths of softmax
+// and InfoScale.
+func (r Rules) entropyOutcome(e Entropy, gs, gi []float64) (Entropy, error) {
 	bs := r.Bootstrap
 	growth, err1 := stats.Bootstrap(len(gs), stats.WeightedSum(gs), bs.Resamples, bs.Seed, bs.Level)
 	ratio, err2 := stats.Bootstrap(len(gs), stats.SumRatio(gi, gs), bs.Resamples, bs.Seed, bs.Level)

@@ -18,7 +18,8 @@ func (e Exclusions) Excluded(m study.Model) bool { return e[m] != "" }
 // train (sweep models: the sweep's median; CosScale bases: the plain
 // model's; fine-tunes: their base model's, the CosScale base of their
 // CosScale when there is one, else the sweep's best CosScale base), and a
-// model without a recorded validation loss cannot be cleared. Rules
+// model without a recorded validation loss cannot be cleared. A model of
+// one of several seeds is measured against the models of its seed. Rules
 // without an exclusion rule exclude nothing.
 func (r Rules) Exclude(models []study.TrainedModel) Exclusions {
 	ex := Exclusions{}
@@ -39,9 +40,9 @@ func (r Rules) Exclude(models []study.TrainedModel) Exclusions {
 	}
 	med := stats.Median(sweep)
 	failed := func(m study.TrainedModel, ref float64) bool { return m.HasLoss && m.Loss > r.FailFactor*ref }
-	plain, okPlain := byModel[study.Model{Role: study.Plain}]
-	okPlain = okPlain && plain.HasLoss
 	for _, m := range models {
+		plain, okPlain := byModel[study.Model{Role: study.Plain, Seed: m.Seed}]
+		okPlain = okPlain && plain.HasLoss
 		switch m.Role {
 		case study.Sweep:
 			if failed(m, med) {
@@ -52,11 +53,11 @@ func (r Rules) Exclude(models []study.TrainedModel) Exclusions {
 				ex[m.Model] = fmt.Sprintf("validation loss %.4f > %g × the plain model's %.4f", m.Loss, r.FailFactor, plain.Loss)
 			}
 		case study.FineTune:
-			ref := study.Model{Role: study.Plain}
+			ref := study.Model{Role: study.Plain, Seed: m.Seed}
 			if m.CosScale != 0 {
-				ref = study.Model{Role: study.HeadlineBase, CosScale: m.CosScale}
+				ref = study.Model{Role: study.HeadlineBase, CosScale: m.CosScale, Seed: m.Seed}
 				if _, ok := byModel[ref]; !ok {
-					ref = study.Model{Role: study.BestBase}
+					ref = study.Model{Role: study.BestBase, Seed: m.Seed}
 				}
 			}
 			if b, ok := byModel[ref]; ok && b.HasLoss && failed(m, b.Loss) {

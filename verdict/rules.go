@@ -21,6 +21,10 @@ type Rules struct {
 	Extrap    ExtrapolationRule
 	Eta       EtaRule
 	Window    WindowRule
+	// Retrieval and Relatives judge claims 5 and 6 (rules 3 on; zero
+	// values: the claims are not part of the rules).
+	Retrieval RetrievalRule
+	Relatives RelativesRule
 }
 
 // Bootstrap sets a paired bootstrap over documents.
@@ -60,6 +64,63 @@ type ExtrapolationRule struct {
 	Alpha        float64
 	IdenticalTol float64
 	BeatShare    float64
+	// DocUnit (with Paired) makes documents the unit: each method's
+	// configuration is chosen on the development documents (its highest
+	// accuracy at the longest length among the models not excluded, ours
+	// left out), and each comparison is a paired sign-flip test over the
+	// test documents of the per-document accuracy difference averaged over
+	// the seeds (exact up to stats.SignFlipExactMax documents, else
+	// SignFlipResamples random assignments seeded by SignFlipSeed), Holm
+	// over the comparator groups at Alpha; McNemar over the positions of
+	// every seed is reported beside it. Retention judges, by the same test
+	// and correction, the per-document difference of the accuracy lost
+	// from the shortest to the longest length: a win when ours loses
+	// significantly less.
+	DocUnit           bool
+	SignFlipResamples int
+	SignFlipSeed      uint64
+	Retention         bool
+}
+
+// RetrievalRule judges claim 5 from the passkey probe (package passkey):
+// digits of keys asked at a distance beyond the training length ("far").
+// Under the null hypothesis that the model's answer does not depend on the
+// key, each digit, drawn uniformly, is right with probability Chance
+// independently of every other, so the digits right of a configuration
+// are tested by the one-sided exact binomial test against Chance.
+type RetrievalRule struct {
+	// Chance is the probability of a right digit without retrieval (1/10).
+	Chance float64
+	// Alpha is the level of the binomial test.
+	Alpha float64
+	// Skill is the digit accuracy ours' base model must reach at its
+	// training length on near keys for the probe to say anything:
+	// inconclusive below it (the models did not learn the skill).
+	Skill float64
+	// Effect: supported needs a far digit accuracy at the longest length
+	// of at least Effect·Chance and p < Alpha; partly supported when p <
+	// Alpha there without the effect, or when the effect and p < Alpha
+	// hold at a shorter length beyond the training length; not supported
+	// otherwise.
+	Effect float64
+}
+
+// RelativesRule judges claim 6: InfoScale against the other
+// length-dependent temperatures (Relatives, normalisation names) on the
+// cells Methods on the plain base and HeadlineMethods on the headline base
+// at the longest length. Per relative, the per-document accuracy difference InfoScale −
+// relative averaged over the cells and the seeds is tested by the paired
+// sign-flip test over the test documents (ExtrapolationRule's settings),
+// Holm over the relatives at Alpha: a win, a loss or a tie each; the
+// outcome is claim 2's rule over these comparisons. Entropy growth,
+// retention and the passkey probe of each temperature are reported beside
+// it.
+type RelativesRule struct {
+	// Methods and HeadlineMethods are suite method names (cmd/suite's
+	// -methods).
+	Methods, HeadlineMethods []string
+	Relatives                []string
+	Alpha                    float64
 }
 
 // EtaRule judges claim 3 from the peak η1* of the pre-RoPE cosine
@@ -120,8 +181,29 @@ func RuleSets() []Rules {
 			Eta:         EtaRule{Weighted: true, Permutation: true, SupportedP: 0.05, PartlyP: 0.25, MinModels: 5, Saturation: 0.999},
 			Window:      WindowRule{Permutation: true, P: 0.05, SupportedMass: 0.95, PartlyMass: 0.9, MinModels: 5},
 		},
+		{
+			Version: 3, Commit: Rules3Commit, Date: Rules3Date,
+			Description: "documents as the unit, three seeds, comparators chosen on development documents, retention, the passkey probe (claim 5), InfoScale against its relatives (claim 6) (docs/analysis.md, \"Verdict rules\", version 3)",
+			FailFactor:  1.2,
+			Bootstrap:   Bootstrap{Resamples: 10000, Seed: 42, Level: 0.95},
+			Entropy:     EntropyRule{PerDocument: true, Supported: 0.5, Partly: 0.9},
+			Extrap: ExtrapolationRule{Paired: true, Alpha: 0.05, IdenticalTol: 1e-5,
+				DocUnit: true, SignFlipResamples: 100000, SignFlipSeed: 42, Retention: true},
+			Eta:       EtaRule{Weighted: true, Permutation: true, SupportedP: 0.05, PartlyP: 0.25, MinModels: 5, Saturation: 0.999},
+			Window:    WindowRule{Permutation: true, P: 0.05, SupportedMass: 0.95, PartlyMass: 0.9, MinModels: 5},
+			Retrieval: RetrievalRule{Chance: 0.1, Alpha: 0.05, Skill: 0.25, Effect: 2},
+			Relatives: RelativesRule{Methods: []string{"rope", "ntk", "rerope", "pose"}, HeadlineMethods: []string{"rope"},
+				Relatives: []string{"softmax_plus_n0", "softmax_plus", "yarn_temp", "llama4_temp"}, Alpha: 0.05},
+		},
 	}
 }
+
+// The commit and date that fixed rules version 3: the commit of
+// docs/analysis.md that wrote them down, before the run they judge.
+const (
+	Rules3Commit = "cea74ff"
+	Rules3Date   = "2026-12-07"
+)
 
 // Current returns the newest rules.
 func Current() Rules {

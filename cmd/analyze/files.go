@@ -4,15 +4,19 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/infoscale/gaualpha/checkpoint"
 	"github.com/infoscale/gaualpha/corpus"
+	"github.com/infoscale/gaualpha/eval"
 	"github.com/infoscale/gaualpha/figures"
 	"github.com/infoscale/gaualpha/internal/cli"
 	"github.com/infoscale/gaualpha/study"
 	"github.com/infoscale/gaualpha/testset"
 	"github.com/infoscale/gaualpha/tokenizer"
+	"github.com/infoscale/gaualpha/verdict"
 )
 
 func runCurves(args []string, stdout, stderr io.Writer) error {
@@ -178,4 +182,133 @@ func runTrainLoss(args []string, stdout, stderr io.Writer) error {
 	return c.save(stdout, "",
 		func() error { return study.TrainLoss.Write(c.path(*name+".csv"), rows) },
 		func() error { return figures.TrainLoss(c.path(*name+".png"), runs, *title, *smooth, c.dpi) })
+}
+
+func runPower(args []string, stdout, stderr io.Writer) error {
+	fs, c := newFlags("power", "-suite FILE [flags]",
+		"The power analysis of claim 2's test by documents (docs/analysis.md): from a suite\n"+
+			"evaluated with one seed (the committed 2026-12-06 run's by default), the per-document\n"+
+			"accuracy difference between ours (RoPE + InfoScale on the headline base) and the best\n"+
+			"configuration of every other method at the longest length, its standard deviation\n"+
+			"over the documents, and the smallest true difference the sign-flip test detects at\n"+
+			"Holm's first step (alpha / comparisons) with the given power, per number of\n"+
+			"documents. Writes power.csv.", stderr)
+	path := fs.String("suite", "results/suite/suite.json", "`file` written by cmd/suite, with per-position scores")
+	headline := fs.Float64("headline", 128, "CosScale of ours' base")
+	docsList := fs.String("n", "10,14,20,24,34", "numbers of test documents")
+	pow := fs.Float64("power", 0.8, "power of the test")
+	closeGap := fs.Float64("close", 0.05, "a comparison is close when |mean difference| is below this (accuracy)")
+	if err := c.parse(fs, args); err != nil {
+		return err
+	}
+	ns, err := eval.ParseLengths(*docsList)
+	if err != nil {
+		return fmt.Errorf("-n: %w", err)
+	}
+	if !(*pow > 0 && *pow < 1) {
+		return fmt.Errorf("-power %v must be in (0, 1)", *pow)
+	}
+	s, err := study.ReadSuite(*path)
+	if err != nil {
+		return err
+	}
+	r := verdict.Current()
+	p, err := r.PowerAnalysis(s.Rows, study.NewScoreReader(filepath.Dir(*path)).At, *headline, ns, *pow, *closeGap)
+	if err != nil {
+		return err
+	}
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "%d comparisons; Holm's first step at alpha = %.4g; power %g; the exact sign-flip test reaches p < alpha from %d documents\n\n", p.Comparisons, p.Alpha, p.Power, p.MinUnits)
+	fmt.Fprintf(&sb, "| comparator | its best configuration | mean Δacc | SD over %d documents | close |", p.Rows[0].Docs)
+	for _, n := range ns {
+		fmt.Fprintf(&sb, " detectable at %d |", n)
+	}
+	sb.WriteString("\n|---|---|---:|---:|---|")
+	for range ns {
+		sb.WriteString("---:|")
+	}
+	sb.WriteString("\n")
+	var rows []study.PowerRow
+	for _, row := range p.Rows {
+		fmt.Fprintf(&sb, "| %s | %s | %+.4f | %.4f | %v |", row.Label, row.Config, row.Mean, row.SD, row.Close)
+		for i, n := range ns {
+			fmt.Fprintf(&sb, " %.4f |", row.Detectable[i])
+			rows = append(rows, study.PowerRow{Comparator: row.Label, Config: row.Config, Mean: row.Mean, SD: row.SD, Close: row.Close, Docs: n, Detectable: row.Detectable[i]})
+		}
+		sb.WriteString("\n")
+	}
+	fmt.Fprintf(&sb, "\nClose comparisons (|mean| < %g): median SD %.4f, largest %.4f; smallest detectable difference at the median (largest) SD:", p.Close, p.MedianSD, p.MaxSD)
+	for i, n := range ns {
+		fmt.Fprintf(&sb, " %d documents %.4f (%.4f);", n, p.Detectable[i], p.DetectableMax[i])
+	}
+	sb.WriteString("\n")
+	return c.save(stdout, sb.String(), func() error { return study.Power.Write(c.path("power.csv"), rows) })
+}
+
+func runPasskey(args []string, stdout, stderr io.Writer) error {
+	fs, c := newFlags("passkey", "-in FILE[,FILE] [flags]",
+		"The passkey probe's digit accuracy against length, near and far keys, pooled over\n"+
+			"the files (cmd/suite's passkey.csv of each seed) and their documents, one line per\n"+
+			"configuration. Writes passkey.png and passkey_curve.csv.", stderr)
+	in := fs.String("in", "", "comma-separated passkey.csv `files` written by cmd/suite -passkey-lengths; required")
+	configs := fs.String("configs", "", "configurations to draw, cosS/METHOD/NORM comma-separated, in order (default: every one in the files)")
+	if err := c.parse(fs, args); err != nil {
+		return err
+	}
+	if *in == "" {
+		return fmt.Errorf("-in is required: the passkey.csv files of cmd/suite")
+	}
+	var rows []study.PasskeyRow
+	for _, f := range strings.Split(*in, ",") {
+		r, err := study.Passkey.Read(strings.TrimSpace(f))
+		if err != nil {
+			return err
+		}
+		rows = append(rows, r...)
+	}
+	var keys []study.ConfigKey
+	if *configs != "" {
+		for _, f := range strings.Split(*configs, ",") {
+			k, err := study.ParseConfigKey(f)
+			if err != nil {
+				return fmt.Errorf("-configs: %w", err)
+			}
+			if !slices.ContainsFunc(rows, func(r study.PasskeyRow) bool { return r.Key() == k }) {
+				return fmt.Errorf("-configs: %s has no passkey scores in -in", k)
+			}
+			keys = append(keys, k)
+		}
+	} else {
+		for _, r := range rows {
+			if !slices.Contains(keys, r.Key()) {
+				keys = append(keys, r.Key())
+			}
+		}
+	}
+	type cell struct {
+		k     study.ConfigKey
+		L     int
+		class string
+	}
+	sums := map[cell][2]int{}
+	var order []cell
+	for _, r := range rows {
+		if !slices.Contains(keys, r.Key()) {
+			continue
+		}
+		ce := cell{r.Key(), r.Length, r.Class}
+		if _, ok := sums[ce]; !ok {
+			order = append(order, ce)
+		}
+		s := sums[ce]
+		sums[ce] = [2]int{s[0] + r.DigitsRight, s[1] + r.Digits}
+	}
+	var curve []study.PasskeyCurveRow
+	for _, ce := range order {
+		s := sums[ce]
+		curve = append(curve, study.PasskeyCurveRow{Config: ce.k.String(), Length: ce.L, Class: ce.class, Digits: s[1], DigitsRight: s[0], Accuracy: float64(s[0]) / float64(max(1, s[1]))})
+	}
+	return c.save(stdout, "",
+		func() error { return study.PasskeyCurve.Write(c.path("passkey_curve.csv"), curve) },
+		func() error { return figures.Passkey(c.path("passkey.png"), rows, keys, c.dpi) })
 }

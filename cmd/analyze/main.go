@@ -9,6 +9,8 @@
 //	analyze curves  -suite FILE    accuracy and loss vs length from cmd/suite's suite.json
 //	analyze testset                spectral clustering of the corpus and the stratified test set
 //	analyze trainloss -runs ...    training loss against epoch (figures 2 and 3)
+//	analyze power   -suite FILE    the power of claim 2's test by documents
+//	analyze passkey -in F1,F2      the passkey probe's digit accuracy vs length
 //
 // The analyses live in package analysis, the tables in package study, the
 // plots in package figures; this command parses flags and writes files.
@@ -48,6 +50,8 @@ func subcommands() []subcommand {
 		{"curves", "accuracy and loss vs length per method × normalisation from cmd/suite's suite.json", runCurves},
 		{"testset", "spectral clustering of the corpus and the stratified test-set sample (figure 1)", runTestset},
 		{"trainloss", "training loss against epoch from the runs' metrics.jsonl (figures 2 and 3)", runTrainLoss},
+		{"power", "the power analysis of claim 2's test by documents, from a suite's per-position scores", runPower},
+		{"passkey", "the passkey probe's digit accuracy vs length from cmd/suite's passkey.csv files", runPasskey},
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/infoscale/gaualpha/corpus"
 	"github.com/infoscale/gaualpha/internal/testfiles"
 	"github.com/infoscale/gaualpha/layers"
+	"github.com/infoscale/gaualpha/study"
 )
 
 const letters = "abcdefghijklmnopqrstuvwxyz"
@@ -527,5 +528,68 @@ func TestNonFiniteCheckpointRefused(t *testing.T) {
 		if _, err := os.Stat(out); err == nil {
 			t.Errorf("%s wrote %s", sub[0], out)
 		}
+	}
+}
+
+// The power analysis of the committed 2026-12-06 run: eleven comparisons,
+// one row per comparator, and the numbers docs/analysis.md quotes for the
+// closest one (fine-tuned PI); verdict's tests check the arithmetic on
+// hand-computed cases.
+func TestPowerOnCommittedRun(t *testing.T) {
+	dir := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	if err := run([]string{"power", "-suite", "../../results/suite/suite.json", "-out", dir, "-n", "10,20"}, &stdout, &stderr); err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	out := stdout.String()
+	for _, want := range []string{"11 comparisons; Holm's first step at alpha = 0.004545", "| pi (ft) | pi (ft) + softmax_plus_n0, CosScale 32 | +0.0016 | 0.0156 | true |", "wrote " + filepath.Join(dir, "power.csv")} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if err := run([]string{"power", "-suite", "../../results/suite/suite.json", "-out", dir, "-power", "1"}, &stdout, &stderr); err == nil {
+		t.Error("-power 1 accepted")
+	}
+}
+
+// The passkey figure pools the files (seeds) and documents per
+// configuration, length and class.
+func TestPasskeyFigure(t *testing.T) {
+	dir := t.TempDir()
+	var files []string
+	for s := range 2 {
+		rows := []study.PasskeyRow{
+			{Method: "rope", Norm: "infoscale", CosScale: 128, Length: 64, Class: "near", Doc: 0, Keys: 1, Digits: 5, DigitsRight: 4},
+			{Method: "rope", Norm: "infoscale", CosScale: 128, Length: 128, Class: "far", Doc: 0, Keys: 1, Digits: 5, DigitsRight: s},
+			{Method: "rope", Norm: "infoscale", CosScale: 128, Length: 128, Class: "far", Doc: 1, Keys: 1, Digits: 5, DigitsRight: 1},
+			{Method: "window", Norm: "softmax", Length: 128, Class: "far", Doc: 0, Keys: 1, Digits: 5, DigitsRight: 0},
+		}
+		f := filepath.Join(dir, fmt.Sprintf("s%d.csv", s))
+		if err := study.Passkey.Write(f, rows); err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
+	}
+	out := filepath.Join(dir, "out")
+	var stdout, stderr bytes.Buffer
+	if err := run([]string{"passkey", "-in", strings.Join(files, ","), "-configs", "cos128/rope/infoscale", "-out", out}, &stdout, &stderr); err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	curve, err := study.PasskeyCurve.Read(filepath.Join(out, "passkey_curve.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Far at 128: (0 + 1) + (1 + 1) right of 20 digits.
+	if len(curve) != 2 || curve[1].Class != "far" || curve[1].Digits != 20 || curve[1].DigitsRight != 3 || curve[0].Accuracy != 0.8 {
+		t.Errorf("curve %+v", curve)
+	}
+	if _, err := os.Stat(filepath.Join(out, "passkey.png")); err != nil {
+		t.Error(err)
+	}
+	if err := run([]string{"passkey", "-in", files[0], "-configs", "cos0/ntk/softmax", "-out", out}, &stdout, &stderr); err == nil || !strings.Contains(err.Error(), "no passkey scores") {
+		t.Errorf("a configuration without scores: %v", err)
+	}
+	if err := run([]string{"passkey", "-out", out}, &stdout, &stderr); err == nil || !strings.Contains(err.Error(), "-in is required") {
+		t.Errorf("no -in: %v", err)
 	}
 }

@@ -262,7 +262,7 @@ func trainingData(L int) (*tokenizer.Vocab, [][]int, [][]int, error) {
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	trs, vas, err := train.Data(docs, v, L)
+	trs, vas, _, err := train.Data(docs, v, L, train.HeldOut{})
 	return v, trs, vas, err
 }
 

@@ -1,19 +1,24 @@
 // Command reproduce regenerates the paper's study with one command: it
-// trains the plain model and the CosScale sweep, runs the baseline suite and
-// every analysis, and writes a report (REPORT.md) with the tables, the plots,
-// the commands, seeds, protocol, hardware and wall time of each part, and a
-// verdict on each of the paper's four claims computed from the numbers.
+// trains the models (the CosScale sweep, and the base models and fine-tunes
+// of every seed), runs the evaluations and every analysis, and writes a
+// report (REPORT.md) with the tables, the plots, the commands, seeds,
+// protocol, hardware and wall time of each part, and a verdict on each
+// claim computed from the numbers by the rules of docs/analysis.md.
 //
-//	make reproduce                   # CPU profile (small models, fast protocol)
+//	make reproduce                   # CPU profile (small models, fast protocol, three seeds)
 //	bin/reproduce -profile gpu       # paper sizes and protocol (needs a -tags gpu build)
+//	bin/reproduce -report-only       # REPORT.md again from the outputs in -out
 //
 // It runs the project's own command-line tools (built into -bin), so every
-// step in the report is a command a user can run by hand. Parts already
-// done are skipped, so an interrupted run continues where it stopped.
-// With -launch (a launcher command such as "mpirun -np 4" or "srun
-// --mpi=pmix"), the trainings and the suites run on several processes,
-// each sharing its work among them (tools built with -tags mpi); the
-// analyses run as one process.
+// step in the report is a command a user can run by hand. Each finished
+// part is recorded in logs/parts.json with a fingerprint of the tool's
+// binary, its arguments and the weights it read: a part whose fingerprint
+// is unchanged and whose output is there does not run again, so a run
+// continues where it stopped, on this machine or, from its committed
+// outputs, on another. With -launch (a launcher command such as "mpirun
+// -np 4" or "srun --mpi=pmix"), the trainings and the suites run on
+// several processes, each sharing its work among them (tools built with
+// -tags mpi); the analyses run as one process.
 package main
 
 import (
@@ -28,7 +33,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/infoscale/gaualpha/internal/cli"
 	"github.com/infoscale/gaualpha/internal/runlock"
@@ -62,6 +66,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	baseSteps := fs.Int("base-steps", 0, "override the plain model's training steps (0: the profile's)")
 	sweepSteps := fs.Int("sweep-steps", 0, "override the CosScale models' training steps (0: the profile's)")
 	sweep := fs.String("sweep", "", "override the CosScale values, comma-separated")
+	seeds := fs.String("seeds", "", "override the seeds of the base models and fine-tunes, comma-separated (rules version 3 profiles)")
 	ftSteps := fs.Int("finetune-steps", 0, "override the fine-tuning steps (0: the profile's)")
 	docs := fs.Int("docs", 0, "override the number of test documents (0: the profile's)")
 	batch := fs.Int("batch", 0, "override the batch size (0: the profile's)")
@@ -86,6 +91,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	p, err := study.NamedProfile(*prof)
+	if *reportOnly {
+		p, err = study.ProfileOf(*out, *prof)
+	}
 	if err != nil {
 		return err
 	}
@@ -115,6 +123,19 @@ func run(args []string, stdout, stderr io.Writer) error {
 				return fmt.Errorf("bad CosScale %q in -sweep (want finite numbers > 0, comma-separated)", f)
 			}
 			p.Sweep = append(p.Sweep, v)
+		}
+	}
+	if *seeds != "" {
+		if p.Rules < 3 {
+			return fmt.Errorf("-seeds: the %s profile trains one seed", p.Name)
+		}
+		p.Seeds = nil
+		for _, f := range strings.Split(*seeds, ",") {
+			v, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || v < 1 || slices.Contains(p.Seeds, v) {
+				return fmt.Errorf("bad seed %q in -seeds (want distinct integers >= 1, comma-separated)", f)
+			}
+			p.Seeds = append(p.Seeds, v)
 		}
 	}
 	switch *precision {
@@ -150,7 +171,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if !*reportOnly {
 		ctx, stop := cli.OnInterrupt(context.Background(), stderr, "stopping the running part; the parts already finished stay done")
 		defer stop()
-		if err := runParts(ctx, o); err != nil {
+		r, err := newRunner(o)
+		if err != nil {
+			return err
+		}
+		if err := r.run(ctx); err != nil {
 			return err
 		}
 	}
@@ -197,67 +222,6 @@ func lastLine(path string) string {
 	}
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
 	return strings.TrimSpace(lines[len(lines)-1])
-}
-
-// runParts executes the plan, skipping finished parts, and records the
-// timings in logs/timings.json.
-func runParts(ctx context.Context, o options) error {
-	if err := os.MkdirAll(filepath.Join(o.Out, "logs"), 0o755); err != nil {
-		return err
-	}
-	if o.Profile.Config == "paper" {
-		if err := writePaperConfig(filepath.Join(o.Out, "models", "config.json")); err != nil {
-			return err
-		}
-	}
-	timings := study.ReadTimings(o.Out)
-	progress := study.ReadProgress(o.Out)
-	for i, pt := range o.Parts() {
-		if pt.Finished(progress) {
-			fmt.Fprintf(o.log, "[%d] done already: %s\n", i+1, pt.Name)
-			continue
-		}
-		if slices.Contains(pt.Args, study.BestSweepScaleArg) {
-			best, err := o.BestSweepScale()
-			if err != nil {
-				return err
-			}
-			for j, a := range pt.Args {
-				pt.Args[j] = strings.ReplaceAll(a, study.BestSweepScaleArg, strconv.FormatFloat(best, 'g', -1, 64))
-			}
-		}
-		command := pt.Command()
-		name, args := filepath.Join(o.bin, pt.Tool), pt.Args
-		if len(o.launch) > 0 && slices.Contains(launched, pt.Tool) {
-			command = strings.Join(o.launch, " ") + " " + command
-			name, args = o.launch[0], append(append(slices.Clip(o.launch[1:]), name), args...)
-		}
-		fmt.Fprintf(o.log, "[%d] %s\n    %s\n", i+1, pt.Name, command)
-		logPath := filepath.Join(o.Out, "logs", fmt.Sprintf("%02d-%s.log", i+1, pt.Tool))
-		lf, err := os.Create(logPath)
-		if err != nil {
-			return err
-		}
-		start := time.Now()
-		cmd := exec.CommandContext(ctx, name, args...)
-		cmd.Stdout, cmd.Stderr = lf, lf
-		err = cmd.Run()
-		lf.Close()
-		if err != nil {
-			return fmt.Errorf("part %d (%s) failed: %v: %s (log: %s)", i+1, pt.Name, err, lastLine(logPath), logPath)
-		}
-		secs := time.Since(start).Seconds()
-		timings[pt.Name] = study.Timing{Command: command, Seconds: secs, Finished: time.Now().UTC().Format(time.RFC3339)}
-		if err := study.WriteTimings(o.Out, timings); err != nil {
-			return err
-		}
-		progress[pt.Name] = true
-		if err := study.WriteProgress(o.Out, progress); err != nil {
-			return err
-		}
-		fmt.Fprintf(o.log, "    %s\n", time.Duration(secs*float64(time.Second)).Round(time.Second))
-	}
-	return nil
 }
 
 // writePaperConfig writes the paper-size model configuration (its vocabulary

@@ -13,10 +13,15 @@ import (
 	"github.com/infoscale/gaualpha/internal/runlock"
 	"github.com/infoscale/gaualpha/internal/testfiles"
 	"github.com/infoscale/gaualpha/layers"
+	"github.com/infoscale/gaualpha/study"
 )
 
 // The whole study on a tiny model: every part runs through the real
-// command-line tools and REPORT.md carries a verdict for every claim.
+// command-line tools and REPORT.md carries a verdict for every claim; a
+// second run runs nothing; without the weights (as in a fresh clone of a
+// committed run) nothing runs either, until a part that reads them has to
+// run again: then the weights are made again (the same ones), and only
+// the parts whose fingerprint changed run.
 func TestReproduceTiny(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the tools and runs the whole pipeline")
@@ -26,22 +31,29 @@ func TestReproduceTiny(t *testing.T) {
 		dir = d // keep the outputs for inspection
 	}
 	bin := filepath.Join(dir, "bin")
-	build := exec.Command("go", "build", "-o", bin+"/", "../train", "../suite", "../analyze")
+	build := exec.Command("go", "build", "-trimpath", "-buildvcs=false", "-o", bin+"/", "../train", "../suite", "../analyze")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building the tools: %v\n%s", err, out)
 	}
+	// 24 training documents, then the held-out ones: four of at least
+	// 64·n0 = 1536 tokens (two test, two development documents) and two
+	// shorter ones to validate on.
 	rng := rand.New(rand.NewPCG(1, 2))
-	const letters = "abcdefghijklmnopqrstuvwxyz的一是不了人我在有他这中大来上"
-	corpus := testfiles.WriteCorpus(t, filepath.Join(dir, "c.jsonl"), testfiles.RandomDocs(rng, letters, 20, 3000))
+	const letters = "abcdefghijklmnopqrstuvwxyz的一是不了人我在有他这中大来上#KEY=0123456789"
+	docs := testfiles.RandomDocs(rng, letters, 24, 600)
+	for _, n := range []int{2000, 400, 2000, 400, 2000, 2000} {
+		docs = append(docs, testfiles.RandomDocs(rng, letters, 1, n)...)
+	}
+	corpus := testfiles.WriteCorpus(t, filepath.Join(dir, "c.jsonl"), docs)
 	cfg := layers.DefaultConfig()
 	cfg.HiddenSize, cfg.IntermediateSize, cfg.KeySize, cfg.NumLayers = 8, 12, 4, 1
-	cfg.TrainLength = 16 // the suite's lengths 2x..64x n0 end at 1024
+	cfg.TrainLength = 24 // room for the passkey probe's near keys at n0; 64x = 1536
 	b, _ := cfg.Marshal()
 	config := filepath.Join(dir, "config.json")
 	os.WriteFile(config, b, 0o644)
 	out := filepath.Join(dir, "results")
 	args := []string{"-out", out, "-bin", bin, "-corpus", corpus, "-config", config, "-base-steps", "4", "-sweep-steps", "3",
-		"-sweep", "4,16,64", "-finetune-steps", "2", "-docs", "1", "-batch", "4"}
+		"-sweep", "4,16,64,128", "-finetune-steps", "2", "-docs", "2", "-batch", "4", "-seeds", "42,43"}
 	var stdout, stderr bytes.Buffer
 	if err := run(args, &stdout, &stderr); err != nil {
 		t.Fatalf("%v\n%s", err, stderr.String())
@@ -54,30 +66,86 @@ func TestReproduceTiny(t *testing.T) {
 	if strings.Contains(r, "**not run**") {
 		t.Errorf("a claim was not evaluated:\n%s", r)
 	}
-	for _, want := range []string{"## Verdicts", "analysis/entropy.png", "analysis/heatmap.png", "suite -base", "| cos16 | 16 | 3 |",
-		"| suite/cos0/ft-pi | 2 |", "comparator group", "## Rule changes", "## Models that failed to train",
-		"## The fast protocol against the paper protocol", "| configuration | length | acc fast |", "analysis/fig2_trainloss.png", "analysis/fig3_finetune.png",
-		"Spearman ρ =", "r = InfoScale/softmax entropy growth", "McNemar p (Holm)", "| configuration | length | acc fast | acc paper | b / c | McNemar p |",
-		"ALiBi, whose bias favours near keys by construction, measured the same way: mass within ±64 at L = 1024 of ", "the ALiBi fine-tune of the plain model measured the same way"} {
+	for _, want := range []string{"## Verdicts", "## Verdict history", "analysis/seeds/s42/entropy.png", "analysis/heatmap.png", "| cos16 | 16 | 42 | 3 |",
+		"| s43/suite/cos0/ft-pi | 0 | 43 | 2 |", "comparator group (identical predictions)", "sign-flip p (Holm)", "McNemar b / c, p (secondary)",
+		"### The comparators, chosen on the development documents", "retention (ratio)", "### At matched validation loss", "Digit accuracy (digits right / digits",
+		"analysis/passkey.png", "| softmax_plus_n0 | LongRoPE's scale", "## ALiBi's slope", "Chosen: m = ", "## Models that failed to train",
+		"## The fast protocol against the paper protocol", "| configuration | length | acc fast | acc paper | b / c | McNemar p |", "analysis/fig2_trainloss.png",
+		"analysis/fig3_finetune.png", "Spearman ρ =", "r = InfoScale/softmax entropy growth", "Test documents (2):", "Development documents (2):",
+		"(\"Verdict rules\", version 3, fixed in commit ", "logical CPUs"} {
 		if !strings.Contains(r, want) {
 			t.Errorf("report lacks %q", want)
 		}
 	}
-	if !strings.Contains(r, "(\"Verdict rules\"; rules of commit ") && !strings.Contains(r, "not known: no git checkout") {
-		t.Errorf("report does not name the rules' commit:\n%s", r[:min(len(r), 2000)])
+	for _, f := range []string{"seeds/s43/suite/passkey.csv", "seeds/s42/models/base-cos0/val", "dev/suite.json", "seeds/s43/matched/suite.json", "logs/parts.json"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Errorf("missing %s", f)
+		}
 	}
-	if strings.Contains(r, "departure") {
-		t.Errorf("report names a departure from the rules:\n%s", r)
-	}
+	o := options{Study: study.Study{Out: out}}
+	parts := func() int {
+		p, _ := study.ProfileOf(out, "cpu")
+		o.Profile = p
+		o.Profile.Seeds = []int{42, 43}
+		o.Profile.Sweep = []float64{4, 16, 64, 128}
+		o.Profile.Config = config
+		return len(o.Parts())
+	}()
 	// A second run skips every finished part.
 	stderr.Reset()
 	if err := run(args, &stdout, &stderr); err != nil {
 		t.Fatal(err)
 	}
-	// 1 plain + 3 sweep + best + headline bases, suite, 2 calibrations, 6
-	// analyses, 2 of ALiBi's attention, 2 training-curve figures.
-	if n := strings.Count(stderr.String(), "done already"); n != 19 {
-		t.Errorf("%d parts skipped on the second run, want 19:\n%s", n, stderr.String())
+	if n := strings.Count(stderr.String(), "done already"); n != parts {
+		t.Errorf("%d parts skipped on the second run, want all %d:\n%s", n, parts, stderr.String())
+	}
+	// Without any weights nothing needs to run.
+	var weights []string
+	for _, pattern := range []string{"models/*/best", "seeds/*/models/*/best", "seeds/*/suite/*/*/best", "alibi/*/*/*/best", "seeds/*/models/*/val/*"} {
+		w, _ := filepath.Glob(filepath.Join(out, filepath.FromSlash(pattern), "model.safetensors"))
+		weights = append(weights, w...)
+	}
+	// 4 sweep models, 6 bases, 18 fine-tunes, 5 ALiBi slopes, and the
+	// plain and best bases' 4 validations in each seed.
+	if len(weights) != 4+2*3+2*9+5+2*2*4 {
+		t.Errorf("%d weight files, want 49", len(weights))
+	}
+	for _, w := range weights {
+		os.Remove(w)
+	}
+	stderr.Reset()
+	if err := run(args, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(stderr.String(), "done already"); n != parts {
+		t.Errorf("without weights %d parts skipped, want all %d:\n%s", n, parts, stderr.String())
+	}
+	// A part whose record no longer matches runs again, with the weights it
+	// reads made again first; those are the same, so nothing else reruns.
+	recs, _, err := study.ReadRecords(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const part = "seed 43: the comparators without fine-tuning at matched validation loss"
+	rec := recs.Parts[part]
+	rec.Fingerprint = "edited"
+	recs.Parts[part] = rec
+	if err := study.WriteRecords(out, recs); err != nil {
+		t.Fatal(err)
+	}
+	stderr.Reset()
+	if err := run(args, &stdout, &stderr); err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	log := stderr.String()
+	if n := strings.Count(log, "done already"); n != parts-1 {
+		t.Errorf("after one record changed: %d parts skipped, want %d:\n%s", n, parts-1, log)
+	}
+	if n := strings.Count(log, "weights missing, made again"); n != 3 {
+		t.Errorf("%d trainings made again, want seed 43's three base models:\n%s", n, log)
+	}
+	if strings.Contains(log, "differ from the recorded ones") {
+		t.Errorf("weights made again differ:\n%s", log)
 	}
 }
 

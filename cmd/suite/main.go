@@ -16,6 +16,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -74,6 +75,18 @@ type options struct {
 	comm                                                           collective.Comm // the processes sharing the work; rank 0 writes
 	quiet                                                          bool
 	attention                                                      string // the device's attention path (backend.Options)
+
+	docset, configs, finetunes, passkeyLengths string
+	finetuneOnly                               bool
+	alibiSlope                                 float64
+	passkeyNear, passkeyFar, passkeyEvery      int
+	// keys is -configs parsed (nil: every method × normalisation);
+	// minLen is the current base's length of a long held-out document
+	// (set by suiteFor, read by fineTune for the validation documents).
+	keys   []study.ConfigKey
+	minLen int
+	// log receives notes that -quiet does not silence (stderr).
+	log io.Writer
 }
 
 // run is the command as member c of the group of processes (rank 0 alone
@@ -82,7 +95,8 @@ func run(c collective.Comm, args []string, stdout, stderr io.Writer) error {
 	if c.Rank() != 0 {
 		stdout, stderr = io.Discard, io.Discard
 	}
-	o := options{comm: c}
+	o := options{comm: c, log: stderr}
+	var err error
 	fs := flag.NewFlagSet("suite", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.bases, "base", "", "comma-separated base checkpoint `dirs` (trained at n0 with RoPE; e.g. one with CosScale 0 and one with CosScale s); required")
@@ -110,6 +124,15 @@ func run(c collective.Comm, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.device, "device", backend.DefaultDevice, "`cpu`, cuda or auto: where the fine-tunes and the evaluations run (auto: cuda where a GPU can be used, else cpu, said on stderr; cuda needs a binary built with -tags gpu)")
 	fs.StringVar(&o.precision, "precision", "f32", "`f32` or bf16: bfloat16 inputs to the matrix products of the fine-tunes and evaluations (float32 accumulation), on the CPU and on -device cuda")
 	fs.StringVar(&o.attention, "attention", "auto", "`auto`, fused or materialized: how -device cuda computes attention (auto: the L×L matrices on cuBLAS where they fit and no window removes pairs, else the fused kernels; see docs/gpu.md)")
+	fs.StringVar(&o.docset, "docset", eval.SetTest, "held-out documents to evaluate: test (the -docs test documents) or dev (the other held-out documents as long as the longest length, never a test document: for choosing configurations)")
+	fs.StringVar(&o.configs, "configs", "", "evaluate exactly these `configurations` instead of -methods × -norm: comma-separated cosS/METHOD/NORM (e.g. cos0/ntk/softmax_plus_n0,cos128/pi-ft/infoscale), each on the base of that CosScale")
+	fs.StringVar(&o.finetunes, "finetunes", "", "`dir` of the fine-tuned models (cosS/ft-METHOD; default -out): reused when they match, trained there otherwise")
+	fs.BoolVar(&o.finetuneOnly, "finetune-only", false, "fine-tune the methods that need it and stop (no evaluation)")
+	fs.Float64Var(&o.alibiSlope, "alibi-slope", 0, "ALiBi fine-tunes: slope m of Press et al. on the scaled logits (0: the default, 2^-8, one head)")
+	fs.StringVar(&o.passkeyLengths, "passkey-lengths", "", "also run the passkey probe at these `lengths` on every evaluated configuration (passkey.csv; needs -passkey-near or -passkey-far)")
+	fs.IntVar(&o.passkeyNear, "passkey-near", 0, "passkey probe: keys per document and length at distances inside the base's training length n0")
+	fs.IntVar(&o.passkeyFar, "passkey-far", 0, "passkey probe: keys per document and length at distances beyond n0")
+	fs.IntVar(&o.passkeyEvery, "passkey-every", 0, "fine-tunes: make one training sequence in `n` a passkey sample, as cmd/train -passkey-every (0: none)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: suite -base DIR[,DIR] [flags]\n\nFine-tunes PI, PoSE and ALiBi from each base model, applies the training-free\nmethods, and evaluates every method × normalisation at 2x..64x n0 into one table.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -138,6 +161,14 @@ func run(c collective.Comm, args []string, stdout, stderr io.Writer) error {
 	if o.piLen < 0 || o.positions < 0 || o.docLen < 0 {
 		return fmt.Errorf("-pi-length, -positions and -doc-length must be >= 0")
 	}
+	if o.configs != "" {
+		if set := flagSet(fs); set["methods"] || set["norm"] {
+			return fmt.Errorf("-configs names the configurations: -methods and -norm cannot be given with it")
+		}
+		if o.keys, err = parseConfigs(o.configs); err != nil {
+			return err
+		}
+	}
 	set := map[string]bool{}
 	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
 	if err := o.validate(set); err != nil {
@@ -146,6 +177,9 @@ func run(c collective.Comm, args []string, stdout, stderr io.Writer) error {
 	proto, err := eval.ParseProtocol(o.protocol)
 	if err != nil {
 		return err
+	}
+	if o.finetunes == "" {
+		o.finetunes = o.out
 	}
 	if o.be, err = backend.OpenOptions(backend.Options{Device: o.device, Precision: o.precision, Attention: o.attention, Log: stderr, Ordinal: c.LocalRank()}); err != nil {
 		return err
@@ -165,22 +199,42 @@ func run(c collective.Comm, args []string, stdout, stderr io.Writer) error {
 	var all []study.SuiteRow
 	var n0 int
 	var reports []*eval.Report
+	var probe []study.PasskeyRow
+	var docIDs []string
 	for _, base := range strings.Split(o.bases, ",") {
-		rows, rep, err := suiteFor(ctx, strings.TrimSpace(base), docs, proto, o, progress)
+		rows, rep, pk, ids, err := suiteFor(ctx, strings.TrimSpace(base), docs, proto, o, progress)
 		if err != nil {
 			return err
 		}
+		if o.finetuneOnly {
+			continue
+		}
 		all = append(all, rows...)
 		reports = append(reports, rep...)
-		n0 = rep[0].TrainLen
+		probe = append(probe, pk...)
+		if len(rep) > 0 {
+			n0 = rep[0].TrainLen
+			docIDs = ids
+		}
+	}
+	if o.finetuneOnly {
+		return nil
+	}
+	if len(reports) == 0 {
+		return fmt.Errorf("-configs: no configuration is on a base of -base (their CosScales are the bases' own)")
 	}
 	s := &study.Suite{Rows: all, Protocol: reports[0].Setup(), Seconds: time.Since(start).Seconds(), TrainLen: n0,
-		Command: "suite " + strings.Join(args, " ")}
+		Command: "suite " + strings.Join(args, " "), DocSet: o.docset, Documents: docIDs, Seed: o.seed}
 	if c.Rank() != 0 {
 		return nil
 	}
 	if err := os.MkdirAll(o.out, 0o755); err != nil {
 		return err
+	}
+	if o.passkeyLengths != "" {
+		if err := study.Passkey.Write(filepath.Join(o.out, study.Passkey.Name), probe); err != nil {
+			return err
+		}
 	}
 	md := s.Markdown()
 	fmt.Fprint(stdout, md)
@@ -193,61 +247,108 @@ func run(c collective.Comm, args []string, stdout, stderr io.Writer) error {
 	return study.WriteSuite(filepath.Join(o.out, "suite.json"), s)
 }
 
-// suiteFor fine-tunes and evaluates every method from one base model.
-func suiteFor(ctx context.Context, base string, docs []corpus.Document, proto eval.Protocol, o options, progress io.Writer) ([]study.SuiteRow, []*eval.Report, error) {
+// suiteFor fine-tunes and evaluates every method from one base model (or
+// the configurations of -configs on its CosScale), and runs the passkey
+// probe on them when asked; it also returns the ids of the documents
+// evaluated.
+func suiteFor(ctx context.Context, base string, docs []corpus.Document, proto eval.Protocol, o options, progress io.Writer) ([]study.SuiteRow, []*eval.Report, []study.PasskeyRow, []string, error) {
 	ck, err := checkpoint.Load(base)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	if ck.Config.Method != "rope" {
-		return nil, nil, fmt.Errorf("base %s was trained with %s; the suite starts from RoPE models", base, ck.Config.Method)
+		return nil, nil, nil, nil, fmt.Errorf("base %s was trained with %s; the suite starts from RoPE models", base, ck.Config.Method)
 	}
 	lengths := eval.DefaultLengths(ck.Config.TrainLength)
 	if o.lengths != "" {
 		if lengths, err = eval.ParseLengths(o.lengths); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, nil, err
 		}
 	}
 	if err := checkLengths(ck.Config, lengths, o.lengths != ""); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	minLen := slices.Max(lengths)
 	if o.docLen > 0 {
 		minLen = o.docLen
 	}
-	testDocs, _, err := eval.TestDocumentsBy(o.testset, docs, ck.Vocab, o.docs, minLen, o.seed)
-	if err != nil {
-		return nil, nil, err
-	}
-	norms := strings.Split(o.norms, ",")
+	o.minLen = minLen
 	tag := fmt.Sprintf("cos%g", ck.Config.CosScale)
+	methods, norms := strings.Split(o.methods, ","), strings.Split(o.norms, ",")
+	if o.keys != nil {
+		methods, norms = nil, nil
+		for _, k := range o.keys {
+			if k.CosScale == ck.Config.CosScale && !slices.Contains(methods, k.SuiteMethod()) {
+				methods = append(methods, k.SuiteMethod())
+			}
+		}
+	}
+	var testDocs [][]int
+	var docIDs []string
+	if !o.finetuneOnly && len(methods) > 0 {
+		if testDocs, docIDs, err = eval.HeldOutDocuments(o.testset, o.docset, docs, ck.Vocab, o.docs, minLen, o.seed); err != nil {
+			return nil, nil, nil, nil, err
+		}
+	}
 	var rows []study.SuiteRow
 	var reps []*eval.Report
-	for _, m := range strings.Split(o.methods, ",") {
+	var probe []study.PasskeyRow
+	for _, m := range methods {
 		m = strings.TrimSpace(m)
 		sm := suiteMethods()[m]
+		if o.finetuneOnly && !sm.FineTuned {
+			continue
+		}
 		model := ck
 		if sm.FineTuned {
-			dir := filepath.Join(o.out, tag, "ft-"+sm.Method.String())
+			dir := filepath.Join(o.finetunes, tag, "ft-"+sm.Method.String())
 			if model, err = fineTune(ctx, ck, m, docs, dir, o, progress); err != nil {
-				return nil, nil, fmt.Errorf("fine-tuning %s: %w", m, err)
+				return nil, nil, nil, nil, fmt.Errorf("fine-tuning %s: %w", m, err)
 			}
+		}
+		if o.finetuneOnly {
+			continue
 		}
 		cfg := model.Config
 		cfg.Method = sm.Method.String()
 		if !sm.FineTuned {
 			cfg.TargetLength = 0 // training-free: scale L/n0 at each length
 		}
-		variants, names, err := eval.NormVariants(cfg, norms)
+		mNorms := norms
+		if o.keys != nil {
+			mNorms = nil
+			for _, k := range o.keys {
+				if k.CosScale == ck.Config.CosScale && k.SuiteMethod() == m {
+					mNorms = append(mNorms, k.Norm)
+				}
+			}
+		}
+		variants, names, err := eval.NormVariants(cfg, mNorms)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, nil, err
+		}
+		if o.keys != nil && len(variants) < len(mNorms) {
+			return nil, nil, nil, nil, fmt.Errorf("-configs: a normalisation of %s on %s does not apply to it", m, tag)
 		}
 		// The scores of every position are kept for the paired statistics,
 		// written per configuration under scores/.
 		rep, err := eval.Evaluate(ctx, cfg, model.Params, model.Vocab, testDocs, variants,
 			eval.Options{Lengths: lengths, Protocol: proto, Positions: o.positions, Offsets: o.offsets, Backend: o.be, KeepScores: true, Comm: o.comm})
 		if err != nil {
-			return nil, nil, fmt.Errorf("evaluating %s: %w", m, err)
+			return nil, nil, nil, nil, fmt.Errorf("evaluating %s: %w", m, err)
+		}
+		if o.passkeyLengths != "" {
+			pl, _ := eval.ParseLengths(o.passkeyLengths)
+			res, err := eval.Passkey(ctx, cfg, model.Params, model.Vocab, testDocs, variants, eval.PasskeyOptions{Lengths: pl, N0: ck.Config.TrainLength,
+				Near: o.passkeyNear, Far: o.passkeyFar, Seed: o.seed, Backend: o.be, Progress: progress})
+			if err != nil {
+				return nil, nil, nil, nil, fmt.Errorf("passkey probe of %s: %w", m, err)
+			}
+			for _, p := range res {
+				i := slices.IndexFunc(variants, func(v eval.Variant) bool { return v.Name == p.Variant })
+				probe = append(probe, study.PasskeyRow{CosScale: cfg.CosScale, Method: cfg.Method, FineTuned: sm.FineTuned, Norm: names[i],
+					Length: p.Length, Class: p.Class, Doc: p.Doc, Keys: p.Score.Keys, KeysRight: p.Score.KeysRight, Digits: p.Score.Digits, DigitsRight: p.Score.DigitsRight})
+			}
 		}
 		reps = append(reps, rep)
 		for i, va := range variants {
@@ -265,13 +366,51 @@ func suiteFor(ctx context.Context, base string, docs []corpus.Document, proto ev
 			}
 			if o.comm.Rank() == 0 {
 				if err := study.WriteScores(filepath.Join(o.out, r.Scores), kept); err != nil {
-					return nil, nil, err
+					return nil, nil, nil, nil, err
 				}
 			}
 			rows = append(rows, r)
 		}
 	}
-	return rows, reps, nil
+	return rows, reps, probe, docIDs, nil
+}
+
+// flagSet returns the flags given on the command line.
+func flagSet(fs *flag.FlagSet) map[string]bool {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	return set
+}
+
+// parseConfigs parses -configs: cosS/METHOD/NORM entries, each once, with
+// a suite method and a normalisation the suite knows.
+func parseConfigs(list string) ([]study.ConfigKey, error) {
+	var keys []study.ConfigKey
+	for _, f := range strings.Split(list, ",") {
+		if strings.TrimSpace(f) == "" {
+			continue
+		}
+		k, err := study.ParseConfigKey(f)
+		if err != nil {
+			return nil, fmt.Errorf("-configs: %w", err)
+		}
+		if _, ok := suiteMethods()[k.SuiteMethod()]; !ok {
+			return nil, fmt.Errorf("-configs: %q: %s is not a method of the suite", f, k.SuiteMethod())
+		}
+		if k.Norm != eval.NormPlusN0 && k.Norm != eval.NormInfoVisible {
+			if _, err := attn.ParseNorm(k.Norm); err != nil {
+				return nil, fmt.Errorf("-configs: %q: %w", f, err)
+			}
+		}
+		if slices.Contains(keys, k) {
+			return nil, fmt.Errorf("-configs: %q appears twice", f)
+		}
+		keys = append(keys, k)
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("-configs: no configuration in %q", list)
+	}
+	return keys, nil
 }
 
 // fineTune trains method m from the base checkpoint (reusing a finished
@@ -299,10 +438,21 @@ func fineTune(ctx context.Context, base *checkpoint.Checkpoint, m string, docs [
 		batch = max(1, o.batch*n0/L)
 	case "pose":
 		cfg.TargetLength = 64 * cfg.TrainLength
+	case "alibi":
+		if o.alibiSlope > 0 {
+			cfg.ALiBiSlope = attn.PressALiBiSlope(o.alibiSlope, cfg.KeySize)
+		}
+	}
+	opts := train.DefaultOptions()
+	opts.Steps, opts.Batch, opts.LR, opts.Seed = o.steps, batch, o.lr, o.seed
+	opts.EvalEvery = max(1, o.steps/4)
+	opts.PasskeyEvery = o.passkeyEvery
+	if m == "pose" {
+		opts.PoSE, opts.PoSETarget = true, cfg.TargetLength
 	}
 	reuse := false
 	if o.comm.Rank() == 0 { // rank 0 decides, before it may clear the folder
-		if ck, err := checkpoint.Load(filepath.Join(dir, "best")); err == nil && savedSteps(ck) == o.steps && ck.Config.Method == cfg.Method && ck.Config.TrainLength == cfg.TrainLength {
+		if ck, err := checkpoint.Load(filepath.Join(dir, "best")); err == nil && sameFineTune(ck, cfg, opts) {
 			last, err := checkpoint.Load(filepath.Join(dir, "last"))
 			reuse = err == nil && last.State != nil && last.State.Step == o.steps
 		}
@@ -317,15 +467,14 @@ func fineTune(ctx context.Context, base *checkpoint.Checkpoint, m string, docs [
 		}
 		return checkpoint.Load(filepath.Join(dir, "best"))
 	}
-	trs, vas, err := train.Data(docs, base.Vocab, cfg.TrainLength)
+	// Validation on the held-out documents that are neither test nor
+	// development documents (testset.SplitHeldOut).
+	trs, vas, note, err := train.Data(docs, base.Vocab, cfg.TrainLength, train.HeldOut{Rule: o.testset, Test: o.docs, MinLen: o.minLen, Seed: o.seed})
 	if err != nil {
 		return nil, err
 	}
-	opts := train.DefaultOptions()
-	opts.Steps, opts.Batch, opts.LR, opts.Seed = o.steps, batch, o.lr, o.seed
-	opts.EvalEvery = max(1, o.steps/4)
-	if m == "pose" {
-		opts.PoSE, opts.PoSETarget = true, cfg.TargetLength
+	if note != "" {
+		fmt.Fprintf(o.log, "note: fine-tuning %s: %s\n", m, strings.Replace(note, "ask for fewer test documents", "lower -docs", 1))
 	}
 	if err := checkFineTune(m, cfg, opts, trs, vas); err != nil {
 		return nil, err
@@ -397,12 +546,14 @@ func cloneParams(ck *checkpoint.Checkpoint) *layers.Params {
 	return p
 }
 
-// savedSteps returns the step count a checkpoint's trainer was set to run
-// (-1 when it has no trainer state).
-func savedSteps(ck *checkpoint.Checkpoint) int {
-	o, err := train.SavedOptions(ck.State)
-	if err != nil {
-		return -1
+// sameFineTune reports whether a checkpoint is the fine-tune that cfg and
+// opts would make: the same model configuration and training options.
+func sameFineTune(ck *checkpoint.Checkpoint, cfg layers.Config, opts train.Options) bool {
+	saved, err := train.SavedOptions(ck.State)
+	if err != nil || saved != opts {
+		return false
 	}
-	return o.Steps
+	a, err1 := ck.Config.Marshal()
+	b, err2 := cfg.Marshal()
+	return err1 == nil && err2 == nil && bytes.Equal(a, b)
 }

@@ -6,9 +6,11 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/infoscale/gaualpha/checkpoint"
 	"github.com/infoscale/gaualpha/collective"
 	"github.com/infoscale/gaualpha/internal/testfiles"
 	"github.com/infoscale/gaualpha/layers"
@@ -22,7 +24,7 @@ func fixture(t *testing.T) (dir, corpus, base string) {
 	dir = t.TempDir()
 	rng := rand.New(rand.NewPCG(1, 2))
 	const letters = "abcdefghijklmnopqrstuvwxyz"
-	corpus = testfiles.WriteCorpus(t, filepath.Join(dir, "c.jsonl"), testfiles.RandomDocs(rng, letters, 12, 400))
+	corpus = testfiles.WriteCorpus(t, filepath.Join(dir, "c.jsonl"), testfiles.RandomDocs(rng, letters, 30, 400))
 	return dir, corpus, testfiles.TinyCheckpoint(t, filepath.Join(dir, "base"), rng, letters)
 }
 
@@ -162,10 +164,117 @@ func TestSuiteFlagValidation(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			var o, e bytes.Buffer
-			args := append([]string{"-base", base, "-corpus", corpus, "-out", t.TempDir()}, c.args...)
+			args := append([]string{"-base", base, "-corpus", corpus, "-out", t.TempDir(), "-docs", "2"}, c.args...)
 			if err := run(collective.Single{}, append(args, "-quiet"), &o, &e); err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("got %v, want an error containing %q", err, c.want)
 			}
 		})
+	}
+}
+
+// The study's uses of the suite: fine-tunes alone into one folder, then an
+// evaluation of named configurations on the development documents reusing
+// them, and one on the test documents with the passkey probe.
+func TestSuiteConfigsAndProbe(t *testing.T) {
+	dir := t.TempDir()
+	rng := rand.New(rand.NewPCG(3, 4))
+	const alphabet = "abcdefghijklmnopqrstuvwxyz#KEY=0123456789"
+	corpus := testfiles.WriteCorpus(t, filepath.Join(dir, "c.jsonl"), testfiles.RandomDocs(rng, alphabet, 30, 400))
+	base := testfiles.TinyCheckpoint(t, filepath.Join(dir, "base"), rng, alphabet)
+	// n0 = 24: room for near keys (distances 10..14) at the training length.
+	ck, err := checkpoint.Load(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ck.Config.TrainLength = 24
+	if err := checkpoint.Save(base, ck.Config, ck.Vocab, ck.Params, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	fts := filepath.Join(dir, "fts")
+	common := []string{"-base", base, "-corpus", corpus, "-docs", "2", "-finetune-steps", "2", "-batch", "4", "-finetunes", fts}
+	var stdout, stderr bytes.Buffer
+	common = append(common, "-passkey-every", "4")
+	if err := run(collective.Single{}, append(common, "-out", fts, "-methods", "pi-ft,alibi", "-finetune-only", "-alibi-slope", "0.25", "-quiet"), &stdout, &stderr); err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	cfg, err := layers.LoadConfig(filepath.Join(fts, "cos0", "ft-alibi", "best", "config.json"))
+	if err != nil || cfg.ALiBiSlope != 0.25*math.Sqrt(8) {
+		t.Errorf("ALiBi slope %v (want 0.25·sqrt(8)), %v", cfg.ALiBiSlope, err)
+	}
+	if _, err := os.Stat(filepath.Join(fts, "suite.json")); err == nil {
+		t.Error("-finetune-only wrote suite.json")
+	}
+	st, err := study.ReadState(filepath.Join(fts, "cos0", "ft-pi", "last"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if so, err := train.SavedOptions(st); err != nil || so.PasskeyEvery != 4 {
+		t.Errorf("fine-tune's passkey share %+v, %v", so, err)
+	}
+	dev := filepath.Join(dir, "dev")
+	stderr.Reset()
+	if err := run(collective.Single{}, append(common, "-out", dev, "-docset", "dev", "-lengths", "32,64", "-configs", "cos0/rope/infoscale,cos0/alibi/softmax,cos0/window/infoscale_visible,cos5/ntk/softmax",
+		"-alibi-slope", "0.25"), &stdout, &stderr); err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "reusing the fine-tuned alibi") || strings.Contains(stderr.String(), "fine-tuning pi-ft") {
+		t.Errorf("fine-tunes not reused:\n%s", stderr.String())
+	}
+	s, err := study.ReadSuite(filepath.Join(dev, "suite.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var labels []string
+	for _, r := range s.Rows {
+		labels = append(labels, r.Label())
+	}
+	if want := []string{"rope + infoscale, CosScale 0", "alibi (ft) + softmax, CosScale 0", "window + infoscale_visible, CosScale 0"}; !slices.Equal(labels, want) {
+		t.Errorf("rows %v, want %v", labels, want)
+	}
+	test := filepath.Join(dir, "test")
+	if err := run(collective.Single{}, append(common, "-out", test, "-lengths", "32,64", "-configs", "cos0/rope/infoscale", "-passkey-lengths", "24,64", "-passkey-near", "1", "-passkey-far", "2", "-quiet"), &stdout, &stderr); err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	ts, err := study.ReadSuite(filepath.Join(test, "suite.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.DocSet != "dev" || ts.DocSet != "test" || len(ts.Documents) != 2 || len(s.Documents) == 0 || slices.ContainsFunc(s.Documents, func(id string) bool { return slices.Contains(ts.Documents, id) }) || ts.Seed != 42 {
+		t.Errorf("dev documents %v, test documents %v (seed %d)", s.Documents, ts.Documents, ts.Seed)
+	}
+	rows, err := study.Passkey.Read(filepath.Join(test, "passkey.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Two documents: at 24 = n0 near keys only, at 64 near and far.
+	if len(rows) != 2+2*2 {
+		t.Fatalf("%d passkey rows: %+v", len(rows), rows)
+	}
+	for _, r := range rows {
+		want := map[string]int{"near": 5, "far": 10}[r.Class]
+		if r.Method != "rope" || r.Norm != "infoscale" || r.Digits != want || r.Length == 24 && r.Class != "near" {
+			t.Errorf("passkey row %+v", r)
+		}
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-configs", "cos0/rope/infoscale", "-methods", "rope"}, "-configs names the configurations"},
+		{[]string{"-configs", "cos0/rope"}, "want cosS/METHOD/NORM"},
+		{[]string{"-configs", "cos0/rope/infoscale,cos0/rope/infoscale"}, "appears twice"},
+		{[]string{"-configs", "cos0/rope/sparsemax"}, "unknown normalisation"},
+		{[]string{"-configs", "cos0/rope/infoscale_visible"}, "does not apply"},
+		{[]string{"-configs", "cos7/rope/softmax"}, "no configuration is on a base"},
+		{[]string{"-docset", "train"}, "-docset \"train\""},
+		{[]string{"-passkey-lengths", "64"}, "needs keys to ask"},
+		{[]string{"-passkey-far", "1"}, "need -passkey-lengths"},
+		{[]string{"-finetune-only", "-passkey-lengths", "64", "-passkey-far", "1"}, "-finetune-only evaluates nothing"},
+		{[]string{"-alibi-slope", "-1"}, "-alibi-slope -1"},
+	} {
+		args := append([]string{"-base", base, "-corpus", corpus, "-out", t.TempDir(), "-lengths", "32", "-finetune-steps", "2", "-batch", "4", "-quiet"}, c.args...)
+		if err := run(collective.Single{}, args, &stdout, &stderr); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: %v, want %q", c.args, err, c.want)
+		}
 	}
 }

@@ -38,6 +38,25 @@ func (o options) validate(set map[string]bool) error {
 		return fmt.Errorf("-positions has no effect with -protocol fast (it shapes the paper protocol)")
 	case o.protocol == string(eval.Paper) && set["offsets"]:
 		return fmt.Errorf("-offsets has no effect with -protocol paper (it shapes the fast protocol)")
+	case o.docset != eval.SetTest && o.docset != eval.SetDev:
+		return fmt.Errorf("-docset %q: want %s or %s", o.docset, eval.SetTest, eval.SetDev)
+	case !(o.alibiSlope >= 0) || math.IsInf(o.alibiSlope, 0):
+		return fmt.Errorf("-alibi-slope %v must be a finite slope >= 0 (0: the default)", o.alibiSlope)
+	case o.passkeyEvery < 0:
+		return fmt.Errorf("-passkey-every %d must be >= 0 (one sequence in n; 0: none)", o.passkeyEvery)
+	case o.passkeyNear < 0 || o.passkeyFar < 0:
+		return fmt.Errorf("-passkey-near %d and -passkey-far %d must be >= 0", o.passkeyNear, o.passkeyFar)
+	case o.passkeyLengths != "" && o.passkeyNear+o.passkeyFar == 0:
+		return fmt.Errorf("-passkey-lengths needs keys to ask: -passkey-near or -passkey-far above 0")
+	case o.passkeyLengths == "" && o.passkeyNear+o.passkeyFar > 0:
+		return fmt.Errorf("-passkey-near and -passkey-far need -passkey-lengths")
+	case o.finetuneOnly && (o.passkeyLengths != "" || set["docset"] || set["lengths"]):
+		return fmt.Errorf("-finetune-only evaluates nothing: -passkey-lengths, -docset and -lengths have no effect with it")
+	}
+	if o.passkeyLengths != "" {
+		if _, err := eval.ParseLengths(o.passkeyLengths); err != nil {
+			return fmt.Errorf("-passkey-lengths: %w", err)
+		}
 	}
 	for _, b := range strings.Split(o.bases, ",") {
 		if strings.TrimSpace(b) == "" {

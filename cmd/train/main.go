@@ -55,7 +55,8 @@ type flags struct {
 	steps, batch, seqLen, evalEvery, evalSeqs, evalDocs, minCount, vocabSize, logEvery int
 	lr, warmup, weightDecay, clip, maxMemory, divergeRatio                             float64
 	seed                                                                               uint64
-	resume, overwrite, noEval, quiet                                                   bool
+	resume, overwrite, noEval, quiet, keepValidations                                  bool
+	passkeyEvery, passkeyFirst                                                         int
 	method                                                                             *methodflags.Flags
 	attention                                                                          string
 }
@@ -80,6 +81,9 @@ func parseFlags(args []string, stderr io.Writer) (*flags, *flag.FlagSet, error) 
 	fs.Float64Var(&f.warmup, "warmup", o.WarmupFrac, "share of the steps spent warming up")
 	fs.Float64Var(&f.weightDecay, "weight-decay", o.WeightDecay, "AdamW decoupled weight decay")
 	fs.Float64Var(&f.clip, "clip", o.ClipNorm, "gradient-norm clip (0 disables)")
+	fs.IntVar(&f.passkeyEvery, "passkey-every", 0, "make one training sequence in `n` a passkey sample: a key of 5 digits stated behind #KEY= and asked again with its digits masked, which gives the model the long-range retrieval skill the passkey probe measures (0: none; the vocabulary needs # K E Y = and the digits)")
+	fs.IntVar(&f.passkeyFirst, "passkey-first", 0, "with -passkey-every: every sequence of the first `n` steps a passkey sample (a model learns the skill from samples alone, not from a small share among masked-LM ones)")
+	fs.BoolVar(&f.keepValidations, "keep-validations", false, "keep the weights of every validation's step in val/step-NNNNNN of -out (for comparisons at matched validation loss)")
 	fs.Float64Var(&f.divergeRatio, "diverge-ratio", o.DivergeRatio, "stop when a validation loss exceeds this multiple of the smaller of the first validation loss and ln(vocabulary size), the loss of a uniform guess; no checkpoint is written for that step (0: never stop)")
 	fs.IntVar(&f.seqLen, "seq-len", 0, "training length n0, at least 3 (default 64, or the config's train_length)")
 	fs.Uint64Var(&f.seed, "seed", o.Seed, "random seed (weights, data order, masking, dropout)")
@@ -245,6 +249,8 @@ func run(c collective.Comm, args []string, stdout, stderr io.Writer) (err error)
 	opts.Batch, opts.LR, opts.WarmupFrac, opts.WeightDecay, opts.ClipNorm = f.batch, f.lr, f.warmup, f.weightDecay, f.clip
 	opts.Seed, opts.EvalEvery, opts.EvalSeqs, opts.LogEvery = f.seed, f.evalEvery, f.evalSeqs, f.logEvery
 	opts.DivergeRatio = f.divergeRatio
+	opts.PasskeyEvery, opts.KeepValidations = f.passkeyEvery, f.keepValidations
+	opts.PasskeyFirst = f.passkeyFirst
 	if cfg.Method == "pose" {
 		opts.PoSE, opts.PoSETarget = true, cfg.TargetLength
 	}
@@ -254,9 +260,16 @@ func run(c collective.Comm, args []string, stdout, stderr io.Writer) (err error)
 		}
 	}
 
-	trainSeqs, valSeqs, err := train.Data(docs, vocab, cfg.TrainLength)
+	held, err := heldOut(f, cfg)
 	if err != nil {
 		return err
+	}
+	trainSeqs, valSeqs, valNote, err := train.Data(docs, vocab, cfg.TrainLength, held)
+	if err != nil {
+		return err
+	}
+	if valNote != "" {
+		fmt.Fprintln(stderr, "note:", strings.Replace(valNote, "ask for fewer test documents", "lower -eval-docs", 1))
 	}
 	memLine, budget, err := checkMemory(f, cfg, opts, trainSeqs, valSeqs, c.Size())
 	if err != nil {
@@ -388,6 +401,21 @@ func checkFreshOut(out string, overwrite bool) error {
 		}
 	}
 	return nil
+}
+
+// heldOut says which held-out documents the run validates on: those that
+// are neither test documents of the final evaluation nor as long as its
+// longest length (testset.SplitHeldOut), so that no document a study
+// tests on ever picks a checkpoint.
+func heldOut(f *flags, cfg layers.Config) (train.HeldOut, error) {
+	lengths := eval.DefaultLengths(cfg.TrainLength)
+	if f.evalLengths != "" {
+		var err error
+		if lengths, err = eval.ParseLengths(f.evalLengths); err != nil {
+			return train.HeldOut{}, fmt.Errorf("-eval-lengths: %w", err)
+		}
+	}
+	return train.HeldOut{Rule: eval.TestSetLong, Test: f.evalDocs, MinLen: slices.Max(lengths), Seed: 42}, nil
 }
 
 // finalEval scores the best checkpoint at 2x..64x n0 with softmax and

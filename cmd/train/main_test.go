@@ -230,6 +230,7 @@ func TestTrainFlagValidation(t *testing.T) {
 		{"zero min-count", []string{"-min-count", "0"}, "-min-count 0"},
 		{"negative vocab-size", []string{"-vocab-size", "-1"}, "-vocab-size -1"},
 		{"zero eval-docs", []string{"-eval-docs", "0"}, "-eval-docs 0"},
+		{"negative passkey share", []string{"-passkey-every", "-2"}, "-passkey-every -2"},
 		{"negative max-memory", []string{"-max-memory", "-2"}, "-max-memory -2"},
 		{"NaN max-memory", []string{"-max-memory", "NaN"}, "-max-memory NaN"},
 		{"malformed eval-lengths", []string{"-eval-lengths", "128,abc"}, "-eval-lengths: bad length \"abc\""},

@@ -47,6 +47,10 @@ func (f *flags) validate(set map[string]bool) error {
 		return fmt.Errorf("-vocab-size %d must be >= 0 (0: no limit)", f.vocabSize)
 	case f.evalDocs < 1:
 		return fmt.Errorf("-eval-docs %d must be at least 1", f.evalDocs)
+	case f.passkeyEvery < 0:
+		return fmt.Errorf("-passkey-every %d must be >= 0 (one sequence in n; 0: none)", f.passkeyEvery)
+	case f.passkeyFirst < 0 || f.passkeyFirst > 0 && f.passkeyEvery == 0:
+		return fmt.Errorf("-passkey-first %d needs -passkey-every and a count >= 0", f.passkeyFirst)
 	case f.out == "" && set["out"]:
 		return fmt.Errorf("-out must name a directory")
 	}
