@@ -395,6 +395,19 @@ func rotateAdjointAddRow[T Float](dx, g, cs, sn []T) {
 	rotateAdjointAdd(dx, g, cs, sn)
 }
 
+// mulShifted sets dst = p ⊙ (x - d) (the float32 difference, then the
+// product, each rounded), by simd.MulShifted for float32.
+func mulShifted[T Float](dst, p, x []T, d T) {
+	if is32[T]() {
+		simd.MulShifted(asF32(dst), asF32(p), asF32(x), float32(d))
+		return
+	}
+	p, x = p[:len(dst)], x[:len(dst)]
+	for i, v := range x {
+		dst[i] = p[i] * (v - d)
+	}
+}
+
 // mulTo sets dst = x ⊙ y.
 func mulTo[T Float](dst, x, y []T) {
 	if is32[T]() {
@@ -506,31 +519,35 @@ func newBlockScratch[T Float](E int) *blockScratch[T] {
 	}
 }
 
-// scores fills ws.s (row stride blockK) with the logits of the block
-// [i0,i1)×[j0,j1) of sequence b, -Inf where masked, and ws.kind with each
-// element's kind.
-func (a *Attention[T]) scores(p *prep[T], ws *blockScratch[T], b, i0, i1, j0, j1 int, class attn.BlockClass) {
+// scores fills ws.s with the logits of the block [i0,i1)×[j0,j1) of
+// sequence b, -Inf where masked, row by row with the row stride j1-j0 (the
+// block is contiguous), and ws.kind (same layout) with each element's kind.
+// The kinds of a uniform block (every class but BlockMixed) are all the
+// class's kind, or kindMasked for a padding key, and are written only when
+// kinds is set: the passes read them from mixed blocks only.
+func (a *Attention[T]) scores(p *prep[T], ws *blockScratch[T], b, i0, i1, j0, j1 int, class attn.BlockClass, kinds bool) {
 	L, D := a.L, a.D
 	bq, bk := i1-i0, j1-j0
+	ld := bk
 	r0, c0 := b*L+i0, b*L+j0
 	s := ws.s
 	negInf := T(math.Inf(-1))
 	var uniform int8
 	switch class {
 	case attn.BlockNear:
-		gemmSerial(false, true, bq, bk, D, 1, p.qr[r0*D:], D, p.kr[c0*D:], D, 0, s, blockK)
+		gemmSerial(false, true, bq, bk, D, 1, p.qr[r0*D:], D, p.kr[c0*D:], D, 0, s, ld)
 		uniform = kindNear
 	case attn.BlockFarBehind:
-		gemmSerial(false, true, bq, bk, D, 1, p.qc[r0*D:], D, p.k0[c0*D:], D, 0, s, blockK)
+		gemmSerial(false, true, bq, bk, D, 1, p.qc[r0*D:], D, p.k0[c0*D:], D, 0, s, ld)
 		uniform = kindFarBehind
 	case attn.BlockFarAhead:
-		gemmSerial(false, true, bq, bk, D, 1, p.q0[r0*D:], D, p.kc[c0*D:], D, 0, s, blockK)
+		gemmSerial(false, true, bq, bk, D, 1, p.q0[r0*D:], D, p.kc[c0*D:], D, 0, s, ld)
 		uniform = kindFarAhead
 	case attn.BlockMixed:
-		gemmSerial(false, true, bq, bk, D, 1, p.qr[r0*D:], D, p.kr[c0*D:], D, 0, s, blockK)
+		gemmSerial(false, true, bq, bk, D, 1, p.qr[r0*D:], D, p.kr[c0*D:], D, 0, s, ld)
 		if p.far {
-			gemmSerial(false, true, bq, bk, D, 1, p.qc[r0*D:], D, p.k0[c0*D:], D, 0, ws.fb, blockK)
-			gemmSerial(false, true, bq, bk, D, 1, p.q0[r0*D:], D, p.kc[c0*D:], D, 0, ws.fa, blockK)
+			gemmSerial(false, true, bq, bk, D, 1, p.qc[r0*D:], D, p.k0[c0*D:], D, 0, ws.fb, ld)
+			gemmSerial(false, true, bq, bk, D, 1, p.q0[r0*D:], D, p.kc[c0*D:], D, 0, ws.fa, ld)
 		}
 	}
 	pol := &a.Policy
@@ -539,8 +556,8 @@ func (a *Attention[T]) scores(p *prep[T], ws *blockScratch[T], b, i0, i1, j0, j1
 	if class != attn.BlockMixed && !bias {
 		// A uniform block: the scores are the GEMM's; only padded keys
 		// need a touch.
-		for r := 0; r < bq; r++ {
-			kind := ws.kind[r*blockK : r*blockK+bk]
+		if kinds {
+			kind := ws.kind[:bq*ld]
 			kind[0] = uniform
 			for f := 1; f < len(kind); f *= 2 {
 				copy(kind[f:], kind[:f])
@@ -552,8 +569,10 @@ func (a *Attention[T]) scores(p *prep[T], ws *blockScratch[T], b, i0, i1, j0, j1
 					continue
 				}
 				for r := 0; r < bq; r++ {
-					ws.kind[r*blockK+c] = kindMasked
-					s[r*blockK+c] = negInf
+					if kinds {
+						ws.kind[r*ld+c] = kindMasked
+					}
+					s[r*ld+c] = negInf
 				}
 			}
 		}
@@ -561,8 +580,8 @@ func (a *Attention[T]) scores(p *prep[T], ws *blockScratch[T], b, i0, i1, j0, j1
 	}
 	for r := 0; r < bq; r++ {
 		i := i0 + r
-		row := s[r*blockK : r*blockK+bk]
-		kind := ws.kind[r*blockK : r*blockK+bk]
+		row := s[r*ld : r*ld+bk]
+		kind := ws.kind[r*ld : r*ld+bk]
 		for c := range row {
 			j := j0 + c
 			k := uniform
@@ -573,10 +592,10 @@ func (a *Attention[T]) scores(p *prep[T], ws *blockScratch[T], b, i0, i1, j0, j1
 				case p.far && pol.Far(i, j):
 					if j < i {
 						k = kindFarBehind
-						row[c] = ws.fb[r*blockK+c]
+						row[c] = ws.fb[r*ld+c]
 					} else {
 						k = kindFarAhead
-						row[c] = ws.fa[r*blockK+c]
+						row[c] = ws.fa[r*ld+c]
 					}
 				default:
 					k = kindNear
@@ -692,12 +711,16 @@ func (t *fwdTask[T]) item(wk, item int) error {
 		if class == attn.BlockSkip {
 			continue
 		}
-		a.scores(p, ws, b, i0, i1, j0, j1, class)
+		a.scores(p, ws, b, i0, i1, j0, j1, class, false)
 		bk := j1 - j0
+		ld := bk // the block's row stride
+		// With the block as wide as the sequence, its rows are
+		// consecutive in the dropout stream too: one draw for the block.
+		dropBlock := thr != 0 && !a.BF16 && bk == L
 		live := false
 		for r := 0; r < bq; r++ {
-			row := ws.s[r*blockK : r*blockK+bk]
-			prow := ws.p[r*blockK : r*blockK+bk]
+			row := ws.s[r*ld : r*ld+bk]
+			prow := ws.p[r*ld : r*ld+bk]
 			mx := rowMax(row)
 			if mx == negInf {
 				clear(prow)
@@ -707,7 +730,7 @@ func (t *fwdTask[T]) item(wk, item int) error {
 			mnew := max(ws.m[r], mx)
 			corr := expT(ws.m[r] - mnew)
 			sum := expShiftSum(prow, row, mnew)
-			if thr != 0 && !a.BF16 {
+			if thr != 0 && !a.BF16 && !dropBlock {
 				a.dropRow(prow, prow, a.dropIndex(b, i0+r, j0), thr, inv)
 			}
 			first := ws.m[r] == negInf // acc's row is still zero
@@ -718,9 +741,13 @@ func (t *fwdTask[T]) item(wk, item int) error {
 				scaleRow(acc, acc, corr)
 			}
 		}
+		if live && dropBlock {
+			// The rows cleared above stay +0 (0·m).
+			a.dropRow(ws.p[:bq*ld], ws.p[:bq*ld], a.dropIndex(b, i0, j0), thr, inv)
+		}
 		if live && !a.BF16 {
 			r0 := b*L + j0
-			gemmSerial(false, false, bq, E, bk, 1, ws.p, blockK, a.X[r0*W+E:], W, 1, ws.acc, E)
+			gemmSerial(false, false, bq, E, bk, 1, ws.p, ld, a.X[r0*W+E:], W, 1, ws.acc, E)
 		}
 	}
 	if a.BF16 {
@@ -783,23 +810,24 @@ func (a *Attention[T]) forwardRounded(p *prep[T], ws *blockScratch[T], b, i0, i1
 		if class == attn.BlockSkip {
 			continue
 		}
-		a.scores(p, ws, b, i0, i1, j0, j1, class)
+		a.scores(p, ws, b, i0, i1, j0, j1, class, false)
 		bk := j1 - j0
+		ld := bk
 		for r := 0; r < bq; r++ {
-			prow := ws.p[r*blockK : r*blockK+bk]
+			prow := ws.p[r*ld : r*ld+bk]
 			if ws.l[r] == 0 {
 				clear(prow)
 				continue
 			}
 			lse := ws.m[r] + T(math.Log(float64(ws.l[r])))
-			expShiftSum(prow, ws.s[r*blockK:r*blockK+bk], lse)
+			expShiftSum(prow, ws.s[r*ld:r*ld+bk], lse)
 			if thr != 0 {
 				a.dropRow(prow, prow, a.dropIndex(b, i0+r, j0), thr, inv)
 			}
 			roundBF16(prow)
 		}
 		v, ldv := a.vOperand(p, b*L+j0)
-		gemmSerial(false, false, bq, E, bk, 1, ws.p, blockK, v, ldv, 1, ws.acc, E)
+		gemmSerial(false, false, bq, E, bk, 1, ws.p, ld, v, ldv, 1, ws.acc, E)
 	}
 }
 
@@ -885,7 +913,7 @@ func (a *Attention[T]) backward(w *workspace[T], out, dout, dx []T) error {
 	bt.scratch = w.scratchFor(threads, E)
 	bt.thr = pipeline.DropThreshold(a.Dropout)
 	bt.inv = T(1 / (1 - a.Dropout))
-	bt.ones = w.onesFor(blockK)
+	bt.ones = w.onesFor(blockQMax * blockK)
 	// Static partition: the per-worker dQ sums, and so the result, are
 	// reproducible bit for bit (training resumes exactly).
 	bt.phase = bwdBlocks
@@ -947,7 +975,7 @@ type bwdTask[T Float] struct {
 	thr               uint64
 	inv               T
 	gammas, tmp, prod []T  // per worker: dγq | dγk sums, gq | gk, products
-	ones              []T  // blockK ones (the dropout multipliers' input)
+	ones              []T  // a block's ones (the dropout multipliers' input)
 	sharedDQ          bool // one dQ for all workers (dq has one entry)
 	phase             int
 }
@@ -1007,7 +1035,12 @@ func (t *bwdTask[T]) block(wk, item int) {
 		}
 		bq := i1 - i0
 		r0 := b*L + i0
-		a.scores(p, ws, b, i0, i1, j0, j1, class)
+		a.scores(p, ws, b, i0, i1, j0, j1, class, false)
+		ld := bk // the block's row stride: the block is contiguous
+		n := bq * ld
+		// With the block as wide as the sequence, its rows are
+		// consecutive in the dropout stream too: one draw for the block.
+		dropBlock := thr != 0 && bk == L
 		// P (undropped) into ws.p, dropped (and under BF16 rounded) P
 		// into ws.fb (reused).
 		pd := ws.p
@@ -1017,46 +1050,45 @@ func (t *bwdTask[T]) block(wk, item int) {
 		for r := 0; r < bq; r++ {
 			lse := t.out[(r0+r)*OW+E]
 			// Masked scores are -Inf, whose exponential is 0.
-			prow := ws.p[r*blockK : r*blockK+bk]
-			expShiftSum(prow, ws.s[r*blockK:r*blockK+bk], lse)
-			if thr != 0 {
+			prow := ws.p[r*ld : r*ld+bk]
+			expShiftSum(prow, ws.s[r*ld:r*ld+bk], lse)
+			if thr != 0 && !dropBlock {
 				// The row's dropout multipliers (inv or 0), drawn once
 				// for P here and dP below.
-				mrow := ws.dm[r*blockK : r*blockK+bk]
+				mrow := ws.dm[r*ld : r*ld+bk]
 				a.dropRow(mrow, t.ones[:bk], a.dropIndex(b, i0+r, j0), thr, inv)
-				mulTo(pd[r*blockK:r*blockK+bk], prow, mrow)
-			} else if a.BF16 {
-				copy(pd[r*blockK:r*blockK+bk], prow)
-			}
-			if a.BF16 {
-				roundBF16(pd[r*blockK : r*blockK+bk])
+				mulTo(pd[r*ld:r*ld+bk], prow, mrow)
+			} else if a.BF16 && thr == 0 {
+				copy(pd[r*ld:r*ld+bk], prow)
 			}
 		}
+		if dropBlock {
+			a.dropRow(ws.dm[:n], t.ones[:n], a.dropIndex(b, i0, j0), thr, inv)
+			mulTo(pd[:n], ws.p[:n], ws.dm[:n])
+		}
+		if a.BF16 {
+			roundBF16(pd[:n])
+		}
 		// dV += Pd^T dO.
-		gemmSerial(true, false, bk, E, bq, 1, pd, blockK, dO[r0*ldo:], ldo, dvBeta, dx[c0*W+E:], W)
+		gemmSerial(true, false, bk, E, bq, 1, pd, ld, dO[r0*ldo:], ldo, dvBeta, dx[c0*W+E:], W)
 		dvBeta = 1
 		// dPd = dO V^T.
 		v, ldv := a.vOperand(p, c0)
-		gemmSerial(false, true, bq, bk, E, 1, dO[r0*ldo:], ldo, v, ldv, 0, ws.dp, blockK)
+		gemmSerial(false, true, bq, bk, E, 1, dO[r0*ldo:], ldo, v, ldv, 0, ws.dp, ld)
 		// dS = P ⊙ (dP - D), dP = dPd ⊙ dropscale.
+		if thr != 0 {
+			mulTo(ws.dp[:n], ws.dp[:n], ws.dm[:n])
+		}
 		for r := 0; r < bq; r++ {
-			di := t.delta[r0+r]
-			dpr := ws.dp[r*blockK : r*blockK+bk]
-			if thr != 0 {
-				mulTo(dpr, dpr, ws.dm[r*blockK:r*blockK+bk])
-			}
-			pr, sr := ws.p[r*blockK:r*blockK+bk], ws.s[r*blockK:r*blockK+bk]
-			for c, dp := range dpr {
-				sr[c] = pr[c] * (dp - di)
-			}
-			if a.BF16 {
-				roundBF16(sr)
-			}
+			mulShifted(ws.s[r*ld:r*ld+bk], ws.p[r*ld:r*ld+bk], ws.dp[r*ld:r*ld+bk], t.delta[r0+r])
+		}
+		if a.BF16 {
+			roundBF16(ws.s[:n])
 		}
 		ds := ws.s
 		route := func(dsk []T, qv, kv, dqv, dkv []T) {
-			gemmSerial(false, false, bq, D, bk, 1, dsk, blockK, kv[c0*D:], D, 1, dqv[r0*D:], D)
-			gemmSerial(true, false, bk, D, bq, 1, dsk, blockK, qv[r0*D:], D, 1, dkv[c0*D:], D)
+			gemmSerial(false, false, bq, D, bk, 1, dsk, ld, kv[c0*D:], D, 1, dqv[r0*D:], D)
+			gemmSerial(true, false, bk, D, bq, 1, dsk, ld, qv[r0*D:], D, 1, dkv[c0*D:], D)
 		}
 		switch class {
 		case attn.BlockNear:
@@ -1074,7 +1106,7 @@ func (t *bwdTask[T]) block(wk, item int) {
 			fb, fa := ws.fb, ws.fa
 			for r := 0; r < bq; r++ {
 				for c := 0; c < bk; c++ {
-					k := r*blockK + c
+					k := r*ld + c
 					fb[k], fa[k] = 0, 0
 					switch ws.kind[k] {
 					case kindFarBehind:

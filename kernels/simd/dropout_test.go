@@ -59,6 +59,34 @@ func TestDropout(t *testing.T) {
 	})
 }
 
+// MulShifted gives the scalar float32 loop's bits (difference, then
+// product) in every implementation, in place too, and is within an ulp or
+// two of the float64 value.
+func TestMulShifted(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 2))
+	forImpls(t, func(t *testing.T, im *impl) {
+		for _, n := range testLengths {
+			p, x := randSlice(rng, n, -5, 5), randSlice(rng, n, -5, 5)
+			for _, d := range []float32{0, -1.25, 3.7} {
+				dst := make([]float32, n)
+				im.mulShift(dst, p, x, d)
+				inPlace := append([]float32(nil), x...)
+				im.mulShift(inPlace, p, inPlace, d)
+				for i := range x {
+					want := p[i] * (x[i] - d)
+					if math.Float32bits(dst[i]) != math.Float32bits(want) || math.Float32bits(inPlace[i]) != math.Float32bits(want) {
+						t.Fatalf("n=%d d=%v: element %d: %v (in place %v), want %v", n, d, i, dst[i], inPlace[i], want)
+					}
+					exact := float64(p[i]) * (float64(x[i]) - float64(d))
+					if e := math.Abs(float64(dst[i]) - exact); e > 2*math.Abs(exact)*0x1p-23+1e-30 && e > 2*math.Abs(float64(p[i]))*math.Abs(float64(x[i])-float64(d))*0x1p-23 {
+						t.Fatalf("n=%d d=%v: element %d: %v, float64 %v", n, d, i, dst[i], exact)
+					}
+				}
+			}
+		}
+	})
+}
+
 func TestAddMul(t *testing.T) {
 	rng := rand.New(rand.NewPCG(4, 1))
 	forImpls(t, func(t *testing.T, im *impl) {

@@ -24,6 +24,7 @@ type impl struct {
 	dropout   func(dst, x []float32, s DropStream, mul bool)
 	add       func(dst, x, y []float32)
 	mul       func(dst, x, y []float32)
+	mulShift  func(dst, p, x []float32, d float32)
 	rotate    func(dst, x, cos, sin []float32, scale float32)
 	rotateAdj func(dst, g, cos, sin []float32)
 }
@@ -45,6 +46,7 @@ var goImpl = &impl{
 	dropout:   dropoutGo,
 	add:       addGo,
 	mul:       mulGo,
+	mulShift:  mulShiftGo,
 	rotate:    rotateGo,
 	rotateAdj: rotateAdjGo,
 }

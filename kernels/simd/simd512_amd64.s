@@ -926,3 +926,65 @@ multail:
 muldone:
 	VZEROUPPER
 	RET
+
+// func mulShift512(dst, p, x *float32, n int, d float32)
+// dst[i] = p[i]·(x[i]-d), the difference rounded first.
+TEXT ·mulShift512(SB), NOSPLIT, $0-36
+	MOVQ         dst+0(FP), DI
+	MOVQ         p+8(FP), SI
+	MOVQ         x+16(FP), DX
+	MOVQ         n+24(FP), CX
+	VBROADCASTSS d+32(FP), Z31
+	CMPQ         CX, $64
+	JB           ms16
+
+ms64:
+	VMOVUPS (DX), Z0
+	VMOVUPS 64(DX), Z1
+	VMOVUPS 128(DX), Z2
+	VMOVUPS 192(DX), Z3
+	VSUBPS  Z31, Z0, Z0
+	VSUBPS  Z31, Z1, Z1
+	VSUBPS  Z31, Z2, Z2
+	VSUBPS  Z31, Z3, Z3
+	VMULPS  (SI), Z0, Z0
+	VMULPS  64(SI), Z1, Z1
+	VMULPS  128(SI), Z2, Z2
+	VMULPS  192(SI), Z3, Z3
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+	VMOVUPS Z2, 128(DI)
+	VMOVUPS Z3, 192(DI)
+	ADDQ    $256, SI
+	ADDQ    $256, DX
+	ADDQ    $256, DI
+	SUBQ    $64, CX
+	CMPQ    CX, $64
+	JAE     ms64
+
+ms16:
+	CMPQ    CX, $16
+	JB      mstail
+	VMOVUPS (DX), Z0
+	VSUBPS  Z31, Z0, Z0
+	VMULPS  (SI), Z0, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ    $64, SI
+	ADDQ    $64, DX
+	ADDQ    $64, DI
+	SUBQ    $16, CX
+	JMP     ms16
+
+mstail:
+	TESTQ     CX, CX
+	JZ        msdone
+	TAILK
+	VMOVUPS.Z (DX), K1, Z0
+	VMOVUPS.Z (SI), K1, Z1
+	VSUBPS    Z31, Z0, Z0
+	VMULPS    Z1, Z0, Z0
+	VMOVUPS   Z0, K1, (DI)
+
+msdone:
+	VZEROUPPER
+	RET

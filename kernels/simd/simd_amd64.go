@@ -85,6 +85,12 @@ func add512(dst, x, y *float32, n int)
 func mul512(dst, x, y *float32, n int)
 
 //go:noescape
+func mulShift512(dst, p, x *float32, n int, d float32)
+
+//go:noescape
+func mulShiftAVX2(dst, p, x *float32, n int, d float32)
+
+//go:noescape
 func addAVX2(dst, x, y *float32, n int)
 
 //go:noescape
@@ -148,6 +154,14 @@ func binary(k func(dst, x, y *float32, n int)) func(dst, x, y []float32) {
 		dst = dst[:len(x)]
 		y = y[:len(x)]
 		k(ptr(dst), ptr(x), ptr(y), len(x))
+	}
+}
+
+func mulShiftOf(k func(dst, p, x *float32, n int, d float32)) func(dst, p, x []float32, d float32) {
+	return func(dst, p, x []float32, d float32) {
+		dst = dst[:len(x)]
+		p = p[:len(x)]
+		k(ptr(dst), ptr(p), ptr(x), len(x), d)
 	}
 }
 
@@ -264,6 +278,7 @@ var asmImpls = []implEntry{
 			dropout:   dropoutFor512(),
 			add:       binary(add512),
 			mul:       binary(mul512),
+			mulShift:  mulShiftOf(mulShift512),
 			rotate:    rotateAVX512,
 			rotateAdj: rotateAdjAVX512,
 		},
@@ -287,6 +302,7 @@ var asmImpls = []implEntry{
 			dropout:   dropoutGo,
 			add:       binary(addAVX2),
 			mul:       binary(mulAVX2),
+			mulShift:  mulShiftOf(mulShiftAVX2),
 			rotate:    rotateGo,
 			rotateAdj: rotateAdjGo,
 		},
