@@ -262,6 +262,22 @@ func (t *prepTask[T]) Run(wk, lo, hi int) {
 	cos := pol.CosScale > 0
 	qtmp := t.w.tmp[2*wk*D : (2*wk+1)*D]
 	ktmp := t.w.tmp[(2*wk+1)*D : (2*wk+2)*D]
+	if is32[T]() && !cos && pol.Rotates() && !p.far {
+		// ScaleOffset and the rotation of a row in one call (the bits
+		// of the loop below).
+		for r := lo; r < hi; r++ {
+			z := a.X[r*W+2*a.E : r*W+2*a.E+D]
+			cs, sn := p.table(r, L)
+			seg := func(v []T) []float32 { return asF32(v[r*D : (r+1)*D]) }
+			simd.RopeQK(seg(p.qn), seg(p.qr), seg(p.kn), seg(p.kr), asF32(z), asF32(a.GammaQ[:D]), asF32(a.GammaK[:D]),
+				asF32(cs), asF32(sn), float32(p.sc[r/L]))
+		}
+		if withRaw { // without CosScale q and k are their raw values
+			copy(p.qraw[lo*D:hi*D], p.qn[lo*D:hi*D])
+			copy(p.kraw[lo*D:hi*D], p.kn[lo*D:hi*D])
+		}
+		return
+	}
 	for r := lo; r < hi; r++ {
 		b := r / L
 		z := a.X[r*W+2*a.E : r*W+2*a.E+D]
@@ -471,11 +487,11 @@ func dot[T Float](x, y []T) T {
 	return s
 }
 
-// clearRows zeroes row r (width d) of each non-nil buffer.
-func clearRows[T Float](a, b, c []T, r, d int) {
+// clearRows zeroes rows [lo, hi) (width d) of each non-nil buffer.
+func clearRows[T Float](a, b, c []T, lo, hi, d int) {
 	for _, x := range [3][]T{a, b, c} {
 		if x != nil {
-			clear(x[r*d : (r+1)*d])
+			clear(x[lo*d : hi*d])
 		}
 	}
 }
@@ -986,10 +1002,15 @@ func (t *bwdTask[T]) Run(wk, lo, hi int) {
 		E, OW, D, W := t.a.E, t.a.OutWidth(), t.a.D, t.a.Width()
 		for r := lo; r < hi; r++ {
 			clear(t.dx[r*W : r*W+E])
-			clearRows(t.dkr, t.dk0, t.dkc, r, D)
-			for _, g := range t.dq {
-				clearRows(g.qr, g.qc, g.q0, r, D)
-			}
+		}
+		clearRows(t.dkr, t.dk0, t.dkc, lo, hi, D)
+		for _, g := range t.dq {
+			clearRows(g.qr, g.qc, g.q0, lo, hi, D)
+		}
+		if is32[T]() {
+			// The same sums, in the same order, 16 rows at a time.
+			simd.RowDots(asF32(t.delta[lo:hi]), asF32(t.dout[lo*OW:]), OW, asF32(t.out[lo*OW:]), OW, hi-lo, E)
+			return
 		}
 		i := lo
 		for ; i+4 <= hi; i += 4 {
@@ -1139,6 +1160,16 @@ func (t *bwdTask[T]) rows(wk, lo, hi int) {
 	gq := t.tmp[2*wk*D : (2*wk+1)*D]
 	gk := t.tmp[(2*wk+1)*D : (2*wk+2)*D]
 	acc := t.gammas[2*wk*D : (2*wk+2)*D]
+	if is32[T]() && !cos && pol.Rotates() && !p.far {
+		// The loop below for this case in one call per row, its bits.
+		for r := lo; r < hi; r++ {
+			cs, sn := p.table(r, L)
+			seg := func(v []T) []float32 { return asF32(v[r*D : (r+1)*D]) }
+			simd.RopeQKGrad(asF32(t.dx[r*W+2*a.E:r*W+2*a.E+D]), asF32(acc[:D]), asF32(acc[D:]), seg(dqr), seg(t.dkr),
+				asF32(a.X[r*W+2*a.E:r*W+2*a.E+D]), asF32(a.GammaQ[:D]), asF32(a.GammaK[:D]), asF32(cs), asF32(sn), float32(p.sc[r/L]))
+		}
+		return
+	}
 	for r := lo; r < hi; r++ {
 		b := r / L
 		clear(gq)

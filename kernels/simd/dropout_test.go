@@ -103,3 +103,34 @@ func TestAddMul(t *testing.T) {
 		}
 	})
 }
+
+// RowDots gives the bits of the scalar loop (products rounded, summed in
+// order from +0) in every implementation, for row and column counts on
+// both sides of the AVX-512 kernel's 16×16 blocks and with strides.
+func TestRowDots(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 3))
+	forImpls(t, func(t *testing.T, im *impl) {
+		for _, rows := range []int{1, 3, 4, 15, 16, 17, 33, 48} {
+			for _, cols := range []int{1, 5, 15, 16, 17, 64, 100, 256, 257} {
+				ldx, ldy := cols+rows%3, cols+1
+				x, y := randSlice(rng, rows*ldx, -3, 3), randSlice(rng, rows*ldy, -3, 3)
+				if cols > 2 {
+					x[1], y[1] = 0, float32(math.Copysign(0, -1))
+				}
+				want := make([]float32, rows)
+				for r := range want {
+					var s float32
+					for c := 0; c < cols; c++ {
+						s += x[r*ldx+c] * y[r*ldy+c]
+					}
+					want[r] = s
+				}
+				got := randSlice(rng, rows, -1, 1)
+				im.rowDots(got, x, ldx, y, ldy, rows, cols)
+				if !sameBits(got, want) {
+					t.Fatalf("rows=%d cols=%d: %v, want %v", rows, cols, got, want)
+				}
+			}
+		}
+	})
+}
