@@ -499,3 +499,31 @@ func TestPackBMatchesGeneric(t *testing.T) {
 		}
 	}
 }
+
+// A narrow, wide Aᵀ·B with beta 0 is computed as its transpose (swapTN):
+// the same bits as the product computed as given, serial and split.
+func TestSwapTNSameBits(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	for _, kn := range asmKernels32() {
+		if kn.fnA == nil {
+			continue
+		}
+		for _, sh := range [][3]int{{128, 256, 2048 / 4}, {7, 200, 300}, {64, 129, 50}, {128, 1000, 9}} {
+			m, n, k := sh[0], sh[1], sh[2]
+			if !swapTN(kn, true, false, m, n, float32(0)) {
+				t.Fatalf("%v: not swapped", sh)
+			}
+			a, b := randSlice[float32](rng, k*m), randSlice[float32](rng, k*n)
+			want := make([]float32, m*n)
+			blocked(kn, true, false, m, n, k, 1.5, a, m, b, n, 0, want, n)
+			for _, par := range []bool{false, true} {
+				cfg := config[float32]{kern: kn, grain: 1, procs: 2, minChunk: 6}
+				got := randSlice[float32](rng, m*n)
+				gemm(&cfg, par, true, false, m, n, k, 1.5, a, m, b, n, 0, got, n)
+				if !sameBits(got, want) {
+					t.Errorf("%s %v parallel=%v: swapped product differs from the product as given", kn.name, sh, par)
+				}
+			}
+		}
+	}
+}
