@@ -508,9 +508,9 @@ func TestSwapTNSameBits(t *testing.T) {
 		if kn.fnA == nil {
 			continue
 		}
-		for _, sh := range [][3]int{{128, 256, 2048 / 4}, {7, 200, 300}, {64, 129, 50}, {128, 1000, 9}} {
+		for _, sh := range [][3]int{{128, 256, 2048 / 4}, {7, 200, 600}, {64, 129, 513}, {128, 1000, 700}} {
 			m, n, k := sh[0], sh[1], sh[2]
-			if !swapTN(kn, true, false, m, n, float32(0)) {
+			if !swapTN(kn, true, false, m, n, k, float32(0)) {
 				t.Fatalf("%v: not swapped", sh)
 			}
 			a, b := randSlice[float32](rng, k*m), randSlice[float32](rng, k*n)
