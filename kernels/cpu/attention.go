@@ -3,6 +3,7 @@ package cpu
 import (
 	"fmt"
 	"math"
+	"unsafe"
 
 	"github.com/infoscale/gaualpha/attn"
 	"github.com/infoscale/gaualpha/internal/bf16"
@@ -89,6 +90,10 @@ type Attention[T Float] struct {
 	// forward takes two passes over the keys: the rows' log-sum-exp, then
 	// O = P·V.
 	BF16 bool
+	// SkipGateColumns makes Backward leave the u columns of dX unwritten
+	// (their gradient is zero) instead of clearing them, for a caller
+	// that never reads them.
+	SkipGateColumns bool
 }
 
 // Width is the number of columns of X: 2E+D.
@@ -853,6 +858,21 @@ func (a *Attention[T]) forwardRounded(p *prep[T], ws *blockScratch[T], b, i0, i1
 // hold dX (the u columns are zero: the gate's gradient is added by the
 // caller), row B·L holds dγq and row B·L+1 dγk in their first D columns.
 func (a *Attention[T]) Backward(out, dout, dx []T) error {
+	return a.backwardCall(out, dout, nil, dx)
+}
+
+// BackwardGated is Backward given the gradient dy ([B·L, E]) of the gate
+// that follows the attention in a training layer, Y = u⊙O, instead of O's:
+// it uses dO = dy⊙u, the product GateGradO computes (the same bits), row
+// by row, without a [B·L, E+1] matrix for dO.
+func (a *Attention[T]) BackwardGated(out, dy, dx []T) error {
+	if len(dy) < a.B*a.L*a.E {
+		return fmt.Errorf("attention backward: the gate's gradient has %d elements, want %d", len(dy), a.B*a.L*a.E)
+	}
+	return a.backwardCall(out, nil, dy, dx)
+}
+
+func (a *Attention[T]) backwardCall(out, dout, dy, dx []T) error {
 	if a.Gated {
 		return fmt.Errorf("attention backward: needs the ungated forward output (Gated is set)")
 	}
@@ -860,10 +880,12 @@ func (a *Attention[T]) Backward(out, dout, dx []T) error {
 	defer putWorkspace(a.Work, w)
 	w.att = *a // as in Forward
 	defer w.clearAttention()
-	return w.att.backward(w, out, dout, dx)
+	return w.att.backward(w, out, dout, dy, dx)
 }
 
-func (a *Attention[T]) backward(w *workspace[T], out, dout, dx []T) error {
+// backward computes the gradients from dout (O's gradient, row stride
+// OutWidth) or, when dout is nil, from dy (the gate's, row stride E).
+func (a *Attention[T]) backward(w *workspace[T], out, dout, dy, dx []T) error {
 	p, err := a.prepare(w, true)
 	if err != nil {
 		return err
@@ -872,7 +894,7 @@ func (a *Attention[T]) backward(w *workspace[T], out, dout, dx []T) error {
 	OW := a.OutWidth()
 	rows := B * L
 	switch {
-	case len(out) < rows*OW || len(dout) < rows*OW:
+	case len(out) < rows*OW || (dout != nil && len(dout) < rows*OW):
 		return fmt.Errorf("attention backward: output or its gradient shorter than %d", rows*OW)
 	case len(dx) < (rows+2)*W:
 		return fmt.Errorf("attention backward: dx has %d elements, want %d", len(dx), (rows+2)*W)
@@ -883,16 +905,29 @@ func (a *Attention[T]) backward(w *workspace[T], out, dout, dx []T) error {
 	// columns in the first parallel loop, with the gradient buffers below).
 	clear(dx[rows*W : (rows+2)*W])
 	bt := &w.bwd
-	*bt = bwdTask[T]{a: a, p: p, out: out, dout: dout, dx: dx, dO: dout, ldo: OW}
+	*bt = bwdTask[T]{a: a, p: p, out: out, dout: dout, ldout: OW, dx: dx, dO: dout, ldo: OW}
+	threads := parallel.Workers(a.Threads)
+	if dout == nil {
+		// dO = dy⊙u, written by the first parallel loop below (or here,
+		// before its rounded copy, under BF16).
+		bt.dy = dy
+		ld := oddLines[T](E)
+		bt.dout, bt.ldout = w.f.alloc(rows*ld, false), ld
+		bt.dO, bt.ldo = bt.dout, ld
+		if a.BF16 {
+			bt.phase = bwdGate
+			parallel.For(rows, threads, bt)
+			bt.dy = nil
+		}
+	}
 	// The dO operand of the products: dout, or its rounded copy under BF16.
 	if a.BF16 {
 		bt.dO, bt.ldo = w.f.alloc(rows*E, false), E
 		for r := 0; r < rows; r++ {
-			copy(bt.dO[r*E:(r+1)*E], dout[r*OW:r*OW+E])
+			copy(bt.dO[r*E:(r+1)*E], bt.dout[r*bt.ldout:r*bt.ldout+E])
 		}
 		roundBF16(bt.dO)
 	}
-	threads := parallel.Workers(a.Threads)
 	// Gradients wrt the rotated vectors. Key-side buffers are owned by the
 	// work item of their key block; query-side ones are per worker.
 	bt.dkr = w.f.alloc(rows*D, false)
@@ -971,7 +1006,8 @@ type qgrads[T Float] struct{ qr, qc, q0 []T }
 
 // The phases of the backward pass, each a parallel loop of bwdTask.
 const (
-	bwdDelta  = iota // over rows: D_i = dO_i·O_i
+	bwdDelta  = iota // over rows: D_i = dO_i·O_i (dO = dy⊙u first, with dy)
+	bwdGate          // over rows: dO = dy⊙u alone (BF16, before dO's rounding)
 	bwdBlocks        // over (sequence, key block) items, static
 	bwdRows          // over rows: back through the rotation and ScaleOffset
 )
@@ -982,7 +1018,8 @@ type bwdTask[T Float] struct {
 	a                 *Attention[T]
 	p                 *prep[T]
 	out, dout, dx, dO []T
-	ldo               int
+	ldout, ldo        int
+	dy                []T // the gate's gradient (BackwardGated), until dout holds dy⊙u
 	delta             []T
 	dkr, dk0, dkc     []T
 	dq                []qgrads[T]
@@ -998,24 +1035,32 @@ type bwdTask[T Float] struct {
 
 func (t *bwdTask[T]) Run(wk, lo, hi int) {
 	switch t.phase {
+	case bwdGate:
+		t.gate(lo, hi)
 	case bwdDelta:
 		E, OW, D, W := t.a.E, t.a.OutWidth(), t.a.D, t.a.Width()
-		for r := lo; r < hi; r++ {
-			clear(t.dx[r*W : r*W+E])
+		if !t.a.SkipGateColumns {
+			for r := lo; r < hi; r++ {
+				clear(t.dx[r*W : r*W+E])
+			}
 		}
 		clearRows(t.dkr, t.dk0, t.dkc, lo, hi, D)
 		for _, g := range t.dq {
 			clearRows(g.qr, g.qc, g.q0, lo, hi, D)
 		}
+		if t.dy != nil {
+			t.gate(lo, hi)
+		}
+		ldd := t.ldout
 		if is32[T]() {
 			// The same sums, in the same order, 16 rows at a time.
-			simd.RowDots(asF32(t.delta[lo:hi]), asF32(t.dout[lo*OW:]), OW, asF32(t.out[lo*OW:]), OW, hi-lo, E)
+			simd.RowDots(asF32(t.delta[lo:hi]), asF32(t.dout[lo*ldd:]), ldd, asF32(t.out[lo*OW:]), OW, hi-lo, E)
 			return
 		}
 		i := lo
 		for ; i+4 <= hi; i += 4 {
 			row := func(k int) ([]T, []T) {
-				return t.dout[(i+k)*OW : (i+k)*OW+E], t.out[(i+k)*OW : (i+k)*OW+E]
+				return t.dout[(i+k)*ldd : (i+k)*ldd+E], t.out[(i+k)*OW : (i+k)*OW+E]
 			}
 			x0, y0 := row(0)
 			x1, y1 := row(1)
@@ -1024,7 +1069,7 @@ func (t *bwdTask[T]) Run(wk, lo, hi int) {
 			t.delta[i], t.delta[i+1], t.delta[i+2], t.delta[i+3] = dot4(x0, y0, x1, y1, x2, y2, x3, y3)
 		}
 		for ; i < hi; i++ {
-			t.delta[i] = dot(t.dout[i*OW:i*OW+E], t.out[i*OW:i*OW+E])
+			t.delta[i] = dot(t.dout[i*ldd:i*ldd+E], t.out[i*OW:i*OW+E])
 		}
 	case bwdBlocks:
 		for item := lo; item < hi; item++ {
@@ -1033,6 +1078,29 @@ func (t *bwdTask[T]) Run(wk, lo, hi int) {
 	case bwdRows:
 		t.rows(wk, lo, hi)
 	}
+}
+
+// gate writes rows [lo, hi) of dO = dy⊙u into dout.
+func (t *bwdTask[T]) gate(lo, hi int) {
+	E, W, ld := t.a.E, t.a.Width(), t.ldout
+	for r := lo; r < hi; r++ {
+		mulTo(t.dout[r*ld:r*ld+E], t.dy[r*E:(r+1)*E], t.a.X[r*W:r*W+E])
+	}
+}
+
+// oddLines returns the row stride, in elements, for rows of n elements
+// that the products read row by row: n rounded up to whole 64-byte lines,
+// and to an odd number of them, so that consecutive rows do not fall in
+// the same cache sets (a stride of 2^k bytes, such as 256 float32, puts
+// the rows a micro-kernel reads at once in a few sets of L1).
+func oddLines[T Float](n int) int {
+	var z T
+	per := 64 / int(unsafe.Sizeof(z))
+	lines := (n + per - 1) / per
+	if lines%2 == 0 {
+		lines++
+	}
+	return lines * per
 }
 
 // block accumulates the gradients of one key block of one sequence.
