@@ -272,6 +272,9 @@ func (t *prepTask[T]) Run(wk, lo, hi int) {
 		// of the loop below).
 		for r := lo; r < hi; r++ {
 			z := a.X[r*W+2*a.E : r*W+2*a.E+D]
+			if r+prefetchRows < hi {
+				simd.Prefetch(asF32(a.X[(r+prefetchRows)*W+2*a.E : (r+prefetchRows)*W+2*a.E+D]))
+			}
 			cs, sn := p.table(r, L)
 			seg := func(v []T) []float32 { return asF32(v[r*D : (r+1)*D]) }
 			simd.RopeQK(seg(p.qn), seg(p.qr), seg(p.kn), seg(p.kr), asF32(z), asF32(a.GammaQ[:D]), asF32(a.GammaK[:D]),
@@ -415,6 +418,11 @@ func rotateAdjointAddRow[T Float](dx, g, cs, sn []T) {
 	}
 	rotateAdjointAdd(dx, g, cs, sn)
 }
+
+// prefetchRows is how many rows ahead the row loops ask for X's columns
+// (simd.Prefetch): rows of X are 2E+D wide, so that the hardware does not
+// see the next row's few lines coming.
+const prefetchRows = 4
 
 // mulShifted sets dst = p ⊙ (x - d) (the float32 difference, then the
 // product, each rounded), by simd.MulShifted for float32.
@@ -1231,6 +1239,10 @@ func (t *bwdTask[T]) rows(wk, lo, hi int) {
 	if is32[T]() && !cos && pol.Rotates() && !p.far {
 		// The loop below for this case in one call per row, its bits.
 		for r := lo; r < hi; r++ {
+			if n := r + prefetchRows; n < hi {
+				simd.Prefetch(asF32(a.X[n*W+2*a.E : n*W+2*a.E+D]))
+				simd.Prefetch(asF32(t.dx[n*W+2*a.E : n*W+2*a.E+D]))
+			}
 			cs, sn := p.table(r, L)
 			seg := func(v []T) []float32 { return asF32(v[r*D : (r+1)*D]) }
 			simd.RopeQKGrad(asF32(t.dx[r*W+2*a.E:r*W+2*a.E+D]), asF32(acc[:D]), asF32(acc[D:]), seg(dqr), seg(t.dkr),

@@ -114,3 +114,20 @@ func TestRopeQK(t *testing.T) {
 		}
 	})
 }
+
+// Prefetch reads nothing it may not and changes nothing.
+func TestPrefetch(t *testing.T) {
+	for _, n := range []int{0, 1, 15, 16, 17, 1000} {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = float32(i)
+		}
+		Prefetch(x)
+		Prefetch(x[:n/2])
+		for i, v := range x {
+			if v != float32(i) {
+				t.Fatalf("n=%d: x[%d] = %v", n, i, v)
+			}
+		}
+	}
+}

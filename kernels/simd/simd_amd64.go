@@ -91,6 +91,19 @@ func ropeQK512(qn, qr, kn, kr, z, gq, gk, cs, sn *float32, half int, scale float
 func ropeQKGrad512(dz, accq, acck, dq, dk, z, gq, gk, cs, sn *float32, half int, scale float32)
 
 //go:noescape
+func prefetch(p *float32, lines int)
+
+// Prefetch asks the CPU to bring the cache lines of x into its caches
+// (PREFETCHT0): a hint for data a kernel will read soon at addresses the
+// hardware prefetchers do not guess, such as rows of a wide matrix read a
+// few hundred bytes at a time. It changes no result.
+func Prefetch(x []float32) {
+	if len(x) > 0 {
+		prefetch(&x[0], (len(x)+15)/16)
+	}
+}
+
+//go:noescape
 func rowDots512(dst, x *float32, ldx int, y *float32, ldy int, groups, blocks int)
 
 //go:noescape

@@ -914,3 +914,20 @@ mstail:
 msdone:
 	VZEROUPPER
 	RET
+
+// func prefetch(p *float32, lines int)
+// PREFETCHT0 on lines consecutive cache lines from p.
+TEXT ·prefetch(SB), NOSPLIT, $0-16
+	MOVQ  p+0(FP), SI
+	MOVQ  lines+8(FP), CX
+	TESTQ CX, CX
+	JZ    pfdone
+
+pfloop:
+	PREFETCHT0 (SI)
+	ADDQ       $64, SI
+	DECQ       CX
+	JNZ        pfloop
+
+pfdone:
+	RET
