@@ -266,6 +266,23 @@ func (o AttentionGradOp) doRounded(work *cpu.Workspace, p G.Value, in []G.Value)
 }
 
 func (o AttentionGradOp) run(work *cpu.Workspace, bf16 bool, p G.Value, in []G.Value) (G.Value, error) {
+	return o.runFused(work, bf16, p, in, attGradPlain)
+}
+
+// attGradMode selects what the CPU executor's fusions change in the
+// backward kernel (fuseAttentionGrad).
+type attGradMode struct {
+	// gated: the last input is the gradient dy of the gate u⊙O that
+	// follows the attention rather than O's (cpu.Attention.BackwardGated).
+	gated bool
+	// skipU: the u columns of dX are left unwritten (no reader).
+	skipU bool
+}
+
+var attGradPlain attGradMode
+
+// runFused runs the backward kernel in the given mode.
+func (o AttentionGradOp) runFused(work *cpu.Workspace, bf16 bool, p G.Value, in []G.Value, mode attGradMode) (G.Value, error) {
 	x, err := dense(o, 0, in[0])
 	if err != nil {
 		return nil, err
@@ -274,9 +291,9 @@ func (o AttentionGradOp) run(work *cpu.Workspace, bf16 bool, p G.Value, in []G.V
 	out := outTensor(p, x.Dtype(), shape, in...)
 	switch x.Dtype() {
 	case tensor.Float32:
-		err = runAttentionGrad(o, &o.Fwd, in, data[float32](out), work, bf16)
+		err = runAttentionGrad(o, &o.Fwd, in, data[float32](out), work, bf16, mode)
 	case tensor.Float64:
-		err = runAttentionGrad(o, &o.Fwd, in, data[float64](out), work, bf16)
+		err = runAttentionGrad(o, &o.Fwd, in, data[float64](out), work, bf16, mode)
 	default:
 		err = fmt.Errorf("%v: unsupported dtype %v", o, x.Dtype())
 	}
@@ -286,11 +303,12 @@ func (o AttentionGradOp) run(work *cpu.Workspace, bf16 bool, p G.Value, in []G.V
 	return out, nil
 }
 
-func runAttentionGrad[T float32 | float64, O fmt.Stringer](o O, a *AttentionOp, in []G.Value, dx []T, work *cpu.Workspace, bf16 bool) error {
+func runAttentionGrad[T float32 | float64, O fmt.Stringer](o O, a *AttentionOp, in []G.Value, dx []T, work *cpu.Workspace, bf16 bool, mode attGradMode) error {
 	k, err := attentionKernel[T](o, a, in[:6], work, bf16)
 	if err != nil {
 		return err
 	}
+	k.SkipGateColumns = mode.skipU
 	fwd, err := dense(o, 6, in[6])
 	if err != nil {
 		return err
@@ -298,6 +316,12 @@ func runAttentionGrad[T float32 | float64, O fmt.Stringer](o O, a *AttentionOp, 
 	dout, err := dense(o, 7, in[7])
 	if err != nil {
 		return err
+	}
+	if mode.gated {
+		if !dout.Shape().Eq(tensor.Shape{a.B * a.L, a.E}) {
+			return fmt.Errorf("%v: the gate's gradient has shape %v, want (%d, %d)", o, dout.Shape(), a.B*a.L, a.E)
+		}
+		return k.BackwardGated(data[T](fwd), data[T](dout), dx)
 	}
 	return k.Backward(data[T](fwd), data[T](dout), dx)
 }

@@ -44,8 +44,9 @@ func schedule(p *Plan, fuse bool, m *Machine) []runStep {
 		run[i].args = s.Args
 	}
 	if fuse {
-		fuseGatedSwishGrad(p, run)
+		uUnread := fuseGatedSwishGrad(p, run)
 		fuseAttentionGate(p, run, m)
+		fuseAttentionGrad(p, run, m, uUnread)
 		fuseDropoutAddNorm(p, run)
 	}
 	// Liveness of the effective arguments: a computed value dies after its
@@ -125,7 +126,11 @@ func readers(p *Plan) map[*G.Node]int {
 // them as cpu.GatedSwishGrad at the SwishGrad step: one pass, gx, dxa and
 // sum never stored, dpre the same up to the sign of its zeros, and so the
 // products that read it (the model's only readers of dpre) the same bits.
-func fuseGatedSwishGrad(p *Plan, run []runStep) {
+// It returns the packed attention gradients it reads, each with the fused
+// kernel reading it: that kernel never reads their u columns (the first
+// e, where dxa is 0).
+func fuseGatedSwishGrad(p *Plan, run []runStep) map[*G.Node]*fusion {
+	uUnread := make(map[*G.Node]*fusion)
 	index := make(map[*G.Node]int, len(p.Steps))
 	for i, s := range p.Steps {
 		index[s.Node] = i
@@ -192,7 +197,9 @@ func fuseGatedSwishGrad(p *Plan, run []runStep) {
 		}
 		run[si].fused = f
 		run[si].args = f.args
+		uUnread[packed] = f
 	}
+	return uUnread
 }
 
 // gatedSwishGrad runs cpu.GatedSwishGrad on (pre, o, dy, packed) into buf.
@@ -259,6 +266,84 @@ func fuseAttentionGate(p *Plan, run []runStep, m *Machine) {
 			},
 		}
 	}
+}
+
+// fuseAttentionGrad changes two things in each training layer's attention
+// backward (AttentionGradOp), where the graph allows:
+//
+//   - its input dO = GateGrad(wrt=1)(X, dY, O), the gradient through the
+//     gate Y = u⊙O ([B·L, E+1], dY⊙u and a zero column), when the op is
+//     its only reader: the kernel takes dY and forms dY⊙u row by row
+//     (cpu.Attention.BackwardGated, GateGrad's bits), so the GateGrad step
+//     and its matrix go;
+//   - the u columns of its dX, which are zero, are not written when no
+//     step reads them (uUnread: the fused GatedSwishGrad reads the v and
+//     z columns only, the γ gradients' Unpacks their own rows).
+func fuseAttentionGrad(p *Plan, run []runStep, m *Machine, uUnread map[*G.Node]*fusion) {
+	index := make(map[*G.Node]int, len(p.Steps))
+	for i, s := range p.Steps {
+		index[s.Node] = i
+	}
+	nread := readers(p)
+	for si, s := range p.Steps {
+		op, ok := s.Node.Op().(AttentionGradOp)
+		if !ok || len(s.Args) != 8 || run[si].skip || run[si].fused != nil {
+			continue
+		}
+		var mode attGradMode
+		args := append([]*G.Node(nil), s.Args...)
+		if gi, ok := index[s.Args[7]]; ok && nread[s.Args[7]] == 1 && !p.IsOutput(s.Args[7]) && !run[gi].skip && run[gi].fused == nil {
+			g, isGate := p.Steps[gi].Node.Op().(GateGradOp)
+			ga := p.Steps[gi].Args
+			if isGate && g.WRT == 1 && g.E == op.Fwd.E && len(ga) == 3 && ga[0] == s.Args[0] && ga[2] == s.Args[6] &&
+				ga[1].Shape().Eq(tensor.Shape{op.Fwd.B * op.Fwd.L, op.Fwd.E}) {
+				mode.gated = true
+				run[gi].skip = true
+				args[7] = ga[1]
+			}
+		}
+		if f := uUnread[s.Node]; f != nil && !p.IsOutput(s.Node) {
+			mode.skipU = uReadersOnly(p, run, s.Node, f, op.Fwd.B*op.Fwd.L)
+		}
+		if !mode.gated && !mode.skipU {
+			continue
+		}
+		name := "AttentionGrad"
+		if mode.gated {
+			name += "+GateGrad(wrt=1)"
+		}
+		name += op.String()[len("AttentionGrad"):]
+		if mode.skipU {
+			name += " [dX's u columns unwritten]"
+		}
+		run[si].fused = &fusion{
+			name: name,
+			args: args,
+			run: func(buf G.Value, _, ins []G.Value) (G.Value, error) {
+				return op.runFused(&m.work, m.BF16 && !m.FloatAttention, buf, ins, mode)
+			},
+		}
+		run[si].args = args
+	}
+}
+
+// uReadersOnly reports whether the steps that read packed, an attention
+// gradient whose first rows rows are dX, are the fused kernel f (which
+// does not read dX's u columns) and Unpacks of the γ rows below dX.
+func uReadersOnly(p *Plan, run []runStep, packed *G.Node, f *fusion, rows int) bool {
+	for i := range run {
+		if run[i].skip || !contains(run[i].args, packed) {
+			continue
+		}
+		if run[i].fused == f {
+			continue
+		}
+		if u, ok := p.Steps[i].Node.Op().(UnpackOp); ok && run[i].fused == nil && u.Row >= rows {
+			continue
+		}
+		return false
+	}
+	return true
 }
 
 // fuseDropoutAddNorm runs each layer's residual connection, s = h +

@@ -89,25 +89,79 @@ var adamWJob = parallel.Job[adamWArgs]{Body: func(a *adamWArgs, _, lo, hi int) {
 // (PyTorch's clip_grad_norm_: factor maxNorm/(norm+1e-6) when norm exceeds
 // maxNorm) and returns the norm before clipping. A non-finite norm is
 // returned as is, and the gradients are left alone.
+//
+// The norm is the square root of SumSquares. The scaling multiplies each
+// gradient by the float32 factor (each product rounded), on every core.
 func ClipGradNorm(grads [][]float32, maxNorm float64) float64 {
-	var s float64
-	for _, g := range grads {
-		for _, v := range g {
-			s += float64(v) * float64(v)
-		}
-	}
-	norm := math.Sqrt(s)
+	norm := math.Sqrt(SumSquares(grads))
 	if maxNorm <= 0 || math.IsNaN(norm) || math.IsInf(norm, 0) || norm <= maxNorm {
 		return norm
 	}
 	f := float32(maxNorm / (norm + 1e-6))
 	for _, g := range grads {
-		for i := range g {
-			g[i] *= f
+		if len(g) < normPiece {
+			simd.Scale(g, f)
+			continue
 		}
+		scaleJob.Each(len(g), normPiece, 0, scaleArgs{g: g, f: f})
 	}
 	return norm
 }
+
+// SumSquares returns the sum of the squares of the gradients in float64:
+// each tensor is cut into pieces of normPiece elements, each piece summed
+// by simd.SumSquares (every square exact, the sum in float64 partial sums
+// across the vector lanes), and the pieces' sums added in order, tensor by
+// tensor. The pieces are summed on every core; the result does not depend
+// on how many there are.
+func SumSquares(grads [][]float32) float64 {
+	var s float64
+	for _, g := range grads {
+		if len(g) <= normPiece {
+			s += simd.SumSquares(g)
+			continue
+		}
+		pieces := (len(g) + normPiece - 1) / normPiece
+		part := normParts.Get()
+		if cap(part.sums) < pieces {
+			part.sums = make([]float64, pieces)
+		}
+		part.sums = part.sums[:pieces]
+		sumSqJob.Each(pieces, 1, 0, sumSqArgs{g: g, sums: part.sums})
+		for _, v := range part.sums {
+			s += v
+		}
+		normParts.Put(part)
+	}
+	return s
+}
+
+// normPiece is the number of gradient elements a core sums or scales at a
+// time.
+const normPiece = 1 << 14
+
+type sumSqArgs struct {
+	g    []float32
+	sums []float64
+}
+
+var sumSqJob = parallel.Job[sumSqArgs]{Body: func(a *sumSqArgs, _, lo, hi int) {
+	for i := lo; i < hi; i++ {
+		a.sums[i] = simd.SumSquares(a.g[i*normPiece : min(len(a.g), (i+1)*normPiece)])
+	}
+}}
+
+// normParts keeps the buffers of the pieces' sums.
+var normParts parallel.FreeList[struct{ sums []float64 }]
+
+type scaleArgs struct {
+	g []float32
+	f float32
+}
+
+var scaleJob = parallel.Job[scaleArgs]{Body: func(a *scaleArgs, _, lo, hi int) {
+	simd.Scale(a.g[lo:hi], a.f)
+}}
 
 // Schedule is linear warm-up from 0 to the peak over the first Warmup steps,
 // then linear decay to 0 at Total (Hugging Face's

@@ -2,6 +2,8 @@ package optim
 
 import (
 	"math"
+	"math/rand/v2"
+	"runtime"
 	"testing"
 )
 
@@ -51,5 +53,60 @@ func TestClipGradNorm(t *testing.T) {
 	ClipGradNorm(g, 1)
 	if g[0][0] != 0.3 {
 		t.Errorf("small gradient changed to %v", g[0][0])
+	}
+}
+
+// SumSquares is the float64 sum of squares to within the summation bound,
+// gives the same bits with one core or several, and ClipGradNorm scales
+// every element by the same float32 factor (the scalar product's bits),
+// allocating nothing once warm.
+func TestSumSquaresAndClip(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 9))
+	sizes := []int{1, 64, normPiece - 1, normPiece, normPiece + 1, 5*normPiece + 77, 200000}
+	grads := make([][]float32, len(sizes))
+	var exact float64
+	for i, n := range sizes {
+		grads[i] = make([]float32, n)
+		for j := range grads[i] {
+			v := float32(rng.NormFloat64() * 0.01)
+			grads[i][j] = v
+			exact += float64(v) * float64(v)
+		}
+	}
+	var total int
+	for _, n := range sizes {
+		total += n
+	}
+	got := SumSquares(grads)
+	if math.Abs(got-exact) > float64(total)*0x1p-52*exact {
+		t.Errorf("SumSquares %v, float64 loop %v", got, exact)
+	}
+	prev := runtime.GOMAXPROCS(1)
+	one := SumSquares(grads)
+	runtime.GOMAXPROCS(max(2, prev))
+	two := SumSquares(grads)
+	runtime.GOMAXPROCS(prev)
+	if math.Float64bits(one) != math.Float64bits(got) || math.Float64bits(two) != math.Float64bits(got) {
+		t.Errorf("SumSquares depends on the cores: %v (1), %v (2), %v", one, two, got)
+	}
+
+	want := make([][]float32, len(grads))
+	for i, g := range grads {
+		want[i] = append([]float32(nil), g...)
+	}
+	norm := ClipGradNorm(grads, 0.01)
+	if norm != math.Sqrt(got) {
+		t.Errorf("ClipGradNorm returned %v, want sqrt(SumSquares) = %v", norm, math.Sqrt(got))
+	}
+	f := float32(0.01 / (norm + 1e-6))
+	for i := range want {
+		for j, v := range want[i] {
+			if w := v * f; math.Float32bits(grads[i][j]) != math.Float32bits(w) {
+				t.Fatalf("tensor %d element %d: %v, want %v", i, j, grads[i][j], w)
+			}
+		}
+	}
+	if a := testing.AllocsPerRun(5, func() { ClipGradNorm(grads, 1e-3) }); a != 0 {
+		t.Errorf("ClipGradNorm allocates %v times per call", a)
 	}
 }

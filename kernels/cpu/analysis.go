@@ -11,13 +11,13 @@ import (
 type LogitBlock[T Float] struct {
 	B, I0, I1, J0, J1 int
 	s                 []T
-	kind              []int8
+	kind              []int8 // s's layout: row stride J1-J0
 }
 
 // At returns the logit of query row I0+r and key J0+c, and false when the
 // pair is masked (a padding key, or outside the policy's mask).
 func (lb *LogitBlock[T]) At(r, c int) (T, bool) {
-	k := r*blockK + c
+	k := r*(lb.J1-lb.J0) + c
 	return lb.s[k], lb.kind[k] != kindMasked
 }
 
@@ -50,7 +50,7 @@ func (a *Attention[T]) LogitBlocks(visit func(lb *LogitBlock[T]) error) error {
 			if class == attn.BlockSkip {
 				continue
 			}
-			a.scores(p, ws, b, i0, i1, j0, j1, class)
+			a.scores(p, ws, b, i0, i1, j0, j1, class, true)
 			if err := visit(&LogitBlock[T]{B: b, I0: i0, I1: i1, J0: j0, J1: j1, s: ws.s, kind: ws.kind}); err != nil {
 				return err
 			}

@@ -3,6 +3,7 @@ package cpu
 import (
 	"fmt"
 	"math"
+	"unsafe"
 
 	"github.com/infoscale/gaualpha/attn"
 	"github.com/infoscale/gaualpha/internal/bf16"
@@ -89,6 +90,10 @@ type Attention[T Float] struct {
 	// forward takes two passes over the keys: the rows' log-sum-exp, then
 	// O = P·V.
 	BF16 bool
+	// SkipGateColumns makes Backward leave the u columns of dX unwritten
+	// (their gradient is zero) instead of clearing them, for a caller
+	// that never reads them.
+	SkipGateColumns bool
 }
 
 // Width is the number of columns of X: 2E+D.
@@ -262,6 +267,25 @@ func (t *prepTask[T]) Run(wk, lo, hi int) {
 	cos := pol.CosScale > 0
 	qtmp := t.w.tmp[2*wk*D : (2*wk+1)*D]
 	ktmp := t.w.tmp[(2*wk+1)*D : (2*wk+2)*D]
+	if is32[T]() && !cos && pol.Rotates() && !p.far {
+		// ScaleOffset and the rotation of a row in one call (the bits
+		// of the loop below).
+		for r := lo; r < hi; r++ {
+			z := a.X[r*W+2*a.E : r*W+2*a.E+D]
+			if r+prefetchRows < hi {
+				simd.Prefetch(asF32(a.X[(r+prefetchRows)*W+2*a.E : (r+prefetchRows)*W+2*a.E+D]))
+			}
+			cs, sn := p.table(r, L)
+			seg := func(v []T) []float32 { return asF32(v[r*D : (r+1)*D]) }
+			simd.RopeQK(seg(p.qn), seg(p.qr), seg(p.kn), seg(p.kr), asF32(z), asF32(a.GammaQ[:D]), asF32(a.GammaK[:D]),
+				asF32(cs), asF32(sn), float32(p.sc[r/L]))
+		}
+		if withRaw { // without CosScale q and k are their raw values
+			copy(p.qraw[lo*D:hi*D], p.qn[lo*D:hi*D])
+			copy(p.kraw[lo*D:hi*D], p.kn[lo*D:hi*D])
+		}
+		return
+	}
 	for r := lo; r < hi; r++ {
 		b := r / L
 		z := a.X[r*W+2*a.E : r*W+2*a.E+D]
@@ -395,6 +419,24 @@ func rotateAdjointAddRow[T Float](dx, g, cs, sn []T) {
 	rotateAdjointAdd(dx, g, cs, sn)
 }
 
+// prefetchRows is how many rows ahead the row loops ask for X's columns
+// (simd.Prefetch): rows of X are 2E+D wide, so that the hardware does not
+// see the next row's few lines coming.
+const prefetchRows = 4
+
+// mulShifted sets dst = p ⊙ (x - d) (the float32 difference, then the
+// product, each rounded), by simd.MulShifted for float32.
+func mulShifted[T Float](dst, p, x []T, d T) {
+	if is32[T]() {
+		simd.MulShifted(asF32(dst), asF32(p), asF32(x), float32(d))
+		return
+	}
+	p, x = p[:len(dst)], x[:len(dst)]
+	for i, v := range x {
+		dst[i] = p[i] * (v - d)
+	}
+}
+
 // mulTo sets dst = x ⊙ y.
 func mulTo[T Float](dst, x, y []T) {
 	if is32[T]() {
@@ -458,11 +500,11 @@ func dot[T Float](x, y []T) T {
 	return s
 }
 
-// clearRows zeroes row r (width d) of each non-nil buffer.
-func clearRows[T Float](a, b, c []T, r, d int) {
+// clearRows zeroes rows [lo, hi) (width d) of each non-nil buffer.
+func clearRows[T Float](a, b, c []T, lo, hi, d int) {
 	for _, x := range [3][]T{a, b, c} {
 		if x != nil {
-			clear(x[r*d : (r+1)*d])
+			clear(x[lo*d : hi*d])
 		}
 	}
 }
@@ -506,31 +548,35 @@ func newBlockScratch[T Float](E int) *blockScratch[T] {
 	}
 }
 
-// scores fills ws.s (row stride blockK) with the logits of the block
-// [i0,i1)×[j0,j1) of sequence b, -Inf where masked, and ws.kind with each
-// element's kind.
-func (a *Attention[T]) scores(p *prep[T], ws *blockScratch[T], b, i0, i1, j0, j1 int, class attn.BlockClass) {
+// scores fills ws.s with the logits of the block [i0,i1)×[j0,j1) of
+// sequence b, -Inf where masked, row by row with the row stride j1-j0 (the
+// block is contiguous), and ws.kind (same layout) with each element's kind.
+// The kinds of a uniform block (every class but BlockMixed) are all the
+// class's kind, or kindMasked for a padding key, and are written only when
+// kinds is set: the passes read them from mixed blocks only.
+func (a *Attention[T]) scores(p *prep[T], ws *blockScratch[T], b, i0, i1, j0, j1 int, class attn.BlockClass, kinds bool) {
 	L, D := a.L, a.D
 	bq, bk := i1-i0, j1-j0
+	ld := bk
 	r0, c0 := b*L+i0, b*L+j0
 	s := ws.s
 	negInf := T(math.Inf(-1))
 	var uniform int8
 	switch class {
 	case attn.BlockNear:
-		gemmSerial(false, true, bq, bk, D, 1, p.qr[r0*D:], D, p.kr[c0*D:], D, 0, s, blockK)
+		gemmSerial(false, true, bq, bk, D, 1, p.qr[r0*D:], D, p.kr[c0*D:], D, 0, s, ld)
 		uniform = kindNear
 	case attn.BlockFarBehind:
-		gemmSerial(false, true, bq, bk, D, 1, p.qc[r0*D:], D, p.k0[c0*D:], D, 0, s, blockK)
+		gemmSerial(false, true, bq, bk, D, 1, p.qc[r0*D:], D, p.k0[c0*D:], D, 0, s, ld)
 		uniform = kindFarBehind
 	case attn.BlockFarAhead:
-		gemmSerial(false, true, bq, bk, D, 1, p.q0[r0*D:], D, p.kc[c0*D:], D, 0, s, blockK)
+		gemmSerial(false, true, bq, bk, D, 1, p.q0[r0*D:], D, p.kc[c0*D:], D, 0, s, ld)
 		uniform = kindFarAhead
 	case attn.BlockMixed:
-		gemmSerial(false, true, bq, bk, D, 1, p.qr[r0*D:], D, p.kr[c0*D:], D, 0, s, blockK)
+		gemmSerial(false, true, bq, bk, D, 1, p.qr[r0*D:], D, p.kr[c0*D:], D, 0, s, ld)
 		if p.far {
-			gemmSerial(false, true, bq, bk, D, 1, p.qc[r0*D:], D, p.k0[c0*D:], D, 0, ws.fb, blockK)
-			gemmSerial(false, true, bq, bk, D, 1, p.q0[r0*D:], D, p.kc[c0*D:], D, 0, ws.fa, blockK)
+			gemmSerial(false, true, bq, bk, D, 1, p.qc[r0*D:], D, p.k0[c0*D:], D, 0, ws.fb, ld)
+			gemmSerial(false, true, bq, bk, D, 1, p.q0[r0*D:], D, p.kc[c0*D:], D, 0, ws.fa, ld)
 		}
 	}
 	pol := &a.Policy
@@ -539,8 +585,8 @@ func (a *Attention[T]) scores(p *prep[T], ws *blockScratch[T], b, i0, i1, j0, j1
 	if class != attn.BlockMixed && !bias {
 		// A uniform block: the scores are the GEMM's; only padded keys
 		// need a touch.
-		for r := 0; r < bq; r++ {
-			kind := ws.kind[r*blockK : r*blockK+bk]
+		if kinds {
+			kind := ws.kind[:bq*ld]
 			kind[0] = uniform
 			for f := 1; f < len(kind); f *= 2 {
 				copy(kind[f:], kind[:f])
@@ -552,8 +598,10 @@ func (a *Attention[T]) scores(p *prep[T], ws *blockScratch[T], b, i0, i1, j0, j1
 					continue
 				}
 				for r := 0; r < bq; r++ {
-					ws.kind[r*blockK+c] = kindMasked
-					s[r*blockK+c] = negInf
+					if kinds {
+						ws.kind[r*ld+c] = kindMasked
+					}
+					s[r*ld+c] = negInf
 				}
 			}
 		}
@@ -561,8 +609,8 @@ func (a *Attention[T]) scores(p *prep[T], ws *blockScratch[T], b, i0, i1, j0, j1
 	}
 	for r := 0; r < bq; r++ {
 		i := i0 + r
-		row := s[r*blockK : r*blockK+bk]
-		kind := ws.kind[r*blockK : r*blockK+bk]
+		row := s[r*ld : r*ld+bk]
+		kind := ws.kind[r*ld : r*ld+bk]
 		for c := range row {
 			j := j0 + c
 			k := uniform
@@ -573,10 +621,10 @@ func (a *Attention[T]) scores(p *prep[T], ws *blockScratch[T], b, i0, i1, j0, j1
 				case p.far && pol.Far(i, j):
 					if j < i {
 						k = kindFarBehind
-						row[c] = ws.fb[r*blockK+c]
+						row[c] = ws.fb[r*ld+c]
 					} else {
 						k = kindFarAhead
-						row[c] = ws.fa[r*blockK+c]
+						row[c] = ws.fa[r*ld+c]
 					}
 				default:
 					k = kindNear
@@ -692,12 +740,16 @@ func (t *fwdTask[T]) item(wk, item int) error {
 		if class == attn.BlockSkip {
 			continue
 		}
-		a.scores(p, ws, b, i0, i1, j0, j1, class)
+		a.scores(p, ws, b, i0, i1, j0, j1, class, false)
 		bk := j1 - j0
+		ld := bk // the block's row stride
+		// With the block as wide as the sequence, its rows are
+		// consecutive in the dropout stream too: one draw for the block.
+		dropBlock := thr != 0 && !a.BF16 && bk == L
 		live := false
 		for r := 0; r < bq; r++ {
-			row := ws.s[r*blockK : r*blockK+bk]
-			prow := ws.p[r*blockK : r*blockK+bk]
+			row := ws.s[r*ld : r*ld+bk]
+			prow := ws.p[r*ld : r*ld+bk]
 			mx := rowMax(row)
 			if mx == negInf {
 				clear(prow)
@@ -707,7 +759,7 @@ func (t *fwdTask[T]) item(wk, item int) error {
 			mnew := max(ws.m[r], mx)
 			corr := expT(ws.m[r] - mnew)
 			sum := expShiftSum(prow, row, mnew)
-			if thr != 0 && !a.BF16 {
+			if thr != 0 && !a.BF16 && !dropBlock {
 				a.dropRow(prow, prow, a.dropIndex(b, i0+r, j0), thr, inv)
 			}
 			first := ws.m[r] == negInf // acc's row is still zero
@@ -718,9 +770,13 @@ func (t *fwdTask[T]) item(wk, item int) error {
 				scaleRow(acc, acc, corr)
 			}
 		}
+		if live && dropBlock {
+			// The rows cleared above stay +0 (0·m).
+			a.dropRow(ws.p[:bq*ld], ws.p[:bq*ld], a.dropIndex(b, i0, j0), thr, inv)
+		}
 		if live && !a.BF16 {
 			r0 := b*L + j0
-			gemmSerial(false, false, bq, E, bk, 1, ws.p, blockK, a.X[r0*W+E:], W, 1, ws.acc, E)
+			gemmSerial(false, false, bq, E, bk, 1, ws.p, ld, a.X[r0*W+E:], W, 1, ws.acc, E)
 		}
 	}
 	if a.BF16 {
@@ -783,23 +839,24 @@ func (a *Attention[T]) forwardRounded(p *prep[T], ws *blockScratch[T], b, i0, i1
 		if class == attn.BlockSkip {
 			continue
 		}
-		a.scores(p, ws, b, i0, i1, j0, j1, class)
+		a.scores(p, ws, b, i0, i1, j0, j1, class, false)
 		bk := j1 - j0
+		ld := bk
 		for r := 0; r < bq; r++ {
-			prow := ws.p[r*blockK : r*blockK+bk]
+			prow := ws.p[r*ld : r*ld+bk]
 			if ws.l[r] == 0 {
 				clear(prow)
 				continue
 			}
 			lse := ws.m[r] + T(math.Log(float64(ws.l[r])))
-			expShiftSum(prow, ws.s[r*blockK:r*blockK+bk], lse)
+			expShiftSum(prow, ws.s[r*ld:r*ld+bk], lse)
 			if thr != 0 {
 				a.dropRow(prow, prow, a.dropIndex(b, i0+r, j0), thr, inv)
 			}
 			roundBF16(prow)
 		}
 		v, ldv := a.vOperand(p, b*L+j0)
-		gemmSerial(false, false, bq, E, bk, 1, ws.p, blockK, v, ldv, 1, ws.acc, E)
+		gemmSerial(false, false, bq, E, bk, 1, ws.p, ld, v, ldv, 1, ws.acc, E)
 	}
 }
 
@@ -809,6 +866,21 @@ func (a *Attention[T]) forwardRounded(p *prep[T], ws *blockScratch[T], b, i0, i1
 // hold dX (the u columns are zero: the gate's gradient is added by the
 // caller), row B·L holds dγq and row B·L+1 dγk in their first D columns.
 func (a *Attention[T]) Backward(out, dout, dx []T) error {
+	return a.backwardCall(out, dout, nil, dx)
+}
+
+// BackwardGated is Backward given the gradient dy ([B·L, E]) of the gate
+// that follows the attention in a training layer, Y = u⊙O, instead of O's:
+// it uses dO = dy⊙u, the product GateGradO computes (the same bits), row
+// by row, without a [B·L, E+1] matrix for dO.
+func (a *Attention[T]) BackwardGated(out, dy, dx []T) error {
+	if len(dy) < a.B*a.L*a.E {
+		return fmt.Errorf("attention backward: the gate's gradient has %d elements, want %d", len(dy), a.B*a.L*a.E)
+	}
+	return a.backwardCall(out, nil, dy, dx)
+}
+
+func (a *Attention[T]) backwardCall(out, dout, dy, dx []T) error {
 	if a.Gated {
 		return fmt.Errorf("attention backward: needs the ungated forward output (Gated is set)")
 	}
@@ -816,10 +888,12 @@ func (a *Attention[T]) Backward(out, dout, dx []T) error {
 	defer putWorkspace(a.Work, w)
 	w.att = *a // as in Forward
 	defer w.clearAttention()
-	return w.att.backward(w, out, dout, dx)
+	return w.att.backward(w, out, dout, dy, dx)
 }
 
-func (a *Attention[T]) backward(w *workspace[T], out, dout, dx []T) error {
+// backward computes the gradients from dout (O's gradient, row stride
+// OutWidth) or, when dout is nil, from dy (the gate's, row stride E).
+func (a *Attention[T]) backward(w *workspace[T], out, dout, dy, dx []T) error {
 	p, err := a.prepare(w, true)
 	if err != nil {
 		return err
@@ -828,7 +902,7 @@ func (a *Attention[T]) backward(w *workspace[T], out, dout, dx []T) error {
 	OW := a.OutWidth()
 	rows := B * L
 	switch {
-	case len(out) < rows*OW || len(dout) < rows*OW:
+	case len(out) < rows*OW || (dout != nil && len(dout) < rows*OW):
 		return fmt.Errorf("attention backward: output or its gradient shorter than %d", rows*OW)
 	case len(dx) < (rows+2)*W:
 		return fmt.Errorf("attention backward: dx has %d elements, want %d", len(dx), (rows+2)*W)
@@ -839,16 +913,29 @@ func (a *Attention[T]) backward(w *workspace[T], out, dout, dx []T) error {
 	// columns in the first parallel loop, with the gradient buffers below).
 	clear(dx[rows*W : (rows+2)*W])
 	bt := &w.bwd
-	*bt = bwdTask[T]{a: a, p: p, out: out, dout: dout, dx: dx, dO: dout, ldo: OW}
+	*bt = bwdTask[T]{a: a, p: p, out: out, dout: dout, ldout: OW, dx: dx, dO: dout, ldo: OW}
+	threads := parallel.Workers(a.Threads)
+	if dout == nil {
+		// dO = dy⊙u, written by the first parallel loop below (or here,
+		// before its rounded copy, under BF16).
+		bt.dy = dy
+		ld := oddLines[T](E)
+		bt.dout, bt.ldout = w.f.alloc(rows*ld, false), ld
+		bt.dO, bt.ldo = bt.dout, ld
+		if a.BF16 {
+			bt.phase = bwdGate
+			parallel.For(rows, threads, bt)
+			bt.dy = nil
+		}
+	}
 	// The dO operand of the products: dout, or its rounded copy under BF16.
 	if a.BF16 {
 		bt.dO, bt.ldo = w.f.alloc(rows*E, false), E
 		for r := 0; r < rows; r++ {
-			copy(bt.dO[r*E:(r+1)*E], dout[r*OW:r*OW+E])
+			copy(bt.dO[r*E:(r+1)*E], bt.dout[r*bt.ldout:r*bt.ldout+E])
 		}
 		roundBF16(bt.dO)
 	}
-	threads := parallel.Workers(a.Threads)
 	// Gradients wrt the rotated vectors. Key-side buffers are owned by the
 	// work item of their key block; query-side ones are per worker.
 	bt.dkr = w.f.alloc(rows*D, false)
@@ -885,7 +972,7 @@ func (a *Attention[T]) backward(w *workspace[T], out, dout, dx []T) error {
 	bt.scratch = w.scratchFor(threads, E)
 	bt.thr = pipeline.DropThreshold(a.Dropout)
 	bt.inv = T(1 / (1 - a.Dropout))
-	bt.ones = w.onesFor(blockK)
+	bt.ones = w.onesFor(blockQMax * blockK)
 	// Static partition: the per-worker dQ sums, and so the result, are
 	// reproducible bit for bit (training resumes exactly).
 	bt.phase = bwdBlocks
@@ -927,7 +1014,8 @@ type qgrads[T Float] struct{ qr, qc, q0 []T }
 
 // The phases of the backward pass, each a parallel loop of bwdTask.
 const (
-	bwdDelta  = iota // over rows: D_i = dO_i·O_i
+	bwdDelta  = iota // over rows: D_i = dO_i·O_i (dO = dy⊙u first, with dy)
+	bwdGate          // over rows: dO = dy⊙u alone (BF16, before dO's rounding)
 	bwdBlocks        // over (sequence, key block) items, static
 	bwdRows          // over rows: back through the rotation and ScaleOffset
 )
@@ -938,7 +1026,8 @@ type bwdTask[T Float] struct {
 	a                 *Attention[T]
 	p                 *prep[T]
 	out, dout, dx, dO []T
-	ldo               int
+	ldout, ldo        int
+	dy                []T // the gate's gradient (BackwardGated), until dout holds dy⊙u
 	delta             []T
 	dkr, dk0, dkc     []T
 	dq                []qgrads[T]
@@ -947,26 +1036,39 @@ type bwdTask[T Float] struct {
 	thr               uint64
 	inv               T
 	gammas, tmp, prod []T  // per worker: dγq | dγk sums, gq | gk, products
-	ones              []T  // blockK ones (the dropout multipliers' input)
+	ones              []T  // a block's ones (the dropout multipliers' input)
 	sharedDQ          bool // one dQ for all workers (dq has one entry)
 	phase             int
 }
 
 func (t *bwdTask[T]) Run(wk, lo, hi int) {
 	switch t.phase {
+	case bwdGate:
+		t.gate(lo, hi)
 	case bwdDelta:
 		E, OW, D, W := t.a.E, t.a.OutWidth(), t.a.D, t.a.Width()
-		for r := lo; r < hi; r++ {
-			clear(t.dx[r*W : r*W+E])
-			clearRows(t.dkr, t.dk0, t.dkc, r, D)
-			for _, g := range t.dq {
-				clearRows(g.qr, g.qc, g.q0, r, D)
+		if !t.a.SkipGateColumns {
+			for r := lo; r < hi; r++ {
+				clear(t.dx[r*W : r*W+E])
 			}
+		}
+		clearRows(t.dkr, t.dk0, t.dkc, lo, hi, D)
+		for _, g := range t.dq {
+			clearRows(g.qr, g.qc, g.q0, lo, hi, D)
+		}
+		if t.dy != nil {
+			t.gate(lo, hi)
+		}
+		ldd := t.ldout
+		if is32[T]() {
+			// The same sums, in the same order, 16 rows at a time.
+			simd.RowDots(asF32(t.delta[lo:hi]), asF32(t.dout[lo*ldd:]), ldd, asF32(t.out[lo*OW:]), OW, hi-lo, E)
+			return
 		}
 		i := lo
 		for ; i+4 <= hi; i += 4 {
 			row := func(k int) ([]T, []T) {
-				return t.dout[(i+k)*OW : (i+k)*OW+E], t.out[(i+k)*OW : (i+k)*OW+E]
+				return t.dout[(i+k)*ldd : (i+k)*ldd+E], t.out[(i+k)*OW : (i+k)*OW+E]
 			}
 			x0, y0 := row(0)
 			x1, y1 := row(1)
@@ -975,7 +1077,7 @@ func (t *bwdTask[T]) Run(wk, lo, hi int) {
 			t.delta[i], t.delta[i+1], t.delta[i+2], t.delta[i+3] = dot4(x0, y0, x1, y1, x2, y2, x3, y3)
 		}
 		for ; i < hi; i++ {
-			t.delta[i] = dot(t.dout[i*OW:i*OW+E], t.out[i*OW:i*OW+E])
+			t.delta[i] = dot(t.dout[i*ldd:i*ldd+E], t.out[i*OW:i*OW+E])
 		}
 	case bwdBlocks:
 		for item := lo; item < hi; item++ {
@@ -984,6 +1086,29 @@ func (t *bwdTask[T]) Run(wk, lo, hi int) {
 	case bwdRows:
 		t.rows(wk, lo, hi)
 	}
+}
+
+// gate writes rows [lo, hi) of dO = dy⊙u into dout.
+func (t *bwdTask[T]) gate(lo, hi int) {
+	E, W, ld := t.a.E, t.a.Width(), t.ldout
+	for r := lo; r < hi; r++ {
+		mulTo(t.dout[r*ld:r*ld+E], t.dy[r*E:(r+1)*E], t.a.X[r*W:r*W+E])
+	}
+}
+
+// oddLines returns the row stride, in elements, for rows of n elements
+// that the products read row by row: n rounded up to whole 64-byte lines,
+// and to an odd number of them, so that consecutive rows do not fall in
+// the same cache sets (a stride of 2^k bytes, such as 256 float32, puts
+// the rows a micro-kernel reads at once in a few sets of L1).
+func oddLines[T Float](n int) int {
+	var z T
+	per := 64 / int(unsafe.Sizeof(z))
+	lines := (n + per - 1) / per
+	if lines%2 == 0 {
+		lines++
+	}
+	return lines * per
 }
 
 // block accumulates the gradients of one key block of one sequence.
@@ -1007,7 +1132,12 @@ func (t *bwdTask[T]) block(wk, item int) {
 		}
 		bq := i1 - i0
 		r0 := b*L + i0
-		a.scores(p, ws, b, i0, i1, j0, j1, class)
+		a.scores(p, ws, b, i0, i1, j0, j1, class, false)
+		ld := bk // the block's row stride: the block is contiguous
+		n := bq * ld
+		// With the block as wide as the sequence, its rows are
+		// consecutive in the dropout stream too: one draw for the block.
+		dropBlock := thr != 0 && bk == L
 		// P (undropped) into ws.p, dropped (and under BF16 rounded) P
 		// into ws.fb (reused).
 		pd := ws.p
@@ -1017,46 +1147,45 @@ func (t *bwdTask[T]) block(wk, item int) {
 		for r := 0; r < bq; r++ {
 			lse := t.out[(r0+r)*OW+E]
 			// Masked scores are -Inf, whose exponential is 0.
-			prow := ws.p[r*blockK : r*blockK+bk]
-			expShiftSum(prow, ws.s[r*blockK:r*blockK+bk], lse)
-			if thr != 0 {
+			prow := ws.p[r*ld : r*ld+bk]
+			expShiftSum(prow, ws.s[r*ld:r*ld+bk], lse)
+			if thr != 0 && !dropBlock {
 				// The row's dropout multipliers (inv or 0), drawn once
 				// for P here and dP below.
-				mrow := ws.dm[r*blockK : r*blockK+bk]
+				mrow := ws.dm[r*ld : r*ld+bk]
 				a.dropRow(mrow, t.ones[:bk], a.dropIndex(b, i0+r, j0), thr, inv)
-				mulTo(pd[r*blockK:r*blockK+bk], prow, mrow)
-			} else if a.BF16 {
-				copy(pd[r*blockK:r*blockK+bk], prow)
-			}
-			if a.BF16 {
-				roundBF16(pd[r*blockK : r*blockK+bk])
+				mulTo(pd[r*ld:r*ld+bk], prow, mrow)
+			} else if a.BF16 && thr == 0 {
+				copy(pd[r*ld:r*ld+bk], prow)
 			}
 		}
+		if dropBlock {
+			a.dropRow(ws.dm[:n], t.ones[:n], a.dropIndex(b, i0, j0), thr, inv)
+			mulTo(pd[:n], ws.p[:n], ws.dm[:n])
+		}
+		if a.BF16 {
+			roundBF16(pd[:n])
+		}
 		// dV += Pd^T dO.
-		gemmSerial(true, false, bk, E, bq, 1, pd, blockK, dO[r0*ldo:], ldo, dvBeta, dx[c0*W+E:], W)
+		gemmSerial(true, false, bk, E, bq, 1, pd, ld, dO[r0*ldo:], ldo, dvBeta, dx[c0*W+E:], W)
 		dvBeta = 1
 		// dPd = dO V^T.
 		v, ldv := a.vOperand(p, c0)
-		gemmSerial(false, true, bq, bk, E, 1, dO[r0*ldo:], ldo, v, ldv, 0, ws.dp, blockK)
+		gemmSerial(false, true, bq, bk, E, 1, dO[r0*ldo:], ldo, v, ldv, 0, ws.dp, ld)
 		// dS = P ⊙ (dP - D), dP = dPd ⊙ dropscale.
+		if thr != 0 {
+			mulTo(ws.dp[:n], ws.dp[:n], ws.dm[:n])
+		}
 		for r := 0; r < bq; r++ {
-			di := t.delta[r0+r]
-			dpr := ws.dp[r*blockK : r*blockK+bk]
-			if thr != 0 {
-				mulTo(dpr, dpr, ws.dm[r*blockK:r*blockK+bk])
-			}
-			pr, sr := ws.p[r*blockK:r*blockK+bk], ws.s[r*blockK:r*blockK+bk]
-			for c, dp := range dpr {
-				sr[c] = pr[c] * (dp - di)
-			}
-			if a.BF16 {
-				roundBF16(sr)
-			}
+			mulShifted(ws.s[r*ld:r*ld+bk], ws.p[r*ld:r*ld+bk], ws.dp[r*ld:r*ld+bk], t.delta[r0+r])
+		}
+		if a.BF16 {
+			roundBF16(ws.s[:n])
 		}
 		ds := ws.s
 		route := func(dsk []T, qv, kv, dqv, dkv []T) {
-			gemmSerial(false, false, bq, D, bk, 1, dsk, blockK, kv[c0*D:], D, 1, dqv[r0*D:], D)
-			gemmSerial(true, false, bk, D, bq, 1, dsk, blockK, qv[r0*D:], D, 1, dkv[c0*D:], D)
+			gemmSerial(false, false, bq, D, bk, 1, dsk, ld, kv[c0*D:], D, 1, dqv[r0*D:], D)
+			gemmSerial(true, false, bk, D, bq, 1, dsk, ld, qv[r0*D:], D, 1, dkv[c0*D:], D)
 		}
 		switch class {
 		case attn.BlockNear:
@@ -1074,7 +1203,7 @@ func (t *bwdTask[T]) block(wk, item int) {
 			fb, fa := ws.fb, ws.fa
 			for r := 0; r < bq; r++ {
 				for c := 0; c < bk; c++ {
-					k := r*blockK + c
+					k := r*ld + c
 					fb[k], fa[k] = 0, 0
 					switch ws.kind[k] {
 					case kindFarBehind:
@@ -1107,6 +1236,20 @@ func (t *bwdTask[T]) rows(wk, lo, hi int) {
 	gq := t.tmp[2*wk*D : (2*wk+1)*D]
 	gk := t.tmp[(2*wk+1)*D : (2*wk+2)*D]
 	acc := t.gammas[2*wk*D : (2*wk+2)*D]
+	if is32[T]() && !cos && pol.Rotates() && !p.far {
+		// The loop below for this case in one call per row, its bits.
+		for r := lo; r < hi; r++ {
+			if n := r + prefetchRows; n < hi {
+				simd.Prefetch(asF32(a.X[n*W+2*a.E : n*W+2*a.E+D]))
+				simd.Prefetch(asF32(t.dx[n*W+2*a.E : n*W+2*a.E+D]))
+			}
+			cs, sn := p.table(r, L)
+			seg := func(v []T) []float32 { return asF32(v[r*D : (r+1)*D]) }
+			simd.RopeQKGrad(asF32(t.dx[r*W+2*a.E:r*W+2*a.E+D]), asF32(acc[:D]), asF32(acc[D:]), seg(dqr), seg(t.dkr),
+				asF32(a.X[r*W+2*a.E:r*W+2*a.E+D]), asF32(a.GammaQ[:D]), asF32(a.GammaK[:D]), asF32(cs), asF32(sn), float32(p.sc[r/L]))
+		}
+		return
+	}
 	for r := lo; r < hi; r++ {
 		b := r / L
 		clear(gq)

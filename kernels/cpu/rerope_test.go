@@ -28,10 +28,10 @@ func TestReRoPELogits(t *testing.T) {
 			t.Fatal(err)
 		}
 		ws := newBlockScratch[float64](E)
-		a.scores(p, ws, 0, 0, L, 0, L, pol.Classify(0, L, 0, L))
+		a.scores(p, ws, 0, 0, L, 0, L, pol.Classify(0, L, 0, L), true)
 		out := make([]float64, L*L)
 		for i := 0; i < L; i++ {
-			copy(out[i*L:(i+1)*L], ws.s[i*blockK:i*blockK+L])
+			copy(out[i*L:(i+1)*L], ws.s[i*L:(i+1)*L])
 		}
 		return out
 	}

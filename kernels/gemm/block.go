@@ -22,9 +22,10 @@ type kernel[T float] struct {
 	fn     microKernel[T]
 	// fnA, when set, is fn reading a full mr-row sliver of op(A) in
 	// place, element (r, p) at a[r·rs + p·cs]: blocked packs A only for
-	// the last, partial sliver of a block (and for transposed A, whose
-	// rows are columns of a: packing them keeps the sliver's cache lines
-	// and pages together).
+	// the last, partial sliver of a block, and a transposed A (whose rows
+	// are columns of a) only where its packed blocks are reused for more
+	// than directTransMax B slivers: packing keeps a sliver's cache lines
+	// and pages together.
 	fnA func(kc int, a []T, rs, cs int, b, c []T, ldc int, alpha, beta T)
 	// packA and packB fill the packed blocks (see packA and packB in
 	// pack.go for the layout); kernels may supply faster versions.
@@ -75,8 +76,10 @@ func blockedPacked[T float](kn *kernel[T], transA, transB bool, m, n, k int, alp
 		pb = bb.data
 	}
 
-	// Full slivers of a non-transposed A are read in place.
-	direct := kn.fnA != nil && !transA && preA == nil
+	// Full slivers of a non-transposed A are read in place, and those of a
+	// transposed A when a packed block would serve few B slivers (see
+	// directTransMax).
+	direct := kn.fnA != nil && preA == nil && (!transA || nc <= directTransMax*nr)
 	nextB, nextA := 0, 0 // the next block of preB, preA
 	for jc := 0; jc < n; jc += nc {
 		nb := min(nc, n-jc)
@@ -116,12 +119,19 @@ func blockedPacked[T float](kn *kernel[T], transA, transB bool, m, n, k int, alp
 						mm := min(mr, mb-ir)
 						off := (ic+ir)*ldc + jc + jr
 						if direct && mm == mr {
-							aa := a[(ic+ir)*lda+pc:]
+							// Element (r, p) of the sliver at aa[r·rs + p·cs].
+							var aa []T
+							rs, cs := lda, 1
+							if transA {
+								aa, rs, cs = a[pc*lda+ic+ir:], 1, lda
+							} else {
+								aa = a[(ic+ir)*lda+pc:]
+							}
 							if nn == nr {
-								kn.fnA(kb, aa, lda, 1, bp, c[off:], ldc, alpha, bet)
+								kn.fnA(kb, aa, rs, cs, bp, c[off:], ldc, alpha, bet)
 								continue
 							}
-							kn.fnA(kb, aa, lda, 1, bp, tmp[:], nr, 1, 0)
+							kn.fnA(kb, aa, rs, cs, bp, tmp[:], nr, 1, 0)
 						} else {
 							ap := pa[ir*kb : (ir+mr)*kb]
 							if mm == mr && nn == nr {
@@ -156,6 +166,17 @@ func blockedPacked[T float](kn *kernel[T], transA, transB bool, m, n, k int, alp
 		putBuf(bufB, bb)
 	}
 }
+
+// directTransMax is the most B slivers per block (nc/nr) for which a
+// transposed A is read in place rather than packed. Each step of an A
+// sliver read in place is a strided row of a (a cache line and, on wide
+// rows, a page per step), which costs more than packing once the packed
+// sliver is reused for many B slivers; the weight gradients of narrow
+// layers (dUᵀ·X with X 128 wide: 2 slivers) have few, and there packing
+// was the larger cost (the default model's 576×128×2048 TN: 140 against
+// 164 GFLOP/s on one thread with it read in place; 512³ TN and the paper's
+// 3200×768×8192 TN, 8 and 12 slivers: 10-15% slower in place).
+const directTransMax = 2
 
 // prepacked is one operand of a product packed in the blocks blocked uses,
 // in the order it uses them.

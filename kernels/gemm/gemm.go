@@ -135,6 +135,10 @@ func gemm[T float](cfg *config[T], parallel, transA, transB bool, m, n, k int, a
 		naive(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
+	if swapTN(cfg.kern, transA, transB, m, n, k, beta) {
+		gemmSwapped(cfg, parallel, m, n, k, alpha, a, lda, b, ldb, c, ldc)
+		return
+	}
 	if parallel {
 		procs := cfg.procs
 		if procs <= 0 {
@@ -146,6 +150,49 @@ func gemm[T float](cfg *config[T], parallel, transA, transB bool, m, n, k int, a
 		}
 	}
 	blocked(cfg.kern, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// swapTN reports whether C = alpha·Aᵀ·B (beta 0) is computed as its
+// transpose Cᵀ = alpha·Bᵀ·A: when C is narrow (m <= directTransMax·nr)
+// and wide (n more than that), the transposed A of the product as given
+// would be packed for many B slivers, while in the transposed product the
+// same operand is op(B) packed once and the other, now with few slivers,
+// is read in place. The products and their order of summation are the
+// same (each element sums a_pi·b_pj over p in the same k blocks), so the
+// bits are too; beta must be 0 because the transposed product is written
+// to a scratch matrix and copied into C, and k large enough that the copy
+// is a small part of the work.
+func swapTN[T float](kn *kernel[T], transA, transB bool, m, n, k int, beta T) bool {
+	lim := directTransMax * kn.nr
+	return kn.fnA != nil && transA && !transB && beta == 0 && m <= lim && n > lim && k >= swapMinK
+}
+
+// swapMinK is the least depth for which swapTN pays for its copy of C: on
+// the attention's 64×256×64 blocks the copy cost more than the packing it
+// saves (a whole default training step 6% slower), on the weight
+// gradients' k = 2048 it is a few percent of the product.
+const swapMinK = 512
+
+// gemmSwapped computes C = alpha·Aᵀ·B as (alpha·Bᵀ·A)ᵀ through a scratch
+// matrix (see swapTN).
+func gemmSwapped[T float](cfg *config[T], parallel bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, c []T, ldc int) {
+	t := getBuf[T](bufShared, n*m)
+	gemm(cfg, parallel, true, false, n, m, k, alpha, b, ldb, a, lda, 0, t.data, m)
+	// C = tᵀ in 16×16 tiles (a tile's rows of t stay in L1).
+	const tile = 16
+	for i0 := 0; i0 < m; i0 += tile {
+		i1 := min(i0+tile, m)
+		for j0 := 0; j0 < n; j0 += tile {
+			j1 := min(j0+tile, n)
+			for i := i0; i < i1; i++ {
+				cr := c[i*ldc+j0 : i*ldc+j1]
+				for j := range cr {
+					cr[j] = t.data[(j0+j)*m+i]
+				}
+			}
+		}
+	}
+	putBuf(bufShared, t)
 }
 
 // split computes the product on up to workers goroutines. C is cut along m

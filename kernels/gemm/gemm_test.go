@@ -430,7 +430,9 @@ func TestEvenBlock(t *testing.T) {
 
 // A kernel reading A in place (fnA) gives the bits of the same kernel on
 // packed A: the same products summed in the same order, at shapes with
-// full and partial slivers and tiles, several k blocks and strides.
+// full and partial slivers and tiles, several k blocks and strides, A
+// transposed or not (transposed A is read in place for n <= 128 only:
+// the shapes have both).
 func TestDirectAMatchesPacked(t *testing.T) {
 	for _, kn := range asmKernels32() {
 		if kn.fnA == nil {
@@ -439,11 +441,15 @@ func TestDirectAMatchesPacked(t *testing.T) {
 		packed := *kn
 		packed.fnA = nil
 		rng := rand.New(rand.NewPCG(6, 6))
-		for _, sh := range [][3]int{{6, 64, 1}, {13, 70, 5}, {144, 128, 192}, {150, 200, 400}, {2048 / 8, 576 / 4, 128}} {
+		for _, sh := range [][3]int{{6, 64, 1}, {13, 70, 5}, {144, 128, 192}, {150, 200, 400}, {2048 / 8, 576 / 4, 128}, {576 / 4, 128, 2048 / 4}, {35, 100, 700}} {
 			m, n, k := sh[0], sh[1], sh[2]
-			for _, transB := range []bool{false, true} {
+			for _, tr := range transposes {
+				transA, transB := tr[0], tr[1]
 				lda := k + 3
-				a := randSlice[float32](rng, m*lda)
+				if transA {
+					lda = m + 3
+				}
+				a := randSlice[float32](rng, m*(k+3)+k*(m+3))
 				b := randSlice[float32](rng, k*n)
 				ldb := n
 				if transB {
@@ -453,13 +459,69 @@ func TestDirectAMatchesPacked(t *testing.T) {
 					c0 := randSlice[float32](rng, m*n)
 					c1 := append([]float32(nil), c0...)
 					c2 := append([]float32(nil), c0...)
-					blocked(kn, false, transB, m, n, k, 1.5, a, lda, b, ldb, beta, c1, n)
-					blocked(&packed, false, transB, m, n, k, 1.5, a, lda, b, ldb, beta, c2, n)
+					blocked(kn, transA, transB, m, n, k, 1.5, a, lda, b, ldb, beta, c1, n)
+					blocked(&packed, transA, transB, m, n, k, 1.5, a, lda, b, ldb, beta, c2, n)
 					for i := range c1 {
 						if math.Float32bits(c1[i]) != math.Float32bits(c2[i]) {
-							t.Fatalf("%s %dx%dx%d transB=%v beta=%v: element %d: in place %v, packed %v", kn.name, m, n, k, transB, beta, i, c1[i], c2[i])
+							t.Fatalf("%s %dx%dx%d transA=%v transB=%v beta=%v: element %d: in place %v, packed %v", kn.name, m, n, k, transA, transB, beta, i, c1[i], c2[i])
 						}
 					}
+				}
+			}
+		}
+	}
+}
+
+// Every packing of op(B) a kernel supplies gives packB's layout, for full
+// and partial slivers, both transposes, strides and offsets.
+func TestPackBMatchesGeneric(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	for _, kn := range asmKernels32() {
+		for _, trans := range []bool{false, true} {
+			for _, sh := range [][2]int{{1, 64}, {7, 64}, {9, 128}, {192, 200}, {33, 63}, {4, 1}, {187, 256}} {
+				kb, nb := sh[0], sh[1]
+				p0, j0 := 3, 5
+				rows, cols := p0+kb, j0+nb // stored b: k×n, or n×k transposed
+				if trans {
+					rows, cols = cols, rows
+				}
+				ldb := cols + 2
+				b := randSlice[float32](rng, rows*ldb)
+				size := roundUp(nb, kn.nr) * kb
+				want := randSlice[float32](rng, size)
+				got := clone(want)
+				packB(want, b, ldb, trans, p0, j0, kb, nb, kn.nr)
+				kn.packB(got, b, ldb, trans, p0, j0, kb, nb, kn.nr)
+				if !sameBits(got, want) {
+					t.Errorf("%s trans=%v kb=%d nb=%d: packing differs from packB", kn.name, trans, kb, nb)
+				}
+			}
+		}
+	}
+}
+
+// A narrow, wide Aᵀ·B with beta 0 is computed as its transpose (swapTN):
+// the same bits as the product computed as given, serial and split.
+func TestSwapTNSameBits(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	for _, kn := range asmKernels32() {
+		if kn.fnA == nil {
+			continue
+		}
+		for _, sh := range [][3]int{{128, 256, 2048 / 4}, {7, 200, 600}, {64, 129, 513}, {128, 1000, 700}} {
+			m, n, k := sh[0], sh[1], sh[2]
+			if !swapTN(kn, true, false, m, n, k, float32(0)) {
+				t.Fatalf("%v: not swapped", sh)
+			}
+			a, b := randSlice[float32](rng, k*m), randSlice[float32](rng, k*n)
+			want := make([]float32, m*n)
+			blocked(kn, true, false, m, n, k, 1.5, a, m, b, n, 0, want, n)
+			for _, par := range []bool{false, true} {
+				cfg := config[float32]{kern: kn, grain: 1, procs: 2, minChunk: 6}
+				got := randSlice[float32](rng, m*n)
+				gemm(&cfg, par, true, false, m, n, k, 1.5, a, m, b, n, 0, got, n)
+				if !sameBits(got, want) {
+					t.Errorf("%s %v parallel=%v: swapped product differs from the product as given", kn.name, sh, par)
 				}
 			}
 		}

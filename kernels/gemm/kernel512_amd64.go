@@ -14,6 +14,12 @@ func sgemmKernel6x64(kc int, a, b, c *float32, ldc int, alpha, beta float32)
 //go:noescape
 func sgemmKernel6x64A(kc int, a *float32, rs, cs int, b, c *float32, ldc int, alpha, beta float32)
 
+// packRows64 deals kb rows of a non-transposed B (stride lds) out to
+// slivers of 64 columns, slivers of them: the AVX-512 packing of op(B) = B.
+//
+//go:noescape
+func packRows64(src *float32, lds int, dst *float32, kb int, slivers int)
+
 //go:noescape
 func dgemmKernel6x32(kc int, a, b, c *float64, ldc int, alpha, beta float64)
 
@@ -42,11 +48,29 @@ func dgemmAVX512(kc int, a, b, c []float64, ldc int, alpha, beta float64) {
 	dgemmKernel6x32(kc, &a[0], &b[0], &c[0], ldc, alpha, beta)
 }
 
+// packB64AVX512 is packB for the 6×64 kernel: a non-transposed B in
+// 64-column runs (packRows64), a transposed one by packBWideAVX2's 8×8
+// transposes.
+func packB64AVX512(dst, b []float32, ldb int, trans bool, p0, j0, kb, nb, nr int) {
+	full := nb / 64 * 64
+	if trans || nr != 64 || full == 0 {
+		packBWideAVX2(dst, b, ldb, trans, p0, j0, kb, nb, nr)
+		return
+	}
+	off := p0*ldb + j0
+	_ = b[off+(kb-1)*ldb+full-1]
+	_ = dst[full*kb-1]
+	packRows64(&b[off], ldb, &dst[0], kb, full/64)
+	if full < nb {
+		packB(dst[full*kb:], b, ldb, trans, p0, j0+full, kb, nb-full, 64)
+	}
+}
+
 // Blocking for the AVX-512 kernels; see the package documentation.
 var (
 	avx512Kernel32 = &kernel[float32]{
 		name: "avx512-6x64", mr: 6, nr: 64, mc: 144, kc: 192, nc: 3072,
-		fn: sgemmAVX512, packA: packA6AVX2, packB: packBWideAVX2, fnA: sgemmAVX512A,
+		fn: sgemmAVX512, packA: packA6AVX2, packB: packB64AVX512, fnA: sgemmAVX512A,
 	}
 	avx512Kernel64 = &kernel[float64]{
 		name: "avx512-6x32", mr: 6, nr: 32, mc: 96, kc: 160, nc: 2048,

@@ -841,3 +841,71 @@ za_beta:
 	STORE_BETA_PS_Z
 	VZEROUPPER
 	RET
+
+// func packRows64(src *float32, lds int, dst *float32, kb int, slivers int)
+//
+// For t < slivers, p < kb, j < 64:
+// dst[t*64*kb + p*64 + j] = src[p*lds + 64t + j]: kb rows of b are dealt out
+// to slivers of 64 columns (packing a non-transposed B for the 6×64 kernel),
+// four ZMM loads and stores per row and sliver.
+TEXT ·packRows64(SB), NOSPLIT, $0-40
+	MOVQ src+0(FP), SI
+	MOVQ lds+8(FP), AX
+	MOVQ dst+16(FP), DI
+	MOVQ kb+24(FP), DX
+	MOVQ slivers+32(FP), CX
+	SHLQ $2, AX
+	TESTQ CX, CX
+	JZ    r64_done
+	TESTQ DX, DX
+	JZ    r64_done
+
+r64_sliver:
+	MOVQ SI, R10
+	MOVQ DX, R9
+	SHRQ $1, R9
+	JZ   r64_one
+
+r64_two:
+	VMOVUPS (R10), Z0
+	VMOVUPS 64(R10), Z1
+	VMOVUPS 128(R10), Z2
+	VMOVUPS 192(R10), Z3
+	VMOVUPS (R10)(AX*1), Z4
+	VMOVUPS 64(R10)(AX*1), Z5
+	VMOVUPS 128(R10)(AX*1), Z6
+	VMOVUPS 192(R10)(AX*1), Z7
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+	VMOVUPS Z2, 128(DI)
+	VMOVUPS Z3, 192(DI)
+	VMOVUPS Z4, 256(DI)
+	VMOVUPS Z5, 320(DI)
+	VMOVUPS Z6, 384(DI)
+	VMOVUPS Z7, 448(DI)
+	LEAQ    (R10)(AX*2), R10
+	ADDQ    $512, DI
+	DECQ    R9
+	JNZ     r64_two
+
+r64_one:
+	TESTQ   $1, DX
+	JZ      r64_next
+	VMOVUPS (R10), Z0
+	VMOVUPS 64(R10), Z1
+	VMOVUPS 128(R10), Z2
+	VMOVUPS 192(R10), Z3
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+	VMOVUPS Z2, 128(DI)
+	VMOVUPS Z3, 192(DI)
+	ADDQ    $256, DI
+
+r64_next:
+	ADDQ $256, SI
+	DECQ CX
+	JNZ  r64_sliver
+
+r64_done:
+	VZEROUPPER
+	RET

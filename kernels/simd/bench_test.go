@@ -156,6 +156,16 @@ var benchKernels = []benchKernel{
 		im.mul(dst, x, y)
 		return 0
 	}},
+	{"MulShifted", -1, 1, 3, func(im *impl, dst, x, y []float32) float32 {
+		if im == nil {
+			for i, v := range y {
+				dst[i] = x[i] * (v - 0.25)
+			}
+			return 0
+		}
+		im.mulShift(dst, x, y, 0.25)
+		return 0
+	}},
 	{"Dropout", -1, 1, 2, func(im *impl, dst, x, _ []float32) float32 {
 		s := DropStream{Key: 12345, Site: 3, Threshold: 900719925474099, Scale: 1 / 0.9} // p = 0.1
 		if im == nil {

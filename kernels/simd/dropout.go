@@ -54,6 +54,17 @@ func Mul(dst, x, y []float32) {
 	best.mul(dst, x, y)
 }
 
+// MulShifted sets dst[i] = p[i]·(x[i]-d): the difference rounded to
+// float32, then the product (no fused multiply-add), the bits of the
+// scalar float32 loop in every implementation. It is the softmax
+// backward's dS = P ⊙ (dP - δ) on one row. dst, p and x must have the same
+// length; dst may be p or x itself but must not otherwise overlap them.
+func MulShifted(dst, p, x []float32, d float32) {
+	checkLen("MulShifted", "dst", len(dst), "x", len(x))
+	checkLen("MulShifted", "p", len(p), "x", len(x))
+	best.mulShift(dst, p, x, d)
+}
+
 const dropGolden = 0x9e3779b97f4a7c15
 
 func dropMix64(x uint64) uint64 {
@@ -91,6 +102,13 @@ func addGo(dst, x, y []float32) {
 	dst, y = dst[:len(x)], y[:len(x)]
 	for i, v := range x {
 		dst[i] = v + y[i]
+	}
+}
+
+func mulShiftGo(dst, p, x []float32, d float32) {
+	dst, p = dst[:len(x)], p[:len(x)]
+	for i, v := range x {
+		dst[i] = p[i] * (v - d)
 	}
 }
 

@@ -24,8 +24,16 @@ type impl struct {
 	dropout   func(dst, x []float32, s DropStream, mul bool)
 	add       func(dst, x, y []float32)
 	mul       func(dst, x, y []float32)
+	mulShift  func(dst, p, x []float32, d float32)
 	rotate    func(dst, x, cos, sin []float32, scale float32)
 	rotateAdj func(dst, g, cos, sin []float32)
+	// ropeQK and ropeQKGrad are the attention's per-row rotations
+	// (rotate.go); without assembly for them, ropeQK composes the
+	// implementation's kernels (ropeQKWith) and ropeQKGrad is Go
+	// (ropeQKGradGo).
+	ropeQK     func(qn, qr, kn, kr, z, gq, gk, cos, sin []float32, scale float32)
+	ropeQKGrad func(dz, accq, acck, dq, dk, z, gq, gk, cos, sin []float32, scale float32)
+	rowDots    func(dst, x []float32, ldx int, y []float32, ldy int, rows, cols int)
 }
 
 // goImpl is the pure Go implementation, compiled on every platform.
@@ -45,8 +53,17 @@ var goImpl = &impl{
 	dropout:   dropoutGo,
 	add:       addGo,
 	mul:       mulGo,
+	mulShift:  mulShiftGo,
 	rotate:    rotateGo,
 	rotateAdj: rotateAdjGo,
+}
+
+func init() {
+	goImpl.ropeQK = func(qn, qr, kn, kr, z, gq, gk, cos, sin []float32, scale float32) {
+		ropeQKWith(goImpl, qn, qr, kn, kr, z, gq, gk, cos, sin, scale)
+	}
+	goImpl.ropeQKGrad = ropeQKGradGo
+	goImpl.rowDots = rowDotsGo
 }
 
 // implEntry is one assembly implementation with the CPU features it needs
@@ -219,6 +236,55 @@ func SumSquares(x []float32) float64 {
 func Dot64(x, y []float32) float64 {
 	checkLen("Dot64", "x", len(x), "y", len(y))
 	return best.dot64(x, y)
+}
+
+// RowDots sets dst[r] = Σ_c x[r·ldx+c]·y[r·ldy+c] for r < rows, c < cols:
+// the dot products of rows of two matrices, each in float32 with every
+// product rounded and the sum accumulated in order of c from +0, the bits
+// of the scalar loop "s += x[c]*y[c]" (unlike Dot, which sums in partial
+// sums). The AVX-512 implementation computes 16 rows at once (a block of
+// products transposed in registers, a lane per row). len(dst) >= rows;
+// x and y must hold the rows.
+func RowDots(dst, x []float32, ldx int, y []float32, ldy int, rows, cols int) {
+	if rows <= 0 || cols <= 0 {
+		clear(dst[:max(rows, 0)])
+		return
+	}
+	if len(dst) < rows || len(x) < (rows-1)*ldx+cols || len(y) < (rows-1)*ldy+cols || ldx < cols || ldy < cols {
+		panic(fmt.Sprintf("simd.RowDots: %d rows of %d with strides %d and %d do not fit slices of %d and %d (dst %d)", rows, cols, ldx, ldy, len(x), len(y), len(dst)))
+	}
+	best.rowDots(dst, x, ldx, y, ldy, rows, cols)
+}
+
+// rowDotFrom returns s + Σ x[c]·y[c], summed in order.
+func rowDotFrom(s float32, x, y []float32) float32 {
+	y = y[:len(x)]
+	for c, v := range x {
+		s += float32(v * y[c])
+	}
+	return s
+}
+
+// rowDotsGo is RowDots four rows at a time (four independent chains).
+func rowDotsGo(dst, x []float32, ldx int, y []float32, ldy int, rows, cols int) {
+	r := 0
+	for ; r+4 <= rows; r += 4 {
+		x0, y0 := x[r*ldx:r*ldx+cols], y[r*ldy:r*ldy+cols]
+		x1, y1 := x[(r+1)*ldx:(r+1)*ldx+cols], y[(r+1)*ldy:(r+1)*ldy+cols]
+		x2, y2 := x[(r+2)*ldx:(r+2)*ldx+cols], y[(r+2)*ldy:(r+2)*ldy+cols]
+		x3, y3 := x[(r+3)*ldx:(r+3)*ldx+cols], y[(r+3)*ldy:(r+3)*ldy+cols]
+		var s0, s1, s2, s3 float32
+		for c := range x0 {
+			s0 += float32(x0[c] * y0[c])
+			s1 += float32(x1[c] * y1[c])
+			s2 += float32(x2[c] * y2[c])
+			s3 += float32(x3[c] * y3[c])
+		}
+		dst[r], dst[r+1], dst[r+2], dst[r+3] = s0, s1, s2, s3
+	}
+	for ; r < rows; r++ {
+		dst[r] = rowDotFrom(0, x[r*ldx:r*ldx+cols], y[r*ldy:r*ldy+cols])
+	}
 }
 
 // Axpby sets dst[i] = a·x[i] + b·y[i]. The assembly rounds b·y[i] and then

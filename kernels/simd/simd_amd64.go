@@ -85,6 +85,34 @@ func add512(dst, x, y *float32, n int)
 func mul512(dst, x, y *float32, n int)
 
 //go:noescape
+func ropeQK512(qn, qr, kn, kr, z, gq, gk, cs, sn *float32, half int, scale float32)
+
+//go:noescape
+func ropeQKGrad512(dz, accq, acck, dq, dk, z, gq, gk, cs, sn *float32, half int, scale float32)
+
+//go:noescape
+func prefetch(p *float32, lines int)
+
+// Prefetch asks the CPU to bring the cache lines of x into its caches
+// (PREFETCHT0): a hint for data a kernel will read soon at addresses the
+// hardware prefetchers do not guess, such as rows of a wide matrix read a
+// few hundred bytes at a time. It changes no result.
+func Prefetch(x []float32) {
+	if len(x) > 0 {
+		prefetch(&x[0], (len(x)+15)/16)
+	}
+}
+
+//go:noescape
+func rowDots512(dst, x *float32, ldx int, y *float32, ldy int, groups, blocks int)
+
+//go:noescape
+func mulShift512(dst, p, x *float32, n int, d float32)
+
+//go:noescape
+func mulShiftAVX2(dst, p, x *float32, n int, d float32)
+
+//go:noescape
 func addAVX2(dst, x, y *float32, n int)
 
 //go:noescape
@@ -148,6 +176,14 @@ func binary(k func(dst, x, y *float32, n int)) func(dst, x, y []float32) {
 		dst = dst[:len(x)]
 		y = y[:len(x)]
 		k(ptr(dst), ptr(x), ptr(y), len(x))
+	}
+}
+
+func mulShiftOf(k func(dst, p, x *float32, n int, d float32)) func(dst, p, x []float32, d float32) {
+	return func(dst, p, x []float32, d float32) {
+		dst = dst[:len(x)]
+		p = p[:len(x)]
+		k(ptr(dst), ptr(p), ptr(x), len(x), d)
 	}
 }
 
@@ -244,6 +280,64 @@ func rotateAdjAVX512(dst, g, cos, sin []float32) {
 	}
 }
 
+func ropeQKAVX512(qn, qr, kn, kr, z, gq, gk, cos, sin []float32, scale float32) {
+	half := len(z) / 2
+	if half%16 != 0 {
+		ropeQKWith(avx512Impl, qn, qr, kn, kr, z, gq, gk, cos, sin, scale)
+		return
+	}
+	n := 2 * half
+	qn, qr, kn, kr, gq, gk, cos, sin = qn[:n], qr[:n], kn[:n], kr[:n], gq[:n], gk[:n], cos[:half], sin[:half]
+	if half > 0 {
+		ropeQK512(ptr(qn), ptr(qr), ptr(kn), ptr(kr), ptr(z), ptr(gq), ptr(gk), ptr(cos), ptr(sin), half, scale)
+	}
+}
+
+func ropeQKGradAVX512(dz, accq, acck, dq, dk, z, gq, gk, cos, sin []float32, scale float32) {
+	half := len(z) / 2
+	if half%16 != 0 {
+		ropeQKGradGo(dz, accq, acck, dq, dk, z, gq, gk, cos, sin, scale)
+		return
+	}
+	n := 2 * half
+	dz, accq, acck, dq, dk, gq, gk, cos, sin = dz[:n], accq[:n], acck[:n], dq[:n], dk[:n], gq[:n], gk[:n], cos[:half], sin[:half]
+	if half > 0 {
+		ropeQKGrad512(ptr(dz), ptr(accq), ptr(acck), ptr(dq), ptr(dk), ptr(z), ptr(gq), ptr(gk), ptr(cos), ptr(sin), half, scale)
+	}
+}
+
+// rowDotsAVX512 runs the assembly on the full 16-row groups and 16-column
+// blocks and finishes the other columns and rows in Go, in order.
+func rowDotsAVX512(dst, x []float32, ldx int, y []float32, ldy int, rows, cols int) {
+	groups, blocks := rows/16, cols/16
+	if groups > 0 && blocks > 0 {
+		rowDots512(ptr(dst), ptr(x), ldx, ptr(y), ldy, groups, blocks)
+		if blocks*16 < cols {
+			for r := 0; r < groups*16; r++ {
+				dst[r] = rowDotFrom(dst[r], x[r*ldx+blocks*16:r*ldx+cols], y[r*ldy+blocks*16:r*ldy+cols])
+			}
+		}
+	} else {
+		groups = 0
+	}
+	r0 := groups * 16
+	rowDotsGo(dst[r0:], x[min(len(x), r0*ldx):], ldx, y[min(len(y), r0*ldy):], ldy, rows-r0, cols)
+}
+
+// avx512Impl and avx2Impl are the implementations of asmImpls.
+var avx512Impl, avx2Impl *impl
+
+func init() {
+	avx512Impl, avx2Impl = asmImpls[0].im, asmImpls[1].im
+	avx512Impl.ropeQK, avx512Impl.ropeQKGrad = ropeQKAVX512, ropeQKGradAVX512
+	avx512Impl.rowDots = rowDotsAVX512
+	avx2Impl.rowDots = rowDotsGo
+	avx2Impl.ropeQK = func(qn, qr, kn, kr, z, gq, gk, cos, sin []float32, scale float32) {
+		ropeQKWith(avx2Impl, qn, qr, kn, kr, z, gq, gk, cos, sin, scale)
+	}
+	avx2Impl.ropeQKGrad = ropeQKGradGo
+}
+
 // asmImpls lists the assembly implementations of this build, widest
 // vectors first, with whether this CPU can run them.
 var asmImpls = []implEntry{
@@ -264,6 +358,7 @@ var asmImpls = []implEntry{
 			dropout:   dropoutFor512(),
 			add:       binary(add512),
 			mul:       binary(mul512),
+			mulShift:  mulShiftOf(mulShift512),
 			rotate:    rotateAVX512,
 			rotateAdj: rotateAdjAVX512,
 		},
@@ -287,6 +382,7 @@ var asmImpls = []implEntry{
 			dropout:   dropoutGo,
 			add:       binary(addAVX2),
 			mul:       binary(mulAVX2),
+			mulShift:  mulShiftOf(mulShiftAVX2),
 			rotate:    rotateGo,
 			rotateAdj: rotateAdjGo,
 		},

@@ -852,3 +852,82 @@ multail:
 muldone:
 	VZEROUPPER
 	RET
+
+// func mulShiftAVX2(dst, p, x *float32, n int, d float32)
+// dst[i] = p[i]·(x[i]-d), the difference rounded first.
+TEXT ·mulShiftAVX2(SB), NOSPLIT, $0-36
+	MOVQ         dst+0(FP), DI
+	MOVQ         p+8(FP), SI
+	MOVQ         x+16(FP), DX
+	MOVQ         n+24(FP), CX
+	VBROADCASTSS d+32(FP), Y15
+	CMPQ         CX, $32
+	JB           ms8
+
+ms32:
+	VMOVUPS (DX), Y0
+	VMOVUPS 32(DX), Y1
+	VMOVUPS 64(DX), Y2
+	VMOVUPS 96(DX), Y3
+	VSUBPS  Y15, Y0, Y0
+	VSUBPS  Y15, Y1, Y1
+	VSUBPS  Y15, Y2, Y2
+	VSUBPS  Y15, Y3, Y3
+	VMULPS  (SI), Y0, Y0
+	VMULPS  32(SI), Y1, Y1
+	VMULPS  64(SI), Y2, Y2
+	VMULPS  96(SI), Y3, Y3
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ    $128, SI
+	ADDQ    $128, DX
+	ADDQ    $128, DI
+	SUBQ    $32, CX
+	CMPQ    CX, $32
+	JAE     ms32
+
+ms8:
+	CMPQ    CX, $8
+	JB      mstail
+	VMOVUPS (DX), Y0
+	VSUBPS  Y15, Y0, Y0
+	VMULPS  (SI), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, DI
+	SUBQ    $8, CX
+	JMP     ms8
+
+mstail:
+	TESTQ      CX, CX
+	JZ         msdone
+	TAILMASK(Y11)
+	VMASKMOVPS (DX), Y11, Y0
+	VMASKMOVPS (SI), Y11, Y1
+	VSUBPS     Y15, Y0, Y0
+	VMULPS     Y1, Y0, Y0
+	VMASKMOVPS Y0, Y11, (DI)
+
+msdone:
+	VZEROUPPER
+	RET
+
+// func prefetch(p *float32, lines int)
+// PREFETCHT0 on lines consecutive cache lines from p.
+TEXT ·prefetch(SB), NOSPLIT, $0-16
+	MOVQ  p+0(FP), SI
+	MOVQ  lines+8(FP), CX
+	TESTQ CX, CX
+	JZ    pfdone
+
+pfloop:
+	PREFETCHT0 (SI)
+	ADDQ       $64, SI
+	DECQ       CX
+	JNZ        pfloop
+
+pfdone:
+	RET

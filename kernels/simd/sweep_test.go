@@ -108,6 +108,7 @@ func TestAssemblySameBits(t *testing.T) {
 		{"SwishGrad", func(im *impl, dst, x, y []float32) { im.swishGrad(dst, x, y) }},
 		{"ScaleTo", func(im *impl, dst, x, _ []float32) { im.scale(dst, x, -0.3) }},
 		{"Axpby", func(im *impl, dst, x, y []float32) { im.axpby(dst, x, y, 0.7, -1.3) }},
+		{"MulShifted", func(im *impl, dst, x, y []float32) { im.mulShift(dst, x, y, 0.3) }},
 	}
 	a := make([]float32, 1<<16)
 	b := make([]float32, 1<<16)
