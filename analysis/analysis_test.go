@@ -11,17 +11,17 @@ import (
 
 	"github.com/infoscale/gaualpha/attn"
 	"github.com/infoscale/gaualpha/backend"
+	"github.com/infoscale/gaualpha/gau"
 	"github.com/infoscale/gaualpha/internal/testfiles"
-	"github.com/infoscale/gaualpha/layers"
 	"github.com/infoscale/gaualpha/study"
 )
 
 // tinyModel is testfiles.AnalysisModel.
-func tinyModel(t *testing.T, cosscale float64, seed uint64, edit func(*layers.Params)) Model {
+func tinyModel(t *testing.T, cosscale float64, seed uint64, edit func(*gau.Params)) Model {
 	return Model{Dir: fmt.Sprintf("runs/ck%g/best", cosscale), Checkpoint: testfiles.AnalysisModel(t, cosscale, seed, edit)}
 }
 
-func loadTiny(t *testing.T, cosscale float64, edit func(*layers.Params)) Model {
+func loadTiny(t *testing.T, cosscale float64, edit func(*gau.Params)) Model {
 	return tinyModel(t, cosscale, 5, edit)
 }
 
@@ -49,7 +49,7 @@ func randomDoc(n int, seed uint64) []int {
 // uniform over the L keys: the entropy is ln L for every row, layer,
 // normalisation and length.
 func TestEntropyOfUniformRowsIsLnN(t *testing.T) {
-	zeroQ := func(p *layers.Params) {
+	zeroQ := func(p *gau.Params) {
 		for _, lp := range p.Layers {
 			clear(lp.GammaQ.Data().([]float32))
 		}
@@ -391,12 +391,12 @@ func sumOf(xs []float64) float64 {
 // before, a NaN weight in layer 0's output projection left layer 1 with no
 // rows and made the "all layers" row layer 0's (issue 18).
 func TestNonFiniteRefused(t *testing.T) {
-	nanOut := func(p *layers.Params) { p.Layers[0].ODense.Data().([]float32)[3] = float32(math.NaN()) }
-	nanGain := func(p *layers.Params) { p.Layers[1].GammaK.Data().([]float32)[2] = float32(math.Inf(1)) }
+	nanOut := func(p *gau.Params) { p.Layers[0].ODense.Data().([]float32)[3] = float32(math.NaN()) }
+	nanGain := func(p *gau.Params) { p.Layers[1].GammaK.Data().([]float32)[2] = float32(math.Inf(1)) }
 	docs := [][]int{randomDoc(40, 1)}
 	for _, c := range []struct {
 		name string
-		edit func(*layers.Params)
+		edit func(*gau.Params)
 		want string
 	}{
 		{"NaN in layer 0's output", nanOut, "layer 1: its input (the swish output [u | v | z]) is NaN at row 0"},

@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/infoscale/gaualpha/backend"
+	"github.com/infoscale/gaualpha/gau"
 	"github.com/infoscale/gaualpha/gpu"
-	"github.com/infoscale/gaualpha/layers"
 )
 
 // The analyses on the device executor give the CPU's numbers: the forward
@@ -60,7 +60,7 @@ func TestDeviceAnalysesMatchCPU(t *testing.T) {
 			t.Errorf("band %+v on the device, %+v on the CPU", bg[i], bw[i])
 		}
 	}
-	nan := tinyModel(t, 0, 5, func(p *layers.Params) { p.Layers[0].ODense.Data().([]float32)[3] = float32(math.NaN()) })
+	nan := tinyModel(t, 0, 5, func(p *gau.Params) { p.Layers[0].ODense.Data().([]float32)[3] = float32(math.NaN()) })
 	if _, _, err := Entropy(dev, nan, docs, []string{"softmax"}, []int{16}, io.Discard); err == nil {
 		t.Error("a NaN weight analysed on the device")
 	}

@@ -5,7 +5,7 @@ import (
 	"runtime"
 
 	"github.com/infoscale/gaualpha/eval"
-	"github.com/infoscale/gaualpha/layers"
+	"github.com/infoscale/gaualpha/gau"
 )
 
 // The analyses estimate their memory from the sizes alone and refuse a run
@@ -26,7 +26,7 @@ import (
 // (KeepLayerInputs) and the attention kernel's workspace of the analyses'
 // calls (q and k before and after CosScale and the rotation, the rotation
 // tables: 9 vectors of d per row), all float32.
-func forwardBytes(cfg layers.Config, L int) float64 {
+func forwardBytes(cfg gau.Config, L int) float64 {
 	e, d := float64(cfg.IntermediateSize), float64(cfg.KeySize)
 	perRow := float64(cfg.NumLayers)*(2*e+d)*4 + 9*d*4
 	return eval.ForwardBytesFloat(cfg, L) + perRow*float64(L-1)
@@ -35,21 +35,21 @@ func forwardBytes(cfg layers.Config, L int) float64 {
 // EntropyBytes is the memory of the entropy analysis at length L: the
 // forward pass, one layer's attention output (e + 1 floats per row) and the
 // row statistics (two float64 per row).
-func EntropyBytes(cfg layers.Config, L int) float64 {
+func EntropyBytes(cfg gau.Config, L int) float64 {
 	return forwardBytes(cfg, L) + float64(L)*(float64(cfg.IntermediateSize+1)*4+2*8)
 }
 
 // BandBytes is the memory of the band analysis at length L with nw
 // half-widths: the forward pass, one layer's attention output and a mass
 // per row for each half-width (plus the entropy row statistics compute).
-func BandBytes(cfg layers.Config, L, nw int) float64 {
+func BandBytes(cfg gau.Config, L, nw int) float64 {
 	return forwardBytes(cfg, L) + float64(L)*(float64(cfg.IntermediateSize+1)*4+float64(nw+1)*8)
 }
 
 // EtaBytes is the memory of the eta analysis at length L: the forward pass,
 // q and k before and after RoPE (four [L, d] float32), their unit rows in
 // float64 (four [L, d]) and norms, and each worker's three rows of L.
-func EtaBytes(cfg layers.Config, L int) float64 {
+func EtaBytes(cfg gau.Config, L int) float64 {
 	d := float64(cfg.KeySize)
 	workers := float64(max(1, runtime.GOMAXPROCS(0)))
 	return forwardBytes(cfg, L) + float64(L)*(4*d*4+4*d*8+2*8+workers*3*8)
@@ -58,7 +58,7 @@ func EtaBytes(cfg layers.Config, L int) float64 {
 // HeatmapBytes is the memory of the heat maps of n models at length L: the
 // two L×L float64 matrices of every model (kept for the figure), and one
 // model's forward pass and q and k before and after RoPE at a time.
-func HeatmapBytes(cfgs []layers.Config, L int) float64 {
+func HeatmapBytes(cfgs []gau.Config, L int) float64 {
 	var mats, run float64
 	for _, cfg := range cfgs {
 		mats += 2 * 8 * float64(L) * float64(L)

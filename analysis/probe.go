@@ -14,9 +14,9 @@ import (
 	"github.com/infoscale/gaualpha/checkpoint"
 	"github.com/infoscale/gaualpha/corpus"
 	"github.com/infoscale/gaualpha/eval"
+	"github.com/infoscale/gaualpha/gau"
 	"github.com/infoscale/gaualpha/graph"
 	"github.com/infoscale/gaualpha/kernels/cpu"
-	"github.com/infoscale/gaualpha/layers"
 )
 
 // Model is a loaded checkpoint and the directory it came from.
@@ -95,7 +95,7 @@ func TestDocuments(corpusPath string, m Model, n, minLen int) ([][]int, []string
 type Probe struct {
 	L     int
 	Model Model
-	m     *layers.Model
+	m     *gau.Model
 	ex    graph.Executor
 	x     []float32
 }
@@ -106,8 +106,8 @@ func NewProbe(be backend.Backend, m Model, pol attn.Policy, L int) (*Probe, erro
 	if L < 2 {
 		return nil, fmt.Errorf("length %d must be at least 2", L)
 	}
-	lm, err := layers.Build(m.Config, m.Params, layers.Options{
-		Shape: layers.Shape{B: 1, L: L, M: 1}, Policy: pol, KeepLayerInputs: true,
+	lm, err := gau.Build(m.Config, m.Params, gau.Options{
+		Shape: gau.Shape{B: 1, L: L, M: 1}, Policy: pol, KeepLayerInputs: true,
 	})
 	if err != nil {
 		return nil, err
@@ -127,7 +127,7 @@ func (p *Probe) Run(doc []int) error {
 	if len(doc) == 0 {
 		return fmt.Errorf("empty document")
 	}
-	return p.m.Run(p.ex, &layers.Batch{IDs: eval.Tile(doc, p.L), Select: []int{0}})
+	return p.m.Run(p.ex, &gau.Batch{IDs: eval.Tile(doc, p.L), Select: []int{0}})
 }
 
 // Layers is the number of layers.

@@ -25,8 +25,8 @@ import (
 
 	"gorgonia.org/tensor"
 
+	"github.com/infoscale/gaualpha/gau"
 	"github.com/infoscale/gaualpha/internal/atomicfile"
-	"github.com/infoscale/gaualpha/layers"
 	"github.com/infoscale/gaualpha/optim"
 	"github.com/infoscale/gaualpha/safetensors"
 	"github.com/infoscale/gaualpha/tokenizer"
@@ -72,9 +72,9 @@ type State struct {
 
 // Checkpoint is a loaded checkpoint directory.
 type Checkpoint struct {
-	Config layers.Config
+	Config gau.Config
 	Vocab  *tokenizer.Vocab
-	Params *layers.Params
+	Params *gau.Params
 	Opt    *optim.AdamW // nil when the directory has no optimizer state
 	State  *State       // nil when the directory has no trainer state
 	// Notes lists tensors of the weights file that were not used (for
@@ -93,7 +93,7 @@ type Checkpoint struct {
 // Save writes a checkpoint directory atomically: a crash or kill at any
 // moment leaves the previous checkpoint complete. opt and st may be nil
 // (a weights-only checkpoint).
-func Save(dir string, cfg layers.Config, v *tokenizer.Vocab, p *layers.Params, opt *optim.AdamW, st *State) error {
+func Save(dir string, cfg gau.Config, v *tokenizer.Vocab, p *gau.Params, opt *optim.AdamW, st *State) error {
 	files, err := encode(cfg, v, p, opt, st)
 	if err != nil {
 		return fmt.Errorf("saving checkpoint %s: %w", dir, err)
@@ -119,7 +119,7 @@ type file struct {
 }
 
 // encode returns the files of a checkpoint, checksums.sha256 last.
-func encode(cfg layers.Config, v *tokenizer.Vocab, p *layers.Params, opt *optim.AdamW, st *State) ([]file, error) {
+func encode(cfg gau.Config, v *tokenizer.Vocab, p *gau.Params, opt *optim.AdamW, st *State) ([]file, error) {
 	cfgJSON, err := cfg.Marshal()
 	if err != nil {
 		return nil, err
@@ -160,19 +160,19 @@ func float32s(t *tensor.Dense) []float32 { return t.Data().([]float32) }
 // weightTensors lists the model's tensors under their Hugging Face names,
 // with the MLM decoder written as a copy of the word embeddings (it is tied
 // to them), as PyTorch GAU-α checkpoints carry it.
-func weightTensors(p *layers.Params) []safetensors.Tensor {
+func weightTensors(p *gau.Params) []safetensors.Tensor {
 	var ts []safetensors.Tensor
 	for _, n := range p.Named() {
 		ts = append(ts, safetensors.FromFloat32(n.Name, n.T.Shape(), float32s(n.T)))
-		if n.Name == layers.NameWordEmbeddings {
-			ts = append(ts, safetensors.FromFloat32(layers.NameDecoder, n.T.Shape(), float32s(n.T)))
+		if n.Name == gau.NameWordEmbeddings {
+			ts = append(ts, safetensors.FromFloat32(gau.NameDecoder, n.T.Shape(), float32s(n.T)))
 		}
 	}
 	return ts
 }
 
 // encodeWeights returns model.safetensors.
-func encodeWeights(p *layers.Params) ([]byte, error) {
+func encodeWeights(p *gau.Params) ([]byte, error) {
 	if p.Dtype != tensor.Float32 {
 		return nil, fmt.Errorf("checkpoints hold float32 weights, model is %v", p.Dtype)
 	}
@@ -186,7 +186,7 @@ func encodeWeights(p *layers.Params) ([]byte, error) {
 // encodeOptimizer returns optimizer.safetensors: the AdamW moments under
 // the parameters' names (".exp_avg", ".exp_avg_sq"), the step and the
 // hyper-parameters in the metadata.
-func encodeOptimizer(p *layers.Params, o *optim.AdamW) ([]byte, error) {
+func encodeOptimizer(p *gau.Params, o *optim.AdamW) ([]byte, error) {
 	var ts []safetensors.Tensor
 	for i, n := range p.Named() {
 		ts = append(ts,
@@ -301,7 +301,7 @@ func read(root *os.Root, dir string) (*Checkpoint, error) {
 		}
 	}
 	path := func(name string) string { return filepath.Join(dir, name) }
-	cfg, err := layers.ReadConfig(bytes.NewReader(files[ConfigFile]), path(ConfigFile))
+	cfg, err := gau.ReadConfig(bytes.NewReader(files[ConfigFile]), path(ConfigFile))
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: %w", err)
 	}
@@ -380,7 +380,7 @@ var deepLayer = regexp.MustCompile(`^gau_alpha\.encoder\.layer\.(\d+)\.`)
 // num_hidden_layers are skipped, which is how the paper takes the first 6
 // layers of the 24-layer GAU-α; they and any other unknown tensors are
 // returned as notes.
-func LoadWeights(path string, cfg layers.Config) (*layers.Params, []string, error) {
+func LoadWeights(path string, cfg gau.Config) (*gau.Params, []string, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("weights: %w", err)
@@ -392,12 +392,12 @@ func LoadWeights(path string, cfg layers.Config) (*layers.Params, []string, erro
 // layers than the checkpoint (the first ones are taken, as LoadWeights
 // does) and must otherwise have its shapes. The notes say what was left
 // out. The tensors are copies.
-func (ck *Checkpoint) Fit(cfg layers.Config) (*layers.Params, []string, error) {
+func (ck *Checkpoint) Fit(cfg gau.Config) (*gau.Params, []string, error) {
 	have := map[string]*tensor.Dense{}
 	for _, n := range ck.Params.Named() {
 		have[n.Name] = n.T
 	}
-	p := layers.ZeroParams(cfg, tensor.Float32)
+	p := gau.ZeroParams(cfg, tensor.Float32)
 	for _, n := range p.Named() {
 		src, ok := have[n.Name]
 		switch {
@@ -417,12 +417,12 @@ func (ck *Checkpoint) Fit(cfg layers.Config) (*layers.Params, []string, error) {
 }
 
 // decodeWeights is LoadWeights on the file's content; path names it.
-func decodeWeights(data []byte, path string, cfg layers.Config) (*layers.Params, []string, error) {
+func decodeWeights(data []byte, path string, cfg gau.Config) (*gau.Params, []string, error) {
 	f, err := safetensors.Read(data)
 	if err != nil {
 		return nil, nil, fmt.Errorf("weights %s: %w", path, err)
 	}
-	p := layers.ZeroParams(cfg, tensor.Float32)
+	p := gau.ZeroParams(cfg, tensor.Float32)
 	used := map[string]bool{}
 	for _, n := range p.Named() {
 		t, ok := f.Tensor(n.Name)
@@ -434,15 +434,15 @@ func decodeWeights(data []byte, path string, cfg layers.Config) (*layers.Params,
 		}
 		used[n.Name] = true
 	}
-	if t, ok := f.Tensor(layers.NameDecoder); ok {
+	if t, ok := f.Tensor(gau.NameDecoder); ok {
 		dec := tensor.New(tensor.WithShape(p.WordEmb.Shape()...), tensor.Of(tensor.Float32))
 		if err := fill(dec, t); err != nil {
 			return nil, nil, fmt.Errorf("weights %s: %w", path, err)
 		}
 		if !slices.Equal(float32s(dec), float32s(p.WordEmb)) {
-			return nil, nil, fmt.Errorf("weights %s: %s differs from %s; GAU-α ties them and untied heads are not supported", path, layers.NameDecoder, layers.NameWordEmbeddings)
+			return nil, nil, fmt.Errorf("weights %s: %s differs from %s; GAU-α ties them and untied heads are not supported", path, gau.NameDecoder, gau.NameWordEmbeddings)
 		}
-		used[layers.NameDecoder] = true
+		used[gau.NameDecoder] = true
 	}
 	var notes []string
 	skipped := 0
@@ -497,7 +497,7 @@ func finite(name string, v []float32) error {
 	return fmt.Errorf("tensor %s has %d NaN and %d infinite values of %d; the checkpoint cannot be used (was training diverging?)", name, nan, inf, len(v))
 }
 
-func decodeOptimizer(data []byte, path string, p *layers.Params) (*optim.AdamW, error) {
+func decodeOptimizer(data []byte, path string, p *gau.Params) (*optim.AdamW, error) {
 	f, err := safetensors.Read(data)
 	if err != nil {
 		return nil, fmt.Errorf("optimizer %s: %w", path, err)

@@ -12,7 +12,7 @@ import (
 
 	"gorgonia.org/tensor"
 
-	"github.com/infoscale/gaualpha/layers"
+	"github.com/infoscale/gaualpha/gau"
 	"github.com/infoscale/gaualpha/optim"
 	"github.com/infoscale/gaualpha/safetensors"
 	"github.com/infoscale/gaualpha/tokenizer"
@@ -20,7 +20,7 @@ import (
 
 func TestCheckpointRoundTrip(t *testing.T) {
 	cfg, v := tiny(t)
-	p := layers.InitParams(cfg, tensor.Float32, rand.New(rand.NewPCG(1, 2)))
+	p := gau.InitParams(cfg, tensor.Float32, rand.New(rand.NewPCG(1, 2)))
 	sizes := []int{}
 	for _, n := range p.Named() {
 		sizes = append(sizes, n.T.Shape().TotalSize())
@@ -60,8 +60,8 @@ func TestCheckpointRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := f.Tensor(layers.NameDecoder); !ok {
-		t.Errorf("%s missing from the weights file", layers.NameDecoder)
+	if _, ok := f.Tensor(gau.NameDecoder); !ok {
+		t.Errorf("%s missing from the weights file", gau.NameDecoder)
 	}
 	if f.Metadata()["format"] != "pt" {
 		t.Errorf("metadata %v, want format pt", f.Metadata())
@@ -87,7 +87,7 @@ func TestLoadPyTorchExport(t *testing.T) {
 	if err := json.Unmarshal(raw, &ref); err != nil {
 		t.Fatal(err)
 	}
-	cfg := layers.DefaultConfig()
+	cfg := gau.DefaultConfig()
 	cfg.VocabSize, cfg.HiddenSize, cfg.IntermediateSize, cfg.KeySize, cfg.NumLayers = 50, 16, 24, 8, 2
 	for _, name := range []string{"gau_alpha_tiny_pt.safetensors", "gau_alpha_tiny_pt_tied_bf16.safetensors"} {
 		p, notes, err := LoadWeights(filepath.Join("../safetensors/testdata", name), cfg)
@@ -123,7 +123,7 @@ func TestLoadPyTorchExport(t *testing.T) {
 
 func TestLoadRejectsBadWeights(t *testing.T) {
 	cfg, v := tiny(t)
-	p := layers.InitParams(cfg, tensor.Float32, rand.New(rand.NewPCG(1, 2)))
+	p := gau.InitParams(cfg, tensor.Float32, rand.New(rand.NewPCG(1, 2)))
 	dir := filepath.Join(t.TempDir(), "ck")
 	if err := Save(dir, cfg, v, p, nil, nil); err != nil {
 		t.Fatal(err)
@@ -146,7 +146,7 @@ func TestLoadRejectsBadWeights(t *testing.T) {
 		{"untied decoder", func() error {
 			var ts []safetensors.Tensor
 			for _, x := range weightTensors(p) {
-				if x.Name == layers.NameDecoder {
+				if x.Name == gau.NameDecoder {
 					x.Data = slices.Clone(x.Data)
 					x.Data[0] ^= 1
 				}
@@ -157,7 +157,7 @@ func TestLoadRejectsBadWeights(t *testing.T) {
 		{"wrong shape", func() error {
 			cfg2 := cfg
 			cfg2.HiddenSize++
-			p2 := layers.InitParams(cfg2, tensor.Float32, rand.New(rand.NewPCG(1, 2)))
+			p2 := gau.InitParams(cfg2, tensor.Float32, rand.New(rand.NewPCG(1, 2)))
 			return safetensors.WriteFile(model, weightTensors(p2), nil)
 		}, "has shape"},
 	}
@@ -184,13 +184,13 @@ func TestLoadRejectsBadWeights(t *testing.T) {
 }
 
 // tiny returns a small model configuration and its character vocabulary.
-func tiny(t *testing.T) (layers.Config, *tokenizer.Vocab) {
+func tiny(t *testing.T) (gau.Config, *tokenizer.Vocab) {
 	t.Helper()
 	v, err := tokenizer.Build(slices.Values([]string{"the quick brown fox jumps over the lazy dog"}), 1, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := layers.DefaultConfig()
+	cfg := gau.DefaultConfig()
 	cfg.VocabSize, cfg.HiddenSize, cfg.IntermediateSize, cfg.KeySize, cfg.NumLayers, cfg.TrainLength = v.Size(), 16, 24, 8, 2, 16
 	return cfg, v
 }

@@ -18,15 +18,15 @@ import (
 
 	"gorgonia.org/tensor"
 
-	"github.com/infoscale/gaualpha/layers"
+	"github.com/infoscale/gaualpha/gau"
 	"github.com/infoscale/gaualpha/optim"
 	"github.com/infoscale/gaualpha/safetensors"
 )
 
 // resumable returns a tiny model's parameters and a fresh optimizer.
-func resumable(t *testing.T) (layers.Config, *layers.Params, *optim.AdamW) {
+func resumable(t *testing.T) (gau.Config, *gau.Params, *optim.AdamW) {
 	cfg, _ := tiny(t)
-	p := layers.InitParams(cfg, tensor.Float32, rand.New(rand.NewPCG(1, 2)))
+	p := gau.InitParams(cfg, tensor.Float32, rand.New(rand.NewPCG(1, 2)))
 	var sizes []int
 	for _, n := range p.Named() {
 		sizes = append(sizes, n.T.Shape().TotalSize())
@@ -50,7 +50,7 @@ func TestLoadRefusesNonFinite(t *testing.T) {
 		{"NaN in a layer", ModelFile, layer0, []float32{float32(math.NaN())}, layer0 + " has 1 NaN and 0 infinite"},
 		// Before the check, a NaN in the tied embeddings read as an untied
 		// decoder.
-		{"NaN in the embeddings", ModelFile, layers.NameWordEmbeddings, []float32{float32(math.NaN()), float32(math.NaN())}, layers.NameWordEmbeddings + " has 2 NaN"},
+		{"NaN in the embeddings", ModelFile, gau.NameWordEmbeddings, []float32{float32(math.NaN()), float32(math.NaN())}, gau.NameWordEmbeddings + " has 2 NaN"},
 		{"Inf in a layer", ModelFile, layer0, []float32{float32(math.Inf(-1))}, "0 NaN and 1 infinite"},
 		{"Inf in a moment", OptimizerFile, layer0 + ".exp_avg_sq", []float32{float32(math.Inf(1))}, layer0 + ".exp_avg_sq has 0 NaN and 1 infinite"},
 	}
@@ -86,7 +86,7 @@ func poison(t *testing.T, path, name string, vals []float32) {
 	}
 	var ts []safetensors.Tensor
 	for _, x := range f.Tensors() {
-		if x.Name == name || name == layers.NameWordEmbeddings && x.Name == layers.NameDecoder {
+		if x.Name == name || name == gau.NameWordEmbeddings && x.Name == gau.NameDecoder {
 			v, err := x.Float32s()
 			if err != nil {
 				t.Fatal(err)

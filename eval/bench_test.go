@@ -7,8 +7,8 @@ import (
 
 	"gorgonia.org/tensor"
 
+	"github.com/infoscale/gaualpha/gau"
 	"github.com/infoscale/gaualpha/graph"
-	"github.com/infoscale/gaualpha/layers"
 )
 
 // BenchmarkEvalForward times the paper-size 6-layer model's forward pass
@@ -22,15 +22,15 @@ func BenchmarkEvalForward(b *testing.B) {
 	}
 	for _, L := range lengths {
 		b.Run(fmt.Sprintf("L=%d", L), func(b *testing.B) {
-			cfg := layers.PaperConfig()
+			cfg := gau.PaperConfig()
 			cfg.HiddenDropout, cfg.AttentionDropout = 0, 0
 			pol, err := cfg.Policy("infoscale")
 			if err != nil {
 				b.Fatal(err)
 			}
 			rng := rand.New(rand.NewPCG(1, 2))
-			p := layers.InitParams(cfg, tensor.Float32, rng)
-			m, err := layers.Build(cfg, p, layers.Options{Shape: layers.Shape{B: 1, L: L, M: 1}, Policy: pol})
+			p := gau.InitParams(cfg, tensor.Float32, rng)
+			m, err := gau.Build(cfg, p, gau.Options{Shape: gau.Shape{B: 1, L: L, M: 1}, Policy: pol})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -38,7 +38,7 @@ func BenchmarkEvalForward(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			bt := &layers.Batch{IDs: make([]int, L), Select: []int{L / 2}}
+			bt := &gau.Batch{IDs: make([]int, L), Select: []int{L / 2}}
 			for i := range bt.IDs {
 				bt.IDs[i] = 5 + rng.IntN(cfg.VocabSize-5)
 			}

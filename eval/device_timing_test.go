@@ -14,9 +14,9 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/infoscale/gaualpha/backend"
+	"github.com/infoscale/gaualpha/gau"
 	"github.com/infoscale/gaualpha/gpu"
 	"github.com/infoscale/gaualpha/gpu/graphexec"
-	"github.com/infoscale/gaualpha/layers"
 	"github.com/infoscale/gaualpha/tokenizer"
 )
 
@@ -33,7 +33,7 @@ type sweepTiming struct {
 // extrapolates to `docs` documents with every position scored: the
 // protocol's cost is one masked copy per position, batched the same way
 // whatever the number of positions, so the time is linear in it.
-func timePaperSweep(t *testing.T, cfg layers.Config, p *layers.Params, v *tokenizer.Vocab, doc []int, positions, docs int, precision, path string) sweepTiming {
+func timePaperSweep(t *testing.T, cfg gau.Config, p *gau.Params, v *tokenizer.Vocab, doc []int, positions, docs int, precision, path string) sweepTiming {
 	t.Helper()
 	vs, err := Variants(cfg, []string{"infoscale"})
 	if err != nil {
@@ -89,7 +89,7 @@ func TestTimePaperSweep(t *testing.T) {
 	}
 	const docs = 10
 	positions := 64
-	cfg := layers.PaperConfig()
+	cfg := gau.PaperConfig()
 	cfg.TrainLength = 64
 	if dev.Info().Backend == "emulator" { // the code path on a tiny model; the paper size would take hours
 		cfg.HiddenSize, cfg.IntermediateSize, cfg.KeySize, cfg.NumLayers, cfg.VocabSize = 16, 24, 8, 1, 40
@@ -108,7 +108,7 @@ func TestTimePaperSweep(t *testing.T) {
 	for i := range doc {
 		doc[i] = tokenizer.NumSpecial + rng.IntN(v.Size()-tokenizer.NumSpecial)
 	}
-	p := layers.InitParams(cfg, tensor.Float32, rand.New(rand.NewPCG(3, 4)))
+	p := gau.InitParams(cfg, tensor.Float32, rand.New(rand.NewPCG(3, 4)))
 	for _, path := range []string{backend.AttentionFused, backend.AttentionMaterialized} {
 		for _, prec := range []string{"f32", "bf16"} {
 			timeSweep(t, dev, cfg, p, v, doc, positions, docs, prec, path)
@@ -117,7 +117,7 @@ func TestTimePaperSweep(t *testing.T) {
 }
 
 // timeSweep times the sweep on one path and precision and prints its line.
-func timeSweep(t *testing.T, dev *gpu.Device, cfg layers.Config, p *layers.Params, v *tokenizer.Vocab, doc []int, positions, docs int, prec, path string) {
+func timeSweep(t *testing.T, dev *gpu.Device, cfg gau.Config, p *gau.Params, v *tokenizer.Vocab, doc []int, positions, docs int, prec, path string) {
 	st := timePaperSweep(t, cfg, p, v, doc, positions, docs, prec, path)
 	if dev.Info().Backend == "emulator" {
 		t.Logf("%s, %s: emulator, code path only (%d lengths)", path, prec, len(st.Lengths))

@@ -20,8 +20,8 @@ import (
 	"github.com/infoscale/gaualpha/attn"
 	"github.com/infoscale/gaualpha/backend"
 	"github.com/infoscale/gaualpha/collective"
+	"github.com/infoscale/gaualpha/gau"
 	"github.com/infoscale/gaualpha/graph"
-	"github.com/infoscale/gaualpha/layers"
 	"github.com/infoscale/gaualpha/metrics"
 	"github.com/infoscale/gaualpha/tokenizer"
 )
@@ -223,7 +223,7 @@ func jobs(docs [][]int, L int, o Options) []job {
 // B sequences of length L: the live activations of a layer (input, swish
 // output, attention output, gated and projected values) plus the attention
 // kernel's per-row vectors, in float32.
-func EstimateBytes(cfg layers.Config, B, L int) int64 {
+func EstimateBytes(cfg gau.Config, B, L int) int64 {
 	rows := int64(B) * int64(L)
 	h, e, d := int64(cfg.HiddenSize), int64(cfg.IntermediateSize), int64(cfg.KeySize)
 	perRow := 3*h + (2*e + d) + (e + 1) + e + 8*d
@@ -232,7 +232,7 @@ func EstimateBytes(cfg layers.Config, B, L int) int64 {
 
 // Evaluate scores every variant at every length on the tokenised test
 // documents docs (no special tokens) with the paper or fast protocol.
-func Evaluate(ctx context.Context, cfg layers.Config, p *layers.Params, v *tokenizer.Vocab, docs [][]int, variants []Variant, o Options) (rep *Report, err error) {
+func Evaluate(ctx context.Context, cfg gau.Config, p *gau.Params, v *tokenizer.Vocab, docs [][]int, variants []Variant, o Options) (rep *Report, err error) {
 	o.defaults()
 	if len(docs) == 0 {
 		return nil, fmt.Errorf("evaluation: no test documents")
@@ -395,7 +395,7 @@ type unitResult struct {
 // runs them: by variant, length, then batch. Batches hold as many jobs as
 // Options.MaxTokens and the memory budget allow, whatever the number of
 // ranks, so that every rank runs exactly the batches one process would.
-func plan(cfg layers.Config, docs [][]int, variants []Variant, o Options) []unit {
+func plan(cfg gau.Config, docs [][]int, variants []Variant, o Options) []unit {
 	var us []unit
 	for vi := range variants {
 		for li, L := range o.Lengths {
@@ -499,13 +499,13 @@ func share(c collective.Comm, done []unitResult, lo, hi int) error {
 
 // runner is the model graph of one batch shape and its executor.
 type runner struct {
-	m      *layers.Model
+	m      *gau.Model
 	ex     graph.Executor
 	logits []float32
 }
 
-func newRunner(be backend.Backend, cfg layers.Config, p *layers.Params, opt layers.Options) (*runner, error) {
-	m, err := layers.Build(cfg, p, opt)
+func newRunner(be backend.Backend, cfg gau.Config, p *gau.Params, opt gau.Options) (*runner, error) {
+	m, err := gau.Build(cfg, p, opt)
 	if err != nil {
 		return nil, err
 	}
@@ -518,7 +518,7 @@ func newRunner(be backend.Backend, cfg layers.Config, p *layers.Params, opt laye
 
 // run returns the MLM head's logits [M, vocab] of one batch (valid until
 // the next run).
-func (r *runner) run(bt *layers.Batch) ([]float32, error) {
+func (r *runner) run(bt *gau.Batch) ([]float32, error) {
 	if err := r.m.Run(r.ex, bt); err != nil {
 		return nil, err
 	}
@@ -548,7 +548,7 @@ func (rs *runners) close() error {
 // score runs one batch of jobs at length L under pol (the policy of
 // variant number variant) and returns the
 // outcome of every scored position, in job order.
-func (rs *runners) score(be backend.Backend, cfg layers.Config, p *layers.Params, v *tokenizer.Vocab, variant int, pol attn.Policy, L int, batch []job) (unitResult, error) {
+func (rs *runners) score(be backend.Backend, cfg gau.Config, p *gau.Params, v *tokenizer.Vocab, variant int, pol attn.Policy, L int, batch []job) (unitResult, error) {
 	t0 := time.Now()
 	// The positions scored: the jobs of the fast protocol at a length that
 	// is not a multiple of the stride mask one position more at the
@@ -561,13 +561,13 @@ func (rs *runners) score(be backend.Backend, cfg layers.Config, p *layers.Params
 		if err := rs.close(); err != nil {
 			return unitResult{}, err
 		}
-		r, err := newRunner(be, cfg, p, layers.Options{Shape: layers.Shape{B: len(batch), L: L, M: M}, Policy: pol})
+		r, err := newRunner(be, cfg, p, gau.Options{Shape: gau.Shape{B: len(batch), L: L, M: M}, Policy: pol})
 		if err != nil {
 			return unitResult{}, err
 		}
 		rs.r, rs.B, rs.L, rs.M, rs.variant = r, len(batch), L, M, variant
 	}
-	bt := &layers.Batch{}
+	bt := &gau.Batch{}
 	var targets []int
 	for b, j := range batch {
 		row := append([]int(nil), j.ids...)

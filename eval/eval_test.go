@@ -14,8 +14,8 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/infoscale/gaualpha/collective"
+	"github.com/infoscale/gaualpha/gau"
 	"github.com/infoscale/gaualpha/graph"
-	"github.com/infoscale/gaualpha/layers"
 	"github.com/infoscale/gaualpha/metrics"
 	"github.com/infoscale/gaualpha/tokenizer"
 )
@@ -71,16 +71,16 @@ func TestJobs(t *testing.T) {
 	}
 }
 
-func tinyModel(t *testing.T) (layers.Config, *layers.Params, *tokenizer.Vocab) {
+func tinyModel(t *testing.T) (gau.Config, *gau.Params, *tokenizer.Vocab) {
 	t.Helper()
 	v, err := tokenizer.Build(slices.Values([]string{"abcdefghijklmnopqrstuvwxyz"}), 1, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := layers.DefaultConfig()
+	cfg := gau.DefaultConfig()
 	cfg.VocabSize, cfg.HiddenSize, cfg.IntermediateSize, cfg.KeySize, cfg.NumLayers, cfg.TrainLength = v.Size(), 16, 24, 8, 2, 16
 	cfg.InitializerRange = 0.5 // large weights: attention is far from uniform
-	p := layers.InitParams(cfg, tensor.Float32, rand.New(rand.NewPCG(1, 2)))
+	p := gau.InitParams(cfg, tensor.Float32, rand.New(rand.NewPCG(1, 2)))
 	return cfg, p, v
 }
 
@@ -110,7 +110,7 @@ func TestPaperProtocolMatchesManualForward(t *testing.T) {
 		t.Fatal(err)
 	}
 	var want metrics.Tally
-	m, err := layers.Build(cfg, p, layers.Options{Shape: layers.Shape{B: 1, L: L, M: 1}, Policy: vs[0].Policy})
+	m, err := gau.Build(cfg, p, gau.Options{Shape: gau.Shape{B: 1, L: L, M: 1}, Policy: vs[0].Policy})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +124,7 @@ func TestPaperProtocolMatchesManualForward(t *testing.T) {
 			ids := slices.Clone(d[:L])
 			target := ids[pos]
 			ids[pos] = v.Mask()
-			if err := m.Run(mach, &layers.Batch{IDs: ids, Select: []int{pos}}); err != nil {
+			if err := m.Run(mach, &gau.Batch{IDs: ids, Select: []int{pos}}); err != nil {
 				t.Fatal(err)
 			}
 			want.Add(graph.Floats32(mach.Value(m.Logits)), []int{target}, cfg.VocabSize)
@@ -280,7 +280,7 @@ func TestKeepScores(t *testing.T) {
 			// the argmax and the cross-entropy recomputed in float64 here.
 			for _, res := range rep.Results[:1] {
 				L := res.Length
-				m, err := layers.Build(cfg, p, layers.Options{Shape: layers.Shape{B: 1, L: L, M: 1}, Policy: vs[0].Policy})
+				m, err := gau.Build(cfg, p, gau.Options{Shape: gau.Shape{B: 1, L: L, M: 1}, Policy: vs[0].Policy})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -292,7 +292,7 @@ func TestKeepScores(t *testing.T) {
 					ids := Tile(docs[s.Doc], L)
 					target := ids[s.Pos]
 					ids[s.Pos] = v.Mask()
-					if err := m.Run(mach, &layers.Batch{IDs: ids, Select: []int{s.Pos}}); err != nil {
+					if err := m.Run(mach, &gau.Batch{IDs: ids, Select: []int{s.Pos}}); err != nil {
 						t.Fatal(err)
 					}
 					logits := graph.Floats32(mach.Value(m.Logits))

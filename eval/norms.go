@@ -5,7 +5,7 @@ import (
 	"strings"
 
 	"github.com/infoscale/gaualpha/attn"
-	"github.com/infoscale/gaualpha/layers"
+	"github.com/infoscale/gaualpha/gau"
 )
 
 // The normalisations that the baseline suite and the analyses compare
@@ -23,7 +23,7 @@ const (
 // NormPolicy returns cfg's attention policy under a normalisation name: an
 // attn.Norm name, NormPlusN0 or NormInfoVisible. ok is false when the name
 // does not apply (NormInfoVisible with a method that keeps every pair).
-func NormPolicy(cfg layers.Config, name string) (pol attn.Policy, ok bool, err error) {
+func NormPolicy(cfg gau.Config, name string) (pol attn.Policy, ok bool, err error) {
 	base := name
 	switch name {
 	case NormPlusN0:
@@ -56,7 +56,7 @@ func NormPolicy(cfg layers.Config, name string) (pol attn.Policy, ok bool, err e
 // names (NormPolicy's), leaving out those that do not apply, and the name
 // of each. A variant's name is the normalisation's, prefixed with the
 // method unless it is plain RoPE.
-func NormVariants(cfg layers.Config, norms []string) ([]Variant, []string, error) {
+func NormVariants(cfg gau.Config, norms []string) ([]Variant, []string, error) {
 	var vs []Variant
 	var names []string
 	for _, n := range norms {

@@ -10,7 +10,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/infoscale/gaualpha/backend"
-	"github.com/infoscale/gaualpha/layers"
+	"github.com/infoscale/gaualpha/gau"
 	"github.com/infoscale/gaualpha/passkey"
 	"github.com/infoscale/gaualpha/tokenizer"
 )
@@ -100,7 +100,7 @@ func passkeySamples(p *passkey.Probe, docs [][]int, L, n0 int, o PasskeyOptions)
 // digits and keys right. A key is asked with all its digits masked in one
 // forward pass; a digit is right when the argmax over the whole vocabulary
 // is its token.
-func Passkey(ctx context.Context, cfg layers.Config, p *layers.Params, v *tokenizer.Vocab, docs [][]int, variants []Variant, o PasskeyOptions) (out []PasskeyResult, err error) {
+func Passkey(ctx context.Context, cfg gau.Config, p *gau.Params, v *tokenizer.Vocab, docs [][]int, variants []Variant, o PasskeyOptions) (out []PasskeyResult, err error) {
 	if len(docs) == 0 {
 		return nil, fmt.Errorf("passkey: no documents")
 	}
@@ -180,7 +180,7 @@ func Passkey(ctx context.Context, cfg layers.Config, p *layers.Params, v *tokeni
 
 // runPasskey scores the samples of one length under one variant into
 // scores[doc][class], in batches of at most maxTokens tokens.
-func runPasskey(ctx context.Context, be backend.Backend, cfg layers.Config, p *layers.Params, va Variant, L int, samples []passkeySample, maxTokens int, scores [][2]passkey.Score) (err error) {
+func runPasskey(ctx context.Context, be backend.Backend, cfg gau.Config, p *gau.Params, va Variant, L int, samples []passkeySample, maxTokens int, scores [][2]passkey.Score) (err error) {
 	B := max(1, min(len(samples), maxTokens/L))
 	var m *runner
 	mB := 0
@@ -205,13 +205,13 @@ func runPasskey(ctx context.Context, be backend.Backend, cfg layers.Config, p *l
 				}
 				m = nil
 			}
-			r, err := newRunner(be, cfg, p, layers.Options{Shape: layers.Shape{B: len(batch), L: L, M: len(batch) * K}, Policy: va.Policy})
+			r, err := newRunner(be, cfg, p, gau.Options{Shape: gau.Shape{B: len(batch), L: L, M: len(batch) * K}, Policy: va.Policy})
 			if err != nil {
 				return err
 			}
 			m, mB = r, len(batch)
 		}
-		bt := &layers.Batch{}
+		bt := &gau.Batch{}
 		for b, s := range batch {
 			bt.IDs = append(bt.IDs, s.ids...)
 			for _, q := range s.pos {

@@ -9,22 +9,22 @@ import (
 
 	"gorgonia.org/tensor"
 
+	"github.com/infoscale/gaualpha/gau"
 	"github.com/infoscale/gaualpha/graph"
-	"github.com/infoscale/gaualpha/layers"
 	"github.com/infoscale/gaualpha/passkey"
 	"github.com/infoscale/gaualpha/tokenizer"
 )
 
-func passkeyModel(t *testing.T) (layers.Config, *layers.Params, *tokenizer.Vocab) {
+func passkeyModel(t *testing.T) (gau.Config, *gau.Params, *tokenizer.Vocab) {
 	t.Helper()
 	v, err := tokenizer.Build(slices.Values([]string{"#KEY=0123456789abcdefghijklmnopqrstuvwxyz"}), 1, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := layers.DefaultConfig()
+	cfg := gau.DefaultConfig()
 	cfg.VocabSize, cfg.HiddenSize, cfg.IntermediateSize, cfg.KeySize, cfg.NumLayers, cfg.TrainLength = v.Size(), 16, 24, 8, 2, 32
 	cfg.InitializerRange = 0.5
-	return cfg, layers.InitParams(cfg, tensor.Float32, rand.New(rand.NewPCG(7, 8))), v
+	return cfg, gau.InitParams(cfg, tensor.Float32, rand.New(rand.NewPCG(7, 8))), v
 }
 
 // The probe's samples: the classes' distances, the same samples for every
@@ -78,7 +78,7 @@ func TestPasskeyMatchesManualForward(t *testing.T) {
 	if len(res) != 2*3*2 {
 		t.Fatalf("%d results, want 2 variants × 3 documents × 2 classes", len(res))
 	}
-	m, err := layers.Build(cfg, p, layers.Options{Shape: layers.Shape{B: 1, L: L, M: passkey.Digits}, Policy: vs[1].Policy})
+	m, err := gau.Build(cfg, p, gau.Options{Shape: gau.Shape{B: 1, L: L, M: passkey.Digits}, Policy: vs[1].Policy})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +88,7 @@ func TestPasskeyMatchesManualForward(t *testing.T) {
 	}
 	want := make([][2]passkey.Score, len(docs))
 	for _, s := range samples {
-		if err := m.Run(mach, &layers.Batch{IDs: s.ids, Select: s.pos}); err != nil {
+		if err := m.Run(mach, &gau.Batch{IDs: s.ids, Select: s.pos}); err != nil {
 			t.Fatal(err)
 		}
 		logits := graph.Floats32(mach.Value(m.Logits))

@@ -8,7 +8,7 @@ import (
 
 	"github.com/infoscale/gaualpha/attn"
 	"github.com/infoscale/gaualpha/corpus"
-	"github.com/infoscale/gaualpha/layers"
+	"github.com/infoscale/gaualpha/gau"
 	"github.com/infoscale/gaualpha/testset"
 	"github.com/infoscale/gaualpha/tokenizer"
 )
@@ -77,7 +77,7 @@ func TestDocumentsBy(rule string, docs []corpus.Document, v *tokenizer.Vocab, n,
 // NormPolicy; a name that does not apply to cfg's method is an error, as is
 // a name given twice). Names are the normalisations, prefixed with the
 // method unless it is plain RoPE.
-func Variants(cfg layers.Config, norms []string) ([]Variant, error) {
+func Variants(cfg gau.Config, norms []string) ([]Variant, error) {
 	var vs []Variant
 	for _, n := range norms {
 		n = strings.ToLower(strings.TrimSpace(n))

@@ -44,7 +44,7 @@ import torch.nn.functional as F  # noqa: E402
 
 EPS_NORM = 1e-12
 
-# Model sizes (layers.PaperConfig and layers.DefaultConfig).
+# Model sizes (gau.PaperConfig and gau.DefaultConfig).
 PAPER = dict(hidden=768, inter=1536, key=128, layers=6, vocab=12000, n0=64)
 DEFAULT = dict(hidden=128, inter=256, key=64, layers=3, vocab=1500, n0=64)
 

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/infoscale/gaualpha/layers"
+	"github.com/infoscale/gaualpha/gau"
 )
 
 // Placeholders of a part's arguments, known only when the parts before it
@@ -99,14 +99,14 @@ func fineTunePartName(seed int) string {
 func (o Study) TrainLength() int {
 	switch o.Profile.Config {
 	case "":
-		return layers.DefaultConfig().TrainLength
+		return gau.DefaultConfig().TrainLength
 	case "paper":
-		return layers.PaperConfig().TrainLength
+		return gau.PaperConfig().TrainLength
 	}
-	if cfg, err := layers.OpenConfig(o.Profile.Config); err == nil && cfg.TrainLength > 0 {
+	if cfg, err := gau.OpenConfig(o.Profile.Config); err == nil && cfg.TrainLength > 0 {
 		return cfg.TrainLength
 	}
-	return layers.DefaultConfig().TrainLength
+	return gau.DefaultConfig().TrainLength
 }
 
 // lengths are factors times n0, comma-separated.

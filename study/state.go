@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/infoscale/gaualpha/checkpoint"
-	"github.com/infoscale/gaualpha/layers"
+	"github.com/infoscale/gaualpha/gau"
 )
 
 // ReadState reads a checkpoint directory's trainer state
@@ -27,8 +27,8 @@ func ReadState(dir string) (*checkpoint.State, error) {
 
 // ReadConfig reads a checkpoint directory's model configuration
 // (checkpoint.ConfigFile) without its weights.
-func ReadConfig(dir string) (layers.Config, error) {
-	return layers.LoadConfig(filepath.Join(dir, checkpoint.ConfigFile))
+func ReadConfig(dir string) (gau.Config, error) {
+	return gau.LoadConfig(filepath.Join(dir, checkpoint.ConfigFile))
 }
 
 // BestValLoss is the best validation loss of the training run in dir (a

@@ -7,7 +7,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/infoscale/gaualpha/corpus"
-	"github.com/infoscale/gaualpha/layers"
+	"github.com/infoscale/gaualpha/gau"
 	"github.com/infoscale/gaualpha/tokenizer"
 )
 
@@ -30,13 +30,13 @@ func defaultTrainer(tb testing.TB) *Trainer {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	cfg := layers.DefaultConfig()
+	cfg := gau.DefaultConfig()
 	cfg.VocabSize = v.Size()
 	trs, _ := Sequences(tr, v, cfg.TrainLength)
 	vas, _ := Sequences(va[:20], v, cfg.TrainLength)
 	o := DefaultOptions()
 	o.Steps = 1 << 20
-	p := layers.InitParams(cfg, tensor.Float32, rand.New(rand.NewPCG(1, 2)))
+	p := gau.InitParams(cfg, tensor.Float32, rand.New(rand.NewPCG(1, 2)))
 	t, err := New(cfg, v, p, trs, vas, o)
 	if err != nil {
 		tb.Fatal(err)

@@ -11,7 +11,7 @@ import (
 	"slices"
 
 	"github.com/infoscale/gaualpha/corpus"
-	"github.com/infoscale/gaualpha/layers"
+	"github.com/infoscale/gaualpha/gau"
 	"github.com/infoscale/gaualpha/pipeline"
 	"github.com/infoscale/gaualpha/tokenizer"
 )
@@ -149,8 +149,8 @@ func HeadRows(B, L int) int { return B * PerSequence(L-2) }
 // masking drawn from rng. Unused head rows point at row 0 with an ignored
 // target. pos, when not nil, supplies the position ids of each sequence
 // (PoSE); otherwise positions are 0..L-1.
-func (m *Masker) MakeBatch(seqs [][]int, L int, rng *rand.Rand, pos func(b int) []int) *layers.Batch {
-	bt := new(layers.Batch)
+func (m *Masker) MakeBatch(seqs [][]int, L int, rng *rand.Rand, pos func(b int) []int) *gau.Batch {
+	bt := new(gau.Batch)
 	m.FillBatch(bt, seqs, L, rng, pos)
 	return bt
 }
@@ -158,7 +158,7 @@ func (m *Masker) MakeBatch(seqs [][]int, L int, rng *rand.Rand, pos func(b int) 
 // FillBatch is MakeBatch writing into bt, whose slices it reuses (a
 // training step's batch allocates nothing once they have their size). The
 // random draws, and so the batch, are MakeBatch's.
-func (m *Masker) FillBatch(bt *layers.Batch, seqs [][]int, L int, rng *rand.Rand, pos func(b int) []int) {
+func (m *Masker) FillBatch(bt *gau.Batch, seqs [][]int, L int, rng *rand.Rand, pos func(b int) []int) {
 	B := len(seqs)
 	bt.IDs = resize(bt.IDs, B*L)
 	bt.Mask = resize(bt.Mask, B*L)

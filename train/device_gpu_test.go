@@ -18,10 +18,10 @@ import (
 	"github.com/infoscale/gaualpha/backend"
 	"github.com/infoscale/gaualpha/checkpoint"
 	"github.com/infoscale/gaualpha/corpus"
+	"github.com/infoscale/gaualpha/gau"
 	"github.com/infoscale/gaualpha/gpu"
 	"github.com/infoscale/gaualpha/gpu/graphexec"
 	"github.com/infoscale/gaualpha/internal/numcheck"
-	"github.com/infoscale/gaualpha/layers"
 	"github.com/infoscale/gaualpha/metrics"
 	"github.com/infoscale/gaualpha/pipeline"
 	"github.com/infoscale/gaualpha/tokenizer"
@@ -41,7 +41,7 @@ func needDevice(t testing.TB) {
 
 // deviceSetup is a tiny model on a synthetic corpus (no files needed, so
 // the test binary runs anywhere): 2 layers, hidden 16, n0 = 16.
-func deviceSetup(t testing.TB) (layers.Config, *tokenizer.Vocab, [][]int, [][]int) {
+func deviceSetup(t testing.TB) (gau.Config, *tokenizer.Vocab, [][]int, [][]int) {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(11, 12))
 	const letters = "abcdefghij klmnop"
@@ -62,7 +62,7 @@ func deviceSetup(t testing.TB) (layers.Config, *tokenizer.Vocab, [][]int, [][]in
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := layers.DefaultConfig()
+	cfg := gau.DefaultConfig()
 	cfg.VocabSize, cfg.HiddenSize, cfg.IntermediateSize, cfg.KeySize, cfg.NumLayers, cfg.TrainLength = v.Size(), 16, 24, 8, 2, 16
 	cfg.InitializerRange = 0.1
 	tr, va := corpus.Split(docs, 0.8)
@@ -87,7 +87,7 @@ func newPrecisionTestTrainer(t testing.TB, out string, steps int, device, precis
 	cfg, v, trs, vas := deviceSetup(t)
 	o := DefaultOptions()
 	o.Steps, o.Batch, o.EvalEvery, o.EvalSeqs, o.LR, o.ClipNorm = steps, 8, 4, 16, 3e-3, 0.5
-	p := layers.InitParams(cfg, tensor.Float32, rand.New(rand.NewPCG(o.Seed, 0)))
+	p := gau.InitParams(cfg, tensor.Float32, rand.New(rand.NewPCG(o.Seed, 0)))
 	tr, err := New(cfg, v, p, trs, vas, o)
 	if err != nil {
 		t.Fatal(err)

@@ -15,8 +15,8 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/infoscale/gaualpha/backend"
+	"github.com/infoscale/gaualpha/gau"
 	"github.com/infoscale/gaualpha/gpu/graphexec"
-	"github.com/infoscale/gaualpha/layers"
 	"github.com/infoscale/gaualpha/tokenizer"
 )
 
@@ -49,7 +49,7 @@ func TestTimeTrainStep(t *testing.T) {
 	}
 	needDevice(t)
 	const B, L, warm, runs = 8, 512, 3, 20
-	cfg := layers.PaperConfig()
+	cfg := gau.PaperConfig()
 	cfg.TrainLength = L
 	// A vocabulary of 12000 tokens: the special tokens and CJK characters.
 	var sb strings.Builder
@@ -80,11 +80,11 @@ func TestTimeTrainStep(t *testing.T) {
 }
 
 // timePath builds a trainer for one path and precision and times its steps.
-func timePath(t *testing.T, cfg layers.Config, v *tokenizer.Vocab, seqs [][]int, path trainPath, prec string, B, L, warm, runs int) {
+func timePath(t *testing.T, cfg gau.Config, v *tokenizer.Vocab, seqs [][]int, path trainPath, prec string, B, L, warm, runs int) {
 	dev, _ := graphexec.Shared()
 	o := DefaultOptions()
 	o.Steps, o.Batch, o.EvalSeqs = 1000, B, B
-	p := layers.InitParams(cfg, tensor.Float32, rand.New(rand.NewPCG(3, 4)))
+	p := gau.InitParams(cfg, tensor.Float32, rand.New(rand.NewPCG(3, 4)))
 	tr, err := New(cfg, v, p, seqs[B:], seqs[:B], o)
 	if err != nil {
 		t.Fatal(err)

@@ -8,8 +8,8 @@ import (
 	"math"
 
 	"github.com/infoscale/gaualpha/collective"
+	"github.com/infoscale/gaualpha/gau"
 	"github.com/infoscale/gaualpha/internal/runlock"
-	"github.com/infoscale/gaualpha/layers"
 	"github.com/infoscale/gaualpha/metrics"
 	"github.com/infoscale/gaualpha/pipeline"
 )
@@ -18,7 +18,7 @@ import (
 // the step's whole global batch exactly as one process does (the same
 // sequences, the same masking), keeps its contiguous share of the
 // sequences (collective.Share) and runs the model on them, its dropout
-// drawing those sequences' masks in the global batch (layers.RowOffset).
+// drawing those sequences' masks in the global batch (gau.RowOffset).
 // The loss is the mean over the masked tokens: each rank's graph computes
 // the mean over its own, so its share of the global mean is its count over
 // the global count, the weight backend.Optimizer.Step gives its loss and
@@ -30,9 +30,9 @@ import (
 // rankShare is what a trainer knows of its place in a group.
 type rankShare struct {
 	comm   collective.Comm
-	lo, hi int          // this rank's sequences of a training batch
-	local  layers.Batch // the step's rows of this rank, reused
-	stop   [1]float64   // the stop flag summed over the ranks
+	lo, hi int        // this rank's sequences of a training batch
+	local  gau.Batch  // the step's rows of this rank, reused
+	stop   [1]float64 // the stop flag summed over the ranks
 }
 
 // newRankShare places rank c.Rank() in a group training batches of batch
@@ -57,7 +57,7 @@ func (r *rankShare) parallel() bool { return r.comm.Size() > 1 }
 // positions of those sequences, their head rows with the selected
 // positions counted from the first of them (an unused row, with an
 // ignored target, selects row 0). dst's slices are reused.
-func SliceBatch(dst, bt *layers.Batch, L, lo, hi int) {
+func SliceBatch(dst, bt *gau.Batch, L, lo, hi int) {
 	B := len(bt.IDs) / L
 	per := len(bt.Select) / max(B, 1)
 	part := func(dst, src []int, w int) []int {
@@ -96,7 +96,7 @@ func counted(targets []int) int {
 // rows returns this rank's rows of the global batch bt and its share of
 // the batch's loss: its masked tokens over the batch's (1 in one
 // process).
-func (r *rankShare) rows(bt *layers.Batch, L int) (*layers.Batch, float64) {
+func (r *rankShare) rows(bt *gau.Batch, L int) (*gau.Batch, float64) {
 	if !r.parallel() {
 		return bt, 1
 	}

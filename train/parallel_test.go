@@ -16,7 +16,7 @@ import (
 
 	"github.com/infoscale/gaualpha/checkpoint"
 	"github.com/infoscale/gaualpha/collective"
-	"github.com/infoscale/gaualpha/layers"
+	"github.com/infoscale/gaualpha/gau"
 	"github.com/infoscale/gaualpha/pipeline"
 	"github.com/infoscale/gaualpha/tokenizer"
 )
@@ -44,10 +44,10 @@ func TestSliceBatch(t *testing.T) {
 	bt.Key = 99
 	per := len(bt.Select) / B
 	for _, cut := range [][]int{{0, 5}, {0, 2, 5}, {0, 1, 3, 4, 5}} {
-		var got layers.Batch
+		var got gau.Batch
 		for k := 0; k+1 < len(cut); k++ {
 			lo, hi := cut[k], cut[k+1]
-			var piece layers.Batch
+			var piece gau.Batch
 			SliceBatch(&piece, bt, L, lo, hi)
 			if piece.Key != bt.Key || len(piece.IDs) != (hi-lo)*L || len(piece.Select) != (hi-lo)*per {
 				t.Fatalf("cut %v: piece [%d, %d) has key %d, %d ids, %d head rows", cut, lo, hi, piece.Key, len(piece.IDs), len(piece.Select))
@@ -80,19 +80,19 @@ func TestSliceBatch(t *testing.T) {
 // tinyRun is the tiny setup of the trainer's tests, to train on several
 // in-process ranks.
 type tinyRun struct {
-	cfg        layers.Config
+	cfg        gau.Config
 	v          *tokenizer.Vocab
 	trs, vas   [][]int
 	o          Options
-	initParams func() *layers.Params
+	initParams func() *gau.Params
 }
 
 func newTinyRun(t *testing.T, steps int) tinyRun {
 	cfg, v, trs, vas := tinySetup(t)
 	o := DefaultOptions()
 	o.Steps, o.Batch, o.EvalEvery, o.EvalSeqs, o.LR = steps, 8, 4, 32, 3e-3
-	return tinyRun{cfg: cfg, v: v, trs: trs, vas: vas, o: o, initParams: func() *layers.Params {
-		return layers.InitParams(cfg, tensor.Float32, rand.New(rand.NewPCG(o.Seed, 0)))
+	return tinyRun{cfg: cfg, v: v, trs: trs, vas: vas, o: o, initParams: func() *gau.Params {
+		return gau.InitParams(cfg, tensor.Float32, rand.New(rand.NewPCG(o.Seed, 0)))
 	}}
 }
 

@@ -12,7 +12,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/infoscale/gaualpha/checkpoint"
-	"github.com/infoscale/gaualpha/layers"
+	"github.com/infoscale/gaualpha/gau"
 	"github.com/infoscale/gaualpha/passkey"
 	"github.com/infoscale/gaualpha/pipeline"
 	"github.com/infoscale/gaualpha/tokenizer"
@@ -32,7 +32,7 @@ func passkeyTrainerSeqs(t *testing.T, o Options) (*Trainer, *tokenizer.Vocab, []
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := layers.DefaultConfig()
+	cfg := gau.DefaultConfig()
 	cfg.VocabSize, cfg.HiddenSize, cfg.IntermediateSize, cfg.KeySize, cfg.NumLayers, cfg.TrainLength = v.Size(), 16, 24, 8, 1, 32
 	rng := rand.New(rand.NewPCG(1, 2))
 	var seqs [][]int
@@ -43,7 +43,7 @@ func passkeyTrainerSeqs(t *testing.T, o Options) (*Trainer, *tokenizer.Vocab, []
 		}
 		seqs = append(seqs, append(s, v.SEP()))
 	}
-	tr, err := New(cfg, v, layers.InitParams(cfg, tensor.Float32, rand.New(rand.NewPCG(3, 4))), seqs[:48], seqs[48:], o)
+	tr, err := New(cfg, v, gau.InitParams(cfg, tensor.Float32, rand.New(rand.NewPCG(3, 4))), seqs[:48], seqs[48:], o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +123,7 @@ func TestPasskeySamples(t *testing.T) {
 	// A vocabulary without the marker cannot train with samples.
 	cfg, bad, trs, vas := tinySetup(t)
 	o.PasskeyEvery = 2
-	if _, err := New(cfg, bad, layers.InitParams(cfg, tensor.Float32, rand.New(rand.NewPCG(1, 1))), trs, vas, o); err == nil || !strings.Contains(err.Error(), "passkey") {
+	if _, err := New(cfg, bad, gau.InitParams(cfg, tensor.Float32, rand.New(rand.NewPCG(1, 1))), trs, vas, o); err == nil || !strings.Contains(err.Error(), "passkey") {
 		if _, ok := bad.ID("#"); !ok {
 			t.Errorf("a vocabulary without the marker: %v", err)
 		}

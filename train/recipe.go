@@ -5,7 +5,7 @@ import (
 	"runtime"
 
 	"github.com/infoscale/gaualpha/corpus"
-	"github.com/infoscale/gaualpha/layers"
+	"github.com/infoscale/gaualpha/gau"
 	"github.com/infoscale/gaualpha/testset"
 	"github.com/infoscale/gaualpha/tokenizer"
 )
@@ -76,9 +76,9 @@ func NewVocab(docs []corpus.Document, minCount, maxSize int) (*tokenizer.Vocab, 
 }
 
 // Estimate is the memory one process of a run of ranks processes needs
-// (layers.EstimateTraining for its share of each batch and of the
+// (gau.EstimateTraining for its share of each batch and of the
 // validation batches), with the token sequences already read in Inputs.
-func Estimate(cfg layers.Config, o Options, trainSeqs, valSeqs [][]int, ranks int) layers.TrainingMemory {
+func Estimate(cfg gau.Config, o Options, trainSeqs, valSeqs [][]int, ranks int) gau.TrainingMemory {
 	ranks = max(1, ranks)
 	L := cfg.TrainLength
 	B := (o.Batch + ranks - 1) / ranks
@@ -86,7 +86,7 @@ func Estimate(cfg layers.Config, o Options, trainSeqs, valSeqs [][]int, ranks in
 	if o.EvalSeqs > 0 {
 		nVal = min(nVal, o.EvalSeqs)
 	}
-	est := layers.EstimateTraining(cfg, layers.Shape{B: B, L: L, M: HeadRows(B, L)}, (min(o.Batch, nVal)+ranks-1)/ranks, nVal, runtime.GOMAXPROCS(0))
+	est := gau.EstimateTraining(cfg, gau.Shape{B: B, L: L, M: HeadRows(B, L)}, (min(o.Batch, nVal)+ranks-1)/ranks, nVal, runtime.GOMAXPROCS(0))
 	for _, seqs := range [][][]int{trainSeqs, valSeqs} {
 		for _, s := range seqs {
 			est.Inputs += int64(len(s))*8 + 24 // the ints and the slice header

@@ -16,7 +16,7 @@ import (
 	"github.com/infoscale/gaualpha/backend"
 	"github.com/infoscale/gaualpha/checkpoint"
 	"github.com/infoscale/gaualpha/corpus"
-	"github.com/infoscale/gaualpha/layers"
+	"github.com/infoscale/gaualpha/gau"
 	"github.com/infoscale/gaualpha/tokenizer"
 )
 
@@ -149,7 +149,7 @@ func TestPoSEPositions(t *testing.T) {
 
 // tinySetup returns a small trainable configuration on the first 60000
 // bytes of the embedded corpus's text (always available: no skip).
-func tinySetup(t *testing.T) (layers.Config, *tokenizer.Vocab, [][]int, [][]int) {
+func tinySetup(t *testing.T) (gau.Config, *tokenizer.Vocab, [][]int, [][]int) {
 	t.Helper()
 	all, err := corpus.Embedded()
 	if err != nil {
@@ -167,7 +167,7 @@ func tinySetup(t *testing.T) (layers.Config, *tokenizer.Vocab, [][]int, [][]int)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := layers.DefaultConfig()
+	cfg := gau.DefaultConfig()
 	cfg.VocabSize, cfg.HiddenSize, cfg.IntermediateSize, cfg.KeySize, cfg.NumLayers, cfg.TrainLength = v.Size(), 16, 24, 8, 2, 16
 	var docs []corpus.Document
 	for i := 0; i+2000 <= len(text); i += 2000 {
@@ -192,7 +192,7 @@ func newTinyTrainer(t *testing.T, out string, steps int, opts ...func(*Options))
 	for _, f := range opts {
 		f(&o)
 	}
-	p := layers.InitParams(cfg, tensor.Float32, rand.New(rand.NewPCG(o.Seed, 0)))
+	p := gau.InitParams(cfg, tensor.Float32, rand.New(rand.NewPCG(o.Seed, 0)))
 	tr, err := New(cfg, v, p, trs, vas, o)
 	if err != nil {
 		t.Fatal(err)
@@ -201,7 +201,7 @@ func newTinyTrainer(t *testing.T, out string, steps int, opts ...func(*Options))
 	return tr
 }
 
-func weights(p *layers.Params) [][]float32 {
+func weights(p *gau.Params) [][]float32 {
 	var w [][]float32
 	for _, n := range p.Named() {
 		w = append(w, slices.Clone(n.T.Data().([]float32)))

@@ -21,9 +21,9 @@ import (
 	"github.com/infoscale/gaualpha/backend"
 	"github.com/infoscale/gaualpha/checkpoint"
 	"github.com/infoscale/gaualpha/collective"
+	"github.com/infoscale/gaualpha/gau"
 	"github.com/infoscale/gaualpha/graph"
 	"github.com/infoscale/gaualpha/internal/runlock"
-	"github.com/infoscale/gaualpha/layers"
 	"github.com/infoscale/gaualpha/metrics"
 	"github.com/infoscale/gaualpha/optim"
 	"github.com/infoscale/gaualpha/passkey"
@@ -129,19 +129,19 @@ func (o Options) Validate() error {
 
 // Trainer runs masked-LM training of one model.
 type Trainer struct {
-	Config layers.Config
+	Config gau.Config
 	Vocab  *tokenizer.Vocab
-	Params *layers.Params
+	Params *gau.Params
 	Opt    *optim.AdamW
 	State  checkpoint.State
 	opts   Options
 
 	trainSeqs [][]int
-	valBatch  []*layers.Batch
+	valBatch  []*gau.Batch
 	masker    *Masker
-	curStep   int           // the step whose batch is being built (passkey samples)
-	model     *layers.Model // the training graph (dropout, loss, gradients)
-	evalModel *layers.Model // the validation graph
+	curStep   int        // the step whose batch is being built (passkey samples)
+	model     *gau.Model // the training graph (dropout, loss, gradients)
+	evalModel *gau.Model // the validation graph
 	perEpoch  int
 	permEpoch int
 	perm      []int
@@ -153,7 +153,7 @@ type Trainer struct {
 	opt     backend.Optimizer
 	logits  []float32
 	// The training batch and its generator, reused from step to step.
-	bt   layers.Batch
+	bt   gau.Batch
 	seqs [][]int
 	pcg  *rand.PCG
 	rng  *rand.Rand
@@ -176,7 +176,7 @@ type Trainer struct {
 }
 
 // New prepares a trainer for params (float32) on the given sequences.
-func New(cfg layers.Config, v *tokenizer.Vocab, p *layers.Params, trainSeqs, valSeqs [][]int, o Options) (*Trainer, error) {
+func New(cfg gau.Config, v *tokenizer.Vocab, p *gau.Params, trainSeqs, valSeqs [][]int, o Options) (*Trainer, error) {
 	return NewRank(collective.Single{}, cfg, v, p, trainSeqs, valSeqs, o)
 }
 
@@ -184,7 +184,7 @@ func New(cfg layers.Config, v *tokenizer.Vocab, p *layers.Params, trainSeqs, val
 // (parallel.go): every rank calls it with the same arguments, and each
 // runs its share of every batch. The ranks' parameters must be equal (the
 // same seed, or the same checkpoint); Run checks it.
-func NewRank(c collective.Comm, cfg layers.Config, v *tokenizer.Vocab, p *layers.Params, trainSeqs, valSeqs [][]int, o Options) (*Trainer, error) {
+func NewRank(c collective.Comm, cfg gau.Config, v *tokenizer.Vocab, p *gau.Params, trainSeqs, valSeqs [][]int, o Options) (*Trainer, error) {
 	if err := o.Validate(); err != nil {
 		return nil, fmt.Errorf("training options: %w", err)
 	}
@@ -211,7 +211,7 @@ func NewRank(c collective.Comm, cfg layers.Config, v *tokenizer.Vocab, p *layers
 	}
 	L := cfg.TrainLength
 	B := rank.hi - rank.lo
-	model, err := layers.Build(cfg, p, layers.Options{Shape: layers.Shape{B: B, L: L, M: HeadRows(B, L)}, Policy: pol, Train: true, Loss: true, Grad: true, RowOffset: rank.lo})
+	model, err := gau.Build(cfg, p, gau.Options{Shape: gau.Shape{B: B, L: L, M: HeadRows(B, L)}, Policy: pol, Train: true, Loss: true, Grad: true, RowOffset: rank.lo})
 	if err != nil {
 		return nil, err
 	}
@@ -293,7 +293,7 @@ func (t *Trainer) prepareValidation(valSeqs [][]int, pol attn.Policy) error {
 	for i := 0; i+B <= n; i += B {
 		bt := t.masker.MakeBatch(valSeqs[i:i+B], L, rng, nil)
 		if t.rank.parallel() {
-			piece := new(layers.Batch)
+			piece := new(gau.Batch)
 			SliceBatch(piece, bt, L, lo, hi)
 			bt = piece
 		}
@@ -302,7 +302,7 @@ func (t *Trainer) prepareValidation(valSeqs [][]int, pol attn.Policy) error {
 	if hi == lo {
 		return nil // this rank has no validation rows
 	}
-	m, err := layers.Build(t.Config, t.Params, layers.Options{Shape: layers.Shape{B: hi - lo, L: L, M: HeadRows(hi-lo, L)}, Policy: pol, Loss: true})
+	m, err := gau.Build(t.Config, t.Params, gau.Options{Shape: gau.Shape{B: hi - lo, L: L, M: HeadRows(hi-lo, L)}, Policy: pol, Loss: true})
 	if err != nil {
 		return err
 	}
@@ -433,7 +433,7 @@ func (t *Trainer) Resume(ck *checkpoint.Checkpoint) error {
 // batch returns the training batch of a step: the epoch's permutation
 // (seeded by (seed, epoch)) and the masking (seeded by (seed, step)) make
 // it a pure function of the step, which is what makes resuming exact.
-func (t *Trainer) batch(step int) *layers.Batch {
+func (t *Trainer) batch(step int) *gau.Batch {
 	epoch, k := step/t.perEpoch, step%t.perEpoch
 	if epoch != t.permEpoch {
 		t.perm = rand.New(rand.NewPCG(t.opts.Seed, uint64(epoch))).Perm(len(t.trainSeqs))

@@ -16,8 +16,8 @@ import (
 
 	"github.com/infoscale/gaualpha/checkpoint"
 	"github.com/infoscale/gaualpha/corpus"
+	"github.com/infoscale/gaualpha/gau"
 	"github.com/infoscale/gaualpha/internal/testfiles"
-	"github.com/infoscale/gaualpha/layers"
 	"github.com/infoscale/gaualpha/study"
 )
 
@@ -42,7 +42,7 @@ func writeCorpus(t *testing.T, dir string) string {
 }
 
 // writeCheckpoint saves testfiles.AnalysisModel and returns its directory.
-func writeCheckpoint(t *testing.T, dir string, cosscale float64, seed uint64, edit func(*layers.Params)) string {
+func writeCheckpoint(t *testing.T, dir string, cosscale float64, seed uint64, edit func(*gau.Params)) string {
 	t.Helper()
 	ck := testfiles.AnalysisModel(t, cosscale, seed, edit)
 	path := filepath.Join(dir, fmt.Sprintf("ck%g", cosscale), "best")
@@ -512,7 +512,7 @@ func TestEntropyNormsOnce(t *testing.T) {
 // after it and an "all layers" row equal to layer 0's (issue 18).
 func TestNonFiniteCheckpointRefused(t *testing.T) {
 	f := fixture(t)
-	nan := writeCheckpoint(t, t.TempDir(), 0, 1, func(p *layers.Params) {
+	nan := writeCheckpoint(t, t.TempDir(), 0, 1, func(p *gau.Params) {
 		p.Layers[0].ODense.Data().([]float32)[0] = float32(math.NaN())
 	})
 	for _, sub := range [][]string{

@@ -9,8 +9,8 @@ import (
 	"github.com/infoscale/gaualpha/analysis"
 	"github.com/infoscale/gaualpha/attn"
 	"github.com/infoscale/gaualpha/figures"
+	"github.com/infoscale/gaualpha/gau"
 	"github.com/infoscale/gaualpha/internal/cli"
-	"github.com/infoscale/gaualpha/layers"
 	"github.com/infoscale/gaualpha/study"
 )
 
@@ -93,7 +93,7 @@ func runEta(args []string, stdout, stderr io.Writer) error {
 		}
 		return nil
 	}, func(ms []analysis.Model) (string, float64, error) {
-		return fmt.Sprintf("-L %d", *L), maxBytes(ms, func(cfg layers.Config) float64 { return analysis.EtaBytes(cfg, *L) }), nil
+		return fmt.Sprintf("-L %d", *L), maxBytes(ms, func(cfg gau.Config) float64 { return analysis.EtaBytes(cfg, *L) }), nil
 	})
 	if err != nil {
 		return err
@@ -134,7 +134,7 @@ func runHeatmap(args []string, stdout, stderr io.Writer) error {
 		}
 		return nil
 	}, func(ms []analysis.Model) (string, float64, error) {
-		var cfgs []layers.Config
+		var cfgs []gau.Config
 		for _, md := range ms {
 			if *layer < 0 || *layer >= md.Config.NumLayers {
 				return "", 0, fmt.Errorf("-layer %d: %s has %d layers", *layer, md.Dir, md.Config.NumLayers)
@@ -193,7 +193,7 @@ func runBand(args []string, stdout, stderr io.Writer) error {
 		}
 		return nil
 	}, func(ms []analysis.Model) (string, float64, error) {
-		return fmt.Sprintf("-L %d", *L), maxBytes(ms, func(cfg layers.Config) float64 { return analysis.BandBytes(cfg, *L, len(widths)) }), nil
+		return fmt.Sprintf("-L %d", *L), maxBytes(ms, func(cfg gau.Config) float64 { return analysis.BandBytes(cfg, *L, len(widths)) }), nil
 	})
 	if err != nil {
 		return err
@@ -210,7 +210,7 @@ func runBand(args []string, stdout, stderr io.Writer) error {
 }
 
 // maxBytes is the largest estimate of the models' (run one at a time).
-func maxBytes(ms []analysis.Model, bytes func(layers.Config) float64) float64 {
+func maxBytes(ms []analysis.Model, bytes func(gau.Config) float64) float64 {
 	need := 0.0
 	for _, md := range ms {
 		need = max(need, bytes(md.Config))

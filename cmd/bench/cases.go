@@ -15,9 +15,9 @@ import (
 	"github.com/infoscale/gaualpha/attn"
 	"github.com/infoscale/gaualpha/backend"
 	"github.com/infoscale/gaualpha/corpus"
+	"github.com/infoscale/gaualpha/gau"
 	"github.com/infoscale/gaualpha/graph"
 	"github.com/infoscale/gaualpha/kernels/cpu"
-	"github.com/infoscale/gaualpha/layers"
 	"github.com/infoscale/gaualpha/tokenizer"
 	"github.com/infoscale/gaualpha/train"
 )
@@ -39,8 +39,8 @@ const (
 type benchCase struct {
 	Name string
 	Kind string
-	// Model is "paper" (layers.PaperConfig) or "default"
-	// (layers.DefaultConfig, vocabulary from the embedded corpus).
+	// Model is "paper" (gau.PaperConfig) or "default"
+	// (gau.DefaultConfig, vocabulary from the embedded corpus).
 	Model string
 	B, L  int
 	// Norm overrides the model's normalisation ("infoscale" for the
@@ -61,7 +61,7 @@ type benchCase struct {
 
 	// config, when set, replaces the model configuration (tests use tiny
 	// models).
-	config func() layers.Config
+	config func() gau.Config
 	// kernel names the kernels/gemm micro-kernel of an SGEMM case.
 	kernel string
 	// trainCmd is the cmd/train binary the cmd_train case runs (-train-cmd;
@@ -122,15 +122,15 @@ func findCase(name string) (benchCase, bool) {
 }
 
 // modelConfig returns the case's model configuration with its overrides.
-func (c benchCase) modelConfig() (layers.Config, attn.Policy, error) {
-	var cfg layers.Config
+func (c benchCase) modelConfig() (gau.Config, attn.Policy, error) {
+	var cfg gau.Config
 	switch {
 	case c.config != nil:
 		cfg = c.config()
 	case c.Model == "paper":
-		cfg = layers.PaperConfig()
+		cfg = gau.PaperConfig()
 	default:
-		cfg = layers.DefaultConfig()
+		cfg = gau.DefaultConfig()
 	}
 	if c.Method != "" {
 		cfg.Method = c.Method
@@ -205,7 +205,7 @@ func ones(n int) []float32 {
 
 // prepareAttention sets up the fused attention kernel on random X =
 // [u | v | z] (z scaled down for moderate logits, as on the PyTorch side).
-func prepareAttention(c benchCase, cfg layers.Config, pol attn.Policy, rng *rand.Rand) (*prepared, error) {
+func prepareAttention(c benchCase, cfg gau.Config, pol attn.Policy, rng *rand.Rand) (*prepared, error) {
 	E, D := cfg.IntermediateSize, cfg.KeySize
 	a := &cpu.Attention[float32]{B: c.B, L: c.L, E: E, D: D, GammaQ: ones(D), GammaK: ones(D), Policy: pol}
 	W, rows := a.Width(), c.B*c.L
@@ -227,10 +227,10 @@ func prepareAttention(c benchCase, cfg layers.Config, pol attn.Policy, rng *rand
 	return &prepared{step: func() error { return a.Backward(out, dout, dx) }}, nil
 }
 
-func prepareLayer(c benchCase, cfg layers.Config, pol attn.Policy, rng *rand.Rand) (*prepared, error) {
+func prepareLayer(c benchCase, cfg gau.Config, pol attn.Policy, rng *rand.Rand) (*prepared, error) {
 	lcfg := cfg
 	lcfg.NumLayers = 1
-	p := layers.InitParams(lcfg, tensor.Float32, rng)
+	p := gau.InitParams(lcfg, tensor.Float32, rng)
 	n := c.B * c.L * cfg.HiddenSize
 	dense := func() *tensor.Dense {
 		return tensor.New(tensor.WithShape(c.B*c.L, cfg.HiddenSize), tensor.WithBacking(randn(rng, n, 1)))
@@ -240,7 +240,7 @@ func prepareLayer(c benchCase, cfg layers.Config, pol attn.Policy, rng *rand.Ran
 	if c.Kind == kindLayerFwdBwd {
 		r = dense()
 	}
-	lg, err := layers.BuildLayer(cfg, pol, p.Layers[0], c.B, c.L, nil, nil, h, r)
+	lg, err := gau.BuildLayer(cfg, pol, p.Layers[0], c.B, c.L, nil, nil, h, r)
 	if err != nil {
 		return nil, err
 	}
@@ -270,7 +270,7 @@ func trainingData(L int) (*tokenizer.Vocab, [][]int, [][]int, error) {
 // takes the corpus vocabulary's size; the paper model keeps its 12000 rows
 // (the corpus vocabulary fills the first of them), so that its embedding
 // and head cost what the paper model's do.
-func prepareTrain(c benchCase, cfg layers.Config) (*prepared, error) {
+func prepareTrain(c benchCase, cfg gau.Config) (*prepared, error) {
 	if c.L != cfg.TrainLength {
 		return nil, fmt.Errorf("case %s: training runs at n0 = %d, not L = %d", c.Name, cfg.TrainLength, c.L)
 	}
@@ -284,7 +284,7 @@ func prepareTrain(c benchCase, cfg layers.Config) (*prepared, error) {
 	o := train.DefaultOptions()
 	o.Batch = c.B
 	o.Steps = 1 << 20
-	p := layers.InitParams(cfg, tensor.Float32, rand.New(rand.NewPCG(1, 2)))
+	p := gau.InitParams(cfg, tensor.Float32, rand.New(rand.NewPCG(1, 2)))
 	t, err := train.New(cfg, v, p, trs, vas, o)
 	if err != nil {
 		return nil, err
@@ -310,7 +310,7 @@ func prepareTrain(c benchCase, cfg layers.Config) (*prepared, error) {
 // or (Stride) every Stride-th token masked, as a fast-protocol pass does.
 // The default model takes the embedded corpus's vocabulary, as cmd/train
 // gives it.
-func prepareEval(c benchCase, cfg layers.Config, pol attn.Policy, rng *rand.Rand) (*prepared, error) {
+func prepareEval(c benchCase, cfg gau.Config, pol attn.Policy, rng *rand.Rand) (*prepared, error) {
 	if c.Model == "default" && c.config == nil {
 		v, _, _, err := trainingData(cfg.TrainLength)
 		if err != nil {
@@ -318,7 +318,7 @@ func prepareEval(c benchCase, cfg layers.Config, pol attn.Policy, rng *rand.Rand
 		}
 		cfg.VocabSize = v.Size()
 	}
-	p := layers.InitParams(cfg, tensor.Float32, rng)
+	p := gau.InitParams(cfg, tensor.Float32, rng)
 	var masked []int // positions masked in each sequence
 	if c.Stride > 0 {
 		for q := c.Stride / 2; q < c.L; q += c.Stride {
@@ -327,11 +327,11 @@ func prepareEval(c benchCase, cfg layers.Config, pol attn.Policy, rng *rand.Rand
 	} else {
 		masked = []int{c.L / 2}
 	}
-	m, err := layers.Build(cfg, p, layers.Options{Shape: layers.Shape{B: c.B, L: c.L, M: c.B * len(masked)}, Policy: pol})
+	m, err := gau.Build(cfg, p, gau.Options{Shape: gau.Shape{B: c.B, L: c.L, M: c.B * len(masked)}, Policy: pol})
 	if err != nil {
 		return nil, err
 	}
-	bt := &layers.Batch{IDs: make([]int, c.B*c.L)}
+	bt := &gau.Batch{IDs: make([]int, c.B*c.L)}
 	for i := range bt.IDs {
 		bt.IDs[i] = tokenizer.NumSpecial + rng.IntN(cfg.VocabSize-tokenizer.NumSpecial)
 	}

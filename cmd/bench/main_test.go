@@ -12,15 +12,15 @@ import (
 
 	"gorgonia.org/tensor"
 
+	"github.com/infoscale/gaualpha/gau"
 	"github.com/infoscale/gaualpha/graph"
-	"github.com/infoscale/gaualpha/layers"
 )
 
 // tinyCase shrinks a case to a model and shapes that run in milliseconds,
 // keeping its kind, method and normalisation.
 func tinyCase(c benchCase) benchCase {
-	c.config = func() layers.Config {
-		cfg := layers.DefaultConfig()
+	c.config = func() gau.Config {
+		cfg := gau.DefaultConfig()
 		cfg.VocabSize = 64
 		cfg.HiddenSize, cfg.IntermediateSize, cfg.KeySize, cfg.NumLayers = 16, 32, 8, 2
 		cfg.TrainLength = 16
@@ -119,7 +119,7 @@ func TestLayerGraphMatchesReference(t *testing.T) {
 		}
 		n++
 		t.Run(c.Name, func(t *testing.T) {
-			cfg := layers.DefaultConfig()
+			cfg := gau.DefaultConfig()
 			num := func(k string) int { return int(c.RawConfig[k].(float64)) }
 			cfg.HiddenSize, cfg.IntermediateSize, cfg.KeySize = num("hidden_size"), num("intermediate_size"), num("attention_key_size")
 			cfg.TrainLength = num("train_length")
@@ -136,7 +136,7 @@ func TestLayerGraphMatchesReference(t *testing.T) {
 				}
 			}
 			cfg.NumLayers = 1
-			p := layers.ZeroParams(cfg, tensor.Float32)
+			p := gau.ZeroParams(cfg, tensor.Float32)
 			names := p.Named()[2:6]
 			for _, nm := range names {
 				copy(nm.T.Data().([]float32), f32(c.Weights[nm.Name].Data))
@@ -144,7 +144,7 @@ func TestLayerGraphMatchesReference(t *testing.T) {
 			dense := func(v []float64) *tensor.Dense {
 				return tensor.New(tensor.WithShape(B*L, h), tensor.WithBacking(f32(v)))
 			}
-			lg, err := layers.BuildLayer(cfg, pol, p.Layers[0], B, L, mask, nil, dense(c.Input.Data), dense(c.Cotangent.Data))
+			lg, err := gau.BuildLayer(cfg, pol, p.Layers[0], B, L, mask, nil, dense(c.Input.Data), dense(c.Cotangent.Data))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -6,8 +6,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/infoscale/gaualpha/gau"
 	"github.com/infoscale/gaualpha/kernels/gemm"
-	"github.com/infoscale/gaualpha/layers"
 )
 
 // peakInfo is the machine's measured arithmetic peak, against which the
@@ -148,7 +148,7 @@ func caseFlops(c benchCase, vocab int) float64 {
 // transposes the graph uses): the input projection X·W_iᵀ to the
 // 2e+d-wide u|v|z and its two gradients, then the same for the output
 // projection.
-func layerShapes(cfg layers.Config, n int) []sgemmShape {
+func layerShapes(cfg gau.Config, n int) []sgemmShape {
 	h, e, d := cfg.HiddenSize, cfg.IntermediateSize, cfg.KeySize
 	w := 2*e + d
 	return []sgemmShape{

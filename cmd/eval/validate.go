@@ -6,8 +6,8 @@ import (
 
 	"github.com/infoscale/gaualpha/attn"
 	"github.com/infoscale/gaualpha/eval"
+	"github.com/infoscale/gaualpha/gau"
 	"github.com/infoscale/gaualpha/internal/cli"
-	"github.com/infoscale/gaualpha/layers"
 )
 
 // evalFlags are the values of the flags validate checks.
@@ -57,7 +57,7 @@ func (f evalFlags) validate(set map[string]bool) error {
 
 // checkLengths refuses, before the test documents are read, a length whose
 // forward pass (eval.EstimateBytes for one sequence) exceeds the budget.
-func checkLengths(cfg layers.Config, lengths []int, budget cli.Budget, flag string) error {
+func checkLengths(cfg gau.Config, lengths []int, budget cli.Budget, flag string) error {
 	for _, L := range lengths {
 		if err := budget.Check(fmt.Sprintf("%s: length %d", flag, L), eval.ForwardBytes(cfg, L)); err != nil {
 			return err

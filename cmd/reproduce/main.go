@@ -34,9 +34,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/infoscale/gaualpha/gau"
 	"github.com/infoscale/gaualpha/internal/cli"
 	"github.com/infoscale/gaualpha/internal/runlock"
-	"github.com/infoscale/gaualpha/layers"
 	"github.com/infoscale/gaualpha/report"
 	"github.com/infoscale/gaualpha/study"
 )
@@ -230,7 +230,7 @@ func writePaperConfig(path string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	b, err := layers.PaperConfig().Marshal()
+	b, err := gau.PaperConfig().Marshal()
 	if err != nil {
 		return err
 	}

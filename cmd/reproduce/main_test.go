@@ -10,9 +10,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/infoscale/gaualpha/gau"
 	"github.com/infoscale/gaualpha/internal/runlock"
 	"github.com/infoscale/gaualpha/internal/testfiles"
-	"github.com/infoscale/gaualpha/layers"
 	"github.com/infoscale/gaualpha/study"
 )
 
@@ -45,7 +45,7 @@ func TestReproduceTiny(t *testing.T) {
 		docs = append(docs, testfiles.RandomDocs(rng, letters, 1, n)...)
 	}
 	corpus := testfiles.WriteCorpus(t, filepath.Join(dir, "c.jsonl"), docs)
-	cfg := layers.DefaultConfig()
+	cfg := gau.DefaultConfig()
 	cfg.HiddenSize, cfg.IntermediateSize, cfg.KeySize, cfg.NumLayers = 8, 12, 4, 1
 	cfg.TrainLength = 24 // room for the passkey probe's near keys at n0; 64x = 1536
 	b, _ := cfg.Marshal()

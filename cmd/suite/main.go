@@ -39,7 +39,7 @@ import (
 	"github.com/infoscale/gaualpha/internal/runlock"
 
 	"github.com/infoscale/gaualpha/eval"
-	"github.com/infoscale/gaualpha/layers"
+	"github.com/infoscale/gaualpha/gau"
 	"github.com/infoscale/gaualpha/study"
 	"github.com/infoscale/gaualpha/train"
 )
@@ -538,8 +538,8 @@ func clearRun(dir string) error {
 
 // cloneParams copies the base weights so that every fine-tune starts from
 // the same point.
-func cloneParams(ck *checkpoint.Checkpoint) *layers.Params {
-	p := layers.ZeroParams(ck.Config, tensor.Float32)
+func cloneParams(ck *checkpoint.Checkpoint) *gau.Params {
+	p := gau.ZeroParams(ck.Config, tensor.Float32)
 	for i, n := range ck.Params.Named() {
 		copy(p.Named()[i].T.Data().([]float32), n.T.Data().([]float32))
 	}
@@ -548,7 +548,7 @@ func cloneParams(ck *checkpoint.Checkpoint) *layers.Params {
 
 // sameFineTune reports whether a checkpoint is the fine-tune that cfg and
 // opts would make: the same model configuration and training options.
-func sameFineTune(ck *checkpoint.Checkpoint, cfg layers.Config, opts train.Options) bool {
+func sameFineTune(ck *checkpoint.Checkpoint, cfg gau.Config, opts train.Options) bool {
 	saved, err := train.SavedOptions(ck.State)
 	if err != nil || saved != opts {
 		return false

@@ -12,8 +12,8 @@ import (
 
 	"github.com/infoscale/gaualpha/checkpoint"
 	"github.com/infoscale/gaualpha/collective"
+	"github.com/infoscale/gaualpha/gau"
 	"github.com/infoscale/gaualpha/internal/testfiles"
-	"github.com/infoscale/gaualpha/layers"
 	"github.com/infoscale/gaualpha/metrics"
 	"github.com/infoscale/gaualpha/study"
 	"github.com/infoscale/gaualpha/train"
@@ -51,7 +51,7 @@ func TestSuite(t *testing.T) {
 			t.Errorf("missing %s", f)
 		}
 	}
-	ft, err := layers.LoadConfig(filepath.Join(out, "cos0", "ft-pi", "best", "config.json"))
+	ft, err := gau.LoadConfig(filepath.Join(out, "cos0", "ft-pi", "best", "config.json"))
 	// PI fine-tuned at L' = 4·n0 = 64 with scale 4 = target/train = 256/64.
 	if err != nil || ft.Method != "pi" || ft.TrainLength != 64 || ft.TargetLength != 256 {
 		t.Errorf("fine-tuned PI config %+v, %v", ft, err)
@@ -197,7 +197,7 @@ func TestSuiteConfigsAndProbe(t *testing.T) {
 	if err := run(collective.Single{}, append(common, "-out", fts, "-methods", "pi-ft,alibi", "-finetune-only", "-alibi-slope", "0.25", "-quiet"), &stdout, &stderr); err != nil {
 		t.Fatalf("%v\n%s", err, stderr.String())
 	}
-	cfg, err := layers.LoadConfig(filepath.Join(fts, "cos0", "ft-alibi", "best", "config.json"))
+	cfg, err := gau.LoadConfig(filepath.Join(fts, "cos0", "ft-alibi", "best", "config.json"))
 	if err != nil || cfg.ALiBiSlope != 0.25*math.Sqrt(8) {
 		t.Errorf("ALiBi slope %v (want 0.25·sqrt(8)), %v", cfg.ALiBiSlope, err)
 	}

@@ -6,9 +6,9 @@ import (
 	"strings"
 
 	"github.com/infoscale/gaualpha/eval"
+	"github.com/infoscale/gaualpha/gau"
 	"github.com/infoscale/gaualpha/internal/cli"
 	"github.com/infoscale/gaualpha/internal/host"
-	"github.com/infoscale/gaualpha/layers"
 	"github.com/infoscale/gaualpha/train"
 )
 
@@ -73,7 +73,7 @@ func (o options) validate(set map[string]bool) error {
 
 // checkLengths refuses, before any fine-tuning, an evaluation length whose
 // forward pass exceeds the evaluation's memory budget.
-func checkLengths(cfg layers.Config, lengths []int, given bool) error {
+func checkLengths(cfg gau.Config, lengths []int, given bool) error {
 	flag := "the default -lengths (64 n0)"
 	if given {
 		flag = "-lengths"
@@ -88,9 +88,9 @@ func checkLengths(cfg layers.Config, lengths []int, given bool) error {
 }
 
 // checkFineTune refuses, before the weights are copied and the graphs
-// built, a fine-tune whose estimated memory (layers.EstimateTraining)
+// built, a fine-tune whose estimated memory (gau.EstimateTraining)
 // exceeds the memory available now.
-func checkFineTune(m string, cfg layers.Config, opts train.Options, trainSeqs, valSeqs [][]int) error {
+func checkFineTune(m string, cfg gau.Config, opts train.Options, trainSeqs, valSeqs [][]int) error {
 	avail, err := host.MemAvailable()
 	if err != nil {
 		return nil // unknown here (not Linux): nothing to check against

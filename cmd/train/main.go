@@ -36,10 +36,10 @@ import (
 	"github.com/infoscale/gaualpha/collective/mpi"
 	"github.com/infoscale/gaualpha/corpus"
 	"github.com/infoscale/gaualpha/eval"
+	"github.com/infoscale/gaualpha/gau"
 	"github.com/infoscale/gaualpha/internal/cli"
 	"github.com/infoscale/gaualpha/internal/methodflags"
 	"github.com/infoscale/gaualpha/internal/runlock"
-	"github.com/infoscale/gaualpha/layers"
 	"github.com/infoscale/gaualpha/tokenizer"
 	"github.com/infoscale/gaualpha/train"
 )
@@ -184,9 +184,9 @@ func run(c collective.Comm, args []string, stdout, stderr io.Writer) (err error)
 
 	// Model configuration, vocabulary and weights.
 	var (
-		cfg    layers.Config
+		cfg    gau.Config
 		vocab  *tokenizer.Vocab
-		params *layers.Params
+		params *gau.Params
 		resume *checkpoint.Checkpoint
 		initCk *checkpoint.Checkpoint
 	)
@@ -209,12 +209,12 @@ func run(c collective.Comm, args []string, stdout, stderr io.Writer) (err error)
 		}
 		vocab = initCk.Vocab
 	default:
-		cfg = layers.DefaultConfig()
+		cfg = gau.DefaultConfig()
 		maxVocab := f.vocabSize
 		if f.config != "" {
 			// A new model's vocabulary comes from the corpus; the
 			// config's vocab_size, if any, caps it.
-			if cfg, err = layers.OpenConfig(f.config); err != nil {
+			if cfg, err = gau.OpenConfig(f.config); err != nil {
 				return err
 			}
 			if cfg.VocabSize > 0 && !set["vocab-size"] {
@@ -293,7 +293,7 @@ func run(c collective.Comm, args []string, stdout, stderr io.Writer) (err error)
 		}
 		initCk = nil
 	default:
-		params = layers.InitParams(cfg, tensor.Float32, rand.New(rand.NewPCG(f.seed, 0x9a0a)))
+		params = gau.InitParams(cfg, tensor.Float32, rand.New(rand.NewPCG(f.seed, 0x9a0a)))
 	}
 	tr, err := train.NewRank(c, cfg, vocab, params, trainSeqs, valSeqs, opts)
 	if err != nil {
@@ -377,7 +377,7 @@ func interrupted(step, last int, out string) error {
 }
 
 // applyFlags writes the model flags into cfg.
-func applyFlags(cfg *layers.Config, f *flags, set map[string]bool) error {
+func applyFlags(cfg *gau.Config, f *flags, set map[string]bool) error {
 	if f.seqLen > 0 {
 		cfg.TrainLength = f.seqLen
 	} else if set["seq-len"] {
@@ -407,7 +407,7 @@ func checkFreshOut(out string, overwrite bool) error {
 // are neither test documents of the final evaluation nor as long as its
 // longest length (testset.SplitHeldOut), so that no document a study
 // tests on ever picks a checkpoint.
-func heldOut(f *flags, cfg layers.Config) (train.HeldOut, error) {
+func heldOut(f *flags, cfg gau.Config) (train.HeldOut, error) {
 	lengths := eval.DefaultLengths(cfg.TrainLength)
 	if f.evalLengths != "" {
 		var err error

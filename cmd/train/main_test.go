@@ -13,8 +13,8 @@ import (
 
 	"github.com/infoscale/gaualpha/collective"
 	"github.com/infoscale/gaualpha/corpus"
+	"github.com/infoscale/gaualpha/gau"
 	"github.com/infoscale/gaualpha/internal/testfiles"
-	"github.com/infoscale/gaualpha/layers"
 )
 
 // fixture writes a small JSON-lines corpus and a tiny model config.
@@ -26,7 +26,7 @@ func fixture(t *testing.T) (dir, corpusPath, configPath string) {
 		t.Fatal(err)
 	}
 	corpusPath = testfiles.WriteCorpus(t, filepath.Join(dir, "corpus.jsonl"), all[:40])
-	cfg := layers.DefaultConfig()
+	cfg := gau.DefaultConfig()
 	cfg.HiddenSize, cfg.IntermediateSize, cfg.KeySize, cfg.NumLayers, cfg.TrainLength = 16, 24, 8, 2, 16
 	b, _ := cfg.Marshal()
 	configPath = filepath.Join(dir, "config.json")
@@ -86,7 +86,7 @@ func TestTrainEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatalf("fine-tuning: %v\n%s", err, stderr)
 	}
-	cfg, err := layers.LoadConfig(filepath.Join(ft, "best", "config.json"))
+	cfg, err := gau.LoadConfig(filepath.Join(ft, "best", "config.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,7 +307,7 @@ func TestTrainInitWithFewerLayers(t *testing.T) {
 	if _, stderr, err := runTrain("-corpus", corpus, "-config", config, "-out", out, "-steps", "1", "-batch", "4", "-no-eval", "-quiet"); err != nil {
 		t.Fatalf("%v\n%s", err, stderr)
 	}
-	one := layers.DefaultConfig()
+	one := gau.DefaultConfig()
 	one.HiddenSize, one.IntermediateSize, one.KeySize, one.NumLayers, one.TrainLength = 16, 24, 8, 1, 16
 	b, _ := one.Marshal()
 	onePath := filepath.Join(dir, "one.json")
@@ -322,7 +322,7 @@ func TestTrainInitWithFewerLayers(t *testing.T) {
 	if !strings.Contains(stderr, "skipped 4 tensors of layers beyond num_hidden_layers = 1") {
 		t.Errorf("no note of the skipped layer:\n%s", stderr)
 	}
-	got, err := layers.LoadConfig(filepath.Join(ft, "best", "config.json"))
+	got, err := gau.LoadConfig(filepath.Join(ft, "best", "config.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,8 +10,8 @@ import (
 
 	"github.com/infoscale/gaualpha/checkpoint"
 	"github.com/infoscale/gaualpha/eval"
+	"github.com/infoscale/gaualpha/gau"
 	"github.com/infoscale/gaualpha/internal/cli"
-	"github.com/infoscale/gaualpha/layers"
 	"github.com/infoscale/gaualpha/train"
 )
 
@@ -66,7 +66,7 @@ func (f *flags) validate(set map[string]bool) error {
 		return fmt.Errorf("-protocol: %w", err)
 	}
 	// The method flags' names and ranges, on a scratch configuration.
-	scratch := layers.DefaultConfig()
+	scratch := gau.DefaultConfig()
 	if err := f.method.Apply(&scratch); err != nil {
 		return err
 	}
@@ -105,11 +105,11 @@ func (f *flags) validate(set map[string]bool) error {
 }
 
 // checkMemory refuses, before the weights, the graphs and the batches are
-// allocated, a run whose estimated memory (layers.EstimateTraining) exceeds
+// allocated, a run whose estimated memory (gau.EstimateTraining) exceeds
 // the budget, and a final evaluation whose lengths exceed it. The token
 // sequences, already read, count too. It returns a line that states the
 // estimate and the budget, and the budget.
-func checkMemory(f *flags, cfg layers.Config, opts train.Options, trainSeqs, valSeqs [][]int, ranks int) (string, cli.Budget, error) {
+func checkMemory(f *flags, cfg gau.Config, opts train.Options, trainSeqs, valSeqs [][]int, ranks int) (string, cli.Budget, error) {
 	budget, err := cli.MemoryBudget("max-memory", f.maxMemory)
 	if err != nil {
 		return "", cli.Budget{}, err
@@ -153,34 +153,34 @@ func checkMemory(f *flags, cfg layers.Config, opts train.Options, trainSeqs, val
 // -config's (a checkpoint of more layers loads into fewer: the first ones
 // are taken, by Checkpoint.Fit after the memory check). The weights file's
 // size is checked against the memory budget before it is read.
-func initModel(dir, configPath string, maxMemory float64) (*checkpoint.Checkpoint, layers.Config, error) {
+func initModel(dir, configPath string, maxMemory float64) (*checkpoint.Checkpoint, gau.Config, error) {
 	if st, err := os.Stat(filepath.Join(dir, checkpoint.ModelFile)); err == nil {
 		budget, err := cli.MemoryBudget("max-memory", maxMemory)
 		if err != nil {
-			return nil, layers.Config{}, err
+			return nil, gau.Config{}, err
 		}
 		// The file's bytes and their float32 copy (twice as large for
 		// 16-bit weights).
 		if err := budget.Check("reading the -init weights "+dir, 3*st.Size()); err != nil {
-			return nil, layers.Config{}, err
+			return nil, gau.Config{}, err
 		}
 	}
 	ck, err := checkpoint.Load(dir)
 	if err != nil {
-		return nil, layers.Config{}, fmt.Errorf("-init: %w", err)
+		return nil, gau.Config{}, fmt.Errorf("-init: %w", err)
 	}
 	if configPath == "" {
 		return ck, ck.Config, nil
 	}
-	cfg, err := layers.OpenConfig(configPath)
+	cfg, err := gau.OpenConfig(configPath)
 	if err != nil {
-		return nil, layers.Config{}, err
+		return nil, gau.Config{}, err
 	}
 	if cfg.VocabSize == 0 {
 		cfg.VocabSize = ck.Vocab.Size()
 	}
 	if cfg.VocabSize != ck.Vocab.Size() {
-		return nil, layers.Config{}, fmt.Errorf("-init %s: vocab.txt has %d tokens, the config says vocab_size %d", dir, ck.Vocab.Size(), cfg.VocabSize)
+		return nil, gau.Config{}, fmt.Errorf("-init %s: vocab.txt has %d tokens, the config says vocab_size %d", dir, ck.Vocab.Size(), cfg.VocabSize)
 	}
 	return ck, cfg, nil
 }

@@ -15,9 +15,9 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"github.com/infoscale/gaualpha/gau"
 	"github.com/infoscale/gaualpha/gpu"
 	"github.com/infoscale/gaualpha/graph"
-	"github.com/infoscale/gaualpha/layers"
 )
 
 // fakeTimer is a measurer with made-up timings: it runs the call (so the
@@ -65,10 +65,10 @@ func measuredModel(t *testing.T, res *Resident, train bool) *Machine {
 	cfg := tinyConfig()
 	const B, L, M = 2, 24, 6
 	rng := rand.New(rand.NewPCG(5, 5))
-	p := layers.InitParams(cfg, tensor.Float32, rng)
+	p := gau.InitParams(cfg, tensor.Float32, rng)
 	pol, err := cfg.Policy("")
 	must(t, err)
-	opt := layers.Options{Shape: layers.Shape{B: B, L: L, M: M}, Policy: pol}
+	opt := gau.Options{Shape: gau.Shape{B: B, L: L, M: M}, Policy: pol}
 	if train {
 		opt.Train, opt.Loss, opt.Grad = true, true, true
 	}
@@ -256,10 +256,10 @@ func TestAttentionMeasuredCache(t *testing.T) {
 func TestPaddedRows(t *testing.T) {
 	d := testDevice(t)
 	cfg := tinyConfig()
-	p := layers.InitParams(cfg, tensor.Float32, rand.New(rand.NewPCG(1, 1)))
+	p := gau.InitParams(cfg, tensor.Float32, rand.New(rand.NewPCG(1, 1)))
 	pol, err := cfg.Policy("")
 	must(t, err)
-	lm, err := layers.Build(cfg, p, layers.Options{Shape: layers.Shape{B: 2, L: 24, M: 6}, Policy: pol, Train: true, Loss: true, Grad: true})
+	lm, err := gau.Build(cfg, p, gau.Options{Shape: gau.Shape{B: 2, L: 24, M: 6}, Policy: pol, Train: true, Loss: true, Grad: true})
 	must(t, err)
 	res := NewResident(d)
 	t.Cleanup(func() { res.Close() })

@@ -11,9 +11,9 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/infoscale/gaualpha/attn"
+	"github.com/infoscale/gaualpha/gau"
 	"github.com/infoscale/gaualpha/graph"
 	"github.com/infoscale/gaualpha/internal/numcheck"
-	"github.com/infoscale/gaualpha/layers"
 )
 
 // TestAttentionPath is attentionPath's table: the paper layer's shapes
@@ -121,7 +121,7 @@ func TestModelMaterialized(t *testing.T) {
 			cfg := tinyConfig()
 			const B, L, M = 2, 24, 6
 			rng := rand.New(rand.NewPCG(9, 9))
-			p := layers.InitParams(cfg, tensor.Float32, rng)
+			p := gau.InitParams(cfg, tensor.Float32, rng)
 			res := NewResident(d)
 			res.Attention = AttentionMaterialized
 			t.Cleanup(func() { res.Close() })
@@ -140,7 +140,7 @@ func TestModelMaterialized(t *testing.T) {
 				}
 			}
 
-			lm, dm := buildBoth(t, res, cfg, p, layers.Options{Shape: layers.Shape{B: B, L: L, M: M}, Policy: pol, Train: true, Loss: true, Grad: true})
+			lm, dm := buildBoth(t, res, cfg, p, gau.Options{Shape: gau.Shape{B: B, L: L, M: M}, Policy: pol, Train: true, Loss: true, Grad: true})
 			dm.M.Poison = true
 			paths(dm.M, AttentionMaterialized)
 			must(t, lm.Run(bt))
@@ -167,7 +167,7 @@ func TestModelMaterialized(t *testing.T) {
 				}
 			}
 
-			inf := layers.Options{Shape: layers.Shape{B: B, L: L, M: M}, Policy: pol}
+			inf := gau.Options{Shape: gau.Shape{B: B, L: L, M: M}, Policy: pol}
 			em, de := buildBoth(t, res, cfg, p, inf)
 			de.M.Poison = true
 			paths(de.M, AttentionMaterialized)

@@ -4,7 +4,7 @@
 // with every op mapped to a kernel of package gpu.
 //
 // Weights live on the device (Resident): uploaded once, shared by every
-// graph built over the same layers.Params, updated in place by the device
+// graph built over the same gau.Params, updated in place by the device
 // optimiser, and copied back to the host tensors only on request (for
 // checkpoints). Per run only the graph's integer inputs (token ids, mask,
 // positions, selected rows, targets) go up, in one copy; scalars (the loss)

@@ -11,9 +11,9 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/infoscale/gaualpha/attn"
+	"github.com/infoscale/gaualpha/gau"
 	"github.com/infoscale/gaualpha/gpu"
 	"github.com/infoscale/gaualpha/internal/numcheck"
-	"github.com/infoscale/gaualpha/layers"
 	"github.com/infoscale/gaualpha/pipeline"
 )
 
@@ -34,8 +34,8 @@ func testDevice(t testing.TB) *gpu.Device {
 
 // tinyConfig is a model small enough for the emulator: 2 layers, hidden
 // 16, intermediate 24, key 8, n0 = 16.
-func tinyConfig() layers.Config {
-	cfg := layers.DefaultConfig()
+func tinyConfig() gau.Config {
+	cfg := gau.DefaultConfig()
 	cfg.VocabSize, cfg.HiddenSize, cfg.IntermediateSize, cfg.KeySize, cfg.NumLayers, cfg.TrainLength = 40, 16, 24, 16, 2, 16
 	// Weights large enough that attention shapes the output.
 	cfg.InitializerRange = 0.3
@@ -44,8 +44,8 @@ func tinyConfig() layers.Config {
 
 // tinyBatch is B sequences of length L (every other one padded after 2/3
 // of its length), with M head rows, the last without a target.
-func tinyBatch(rng *rand.Rand, cfg layers.Config, B, L, M int, pose bool) *layers.Batch {
-	bt := &layers.Batch{Key: 0x5eed}
+func tinyBatch(rng *rand.Rand, cfg gau.Config, B, L, M int, pose bool) *gau.Batch {
+	bt := &gau.Batch{Key: 0x5eed}
 	for b := 0; b < B; b++ {
 		n := L
 		if b%2 == 1 {
@@ -73,20 +73,20 @@ func f32(v any) []float32 { return v.(interface{ Data() any }).Data().([]float32
 
 type policyCase struct {
 	name string
-	pol  func(cfg layers.Config) attn.Policy
+	pol  func(cfg gau.Config) attn.Policy
 	pose bool
 }
 
 func policyCases() []policyCase {
-	base := func(cfg layers.Config) attn.Policy {
+	base := func(cfg gau.Config) attn.Policy {
 		p, err := cfg.Policy("")
 		if err != nil {
 			panic(err)
 		}
 		return p
 	}
-	with := func(f func(p *attn.Policy)) func(layers.Config) attn.Policy {
-		return func(cfg layers.Config) attn.Policy {
+	with := func(f func(p *attn.Policy)) func(gau.Config) attn.Policy {
+		return func(cfg gau.Config) attn.Policy {
 			p := base(cfg)
 			f(&p)
 			return p.WithDefaults()
@@ -113,9 +113,9 @@ func TestModelMatchesCPU(t *testing.T) {
 
 // buildBoth builds the graph of opt over p for the CPU machine and the
 // device executor (closed at the end of the test).
-func buildBoth(t *testing.T, res *Resident, cfg layers.Config, p *layers.Params, opt layers.Options) (*cpuModel, *Model) {
+func buildBoth(t *testing.T, res *Resident, cfg gau.Config, p *gau.Params, opt gau.Options) (*cpuModel, *Model) {
 	t.Helper()
-	lm, err := layers.Build(cfg, p, opt)
+	lm, err := gau.Build(cfg, p, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,14 +199,14 @@ func checkModel(t *testing.T, d *gpu.Device, pc policyCase, bf16 bool) {
 	const B, L, M = 2, 24, 6
 	tol := f32Tol
 	rng := rand.New(rand.NewPCG(7, 7))
-	p := layers.InitParams(cfg, tensor.Float32, rng)
+	p := gau.InitParams(cfg, tensor.Float32, rng)
 	res := NewResident(d)
 	res.BF16 = bf16
 	t.Cleanup(func() { res.Close() }) // after the machines (cleanups run last first)
 	pol := pc.pol(cfg)
 	bt := tinyBatch(rng, cfg, B, L, M, pc.pose)
 
-	lm, dm := buildBoth(t, res, cfg, p, layers.Options{Shape: layers.Shape{B: B, L: L, M: M}, Policy: pol, Train: true, Loss: true, Grad: true})
+	lm, dm := buildBoth(t, res, cfg, p, gau.Options{Shape: gau.Shape{B: B, L: L, M: M}, Policy: pol, Train: true, Loss: true, Grad: true})
 	dm.M.Poison = true // an element not written stays NaN
 	cpuRun := func() (loss float64, logits []float32, grads [][]float32) {
 		if err := lm.Run(bt); err != nil {
@@ -274,7 +274,7 @@ func checkModel(t *testing.T, d *gpu.Device, pc policyCase, bf16 bool) {
 	}
 
 	// Inference graph: gated attention, no dropout.
-	em, de := buildBoth(t, res, cfg, p, layers.Options{Shape: layers.Shape{B: B, L: L, M: M}, Policy: pol})
+	em, de := buildBoth(t, res, cfg, p, gau.Options{Shape: gau.Shape{B: B, L: L, M: M}, Policy: pol})
 	de.M.Poison = true
 	if err := em.Run(bt); err != nil {
 		t.Fatal(err)
@@ -306,12 +306,12 @@ func TestPoolReuse(t *testing.T) {
 	d := testDevice(t)
 	cfg := tinyConfig()
 	rng := rand.New(rand.NewPCG(3, 1))
-	p := layers.InitParams(cfg, tensor.Float32, rng)
+	p := gau.InitParams(cfg, tensor.Float32, rng)
 	res := NewResident(d)
 	t.Cleanup(func() { res.Close() })
 	pol, _ := cfg.Policy("")
 	const B, L, M = 2, 16, 4
-	_, dm := buildBoth(t, res, cfg, p, layers.Options{Shape: layers.Shape{B: B, L: L, M: M}, Policy: pol, Train: true, Loss: true, Grad: true})
+	_, dm := buildBoth(t, res, cfg, p, gau.Options{Shape: gau.Shape{B: B, L: L, M: M}, Policy: pol, Train: true, Loss: true, Grad: true})
 	bt := tinyBatch(rng, cfg, B, L, M, false)
 	var first float64
 	var after1 Stats
@@ -344,7 +344,7 @@ func TestPoolReuse(t *testing.T) {
 	// A second model over the same weights shares them: nothing uploaded
 	// twice.
 	before := len(res.order)
-	em, err := layers.Build(cfg, p, layers.Options{Shape: layers.Shape{B: 1, L: 32, M: 2}, Policy: pol})
+	em, err := gau.Build(cfg, p, gau.Options{Shape: gau.Shape{B: 1, L: 32, M: 2}, Policy: pol})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -367,14 +367,14 @@ func TestErrors(t *testing.T) {
 	res := NewResident(d)
 	defer res.Close()
 	pol, _ := cfg.Policy("")
-	lm, err := layers.Build(cfg, layers.InitParams(cfg, tensor.Float64, rng), layers.Options{Shape: layers.Shape{B: 1, L: 8, M: 2}, Policy: pol, Loss: true})
+	lm, err := gau.Build(cfg, gau.InitParams(cfg, tensor.Float64, rng), gau.Options{Shape: gau.Shape{B: 1, L: 8, M: 2}, Policy: pol, Loss: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := NewModel(res, lm); err == nil || !strings.Contains(err.Error(), "float32") {
 		t.Errorf("float64 model: %v", err)
 	}
-	lm, err = layers.Build(cfg, layers.InitParams(cfg, tensor.Float32, rng), layers.Options{Shape: layers.Shape{B: 1, L: 8, M: 2}, Policy: pol, Loss: true})
+	lm, err = gau.Build(cfg, gau.InitParams(cfg, tensor.Float32, rng), gau.Options{Shape: gau.Shape{B: 1, L: 8, M: 2}, Policy: pol, Loss: true})
 	if err != nil {
 		t.Fatal(err)
 	}

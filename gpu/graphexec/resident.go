@@ -17,7 +17,7 @@ import (
 // tensor is uploaded when first bound and then stays on the device, where
 // the kernels read it and the device optimiser updates it in place. Every
 // Machine built with the same Resident shares the copies, so a training
-// graph and a validation graph over the same layers.Params see one set of
+// graph and a validation graph over the same gau.Params see one set of
 // weights. The host tensors are not kept in step: Download copies the
 // device values back (for checkpoints), Upload sends changed host values
 // (after loading a checkpoint).

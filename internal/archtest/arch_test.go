@@ -26,7 +26,7 @@ var levels = map[string]int{
 	// Graphs: the ops and the CPU executor, then the model and the device
 	// executor (which knows graphs, not models).
 	"graph":         3,
-	"layers":        4,
+	"gau":           4,
 	"gpu/graphexec": 4,
 	// Where graphs run, checkpoints, the methods' flags.
 	"backend": 5, "checkpoint": 5, "internal/methodflags": 5,
@@ -118,8 +118,8 @@ func TestImportsPointDown(t *testing.T) {
 // The rule catches the imports it exists to forbid.
 func TestLevelsForbid(t *testing.T) {
 	for _, c := range [][2]string{
-		{"kernels/cpu", "graph"}, {"layers", "train"}, {"graph", "gpu/graphexec"},
-		{"train", "eval"}, {"eval", "train"}, {"gpu/graphexec", "layers"}, {"checkpoint", "train"},
+		{"kernels/cpu", "graph"}, {"gau", "train"}, {"graph", "gpu/graphexec"},
+		{"train", "eval"}, {"eval", "train"}, {"gpu/graphexec", "gau"}, {"checkpoint", "train"},
 		{"study", "verdict"}, {"verdict", "report"}, {"eval", "study"}, {"study", "analysis"}, {"analysis", "figures"},
 	} {
 		lp, _ := level(c[0])

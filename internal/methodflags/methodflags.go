@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/infoscale/gaualpha/attn"
-	"github.com/infoscale/gaualpha/layers"
+	"github.com/infoscale/gaualpha/gau"
 )
 
 // Flags holds the values of the method flags.
@@ -49,7 +49,7 @@ func (f *Flags) set() map[string]bool {
 }
 
 // Apply writes the flags that were given into cfg and checks them.
-func (f *Flags) Apply(cfg *layers.Config) error {
+func (f *Flags) Apply(cfg *gau.Config) error {
 	set := f.set()
 	if set["cosscale"] {
 		if !(f.cosscale >= 0) {

@@ -6,22 +6,22 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/infoscale/gaualpha/layers"
+	"github.com/infoscale/gaualpha/gau"
 )
 
 func TestApply(t *testing.T) {
 	cases := []struct {
 		args []string
-		want func(c layers.Config) bool
+		want func(c gau.Config) bool
 		err  string
 	}{
-		{[]string{}, func(c layers.Config) bool { return c == layers.DefaultConfig() }, ""},
-		{[]string{"-method", "rerope", "-rerope-window", "32"}, func(c layers.Config) bool { return c.Method == "rerope" && c.ReRoPEWindow == 32 }, ""},
-		{[]string{"-cosscale", "0"}, func(c layers.Config) bool { return c.CosScale == 0 }, ""},
-		{[]string{"-cosscale", "16", "-norm", "infoscale"}, func(c layers.Config) bool { return c.CosScale == 16 && c.Normalization == "infoscale" }, ""},
+		{[]string{}, func(c gau.Config) bool { return c == gau.DefaultConfig() }, ""},
+		{[]string{"-method", "rerope", "-rerope-window", "32"}, func(c gau.Config) bool { return c.Method == "rerope" && c.ReRoPEWindow == 32 }, ""},
+		{[]string{"-cosscale", "0"}, func(c gau.Config) bool { return c.CosScale == 0 }, ""},
+		{[]string{"-cosscale", "16", "-norm", "infoscale"}, func(c gau.Config) bool { return c.CosScale == 16 && c.Normalization == "infoscale" }, ""},
 		// The default key size is 64: Press's m = 0.5 is 0.5·sqrt(64) = 4 in config.json.
 		{[]string{"-alibi-slope", "0.5", "-window", "8", "-sinks", "2", "-yarn-beta-fast", "16", "-yarn-beta-slow", "2", "-softmax-plus-base", "64", "-target-length", "1024"},
-			func(c layers.Config) bool {
+			func(c gau.Config) bool {
 				return c.ALiBiSlope == 0.5*8 && c.Window == 8 && c.Sinks == 2 && c.YaRNBetaFast == 16 && c.YaRNBetaSlow == 2 && c.SoftmaxPlusBase == 64 && c.TargetLength == 1024
 			}, ""},
 		{[]string{"-cosscale", "-1"}, nil, "-cosscale"},
@@ -38,7 +38,7 @@ func TestApply(t *testing.T) {
 		if err := fs.Parse(c.args); err != nil {
 			t.Fatal(err)
 		}
-		cfg := layers.DefaultConfig()
+		cfg := gau.DefaultConfig()
 		err := f.Apply(&cfg)
 		switch {
 		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):

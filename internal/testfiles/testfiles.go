@@ -15,7 +15,7 @@ import (
 
 	"github.com/infoscale/gaualpha/checkpoint"
 	"github.com/infoscale/gaualpha/corpus"
-	"github.com/infoscale/gaualpha/layers"
+	"github.com/infoscale/gaualpha/gau"
 	"github.com/infoscale/gaualpha/tokenizer"
 )
 
@@ -66,9 +66,9 @@ func TinyCheckpoint(t testing.TB, dir string, rng *rand.Rand, alphabet string) s
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := layers.DefaultConfig()
+	cfg := gau.DefaultConfig()
 	cfg.VocabSize, cfg.HiddenSize, cfg.IntermediateSize, cfg.KeySize, cfg.NumLayers, cfg.TrainLength = v.Size(), 16, 24, 8, 1, 16
-	if err := checkpoint.Save(dir, cfg, v, layers.InitParams(cfg, tensor.Float32, rng), nil, nil); err != nil {
+	if err := checkpoint.Save(dir, cfg, v, gau.InitParams(cfg, tensor.Float32, rng), nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	return filepath.Clean(dir)
@@ -79,16 +79,16 @@ func TinyCheckpoint(t testing.TB, dir string, rng *rand.Rand, alphabet string) s
 // vocabulary of the Latin alphabet and random ScaleOffset gains in [0.5,
 // 20.5), so that q and k differ from each other; edit may change its
 // parameters.
-func AnalysisModel(t testing.TB, cosscale float64, seed uint64, edit func(*layers.Params)) *checkpoint.Checkpoint {
+func AnalysisModel(t testing.TB, cosscale float64, seed uint64, edit func(*gau.Params)) *checkpoint.Checkpoint {
 	t.Helper()
 	v, err := tokenizer.Build(slices.Values([]string{"abcdefghijklmnopqrstuvwxyz"}), 1, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := layers.DefaultConfig()
+	cfg := gau.DefaultConfig()
 	cfg.VocabSize, cfg.HiddenSize, cfg.IntermediateSize, cfg.KeySize, cfg.NumLayers, cfg.TrainLength = v.Size(), 16, 24, 8, 2, 16
 	cfg.CosScale = cosscale
-	p := layers.InitParams(cfg, tensor.Float32, rand.New(rand.NewPCG(seed, 3)))
+	p := gau.InitParams(cfg, tensor.Float32, rand.New(rand.NewPCG(seed, 3)))
 	rng := rand.New(rand.NewPCG(seed, 4))
 	for _, lp := range p.Layers {
 		for _, g := range [][]float32{lp.GammaQ.Data().([]float32), lp.GammaK.Data().([]float32)} {

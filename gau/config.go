@@ -1,9 +1,9 @@
-// Package layers defines the GAU-α masked language model: its configuration
+// Package gau defines the GAU-α masked language model: its configuration
 // (a Hugging Face style config.json), its parameters (with the published
 // checkpoints' tensor names and PyTorch layouts) and its computation graph,
 // built from the ops of package graph. model.go reads top to bottom as the
 // model.
-package layers
+package gau
 
 import (
 	"encoding/json"
