@@ -373,25 +373,9 @@ func changed(sums []byte, files map[string][]byte, name string) ([]string, error
 
 var deepLayer = regexp.MustCompile(`^gau_alpha\.encoder\.layer\.(\d+)\.`)
 
-// LoadWeights reads model weights for cfg from a safetensors file written
-// here or exported from PyTorch (F32, F64, F16 or BF16; converted to
-// float32). The MLM decoder may be absent (it is tied to the word
-// embeddings); when present it must equal them. Layers beyond
-// num_hidden_layers are skipped, which is how the paper takes the first 6
-// layers of the 24-layer GAU-α; they and any other unknown tensors are
-// returned as notes.
-func LoadWeights(path string, cfg gau.Config) (*gau.Params, []string, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, nil, fmt.Errorf("weights: %w", err)
-	}
-	return decodeWeights(data, path, cfg)
-}
-
 // Fit returns the checkpoint's weights for cfg, which may have fewer
-// layers than the checkpoint (the first ones are taken, as LoadWeights
-// does) and must otherwise have its shapes. The notes say what was left
-// out. The tensors are copies.
+// layers than the checkpoint (the first ones are taken) and must otherwise
+// have its shapes. The notes say what was left out. The tensors are copies.
 func (ck *Checkpoint) Fit(cfg gau.Config) (*gau.Params, []string, error) {
 	have := map[string]*tensor.Dense{}
 	for _, n := range ck.Params.Named() {
@@ -416,7 +400,13 @@ func (ck *Checkpoint) Fit(cfg gau.Config) (*gau.Params, []string, error) {
 	return p, notes, nil
 }
 
-// decodeWeights is LoadWeights on the file's content; path names it.
+// decodeWeights reads model weights for cfg from the content of a
+// safetensors file written here or exported from PyTorch (F32, F64, F16 or
+// BF16; converted to float32); path names it. The MLM decoder may be absent
+// (it is tied to the word embeddings); when present it must equal them.
+// Layers beyond num_hidden_layers are skipped, which is how the paper takes
+// the first 6 layers of the 24-layer GAU-α; they and any other unknown
+// tensors are returned as notes.
 func decodeWeights(data []byte, path string, cfg gau.Config) (*gau.Params, []string, error) {
 	f, err := safetensors.Read(data)
 	if err != nil {

@@ -2,6 +2,7 @@ package checkpoint
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -90,7 +91,7 @@ func TestLoadPyTorchExport(t *testing.T) {
 	cfg := gau.DefaultConfig()
 	cfg.VocabSize, cfg.HiddenSize, cfg.IntermediateSize, cfg.KeySize, cfg.NumLayers = 50, 16, 24, 8, 2
 	for _, name := range []string{"gau_alpha_tiny_pt.safetensors", "gau_alpha_tiny_pt_tied_bf16.safetensors"} {
-		p, notes, err := LoadWeights(filepath.Join("../safetensors/testdata", name), cfg)
+		p, notes, err := loadWeights(filepath.Join("../safetensors/testdata", name), cfg)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -115,7 +116,7 @@ func TestLoadPyTorchExport(t *testing.T) {
 	}
 	// A shallower config takes the first layers and reports the rest.
 	cfg.NumLayers = 1
-	_, notes, err := LoadWeights("../safetensors/testdata/gau_alpha_tiny_pt.safetensors", cfg)
+	_, notes, err := loadWeights("../safetensors/testdata/gau_alpha_tiny_pt.safetensors", cfg)
 	if err != nil || len(notes) != 1 || !strings.Contains(notes[0], "skipped 4 tensors") {
 		t.Errorf("1-layer load: notes %v, err %v", notes, err)
 	}
@@ -193,4 +194,14 @@ func tiny(t *testing.T) (gau.Config, *tokenizer.Vocab) {
 	cfg := gau.DefaultConfig()
 	cfg.VocabSize, cfg.HiddenSize, cfg.IntermediateSize, cfg.KeySize, cfg.NumLayers, cfg.TrainLength = v.Size(), 16, 24, 8, 2, 16
 	return cfg, v
+}
+
+// loadWeights reads model weights for cfg from the safetensors file at path
+// (decodeWeights on its content).
+func loadWeights(path string, cfg gau.Config) (*gau.Params, []string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("weights: %w", err)
+	}
+	return decodeWeights(data, path, cfg)
 }

@@ -68,8 +68,8 @@ func TestLoadRefusesNonFinite(t *testing.T) {
 				t.Fatalf("Load: %v, want an error containing %q", err, c.want)
 			}
 			if c.file == ModelFile {
-				if _, _, err := LoadWeights(path, cfg); err == nil || !strings.Contains(err.Error(), c.want) {
-					t.Errorf("LoadWeights: %v, want an error containing %q", err, c.want)
+				if _, _, err := loadWeights(path, cfg); err == nil || !strings.Contains(err.Error(), c.want) {
+					t.Errorf("loadWeights: %v, want an error containing %q", err, c.want)
 				}
 			}
 		})

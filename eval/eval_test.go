@@ -127,7 +127,7 @@ func TestPaperProtocolMatchesManualForward(t *testing.T) {
 			if err := m.Run(mach, &gau.Batch{IDs: ids, Select: []int{pos}}); err != nil {
 				t.Fatal(err)
 			}
-			want.Add(graph.Floats32(mach.Value(m.Logits)), []int{target}, cfg.VocabSize)
+			want.Add(mach.Value(m.Logits).Data().([]float32), []int{target}, cfg.VocabSize)
 		}
 	}
 	got := rep.Results[0].Tally
@@ -295,7 +295,7 @@ func TestKeepScores(t *testing.T) {
 					if err := m.Run(mach, &gau.Batch{IDs: ids, Select: []int{s.Pos}}); err != nil {
 						t.Fatal(err)
 					}
-					logits := graph.Floats32(mach.Value(m.Logits))
+					logits := mach.Value(m.Logits).Data().([]float32)
 					best, mx, z := 0, math.Inf(-1), 0.0
 					for i, x := range logits {
 						if float64(x) > mx {

@@ -91,7 +91,7 @@ func TestPasskeyMatchesManualForward(t *testing.T) {
 		if err := m.Run(mach, &gau.Batch{IDs: s.ids, Select: s.pos}); err != nil {
 			t.Fatal(err)
 		}
-		logits := graph.Floats32(mach.Value(m.Logits))
+		logits := mach.Value(m.Logits).Data().([]float32)
 		var pred []int
 		for i := range s.pos {
 			pred = append(pred, argmax(logits[i*cfg.VocabSize:(i+1)*cfg.VocabSize]))

@@ -8,8 +8,6 @@ import (
 	"testing"
 
 	"gorgonia.org/tensor"
-
-	"github.com/infoscale/gaualpha/graph"
 )
 
 func tinyConfig() Config {
@@ -70,7 +68,7 @@ func TestModelGradientsFiniteDifferences(t *testing.T) {
 				named := p.Named()
 				analytic := make([][]float64, len(named))
 				for i := range named {
-					analytic[i] = append([]float64(nil), graph.Floats64(mach.Value(m.Grads[i]))...)
+					analytic[i] = append([]float64(nil), mach.Value(m.Grads[i]).Data().([]float64)...)
 				}
 				loss := func() float64 {
 					if err := m.Run(mach, bt); err != nil {
@@ -182,7 +180,7 @@ func TestRowOffsetDropout(t *testing.T) {
 		if err := m.Run(mach, bt); err != nil {
 			t.Fatal(err)
 		}
-		return graph.Floats32(mach.Value(m.Hidden))
+		return mach.Value(m.Hidden).Data().([]float32)
 	}
 	piece := func(lo, hi int) *Batch {
 		return &Batch{IDs: whole.IDs[lo*L : hi*L], Mask: whole.Mask[lo*L : hi*L], Select: []int{0}, Key: whole.Key}

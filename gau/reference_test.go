@@ -168,7 +168,7 @@ func TestLayerMatchesPyTorchReference(t *testing.T) {
 			if err := mach.Run(); err != nil {
 				t.Fatal(err)
 			}
-			out := graph.Floats64(mach.Value(lg.Out))
+			out := mach.Value(lg.Out).Data().([]float64)
 			compare(t, "output", out, c.Output)
 			// The reference's loss is ⟨H', r⟩.
 			loss := 0.0
@@ -178,9 +178,9 @@ func TestLayerMatchesPyTorchReference(t *testing.T) {
 			if math.Abs(loss-c.Loss) > 1e-8*math.Max(1, math.Abs(c.Loss)) {
 				t.Errorf("loss %v, reference %v", loss, c.Loss)
 			}
-			compare(t, "grad input", graph.Floats64(mach.Value(lg.Grads[0])), c.Grads["input"])
+			compare(t, "grad input", mach.Value(lg.Grads[0]).Data().([]float64), c.Grads["input"])
 			for i, n := range p.Named()[2:6] {
-				compare(t, "grad "+n.Name, graph.Floats64(mach.Value(lg.Grads[i+1])), c.Grads[n.Name])
+				compare(t, "grad "+n.Name, mach.Value(lg.Grads[i+1]).Data().([]float64), c.Grads[n.Name])
 			}
 		})
 	}
@@ -220,14 +220,14 @@ func TestModelMatchesPyTorchReference(t *testing.T) {
 			if err := m.Run(mach, bt); err != nil {
 				t.Fatal(err)
 			}
-			compare(t, "hidden", graph.Floats64(mach.Value(m.Hidden)), c.HiddenOut)
-			compare(t, "logits", graph.Floats64(mach.Value(m.Logits)), c.Logits)
+			compare(t, "hidden", mach.Value(m.Hidden).Data().([]float64), c.HiddenOut)
+			compare(t, "logits", mach.Value(m.Logits).Data().([]float64), c.Logits)
 			loss, _ := mach.Float(m.Loss)
 			if math.Abs(loss-c.Loss) > 1e-8*math.Max(1, math.Abs(c.Loss)) {
 				t.Errorf("loss %v, reference %v", loss, c.Loss)
 			}
 			for i, nm := range p.Named() {
-				compare(t, "grad "+nm.Name, graph.Floats64(mach.Value(m.Grads[i])), c.Grads[nm.Name])
+				compare(t, "grad "+nm.Name, mach.Value(m.Grads[i]).Data().([]float64), c.Grads[nm.Name])
 			}
 			// The inference graph (gated attention, in-place ops) gives the
 			// same logits and loss.
@@ -239,7 +239,7 @@ func TestModelMatchesPyTorchReference(t *testing.T) {
 			if err := inf.Run(infMach, bt); err != nil {
 				t.Fatal(err)
 			}
-			compare(t, "inference logits", graph.Floats64(infMach.Value(inf.Logits)), c.Logits)
+			compare(t, "inference logits", infMach.Value(inf.Logits).Data().([]float64), c.Logits)
 		})
 	}
 	if n < 8 {

@@ -61,11 +61,6 @@ func (b *Builder) Input(name string, dt tensor.Dtype, shape tensor.Shape, v *ten
 // Linear is x·Wᵀ for a PyTorch-layout weight W [out, in].
 func (b *Builder) Linear(x, w *G.Node) *G.Node { return b.apply(MatMulOp{TB: true}, x, w) }
 
-// MatMul is op(x)·op(y).
-func (b *Builder) MatMul(x, y *G.Node, ta, tb bool) *G.Node {
-	return b.apply(MatMulOp{TA: ta, TB: tb}, x, y)
-}
-
 // Swish is x·σ(x).
 func (b *Builder) Swish(x *G.Node) *G.Node { return b.apply(SwishOp{}, x) }
 

@@ -50,7 +50,7 @@ func opCases() []opCase {
 				sb = []int{5, 3}
 			}
 			x, y := in(b, rng, "a", sa...), in(b, rng, "b", sb...)
-			return b.MatMul(x, y, ta, tb), []*G.Node{x, y}
+			return b.apply(MatMulOp{TA: ta, TB: tb}, x, y), []*G.Node{x, y}
 		}})
 	}
 	cases = append(cases,

@@ -22,12 +22,3 @@ func Float(h uint16) float32 { return math.Float32frombits(uint32(h) << 16) }
 
 // Round returns v rounded to the nearest bfloat16, as a float32.
 func Round(v float32) float32 { return Float(Bits(v)) }
-
-// RoundSlice returns a copy of x with every value rounded to bfloat16.
-func RoundSlice(x []float32) []float32 {
-	out := make([]float32, len(x))
-	for i, v := range x {
-		out[i] = Round(v)
-	}
-	return out
-}

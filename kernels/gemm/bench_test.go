@@ -131,8 +131,8 @@ func BenchmarkSgemmKernels(b *testing.B) {
 	}
 }
 
-// BenchmarkSgemmBF16 times SgemmBF16Serial (bfloat16 products).
-func BenchmarkSgemmBF16(b *testing.B) { benchSgemm(b, SgemmBF16Serial) }
+// BenchmarkSgemmBF16 times sgemmBF16Serial (bfloat16 products).
+func BenchmarkSgemmBF16(b *testing.B) { benchSgemm(b, sgemmBF16Serial) }
 
 // BenchmarkGonumSgemm times gonum's pure Go Sgemm on the same shapes (it
 // parallelises by itself over GOMAXPROCS).

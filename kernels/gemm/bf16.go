@@ -28,11 +28,6 @@ func SgemmBF16(transA, transB bool, m, n, k int, alpha float32, a []float32, lda
 	gemm(&configBF16, true, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
-// SgemmBF16Serial is SgemmBF16 on the calling goroutine only.
-func SgemmBF16Serial(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	gemm(&configBF16, false, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-}
-
 // BF16Kernel names the kernel SgemmBF16 uses: "avx512bf16-6x64" (VDPBF16PS)
 // or "round+" and the float32 kernel that sums the rounded operands.
 func BF16Kernel() string { return configBF16.kern.name }

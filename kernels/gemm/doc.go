@@ -14,8 +14,8 @@
 //
 // Entry points: Sgemm/Dgemm (split large products over up to GOMAXPROCS
 // goroutines), SgemmSerial/DgemmSerial (calling goroutine only, for callers
-// that parallelise themselves), the generic Gemm/GemmSerial, and
-// SgemmBF16/SgemmBF16Serial (bfloat16 products summed in float32). Kernels
+// that parallelise themselves) and SgemmBF16 (bfloat16 products summed in
+// float32). Kernels
 // lists the float32 micro-kernels of the build and whether this CPU runs
 // them, SgemmWith runs a product with a named one, and MeasurePeak times the
 // FMA loop the kernels are measured against.

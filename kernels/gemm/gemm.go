@@ -44,16 +44,6 @@ func DgemmSerial(transA, transB bool, m, n, k int, alpha float64, a []float64, l
 	gemm(&config64, false, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
-// Gemm is Sgemm or Dgemm according to T.
-func Gemm[T float32 | float64](transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
-	gemm(configFor[T](), true, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-}
-
-// GemmSerial is SgemmSerial or DgemmSerial according to T.
-func GemmSerial[T float32 | float64](transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
-	gemm(configFor[T](), false, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-}
-
 // config selects the implementation used for one element type. The package
 // values are set once at initialisation from the CPU features and never
 // modified; tests build their own to reach every code path.
@@ -108,16 +98,6 @@ func pickKernel[T float](ks []*kernel[T], prefix string) *kernel[T] {
 	}
 	fmt.Fprintf(os.Stderr, "gemm: %s=%q names no kernel this CPU runs; using %s\n", KernelEnv, prefix, ks[0].name)
 	return ks[0]
-}
-
-func configFor[T float]() *config[T] {
-	var z T
-	switch any(z).(type) {
-	case float32:
-		return any(&config32).(*config[T])
-	default:
-		return any(&config64).(*config[T])
-	}
 }
 
 func gemm[T float](cfg *config[T], parallel, transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {

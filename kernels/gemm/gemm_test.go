@@ -44,7 +44,6 @@ func allImpls[T float]() []impl[T] {
 	case float32:
 		out = any([]impl[float32]{
 			{"Sgemm", Sgemm}, {"SgemmSerial", SgemmSerial},
-			{"Gemm", Gemm[float32]}, {"GemmSerial", GemmSerial[float32]},
 		}).([]impl[T])
 		for _, kn := range append(asmKernels32(), goKernels32()...) {
 			out = append(out, any(kernelImpls(kn)).([]impl[T])...)
@@ -52,7 +51,6 @@ func allImpls[T float]() []impl[T] {
 	case float64:
 		out = any([]impl[float64]{
 			{"Dgemm", Dgemm}, {"DgemmSerial", DgemmSerial},
-			{"Gemm", Gemm[float64]}, {"GemmSerial", GemmSerial[float64]},
 		}).([]impl[T])
 		for _, kn := range append(asmKernels64(), goKernels64()...) {
 			out = append(out, any(kernelImpls(kn)).([]impl[T])...)
@@ -526,4 +524,20 @@ func TestSwapTNSameBits(t *testing.T) {
 			}
 		}
 	}
+}
+
+// configFor is the package's configuration for T.
+func configFor[T float]() *config[T] {
+	var z T
+	switch any(z).(type) {
+	case float32:
+		return any(&config32).(*config[T])
+	default:
+		return any(&config64).(*config[T])
+	}
+}
+
+// sgemmBF16Serial is SgemmBF16 on the calling goroutine only.
+func sgemmBF16Serial(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	gemm(&configBF16, false, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }

@@ -96,16 +96,6 @@ var benchKernels = []benchKernel{
 		im.scale(x, x, 1)
 		return 0
 	}},
-	{"Dot", -1, 1, 2, func(im *impl, _, x, y []float32) float32 {
-		if im == nil {
-			var s float32
-			for i, v := range x {
-				s += v * y[i]
-			}
-			return s
-		}
-		return im.dot(x, y)
-	}},
 	{"SumSquares", -1, 1, 1, func(im *impl, _, x, _ []float32) float32 {
 		if im == nil {
 			var s float64

@@ -1,7 +1,7 @@
 // Package simd provides vectorised float32 kernels for the elementwise and
-// row loops of training: the exponential (Exp, and ExpSum for the softmax
-// and the cross entropy), Max, Swish and its gradient, Scale and ScaleTo,
-// Dot, the float64-accumulating SumSquares and Dot64 and the linear
+// row loops of training: the exponential (ExpSum, for the softmax and the
+// cross entropy), Max, Swish and its gradient, Scale and ScaleTo, the
+// float64-accumulating SumSquares and Dot64 and the linear
 // combination Axpby that GAU-α's Norm and its gradient are built from, and
 // one AdamW step over a slice of parameters.
 //
@@ -82,9 +82,7 @@
 //
 // ExpSum accumulates its sum in float64 lanes (each vector of results is
 // widened into two float64 accumulators: 8 lanes in all for avx2, 32 for
-// avx512) and rounds once. Dot accumulates in
-// float32, in 32 partial sums (avx2) or 64 (avx512), and in float64 in the
-// pure Go code. SumSquares and Dot64 widen their inputs to float64, where
+// avx512) and rounds once. SumSquares and Dot64 widen their inputs to float64, where
 // every product of two float32 values is exact, and accumulate in 16 or 32
 // float64 partial sums. Max returns NaN if any element is NaN (the assembly
 // collects unordered compares apart from the running maxima) and -Inf for an
@@ -120,7 +118,7 @@
 // # Performance
 //
 // The exponential kernels are compute bound (about 20 vector operations per
-// vector of results, the range fix-up included); Max, Scale, Dot,
+// vector of results, the range fix-up included); Max, Scale,
 // SumSquares, Dot64 and Axpby are bound by loads and stores: by the caches
 // at small sizes, by memory bandwidth beyond the last-level cache. The
 // measured rates of every kernel on every implementation, with the scalar

@@ -141,20 +141,6 @@ func scaleGo(dst, x []float32, s float32) {
 	}
 }
 
-func dotGo(x, y []float32) float32 {
-	y = y[:len(x)]
-	var s0, s1 float64
-	i := 0
-	for ; i+2 <= len(x); i += 2 {
-		s0 += float64(x[i]) * float64(y[i])
-		s1 += float64(x[i+1]) * float64(y[i+1])
-	}
-	if i < len(x) {
-		s0 += float64(x[i]) * float64(y[i])
-	}
-	return float32(s0 + s1)
-}
-
 func sumSqGo(x []float32) float64 {
 	var s0, s1 float64
 	i := 0

@@ -16,7 +16,6 @@ type impl struct {
 	swish     func(dst, x []float32)
 	swishGrad func(dst, x, dy []float32)
 	scale     func(dst, x []float32, s float32)
-	dot       func(x, y []float32) float32
 	sumSq     func(x []float32) float64
 	dot64     func(x, y []float32) float64
 	axpby     func(dst, x, y []float32, a, b float32)
@@ -45,7 +44,6 @@ var goImpl = &impl{
 	swish:     swishGo,
 	swishGrad: swishGradGo,
 	scale:     scaleGo,
-	dot:       dotGo,
 	sumSq:     sumSqGo,
 	dot64:     dot64Go,
 	axpby:     axpbyGo,
@@ -125,20 +123,6 @@ func checkLen(fn, a string, na int, b string, nb int) {
 	}
 }
 
-// Exp sets dst[i] = e^x[i].
-//
-// The result is within 2 ulp of the correctly rounded e^x[i] (in practice 1
-// ulp) for -87.33654 <= x[i] <= 88.72283, where e^x is a normal float32.
-// Below that range, where e^x would be subnormal, the result is 0 (flushed);
-// above it, +Inf. Exp(-Inf) = 0, Exp(+Inf) = +Inf and NaN gives NaN.
-//
-// dst and x must have the same length; dst may be x itself (in place) but
-// must not otherwise overlap it.
-func Exp(dst, x []float32) {
-	checkLen("Exp", "dst", len(dst), "x", len(x))
-	best.exp(dst, x)
-}
-
 // ExpSum sets dst[i] = e^(x[i]-shift) and returns the sum of dst.
 //
 // The difference x[i]-shift is rounded to float32 first, exactly as a scalar
@@ -213,14 +197,6 @@ func Scale(x []float32, s float32) {
 func ScaleTo(dst, x []float32, s float32) {
 	checkLen("ScaleTo", "dst", len(dst), "x", len(x))
 	best.scale(dst, x, s)
-}
-
-// Dot returns Σ x[i]·y[i]. The sum is accumulated in float32, in 32 partial
-// sums by the AVX2 implementation and 64 by the AVX-512 one, in float64 by
-// the pure Go one. x and y must have the same length.
-func Dot(x, y []float32) float32 {
-	checkLen("Dot", "x", len(x), "y", len(y))
-	return best.dot(x, y)
 }
 
 // SumSquares returns Σ x[i]² in float64: each square is exact in float64

@@ -495,68 +495,6 @@ scaledone:
 	VZEROUPPER
 	RET
 
-// func dot512(x, y *float32, n int) float32
-//
-// Four 16-lane float32 accumulators: 64 partial sums.
-TEXT ·dot512(SB), NOSPLIT, $0-28
-	MOVQ   x+0(FP), SI
-	MOVQ   y+8(FP), DX
-	MOVQ   n+16(FP), CX
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-	CMPQ   CX, $64
-	JB     dot16
-
-dot64:
-	VMOVUPS     (SI), Z4
-	VMOVUPS     64(SI), Z5
-	VMOVUPS     128(SI), Z6
-	VMOVUPS     192(SI), Z7
-	VFMADD231PS (DX), Z4, Z0
-	VFMADD231PS 64(DX), Z5, Z1
-	VFMADD231PS 128(DX), Z6, Z2
-	VFMADD231PS 192(DX), Z7, Z3
-	ADDQ        $256, SI
-	ADDQ        $256, DX
-	SUBQ        $64, CX
-	CMPQ        CX, $64
-	JAE         dot64
-
-dot16:
-	CMPQ        CX, $16
-	JB          dottail
-	VMOVUPS     (SI), Z4
-	VFMADD231PS (DX), Z4, Z0
-	ADDQ        $64, SI
-	ADDQ        $64, DX
-	SUBQ        $16, CX
-	JMP         dot16
-
-dottail:
-	TESTQ       CX, CX
-	JZ          dotreduce
-	TAILK
-	VMOVUPS.Z   (SI), K1, Z4
-	VMOVUPS.Z   (DX), K1, Z5
-	VFMADD231PS Z5, Z4, Z1
-
-dotreduce:
-	VADDPS        Z1, Z0, Z0
-	VADDPS        Z3, Z2, Z2
-	VADDPS        Z2, Z0, Z0
-	VEXTRACTF64X4 $1, Z0, Y1
-	VADDPS        Y1, Y0, Y0
-	VEXTRACTF128  $1, Y0, X1
-	VADDPS        X1, X0, X0
-	VMOVHLPS      X0, X0, X1
-	VADDPS        X1, X0, X0
-	VSHUFPS       $0x55, X0, X0, X1
-	VADDSS        X1, X0, X0
-	VZEROUPPER
-	MOVSS         X0, ret+24(FP)
-	RET
 
 // func sumSq512(x *float32, n int) float64
 //

@@ -31,9 +31,6 @@ func swishGradAVX2(dst, x, dy *float32, n int)
 func scaleAVX2(dst, x *float32, n int, s float32)
 
 //go:noescape
-func dotAVX2(x, y *float32, n int) float32
-
-//go:noescape
 func sumSqAVX2(x *float32, n int) float64
 
 //go:noescape
@@ -62,9 +59,6 @@ func swishGrad512(dst, x, dy *float32, n int)
 
 //go:noescape
 func scale512(dst, x *float32, n int, s float32)
-
-//go:noescape
-func dot512(x, y *float32, n int) float32
 
 //go:noescape
 func sumSq512(x *float32, n int) float64
@@ -191,13 +185,6 @@ func scaleOf(k func(dst, x *float32, n int, s float32)) func(dst, x []float32, s
 	return func(dst, x []float32, s float32) {
 		dst = dst[:len(x)]
 		k(ptr(dst), ptr(x), len(x), s)
-	}
-}
-
-func dotOf(k func(x, y *float32, n int) float32) func(x, y []float32) float32 {
-	return func(x, y []float32) float32 {
-		y = y[:len(x)]
-		return k(ptr(x), ptr(y), len(x))
 	}
 }
 
@@ -350,7 +337,6 @@ var asmImpls = []implEntry{
 			swish:     unary(swish512),
 			swishGrad: binary(swishGrad512),
 			scale:     scaleOf(scale512),
-			dot:       dotOf(dot512),
 			sumSq:     reduce64(sumSq512),
 			dot64:     dot64Of(dot64512),
 			axpby:     axpbyOf(axpby512),
@@ -374,7 +360,6 @@ var asmImpls = []implEntry{
 			swish:     unary(swishAVX2),
 			swishGrad: binary(swishGradAVX2),
 			scale:     scaleOf(scaleAVX2),
-			dot:       dotOf(dotAVX2),
 			sumSq:     reduce64(sumSqAVX2),
 			dot64:     dot64Of(dot64AVX2),
 			axpby:     axpbyOf(axpbyAVX2),

@@ -418,64 +418,6 @@ scaledone:
 	VZEROUPPER
 	RET
 
-// func dotAVX2(x, y *float32, n int) float32
-TEXT ·dotAVX2(SB), NOSPLIT, $0-28
-	MOVQ   x+0(FP), SI
-	MOVQ   y+8(FP), DX
-	MOVQ   n+16(FP), CX
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	CMPQ   CX, $32
-	JB     dot8
-
-dot32:
-	VMOVUPS     (SI), Y4
-	VMOVUPS     32(SI), Y5
-	VMOVUPS     64(SI), Y6
-	VMOVUPS     96(SI), Y7
-	VFMADD231PS (DX), Y4, Y0
-	VFMADD231PS 32(DX), Y5, Y1
-	VFMADD231PS 64(DX), Y6, Y2
-	VFMADD231PS 96(DX), Y7, Y3
-	ADDQ        $128, SI
-	ADDQ        $128, DX
-	SUBQ        $32, CX
-	CMPQ        CX, $32
-	JAE         dot32
-
-dot8:
-	CMPQ        CX, $8
-	JB          dottail
-	VMOVUPS     (SI), Y4
-	VFMADD231PS (DX), Y4, Y0
-	ADDQ        $32, SI
-	ADDQ        $32, DX
-	SUBQ        $8, CX
-	JMP         dot8
-
-dottail:
-	TESTQ       CX, CX
-	JZ          dotreduce
-	TAILMASK(Y11)
-	VMASKMOVPS  (SI), Y11, Y4
-	VMASKMOVPS  (DX), Y11, Y5
-	VFMADD231PS Y5, Y4, Y1
-
-dotreduce:
-	VADDPS       Y1, Y0, Y0
-	VADDPS       Y3, Y2, Y2
-	VADDPS       Y2, Y0, Y0
-	VEXTRACTF128 $1, Y0, X1
-	VADDPS       X1, X0, X0
-	VMOVHLPS     X0, X0, X1
-	VADDPS       X1, X0, X0
-	VSHUFPS      $0x55, X0, X0, X1
-	VADDSS       X1, X0, X0
-	VZEROUPPER
-	MOVSS        X0, ret+24(FP)
-	RET
 
 // SUM64 adds the four float64 lanes of Y0 into X0's low lane. Clobbers X1.
 #define SUM64 \

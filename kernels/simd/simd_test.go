@@ -333,20 +333,6 @@ func checkScale(dst, x, _ []float32, _ float64) string {
 	return ""
 }
 
-func checkDot(_, x, y []float32, ret float64) string {
-	var want, abs float64
-	for i := range x {
-		p := float64(x[i]) * float64(y[i])
-		want += p
-		abs += math.Abs(p)
-	}
-	tol := (float64(len(x))/32 + 8) * 0x1p-24 * abs
-	if math.Abs(ret-want) > tol {
-		return fmt.Sprintf("dot = %v, want %v (tolerance %v)", ret, want, tol)
-	}
-	return ""
-}
-
 // checkSum64 compares a float64 sum of n exact products with the float64
 // reference: the assembly's partial sums and the reference's order differ
 // by at most about 2n roundings of 2^-53 relative to the sum of |terms|.
@@ -393,7 +379,6 @@ var kernelCases = []kernelCase{
 	{"SwishGrad", func(im *impl, dst, x, y []float32) float64 { im.swishGrad(dst, x, y); return 0 }, -120, 120, checkSwishGrad},
 	{"Scale", func(im *impl, dst, x, _ []float32) float64 { copy(dst, x); im.scale(dst, dst, scaleBy); return 0 }, -1e3, 1e3, checkScale},
 	{"ScaleTo", func(im *impl, dst, x, _ []float32) float64 { im.scale(dst, x, scaleBy); return 0 }, -1e3, 1e3, checkScale},
-	{"Dot", func(im *impl, _, x, y []float32) float64 { return float64(im.dot(x, y)) }, -10, 10, checkDot},
 	{"SumSquares", func(im *impl, _, x, _ []float32) float64 { return im.sumSq(x) }, -1e3, 1e3, checkSumSq},
 	{"Dot64", func(im *impl, _, x, y []float32) float64 { return im.dot64(x, y) }, -10, 10, checkDot64},
 	{"Axpby", func(im *impl, dst, x, y []float32) float64 { im.axpby(dst, x, y, axpbyA, axpbyB); return 0 }, -100, 100, checkAxpby},
@@ -692,36 +677,16 @@ func TestScaleSpecial(t *testing.T) {
 	})
 }
 
-func TestDotSpecial(t *testing.T) {
-	forImpls(t, func(t *testing.T, im *impl) {
-		if d := im.dot(nil, nil); d != 0 {
-			t.Errorf("dot(nil, nil) = %v", d)
-		}
-		for n := 1; n <= 40; n++ {
-			x := make([]float32, n)
-			y := make([]float32, n)
-			for i := range x {
-				x[i], y[i] = float32(i+1), 2
-			}
-			if d, want := im.dot(x, y), float32(n*(n+1)); d != want {
-				t.Errorf("n=%d: dot = %v, want %v", n, d, want)
-			}
-		}
-	})
-}
-
 func TestLengthMismatchPanics(t *testing.T) {
 	a, b := make([]float32, 3), make([]float32, 4)
 	for _, c := range []struct {
 		name string
 		f    func()
 	}{
-		{"Exp", func() { Exp(a, b) }},
 		{"ExpSum", func() { ExpSum(b, a, 0) }},
 		{"Swish", func() { Swish(a, b) }},
 		{"SwishGrad", func() { SwishGrad(a, a, b) }},
 		{"SwishGrad", func() { SwishGrad(a, b, b) }},
-		{"Dot", func() { Dot(a, b) }},
 		{"ScaleTo", func() { ScaleTo(a, b, 1) }},
 		{"Dot64", func() { Dot64(b, a) }},
 		{"Axpby", func() { Axpby(a, b, b, 1, 1) }},
@@ -746,11 +711,6 @@ func TestExported(t *testing.T) {
 	x := randSlice(rng, 37, -5, 5)
 	y := randSlice(rng, 37, -5, 5)
 	d1, d2 := make([]float32, 37), make([]float32, 37)
-	Exp(d1, x)
-	best.exp(d2, x)
-	if !sameBits(d1, d2) {
-		t.Error("Exp")
-	}
 	if ExpSum(d1, x, 1) != best.expSum(d2, x, 1) || !sameBits(d1, d2) {
 		t.Error("ExpSum")
 	}
@@ -778,9 +738,6 @@ func TestExported(t *testing.T) {
 	best.scale(d2, y, -2.5)
 	if !sameBits(d1, d2) {
 		t.Error("ScaleTo")
-	}
-	if Dot(x, y) != best.dot(x, y) {
-		t.Error("Dot")
 	}
 	if SumSquares(x) != best.sumSq(x) {
 		t.Error("SumSquares")
