@@ -189,9 +189,6 @@ func (f *File) Metadata() map[string]string {
 	return maps.Clone(f.metadata)
 }
 
-// Len returns the number of tensors in the file.
-func (f *File) Len() int { return len(f.tensors) }
-
 // Names returns the tensor names in the order of their data in the file
 // (tensors of equal offsets, which can only be empty ones, by name). For files
 // written by this package or by the reference implementation this is by dtype

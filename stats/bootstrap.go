@@ -14,9 +14,6 @@ type Interval struct {
 	Hi  float64 `json:"hi"`
 }
 
-// Contains reports whether x lies in [Lo, Hi].
-func (iv Interval) Contains(x float64) bool { return iv.Lo <= x && x <= iv.Hi }
-
 // Bootstrap resamples nDocs documents with replacement (PCG seeded by seed)
 // and evaluates stat on each resample, given as the multiplicity of every
 // document (w[d] copies of document d; the original sample is all ones). It

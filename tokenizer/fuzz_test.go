@@ -35,10 +35,10 @@ func FuzzRead(f *testing.F) {
 			}
 			return
 		}
-		if v.Pad() != 0 || v.Token(0) != PadToken {
-			t.Fatalf("[PAD] has id %d", v.Pad())
+		if v.pad != 0 || v.Token(0) != PadToken {
+			t.Fatalf("[PAD] has id %d", v.pad)
 		}
-		for _, id := range []int{v.UNK(), v.CLS(), v.SEP(), v.Mask()} {
+		for _, id := range []int{v.unk, v.CLS(), v.SEP(), v.Mask()} {
 			if !v.IsSpecial(id) {
 				t.Fatalf("special id %d (%q) is not special", id, v.Token(id))
 			}

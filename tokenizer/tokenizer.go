@@ -115,12 +115,6 @@ func (v *Vocab) Token(id int) string {
 // Tokens returns a copy of the tokens in id order.
 func (v *Vocab) Tokens() []string { return slices.Clone(v.tokens) }
 
-// Pad returns the id of [PAD], which is always 0.
-func (v *Vocab) Pad() int { return v.pad }
-
-// UNK returns the id of [UNK].
-func (v *Vocab) UNK() int { return v.unk }
-
 // CLS returns the id of [CLS].
 func (v *Vocab) CLS() int { return v.cls }
 

@@ -2,9 +2,7 @@ package tokenizer
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -80,7 +78,7 @@ func TestBuild(t *testing.T) {
 			if v.Size() != len(want) {
 				t.Errorf("Size() = %d, want %d", v.Size(), len(want))
 			}
-			for i, s := range []int{v.Pad(), v.UNK(), v.CLS(), v.SEP(), v.Mask()} {
+			for i, s := range []int{v.pad, v.unk, v.CLS(), v.SEP(), v.Mask()} {
 				if s != i {
 					t.Errorf("special %s has id %d, want %d", specials[i], s, i)
 				}
@@ -176,7 +174,7 @@ func TestDecodeSpecial(t *testing.T) {
 		want string
 	}{
 		{[]int{v.CLS(), 0, v.Mask(), v.SEP()}, "[CLS][MASK][SEP]"},
-		{[]int{v.Pad(), v.Pad()}, ""},
+		{[]int{v.pad, v.pad}, ""},
 		{[]int{-1, v.Size()}, "[UNK][UNK]"},
 		{[]int{mustID(t, v, "##字")}, "字"},
 		{[]int{mustID(t, v, "[unused1]")}, "[unused1]"},
@@ -234,7 +232,12 @@ func TestLoadBERTVocab(t *testing.T) {
 	if err := os.WriteFile(path, []byte(strings.Join(lines, "\r\n")+"\r\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	v, err := Load(path)
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	v, err := Read(f, path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,8 +250,8 @@ func TestLoadBERTVocab(t *testing.T) {
 		want    int
 		wantTok string
 	}{
-		{"Pad", v.Pad(), 0, "[PAD]"},
-		{"UNK", v.UNK(), 100, "[UNK]"},
+		{"Pad", v.pad, 0, "[PAD]"},
+		{"UNK", v.unk, 100, "[UNK]"},
 		{"CLS", v.CLS(), 101, "[CLS]"},
 		{"SEP", v.SEP(), 102, "[SEP]"},
 		{"Mask", v.Mask(), 103, "[MASK]"},
@@ -338,64 +341,24 @@ func TestReadAccepts(t *testing.T) {
 	}
 }
 
-func TestLoadMissing(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "missing.txt")
-	_, err := Load(path)
-	want := "vocab " + path + ": no such file or directory"
-	if err == nil || err.Error() != want {
-		t.Errorf("error = %v, want %q", err, want)
-	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("error %v does not wrap fs.ErrNotExist", err)
-	}
-}
-
-func TestSaveLoad(t *testing.T) {
+func TestWriteRead(t *testing.T) {
 	v, err := buildFrom([]string{"天地玄黄😀abc"}, 1, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	path := filepath.Join(dir, "vocab.txt")
-	if err := os.WriteFile(path, []byte("old content"), 0o644); err != nil {
+	var buf bytes.Buffer
+	if err := v.Write(&buf); err != nil {
 		t.Fatal(err)
 	}
-	if err := v.Save(path); err != nil {
-		t.Fatal(err)
+	if want := strings.Join(v.Tokens(), "\n") + "\n"; buf.String() != want {
+		t.Errorf("wrote %q, want %q", buf.String(), want)
 	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := strings.Join(v.Tokens(), "\n") + "\n"; string(data) != want {
-		t.Errorf("saved %q, want %q", data, want)
-	}
-	got, err := Load(path)
+	got, err := Read(&buf, "round trip")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Equal(got.Tokens(), v.Tokens()) {
-		t.Errorf("loaded %q, want %q", got.Tokens(), v.Tokens())
-	}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(entries) != 1 {
-		t.Errorf("directory holds %d entries after Save, want only vocab.txt", len(entries))
-	}
-}
-
-func TestSaveError(t *testing.T) {
-	v, err := buildFrom([]string{"abc"}, 1, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "no", "such", "dir", "vocab.txt")
-	err = v.Save(path)
-	want := "vocab " + path + ": no such file or directory"
-	if err == nil || err.Error() != want {
-		t.Errorf("Save error = %v, want %q", err, want)
+		t.Errorf("read back %q, want %q", got.Tokens(), v.Tokens())
 	}
 }
 

@@ -103,16 +103,11 @@ func selectCount(n int, rng *rand.Rand) int {
 	return max(1, k)
 }
 
-// Mask selects 15% of the n non-special positions of seq (selectCount of
+// mask selects 15% of the n non-special positions of seq (selectCount of
 // them, uniformly, without replacement) and corrupts them in place: 80% become
 // [MASK], 10% a random regular token, 10% stay. It returns the selected
-// positions and their original tokens.
-func (m *Masker) Mask(seq []int, rng *rand.Rand) (pos, targets []int) {
-	return m.mask(seq, rng, nil, nil)
-}
-
-// mask is Mask with the results written into cand and targets (grown as
-// needed).
+// positions and their original tokens, written into cand and targets (grown
+// as needed).
 func (m *Masker) mask(seq []int, rng *rand.Rand, cand, targets []int) (pos, tgt []int) {
 	cand = cand[:0]
 	for i, id := range seq {

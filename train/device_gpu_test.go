@@ -188,7 +188,7 @@ func TestDeviceTrainingMatchesCPU(t *testing.T) {
 		worst = math.Max(worst, numcheck.RelErr(wg[i], wc[i]))
 	}
 	t.Logf("largest relative weight difference after %d steps: %.2g (not compared)", N, worst)
-	tc, err := c.Validate()
+	tc, err := c.validate(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,7 +279,7 @@ func validationLogits(t *testing.T, tr *Trainer) (metrics.Tally, []float32) {
 			}
 		}
 	}
-	if want, err := tr.Validate(); err != nil || want != tl {
+	if want, err := tr.validate(context.Background()); err != nil || want != tl {
 		t.Fatalf("validationLogits %+v, Validate %+v, %v", tl, want, err)
 	}
 	return tl, all

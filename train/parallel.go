@@ -169,9 +169,6 @@ func (t *Trainer) CheckSameWeights() (string, error) {
 	return d, nil
 }
 
-// Rank returns the trainer's rank and the number of ranks.
-func (t *Trainer) Rank() (rank, size int) { return t.rank.comm.Rank(), t.rank.comm.Size() }
-
 // LockRunRank is LockRun for the ranks of a group: rank 0 takes the lock
 // of the run folder dir (and repairs it) and every rank learns whether it
 // did, so that all return an error or none does. The other ranks hold no

@@ -136,7 +136,7 @@ func TestDataParallelSteps(t *testing.T) {
 		}
 		want = append(want, l)
 	}
-	wantVal, err := one.Validate()
+	wantVal, err := one.validate(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +155,7 @@ func TestDataParallelSteps(t *testing.T) {
 					return fmt.Errorf("step %d: loss %.9f, one process %.9f", k+1, l, want[k])
 				}
 			}
-			val, err := tr.Validate()
+			val, err := tr.validate(context.Background())
 			if err != nil {
 				return err
 			}

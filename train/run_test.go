@@ -211,7 +211,7 @@ func TestResumeFinishesLogReplacement(t *testing.T) {
 
 func TestDivergenceStopsTraining(t *testing.T) {
 	tr := logTrainer(t, "", 42)
-	tl, err := tr.Validate()
+	tl, err := tr.validate(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,7 +45,7 @@ func TestMaskingStatistics(t *testing.T) {
 		}
 		seq = append(seq, v.SEP())
 		orig := slices.Clone(seq)
-		pos, tg := mk.Mask(seq, rng)
+		pos, tg := mk.mask(seq, rng, nil, nil)
 		content += L - 2
 		selected += len(pos)
 		if len(pos) != 9 && len(pos) != 10 { // 0.15·64 = 9.6

@@ -342,9 +342,6 @@ func (t *Trainer) Use(be backend.Backend) error {
 	return nil
 }
 
-// Backend returns the backend the trainer runs on.
-func (t *Trainer) Backend() backend.Backend { return t.be }
-
 // Executor returns the executor of the training graph (for profiling: on
 // the CPU it is a *graph.Machine).
 func (t *Trainer) Executor() graph.Executor { return t.exec }
@@ -376,10 +373,8 @@ func (t *Trainer) release() error {
 // the trainer's memory on its backend's device.
 func (t *Trainer) Close() error { return t.release() }
 
-// Validate scores the validation batches with the current weights.
-func (t *Trainer) Validate() (metrics.Tally, error) { return t.validate(context.Background()) }
-
-// validate is Validate, stopping early when ctx is done.
+// validate scores the validation batches with the current weights,
+// stopping early when ctx is done.
 func (t *Trainer) validate(ctx context.Context) (metrics.Tally, error) {
 	var tl metrics.Tally
 	for _, bt := range t.valBatch {
