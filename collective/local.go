@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+
+	"github.com/infoscale/gaualpha/internal/rendezvous"
 )
 
 // NewLocal returns the members of an in-process group of n, one for each
@@ -16,8 +18,7 @@ func NewLocal(n int) []Comm {
 	if n < 1 {
 		panic(fmt.Sprintf("collective: a group of %d members", n))
 	}
-	g := &localGroup{size: n, calls: make([]call, n)}
-	g.cond = sync.NewCond(&g.mu)
+	g := rendezvous.New[call](n)
 	cs := make([]Comm, n)
 	for r := range cs {
 		cs[r] = &localComm{g: g, rank: r}
@@ -50,19 +51,6 @@ func RunLocal(n int, f func(c Comm) error) error {
 	return errors.Join(errs...)
 }
 
-// localGroup is the shared state of a Local group: one round of a
-// collective at a time, completed by its last member to arrive.
-type localGroup struct {
-	mu       sync.Mutex
-	cond     *sync.Cond
-	size     int
-	gen      uint64 // rounds completed
-	arrived  int
-	calls    []call // this round's, by rank
-	roundErr error  // the last completed round's error
-	left     error  // set when a member has closed
-}
-
 // call is one member's part in a round.
 type call struct {
 	op   string
@@ -73,14 +61,16 @@ type call struct {
 	out  *[][]byte
 }
 
+// localComm is one member of a Local group: its rounds meet the other
+// members' in g, one collective at a time, completed by the last member
+// to arrive.
 type localComm struct {
-	g      *localGroup
-	rank   int
-	closed bool
+	g    *rendezvous.Group[call]
+	rank int
 }
 
 func (c *localComm) Rank() int      { return c.rank }
-func (c *localComm) Size() int      { return c.g.size }
+func (c *localComm) Size() int      { return c.g.Size() }
 func (c *localComm) LocalRank() int { return c.rank }
 
 func (c *localComm) AllReduceSum32(buf []float32) error {
@@ -92,14 +82,14 @@ func (c *localComm) AllReduceSum64(buf []float64) error {
 }
 
 func (c *localComm) Broadcast(buf []byte, root int) error {
-	if err := checkRoot(root, c.g.size); err != nil {
+	if err := checkRoot(root, c.g.Size()); err != nil {
 		return err
 	}
 	return c.round(call{op: "Broadcast", b: buf, root: root})
 }
 
 func (c *localComm) Gather(data []byte, root int) ([][]byte, error) {
-	if err := checkRoot(root, c.g.size); err != nil {
+	if err := checkRoot(root, c.g.Size()); err != nil {
 		return nil, err
 	}
 	var out [][]byte
@@ -110,16 +100,7 @@ func (c *localComm) Gather(data []byte, root int) ([][]byte, error) {
 func (c *localComm) Barrier() error { return c.round(call{op: "Barrier"}) }
 
 func (c *localComm) Close() error {
-	g := c.g
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if !c.closed {
-		c.closed = true
-		if g.left == nil {
-			g.left = fmt.Errorf("%w (rank %d closed)", ErrLeft, c.rank)
-		}
-		g.cond.Broadcast()
-	}
+	c.g.Leave(c.rank, fmt.Errorf("%w (rank %d closed)", ErrLeft, c.rank))
 	return nil
 }
 
@@ -127,39 +108,17 @@ func (c *localComm) Close() error {
 // every member's call, writing each member's results into its own
 // buffers, and releases the others.
 func (c *localComm) round(k call) error {
-	g := c.g
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if c.closed {
+	err := c.g.Round(c.rank, k, combine)
+	if errors.Is(err, rendezvous.ErrClosed) {
 		return fmt.Errorf("collective: rank %d: %s after Close", c.rank, k.op)
 	}
-	if g.left != nil {
-		return g.left
-	}
-	g.calls[c.rank] = k
-	g.arrived++
-	gen := g.gen
-	if g.arrived == g.size {
-		g.roundErr = g.combine()
-		g.arrived = 0
-		clear(g.calls)
-		g.gen++
-		g.cond.Broadcast()
-		return g.roundErr
-	}
-	for g.gen == gen && g.left == nil {
-		g.cond.Wait()
-	}
-	if g.gen == gen {
-		return g.left
-	}
-	return g.roundErr
+	return err
 }
 
 // combine carries out a round whose calls have all arrived.
-func (g *localGroup) combine() error {
-	first := g.calls[0]
-	for r, k := range g.calls {
+func combine(calls []call) error {
+	first := calls[0]
+	for r, k := range calls {
 		switch {
 		case k.op != first.op:
 			return fmt.Errorf("collective: rank %d called %s while rank 0 called %s", r, k.op, first.op)
@@ -173,37 +132,37 @@ func (g *localGroup) combine() error {
 	switch first.op {
 	case "AllReduceSum32":
 		sum := append([]float32(nil), first.f32...)
-		for _, k := range g.calls[1:] {
+		for _, k := range calls[1:] {
 			for i, x := range k.f32 {
 				sum[i] += x
 			}
 		}
-		for _, k := range g.calls {
+		for _, k := range calls {
 			copy(k.f32, sum)
 		}
 	case "AllReduceSum64":
 		sum := append([]float64(nil), first.f64...)
-		for _, k := range g.calls[1:] {
+		for _, k := range calls[1:] {
 			for i, x := range k.f64 {
 				sum[i] += x
 			}
 		}
-		for _, k := range g.calls {
+		for _, k := range calls {
 			copy(k.f64, sum)
 		}
 	case "Broadcast":
-		src := g.calls[first.root].b
-		for r, k := range g.calls {
+		src := calls[first.root].b
+		for r, k := range calls {
 			if r != first.root {
 				copy(k.b, src)
 			}
 		}
 	case "Gather":
-		out := make([][]byte, g.size)
-		for r, k := range g.calls {
+		out := make([][]byte, len(calls))
+		for r, k := range calls {
 			out[r] = append([]byte(nil), k.b...)
 		}
-		*g.calls[first.root].out = out
+		*calls[first.root].out = out
 	}
 	return nil
 }

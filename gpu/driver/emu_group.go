@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"sync"
 	"unsafe"
+
+	"github.com/infoscale/gaualpha/internal/rendezvous"
 )
 
 // The emulator's groups stand in for NCCL: the members are emulated
@@ -25,19 +27,9 @@ var emuGroups = struct {
 	m map[GroupID]*emuGroup
 }{m: map[GroupID]*emuGroup{}}
 
-// emuGroup is the shared state of one group: the members that have joined,
-// then one all-reduce round at a time, completed by its last member.
-type emuGroup struct {
-	mu      sync.Mutex
-	cond    *sync.Cond
-	size    int
-	joined  int
-	gen     uint64
-	arrived int
-	calls   []emuCall
-	err     error // the last round's
-	left    error
-}
+// emuGroup is the shared state of one group: its members, which meet in
+// one all-reduce round at a time, completed by the last to arrive.
+type emuGroup = rendezvous.Group[emuCall]
 
 type emuCall struct {
 	b      *emuDriver
@@ -47,11 +39,10 @@ type emuCall struct {
 }
 
 type emuMember struct {
-	g      *emuGroup
-	id     GroupID
-	rank   int
-	b      *emuDriver
-	closed bool
+	g    *emuGroup
+	id   GroupID
+	rank int
+	b    *emuDriver
 }
 
 // NewGroupID returns a random id.
@@ -76,29 +67,19 @@ func (b *emuDriver) JoinGroup(id GroupID, rank, size int) (Group, error) {
 	emuGroups.Lock()
 	g := emuGroups.m[id]
 	if g == nil {
-		g = &emuGroup{size: size, calls: make([]emuCall, size)}
-		g.cond = sync.NewCond(&g.mu)
+		g = rendezvous.New[emuCall](size)
 		emuGroups.m[id] = g
 	}
 	emuGroups.Unlock()
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.size != size {
-		return nil, fmt.Errorf("gpu: emulator group of %d joined as one of %d", g.size, size)
+	if g.Size() != size {
+		return nil, fmt.Errorf("gpu: emulator group of %d joined as one of %d", g.Size(), size)
 	}
-	g.joined++
-	if g.joined == size {
-		emuGroups.Lock()
-		delete(emuGroups.m, id) // complete: a later id cannot meet it
-		emuGroups.Unlock()
-		g.cond.Broadcast()
+	if err := g.Join(rank); err != nil {
+		return nil, err
 	}
-	for g.joined < size && g.left == nil {
-		g.cond.Wait()
-	}
-	if g.left != nil {
-		return nil, g.left
-	}
+	emuGroups.Lock()
+	delete(emuGroups.m, id) // complete: a later id cannot meet it
+	emuGroups.Unlock()
 	return &emuMember{g: g, id: id, rank: rank, b: b}, nil
 }
 
@@ -106,40 +87,18 @@ func (m *emuMember) AllReduceScaled(ptrs []Ptr, counts []int, scale float32) err
 	if len(ptrs) != len(counts) {
 		return fmt.Errorf("gpu: all-reduce of %d buffers with %d counts", len(ptrs), len(counts))
 	}
-	g := m.g
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if m.closed {
+	err := m.g.Round(m.rank, emuCall{b: m.b, ptrs: ptrs, counts: counts, scale: scale}, reduce)
+	if errors.Is(err, rendezvous.ErrClosed) {
 		return errors.New("gpu: all-reduce on a closed group")
 	}
-	if g.left != nil {
-		return g.left
-	}
-	g.calls[m.rank] = emuCall{b: m.b, ptrs: ptrs, counts: counts, scale: scale}
-	g.arrived++
-	gen := g.gen
-	if g.arrived == g.size {
-		g.err = g.reduce()
-		g.arrived = 0
-		clear(g.calls)
-		g.gen++
-		g.cond.Broadcast()
-		return g.err
-	}
-	for g.gen == gen && g.left == nil {
-		g.cond.Wait()
-	}
-	if g.gen == gen {
-		return g.left
-	}
-	return g.err
+	return err
 }
 
 // reduce sums every member's buffers, scaled, in rank order, and writes
 // the sums to every member.
-func (g *emuGroup) reduce() error {
-	first := g.calls[0]
-	for r, c := range g.calls {
+func reduce(calls []emuCall) error {
+	first := calls[0]
+	for r, c := range calls {
 		if len(c.counts) != len(first.counts) {
 			return fmt.Errorf("gpu: all-reduce: rank %d passed %d buffers, rank 0 %d", r, len(c.counts), len(first.counts))
 		}
@@ -155,7 +114,7 @@ func (g *emuGroup) reduce() error {
 		}
 		sum := make([]float32, n)
 		x := make([]float32, n)
-		for _, c := range g.calls {
+		for _, c := range calls {
 			if err := c.b.DtoH(unsafe.Pointer(&x[0]), c.ptrs[i], 4*n); err != nil {
 				return err
 			}
@@ -163,7 +122,7 @@ func (g *emuGroup) reduce() error {
 				sum[j] += float32(c.scale * v) // rounded: no fused multiply-add
 			}
 		}
-		for _, c := range g.calls {
+		for _, c := range calls {
 			if err := c.b.HtoD(c.ptrs[i], unsafe.Pointer(&sum[0]), 4*n); err != nil {
 				return err
 			}
@@ -173,16 +132,7 @@ func (g *emuGroup) reduce() error {
 }
 
 func (m *emuMember) Close() error {
-	g := m.g
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if !m.closed {
-		m.closed = true
-		if g.left == nil {
-			g.left = fmt.Errorf("gpu: emulator group: rank %d has left", m.rank)
-		}
-		g.cond.Broadcast()
-	}
+	m.g.Leave(m.rank, fmt.Errorf("gpu: emulator group: rank %d has left", m.rank))
 	return nil
 }
 

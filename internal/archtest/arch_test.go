@@ -18,10 +18,10 @@ var levels = map[string]int{
 	// Leaves: definitions, data, formats, the math of the methods.
 	"attn": 0, "pipeline": 0, "stats": 0, "tokenizer": 0, "corpus": 0,
 	"internal/bf16": 0, "internal/atomicfile": 0, "internal/numcheck": 0, "internal/cli": 1, "internal/runlock": 0, "internal/host": 0,
-	"kernels/simd": 0, "kernels/cuda": 0, "kernels/parallel": 0, "internal/archtest": 0, "gpu/cudalib": 0, "collective": 0,
+	"kernels/simd": 0, "kernels/cuda": 0, "kernels/parallel": 0, "internal/archtest": 0, "gpu/cudalib": 0, "internal/rendezvous": 0,
 	// Formats and kernels built on the leaves.
-	"metrics": 1, "passkey": 1, "safetensors": 1, "testset": 1, "kernels/gemm": 1, "gpu/driver": 1, "optim": 1,
-	"collective/mpi": 1, "collective/internal/commtest": 1,
+	"collective": 1, "metrics": 1, "passkey": 1, "safetensors": 1, "testset": 1, "kernels/gemm": 1, "gpu/driver": 1, "optim": 1,
+	"collective/mpi": 2, "collective/internal/commtest": 2,
 	"kernels/cpu": 2, "gpu": 2,
 	// Graphs: the ops and the CPU executor, then the model and the device
 	// executor (which knows graphs, not models).
