@@ -49,7 +49,7 @@ PAPER = dict(hidden=768, inter=1536, key=128, layers=6, vocab=12000, n0=64)
 DEFAULT = dict(hidden=128, inter=256, key=64, layers=3, vocab=1500, n0=64)
 
 # Each case: what to build, warm-up runs, timed runs. Keep in step with
-# cmd/bench/cases.go (the same names, shapes and run counts).
+# benchmark/case.go (the same names, shapes and run counts).
 CASES = {
     "idle": dict(kind="idle", warmup=0, runs=1),
     "attn_fwd_1024": dict(kind="attn_fwd", L=1024, warmup=2, runs=10),

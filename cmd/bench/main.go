@@ -17,8 +17,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -26,50 +24,18 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/infoscale/gaualpha/benchmark"
 	"github.com/infoscale/gaualpha/graph"
 )
 
 // torchHint says how to get the PyTorch side.
 const torchHint = "apt-get install -y python3-torch libopenblas0-pthread"
-
-// result is what one side reports for one case.
-type result struct {
-	Case    string    `json:"case"`
-	Seconds float64   `json:"seconds"`
-	Times   []float64 `json:"times"`
-	Warmup  int       `json:"warmup"`
-	Runs    int       `json:"runs"`
-	// PeakRSS is the child's peak resident set in bytes (from its rusage
-	// as the parent reaped it; the child's own report otherwise).
-	PeakRSS int64 `json:"peak_rss_bytes"`
-	// AllocsPerOp and BytesPerOp are the Go heap allocations per timed
-	// run (runtime.MemStats Mallocs and TotalAlloc).
-	AllocsPerOp float64 `json:"allocs_per_op,omitempty"`
-	BytesPerOp  float64 `json:"bytes_per_op,omitempty"`
-	// LiveHeap is the Go heap still in use after the timed runs and a
-	// collection, with the case's model alive: weights, optimizer state
-	// and the executor's pooled buffers.
-	LiveHeap int64 `json:"live_heap_bytes,omitempty"`
-	// Vocab is the vocabulary size the Go model was built with.
-	Vocab   int    `json:"vocab,omitempty"`
-	Threads int    `json:"threads,omitempty"`
-	Torch   string `json:"torch,omitempty"`
-	// OtherCores is the average number of cores other processes kept busy
-	// while the child ran (-1: unknown); filled in by the parent.
-	OtherCores float64 `json:"-"`
-	// Wall is the child's whole run, setup included; filled in by the
-	// parent.
-	Wall time.Duration `json:"-"`
-}
 
 type options struct {
 	cases   string
@@ -131,7 +97,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if o.list {
-		for _, c := range cases {
+		for _, c := range benchmark.Cases() {
 			fmt.Fprintf(stdout, "%-18s %s\n", c.Name, c.Desc)
 		}
 		return 0
@@ -143,7 +109,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	sel, err := selectCases(o.cases)
+	sel, err := benchmark.Select(o.cases)
 	if err != nil {
 		fmt.Fprintf(stderr, "bench: %v\n", err)
 		return 2
@@ -201,65 +167,37 @@ func (o *options) validate(set map[string]bool) error {
 		}
 	}
 	if set["script"] {
-		if _, err := findScript(o.script); err != nil {
+		if _, err := benchmark.FindScript(o.script); err != nil {
 			return fmt.Errorf("-script %s: %v", o.script, errors.Unwrap(err))
 		}
 	}
 	if o.out != "" {
-		return checkOut(o.out)
+		return benchmark.CheckOut("-out", o.out)
 	}
 	return nil
-}
-
-// selectCases parses -cases.
-func selectCases(s string) ([]benchCase, error) {
-	if strings.TrimSpace(s) == "all" {
-		return cases, nil
-	}
-	var sel []benchCase
-	for _, name := range strings.Split(s, ",") {
-		name = strings.TrimSpace(name)
-		if name == "" {
-			continue
-		}
-		c, ok := findCase(name)
-		if !ok {
-			var names []string
-			for _, c := range cases {
-				names = append(names, c.Name)
-			}
-			return nil, fmt.Errorf("unknown case %q (known: %s)", name, strings.Join(names, ", "))
-		}
-		if !slices.ContainsFunc(sel, func(x benchCase) bool { return x.Name == name }) {
-			sel = append(sel, c)
-		}
-	}
-	if len(sel) == 0 {
-		return nil, fmt.Errorf("no cases in %q", s)
-	}
-	return sel, nil
 }
 
 // runChild runs one Go case in this process: setup, warm-up runs, timed
 // runs, and prints the result as JSON.
 func runChild(o options, stdout io.Writer) error {
-	c, ok := findCase(o.child)
+	c, ok := benchmark.Find(o.child)
 	if !ok {
 		return fmt.Errorf("unknown case")
 	}
 	runtime.GOMAXPROCS(o.threads)
-	c.trainCmd = o.trainCmd
+	c.TrainCmd = o.trainCmd
 	var prof *graph.OpProfile
 	var plan *graph.Plan
+	var onTimed func(*benchmark.Prepared)
 	if o.ops {
-		c.onTimed = func(p *prepared) {
-			if p.machine != nil {
-				prof, plan = &graph.OpProfile{}, p.machine.Plan()
-				p.machine.Profile = prof
+		onTimed = func(p *benchmark.Prepared) {
+			if p.Machine != nil {
+				prof, plan = &graph.OpProfile{}, p.Machine.Plan()
+				p.Machine.Profile = prof
 			}
 		}
 	}
-	res, err := measure(c, o.warmup, o.runs)
+	res, err := benchmark.Measure(c, o.warmup, o.runs, onTimed)
 	if err != nil {
 		return err
 	}
@@ -272,119 +210,35 @@ func runChild(o options, stdout io.Writer) error {
 		}
 	}
 	res.Threads = runtime.GOMAXPROCS(0)
-	res.PeakRSS = selfPeakRSS()
+	res.PeakRSS = benchmark.SelfPeakRSS()
 	return json.NewEncoder(stdout).Encode(res)
-}
-
-// measure prepares c and times it: warmup untimed runs (negative: the
-// case's own count), then runs timed ones (0: the case's own count).
-func measure(c benchCase, warmup, runs int) (*result, error) {
-	if warmup < 0 {
-		warmup = c.Warmup
-	}
-	if runs <= 0 {
-		runs = c.Runs
-	}
-	p, err := prepare(c)
-	if err != nil {
-		return nil, err
-	}
-	for range warmup {
-		if err := p.step(); err != nil {
-			return nil, err
-		}
-	}
-	if c.onTimed != nil {
-		c.onTimed(p)
-	}
-	runtime.GC()
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	// Times has its room before the first run: the loop allocates nothing
-	// of its own, so that the allocation columns are the case's.
-	res := &result{Case: c.Name, Warmup: warmup, Runs: runs, Vocab: p.vocab, Times: make([]float64, 0, runs)}
-	for range runs {
-		t0 := time.Now()
-		if err := p.step(); err != nil {
-			return nil, err
-		}
-		res.Times = append(res.Times, time.Since(t0).Seconds())
-	}
-	runtime.ReadMemStats(&after)
-	res.Seconds = median(res.Times)
-	res.AllocsPerOp = float64(after.Mallocs-before.Mallocs) / float64(runs)
-	res.BytesPerOp = float64(after.TotalAlloc-before.TotalAlloc) / float64(runs)
-	runtime.GC()
-	runtime.ReadMemStats(&after)
-	res.LiveHeap = int64(after.HeapAlloc)
-	runtime.KeepAlive(p)
-	return res, nil
-}
-
-func median(x []float64) float64 {
-	if len(x) == 0 {
-		return 0
-	}
-	s := slices.Clone(x)
-	sort.Float64s(s)
-	n := len(s)
-	if n%2 == 1 {
-		return s[n/2]
-	}
-	return (s[n/2-1] + s[n/2]) / 2
-}
-
-// selfPeakRSS reads this process's peak resident set (VmHWM) in bytes; 0
-// where /proc is not available.
-func selfPeakRSS() int64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			f := strings.Fields(rest)
-			if len(f) >= 1 {
-				kb, _ := strconv.ParseInt(f[0], 10, 64)
-				return kb * 1024
-			}
-		}
-	}
-	return 0
-}
-
-// row is one case's outcome on both sides.
-type row struct {
-	c               benchCase
-	goRes, torchRes *result
-	goErr, torchErr string
 }
 
 // runParent runs the selected cases, each side in a fresh process, prints
 // the table and writes it to -out.
-func runParent(o options, sel []benchCase, stdout, stderr io.Writer) error {
+func runParent(o options, sel []benchmark.Case, stdout, stderr io.Writer) error {
 	start := time.Now()
 	self, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("finding this program to run the cases: %w", err)
 	}
-	env := machineInfo(o)
+	env := benchmark.NewEnvironment(o.threads, o.torch != "", strings.TrimSpace("go run ./cmd/bench "+strings.Join(os.Args[1:], " ")))
 	if o.quiet > 0 {
-		waitQuiet(o.quiet)
+		benchmark.WaitQuiet(o.quiet)
 	}
-	env.Peak = measurePeak(o.threads)
+	env.Peak = benchmark.MeasurePeak(o.threads)
 	if env.Peak != nil {
-		fmt.Fprintf(stderr, "bench: %s\n", env.Peak.describe())
+		fmt.Fprintf(stderr, "bench: %s\n", env.Peak.Describe())
 	}
 	torchOK := false
 	if o.torch != "" {
-		script, err := findScript(o.script)
+		script, err := benchmark.FindScript(o.script)
 		switch {
 		case err != nil:
 			env.TorchNote = err.Error()
 		default:
 			o.script = script
-			v, err := torchVersion(o.torch)
+			v, err := benchmark.TorchVersion(o.torch)
 			if err != nil {
 				env.TorchNote = fmt.Sprintf("PyTorch not available at %s (%v); install it with `%s`", o.torch, err, torchHint)
 			} else {
@@ -397,34 +251,34 @@ func runParent(o options, sel []benchCase, stdout, stderr io.Writer) error {
 	} else {
 		env.TorchNote = "PyTorch side not run (-torch is empty)"
 	}
-	var rows []row
+	var rows []benchmark.Row
 	failed := 0
 	for i, c := range sel {
-		r := row{c: c}
-		r.goRes, err = runGoCase(self, c, o)
+		r := benchmark.Row{Case: c}
+		r.Go, err = runGoCase(self, c, o)
 		if err != nil {
-			r.goErr = err.Error()
+			r.GoErr = err.Error()
 			failed++
 		}
 		if torchOK && c.NoTorch == "" {
 			vocab := 0
-			if r.goRes != nil {
-				vocab = r.goRes.Vocab
+			if r.Go != nil {
+				vocab = r.Go.Vocab
 			}
-			r.torchRes, err = runTorchCase(c, o, vocab)
+			r.Torch, err = runTorchCase(c, o, vocab)
 			if err != nil {
-				r.torchErr = err.Error()
+				r.TorchErr = err.Error()
 				failed++
 			}
 		}
-		fmt.Fprintf(stderr, "[%d/%d] %s\n", i+1, len(sel), progressLine(r))
+		fmt.Fprintf(stderr, "[%d/%d] %s\n", i+1, len(sel), r.Progress())
 		rows = append(rows, r)
 	}
 	env.Elapsed = time.Since(start)
-	table := renderReport(env, rows)
+	table := benchmark.Render(env, rows)
 	fmt.Fprint(stdout, table)
 	if o.out != "" {
-		if err := writeOut(o.out, table); err != nil {
+		if err := benchmark.WriteOut(o.out, table); err != nil {
 			return err
 		}
 		fmt.Fprintf(stderr, "bench: table written to %s\n", o.out)
@@ -435,40 +289,19 @@ func runParent(o options, sel []benchCase, stdout, stderr io.Writer) error {
 	return nil
 }
 
-func progressLine(r row) string {
-	side := func(name string, res *result, errText string) string {
-		switch {
-		case errText != "":
-			return name + " failed: " + errText
-		case res == nil:
-			return name + " not run"
-		}
-		line := fmt.Sprintf("%s %s (peak RSS %s", name, fmtSeconds(res.Seconds), fmtBytes(res.PeakRSS))
-		if res.LiveHeap > 0 {
-			line += fmt.Sprintf(", live heap after the runs %s", fmtBytes(res.LiveHeap))
-		}
-		line += fmt.Sprintf("; process %.0fs", res.Wall.Seconds())
-		if res.OtherCores >= busyThreshold {
-			line += fmt.Sprintf("; other processes busy on %.2f cores", res.OtherCores)
-		}
-		return line + ")"
-	}
-	return fmt.Sprintf("%s: %s | %s", r.c.Name, side("Go", r.goRes, r.goErr), side("PyTorch", r.torchRes, r.torchErr))
-}
-
 // runGoCase runs one Go case in a fresh process.
-func runGoCase(self string, c benchCase, o options) (*result, error) {
+func runGoCase(self string, c benchmark.Case, o options) (*benchmark.Result, error) {
 	args := []string{"-case", c.Name, "-threads", strconv.Itoa(o.threads),
 		"-runs", strconv.Itoa(o.runs), "-warmup", strconv.Itoa(o.warmup)}
 	if o.trainCmd != "" {
 		args = append(args, "-train-cmd", o.trainCmd)
 	}
 	env := append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(o.threads))
-	return runCaseProcess(self, args, env, o)
+	return benchmark.RunProcess(self, args, env, o.quiet, o.timeout)
 }
 
 // runTorchCase runs one PyTorch case in a fresh Python process.
-func runTorchCase(c benchCase, o options, vocab int) (*result, error) {
+func runTorchCase(c benchmark.Case, o options, vocab int) (*benchmark.Result, error) {
 	args := []string{o.script, "--case", c.Name, "--threads", strconv.Itoa(o.threads), "--json",
 		"--warmup", strconv.Itoa(o.warmup)}
 	if o.runs > 0 {
@@ -477,7 +310,7 @@ func runTorchCase(c benchCase, o options, vocab int) (*result, error) {
 	if vocab > 0 && c.Model == "default" {
 		args = append(args, "--vocab", strconv.Itoa(vocab))
 	}
-	return runCaseProcess(o.torch, args, append(os.Environ(), threadEnv(o.threads)...), o)
+	return benchmark.RunProcess(o.torch, args, append(os.Environ(), threadEnv(o.threads)...), o.quiet, o.timeout)
 }
 
 // threadEnv pins the PyTorch side's thread pools.
@@ -486,117 +319,7 @@ func threadEnv(n int) []string {
 	return []string{"OMP_NUM_THREADS=" + s, "OPENBLAS_NUM_THREADS=" + s, "MKL_NUM_THREADS=" + s}
 }
 
-// runCaseProcess runs a child that prints one JSON result as its last line
-// of output (after waiting for the machine to be quiet, up to o.quiet), and
-// fills in its peak RSS from the child's resource usage and the load other
-// processes put on the machine meanwhile.
-func runCaseProcess(prog string, args, env []string, o options) (*result, error) {
-	if o.quiet > 0 {
-		waitQuiet(o.quiet)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, prog, args...)
-	cmd.Env = env
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	before, t0 := readCPU(), time.Now()
-	err := cmd.Run()
-	wall, after := time.Since(t0), readCPU()
-	if ctx.Err() != nil {
-		return nil, fmt.Errorf("timed out after %v", o.timeout)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%v: %s", err, failureLine(errb.String()))
-	}
-	res, err := parseResult(out.Bytes())
-	if err != nil {
-		return nil, err
-	}
-	ru, _ := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	if ru != nil && ru.Maxrss > 0 {
-		res.PeakRSS = ru.Maxrss * 1024 // KiB on Linux
-	}
-	res.OtherCores = otherLoad(before, after, ru, wall)
-	res.Wall = wall
-	return res, nil
-}
-
 func isFile(path string) bool {
 	st, err := os.Stat(path)
 	return err == nil && st.Mode().IsRegular()
-}
-
-// parseResult decodes the last non-empty line of a child's output.
-func parseResult(out []byte) (*result, error) {
-	line := lastLine(string(out))
-	if line == "" {
-		return nil, fmt.Errorf("no result printed")
-	}
-	var res result
-	if err := json.Unmarshal([]byte(line), &res); err != nil {
-		return nil, fmt.Errorf("bad result line %q: %v", line, err)
-	}
-	if res.Runs < 1 || len(res.Times) != res.Runs {
-		return nil, fmt.Errorf("result of case %q has %d times for %d runs", res.Case, len(res.Times), res.Runs)
-	}
-	return &res, nil
-}
-
-// failureLine picks the line of a failed child's standard error that says
-// why: a Go panic's or fatal error's first line (the stack trace follows
-// it), else the last line (a Python exception's).
-func failureLine(s string) string {
-	for _, line := range strings.Split(s, "\n") {
-		if strings.HasPrefix(line, "panic: ") || strings.HasPrefix(line, "fatal error: ") {
-			return strings.TrimSpace(line)
-		}
-	}
-	return lastLine(s)
-}
-
-func lastLine(s string) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	return strings.TrimSpace(lines[len(lines)-1])
-}
-
-// findScript locates scripts/bench_torch.py: the given path, or the
-// module's copy found from the working directory upwards.
-func findScript(path string) (string, error) {
-	if path != "" {
-		if _, err := os.Stat(path); err != nil {
-			return "", fmt.Errorf("PyTorch script: %w", err)
-		}
-		return path, nil
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		p := filepath.Join(dir, "scripts", "bench_torch.py")
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("scripts/bench_torch.py not found from the working directory (run from the repository, or pass -script)")
-		}
-		dir = parent
-	}
-}
-
-// torchVersion imports torch with the given Python and returns its version.
-func torchVersion(python string) (string, error) {
-	cmd := exec.Command(python, "-c", "import torch; print(torch.__version__)")
-	var errb bytes.Buffer
-	cmd.Stderr = &errb
-	out, err := cmd.Output()
-	if err != nil {
-		if msg := lastLine(errb.String()); msg != "" {
-			return "", errors.New(msg)
-		}
-		return "", err
-	}
-	return strings.TrimSpace(string(out)), nil
 }

@@ -3,272 +3,28 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"gorgonia.org/tensor"
-
-	"github.com/infoscale/gaualpha/gau"
-	"github.com/infoscale/gaualpha/graph"
+	"github.com/infoscale/gaualpha/benchmark"
 )
 
-// tinyCase shrinks a case to a model and shapes that run in milliseconds,
-// keeping its kind, method and normalisation.
-func tinyCase(c benchCase) benchCase {
-	c.config = func() gau.Config {
-		cfg := gau.DefaultConfig()
-		cfg.VocabSize = 64
-		cfg.HiddenSize, cfg.IntermediateSize, cfg.KeySize, cfg.NumLayers = 16, 32, 8, 2
-		cfg.TrainLength = 16
-		return cfg
+// -case runs one Go case in this process and prints its JSON result as
+// the last line, as the parent reads it.
+func TestChildPrintsResult(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"-case", "idle", "-runs", "2", "-warmup", "0"}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
 	}
-	switch c.Kind {
-	case kindTrain:
-		c.B, c.L = 4, 16
-	case kindLayerFwd, kindLayerFwdBwd:
-		c.B, c.L = 2, 40
-	case kindCmdTrain:
-		c.trainArgs = []string{"-steps", "2", "-batch", "4", "-eval-seqs", "8", "-no-eval"}
-	case kindEval:
-		c.B, c.L = min(c.B, 3), min(c.L, 300)
-	default:
-		c.L = min(c.L, 300)
+	var res benchmark.Result
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		t.Fatalf("%v: %q", err, out.String())
 	}
-	return c
-}
-
-// Every case builds and runs at a tiny size (the real sizes are for
-// go run ./cmd/bench only).
-func TestCasesRunTiny(t *testing.T) {
-	for _, c := range cases {
-		t.Run(c.Name, func(t *testing.T) {
-			res, err := measure(tinyCase(c), 1, 2)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if res.Runs != 2 || len(res.Times) != 2 || res.Case != c.Name {
-				t.Fatalf("result %+v", res)
-			}
-			if c.Kind == kindTrain && res.Vocab < 6 {
-				t.Errorf("training case reports vocabulary %d", res.Vocab)
-			}
-		})
+	if res.Case != "idle" || res.Runs != 2 || len(res.Times) != 2 || res.Threads < 1 {
+		t.Errorf("result %+v", res)
 	}
-}
-
-// The PyTorch script knows every case that has a PyTorch side, and no
-// other.
-func TestScriptListsTheSameCases(t *testing.T) {
-	src, err := os.ReadFile("../../scripts/bench_torch.py")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := string(src)
-	for _, c := range cases {
-		has := strings.Contains(s, `"`+c.Name+`": dict(`)
-		if has == (c.NoTorch != "") {
-			t.Errorf("case %s: in bench_torch.py %v, has a PyTorch side %v", c.Name, has, c.NoTorch == "")
-		}
-	}
-}
-
-// The benchmark's layer graph computes the GAU layer of the spec: it
-// matches the float64 PyTorch reference vectors (testdata/reference) in
-// float32, outputs and gradients.
-func TestLayerGraphMatchesReference(t *testing.T) {
-	raw, err := os.ReadFile("../../testdata/reference/gau_vectors.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	type ref struct {
-		Shape []int     `json:"shape"`
-		Data  []float64 `json:"data"`
-	}
-	var f struct {
-		Cases []struct {
-			Name      string         `json:"name"`
-			RawConfig map[string]any `json:"config"`
-			Batch     int            `json:"batch"`
-			SeqLen    int            `json:"seq_len"`
-			ValidLen  []int          `json:"valid_len"`
-			Weights   map[string]ref `json:"weights"`
-			Input     ref            `json:"input"`
-			Cotangent ref            `json:"cotangent"`
-			Output    ref            `json:"output"`
-			Grads     map[string]ref `json:"grads"`
-		} `json:"cases"`
-	}
-	if err := json.Unmarshal(raw, &f); err != nil {
-		t.Fatal(err)
-	}
-	f32 := func(x []float64) []float32 {
-		y := make([]float32, len(x))
-		for i, v := range x {
-			y[i] = float32(v)
-		}
-		return y
-	}
-	n := 0
-	for _, c := range f.Cases {
-		if c.Name != "layer_rope_softmax_cos0" && c.Name != "layer_rope_infoscale_cos0" {
-			continue
-		}
-		n++
-		t.Run(c.Name, func(t *testing.T) {
-			cfg := gau.DefaultConfig()
-			num := func(k string) int { return int(c.RawConfig[k].(float64)) }
-			cfg.HiddenSize, cfg.IntermediateSize, cfg.KeySize = num("hidden_size"), num("intermediate_size"), num("attention_key_size")
-			cfg.TrainLength = num("train_length")
-			cfg.Normalization = c.RawConfig["normalization"].(string)
-			pol, err := cfg.Policy("")
-			if err != nil {
-				t.Fatal(err)
-			}
-			B, L, h := c.Batch, c.SeqLen, cfg.HiddenSize
-			mask := make([]int, B*L)
-			for b, v := range c.ValidLen {
-				for i := 0; i < v; i++ {
-					mask[b*L+i] = 1
-				}
-			}
-			cfg.NumLayers = 1
-			p := gau.ZeroParams(cfg, tensor.Float32)
-			names := p.Named()[2:6]
-			for _, nm := range names {
-				copy(nm.T.Data().([]float32), f32(c.Weights[nm.Name].Data))
-			}
-			dense := func(v []float64) *tensor.Dense {
-				return tensor.New(tensor.WithShape(B*L, h), tensor.WithBacking(f32(v)))
-			}
-			lg, err := gau.BuildLayer(cfg, pol, p.Layers[0], B, L, mask, nil, dense(c.Input.Data), dense(c.Cotangent.Data))
-			if err != nil {
-				t.Fatal(err)
-			}
-			mach, err := graph.NewMachine(lg.Graph, lg.Outputs()...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := mach.Run(); err != nil {
-				t.Fatal(err)
-			}
-			check := func(what string, got []float32, want []float64, rows bool) {
-				t.Helper()
-				if len(got) != len(want) {
-					t.Fatalf("%s: %d values, want %d", what, len(got), len(want))
-				}
-				for i, w := range want {
-					if rows && mask[i/h] == 0 {
-						continue // padding rows: unused, defined differently
-					}
-					if d := math.Abs(float64(got[i])-w) / math.Max(1, math.Abs(w)); d > 2e-4 {
-						t.Fatalf("%s[%d] = %v, reference %v", what, i, got[i], w)
-					}
-				}
-			}
-			check("output", graph.Floats32(mach.Value(lg.Out)), c.Output.Data, true)
-			check("grad input", graph.Floats32(mach.Value(lg.Grads[0])), c.Grads["input"].Data, false)
-			for i, nm := range names {
-				check("grad "+nm.Name, graph.Floats32(mach.Value(lg.Grads[i+1])), c.Grads[nm.Name].Data, false)
-			}
-		})
-	}
-	if n != 2 {
-		t.Fatalf("found %d of the 2 reference cases", n)
-	}
-}
-
-func TestSelectCases(t *testing.T) {
-	all, err := selectCases("all")
-	if err != nil || len(all) != len(cases) {
-		t.Fatalf("all: %d cases, %v", len(all), err)
-	}
-	sel, err := selectCases("layer_fwd, eval_4096,layer_fwd")
-	if err != nil || len(sel) != 2 || sel[0].Name != "layer_fwd" || sel[1].Name != "eval_4096" {
-		t.Fatalf("got %v, %v", sel, err)
-	}
-	if _, err := selectCases("nope"); err == nil || !strings.Contains(err.Error(), `unknown case "nope"`) {
-		t.Fatalf("unknown case: %v", err)
-	}
-	if _, err := selectCases(" , "); err == nil {
-		t.Fatal("empty list accepted")
-	}
-}
-
-func TestParseResult(t *testing.T) {
-	out := []byte("warming up\n{\"case\":\"x\",\"seconds\":1.5,\"times\":[1.5],\"warmup\":0,\"runs\":1,\"peak_rss_bytes\":1024}\n\n")
-	r, err := parseResult(out)
-	if err != nil || r.Case != "x" || r.Seconds != 1.5 || r.PeakRSS != 1024 {
-		t.Fatalf("got %+v, %v", r, err)
-	}
-	for _, bad := range []string{"", "not json", `{"case":"x","runs":2,"times":[1]}`} {
-		if _, err := parseResult([]byte(bad)); err == nil {
-			t.Errorf("%q accepted", bad)
-		}
-	}
-}
-
-func TestMedian(t *testing.T) {
-	for _, c := range []struct {
-		x    []float64
-		want float64
-	}{{[]float64{3}, 3}, {[]float64{3, 1, 2}, 2}, {[]float64{4, 1, 3, 2}, 2.5}, {nil, 0}} {
-		if got := median(c.x); got != c.want {
-			t.Errorf("median(%v) = %v, want %v", c.x, got, c.want)
-		}
-	}
-}
-
-func TestReportAndOut(t *testing.T) {
-	env := environment{CPU: "Test CPU", Cores: 2, Threads: 2, Go: "go1.x", Torch: "1.13", Date: time.Date(2025, 1, 2, 0, 0, 0, 0, time.UTC),
-		Command: "go run ./cmd/bench", Elapsed: 90 * time.Second}
-	lf, _ := findCase("layer_fwdbwd")
-	win, _ := findCase("eval_window_65536")
-	rows := []row{
-		{c: lf, goRes: &result{Seconds: 0.9, Warmup: 1, Runs: 5, PeakRSS: 600 << 20, AllocsPerOp: 2000, BytesPerOp: 20 << 20},
-			torchRes: &result{Seconds: 1.2, Warmup: 1, Runs: 5, PeakRSS: 800 << 20}},
-		{c: win, goRes: &result{Seconds: 50, Warmup: 0, Runs: 1, PeakRSS: 3 << 30, OtherCores: 0.5}},
-	}
-	rep := renderReport(env, rows)
-	for _, want := range []string{"2025-01-02", "Test CPU", "| `layer_fwdbwd` |", "| 900.0 ms | 1.20 s | 0.75 | 600 MiB | 800 MiB | 0.75 | 2000 (20 MiB) |",
-		"| 50.00 s † | not run |", "3.00 GiB", "PyTorch not run: eager PyTorch materialises", "(of 2, on average: 0.50 during Go)"} {
-		if !strings.Contains(rep, want) {
-			t.Errorf("report lacks %q:\n%s", want, rep)
-		}
-	}
-	dir := t.TempDir()
-	path := filepath.Join(dir, "b.md")
-	if err := writeOut(path, "first\n"); err != nil {
-		t.Fatal(err)
-	}
-	doc := "# Title\n\nintro\n\n" + mustRead(t, path) + "\nafter\n"
-	if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := writeOut(path, "second\n"); err != nil {
-		t.Fatal(err)
-	}
-	got := mustRead(t, path)
-	if !strings.HasPrefix(got, "# Title\n\nintro\n\n"+beginMarker) || !strings.Contains(got, "second") || strings.Contains(got, "first") || !strings.HasSuffix(got, endMarker+"\n\nafter\n") {
-		t.Fatalf("rewritten file:\n%s", got)
-	}
-	plain := filepath.Join(dir, "plain.md")
-	os.WriteFile(plain, []byte("no markers\n"), 0o644)
-	if err := writeOut(plain, "x"); err == nil || mustRead(t, plain) != "no markers\n" {
-		t.Fatalf("file without markers: %v", err)
-	}
-}
-
-func mustRead(t *testing.T, path string) string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }
 
 func TestFlags(t *testing.T) {
@@ -316,19 +72,5 @@ func TestFlags(t *testing.T) {
 	errb.Reset()
 	if code := run([]string{"-case", "nope"}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "unknown case") {
 		t.Errorf("-case nope: exit %d, stderr %q", code, errb.String())
-	}
-}
-
-// A failed child's error names its panic or fatal error, not the last line
-// of its stack trace; a Python failure's last line is its exception.
-func TestFailureLine(t *testing.T) {
-	for _, c := range []struct{ stderr, want string }{
-		{"warming up\nfatal error: runtime: out of memory\n\ngoroutine 1 [running]:\nmain.main()\n\t/src/main.go:10 +0x1d\n", "fatal error: runtime: out of memory"},
-		{"panic: runtime error: index out of range [3] with length 3\n\ngoroutine 1 [running]:\nmain.f(...)\n", "panic: runtime error: index out of range [3] with length 3"},
-		{"Traceback (most recent call last):\n  File \"x.py\", line 1\nRuntimeError: boom\n", "RuntimeError: boom"},
-	} {
-		if got := failureLine(c.stderr); got != c.want {
-			t.Errorf("failureLine(%q) = %q, want %q", c.stderr, got, c.want)
-		}
 	}
 }

@@ -25,15 +25,15 @@ func (f evalFlags) validate(set map[string]bool) error {
 	if err != nil {
 		return fmt.Errorf("-protocol: %w", err)
 	}
+	if err := cli.FirstError(
+		cli.AtLeast("-positions", f.positions, 0, "0: every position"),
+		cli.AtLeast("-stride", f.stride, 1, ""),
+		cli.AtLeast("-offsets", f.offsets, 1, ""),
+		cli.AtLeast("-docs", f.docs, 1, ""),
+	); err != nil {
+		return err
+	}
 	switch {
-	case f.positions < 0:
-		return fmt.Errorf("-positions %d must be >= 0 (0: every position)", f.positions)
-	case f.stride < 1:
-		return fmt.Errorf("-stride %d must be at least 1", f.stride)
-	case f.offsets < 1:
-		return fmt.Errorf("-offsets %d must be at least 1", f.offsets)
-	case f.docs < 1:
-		return fmt.Errorf("-docs %d must be at least 1", f.docs)
 	case proto == eval.Fast && set["positions"]:
 		return fmt.Errorf("-positions has no effect with -protocol fast (it shapes the paper protocol)")
 	case proto == eval.Paper && (set["stride"] || set["offsets"]):

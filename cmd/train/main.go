@@ -15,19 +15,15 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
 	"io"
-	"math/rand/v2"
-	"os"
 	"path/filepath"
-	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
-
-	"gorgonia.org/tensor"
 
 	"github.com/infoscale/gaualpha/attn"
 	"github.com/infoscale/gaualpha/backend"
@@ -39,8 +35,6 @@ import (
 	"github.com/infoscale/gaualpha/gau"
 	"github.com/infoscale/gaualpha/internal/cli"
 	"github.com/infoscale/gaualpha/internal/methodflags"
-	"github.com/infoscale/gaualpha/internal/runlock"
-	"github.com/infoscale/gaualpha/tokenizer"
 	"github.com/infoscale/gaualpha/train"
 )
 
@@ -50,22 +44,26 @@ func main() {
 	})
 }
 
+// flags are the command line's values; opts holds the training options
+// that flags set directly (all but the steps).
 type flags struct {
-	config, corpus, out, init, device, precision, evalLengths, protocol                string
-	steps, batch, seqLen, evalEvery, evalSeqs, evalDocs, minCount, vocabSize, logEvery int
-	lr, warmup, weightDecay, clip, maxMemory, divergeRatio                             float64
-	seed                                                                               uint64
-	resume, overwrite, noEval, quiet, keepValidations                                  bool
-	passkeyEvery, passkeyFirst                                                         int
-	method                                                                             *methodflags.Flags
-	attention                                                                          string
+	config, corpus, out, init, device, precision, attention, evalLengths, protocol string
+	steps, seqLen, evalDocs, minCount, vocabSize                                   int
+	maxMemory                                                                      float64
+	resume, overwrite, noEval, quiet                                               bool
+	opts                                                                           train.Options
+	method                                                                         *methodflags.Flags
+	// lengthList and proto are -eval-lengths (nil: the default) and
+	// -protocol, parsed by validate.
+	lengthList []int
+	proto      eval.Protocol
 }
 
 func parseFlags(args []string, stderr io.Writer) (*flags, *flag.FlagSet, error) {
-	f := &flags{}
+	f := &flags{opts: train.DefaultOptions()}
+	o := &f.opts
 	fs := flag.NewFlagSet("train", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	o := train.DefaultOptions()
 	fs.StringVar(&f.config, "config", "", "model `config.json` to start from (Hugging Face GAU-α fields; flags below override it)")
 	fs.StringVar(&f.corpus, "corpus", "embedded", "training data: `path` to a JSON-lines file ({\"text\": ...} per line, .gz ok), a folder of .txt files, or \"embedded\" (Chinese man pages)")
 	fs.StringVar(&f.out, "out", "", "output `dir` for checkpoints (best/, last/), metrics.jsonl and the results (default runs/<date-time>)")
@@ -76,22 +74,22 @@ func parseFlags(args []string, stderr io.Writer) (*flags, *flag.FlagSet, error) 
 	fs.StringVar(&f.precision, "precision", "f32", "`f32` or bf16: bfloat16 inputs to every matrix product (float32 accumulation, weights and optimizer state), on the CPU and on -device cuda, for training and the final table")
 	fs.StringVar(&f.attention, "attention", "auto", "`auto`, fused or materialized: how -device cuda computes attention (auto: the L×L matrices on cuBLAS where they fit and no window removes pairs, else the fused kernels; see docs/gpu.md)")
 	fs.IntVar(&f.steps, "steps", 0, "training steps; 0: the recommended 4000")
-	fs.IntVar(&f.batch, "batch", o.Batch, "sequences per step")
-	fs.Float64Var(&f.lr, "lr", o.LR, "peak learning rate (linear warm-up, then linear decay to 0)")
-	fs.Float64Var(&f.warmup, "warmup", o.WarmupFrac, "share of the steps spent warming up")
-	fs.Float64Var(&f.weightDecay, "weight-decay", o.WeightDecay, "AdamW decoupled weight decay")
-	fs.Float64Var(&f.clip, "clip", o.ClipNorm, "gradient-norm clip (0 disables)")
-	fs.IntVar(&f.passkeyEvery, "passkey-every", 0, "make one training sequence in `n` a passkey sample: a key of 5 digits stated behind #KEY= and asked again with its digits masked, which gives the model the long-range retrieval skill the passkey probe measures (0: none; the vocabulary needs # K E Y = and the digits)")
-	fs.IntVar(&f.passkeyFirst, "passkey-first", 0, "with -passkey-every: every sequence of the first `n` steps a passkey sample (a model learns the skill from samples alone, not from a small share among masked-LM ones)")
-	fs.BoolVar(&f.keepValidations, "keep-validations", false, "keep the weights of every validation's step in val/step-NNNNNN of -out (for comparisons at matched validation loss)")
-	fs.Float64Var(&f.divergeRatio, "diverge-ratio", o.DivergeRatio, "stop when a validation loss exceeds this multiple of the smaller of the first validation loss and ln(vocabulary size), the loss of a uniform guess; no checkpoint is written for that step (0: never stop)")
+	fs.IntVar(&o.Batch, "batch", o.Batch, "sequences per step")
+	fs.Float64Var(&o.LR, "lr", o.LR, "peak learning rate (linear warm-up, then linear decay to 0)")
+	fs.Float64Var(&o.WarmupFrac, "warmup", o.WarmupFrac, "share of the steps spent warming up")
+	fs.Float64Var(&o.WeightDecay, "weight-decay", o.WeightDecay, "AdamW decoupled weight decay")
+	fs.Float64Var(&o.ClipNorm, "clip", o.ClipNorm, "gradient-norm clip (0 disables)")
+	fs.IntVar(&o.PasskeyEvery, "passkey-every", 0, "make one training sequence in `n` a passkey sample: a key of 5 digits stated behind #KEY= and asked again with its digits masked, which gives the model the long-range retrieval skill the passkey probe measures (0: none; the vocabulary needs # K E Y = and the digits)")
+	fs.IntVar(&o.PasskeyFirst, "passkey-first", 0, "with -passkey-every: every sequence of the first `n` steps a passkey sample (a model learns the skill from samples alone, not from a small share among masked-LM ones)")
+	fs.BoolVar(&o.KeepValidations, "keep-validations", false, "keep the weights of every validation's step in val/step-NNNNNN of -out (for comparisons at matched validation loss)")
+	fs.Float64Var(&o.DivergeRatio, "diverge-ratio", o.DivergeRatio, "stop when a validation loss exceeds this multiple of the smaller of the first validation loss and ln(vocabulary size), the loss of a uniform guess; no checkpoint is written for that step (0: never stop)")
 	fs.IntVar(&f.seqLen, "seq-len", 0, "training length n0, at least 3 (default 64, or the config's train_length)")
-	fs.Uint64Var(&f.seed, "seed", o.Seed, "random seed (weights, data order, masking, dropout)")
+	fs.Uint64Var(&o.Seed, "seed", o.Seed, "random seed (weights, data order, masking, dropout)")
 	f.method = methodflags.Register(fs, "train with")
 	f.method.RegisterNorm("training normalisation: " + strings.Join(attn.NormNames(), ", ") + " (default: the config's, softmax)")
-	fs.IntVar(&f.evalEvery, "eval-every", 0, "steps between validations and checkpoints (0: once per epoch, at most every steps/10)")
-	fs.IntVar(&f.evalSeqs, "eval-seqs", o.EvalSeqs, "validation sequences scored each time (0: all of them)")
-	fs.IntVar(&f.logEvery, "log-every", o.LogEvery, "steps between metrics.jsonl lines (0: only the validation lines)")
+	fs.IntVar(&o.EvalEvery, "eval-every", 0, "steps between validations and checkpoints (0: once per epoch, at most every steps/10)")
+	fs.IntVar(&o.EvalSeqs, "eval-seqs", o.EvalSeqs, "validation sequences scored each time (0: all of them)")
+	fs.IntVar(&o.LogEvery, "log-every", o.LogEvery, "steps between metrics.jsonl lines (0: only the validation lines)")
 	fs.IntVar(&f.minCount, "min-count", 2, "characters seen fewer times in the training split are [UNK] (new vocabularies only)")
 	fs.IntVar(&f.vocabSize, "vocab-size", 12000, "largest vocabulary, special tokens included (new vocabularies only; 0: no limit)")
 	fs.Float64Var(&f.maxMemory, "max-memory", 0, "refuse a run whose training, or final evaluation, needs more than this many `GiB` (0: the memory available at the start, MemAvailable in /proc/meminfo)")
@@ -151,7 +149,7 @@ func run(c collective.Comm, args []string, stdout, stderr io.Writer) (err error)
 			return err
 		}
 	}
-	progress := stderr
+	var progress io.Writer = stderr
 	if f.quiet {
 		progress = nil
 	}
@@ -167,67 +165,22 @@ func run(c collective.Comm, args []string, stdout, stderr io.Writer) (err error)
 	// One writer per run folder, from here on: nothing in it changes
 	// before the lock is held. Rank 0 holds it (and repairs what a killed
 	// writer left); the other ranks read the folder once rank 0 has it.
-	lock, created, err := lockRun(c, f.out)
+	folder, err := train.OpenFolder(c, f.out)
 	if err != nil {
 		return err
 	}
-	if lock != nil {
-		defer func() {
-			if err != nil && created {
-				// A folder this run created and never used goes again.
-				os.Remove(filepath.Join(f.out, runlock.FileName))
-				os.Remove(f.out)
-			}
-			lock.Release()
-		}()
-	}
+	defer func() { folder.Close(err != nil) }()
 
-	// Model configuration, vocabulary and weights.
-	var (
-		cfg    gau.Config
-		vocab  *tokenizer.Vocab
-		params *gau.Params
-		resume *checkpoint.Checkpoint
-		initCk *checkpoint.Checkpoint
-	)
-	switch {
-	case f.resume:
-		last := filepath.Join(f.out, "last")
-		if resume, err = checkpoint.Load(last); err != nil {
-			return fmt.Errorf("cannot resume: %w", err)
-		}
-		if resume.Unverified {
-			fmt.Fprintf(stderr, "note: %s has no %s (written by an older version): its config and state cannot be checked against what the run saved\n", last, checkpoint.SumsFile)
-		}
-		cfg, vocab, params = resume.Config, resume.Vocab, resume.Params
-	case f.init != "":
-		// The checkpoint is read whole now (a run may be writing it); its
-		// weights are fitted to the checkpoint's config or -config's
-		// (which may take fewer layers) after the memory check.
-		if initCk, cfg, err = initModel(f.init, f.config, f.maxMemory); err != nil {
-			return err
-		}
-		vocab = initCk.Vocab
-	default:
-		cfg = gau.DefaultConfig()
-		maxVocab := f.vocabSize
-		if f.config != "" {
-			// A new model's vocabulary comes from the corpus; the
-			// config's vocab_size, if any, caps it.
-			if cfg, err = gau.OpenConfig(f.config); err != nil {
-				return err
-			}
-			if cfg.VocabSize > 0 && !set["vocab-size"] {
-				maxVocab = cfg.VocabSize
-			}
-		}
-		if vocab, err = train.NewVocab(docs, f.minCount, maxVocab); err != nil {
-			return err
-		}
-		cfg.VocabSize = vocab.Size()
+	// Model configuration and vocabulary; the weights come after the
+	// memory check.
+	start, err := startModel(f, set, docs)
+	if err != nil {
+		return err
 	}
+	printNotes(stderr, start)
+	cfg, resume := start.Config, start.Resumed
 	if !f.resume {
-		if err := applyFlags(&cfg, f, set); err != nil {
+		if err := applyFlags(&cfg, f); err != nil {
 			return err
 		}
 		if err := cfg.Validate(); err != nil {
@@ -236,21 +189,13 @@ func run(c collective.Comm, args []string, stdout, stderr io.Writer) (err error)
 			}
 			return err
 		}
-		if err := checkFreshOut(f.out, f.overwrite); err != nil {
+		if err := train.CheckNewRun(f.out, f.overwrite); err != nil {
 			return err
 		}
 	}
 
-	opts := train.DefaultOptions()
-	opts.Steps = recommendedSteps
-	if f.steps > 0 {
-		opts.Steps = f.steps
-	}
-	opts.Batch, opts.LR, opts.WarmupFrac, opts.WeightDecay, opts.ClipNorm = f.batch, f.lr, f.warmup, f.weightDecay, f.clip
-	opts.Seed, opts.EvalEvery, opts.EvalSeqs, opts.LogEvery = f.seed, f.evalEvery, f.evalSeqs, f.logEvery
-	opts.DivergeRatio = f.divergeRatio
-	opts.PasskeyEvery, opts.KeepValidations = f.passkeyEvery, f.keepValidations
-	opts.PasskeyFirst = f.passkeyFirst
+	opts := f.opts
+	opts.Steps = cmp.Or(f.steps, recommendedSteps)
 	if cfg.Method == "pose" {
 		opts.PoSE, opts.PoSETarget = true, cfg.TargetLength
 	}
@@ -260,11 +205,12 @@ func run(c collective.Comm, args []string, stdout, stderr io.Writer) (err error)
 		}
 	}
 
-	held, err := heldOut(f, cfg)
-	if err != nil {
-		return err
-	}
-	trainSeqs, valSeqs, valNote, err := train.Data(docs, vocab, cfg.TrainLength, held)
+	// The run validates on the held-out documents that are neither test
+	// documents of the final evaluation nor as long as its longest length
+	// (testset.SplitHeldOut), so that no document a study tests on ever
+	// picks a checkpoint.
+	held := train.HeldOut{Rule: eval.TestSetLong, Test: f.evalDocs, MinLen: slices.Max(f.lengths(cfg.TrainLength)), Seed: 42}
+	trainSeqs, valSeqs, valNote, err := train.Data(docs, start.Vocab, cfg.TrainLength, held)
 	if err != nil {
 		return err
 	}
@@ -275,27 +221,14 @@ func run(c collective.Comm, args []string, stdout, stderr io.Writer) (err error)
 	if err != nil {
 		return err
 	}
-	if os.Getenv("GOMEMLIMIT") == "" {
-		// The estimate counts the live memory; the collector would let
-		// garbage grow the heap to twice that before collecting. The
-		// budget as a soft limit makes it collect sooner instead.
-		debug.SetMemoryLimit(budget.Bytes)
+	budget.SoftLimit()
+	start.Config = cfg
+	params, err := start.Params(opts.Seed)
+	if err != nil {
+		return err
 	}
-	switch {
-	case params != nil:
-	case f.init != "":
-		var notes []string
-		if params, notes, err = initCk.Fit(cfg); err != nil {
-			return fmt.Errorf("-init %s: %w", f.init, err)
-		}
-		for _, n := range append(initCk.Notes, notes...) {
-			fmt.Fprintln(stderr, "note:", n)
-		}
-		initCk = nil
-	default:
-		params = gau.InitParams(cfg, tensor.Float32, rand.New(rand.NewPCG(f.seed, 0x9a0a)))
-	}
-	tr, err := train.NewRank(c, cfg, vocab, params, trainSeqs, valSeqs, opts)
+	printNotes(stderr, start)
+	tr, err := train.NewRank(c, cfg, start.Vocab, params, trainSeqs, valSeqs, opts)
 	if err != nil {
 		return err
 	}
@@ -304,29 +237,12 @@ func run(c collective.Comm, args []string, stdout, stderr io.Writer) (err error)
 			return fmt.Errorf("cannot resume %s: %w", filepath.Join(f.out, "last"), err)
 		}
 	}
-	tr.OutDir, tr.Lock, tr.Progress, tr.Corpus = f.out, lock, progress, f.corpus
+	tr.OutDir, tr.Lock, tr.Progress, tr.Corpus = f.out, folder.Lock, progress, f.corpus
 	if err := tr.Use(be); err != nil { // after Resume or not: the backend gets the current state
 		return err
 	}
 	defer tr.Close()
-	fmt.Fprintf(stderr, "model: %d layers, hidden %d, intermediate %d, key %d, vocab %d (%.2fM parameters); n0 = %d, %s, CosScale %g, %s\n",
-		cfg.NumLayers, cfg.HiddenSize, cfg.IntermediateSize, cfg.KeySize, cfg.VocabSize, float64(params.Count())/1e6,
-		cfg.TrainLength, cfg.Normalization, cfg.CosScale, cfg.Method)
-	on := string(be.Device())
-	if be.Precision() == backend.BF16 {
-		on += " (bf16 products)"
-	}
-	if c.Size() > 1 {
-		least, most := opts.Batch/c.Size(), (opts.Batch+c.Size()-1)/c.Size()
-		seqs := fmt.Sprint(least)
-		if most > least {
-			seqs += fmt.Sprintf(" or %d", most)
-		}
-		on = fmt.Sprintf("%d processes (%s each, %s sequences of every batch)", c.Size(), on, seqs)
-	}
-	fmt.Fprintf(stderr, "data: %s, %d training and %d validation sequences; %d steps of %d from step %d on %s; output %s\n",
-		f.corpus, len(trainSeqs), len(valSeqs), opts.Steps, opts.Batch, tr.State.Step, on, f.out)
-	fmt.Fprintln(stderr, memLine)
+	fmt.Fprintf(stderr, "%s\n%s\n%s\n", train.ModelLine(cfg, params), tr.DataLine(f.corpus, len(valSeqs)), memLine)
 
 	ctx, cancel := cli.OnInterrupt(context.Background(), stderr, "stopping after this step; the last checkpoint stays valid")
 	defer cancel()
@@ -337,12 +253,7 @@ func run(c collective.Comm, args []string, stdout, stderr io.Writer) (err error)
 		}
 		return err
 	}
-	fmt.Fprintf(stderr, "trained %d steps in %s; best validation loss %.4f at step %d (%s)\n", tr.State.Step,
-		time.Duration(tr.State.Elapsed*float64(time.Second)).Round(time.Second), deref(tr.State.BestValLoss), tr.State.BestStep, filepath.Join(f.out, "best"))
-	if ran := tr.State.Step - firstStep; c.Size() > 1 && ran > 0 {
-		fmt.Fprintf(stderr, "communication: %.2f ms per step in the sums over the %d processes (rank 0's, waiting for the slowest included)\n",
-			1e3*tr.CommSeconds()/float64(ran), c.Size())
-	}
+	fmt.Fprintln(stderr, tr.Summary(firstStep))
 	if f.noEval {
 		return nil
 	}
@@ -352,19 +263,44 @@ func run(c collective.Comm, args []string, stdout, stderr io.Writer) (err error)
 	if err := c.Barrier(); err != nil { // rank 0 has written best/
 		return err
 	}
-	return finalEval(ctx, c, be, f, docs, stdout, stderr)
+	return finalEval(ctx, c, be, f, docs, progress, stdout)
 }
 
-// lockRun takes the run folder's lock on rank 0 (train.LockRunRank);
-// created reports that the folder did not exist before. The other ranks
-// hold no lock (nil).
-func lockRun(c collective.Comm, out string) (lock *runlock.Lock, created bool, err error) {
-	if c.Rank() == 0 {
-		_, statErr := os.Stat(out)
-		created = os.IsNotExist(statErr)
+// startModel says where the run's model comes from: the run it resumes,
+// the -init checkpoint, or a new model of -config or the default
+// configuration, whose vocabulary the corpus gives.
+func startModel(f *flags, set map[string]bool, docs []corpus.Document) (*train.Start, error) {
+	switch {
+	case f.resume:
+		return train.ResumeRun(f.out)
+	case f.init != "":
+		// The checkpoint is read whole now (a run may be writing it).
+		budget, err := cli.MemoryBudget("max-memory", f.maxMemory)
+		if err != nil {
+			return nil, err
+		}
+		return train.LoadInit(f.init, f.config, budget)
 	}
-	lock, err = train.LockRunRank(c, out)
-	return lock, created && err == nil, err
+	cfg, maxVocab := gau.DefaultConfig(), f.vocabSize
+	if f.config != "" {
+		// The config's vocab_size, if any, caps the vocabulary.
+		var err error
+		if cfg, err = gau.OpenConfig(f.config); err != nil {
+			return nil, err
+		}
+		if cfg.VocabSize > 0 && !set["vocab-size"] {
+			maxVocab = cfg.VocabSize
+		}
+	}
+	return train.NewModel(cfg, docs, f.minCount, maxVocab)
+}
+
+// printNotes prints the start's notes, once.
+func printNotes(stderr io.Writer, s *train.Start) {
+	for _, n := range s.Notes {
+		fmt.Fprintln(stderr, "note:", n)
+	}
+	s.Notes = nil
 }
 
 // interrupted describes where an interrupted run stopped and what can be
@@ -377,11 +313,9 @@ func interrupted(step, last int, out string) error {
 }
 
 // applyFlags writes the model flags into cfg.
-func applyFlags(cfg *gau.Config, f *flags, set map[string]bool) error {
-	if f.seqLen > 0 {
+func applyFlags(cfg *gau.Config, f *flags) error {
+	if f.seqLen > 0 { // at least 3 (validate)
 		cfg.TrainLength = f.seqLen
-	} else if set["seq-len"] {
-		return fmt.Errorf("-seq-len %d must be at least 3", f.seqLen)
 	}
 	if err := f.method.Apply(cfg); err != nil {
 		return err
@@ -393,51 +327,17 @@ func applyFlags(cfg *gau.Config, f *flags, set map[string]bool) error {
 	return nil
 }
 
-// checkFreshOut refuses to start a new run over an earlier one.
-func checkFreshOut(out string, overwrite bool) error {
-	for _, sub := range []string{"last", "best"} {
-		if _, err := os.Stat(filepath.Join(out, sub)); err == nil && !overwrite {
-			return fmt.Errorf("%s already holds a run; continue it with -resume, or start over with -overwrite", out)
-		}
-	}
-	return nil
-}
-
-// heldOut says which held-out documents the run validates on: those that
-// are neither test documents of the final evaluation nor as long as its
-// longest length (testset.SplitHeldOut), so that no document a study
-// tests on ever picks a checkpoint.
-func heldOut(f *flags, cfg gau.Config) (train.HeldOut, error) {
-	lengths := eval.DefaultLengths(cfg.TrainLength)
-	if f.evalLengths != "" {
-		var err error
-		if lengths, err = eval.ParseLengths(f.evalLengths); err != nil {
-			return train.HeldOut{}, fmt.Errorf("-eval-lengths: %w", err)
-		}
-	}
-	return train.HeldOut{Rule: eval.TestSetLong, Test: f.evalDocs, MinLen: slices.Max(lengths), Seed: 42}, nil
-}
-
 // finalEval scores the best checkpoint at 2x..64x n0 with softmax and
 // InfoScale and writes results.md and results.json next to it.
 //
 // Its forward passes are shared among c's ranks; rank 0 writes.
-func finalEval(ctx context.Context, c collective.Comm, be backend.Backend, f *flags, docs []corpus.Document, stdout, stderr io.Writer) error {
+func finalEval(ctx context.Context, c collective.Comm, be backend.Backend, f *flags, docs []corpus.Document, progress, stdout io.Writer) error {
 	ck, err := checkpoint.Load(filepath.Join(f.out, "best"))
 	if err != nil {
 		return err
 	}
-	lengths := eval.DefaultLengths(ck.Config.TrainLength)
-	if f.evalLengths != "" {
-		if lengths, err = eval.ParseLengths(f.evalLengths); err != nil {
-			return fmt.Errorf("-eval-lengths: %w", err)
-		}
-	}
+	lengths := f.lengths(ck.Config.TrainLength)
 	budget, err := cli.MemoryBudget("max-memory", f.maxMemory)
-	if err != nil {
-		return err
-	}
-	proto, err := eval.ParseProtocol(f.protocol)
 	if err != nil {
 		return err
 	}
@@ -449,11 +349,7 @@ func finalEval(ctx context.Context, c collective.Comm, be backend.Backend, f *fl
 	if err != nil {
 		return err
 	}
-	var progress io.Writer = stderr
-	if f.quiet {
-		progress = nil
-	}
-	rep, err := eval.Evaluate(ctx, ck.Config, ck.Params, ck.Vocab, testDocs, variants, eval.Options{Lengths: lengths, Protocol: proto, Progress: progress, Backend: be, MemoryBudget: budget.Bytes, Comm: c})
+	rep, err := eval.Evaluate(ctx, ck.Config, ck.Params, ck.Vocab, testDocs, variants, eval.Options{Lengths: lengths, Protocol: f.proto, Progress: progress, Backend: be, MemoryBudget: budget.Bytes, Comm: c})
 	if err != nil {
 		return err
 	}
@@ -462,24 +358,17 @@ func finalEval(ctx context.Context, c collective.Comm, be backend.Backend, f *fl
 	}
 	table := rep.Markdown()
 	fmt.Fprintf(stdout, "\nLength extrapolation of %s (trained at n0 = %d):\n%s\n%s\n", filepath.Join(f.out, "best"), ck.Config.TrainLength, rep.Describe(), table)
-	return writeResults(f.out, rep)
-}
-
-func writeResults(dir string, rep *eval.Report) error {
-	md := fmt.Sprintf("%s\n\n%s", rep.Describe(), rep.Markdown())
-	if err := os.WriteFile(filepath.Join(dir, train.ResultsMarkdown), []byte(md), 0o644); err != nil {
-		return err
-	}
 	js, err := rep.JSON()
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, train.ResultsJSON), js, 0o644)
+	return train.WriteResults(f.out, fmt.Sprintf("%s\n\n%s", rep.Describe(), table), js)
 }
 
-func deref(x *float64) float64 {
-	if x == nil {
-		return 0
+// lengths are the final table's lengths: -eval-lengths, or 2x..64x n0.
+func (f *flags) lengths(n0 int) []int {
+	if f.lengthList != nil {
+		return f.lengthList
 	}
-	return *x
+	return eval.DefaultLengths(n0)
 }

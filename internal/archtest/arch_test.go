@@ -33,8 +33,8 @@ var levels = map[string]int{
 	// Training and evaluation.
 	"train": 6, "eval": 6,
 	// The study's artifacts, the verdicts and analyses over them, the
-	// report and the figures.
-	"study": 7, "internal/testfiles": 7,
+	// report and the figures; the CPU benchmark.
+	"study": 7, "benchmark": 7, "internal/testfiles": 7,
 	"verdict": 8, "analysis": 8,
 	"report": 9, "figures": 9,
 	// Commands and scripts.
@@ -120,7 +120,7 @@ func TestLevelsForbid(t *testing.T) {
 	for _, c := range [][2]string{
 		{"kernels/cpu", "graph"}, {"gau", "train"}, {"graph", "gpu/graphexec"},
 		{"train", "eval"}, {"eval", "train"}, {"gpu/graphexec", "gau"}, {"checkpoint", "train"},
-		{"study", "verdict"}, {"verdict", "report"}, {"eval", "study"}, {"study", "analysis"}, {"analysis", "figures"},
+		{"study", "verdict"}, {"benchmark", "study"}, {"train", "benchmark"}, {"verdict", "report"}, {"eval", "study"}, {"study", "analysis"}, {"analysis", "figures"},
 	} {
 		lp, _ := level(c[0])
 		ld, _ := level(c[1])

@@ -3,6 +3,8 @@ package cli
 import (
 	"fmt"
 	"math"
+	"os"
+	"runtime/debug"
 	"strconv"
 
 	"github.com/infoscale/gaualpha/internal/host"
@@ -43,6 +45,16 @@ func (b Budget) Check(what string, need int64) error {
 		return nil
 	}
 	return fmt.Errorf("%s needs about %s, over the memory budget of %s, %s", what, GiB(need), GiB(b.Bytes), b.Source)
+}
+
+// SoftLimit makes the budget the Go collector's soft memory limit
+// (runtime/debug.SetMemoryLimit), unless GOMEMLIMIT sets one: an estimate
+// counts the live memory, and the collector would otherwise let garbage
+// grow the heap to twice that before collecting.
+func (b Budget) SoftLimit() {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(b.Bytes)
+	}
 }
 
 // GiB formats a byte count in GiB with one decimal (three below 1 GiB).

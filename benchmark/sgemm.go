@@ -1,4 +1,4 @@
-package main
+package benchmark
 
 import (
 	"fmt"
@@ -21,15 +21,11 @@ type sgemmShape struct {
 	m, n, k        int
 }
 
-// The SGEMM cases join the table after the model cases: one per assembly
-// kernel this CPU runs (the pure Go kernel only where there is none) and
-// one for the bfloat16 products.
-func init() {
-	cases = append(cases, sgemmCases()...)
-}
-
-func sgemmCases() []benchCase {
-	var out []benchCase
+// sgemmCases are the SGEMM cases, which join the table after the model
+// cases: one per assembly kernel this CPU runs (the pure Go kernel only
+// where there is none) and one for the bfloat16 products.
+func sgemmCases() []Case {
+	var out []Case
 	var kernels []gemm.KernelInfo
 	for _, k := range gemm.Kernels() {
 		if k.Supported && k.Needs != "" {
@@ -45,13 +41,13 @@ func sgemmCases() []benchCase {
 	}
 	const noTorch = "the SGEMM cases time the Go kernels against the machine's peak, not against PyTorch"
 	for _, k := range kernels {
-		out = append(out, benchCase{
+		out = append(out, Case{
 			Name: "sgemm_" + strings.ReplaceAll(k.Name, "-", "_"), Kind: kindSgemm, Model: "paper", B: 8, L: 512,
 			Warmup: 1, Runs: 5, NoTorch: noTorch, kernel: k.Name,
 			Desc: fmt.Sprintf("SGEMM, kernel %s: the six linear-layer products of layer_fwdbwd (4096 tokens)", k.Name),
 		})
 	}
-	out = append(out, benchCase{
+	out = append(out, Case{
 		Name: "sgemm_bf16", Kind: kindSgemmBF16, Model: "paper", B: 8, L: 512,
 		Warmup: 1, Runs: 5, NoTorch: noTorch,
 		Desc: fmt.Sprintf("SgemmBF16 (bfloat16 products, float32 sums; %s) at the same shapes", gemm.BF16Kernel()),
@@ -62,7 +58,7 @@ func sgemmCases() []benchCase {
 // prepareSgemm allocates random operands for the layer's products and
 // times them, one after the other, with the case's kernel (Sgemm's
 // parallel split over GOMAXPROCS goroutines).
-func prepareSgemm(c benchCase) (*prepared, error) {
+func prepareSgemm(c Case) (*Prepared, error) {
 	cfg, _, err := c.modelConfig()
 	if err != nil {
 		return nil, err
@@ -94,5 +90,5 @@ func prepareSgemm(c benchCase) (*prepared, error) {
 		}
 		return nil
 	}
-	return &prepared{step: step}, nil
+	return &Prepared{Step: step}, nil
 }

@@ -1,4 +1,4 @@
-package main
+package benchmark
 
 import (
 	"os"
@@ -25,7 +25,13 @@ func readCPU() cpuSample {
 	if err != nil {
 		return cpuSample{}
 	}
-	line, _, _ := strings.Cut(string(b), "\n")
+	return parseCPU(string(b))
+}
+
+// parseCPU reads the machine's CPU time from the first line of a
+// /proc/stat text; ok is false where that is not its "cpu" line.
+func parseCPU(stat string) cpuSample {
+	line, _, _ := strings.Cut(stat, "\n")
 	f := strings.Fields(line)
 	if len(f) < 9 || f[0] != "cpu" {
 		return cpuSample{}
@@ -55,9 +61,10 @@ func otherLoad(before, after cpuSample, child *syscall.Rusage, wall time.Duratio
 	return max(0, after.busy-before.busy-own) / wall.Seconds()
 }
 
-// waitQuiet waits until the machine's CPUs are at least 95% idle over one
-// second, for at most limit; it reports whether they were.
-func waitQuiet(limit time.Duration) bool {
+// WaitQuiet waits until the machine's CPUs are at least 95% idle over one
+// second, for at most limit; it reports whether they were (true also where
+// /proc/stat cannot be read).
+func WaitQuiet(limit time.Duration) bool {
 	deadline := time.Now().Add(limit)
 	for {
 		a := readCPU()

@@ -1,4 +1,4 @@
-package main
+package benchmark
 
 import (
 	"strings"
@@ -24,7 +24,7 @@ func TestCaseFlops(t *testing.T) {
 		{"idle", 0},
 		{"eval_window_65536", 0},
 	} {
-		c, ok := findCase(tc.name)
+		c, ok := Find(tc.name)
 		if !ok {
 			t.Fatalf("no case %s", tc.name)
 		}
@@ -38,28 +38,28 @@ func TestCaseFlops(t *testing.T) {
 // run's threads (the bfloat16 peak for sgemm_bf16); "—" without a peak or
 // a flop count.
 func TestPeakShare(t *testing.T) {
-	p := &peakInfo{Unit: "512-bit FMA", Threads: 2, PerCore: 200, All: 400, BF16: 800}
-	lf, _ := findCase("layer_fwd")
-	bf, _ := findCase("sgemm_bf16")
-	idle, _ := findCase("idle")
+	p := &Peak{Unit: "512-bit FMA", Threads: 2, PerCore: 200, All: 400, BF16: 800}
+	lf, _ := Find("layer_fwd")
+	bf, _ := Find("sgemm_bf16")
+	idle, _ := Find("idle")
 	flops := caseFlops(lf, 0)
-	if got := p.share(lf, &result{Seconds: flops / 100e9}); got != "25%" {
+	if got := p.share(lf, &Result{Seconds: flops / 100e9}); got != "25%" {
 		t.Errorf("layer_fwd at 100 GFLOP/s of 400: %s, want 25%%", got)
 	}
-	if got := p.share(bf, &result{Seconds: caseFlops(bf, 0) / 400e9}); got != "50%" {
+	if got := p.share(bf, &Result{Seconds: caseFlops(bf, 0) / 400e9}); got != "50%" {
 		t.Errorf("sgemm_bf16 at 400 GFLOP/s of a bf16 peak of 800: %s, want 50%%", got)
 	}
-	var none *peakInfo
-	for _, got := range []string{p.share(idle, &result{Seconds: 1}), p.share(lf, nil), none.share(lf, &result{Seconds: 1})} {
+	var none *Peak
+	for _, got := range []string{p.share(idle, &Result{Seconds: 1}), p.share(lf, nil), none.share(lf, &Result{Seconds: 1})} {
 		if got != "—" {
-			t.Errorf("share without flops, result or peak: %q", got)
+			t.Errorf("share without flops, Result or peak: %q", got)
 		}
 	}
-	if d := p.describe(); !strings.Contains(d, "512-bit FMA") || !strings.Contains(d, "400 GFLOP/s on 2 threads") || !strings.Contains(d, "800 GFLOP/s") {
+	if d := p.Describe(); !strings.Contains(d, "512-bit FMA") || !strings.Contains(d, "400 GFLOP/s on 2 threads") || !strings.Contains(d, "800 GFLOP/s") {
 		t.Errorf("describe: %s", d)
 	}
 	p.OtherCores = 0.5
-	if d := p.describe(); !strings.Contains(d, "† (other processes kept 0.50 cores busy") {
+	if d := p.Describe(); !strings.Contains(d, "† (other processes kept 0.50 cores busy") {
 		t.Errorf("describe on a busy machine: %s", d)
 	}
 }

@@ -1,4 +1,16 @@
-package main
+// Package benchmark times this implementation's kernels, layers, training
+// steps, evaluation passes and the cmd/train command against the same
+// math in plain PyTorch eager on the same CPU cores, and against the
+// machine's own arithmetic peak (docs/benchmarks.md).
+//
+// A benchmark is a list of cases (Cases). Each case runs in a fresh
+// process on each side: Measure times a Go case in the calling process
+// (cmd/bench re-executes itself with -case for it), RunProcess runs such a
+// child, or the PyTorch side (scripts/bench_torch.py), and reads the
+// Result it prints; MeasurePeak measures the FMA peak, WaitQuiet waits for
+// an idle machine, and Render writes the table in Markdown, which
+// WriteOut places between the markers of a document.
+package benchmark
 
 import (
 	"bytes"
@@ -9,6 +21,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"gorgonia.org/tensor"
 
@@ -34,9 +47,9 @@ const (
 	kindCmdTrain    = "cmd_train"    // the whole of go run ./cmd/train (its binary), once
 )
 
-// benchCase is one row of the table. The PyTorch side
+// Case is one row of the table. The PyTorch side
 // (scripts/bench_torch.py) has a case of the same name and shape.
-type benchCase struct {
+type Case struct {
 	Name string
 	Kind string
 	// Model is "paper" (gau.PaperConfig) or "default"
@@ -59,70 +72,110 @@ type benchCase struct {
 	// Desc describes the case in the table.
 	Desc string
 
+	// TrainCmd is the cmd/train binary the cmd_train case runs (empty:
+	// built from this module).
+	TrainCmd string
+
 	// config, when set, replaces the model configuration (tests use tiny
 	// models).
 	config func() gau.Config
 	// kernel names the kernels/gemm micro-kernel of an SGEMM case.
 	kernel string
-	// trainCmd is the cmd/train binary the cmd_train case runs (-train-cmd;
-	// empty: built from this module), and trainArgs its flags beyond
-	// -quiet, -overwrite and -out (tests shorten the run).
-	trainCmd  string
+	// trainArgs are the cmd_train case's flags beyond -quiet, -overwrite
+	// and -out (tests shorten the run).
 	trainArgs []string
-	// onTimed, when set, is called with the prepared case before its
-	// timed runs (-ops attaches its profile there).
-	onTimed func(*prepared)
 }
 
-// cases lists every case in table order. Keep in step with CASES in
+// Cases lists every case in table order: the model cases, then the SGEMM
+// cases of this CPU's kernels. Keep in step with CASES in
 // scripts/bench_torch.py.
-var cases = []benchCase{
-	{Name: "idle", Kind: kindIdle, Warmup: 0, Runs: 1,
-		Desc: "process footprint only (runtime; Python + torch import)"},
-	{Name: "attn_fwd_1024", Kind: kindAttnFwd, Model: "paper", B: 1, L: 1024, Norm: "infoscale", Warmup: 2, Runs: 10,
-		Desc: "fused attention forward, B=1 L=1024 d=128 e=1536"},
-	{Name: "attn_fwd_4096", Kind: kindAttnFwd, Model: "paper", B: 1, L: 4096, Norm: "infoscale", Warmup: 1, Runs: 5,
-		Desc: "fused attention forward, B=1 L=4096 d=128 e=1536"},
-	{Name: "attn_bwd_1024", Kind: kindAttnBwd, Model: "paper", B: 1, L: 1024, Norm: "infoscale", Warmup: 2, Runs: 10,
-		Desc: "fused attention backward only, B=1 L=1024"},
-	{Name: "layer_fwd", Kind: kindLayerFwd, Model: "paper", B: 8, L: 512, Warmup: 1, Runs: 5,
-		Desc: "one GAU layer forward, paper size, B=8 L=512"},
-	{Name: "layer_fwdbwd", Kind: kindLayerFwdBwd, Model: "paper", B: 8, L: 512, Warmup: 1, Runs: 5,
-		Desc: "one GAU layer forward+backward, paper size, B=8 L=512"},
-	{Name: "train_default", Kind: kindTrain, Model: "default", B: 32, L: 64, Warmup: 10, Runs: 20,
-		Desc: "training step, default model, B=32 L=64 (dropout 0.1, AdamW, clip)"},
-	{Name: "train_default_bf16", Kind: kindTrain, Model: "default", B: 32, L: 64, Precision: "bf16", Warmup: 10, Runs: 20,
-		NoTorch: "the float32 PyTorch step is train_default's; this case compares -precision bf16 with it on the Go side",
-		Desc:    "training step as train_default, -precision bf16 (bfloat16 products, float32 sums)"},
-	{Name: "train_paper_b32", Kind: kindTrain, Model: "paper", B: 32, L: 64, Warmup: 1, Runs: 5,
-		Desc: "training step, paper model, B=32 L=64 (dropout 0.1, AdamW, clip)"},
-	{Name: "eval_default_128", Kind: kindEval, Model: "default", B: 128, L: 128, Norm: "infoscale", Stride: 32, Warmup: 2, Runs: 10,
-		Desc: "default model forward, B=128 L=128, every 32nd token masked (a fast-protocol batch at 2x n0)"},
-	{Name: "eval_default_512", Kind: kindEval, Model: "default", B: 32, L: 512, Norm: "infoscale", Stride: 32, Warmup: 2, Runs: 10,
-		Desc: "default model forward, B=32 L=512, every 32nd token masked (a fast-protocol batch at 8x n0)"},
-	{Name: "eval_4096", Kind: kindEval, Model: "paper", B: 1, L: 4096, Norm: "infoscale", Warmup: 1, Runs: 3,
-		Desc: "6-layer paper model forward, B=1 L=4096, one masked position"},
-	{Name: "eval_16384", Kind: kindEval, Model: "paper", B: 1, L: 16384, Norm: "infoscale", Warmup: 0, Runs: 1,
-		Desc: "6-layer paper model forward, B=1 L=16384, one masked position"},
-	{Name: "eval_window_65536", Kind: kindEval, Model: "paper", B: 1, L: 65536, Norm: "infoscale", Method: "window", Warmup: 0, Runs: 1,
-		NoTorch: "eager PyTorch materialises 65536² scores (16 GiB per matrix)",
-		Desc:    "memory check: paper model forward, B=1 L=65536, windowed attention (w=64)"},
-	{Name: "train_cmd", Kind: kindCmdTrain, Model: "default", Warmup: 0, Runs: 1,
-		NoTorch: "the whole command (4000 steps, validation, checkpoints, the extrapolation table) has no PyTorch counterpart here",
-		Desc:    "go run ./cmd/train as it stands: the default model, 4000 steps and the final table (the binary's wall time)"},
+func Cases() []Case {
+	return append(modelCases(), sgemmCases()...)
 }
 
-// findCase returns the case named name.
-func findCase(name string) (benchCase, bool) {
-	i := slices.IndexFunc(cases, func(c benchCase) bool { return c.Name == name })
+// modelCases are the cases with a model (or nothing, idle) behind them.
+func modelCases() []Case {
+	return []Case{
+		{Name: "idle", Kind: kindIdle, Warmup: 0, Runs: 1,
+			Desc: "process footprint only (runtime; Python + torch import)"},
+		{Name: "attn_fwd_1024", Kind: kindAttnFwd, Model: "paper", B: 1, L: 1024, Norm: "infoscale", Warmup: 2, Runs: 10,
+			Desc: "fused attention forward, B=1 L=1024 d=128 e=1536"},
+		{Name: "attn_fwd_4096", Kind: kindAttnFwd, Model: "paper", B: 1, L: 4096, Norm: "infoscale", Warmup: 1, Runs: 5,
+			Desc: "fused attention forward, B=1 L=4096 d=128 e=1536"},
+		{Name: "attn_bwd_1024", Kind: kindAttnBwd, Model: "paper", B: 1, L: 1024, Norm: "infoscale", Warmup: 2, Runs: 10,
+			Desc: "fused attention backward only, B=1 L=1024"},
+		{Name: "layer_fwd", Kind: kindLayerFwd, Model: "paper", B: 8, L: 512, Warmup: 1, Runs: 5,
+			Desc: "one GAU layer forward, paper size, B=8 L=512"},
+		{Name: "layer_fwdbwd", Kind: kindLayerFwdBwd, Model: "paper", B: 8, L: 512, Warmup: 1, Runs: 5,
+			Desc: "one GAU layer forward+backward, paper size, B=8 L=512"},
+		{Name: "train_default", Kind: kindTrain, Model: "default", B: 32, L: 64, Warmup: 10, Runs: 20,
+			Desc: "training step, default model, B=32 L=64 (dropout 0.1, AdamW, clip)"},
+		{Name: "train_default_bf16", Kind: kindTrain, Model: "default", B: 32, L: 64, Precision: "bf16", Warmup: 10, Runs: 20,
+			NoTorch: "the float32 PyTorch step is train_default's; this case compares -precision bf16 with it on the Go side",
+			Desc:    "training step as train_default, -precision bf16 (bfloat16 products, float32 sums)"},
+		{Name: "train_paper_b32", Kind: kindTrain, Model: "paper", B: 32, L: 64, Warmup: 1, Runs: 5,
+			Desc: "training step, paper model, B=32 L=64 (dropout 0.1, AdamW, clip)"},
+		{Name: "eval_default_128", Kind: kindEval, Model: "default", B: 128, L: 128, Norm: "infoscale", Stride: 32, Warmup: 2, Runs: 10,
+			Desc: "default model forward, B=128 L=128, every 32nd token masked (a fast-protocol batch at 2x n0)"},
+		{Name: "eval_default_512", Kind: kindEval, Model: "default", B: 32, L: 512, Norm: "infoscale", Stride: 32, Warmup: 2, Runs: 10,
+			Desc: "default model forward, B=32 L=512, every 32nd token masked (a fast-protocol batch at 8x n0)"},
+		{Name: "eval_4096", Kind: kindEval, Model: "paper", B: 1, L: 4096, Norm: "infoscale", Warmup: 1, Runs: 3,
+			Desc: "6-layer paper model forward, B=1 L=4096, one masked position"},
+		{Name: "eval_16384", Kind: kindEval, Model: "paper", B: 1, L: 16384, Norm: "infoscale", Warmup: 0, Runs: 1,
+			Desc: "6-layer paper model forward, B=1 L=16384, one masked position"},
+		{Name: "eval_window_65536", Kind: kindEval, Model: "paper", B: 1, L: 65536, Norm: "infoscale", Method: "window", Warmup: 0, Runs: 1,
+			NoTorch: "eager PyTorch materialises 65536² scores (16 GiB per matrix)",
+			Desc:    "memory check: paper model forward, B=1 L=65536, windowed attention (w=64)"},
+		{Name: "train_cmd", Kind: kindCmdTrain, Model: "default", Warmup: 0, Runs: 1,
+			NoTorch: "the whole command (4000 steps, validation, checkpoints, the extrapolation table) has no PyTorch counterpart here",
+			Desc:    "go run ./cmd/train as it stands: the default model, 4000 steps and the final table (the binary's wall time)"},
+	}
+}
+
+// Find returns the case named name.
+func Find(name string) (Case, bool) {
+	cases := Cases()
+	i := slices.IndexFunc(cases, func(c Case) bool { return c.Name == name })
 	if i < 0 {
-		return benchCase{}, false
+		return Case{}, false
 	}
 	return cases[i], true
 }
 
+// Select returns the cases a list names: "all", or names separated by
+// commas (each once, in the list's order); an unknown name is an error
+// that lists the known ones.
+func Select(list string) ([]Case, error) {
+	cases := Cases()
+	if strings.TrimSpace(list) == "all" {
+		return cases, nil
+	}
+	var sel []Case
+	for _, name := range strings.Split(list, ",") {
+		name = strings.TrimSpace(name)
+		if name == "" {
+			continue
+		}
+		i := slices.IndexFunc(cases, func(c Case) bool { return c.Name == name })
+		if i < 0 {
+			var names []string
+			for _, c := range cases {
+				names = append(names, c.Name)
+			}
+			return nil, fmt.Errorf("unknown case %q (known: %s)", name, strings.Join(names, ", "))
+		}
+		if !slices.ContainsFunc(sel, func(x Case) bool { return x.Name == name }) {
+			sel = append(sel, cases[i])
+		}
+	}
+	if len(sel) == 0 {
+		return nil, fmt.Errorf("no cases in %q", list)
+	}
+	return sel, nil
+}
+
 // modelConfig returns the case's model configuration with its overrides.
-func (c benchCase) modelConfig() (gau.Config, attn.Policy, error) {
+func (c Case) modelConfig() (gau.Config, attn.Policy, error) {
 	var cfg gau.Config
 	switch {
 	case c.config != nil:
@@ -149,20 +202,21 @@ func (c benchCase) modelConfig() (gau.Config, attn.Policy, error) {
 	return cfg, pol, nil
 }
 
-// prepared is a case ready to run: step runs one timed operation.
-type prepared struct {
-	step func() error
-	// vocab is the vocabulary size the model was built with (the PyTorch
+// Prepared is a case ready to run.
+type Prepared struct {
+	// Step runs one timed operation.
+	Step func() error
+	// Vocab is the vocabulary size the model was built with (the PyTorch
 	// side of the default training case uses the same).
-	vocab int
-	// machine is the case's CPU executor, when it runs a graph (-ops
-	// profiles it).
-	machine *graph.Machine
+	Vocab int
+	// Machine is the case's CPU executor, when it runs a graph (cmd/bench
+	// -ops profiles it).
+	Machine *graph.Machine
 }
 
 // prepare builds what a case times (weights, inputs, graph) outside the
 // timed region.
-func prepare(c benchCase) (*prepared, error) {
+func prepare(c Case) (*Prepared, error) {
 	cfg, pol, err := c.modelConfig()
 	if err != nil {
 		return nil, err
@@ -170,7 +224,7 @@ func prepare(c benchCase) (*prepared, error) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	switch c.Kind {
 	case kindIdle:
-		return &prepared{step: func() error { return nil }}, nil
+		return &Prepared{Step: func() error { return nil }}, nil
 	case kindAttnFwd, kindAttnBwd:
 		return prepareAttention(c, cfg, pol, rng)
 	case kindLayerFwd, kindLayerFwdBwd:
@@ -205,7 +259,7 @@ func ones(n int) []float32 {
 
 // prepareAttention sets up the fused attention kernel on random X =
 // [u | v | z] (z scaled down for moderate logits, as on the PyTorch side).
-func prepareAttention(c benchCase, cfg gau.Config, pol attn.Policy, rng *rand.Rand) (*prepared, error) {
+func prepareAttention(c Case, cfg gau.Config, pol attn.Policy, rng *rand.Rand) (*Prepared, error) {
 	E, D := cfg.IntermediateSize, cfg.KeySize
 	a := &cpu.Attention[float32]{B: c.B, L: c.L, E: E, D: D, GammaQ: ones(D), GammaK: ones(D), Policy: pol}
 	W, rows := a.Width(), c.B*c.L
@@ -217,17 +271,17 @@ func prepareAttention(c benchCase, cfg gau.Config, pol attn.Policy, rng *rand.Ra
 	}
 	out := make([]float32, rows*a.OutWidth())
 	if c.Kind == kindAttnFwd {
-		return &prepared{step: func() error { return a.Forward(out) }}, nil
+		return &Prepared{Step: func() error { return a.Forward(out) }}, nil
 	}
 	if err := a.Forward(out); err != nil {
 		return nil, err
 	}
 	dout := randn(rng, rows*a.OutWidth(), 1)
 	dx := make([]float32, (rows+2)*W)
-	return &prepared{step: func() error { return a.Backward(out, dout, dx) }}, nil
+	return &Prepared{Step: func() error { return a.Backward(out, dout, dx) }}, nil
 }
 
-func prepareLayer(c benchCase, cfg gau.Config, pol attn.Policy, rng *rand.Rand) (*prepared, error) {
+func prepareLayer(c Case, cfg gau.Config, pol attn.Policy, rng *rand.Rand) (*Prepared, error) {
 	lcfg := cfg
 	lcfg.NumLayers = 1
 	p := gau.InitParams(lcfg, tensor.Float32, rng)
@@ -248,7 +302,7 @@ func prepareLayer(c benchCase, cfg gau.Config, pol attn.Policy, rng *rand.Rand) 
 	if err != nil {
 		return nil, err
 	}
-	return &prepared{step: m.Run, machine: m}, nil
+	return &Prepared{Step: m.Run, Machine: m}, nil
 }
 
 // trainingData returns the embedded corpus's vocabulary and its training
@@ -270,7 +324,7 @@ func trainingData(L int) (*tokenizer.Vocab, [][]int, [][]int, error) {
 // takes the corpus vocabulary's size; the paper model keeps its 12000 rows
 // (the corpus vocabulary fills the first of them), so that its embedding
 // and head cost what the paper model's do.
-func prepareTrain(c benchCase, cfg gau.Config) (*prepared, error) {
+func prepareTrain(c Case, cfg gau.Config) (*Prepared, error) {
 	if c.L != cfg.TrainLength {
 		return nil, fmt.Errorf("case %s: training runs at n0 = %d, not L = %d", c.Name, cfg.TrainLength, c.L)
 	}
@@ -299,7 +353,7 @@ func prepareTrain(c benchCase, cfg gau.Config) (*prepared, error) {
 		}
 	}
 	mach, _ := t.Executor().(*graph.Machine)
-	return &prepared{vocab: cfg.VocabSize, machine: mach, step: func() error {
+	return &Prepared{Vocab: cfg.VocabSize, Machine: mach, Step: func() error {
 		_, _, err := t.Step()
 		return err
 	}}, nil
@@ -310,7 +364,7 @@ func prepareTrain(c benchCase, cfg gau.Config) (*prepared, error) {
 // or (Stride) every Stride-th token masked, as a fast-protocol pass does.
 // The default model takes the embedded corpus's vocabulary, as cmd/train
 // gives it.
-func prepareEval(c benchCase, cfg gau.Config, pol attn.Policy, rng *rand.Rand) (*prepared, error) {
+func prepareEval(c Case, cfg gau.Config, pol attn.Policy, rng *rand.Rand) (*Prepared, error) {
 	if c.Model == "default" && c.config == nil {
 		v, _, _, err := trainingData(cfg.TrainLength)
 		if err != nil {
@@ -345,18 +399,18 @@ func prepareEval(c benchCase, cfg gau.Config, pol attn.Policy, rng *rand.Rand) (
 	if err != nil {
 		return nil, err
 	}
-	return &prepared{vocab: cfg.VocabSize, machine: mach, step: func() error { return m.Run(mach, bt) }}, nil
+	return &Prepared{Vocab: cfg.VocabSize, Machine: mach, Step: func() error { return m.Run(mach, bt) }}, nil
 }
 
 // prepareCmdTrain builds cmd/train from this module (unless -train-cmd
 // names a binary) and times one run of it as go run ./cmd/train runs it,
 // writing its checkpoints to a temporary folder.
-func prepareCmdTrain(c benchCase) (*prepared, error) {
+func prepareCmdTrain(c Case) (*Prepared, error) {
 	tmp, err := os.MkdirTemp("", "bench-train-cmd-")
 	if err != nil {
 		return nil, err
 	}
-	bin := c.trainCmd
+	bin := c.TrainCmd
 	if bin == "" {
 		root, err := moduleRoot()
 		if err != nil {
@@ -370,7 +424,7 @@ func prepareCmdTrain(c benchCase) (*prepared, error) {
 		}
 	}
 	args := append([]string{"-quiet", "-overwrite", "-out", filepath.Join(tmp, "run")}, c.trainArgs...)
-	return &prepared{step: func() error {
+	return &Prepared{Step: func() error {
 		cmd := exec.Command(bin, args...)
 		cmd.Stdout = io.Discard
 		var stderr bytes.Buffer

@@ -1,4 +1,4 @@
-package main
+package benchmark
 
 import (
 	"fmt"
@@ -10,9 +10,9 @@ import (
 	"github.com/infoscale/gaualpha/kernels/gemm"
 )
 
-// peakInfo is the machine's measured arithmetic peak, against which the
+// Peak is the machine's measured arithmetic peak, against which the
 // report puts each case's matrix-product rate.
-type peakInfo struct {
+type Peak struct {
 	Unit    string  // the loop: "512-bit FMA" or "256-bit FMA"
 	Threads int     // the threads of the run (-threads)
 	PerCore float64 // GFLOP/s of the loop on one thread
@@ -26,17 +26,18 @@ type peakInfo struct {
 // peakDuration is how long each peak loop runs.
 const peakDuration = time.Second
 
-// measurePeak runs kernels/gemm's FMA loop at the widest vector width the
-// CPU has, on one thread and on threads threads; nil where there is no
+// MeasurePeak runs kernels/gemm's FMA loop at the widest vector width the
+// CPU has, on one thread and on threads threads (and the bfloat16 loop
+// where the CPU has one), each for about a second; nil where there is no
 // such loop.
-func measurePeak(threads int) *peakInfo {
+func MeasurePeak(threads int) *Peak {
 	before, own0, t0 := readCPU(), selfCPU(), time.Now()
 	one, ok := gemm.MeasurePeak(1, peakDuration)
 	if !ok {
 		return nil
 	}
 	all, _ := gemm.MeasurePeak(threads, peakDuration)
-	p := &peakInfo{Unit: one.Unit, Threads: threads, PerCore: one.GFLOPS, All: all.GFLOPS}
+	p := &Peak{Unit: one.Unit, Threads: threads, PerCore: one.GFLOPS, All: all.GFLOPS}
 	if b, ok := gemm.MeasurePeakBF16(threads, peakDuration); ok {
 		p.BF16 = b.GFLOPS
 	}
@@ -56,14 +57,14 @@ func selfCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// describe is the report's line about the peak.
-func (p *peakInfo) describe() string {
+// Describe is the report's line about the peak.
+func (p *Peak) Describe() string {
 	s := fmt.Sprintf("float32 FMA peak (kernels/gemm's %s loop, measured at the start of the run): %.0f GFLOP/s on one thread, %.0f GFLOP/s on %d threads",
 		p.Unit, p.PerCore, p.All, p.Threads)
 	if p.BF16 > 0 {
 		s += fmt.Sprintf("; bfloat16 products (VDPBF16PS loop): %.0f GFLOP/s on %d threads", p.BF16, p.Threads)
 	}
-	if p.OtherCores >= busyThreshold {
+	if p.OtherCores >= BusyThreshold {
 		s += fmt.Sprintf(" † (other processes kept %.2f cores busy meanwhile: the peak is understated and the share column overstated; rerun on a quiet machine)", p.OtherCores)
 	}
 	return s
@@ -73,7 +74,7 @@ func (p *peakInfo) describe() string {
 // flops (caseFlops) per second of its median time over the float32 FMA
 // peak on the run's threads (the bfloat16 peak for bf16 cases); "—" when
 // unknown.
-func (p *peakInfo) share(c benchCase, res *result) string {
+func (p *Peak) share(c Case, res *Result) string {
 	if p == nil || res == nil || res.Seconds <= 0 {
 		return "—"
 	}
@@ -95,7 +96,7 @@ func (p *peakInfo) share(c benchCase, res *result) string {
 // scores are not counted); elementwise work not at all. 0 for cases whose
 // work is not of that kind (idle, windowed attention). vocab is the
 // model's vocabulary size as the case reported it.
-func caseFlops(c benchCase, vocab int) float64 {
+func caseFlops(c Case, vocab int) float64 {
 	if c.Kind == kindSgemm || c.Kind == kindSgemmBF16 {
 		cfg, _, err := c.modelConfig()
 		if err != nil {
