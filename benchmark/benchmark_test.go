@@ -168,10 +168,10 @@ func TestLayerGraphMatchesReference(t *testing.T) {
 					}
 				}
 			}
-			check("output", graph.Floats32(mach.Value(lg.Out)), c.Output.Data, true)
-			check("grad input", graph.Floats32(mach.Value(lg.Grads[0])), c.Grads["input"].Data, false)
+			check("output", mach.Value(lg.Out).Data().([]float32), c.Output.Data, true)
+			check("grad input", mach.Value(lg.Grads[0]).Data().([]float32), c.Grads["input"].Data, false)
 			for i, nm := range names {
-				check("grad "+nm.Name, graph.Floats32(mach.Value(lg.Grads[i+1])), c.Grads[nm.Name].Data, false)
+				check("grad "+nm.Name, mach.Value(lg.Grads[i+1]).Data().([]float32), c.Grads[nm.Name].Data, false)
 			}
 		})
 	}

@@ -220,7 +220,7 @@ func (t *Trainer) DataLine(corpus string, nVal int) string {
 	if t.be.Precision() == backend.BF16 {
 		on += " (bf16 products)"
 	}
-	if _, n := t.Rank(); n > 1 {
+	if n := t.rank.comm.Size(); n > 1 {
 		least, most := t.opts.Batch/n, (t.opts.Batch+n-1)/n
 		seqs := fmt.Sprint(least)
 		if most > least {
@@ -242,7 +242,7 @@ func (t *Trainer) Summary(first int) string {
 	}
 	s := fmt.Sprintf("trained %d steps in %s; best validation loss %.4f at step %d (%s)", t.State.Step,
 		time.Duration(t.State.Elapsed*float64(time.Second)).Round(time.Second), best, t.State.BestStep, filepath.Join(t.OutDir, "best"))
-	if _, n := t.Rank(); n > 1 && t.State.Step > first {
+	if n := t.rank.comm.Size(); n > 1 && t.State.Step > first {
 		s += fmt.Sprintf("\ncommunication: %.2f ms per step in the sums over the %d processes (rank 0's, waiting for the slowest included)",
 			1e3*t.CommSeconds()/float64(t.State.Step-first), n)
 	}
