@@ -4,6 +4,7 @@ import (
 	"image/color"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/infoscale/gaualpha/train"
@@ -78,6 +79,23 @@ func TestMovingAverage(t *testing.T) {
 	for i, want := range []float64{4, 3, 4, 3} {
 		if got[i].Loss != want {
 			t.Fatalf("moving average %v, want 4 3 4 3", got)
+		}
+	}
+}
+
+// A malformed -runs entry, a label twice in a panel and an empty list are
+// refused before any metrics log is read.
+func TestReadLossRunsRefuses(t *testing.T) {
+	for _, c := range []struct{ list, want string }{
+		{"", "no run given"},
+		{" , ", "no run given"},
+		{"base", `"base" is not [PANEL:]LABEL=DIR`},
+		{"=dir", `"=dir" is not`},
+		{"p:=dir", "empty LABEL"},
+		{"a=" + t.TempDir() + "/missing", "metrics"},
+	} {
+		if _, _, err := ReadLossRuns(c.list); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("ReadLossRuns(%q): %v, want an error with %q", c.list, err, c.want)
 		}
 	}
 }

@@ -1,11 +1,14 @@
 package figures
 
 import (
+	"fmt"
 	"slices"
+	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/vg"
 
+	"github.com/infoscale/gaualpha/study"
 	"github.com/infoscale/gaualpha/train"
 )
 
@@ -106,4 +109,44 @@ func movingAverage(ps []train.StepMetrics, w int) []train.StepMetrics {
 		out[i].Loss = s / float64(min(i+1, w))
 	}
 	return out
+}
+
+// ReadLossRuns reads the runs of a comma-separated list of
+// [PANEL:]LABEL=DIR (DIR a run folder or one of its checkpoints): each
+// run's metrics log, and its lines as trainloss rows. A malformed entry, a
+// label twice in one panel or an empty list is an error.
+func ReadLossRuns(list string) ([]LossRun, []study.TrainLossRow, error) {
+	var runs []LossRun
+	var rows []study.TrainLossRow
+	for _, e := range strings.Split(list, ",") {
+		if e = strings.TrimSpace(e); e == "" {
+			continue
+		}
+		lbl, dir, ok := strings.Cut(e, "=")
+		panel, line, hasPanel := strings.Cut(lbl, ":")
+		if !hasPanel {
+			panel, line = "", lbl
+		}
+		switch {
+		case !ok || lbl == "" || dir == "":
+			return nil, nil, fmt.Errorf("%q is not [PANEL:]LABEL=DIR", e)
+		case line == "":
+			return nil, nil, fmt.Errorf("%q has an empty LABEL (want [PANEL:]LABEL=DIR)", e)
+		}
+		for _, r := range runs {
+			if r.Panel == panel && r.Label == line {
+				return nil, nil, fmt.Errorf("label %q appears twice in panel %q", line, panel)
+			}
+		}
+		r := LossRun{Panel: panel, Label: line}
+		var err error
+		if r.Train, r.Val, err = study.ReadMetrics(dir); err != nil {
+			return nil, nil, err
+		}
+		runs, rows = append(runs, r), append(rows, study.TrainLossRows(panel, line, dir, r.Train, r.Val)...)
+	}
+	if len(runs) == 0 {
+		return nil, nil, fmt.Errorf("no run given")
+	}
+	return runs, rows, nil
 }

@@ -10,7 +10,7 @@ import (
 )
 
 // Placeholders of a part's arguments, known only when the parts before it
-// have run; cmd/reproduce resolves them.
+// have run; package runner resolves them.
 const (
 	// AlibiSlopeArg is the ALiBi slope of the grid whose fine-tune of the
 	// first seed's plain model has the lowest validation loss.

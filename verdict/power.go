@@ -144,3 +144,15 @@ func meanSD(x []float64) (mean, sd float64) {
 	}
 	return mean, math.Sqrt(sd / float64(len(x)-1))
 }
+
+// Table is the analysis as power.csv's rows: a row per comparison and
+// number of documents.
+func (p Power) Table() []study.PowerRow {
+	var rows []study.PowerRow
+	for _, row := range p.Rows {
+		for i, n := range p.N {
+			rows = append(rows, study.PowerRow{Comparator: row.Label, Config: row.Config, Mean: row.Mean, SD: row.SD, Close: row.Close, Docs: n, Detectable: row.Detectable[i]})
+		}
+	}
+	return rows
+}

@@ -8,14 +8,13 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/infoscale/gaualpha/checkpoint"
-	"github.com/infoscale/gaualpha/corpus"
+	"github.com/infoscale/gaualpha/analysis"
 	"github.com/infoscale/gaualpha/eval"
 	"github.com/infoscale/gaualpha/figures"
 	"github.com/infoscale/gaualpha/internal/cli"
+	"github.com/infoscale/gaualpha/report"
 	"github.com/infoscale/gaualpha/study"
 	"github.com/infoscale/gaualpha/testset"
-	"github.com/infoscale/gaualpha/tokenizer"
 	"github.com/infoscale/gaualpha/verdict"
 )
 
@@ -79,12 +78,9 @@ func runTestset(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	docs, err := corpus.Open(*corpusPath)
+	docs, err := analysis.TestSetDocuments(*corpusPath, *split)
 	if err != nil {
 		return err
-	}
-	if _, val := corpus.Split(docs, 0.8); *split == "val" && len(val) > 0 {
-		docs = val
 	}
 	// A value given on the command line that the documents cannot meet is
 	// refused; a default shrinks to what they allow (a small corpus).
@@ -100,14 +96,8 @@ func runTestset(args []string, stdout, stderr io.Writer) error {
 		}
 		*f.v = min(*f.v, f.max)
 	}
-	var v *tokenizer.Vocab
-	if *ckpt != "" {
-		ck, err := checkpoint.Load(*ckpt)
-		if err != nil {
-			return err
-		}
-		v = ck.Vocab
-	} else if v, err = testset.CharVocab(docs); err != nil {
+	v, err := analysis.TestSetVocab(*ckpt, docs)
+	if err != nil {
 		return err
 	}
 	need := testset.EstimateBytes(len(docs), min(o.Features, v.Size()))
@@ -118,12 +108,7 @@ func runTestset(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var chosen []string
-	for i, d := range sel {
-		chosen = append(chosen, fmt.Sprintf(" %s (%d tokens, cluster %d)", d.ID, info.Tokens[info.Selected[i]], info.Labels[info.Selected[i]]))
-	}
-	text := fmt.Sprintf("%d documents (%s split), %d clusters of sizes %v; drawn per cluster %v\nselected:%s\n",
-		len(docs), *split, len(info.Sizes), info.Sizes, info.Quotas, strings.Join(chosen, ","))
+	text := analysis.TestSetSummary(docs, *split, sel, info)
 	return c.save(stdout, text,
 		func() error { return study.Testset.Write(c.path("testset.csv"), study.TestsetRows(docs, info)) },
 		func() error { return figures.Testset(c.path("testset.png"), info, *split, c.dpi) })
@@ -147,37 +132,9 @@ func runTrainLoss(args []string, stdout, stderr io.Writer) error {
 	if *name == "" || strings.ContainsAny(*name, "/\\") {
 		return fmt.Errorf("-name %q must be a plain file name", *name)
 	}
-	var runs []figures.LossRun
-	var rows []study.TrainLossRow
-	for _, e := range strings.Split(*runsFlag, ",") {
-		if e = strings.TrimSpace(e); e == "" {
-			continue
-		}
-		lbl, dir, ok := strings.Cut(e, "=")
-		panel, line, hasPanel := strings.Cut(lbl, ":")
-		if !hasPanel {
-			panel, line = "", lbl
-		}
-		switch {
-		case !ok || lbl == "" || dir == "":
-			return fmt.Errorf("-runs: %q is not [PANEL:]LABEL=DIR", e)
-		case line == "":
-			return fmt.Errorf("-runs: %q has an empty LABEL (want [PANEL:]LABEL=DIR)", e)
-		}
-		for _, r := range runs {
-			if r.Panel == panel && r.Label == line {
-				return fmt.Errorf("-runs: label %q appears twice in panel %q", line, panel)
-			}
-		}
-		r := figures.LossRun{Panel: panel, Label: line}
-		var err error
-		if r.Train, r.Val, err = study.ReadMetrics(dir); err != nil {
-			return fmt.Errorf("-runs: %w", err)
-		}
-		runs, rows = append(runs, r), append(rows, study.TrainLossRows(panel, line, dir, r.Train, r.Val)...)
-	}
-	if len(runs) == 0 {
-		return fmt.Errorf("-runs: no run given")
+	runs, rows, err := figures.ReadLossRuns(*runsFlag)
+	if err != nil {
+		return fmt.Errorf("-runs: %w", err)
 	}
 	return c.save(stdout, "",
 		func() error { return study.TrainLoss.Write(c.path(*name+".csv"), rows) },
@@ -217,32 +174,7 @@ func runPower(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var sb strings.Builder
-	fmt.Fprintf(&sb, "%d comparisons; Holm's first step at alpha = %.4g; power %g; the exact sign-flip test reaches p < alpha from %d documents\n\n", p.Comparisons, p.Alpha, p.Power, p.MinUnits)
-	fmt.Fprintf(&sb, "| comparator | its best configuration | mean Δacc | SD over %d documents | close |", p.Rows[0].Docs)
-	for _, n := range ns {
-		fmt.Fprintf(&sb, " detectable at %d |", n)
-	}
-	sb.WriteString("\n|---|---|---:|---:|---|")
-	for range ns {
-		sb.WriteString("---:|")
-	}
-	sb.WriteString("\n")
-	var rows []study.PowerRow
-	for _, row := range p.Rows {
-		fmt.Fprintf(&sb, "| %s | %s | %+.4f | %.4f | %v |", row.Label, row.Config, row.Mean, row.SD, row.Close)
-		for i, n := range ns {
-			fmt.Fprintf(&sb, " %.4f |", row.Detectable[i])
-			rows = append(rows, study.PowerRow{Comparator: row.Label, Config: row.Config, Mean: row.Mean, SD: row.SD, Close: row.Close, Docs: n, Detectable: row.Detectable[i]})
-		}
-		sb.WriteString("\n")
-	}
-	fmt.Fprintf(&sb, "\nClose comparisons (|mean| < %g): median SD %.4f, largest %.4f; smallest detectable difference at the median (largest) SD:", p.Close, p.MedianSD, p.MaxSD)
-	for i, n := range ns {
-		fmt.Fprintf(&sb, " %d documents %.4f (%.4f);", n, p.Detectable[i], p.DetectableMax[i])
-	}
-	sb.WriteString("\n")
-	return c.save(stdout, sb.String(), func() error { return study.Power.Write(c.path("power.csv"), rows) })
+	return c.save(stdout, report.Power(p), func() error { return study.Power.Write(c.path("power.csv"), p.Table()) })
 }
 
 func runPasskey(args []string, stdout, stderr io.Writer) error {
@@ -279,35 +211,9 @@ func runPasskey(args []string, stdout, stderr io.Writer) error {
 			keys = append(keys, k)
 		}
 	} else {
-		for _, r := range rows {
-			if !slices.Contains(keys, r.Key()) {
-				keys = append(keys, r.Key())
-			}
-		}
+		keys = study.PasskeyConfigs(rows)
 	}
-	type cell struct {
-		k     study.ConfigKey
-		L     int
-		class string
-	}
-	sums := map[cell][2]int{}
-	var order []cell
-	for _, r := range rows {
-		if !slices.Contains(keys, r.Key()) {
-			continue
-		}
-		ce := cell{r.Key(), r.Length, r.Class}
-		if _, ok := sums[ce]; !ok {
-			order = append(order, ce)
-		}
-		s := sums[ce]
-		sums[ce] = [2]int{s[0] + r.DigitsRight, s[1] + r.Digits}
-	}
-	var curve []study.PasskeyCurveRow
-	for _, ce := range order {
-		s := sums[ce]
-		curve = append(curve, study.PasskeyCurveRow{Config: ce.k.String(), Length: ce.L, Class: ce.class, Digits: s[1], DigitsRight: s[0], Accuracy: float64(s[0]) / float64(max(1, s[1]))})
-	}
+	curve := study.PasskeyCurveRows(rows, keys)
 	return c.save(stdout, "",
 		func() error { return study.PasskeyCurve.Write(c.path("passkey_curve.csv"), curve) },
 		func() error { return figures.Passkey(c.path("passkey.png"), rows, keys, c.dpi) })

@@ -34,10 +34,10 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/infoscale/gaualpha/gau"
 	"github.com/infoscale/gaualpha/internal/cli"
 	"github.com/infoscale/gaualpha/internal/runlock"
 	"github.com/infoscale/gaualpha/report"
+	"github.com/infoscale/gaualpha/runner"
 	"github.com/infoscale/gaualpha/study"
 )
 
@@ -49,10 +49,6 @@ type options struct {
 	launch []string // the launcher and its arguments before a tool (empty: none)
 	log    io.Writer
 }
-
-// launched are the tools -launch starts on several processes: those that
-// share their work among them.
-var launched = []string{"train", "suite"}
 
 func run(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("reproduce", flag.ContinueOnError)
@@ -171,11 +167,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if !*reportOnly {
 		ctx, stop := cli.OnInterrupt(context.Background(), stderr, "stopping the running part; the parts already finished stay done")
 		defer stop()
-		r, err := newRunner(o)
+		r, err := runner.New(o.Study, runner.Options{Bin: o.bin, Launch: o.launch, Log: o.log})
 		if err != nil {
 			return err
 		}
-		if err := r.run(ctx); err != nil {
+		if err := r.Run(ctx); err != nil {
 			return err
 		}
 	}
@@ -187,16 +183,13 @@ func run(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// tools are the commands reproduce runs.
-var tools = []string{"train", "suite", "analyze"}
-
 // findTools returns the folder holding the commands reproduce runs: dir,
 // or, when -bin was not given and dir lacks them, the folder of this
 // executable (as in the container image, where every command is in one
 // folder on PATH).
 func findTools(dir string, given bool) (string, error) {
 	has := func(dir string) error {
-		for _, tool := range tools {
+		for _, tool := range runner.Tools() {
 			if _, err := os.Stat(filepath.Join(dir, tool)); err != nil {
 				return fmt.Errorf("%s not built: run `go build -o %s/ ./cmd/...` (or make reproduce)", filepath.Join(dir, tool), dir)
 			}
@@ -211,28 +204,4 @@ func findTools(dir string, given bool) (string, error) {
 		return filepath.Dir(exe), nil
 	}
 	return dir, err
-}
-
-// lastLine returns the last non-empty line of a log (the failing tool's
-// one-line error), or "" if there is none.
-func lastLine(path string) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return ""
-	}
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	return strings.TrimSpace(lines[len(lines)-1])
-}
-
-// writePaperConfig writes the paper-size model configuration (its vocabulary
-// size is a cap; the vocabulary comes from the corpus).
-func writePaperConfig(path string) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	b, err := gau.PaperConfig().Marshal()
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, b, 0o644)
 }

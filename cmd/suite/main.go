@@ -16,7 +16,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -27,39 +26,21 @@ import (
 	"strings"
 	"time"
 
-	"gorgonia.org/tensor"
-
 	"github.com/infoscale/gaualpha/attn"
 	"github.com/infoscale/gaualpha/backend"
-	"github.com/infoscale/gaualpha/checkpoint"
+	"github.com/infoscale/gaualpha/baseline"
 	"github.com/infoscale/gaualpha/collective"
 	"github.com/infoscale/gaualpha/collective/mpi"
 	"github.com/infoscale/gaualpha/corpus"
-	"github.com/infoscale/gaualpha/internal/cli"
-	"github.com/infoscale/gaualpha/internal/runlock"
-
 	"github.com/infoscale/gaualpha/eval"
-	"github.com/infoscale/gaualpha/gau"
+	"github.com/infoscale/gaualpha/internal/cli"
 	"github.com/infoscale/gaualpha/study"
-	"github.com/infoscale/gaualpha/train"
 )
 
 func main() {
 	cli.Main("suite", func(args []string, stdout, stderr io.Writer) error {
 		return mpi.Run(func(c collective.Comm) error { return run(c, args, stdout, stderr) })
 	})
-}
-
-// suiteMethods are the methods the suite compares (attn.SuiteMethods): a
-// fine-tuned one (PI at an extended length as pi-ft, PoSE, ALiBi) is
-// trained from the base model first; the others apply at evaluation time
-// (PI with scale L/n0 among them).
-func suiteMethods() map[string]attn.SuiteMethod {
-	out := map[string]attn.SuiteMethod{}
-	for _, m := range attn.SuiteMethods() {
-		out[m.Name] = m
-	}
-	return out
 }
 
 // defaultNorms are the normalisations the suite compares by default.
@@ -71,8 +52,6 @@ type options struct {
 	steps, batch, docs, offsets, piLen, positions, docLen          int
 	lr                                                             float64
 	seed                                                           uint64
-	be                                                             backend.Backend
-	comm                                                           collective.Comm // the processes sharing the work; rank 0 writes
 	quiet                                                          bool
 	attention                                                      string // the device's attention path (backend.Options)
 
@@ -80,13 +59,8 @@ type options struct {
 	finetuneOnly                               bool
 	alibiSlope                                 float64
 	passkeyNear, passkeyFar, passkeyEvery      int
-	// keys is -configs parsed (nil: every method × normalisation);
-	// minLen is the current base's length of a long held-out document
-	// (set by suiteFor, read by fineTune for the validation documents).
-	keys   []study.ConfigKey
-	minLen int
-	// log receives notes that -quiet does not silence (stderr).
-	log io.Writer
+	// keys is -configs parsed (nil: every method × normalisation).
+	keys []study.ConfigKey
 }
 
 // run is the command as member c of the group of processes (rank 0 alone
@@ -95,7 +69,7 @@ func run(c collective.Comm, args []string, stdout, stderr io.Writer) error {
 	if c.Rank() != 0 {
 		stdout, stderr = io.Discard, io.Discard
 	}
-	o := options{comm: c, log: stderr}
+	var o options
 	var err error
 	fs := flag.NewFlagSet("suite", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -147,7 +121,7 @@ func run(c collective.Comm, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("-base is required: a checkpoint trained at n0 with RoPE (make suite trains one)")
 	}
 	for _, m := range strings.Split(o.methods, ",") {
-		if _, ok := suiteMethods()[strings.TrimSpace(m)]; !ok {
+		if _, ok := baseline.Method(strings.TrimSpace(m)); !ok {
 			return fmt.Errorf("-methods: unknown method %q (want %s)", m, strings.Join(names, ", "))
 		}
 	}
@@ -181,13 +155,23 @@ func run(c collective.Comm, args []string, stdout, stderr io.Writer) error {
 	if o.finetunes == "" {
 		o.finetunes = o.out
 	}
-	if o.be, err = backend.OpenOptions(backend.Options{Device: o.device, Precision: o.precision, Attention: o.attention, Log: stderr, Ordinal: c.LocalRank()}); err != nil {
+	be, err := backend.OpenOptions(backend.Options{Device: o.device, Precision: o.precision, Attention: o.attention, Log: stderr, Ordinal: c.LocalRank()})
+	if err != nil {
 		return err
 	}
-	defer o.be.Close()
-	var progress io.Writer = stderr
+	defer be.Close()
+	so := baseline.Options{Out: o.out, FineTunes: o.finetunes, Corpus: o.corpus, Methods: strings.Split(o.methods, ","), Norms: strings.Split(o.norms, ","), Keys: o.keys,
+		DocLen: o.docLen, Protocol: proto, Positions: o.positions, Offsets: o.offsets, TestSet: o.testset, DocSet: o.docset, Docs: o.docs, Seed: o.seed,
+		FineTuneOnly: o.finetuneOnly, Steps: o.steps, Batch: o.batch, LR: o.lr, PiLen: o.piLen, AlibiSlope: o.alibiSlope, PasskeyEvery: o.passkeyEvery,
+		PasskeyNear: o.passkeyNear, PasskeyFar: o.passkeyFar, Backend: be, Comm: c, Progress: stderr, Log: stderr}
+	if o.lengths != "" {
+		so.Lengths, _ = eval.ParseLengths(o.lengths) // validated above
+	}
+	if o.passkeyLengths != "" {
+		so.PasskeyLengths, _ = eval.ParseLengths(o.passkeyLengths) // validated above
+	}
 	if o.quiet || c.Rank() != 0 {
-		progress = nil
+		so.Progress = nil
 	}
 	docs, err := corpus.Open(o.corpus)
 	if err != nil {
@@ -202,19 +186,19 @@ func run(c collective.Comm, args []string, stdout, stderr io.Writer) error {
 	var probe []study.PasskeyRow
 	var docIDs []string
 	for _, base := range strings.Split(o.bases, ",") {
-		rows, rep, pk, ids, err := suiteFor(ctx, strings.TrimSpace(base), docs, proto, o, progress)
+		res, err := baseline.FromBase(ctx, strings.TrimSpace(base), docs, so)
 		if err != nil {
 			return err
 		}
 		if o.finetuneOnly {
 			continue
 		}
-		all = append(all, rows...)
-		reports = append(reports, rep...)
-		probe = append(probe, pk...)
-		if len(rep) > 0 {
-			n0 = rep[0].TrainLen
-			docIDs = ids
+		all = append(all, res.Rows...)
+		reports = append(reports, res.Reports...)
+		probe = append(probe, res.Passkey...)
+		if len(res.Reports) > 0 {
+			n0 = res.Reports[0].TrainLen
+			docIDs = res.Documents
 		}
 	}
 	if o.finetuneOnly {
@@ -247,134 +231,6 @@ func run(c collective.Comm, args []string, stdout, stderr io.Writer) error {
 	return study.WriteSuite(filepath.Join(o.out, "suite.json"), s)
 }
 
-// suiteFor fine-tunes and evaluates every method from one base model (or
-// the configurations of -configs on its CosScale), and runs the passkey
-// probe on them when asked; it also returns the ids of the documents
-// evaluated.
-func suiteFor(ctx context.Context, base string, docs []corpus.Document, proto eval.Protocol, o options, progress io.Writer) ([]study.SuiteRow, []*eval.Report, []study.PasskeyRow, []string, error) {
-	ck, err := checkpoint.Load(base)
-	if err != nil {
-		return nil, nil, nil, nil, err
-	}
-	if ck.Config.Method != "rope" {
-		return nil, nil, nil, nil, fmt.Errorf("base %s was trained with %s; the suite starts from RoPE models", base, ck.Config.Method)
-	}
-	lengths := eval.DefaultLengths(ck.Config.TrainLength)
-	if o.lengths != "" {
-		if lengths, err = eval.ParseLengths(o.lengths); err != nil {
-			return nil, nil, nil, nil, err
-		}
-	}
-	if err := checkLengths(ck.Config, lengths, o.lengths != ""); err != nil {
-		return nil, nil, nil, nil, err
-	}
-	minLen := slices.Max(lengths)
-	if o.docLen > 0 {
-		minLen = o.docLen
-	}
-	o.minLen = minLen
-	tag := fmt.Sprintf("cos%g", ck.Config.CosScale)
-	methods, norms := strings.Split(o.methods, ","), strings.Split(o.norms, ",")
-	if o.keys != nil {
-		methods, norms = nil, nil
-		for _, k := range o.keys {
-			if k.CosScale == ck.Config.CosScale && !slices.Contains(methods, k.SuiteMethod()) {
-				methods = append(methods, k.SuiteMethod())
-			}
-		}
-	}
-	var testDocs [][]int
-	var docIDs []string
-	if !o.finetuneOnly && len(methods) > 0 {
-		if testDocs, docIDs, err = eval.HeldOutDocuments(o.testset, o.docset, docs, ck.Vocab, o.docs, minLen, o.seed); err != nil {
-			return nil, nil, nil, nil, err
-		}
-	}
-	var rows []study.SuiteRow
-	var reps []*eval.Report
-	var probe []study.PasskeyRow
-	for _, m := range methods {
-		m = strings.TrimSpace(m)
-		sm := suiteMethods()[m]
-		if o.finetuneOnly && !sm.FineTuned {
-			continue
-		}
-		model := ck
-		if sm.FineTuned {
-			dir := filepath.Join(o.finetunes, tag, "ft-"+sm.Method.String())
-			if model, err = fineTune(ctx, ck, m, docs, dir, o, progress); err != nil {
-				return nil, nil, nil, nil, fmt.Errorf("fine-tuning %s: %w", m, err)
-			}
-		}
-		if o.finetuneOnly {
-			continue
-		}
-		cfg := model.Config
-		cfg.Method = sm.Method.String()
-		if !sm.FineTuned {
-			cfg.TargetLength = 0 // training-free: scale L/n0 at each length
-		}
-		mNorms := norms
-		if o.keys != nil {
-			mNorms = nil
-			for _, k := range o.keys {
-				if k.CosScale == ck.Config.CosScale && k.SuiteMethod() == m {
-					mNorms = append(mNorms, k.Norm)
-				}
-			}
-		}
-		variants, names, err := eval.NormVariants(cfg, mNorms)
-		if err != nil {
-			return nil, nil, nil, nil, err
-		}
-		if o.keys != nil && len(variants) < len(mNorms) {
-			return nil, nil, nil, nil, fmt.Errorf("-configs: a normalisation of %s on %s does not apply to it", m, tag)
-		}
-		// The scores of every position are kept for the paired statistics,
-		// written per configuration under scores/.
-		rep, err := eval.Evaluate(ctx, cfg, model.Params, model.Vocab, testDocs, variants,
-			eval.Options{Lengths: lengths, Protocol: proto, Positions: o.positions, Offsets: o.offsets, Backend: o.be, KeepScores: true, Comm: o.comm})
-		if err != nil {
-			return nil, nil, nil, nil, fmt.Errorf("evaluating %s: %w", m, err)
-		}
-		if o.passkeyLengths != "" {
-			pl, _ := eval.ParseLengths(o.passkeyLengths)
-			res, err := eval.Passkey(ctx, cfg, model.Params, model.Vocab, testDocs, variants, eval.PasskeyOptions{Lengths: pl, N0: ck.Config.TrainLength,
-				Near: o.passkeyNear, Far: o.passkeyFar, Seed: o.seed, Backend: o.be, Progress: progress})
-			if err != nil {
-				return nil, nil, nil, nil, fmt.Errorf("passkey probe of %s: %w", m, err)
-			}
-			for _, p := range res {
-				i := slices.IndexFunc(variants, func(v eval.Variant) bool { return v.Name == p.Variant })
-				probe = append(probe, study.PasskeyRow{CosScale: cfg.CosScale, Method: cfg.Method, FineTuned: sm.FineTuned, Norm: names[i],
-					Length: p.Length, Class: p.Class, Doc: p.Doc, Keys: p.Score.Keys, KeysRight: p.Score.KeysRight, Digits: p.Score.Digits, DigitsRight: p.Score.DigitsRight})
-			}
-		}
-		reps = append(reps, rep)
-		for i, va := range variants {
-			r := study.SuiteRow{Base: base, CosScale: cfg.CosScale, Method: cfg.Method, Norm: names[i], FineTune: sm.FineTuned,
-				Scores: study.ScoresFile(tag, m, names[i])}
-			var kept []eval.Result
-			for _, L := range lengths {
-				res, _ := rep.Get(va.Name, L)
-				kept = append(kept, res)
-				res.Scores = nil
-				r.Results = append(r.Results, res)
-				if progress != nil {
-					fmt.Fprintf(progress, "%s %-22s %-18s L=%-6d acc %.4f  loss %.4f  (%d tokens)\n", tag, m, names[i], L, res.Accuracy, res.Loss, res.Tally.Count)
-				}
-			}
-			if o.comm.Rank() == 0 {
-				if err := study.WriteScores(filepath.Join(o.out, r.Scores), kept); err != nil {
-					return nil, nil, nil, nil, err
-				}
-			}
-			rows = append(rows, r)
-		}
-	}
-	return rows, reps, probe, docIDs, nil
-}
-
 // flagSet returns the flags given on the command line.
 func flagSet(fs *flag.FlagSet) map[string]bool {
 	set := map[string]bool{}
@@ -394,7 +250,7 @@ func parseConfigs(list string) ([]study.ConfigKey, error) {
 		if err != nil {
 			return nil, fmt.Errorf("-configs: %w", err)
 		}
-		if _, ok := suiteMethods()[k.SuiteMethod()]; !ok {
+		if _, ok := baseline.Method(k.SuiteMethod()); !ok {
 			return nil, fmt.Errorf("-configs: %q: %s is not a method of the suite", f, k.SuiteMethod())
 		}
 		if k.Norm != eval.NormPlusN0 && k.Norm != eval.NormInfoVisible {
@@ -411,149 +267,4 @@ func parseConfigs(list string) ([]study.ConfigKey, error) {
 		return nil, fmt.Errorf("-configs: no configuration in %q", list)
 	}
 	return keys, nil
-}
-
-// fineTune trains method m from the base checkpoint (reusing a finished
-// fine-tune in dir).
-func fineTune(ctx context.Context, base *checkpoint.Checkpoint, m string, docs []corpus.Document, dir string, o options, progress io.Writer) (*checkpoint.Checkpoint, error) {
-	cfg := base.Config
-	cfg.Method = suiteMethods()[m].Method.String()
-	batch := o.batch
-	switch m {
-	case "pi-ft":
-		// PI as Chen et al. fine-tune it: at an extended length L' with
-		// scale L'/n0. The checkpoint's training length is L' and its
-		// target length L'·L'/n0, so that the scale target/train = L'/n0
-		// holds at every evaluation length; InfoScale's and softmax_plus_n0's
-		// reference is then L', the length the model was fine-tuned at.
-		n0 := cfg.TrainLength
-		L := o.piLen
-		if L == 0 {
-			L = 4 * n0
-		}
-		if L <= n0 {
-			return nil, fmt.Errorf("-pi-length %d must exceed n0 = %d", L, n0)
-		}
-		cfg.TrainLength, cfg.TargetLength = L, L*L/n0
-		batch = max(1, o.batch*n0/L)
-	case "pose":
-		cfg.TargetLength = 64 * cfg.TrainLength
-	case "alibi":
-		if o.alibiSlope > 0 {
-			cfg.ALiBiSlope = attn.PressALiBiSlope(o.alibiSlope, cfg.KeySize)
-		}
-	}
-	opts := train.DefaultOptions()
-	opts.Steps, opts.Batch, opts.LR, opts.Seed = o.steps, batch, o.lr, o.seed
-	opts.EvalEvery = max(1, o.steps/4)
-	opts.PasskeyEvery = o.passkeyEvery
-	if m == "pose" {
-		opts.PoSE, opts.PoSETarget = true, cfg.TargetLength
-	}
-	reuse := false
-	if o.comm.Rank() == 0 { // rank 0 decides, before it may clear the folder
-		if ck, err := checkpoint.Load(filepath.Join(dir, "best")); err == nil && sameFineTune(ck, cfg, opts) {
-			last, err := checkpoint.Load(filepath.Join(dir, "last"))
-			reuse = err == nil && last.State != nil && last.State.Step == o.steps
-		}
-	}
-	reuse, err := collective.BroadcastJSON(o.comm, reuse, 0)
-	if err != nil {
-		return nil, err
-	}
-	if reuse {
-		if progress != nil {
-			fmt.Fprintf(progress, "reusing the fine-tuned %s in %s\n", m, dir)
-		}
-		return checkpoint.Load(filepath.Join(dir, "best"))
-	}
-	// Validation on the held-out documents that are neither test nor
-	// development documents (testset.SplitHeldOut).
-	trs, vas, note, err := train.Data(docs, base.Vocab, cfg.TrainLength, train.HeldOut{Rule: o.testset, Test: o.docs, MinLen: o.minLen, Seed: o.seed})
-	if err != nil {
-		return nil, err
-	}
-	if note != "" {
-		fmt.Fprintf(o.log, "note: fine-tuning %s: %s\n", m, strings.Replace(note, "ask for fewer test documents", "lower -docs", 1))
-	}
-	if err := checkFineTune(m, cfg, opts, trs, vas); err != nil {
-		return nil, err
-	}
-	params := cloneParams(base)
-	tr, err := train.NewRank(o.comm, cfg, base.Vocab, params, trs, vas, opts)
-	if err != nil {
-		return nil, err
-	}
-	// The fine-tune's folder is this suite's alone while it runs: the
-	// earlier contents go only once its lock is held (by rank 0, which
-	// alone writes there).
-	lock, err := train.LockRunRank(o.comm, dir)
-	if err != nil {
-		return nil, err
-	}
-	if lock != nil {
-		defer lock.Release()
-	}
-	tr.OutDir, tr.Lock, tr.Progress, tr.Corpus = dir, lock, progress, o.corpus
-	if err := tr.Use(o.be); err != nil {
-		return nil, err
-	}
-	defer tr.Close()
-	if o.comm.Rank() == 0 {
-		if err := clearRun(dir); err != nil {
-			return nil, err
-		}
-	}
-	if progress != nil {
-		fmt.Fprintf(progress, "fine-tuning %s for %d steps of %d×%d tokens into %s\n", m, o.steps, batch, cfg.TrainLength, dir)
-	}
-	if err := tr.Run(ctx); err != nil {
-		return nil, err
-	}
-	if err := tr.Close(); err != nil {
-		return nil, err
-	}
-	if err := o.comm.Barrier(); err != nil { // rank 0 has written best/
-		return nil, err
-	}
-	return checkpoint.Load(filepath.Join(dir, "best"))
-}
-
-// clearRun removes everything in a run folder but its lock file.
-func clearRun(dir string) error {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return err
-	}
-	for _, e := range entries {
-		if e.Name() == runlock.FileName {
-			continue
-		}
-		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// cloneParams copies the base weights so that every fine-tune starts from
-// the same point.
-func cloneParams(ck *checkpoint.Checkpoint) *gau.Params {
-	p := gau.ZeroParams(ck.Config, tensor.Float32)
-	for i, n := range ck.Params.Named() {
-		copy(p.Named()[i].T.Data().([]float32), n.T.Data().([]float32))
-	}
-	return p
-}
-
-// sameFineTune reports whether a checkpoint is the fine-tune that cfg and
-// opts would make: the same model configuration and training options.
-func sameFineTune(ck *checkpoint.Checkpoint, cfg gau.Config, opts train.Options) bool {
-	saved, err := train.SavedOptions(ck.State)
-	if err != nil || saved != opts {
-		return false
-	}
-	a, err1 := ck.Config.Marshal()
-	b, err2 := cfg.Marshal()
-	return err1 == nil && err2 == nil && bytes.Equal(a, b)
 }

@@ -6,15 +6,7 @@ import (
 	"strings"
 
 	"github.com/infoscale/gaualpha/eval"
-	"github.com/infoscale/gaualpha/gau"
-	"github.com/infoscale/gaualpha/internal/cli"
-	"github.com/infoscale/gaualpha/internal/host"
-	"github.com/infoscale/gaualpha/train"
 )
-
-// evalBudget is the memory budget eval.Evaluate applies when none is given
-// (eval.Options.MemoryBudget 0), which is how the suite calls it.
-const evalBudget = 8 << 30
 
 // validate checks the flags on their own, before any checkpoint or corpus
 // is read: ranges, lists, names, and flags the protocol makes meaningless.
@@ -69,33 +61,4 @@ func (o options) validate(set map[string]bool) error {
 		}
 	}
 	return nil
-}
-
-// checkLengths refuses, before any fine-tuning, an evaluation length whose
-// forward pass exceeds the evaluation's memory budget.
-func checkLengths(cfg gau.Config, lengths []int, given bool) error {
-	flag := "the default -lengths (64 n0)"
-	if given {
-		flag = "-lengths"
-	}
-	b := cli.Budget{Bytes: evalBudget, Source: "the evaluation's (see cmd/eval -max-memory)"}
-	for _, L := range lengths {
-		if err := b.Check(fmt.Sprintf("%s: length %d", flag, L), eval.ForwardBytes(cfg, L)); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// checkFineTune refuses, before the weights are copied and the graphs
-// built, a fine-tune whose estimated memory (gau.EstimateTraining)
-// exceeds the memory available now.
-func checkFineTune(m string, cfg gau.Config, opts train.Options, trainSeqs, valSeqs [][]int) error {
-	avail, err := host.MemAvailable()
-	if err != nil {
-		return nil // unknown here (not Linux): nothing to check against
-	}
-	est := train.Estimate(cfg, opts, trainSeqs, valSeqs, 1)
-	b := cli.Budget{Bytes: avail, Source: "the available memory (MemAvailable in /proc/meminfo)"}
-	return b.Check(fmt.Sprintf("fine-tuning %s with batch %d at length %d (-batch %d)", m, opts.Batch, cfg.TrainLength, opts.Batch), est.Total())
 }

@@ -35,8 +35,8 @@ var levels = map[string]int{
 	// The study's artifacts, the verdicts and analyses over them, the
 	// report and the figures; the CPU benchmark.
 	"study": 7, "benchmark": 7, "internal/testfiles": 7,
-	"verdict": 8, "analysis": 8,
-	"report": 9, "figures": 9,
+	"verdict": 8, "analysis": 8, "baseline": 8,
+	"report": 9, "figures": 9, "runner": 9,
 	// Commands and scripts.
 	"cmd/": 10, "scripts/": 10,
 }

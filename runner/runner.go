@@ -1,8 +1,20 @@
-package main
+// Package runner runs the parts of the study (study.Study.Parts) with the
+// project's command-line tools, one process each or under a launcher
+// (mpirun, srun), so that every step is a command a user can run by hand.
+// Each finished part is recorded in logs/parts.json with a fingerprint of
+// the tool's binary, its arguments and the weights it read: a part whose
+// fingerprint is unchanged and whose output is there does not run again,
+// and weights missing from a committed run are made again when a part
+// that reads them runs. The placeholders of a part's arguments (the
+// sweep's best CosScale, the configurations the rules choose on the
+// development documents, the matched checkpoints) are filled in from the
+// outputs of the parts before it and the rules of package verdict.
+package runner
 
 import (
 	"context"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"os/exec"
@@ -12,14 +24,39 @@ import (
 	"strings"
 	"time"
 
+	"github.com/infoscale/gaualpha/gau"
 	"github.com/infoscale/gaualpha/study"
 	"github.com/infoscale/gaualpha/verdict"
 )
 
-// runner runs the parts of a study, recording each finished one in
+// Tools are the commands the parts run, each a binary in Options.Bin.
+func Tools() []string { return []string{"train", "suite", "analyze"} }
+
+// Launched are the tools a launcher starts on several processes: those
+// that share their work among them (built with -tags mpi).
+func Launched() []string { return []string{"train", "suite"} }
+
+// Options are how a Runner runs the tools.
+type Options struct {
+	// Bin is the folder holding the tools (Tools).
+	Bin string
+	// Launch is the launcher and its arguments put before a launched tool
+	// (empty: none), e.g. mpirun -np 4.
+	Launch []string
+	// Log receives a line per part: its name, its command, its time.
+	Log io.Writer
+}
+
+// options are the study and the Options of a Runner.
+type options struct {
+	study.Study
+	Options
+}
+
+// Runner runs the parts of a study, recording each finished one in
 // logs/parts.json with the fingerprint of the code and options that made
 // its outputs.
-type runner struct {
+type Runner struct {
 	o     options
 	parts []study.Part
 	index map[string]int
@@ -36,8 +73,13 @@ type resolved struct {
 	fingerprint string
 }
 
-func newRunner(o options) (*runner, error) {
-	r := &runner{o: o, parts: o.Parts(), index: map[string]int{}, tools: map[string]string{}, host: study.CurrentHost(), ran: map[string]int{}}
+// New returns the runner of a study's parts, with the records of the
+// parts already finished (logs/parts.json) and the digests of the tools
+// in o.Bin. A folder holding a study of another profile or rules version
+// is refused.
+func New(s study.Study, opts Options) (*Runner, error) {
+	o := options{Study: s, Options: opts}
+	r := &Runner{o: o, parts: o.Parts(), index: map[string]int{}, tools: map[string]string{}, host: study.CurrentHost(), ran: map[string]int{}}
 	for i, pt := range r.parts {
 		r.index[pt.Name] = i
 	}
@@ -55,9 +97,9 @@ func newRunner(o options) (*runner, error) {
 		return nil, fmt.Errorf("%s records a study of the %s profile under rules version %d, not %s under %d: pass another -out", study.RecordsFile(o.Out), recs.Profile, recs.Rules, o.Profile.Name, o.Profile.Rules)
 	}
 	r.recs = recs
-	for _, tool := range tools {
-		path := filepath.Join(o.bin, tool)
-		d, err := study.FileDigest(o.bin, path)
+	for _, tool := range Tools() {
+		path := filepath.Join(o.Bin, tool)
+		d, err := study.FileDigest(o.Bin, path)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
@@ -66,12 +108,12 @@ func newRunner(o options) (*runner, error) {
 	return r, nil
 }
 
-// run runs every part whose outputs are missing or were made by other code
+// Run runs every part whose outputs are missing or were made by other code
 // or options, in order. A finished part whose weights are missing (they are
 // not committed) runs again only when a part that needs them runs; if its
 // weights then differ from the recorded ones, every part is looked at
 // again, so that the parts made from the old weights run again too.
-func (r *runner) run(ctx context.Context) error {
+func (r *Runner) Run(ctx context.Context) error {
 	if err := os.MkdirAll(filepath.Join(r.o.Out, "logs"), 0o755); err != nil {
 		return err
 	}
@@ -88,13 +130,13 @@ func (r *runner) run(ctx context.Context) error {
 		if err != nil || !restart {
 			return err
 		}
-		fmt.Fprintf(r.o.log, "weights made again differ from the recorded ones: looking at every part again\n")
+		fmt.Fprintf(r.o.Log, "weights made again differ from the recorded ones: looking at every part again\n")
 	}
 }
 
 // pass runs the parts once in order; restart is set when a part's weights
 // were made again and differ from the record.
-func (r *runner) pass(ctx context.Context) (restart bool, err error) {
+func (r *Runner) pass(ctx context.Context) (restart bool, err error) {
 	for i := range r.parts {
 		rp, done, err := r.finished(i)
 		if err != nil {
@@ -102,7 +144,7 @@ func (r *runner) pass(ctx context.Context) (restart bool, err error) {
 		}
 		if done {
 			if r.ran[rp.Name] == 0 {
-				fmt.Fprintf(r.o.log, "[%d] done already: %s\n", i+1, rp.Name)
+				fmt.Fprintf(r.o.Log, "[%d] done already: %s\n", i+1, rp.Name)
 			}
 			continue
 		}
@@ -125,7 +167,7 @@ func (r *runner) pass(ctx context.Context) (restart bool, err error) {
 
 // finished resolves part i and reports whether its record says it ran
 // with the same fingerprint and its output is there.
-func (r *runner) finished(i int) (resolved, bool, error) {
+func (r *Runner) finished(i int) (resolved, bool, error) {
 	rp, err := r.resolve(r.parts[i])
 	if err != nil {
 		return resolved{}, false, err
@@ -140,7 +182,7 @@ func (r *runner) finished(i int) (resolved, bool, error) {
 
 // ensureWeights makes part i's weights again when they are missing (its
 // own needs first); changed reports a digest other than the recorded one.
-func (r *runner) ensureWeights(ctx context.Context, i int) (changed bool, err error) {
+func (r *Runner) ensureWeights(ctx context.Context, i int) (changed bool, err error) {
 	pt := r.parts[i]
 	rp, err := r.resolve(pt)
 	if err != nil {
@@ -155,7 +197,7 @@ func (r *runner) ensureWeights(ctx context.Context, i int) (changed bool, err er
 		}
 	}
 	old := r.recs.Parts[pt.Name].Digest
-	fmt.Fprintf(r.o.log, "[%d] weights missing, made again: %s\n", i+1, pt.Name)
+	fmt.Fprintf(r.o.Log, "[%d] weights missing, made again: %s\n", i+1, pt.Name)
 	if err := r.execute(ctx, i, rp); err != nil {
 		return false, err
 	}
@@ -163,13 +205,13 @@ func (r *runner) ensureWeights(ctx context.Context, i int) (changed bool, err er
 }
 
 // execute runs a resolved part and records it.
-func (r *runner) execute(ctx context.Context, i int, rp resolved) error {
+func (r *Runner) execute(ctx context.Context, i int, rp resolved) error {
 	command := r.command(rp)
-	name, args := filepath.Join(r.o.bin, rp.Tool), rp.Args
+	name, args := filepath.Join(r.o.Bin, rp.Tool), rp.Args
 	if r.launched(rp.Tool) {
-		name, args = r.o.launch[0], append(append(slices.Clip(r.o.launch[1:]), name), args...)
+		name, args = r.o.Launch[0], append(append(slices.Clip(r.o.Launch[1:]), name), args...)
 	}
-	fmt.Fprintf(r.o.log, "[%d] %s\n    %s\n", i+1, rp.Name, command)
+	fmt.Fprintf(r.o.Log, "[%d] %s\n    %s\n", i+1, rp.Name, command)
 	logPath := filepath.Join(r.o.Out, "logs", fmt.Sprintf("%02d-%s.log", i+1, rp.Tool))
 	lf, err := os.Create(logPath)
 	if err != nil {
@@ -194,20 +236,20 @@ func (r *runner) execute(ctx context.Context, i int, rp resolved) error {
 	if err := study.WriteRecords(r.o.Out, r.recs); err != nil {
 		return err
 	}
-	fmt.Fprintf(r.o.log, "    %s\n", time.Duration(secs*float64(time.Second)).Round(time.Second))
+	fmt.Fprintf(r.o.Log, "    %s\n", time.Duration(secs*float64(time.Second)).Round(time.Second))
 	return nil
 }
 
 // launched reports whether -launch starts the tool on several processes.
-func (r *runner) launched(tool string) bool {
-	return len(r.o.launch) > 0 && slices.Contains(launched, tool)
+func (r *Runner) launched(tool string) bool {
+	return len(r.o.Launch) > 0 && slices.Contains(Launched(), tool)
 }
 
 // command is the part's command line, with the launcher before it when
 // -launch starts it.
-func (r *runner) command(rp resolved) string {
+func (r *Runner) command(rp resolved) string {
 	if r.launched(rp.Tool) {
-		return strings.Join(r.o.launch, " ") + " " + rp.Command()
+		return strings.Join(r.o.Launch, " ") + " " + rp.Command()
 	}
 	return rp.Command()
 }
@@ -243,7 +285,7 @@ func weightsDigest(out string, paths []string) (string, error) {
 
 // resolve fills in a part's placeholders and computes its fingerprint from
 // its tool, its arguments and the records of the parts it reads.
-func (r *runner) resolve(pt study.Part) (resolved, error) {
+func (r *Runner) resolve(pt study.Part) (resolved, error) {
 	rp := resolved{Part: pt}
 	rp.Args = slices.Clone(pt.Args)
 	rp.Weights = slices.Clone(pt.Weights)
@@ -297,14 +339,14 @@ func (r *runner) resolve(pt study.Part) (resolved, error) {
 	// training sums its gradients in another order).
 	fpArgs := rp.Args
 	if r.launched(pt.Tool) {
-		fpArgs = append(append([]string{"launch:"}, r.o.launch...), rp.Args...)
+		fpArgs = append(append([]string{"launch:"}, r.o.Launch...), rp.Args...)
 	}
 	rp.fingerprint = study.Fingerprint(r.tools[pt.Tool], fpArgs, deps)
 	return rp, nil
 }
 
 // bestScale is the sweep's CosScale of lowest validation loss.
-func (r *runner) bestScale() (string, error) {
+func (r *Runner) bestScale() (string, error) {
 	best, err := r.o.BestSweepScale()
 	if err != nil {
 		return "", err
@@ -315,7 +357,7 @@ func (r *runner) bestScale() (string, error) {
 // alibiSlope is the slope of the grid whose fine-tune of the first seed's
 // plain model has the lowest validation loss (the smaller slope of equal
 // ones).
-func (r *runner) alibiSlope() (string, error) {
+func (r *Runner) alibiSlope() (string, error) {
 	best, bestLoss := math.NaN(), math.Inf(1)
 	for i, m := range r.o.Profile.AlibiSlopes {
 		dir := filepath.Join(r.o.AlibiGridDir(i), "cos0", "ft-alibi")
@@ -334,7 +376,7 @@ func (r *runner) alibiSlope() (string, error) {
 }
 
 // selection reads the development evaluation and the models that trained.
-func (r *runner) selection() (dev []study.SuiteRow, usable func(study.ConfigKey) bool, best float64, err error) {
+func (r *Runner) selection() (dev []study.SuiteRow, usable func(study.ConfigKey) bool, best float64, err error) {
 	s, err := study.ReadSuite(filepath.Join(r.o.DevDir(), "suite.json"))
 	if err != nil {
 		return nil, nil, 0, err
@@ -351,7 +393,7 @@ func (r *runner) selection() (dev []study.SuiteRow, usable func(study.ConfigKey)
 }
 
 // testConfigs are the test evaluation's configurations.
-func (r *runner) testConfigs() (string, error) {
+func (r *Runner) testConfigs() (string, error) {
 	dev, usable, best, err := r.selection()
 	if err != nil {
 		return "", err
@@ -366,7 +408,7 @@ func (r *runner) testConfigs() (string, error) {
 
 // claim2Configs are ours on the headline and the best base and the chosen
 // comparators.
-func (r *runner) claim2Configs() (string, error) {
+func (r *Runner) claim2Configs() (string, error) {
 	dev, usable, best, err := r.selection()
 	if err != nil {
 		return "", err
@@ -383,7 +425,7 @@ func (r *runner) claim2Configs() (string, error) {
 
 // matchedConfigs are the chosen comparators that need no fine-tuning on
 // the plain and the best base, and RoPE + softmax on the plain base.
-func (r *runner) matchedConfigs() (string, error) {
+func (r *Runner) matchedConfigs() (string, error) {
 	dev, usable, _, err := r.selection()
 	if err != nil {
 		return "", err
@@ -407,7 +449,7 @@ func joinKeys(keys []study.ConfigKey) string {
 
 // matchedBases are a seed's checkpoints of the plain and the best base at
 // the validation whose loss is closest to the headline base's best.
-func (r *runner) matchedBases(seed int) (string, error) {
+func (r *Runner) matchedBases(seed int) (string, error) {
 	hl := r.o.Dir(study.Model{Role: study.HeadlineBase, CosScale: r.o.Profile.Headline, Seed: seed})
 	target, ok := study.BestValLoss(hl)
 	if !ok {
@@ -423,4 +465,28 @@ func (r *runner) matchedBases(seed int) (string, error) {
 		out = append(out, study.ValCheckpoint(dir, step))
 	}
 	return strings.Join(out, ","), nil
+}
+
+// lastLine returns the last non-empty line of a log (the failing tool's
+// one-line error), or "" if there is none.
+func lastLine(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
+}
+
+// writePaperConfig writes the paper-size model configuration (its vocabulary
+// size is a cap; the vocabulary comes from the corpus).
+func writePaperConfig(path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	b, err := gau.PaperConfig().Marshal()
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
 }
