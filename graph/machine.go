@@ -362,9 +362,3 @@ type workDoer interface {
 type roundedDoer interface {
 	doRounded(w *cpu.Workspace, buf G.Value, ins []G.Value) (G.Value, error)
 }
-
-// Floats32 and Floats64 return the data of a tensor output.
-func Floats32(v G.Value) []float32 { return v.Data().([]float32) }
-
-// Floats64 returns the []float64 data of v.
-func Floats64(v G.Value) []float64 { return v.Data().([]float64) }

@@ -139,10 +139,10 @@ func TestOpGradientsFiniteDifferences(t *testing.T) {
 			}
 			analytic := make([][]float64, len(grads))
 			for i, g := range grads {
-				analytic[i] = append([]float64(nil), Floats64(m.Value(g))...)
+				analytic[i] = append([]float64(nil), m.Value(g).Data().([]float64)...)
 			}
 			for i, w := range wrt {
-				x := Floats64(w.Value())
+				x := w.Value().Data().([]float64)
 				for j := range x {
 					const h = 1e-6
 					old := x[j]
@@ -170,7 +170,7 @@ func TestOpGradientsFiniteDifferences(t *testing.T) {
 				t.Fatal(err)
 			}
 			for i, g := range grads {
-				got := Floats64(g.Value())
+				got := g.Value().Data().([]float64)
 				for j := range got {
 					if math.Abs(got[j]-analytic[i][j]) > 1e-12 {
 						t.Fatalf("TapeMachine gradient %s[%d] = %v, Machine %v", wrt[i].Name(), j, got[j], analytic[i][j])
@@ -260,10 +260,10 @@ func TestMachineInPlace(t *testing.T) {
 	if err := m.Run(); err != nil {
 		t.Fatal(err)
 	}
-	linV := Floats64(m.Value(lin))
-	got := Floats64(m.Value(out))
+	linV := m.Value(lin).Data().([]float64)
+	got := m.Value(out).Data().([]float64)
 	want := make([]float64, len(got))
-	xs := Floats64(x.Value())
+	xs := x.Value().Data().([]float64)
 	for r := 0; r < 16; r++ {
 		row := make([]float64, 8)
 		var ss float64
@@ -296,7 +296,7 @@ func TestMachineInPlace(t *testing.T) {
 	if n := len(m2.pool[poolKey(tensor.Float64, tensor.Shape{16, 8})]); n != 0 {
 		t.Errorf("%d spare [16 8] buffers after the run; the chain should have used one", n)
 	}
-	for i, v := range Floats64(m2.Value(out)) {
+	for i, v := range m2.Value(out).Data().([]float64) {
 		if math.Abs(v-want[i]) > 1e-12 {
 			t.Fatalf("in-place result [%d] = %v, want %v", i, v, want[i])
 		}
@@ -355,7 +355,7 @@ func TestMachineBF16(t *testing.T) {
 		if err := mc.Run(); err != nil {
 			t.Fatal(err)
 		}
-		return append([]float32(nil), Floats32(mc.Value(yn))...), append([]float32(nil), Floats32(mc.Value(grads[0]))...)
+		return append([]float32(nil), mc.Value(yn).Data().([]float32)...), append([]float32(nil), mc.Value(grads[0]).Data().([]float32)...)
 	}
 	y, dx := run(true)
 	y32, _ := run(false)
