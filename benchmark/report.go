@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/infoscale/gaualpha/internal/host"
+	"github.com/infoscale/gaualpha/kernels/gemm"
+	"github.com/infoscale/gaualpha/kernels/simd"
 )
 
 // Markers delimiting the generated part of a document WriteOut writes.
@@ -26,6 +28,7 @@ type Environment struct {
 	CPU       string
 	Cores     int
 	CPUFlags  string // the SIMD extensions that matter here
+	Kernels   string // the SGEMM micro-kernel and the vector kernels' implementation in use
 	MemTotal  string
 	Threads   int
 	Go        string
@@ -51,6 +54,11 @@ func NewEnvironment(threads int, withTorch bool, command string) Environment {
 		Command: command,
 	}
 	e.CPU, e.CPUFlags = host.CPUModel(), host.CPUFeatures()
+	for _, k := range gemm.Kernels() {
+		if k.Default {
+			e.Kernels = "SGEMM " + k.Name + ", vector kernels " + simd.Implementation()
+		}
+	}
 	e.Tree = gitTree()
 	if b, err := host.MemTotal(); err == nil {
 		e.MemTotal = fmtBytes(b)
@@ -130,6 +138,9 @@ func Render(e Environment, rows []Row) string {
 		fmt.Fprintf(&sb, ", %s RAM", e.MemTotal)
 	}
 	fmt.Fprintf(&sb, "), %d threads on each side; %s", e.Threads, e.Go)
+	if e.Kernels != "" {
+		fmt.Fprintf(&sb, " (%s)", e.Kernels)
+	}
 	if e.Torch != "" {
 		fmt.Fprintf(&sb, ", torch %s", e.Torch)
 		if e.Packages != "" {

@@ -30,11 +30,6 @@ func ReadTimings(out string) map[string]Timing {
 	return t
 }
 
-// WriteTimings writes logs/timings.json.
-func WriteTimings(out string, t map[string]Timing) error {
-	return writeJSON(timingsPath(out), t)
-}
-
 func writeJSON(path string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {

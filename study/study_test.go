@@ -167,7 +167,7 @@ func TestTrainedModels(t *testing.T) {
 func TestTimings(t *testing.T) {
 	dir := t.TempDir()
 	tm := map[string]Timing{"a": {Command: "train -x", Seconds: 2}}
-	if err := WriteTimings(dir, tm); err != nil {
+	if err := writeJSON(timingsPath(dir), tm); err != nil {
 		t.Fatal(err)
 	}
 	if got := ReadTimings(dir); got["a"] != tm["a"] {

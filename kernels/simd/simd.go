@@ -93,8 +93,8 @@ var best = impls[0]
 // purego build tag).
 func Implementation() string { return best.name }
 
-// ImplInfo describes one implementation of the kernels in this build.
-type ImplInfo struct {
+// implInfo describes one implementation of the kernels in this build.
+type implInfo struct {
 	// Name identifies the implementation: "avx512", "avx2" or "go".
 	Name string
 	// Needs names the CPU features it requires ("AVX-512F", "AVX2+FMA");
@@ -106,15 +106,15 @@ type ImplInfo struct {
 	Default bool
 }
 
-// Implementations lists the implementations compiled into this build,
+// implementations lists the implementations compiled into this build,
 // widest vectors first and pure Go last, including those this CPU cannot
 // run.
-func Implementations() []ImplInfo {
-	var out []ImplInfo
+func implementations() []implInfo {
+	var out []implInfo
 	for _, e := range asmImpls {
-		out = append(out, ImplInfo{Name: e.im.name, Needs: e.needs, Supported: e.supported, Default: e.im == best})
+		out = append(out, implInfo{Name: e.im.name, Needs: e.needs, Supported: e.supported, Default: e.im == best})
 	}
-	return append(out, ImplInfo{Name: goImpl.name, Supported: true, Default: goImpl == best})
+	return append(out, implInfo{Name: goImpl.name, Supported: true, Default: goImpl == best})
 }
 
 func checkLen(fn, a string, na int, b string, nb int) {

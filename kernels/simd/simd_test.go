@@ -39,7 +39,7 @@ func forImpls(t *testing.T, f func(t *testing.T, im *impl)) {
 func TestImplPaths(t *testing.T) {
 	var tested, missing []string
 	defaults := 0
-	for _, ii := range Implementations() {
+	for _, ii := range implementations() {
 		name := ii.Name
 		if ii.Default {
 			defaults++
@@ -58,7 +58,7 @@ func TestImplPaths(t *testing.T) {
 		t.Errorf("%d default implementations, want 1", defaults)
 	}
 	if len(tested) != len(impls) {
-		t.Errorf("Implementations lists %d supported, the tests run %d", len(tested), len(impls))
+		t.Errorf("implementations lists %d supported, the tests run %d", len(tested), len(impls))
 	}
 	for i, e := range asmImpls {
 		if e.supported && impls[0] != e.im {
