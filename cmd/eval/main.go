@@ -31,11 +31,7 @@ import (
 	"github.com/infoscale/gaualpha/internal/methodflags"
 )
 
-func main() {
-	cli.Main("eval", func(args []string, stdout, stderr io.Writer) error {
-		return mpi.Run(func(c collective.Comm) error { return run(c, args, stdout, stderr) })
-	})
-}
+func main() { mpi.Main("eval", run) }
 
 // run is the command as member c of the group of processes (rank 0 alone
 // prints).

@@ -37,11 +37,7 @@ import (
 	"github.com/infoscale/gaualpha/study"
 )
 
-func main() {
-	cli.Main("suite", func(args []string, stdout, stderr io.Writer) error {
-		return mpi.Run(func(c collective.Comm) error { return run(c, args, stdout, stderr) })
-	})
-}
+func main() { mpi.Main("suite", run) }
 
 // defaultNorms are the normalisations the suite compares by default.
 const defaultNorms = "softmax,softmax_plus,softmax_plus_n0,infoscale,infoscale_visible"

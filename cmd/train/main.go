@@ -38,11 +38,7 @@ import (
 	"github.com/infoscale/gaualpha/train"
 )
 
-func main() {
-	cli.Main("train", func(args []string, stdout, stderr io.Writer) error {
-		return mpi.Run(func(c collective.Comm) error { return run(c, args, stdout, stderr) })
-	})
-}
+func main() { mpi.Main("train", run) }
 
 // flags are the command line's values; opts holds the training options
 // that flags set directly (all but the steps).

@@ -2,9 +2,19 @@ package mpi
 
 import (
 	"fmt"
+	"io"
 
 	"github.com/infoscale/gaualpha/collective"
+	"github.com/infoscale/gaualpha/internal/cli"
 )
+
+// Main is a command's main function: cli.Main under the given name, its
+// body run as one member of the group Open returns (see Run).
+func Main(name string, run func(c collective.Comm, args []string, stdout, stderr io.Writer) error) {
+	cli.Main(name, func(args []string, stdout, stderr io.Writer) error {
+		return Run(func(c collective.Comm) error { return run(c, args, stdout, stderr) })
+	})
+}
 
 // Run runs a command's body f as one member of the group Open returns.
 // When f succeeds the group is closed (MPI_Finalize, after every member's
