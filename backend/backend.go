@@ -166,17 +166,23 @@ func CheckAttention(v string) error {
 	return fmt.Errorf("-attention: unknown path %q (auto, fused or materialized)", v)
 }
 
+// parsePrecision reads -precision's value ("" is f32).
+func parsePrecision(v string) (Precision, error) {
+	switch v {
+	case "", string(F32):
+		return F32, nil
+	case string(BF16):
+		return BF16, nil
+	}
+	return "", fmt.Errorf("-precision: unknown precision %q (f32 or bf16)", v)
+}
+
 // OpenOptions returns the backend for o (see Open). The errors name the
 // flag and the value.
 func OpenOptions(o Options) (Backend, error) {
-	var prec Precision
-	switch o.Precision {
-	case "", string(F32):
-		prec = F32
-	case string(BF16):
-		prec = BF16
-	default:
-		return nil, fmt.Errorf("-precision: unknown precision %q (f32 or bf16)", o.Precision)
+	prec, err := parsePrecision(o.Precision)
+	if err != nil {
+		return nil, err
 	}
 	if err := CheckAttention(o.Attention); err != nil {
 		return nil, err

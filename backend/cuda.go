@@ -50,14 +50,9 @@ func openCUDA(prec Precision, o Options) (Backend, error) {
 // the precision and attention path of o (o.Device and o.Ordinal are not
 // read). The caller closes the device after the backend.
 func OnDevice(dev *gpu.Device, o Options) (Backend, error) {
-	var prec Precision
-	switch o.Precision {
-	case "", string(F32):
-		prec = F32
-	case string(BF16):
-		prec = BF16
-	default:
-		return nil, fmt.Errorf("-precision: unknown precision %q (f32 or bf16)", o.Precision)
+	prec, err := parsePrecision(o.Precision)
+	if err != nil {
+		return nil, err
 	}
 	path, err := graphexec.ParseAttentionPath(o.Attention)
 	if err != nil {

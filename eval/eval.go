@@ -15,8 +15,6 @@ import (
 	"strings"
 	"time"
 
-	"gorgonia.org/tensor"
-
 	"github.com/infoscale/gaualpha/attn"
 	"github.com/infoscale/gaualpha/backend"
 	"github.com/infoscale/gaualpha/collective"
@@ -258,11 +256,7 @@ func Evaluate(ctx context.Context, cfg gau.Config, p *gau.Params, v *tokenizer.V
 		be = backend.Default()
 	}
 	defer func() {
-		var ts []*tensor.Dense
-		for _, n := range p.Named() {
-			ts = append(ts, n.T)
-		}
-		if derr := be.Drop(ts...); err == nil && derr != nil {
+		if derr := be.Drop(p.Tensors()...); err == nil && derr != nil {
 			rep, err = nil, derr
 		}
 	}()

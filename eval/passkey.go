@@ -7,8 +7,6 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"gorgonia.org/tensor"
-
 	"github.com/infoscale/gaualpha/backend"
 	"github.com/infoscale/gaualpha/gau"
 	"github.com/infoscale/gaualpha/passkey"
@@ -136,11 +134,7 @@ func Passkey(ctx context.Context, cfg gau.Config, p *gau.Params, v *tokenizer.Vo
 		be = backend.Default()
 	}
 	defer func() {
-		var ts []*tensor.Dense
-		for _, n := range p.Named() {
-			ts = append(ts, n.T)
-		}
-		if derr := be.Drop(ts...); err == nil && derr != nil {
+		if derr := be.Drop(p.Tensors()...); err == nil && derr != nil {
 			out, err = nil, derr
 		}
 	}()

@@ -68,6 +68,16 @@ func (c Config) Shapes() []ParamShape {
 	return out
 }
 
+// Tensors returns the parameters' tensors in the order of Named.
+func (p *Params) Tensors() []*tensor.Dense {
+	named := p.Named()
+	ts := make([]*tensor.Dense, len(named))
+	for i, n := range named {
+		ts[i] = n.T
+	}
+	return ts
+}
+
 // Named lists the parameters with their checkpoint names in a fixed order
 // (the order of Config.Shapes).
 func (p *Params) Named() []Named {

@@ -332,11 +332,7 @@ func (t *Trainer) Use(be backend.Backend) error {
 			return fail(err)
 		}
 	}
-	var params []*tensor.Dense
-	for _, n := range t.Params.Named() {
-		params = append(params, n.T)
-	}
-	if t.opt, err = be.Optimizer(t.exec, t.model.Loss, params, t.model.Grads, t.Opt, t.opts.ClipNorm, t.rank.comm); err != nil {
+	if t.opt, err = be.Optimizer(t.exec, t.model.Loss, t.Params.Tensors(), t.model.Grads, t.Opt, t.opts.ClipNorm, t.rank.comm); err != nil {
 		return fail(err)
 	}
 	return nil
@@ -359,11 +355,7 @@ func (t *Trainer) release() error {
 		}
 	}
 	if t.be != nil {
-		var params []*tensor.Dense
-		for _, n := range t.Params.Named() {
-			params = append(params, n.T)
-		}
-		errs = append(errs, t.be.Drop(params...))
+		errs = append(errs, t.be.Drop(t.Params.Tensors()...))
 	}
 	t.be, t.exec, t.valExec, t.opt = nil, nil, nil, nil
 	return errors.Join(errs...)
