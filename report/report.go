@@ -244,13 +244,7 @@ func render(o study.Study, a *artifacts, previous, current verdict.Rules, run ru
 	w("\n")
 	w("## Models that failed to train\n\n%s\n", exclusionSection(current, ex))
 	w("## The fast protocol against the paper protocol\n\n%s\n", calibration)
-	w("## Training curves (the paper's figures 2 and 3)\n\n")
-	if exists(o, "analysis/fig2_trainloss.png") {
-		w("![training loss of the base model with and without CosScale](analysis/fig2_trainloss.png)\n\n")
-	}
-	if exists(o, "analysis/fig3_finetune.png") {
-		w("Fine-tunes run at their own training length, where InfoScale's factor is 1: a fine-tune with InfoScale is the fine-tune with softmax.\n\n![fine-tuning loss of every fine-tuned baseline](analysis/fig3_finetune.png)\n\n")
-	}
+	w("%s", trainingCurves(o))
 
 	w("## Models\n\n%s\n", modelsTable(o))
 	w("## Test set\n\nThe evaluations use the `long` rule (10 documents of the validation split with at least as many tokens as the longest evaluation length, evenly spaced in corpus order). The paper's own rule, spectral clustering of character-frequency features with stratified sampling (`-testset spectral`), is shown here for the same split:\n\n")
@@ -364,4 +358,18 @@ const protocolNotes = `- The paper fine-tunes the first 6 layers of the pre-trai
 func exists(o study.Study, rel string) bool {
 	_, err := os.Stat(filepath.Join(o.Out, rel))
 	return err == nil
+}
+
+// trainingCurves is the section of the training curves' figures (the
+// paper's figures 2 and 3), those of them that exist.
+func trainingCurves(o study.Study) string {
+	var sb strings.Builder
+	sb.WriteString("## Training curves (the paper's figures 2 and 3)\n\n")
+	if exists(o, "analysis/fig2_trainloss.png") {
+		sb.WriteString("![training loss of the base model with and without CosScale](analysis/fig2_trainloss.png)\n\n")
+	}
+	if exists(o, "analysis/fig3_finetune.png") {
+		sb.WriteString("Fine-tunes run at their own training length, where InfoScale's factor is 1: a fine-tune with InfoScale is the fine-tune with softmax.\n\n![fine-tuning loss of every fine-tuned baseline](analysis/fig3_finetune.png)\n\n")
+	}
+	return sb.String()
 }

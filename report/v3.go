@@ -163,13 +163,7 @@ func renderV3(o study.Study, run runInfo) (string, error) {
 	w("## Models that failed to train\n\n%s\n", exclusionSection(r, ex))
 	calibration, _ := calibrationSection(r, o, &artifacts{fast: a.fast, paper: a.paper})
 	w("## The fast protocol against the paper protocol\n\nOn the development documents, the first seed's base models (the plain model and the best CosScale base).\n\n%s\n", calibration)
-	w("## Training curves (the paper's figures 2 and 3)\n\n")
-	if exists(o, "analysis/fig2_trainloss.png") {
-		w("![training loss of the base model with and without CosScale](analysis/fig2_trainloss.png)\n\n")
-	}
-	if exists(o, "analysis/fig3_finetune.png") {
-		w("Fine-tunes run at their own training length, where InfoScale's factor is 1: a fine-tune with InfoScale is the fine-tune with softmax.\n\n![fine-tuning loss of every fine-tuned baseline](analysis/fig3_finetune.png)\n\n")
-	}
+	w("%s", trainingCurves(o))
 	w("## Models\n\n%s\n", modelsTableV3(o))
 	w("## Test set\n\n%s\n", testSetSection(o, a))
 	w("## Parts, commands and wall time\n\nEach command can be run by hand from the repository root after `go build -o bin/ ./cmd/...`; logs are in `%s/logs/`, each part's fingerprint and machine in `%s/logs/parts.json`. A placeholder in braces is filled in when the part runs (from the parts before it).\n\n| # | part | command | wall time |\n|---:|---|---|---:|\n", o.Out, o.Out)
