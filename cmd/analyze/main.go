@@ -25,7 +25,6 @@ import (
 	"io"
 	"math"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
 
 	"github.com/infoscale/gaualpha/analysis"
@@ -213,9 +212,7 @@ func (m *models) prepare(c *common, fs *flag.FlagSet, args []string, check func(
 	if err := budget.Check(what, int64(min(math.Ceil(bytes), math.MaxInt64/2))); err != nil {
 		return nil, nil, err
 	}
-	// The estimates count live memory, which garbage would otherwise let
-	// double: the budget becomes the collector's soft limit.
-	debug.SetMemoryLimit(budget.Bytes)
+	budget.SoftLimit()
 	be, err := backend.OpenOptions(backend.Options{Device: m.device, Precision: m.precision, Log: fs.Output()})
 	return ms, be, err
 }

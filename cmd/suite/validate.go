@@ -2,26 +2,25 @@ package main
 
 import (
 	"fmt"
-	"math"
 	"strings"
 
 	"github.com/infoscale/gaualpha/eval"
+	"github.com/infoscale/gaualpha/internal/cli"
 )
 
 // validate checks the flags on their own, before any checkpoint or corpus
 // is read: ranges, lists, names, and flags the protocol makes meaningless.
 func (o options) validate(set map[string]bool) error {
+	if err := cli.FirstError(
+		cli.AtLeast("-docs", o.docs, 1, ""),
+		cli.AtLeast("-offsets", o.offsets, 1, ""),
+		cli.AtLeast("-finetune-steps", o.steps, 1, ""),
+		cli.AtLeast("-batch", o.batch, 1, ""),
+		cli.Finite("-finetune-lr", o.lr, "learning rate", true, ""),
+	); err != nil {
+		return err
+	}
 	switch {
-	case o.docs < 1:
-		return fmt.Errorf("-docs %d must be at least 1", o.docs)
-	case o.offsets < 1:
-		return fmt.Errorf("-offsets %d must be at least 1", o.offsets)
-	case o.steps < 1:
-		return fmt.Errorf("-finetune-steps %d must be at least 1", o.steps)
-	case o.batch < 1:
-		return fmt.Errorf("-batch %d must be at least 1", o.batch)
-	case !(o.lr > 0) || math.IsInf(o.lr, 0):
-		return fmt.Errorf("-finetune-lr %v must be a finite learning rate > 0", o.lr)
 	case o.out == "":
 		return fmt.Errorf("-out must name a directory")
 	case o.testset != eval.TestSetLong && o.testset != eval.TestSetSpectral:
@@ -32,10 +31,14 @@ func (o options) validate(set map[string]bool) error {
 		return fmt.Errorf("-offsets has no effect with -protocol paper (it shapes the fast protocol)")
 	case o.docset != eval.SetTest && o.docset != eval.SetDev:
 		return fmt.Errorf("-docset %q: want %s or %s", o.docset, eval.SetTest, eval.SetDev)
-	case !(o.alibiSlope >= 0) || math.IsInf(o.alibiSlope, 0):
-		return fmt.Errorf("-alibi-slope %v must be a finite slope >= 0 (0: the default)", o.alibiSlope)
-	case o.passkeyEvery < 0:
-		return fmt.Errorf("-passkey-every %d must be >= 0 (one sequence in n; 0: none)", o.passkeyEvery)
+	}
+	if err := cli.FirstError(
+		cli.Finite("-alibi-slope", o.alibiSlope, "slope", false, "0: the default"),
+		cli.AtLeast("-passkey-every", o.passkeyEvery, 0, "one sequence in n; 0: none"),
+	); err != nil {
+		return err
+	}
+	switch {
 	case o.passkeyNear < 0 || o.passkeyFar < 0:
 		return fmt.Errorf("-passkey-near %d and -passkey-far %d must be >= 0", o.passkeyNear, o.passkeyFar)
 	case o.passkeyLengths != "" && o.passkeyNear+o.passkeyFar == 0:
