@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/infoscale/gaualpha/collective"
@@ -139,28 +138,19 @@ func TestEvalSharded(t *testing.T) {
 	}
 	want := seconds.ReplaceAllString(one, `"seconds": 0`)
 	for _, n := range []int{2, 3} {
-		var mu sync.Mutex
-		outs, errs := map[int]string{}, map[int]string{}
-		err := collective.RunLocal(n, func(c collective.Comm) error {
-			var out, errb bytes.Buffer
-			err := mpi.RunWith(c, func(c collective.Comm) error { return run(c, args, &out, &errb) })
-			mu.Lock()
-			outs[c.Rank()], errs[c.Rank()] = out.String(), errb.String()
-			mu.Unlock()
-			return err
-		})
+		printed, err := testfiles.RunRanks(n, run, args)
 		if err != nil {
 			t.Fatalf("%d processes: %v", n, err)
 		}
-		if got := seconds.ReplaceAllString(outs[0], `"seconds": 0`); got != want {
+		if got := seconds.ReplaceAllString(printed[0].Stdout, `"seconds": 0`); got != want {
 			t.Errorf("%d processes: rank 0 printed\n%s\nwant\n%s", n, got, want)
 		}
-		if !strings.Contains(errs[0], fmt.Sprintf("processes: %d", n)) || strings.Count(errs[0], "\neval ") != 4 {
-			t.Errorf("%d processes: rank 0's progress:\n%s", n, errs[0])
+		if !strings.Contains(printed[0].Stderr, fmt.Sprintf("processes: %d", n)) || strings.Count(printed[0].Stderr, "\neval ") != 4 {
+			t.Errorf("%d processes: rank 0's progress:\n%s", n, printed[0].Stderr)
 		}
 		for r := 1; r < n; r++ {
-			if outs[r]+errs[r] != "" {
-				t.Errorf("%d processes: rank %d printed %q", n, r, outs[r]+errs[r])
+			if printed[r].All() != "" {
+				t.Errorf("%d processes: rank %d printed %q", n, r, printed[r].All())
 			}
 		}
 	}

@@ -4,11 +4,10 @@ import (
 	"bytes"
 	"math"
 	"path/filepath"
-	"sync"
 	"testing"
 
 	"github.com/infoscale/gaualpha/collective"
-	"github.com/infoscale/gaualpha/collective/mpi"
+	"github.com/infoscale/gaualpha/internal/testfiles"
 	"github.com/infoscale/gaualpha/study"
 )
 
@@ -28,21 +27,12 @@ func TestSuiteTwoProcesses(t *testing.T) {
 	if err := run(collective.Single{}, append(args(one), "-quiet"), &stdout, &stderr); err != nil {
 		t.Fatalf("%v\n%s", err, stderr.String())
 	}
-	var mu sync.Mutex
-	printed := map[int]string{}
-	err := collective.RunLocal(2, func(c collective.Comm) error {
-		var out, errb bytes.Buffer
-		err := mpi.RunWith(c, func(c collective.Comm) error { return run(c, args(two), &out, &errb) })
-		mu.Lock()
-		printed[c.Rank()] = out.String() + errb.String()
-		mu.Unlock()
-		return err
-	})
+	printed, err := testfiles.RunRanks(2, run, args(two))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if printed[1] != "" {
-		t.Errorf("rank 1 printed %q", printed[1])
+	if printed[1].All() != "" {
+		t.Errorf("rank 1 printed %q", printed[1].All())
 	}
 	a, err := study.ReadSuite(filepath.Join(one, "suite.json"))
 	if err != nil {

@@ -1,18 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
-	"github.com/infoscale/gaualpha/collective"
-	"github.com/infoscale/gaualpha/collective/mpi"
 	"github.com/infoscale/gaualpha/eval"
+	"github.com/infoscale/gaualpha/internal/testfiles"
 )
 
 // metricLines reads metrics.jsonl: the training loss of each step and the
@@ -58,25 +55,16 @@ func TestTrainTwoProcesses(t *testing.T) {
 		t.Fatalf("%v\n%s", err, stderr)
 	}
 	two := filepath.Join(dir, "two")
-	var mu sync.Mutex
-	printed := map[int]string{}
-	err := collective.RunLocal(2, func(c collective.Comm) error {
-		var out, errb bytes.Buffer
-		err := mpi.RunWith(c, func(c collective.Comm) error { return run(c, args(two), &out, &errb) })
-		mu.Lock()
-		printed[c.Rank()] = out.String() + errb.String()
-		mu.Unlock()
-		return err
-	})
+	printed, err := testfiles.RunRanks(2, run, args(two))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if printed[1] != "" {
-		t.Errorf("rank 1 printed %q", printed[1])
+	if printed[1].All() != "" {
+		t.Errorf("rank 1 printed %q", printed[1].All())
 	}
-	if !strings.Contains(printed[0], "on 2 processes (cpu each, 3 sequences of every batch)") || !strings.Contains(printed[0], "| 64 | 4x |") ||
-		strings.Count(printed[0], "weights identical on the 2 processes (SHA-256 ") != 2 {
-		t.Errorf("rank 0 printed:\n%s", printed[0])
+	if !strings.Contains(printed[0].All(), "on 2 processes (cpu each, 3 sequences of every batch)") || !strings.Contains(printed[0].All(), "| 64 | 4x |") ||
+		strings.Count(printed[0].All(), "weights identical on the 2 processes (SHA-256 ") != 2 {
+		t.Errorf("rank 0 printed:\n%s", printed[0].All())
 	}
 	lossOne, valOne := metricLines(t, one)
 	lossTwo, valTwo := metricLines(t, two)

@@ -3,17 +3,22 @@
 package testfiles
 
 import (
+	"bytes"
 	"encoding/json"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"gorgonia.org/tensor"
 
 	"github.com/infoscale/gaualpha/checkpoint"
+	"github.com/infoscale/gaualpha/collective"
+	"github.com/infoscale/gaualpha/collective/mpi"
 	"github.com/infoscale/gaualpha/corpus"
 	"github.com/infoscale/gaualpha/gau"
 	"github.com/infoscale/gaualpha/tokenizer"
@@ -101,4 +106,28 @@ func AnalysisModel(t testing.TB, cosscale float64, seed uint64, edit func(*gau.P
 		edit(p)
 	}
 	return &checkpoint.Checkpoint{Config: cfg, Vocab: v, Params: p}
+}
+
+// Printed is what one rank of a command printed.
+type Printed struct{ Stdout, Stderr string }
+
+// All is the rank's standard output and error, one after the other.
+func (p Printed) All() string { return p.Stdout + p.Stderr }
+
+// RunRanks runs a command's body (run, as a command's main function runs
+// it under mpi.Main) on each member of a local group of n, with args, and
+// returns what each rank printed, by rank, and the members' errors, each
+// naming its rank, joined.
+func RunRanks(n int, run func(c collective.Comm, args []string, stdout, stderr io.Writer) error, args []string) ([]Printed, error) {
+	var mu sync.Mutex
+	printed := make([]Printed, n)
+	err := collective.RunLocal(n, func(c collective.Comm) error {
+		var out, errb bytes.Buffer
+		err := mpi.RunWith(c, func(c collective.Comm) error { return run(c, args, &out, &errb) })
+		mu.Lock()
+		printed[c.Rank()] = Printed{out.String(), errb.String()}
+		mu.Unlock()
+		return err
+	})
+	return printed, err
 }
