@@ -32,7 +32,7 @@ const deviceTol = 1e-4
 // Evaluation on the device gives the CPU's tallies: the paper protocol
 // (batches of masked copies, the last batch smaller) and the fast one, two
 // normalisations, two lengths. The logits match to deviceTol, the losses
-// too, and every argmax except at a near-tie (predictionsAgree), so the
+// too, and every argmax except at a near-tie (numcheck.PredictionsAgree), so the
 // counts of correct predictions differ at most by the near-ties decided
 // otherwise.
 func TestDeviceEvaluateMatchesCPU(t *testing.T) {
@@ -70,7 +70,7 @@ func TestDeviceEvaluateMatchesCPU(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		flips := predictionsAgree(t, string(o.Protocol)+" protocol", gotLogits, wantLogits, cfg.VocabSize)
+		flips := numcheck.PredictionsAgree(t, string(o.Protocol)+" protocol", gotLogits, wantLogits, cfg.VocabSize, deviceTol)
 		for i, w := range want.Results {
 			g := got.Results[i]
 			if g.Variant != w.Variant || g.Length != w.Length || g.Tally.Count != w.Tally.Count ||
@@ -138,33 +138,6 @@ func (e recordingExecutor) Float32s(n *G.Node, dst []float32) ([]float32, error)
 		*e.out = append(*e.out, x...)
 	}
 	return x, err
-}
-
-// predictionsAgree compares the device's logit rows (width v) with the
-// CPU's from the same weights: normwise to deviceTol, and the argmax of
-// each row, which may differ only at a near-tie, where the CPU's two
-// largest logits are within 2·deviceTol·max|logit| (each may move by
-// deviceTol·max|logit|). It returns the number of near-ties the device
-// decided otherwise.
-func predictionsAgree(t *testing.T, what string, got, want []float32, v int) (flips int) {
-	t.Helper()
-	if len(got) != len(want) || len(want)%v != 0 || v < 2 {
-		t.Fatalf("%s: %d and %d logits, rows of %d", what, len(got), len(want), v)
-	}
-	if e := numcheck.RelErr(got, want); !(e < deviceTol) {
-		t.Errorf("%s: logits differ by %.2g (relative)", what, e)
-	}
-	var scale float64
-	for _, x := range want {
-		scale = math.Max(scale, math.Abs(float64(x)))
-	}
-	margin := 2 * deviceTol * scale
-	ties, flips, bad := numcheck.Argmax(got, want, v, margin)
-	for _, r := range bad {
-		t.Errorf("%s, row %d: the device's argmax differs from the CPU's, whose top two logits are more than the near-tie margin %.2g apart", what, r, margin)
-	}
-	t.Logf("%s: %d rows, %d near-ties (margin %.2g), %d decided otherwise", what, len(want)/v, ties, margin, flips)
-	return flips
 }
 
 // openBackend opens a backend, closed at the end of the test.

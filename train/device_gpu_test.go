@@ -139,7 +139,7 @@ const (
 // its sign, and its weight's step, may go either way (2·lr apart), and the
 // steps after carry that difference. The validation on the device's final
 // weights matches the CPU's on the same weights: logits to deviceTol and
-// the same argmax except at near-ties (predictionsAgree).
+// the same argmax except at near-ties (numcheck.PredictionsAgree).
 func TestDeviceTrainingMatchesCPU(t *testing.T) {
 	needDevice(t)
 	const N = 6
@@ -201,7 +201,7 @@ func TestDeviceTrainingMatchesCPU(t *testing.T) {
 	}
 	tw, lw := validationLogits(t, cg)
 	tg, lg := validationLogits(t, g)
-	flips := predictionsAgree(t, "validation", lg, lw, c.Config.VocabSize)
+	flips := numcheck.PredictionsAgree(t, "validation", lg, lw, c.Config.VocabSize, deviceTol)
 	if tw.Count != tg.Count || !(relDiff(tg.SumLoss, tw.SumLoss) < deviceTol) || absInt(tg.Correct-tw.Correct) > flips {
 		t.Errorf("validation on the device %+v, on the CPU with the same weights %+v (%d near-ties decided otherwise)", tg, tw, flips)
 	}
@@ -283,33 +283,6 @@ func validationLogits(t *testing.T, tr *Trainer) (metrics.Tally, []float32) {
 		t.Fatalf("validationLogits %+v, Validate %+v, %v", tl, want, err)
 	}
 	return tl, all
-}
-
-// predictionsAgree compares the device's logit rows (width v) with the
-// CPU's from the same weights: normwise to deviceTol, and the argmax of
-// each row, which may differ only at a near-tie, where the CPU's two
-// largest logits are within 2·deviceTol·max|logit| (each may move by
-// deviceTol·max|logit|). It returns the number of near-ties the device
-// decided otherwise.
-func predictionsAgree(t *testing.T, what string, got, want []float32, v int) (flips int) {
-	t.Helper()
-	if len(got) != len(want) || len(want)%v != 0 {
-		t.Fatalf("%s: %d and %d logits, rows of %d", what, len(got), len(want), v)
-	}
-	if e := numcheck.RelErr(got, want); !(e < deviceTol) {
-		t.Errorf("%s: logits differ by %.2g (relative)", what, e)
-	}
-	var scale float64
-	for _, x := range want {
-		scale = math.Max(scale, math.Abs(float64(x)))
-	}
-	margin := 2 * deviceTol * scale
-	ties, flips, bad := numcheck.Argmax(got, want, v, margin)
-	for _, r := range bad {
-		t.Errorf("%s, row %d: the device's argmax differs from the CPU's, whose top two logits are more than the near-tie margin %.2g apart", what, r, margin)
-	}
-	t.Logf("%s: %d rows, %d near-ties (margin %.2g), %d decided otherwise", what, len(want)/v, ties, margin, flips)
-	return flips
 }
 
 // With Precision "bf16" the device's steps match the CPU trainer doing the

@@ -1,7 +1,10 @@
 // Package numcheck compares computed values with references in tests.
 package numcheck
 
-import "math"
+import (
+	"math"
+	"testing"
+)
 
 // RelErr is the normwise relative error max|got-want| / max|want| (max|want|
 // taken as 1 when want is all zero). A NaN or Inf in got, such as an element
@@ -60,4 +63,30 @@ func top2(x []float32) (best, second int) {
 		}
 	}
 	return best, second
+}
+
+// PredictionsAgree checks a device's logits (got) against the CPU's (want),
+// rows of v: a normwise relative error below tol, and the same argmax in
+// every row except near-ties (top two reference logits within 2·tol of the
+// largest logit's magnitude), which are counted and logged. It reports
+// failures on t, naming what, and returns the near-ties decided otherwise.
+func PredictionsAgree(t testing.TB, what string, got, want []float32, v int, tol float64) (flips int) {
+	t.Helper()
+	if len(got) != len(want) || v < 1 || len(want)%v != 0 {
+		t.Fatalf("%s: %d and %d logits, rows of %d", what, len(got), len(want), v)
+	}
+	if e := RelErr(got, want); !(e < tol) {
+		t.Errorf("%s: logits differ by %.2g (relative)", what, e)
+	}
+	var scale float64
+	for _, x := range want {
+		scale = math.Max(scale, math.Abs(float64(x)))
+	}
+	margin := 2 * tol * scale
+	ties, flips, bad := Argmax(got, want, v, margin)
+	for _, r := range bad {
+		t.Errorf("%s, row %d: the device's argmax differs from the CPU's, whose top two logits are more than the near-tie margin %.2g apart", what, r, margin)
+	}
+	t.Logf("%s: %d rows, %d near-ties (margin %.2g), %d decided otherwise", what, len(want)/v, ties, margin, flips)
+	return flips
 }
