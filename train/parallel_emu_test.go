@@ -26,14 +26,7 @@ func TestDataParallelEmulatedDevices(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var want []float64
-	for range K {
-		l, _, err := one.Step()
-		if err != nil {
-			t.Fatal(err)
-		}
-		want = append(want, l)
-	}
+	want := stepLosses(t, one, K)
 	wantW := weights(one.Params)
 	devs := make([]*gpu.Device, n)
 	for i := range devs {

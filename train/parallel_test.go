@@ -128,14 +128,7 @@ func TestDataParallelSteps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var want []float64
-	for range K {
-		l, _, err := one.Step()
-		if err != nil {
-			t.Fatal(err)
-		}
-		want = append(want, l)
-	}
+	want := stepLosses(t, one, K)
 	wantVal, err := one.validate(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -313,4 +306,18 @@ func TestDataParallelChecks(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "a batch of 2 sequences cannot be shared among 3 processes") {
 		t.Errorf("batch 2 on 3 ranks: %v", err)
 	}
+}
+
+// stepLosses runs k steps of tr and returns their losses.
+func stepLosses(t *testing.T, tr *Trainer, k int) []float64 {
+	t.Helper()
+	var losses []float64
+	for range k {
+		l, _, err := tr.Step()
+		if err != nil {
+			t.Fatal(err)
+		}
+		losses = append(losses, l)
+	}
+	return losses
 }
