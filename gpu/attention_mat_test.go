@@ -142,16 +142,6 @@ func TestAttentionMatErrors(t *testing.T) {
 		t.Error("all-padding sequence: no error")
 	}
 
-	wp := attn.Policy{Norm: attn.InfoScale, TrainLen: 8, KeySize: D, Method: attn.Window}.WithDefaults()
-	wp.Window = 0
-	c = newAttnCase(t, d, rng, 1, L, E, D, wp, 0)
-	mask := make([]int64, L)
-	for i := range mask {
-		mask[i] = 1
-		c.cpu.Mask[i] = 1
-	}
-	mask[0], c.cpu.Mask[0] = 0, 0
-	c.in.Mask = upload(t, d, mask)
-	c.in.Valid = ValidCounts(c.cpu.Mask, 1, L)
+	c = loneKeyCase(t, d, rng, L, E, D)
 	c.forwardMat(t, d, 1e-6)
 }

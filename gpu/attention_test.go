@@ -334,9 +334,21 @@ func TestAttentionEmptyRows(t *testing.T) {
 		t.Fatalf("all-padding sequence: %v, want attn.ErrEmptyRow", err)
 	}
 
+	c = loneKeyCase(t, d, rng, L, E, D)
+	c.forward(t, d, 1e-6)
+	// (A valid row always keeps itself as a key under every policy, so the
+	// device's empty-row flag, like the CPU's error, is a safeguard that the
+	// policies cannot reach.)
+}
+
+// loneKeyCase is a case of one sequence under windowed attention of
+// window 0 whose first position is padding: every other row's only key is
+// itself.
+func loneKeyCase(t *testing.T, d *Device, rng *rand.Rand, L, E, D int) *attnCase {
+	t.Helper()
 	wp := attn.Policy{Norm: attn.InfoScale, TrainLen: 8, KeySize: D, Method: attn.Window}.WithDefaults()
 	wp.Window = 0
-	c = newAttnCase(t, d, rng, 1, L, E, D, wp, 0)
+	c := newAttnCase(t, d, rng, 1, L, E, D, wp, 0)
 	mask := make([]int64, L)
 	for i := range mask {
 		mask[i] = 1
@@ -345,8 +357,5 @@ func TestAttentionEmptyRows(t *testing.T) {
 	mask[0], c.cpu.Mask[0] = 0, 0
 	c.in.Mask = upload(t, d, mask)
 	c.in.Valid = ValidCounts(c.cpu.Mask, 1, L)
-	c.forward(t, d, 1e-6)
-	// (A valid row always keeps itself as a key under every policy, so the
-	// device's empty-row flag, like the CPU's error, is a safeguard that the
-	// policies cannot reach.)
+	return c
 }
