@@ -1,18 +1,13 @@
 package benchmark
 
 import (
-	"encoding/json"
-	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"gorgonia.org/tensor"
-
 	"github.com/infoscale/gaualpha/gau"
-	"github.com/infoscale/gaualpha/graph"
 )
 
 // tinyCase shrinks a case to a model and shapes that run in milliseconds,
@@ -72,111 +67,6 @@ func TestScriptListsTheSameCases(t *testing.T) {
 		if has == (c.NoTorch != "") {
 			t.Errorf("case %s: in bench_torch.py %v, has a PyTorch side %v", c.Name, has, c.NoTorch == "")
 		}
-	}
-}
-
-// The benchmark's layer graph computes the GAU layer of the spec: it
-// matches the float64 PyTorch reference vectors (testdata/reference) in
-// float32, outputs and gradients.
-func TestLayerGraphMatchesReference(t *testing.T) {
-	raw, err := os.ReadFile("../testdata/reference/gau_vectors.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	type ref struct {
-		Shape []int     `json:"shape"`
-		Data  []float64 `json:"data"`
-	}
-	var f struct {
-		Cases []struct {
-			Name      string         `json:"name"`
-			RawConfig map[string]any `json:"config"`
-			Batch     int            `json:"batch"`
-			SeqLen    int            `json:"seq_len"`
-			ValidLen  []int          `json:"valid_len"`
-			Weights   map[string]ref `json:"weights"`
-			Input     ref            `json:"input"`
-			Cotangent ref            `json:"cotangent"`
-			Output    ref            `json:"output"`
-			Grads     map[string]ref `json:"grads"`
-		} `json:"cases"`
-	}
-	if err := json.Unmarshal(raw, &f); err != nil {
-		t.Fatal(err)
-	}
-	f32 := func(x []float64) []float32 {
-		y := make([]float32, len(x))
-		for i, v := range x {
-			y[i] = float32(v)
-		}
-		return y
-	}
-	n := 0
-	for _, c := range f.Cases {
-		if c.Name != "layer_rope_softmax_cos0" && c.Name != "layer_rope_infoscale_cos0" {
-			continue
-		}
-		n++
-		t.Run(c.Name, func(t *testing.T) {
-			cfg := gau.DefaultConfig()
-			num := func(k string) int { return int(c.RawConfig[k].(float64)) }
-			cfg.HiddenSize, cfg.IntermediateSize, cfg.KeySize = num("hidden_size"), num("intermediate_size"), num("attention_key_size")
-			cfg.TrainLength = num("train_length")
-			cfg.Normalization = c.RawConfig["normalization"].(string)
-			pol, err := cfg.Policy("")
-			if err != nil {
-				t.Fatal(err)
-			}
-			B, L, h := c.Batch, c.SeqLen, cfg.HiddenSize
-			mask := make([]int, B*L)
-			for b, v := range c.ValidLen {
-				for i := 0; i < v; i++ {
-					mask[b*L+i] = 1
-				}
-			}
-			cfg.NumLayers = 1
-			p := gau.ZeroParams(cfg, tensor.Float32)
-			names := p.Named()[2:6]
-			for _, nm := range names {
-				copy(nm.T.Data().([]float32), f32(c.Weights[nm.Name].Data))
-			}
-			dense := func(v []float64) *tensor.Dense {
-				return tensor.New(tensor.WithShape(B*L, h), tensor.WithBacking(f32(v)))
-			}
-			lg, err := gau.BuildLayer(cfg, pol, p.Layers[0], B, L, mask, nil, dense(c.Input.Data), dense(c.Cotangent.Data))
-			if err != nil {
-				t.Fatal(err)
-			}
-			mach, err := graph.NewMachine(lg.Graph, lg.Outputs()...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := mach.Run(); err != nil {
-				t.Fatal(err)
-			}
-			check := func(what string, got []float32, want []float64, rows bool) {
-				t.Helper()
-				if len(got) != len(want) {
-					t.Fatalf("%s: %d values, want %d", what, len(got), len(want))
-				}
-				for i, w := range want {
-					if rows && mask[i/h] == 0 {
-						continue // padding rows: unused, defined differently
-					}
-					if d := math.Abs(float64(got[i])-w) / math.Max(1, math.Abs(w)); d > 2e-4 {
-						t.Fatalf("%s[%d] = %v, reference %v", what, i, got[i], w)
-					}
-				}
-			}
-			check("output", mach.Value(lg.Out).Data().([]float32), c.Output.Data, true)
-			check("grad input", mach.Value(lg.Grads[0]).Data().([]float32), c.Grads["input"].Data, false)
-			for i, nm := range names {
-				check("grad "+nm.Name, mach.Value(lg.Grads[i+1]).Data().([]float32), c.Grads[nm.Name].Data, false)
-			}
-		})
-	}
-	if n != 2 {
-		t.Fatalf("found %d of the 2 reference cases", n)
 	}
 }
 

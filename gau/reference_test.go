@@ -189,6 +189,80 @@ func TestLayerMatchesPyTorchReference(t *testing.T) {
 	}
 }
 
+// In float32, the layer (the graph the benchmarks time) matches the
+// float64 reference to float32's accuracy: outputs of the valid rows and
+// every gradient within 2e-4, relative to max(1, |reference|).
+func TestLayerFloat32MatchesPyTorchReference(t *testing.T) {
+	n := 0
+	for _, c := range loadVectors(t) {
+		if c.Kind != "layer" {
+			continue
+		}
+		n++
+		t.Run(c.Name, func(t *testing.T) {
+			cfg := c.config()
+			cfg.NumLayers = 1
+			p := ZeroParams(cfg, tensor.Float32)
+			for _, nm := range p.Named() {
+				if w, ok := c.Weights[nm.Name]; ok {
+					copy(nm.T.Data().([]float32), float32s(w.Data))
+				}
+			}
+			pol, err := cfg.Policy("")
+			if err != nil {
+				t.Fatal(err)
+			}
+			B, L, h := c.Batch, c.SeqLen, cfg.HiddenSize
+			mask, pos := c.batchInputs()
+			dense := func(v []float64) *tensor.Dense {
+				return tensor.New(tensor.WithShape(B*L, h), tensor.WithBacking(float32s(v)))
+			}
+			lg, err := BuildLayer(cfg, pol, p.Layers[0], B, L, mask, pos, dense(c.Input.Data), dense(c.Cotangent.Data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			mach, err := graph.NewMachine(lg.Graph, lg.Outputs()...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := mach.Run(); err != nil {
+				t.Fatal(err)
+			}
+			check := func(what string, got []float32, want []float64, rows bool) {
+				t.Helper()
+				if len(got) != len(want) {
+					t.Fatalf("%s: %d values, want %d", what, len(got), len(want))
+				}
+				for i, w := range want {
+					if rows && mask[i/h] == 0 {
+						continue // padding rows: unused, defined differently
+					}
+					if d := math.Abs(float64(got[i])-w) / math.Max(1, math.Abs(w)); d > 2e-4 {
+						t.Fatalf("%s[%d] = %v, reference %v", what, i, got[i], w)
+					}
+				}
+			}
+			check("output", mach.Value(lg.Out).Data().([]float32), c.Output.Data, true)
+			check("grad input", mach.Value(lg.Grads[0]).Data().([]float32), c.Grads["input"].Data, false)
+			for i, nm := range p.Named()[2:6] {
+				check("grad "+nm.Name, mach.Value(lg.Grads[i+1]).Data().([]float32), c.Grads[nm.Name].Data, false)
+			}
+		})
+	}
+	if n < 20 {
+		t.Fatalf("only %d layer cases", n)
+	}
+}
+
+// float32s rounds x to float32.
+func float32s(x []float64) []float32 {
+	y := make([]float32, len(x))
+	for i, v := range x {
+		y[i] = float32(v)
+	}
+	return y
+}
+
 func TestModelMatchesPyTorchReference(t *testing.T) {
 	n := 0
 	for _, c := range loadVectors(t) {
