@@ -531,14 +531,15 @@ func TestNonFiniteCheckpointRefused(t *testing.T) {
 	}
 }
 
-// The power analysis of the committed 2026-12-06 run: eleven comparisons,
+// The power analysis of the 2026-12-06 run (its suite.json and the score
+// files the analysis reads, kept in testdata): eleven comparisons,
 // one row per comparator, and the numbers docs/analysis.md quotes for the
 // closest one (fine-tuned PI); verdict's tests check the arithmetic on
 // hand-computed cases.
 func TestPowerOnCommittedRun(t *testing.T) {
 	dir := t.TempDir()
 	var stdout, stderr bytes.Buffer
-	if err := run([]string{"power", "-suite", "../../results/suite/suite.json", "-out", dir, "-n", "10,20"}, &stdout, &stderr); err != nil {
+	if err := run([]string{"power", "-suite", "testdata/power-2026-12-06/suite.json", "-out", dir, "-n", "10,20"}, &stdout, &stderr); err != nil {
 		t.Fatalf("%v\n%s", err, stderr.String())
 	}
 	out := stdout.String()
@@ -547,7 +548,7 @@ func TestPowerOnCommittedRun(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
-	if err := run([]string{"power", "-suite", "../../results/suite/suite.json", "-out", dir, "-power", "1"}, &stdout, &stderr); err == nil {
+	if err := run([]string{"power", "-suite", "testdata/power-2026-12-06/suite.json", "-out", dir, "-power", "1"}, &stdout, &stderr); err == nil {
 		t.Error("-power 1 accepted")
 	}
 }
