@@ -6,6 +6,7 @@ import (
 	"os"
 	"testing"
 
+	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
 	"github.com/infoscale/gaualpha/graph"
@@ -120,7 +121,7 @@ func (c *refCase) batchInputs() (mask, pos []int) {
 	return mask, pos
 }
 
-func compare(t *testing.T, what string, got []float64, want refTensor) {
+func compare(t *testing.T, what string, got []float64, want refTensor, tol float64) {
 	t.Helper()
 	if len(got) != len(want.Data) {
 		t.Fatalf("%s: %d values, reference has %d", what, len(got), len(want.Data))
@@ -131,126 +132,99 @@ func compare(t *testing.T, what string, got []float64, want refTensor) {
 			worst, at = d, i
 		}
 	}
-	if worst > 1e-8 {
+	if worst > tol {
 		t.Errorf("%s: differs from the PyTorch reference by %.3g at %d (got %v, want %v)", what, worst, at, got[at], want.Data[at])
 	}
 }
 
+// The layer matches the float64 reference to 1e-8 in float64 (outputs,
+// the loss ⟨H', r⟩ and every gradient), and in float32, the graph the
+// benchmarks time, to float32's accuracy: 2e-4 relative to
+// max(1, |reference|), padding rows of the output left out (unused, and
+// defined differently).
 func TestLayerMatchesPyTorchReference(t *testing.T) {
-	n := 0
-	for _, c := range loadVectors(t) {
-		if c.Kind != "layer" {
-			continue
-		}
-		n++
-		t.Run(c.Name, func(t *testing.T) {
-			cfg := c.config()
-			cfg.NumLayers = 1
-			p := c.params(t, cfg)
-			pol, err := cfg.Policy("")
-			if err != nil {
-				t.Fatal(err)
+	for _, dt := range []struct {
+		dtype tensor.Dtype
+		tol   float64
+	}{{tensor.Float64, 1e-8}, {tensor.Float32, 2e-4}} {
+		n := 0
+		for _, c := range loadVectors(t) {
+			if c.Kind != "layer" {
+				continue
 			}
-			B, L, h := c.Batch, c.SeqLen, cfg.HiddenSize
-			mask, pos := c.batchInputs()
-			dense := func(v []float64) *tensor.Dense {
-				return tensor.New(tensor.WithShape(B*L, h), tensor.WithBacking(append([]float64(nil), v...)))
-			}
-			r := dense(c.Cotangent.Data)
-			lg, err := BuildLayer(cfg, pol, p.Layers[0], B, L, mask, pos, dense(c.Input.Data), r)
-			if err != nil {
-				t.Fatal(err)
-			}
-			mach, err := graph.NewMachine(lg.Graph, lg.Outputs()...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := mach.Run(); err != nil {
-				t.Fatal(err)
-			}
-			out := mach.Value(lg.Out).Data().([]float64)
-			compare(t, "output", out, c.Output)
-			// The reference's loss is ⟨H', r⟩.
-			loss := 0.0
-			for i, v := range out {
-				loss += v * c.Cotangent.Data[i]
-			}
-			if math.Abs(loss-c.Loss) > 1e-8*math.Max(1, math.Abs(c.Loss)) {
-				t.Errorf("loss %v, reference %v", loss, c.Loss)
-			}
-			compare(t, "grad input", mach.Value(lg.Grads[0]).Data().([]float64), c.Grads["input"])
-			for i, n := range p.Named()[2:6] {
-				compare(t, "grad "+n.Name, mach.Value(lg.Grads[i+1]).Data().([]float64), c.Grads[n.Name])
-			}
-		})
-	}
-	if n < 20 {
-		t.Fatalf("only %d layer cases", n)
-	}
-}
-
-// In float32, the layer (the graph the benchmarks time) matches the
-// float64 reference to float32's accuracy: outputs of the valid rows and
-// every gradient within 2e-4, relative to max(1, |reference|).
-func TestLayerFloat32MatchesPyTorchReference(t *testing.T) {
-	n := 0
-	for _, c := range loadVectors(t) {
-		if c.Kind != "layer" {
-			continue
-		}
-		n++
-		t.Run(c.Name, func(t *testing.T) {
-			cfg := c.config()
-			cfg.NumLayers = 1
-			p := ZeroParams(cfg, tensor.Float32)
-			for _, nm := range p.Named() {
-				if w, ok := c.Weights[nm.Name]; ok {
-					copy(nm.T.Data().([]float32), float32s(w.Data))
-				}
-			}
-			pol, err := cfg.Policy("")
-			if err != nil {
-				t.Fatal(err)
-			}
-			B, L, h := c.Batch, c.SeqLen, cfg.HiddenSize
-			mask, pos := c.batchInputs()
-			dense := func(v []float64) *tensor.Dense {
-				return tensor.New(tensor.WithShape(B*L, h), tensor.WithBacking(float32s(v)))
-			}
-			lg, err := BuildLayer(cfg, pol, p.Layers[0], B, L, mask, pos, dense(c.Input.Data), dense(c.Cotangent.Data))
-			if err != nil {
-				t.Fatal(err)
-			}
-			mach, err := graph.NewMachine(lg.Graph, lg.Outputs()...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := mach.Run(); err != nil {
-				t.Fatal(err)
-			}
-			check := func(what string, got []float32, want []float64, rows bool) {
-				t.Helper()
-				if len(got) != len(want) {
-					t.Fatalf("%s: %d values, want %d", what, len(got), len(want))
-				}
-				for i, w := range want {
-					if rows && mask[i/h] == 0 {
-						continue // padding rows: unused, defined differently
+			n++
+			t.Run(dt.dtype.String()+"/"+c.Name, func(t *testing.T) {
+				cfg := c.config()
+				cfg.NumLayers = 1
+				p := c.params(t, cfg)
+				if dt.dtype == tensor.Float32 {
+					p32 := ZeroParams(cfg, tensor.Float32)
+					for i, nm := range p32.Named() {
+						copy(nm.T.Data().([]float32), float32s(p.Named()[i].T.Data().([]float64)))
 					}
-					if d := math.Abs(float64(got[i])-w) / math.Max(1, math.Abs(w)); d > 2e-4 {
-						t.Fatalf("%s[%d] = %v, reference %v", what, i, got[i], w)
-					}
+					p = p32
 				}
-			}
-			check("output", mach.Value(lg.Out).Data().([]float32), c.Output.Data, true)
-			check("grad input", mach.Value(lg.Grads[0]).Data().([]float32), c.Grads["input"].Data, false)
-			for i, nm := range p.Named()[2:6] {
-				check("grad "+nm.Name, mach.Value(lg.Grads[i+1]).Data().([]float32), c.Grads[nm.Name].Data, false)
-			}
-		})
-	}
-	if n < 20 {
-		t.Fatalf("only %d layer cases", n)
+				pol, err := cfg.Policy("")
+				if err != nil {
+					t.Fatal(err)
+				}
+				B, L, h := c.Batch, c.SeqLen, cfg.HiddenSize
+				mask, pos := c.batchInputs()
+				dense := func(v []float64) *tensor.Dense {
+					if dt.dtype == tensor.Float32 {
+						return tensor.New(tensor.WithShape(B*L, h), tensor.WithBacking(float32s(v)))
+					}
+					return tensor.New(tensor.WithShape(B*L, h), tensor.WithBacking(append([]float64(nil), v...)))
+				}
+				lg, err := BuildLayer(cfg, pol, p.Layers[0], B, L, mask, pos, dense(c.Input.Data), dense(c.Cotangent.Data))
+				if err != nil {
+					t.Fatal(err)
+				}
+				mach, err := graph.NewMachine(lg.Graph, lg.Outputs()...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := mach.Run(); err != nil {
+					t.Fatal(err)
+				}
+				value := func(v G.Value) []float64 {
+					if x, ok := v.Data().([]float32); ok {
+						y := make([]float64, len(x))
+						for i, e := range x {
+							y[i] = float64(e)
+						}
+						return y
+					}
+					return v.Data().([]float64)
+				}
+				out := value(mach.Value(lg.Out))
+				if dt.dtype == tensor.Float64 {
+					compare(t, "output", out, c.Output, 1e-8)
+					// The reference's loss is ⟨H', r⟩.
+					loss := 0.0
+					for i, v := range out {
+						loss += v * c.Cotangent.Data[i]
+					}
+					if math.Abs(loss-c.Loss) > 1e-8*math.Max(1, math.Abs(c.Loss)) {
+						t.Errorf("loss %v, reference %v", loss, c.Loss)
+					}
+				} else {
+					for i := range out {
+						if mask[i/h] == 0 {
+							out[i] = c.Output.Data[i]
+						}
+					}
+					compare(t, "output (valid rows)", out, c.Output, dt.tol)
+				}
+				compare(t, "grad input", value(mach.Value(lg.Grads[0])), c.Grads["input"], dt.tol)
+				for i, n := range p.Named()[2:6] {
+					compare(t, "grad "+n.Name, value(mach.Value(lg.Grads[i+1])), c.Grads[n.Name], dt.tol)
+				}
+			})
+		}
+		if n < 20 {
+			t.Fatalf("only %d layer cases", n)
+		}
 	}
 }
 
@@ -294,14 +268,14 @@ func TestModelMatchesPyTorchReference(t *testing.T) {
 			if err := m.Run(mach, bt); err != nil {
 				t.Fatal(err)
 			}
-			compare(t, "hidden", mach.Value(m.Hidden).Data().([]float64), c.HiddenOut)
-			compare(t, "logits", mach.Value(m.Logits).Data().([]float64), c.Logits)
+			compare(t, "hidden", mach.Value(m.Hidden).Data().([]float64), c.HiddenOut, 1e-8)
+			compare(t, "logits", mach.Value(m.Logits).Data().([]float64), c.Logits, 1e-8)
 			loss, _ := mach.Float(m.Loss)
 			if math.Abs(loss-c.Loss) > 1e-8*math.Max(1, math.Abs(c.Loss)) {
 				t.Errorf("loss %v, reference %v", loss, c.Loss)
 			}
 			for i, nm := range p.Named() {
-				compare(t, "grad "+nm.Name, mach.Value(m.Grads[i]).Data().([]float64), c.Grads[nm.Name])
+				compare(t, "grad "+nm.Name, mach.Value(m.Grads[i]).Data().([]float64), c.Grads[nm.Name], 1e-8)
 			}
 			// The inference graph (gated attention, in-place ops) gives the
 			// same logits and loss.
@@ -313,7 +287,7 @@ func TestModelMatchesPyTorchReference(t *testing.T) {
 			if err := inf.Run(infMach, bt); err != nil {
 				t.Fatal(err)
 			}
-			compare(t, "inference logits", infMach.Value(inf.Logits).Data().([]float64), c.Logits)
+			compare(t, "inference logits", infMach.Value(inf.Logits).Data().([]float64), c.Logits, 1e-8)
 		})
 	}
 	if n < 8 {
