@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/infoscale/gaualpha/pipeline"
 )
 
 // Benchmarks: each kernel at n = 4096 (in L1/L2), 1<<20 (4 MiB per slice,
@@ -160,7 +162,7 @@ var benchKernels = []benchKernel{
 		s := DropStream{Key: 12345, Site: 3, Threshold: 900719925474099, Scale: 1 / 0.9} // p = 0.1
 		if im == nil {
 			for i, v := range x {
-				if keepRef(s.Key, s.Site, uint64(i), s.Threshold) {
+				if pipeline.Keep(s.Key, s.Site, uint64(i), s.Threshold) {
 					dst[i] = v * s.Scale
 				} else {
 					dst[i] = 0

@@ -4,22 +4,9 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
-)
 
-// keepRef is the hash of the dropout stream written out as package
-// pipeline defines it (pipeline.Keep); kernels/cpu's tests check it
-// against pipeline itself.
-func keepRef(key, site, idx, thr uint64) bool {
-	mix := func(x uint64) uint64 {
-		x ^= x >> 30
-		x *= 0xbf58476d1ce4e5b9
-		x ^= x >> 27
-		x *= 0x94d049bb133111eb
-		x ^= x >> 31
-		return x
-	}
-	return mix(key^mix(site*0x9e3779b97f4a7c15+idx))>>11 >= thr
-}
+	"github.com/infoscale/gaualpha/pipeline"
+)
 
 func TestDropout(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 9))
@@ -38,7 +25,7 @@ func TestDropout(t *testing.T) {
 					for i, v := range x {
 						var want float32
 						switch {
-						case s.Threshold == 0 || keepRef(s.Key, s.Site, s.Index+uint64(i), s.Threshold):
+						case s.Threshold == 0 || pipeline.Keep(s.Key, s.Site, s.Index+uint64(i), s.Threshold):
 							want = v * s.Scale
 						case mul:
 							want = v * 0
