@@ -21,12 +21,10 @@ func entropyClaim(r verdict.Rules, a *artifacts) claim {
 	}
 	bs, rule := r.Bootstrap, r.Entropy
 	level := math.Round(100 * bs.Level)
-	n := float64(e.Docs)
 	var body strings.Builder
 	fmt.Fprintf(&body, "Per test document (%d documents), the growth of the mean row entropy from n = %d to %d on the plain model; the ratio r = ΣG_InfoScale / ΣG_softmax with a paired bootstrap interval over documents (%d resamples, seed %d).\n\n",
 		e.Docs, e.L0, e.L1, bs.Resamples, bs.Seed)
-	fmt.Fprintf(&body, "| quantity | estimate | %g%% interval |\n|---|---:|---:|\n| softmax growth (nats, mean over documents) | %.3f | [%.3f, %.3f] |\n| r = InfoScale growth / softmax growth | %.3f | [%.3f, %.3f] |\n\n",
-		level, e.Growth.Est/n, e.Growth.Lo/n, e.Growth.Hi/n, e.Ratio.Est, e.Ratio.Lo, e.Ratio.Hi)
+	body.WriteString(entropyTable(e, level))
 	fmt.Fprintf(&body, "Rule: inconclusive if the softmax growth's interval includes 0; supported if r's upper bound <= %g; partly supported if it is in (%g, %g); not supported if r's lower bound >= %g; otherwise inconclusive.\n\n",
 		rule.Supported, rule.Supported, rule.Partly, rule.Partly)
 	body.WriteString("![entropy vs length](analysis/entropy.png)\n\n![entropy per layer](analysis/entropy_layers.png)\n")
@@ -203,4 +201,12 @@ func alibiEntropy(rows []study.EntropyRow) string {
 	l0, l1 := lengths[0], lengths[len(lengths)-1]
 	return fmt.Sprintf("\nFor comparison (no verdict reads it), the ALiBi fine-tune of the plain model measured the same way (pooled over layers and documents): from n = %d to %d its mean row entropy grows by %+.3f nats under softmax and %+.3f under InfoScale (`analysis/alibi/entropy.csv`).\n",
 		l0, l1, ent["softmax"][l1]-ent["softmax"][l0], ent["infoscale"][l1]-ent["infoscale"][l0])
+}
+
+// entropyTable is claim 1's table: the softmax growth (mean over
+// documents) and the ratio r, each with its interval at level percent.
+func entropyTable(e verdict.Entropy, level float64) string {
+	n := float64(e.Docs)
+	return fmt.Sprintf("| quantity | estimate | %g%% interval |\n|---|---:|---:|\n| softmax growth (nats, mean over documents) | %.3f | [%.3f, %.3f] |\n| r = InfoScale growth / softmax growth | %.3f | [%.3f, %.3f] |\n\n",
+		level, e.Growth.Est/n, e.Growth.Lo/n, e.Growth.Hi/n, e.Ratio.Est, e.Ratio.Lo, e.Ratio.Hi)
 }

@@ -219,12 +219,10 @@ func entropyClaimV3(r verdict.Rules, a *artifactsV3, o study.Study) claim {
 	}
 	bs, rule := r.Bootstrap, r.Entropy
 	level := math.Round(100 * bs.Level)
-	n := float64(e.Docs)
 	var body strings.Builder
 	fmt.Fprintf(&body, "Per document (%d documents), the growth of the plain model's mean row entropy from n = %d to %d, averaged over %d seeds; r = ΣG_InfoScale / ΣG_softmax with a bootstrap interval over documents (%d resamples, seed %d).\n\n",
 		e.Docs, e.L0, e.L1, len(a.entropyDocs), bs.Resamples, bs.Seed)
-	fmt.Fprintf(&body, "| quantity | estimate | %g%% interval |\n|---|---:|---:|\n| softmax growth (nats, mean over documents) | %.3f | [%.3f, %.3f] |\n| r = InfoScale growth / softmax growth | %.3f | [%.3f, %.3f] |\n\n",
-		level, e.Growth.Est/n, e.Growth.Lo/n, e.Growth.Hi/n, e.Ratio.Est, e.Ratio.Lo, e.Ratio.Hi)
+	body.WriteString(entropyTable(e, level))
 	fmt.Fprintf(&body, "Rule: inconclusive if the softmax growth's interval includes 0; supported if r's upper bound <= %g; partly supported if it is in (%g, %g); not supported if r's lower bound >= %g; otherwise inconclusive. The same ratio for every temperature is in claim 6.\n\n",
 		rule.Supported, rule.Supported, rule.Partly, rule.Partly)
 	first := o.EntropyDir(o.Profile.Seeds[0])
